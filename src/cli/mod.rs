@@ -1,0 +1,125 @@
+//! The `sluice` command line.
+//!
+//! Exit codes (docs/configuration.md repeats them): 0 all sources succeeded; 1 a source
+//! failed (the others still ran); 2 bad usage or configuration; 3 every source succeeded but
+//! work remains (a page cap or a stop signal ended the run early).
+
+mod check;
+mod demo;
+mod run;
+mod simulate;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::{self, LogFormat};
+
+/// Exit code: every source succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: at least one source failed.
+pub const EXIT_SOURCE_FAILED: u8 = 1;
+/// Exit code: bad usage or configuration; nothing ran.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code: success so far, but more work is pending; run again.
+pub const EXIT_MORE_PENDING: u8 = 3;
+
+/// Pulls audit and security logs from SaaS APIs into a security data lake.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Pull every source once, until caught up, then exit.
+    Run(run::RunArgs),
+    /// Validate the config and make one request per source.
+    Check(ConfigArg),
+    /// Show each source's position, lag, last run and last error.
+    Status(status::StatusArgs),
+    /// Serve a vendor API look-alike with test data and faults.
+    Simulate(simulate::SimulateArgs),
+    /// Pull a simulated Okta into a local lake and show what happened.
+    Demo(demo::DemoArgs),
+}
+
+/// The config file option shared by commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// Path of the config file.
+    #[arg(long, short, default_value = "sluice.toml", env = "SLUICE_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::check(args).await,
+            Command::Status(args) => status::status(args).await,
+            Command::Simulate(args) => simulate::simulate(args).await,
+            Command::Demo(args) => demo::demo(args).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Loads the config or prints why not.
+fn load_config(arg: &ConfigArg) -> Result<crate::config::Config, u8> {
+    crate::config::load(&arg.config).map_err(|err| {
+        eprintln!("error: {err}");
+        EXIT_CONFIG
+    })
+}
+
+/// A token cancelled by Ctrl-C or SIGTERM, so runs stop taking pages and commit.
+fn shutdown_token() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("stop requested: finishing the current page and committing");
+        trigger.cancel();
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

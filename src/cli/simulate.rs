@@ -1,0 +1,92 @@
+//! `sluice simulate`: serve a vendor API look-alike.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::{EXIT_CONFIG, EXIT_OK};
+use crate::simulator::{self, Faults, SimulatorConfig, Vendor};
+
+/// Arguments of `sluice simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Which API to emulate.
+    #[arg(long, default_value = "okta")]
+    vendor: Vendor,
+    /// Events to serve.
+    #[arg(long, default_value_t = 10_000)]
+    events: u64,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Records per page when the client sends no limit.
+    #[arg(long, default_value_t = 100)]
+    page_size: usize,
+    /// Delay added to every page.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    latency: Duration,
+    /// API token clients must send.
+    #[arg(long, default_value = "sim-token")]
+    token: String,
+    /// Seed of the event data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Share of requests answered 429 with a rate-limit reset.
+    #[arg(long, default_value_t = 0.0)]
+    fault_429: f64,
+    /// Share of requests answered 5xx.
+    #[arg(long, default_value_t = 0.0)]
+    fault_5xx: f64,
+    /// Share of responses cut off mid-body.
+    #[arg(long, default_value_t = 0.0)]
+    fault_truncate: f64,
+    /// Share of responses delayed by --slow.
+    #[arg(long, default_value_t = 0.0)]
+    fault_slow: f64,
+    /// Extra delay of a slow response.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    slow: Duration,
+}
+
+impl SimulateArgs {
+    fn simulator_config(&self) -> SimulatorConfig {
+        let mut config = SimulatorConfig::okta(self.events);
+        config.vendor = self.vendor;
+        config.seed = self.seed;
+        config.default_page_size = self.page_size;
+        config.latency = self.latency;
+        config.token = self.token.clone();
+        config.faults = Faults {
+            rate_429: self.fault_429,
+            rate_5xx: self.fault_5xx,
+            rate_truncate: self.fault_truncate,
+            rate_slow: self.fault_slow,
+            slow: self.slow,
+            seed: None,
+        };
+        config
+    }
+}
+
+pub async fn simulate(args: SimulateArgs) -> u8 {
+    let config = args.simulator_config();
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let running = match simulator::start(config.clone(), addr).await {
+        Ok(running) => running,
+        Err(err) => {
+            eprintln!("error: cannot serve on {addr}: {err:#} (hint: pick another --port)");
+            return EXIT_CONFIG;
+        }
+    };
+    println!(
+        "serving a simulated {} API at {} with {} events (token: {}); Ctrl-C to stop",
+        args.vendor.as_str(),
+        running.base_url(),
+        args.events,
+        config.token
+    );
+    super::wait_for_signal().await;
+    let stats = running.stats();
+    running.shutdown().await;
+    println!("stopped: {stats:?}");
+    EXIT_OK
+}

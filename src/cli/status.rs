@@ -1,0 +1,107 @@
+//! `sluice status`: where each source is.
+
+use chrono::Utc;
+
+use super::{load_config, ConfigArg, EXIT_CONFIG, EXIT_OK};
+use crate::state::SourceStatus;
+use crate::timefmt::rfc3339_millis;
+
+/// Arguments of `sluice status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn status(args: StatusArgs) -> u8 {
+    let config = match load_config(&args.config) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let statuses = match crate::state::open(&config.state).await {
+        Ok(store) => store.status().await,
+        Err(err) => Err(err),
+    };
+    let mut statuses = match statuses {
+        Ok(statuses) => statuses,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_CONFIG;
+        }
+    };
+    // Configured sources that never ran are worth showing too.
+    for source in &config.sources {
+        if !statuses.iter().any(|s| s.source == source.name) {
+            statuses.push(SourceStatus {
+                source: source.name.clone(),
+                checkpoint: Default::default(),
+                commit_in_flight: false,
+                last_run: None,
+                last_error: None,
+            });
+        }
+    }
+    if args.json {
+        let rows: Vec<_> = statuses.iter().map(json_row).collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        print_table(&statuses);
+    }
+    EXIT_OK
+}
+
+fn lag_seconds(status: &SourceStatus) -> Option<i64> {
+    status.checkpoint.high_water.map(|hw| (Utc::now() - hw).num_seconds())
+}
+
+fn json_row(status: &SourceStatus) -> serde_json::Value {
+    serde_json::json!({
+        "source": status.source,
+        "window": status.checkpoint.window,
+        "anchor": status.checkpoint.anchor,
+        "high_water": status.checkpoint.high_water,
+        "lag_seconds": lag_seconds(status),
+        "delivered": status.checkpoint.delivered,
+        "commits": status.checkpoint.seq,
+        "commit_in_flight": status.commit_in_flight,
+        "last_run": status.last_run,
+        "last_error": status.last_error,
+    })
+}
+
+fn print_table(statuses: &[SourceStatus]) {
+    for s in statuses {
+        let c = &s.checkpoint;
+        let time = |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
+        println!("source {}", s.source);
+        match c.window {
+            Some(w) => println!("  window       {} .. {} (in progress)", rfc3339_millis(w.start), rfc3339_millis(w.end)),
+            None => println!("  next window  from {}", time(c.anchor)),
+        }
+        println!("  high water   {}", time(c.high_water));
+        match lag_seconds(s) {
+            Some(lag) => println!("  lag          {}", humantime::format_duration(std::time::Duration::from_secs(lag.max(0) as u64))),
+            None => println!("  lag          - (nothing delivered yet)"),
+        }
+        println!("  delivered    {} events in {} commits", c.delivered, c.seq);
+        if s.commit_in_flight {
+            println!("  in flight    a commit was interrupted; the next run finishes it");
+        }
+        match &s.last_run {
+            Some(run) => println!(
+                "  last run     {} ({}, {} events, {} pages)",
+                rfc3339_millis(run.finished_at),
+                if run.error.is_some() { "failed" } else { "ok" },
+                run.events,
+                run.pages
+            ),
+            None => println!("  last run     never"),
+        }
+        if let Some(run) = &s.last_error {
+            println!("  last error   {}: {}", rfc3339_millis(run.finished_at), run.error.as_deref().unwrap_or_default());
+        }
+    }
+}

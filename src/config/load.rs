@@ -1,0 +1,487 @@
+//! Reading a config file: TOML parsing, secret resolution and validation, with errors that
+//! point at the file, line, column and key.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::{Config, PaginationConfig, SinkConfig, SourceConfig, StateConfig};
+
+/// A configuration mistake, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file that was read.
+    pub file: PathBuf,
+    /// 1-based line and column of the offending key or value, when known.
+    pub position: Option<(usize, usize)>,
+    /// Key path such as `sources[0].auth.token`, when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads, parses and validates the config file at `path`. Relative paths inside it (state
+/// file, lake root) are taken relative to the file's directory, so a config works the same
+/// from any working directory.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+        file: path.to_path_buf(),
+        position: None,
+        key: None,
+        message: format!("cannot read config file: {err}"),
+        hint: Some("pass the right file with --config PATH".to_string()),
+    })?;
+    let mut config = load_str(&text, path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    config.make_paths_relative_to(base);
+    Ok(config)
+}
+
+/// Parses and validates config `text`; `file` is only used to name the file in errors.
+pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let locator = Locator::new(text);
+    let deserializer = toml::Deserializer::new(text);
+    let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let mut key = path_string(err.path());
+        let inner = err.into_inner();
+        let (message, hint) = describe_toml_error(&inner);
+        // Tagged tables (auth, pagination...) hide the inner key from serde's path; a secret
+        // error quotes its reference, which pinpoints the value.
+        let secret = locator.find_secret_reference(&message);
+        if let (Some((_, Some(name))), Some(k)) = (&secret, &mut key) {
+            if !k.ends_with(name.as_str()) {
+                *k = format!("{k}.{name}");
+            }
+        }
+        let position = secret
+            .map(|(position, _)| position)
+            .or_else(|| inner.span().map(|span| locator.line_col(span.start)))
+            .or_else(|| key.as_deref().and_then(|k| locator.find_key(k)));
+        ConfigError {
+            file: file.to_path_buf(),
+            position,
+            key,
+            message,
+            hint,
+        }
+    })?;
+    validate(&config).map_err(|v| ConfigError {
+        file: file.to_path_buf(),
+        position: locator.find_key(&v.key),
+        key: Some(v.key),
+        message: v.message,
+        hint: Some(v.hint),
+    })?;
+    Ok(config)
+}
+
+impl Config {
+    fn make_paths_relative_to(&mut self, base: &Path) {
+        let StateConfig::Sqlite { path } = &mut self.state;
+        if path.is_relative() {
+            *path = base.join(&*path);
+        }
+        for sink in &mut self.sinks {
+            let SinkConfig::Lake(lake) = sink;
+            if lake.path.is_relative() {
+                lake.path = base.join(&lake.path);
+            }
+        }
+    }
+}
+
+/// `sources[0].auth` style key path from serde's path, or `None` at the root.
+fn path_string(path: &serde_path_to_error::Path) -> Option<String> {
+    let text = path.to_string();
+    (text != ".").then_some(text)
+}
+
+/// Splits toml's message (which embeds a source excerpt) into a one-line message and a hint.
+fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
+    let message = err.message().trim().to_string();
+    if let Some((message, hint)) = message.split_once(" (hint: ") {
+        return (message.to_string(), Some(hint.trim_end_matches(')').to_string()));
+    }
+    let hint = if message.starts_with("unknown field") {
+        Some("remove the key or fix its spelling; docs/configuration.md lists every key".into())
+    } else if message.starts_with("missing field") {
+        Some("add the key; docs/configuration.md describes it".into())
+    } else if message.contains("unknown variant") {
+        Some("use one of the kinds listed above".into())
+    } else if message.contains("invalid type") {
+        Some("check the value's type (strings need quotes, durations look like \"5m\")".into())
+    } else {
+        Some("see docs/configuration.md for the expected syntax".into())
+    };
+    (message, hint)
+}
+
+/// A semantic problem found after parsing.
+struct Invalid {
+    key: String,
+    message: String,
+    hint: String,
+}
+
+fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
+    Invalid {
+        key,
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+fn validate(config: &Config) -> Result<(), Invalid> {
+    let mut sink_names = HashSet::new();
+    for (i, sink) in config.sinks.iter().enumerate() {
+        if !sink_names.insert(sink.name()) {
+            return Err(invalid(
+                format!("sinks[{i}].name"),
+                format!("sink name `{}` is used twice", sink.name()),
+                "give every sink its own name",
+            ));
+        }
+        let SinkConfig::Lake(lake) = sink;
+        if lake.max_open_partitions == 0 {
+            return Err(invalid(
+                format!("sinks[{i}].max_open_partitions"),
+                "must be at least 1",
+                "the default is 8",
+            ));
+        }
+    }
+    let mut source_names = HashSet::new();
+    for (i, source) in config.sources.iter().enumerate() {
+        if !source_names.insert(source.name.as_str()) {
+            return Err(invalid(
+                format!("sources[{i}].name"),
+                format!("source name `{}` is used twice", source.name),
+                "give every source its own name: checkpoints are kept by name",
+            ));
+        }
+        validate_source(i, source, &sink_names)?;
+    }
+    Ok(())
+}
+
+fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Result<(), Invalid> {
+    let key = |field: &str| format!("sources[{i}].{field}");
+    if source.name.is_empty()
+        || !source
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            key("name"),
+            format!("source name `{}` is not allowed", source.name),
+            "use letters, digits, '-' and '_' only: the name becomes part of lake paths",
+        ));
+    }
+    match url::Url::parse(&source.base_url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(_) => {
+            return Err(invalid(
+                key("base_url"),
+                format!("`{}` is not an http(s) URL", source.base_url),
+                "write it like https://acme.okta.com",
+            ))
+        }
+        Err(err) => {
+            return Err(invalid(
+                key("base_url"),
+                format!("`{}` is not a URL: {err}", source.base_url),
+                "write it like https://acme.okta.com",
+            ))
+        }
+    }
+    if !source.path.starts_with('/') {
+        return Err(invalid(
+            key("path"),
+            format!("`{}` must start with '/'", source.path),
+            "write it like /api/v1/logs",
+        ));
+    }
+    if source.event_time.path.is_empty() {
+        return Err(invalid(
+            key("event_time.path"),
+            "is empty",
+            "name the field that holds each event's time, e.g. \"published\"",
+        ));
+    }
+    if let PaginationConfig::BodyToken { token_path, param } = &source.pagination {
+        if token_path.is_empty() || param.is_empty() {
+            return Err(invalid(
+                key("pagination"),
+                "body_token pagination needs a token_path and a param",
+                "e.g. token_path = \"response_metadata.next_cursor\", param = \"cursor\"",
+            ));
+        }
+    }
+    if source.window.start_param.is_empty() {
+        return Err(invalid(
+            key("window.start_param"),
+            "is empty",
+            "name the query parameter that takes the window start, e.g. \"since\"",
+        ));
+    }
+    if source.window.max_window.is_zero() || source.window.dedup_capacity == 0 {
+        return Err(invalid(
+            key("window"),
+            "max_window and dedup_capacity must be greater than zero",
+            "the defaults are \"1d\" and 10000",
+        ));
+    }
+    if source.http.max_attempts == 0 {
+        return Err(invalid(
+            key("http.max_attempts"),
+            "must be at least 1",
+            "the default is 8",
+        ));
+    }
+    if source.sinks.is_empty() {
+        return Err(invalid(
+            key("sinks"),
+            "the source delivers to no sink",
+            "list at least one [[sinks]] name, e.g. sinks = [\"lake\"]",
+        ));
+    }
+    for (j, name) in source.sinks.iter().enumerate() {
+        if !sinks.contains(name.as_str()) {
+            return Err(invalid(
+                key(&format!("sinks[{j}]")),
+                format!("no sink is named `{name}`"),
+                "add a [[sinks]] table with that name, or fix the spelling",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Finds where keys are in the original text, for error positions.
+struct Locator<'a> {
+    text: &'a str,
+    doc: Option<toml_edit::ImDocument<&'a str>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a str) -> Self {
+        Locator {
+            text,
+            doc: toml_edit::ImDocument::parse(text).ok(),
+        }
+    }
+
+    /// 1-based line and column of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    /// Position of the secret reference quoted in an error message (`${env:X}`), with the
+    /// key it is assigned to when the line reads `key = "..."`.
+    fn find_secret_reference(&self, message: &str) -> Option<((usize, usize), Option<String>)> {
+        let start = message.find("`${")? + 1;
+        let len = message[start..].find("}`")? + 1;
+        let offset = self.text.find(&message[start..start + len])?;
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let key = self.text[line_start..offset]
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').to_string())
+            .filter(|k| !k.is_empty() && !k.contains(['{', ',']));
+        Some((self.line_col(offset), key))
+    }
+
+    /// Position of the deepest part of `key` (like `sources[1].auth.token`) that exists.
+    fn find_key(&self, key: &str) -> Option<(usize, usize)> {
+        let doc = self.doc.as_ref()?;
+        let mut best: Option<Range<usize>> = doc.as_table().span();
+        let mut node = Node::Table(doc.as_table());
+        for segment in parse_key_path(key) {
+            let next = match (&node, &segment) {
+                (Node::Table(t), Segment::Key(k)) => {
+                    if let Some(span) = t.key(k).and_then(|k| k.span()) {
+                        best = Some(span);
+                    }
+                    t.get(k).and_then(Node::from_item)
+                }
+                (Node::Inline(t), Segment::Key(k)) => {
+                    if let Some(span) = t.key(k).and_then(|k| k.span()) {
+                        best = Some(span);
+                    }
+                    t.get(k).and_then(Node::from_value)
+                }
+                (Node::Tables(a), Segment::Index(i)) => a.get(*i).map(Node::Table),
+                (Node::Array(a), Segment::Index(i)) => a.get(*i).and_then(Node::from_value),
+                _ => None,
+            };
+            let Some(next) = next else { break };
+            if let Some(span) = next.span() {
+                best = Some(span);
+            }
+            node = next;
+        }
+        best.map(|span| self.line_col(span.start))
+    }
+}
+
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_key_path(key: &str) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for part in key.split('.') {
+        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            segments.push(Segment::Key(name.to_string()));
+        }
+        for index in indexes.split('[') {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                segments.push(Segment::Index(i));
+            }
+        }
+    }
+    segments
+}
+
+enum Node<'d> {
+    Table(&'d toml_edit::Table),
+    Tables(&'d toml_edit::ArrayOfTables),
+    Inline(&'d toml_edit::InlineTable),
+    Array(&'d toml_edit::Array),
+    Scalar(&'d toml_edit::Value),
+}
+
+impl<'d> Node<'d> {
+    fn from_item(item: &'d toml_edit::Item) -> Option<Self> {
+        match item {
+            toml_edit::Item::Table(t) => Some(Node::Table(t)),
+            toml_edit::Item::ArrayOfTables(a) => Some(Node::Tables(a)),
+            toml_edit::Item::Value(v) => Node::from_value(v),
+            toml_edit::Item::None => None,
+        }
+    }
+
+    fn from_value(value: &'d toml_edit::Value) -> Option<Self> {
+        Some(match value {
+            toml_edit::Value::InlineTable(t) => Node::Inline(t),
+            toml_edit::Value::Array(a) => Node::Array(a),
+            other => Node::Scalar(other),
+        })
+    }
+
+    fn span(&self) -> Option<Range<usize>> {
+        match self {
+            Node::Table(t) => t.span(),
+            Node::Tables(a) => a.span(),
+            Node::Inline(t) => t.span(),
+            Node::Array(a) => a.span(),
+            Node::Scalar(v) => v.span(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[sources]]
+name = "okta"
+base_url = "https://acme.okta.com"
+path = "/api/v1/logs"
+sinks = ["lake"]
+pagination = { kind = "link_header" }
+event_time = { path = "published" }
+event_id = { path = "uuid" }
+
+[sources.auth]
+kind = "bearer"
+prefix = "SSWS"
+token = "literal"
+
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        load_str(text, Path::new("sluice.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn good_config_loads() {
+        let config = load_str(GOOD, Path::new("sluice.toml")).unwrap();
+        assert_eq!(config.sources[0].name, "okta");
+        assert_eq!(config.sinks_of(&config.sources[0]).len(), 1);
+    }
+
+    #[test]
+    fn malformed_toml_names_line_and_column() {
+        let e = err("[[sources]]\nname = \"x\nbase_url = 1\n");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        assert!(e.to_string().starts_with("sluice.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_path_and_line() {
+        let text = GOOD.replace("prefix = \"SSWS\"", "prefix = \"SSWS\"\ntokn = \"x\"");
+        let e = err(&text);
+        assert!(e.message.contains("unknown field `tokn`"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].auth"), "{e}");
+        assert!(e.position.is_some(), "{e}");
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn missing_secret_names_variable_key_and_line() {
+        let text = GOOD.replace("\"literal\"", "\"${env:SLUICE_TEST_NOT_SET_EVER}\"");
+        let e = err(&text);
+        let shown = e.to_string();
+        assert!(shown.contains("SLUICE_TEST_NOT_SET_EVER"), "{shown}");
+        assert!(shown.contains("sources[0].auth.token"), "{shown}");
+        assert_eq!(e.position, Some((14, 10)), "{shown}");
+    }
+
+    #[test]
+    fn sink_reference_must_exist() {
+        let text = GOOD.replace("sinks = [\"lake\"]", "sinks = [\"lak\"]");
+        let e = err(&text);
+        assert_eq!(e.key.as_deref(), Some("sources[0].sinks[0]"));
+        assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+    }
+
+    #[test]
+    fn bad_base_url_is_rejected() {
+        let e = err(&GOOD.replace("https://acme.okta.com", "acme.okta.com"));
+        assert_eq!(e.key.as_deref(), Some("sources[0].base_url"));
+    }
+}

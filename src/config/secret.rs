@@ -1,0 +1,120 @@
+//! Secret values: resolved from `${env:NAME}` or `${file:PATH}` references, never printed.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+
+/// A credential. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives the
+/// value, so a secret reaches a log only if someone writes `expose()` into a log call.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps an already-resolved value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for putting on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Resolves every `${env:NAME}` and `${file:PATH}` reference in `raw`. Text outside
+    /// references is kept as written, so `Basic ${env:CREDS}` works.
+    pub fn resolve(raw: &str) -> Result<Secret, String> {
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed secret reference in `{}`", preview(raw)))?;
+            let reference = &after[..end];
+            // The reference in the message lets the loader point at its line and column.
+            out.push_str(&resolve_reference(reference).map_err(|e| format!("secret `${{{reference}}}`: {e}"))?);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(Secret(out))
+    }
+}
+
+fn resolve_reference(reference: &str) -> Result<String, String> {
+    match reference.split_once(':') {
+        Some(("env", name)) => std::env::var(name).map_err(|_| {
+            format!(
+                "environment variable {name} is not set (hint: export {name}=... before starting sluice, or use ${{file:PATH}})"
+            )
+        }),
+        Some(("file", path)) => std::fs::read_to_string(path)
+            .map(|text| text.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|err| {
+                format!("cannot read secret file {path}: {err} (hint: check the path and its permissions)")
+            }),
+        _ => Err(format!(
+            "unknown secret reference `${{{reference}}}` (hint: use ${{env:NAME}} or ${{file:PATH}})"
+        )),
+    }
+}
+
+/// Shows the shape of a raw value without its content, for error messages.
+fn preview(raw: &str) -> String {
+    raw.split("${").next().unwrap_or_default().to_string() + "${...}"
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Secret::resolve(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_redact() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn resolves_env_and_file_references_inside_text() {
+        std::env::set_var("SLUICE_TEST_SECRET_A", "abc");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let raw = format!("x ${{env:SLUICE_TEST_SECRET_A}} ${{file:{}}}", file.display());
+        assert_eq!(Secret::resolve(&raw).unwrap().expose(), "x abc from-file");
+    }
+
+    #[test]
+    fn missing_env_names_the_variable_and_not_the_value() {
+        let err = Secret::resolve("${env:SLUICE_TEST_SURELY_UNSET}").unwrap_err();
+        assert!(err.contains("SLUICE_TEST_SURELY_UNSET"), "{err}");
+        assert!(err.contains("hint"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scheme_is_rejected() {
+        assert!(Secret::resolve("${vault:x}").is_err());
+        assert!(Secret::resolve("${env:X").is_err());
+    }
+}

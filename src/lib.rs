@@ -1,0 +1,19 @@
+//! Sluice pulls audit and security logs from SaaS APIs into a security data lake, checkpointed
+//! so that a crash at any instant loses nothing and duplicates nothing.
+//!
+//! The path of one event is a straight line through the modules:
+//! [`source`] (HTTP, pagination, records) → [`transform`] (envelope) → [`sink`] (lake objects)
+//! → [`state`] (checkpoint), driven by [`runtime`]. [`config`] reads the TOML file, [`cli`]
+//! is the `sluice` command and [`simulator`] emulates vendor APIs for the demo and tests.
+//! `docs/architecture.md` walks through it.
+
+pub mod cli;
+pub mod config;
+pub mod runtime;
+pub mod simulator;
+pub mod sink;
+pub mod source;
+pub mod state;
+pub mod telemetry;
+pub mod timefmt;
+pub mod transform;

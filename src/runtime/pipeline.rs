@@ -1,0 +1,270 @@
+//! One source's run: fetch a page, drop what was delivered, wrap, stage in every sink, and
+//! commit (sinks first, checkpoint last) whenever a sink's batch is ready.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::sink::{Published, Sink};
+use crate::source::{window, HttpSource, Page};
+use crate::state::{Checkpoint, Intent, SinkIntent, StateStore};
+use crate::transform::Envelope;
+
+/// What a source run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Source name.
+    pub source: String,
+    /// Events delivered (committed) in this run.
+    pub events: u64,
+    /// Events dropped because they were already delivered.
+    pub duplicates_dropped: u64,
+    /// Pages fetched.
+    pub pages: u64,
+    /// Objects published.
+    pub objects: u64,
+    /// Bytes published.
+    pub bytes: u64,
+    /// Seconds the run took.
+    pub seconds: f64,
+    /// The committed high-water event time at the end.
+    pub high_water: Option<DateTime<Utc>>,
+    /// Whether work remains (a page cap or a stop request ended the run early).
+    pub more_pending: bool,
+    /// The error that stopped the run, if any.
+    pub error: Option<String>,
+}
+
+/// Everything a source run needs.
+pub struct Pipeline<'a> {
+    source: HttpSource,
+    sinks: Vec<Box<dyn Sink>>,
+    store: &'a dyn StateStore,
+    name: Arc<str>,
+    /// The last checkpoint known to be durable.
+    committed: Checkpoint,
+    /// Where the run is: `committed` plus the pages staged since.
+    pending: Checkpoint,
+    report: RunReport,
+}
+
+/// Why the page loop stopped.
+enum Stop {
+    CaughtUp,
+    PageCap,
+    Cancelled,
+}
+
+impl<'a> Pipeline<'a> {
+    /// Wires `source` to its `sinks` and the state store.
+    pub fn new(source: HttpSource, sinks: Vec<Box<dyn Sink>>, store: &'a dyn StateStore) -> Self {
+        let name: Arc<str> = Arc::from(source.config().name.as_str());
+        Pipeline {
+            source,
+            sinks,
+            store,
+            report: RunReport {
+                source: name.to_string(),
+                ..RunReport::default()
+            },
+            name,
+            committed: Checkpoint::default(),
+            pending: Checkpoint::default(),
+        }
+    }
+
+    /// Runs until the source is caught up to the horizon (`now - settle_delay`), the page cap
+    /// is hit, `cancel` fires, or something fails. Never returns an error: failures are in the
+    /// report, and whatever was fully processed before a source failure is committed.
+    pub async fn run(mut self, cancel: CancellationToken) -> RunReport {
+        let started = Instant::now();
+        let result = self.run_inner(&cancel).await;
+        if let Err(error) = result {
+            self.report.error = Some(error);
+        }
+        self.report.seconds = started.elapsed().as_secs_f64();
+        self.report.high_water = self.committed.high_water;
+        self.report
+    }
+
+    async fn run_inner(&mut self, cancel: &CancellationToken) -> Result<(), String> {
+        self.recover().await?;
+        let horizon = window::horizon(Utc::now(), &self.source.config().window);
+        let stop = match self.pull(horizon, cancel).await {
+            Ok(stop) => stop,
+            Err(PageError::Source(error)) => {
+                // Pages before the failing one were fully processed: keep them.
+                self.commit().await.map_err(|commit| format!("{error}; and committing the pages before it failed: {commit}"))?;
+                return Err(error);
+            }
+            Err(PageError::Sink(error)) => {
+                // A sink failed mid-page: its staged batch is incomplete, drop it. The
+                // checkpoint stays where it was and the next run fetches those pages again.
+                for sink in &mut self.sinks {
+                    if let Err(discard) = sink.discard_staged().await {
+                        tracing::warn!(source = %self.name, error = %discard, "could not clean staged objects");
+                    }
+                }
+                return Err(error);
+            }
+        };
+        self.commit().await?;
+        self.report.more_pending = !matches!(stop, Stop::CaughtUp);
+        Ok(())
+    }
+
+    /// Finishes a commit a crashed run left half done, then clears leftover staging.
+    async fn recover(&mut self) -> Result<(), String> {
+        let state = self.store.load(&self.name).await.map_err(|e| e.to_string())?;
+        self.committed = state.checkpoint;
+        if let Some(intent) = state.intent {
+            tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
+            self.publish(&intent).await?;
+            self.store.commit(&self.name, &intent.next).await.map_err(|e| e.to_string())?;
+            self.committed = intent.next;
+        }
+        for sink in &mut self.sinks {
+            sink.discard_staged().await.map_err(|e| e.to_string())?;
+        }
+        self.pending = self.committed.clone();
+        Ok(())
+    }
+
+    async fn pull(&mut self, horizon: DateTime<Utc>, cancel: &CancellationToken) -> Result<Stop, PageError> {
+        let config = self.source.config().clone();
+        let max_pages = config.http.max_pages;
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(Stop::Cancelled);
+            }
+            if max_pages > 0 && self.report.pages >= max_pages {
+                return Ok(Stop::PageCap);
+            }
+            let Some(window) = window::next_window(&self.pending, &config.window, horizon) else {
+                return Ok(Stop::CaughtUp);
+            };
+            let page = tokio::select! {
+                page = self.source.fetch(&window, self.pending.page.as_ref()) => page,
+                () = cancel.cancelled() => return Ok(Stop::Cancelled),
+            }
+            .map_err(|e| PageError::Source(e.to_string()))?;
+            self.report.pages += 1;
+            let window_done = page.next.is_none();
+            self.stage(page).await?;
+            self.pending.window = Some(window);
+            if window_done {
+                self.pending.anchor = Some(window::anchor_after(&window, self.pending.high_water));
+                self.pending.window = None;
+                self.pending.page = None;
+            }
+            if self.sinks.iter().any(|s| s.wants_commit()) {
+                self.commit().await.map_err(PageError::Sink)?;
+            }
+            // The window that reached the horizon is the run's last: listing again from its
+            // high-water time would only re-read what was just delivered.
+            if window_done && window.end >= horizon {
+                return Ok(Stop::CaughtUp);
+            }
+        }
+    }
+
+    /// Drops re-served events, wraps the rest and stages them in every sink.
+    async fn stage(&mut self, page: Page) -> Result<(), PageError> {
+        let parse_time = Utc::now();
+        let capacity = self.source.config().window.dedup_capacity;
+        let mut events = Vec::with_capacity(page.records.len());
+        for record in page.records {
+            if self.pending.already_delivered(record.time, &record.id) {
+                self.report.duplicates_dropped += 1;
+                continue;
+            }
+            self.pending.observe(record.time, &record.id, capacity);
+            events.push(Envelope::wrap(record, &self.name, parse_time));
+        }
+        if self.pending.high_water_ids.len() >= capacity {
+            tracing::warn!(source = %self.name, capacity, "more events share one timestamp than window.dedup_capacity; raise it to keep dedup exact");
+        }
+        self.pending.page = page.next;
+        for sink in &mut self.sinks {
+            sink.write(&events).await.map_err(|e| PageError::Sink(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Commits everything staged: sinks prepare, the intent is recorded, sinks publish, and
+    /// only then does the checkpoint move.
+    async fn commit(&mut self) -> Result<(), String> {
+        if self.pending == self.committed {
+            return Ok(());
+        }
+        let mut next = self.pending.clone();
+        next.seq = self.committed.seq + 1;
+        next.committed_at = Some(Utc::now());
+        let batch = batch_name(&self.name, &self.committed);
+        let mut sinks = Vec::new();
+        for sink in &mut self.sinks {
+            if let Some(payload) = sink.prepare(&batch).await.map_err(|e| e.to_string())? {
+                sinks.push(SinkIntent {
+                    sink: sink.name().to_string(),
+                    payload,
+                });
+            }
+        }
+        if !sinks.is_empty() {
+            let intent = Intent {
+                base_seq: self.committed.seq,
+                next: next.clone(),
+                sinks,
+            };
+            self.store.prepare(&self.name, &intent).await.map_err(|e| e.to_string())?;
+            self.publish(&intent).await?;
+        }
+        self.store.commit(&self.name, &next).await.map_err(|e| e.to_string())?;
+        self.report.events += next.delivered - self.committed.delivered;
+        tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
+        self.committed = next;
+        self.pending.seq = self.committed.seq;
+        self.pending.committed_at = self.committed.committed_at;
+        Ok(())
+    }
+
+    async fn publish(&mut self, intent: &Intent) -> Result<(), String> {
+        for part in &intent.sinks {
+            let sink = self
+                .sinks
+                .iter_mut()
+                .find(|s| s.name() == part.sink)
+                .ok_or_else(|| {
+                    format!(
+                        "an interrupted commit needs sink `{}`, which the config no longer lists for this source; put it back for one run so the commit can finish",
+                        part.sink
+                    )
+                })?;
+            let Published { objects, bytes } = sink.publish(&part.payload).await.map_err(|e| e.to_string())?;
+            self.report.objects += objects;
+            self.report.bytes += bytes;
+        }
+        Ok(())
+    }
+}
+
+enum PageError {
+    /// The API or its data failed: what is staged so far is sound.
+    Source(String),
+    /// A sink failed: what is staged is not.
+    Sink(String),
+}
+
+/// The name of the batch that starts at checkpoint `base`: its commit number, then a digest
+/// of the whole position, so a replay from the same checkpoint writes the same object names.
+pub fn batch_name(source: &str, base: &Checkpoint) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
+    hasher.update(serde_json::to_vec(base).unwrap_or_default());
+    let digest = hasher.finalize();
+    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{:010}-{short}", base.seq)
+}

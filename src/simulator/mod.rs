@@ -1,0 +1,464 @@
+//! An in-process HTTP server that emulates vendor audit-log APIs, with injectable faults.
+//!
+//! It backs the demo, the integration tests (including the kill -9 exactness test) and
+//! the benchmarks, so two properties matter above all:
+//!
+//! * **Determinism.** Every event is a pure function of `(config, index)`; the set of
+//!   ids a client should end up with is known up front via [`event_ids`].
+//! * **Bounded memory.** Nothing is materialised: a page is rendered from its index
+//!   range, and time → index lookups are a binary search over a closed-form timeline, so
+//!   ten million events cost no more memory than ten.
+//!
+//! The server is stateless apart from statistics counters: pagination state lives only
+//! in the `after` cursor, so a client that crashes and resumes from its own checkpoint
+//! sees exactly the data it would have seen otherwise.
+//!
+//! Vendors are profiles selected by [`Vendor`]; each lives in its own module (only
+//! [`okta`] so far) and supplies its routes and event shape, while the timeline, fault
+//! decisions, statistics and server lifecycle here are shared.
+//!
+//! Besides the vendor API the server answers `GET /_sim/health` (`ok`) and
+//! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
+
+mod faults;
+pub mod okta;
+mod rng;
+mod timeline;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::Faults;
+
+use faults::FaultInjector;
+use timeline::Timeline;
+
+/// How long [`RunningSimulator::shutdown`] waits for in-flight requests before aborting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Which vendor API the simulator emulates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Vendor {
+    /// Okta System Log API (`GET /api/v1/logs`).
+    #[default]
+    Okta,
+}
+
+impl Vendor {
+    /// Every supported vendor, e.g. for CLI help or `possible_values`.
+    pub const ALL: &'static [Vendor] = &[Vendor::Okta];
+
+    /// The lowercase name used in configuration and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Okta => "okta",
+        }
+    }
+}
+
+impl fmt::Display for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error returned when parsing an unknown vendor name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown simulator vendor `{0}` (supported: okta)")]
+pub struct UnknownVendor(pub String);
+
+impl FromStr for Vendor {
+    type Err = UnknownVendor;
+
+    /// Case-insensitive, surrounding whitespace ignored.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Vendor::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownVendor(s.to_string()))
+    }
+}
+
+/// Everything that determines what the simulator serves and how it misbehaves.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// Which vendor API to emulate.
+    pub vendor: Vendor,
+    /// Total number of events served.
+    pub events: u64,
+    /// Seed for event content, timestamps and ids.
+    pub seed: u64,
+    /// Time of the last event (truncated to whole milliseconds).
+    pub anchor: DateTime<Utc>,
+    /// Events are spread evenly over `[anchor - span, anchor]`.
+    pub span: Duration,
+    /// Page size when the request has no `limit`.
+    pub default_page_size: usize,
+    /// Larger `limit`s are clamped to this.
+    pub max_page_size: usize,
+    /// Delay added to every vendor API response.
+    pub latency: Duration,
+    /// Expected API token (`Authorization: SSWS <token>` for Okta).
+    pub token: String,
+    /// Injected faults.
+    pub faults: Faults,
+}
+
+impl SimulatorConfig {
+    /// An Okta System Log with `events` events and Okta's paging defaults: seed 42,
+    /// anchor five minutes ago (whole milliseconds), 6 h span, pages of 100 (max 1000),
+    /// no latency, token `sim-token`, no faults.
+    pub fn okta(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Okta,
+            events,
+            seed: 42,
+            anchor: (Utc::now() - chrono::TimeDelta::minutes(5)).trunc_subsecs(3),
+            span: Duration::from_secs(6 * 3600),
+            default_page_size: 100,
+            max_page_size: 1000,
+            latency: Duration::ZERO,
+            token: "sim-token".to_string(),
+            faults: Faults::none(),
+        }
+    }
+
+    /// Checks the settings [`start`] would otherwise trip over.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.default_page_size > 0,
+            "default_page_size must be at least 1"
+        );
+        anyhow::ensure!(self.max_page_size > 0, "max_page_size must be at least 1");
+        self.faults.validate()
+    }
+}
+
+/// Request and fault counters since the server started.
+///
+/// Everything except the `/_sim/*` endpoints counts as a request. A page counts as
+/// `pages_ok` (and its events as `events_served`) only when delivered intact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Vendor API requests received.
+    pub requests: u64,
+    /// Complete 200 pages served.
+    pub pages_ok: u64,
+    /// Injected 429 responses.
+    pub faults_429: u64,
+    /// Injected 500/502/503 responses.
+    pub faults_5xx: u64,
+    /// 200 responses whose body was cut short.
+    pub faults_truncated: u64,
+    /// Responses delayed by the `slow` fault.
+    pub faults_slow: u64,
+    /// Requests rejected for a missing or wrong token.
+    pub unauthorized: u64,
+    /// Requests rejected for invalid parameters.
+    pub bad_requests: u64,
+    /// Events contained in `pages_ok` pages.
+    pub events_served: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) pages_ok: AtomicU64,
+    pub(crate) faults_429: AtomicU64,
+    pub(crate) faults_5xx: AtomicU64,
+    pub(crate) faults_truncated: AtomicU64,
+    pub(crate) faults_slow: AtomicU64,
+    pub(crate) unauthorized: AtomicU64,
+    pub(crate) bad_requests: AtomicU64,
+    pub(crate) events_served: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> SimStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SimStats {
+            requests: get(&self.requests),
+            pages_ok: get(&self.pages_ok),
+            faults_429: get(&self.faults_429),
+            faults_5xx: get(&self.faults_5xx),
+            faults_truncated: get(&self.faults_truncated),
+            faults_slow: get(&self.faults_slow),
+            unauthorized: get(&self.unauthorized),
+            bad_requests: get(&self.bad_requests),
+            events_served: get(&self.events_served),
+        }
+    }
+}
+
+/// State shared by all request handlers of one server.
+pub(crate) struct AppState {
+    pub(crate) config: SimulatorConfig,
+    pub(crate) timeline: Timeline,
+    pub(crate) faults: FaultInjector,
+    pub(crate) counters: Counters,
+    /// Numbers vendor error ids so every error response gets a distinct one.
+    pub(crate) error_seq: AtomicU64,
+    /// `host:port` used in links when the request has no usable `Host` header.
+    pub(crate) fallback_authority: String,
+}
+
+fn timeline_of(config: &SimulatorConfig) -> Timeline {
+    Timeline::new(config.seed, config.events, config.anchor, config.span)
+}
+
+/// A simulator serving in the background on the current tokio runtime.
+///
+/// Dropping it also stops the server (without waiting); call [`shutdown`] to wait
+/// until it has stopped.
+///
+/// [`shutdown`]: RunningSimulator::shutdown
+pub struct RunningSimulator {
+    /// The bound address (with the real port when bound to port 0).
+    pub addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningSimulator {
+    /// `http://IP:PORT` of the server; an unspecified bind address (`0.0.0.0`, `::`) is
+    /// reported as loopback, which is what a local client must dial.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", dialable(self.addr))
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SimStats {
+        self.state.counters.snapshot()
+    }
+
+    /// The configuration being served.
+    pub fn config(&self) -> &SimulatorConfig {
+        &self.state.config
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to 10 s, then
+    /// aborts them) and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl fmt::Debug for RunningSimulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningSimulator")
+            .field("addr", &self.addr)
+            .field("vendor", &self.state.config.vendor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `addr` with an unspecified IP replaced by the matching loopback address.
+fn dialable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+/// Binds `addr` (port 0 picks a free port), spawns the server on the current tokio
+/// runtime and returns immediately.
+///
+/// Must be called from within a tokio runtime. Fails if the configuration is invalid
+/// (see [`SimulatorConfig::validate`]) or the address cannot be bound.
+pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<RunningSimulator> {
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding simulator to {addr}"))?;
+    let addr = listener.local_addr().context("reading simulator address")?;
+    let state = Arc::new(AppState {
+        timeline: timeline_of(&config),
+        faults: FaultInjector::new(config.faults.clone()),
+        counters: Counters::default(),
+        error_seq: AtomicU64::new(0),
+        fallback_authority: dialable(addr).to_string(),
+        config,
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = axum::serve(listener, router(Arc::clone(&state)))
+        // A dropped sender (the RunningSimulator was dropped) also means "stop".
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let task = tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::warn!(%error, "simulator server failed");
+        }
+    });
+    tracing::debug!(%addr, vendor = %state.config.vendor, events = state.config.events, "simulator started");
+    Ok(RunningSimulator {
+        addr,
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let vendor = match state.config.vendor {
+        Vendor::Okta => okta::routes(),
+    };
+    Router::new()
+        .route("/_sim/health", get(|| async { "ok" }))
+        .route("/_sim/stats", get(stats_handler))
+        .merge(vendor)
+        .with_state(state)
+}
+
+async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
+    match serde_json::to_vec(&state.counters.snapshot()) {
+        Ok(body) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The ids of every event the simulator serves, in serving order (ascending by time,
+/// i.e. by index). Ids are unique by construction.
+///
+/// This allocates one string per event; for very large datasets prefer iterating
+/// [`event_id`] over `0..config.events`.
+pub fn event_ids(config: &SimulatorConfig) -> Vec<String> {
+    (0..config.events).map(|i| event_id(config, i)).collect()
+}
+
+/// The id of event `index` (Okta: its `uuid`), much cheaper than building the event.
+pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
+    match config.vendor {
+        Vendor::Okta => okta::event_id(config, index),
+    }
+}
+
+/// Event number `index` (0-based, ascending time) exactly as the server serializes it.
+///
+/// Computed independently of every other event. Indices `>= config.events` yield an
+/// event that is never served (its time is clamped to `anchor`).
+pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
+    match config.vendor {
+        Vendor::Okta => okta::event(config, index),
+    }
+}
+
+/// The index of the first event published at or after `t` (`config.events` if none),
+/// i.e. what a `since=t` query starts with. Useful for predicting bounded queries.
+pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
+    timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_names_round_trip() {
+        for v in Vendor::ALL {
+            assert_eq!(v.as_str().parse::<Vendor>(), Ok(*v));
+            assert_eq!(v.to_string(), v.as_str());
+        }
+        assert_eq!(" OKTA ".parse::<Vendor>(), Ok(Vendor::Okta));
+        assert!("azure".parse::<Vendor>().is_err());
+    }
+
+    #[test]
+    fn okta_defaults() {
+        let c = SimulatorConfig::okta(10);
+        assert_eq!(
+            (c.seed, c.default_page_size, c.max_page_size),
+            (42, 100, 1000)
+        );
+        assert_eq!(c.anchor.timestamp_subsec_nanos() % 1_000_000, 0);
+        assert!(c.anchor < Utc::now());
+        assert!(c.validate().is_ok());
+        let bad = SimulatorConfig {
+            max_page_size: 0,
+            ..c
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn dialable_replaces_unspecified_ip() {
+        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(dialable(addr).to_string(), "127.0.0.1:8080");
+        let addr: SocketAddr = "[::]:80".parse().unwrap();
+        assert_eq!(dialable(addr).to_string(), "[::1]:80");
+    }
+
+    #[tokio::test]
+    async fn health_stats_and_shutdown() {
+        let sim = start(SimulatorConfig::okta(5), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let base = sim.base_url();
+        let health = client
+            .get(format!("{base}/_sim/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(health.text().await.unwrap(), "ok");
+        let stats = client
+            .get(format!("{base}/_sim/stats"))
+            .send()
+            .await
+            .unwrap();
+        let stats: SimStats = serde_json::from_slice(&stats.bytes().await.unwrap()).unwrap();
+        assert_eq!(stats, SimStats::default());
+        sim.shutdown().await;
+        assert!(client
+            .get(format!("{base}/_sim/health"))
+            .send()
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Sinks: where events go, with a two-step commit so the checkpoint never runs ahead.
+//!
+//! The runtime drives every sink through the same cycle:
+//! 1. [`Sink::write`] stages each page's events (durable or not, never visible);
+//! 2. [`Sink::prepare`] makes the staged batch durable and returns what publishing needs;
+//!    the runtime records that in the state store as the commit's intent;
+//! 3. [`Sink::publish`] makes the batch visible. It is idempotent: after a crash the next
+//!    run calls it again with the recorded payload, then moves the checkpoint.
+
+pub mod lake;
+
+use async_trait::async_trait;
+
+use crate::config::SinkConfig;
+use crate::transform::Envelope;
+
+pub use lake::LakeSink;
+
+/// Errors from a sink, naming the sink and the object or URL involved.
+#[derive(Debug, thiserror::Error)]
+#[error("sink `{sink}`: {detail}")]
+pub struct SinkError {
+    /// Sink name.
+    pub sink: String,
+    /// What failed, with the path or URL and a hint.
+    pub detail: String,
+}
+
+/// What a publish made visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Objects (or requests) made visible.
+    pub objects: u64,
+    /// Bytes made visible.
+    pub bytes: u64,
+}
+
+/// A destination for one source's events.
+#[async_trait]
+pub trait Sink: Send {
+    /// The sink's configured name.
+    fn name(&self) -> &str;
+
+    /// Stages a page's events. Nothing is visible to readers yet.
+    async fn write(&mut self, events: &[Envelope]) -> Result<(), SinkError>;
+
+    /// Whether the staged batch is big or old enough to commit now.
+    fn wants_commit(&self) -> bool;
+
+    /// Makes the staged batch durable but invisible and returns the payload that
+    /// [`Sink::publish`] needs, or `None` if nothing was staged. `batch` is a name derived
+    /// from the checkpoint the batch starts at, so a replayed batch gets the same names.
+    async fn prepare(&mut self, batch: &str) -> Result<Option<serde_json::Value>, SinkError>;
+
+    /// Makes a prepared batch visible. Must be idempotent: it may run again after a crash.
+    async fn publish(&mut self, payload: &serde_json::Value) -> Result<Published, SinkError>;
+
+    /// Drops whatever is staged and not prepared (after a failed page, or leftovers of a
+    /// crashed run). Called at the start of every run after pending intents are published.
+    async fn discard_staged(&mut self) -> Result<(), SinkError>;
+}
+
+/// Builds the sink `config` describes, for the events of `source`.
+pub fn build(config: &SinkConfig, source: &str) -> Result<Box<dyn Sink>, SinkError> {
+    match config {
+        SinkConfig::Lake(lake) => Ok(Box::new(LakeSink::new(lake, source)?)),
+    }
+}

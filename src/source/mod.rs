@@ -1,0 +1,162 @@
+//! Sources: fetching pages of audit events from an HTTP API.
+//!
+//! [`HttpSource::fetch`] turns one request (a window plus a page reference) into a [`Page`]:
+//! the records with their times and ids, and how to ask for the next page. It keeps no
+//! position of its own; the runtime owns the checkpoint.
+
+mod http;
+mod pagination;
+mod records;
+pub mod window;
+
+use url::Url;
+
+pub use http::display_url;
+pub use records::{lookup, Record};
+
+use crate::config::SourceConfig;
+use crate::state::{PageRef, Window};
+use http::HttpClient;
+
+/// Errors from fetching and reading a page. Each names the URL (without credentials).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source could not be set up from its config.
+    #[error("{0}")]
+    Setup(String),
+    /// The connection failed or timed out.
+    #[error("{url}: {detail} (hint: check base_url and that the host is reachable from here)")]
+    Transport {
+        /// Page URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The API answered with an error status.
+    #[error("{url}: HTTP {status}: {body}{}", status_hint(*status))]
+    Status {
+        /// Page URL.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// Start of the response body.
+        body: String,
+    },
+    /// The body is not JSON.
+    #[error("{url}: response is not JSON ({detail}); it starts with {preview:?} (hint: check base_url and path point at the API, not a web page)")]
+    NotJson {
+        /// Page URL.
+        url: String,
+        /// Parser message.
+        detail: String,
+        /// First bytes of the body.
+        preview: String,
+    },
+    /// The body is larger than `http.max_response_size`.
+    #[error("{url}: response is larger than {limit} (hint: lower the page size with the API's limit parameter, or raise http.max_response_size)")]
+    TooLarge {
+        /// Page URL.
+        url: String,
+        /// The cap.
+        limit: String,
+    },
+    /// A pagination link points outside the configured origin.
+    #[error("{url}: refusing to follow a next-page link outside {origin}, which the credential is configured for")]
+    ForeignOrigin {
+        /// The refused URL.
+        url: String,
+        /// The configured origin.
+        origin: String,
+    },
+    /// The response does not have the shape the config describes.
+    #[error("{url}: {detail}")]
+    Shape {
+        /// Page URL.
+        url: String,
+        /// What did not match, naming the config path.
+        detail: String,
+    },
+    /// Every attempt failed.
+    #[error("gave up after {attempts} attempts; last error: {last}")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<SourceError>,
+    },
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 => " (hint: the credential was rejected; check the token and its auth prefix)",
+        403 => " (hint: the credential lacks permission for this endpoint)",
+        404 => " (hint: check base_url and path)",
+        400 => " (hint: the API rejected the request parameters; check query and window settings)",
+        _ => "",
+    }
+}
+
+/// One page of a window.
+#[derive(Debug)]
+pub struct Page {
+    /// The URL fetched, without credentials, for logs and errors.
+    pub url: String,
+    /// Records in the order the API sent them.
+    pub records: Vec<Record>,
+    /// The next page of the window, or `None` when the window is done.
+    pub next: Option<PageRef>,
+}
+
+/// A configured HTTP API.
+pub struct HttpSource {
+    config: SourceConfig,
+    base: Url,
+    client: HttpClient,
+}
+
+impl HttpSource {
+    /// Builds the source from its config.
+    pub fn new(config: &SourceConfig) -> Result<Self, SourceError> {
+        let base = Url::parse(&config.base_url)
+            .map_err(|err| SourceError::Setup(format!("base_url `{}`: {err}", config.base_url)))?;
+        let client = HttpClient::new(&base, &config.auth, &config.http)?;
+        Ok(HttpSource {
+            config: config.clone(),
+            base,
+            client,
+        })
+    }
+
+    /// The source's config.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
+    /// Fetches one page of `window`: its first page when `page` is `None`.
+    pub async fn fetch(&self, window: &Window, page: Option<&PageRef>) -> Result<Page, SourceError> {
+        let url = pagination::request_url(&self.base, &self.config, window, page)?;
+        let shown = display_url(&url);
+        let response = self.client.get_json(&url).await?;
+        let next = pagination::next_page(&self.config.pagination, &response, &url)
+            .map_err(|detail| SourceError::Shape { url: shown.clone(), detail })?;
+        let raw = records::take_records(response.body, &self.config.records_path).map_err(|detail| {
+            SourceError::Shape {
+                url: shown.clone(),
+                detail: format!("{detail} (config: records_path = {:?})", self.config.records_path),
+            }
+        })?;
+        let records = raw
+            .into_iter()
+            .enumerate()
+            .map(|(index, data)| {
+                records::to_record(data, &self.config.event_time, &self.config.event_id).map_err(|detail| {
+                    SourceError::Shape {
+                        url: shown.clone(),
+                        detail: format!("record {index}: {detail} (config: event_time / event_id)"),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { url: shown, records, next })
+    }
+}

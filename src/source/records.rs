@@ -1,0 +1,165 @@
+//! Taking records out of a response body, and the event time and id out of each record.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::{EventIdConfig, EventTimeConfig};
+
+/// One event as the source read it: its time, its id and the raw record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Event time, from the configured path.
+    pub time: DateTime<Utc>,
+    /// Unique id, from the configured path or a content hash.
+    pub id: String,
+    /// The record exactly as the API sent it.
+    pub data: Value,
+}
+
+/// Follows a dotted path (`a.b.0.c`; digits index arrays). The empty path is the value itself.
+pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    if path.is_empty() {
+        return Some(value);
+    }
+    path.split('.').try_fold(value, |node, part| match node {
+        Value::Object(map) => map.get(part),
+        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// Moves the records array out of `body`. `Err` says what was found instead.
+pub fn take_records(mut body: Value, path: &str) -> Result<Vec<Value>, String> {
+    let node = if path.is_empty() {
+        &mut body
+    } else {
+        path.split('.')
+            .try_fold(&mut body, |node, part| match node {
+                Value::Object(map) => map.get_mut(part),
+                _ => None,
+            })
+            .ok_or_else(|| format!("no `{path}` in the response body"))?
+    };
+    match node.take() {
+        Value::Array(items) => Ok(items),
+        // Some APIs omit the array or send null when a window is empty.
+        Value::Null => Ok(Vec::new()),
+        other => Err(format!(
+            "`{}` is {}, not an array of records",
+            if path.is_empty() { "the body" } else { path },
+            kind(&other)
+        )),
+    }
+}
+
+/// Reads time and id from a raw record. `Err` names the field and what is wrong with it.
+pub fn to_record(data: Value, time: &EventTimeConfig, id: &EventIdConfig) -> Result<Record, String> {
+    let raw_time = lookup(&data, &time.path)
+        .ok_or_else(|| format!("record has no event time at `{}`", time.path))?;
+    let parsed = crate::timefmt::parse_value(raw_time, &time.format).ok_or_else(|| {
+        format!(
+            "event time at `{}` is {} and does not parse as {:?}",
+            time.path,
+            short(raw_time),
+            time.format
+        )
+    })?;
+    let id = match &id.path {
+        Some(path) => match lookup(&data, path) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => return Err(format!("event id at `{path}` is {}, not a string or number", short(other))),
+            None => return Err(format!("record has no event id at `{path}`")),
+        },
+        None => content_hash(&data),
+    };
+    Ok(Record { time: parsed, id, data })
+}
+
+/// A stable id for records without one: SHA-256 of the serialized record. serde_json keeps
+/// object keys sorted (no `preserve_order`), so equal records hash equally.
+fn content_hash(data: &Value) -> String {
+    let digest = Sha256::digest(data.to_string().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value for an error message: short, so a huge or sensitive field is not dumped.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 40 {
+        format!("{}...", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TimeFormat;
+    use serde_json::json;
+
+    fn time_cfg(path: &str) -> EventTimeConfig {
+        EventTimeConfig { path: path.into(), format: TimeFormat::Rfc3339 }
+    }
+
+    #[test]
+    fn lookup_walks_objects_and_arrays() {
+        let v = json!({"a": {"b": [{"c": 1}]}});
+        assert_eq!(lookup(&v, "a.b.0.c"), Some(&json!(1)));
+        assert_eq!(lookup(&v, "a.x"), None);
+        assert_eq!(lookup(&v, ""), Some(&v));
+    }
+
+    #[test]
+    fn records_from_root_or_nested_path() {
+        assert_eq!(take_records(json!([1, 2]), "").unwrap().len(), 2);
+        assert_eq!(take_records(json!({"d": {"items": [1]}}), "d.items").unwrap().len(), 1);
+        assert!(take_records(json!({"d": null}), "d").unwrap().is_empty());
+        let err = take_records(json!({"d": 3}), "d").unwrap_err();
+        assert!(err.contains("a number"), "{err}");
+        assert!(take_records(json!({}), "items").unwrap_err().contains("items"));
+    }
+
+    #[test]
+    fn record_time_and_id_are_extracted() {
+        let r = to_record(
+            json!({"published": "2026-01-01T00:00:00Z", "uuid": "u1"}),
+            &time_cfg("published"),
+            &EventIdConfig { path: Some("uuid".into()) },
+        )
+        .unwrap();
+        assert_eq!(r.id, "u1");
+        assert_eq!(crate::timefmt::rfc3339_millis(r.time), "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn missing_time_names_the_field() {
+        let err = to_record(json!({"x": 1}), &time_cfg("published"), &EventIdConfig::default()).unwrap_err();
+        assert!(err.contains("`published`"), "{err}");
+        let err = to_record(json!({"published": "soon"}), &time_cfg("published"), &EventIdConfig::default()).unwrap_err();
+        assert!(err.contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn content_hash_is_stable_and_distinguishes_records() {
+        let cfg = EventIdConfig::default();
+        let a = to_record(json!({"t": "2026-01-01T00:00:00Z", "k": 1}), &time_cfg("t"), &cfg).unwrap();
+        let b = to_record(json!({"k": 1, "t": "2026-01-01T00:00:00Z"}), &time_cfg("t"), &cfg).unwrap();
+        let c = to_record(json!({"k": 2, "t": "2026-01-01T00:00:00Z"}), &time_cfg("t"), &cfg).unwrap();
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+    }
+}

@@ -1,0 +1,382 @@
+//! The embedded default store: one SQLite file, WAL mode, fully synchronous commits.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{
+    Checkpoint, Intent, RunRecord, SourceState, SourceStatus, StateError, StateStore,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` holds how many have run.
+/// Append only: a released migration is never edited.
+const MIGRATIONS: &[&str] = &[
+    // 1: checkpoints with their in-flight intent, and run history.
+    "CREATE TABLE checkpoints (
+        source     TEXT PRIMARY KEY,
+        seq        INTEGER NOT NULL,
+        doc        TEXT NOT NULL,
+        intent     TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        source      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        error       TEXT,
+        doc         TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_source ON runs (source, id);",
+];
+
+/// Runs kept per source for `sluice status`.
+const RUNS_KEPT: i64 = 100;
+
+/// A [`StateStore`] in a SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StateError> {
+        let owned = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || open_blocking(&owned))
+            .await
+            .map_err(|err| backend(path, err))??;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection off the async threads; SQLite calls block on fsync.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Path) -> Result<T, StateError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means another call panicked mid-transaction; SQLite rolled that
+            // transaction back, so the connection is still consistent.
+            let mut guard = conn.lock().unwrap_or_else(|poison| poison.into_inner());
+            f(&mut guard, &path)
+        })
+        .await
+        .map_err(|err| backend(&self.path, err))?
+    }
+}
+
+fn backend(path: &Path, err: impl std::fmt::Display) -> StateError {
+    StateError::Backend {
+        location: path.display().to_string(),
+        detail: err.to_string(),
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection, StateError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| backend(path, format!("cannot create directory {}: {e}", dir.display())))?;
+    }
+    let mut conn = Connection::open(path).map_err(|e| backend(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| backend(path, e))?;
+    // WAL lets `sluice status` read while a run writes; FULL makes every commit durable.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| backend(path, e))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| backend(path, e))?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| backend(path, e))?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| backend(path, e))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StateError::TooNew {
+            location: path.display().to_string(),
+            found: version,
+            supported: known,
+        });
+    }
+    for (applied, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).map_err(|e| backend(path, format!("migration {}: {e}", applied + 1)))?;
+    }
+    tx.pragma_update(None, "user_version", known)
+        .map_err(|e| backend(path, e))?;
+    tx.commit().map_err(|e| backend(path, e))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(source: &str, what: &str, text: &str) -> Result<T, StateError> {
+    serde_json::from_str(text).map_err(|err| StateError::Corrupt {
+        source_name: source.to_string(),
+        detail: format!("{what} does not parse: {err}"),
+    })
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    // Serializing these plain data types cannot fail: no maps with non-string keys, no
+    // custom serializers that error.
+    serde_json::to_string(value).expect("state records always serialize")
+}
+
+/// The stored seq of `source`, or `None` if it has no row.
+fn stored_seq(tx: &rusqlite::Transaction<'_>, source: &str, path: &Path) -> Result<Option<u64>, StateError> {
+    tx.query_row("SELECT seq FROM checkpoints WHERE source = ?1", [source], |row| {
+        row.get::<_, i64>(0)
+    })
+    .optional()
+    .map(|seq| seq.map(|s| s as u64))
+    .map_err(|e| backend(path, e))
+}
+
+fn check_seq(source: &str, found: Option<u64>, expected: u64) -> Result<(), StateError> {
+    let found = found.unwrap_or(0);
+    if found == expected {
+        Ok(())
+    } else {
+        Err(StateError::Conflict {
+            source_name: source.to_string(),
+            expected,
+            found,
+        })
+    }
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn load(&self, source: &str) -> Result<SourceState, StateError> {
+        let source = source.to_string();
+        self.with_conn(move |conn, path| {
+            let row: Option<(String, Option<String>)> = conn
+                .query_row(
+                    "SELECT doc, intent FROM checkpoints WHERE source = ?1",
+                    [&source],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| backend(path, e))?;
+            let Some((doc, intent)) = row else {
+                return Ok(SourceState::default());
+            };
+            Ok(SourceState {
+                checkpoint: decode(&source, "checkpoint", &doc)?,
+                intent: intent.map(|i| decode(&source, "commit intent", &i)).transpose()?,
+            })
+        })
+        .await
+    }
+
+    async fn prepare(&self, source: &str, intent: &Intent) -> Result<(), StateError> {
+        let source = source.to_string();
+        let text = encode(intent);
+        let base = intent.base_seq;
+        self.with_conn(move |conn, path| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| backend(path, e))?;
+            let found = stored_seq(&tx, &source, path)?;
+            check_seq(&source, found, base)?;
+            if found.is_none() {
+                // First commit of a source: the row holds the initial checkpoint until then.
+                tx.execute(
+                    "INSERT INTO checkpoints (source, seq, doc, intent, updated_at) VALUES (?1, 0, ?2, ?3, ?4)",
+                    params![source, encode(&Checkpoint::default()), text, Utc::now().to_rfc3339()],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE checkpoints SET intent = ?2, updated_at = ?3 WHERE source = ?1",
+                    params![source, text, Utc::now().to_rfc3339()],
+                )
+            }
+            .map_err(|e| backend(path, e))?;
+            tx.commit().map_err(|e| backend(path, e))
+        })
+        .await
+    }
+
+    async fn commit(&self, source: &str, next: &Checkpoint) -> Result<(), StateError> {
+        let source = source.to_string();
+        let doc = encode(next);
+        let seq = next.seq;
+        self.with_conn(move |conn, path| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| backend(path, e))?;
+            check_seq(&source, stored_seq(&tx, &source, path)?, seq.saturating_sub(1))?;
+            tx.execute(
+                "INSERT INTO checkpoints (source, seq, doc, intent, updated_at) VALUES (?1, ?2, ?3, NULL, ?4)
+                 ON CONFLICT (source) DO UPDATE SET seq = ?2, doc = ?3, intent = NULL, updated_at = ?4",
+                params![source, seq as i64, doc, Utc::now().to_rfc3339()],
+            )
+            .map_err(|e| backend(path, e))?;
+            tx.commit().map_err(|e| backend(path, e))
+        })
+        .await
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> Result<(), StateError> {
+        let run = run.clone();
+        self.with_conn(move |conn, path| {
+            let tx = conn.transaction().map_err(|e| backend(path, e))?;
+            tx.execute(
+                "INSERT INTO runs (source, started_at, finished_at, error, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    run.source,
+                    run.started_at.to_rfc3339(),
+                    run.finished_at.to_rfc3339(),
+                    run.error,
+                    encode(&run)
+                ],
+            )
+            .map_err(|e| backend(path, e))?;
+            tx.execute(
+                "DELETE FROM runs WHERE source = ?1 AND id <= (SELECT MAX(id) FROM runs WHERE source = ?1) - ?2",
+                params![run.source, RUNS_KEPT],
+            )
+            .map_err(|e| backend(path, e))?;
+            tx.commit().map_err(|e| backend(path, e))
+        })
+        .await
+    }
+
+    async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
+        self.with_conn(move |conn, path| {
+            let mut rows = Vec::new();
+            {
+                let mut stmt = conn
+                    .prepare("SELECT source, doc, intent IS NOT NULL FROM checkpoints ORDER BY source")
+                    .map_err(|e| backend(path, e))?;
+                let mut query = stmt.query([]).map_err(|e| backend(path, e))?;
+                while let Some(row) = query.next().map_err(|e| backend(path, e))? {
+                    let source: String = row.get(0).map_err(|e| backend(path, e))?;
+                    let doc: String = row.get(1).map_err(|e| backend(path, e))?;
+                    let in_flight: bool = row.get(2).map_err(|e| backend(path, e))?;
+                    rows.push((source, doc, in_flight));
+                }
+            }
+            let mut statuses = Vec::new();
+            for (source, doc, commit_in_flight) in rows {
+                let last = |filter: &str| -> Result<Option<RunRecord>, StateError> {
+                    let sql = format!("SELECT doc FROM runs WHERE source = ?1 {filter} ORDER BY id DESC LIMIT 1");
+                    let doc: Option<String> = conn
+                        .query_row(&sql, [&source], |row| row.get(0))
+                        .optional()
+                        .map_err(|e| backend(path, e))?;
+                    doc.map(|d| decode(&source, "run record", &d)).transpose()
+                };
+                statuses.push(SourceStatus {
+                    checkpoint: decode(&source, "checkpoint", &doc)?,
+                    commit_in_flight,
+                    last_run: last("")?,
+                    last_error: last("AND error IS NOT NULL")?,
+                    source,
+                });
+            }
+            Ok(statuses)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SinkIntent, Window};
+    use chrono::TimeZone;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn next(seq: u64) -> Checkpoint {
+        let t = Utc.timestamp_opt(1_700_000_000 + seq as i64, 0).unwrap();
+        Checkpoint {
+            seq,
+            window: Some(Window { start: t, end: t }),
+            high_water: Some(t),
+            high_water_ids: vec![format!("id{seq}")],
+            ..Checkpoint::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_persist_and_are_conditional_on_seq() {
+        let (dir, store) = store().await;
+        assert_eq!(store.load("okta").await.unwrap(), SourceState::default());
+        store.commit("okta", &next(1)).await.unwrap();
+        store.commit("okta", &next(2)).await.unwrap();
+        // A writer that read seq 1 must not overwrite seq 2.
+        let err = store.commit("okta", &next(2)).await.unwrap_err();
+        assert!(matches!(err, StateError::Conflict { expected: 1, found: 2, .. }), "{err}");
+        drop(store);
+        let reopened = SqliteStore::open(&dir.path().join("state.db")).await.unwrap();
+        assert_eq!(reopened.load("okta").await.unwrap().checkpoint, next(2));
+    }
+
+    #[tokio::test]
+    async fn intent_is_kept_until_commit_clears_it() {
+        let (_dir, store) = store().await;
+        let intent = Intent {
+            base_seq: 0,
+            next: next(1),
+            sinks: vec![SinkIntent { sink: "lake".into(), payload: serde_json::json!(["a"]) }],
+        };
+        store.prepare("okta", &intent).await.unwrap();
+        let state = store.load("okta").await.unwrap();
+        assert_eq!(state.intent, Some(intent));
+        assert_eq!(state.checkpoint, Checkpoint::default());
+        store.commit("okta", &next(1)).await.unwrap();
+        assert_eq!(store.load("okta").await.unwrap().intent, None);
+    }
+
+    #[tokio::test]
+    async fn newer_schema_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = SqliteStore::open(&path).await.err().unwrap();
+        assert!(matches!(err, StateError::TooNew { found: 99, .. }), "{err}");
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 99);
+    }
+
+    #[tokio::test]
+    async fn status_shows_last_run_and_last_error() {
+        let (_dir, store) = store().await;
+        store.commit("okta", &next(1)).await.unwrap();
+        let run = |error: Option<&str>| RunRecord {
+            source: "okta".into(),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            error: error.map(str::to_string),
+            events: 3,
+            pages: 1,
+        };
+        store.record_run(&run(Some("boom"))).await.unwrap();
+        store.record_run(&run(None)).await.unwrap();
+        let status = store.status().await.unwrap();
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].last_run.as_ref().unwrap().error, None);
+        assert_eq!(status[0].last_error.as_ref().unwrap().error.as_deref(), Some("boom"));
+    }
+}
