@@ -37,7 +37,10 @@ async fn lake_is_exact_after_repeated_kill_9() {
     let mut attempts = 0;
     while kills < KILLS {
         attempts += 1;
-        assert!(attempts < KILLS * 4, "the job finished before {KILLS} kills could land; make it bigger");
+        assert!(
+            attempts < KILLS * 4,
+            "the job finished before {KILLS} kills could land; make it bigger"
+        );
         let mut child = sluice()
             .args(["run", "--once", "--config", config])
             .stdout(std::process::Stdio::null())

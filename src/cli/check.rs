@@ -12,7 +12,12 @@ pub async fn check(args: ConfigArg) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    println!("{}: config is valid ({} sources, {} sinks)", args.config.display(), config.sources.len(), config.sinks.len());
+    println!(
+        "{}: config is valid ({} sources, {} sinks)",
+        args.config.display(),
+        config.sources.len(),
+        config.sinks.len()
+    );
     let mut failed = 0;
     for source in &config.sources {
         match probe(source).await {
@@ -23,7 +28,11 @@ pub async fn check(args: ConfigArg) -> u8 {
             }
         }
     }
-    if failed == 0 { EXIT_OK } else { EXIT_SOURCE_FAILED }
+    if failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_SOURCE_FAILED
+    }
 }
 
 /// Requests the first page of the first window a fresh run would ask for.
@@ -33,18 +42,32 @@ async fn probe(config: &crate::config::SourceConfig) -> Result<String, String> {
     config.http.max_attempts = config.http.max_attempts.min(2);
     let source = HttpSource::new(&config).map_err(|e| e.to_string())?;
     let horizon = window::horizon(Utc::now(), &config.window);
-    let window = window::next_window(&Checkpoint::default(), &config.window, horizon)
-        .unwrap_or(Window { start: horizon, end: horizon });
-    let page = source.fetch(&window, None).await.map_err(|e| e.to_string())?;
+    let window =
+        window::next_window(&Checkpoint::default(), &config.window, horizon).unwrap_or(Window {
+            start: horizon,
+            end: horizon,
+        });
+    let page = source
+        .fetch(&window, None)
+        .await
+        .map_err(|e| e.to_string())?;
     let times = page.records.iter().map(|r| r.time);
     let span = match (times.clone().min(), times.max()) {
-        (Some(first), Some(last)) => format!(", event times {} .. {}", rfc3339_millis(first), rfc3339_millis(last)),
+        (Some(first), Some(last)) => format!(
+            ", event times {} .. {}",
+            rfc3339_millis(first),
+            rfc3339_millis(last)
+        ),
         _ => String::new(),
     };
     Ok(format!(
         "{} returned {} records{span}; {}",
         page.url,
         page.records.len(),
-        if page.next.is_some() { "more pages follow" } else { "no next page" }
+        if page.next.is_some() {
+            "more pages follow"
+        } else {
+            "no next page"
+        }
     ))
 }

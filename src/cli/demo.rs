@@ -76,17 +76,26 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let dir = &args.dir;
     reset_demo_dir(dir)?;
     let sim_config = SimulatorConfig::okta(args.events);
-    let sim = simulator::start(sim_config.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .map_err(|e| format!("cannot start the simulator: {e:#}"))?;
+    let sim = simulator::start(
+        sim_config.clone(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .map_err(|e| format!("cannot start the simulator: {e:#}"))?;
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, demo_config(&sim.base_url(), args.events))
         .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
-    println!("simulated Okta System Log at {} serving {} events", sim.base_url(), args.events);
+    println!(
+        "simulated Okta System Log at {} serving {} events",
+        sim.base_url(),
+        args.events
+    );
     println!("config written to {}", config_path.display());
 
     let config = crate::config::load(&config_path).map_err(|e| e.to_string())?;
-    let store = crate::state::open(&config.state).await.map_err(|e| e.to_string())?;
+    let store = crate::state::open(&config.state)
+        .await
+        .map_err(|e| e.to_string())?;
     let reports = crate::runtime::run_once(&config, store.as_ref(), shutdown_token()).await;
     sim.shutdown().await;
     let Some(report) = reports.into_iter().next() else {
@@ -94,19 +103,30 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     };
 
     let lake = dir.join("lake");
-    let contents = crate::sink::lake::read_lake(&lake, "okta").map_err(|e| format!("cannot read the lake: {e}"))?;
+    let contents = crate::sink::lake::read_lake(&lake, "okta")
+        .map_err(|e| format!("cannot read the lake: {e}"))?;
     let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
     let delivered: HashSet<&str> = contents.event_ids.iter().map(String::as_str).collect();
     let duplicates = contents.event_ids.len() - delivered.len();
-    let missing = expected.iter().filter(|id| !delivered.contains(id.as_str())).count();
+    let missing = expected
+        .iter()
+        .filter(|id| !delivered.contains(id.as_str()))
+        .count();
 
     println!();
     println!("events      {}", report.events);
     println!("pages       {}", report.pages);
     println!("objects     {}", report.objects);
-    println!("bytes       {} ({})", report.bytes, bytesize::ByteSize::b(report.bytes));
+    println!(
+        "bytes       {} ({})",
+        report.bytes,
+        bytesize::ByteSize::b(report.bytes)
+    );
     println!("seconds     {:.2}", report.seconds);
-    println!("events/s    {:.0}", report.events as f64 / report.seconds.max(1e-9));
+    println!(
+        "events/s    {:.0}",
+        report.events as f64 / report.seconds.max(1e-9)
+    );
     println!("lake        {}", lake.display());
     println!(
         "verified    {} unique events in the lake, {} missing, {} duplicated",
@@ -128,9 +148,19 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
 /// Removes what an earlier demo left (only its own files), so every demo starts fresh.
 fn reset_demo_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for name in ["lake", "sluice-state.db", "sluice-state.db-wal", "sluice-state.db-shm", "sluice.toml"] {
+    for name in [
+        "lake",
+        "sluice-state.db",
+        "sluice-state.db-wal",
+        "sluice-state.db-shm",
+        "sluice.toml",
+    ] {
         let path = dir.join(name);
-        let result = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
         match result {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -1,6 +1,9 @@
 //! `sluice run --once`.
 
-use super::{load_config, shutdown_token, ConfigArg, EXIT_CONFIG, EXIT_MORE_PENDING, EXIT_OK, EXIT_SOURCE_FAILED};
+use super::{
+    load_config, shutdown_token, ConfigArg, EXIT_CONFIG, EXIT_MORE_PENDING, EXIT_OK,
+    EXIT_SOURCE_FAILED,
+};
 use crate::runtime::{self, RunReport};
 
 /// Arguments of `sluice run`.

@@ -46,7 +46,10 @@ pub async fn status(args: StatusArgs) -> u8 {
     }
     if args.json {
         let rows: Vec<_> = statuses.iter().map(json_row).collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         print_table(&statuses);
     }
@@ -54,7 +57,10 @@ pub async fn status(args: StatusArgs) -> u8 {
 }
 
 fn lag_seconds(status: &SourceStatus) -> Option<i64> {
-    status.checkpoint.high_water.map(|hw| (Utc::now() - hw).num_seconds())
+    status
+        .checkpoint
+        .high_water
+        .map(|hw| (Utc::now() - hw).num_seconds())
 }
 
 fn json_row(status: &SourceStatus) -> serde_json::Value {
@@ -75,15 +81,23 @@ fn json_row(status: &SourceStatus) -> serde_json::Value {
 fn print_table(statuses: &[SourceStatus]) {
     for s in statuses {
         let c = &s.checkpoint;
-        let time = |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
+        let time =
+            |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
         println!("source {}", s.source);
         match c.window {
-            Some(w) => println!("  window       {} .. {} (in progress)", rfc3339_millis(w.start), rfc3339_millis(w.end)),
+            Some(w) => println!(
+                "  window       {} .. {} (in progress)",
+                rfc3339_millis(w.start),
+                rfc3339_millis(w.end)
+            ),
             None => println!("  next window  from {}", time(c.anchor)),
         }
         println!("  high water   {}", time(c.high_water));
         match lag_seconds(s) {
-            Some(lag) => println!("  lag          {}", humantime::format_duration(std::time::Duration::from_secs(lag.max(0) as u64))),
+            Some(lag) => println!(
+                "  lag          {}",
+                humantime::format_duration(std::time::Duration::from_secs(lag.max(0) as u64))
+            ),
             None => println!("  lag          - (nothing delivered yet)"),
         }
         println!("  delivered    {} events in {} commits", c.delivered, c.seq);
@@ -101,7 +115,11 @@ fn print_table(statuses: &[SourceStatus]) {
             None => println!("  last run     never"),
         }
         if let Some(run) = &s.last_error {
-            println!("  last error   {}: {}", rfc3339_millis(run.finished_at), run.error.as_deref().unwrap_or_default());
+            println!(
+                "  last error   {}: {}",
+                rfc3339_millis(run.finished_at),
+                run.error.as_deref().unwrap_or_default()
+            );
         }
     }
 }

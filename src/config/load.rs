@@ -123,7 +123,10 @@ fn path_string(path: &serde_path_to_error::Path) -> Option<String> {
 fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
     let message = err.message().trim().to_string();
     if let Some((message, hint)) = message.split_once(" (hint: ") {
-        return (message.to_string(), Some(hint.trim_end_matches(')').to_string()));
+        return (
+            message.to_string(),
+            Some(hint.trim_end_matches(')').to_string()),
+        );
     }
     let hint = if message.starts_with("unknown field") {
         Some("remove the key or fix its spelling; docs/configuration.md lists every key".into())

@@ -33,7 +33,10 @@ impl Secret {
                 .ok_or_else(|| format!("unclosed secret reference in `{}`", preview(raw)))?;
             let reference = &after[..end];
             // The reference in the message lets the loader point at its line and column.
-            out.push_str(&resolve_reference(reference).map_err(|e| format!("secret `${{{reference}}}`: {e}"))?);
+            out.push_str(
+                &resolve_reference(reference)
+                    .map_err(|e| format!("secret `${{{reference}}}`: {e}"))?,
+            );
             rest = &after[end + 1..];
         }
         out.push_str(rest);
@@ -101,7 +104,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
         std::fs::write(&file, "from-file\n").unwrap();
-        let raw = format!("x ${{env:SLUICE_TEST_SECRET_A}} ${{file:{}}}", file.display());
+        let raw = format!(
+            "x ${{env:SLUICE_TEST_SECRET_A}} ${{file:{}}}",
+            file.display()
+        );
         assert_eq!(Secret::resolve(&raw).unwrap().expose(), "x abc from-file");
     }
 

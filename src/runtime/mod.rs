@@ -15,7 +15,11 @@ use crate::state::{RunRecord, StateStore};
 
 /// Makes one pass over every source: each pulls until caught up, then commits. Returns one
 /// report per source, in config order.
-pub async fn run_once(config: &Config, store: &dyn StateStore, cancel: CancellationToken) -> Vec<RunReport> {
+pub async fn run_once(
+    config: &Config,
+    store: &dyn StateStore,
+    cancel: CancellationToken,
+) -> Vec<RunReport> {
     let runs = config
         .sources
         .iter()
@@ -54,7 +58,10 @@ pub async fn run_source(
     report
 }
 
-fn build(config: &Config, source: &SourceConfig) -> Result<(HttpSource, Vec<Box<dyn sink::Sink>>), String> {
+fn build(
+    config: &Config,
+    source: &SourceConfig,
+) -> Result<(HttpSource, Vec<Box<dyn sink::Sink>>), String> {
     let http = HttpSource::new(source).map_err(|e| e.to_string())?;
     let sinks = config
         .sinks_of(source)

@@ -97,7 +97,9 @@ impl<'a> Pipeline<'a> {
             Ok(stop) => stop,
             Err(PageError::Source(error)) => {
                 // Pages before the failing one were fully processed: keep them.
-                self.commit().await.map_err(|commit| format!("{error}; and committing the pages before it failed: {commit}"))?;
+                self.commit().await.map_err(|commit| {
+                    format!("{error}; and committing the pages before it failed: {commit}")
+                })?;
                 return Err(error);
             }
             Err(PageError::Sink(error)) => {
@@ -118,12 +120,19 @@ impl<'a> Pipeline<'a> {
 
     /// Finishes a commit a crashed run left half done, then clears leftover staging.
     async fn recover(&mut self) -> Result<(), String> {
-        let state = self.store.load(&self.name).await.map_err(|e| e.to_string())?;
+        let state = self
+            .store
+            .load(&self.name)
+            .await
+            .map_err(|e| e.to_string())?;
         self.committed = state.checkpoint;
         if let Some(intent) = state.intent {
             tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
             self.publish(&intent).await?;
-            self.store.commit(&self.name, &intent.next).await.map_err(|e| e.to_string())?;
+            self.store
+                .commit(&self.name, &intent.next)
+                .await
+                .map_err(|e| e.to_string())?;
             self.committed = intent.next;
         }
         for sink in &mut self.sinks {
@@ -133,7 +142,11 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    async fn pull(&mut self, horizon: DateTime<Utc>, cancel: &CancellationToken) -> Result<Stop, PageError> {
+    async fn pull(
+        &mut self,
+        horizon: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> Result<Stop, PageError> {
         let config = self.source.config().clone();
         let max_pages = config.http.max_pages;
         loop {
@@ -189,7 +202,9 @@ impl<'a> Pipeline<'a> {
         }
         self.pending.page = page.next;
         for sink in &mut self.sinks {
-            sink.write(&events).await.map_err(|e| PageError::Sink(e.to_string()))?;
+            sink.write(&events)
+                .await
+                .map_err(|e| PageError::Sink(e.to_string()))?;
         }
         Ok(())
     }
@@ -219,10 +234,16 @@ impl<'a> Pipeline<'a> {
                 next: next.clone(),
                 sinks,
             };
-            self.store.prepare(&self.name, &intent).await.map_err(|e| e.to_string())?;
+            self.store
+                .prepare(&self.name, &intent)
+                .await
+                .map_err(|e| e.to_string())?;
             self.publish(&intent).await?;
         }
-        self.store.commit(&self.name, &next).await.map_err(|e| e.to_string())?;
+        self.store
+            .commit(&self.name, &next)
+            .await
+            .map_err(|e| e.to_string())?;
         self.report.events += next.delivered - self.committed.delivered;
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;
@@ -243,7 +264,10 @@ impl<'a> Pipeline<'a> {
                         part.sink
                     )
                 })?;
-            let Published { objects, bytes } = sink.publish(&part.payload).await.map_err(|e| e.to_string())?;
+            let Published { objects, bytes } = sink
+                .publish(&part.payload)
+                .await
+                .map_err(|e| e.to_string())?;
             self.report.objects += objects;
             self.report.bytes += bytes;
         }

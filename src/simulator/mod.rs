@@ -154,8 +154,9 @@ impl SimulatorConfig {
 
 /// Request and fault counters since the server started.
 ///
-/// Everything except the `/_sim/*` endpoints counts as a request. A page counts as
-/// `pages_ok` (and its events as `events_served`) only when delivered intact.
+/// Only vendor API requests are counted (not `/_sim/*`, not unknown paths). A page
+/// counts as `pages_ok` (and its events as `events_served`) only when delivered intact;
+/// a request can be both slow and faulted otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimStats {
     /// Vendor API requests received.
@@ -364,6 +365,11 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 
 /// The ids of every event the simulator serves, in serving order (ascending by time,
 /// i.e. by index). Ids are unique by construction.
+///
+/// Ids depend only on `vendor`, `seed` and the index — not on `anchor`, `span` or
+/// `events` — so a test can recompute them even when the simulator runs in another
+/// process with a different anchor, and a smaller dataset's ids are a prefix of a
+/// larger one's.
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.

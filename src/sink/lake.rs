@@ -69,7 +69,9 @@ impl LakeSink {
     }
 
     fn staging_dir(&self) -> PathBuf {
-        self.root.join(STAGING_DIR).join(format!("source={}", self.source))
+        self.root
+            .join(STAGING_DIR)
+            .join(format!("source={}", self.source))
     }
 
     fn error(&self, action: &str, path: &Path, err: impl std::fmt::Display) -> SinkError {
@@ -90,9 +92,15 @@ impl LakeSink {
         let dir = self.staging_dir();
         fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
         self.staged_counter += 1;
-        let staged = dir.join(format!("{:06}-{hour}.ndjson.gz.partial", self.staged_counter));
+        let staged = dir.join(format!(
+            "{:06}-{hour}.ndjson.gz.partial",
+            self.staged_counter
+        ));
         let file = File::create(&staged).map_err(|e| self.error("create", &staged, e))?;
-        let writer = CountingWriter { inner: BufWriter::with_capacity(256 * 1024, file), count: 0 };
+        let writer = CountingWriter {
+            inner: BufWriter::with_capacity(256 * 1024, file),
+            count: 0,
+        };
         self.open.push(OpenObject {
             hour,
             staged,
@@ -176,7 +184,9 @@ impl Sink for LakeSink {
         !self.open.is_empty()
             && (self.staged_bytes() >= self.config.roll_size.as_u64()
                 || self.open.len() >= self.config.max_open_partitions
-                || self.batch_started.is_some_and(|t| t.elapsed() >= self.config.roll_age))
+                || self
+                    .batch_started
+                    .is_some_and(|t| t.elapsed() >= self.config.roll_age))
     }
 
     async fn prepare(&mut self, batch: &str) -> Result<Option<serde_json::Value>, SinkError> {
@@ -186,13 +196,17 @@ impl Sink for LakeSink {
         let mut prepared = Vec::with_capacity(self.open.len());
         for object in std::mem::take(&mut self.open) {
             let staged = object.staged.clone();
-            let counter = object.encoder.finish().map_err(|e| self.error("finish", &staged, e))?;
+            let counter = object
+                .encoder
+                .finish()
+                .map_err(|e| self.error("finish", &staged, e))?;
             let bytes = counter.count;
             let file = counter
                 .inner
                 .into_inner()
                 .map_err(|e| self.error("flush", &staged, e.error().to_string()))?;
-            file.sync_all().map_err(|e| self.error("sync", &staged, e))?;
+            file.sync_all()
+                .map_err(|e| self.error("sync", &staged, e))?;
             prepared.push(PreparedObject {
                 staged: relative(&self.root, &staged),
                 key: self.key(object.hour, batch),
@@ -202,7 +216,9 @@ impl Sink for LakeSink {
         let dir = self.staging_dir();
         sync_dir(&dir).map_err(|e| self.error("sync directory", &dir, e))?;
         self.batch_started = None;
-        Ok(Some(serde_json::to_value(&prepared).expect("plain structs serialize")))
+        Ok(Some(
+            serde_json::to_value(&prepared).expect("plain structs serialize"),
+        ))
     }
 
     async fn publish(&mut self, payload: &serde_json::Value) -> Result<Published, SinkError> {
@@ -283,8 +299,12 @@ pub fn read_lake(root: &Path, source: &str) -> io::Result<LakeContents> {
         let reader = io::BufReader::new(flate2::read::MultiGzDecoder::new(File::open(&path)?));
         for line in reader.lines() {
             let line = line?;
-            let value: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+            let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
             let id = value["event_id"].as_str().unwrap_or_default().to_string();
             contents.event_ids.push(id);
         }
@@ -340,14 +360,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = LakeSink::new(&config(dir.path()), "okta").unwrap();
         // 2023-11-14 22:13:20 and one hour later.
-        sink.write(&[event("a", 1_700_000_000), event("b", 1_700_003_600)]).await.unwrap();
+        sink.write(&[event("a", 1_700_000_000), event("b", 1_700_003_600)])
+            .await
+            .unwrap();
         let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
         assert_eq!(read_lake(dir.path(), "okta").unwrap().event_ids.len(), 0);
         let published = sink.publish(&payload).await.unwrap();
         assert_eq!(published.objects, 2);
-        assert!(dir.path().join("source=okta/dt=2023-11-14/hr=22/0000000001-abcd.ndjson.gz").exists());
-        assert!(dir.path().join("source=okta/dt=2023-11-14/hr=23/0000000001-abcd.ndjson.gz").exists());
-        assert_eq!(read_lake(dir.path(), "okta").unwrap().event_ids, vec!["a", "b"]);
+        assert!(dir
+            .path()
+            .join("source=okta/dt=2023-11-14/hr=22/0000000001-abcd.ndjson.gz")
+            .exists());
+        assert!(dir
+            .path()
+            .join("source=okta/dt=2023-11-14/hr=23/0000000001-abcd.ndjson.gz")
+            .exists());
+        assert_eq!(
+            read_lake(dir.path(), "okta").unwrap().event_ids,
+            vec!["a", "b"]
+        );
         // Publishing again (a crash after the renames) is harmless.
         assert_eq!(sink.publish(&payload).await.unwrap().objects, 2);
         assert_eq!(read_lake(dir.path(), "okta").unwrap().event_ids.len(), 2);
@@ -391,6 +422,9 @@ mod tests {
         let payload = sink.prepare("x").await.unwrap().unwrap();
         sink.discard_staged().await.unwrap();
         let err = sink.publish(&payload).await.unwrap_err();
-        assert!(err.to_string().contains("neither staged nor published"), "{err}");
+        assert!(
+            err.to_string().contains("neither staged nor published"),
+            "{err}"
+        );
     }
 }

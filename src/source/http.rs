@@ -25,7 +25,10 @@ pub struct JsonResponse {
 /// What went wrong with one attempt, and whether another may succeed.
 enum Attempt {
     /// Worth retrying, after `wait` if the server said how long.
-    Retry { error: SourceError, wait: Option<Duration> },
+    Retry {
+        error: SourceError,
+        wait: Option<Duration>,
+    },
     /// Will not get better by retrying.
     Fatal(SourceError),
 }
@@ -40,7 +43,11 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds the client; `base_url` fixes the only origin credentials are sent to.
-    pub fn new(base_url: &Url, auth: &AuthConfig, config: &HttpConfig) -> Result<Self, SourceError> {
+    pub fn new(
+        base_url: &Url,
+        auth: &AuthConfig,
+        config: &HttpConfig,
+    ) -> Result<Self, SourceError> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -106,12 +113,18 @@ impl HttpClient {
 
     async fn attempt(&self, url: &Url) -> Result<JsonResponse, Attempt> {
         let shown = display_url(url);
-        let mut request = self.client.get(url.clone()).header("Accept", "application/json");
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header("Accept", "application/json");
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }
         let mut response = request.send().await.map_err(|err| Attempt::Retry {
-            error: SourceError::Transport { url: shown.clone(), detail: describe_reqwest(&err) },
+            error: SourceError::Transport {
+                url: shown.clone(),
+                detail: describe_reqwest(&err),
+            },
             wait: None,
         })?;
         let status = response.status();
@@ -134,10 +147,16 @@ impl HttpClient {
         let body = match read_capped(&mut response, limit).await {
             Ok(body) => body,
             Err(ReadError::TooLarge) => {
-                return Err(Attempt::Fatal(SourceError::TooLarge { url: shown, limit: self.config.max_response_size.to_string() }))
+                return Err(Attempt::Fatal(SourceError::TooLarge {
+                    url: shown,
+                    limit: self.config.max_response_size.to_string(),
+                }))
             }
             Err(ReadError::Transport(detail)) => {
-                return Err(Attempt::Retry { error: SourceError::Transport { url: shown, detail }, wait: None })
+                return Err(Attempt::Retry {
+                    error: SourceError::Transport { url: shown, detail },
+                    wait: None,
+                })
             }
         };
         // A body that is not JSON is retried: truncation in transit looks the same as a
@@ -163,13 +182,21 @@ fn retryable(status: StatusCode) -> bool {
 /// How long the server asked us to wait: `Retry-After` (seconds or HTTP date), else the
 /// epoch-seconds reset of the `X-Rate-Limit-Reset` family (Okta, GitHub and others).
 fn server_wait(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(value) = text(RETRY_AFTER.as_str()) {
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
         }
         if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
-            return (at.with_timezone(&Utc) - Utc::now()).to_std().ok().or(Some(Duration::ZERO));
+            return (at.with_timezone(&Utc) - Utc::now())
+                .to_std()
+                .ok()
+                .or(Some(Duration::ZERO));
         }
     }
     for name in ["x-rate-limit-reset", "x-ratelimit-reset"] {
@@ -189,8 +216,16 @@ enum ReadError {
 
 /// Reads the body chunk by chunk, stopping as soon as it passes `limit` bytes.
 async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::with_capacity(response.content_length().map_or(64 * 1024, |n| (n as usize).min(limit)));
-    while let Some(chunk) = response.chunk().await.map_err(|err| ReadError::Transport(describe_reqwest(&err)))? {
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(64 * 1024, |n| (n as usize).min(limit)),
+    );
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| ReadError::Transport(describe_reqwest(&err)))?
+    {
         if body.len() + chunk.len() > limit {
             return Err(ReadError::TooLarge);
         }
@@ -244,7 +279,10 @@ mod tests {
         let reset = (Utc::now().timestamp() + 3).to_string();
         headers.insert("x-rate-limit-reset", HeaderValue::from_str(&reset).unwrap());
         let wait = server_wait(&headers).unwrap();
-        assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(3), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -133,30 +133,47 @@ impl HttpSource {
     }
 
     /// Fetches one page of `window`: its first page when `page` is `None`.
-    pub async fn fetch(&self, window: &Window, page: Option<&PageRef>) -> Result<Page, SourceError> {
+    pub async fn fetch(
+        &self,
+        window: &Window,
+        page: Option<&PageRef>,
+    ) -> Result<Page, SourceError> {
         let url = pagination::request_url(&self.base, &self.config, window, page)?;
         let shown = display_url(&url);
         let response = self.client.get_json(&url).await?;
-        let next = pagination::next_page(&self.config.pagination, &response, &url)
-            .map_err(|detail| SourceError::Shape { url: shown.clone(), detail })?;
-        let raw = records::take_records(response.body, &self.config.records_path).map_err(|detail| {
-            SourceError::Shape {
-                url: shown.clone(),
-                detail: format!("{detail} (config: records_path = {:?})", self.config.records_path),
-            }
-        })?;
+        let next =
+            pagination::next_page(&self.config.pagination, &response, &url).map_err(|detail| {
+                SourceError::Shape {
+                    url: shown.clone(),
+                    detail,
+                }
+            })?;
+        let raw =
+            records::take_records(response.body, &self.config.records_path).map_err(|detail| {
+                SourceError::Shape {
+                    url: shown.clone(),
+                    detail: format!(
+                        "{detail} (config: records_path = {:?})",
+                        self.config.records_path
+                    ),
+                }
+            })?;
         let records = raw
             .into_iter()
             .enumerate()
             .map(|(index, data)| {
-                records::to_record(data, &self.config.event_time, &self.config.event_id).map_err(|detail| {
-                    SourceError::Shape {
+                records::to_record(data, &self.config.event_time, &self.config.event_id).map_err(
+                    |detail| SourceError::Shape {
                         url: shown.clone(),
                         detail: format!("record {index}: {detail} (config: event_time / event_id)"),
-                    }
-                })
+                    },
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { url: shown, records, next })
+        Ok(Page {
+            url: shown,
+            records,
+            next,
+        })
     }
 }

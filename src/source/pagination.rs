@@ -18,8 +18,9 @@ pub fn request_url(
     page: Option<&PageRef>,
 ) -> Result<Url, SourceError> {
     if let Some(PageRef::Url(next)) = page {
-        return Url::parse(next)
-            .map_err(|err| SourceError::Setup(format!("saved next-page URL does not parse: {err}")));
+        return Url::parse(next).map_err(|err| {
+            SourceError::Setup(format!("saved next-page URL does not parse: {err}"))
+        });
     }
     let mut url = base
         .join(&config.path)
@@ -30,7 +31,10 @@ pub fn request_url(
             query.append_pair(key, value);
         }
         let format = &config.window.format;
-        query.append_pair(&config.window.start_param, &format_param(window.start, format));
+        query.append_pair(
+            &config.window.start_param,
+            &format_param(window.start, format),
+        );
         if !config.window.end_param.is_empty() {
             query.append_pair(&config.window.end_param, &format_param(window.end, format));
         }
@@ -51,15 +55,22 @@ pub fn next_page(
 ) -> Result<Option<PageRef>, String> {
     match pagination {
         PaginationConfig::LinkHeader => next_from_link_header(response, current),
-        PaginationConfig::BodyToken { token_path, .. } => Ok(match lookup(&response.body, token_path) {
-            Some(serde_json::Value::String(token)) if !token.is_empty() => Some(PageRef::Token(token.clone())),
-            Some(serde_json::Value::Number(n)) => Some(PageRef::Token(n.to_string())),
-            _ => None,
-        }),
+        PaginationConfig::BodyToken { token_path, .. } => {
+            Ok(match lookup(&response.body, token_path) {
+                Some(serde_json::Value::String(token)) if !token.is_empty() => {
+                    Some(PageRef::Token(token.clone()))
+                }
+                Some(serde_json::Value::Number(n)) => Some(PageRef::Token(n.to_string())),
+                _ => None,
+            })
+        }
     }
 }
 
-fn next_from_link_header(response: &JsonResponse, current: &Url) -> Result<Option<PageRef>, String> {
+fn next_from_link_header(
+    response: &JsonResponse,
+    current: &Url,
+) -> Result<Option<PageRef>, String> {
     // RFC 8288 allows several Link header fields; they mean the same as one joined by commas.
     let joined = response
         .headers
@@ -107,9 +118,17 @@ mod tests {
             json!([]),
         );
         let next = next_page(&PaginationConfig::LinkHeader, &r, &current).unwrap();
-        assert_eq!(next, Some(PageRef::Url("https://x.okta.com/api/v1/logs?after=abc".into())));
+        assert_eq!(
+            next,
+            Some(PageRef::Url(
+                "https://x.okta.com/api/v1/logs?after=abc".into()
+            ))
+        );
         let only_self = response(&["<https://x.okta.com/a>; rel=\"self\""], json!([]));
-        assert_eq!(next_page(&PaginationConfig::LinkHeader, &only_self, &current).unwrap(), None);
+        assert_eq!(
+            next_page(&PaginationConfig::LinkHeader, &only_self, &current).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -117,16 +136,31 @@ mod tests {
         let current = Url::parse("https://api.example.com/v1/events?page=1").unwrap();
         let r = response(&["</v1/events?page=2>; rel=\"next\""], json!([]));
         let next = next_page(&PaginationConfig::LinkHeader, &r, &current).unwrap();
-        assert_eq!(next, Some(PageRef::Url("https://api.example.com/v1/events?page=2".into())));
+        assert_eq!(
+            next,
+            Some(PageRef::Url(
+                "https://api.example.com/v1/events?page=2".into()
+            ))
+        );
     }
 
     #[test]
     fn body_token_ends_on_empty_or_missing() {
-        let p = PaginationConfig::BodyToken { token_path: "meta.next".into(), param: "cursor".into() };
+        let p = PaginationConfig::BodyToken {
+            token_path: "meta.next".into(),
+            param: "cursor".into(),
+        };
         let current = Url::parse("https://a.example/x").unwrap();
         let has = response(&[], json!({"meta": {"next": "t2"}}));
-        assert_eq!(next_page(&p, &has, &current).unwrap(), Some(PageRef::Token("t2".into())));
-        for body in [json!({"meta": {"next": ""}}), json!({"meta": {"next": null}}), json!({})] {
+        assert_eq!(
+            next_page(&p, &has, &current).unwrap(),
+            Some(PageRef::Token("t2".into()))
+        );
+        for body in [
+            json!({"meta": {"next": ""}}),
+            json!({"meta": {"next": null}}),
+            json!({}),
+        ] {
             assert_eq!(next_page(&p, &response(&[], body), &current).unwrap(), None);
         }
     }

@@ -54,7 +54,11 @@ pub fn take_records(mut body: Value, path: &str) -> Result<Vec<Value>, String> {
 }
 
 /// Reads time and id from a raw record. `Err` names the field and what is wrong with it.
-pub fn to_record(data: Value, time: &EventTimeConfig, id: &EventIdConfig) -> Result<Record, String> {
+pub fn to_record(
+    data: Value,
+    time: &EventTimeConfig,
+    id: &EventIdConfig,
+) -> Result<Record, String> {
     let raw_time = lookup(&data, &time.path)
         .ok_or_else(|| format!("record has no event time at `{}`", time.path))?;
     let parsed = crate::timefmt::parse_value(raw_time, &time.format).ok_or_else(|| {
@@ -69,12 +73,21 @@ pub fn to_record(data: Value, time: &EventTimeConfig, id: &EventIdConfig) -> Res
         Some(path) => match lookup(&data, path) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(format!("event id at `{path}` is {}, not a string or number", short(other))),
+            Some(other) => {
+                return Err(format!(
+                    "event id at `{path}` is {}, not a string or number",
+                    short(other)
+                ))
+            }
             None => return Err(format!("record has no event id at `{path}`")),
         },
         None => content_hash(&data),
     };
-    Ok(Record { time: parsed, id, data })
+    Ok(Record {
+        time: parsed,
+        id,
+        data,
+    })
 }
 
 /// A stable id for records without one: SHA-256 of the serialized record. serde_json keeps
@@ -112,7 +125,10 @@ mod tests {
     use serde_json::json;
 
     fn time_cfg(path: &str) -> EventTimeConfig {
-        EventTimeConfig { path: path.into(), format: TimeFormat::Rfc3339 }
+        EventTimeConfig {
+            path: path.into(),
+            format: TimeFormat::Rfc3339,
+        }
     }
 
     #[test]
@@ -126,11 +142,18 @@ mod tests {
     #[test]
     fn records_from_root_or_nested_path() {
         assert_eq!(take_records(json!([1, 2]), "").unwrap().len(), 2);
-        assert_eq!(take_records(json!({"d": {"items": [1]}}), "d.items").unwrap().len(), 1);
+        assert_eq!(
+            take_records(json!({"d": {"items": [1]}}), "d.items")
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(take_records(json!({"d": null}), "d").unwrap().is_empty());
         let err = take_records(json!({"d": 3}), "d").unwrap_err();
         assert!(err.contains("a number"), "{err}");
-        assert!(take_records(json!({}), "items").unwrap_err().contains("items"));
+        assert!(take_records(json!({}), "items")
+            .unwrap_err()
+            .contains("items"));
     }
 
     #[test]
@@ -138,27 +161,57 @@ mod tests {
         let r = to_record(
             json!({"published": "2026-01-01T00:00:00Z", "uuid": "u1"}),
             &time_cfg("published"),
-            &EventIdConfig { path: Some("uuid".into()) },
+            &EventIdConfig {
+                path: Some("uuid".into()),
+            },
         )
         .unwrap();
         assert_eq!(r.id, "u1");
-        assert_eq!(crate::timefmt::rfc3339_millis(r.time), "2026-01-01T00:00:00.000Z");
+        assert_eq!(
+            crate::timefmt::rfc3339_millis(r.time),
+            "2026-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
     fn missing_time_names_the_field() {
-        let err = to_record(json!({"x": 1}), &time_cfg("published"), &EventIdConfig::default()).unwrap_err();
+        let err = to_record(
+            json!({"x": 1}),
+            &time_cfg("published"),
+            &EventIdConfig::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("`published`"), "{err}");
-        let err = to_record(json!({"published": "soon"}), &time_cfg("published"), &EventIdConfig::default()).unwrap_err();
+        let err = to_record(
+            json!({"published": "soon"}),
+            &time_cfg("published"),
+            &EventIdConfig::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("\"soon\""), "{err}");
     }
 
     #[test]
     fn content_hash_is_stable_and_distinguishes_records() {
         let cfg = EventIdConfig::default();
-        let a = to_record(json!({"t": "2026-01-01T00:00:00Z", "k": 1}), &time_cfg("t"), &cfg).unwrap();
-        let b = to_record(json!({"k": 1, "t": "2026-01-01T00:00:00Z"}), &time_cfg("t"), &cfg).unwrap();
-        let c = to_record(json!({"k": 2, "t": "2026-01-01T00:00:00Z"}), &time_cfg("t"), &cfg).unwrap();
+        let a = to_record(
+            json!({"t": "2026-01-01T00:00:00Z", "k": 1}),
+            &time_cfg("t"),
+            &cfg,
+        )
+        .unwrap();
+        let b = to_record(
+            json!({"k": 1, "t": "2026-01-01T00:00:00Z"}),
+            &time_cfg("t"),
+            &cfg,
+        )
+        .unwrap();
+        let c = to_record(
+            json!({"k": 2, "t": "2026-01-01T00:00:00Z"}),
+            &time_cfg("t"),
+            &cfg,
+        )
+        .unwrap();
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
     }

@@ -19,7 +19,9 @@ pub fn next_window(
     if let Some(window) = checkpoint.window {
         return Some(window);
     }
-    let start = checkpoint.anchor.unwrap_or_else(|| horizon - config.lookback);
+    let start = checkpoint
+        .anchor
+        .unwrap_or_else(|| horizon - config.lookback);
     let end = horizon.min(start + config.max_window);
     (end > start).then_some(Window { start, end })
 }
@@ -63,28 +65,56 @@ mod tests {
     #[test]
     fn first_window_starts_a_lookback_ago_and_is_capped() {
         let w = next_window(&Checkpoint::default(), &cfg(), t(10_000)).unwrap();
-        assert_eq!(w, Window { start: t(9_000), end: t(9_300) });
+        assert_eq!(
+            w,
+            Window {
+                start: t(9_000),
+                end: t(9_300)
+            }
+        );
     }
 
     #[test]
     fn later_windows_start_at_the_anchor_not_the_clock() {
-        let c = Checkpoint { anchor: Some(t(9_950)), ..Checkpoint::default() };
+        let c = Checkpoint {
+            anchor: Some(t(9_950)),
+            ..Checkpoint::default()
+        };
         let w = next_window(&c, &cfg(), t(10_000)).unwrap();
-        assert_eq!(w, Window { start: t(9_950), end: t(10_000) });
-        let caught_up = Checkpoint { anchor: Some(t(10_000)), ..Checkpoint::default() };
+        assert_eq!(
+            w,
+            Window {
+                start: t(9_950),
+                end: t(10_000)
+            }
+        );
+        let caught_up = Checkpoint {
+            anchor: Some(t(10_000)),
+            ..Checkpoint::default()
+        };
         assert_eq!(next_window(&caught_up, &cfg(), t(10_000)), None);
     }
 
     #[test]
     fn a_window_in_progress_is_resumed_as_saved() {
-        let w = Window { start: t(1), end: t(2) };
-        let c = Checkpoint { window: Some(w), anchor: Some(t(500)), ..Checkpoint::default() };
+        let w = Window {
+            start: t(1),
+            end: t(2),
+        };
+        let c = Checkpoint {
+            window: Some(w),
+            anchor: Some(t(500)),
+            ..Checkpoint::default()
+        };
         assert_eq!(next_window(&c, &cfg(), t(10_000)), Some(w));
     }
 
     #[test]
     fn anchor_moves_to_high_water_or_window_end_and_always_forward() {
-        let w = Window { start: t(100), end: t(200) };
+        let w = Window {
+            start: t(100),
+            end: t(200),
+        };
         assert_eq!(anchor_after(&w, Some(t(150))), t(150));
         assert_eq!(anchor_after(&w, None), t(200));
         assert_eq!(anchor_after(&w, Some(t(50))), t(200));

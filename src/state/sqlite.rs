@@ -7,9 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{
-    Checkpoint, Intent, RunRecord, SourceState, SourceStatus, StateError, StateStore,
-};
+use super::{Checkpoint, Intent, RunRecord, SourceState, SourceStatus, StateError, StateStore};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` holds how many have run.
 /// Append only: a released migration is never edited.
@@ -83,7 +81,12 @@ fn backend(path: &Path, err: impl std::fmt::Display) -> StateError {
 
 fn open_blocking(path: &Path) -> Result<Connection, StateError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| backend(path, format!("cannot create directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            backend(
+                path,
+                format!("cannot create directory {}: {e}", dir.display()),
+            )
+        })?;
     }
     let mut conn = Connection::open(path).map_err(|e| backend(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -113,14 +116,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
         });
     }
     for (applied, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql).map_err(|e| backend(path, format!("migration {}: {e}", applied + 1)))?;
+        tx.execute_batch(sql)
+            .map_err(|e| backend(path, format!("migration {}: {e}", applied + 1)))?;
     }
     tx.pragma_update(None, "user_version", known)
         .map_err(|e| backend(path, e))?;
     tx.commit().map_err(|e| backend(path, e))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(source: &str, what: &str, text: &str) -> Result<T, StateError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    source: &str,
+    what: &str,
+    text: &str,
+) -> Result<T, StateError> {
     serde_json::from_str(text).map_err(|err| StateError::Corrupt {
         source_name: source.to_string(),
         detail: format!("{what} does not parse: {err}"),
@@ -134,10 +142,16 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// The stored seq of `source`, or `None` if it has no row.
-fn stored_seq(tx: &rusqlite::Transaction<'_>, source: &str, path: &Path) -> Result<Option<u64>, StateError> {
-    tx.query_row("SELECT seq FROM checkpoints WHERE source = ?1", [source], |row| {
-        row.get::<_, i64>(0)
-    })
+fn stored_seq(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    path: &Path,
+) -> Result<Option<u64>, StateError> {
+    tx.query_row(
+        "SELECT seq FROM checkpoints WHERE source = ?1",
+        [source],
+        |row| row.get::<_, i64>(0),
+    )
     .optional()
     .map(|seq| seq.map(|s| s as u64))
     .map_err(|e| backend(path, e))
@@ -174,7 +188,9 @@ impl StateStore for SqliteStore {
             };
             Ok(SourceState {
                 checkpoint: decode(&source, "checkpoint", &doc)?,
-                intent: intent.map(|i| decode(&source, "commit intent", &i)).transpose()?,
+                intent: intent
+                    .map(|i| decode(&source, "commit intent", &i))
+                    .transpose()?,
             })
         })
         .await
@@ -258,7 +274,9 @@ impl StateStore for SqliteStore {
             let mut rows = Vec::new();
             {
                 let mut stmt = conn
-                    .prepare("SELECT source, doc, intent IS NOT NULL FROM checkpoints ORDER BY source")
+                    .prepare(
+                        "SELECT source, doc, intent IS NOT NULL FROM checkpoints ORDER BY source",
+                    )
                     .map_err(|e| backend(path, e))?;
                 let mut query = stmt.query([]).map_err(|e| backend(path, e))?;
                 while let Some(row) = query.next().map_err(|e| backend(path, e))? {
@@ -271,7 +289,9 @@ impl StateStore for SqliteStore {
             let mut statuses = Vec::new();
             for (source, doc, commit_in_flight) in rows {
                 let last = |filter: &str| -> Result<Option<RunRecord>, StateError> {
-                    let sql = format!("SELECT doc FROM runs WHERE source = ?1 {filter} ORDER BY id DESC LIMIT 1");
+                    let sql = format!(
+                        "SELECT doc FROM runs WHERE source = ?1 {filter} ORDER BY id DESC LIMIT 1"
+                    );
                     let doc: Option<String> = conn
                         .query_row(&sql, [&source], |row| row.get(0))
                         .optional()
@@ -300,7 +320,9 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("state.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.db"))
+            .await
+            .unwrap();
         (dir, store)
     }
 
@@ -323,9 +345,21 @@ mod tests {
         store.commit("okta", &next(2)).await.unwrap();
         // A writer that read seq 1 must not overwrite seq 2.
         let err = store.commit("okta", &next(2)).await.unwrap_err();
-        assert!(matches!(err, StateError::Conflict { expected: 1, found: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StateError::Conflict {
+                    expected: 1,
+                    found: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         drop(store);
-        let reopened = SqliteStore::open(&dir.path().join("state.db")).await.unwrap();
+        let reopened = SqliteStore::open(&dir.path().join("state.db"))
+            .await
+            .unwrap();
         assert_eq!(reopened.load("okta").await.unwrap().checkpoint, next(2));
     }
 
@@ -335,7 +369,10 @@ mod tests {
         let intent = Intent {
             base_seq: 0,
             next: next(1),
-            sinks: vec![SinkIntent { sink: "lake".into(), payload: serde_json::json!(["a"]) }],
+            sinks: vec![SinkIntent {
+                sink: "lake".into(),
+                payload: serde_json::json!(["a"]),
+            }],
         };
         store.prepare("okta", &intent).await.unwrap();
         let state = store.load("okta").await.unwrap();
@@ -350,7 +387,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         drop(SqliteStore::open(&path).await.unwrap());
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let err = SqliteStore::open(&path).await.err().unwrap();
         assert!(matches!(err, StateError::TooNew { found: 99, .. }), "{err}");
         let version: i64 = Connection::open(&path)
@@ -377,6 +417,9 @@ mod tests {
         let status = store.status().await.unwrap();
         assert_eq!(status.len(), 1);
         assert_eq!(status[0].last_run.as_ref().unwrap().error, None);
-        assert_eq!(status[0].last_error.as_ref().unwrap().error.as_deref(), Some("boom"));
+        assert_eq!(
+            status[0].last_error.as_ref().unwrap().error.as_deref(),
+            Some("boom")
+        );
     }
 }

@@ -57,7 +57,11 @@ mod tests {
             id: "e1".into(),
             data: serde_json::json!({"k": "v"}),
         };
-        let env = Envelope::wrap(record, &Arc::from("okta"), Utc.timestamp_opt(1_700_000_001, 0).unwrap());
+        let env = Envelope::wrap(
+            record,
+            &Arc::from("okta"),
+            Utc.timestamp_opt(1_700_000_001, 0).unwrap(),
+        );
         assert_eq!(
             serde_json::to_string(&env).unwrap(),
             r#"{"event_time":"2023-11-14T22:13:20.123Z","parse_time":"2023-11-14T22:13:21.000Z","source":"okta","event_id":"e1","data":{"k":"v"}}"#

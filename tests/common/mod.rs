@@ -28,7 +28,14 @@ pub struct TestConfig<'a> {
 
 impl<'a> TestConfig<'a> {
     pub fn new(base_url: &'a str) -> Self {
-        TestConfig { name: "okta", base_url, token: "sim-token", limit: 200, roll_size: "64MB", extra_source: "" }
+        TestConfig {
+            name: "okta",
+            base_url,
+            token: "sim-token",
+            limit: 200,
+            roll_size: "64MB",
+            extra_source: "",
+        }
     }
 
     /// The `[[sources]]` table alone.
@@ -91,7 +98,11 @@ pub fn sluice() -> tokio::process::Command {
 
 /// Runs `sluice <args>` to completion.
 pub async fn run_sluice(args: &[&str]) -> Output {
-    sluice().args(args).output().await.expect("sluice binary runs")
+    sluice()
+        .args(args)
+        .output()
+        .await
+        .expect("sluice binary runs")
 }
 
 /// Asserts the lake holds exactly the simulator's events: none missing, none twice, and
@@ -104,8 +115,16 @@ pub fn assert_lake_exact(lake: &Path, source: &str, config: &SimulatorConfig) {
     }
     let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
     let expected: HashSet<String> = simulator::event_ids(config).into_iter().collect();
-    let missing: Vec<_> = expected.iter().filter(|id| !counts.contains_key(id.as_str())).take(5).collect();
-    let extra: Vec<_> = counts.keys().filter(|id| !expected.contains(**id)).take(5).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|id| !counts.contains_key(id.as_str()))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = counts
+        .keys()
+        .filter(|id| !expected.contains(**id))
+        .take(5)
+        .collect();
     assert!(
         duplicated.is_empty() && missing.is_empty() && extra.is_empty(),
         "lake differs from the simulator: {} lines, {} unique, {} expected; duplicated {:?}, missing {:?}, extra {:?}",
@@ -118,5 +137,10 @@ pub fn assert_lake_exact(lake: &Path, source: &str, config: &SimulatorConfig) {
     );
     let staging = lake.join("_staging").join(format!("source={source}"));
     let leftovers = std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(leftovers, 0, "staging directory {} is not empty", staging.display());
+    assert_eq!(
+        leftovers,
+        0,
+        "staging directory {} is not empty",
+        staging.display()
+    );
 }

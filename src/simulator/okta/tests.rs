@@ -514,15 +514,48 @@ async fn empty_dataset_serves_an_empty_page() {
     assert_eq!(reply.link("next"), None);
 }
 
-#[test]
-#[ignore]
-fn zz_bench_render() {
-    let cfg = config(1_000_000);
-    let t = crate::simulator::timeline_of(&cfg);
-    let start = std::time::Instant::now();
-    let mut bytes = 0;
-    for p in 0..100 {
-        bytes += super::events::render_page(cfg.seed, &t, p * 1000, p * 1000 + 1000).len();
+/// Sends a raw HTTP/1.1 request, bypassing client-side validation.
+async fn raw_request(sim: &RunningSimulator, target: &str, host: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(sim.addr).await.unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: SSWS sim-token\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test]
+async fn garbage_requests_get_answers_not_panics() {
+    let sim = serve(SimulatorConfig {
+        default_page_size: 2,
+        ..config(10)
+    })
+    .await;
+    let response = raw_request(&sim, LOGS_PATH, "evil host<>").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let fallback = format!("<{}{LOGS_PATH}?after=", sim.base_url());
+    assert!(response.contains(&fallback), "{response}");
+
+    for target in [
+        "/api/v1/logs?since=%ZZ&limit=%FF",
+        "/api/v1/logs?after=ffffffffffffffff_ffffffff",
+        "/api/v1/logs?after=0_00000000_extra",
+        "/api/v1/logs?since=%00&&&=&until",
+        "/api/v1/logs?limit=1%2E5",
+    ] {
+        let response = raw_request(&sim, target, "localhost").await;
+        assert!(response.starts_with("HTTP/1.1 400"), "{target}: {response}");
+        assert!(response.contains("E0000001"), "{target}: {response}");
     }
-    println!("100k events, {bytes} bytes in {:?}", start.elapsed());
+    let ok = raw_request(
+        &sim,
+        "/api/v1/logs?limit=1&until=9999-12-31T23:59:59.999999999Z",
+        "x",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
 }
