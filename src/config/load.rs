@@ -313,10 +313,17 @@ impl<'a> Locator<'a> {
         let len = message[start..].find("}`")? + 1;
         let offset = self.text.find(&message[start..start + len])?;
         let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let key = self.text[line_start..offset]
-            .split_once('=')
-            .map(|(k, _)| k.trim().trim_matches('"').to_string())
-            .filter(|k| !k.is_empty() && !k.contains(['{', ',']));
+        // `key = "${...}"`, possibly inside an inline table: the key is the last word
+        // before the `=` that precedes the value.
+        let before = self.text[line_start..offset]
+            .trim_end()
+            .trim_end_matches(['"', '\'']);
+        let key = before
+            .trim_end()
+            .strip_suffix('=')
+            .and_then(|b| b.trim_end().rsplit([',', '{', ' ', '\t']).next())
+            .map(|k| k.trim_matches('"').to_string())
+            .filter(|k| !k.is_empty());
         Some((self.line_col(offset), key))
     }
 

@@ -52,11 +52,15 @@ pub struct LakeSink {
     batch_started: Option<Instant>,
     /// Staged objects are numbered so a batch's files never collide before they are named.
     staged_counter: u64,
+    /// Held while the sink exists: a second process on the same source and lake would
+    /// otherwise clean this one's staging directory.
+    _lock: File,
 }
 
 impl LakeSink {
     /// A lake sink for `source` under the configured root.
     pub fn new(config: &LakeConfig, source: &str) -> Result<Self, SinkError> {
+        let lock = lock_source(config, source)?;
         Ok(LakeSink {
             name: config.name.clone(),
             source: source.to_string(),
@@ -65,6 +69,7 @@ impl LakeSink {
             open: Vec::new(),
             batch_started: None,
             staged_counter: 0,
+            _lock: lock,
         })
     }
 
@@ -138,7 +143,7 @@ impl LakeSink {
                 return Err(SinkError {
                     sink: self.name.clone(),
                     detail: format!(
-                        "object {} of an interrupted commit is neither staged nor published; something removed {}. The checkpoint was not moved: run `sluice state reset` for the source only if you accept re-fetching",
+                        "object {} of an interrupted commit is neither staged nor published; something removed {}. The checkpoint was not moved and the commit stays pending; restore the file or ask for help before changing the state",
                         object.key,
                         staged.display()
                     ),
@@ -238,6 +243,36 @@ impl Sink for LakeSink {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(err) => Err(self.error("clean staging directory", &dir, err)),
         }
+    }
+}
+
+/// Takes the lake's lock for `source`, failing at once if another process holds it.
+fn lock_source(config: &LakeConfig, source: &str) -> Result<File, SinkError> {
+    let dir = config.path.join(STAGING_DIR);
+    let path = dir.join(format!("source={source}.lock"));
+    let fail = |detail: String| SinkError {
+        sink: config.name.clone(),
+        detail,
+    };
+    fs::create_dir_all(&dir).map_err(|e| {
+        fail(format!(
+            "cannot create directory {}: {e} (hint: check that sluice may write there)",
+            dir.display()
+        ))
+    })?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open lock file {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(fail(format!(
+            "another sluice process is writing source `{source}` to this lake (lock {} is held); run one process per source",
+            path.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(fail(format!("cannot lock {}: {e}", path.display()))),
     }
 }
 
@@ -382,6 +417,17 @@ mod tests {
         // Publishing again (a crash after the renames) is harmless.
         assert_eq!(sink.publish(&payload).await.unwrap().objects, 2);
         assert_eq!(read_lake(dir.path(), "okta").unwrap().event_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_second_writer_for_the_same_source_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LakeSink::new(&config(dir.path()), "okta").unwrap();
+        let err = LakeSink::new(&config(dir.path()), "okta").err().unwrap();
+        assert!(err.to_string().contains("another sluice process"), "{err}");
+        assert!(LakeSink::new(&config(dir.path()), "github").is_ok());
+        drop(first);
+        assert!(LakeSink::new(&config(dir.path()), "okta").is_ok());
     }
 
     #[tokio::test]

@@ -291,6 +291,31 @@ mod tests {
         assert_eq!(display_url(&url), "https://example.com/x?y=1");
     }
 
+    #[tokio::test]
+    async fn credentials_are_never_sent_to_another_origin() {
+        // Nothing listens on these ports: the refusal must come before any connection.
+        let base = Url::parse("http://127.0.0.1:9/api").unwrap();
+        let auth = AuthConfig::Bearer {
+            token: crate::config::Secret::new("t"),
+            prefix: "Bearer".into(),
+        };
+        let client = HttpClient::new(&base, &auth, &HttpConfig::default()).unwrap();
+        for foreign in [
+            "http://127.0.0.1:10/api?after=x",
+            "https://127.0.0.1:9/api",
+            "http://evil.example:9/api",
+        ] {
+            let err = client
+                .get_json(&Url::parse(foreign).unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, SourceError::ForeignOrigin { .. }),
+                "{foreign}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn which_statuses_are_retried() {
         assert!(retryable(StatusCode::TOO_MANY_REQUESTS));

@@ -275,15 +275,18 @@ impl StateStore for SqliteStore {
             {
                 let mut stmt = conn
                     .prepare(
-                        "SELECT source, doc, intent IS NOT NULL FROM checkpoints ORDER BY source",
+                        "SELECT s.source, c.doc, c.intent IS NOT NULL FROM
+                           (SELECT source FROM checkpoints UNION SELECT source FROM runs) s
+                         LEFT JOIN checkpoints c ON c.source = s.source ORDER BY s.source",
                     )
                     .map_err(|e| backend(path, e))?;
                 let mut query = stmt.query([]).map_err(|e| backend(path, e))?;
                 while let Some(row) = query.next().map_err(|e| backend(path, e))? {
                     let source: String = row.get(0).map_err(|e| backend(path, e))?;
-                    let doc: String = row.get(1).map_err(|e| backend(path, e))?;
-                    let in_flight: bool = row.get(2).map_err(|e| backend(path, e))?;
-                    rows.push((source, doc, in_flight));
+                    // Sources that ran but never committed have runs and no checkpoint.
+                    let doc: Option<String> = row.get(1).map_err(|e| backend(path, e))?;
+                    let in_flight: Option<bool> = row.get(2).map_err(|e| backend(path, e))?;
+                    rows.push((source, doc, in_flight.unwrap_or(false)));
                 }
             }
             let mut statuses = Vec::new();
@@ -299,7 +302,10 @@ impl StateStore for SqliteStore {
                     doc.map(|d| decode(&source, "run record", &d)).transpose()
                 };
                 statuses.push(SourceStatus {
-                    checkpoint: decode(&source, "checkpoint", &doc)?,
+                    checkpoint: doc
+                        .map(|d| decode(&source, "checkpoint", &d))
+                        .transpose()?
+                        .unwrap_or_default(),
                     commit_in_flight,
                     last_run: last("")?,
                     last_error: last("AND error IS NOT NULL")?,

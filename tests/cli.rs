@@ -1,0 +1,295 @@
+//! The `sluice` binary end to end against the simulator: runs, resumes, bad input, isolation
+//! between sources, status, check, and secrets kept out of logs.
+
+mod common;
+
+use sluice::simulator::SimulatorConfig;
+
+use common::{assert_lake_exact, run_sluice, start_simulator, TestConfig};
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+async fn status_json(config: &str) -> serde_json::Value {
+    let out = run_sluice(&["status", "--json", "--config", config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_capped_run_resumes_without_loss_or_duplicates() {
+    let sim_config = SimulatorConfig::okta(3_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut cfg = TestConfig::new(&base_url);
+    cfg.limit = 100;
+    cfg.roll_size = "16KB";
+    cfg.extra_source = "";
+    let config_path = cfg.write(dir.path(), "");
+    // Cap pages per run via the source's http table.
+    let text_cfg = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("timeout = \"5s\" }", "timeout = \"5s\", max_pages = 7 }");
+    std::fs::write(&config_path, text_cfg).unwrap();
+    let config = config_path.to_str().unwrap();
+
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs < 20, "never caught up");
+        let out = run_sluice(&["run", "--once", "--config", config]).await;
+        match out.status.code() {
+            Some(3) => {
+                assert!(text(&out).contains("more_pending=true"), "{}", text(&out));
+                continue;
+            }
+            Some(0) => break,
+            other => panic!("unexpected exit {other:?}: {}", text(&out)),
+        }
+    }
+    assert!(
+        runs >= 4,
+        "3000 events at 100 a page and 7 pages a run need several runs"
+    );
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let status = status_json(config).await;
+    assert_eq!(status[0]["delivered"], 3_000);
+    assert!(status[0]["high_water"].is_string());
+    assert!(status[0]["last_error"].is_null());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_source_does_not_stop_the_others() {
+    let sim_config = SimulatorConfig::okta(500);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let good = TestConfig::new(&base_url);
+    let mut bad = TestConfig::new(&base_url);
+    bad.name = "okta-bad-token";
+    bad.token = "wrong";
+    let config_path = good.write(dir.path(), &bad.source_table());
+    let config = config_path.to_str().unwrap();
+
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("source `okta-bad-token` failed"), "{shown}");
+    assert!(shown.contains("HTTP 401"), "{shown}");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+
+    let status = status_json(config).await;
+    let bad_status = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "okta-bad-token")
+        .unwrap();
+    assert_eq!(bad_status["delivered"], 0);
+    assert!(bad_status["last_error"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("401"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_responses_and_records_stop_the_source_without_moving_its_checkpoint() {
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let cases = [
+        // A page that is not JSON (the simulator's health check answers plain text).
+        (
+            "not-json",
+            "path = \"/api/v1/logs\"",
+            "path = \"/_sim/health\"",
+            "not JSON",
+        ),
+        // Records without the configured time field.
+        (
+            "no-time",
+            "event_time = { path = \"published\" }",
+            "event_time = { path = \"occurredAt\" }",
+            "no event time at `occurredAt`",
+        ),
+    ];
+    for (name, from, to, expected) in cases {
+        let mut cfg = TestConfig::new(&base_url);
+        cfg.name = name;
+        let source = cfg
+            .source_table()
+            .replace(from, to)
+            .replace("max_attempts = 30", "max_attempts = 2");
+        let case_dir = dir.path().join(name);
+        std::fs::create_dir_all(&case_dir).unwrap();
+        let mut placeholder = TestConfig::new(&base_url);
+        placeholder.name = "placeholder";
+        let path = placeholder.write(&case_dir, &source);
+        // Only the broken source matters here; drop the placeholder from the file.
+        let only_broken =
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .replacen(&placeholder.source_table(), "", 1);
+        std::fs::write(&path, only_broken).unwrap();
+        let config = path.to_str().unwrap();
+
+        let out = run_sluice(&["run", "--once", "--config", config]).await;
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {shown}");
+        assert!(
+            shown.contains(&format!("source `{name}` failed")),
+            "{name}: {shown}"
+        );
+        assert!(shown.contains(expected), "{name}: {shown}");
+        assert!(
+            shown.contains(&base_url),
+            "{name}: the error names the URL: {shown}"
+        );
+        assert!(!shown.contains("panicked"), "{shown}");
+        let status = status_json(config).await;
+        assert_eq!(status[0]["delivered"], 0, "{name}");
+        assert_eq!(
+            status[0]["commits"], 0,
+            "{name}: the checkpoint did not move"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_fails_with_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) is closed on loopback here: connections are refused at once.
+    let cfg = TestConfig::new("http://127.0.0.1:9");
+    let path = cfg.write(dir.path(), "");
+    let text_cfg = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("max_attempts = 30", "max_attempts = 2");
+    std::fs::write(&path, text_cfg).unwrap();
+    let out = run_sluice(&["run", "--once", "--config", path.to_str().unwrap()]).await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("http://127.0.0.1:9/api/v1/logs"), "{shown}");
+    assert!(shown.contains("cannot connect"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_name_file_line_key_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TestConfig::new("http://127.0.0.1:9");
+    let path = cfg.write(dir.path(), "");
+    let config = path.to_str().unwrap();
+    let original = std::fs::read_to_string(&path).unwrap();
+
+    std::fs::write(
+        &path,
+        original.replace(
+            "path = \"/api/v1/logs\"",
+            "path = \"/api/v1/logs\"\npaht = 1",
+        ),
+    )
+    .unwrap();
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("sluice.toml:"), "{shown}");
+    assert!(shown.contains("unknown field `paht`"), "{shown}");
+    assert!(shown.contains("hint:"), "{shown}");
+
+    std::fs::write(
+        &path,
+        original.replace(
+            "token = \"sim-token\"",
+            "token = \"${env:SLUICE_TEST_UNSET_TOKEN}\"",
+        ),
+    )
+    .unwrap();
+    let out = run_sluice(&["check", "--config", config]).await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("SLUICE_TEST_UNSET_TOKEN"), "{shown}");
+    assert!(shown.contains("sources[0].auth.token"), "{shown}");
+
+    let out = run_sluice(&["run", "--config", config]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "run without --once is refused: {}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_makes_one_request_per_source_and_reports_it() {
+    let sim = start_simulator(SimulatorConfig::okta(500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let path = TestConfig::new(&base_url).write(dir.path(), "");
+    let out = run_sluice(&["check", "--config", path.to_str().unwrap()]).await;
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("okta: ok:"), "{shown}");
+    assert!(shown.contains("returned 200 records"), "{shown}");
+    assert!(shown.contains("more pages follow"), "{shown}");
+    assert_eq!(sim.stats().pages_ok, 1, "check makes exactly one request");
+    assert!(!dir.path().join("lake").exists(), "check writes nothing");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_logs_or_errors() {
+    const GOOD: &str = "sim-token";
+    const WRONG: &str = "wrong-token-7f3a9c";
+    let mut sim_config = SimulatorConfig::okta(300);
+    sim_config.token = GOOD.into();
+    let sim = start_simulator(sim_config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut good = TestConfig::new(&base_url);
+    good.token = "${env:SLUICE_TEST_GOOD_TOKEN}";
+    let mut bad = TestConfig::new(&base_url);
+    bad.name = "bad";
+    bad.token = "${env:SLUICE_TEST_WRONG_TOKEN}";
+    let path = good.write(dir.path(), &bad.source_table());
+    let config = path.to_str().unwrap();
+
+    for format in ["human", "json"] {
+        let out = common::sluice()
+            .args(["run", "--once", "--log-format", format, "--config", config])
+            .env("SLUICE_TEST_GOOD_TOKEN", GOOD)
+            .env("SLUICE_TEST_WRONG_TOKEN", WRONG)
+            .env("RUST_LOG", "trace")
+            .output()
+            .await
+            .unwrap();
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{shown}");
+        assert!(shown.contains("source run finished"), "{shown}");
+        assert!(
+            !shown.contains(GOOD),
+            "the good token leaked into {format} logs"
+        );
+        assert!(
+            !shown.contains(WRONG),
+            "the wrong token leaked into {format} logs"
+        );
+    }
+    let out = common::sluice()
+        .args(["status", "--json", "--config", config])
+        .env("SLUICE_TEST_GOOD_TOKEN", GOOD)
+        .env("SLUICE_TEST_WRONG_TOKEN", WRONG)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(WRONG) && !text(&out).contains(GOOD));
+    sim.shutdown().await;
+}
