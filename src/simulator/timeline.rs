@@ -111,7 +111,7 @@ impl Timeline {
 /// exact even when a client sends sub-millisecond precision.
 pub(crate) fn ceil_millis(t: &DateTime<Utc>) -> i64 {
     let floor = t.timestamp_millis();
-    if t.timestamp_subsec_nanos() % 1_000_000 == 0 {
+    if t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         floor
     } else {
         floor.saturating_add(1)
