@@ -19,6 +19,15 @@ pub fn parse_value(value: &Value, format: &TimeFormat) -> Option<DateTime<Utc>> 
             .map(|t| t.with_timezone(&Utc)),
         (TimeFormat::EpochSeconds, v) => number(v).and_then(|n| from_epoch(n, 1e9)),
         (TimeFormat::EpochMillis, v) => number(v).and_then(|n| from_epoch(n, 1e6)),
+        (TimeFormat::EpochMicros, v) => number(v).and_then(|n| from_epoch(n, 1e3)),
+        (TimeFormat::EpochNanos, Value::Number(n)) if n.is_i64() => {
+            n.as_i64().map(|n| Utc.timestamp_nanos(n))
+        }
+        (TimeFormat::EpochNanos, Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
+            s.trim().parse::<i64>().ok().map(|n| Utc.timestamp_nanos(n))
+        }
+        (TimeFormat::EpochNanos, v) => number(v).and_then(|n| from_epoch(n, 1.0)),
+        (TimeFormat::Strftime(layout), Value::String(s)) => parse_strftime(s, layout),
         _ => None,
     }
 }
@@ -29,7 +38,36 @@ pub fn format_param(time: DateTime<Utc>, format: &TimeFormat) -> String {
         TimeFormat::Rfc3339 => rfc3339_millis(time),
         TimeFormat::EpochSeconds => time.timestamp().to_string(),
         TimeFormat::EpochMillis => time.timestamp_millis().to_string(),
+        TimeFormat::EpochMicros => time.timestamp_micros().to_string(),
+        // Out of i64 nanoseconds only after the year 2262.
+        TimeFormat::EpochNanos => time.timestamp_nanos_opt().unwrap_or(i64::MAX).to_string(),
+        TimeFormat::Strftime(layout) => time.format(layout).to_string(),
     }
+}
+
+/// A custom layout: with an offset in it, honoured; without, the time is UTC.
+fn parse_strftime(text: &str, layout: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_str(text, layout) {
+        return Some(time.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text, layout)
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+/// Checks a strftime layout can format a time, so a bad layout fails at load, not mid-run.
+pub fn check_strftime(layout: &str) -> Result<(), String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    write!(
+        out,
+        "{}",
+        Utc.timestamp_opt(0, 0)
+            .single()
+            .unwrap_or_default()
+            .format(layout)
+    )
+    .map_err(|_| format!("`{layout}` is not a valid strftime layout"))
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -66,6 +104,31 @@ mod tests {
         let ms = parse_value(&json!("1700000000000"), &TimeFormat::EpochMillis).unwrap();
         assert_eq!(s, ms);
         assert_eq!(format_param(s, &TimeFormat::EpochMillis), "1700000000000");
+    }
+
+    #[test]
+    fn micros_nanos_and_strftime_round_trip() {
+        let t = parse_value(
+            &json!("2026-11-23T10:00:00.123456789Z"),
+            &TimeFormat::Rfc3339,
+        )
+        .unwrap();
+        for format in [TimeFormat::EpochMicros, TimeFormat::EpochNanos] {
+            let written = format_param(t, &format);
+            let back = parse_value(&json!(written.parse::<i64>().unwrap()), &format).unwrap();
+            assert_eq!(back.timestamp_micros(), t.timestamp_micros(), "{format:?}");
+        }
+        let nanos = parse_value(&json!("1763892000123456789"), &TimeFormat::EpochNanos).unwrap();
+        assert_eq!(nanos.timestamp_subsec_nanos(), 123_456_789);
+        let layout = TimeFormat::Strftime("%Y-%m-%d %H:%M:%S".into());
+        assert_eq!(format_param(t, &layout), "2026-11-23 10:00:00");
+        let parsed = parse_value(&json!("2026-11-23 10:00:00"), &layout).unwrap();
+        assert_eq!(rfc3339_millis(parsed), "2026-11-23T10:00:00.000Z");
+        let with_offset = TimeFormat::Strftime("%d/%m/%Y %H:%M %z".into());
+        let parsed = parse_value(&json!("23/11/2026 12:00 +0200"), &with_offset).unwrap();
+        assert_eq!(rfc3339_millis(parsed), "2026-11-23T10:00:00.000Z");
+        assert!(check_strftime("%Y-%Q").is_err());
+        assert!(check_strftime("%Y-%m-%d").is_ok());
     }
 
     #[test]

@@ -35,7 +35,8 @@ path = "sluice-state.db"
 name = "okta"
 base_url = "{base_url}"
 path = "/api/v1/logs"
-query = {{ limit = "1000" }}
+query = {{ since = "{{start}}", until = "{{end}}", limit = "{{limit}}" }}
+page_size = 1000
 pagination = {{ kind = "link_header" }}
 event_time = {{ path = "published", format = "rfc3339" }}
 event_id = {{ path = "uuid" }}

@@ -6,7 +6,9 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::{Config, PaginationConfig, SinkConfig, SourceConfig, StateConfig};
+use super::{
+    Config, HttpMethod, PaginationConfig, SinkConfig, SourceConfig, StateConfig, TimeFormat,
+};
 
 /// A configuration mistake, located in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,27 +237,24 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             "name the field that holds each event's time, e.g. \"published\"",
         ));
     }
-    if let PaginationConfig::BodyToken { token_path, param } = &source.pagination {
-        if token_path.is_empty() || param.is_empty() {
-            return Err(invalid(
-                key("pagination"),
-                "body_token pagination needs a token_path and a param",
-                "e.g. token_path = \"response_metadata.next_cursor\", param = \"cursor\"",
-            ));
-        }
-    }
-    if source.window.start_param.is_empty() {
-        return Err(invalid(
-            key("window.start_param"),
-            "is empty",
-            "name the query parameter that takes the window start, e.g. \"since\"",
-        ));
-    }
+    source
+        .auth
+        .problem()
+        .map_err(|p| invalid(key(&format!("auth.{}", p.field)), p.message, p.hint))?;
+    validate_templates(source)
+        .map_err(|(field, message, hint)| invalid(key(field), message, hint))?;
     if source.window.max_window.is_zero() || source.window.dedup_capacity == 0 {
         return Err(invalid(
             key("window"),
             "max_window and dedup_capacity must be greater than zero",
             "the defaults are \"1d\" and 10000",
+        ));
+    }
+    if source.window.overlap >= source.window.max_window {
+        return Err(invalid(
+            key("window.overlap"),
+            "must be shorter than window.max_window",
+            "an overlap of a few minutes is typical; windows must move forward",
         ));
     }
     if source.http.max_attempts == 0 {
@@ -279,6 +278,102 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
                 format!("no sink is named `{name}`"),
                 "add a [[sinks]] table with that name, or fix the spelling",
             ));
+        }
+    }
+    Ok(())
+}
+
+type TemplateProblem = (&'static str, String, String);
+
+/// The request templates can work: known placeholders only, `{start}` somewhere, the
+/// placeholder the pagination kind needs, a JSON body, valid time layouts.
+fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
+    use crate::source::template::{words, PLACEHOLDERS};
+    let problem =
+        |field: &'static str, message: String, hint: &str| Err((field, message, hint.to_string()));
+    let mut used: Vec<&str> = Vec::new();
+    for (field, values) in [("query", &source.query), ("headers", &source.headers)] {
+        for (name, template) in values {
+            for word in words(template) {
+                if !PLACEHOLDERS.contains(&word) {
+                    return problem(
+                        field,
+                        format!("`{name}` uses unknown placeholder {{{word}}}"),
+                        "placeholders are {start}, {end}, {limit}, {cursor}, {offset} and {page}",
+                    );
+                }
+                used.push(word);
+            }
+        }
+    }
+    if let Some(body) = &source.body {
+        if let Err(err) = serde_json::from_str::<serde_json::Value>(body) {
+            return problem("body", format!("is not JSON: {err}"), "write the body as JSON with placeholders inside strings, e.g. {\"after\": \"{cursor}\"}");
+        }
+        used.extend(words(body).into_iter().filter(|w| PLACEHOLDERS.contains(w)));
+        if source.method != HttpMethod::Post {
+            return problem(
+                "body",
+                "a body is only sent with method = \"POST\"".into(),
+                "add method = \"POST\" or remove the body",
+            );
+        }
+    }
+    if !used.contains(&"start") {
+        return problem(
+            "query",
+            "no request parameter carries the window start {start}".into(),
+            "every request must be bounded in time, e.g. query = { since = \"{start}\", until = \"{end}\" }",
+        );
+    }
+    if let Some(needed) = source.pagination.placeholder() {
+        if !used.contains(&needed) {
+            return problem(
+                "pagination",
+                format!("{:?} pagination needs a {{{needed}}} placeholder in query, headers or body", source.pagination),
+                "send the value back, e.g. query = { cursor = \"{cursor}\" } (cursor pagination may use param = \"cursor\" instead)",
+            );
+        }
+    }
+    let needs_page_size = matches!(
+        source.pagination,
+        PaginationConfig::Offset {
+            has_more_path: None
+        } | PaginationConfig::PageNumber {
+            has_more_path: None,
+            ..
+        }
+    );
+    if needs_page_size && source.page_size.is_none() {
+        return problem(
+            "page_size",
+            "offset and page-number pagination without has_more_path need page_size to see the last page".into(),
+            "set page_size to the API's page size and send it as {limit}",
+        );
+    }
+    if let PaginationConfig::Cursor { path, .. } | PaginationConfig::NextUrl { path } =
+        &source.pagination
+    {
+        if path.is_empty() {
+            return problem(
+                "pagination.path",
+                "is empty".into(),
+                "name where the response keeps the next cursor or URL, e.g. \"meta.next_cursor\"",
+            );
+        }
+    }
+    for (field, format) in [
+        ("window.format", &source.window.format),
+        ("event_time.format", &source.event_time.format),
+    ] {
+        if let TimeFormat::Strftime(layout) = format {
+            crate::timefmt::check_strftime(layout).map_err(|e| {
+                (
+                    field,
+                    e,
+                    "see https://docs.rs/chrono/latest/chrono/format/strftime/".to_string(),
+                )
+            })?;
         }
     }
     Ok(())
@@ -428,6 +523,7 @@ name = "okta"
 base_url = "https://acme.okta.com"
 path = "/api/v1/logs"
 sinks = ["lake"]
+query = { since = "{start}", until = "{end}" }
 pagination = { kind = "link_header" }
 event_time = { path = "published" }
 event_id = { path = "uuid" }
@@ -478,7 +574,7 @@ path = "lake"
         let shown = e.to_string();
         assert!(shown.contains("SLUICE_TEST_NOT_SET_EVER"), "{shown}");
         assert!(shown.contains("sources[0].auth.token"), "{shown}");
-        assert_eq!(e.position, Some((14, 10)), "{shown}");
+        assert_eq!(e.position, Some((15, 10)), "{shown}");
     }
 
     #[test]

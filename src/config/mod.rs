@@ -4,14 +4,17 @@
 //! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`) are resolved at load
 //! time into [`Secret`], which never prints its value.
 
+mod auth;
 mod load;
 mod secret;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use auth::AuthConfig;
 pub use load::{load, load_str, ConfigError};
 pub use secret::Secret;
 
@@ -54,7 +57,8 @@ fn default_state_path() -> PathBuf {
     PathBuf::from("sluice-state.db")
 }
 
-/// One `[[sources]]` entry: an HTTP API that serves audit events.
+/// One `[[sources]]` entry: an HTTP API that serves audit events, described as a connector
+/// spec (request templates, auth, pagination, record layout, order) plus run settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
@@ -63,16 +67,34 @@ pub struct SourceConfig {
     /// Scheme, host and port of the API, e.g. `https://acme.okta.com`. Credentials are only
     /// ever sent to this origin.
     pub base_url: String,
+    /// HTTP method of page requests.
+    #[serde(default)]
+    pub method: HttpMethod,
     /// Path of the endpoint, e.g. `/api/v1/logs`.
     pub path: String,
-    /// Extra query parameters sent with the first request of every window (e.g. `limit`).
+    /// Query parameters; values are templates (see [`crate::source::template`]), e.g.
+    /// `{ since = "{start}", until = "{end}", limit = "{limit}" }`.
     #[serde(default)]
-    pub query: std::collections::BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+    /// Extra request headers (not secrets: use `auth`); values are templates.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// JSON body template for POST APIs (GraphQL, search APIs). A string that is exactly one
+    /// placeholder becomes a typed value, or is removed when the placeholder has no value.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Records per page, sent as `{limit}`; offset and page-number pagination need it to
+    /// know when a window ends.
+    #[serde(default)]
+    pub page_size: Option<u64>,
     /// How the request is authenticated.
     #[serde(default)]
     pub auth: AuthConfig,
     /// How the next page is found.
     pub pagination: PaginationConfig,
+    /// Order of events in a window's pages.
+    #[serde(default)]
+    pub order: SortOrder,
     /// Dotted path of the array of records in the response body; empty for a root array.
     #[serde(default)]
     pub records_path: String,
@@ -84,47 +106,105 @@ pub struct SourceConfig {
     /// How time windows are planned.
     #[serde(default)]
     pub window: WindowConfig,
-    /// HTTP behaviour: timeouts, retries, caps.
+    /// HTTP behaviour: timeouts, retries, caps, TLS.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Request budget and the API's rate-limit headers.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
     /// Names of the `[[sinks]]` this source delivers to.
     pub sinks: Vec<String>,
 }
 
-/// `auth`: how requests prove who they are.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// No credentials.
+/// HTTP method of page requests.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET (the default).
     #[default]
-    None,
-    /// `Authorization: <prefix> <token>`; the prefix is `Bearer` unless set (Okta uses `SSWS`).
-    Bearer {
-        /// The token, usually `${env:NAME}` or `${file:PATH}`.
-        token: Secret,
-        /// The word before the token.
-        #[serde(default = "default_bearer_prefix")]
-        prefix: String,
-    },
+    Get,
+    /// POST, with `body` as the JSON body.
+    Post,
 }
 
-fn default_bearer_prefix() -> String {
-    "Bearer".to_string()
+/// Order of events across a window's pages.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// Oldest first: progress can be committed page by page.
+    #[default]
+    Ascending,
+    /// Newest first: the window's high-water time is known from its first page, but nothing
+    /// older is complete until its last page, so the anchor moves only when the window is done.
+    NewestFirst,
 }
 
-/// `pagination`: how the next page of a window is requested.
-#[derive(Debug, Clone, Deserialize)]
+/// `pagination`: how the next page of a window is requested. Kinds that carry a value back
+/// (`cursor`, `graphql`, `offset`, `page_number`) send it through the `{cursor}`, `{offset}`
+/// or `{page}` placeholder in `query`, `headers` or `body`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PaginationConfig {
+    /// One request per window: the API returns the whole window at once.
+    None {},
     /// The next page's URL is in the `Link` header with `rel="next"` (RFC 8288).
-    LinkHeader,
-    /// A token in the response body is sent back as a query parameter.
-    BodyToken {
-        /// Dotted path of the token in the response body; absent, null or empty ends the window.
-        token_path: String,
-        /// Query parameter that carries the token on the next request.
-        param: String,
+    LinkHeader {},
+    /// The next page's URL is in the body.
+    NextUrl {
+        /// Dotted path of the URL; absent, null or empty ends the window.
+        path: String,
     },
+    /// An opaque token in the body is sent back as `{cursor}`.
+    Cursor {
+        /// Dotted path of the token; absent, null or empty ends the window.
+        path: String,
+        /// Shorthand: send the token as this query parameter, instead of a `{cursor}`
+        /// placeholder.
+        #[serde(default)]
+        param: Option<String>,
+        /// Dotted path of a boolean that says whether more pages follow.
+        #[serde(default)]
+        has_more_path: Option<String>,
+    },
+    /// `{offset}` counts records already listed in the window; `{limit}` is `page_size`.
+    Offset {
+        /// Dotted path of a boolean that says whether more pages follow; without it, a page
+        /// shorter than `page_size` ends the window.
+        #[serde(default)]
+        has_more_path: Option<String>,
+    },
+    /// `{page}` numbers pages from `first`.
+    PageNumber {
+        /// Number of the first page.
+        #[serde(default = "default_first_page")]
+        first: u64,
+        /// As for `offset`.
+        #[serde(default)]
+        has_more_path: Option<String>,
+    },
+    /// GraphQL connections: `pageInfo { endCursor hasNextPage }`; the cursor is `{cursor}`.
+    Graphql {
+        /// Dotted path of the `pageInfo` object.
+        page_info_path: String,
+    },
+}
+
+fn default_first_page() -> u64 {
+    1
+}
+
+impl PaginationConfig {
+    /// The placeholder this kind needs in the request, if any.
+    pub fn placeholder(&self) -> Option<&'static str> {
+        match self {
+            PaginationConfig::Cursor { param: None, .. } | PaginationConfig::Graphql { .. } => {
+                Some("cursor")
+            }
+            PaginationConfig::Offset { .. } => Some("offset"),
+            PaginationConfig::PageNumber { .. } => Some("page"),
+            _ => None,
+        }
+    }
 }
 
 /// `event_time`: where the event time is and how it is written.
@@ -138,7 +218,8 @@ pub struct EventTimeConfig {
     pub format: TimeFormat,
 }
 
-/// A way of writing a point in time, in a record or in a request parameter.
+/// A way of writing a point in time, in a record or in a request parameter. Written as a
+/// string (`"epoch_millis"`) or, for a custom layout, `{ strftime = "%Y-%m-%d %H:%M:%S" }`.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeFormat {
@@ -149,6 +230,12 @@ pub enum TimeFormat {
     EpochSeconds,
     /// Milliseconds since the Unix epoch.
     EpochMillis,
+    /// Microseconds since the Unix epoch.
+    EpochMicros,
+    /// Nanoseconds since the Unix epoch (some vulnerability-management APIs).
+    EpochNanos,
+    /// A chrono strftime layout; without an offset (`%z`) the time is taken as UTC.
+    Strftime(String),
 }
 
 /// `event_id`: where the event's unique id is.
@@ -164,13 +251,7 @@ pub struct EventIdConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {
-    /// Query parameter for the window start (inclusive).
-    #[serde(default = "default_start_param")]
-    pub start_param: String,
-    /// Query parameter for the window end (exclusive); empty to send none.
-    #[serde(default = "default_end_param")]
-    pub end_param: String,
-    /// How window bounds are written in the request.
+    /// How `{start}` and `{end}` are written in the request.
     #[serde(default)]
     pub format: TimeFormat,
     /// How far back the very first run starts.
@@ -182,7 +263,12 @@ pub struct WindowConfig {
     /// How far behind now every window ends, for APIs whose events appear late.
     #[serde(default = "default_settle_delay", with = "humantime_serde")]
     pub settle_delay: Duration,
-    /// How many recently delivered ids are remembered to drop re-served events.
+    /// How far before the high-water time each new window starts, to pick up events that
+    /// arrived late behind it; re-served events are dropped by id.
+    #[serde(default, with = "humantime_serde")]
+    pub overlap: Duration,
+    /// How many delivered ids are remembered (those at or after `high-water - overlap`) to
+    /// drop re-served events. Kept in the checkpoint.
     #[serde(default = "default_dedup_capacity")]
     pub dedup_capacity: usize,
 }
@@ -190,23 +276,16 @@ pub struct WindowConfig {
 impl Default for WindowConfig {
     fn default() -> Self {
         WindowConfig {
-            start_param: default_start_param(),
-            end_param: default_end_param(),
             format: TimeFormat::default(),
             lookback: default_lookback(),
             max_window: default_max_window(),
             settle_delay: default_settle_delay(),
+            overlap: Duration::ZERO,
             dedup_capacity: default_dedup_capacity(),
         }
     }
 }
 
-fn default_start_param() -> String {
-    "since".to_string()
-}
-fn default_end_param() -> String {
-    "until".to_string()
-}
 fn default_lookback() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
 }
@@ -218,6 +297,70 @@ fn default_settle_delay() -> Duration {
 }
 fn default_dedup_capacity() -> usize {
     10_000
+}
+
+/// `rate_limit`: a proactive request budget, and how the API announces its limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per minute this source may make (token bucket); none means unlimited.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Requests that may be made at once before the budget applies.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Header holding how many requests remain; at 0, Sluice waits for the reset.
+    #[serde(default = "default_remaining_headers")]
+    pub remaining_headers: Vec<String>,
+    /// Header holding when the limit resets.
+    #[serde(default = "default_reset_headers")]
+    pub reset_headers: Vec<String>,
+    /// How the reset header is written.
+    #[serde(default)]
+    pub reset_format: ResetFormat,
+    /// The longest wait a server may ask for (`Retry-After`, reset); longer asks fail the run.
+    #[serde(default = "default_max_wait", with = "humantime_serde")]
+    pub max_wait: Duration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_minute: None,
+            burst: default_burst(),
+            remaining_headers: default_remaining_headers(),
+            reset_headers: default_reset_headers(),
+            reset_format: ResetFormat::default(),
+            max_wait: default_max_wait(),
+        }
+    }
+}
+
+/// How a rate-limit reset header is written.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetFormat {
+    /// Unix time in seconds when the limit resets (Okta, GitHub).
+    #[default]
+    EpochSeconds,
+    /// Seconds from now until the limit resets (IETF draft `RateLimit-Reset`).
+    DeltaSeconds,
+}
+
+fn default_burst() -> u32 {
+    1
+}
+fn default_remaining_headers() -> Vec<String> {
+    vec![
+        "x-rate-limit-remaining".into(),
+        "x-ratelimit-remaining".into(),
+    ]
+}
+fn default_reset_headers() -> Vec<String> {
+    vec!["x-rate-limit-reset".into(), "x-ratelimit-reset".into()]
+}
+fn default_max_wait() -> Duration {
+    Duration::from_secs(300)
 }
 
 /// `http`: timeouts, retries and safety caps for one source.
@@ -233,7 +376,8 @@ pub struct HttpConfig {
     /// Attempts per page before the source run fails (429, 5xx, timeouts, bad bodies).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// The longest single wait between attempts, rate-limit resets included.
+    /// The longest backoff between attempts (server-requested waits are capped by
+    /// `rate_limit.max_wait` instead).
     #[serde(default = "default_max_backoff", with = "humantime_serde")]
     pub max_backoff: Duration,
     /// Largest response body accepted.
@@ -242,6 +386,13 @@ pub struct HttpConfig {
     /// Pages fetched per run at most; 0 for no limit.
     #[serde(default)]
     pub max_pages: u64,
+    /// Retries allowed over a whole run before the source gives up until the next run.
+    #[serde(default = "default_max_retries_per_run")]
+    pub max_retries_per_run: u32,
+    /// Skip TLS certificate verification. Dangerous: anyone on the path can read the
+    /// credential. Logged as a warning on every run.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for HttpConfig {
@@ -253,6 +404,8 @@ impl Default for HttpConfig {
             max_backoff: default_max_backoff(),
             max_response_size: default_max_response(),
             max_pages: 0,
+            max_retries_per_run: default_max_retries_per_run(),
+            insecure_skip_verify: false,
         }
     }
 }
@@ -268,6 +421,9 @@ fn default_max_attempts() -> u32 {
 }
 fn default_max_backoff() -> Duration {
     Duration::from_secs(60)
+}
+fn default_max_retries_per_run() -> u32 {
+    100
 }
 fn default_max_response() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(64)
@@ -298,7 +454,7 @@ pub struct LakeConfig {
     pub name: String,
     /// Root directory of the lake, relative to the config file's directory.
     pub path: PathBuf,
-    /// An object is committed once it holds this many compressed bytes.
+    /// A batch is committed once its objects hold this many compressed bytes in total.
     #[serde(default = "default_roll_size")]
     pub roll_size: bytesize::ByteSize,
     /// An object is committed once its first page is this old.

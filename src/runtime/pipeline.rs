@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::SortOrder;
 use crate::sink::{Published, Sink};
 use crate::source::{window, HttpSource, Page};
-use crate::state::{Checkpoint, Intent, SinkIntent, StateStore};
+use crate::state::{Checkpoint, Intent, SinkIntent, StateStore, Window};
 use crate::transform::Envelope;
 
 /// What a source run did.
@@ -22,6 +23,14 @@ pub struct RunReport {
     pub events: u64,
     /// Events dropped because they were already delivered.
     pub duplicates_dropped: u64,
+    /// Events delivered with a time behind the high-water mark: late arrivals that the
+    /// window overlap caught.
+    pub late_events: u64,
+    /// Records outside the requested time range, left for the window that covers them.
+    pub out_of_window: u64,
+    /// Times a saved page reference was rejected and the window was listed again from its
+    /// time anchor.
+    pub relists: u64,
     /// Pages fetched.
     pub pages: u64,
     /// Objects published.
@@ -149,6 +158,9 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Stop, PageError> {
         let config = self.source.config().clone();
         let max_pages = config.http.max_pages;
+        // A window is listed again from its anchor at most once per run: a second rejection
+        // is not an expired cursor but a broken request.
+        let mut relisted: Option<Window> = None;
         loop {
             if cancel.is_cancelled() {
                 return Ok(Stop::Cancelled);
@@ -159,19 +171,38 @@ impl<'a> Pipeline<'a> {
             let Some(window) = window::next_window(&self.pending, &config.window, horizon) else {
                 return Ok(Stop::CaughtUp);
             };
-            let page = tokio::select! {
-                page = self.source.fetch(&window, self.pending.page.as_ref()) => page,
+            let listing = self.pending.listing.unwrap_or(window);
+            let page_ref = self.pending.page.clone();
+            let fetched = tokio::select! {
+                page = self.source.fetch(&listing, page_ref.as_ref()) => page,
                 () = cancel.cancelled() => return Ok(Stop::Cancelled),
-            }
-            .map_err(|e| PageError::Source(e.to_string()))?;
+            };
+            let page = match fetched {
+                Ok(page) => page,
+                Err(error)
+                    if page_ref.is_some()
+                        && error.is_rejected_request()
+                        && relisted != Some(window) =>
+                {
+                    tracing::warn!(source = %self.name, error = %error, "the API rejected the saved page reference (expired cursor?); listing the window again from its time anchor");
+                    self.relist(window, config.order);
+                    self.report.relists += 1;
+                    relisted = Some(window);
+                    continue;
+                }
+                Err(error) => return Err(PageError::Source(error.to_string())),
+            };
             self.report.pages += 1;
             let window_done = page.next.is_none();
-            self.stage(page).await?;
+            self.stage(page, &listing).await?;
             self.pending.window = Some(window);
             if window_done {
-                self.pending.anchor = Some(window::anchor_after(&window, self.pending.high_water));
+                let after = window::anchor_after(&window, self.pending.high_water);
+                self.pending.anchor = Some(self.pending.anchor.map_or(after, |a| a.max(after)));
                 self.pending.window = None;
+                self.pending.listing = None;
                 self.pending.page = None;
+                self.pending.window_low = None;
             }
             if self.sinks.iter().any(|s| s.wants_commit()) {
                 self.commit().await.map_err(PageError::Sink)?;
@@ -184,21 +215,65 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// Drops re-served events, wraps the rest and stages them in every sink.
-    async fn stage(&mut self, page: Page) -> Result<(), PageError> {
+    /// Narrows the window in progress to what is not yet delivered, and lists it from its
+    /// first page: ascending windows from `high-water - overlap` (the ids there are
+    /// remembered), newest-first windows up to and including the oldest time delivered.
+    fn relist(&mut self, window: Window, order: SortOrder) {
+        let listing = self.pending.listing.unwrap_or(window);
+        let overlap = self.source.config().window.overlap;
+        let narrowed = match (order, self.pending.high_water, &self.pending.window_low) {
+            (SortOrder::Ascending, Some(hw), _) if hw - overlap > listing.start => Window {
+                start: (hw - overlap).min(listing.end),
+                end: listing.end,
+            },
+            (SortOrder::NewestFirst, _, Some(low)) => Window {
+                start: listing.start,
+                end: (low.time + chrono::Duration::milliseconds(1)).min(listing.end),
+            },
+            _ => listing,
+        };
+        self.pending.listing = Some(narrowed);
+        self.pending.page = None;
+    }
+
+    /// Drops re-served and out-of-range events, wraps the rest and stages them in every sink.
+    async fn stage(&mut self, page: Page, listing: &Window) -> Result<(), PageError> {
         let parse_time = Utc::now();
-        let capacity = self.source.config().window.dedup_capacity;
+        let config = self.source.config();
+        let (order, overlap, capacity) = (
+            config.order,
+            config.window.overlap,
+            config.window.dedup_capacity,
+        );
+        let frontier = self.pending.high_water;
+        let relisting = self.pending.listing.is_some();
         let mut events = Vec::with_capacity(page.records.len());
         for record in page.records {
-            if self.pending.already_delivered(record.time, &record.id) {
+            if record.time < listing.start || record.time >= listing.end {
+                self.report.out_of_window += 1;
+                continue;
+            }
+            // While a newest-first window is listed again, everything newer than its oldest
+            // delivered time was delivered before the cursor expired.
+            let above_low = relisting
+                && self
+                    .pending
+                    .window_low
+                    .as_ref()
+                    .is_some_and(|low| record.time > low.time);
+            if above_low || self.pending.already_delivered(record.time, &record.id) {
                 self.report.duplicates_dropped += 1;
                 continue;
             }
-            self.pending.observe(record.time, &record.id, capacity);
+            if order == SortOrder::Ascending && frontier.is_some_and(|hw| record.time < hw) {
+                self.report.late_events += 1;
+            }
+            self.pending.observe(record.time, &record.id, order);
             events.push(Envelope::wrap(record, &self.name, parse_time));
         }
-        if self.pending.high_water_ids.len() >= capacity {
-            tracing::warn!(source = %self.name, capacity, "more events share one timestamp than window.dedup_capacity; raise it to keep dedup exact");
+        let forgotten = self.pending.prune_recent(overlap, capacity);
+        if forgotten > 0 {
+            tracing::warn!(source = %self.name, forgotten, capacity, "more events fall in the dedup range than window.dedup_capacity; raise it to keep dedup exact");
         }
         self.pending.page = page.next;
         for sink in &mut self.sinks {

@@ -1,17 +1,23 @@
 //! The HTTP client of a source: auth, origin safety, retries with backoff, rate-limit waits,
 //! size caps and JSON decoding.
 
-use std::time::Duration;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use chrono::Utc;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
+use super::auth::Authenticator;
+use super::request::PageRequest;
 use super::SourceError;
-use crate::config::{AuthConfig, HttpConfig};
+use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig, ResetFormat};
 
 /// A decoded response: headers for pagination, body as JSON.
 #[derive(Debug)]
@@ -33,12 +39,21 @@ enum Attempt {
     Fatal(SourceError),
 }
 
-/// An HTTP client bound to one source's origin and credential.
+/// An HTTP client bound to one source's origin and credential, with the source's request
+/// budget and retry budget.
 pub struct HttpClient {
     client: reqwest::Client,
     origin: url::Origin,
-    auth: Option<HeaderValue>,
+    auth: Authenticator,
+    /// Query parameters that carry a secret (an API key), hidden when URLs are shown.
+    secret_params: Vec<String>,
     config: HttpConfig,
+    rate: RateLimitConfig,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Retries left in this run, over all pages.
+    retries_left: AtomicU32,
+    /// Set when the API said no requests remain until its reset.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl HttpClient {
@@ -47,39 +62,54 @@ impl HttpClient {
         base_url: &Url,
         auth: &AuthConfig,
         config: &HttpConfig,
+        rate: &RateLimitConfig,
     ) -> Result<Self, SourceError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
             // Redirects could carry the Authorization header elsewhere; pagination URLs are
             // followed explicitly instead, after the origin check.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if config.insecure_skip_verify {
+            tracing::warn!(base_url = %base_url, "TLS certificate verification is OFF for this source (http.insecure_skip_verify): anyone on the network path can read its credential");
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let client = builder
             .build()
             .map_err(|err| SourceError::Setup(format!("cannot build the HTTP client: {err}")))?;
-        let auth = match auth {
-            AuthConfig::None => None,
-            AuthConfig::Bearer { token, prefix } => {
-                let mut value = HeaderValue::from_str(&format!("{prefix} {}", token.expose()))
-                    .map_err(|_| SourceError::Setup("the auth token contains characters not allowed in an HTTP header (hint: check for a stray newline)".into()))?;
-                value.set_sensitive(true);
-                Some(value)
+        let auth = Authenticator::new(auth, client.clone())?;
+        let secret_params = auth.secret_query_params();
+        let limiter = match rate.requests_per_minute.and_then(NonZeroU32::new) {
+            Some(per_minute) => {
+                let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+                Some(RateLimiter::direct(
+                    Quota::per_minute(per_minute).allow_burst(burst),
+                ))
             }
+            None => None,
         };
         Ok(HttpClient {
             client,
             origin: base_url.origin(),
             auth,
+            secret_params,
             config: config.clone(),
+            rate: rate.clone(),
+            limiter,
+            retries_left: AtomicU32::new(config.max_retries_per_run),
+            paused_until: Mutex::new(None),
         })
     }
 
-    /// GETs `url` and decodes its JSON body, retrying what is worth retrying. Refuses any URL
-    /// outside the configured origin, so a hostile next link never receives the credential.
-    pub async fn get_json(&self, url: &Url) -> Result<JsonResponse, SourceError> {
+    /// Sends a page request and decodes its JSON body, retrying what is worth retrying.
+    /// Refuses any URL outside the configured origin, so a hostile next link never receives
+    /// the credential.
+    pub async fn send(&self, request: &PageRequest) -> Result<JsonResponse, SourceError> {
+        let url = &request.url;
         if url.origin() != self.origin {
             return Err(SourceError::ForeignOrigin {
-                url: display_url(url),
+                url: self.display(url),
                 origin: self.origin.ascii_serialization(),
             });
         }
@@ -90,9 +120,18 @@ impl HttpClient {
             .without_max_times()
             .build();
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
-            match self.attempt(url).await {
+            self.wait_for_budget().await;
+            match self.attempt(request).await {
                 Ok(response) => return Ok(response),
+                // A token the API no longer accepts is replaced exactly once per page.
+                Err(Attempt::Fatal(SourceError::Status { status: 401, .. }))
+                    if !refreshed && self.auth.invalidate().await =>
+                {
+                    tracing::info!(url = %self.display(url), "the API rejected the access token; fetching a new one");
+                    refreshed = true;
+                }
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry { error, wait }) => {
                     if attempt >= self.config.max_attempts {
@@ -101,9 +140,31 @@ impl HttpClient {
                             last: Box::new(error),
                         });
                     }
-                    let backoff = delays.next().unwrap_or(self.config.max_backoff);
-                    let delay = wait.unwrap_or(backoff).min(self.config.max_backoff);
-                    tracing::warn!(url = %display_url(url), attempt, delay_ms = delay.as_millis() as u64, error = %error, "request failed; retrying");
+                    if self
+                        .retries_left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_err()
+                    {
+                        return Err(SourceError::GaveUp {
+                            attempts: attempt,
+                            last: Box::new(SourceError::Setup(format!(
+                                "{error}; and the run's retry budget (http.max_retries_per_run = {}) is spent, so the source waits for the next run",
+                                self.config.max_retries_per_run
+                            ))),
+                        });
+                    }
+                    let delay = match wait {
+                        Some(wait) if wait > self.rate.max_wait => {
+                            return Err(SourceError::Setup(format!(
+                                "{error}; the API asks to wait {}, longer than rate_limit.max_wait ({}); the source waits for the next run",
+                                humantime::format_duration(wait),
+                                humantime::format_duration(self.rate.max_wait)
+                            )))
+                        }
+                        Some(wait) => wait,
+                        None => delays.next().unwrap_or(self.config.max_backoff),
+                    };
+                    tracing::warn!(url = %self.display(url), attempt, delay_ms = delay.as_millis() as u64, error = %error, "request failed; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -111,25 +172,92 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, url: &Url) -> Result<JsonResponse, Attempt> {
-        let shown = display_url(url);
-        let mut request = self
-            .client
-            .get(url.clone())
-            .header("Accept", "application/json");
-        if let Some(auth) = &self.auth {
-            request = request.header(AUTHORIZATION, auth.clone());
+    /// A URL fit for logs and errors: no user info, no secret query parameters.
+    pub fn display(&self, url: &Url) -> String {
+        if self.secret_params.is_empty() {
+            return display_url(url);
         }
-        let mut response = request.send().await.map_err(|err| Attempt::Retry {
-            error: SourceError::Transport {
-                url: shown.clone(),
-                detail: describe_reqwest(&err),
-            },
-            wait: None,
-        })?;
+        let mut shown = url.clone();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let hidden = self.secret_params.iter().any(|p| *p == k);
+                (
+                    k.into_owned(),
+                    if hidden {
+                        "[redacted]".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+        display_url(&shown)
+    }
+
+    /// Waits out a rate-limit pause the API announced, then takes a token from the budget.
+    async fn wait_for_budget(&self) {
+        let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    fn build(&self, request: &PageRequest) -> Result<reqwest::Request, Attempt> {
+        let mut builder = match request.method {
+            HttpMethod::Get => self.client.get(request.url.clone()),
+            HttpMethod::Post => self.client.post(request.url.clone()),
+        }
+        .header("Accept", "application/json");
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header("Content-Type", "application/json")
+                .body(body.clone());
+        }
+        builder.build().map_err(|err| {
+            Attempt::Fatal(SourceError::Setup(format!(
+                "cannot build a request to {}: {} (hint: check header names and values)",
+                self.display(&request.url),
+                describe_reqwest(&err)
+            )))
+        })
+    }
+
+    async fn attempt(&self, request: &PageRequest) -> Result<JsonResponse, Attempt> {
+        let shown = self.display(&request.url);
+        let mut built = self.build(request)?;
+        // Credentials go on last, per attempt: signatures cover the time and the final URL.
+        self.auth
+            .authorize(&mut built)
+            .await
+            .map_err(|error| match error {
+                SourceError::Setup(_) => Attempt::Fatal(error),
+                other => Attempt::Retry {
+                    error: other,
+                    wait: None,
+                },
+            })?;
+        let mut response = self
+            .client
+            .execute(built)
+            .await
+            .map_err(|err| Attempt::Retry {
+                error: SourceError::Transport {
+                    url: shown.clone(),
+                    detail: describe_reqwest(&err),
+                },
+                wait: None,
+            })?;
         let status = response.status();
         if !status.is_success() {
-            let wait = server_wait(response.headers());
+            let wait = server_wait(response.headers(), &self.rate);
             let body = read_capped(&mut response, 2048).await.unwrap_or_default();
             let error = SourceError::Status {
                 url: shown,
@@ -142,6 +270,7 @@ impl HttpClient {
                 Attempt::Fatal(error)
             });
         }
+        self.note_remaining(response.headers());
         let headers = response.headers().clone();
         let limit = self.config.max_response_size.as_u64() as usize;
         let body = match read_capped(&mut response, limit).await {
@@ -160,7 +289,8 @@ impl HttpClient {
             }
         };
         // A body that is not JSON is retried: truncation in transit looks the same as a
-        // server that answers HTML, and only a retry tells them apart.
+        // server that answers HTML, and only a retry tells them apart. serde_json refuses
+        // nesting deeper than 128 levels, which caps hostile bodies.
         let body = serde_json::from_slice(&body).map_err(|err| Attempt::Retry {
             error: SourceError::NotJson {
                 url: shown,
@@ -171,6 +301,30 @@ impl HttpClient {
         })?;
         Ok(JsonResponse { headers, body })
     }
+
+    /// When the API says no requests remain, pause until its reset (at most `max_wait`).
+    fn note_remaining(&self, headers: &HeaderMap) {
+        let remaining = self.rate.remaining_headers.iter().find_map(|name| {
+            headers
+                .get(name.as_str())?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+        if remaining == Some(0) {
+            let wait = reset_wait(headers, &self.rate)
+                .unwrap_or(Duration::from_secs(1))
+                .min(self.rate.max_wait);
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "rate limit reached; pausing until it resets"
+            );
+            *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Instant::now() + wait);
+        }
+    }
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -180,15 +334,13 @@ fn retryable(status: StatusCode) -> bool {
 }
 
 /// How long the server asked us to wait: `Retry-After` (seconds or HTTP date), else the
-/// epoch-seconds reset of the `X-Rate-Limit-Reset` family (Okta, GitHub and others).
-fn server_wait(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(value) = text(RETRY_AFTER.as_str()) {
+/// configured rate-limit reset header.
+fn server_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
+    if let Some(value) = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    {
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
         }
@@ -199,14 +351,26 @@ fn server_wait(headers: &HeaderMap) -> Option<Duration> {
                 .or(Some(Duration::ZERO));
         }
     }
-    for name in ["x-rate-limit-reset", "x-ratelimit-reset"] {
-        if let Some(reset) = text(name).and_then(|v| v.parse::<i64>().ok()) {
-            let wait_ms = (reset * 1000 - Utc::now().timestamp_millis()).max(0);
-            // A reset in the past still deserves a short pause, not a hot retry.
-            return Some(Duration::from_millis(wait_ms as u64).max(Duration::from_millis(100)));
-        }
-    }
-    None
+    reset_wait(headers, rate)
+}
+
+/// Time until the rate limit resets, from the configured reset header.
+fn reset_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
+    let reset = rate.reset_headers.iter().find_map(|name| {
+        headers
+            .get(name.as_str())?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+    })?;
+    let wait_ms = match rate.reset_format {
+        ResetFormat::EpochSeconds => reset * 1000.0 - Utc::now().timestamp_millis() as f64,
+        ResetFormat::DeltaSeconds => reset * 1000.0,
+    };
+    // A reset in the past still deserves a short pause, not a hot retry.
+    Some(Duration::from_millis(wait_ms.clamp(100.0, 1e12) as u64))
 }
 
 enum ReadError {
@@ -264,13 +428,17 @@ pub fn display_url(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn retry_after_seconds_wins_over_reset() {
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static("7"));
         headers.insert("x-rate-limit-reset", HeaderValue::from_static("1"));
-        assert_eq!(server_wait(&headers), Some(Duration::from_secs(7)));
+        assert_eq!(
+            server_wait(&headers, &RateLimitConfig::default()),
+            Some(Duration::from_secs(7))
+        );
     }
 
     #[test]
@@ -278,11 +446,24 @@ mod tests {
         let mut headers = HeaderMap::new();
         let reset = (Utc::now().timestamp() + 3).to_string();
         headers.insert("x-rate-limit-reset", HeaderValue::from_str(&reset).unwrap());
-        let wait = server_wait(&headers).unwrap();
+        let wait = server_wait(&headers, &RateLimitConfig::default()).unwrap();
         assert!(
             wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn reset_header_names_and_formats_are_configurable() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ratelimit-reset", HeaderValue::from_static("2"));
+        let rate = RateLimitConfig {
+            reset_headers: vec!["ratelimit-reset".into()],
+            reset_format: ResetFormat::DeltaSeconds,
+            ..RateLimitConfig::default()
+        };
+        assert_eq!(server_wait(&headers, &rate), Some(Duration::from_secs(2)));
+        assert_eq!(server_wait(&headers, &RateLimitConfig::default()), None);
     }
 
     #[test]
@@ -299,16 +480,25 @@ mod tests {
             token: crate::config::Secret::new("t"),
             prefix: "Bearer".into(),
         };
-        let client = HttpClient::new(&base, &auth, &HttpConfig::default()).unwrap();
+        let client = HttpClient::new(
+            &base,
+            &auth,
+            &HttpConfig::default(),
+            &RateLimitConfig::default(),
+        )
+        .unwrap();
         for foreign in [
             "http://127.0.0.1:10/api?after=x",
             "https://127.0.0.1:9/api",
             "http://evil.example:9/api",
         ] {
-            let err = client
-                .get_json(&Url::parse(foreign).unwrap())
-                .await
-                .unwrap_err();
+            let request = PageRequest {
+                method: HttpMethod::Get,
+                url: Url::parse(foreign).unwrap(),
+                headers: Vec::new(),
+                body: None,
+            };
+            let err = client.send(&request).await.unwrap_err();
             assert!(
                 matches!(err, SourceError::ForeignOrigin { .. }),
                 "{foreign}: {err}"

@@ -4,9 +4,12 @@
 //! the records with their times and ids, and how to ask for the next page. It keeps no
 //! position of its own; the runtime owns the checkpoint.
 
+pub mod auth;
 mod http;
 mod pagination;
 mod records;
+pub mod request;
+pub mod template;
 pub mod window;
 
 use url::Url;
@@ -17,6 +20,7 @@ pub use records::{lookup, Record};
 use crate::config::SourceConfig;
 use crate::state::{PageRef, Window};
 use http::HttpClient;
+use request::RequestBuilder;
 
 /// Errors from fetching and reading a page. Each names the URL (without credentials).
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +114,7 @@ pub struct Page {
 /// A configured HTTP API.
 pub struct HttpSource {
     config: SourceConfig,
-    base: Url,
+    requests: RequestBuilder,
     client: HttpClient,
 }
 
@@ -119,10 +123,10 @@ impl HttpSource {
     pub fn new(config: &SourceConfig) -> Result<Self, SourceError> {
         let base = Url::parse(&config.base_url)
             .map_err(|err| SourceError::Setup(format!("base_url `{}`: {err}", config.base_url)))?;
-        let client = HttpClient::new(&base, &config.auth, &config.http)?;
+        let client = HttpClient::new(&base, &config.auth, &config.http, &config.rate_limit)?;
         Ok(HttpSource {
             config: config.clone(),
-            base,
+            requests: RequestBuilder::new(config)?,
             client,
         })
     }
@@ -132,48 +136,65 @@ impl HttpSource {
         &self.config
     }
 
-    /// Fetches one page of `window`: its first page when `page` is `None`.
+    /// Fetches one page of `listing`: its first page when `page` is `None`.
     pub async fn fetch(
         &self,
-        window: &Window,
+        listing: &Window,
         page: Option<&PageRef>,
     ) -> Result<Page, SourceError> {
-        let url = pagination::request_url(&self.base, &self.config, window, page)?;
-        let shown = display_url(&url);
-        let response = self.client.get_json(&url).await?;
-        let next =
-            pagination::next_page(&self.config.pagination, &response, &url).map_err(|detail| {
-                SourceError::Shape {
-                    url: shown.clone(),
-                    detail,
-                }
-            })?;
-        let raw =
-            records::take_records(response.body, &self.config.records_path).map_err(|detail| {
-                SourceError::Shape {
-                    url: shown.clone(),
-                    detail: format!(
-                        "{detail} (config: records_path = {:?})",
-                        self.config.records_path
-                    ),
-                }
-            })?;
-        let records = raw
-            .into_iter()
-            .enumerate()
-            .map(|(index, data)| {
-                records::to_record(data, &self.config.event_time, &self.config.event_id).map_err(
-                    |detail| SourceError::Shape {
-                        url: shown.clone(),
-                        detail: format!("record {index}: {detail} (config: event_time / event_id)"),
-                    },
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let request = self.requests.build(listing, page)?;
+        let shown = self.client.display(&request.url);
+        let response = self.client.send(&request).await?;
+        let shape = |detail: String| SourceError::Shape {
+            url: shown.clone(),
+            detail,
+        };
+        let raw = records::take_records(response.body.clone(), &self.config.records_path).map_err(
+            |detail| {
+                shape(format!(
+                    "{detail} (config: records_path = {:?})",
+                    self.config.records_path
+                ))
+            },
+        )?;
+        let fetched = pagination::Fetched {
+            response: &response,
+            url: &request.url,
+            page,
+            records: raw.len(),
+            page_size: self.config.page_size,
+        };
+        let next = pagination::next_page(&self.config.pagination, &fetched)
+            .map_err(|detail| shape(format!("{detail} (config: pagination)")))?;
+        let records =
+            raw.into_iter()
+                .enumerate()
+                .map(|(index, data)| {
+                    records::to_record(data, &self.config.event_time, &self.config.event_id)
+                        .map_err(|detail| {
+                            shape(format!(
+                                "record {index}: {detail} (config: event_time / event_id)"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             url: shown,
             records,
             next,
         })
+    }
+}
+
+impl SourceError {
+    /// Whether the API rejected the request itself (4xx other than auth and rate limits):
+    /// for a saved page reference, the sign of an expired or invalid cursor.
+    pub fn is_rejected_request(&self) -> bool {
+        let status = match self {
+            SourceError::Status { status, .. } => *status,
+            SourceError::GaveUp { last, .. } => return last.is_rejected_request(),
+            _ => return false,
+        };
+        (400..500).contains(&status) && ![401, 403, 407, 408, 429].contains(&status)
     }
 }

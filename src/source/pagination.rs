@@ -1,78 +1,145 @@
-//! Building a page's request URL, and finding the next page in a response.
+//! Finding the next page of a window in a response, for every pagination kind.
 
+use serde_json::Value;
 use url::Url;
 
 use super::http::JsonResponse;
 use super::records::lookup;
-use super::SourceError;
-use crate::config::{PaginationConfig, SourceConfig};
-use crate::state::{PageRef, Window};
-use crate::timefmt::format_param;
+use crate::config::PaginationConfig;
+use crate::state::PageRef;
 
-/// The URL of a window's page: the API's own next URL, or the endpoint with the window's
-/// parameters (and the page token, for token pagination).
-pub fn request_url(
-    base: &Url,
-    config: &SourceConfig,
-    window: &Window,
-    page: Option<&PageRef>,
-) -> Result<Url, SourceError> {
-    if let Some(PageRef::Url(next)) = page {
-        return Url::parse(next).map_err(|err| {
-            SourceError::Setup(format!("saved next-page URL does not parse: {err}"))
-        });
-    }
-    let mut url = base
-        .join(&config.path)
-        .map_err(|err| SourceError::Setup(format!("path `{}`: {err}", config.path)))?;
-    {
-        let mut query = url.query_pairs_mut();
-        for (key, value) in &config.query {
-            query.append_pair(key, value);
-        }
-        let format = &config.window.format;
-        query.append_pair(
-            &config.window.start_param,
-            &format_param(window.start, format),
-        );
-        if !config.window.end_param.is_empty() {
-            query.append_pair(&config.window.end_param, &format_param(window.end, format));
-        }
-        if let (Some(PageRef::Token(token)), PaginationConfig::BodyToken { param, .. }) =
-            (page, &config.pagination)
-        {
-            query.append_pair(param, token);
-        }
-    }
-    Ok(url)
+/// What the pagination logic needs to know about the page just fetched.
+pub struct Fetched<'a> {
+    /// The response.
+    pub response: &'a JsonResponse,
+    /// The URL it came from.
+    pub url: &'a Url,
+    /// The page reference that was requested (`None` for a window's first page).
+    pub page: Option<&'a PageRef>,
+    /// Records on the page.
+    pub records: usize,
+    /// The configured page size.
+    pub page_size: Option<u64>,
 }
 
-/// The next page named by a response, or `None` when the window is done.
+/// The next page named by a response, or `None` when the window is done. `Err` says which
+/// part of the response did not match the spec.
 pub fn next_page(
     pagination: &PaginationConfig,
-    response: &JsonResponse,
-    current: &Url,
+    fetched: &Fetched<'_>,
 ) -> Result<Option<PageRef>, String> {
-    match pagination {
-        PaginationConfig::LinkHeader => next_from_link_header(response, current),
-        PaginationConfig::BodyToken { token_path, .. } => {
-            Ok(match lookup(&response.body, token_path) {
-                Some(serde_json::Value::String(token)) if !token.is_empty() => {
-                    Some(PageRef::Token(token.clone()))
-                }
-                Some(serde_json::Value::Number(n)) => Some(PageRef::Token(n.to_string())),
-                _ => None,
-            })
+    let body = &fetched.response.body;
+    let next = match pagination {
+        PaginationConfig::None {} => None,
+        PaginationConfig::LinkHeader {} => next_from_link_header(fetched)?,
+        PaginationConfig::NextUrl { path } => match lookup(body, path) {
+            Some(Value::String(next)) if !next.is_empty() => Some(PageRef::Url(
+                fetched
+                    .url
+                    .join(next)
+                    .map_err(|err| format!("next URL at `{path}` ({next:?}) is not a URL: {err}"))?
+                    .to_string(),
+            )),
+            _ => None,
+        },
+        PaginationConfig::Cursor {
+            path,
+            has_more_path,
+            ..
+        } => {
+            if has_more(body, has_more_path.as_deref())? == Some(false) {
+                None
+            } else {
+                token(lookup(body, path)).map(PageRef::Token)
+            }
         }
+        PaginationConfig::Offset { has_more_path } => {
+            let done = page_is_last(body, has_more_path.as_deref(), fetched)?;
+            let listed = match fetched.page {
+                Some(PageRef::Offset(offset)) => *offset,
+                _ => 0,
+            };
+            (!done).then_some(PageRef::Offset(listed + fetched.records as u64))
+        }
+        PaginationConfig::PageNumber {
+            first,
+            has_more_path,
+        } => {
+            let done = page_is_last(body, has_more_path.as_deref(), fetched)?;
+            let current = match fetched.page {
+                Some(PageRef::Page(page)) => *page,
+                _ => *first,
+            };
+            (!done).then_some(PageRef::Page(current + 1))
+        }
+        PaginationConfig::Graphql { page_info_path } => {
+            let info = lookup(body, page_info_path)
+                .ok_or_else(|| format!("no `{page_info_path}` (pageInfo) in the response"))?;
+            match info.get("hasNextPage") {
+                Some(Value::Bool(true)) => Some(PageRef::Token(
+                    token(info.get("endCursor")).ok_or_else(|| {
+                        format!("`{page_info_path}.hasNextPage` is true but `endCursor` is missing")
+                    })?,
+                )),
+                Some(Value::Bool(false)) => None,
+                _ => {
+                    return Err(format!(
+                        "`{page_info_path}.hasNextPage` is missing or not a boolean"
+                    ))
+                }
+            }
+        }
+    };
+    // An API that hands back the page just fetched would keep us here forever.
+    if next.is_some() && next.as_ref() == fetched.page {
+        return Err(format!(
+            "the response names the page just fetched ({:?}) as the next one",
+            fetched.page
+        ));
+    }
+    Ok(next)
+}
+
+fn token(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(token)) if !token.is_empty() => Some(token.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
     }
 }
 
-fn next_from_link_header(
-    response: &JsonResponse,
-    current: &Url,
-) -> Result<Option<PageRef>, String> {
+/// The has-more flag, when one is configured. A configured flag that is missing is an error:
+/// guessing "no more" would silently end the window early.
+fn has_more(body: &Value, path: Option<&str>) -> Result<Option<bool>, String> {
+    let Some(path) = path else { return Ok(None) };
+    match lookup(body, path) {
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(other) => Err(format!(
+            "has-more flag at `{path}` is {other}, not a boolean"
+        )),
+        None => Err(format!("no has-more flag at `{path}` in the response")),
+    }
+}
+
+/// Whether an offset or page-number page is the window's last.
+fn page_is_last(
+    body: &Value,
+    has_more_path: Option<&str>,
+    fetched: &Fetched<'_>,
+) -> Result<bool, String> {
+    if let Some(flag) = has_more(body, has_more_path)? {
+        return Ok(!flag);
+    }
+    Ok(fetched.records == 0
+        || fetched
+            .page_size
+            .is_some_and(|size| (fetched.records as u64) < size))
+}
+
+fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, String> {
     // RFC 8288 allows several Link header fields; they mean the same as one joined by commas.
-    let joined = response
+    let joined = fetched
+        .response
         .headers
         .get_all(reqwest::header::LINK)
         .iter()
@@ -87,7 +154,8 @@ fn next_from_link_header(
     let Some(next) = links.get("next") else {
         return Ok(None);
     };
-    let url = current
+    let url = fetched
+        .url
         .join(&next.raw_uri)
         .map_err(|err| format!("next link {:?} is not a URL: {err}", next.raw_uri))?;
     Ok(Some(PageRef::Url(url.to_string())))
@@ -99,7 +167,7 @@ mod tests {
     use reqwest::header::{HeaderMap, HeaderValue};
     use serde_json::json;
 
-    fn response(links: &[&str], body: serde_json::Value) -> JsonResponse {
+    fn response(links: &[&str], body: Value) -> JsonResponse {
         let mut headers = HeaderMap::new();
         for link in links {
             headers.append("link", HeaderValue::from_str(link).unwrap());
@@ -107,61 +175,157 @@ mod tests {
         JsonResponse { headers, body }
     }
 
+    fn next(
+        p: &PaginationConfig,
+        r: &JsonResponse,
+        page: Option<&PageRef>,
+        records: usize,
+    ) -> Result<Option<PageRef>, String> {
+        let url = Url::parse("https://api.example.com/v1/events?page=1").unwrap();
+        next_page(
+            p,
+            &Fetched {
+                response: r,
+                url: &url,
+                page,
+                records,
+                page_size: Some(100),
+            },
+        )
+    }
+
     #[test]
-    fn link_header_next_is_found_among_several_fields() {
-        let current = Url::parse("https://x.okta.com/api/v1/logs?since=a").unwrap();
+    fn link_header_next_is_found_among_several_fields_and_resolved() {
+        let p = PaginationConfig::LinkHeader {};
         let r = response(
             &[
-                "<https://x.okta.com/api/v1/logs?since=a>; rel=\"self\"",
-                "<https://x.okta.com/api/v1/logs?after=abc>; rel=\"next\"",
+                "<https://api.example.com/v1/events?page=1>; rel=\"self\"",
+                "</v1/events?after=abc>; rel=\"next\"",
             ],
             json!([]),
         );
-        let next = next_page(&PaginationConfig::LinkHeader, &r, &current).unwrap();
         assert_eq!(
-            next,
+            next(&p, &r, None, 0).unwrap(),
             Some(PageRef::Url(
-                "https://x.okta.com/api/v1/logs?after=abc".into()
+                "https://api.example.com/v1/events?after=abc".into()
             ))
         );
-        let only_self = response(&["<https://x.okta.com/a>; rel=\"self\""], json!([]));
+        let only_self = response(&["<https://api.example.com/a>; rel=\"self\""], json!([]));
+        assert_eq!(next(&p, &only_self, None, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn next_url_in_body() {
+        let p = PaginationConfig::NextUrl {
+            path: "links.next".into(),
+        };
+        let r = response(
+            &[],
+            json!({"links": {"next": "https://api.example.com/v1/events?p=2"}}),
+        );
         assert_eq!(
-            next_page(&PaginationConfig::LinkHeader, &only_self, &current).unwrap(),
+            next(&p, &r, None, 5).unwrap(),
+            Some(PageRef::Url("https://api.example.com/v1/events?p=2".into()))
+        );
+        assert_eq!(
+            next(
+                &p,
+                &response(&[], json!({"links": {"next": null}})),
+                None,
+                5
+            )
+            .unwrap(),
             None
         );
     }
 
     #[test]
-    fn relative_next_links_resolve_against_the_page() {
-        let current = Url::parse("https://api.example.com/v1/events?page=1").unwrap();
-        let r = response(&["</v1/events?page=2>; rel=\"next\""], json!([]));
-        let next = next_page(&PaginationConfig::LinkHeader, &r, &current).unwrap();
-        assert_eq!(
-            next,
-            Some(PageRef::Url(
-                "https://api.example.com/v1/events?page=2".into()
-            ))
-        );
-    }
-
-    #[test]
-    fn body_token_ends_on_empty_or_missing() {
-        let p = PaginationConfig::BodyToken {
-            token_path: "meta.next".into(),
-            param: "cursor".into(),
+    fn cursor_ends_on_empty_token_or_has_more_false() {
+        let p = PaginationConfig::Cursor {
+            path: "meta.next".into(),
+            param: None,
+            has_more_path: Some("has_more".into()),
         };
-        let current = Url::parse("https://a.example/x").unwrap();
-        let has = response(&[], json!({"meta": {"next": "t2"}}));
+        let more = response(&[], json!({"meta": {"next": "t2"}, "has_more": true}));
         assert_eq!(
-            next_page(&p, &has, &current).unwrap(),
+            next(&p, &more, None, 5).unwrap(),
             Some(PageRef::Token("t2".into()))
         );
+        let done = response(&[], json!({"meta": {"next": "t3"}, "has_more": false}));
+        assert_eq!(next(&p, &done, None, 5).unwrap(), None);
+        let missing_flag = response(&[], json!({"meta": {"next": "t3"}}));
+        assert!(next(&p, &missing_flag, None, 5)
+            .unwrap_err()
+            .contains("has_more"));
+        let plain = PaginationConfig::Cursor {
+            path: "meta.next".into(),
+            param: None,
+            has_more_path: None,
+        };
         for body in [
             json!({"meta": {"next": ""}}),
             json!({"meta": {"next": null}}),
             json!({}),
         ] {
-            assert_eq!(next_page(&p, &response(&[], body), &current).unwrap(), None);
+            assert_eq!(next(&plain, &response(&[], body), None, 5).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn a_cursor_that_does_not_move_is_an_error() {
+        let p = PaginationConfig::Cursor {
+            path: "next".into(),
+            param: None,
+            has_more_path: None,
+        };
+        let same = PageRef::Token("t".into());
+        assert!(next(&p, &response(&[], json!({"next": "t"})), Some(&same), 5).is_err());
+    }
+
+    #[test]
+    fn offset_and_page_number_end_on_a_short_page() {
+        let offset = PaginationConfig::Offset {
+            has_more_path: None,
+        };
+        let r = response(&[], json!([]));
+        assert_eq!(
+            next(&offset, &r, None, 100).unwrap(),
+            Some(PageRef::Offset(100))
+        );
+        assert_eq!(
+            next(&offset, &r, Some(&PageRef::Offset(100)), 100).unwrap(),
+            Some(PageRef::Offset(200))
+        );
+        assert_eq!(
+            next(&offset, &r, Some(&PageRef::Offset(200)), 42).unwrap(),
+            None
+        );
+        let pages = PaginationConfig::PageNumber {
+            first: 1,
+            has_more_path: None,
+        };
+        assert_eq!(next(&pages, &r, None, 100).unwrap(), Some(PageRef::Page(2)));
+        assert_eq!(next(&pages, &r, Some(&PageRef::Page(2)), 0).unwrap(), None);
+    }
+
+    #[test]
+    fn graphql_page_info() {
+        let p = PaginationConfig::Graphql {
+            page_info_path: "data.logs.pageInfo".into(),
+        };
+        let more = response(
+            &[],
+            json!({"data": {"logs": {"pageInfo": {"hasNextPage": true, "endCursor": "c2"}}}}),
+        );
+        assert_eq!(
+            next(&p, &more, None, 5).unwrap(),
+            Some(PageRef::Token("c2".into()))
+        );
+        let done = response(
+            &[],
+            json!({"data": {"logs": {"pageInfo": {"hasNextPage": false, "endCursor": "c2"}}}}),
+        );
+        assert_eq!(next(&p, &done, None, 5).unwrap(), None);
+        assert!(next(&p, &response(&[], json!({"data": {}})), None, 5).is_err());
     }
 }

@@ -19,9 +19,10 @@ pub fn next_window(
     if let Some(window) = checkpoint.window {
         return Some(window);
     }
-    let start = checkpoint
-        .anchor
-        .unwrap_or_else(|| horizon - config.lookback);
+    let start = match checkpoint.anchor {
+        Some(anchor) => anchor - config.overlap,
+        None => horizon - config.lookback,
+    };
     let end = horizon.min(start + config.max_window);
     (end > start).then_some(Window { start, end })
 }
@@ -39,9 +40,11 @@ pub fn anchor_after(window: &Window, high_water: Option<DateTime<Utc>>) -> DateT
     }
 }
 
-/// The horizon of a run that starts at `now`.
+/// The horizon of a run that starts at `now`, in whole milliseconds (APIs rarely accept
+/// finer window bounds).
 pub fn horizon(now: DateTime<Utc>, config: &WindowConfig) -> DateTime<Utc> {
-    now - config.settle_delay
+    let horizon = now - config.settle_delay;
+    DateTime::from_timestamp_millis(horizon.timestamp_millis()).unwrap_or(horizon)
 }
 
 #[cfg(test)]
@@ -93,6 +96,19 @@ mod tests {
             ..Checkpoint::default()
         };
         assert_eq!(next_window(&caught_up, &cfg(), t(10_000)), None);
+    }
+
+    #[test]
+    fn overlap_starts_the_next_window_before_the_anchor() {
+        let config = WindowConfig {
+            overlap: Duration::from_secs(30),
+            ..cfg()
+        };
+        let c = Checkpoint {
+            anchor: Some(t(9_950)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(next_window(&c, &config, t(10_000)).unwrap().start, t(9_920));
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //!
 //! A position has two parts with two lifetimes (see docs/architecture.md): the page reference
 //! is fast to resume but may expire; the time anchor (window start, high-water time and the ids
-//! seen at it) never expires.
+//! delivered near it) never expires.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::SortOrder;
 
 /// A source's committed position.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -16,13 +20,22 @@ pub struct Checkpoint {
     pub anchor: Option<DateTime<Utc>>,
     /// The window being worked, if one is in progress.
     pub window: Option<Window>,
-    /// The next page of `window`; `None` means its first page.
+    /// The part of `window` being listed, when narrower than it: after an expired cursor the
+    /// window is listed again from its time anchor, minus what was already delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Window>,
+    /// The next page of the listing; `None` means its first page.
     pub page: Option<PageRef>,
     /// The latest event time delivered.
     pub high_water: Option<DateTime<Utc>>,
-    /// Ids delivered at exactly `high_water` (bounded), so re-served events there are dropped.
+    /// Ids delivered at or after `high_water - overlap` (bounded), so re-served events are
+    /// dropped.
     #[serde(default)]
-    pub high_water_ids: Vec<String>,
+    pub recent: DedupSet,
+    /// Newest-first windows: the oldest time delivered so far in the window in progress, and
+    /// the ids delivered at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_low: Option<LowWater>,
     /// Events delivered over the source's life.
     pub delivered: u64,
     /// When this checkpoint was committed.
@@ -44,8 +57,90 @@ pub struct Window {
 pub enum PageRef {
     /// A full URL given by the API (Link header or next-URL field).
     Url(String),
-    /// A token sent back as a query parameter.
+    /// A token sent back as `{cursor}`.
     Token(String),
+    /// Records already listed, sent as `{offset}`.
+    Offset(u64),
+    /// Page number, sent as `{page}`.
+    Page(u64),
+}
+
+/// The oldest event time delivered in a newest-first window, and the ids delivered at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowWater {
+    /// Oldest time delivered so far in the window.
+    pub time: DateTime<Utc>,
+    /// Ids delivered at exactly that time.
+    pub ids: Vec<String>,
+}
+
+/// A bounded set of delivered ids with their event times. Serialized as a list sorted by time
+/// then id, so equal sets always serialize equally.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DedupSet {
+    ids: HashMap<String, DateTime<Utc>>,
+}
+
+impl DedupSet {
+    /// Whether `id` was delivered.
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    /// Remembers a delivered id.
+    pub fn insert(&mut self, id: &str, time: DateTime<Utc>) {
+        self.ids.insert(id.to_string(), time);
+    }
+
+    /// Ids remembered.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no id is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Forgets ids before `cutoff`, then the oldest ones beyond `capacity`. Returns how many
+    /// ids at or after the cutoff had to be forgotten for capacity (each may be delivered
+    /// again if re-served).
+    pub fn prune(&mut self, cutoff: DateTime<Utc>, capacity: usize) -> usize {
+        self.ids.retain(|_, time| *time >= cutoff);
+        if self.ids.len() <= capacity {
+            return 0;
+        }
+        let excess = self.ids.len() - capacity;
+        let mut entries: Vec<_> = self.ids.iter().map(|(id, t)| (*t, id.clone())).collect();
+        entries.sort_unstable();
+        for (_, id) in entries.into_iter().take(excess) {
+            self.ids.remove(&id);
+        }
+        excess
+    }
+
+    fn sorted(&self) -> Vec<(DateTime<Utc>, &str)> {
+        let mut entries: Vec<_> = self.ids.iter().map(|(id, t)| (*t, id.as_str())).collect();
+        entries.sort_unstable();
+        entries
+    }
+}
+
+impl Serialize for DedupSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries: Vec<(&str, DateTime<Utc>)> =
+            self.sorted().into_iter().map(|(t, id)| (id, t)).collect();
+        entries.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DedupSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries: Vec<(String, DateTime<Utc>)> = Vec::deserialize(deserializer)?;
+        Ok(DedupSet {
+            ids: entries.into_iter().collect(),
+        })
+    }
 }
 
 /// A commit that has been prepared (objects staged durably) but not yet finished. After a
@@ -71,28 +166,47 @@ pub struct SinkIntent {
 
 impl Checkpoint {
     /// Records that an event at `time` with `id` was delivered.
-    pub fn observe(&mut self, time: DateTime<Utc>, id: &str, capacity: usize) {
-        match self.high_water {
-            Some(hw) if time < hw => {}
-            Some(hw) if time == hw => {
-                if self.high_water_ids.len() < capacity {
-                    self.high_water_ids.push(id.to_string());
+    pub fn observe(&mut self, time: DateTime<Utc>, id: &str, order: SortOrder) {
+        if self.high_water.is_none_or(|hw| time > hw) {
+            self.high_water = Some(time);
+        }
+        self.recent.insert(id, time);
+        if order == SortOrder::NewestFirst {
+            match &mut self.window_low {
+                Some(low) if time == low.time => low.ids.push(id.to_string()),
+                Some(low) if time > low.time => {}
+                _ => {
+                    self.window_low = Some(LowWater {
+                        time,
+                        ids: vec![id.to_string()],
+                    });
                 }
-            }
-            _ => {
-                self.high_water = Some(time);
-                self.high_water_ids.clear();
-                self.high_water_ids.push(id.to_string());
             }
         }
         self.delivered += 1;
     }
 
-    /// Whether an event was already delivered: it sits at the high-water time and its id was
-    /// seen there. Events before the high-water time are only re-served by overlapping
-    /// requests, which the window planner never makes for ascending APIs.
+    /// Whether an event was already delivered: its id is among the recent ones, or it sits at
+    /// the low-water time of a newest-first window with an id seen there.
     pub fn already_delivered(&self, time: DateTime<Utc>, id: &str) -> bool {
-        self.high_water == Some(time) && self.high_water_ids.iter().any(|seen| seen == id)
+        self.recent.contains(id)
+            || self
+                .window_low
+                .as_ref()
+                .is_some_and(|low| low.time == time && low.ids.iter().any(|seen| seen == id))
+    }
+
+    /// Forgets recent ids that no new window can re-serve: those before
+    /// `high_water - overlap`. Returns how many had to be dropped for capacity.
+    pub fn prune_recent(&mut self, overlap: std::time::Duration, capacity: usize) -> usize {
+        let Some(hw) = self.high_water else { return 0 };
+        let cutoff = hw - overlap;
+        self.recent.prune(cutoff, capacity)
+    }
+
+    /// The range the next request lists: the narrowed listing if any, else the window.
+    pub fn listing(&self) -> Option<Window> {
+        self.listing.or(self.window)
     }
 }
 
@@ -100,31 +214,73 @@ impl Checkpoint {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::time::Duration;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(s, 0).unwrap()
+    }
 
     #[test]
-    fn high_water_tracks_ids_at_the_latest_time_only() {
-        let t1 = Utc.timestamp_opt(100, 0).unwrap();
-        let t2 = Utc.timestamp_opt(200, 0).unwrap();
+    fn recent_ids_cover_the_overlap_and_are_pruned_behind_it() {
         let mut c = Checkpoint::default();
-        c.observe(t1, "a", 10);
-        c.observe(t2, "b", 10);
-        c.observe(t2, "c", 10);
-        c.observe(t1, "late", 10);
-        assert_eq!(c.high_water, Some(t2));
-        assert_eq!(c.high_water_ids, vec!["b", "c"]);
-        assert!(c.already_delivered(t2, "c"));
-        assert!(!c.already_delivered(t2, "d"));
-        assert!(!c.already_delivered(t1, "a"));
+        c.observe(t(100), "a", SortOrder::Ascending);
+        c.observe(t(200), "b", SortOrder::Ascending);
+        c.observe(t(200), "c", SortOrder::Ascending);
+        c.observe(t(150), "late", SortOrder::Ascending);
+        assert_eq!(c.high_water, Some(t(200)));
+        assert!(c.already_delivered(t(100), "a"));
+        c.prune_recent(Duration::from_secs(60), 100);
+        assert!(
+            !c.already_delivered(t(100), "a"),
+            "behind the overlap: forgotten"
+        );
+        assert!(c.already_delivered(t(150), "late"));
+        assert!(c.already_delivered(t(200), "c"));
         assert_eq!(c.delivered, 4);
     }
 
     #[test]
-    fn ids_at_high_water_are_bounded() {
-        let t = Utc.timestamp_opt(100, 0).unwrap();
+    fn capacity_drops_the_oldest_ids() {
         let mut c = Checkpoint::default();
         for i in 0..50 {
-            c.observe(t, &i.to_string(), 8);
+            c.observe(t(i), &i.to_string(), SortOrder::Ascending);
         }
-        assert_eq!(c.high_water_ids.len(), 8);
+        assert_eq!(c.prune_recent(Duration::from_secs(1000), 8), 42);
+        assert_eq!(c.recent.len(), 8);
+        assert!(c.already_delivered(t(49), "49"));
+        assert!(!c.already_delivered(t(41), "41"));
+    }
+
+    #[test]
+    fn newest_first_tracks_the_low_water_ids() {
+        let mut c = Checkpoint::default();
+        for (s, id) in [(300, "x"), (200, "y"), (200, "z")] {
+            c.observe(t(s), id, SortOrder::NewestFirst);
+        }
+        assert_eq!(
+            c.window_low,
+            Some(LowWater {
+                time: t(200),
+                ids: vec!["y".into(), "z".into()]
+            })
+        );
+        c.recent = DedupSet::default();
+        assert!(c.already_delivered(t(200), "z"));
+        assert!(!c.already_delivered(t(200), "w"));
+    }
+
+    #[test]
+    fn dedup_set_serializes_canonically() {
+        let mut a = DedupSet::default();
+        let mut b = DedupSet::default();
+        for (id, s) in [("b", 2), ("a", 1), ("c", 2)] {
+            a.insert(id, t(s));
+        }
+        for (id, s) in [("c", 2), ("b", 2), ("a", 1)] {
+            b.insert(id, t(s));
+        }
+        let text = serde_json::to_string(&a).unwrap();
+        assert_eq!(text, serde_json::to_string(&b).unwrap());
+        assert_eq!(serde_json::from_str::<DedupSet>(&text).unwrap(), a);
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use checkpoint::{Checkpoint, Intent, PageRef, SinkIntent, Window};
+pub use checkpoint::{Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window};
 pub use sqlite::SqliteStore;
 
 use crate::config::StateConfig;

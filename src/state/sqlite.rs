@@ -338,7 +338,11 @@ mod tests {
             seq,
             window: Some(Window { start: t, end: t }),
             high_water: Some(t),
-            high_water_ids: vec![format!("id{seq}")],
+            recent: {
+                let mut recent = crate::state::DedupSet::default();
+                recent.insert(&format!("id{seq}"), t);
+                recent
+            },
             ..Checkpoint::default()
         }
     }

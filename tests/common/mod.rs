@@ -46,7 +46,8 @@ impl<'a> TestConfig<'a> {
 name = "{name}"
 base_url = "{base_url}"
 path = "/api/v1/logs"
-query = {{ limit = "{limit}" }}
+query = {{ since = "{{start}}", until = "{{end}}", limit = "{{limit}}" }}
+page_size = {limit}
 pagination = {{ kind = "link_header" }}
 event_time = {{ path = "published" }}
 event_id = {{ path = "uuid" }}

@@ -1,0 +1,297 @@
+//! Putting a source's credentials on its requests.
+//!
+//! [`Authenticator`] is built once per source from its [`AuthConfig`] and then authorizes
+//! each request just before it is sent: a fixed header (`bearer`, `basic`, `api_key` in a
+//! header), a query parameter (`api_key` in the query), a cached access token (`oauth2_client_
+//! credentials`, `google_service_account`) or a per-request signature (`duo_hmac`).
+//!
+//! The caller's side of the contract, for token kinds: when the API answers 401, call
+//! [`Authenticator::invalidate`]; if it returns true, authorize a fresh copy of the request
+//! and send it once more. Never more than once per request: a second 401 means the new token
+//! is refused too, and retrying further would only hammer the token endpoint.
+//!
+//! Secrets stay secret: header values that carry them are marked sensitive, errors name
+//! fields and URLs but never values, and [`Authenticator::secret_query_params`] tells the
+//! caller which query parameters to hide when it prints a URL.
+
+mod duo;
+mod google;
+mod oauth2;
+mod token;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use url::Url;
+
+use crate::config::{AuthConfig, Secret};
+use crate::source::SourceError;
+use token::{Grant, TokenCache};
+
+/// Authorizes a source's requests. Cloning is cheap and clones share the token cache.
+#[derive(Clone)]
+pub struct Authenticator {
+    scheme: Arc<Scheme>,
+}
+
+/// What `authorize` does, decided once from the config.
+enum Scheme {
+    /// Nothing.
+    None,
+    /// Set one header to a fixed value (bearer, basic, api_key in a header).
+    Header {
+        name: HeaderName,
+        value: HeaderValue,
+    },
+    /// Set one query parameter to a fixed value (api_key in the query).
+    Query { name: String, value: Secret },
+    /// Send the current access token. Boxed: it is far larger than the other variants.
+    Token(Box<TokenCache>),
+    /// Sign each request (Duo).
+    Duo(duo::DuoSigner),
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only the kind: every other detail is either secret or in the config already.
+        f.debug_struct("Authenticator")
+            .field("kind", &self.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Builds the authenticator. `client` is the source's reqwest client (rustls, redirects
+    /// disabled); token requests use it too. Config problems (see [`AuthConfig::validate`])
+    /// come back as [`SourceError::Setup`].
+    pub fn new(config: &AuthConfig, client: reqwest::Client) -> Result<Self, SourceError> {
+        config.validate().map_err(SourceError::Setup)?;
+        let scheme = match config {
+            AuthConfig::None => Scheme::None,
+            AuthConfig::Bearer { token, prefix } => Scheme::Header {
+                name: AUTHORIZATION,
+                value: sensitive_value("token", &prefixed(Some(prefix), token.expose()))?,
+            },
+            AuthConfig::ApiKey(api_key) => {
+                api_key_scheme(api_key.header(), api_key.query(), &api_key.key)?
+            }
+            AuthConfig::Basic { username, password } => Scheme::Header {
+                name: AUTHORIZATION,
+                value: basic_value(username, password.expose())?,
+            },
+            AuthConfig::Oauth2ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                scopes,
+                audience,
+                client_auth,
+            } => Scheme::Token(Box::new(TokenCache::new(
+                Grant::ClientCredentials(oauth2::ClientCredentials::new(
+                    parse_url("token_url", token_url)?,
+                    client_id,
+                    client_secret,
+                    scopes,
+                    audience.as_deref(),
+                    client_auth.in_body(),
+                )),
+                client,
+            ))),
+            AuthConfig::GoogleServiceAccount { .. } => google_scheme(config, client)?,
+            AuthConfig::DuoHmac {
+                integration_key,
+                secret_key,
+                signature_version,
+            } => {
+                let version = match signature_version.number() {
+                    2 => duo::Version::V2,
+                    _ => duo::Version::V5,
+                };
+                Scheme::Duo(duo::DuoSigner::new(integration_key, secret_key, version))
+            }
+        };
+        Ok(Authenticator {
+            scheme: Arc::new(scheme),
+        })
+    }
+
+    /// How credentials are applied, for logs: `none`, `header`, `query`, `token` or
+    /// `duo_hmac`.
+    pub fn kind(&self) -> &'static str {
+        match &*self.scheme {
+            Scheme::None => "none",
+            Scheme::Header { .. } => "header",
+            Scheme::Query { .. } => "query",
+            Scheme::Token(_) => "token",
+            Scheme::Duo(_) => "duo_hmac",
+        }
+    }
+
+    /// Adds credentials to a request that is about to be sent: a header, a query parameter
+    /// or a signature. Token kinds may fetch or refresh the token first. Call it last, after
+    /// the URL and headers are final (a Duo signature covers the query), and again on every
+    /// resend (a Duo signature covers the time). Calling it twice on one request is harmless.
+    pub async fn authorize(&self, request: &mut reqwest::Request) -> Result<(), SourceError> {
+        match &*self.scheme {
+            Scheme::None => {}
+            Scheme::Header { name, value } => {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+            Scheme::Query { name, value } => set_query_param(request.url_mut(), name, value),
+            Scheme::Token(cache) => {
+                let value = cache.authorization().await?;
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            Scheme::Duo(signer) => signer.sign(request)?,
+        }
+        Ok(())
+    }
+
+    /// The API answered 401 to a request authorized with the current credentials. Token
+    /// kinds drop the cached token, so the next [`Authenticator::authorize`] fetches a new
+    /// one, and return true: one retry may help. Static credentials and signatures return
+    /// false: the same credentials will be refused again.
+    pub async fn invalidate(&self) -> bool {
+        match &*self.scheme {
+            Scheme::Token(cache) => {
+                cache.invalidate().await;
+                true
+            }
+            Scheme::None | Scheme::Header { .. } | Scheme::Query { .. } | Scheme::Duo(_) => false,
+        }
+    }
+
+    /// Query parameter names whose values are secret (an API key in the query), so that URLs
+    /// can be redacted before they are logged or put in an error.
+    pub fn secret_query_params(&self) -> Vec<String> {
+        match &*self.scheme {
+            Scheme::Query { name, .. } => vec![name.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `api_key`: a header when `header` is set, else a query parameter.
+fn api_key_scheme(
+    header: Option<(&str, Option<&str>)>,
+    query: Option<&str>,
+    key: &Secret,
+) -> Result<Scheme, SourceError> {
+    match (header, query) {
+        (Some((name, prefix)), _) => Ok(Scheme::Header {
+            name: HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                SourceError::Setup(format!(
+                    "auth.header: `{name}` is not a valid HTTP header name (hint: e.g. header = \"X-API-Key\")"
+                ))
+            })?,
+            value: sensitive_value("key", &prefixed(prefix, key.expose()))?,
+        }),
+        (None, Some(name)) => Ok(Scheme::Query {
+            name: name.to_string(),
+            value: key.clone(),
+        }),
+        // Deserialization guarantees one of the two; never fall back to no auth.
+        (None, None) => Err(SourceError::Setup(
+            "auth: api_key needs `header` or `query`".into(),
+        )),
+    }
+}
+
+/// `google_service_account`: parses the JSON key and prepares the JWT grant.
+fn google_scheme(config: &AuthConfig, client: reqwest::Client) -> Result<Scheme, SourceError> {
+    let (
+        AuthConfig::GoogleServiceAccount {
+            scopes,
+            subject,
+            token_url,
+            ..
+        },
+        Some(parsed),
+    ) = (config, config.service_account_key())
+    else {
+        return Err(SourceError::Setup(
+            "auth: not a google_service_account config".into(),
+        ));
+    };
+    let key = parsed.map_err(|problem| SourceError::Setup(problem.to_string()))?;
+    let account = google::ServiceAccount::new(
+        google::AccountKey {
+            client_email: &key.client_email,
+            private_key_pem: &key.private_key,
+            key_id: key.private_key_id.as_deref(),
+            token_uri: &key.token_uri,
+        },
+        token_url.as_deref(),
+        scopes,
+        subject.as_deref(),
+    )?;
+    Ok(Scheme::Token(Box::new(TokenCache::new(
+        Grant::Google(account),
+        client,
+    ))))
+}
+
+/// `<prefix> <secret>`, or the bare secret when the prefix is absent or empty.
+fn prefixed(prefix: Option<&str>, secret: &str) -> String {
+    match prefix.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(prefix) => format!("{prefix} {secret}"),
+        None => secret.to_string(),
+    }
+}
+
+/// A header value that carries a secret: checked, and marked sensitive so that HTTP/2
+/// compression and debug output leave it alone.
+fn sensitive_value(field: &str, text: &str) -> Result<HeaderValue, SourceError> {
+    let mut value = HeaderValue::from_str(text).map_err(|_| {
+        SourceError::Setup(format!(
+            "auth.{field}: contains characters not allowed in an HTTP header (hint: check for a stray newline)"
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `Basic base64(username:password)` (RFC 7617).
+fn basic_value(username: &str, password: &str) -> Result<HeaderValue, SourceError> {
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    sensitive_value("username", &format!("Basic {encoded}"))
+}
+
+fn parse_url(field: &str, text: &str) -> Result<Url, SourceError> {
+    Url::parse(text).map_err(|err| {
+        SourceError::Setup(format!(
+            "auth.{field}: `{text}` is not a URL: {err} (hint: write it like https://login.example.com/oauth2/token)"
+        ))
+    })
+}
+
+/// Sets `name=value` in the query, replacing an earlier value so that re-authorizing a
+/// request does not repeat the parameter. Other parameters keep their exact encoding unless
+/// the parameter was already there.
+fn set_query_param(url: &mut Url, name: &str, value: &Secret) {
+    let present = url.query_pairs().any(|(k, _)| k == name);
+    if present {
+        let others: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != name)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(others);
+    }
+    url.query_pairs_mut().append_pair(name, value.expose());
+}
+
+/// A URL fit for messages: no user name or password.
+fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // These fail only for URLs that cannot carry credentials, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}

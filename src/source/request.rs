@@ -1,0 +1,252 @@
+//! Building a page's request from the source's templates, window and page reference.
+
+use serde_json::Value;
+use url::Url;
+
+use super::template::{self, Vars};
+use super::SourceError;
+use crate::config::{HttpMethod, PaginationConfig, SourceConfig, TimeFormat};
+use crate::state::{PageRef, Window};
+use crate::timefmt::format_param;
+
+/// A request ready to send (credentials are added by the HTTP client, per attempt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    /// GET or POST.
+    pub method: HttpMethod,
+    /// Full URL.
+    pub url: Url,
+    /// Extra headers from the spec.
+    pub headers: Vec<(String, String)>,
+    /// JSON body, for POST.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Turns a source's spec into page requests.
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    config: SourceConfig,
+    endpoint: Url,
+    body: Option<Value>,
+}
+
+impl RequestBuilder {
+    /// Checks and prepares the spec once: the endpoint URL and the parsed body template.
+    pub fn new(config: &SourceConfig) -> Result<Self, SourceError> {
+        let base = Url::parse(&config.base_url)
+            .map_err(|err| SourceError::Setup(format!("base_url `{}`: {err}", config.base_url)))?;
+        let endpoint = base
+            .join(&config.path)
+            .map_err(|err| SourceError::Setup(format!("path `{}`: {err}", config.path)))?;
+        let body = config
+            .body
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|err| SourceError::Setup(format!("body is not a JSON template: {err}")))?;
+        Ok(RequestBuilder {
+            config: config.clone(),
+            endpoint,
+            body,
+        })
+    }
+
+    /// The request for a page of `listing`: its first page when `page` is `None`.
+    pub fn build(
+        &self,
+        listing: &Window,
+        page: Option<&PageRef>,
+    ) -> Result<PageRequest, SourceError> {
+        let vars = self.vars(listing, page);
+        let url = match page {
+            Some(PageRef::Url(next)) => Url::parse(next).map_err(|err| {
+                SourceError::Setup(format!("saved next-page URL does not parse: {err}"))
+            })?,
+            _ => self.url(&vars),
+        };
+        let headers = self
+            .config
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                template::render_str(value, &vars).map(|v| (name.clone(), v))
+            })
+            .collect();
+        let body = self.body.as_ref().map(|t| {
+            // Rendering a parsed JSON value back to bytes cannot fail.
+            serde_json::to_vec(&template::render_json(t, &vars)).expect("JSON values serialize")
+        });
+        Ok(PageRequest {
+            method: self.config.method,
+            url,
+            headers,
+            body,
+        })
+    }
+
+    fn url(&self, vars: &Vars) -> Url {
+        let mut url = self.endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            for (key, value) in &self.config.query {
+                if let Some(rendered) = template::render_str(value, vars) {
+                    query.append_pair(key, &rendered);
+                }
+            }
+            if let (
+                PaginationConfig::Cursor {
+                    param: Some(param), ..
+                },
+                Some(cursor),
+            ) = (&self.config.pagination, &vars.cursor)
+            {
+                query.append_pair(param, cursor);
+            }
+        }
+        // An endpoint with no query at all should not end in a bare `?`.
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    fn vars(&self, listing: &Window, page: Option<&PageRef>) -> Vars {
+        let format = &self.config.window.format;
+        let first_page = match &self.config.pagination {
+            PaginationConfig::PageNumber { first, .. } => Some(*first),
+            _ => None,
+        };
+        Vars {
+            start: Some(time_value(format_param(listing.start, format), format)),
+            end: Some(time_value(format_param(listing.end, format), format)),
+            limit: self.config.page_size,
+            cursor: match page {
+                Some(PageRef::Token(token)) => Some(token.clone()),
+                _ => None,
+            },
+            offset: match (page, &self.config.pagination) {
+                (Some(PageRef::Offset(offset)), _) => Some(*offset),
+                (None, PaginationConfig::Offset { .. }) => Some(0),
+                _ => None,
+            },
+            page: match page {
+                Some(PageRef::Page(number)) => Some(*number),
+                _ => first_page,
+            },
+        }
+    }
+}
+
+/// Epoch times are numbers in JSON bodies; everything else is a string.
+fn time_value(text: String, format: &TimeFormat) -> Value {
+    match format {
+        TimeFormat::Rfc3339 | TimeFormat::Strftime(_) => Value::String(text),
+        _ => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(text)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn source(extra: &str) -> SourceConfig {
+        let text = format!(
+            r#"
+[[sources]]
+name = "s"
+base_url = "https://api.example.com"
+path = "/v1/events"
+event_time = {{ path = "t" }}
+sinks = ["lake"]
+{extra}
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+"#
+        );
+        crate::config::load_str(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .sources
+            .remove(0)
+    }
+
+    fn window() -> Window {
+        Window {
+            start: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            end: Utc.timestamp_opt(1_700_003_600, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn query_templates_render_window_and_cursor() {
+        let config = source(
+            "query = { since = \"{start}\", until = \"{end}\", limit = \"{limit}\", cursor = \"{cursor}\" }\npage_size = 50\npagination = { kind = \"cursor\", path = \"next\" }",
+        );
+        let builder = RequestBuilder::new(&config).unwrap();
+        let first = builder.build(&window(), None).unwrap();
+        assert_eq!(
+            first.url.as_str(),
+            "https://api.example.com/v1/events?cursor=&limit=50&since=2023-11-14T22%3A13%3A20.000Z&until=2023-11-14T23%3A13%3A20.000Z"
+                .replace("cursor=&", "")
+        );
+        let next = builder
+            .build(&window(), Some(&PageRef::Token("abc".into())))
+            .unwrap();
+        assert!(next.url.as_str().contains("cursor=abc"), "{}", next.url);
+    }
+
+    #[test]
+    fn post_body_with_epoch_nanos_and_graphql_cursor() {
+        let config = source(
+            r#"method = "POST"
+body = '{"query": "{ logs(after: $after) { nodes { id } } }", "variables": {"after": "{cursor}", "from": "{start}"}}'
+window = { format = "epoch_nanos" }
+pagination = { kind = "graphql", page_info_path = "data.logs.pageInfo" }"#,
+        );
+        let builder = RequestBuilder::new(&config).unwrap();
+        let first = builder.build(&window(), None).unwrap();
+        let body: Value = serde_json::from_slice(first.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body["variables"],
+            serde_json::json!({"from": 1_700_000_000_000_000_000i64})
+        );
+        assert_eq!(first.method, HttpMethod::Post);
+        let next = builder
+            .build(&window(), Some(&PageRef::Token("c1".into())))
+            .unwrap();
+        let body: Value = serde_json::from_slice(next.body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["variables"]["after"], "c1");
+    }
+
+    #[test]
+    fn offset_and_page_number_start_at_their_first_value() {
+        let offset = source("query = { since = \"{start}\", offset = \"{offset}\", limit = \"{limit}\" }\npage_size = 10\npagination = { kind = \"offset\" }");
+        let url = RequestBuilder::new(&offset)
+            .unwrap()
+            .build(&window(), None)
+            .unwrap()
+            .url;
+        assert_eq!(
+            url.query(),
+            Some("limit=10&offset=0&since=2023-11-14T22%3A13%3A20.000Z")
+        );
+        let pages = source("query = { page = \"{page}\", since = \"{start}\" }\npage_size = 10\npagination = { kind = \"page_number\", first = 0 }");
+        let builder = RequestBuilder::new(&pages).unwrap();
+        let query = |page| {
+            builder
+                .build(&window(), page)
+                .unwrap()
+                .url
+                .query()
+                .unwrap()
+                .to_string()
+        };
+        assert!(query(None).starts_with("page=0&"));
+        assert!(query(Some(&PageRef::Page(3))).starts_with("page=3&"));
+    }
+}
