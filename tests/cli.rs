@@ -282,14 +282,36 @@ async fn secrets_never_reach_logs_or_errors() {
             "the wrong token leaked into {format} logs"
         );
     }
-    let out = common::sluice()
-        .args(["status", "--json", "--config", config])
-        .env("SLUICE_TEST_GOOD_TOKEN", GOOD)
-        .env("SLUICE_TEST_WRONG_TOKEN", WRONG)
-        .output()
-        .await
-        .unwrap();
+    // Status needs no credentials: it runs with the variables unset.
+    let out = run_sluice(&["status", "--json", "--config", config]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains(WRONG) && !text(&out).contains(GOOD));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_keeps_failing_is_skipped_until_its_cooldown() {
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut cfg = TestConfig::new(&base_url);
+    cfg.token = "wrong";
+    cfg.extra_source = "circuit_breaker = { failures = 2, cooldown = \"1h\" }";
+    let path = cfg.write(dir.path(), "");
+    let config = path.to_str().unwrap();
+    for _ in 0..2 {
+        let out = run_sluice(&["run", "--once", "--config", config]).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out).contains("HTTP 401"), "{}", text(&out));
+    }
+    let requests = sim.stats().requests;
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("circuit open"), "{}", text(&out));
+    assert_eq!(
+        sim.stats().requests,
+        requests,
+        "an open circuit sends no request"
+    );
     sim.shutdown().await;
 }

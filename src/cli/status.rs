@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use super::{load_config, ConfigArg, EXIT_CONFIG, EXIT_OK};
+use super::{ConfigArg, EXIT_CONFIG, EXIT_OK};
 use crate::state::SourceStatus;
 use crate::timefmt::rfc3339_millis;
 
@@ -17,9 +17,13 @@ pub struct StatusArgs {
 }
 
 pub async fn status(args: StatusArgs) -> u8 {
-    let config = match load_config(&args.config) {
+    // Status never calls an API, so it must not need the credentials.
+    let config = match crate::config::load_without_secrets(&args.config.config) {
         Ok(config) => config,
-        Err(code) => return code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_CONFIG;
+        }
     };
     let statuses = match crate::state::open(&config.state).await {
         Ok(store) => store.status().await,

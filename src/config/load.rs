@@ -49,6 +49,16 @@ impl std::error::Error for ConfigError {}
 /// file, lake root) are taken relative to the file's directory, so a config works the same
 /// from any working directory.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, true)
+}
+
+/// Like [`load`], but leaves secret references unresolved: for commands that never send a
+/// request (`sluice status`), so they work where the credentials are not set.
+pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, false)
+}
+
+fn load_with(path: &Path, resolve: bool) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
         file: path.to_path_buf(),
         position: None,
@@ -56,8 +66,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         message: format!("cannot read config file: {err}"),
         hint: Some("pass the right file with --config PATH".to_string()),
     })?;
-    let mut config = load_str(&text, path)?;
     let base = path.parent().unwrap_or(Path::new("."));
+    let context = super::secret::ResolveContext {
+        base_dir: Some(base.to_path_buf()),
+        resolve,
+    };
+    let mut config = super::secret::with_context(context, || load_str(&text, path))?;
     config.make_paths_relative_to(base);
     Ok(config)
 }

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use auth::AuthConfig;
-pub use load::{load, load_str, ConfigError};
+pub use auth::{
+    ApiKeyConfig, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion, ServiceAccountKey,
+};
+pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use secret::Secret;
 
 /// The whole configuration file.
@@ -112,6 +114,9 @@ pub struct SourceConfig {
     /// Request budget and the API's rate-limit headers.
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// When to stop calling an API that keeps failing.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
     /// Names of the `[[sinks]]` this source delivers to.
     pub sinks: Vec<String>,
 }
@@ -334,6 +339,35 @@ impl Default for RateLimitConfig {
             max_wait: default_max_wait(),
         }
     }
+}
+
+/// `circuit_breaker`: after `failures` failed runs in a row, the source is skipped until
+/// `cooldown` has passed since the last one; then one run probes the API again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failed runs that open the circuit; 0 disables the breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub failures: usize,
+    /// How long an open circuit skips the source.
+    #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            failures: default_breaker_failures(),
+            cooldown: default_breaker_cooldown(),
+        }
+    }
+}
+
+fn default_breaker_failures() -> usize {
+    5
+}
+fn default_breaker_cooldown() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 /// How a rate-limit reset header is written.

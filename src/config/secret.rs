@@ -1,8 +1,32 @@
 //! Secret values: resolved from `${env:NAME}` or `${file:PATH}` references, never printed.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
+
+/// How secrets are resolved while a config file is being read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResolveContext {
+    /// Directory that relative `${file:PATH}` references start from (the config file's).
+    pub base_dir: Option<PathBuf>,
+    /// `false` for commands that never use credentials (`sluice status`): references are
+    /// kept unresolved, so a missing variable does not stop them.
+    pub resolve: bool,
+}
+
+thread_local! {
+    static CONTEXT: RefCell<ResolveContext> = RefCell::new(ResolveContext { base_dir: None, resolve: true });
+}
+
+/// Runs `f` (a config parse) with `context` in force for the secrets it reads.
+pub(crate) fn with_context<T>(context: ResolveContext, f: impl FnOnce() -> T) -> T {
+    let previous = CONTEXT.with(|c| c.replace(context));
+    let result = f();
+    CONTEXT.with(|c| c.replace(previous));
+    result
+}
 
 /// A credential. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives the
 /// value, so a secret reaches a log only if someone writes `expose()` into a log call.
@@ -51,7 +75,7 @@ fn resolve_reference(reference: &str) -> Result<String, String> {
                 "environment variable {name} is not set (hint: export {name}=... before starting sluice, or use ${{file:PATH}})"
             )
         }),
-        Some(("file", path)) => std::fs::read_to_string(path)
+        Some(("file", path)) => std::fs::read_to_string(relative_to_config(path))
             .map(|text| text.trim_end_matches(['\n', '\r']).to_string())
             .map_err(|err| {
                 format!("cannot read secret file {path}: {err} (hint: check the path and its permissions)")
@@ -59,6 +83,15 @@ fn resolve_reference(reference: &str) -> Result<String, String> {
         _ => Err(format!(
             "unknown secret reference `${{{reference}}}` (hint: use ${{env:NAME}} or ${{file:PATH}})"
         )),
+    }
+}
+
+/// A relative `${file:PATH}` is read from the config file's directory, like other paths.
+fn relative_to_config(path: &str) -> PathBuf {
+    let path = Path::new(path);
+    match CONTEXT.with(|c| c.borrow().base_dir.clone()) {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -82,6 +115,9 @@ impl fmt::Display for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
+        if !CONTEXT.with(|c| c.borrow().resolve) {
+            return Ok(Secret(raw));
+        }
         Secret::resolve(&raw).map_err(serde::de::Error::custom)
     }
 }
@@ -116,6 +152,29 @@ mod tests {
         let err = Secret::resolve("${env:SLUICE_TEST_SURELY_UNSET}").unwrap_err();
         assert!(err.contains("SLUICE_TEST_SURELY_UNSET"), "{err}");
         assert!(err.contains("hint"), "{err}");
+    }
+
+    #[test]
+    fn relative_files_are_read_from_the_config_directory_and_status_needs_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "t0k\n").unwrap();
+        let context = ResolveContext {
+            base_dir: Some(dir.path().to_path_buf()),
+            resolve: true,
+        };
+        let secret = with_context(context, || {
+            serde_json::from_str::<Secret>("\"${file:token}\"")
+        })
+        .unwrap();
+        assert_eq!(secret.expose(), "t0k");
+        let lazy = ResolveContext {
+            base_dir: None,
+            resolve: false,
+        };
+        let unresolved = with_context(lazy, || {
+            serde_json::from_str::<Secret>("\"${env:SLUICE_TEST_NEVER_SET}\"")
+        });
+        assert!(unresolved.is_ok());
     }
 
     #[test]

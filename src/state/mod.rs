@@ -116,6 +116,9 @@ pub trait StateStore: Send + Sync {
     /// Appends a run to the history (old runs are pruned).
     async fn record_run(&self, run: &RunRecord) -> Result<(), StateError>;
 
+    /// The latest `limit` runs of `source`, newest first.
+    async fn recent_runs(&self, source: &str, limit: usize) -> Result<Vec<RunRecord>, StateError>;
+
     /// Status of every source the store knows.
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError>;
 }

@@ -269,6 +269,24 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn recent_runs(&self, source: &str, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let source = source.to_string();
+        self.with_conn(move |conn, path| {
+            let mut stmt = conn
+                .prepare("SELECT doc FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2")
+                .map_err(|e| backend(path, e))?;
+            let docs = stmt
+                .query_map(params![source, limit as i64], |row| row.get::<_, String>(0))
+                .map_err(|e| backend(path, e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| backend(path, e))?;
+            docs.iter()
+                .map(|d| decode(&source, "run record", d))
+                .collect()
+        })
+        .await
+    }
+
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
         self.with_conn(move |conn, path| {
             let mut rows = Vec::new();
