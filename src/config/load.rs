@@ -79,8 +79,11 @@ fn load_with(path: &Path, resolve: bool) -> Result<Config, ConfigError> {
 /// Parses and validates config `text`; `file` is only used to name the file in errors.
 pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
-    let deserializer = toml::Deserializer::new(text);
-    let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let parsed = match merge_connectors(text, file)? {
+        Some(merged) => serde_path_to_error::deserialize(merged),
+        None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
+    };
+    let config: Config = parsed.map_err(|err| {
         let mut key = path_string(err.path());
         let inner = err.into_inner();
         let (message, hint) = describe_toml_error(&inner);
@@ -112,6 +115,62 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
         hint: Some(v.hint),
     })?;
     Ok(config)
+}
+
+/// Sources may name a connector spec file (`connector = "okta.toml"`) holding the keys that
+/// describe the API; the source's own keys are merged over it. Returns the merged document,
+/// or `None` when no source names one (then errors keep their exact positions).
+fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, ConfigError> {
+    let Ok(mut doc) = text.parse::<toml::Table>() else {
+        // Syntax errors are reported by the regular parse, with their position.
+        return Ok(None);
+    };
+    let Some(toml::Value::Array(sources)) = doc.get_mut("sources") else {
+        return Ok(None);
+    };
+    let mut merged_any = false;
+    for (i, source) in sources.iter_mut().enumerate() {
+        let Some(table) = source.as_table_mut() else { continue };
+        let Some(connector) = table.remove("connector") else { continue };
+        let error = |message: String, hint: &str| ConfigError {
+            file: file.to_path_buf(),
+            position: None,
+            key: Some(format!("sources[{i}].connector")),
+            message,
+            hint: Some(hint.to_string()),
+        };
+        let Some(name) = connector.as_str() else {
+            return Err(error("must be the path of a connector file".into(), "write connector = \"connectors/okta.toml\""));
+        };
+        let path = super::secret::base_dir().map_or_else(|| PathBuf::from(name), |base| base.join(name));
+        let spec_text = std::fs::read_to_string(&path).map_err(|err| {
+            error(format!("cannot read connector file {}: {err}", path.display()), "the path is relative to the config file's directory")
+        })?;
+        let spec: toml::Table = spec_text.parse().map_err(|err: toml::de::Error| {
+            let message = err.message().trim().to_string();
+            let line = err.span().map(|span| spec_text[..span.start].matches('\n').count() + 1);
+            error(
+                format!("connector file {}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default()),
+                "a connector file holds the keys of a [[sources]] table (path, query, pagination, ...) at its top level",
+            )
+        })?;
+        let own = std::mem::take(table);
+        *table = merge_tables(spec, own);
+        merged_any = true;
+    }
+    Ok(merged_any.then_some(toml::Value::Table(doc)))
+}
+
+/// `over` wins, key by key; tables merge recursively.
+fn merge_tables(mut base: toml::Table, over: toml::Table) -> toml::Table {
+    for (key, value) in over {
+        let merged = match (base.remove(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => toml::Value::Table(merge_tables(b, o)),
+            (_, value) => value,
+        };
+        base.insert(key, merged);
+    }
+    base
 }
 
 impl Config {
@@ -597,6 +656,51 @@ path = "lake"
         let e = err(&text);
         assert_eq!(e.key.as_deref(), Some("sources[0].sinks[0]"));
         assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+    }
+
+    #[test]
+    fn sources_inherit_a_connector_file_and_override_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("okta.toml"),
+            r#"
+path = "/api/v1/logs"
+query = { since = "{start}", until = "{end}", limit = "{limit}" }
+page_size = 1000
+pagination = { kind = "link_header" }
+event_time = { path = "published" }
+event_id = { path = "uuid" }
+window = { settle_delay = "2m", lookback = "7d" }
+"#,
+        )
+        .unwrap();
+        let config_text = r#"
+[[sources]]
+name = "okta"
+connector = "okta.toml"
+base_url = "https://acme.okta.com"
+page_size = 200
+window = { lookback = "1d" }
+sinks = ["lake"]
+
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+"#;
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, config_text).unwrap();
+        let config = load(&path).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.path, "/api/v1/logs");
+        assert_eq!(source.page_size, Some(200), "the source's own key wins");
+        assert_eq!(source.window.lookback, std::time::Duration::from_secs(86_400));
+        assert_eq!(source.window.settle_delay, std::time::Duration::from_secs(120), "tables merge key by key");
+
+        std::fs::write(&path, config_text.replace("okta.toml", "missing.toml")).unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("sources[0].connector"));
+        assert!(err.message.contains("missing.toml"), "{err}");
     }
 
     #[test]

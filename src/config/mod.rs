@@ -66,6 +66,8 @@ fn default_state_path() -> PathBuf {
 pub struct SourceConfig {
     /// Unique name; used in checkpoints, lake paths and logs.
     pub name: String,
+    // `connector = "file.toml"` is merged into the table before this struct is read (see
+    // `load::merge_connectors`), so it has no field here.
     /// Scheme, host and port of the API, e.g. `https://acme.okta.com`. Credentials are only
     /// ever sent to this origin.
     pub base_url: String,

@@ -86,6 +86,11 @@ fn resolve_reference(reference: &str) -> Result<String, String> {
     }
 }
 
+/// The config file's directory, while a config is being read.
+pub(crate) fn base_dir() -> Option<PathBuf> {
+    CONTEXT.with(|c| c.borrow().base_dir.clone())
+}
+
 /// A relative `${file:PATH}` is read from the config file's directory, like other paths.
 fn relative_to_config(path: &str) -> PathBuf {
     let path = Path::new(path);
