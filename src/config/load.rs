@@ -180,9 +180,10 @@ impl Config {
             *path = base.join(&*path);
         }
         for sink in &mut self.sinks {
-            let SinkConfig::Lake(lake) = sink;
-            if lake.path.is_relative() {
-                lake.path = base.join(&lake.path);
+            if let SinkConfig::Lake(lake) = sink {
+                if lake.path.is_relative() {
+                    lake.path = base.join(&lake.path);
+                }
             }
         }
     }
@@ -242,13 +243,14 @@ fn validate(config: &Config) -> Result<(), Invalid> {
                 "give every sink its own name",
             ));
         }
-        let SinkConfig::Lake(lake) = sink;
-        if lake.max_open_partitions == 0 {
-            return Err(invalid(
-                format!("sinks[{i}].max_open_partitions"),
-                "must be at least 1",
-                "the default is 8",
-            ));
+        if let SinkConfig::Lake(lake) = sink {
+            if lake.max_open_partitions == 0 {
+                return Err(invalid(
+                    format!("sinks[{i}].max_open_partitions"),
+                    "must be at least 1",
+                    "the default is 8",
+                ));
+            }
         }
     }
     let mut source_names = HashSet::new();

@@ -7,6 +7,7 @@
 mod auth;
 mod load;
 mod secret;
+mod sinks;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,9 @@ pub use auth::{
 };
 pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use secret::Secret;
+pub use sinks::{
+    ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig, StdoutConfig,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -463,53 +467,6 @@ fn default_max_retries_per_run() -> u32 {
 }
 fn default_max_response() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(64)
-}
-
-/// One `[[sinks]]` entry; `kind` says which.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SinkConfig {
-    /// A local directory laid out as a hive-partitioned lake of gzip NDJSON objects.
-    Lake(LakeConfig),
-}
-
-impl SinkConfig {
-    /// The name sources use to refer to this sink.
-    pub fn name(&self) -> &str {
-        match self {
-            SinkConfig::Lake(lake) => &lake.name,
-        }
-    }
-}
-
-/// Settings of a lake sink.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LakeConfig {
-    /// Unique name that sources refer to.
-    pub name: String,
-    /// Root directory of the lake, relative to the config file's directory.
-    pub path: PathBuf,
-    /// A batch is committed once its objects hold this many compressed bytes in total.
-    #[serde(default = "default_roll_size")]
-    pub roll_size: bytesize::ByteSize,
-    /// An object is committed once its first page is this old.
-    #[serde(default = "default_roll_age", with = "humantime_serde")]
-    pub roll_age: Duration,
-    /// Hour partitions one object batch may span before it is committed; bounds open files
-    /// and memory during backfills.
-    #[serde(default = "default_max_open_partitions")]
-    pub max_open_partitions: usize,
-}
-
-fn default_roll_size() -> bytesize::ByteSize {
-    bytesize::ByteSize::mib(64)
-}
-fn default_roll_age() -> Duration {
-    Duration::from_secs(300)
-}
-fn default_max_open_partitions() -> usize {
-    8
 }
 
 impl Config {
