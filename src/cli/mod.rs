@@ -6,6 +6,7 @@
 
 mod check;
 mod demo;
+mod dlq;
 mod run;
 mod simulate;
 mod status;
@@ -49,6 +50,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Pull a simulated Okta into a local lake and show what happened.
     Demo(demo::DemoArgs),
+    /// List or replay events that sinks refused (the dead-letter queue).
+    Dlq(dlq::DlqArgs),
 }
 
 /// The config file option shared by commands.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => status::status(args).await,
             Command::Simulate(args) => simulate::simulate(args).await,
             Command::Demo(args) => demo::demo(args).await,
+            Command::Dlq(args) => dlq::dlq(args).await,
         }
     });
     ExitCode::from(code)

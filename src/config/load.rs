@@ -179,6 +179,11 @@ impl Config {
         if path.is_relative() {
             *path = base.join(&*path);
         }
+        if let Some(dead_letter) = &mut self.dead_letter {
+            if dead_letter.path.is_relative() {
+                dead_letter.path = base.join(&dead_letter.path);
+            }
+        }
         for sink in &mut self.sinks {
             if let SinkConfig::Lake(lake) = sink {
                 if lake.path.is_relative() {
@@ -236,6 +241,13 @@ fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> 
 fn validate(config: &Config) -> Result<(), Invalid> {
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
+        if sink.name() == crate::sink::dead_letter::SINK_NAME {
+            return Err(invalid(
+                format!("sinks[{i}].name"),
+                format!("`{}` is reserved for the [dead_letter] queue", sink.name()),
+                "pick another name",
+            ));
+        }
         if !sink_names.insert(sink.name()) {
             return Err(invalid(
                 format!("sinks[{i}].name"),

@@ -21,7 +21,7 @@ pub use auth::{
 pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use secret::Secret;
 pub use sinks::{
-    ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig, StdoutConfig,
+    BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig, StdoutConfig,
 };
 
 /// The whole configuration file.
@@ -37,6 +37,30 @@ pub struct Config {
     /// Where events go.
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Where events that a sink refuses for good are kept, with the reason.
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterConfig>,
+}
+
+/// `[dead_letter]`: a local directory of lake-style objects holding refused events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// Root directory, relative to the config file's directory.
+    pub path: PathBuf,
+}
+
+impl DeadLetterConfig {
+    /// The lake settings the dead-letter writer uses.
+    pub fn as_lake(&self) -> Result<LakeConfig, String> {
+        // Built through the same deserializer as a `[[sinks]]` table, so the dead-letter
+        // queue always gets the lake's defaults.
+        let mut table = toml::Table::new();
+        table.insert("name".into(), crate::sink::dead_letter::SINK_NAME.into());
+        table.insert("path".into(), self.path.to_string_lossy().into_owned().into());
+        LakeConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| format!("[dead_letter] path {}: {e}", self.path.display()))
+    }
 }
 
 /// `[state]`: the checkpoint store.

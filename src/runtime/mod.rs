@@ -45,7 +45,13 @@ pub async fn run_source(
         };
     }
     let report = match build(config, source) {
-        Ok((http, sinks)) => Pipeline::new(http, sinks, store).run(cancel).await,
+        Ok((http, sinks, dead_letter)) => {
+            let mut pipeline = Pipeline::new(http, sinks, store);
+            if let Some(queue) = dead_letter {
+                pipeline = pipeline.with_dead_letter(queue);
+            }
+            pipeline.run(cancel).await
+        }
         Err(error) => RunReport {
             source: source.name.clone(),
             error: Some(error),
@@ -95,10 +101,10 @@ async fn circuit_open(source: &SourceConfig, store: &dyn StateStore) -> Option<S
     })
 }
 
-fn build(
-    config: &Config,
-    source: &SourceConfig,
-) -> Result<(HttpSource, Vec<Box<dyn sink::Sink>>), String> {
+/// What a source run is made of: the API, its sinks, and the dead-letter queue if any.
+type Parts = (HttpSource, Vec<Box<dyn sink::Sink>>, Option<Box<dyn sink::Sink>>);
+
+fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
     let http = HttpSource::new(source).map_err(|e| e.to_string())?;
     let sinks = config
         .sinks_of(source)
@@ -106,7 +112,14 @@ fn build(
         .map(|sink| sink::build(sink, &source.name))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    Ok((http, sinks))
+    let dead_letter = match &config.dead_letter {
+        Some(queue) => {
+            let lake = queue.as_lake()?;
+            Some(Box::new(sink::LakeSink::new(&lake, &source.name).map_err(|e| e.to_string())?) as Box<dyn sink::Sink>)
+        }
+        None => None,
+    };
+    Ok((http, sinks, dead_letter))
 }
 
 /// The one summary line per source per run.
@@ -130,6 +143,7 @@ fn log_summary(report: &RunReport) {
             bytes = report.bytes,
             duplicates_dropped = report.duplicates_dropped,
             late_events = report.late_events,
+            dead_lettered = report.dead_lettered,
             out_of_window = report.out_of_window,
             relists = report.relists,
             seconds = format!("{:.2}", report.seconds),

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SortOrder;
-use crate::sink::{Published, Sink};
+use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page};
 use crate::state::{Checkpoint, Intent, SinkIntent, StateStore, Window};
 use crate::transform::Envelope;
@@ -37,6 +37,8 @@ pub struct RunReport {
     pub objects: u64,
     /// Bytes published.
     pub bytes: u64,
+    /// Events refused by a sink and kept in the dead-letter queue.
+    pub dead_lettered: u64,
     /// Seconds the run took.
     pub seconds: f64,
     /// The committed high-water event time at the end.
@@ -51,6 +53,8 @@ pub struct RunReport {
 pub struct Pipeline<'a> {
     source: HttpSource,
     sinks: Vec<Box<dyn Sink>>,
+    /// Where events the sinks refuse go, if configured.
+    dead_letter: Option<Box<dyn Sink>>,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -74,6 +78,7 @@ impl<'a> Pipeline<'a> {
         Pipeline {
             source,
             sinks,
+            dead_letter: None,
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -83,6 +88,12 @@ impl<'a> Pipeline<'a> {
             committed: Checkpoint::default(),
             pending: Checkpoint::default(),
         }
+    }
+
+    /// Sends events the sinks refuse to `queue` (without one, a refusal fails the run).
+    pub fn with_dead_letter(mut self, queue: Box<dyn Sink>) -> Self {
+        self.dead_letter = Some(queue);
+        self
     }
 
     /// Runs until the source is caught up to the horizon (`now - settle_delay`), the page cap
@@ -114,7 +125,7 @@ impl<'a> Pipeline<'a> {
             Err(PageError::Sink(error)) => {
                 // A sink failed mid-page: its staged batch is incomplete, drop it. The
                 // checkpoint stays where it was and the next run fetches those pages again.
-                for sink in &mut self.sinks {
+                for sink in self.sinks.iter_mut().chain(self.dead_letter.iter_mut()) {
                     if let Err(discard) = sink.discard_staged().await {
                         tracing::warn!(source = %self.name, error = %discard, "could not clean staged objects");
                     }
@@ -144,7 +155,7 @@ impl<'a> Pipeline<'a> {
                 .map_err(|e| e.to_string())?;
             self.committed = intent.next;
         }
-        for sink in &mut self.sinks {
+        for sink in self.sinks.iter_mut().chain(self.dead_letter.iter_mut()) {
             sink.discard_staged().await.map_err(|e| e.to_string())?;
         }
         self.pending = self.committed.clone();
@@ -295,6 +306,7 @@ impl<'a> Pipeline<'a> {
         next.committed_at = Some(Utc::now());
         let batch = batch_name(&self.name, &self.committed);
         let mut sinks = Vec::new();
+        let mut letters = Vec::new();
         for sink in &mut self.sinks {
             if let Some(payload) = sink.prepare(&batch).await.map_err(|e| e.to_string())? {
                 sinks.push(SinkIntent {
@@ -302,6 +314,11 @@ impl<'a> Pipeline<'a> {
                     payload,
                 });
             }
+            let name = sink.name().to_string();
+            letters.extend(sink.take_rejected().into_iter().map(|r| dead_letter::wrap(r, &name, next.seq)));
+        }
+        if !letters.is_empty() {
+            sinks.extend(self.dead_letter(&letters, &batch).await?);
         }
         if !sinks.is_empty() {
             let intent = Intent {
@@ -327,11 +344,28 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
+    /// Stages refused events in the dead-letter queue, as part of the commit being made.
+    async fn dead_letter(&mut self, letters: &[Envelope], batch: &str) -> Result<Option<SinkIntent>, String> {
+        let first = letters[0].data["error"].as_str().unwrap_or_default().to_string();
+        let Some(queue) = self.dead_letter.as_mut() else {
+            return Err(format!(
+                "{} events were refused by a sink (first: {first}) and no [dead_letter] queue is configured; the checkpoint was not moved (hint: add [dead_letter] path = \"dead-letter\" to keep them, then run again)",
+                letters.len()
+            ));
+        };
+        tracing::warn!(source = %self.name, events = letters.len(), first_error = %first, "events refused by a sink go to the dead-letter queue");
+        queue.write(letters).await.map_err(|e| e.to_string())?;
+        self.report.dead_lettered += letters.len() as u64;
+        let payload = queue.prepare(batch).await.map_err(|e| e.to_string())?;
+        Ok(payload.map(|payload| SinkIntent { sink: dead_letter::SINK_NAME.to_string(), payload }))
+    }
+
     async fn publish(&mut self, intent: &Intent) -> Result<(), String> {
         for part in &intent.sinks {
             let sink = self
                 .sinks
                 .iter_mut()
+                .chain(self.dead_letter.iter_mut())
                 .find(|s| s.name() == part.sink)
                 .ok_or_else(|| {
                     format!(

@@ -7,7 +7,10 @@
 //! 3. [`Sink::publish`] makes the batch visible. It is idempotent: after a crash the next
 //!    run calls it again with the recorded payload, then moves the checkpoint.
 
+pub mod dead_letter;
+pub mod http;
 pub mod lake;
+pub mod stdout;
 
 use async_trait::async_trait;
 
@@ -80,8 +83,10 @@ pub trait Sink: Send {
 pub fn build(config: &SinkConfig, source: &str) -> Result<Box<dyn Sink>, SinkError> {
     match config {
         SinkConfig::Lake(lake) => Ok(Box::new(LakeSink::new(lake, source)?)),
+        SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c)?)),
+        SinkConfig::Stdout(c) => Ok(Box::new(stdout::StdoutSink::new(c))),
         // Each kind's arm is replaced as its sink lands.
-        SinkConfig::SplunkHec(_) | SinkConfig::Elasticsearch(_) | SinkConfig::Http(_) | SinkConfig::Stdout(_) => Err(SinkError {
+        SinkConfig::SplunkHec(_) | SinkConfig::Elasticsearch(_) => Err(SinkError {
             sink: config.name().to_string(),
             detail: "this sink kind is not available in this build yet".into(),
         }),

@@ -1,16 +1,71 @@
 //! `kind = "http"` (NDJSON or a JSON array to any endpoint) and `kind = "stdout"`.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use serde::Deserialize;
 
-/// Settings of the generic HTTP sink. (Being built: only `name` exists so far.)
+use crate::config::AuthConfig;
+
+/// Settings of the generic HTTP sink: batches of events POSTed to one URL.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSinkConfig {
     /// Unique name that sources refer to.
     pub name: String,
+    /// Where batches are POSTed.
+    pub url: String,
+    /// How a batch is written.
+    #[serde(default)]
+    pub format: BatchFormat,
+    /// How requests are authenticated (the same kinds as a source's `auth`).
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Extra headers (not secrets: use `auth`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Events per request at most.
+    #[serde(default = "default_batch_events")]
+    pub max_batch_events: usize,
+    /// Uncompressed bytes per request at most.
+    #[serde(default = "default_batch_bytes")]
+    pub max_batch_bytes: bytesize::ByteSize,
+    /// Compress request bodies with gzip (`Content-Encoding: gzip`).
+    #[serde(default)]
+    pub gzip: bool,
+    /// Time allowed for one request.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per batch for transport errors, 429 and 5xx.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
 }
 
-/// Settings of the stdout sink.
+/// How the HTTP sink writes a batch.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchFormat {
+    /// One envelope per line (`application/x-ndjson`).
+    #[default]
+    Ndjson,
+    /// One JSON array of envelopes (`application/json`).
+    JsonArray,
+}
+
+fn default_batch_events() -> usize {
+    1000
+}
+fn default_batch_bytes() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(4)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_attempts() -> u32 {
+    8
+}
+
+/// Settings of the stdout sink: one envelope per line on standard output.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutConfig {

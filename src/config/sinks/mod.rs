@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 pub use elasticsearch::ElasticsearchConfig;
 pub use hec::HecConfig;
-pub use http::{HttpSinkConfig, StdoutConfig};
+pub use http::{BatchFormat, HttpSinkConfig, StdoutConfig};
 pub use lake::LakeConfig;
 
 /// One `[[sinks]]` entry; `kind` says which.

@@ -1,0 +1,158 @@
+//! The dead-letter queue: events a sink refused for good, kept with the reason.
+//!
+//! Dead letters are written by a lake writer (same layout, same commit protocol) under the
+//! `[dead_letter]` directory, in the same commit as the sinks' batch, so a refused event is
+//! either in its sink or in the queue, never nowhere. Each line is an envelope whose `data`
+//! holds the failure: `{"error", "sink", "commit", "event": <the original record>}`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::Rejected;
+use crate::transform::{Envelope, EnvelopeTime};
+
+/// The name the dead-letter writer goes by in commit intents (reserved for sinks).
+pub const SINK_NAME: &str = "dead_letter";
+
+/// Wraps a refused event for the queue.
+pub fn wrap(rejected: Rejected, sink: &str, commit: u64) -> Envelope {
+    let Rejected { event, error } = rejected;
+    Envelope {
+        event_time: event.event_time,
+        parse_time: EnvelopeTime(Utc::now()),
+        source: event.source,
+        event_id: event.event_id,
+        data: json!({ "error": error, "sink": sink, "commit": commit, "event": event.data }),
+    }
+}
+
+/// A dead letter read back: the original event and where it failed.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The event as it was offered to the sink.
+    pub event: Envelope,
+    /// The sink that refused it.
+    pub sink: String,
+    /// Why.
+    pub error: String,
+}
+
+/// One object of the queue, with its letters.
+#[derive(Debug)]
+pub struct DeadLetterObject {
+    /// Path of the object.
+    pub path: PathBuf,
+    /// Its letters.
+    pub letters: Vec<DeadLetter>,
+}
+
+/// Reads every published dead-letter object of `source` (all sources when `None`).
+pub fn read(root: &Path, source: Option<&str>) -> std::io::Result<Vec<DeadLetterObject>> {
+    use std::io::BufRead;
+    let mut files = Vec::new();
+    for entry in read_dir_sorted(root)? {
+        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(found) = name.strip_prefix("source=") else { continue };
+        if source.is_none_or(|s| s == found) {
+            collect(&entry, &mut files)?;
+        }
+    }
+    let mut objects = Vec::new();
+    for path in files {
+        let file = std::fs::File::open(&path)?;
+        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        let mut letters = Vec::new();
+        for line in reader.lines() {
+            let line = line?;
+            letters.push(parse_letter(&line).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+            })?);
+        }
+        objects.push(DeadLetterObject { path, letters });
+    }
+    Ok(objects)
+}
+
+fn parse_letter(line: &str) -> Result<DeadLetter, String> {
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let time = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| EnvelopeTime(t.with_timezone(&Utc)))
+    };
+    let data = &value["data"];
+    Ok(DeadLetter {
+        event: Envelope {
+            event_time: time(&value["event_time"]).ok_or("no event_time")?,
+            parse_time: time(&value["parse_time"]).ok_or("no parse_time")?,
+            source: Arc::from(text(&value["source"]).ok_or("no source")?.as_str()),
+            event_id: text(&value["event_id"]).ok_or("no event_id")?,
+            data: data["event"].clone(),
+        },
+        sink: text(&data["sink"]).ok_or("no data.sink")?,
+        error: text(&data["error"]).unwrap_or_default(),
+    })
+}
+
+fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(err),
+    };
+    paths.sort();
+    Ok(paths)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.to_string_lossy().ends_with(".ndjson.gz") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Moves a replayed object out of the queue, into `<root>/_replayed/` with the same layout,
+/// so it is kept for audit but not replayed twice.
+pub fn retire(root: &Path, object: &Path) -> std::io::Result<PathBuf> {
+    let relative = object.strip_prefix(root).unwrap_or(object);
+    let target = root.join("_replayed").join(relative);
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::rename(object, &target)?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Record;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_wrapped_letter_reads_back_as_the_original_event() {
+        let record = Record {
+            time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            id: "e1".into(),
+            data: json!({"k": 1}),
+        };
+        let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
+        let letter = wrap(Rejected { event: event.clone(), error: "mapper_parsing_exception".into() }, "es", 7);
+        let line = serde_json::to_string(&letter).unwrap();
+        let back = parse_letter(&line).unwrap();
+        assert_eq!(back.sink, "es");
+        assert_eq!(back.error, "mapper_parsing_exception");
+        assert_eq!(back.event.event_id, "e1");
+        assert_eq!(back.event.data, json!({"k": 1}));
+        assert_eq!(back.event.event_time, event.event_time);
+        assert_eq!(letter.data["commit"], 7);
+    }
+}

@@ -1,0 +1,212 @@
+//! The generic HTTP sink: batches of envelopes POSTed to one URL, as NDJSON or a JSON array.
+//!
+//! Delivery is at least once: an endpoint has no idempotent write we could rely on, so a batch
+//! sent just before a crash is sent again by the replay. Each envelope carries `event_id` for
+//! receivers that deduplicate.
+
+use std::io::Write;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::BackoffBuilder;
+use flate2::write::GzEncoder;
+use reqwest::StatusCode;
+
+use super::{Published, Rejected, Sink, SinkError};
+use crate::config::{BatchFormat, HttpSinkConfig};
+use crate::source::auth::Authenticator;
+use crate::transform::Envelope;
+
+/// A [`Sink`] POSTing batches to an HTTP endpoint.
+pub struct HttpSink {
+    config: HttpSinkConfig,
+    url: url::Url,
+    client: reqwest::Client,
+    auth: Authenticator,
+    batch: Vec<Envelope>,
+    batch_bytes: usize,
+    sent: Published,
+    rejected: Vec<Rejected>,
+}
+
+impl HttpSink {
+    /// Builds the sink; fails on a bad URL or auth setting.
+    pub fn new(config: &HttpSinkConfig) -> Result<Self, SinkError> {
+        let fail = |detail: String| SinkError { sink: config.name.clone(), detail };
+        let url = url::Url::parse(&config.url)
+            .map_err(|e| fail(format!("url `{}` is not a URL: {e} (hint: write it like https://collector.example/ingest)", config.url)))?;
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
+        let auth = Authenticator::new(&config.auth, client.clone()).map_err(|e| fail(e.to_string()))?;
+        Ok(HttpSink {
+            config: config.clone(),
+            url,
+            client,
+            auth,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            sent: Published::default(),
+            rejected: Vec::new(),
+        })
+    }
+
+    fn error(&self, detail: String) -> SinkError {
+        SinkError { sink: self.config.name.clone(), detail }
+    }
+
+    /// The request body for the current batch.
+    fn body(&self) -> Result<Vec<u8>, SinkError> {
+        let mut body = Vec::with_capacity(self.batch_bytes + self.batch.len() + 2);
+        if self.config.format == BatchFormat::JsonArray {
+            body.push(b'[');
+        }
+        for (i, event) in self.batch.iter().enumerate() {
+            if i > 0 && self.config.format == BatchFormat::JsonArray {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, event).map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
+            if self.config.format == BatchFormat::Ndjson {
+                body.push(b'\n');
+            }
+        }
+        if self.config.format == BatchFormat::JsonArray {
+            body.push(b']');
+        }
+        if !self.config.gzip {
+            return Ok(body);
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        encoder
+            .write_all(&body)
+            .and_then(|()| encoder.finish())
+            .map_err(|e| self.error(format!("cannot compress a batch: {e}")))
+    }
+
+    /// Sends the current batch, retrying what may succeed later. A batch the endpoint refuses
+    /// with a 4xx is rejected event by event (to the dead-letter queue); refused credentials
+    /// stop the sink instead, since every later batch would fail the same way.
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body()?;
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(30))
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let mut attempt = 1;
+        let outcome = loop {
+            let result = self.send_once(&body).await;
+            let retry = match &result {
+                Ok(status) => *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+                Err(_) => true,
+            };
+            if !retry || attempt >= self.config.max_attempts {
+                break result;
+            }
+            tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(30))).await;
+            attempt += 1;
+        };
+        let status = outcome.map_err(|detail| self.error(format!("{}: {detail} (gave up after {attempt} attempts)", self.url)))?;
+        match status {
+            s if s.is_success() => {
+                self.sent.objects += 1;
+                self.sent.bytes += body.len() as u64;
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(self.error(format!("{}: HTTP {status}: the endpoint refused the credentials (hint: check the sink's auth)", self.url)))
+            }
+            s if s.is_client_error() => {
+                let reason = format!("{}: HTTP {s}", self.url);
+                self.rejected.extend(self.batch.drain(..).map(|event| Rejected { event, error: reason.clone() }));
+            }
+            other => {
+                return Err(self.error(format!("{}: HTTP {other} after {attempt} attempts (hint: check the endpoint's health)", self.url)))
+            }
+        }
+        self.batch.clear();
+        self.batch_bytes = 0;
+        Ok(())
+    }
+
+    async fn send_once(&self, body: &[u8]) -> Result<StatusCode, String> {
+        let content_type = match self.config.format {
+            BatchFormat::Ndjson => "application/x-ndjson",
+            BatchFormat::JsonArray => "application/json",
+        };
+        let mut builder = self.client.post(self.url.clone()).header("Content-Type", content_type);
+        if self.config.gzip {
+            builder = builder.header("Content-Encoding", "gzip");
+        }
+        for (name, value) in &self.config.headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder.body(body.to_vec()).build().map_err(|e| format!("cannot build the request: {e}"))?;
+        self.auth.authorize(&mut request).await.map_err(|e| e.to_string())?;
+        let response = self.client.execute(request).await.map_err(|e| {
+            if e.is_timeout() { "timed out".to_string() } else { "cannot connect or send".to_string() }
+        })?;
+        if response.status() == StatusCode::UNAUTHORIZED && self.auth.invalidate().await {
+            return Err("the access token was rejected; retrying with a new one".into());
+        }
+        Ok(response.status())
+    }
+}
+
+#[async_trait]
+impl Sink for HttpSink {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    async fn write(&mut self, events: &[Envelope]) -> Result<(), SinkError> {
+        for event in events {
+            // Serialized size, to keep requests under max_batch_bytes; sending awaits, which
+            // is the back-pressure a slow endpoint puts on the source.
+            let size = serde_json::to_vec(event).map(|v| v.len()).unwrap_or(0);
+            if !self.batch.is_empty() && self.batch_bytes + size > self.config.max_batch_bytes.as_u64() as usize {
+                self.flush().await?;
+            }
+            self.batch.push(event.clone());
+            self.batch_bytes += size;
+            if self.batch.len() >= self.config.max_batch_events {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn wants_commit(&self) -> bool {
+        false
+    }
+
+    async fn prepare(&mut self, _batch: &str) -> Result<Option<serde_json::Value>, SinkError> {
+        self.flush().await?;
+        if self.sent == Published::default() {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::json!({ "requests": self.sent.objects, "bytes": self.sent.bytes })))
+    }
+
+    async fn publish(&mut self, _payload: &serde_json::Value) -> Result<Published, SinkError> {
+        // Delivered during prepare; nothing to make visible.
+        Ok(std::mem::take(&mut self.sent))
+    }
+
+    fn take_rejected(&mut self) -> Vec<Rejected> {
+        std::mem::take(&mut self.rejected)
+    }
+
+    async fn discard_staged(&mut self) -> Result<(), SinkError> {
+        self.batch.clear();
+        self.batch_bytes = 0;
+        self.sent = Published::default();
+        Ok(())
+    }
+}
