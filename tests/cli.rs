@@ -315,3 +315,40 @@ async fn a_source_that_keeps_failing_is_skipped_until_its_cooldown() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_runs_commit_in_time_and_chain_without_loss() {
+    let mut sim_config = SimulatorConfig::okta(3_000);
+    sim_config.latency = std::time::Duration::from_millis(100);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut cfg = TestConfig::new(&base_url);
+    cfg.limit = 100;
+    let path = cfg.write(dir.path(), "");
+    let text_cfg = std::fs::read_to_string(&path).unwrap().replace("timeout = \"5s\"", "timeout = \"1s\"");
+    std::fs::write(&path, text_cfg).unwrap();
+    let config = path.to_str().unwrap();
+
+    let out = run_sluice(&["run", "--once", "--deadline", "1500ms", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(2), "a deadline shorter than a page is refused: {}", text(&out));
+    assert!(text(&out).contains("http.timeout"), "{}", text(&out));
+
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs <= 10, "never finished");
+        let started = std::time::Instant::now();
+        let out = run_sluice(&["run", "--once", "--deadline", "2500ms", "--config", config]).await;
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_millis(4000), "a 2.5 s deadline run took {took:?}");
+        match out.status.code() {
+            Some(3) => assert!(text(&out).contains("more work is pending"), "{}", text(&out)),
+            Some(0) => break,
+            other => panic!("exit {other:?}: {}", text(&out)),
+        }
+    }
+    assert!(runs >= 2, "3 s of pages cannot fit one 2.5 s run");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}

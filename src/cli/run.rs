@@ -15,6 +15,10 @@ pub struct RunArgs {
     /// will run continuously).
     #[arg(long)]
     once: bool,
+    /// Stop taking new pages as this much time passes, commit, and exit with code 3 if work
+    /// remains (for schedulers that kill jobs at a timeout: Lambda, Cloud Run, CronJobs).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    deadline: Option<std::time::Duration>,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -33,8 +37,49 @@ pub async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let reports = runtime::run_once(&config, store.as_ref(), shutdown_token()).await;
-    exit_code(&reports)
+    let cancel = shutdown_token();
+    if let Some(deadline) = args.deadline {
+        if let Err(message) = check_deadline(&config, deadline) {
+            eprintln!("error: {message}");
+            return EXIT_CONFIG;
+        }
+        let reserve = commit_reserve(deadline);
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(deadline - reserve).await;
+            tracing::info!(reserve_ms = reserve.as_millis() as u64, "deadline near: no new pages; committing");
+            trigger.cancel();
+        });
+    }
+    let reports = runtime::run_once(&config, store.as_ref(), cancel).await;
+    let code = exit_code(&reports);
+    if code == EXIT_MORE_PENDING {
+        eprintln!("more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})");
+    }
+    code
+}
+
+/// Time kept back from the deadline for the final commit (gzip trailers, fsyncs, renames and
+/// the checkpoint write): a tenth of the deadline, between 1 and 30 seconds.
+fn commit_reserve(deadline: std::time::Duration) -> std::time::Duration {
+    (deadline / 10).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(30))
+}
+
+/// A deadline must leave room for at least one page of every source.
+fn check_deadline(config: &crate::config::Config, deadline: std::time::Duration) -> Result<(), String> {
+    let reserve = commit_reserve(deadline);
+    for source in &config.sources {
+        if deadline <= reserve + source.http.timeout {
+            return Err(format!(
+                "--deadline {} leaves no time for one page of source `{}` (http.timeout = {}, plus {} kept for the final commit) (hint: raise the deadline or lower the source's http.timeout)",
+                humantime::format_duration(deadline),
+                source.name,
+                humantime::format_duration(source.http.timeout),
+                humantime::format_duration(reserve)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Failure wins over pending work, which wins over success.
