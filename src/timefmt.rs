@@ -45,6 +45,19 @@ pub fn format_param(time: DateTime<Utc>, format: &TimeFormat) -> String {
     }
 }
 
+/// `time` cut down to what `format` can write in a request (whole seconds for epoch seconds
+/// and for strftime layouts without fractions, milliseconds otherwise).
+pub fn truncate(time: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
+    let whole_seconds = match format {
+        TimeFormat::EpochSeconds => true,
+        TimeFormat::Strftime(layout) => !layout.contains('f'),
+        _ => false,
+    };
+    let millis = time.timestamp_millis();
+    let cut = if whole_seconds { millis - millis.rem_euclid(1000) } else { millis };
+    DateTime::from_timestamp_millis(cut).unwrap_or(time)
+}
+
 /// A custom layout: with an offset in it, honoured; without, the time is UTC.
 fn parse_strftime(text: &str, layout: &str) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_str(text, layout) {

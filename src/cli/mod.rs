@@ -6,6 +6,7 @@
 
 mod check;
 mod demo;
+mod lake;
 mod dlq;
 mod run;
 mod simulate;
@@ -52,6 +53,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// List or replay events that sinks refused (the dead-letter queue).
     Dlq(dlq::DlqArgs),
+    /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects.
+    Lake(lake::LakeArgs),
 }
 
 /// The config file option shared by commands.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => status::status(args).await,
             Command::Simulate(args) => simulate::simulate(args).await,
             Command::Demo(args) => demo::demo(args).await,
+            Command::Lake(args) => lake::lake(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
         }
     });

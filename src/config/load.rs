@@ -175,9 +175,17 @@ fn merge_tables(mut base: toml::Table, over: toml::Table) -> toml::Table {
 
 impl Config {
     fn make_paths_relative_to(&mut self, base: &Path) {
-        let StateConfig::Sqlite { path } = &mut self.state;
-        if path.is_relative() {
-            *path = base.join(&*path);
+        if let StateConfig::Sqlite { path, .. } = &mut self.state {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+        for source in &mut self.sources {
+            if let Some(ca) = &mut source.http.ca_file {
+                if ca.is_relative() {
+                    *ca = base.join(&*ca);
+                }
+            }
         }
         if let Some(dead_letter) = &mut self.dead_letter {
             if dead_letter.path.is_relative() {
@@ -324,10 +332,13 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             "name the field that holds each event's time, e.g. \"published\"",
         ));
     }
-    source
-        .auth
-        .problem()
-        .map_err(|p| invalid(key(&format!("auth.{}", p.field)), p.message, p.hint))?;
+    // Without resolved secrets (`sluice status`) there is nothing to check in `auth`.
+    if super::secret::resolving() {
+        source
+            .auth
+            .problem()
+            .map_err(|p| invalid(key(&format!("auth.{}", p.field)), p.message, p.hint))?;
+    }
     validate_templates(source)
         .map_err(|(field, message, hint)| invalid(key(field), message, hint))?;
     if source.window.max_window.is_zero() || source.window.dedup_capacity == 0 {
@@ -417,7 +428,7 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
         if !used.contains(&needed) {
             return problem(
                 "pagination",
-                format!("{:?} pagination needs a {{{needed}}} placeholder in query, headers or body", source.pagination),
+                format!("this pagination kind needs a {{{needed}}} placeholder in query, headers or body"),
                 "send the value back, e.g. query = { cursor = \"{cursor}\" } (cursor pagination may use param = \"cursor\" instead)",
             );
         }

@@ -72,13 +72,51 @@ pub enum StateConfig {
         /// Path of the database file, relative to the config file's directory.
         #[serde(default = "default_state_path")]
         path: PathBuf,
+        /// How long a run's lease on a source lasts without renewal; a paused or dead worker
+        /// loses the source after this long.
+        #[serde(default = "default_lease_ttl", with = "humantime_serde")]
+        lease_ttl: Duration,
     },
+    /// A PostgreSQL database, shared by workers on several machines.
+    Postgres {
+        /// Connection URL, e.g. `postgres://sluice:${env:PGPASSWORD}@db:5432/sluice?sslmode=require`
+        /// (`sslmode=disable` or unset: plain TCP; `require`: TLS with the certificate verified).
+        /// Secret references are resolved even for `sluice status`, which needs the store.
+        #[serde(deserialize_with = "always_resolved")]
+        url: Secret,
+        /// As for `sqlite`.
+        #[serde(default = "default_lease_ttl", with = "humantime_serde")]
+        lease_ttl: Duration,
+    },
+}
+
+/// Reads a secret that every command needs (the state store's URL), so its references are
+/// resolved even by commands that otherwise leave secrets alone.
+fn always_resolved<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Secret::resolve(&raw).map_err(serde::de::Error::custom)
+}
+
+impl StateConfig {
+    /// How long a lease lasts without renewal.
+    pub fn lease_ttl(&self) -> Duration {
+        match self {
+            StateConfig::Sqlite { lease_ttl, .. } | StateConfig::Postgres { lease_ttl, .. } => {
+                *lease_ttl
+            }
+        }
+    }
+}
+
+fn default_lease_ttl() -> Duration {
+    crate::runtime::DEFAULT_LEASE_TTL
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig::Sqlite {
             path: default_state_path(),
+            lease_ttl: default_lease_ttl(),
         }
     }
 }
@@ -166,11 +204,12 @@ pub enum HttpMethod {
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
-    /// Oldest first: progress can be committed page by page.
+    /// Oldest first. Events that arrive behind the high-water time are counted as late.
     #[default]
     Ascending,
-    /// Newest first: the window's high-water time is known from its first page, but nothing
-    /// older is complete until its last page, so the anchor moves only when the window is done.
+    /// Newest first. As for every order, the anchor moves only when a window is done; what
+    /// differs is recovery from an expired cursor, which lists the window again only up to the
+    /// oldest time already delivered.
     NewestFirst,
 }
 
@@ -457,6 +496,10 @@ pub struct HttpConfig {
     /// credential. Logged as a warning on every run.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// A PEM file of extra CA certificates to trust (an API behind a private CA), relative to
+    /// the config file's directory. The built-in Mozilla roots stay trusted.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -470,6 +513,7 @@ impl Default for HttpConfig {
             max_pages: 0,
             max_retries_per_run: default_max_retries_per_run(),
             insecure_skip_verify: false,
+            ca_file: None,
         }
     }
 }

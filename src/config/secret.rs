@@ -17,7 +17,7 @@ pub(crate) struct ResolveContext {
 }
 
 thread_local! {
-    static CONTEXT: RefCell<ResolveContext> = RefCell::new(ResolveContext { base_dir: None, resolve: true });
+    static CONTEXT: RefCell<ResolveContext> = const { RefCell::new(ResolveContext { base_dir: None, resolve: true }) };
 }
 
 /// Runs `f` (a config parse) with `context` in force for the secrets it reads.
@@ -84,6 +84,11 @@ fn resolve_reference(reference: &str) -> Result<String, String> {
             "unknown secret reference `${{{reference}}}` (hint: use ${{env:NAME}} or ${{file:PATH}})"
         )),
     }
+}
+
+/// Whether secrets are being resolved (not in `sluice status`).
+pub(crate) fn resolving() -> bool {
+    CONTEXT.with(|c| c.borrow().resolve)
 }
 
 /// The config file's directory, while a config is being read.

@@ -6,7 +6,7 @@ mod pipeline;
 
 use tokio_util::sync::CancellationToken;
 
-pub use pipeline::{batch_name, Pipeline, RunReport};
+pub use pipeline::{batch_name, Pipeline, RunReport, DEFAULT_LEASE_TTL};
 
 use crate::config::{Config, SourceConfig};
 use crate::sink;
@@ -46,7 +46,7 @@ pub async fn run_source(
     }
     let report = match build(config, source) {
         Ok((http, sinks, dead_letter)) => {
-            let mut pipeline = Pipeline::new(http, sinks, store);
+            let mut pipeline = Pipeline::new(http, sinks, store).with_lease_ttl(config.state.lease_ttl());
             if let Some(queue) = dead_letter {
                 pipeline = pipeline.with_dead_letter(queue);
             }
@@ -124,6 +124,10 @@ fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
 
 /// The one summary line per source per run.
 fn log_summary(report: &RunReport) {
+    if let Some(reason) = &report.skipped {
+        tracing::info!(source = %report.source, reason = %reason, "source skipped");
+        return;
+    }
     if report.late_events > 0 {
         // Each of these was invisible when its time range was first listed, so the API
         // publishes later than settle_delay; later still than settle_delay + overlap is lost.

@@ -2,7 +2,7 @@
 //! commit (sinks first, checkpoint last) whenever a sink's batch is ready.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page};
-use crate::state::{Checkpoint, Intent, SinkIntent, StateStore, Window};
+use crate::state::{Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent, StateStore, Window};
 use crate::transform::Envelope;
 
 /// What a source run did.
@@ -39,6 +39,8 @@ pub struct RunReport {
     pub bytes: u64,
     /// Events refused by a sink and kept in the dead-letter queue.
     pub dead_lettered: u64,
+    /// Why the run did nothing (another worker held the source), if it did nothing.
+    pub skipped: Option<String>,
     /// Seconds the run took.
     pub seconds: f64,
     /// The committed high-water event time at the end.
@@ -55,6 +57,14 @@ pub struct Pipeline<'a> {
     sinks: Vec<Box<dyn Sink>>,
     /// Where events the sinks refuse go, if configured.
     dead_letter: Option<Box<dyn Sink>>,
+    /// Who this worker is, for leases.
+    holder: String,
+    /// The lease on the source while the run works it.
+    lease: Option<Lease>,
+    /// How long a lease lasts without renewal.
+    lease_ttl: Duration,
+    /// When the lease was last renewed.
+    renewed: Instant,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -79,6 +89,10 @@ impl<'a> Pipeline<'a> {
             source,
             sinks,
             dead_letter: None,
+            holder: worker_identity(),
+            lease: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            renewed: Instant::now(),
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -88,6 +102,12 @@ impl<'a> Pipeline<'a> {
             committed: Checkpoint::default(),
             pending: Checkpoint::default(),
         }
+    }
+
+    /// Sets how long the source's lease lasts without renewal.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
     }
 
     /// Sends events the sinks refuse to `queue` (without one, a refusal fails the run).
@@ -105,12 +125,20 @@ impl<'a> Pipeline<'a> {
         if let Err(error) = result {
             self.report.error = Some(error);
         }
+        if let Some(lease) = self.lease.take() {
+            if let Err(err) = self.store.release_lease(&lease).await {
+                tracing::warn!(source = %self.name, error = %err, "could not release the lease; it lapses on its own");
+            }
+        }
         self.report.seconds = started.elapsed().as_secs_f64();
         self.report.high_water = self.committed.high_water;
         self.report
     }
 
     async fn run_inner(&mut self, cancel: &CancellationToken) -> Result<(), String> {
+        if !self.take_lease().await? {
+            return Ok(());
+        }
         self.recover().await?;
         let horizon = window::horizon(Utc::now(), &self.source.config().window);
         let stop = match self.pull(horizon, cancel).await {
@@ -138,6 +166,56 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
+    /// Claims the source for this run. `false` when another worker holds it: this run then
+    /// does nothing and ends cleanly.
+    async fn take_lease(&mut self) -> Result<bool, String> {
+        let outcome = self
+            .store
+            .acquire_lease(&self.name, &self.holder, self.lease_ttl)
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome {
+            LeaseOutcome::Acquired(lease) => {
+                self.lease = Some(lease);
+                self.renewed = Instant::now();
+                Ok(true)
+            }
+            LeaseOutcome::HeldBy { holder, token, until } if holder_is_dead(&holder) => {
+                // A crashed run on this host (kill -9, OOM) left its lease behind: free it
+                // rather than wait out the TTL. Its commits are fenced by the new token.
+                tracing::info!(source = %self.name, holder = %holder, "taking over the lease of a process that no longer runs");
+                let stale = Lease { source: self.name.to_string(), holder, token, expires_at: until };
+                self.store.release_lease(&stale).await.map_err(|e| e.to_string())?;
+                Box::pin(self.take_lease()).await
+            }
+            LeaseOutcome::HeldBy { holder, until, .. } => {
+                self.report.skipped = Some(format!(
+                    "another worker ({holder}) holds this source until {}",
+                    crate::timefmt::rfc3339_millis(until)
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Renews the lease once a third of its time has passed, so a live worker never loses it
+    /// and a paused one loses it within `lease_ttl`.
+    async fn keep_lease(&mut self) -> Result<(), String> {
+        let Some(lease) = &self.lease else { return Ok(()) };
+        if self.renewed.elapsed() < self.lease_ttl / 3 {
+            return Ok(());
+        }
+        let renewed = self.store.renew_lease(lease, self.lease_ttl).await.map_err(|e| e.to_string())?;
+        self.lease = Some(renewed);
+        self.renewed = Instant::now();
+        Ok(())
+    }
+
+    /// The fencing token every state write carries.
+    fn fence(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |l| l.token)
+    }
+
     /// Finishes a commit a crashed run left half done, then clears leftover staging.
     async fn recover(&mut self) -> Result<(), String> {
         let state = self
@@ -150,7 +228,7 @@ impl<'a> Pipeline<'a> {
             tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
             self.publish(&intent).await?;
             self.store
-                .commit(&self.name, &intent.next)
+                .commit(&self.name, &intent.next, self.fence())
                 .await
                 .map_err(|e| e.to_string())?;
             self.committed = intent.next;
@@ -182,6 +260,7 @@ impl<'a> Pipeline<'a> {
             let Some(window) = window::next_window(&self.pending, &config.window, horizon) else {
                 return Ok(Stop::CaughtUp);
             };
+            self.keep_lease().await.map_err(PageError::Sink)?;
             let listing = self.pending.listing.unwrap_or(window);
             let page_ref = self.pending.page.clone();
             let fetched = tokio::select! {
@@ -282,7 +361,7 @@ impl<'a> Pipeline<'a> {
             self.pending.observe(record.time, &record.id, order);
             events.push(Envelope::wrap(record, &self.name, parse_time));
         }
-        let forgotten = self.pending.prune_recent(overlap, capacity);
+        let forgotten = self.pending.prune_recent(overlap, capacity, order, listing.start);
         if forgotten > 0 {
             tracing::warn!(source = %self.name, forgotten, capacity, "more events fall in the dedup range than window.dedup_capacity; raise it to keep dedup exact");
         }
@@ -327,13 +406,14 @@ impl<'a> Pipeline<'a> {
                 sinks,
             };
             self.store
-                .prepare(&self.name, &intent)
+                .prepare(&self.name, &intent, self.fence())
                 .await
                 .map_err(|e| e.to_string())?;
             self.publish(&intent).await?;
         }
+        self.keep_lease().await?;
         self.store
-            .commit(&self.name, &next)
+            .commit(&self.name, &next, self.fence())
             .await
             .map_err(|e| e.to_string())?;
         self.report.events += next.delivered - self.committed.delivered;
@@ -382,6 +462,34 @@ impl<'a> Pipeline<'a> {
         }
         Ok(())
     }
+}
+
+/// How long a lease lasts without renewal, unless the state config says otherwise.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
+
+/// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
+/// is still a different holder).
+fn worker_identity() -> String {
+    format!("{}/{}/{:08x}", host_name(), std::process::id(), rand::random::<u32>())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// Whether a lease holder is a process on this host that has exited. Holders on other hosts,
+/// or whose process may still run, are assumed alive: only their lease's expiry frees them.
+fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.split('/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { return false };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    if host != host_name() || pid == std::process::id() {
+        return false;
+    }
+    !std::path::Path::new(&format!("/proc/{pid}")).exists() && cfg!(target_os = "linux")
 }
 
 enum PageError {

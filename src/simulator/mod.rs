@@ -13,14 +13,17 @@
 //! in the `after` cursor, so a client that crashes and resumes from its own checkpoint
 //! sees exactly the data it would have seen otherwise.
 //!
-//! Vendors are profiles selected by [`Vendor`]; each lives in its own module (only
-//! [`okta`] so far) and supplies its routes and event shape, while the timeline, fault
-//! decisions, statistics and server lifecycle here are shared.
+//! Vendors are profiles selected by [`Vendor`]; each lives in its own module ([`okta`],
+//! and [`generic`], a configurable API covering every pagination style, sort order, time
+//! format and auth scheme a connector spec can describe) and supplies its routes and event
+//! shape, while the timeline, fault decisions, statistics and server lifecycle here are
+//! shared.
 //!
 //! Besides the vendor API the server answers `GET /_sim/health` (`ok`) and
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 mod faults;
+pub mod generic;
 pub mod okta;
 mod rng;
 mod timeline;
@@ -45,6 +48,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
+pub use generic::{GenericProfile, LateEvents, SimAuth, SimOrder, SimPagination, SimTimeFormat};
 
 use faults::FaultInjector;
 use timeline::Timeline;
@@ -58,16 +62,19 @@ pub enum Vendor {
     /// Okta System Log API (`GET /api/v1/logs`).
     #[default]
     Okta,
+    /// A configurable API (see [`generic`] and [`SimulatorConfig::generic`]).
+    Generic,
 }
 
 impl Vendor {
     /// Every supported vendor, e.g. for CLI help or `possible_values`.
-    pub const ALL: &'static [Vendor] = &[Vendor::Okta];
+    pub const ALL: &'static [Vendor] = &[Vendor::Okta, Vendor::Generic];
 
     /// The lowercase name used in configuration and on the command line.
     pub const fn as_str(self) -> &'static str {
         match self {
             Vendor::Okta => "okta",
+            Vendor::Generic => "generic",
         }
     }
 }
@@ -80,7 +87,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -120,6 +127,8 @@ pub struct SimulatorConfig {
     pub token: String,
     /// Injected faults.
     pub faults: Faults,
+    /// How the generic vendor behaves (ignored by the other vendors).
+    pub generic: GenericProfile,
 }
 
 impl SimulatorConfig {
@@ -138,6 +147,18 @@ impl SimulatorConfig {
             latency: Duration::ZERO,
             token: "sim-token".to_string(),
             faults: Faults::none(),
+            generic: GenericProfile::default(),
+        }
+    }
+
+    /// A generic API with `events` events behaving as `profile`, with the same defaults
+    /// as [`SimulatorConfig::okta`] otherwise (seed 42, anchor five minutes ago, 6 h span,
+    /// pages of 100 up to 1000, no latency, no faults).
+    pub fn generic(events: u64, profile: GenericProfile) -> Self {
+        Self {
+            vendor: Vendor::Generic,
+            generic: profile,
+            ..Self::okta(events)
         }
     }
 
@@ -148,6 +169,7 @@ impl SimulatorConfig {
             "default_page_size must be at least 1"
         );
         anyhow::ensure!(self.max_page_size > 0, "max_page_size must be at least 1");
+        self.generic.validate()?;
         self.faults.validate()
     }
 }
@@ -177,6 +199,17 @@ pub struct SimStats {
     pub bad_requests: u64,
     /// Events contained in `pages_ok` pages.
     pub events_served: u64,
+    /// Access tokens issued by the OAuth 2.0 token endpoint (generic vendor).
+    #[serde(default)]
+    pub tokens_issued: u64,
+    /// Requests refused because their cursor had expired (generic vendor; also counted
+    /// in `bad_requests`).
+    #[serde(default)]
+    pub cursors_expired: u64,
+    /// Late events (visible only some time after their event time) among
+    /// `events_served` (generic vendor).
+    #[serde(default)]
+    pub late_events_served: u64,
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +223,9 @@ pub(crate) struct Counters {
     pub(crate) unauthorized: AtomicU64,
     pub(crate) bad_requests: AtomicU64,
     pub(crate) events_served: AtomicU64,
+    pub(crate) tokens_issued: AtomicU64,
+    pub(crate) cursors_expired: AtomicU64,
+    pub(crate) late_events_served: AtomicU64,
 }
 
 impl Counters {
@@ -205,6 +241,9 @@ impl Counters {
             unauthorized: get(&self.unauthorized),
             bad_requests: get(&self.bad_requests),
             events_served: get(&self.events_served),
+            tokens_issued: get(&self.tokens_issued),
+            cursors_expired: get(&self.cursors_expired),
+            late_events_served: get(&self.late_events_served),
         }
     }
 }
@@ -219,10 +258,31 @@ pub(crate) struct AppState {
     pub(crate) error_seq: AtomicU64,
     /// `host:port` used in links when the request has no usable `Host` header.
     pub(crate) fallback_authority: String,
+    /// State of the generic vendor (its timeline view and issued tokens).
+    pub(crate) generic: generic::GenericState,
 }
 
 fn timeline_of(config: &SimulatorConfig) -> Timeline {
     Timeline::new(config.seed, config.events, config.anchor, config.span)
+}
+
+/// `scheme://host[:port]` as the client addressed us, so links work through whatever
+/// address the client used; falls back to the bound address for odd Host headers.
+pub(crate) fn request_base(headers: &axum::http::HeaderMap, app: &AppState) -> String {
+    let authority = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| is_plausible_authority(h))
+        .unwrap_or(&app.fallback_authority);
+    format!("http://{authority}")
+}
+
+fn is_plausible_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
 }
 
 /// A simulator serving in the background on the current tokio runtime.
@@ -319,6 +379,7 @@ pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<
         counters: Counters::default(),
         error_seq: AtomicU64::new(0),
         fallback_authority: dialable(addr).to_string(),
+        generic: generic::GenericState::new(&config),
         config,
     });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -344,6 +405,7 @@ pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<
 fn router(state: Arc<AppState>) -> Router {
     let vendor = match state.config.vendor {
         Vendor::Okta => okta::routes(),
+        Vendor::Generic => generic::routes(&state.config.generic),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -377,10 +439,12 @@ pub fn event_ids(config: &SimulatorConfig) -> Vec<String> {
     (0..config.events).map(|i| event_id(config, i)).collect()
 }
 
-/// The id of event `index` (Okta: its `uuid`), much cheaper than building the event.
+/// The id of event `index` (Okta: its `uuid`; generic: its `id`), much cheaper than
+/// building the event.
 pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
     match config.vendor {
         Vendor::Okta => okta::event_id(config, index),
+        Vendor::Generic => generic::event_id(config, index),
     }
 }
 
@@ -391,13 +455,44 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
 pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
     match config.vendor {
         Vendor::Okta => okta::event(config, index),
+        Vendor::Generic => generic::event(config, index),
+    }
+}
+
+/// The time of event `index` exactly as served (generic: at the precision of the
+/// profile's time format, e.g. whole seconds for `EpochSeconds`).
+pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
+    match config.vendor {
+        Vendor::Okta => {
+            let ms = timeline_of(config).published_ms(index);
+            DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
+        Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
+    }
+}
+
+/// When event `index` becomes visible to clients: its [`event_time`] plus its delay (see
+/// [`LateEvents`]). The Okta profile serves every event regardless of the clock; for it
+/// this is the event time.
+pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
+    match config.vendor {
+        Vendor::Okta => event_time(config, index),
+        Vendor::Generic => {
+            generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
+        }
     }
 }
 
 /// The index of the first event published at or after `t` (`config.events` if none),
-/// i.e. what a `since=t` query starts with. Useful for predicting bounded queries.
+/// i.e. what a `since=t` (or `start=t`) query starts with. Useful for predicting bounded
+/// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
-    timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+    match config.vendor {
+        Vendor::Okta => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        Vendor::Generic => {
+            generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
+        }
+    }
 }
 
 #[cfg(test)]

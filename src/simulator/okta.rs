@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LINK};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LINK};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use super::faults::{truncate_body, FaultKind};
 use super::rng::{domain, hash3};
 use super::timeline::ceil_millis;
-use super::AppState;
+use super::{request_base, AppState};
 use events::{base62_of, render_page};
 
 pub(crate) use events::{event, event_id};
@@ -222,25 +222,6 @@ fn page_window(app: &AppState, query: &LogsQuery) -> Result<PageWindow, OktaErro
         end,
         next: (end < until).then_some(end),
     })
-}
-
-/// `scheme://host[:port]` as the client addressed us, so links work through whatever
-/// address the client used; falls back to the bound address for odd Host headers.
-fn request_base(headers: &HeaderMap, app: &AppState) -> String {
-    let authority = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| is_plausible_authority(h))
-        .unwrap_or(&app.fallback_authority);
-    format!("http://{authority}")
-}
-
-fn is_plausible_authority(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
 }
 
 fn next_link(base: &str, query: &LogsQuery, cursor: &str) -> String {

@@ -17,6 +17,13 @@ pub(crate) mod domain {
     pub(crate) const SESSION: u64 = 6;
     pub(crate) const CURSOR: u64 = 7;
     pub(crate) const ERROR_ID: u64 = 8;
+    pub(crate) const GENERIC_EVENT: u64 = 9;
+    pub(crate) const LATE: u64 = 10;
+    pub(crate) const LATE_DELAY: u64 = 11;
+    pub(crate) const SUB_MILLI: u64 = 12;
+    pub(crate) const GENERIC_CURSOR: u64 = 13;
+    pub(crate) const TOKEN: u64 = 14;
+    pub(crate) const GENERIC_SEED: u64 = 15;
 }
 
 /// Weyl increment of SplitMix64 (the golden ratio in 64-bit fixed point).

@@ -8,6 +8,8 @@
 //!    run calls it again with the recorded payload, then moves the checkpoint.
 
 pub mod dead_letter;
+pub mod elasticsearch;
+pub mod hec;
 pub mod http;
 pub mod lake;
 pub mod stdout;
@@ -86,9 +88,7 @@ pub fn build(config: &SinkConfig, source: &str) -> Result<Box<dyn Sink>, SinkErr
         SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c)?)),
         SinkConfig::Stdout(c) => Ok(Box::new(stdout::StdoutSink::new(c))),
         // Each kind's arm is replaced as its sink lands.
-        SinkConfig::SplunkHec(_) | SinkConfig::Elasticsearch(_) => Err(SinkError {
-            sink: config.name().to_string(),
-            detail: "this sink kind is not available in this build yet".into(),
-        }),
+        SinkConfig::SplunkHec(c) => Ok(Box::new(hec::HecSink::new(c, source)?)),
+        SinkConfig::Elasticsearch(c) => Ok(Box::new(elasticsearch::ElasticsearchSink::new(c, source)?)),
     }
 }

@@ -71,6 +71,17 @@ impl HttpClient {
             // Redirects could carry the Authorization header elsewhere; pagination URLs are
             // followed explicitly instead, after the origin check.
             .redirect(reqwest::redirect::Policy::none());
+        if let Some(ca_file) = &config.ca_file {
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                SourceError::Setup(format!("http.ca_file {}: {e} (hint: give the path of a PEM file)", ca_file.display()))
+            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                SourceError::Setup(format!("http.ca_file {}: not PEM certificates: {e}", ca_file.display()))
+            })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
         if config.insecure_skip_verify {
             tracing::warn!(base_url = %base_url, "TLS certificate verification is OFF for this source (http.insecure_skip_verify): anyone on the network path can read its credential");
             builder = builder.danger_accept_invalid_certs(true);

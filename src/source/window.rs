@@ -23,7 +23,9 @@ pub fn next_window(
         Some(anchor) => anchor - config.overlap,
         None => horizon - config.lookback,
     };
-    let end = horizon.min(start + config.max_window);
+    // The end is cut to what the request format can write: an API told "until 10" (seconds)
+    // would leave out [10.0, 10.5) while Sluice believed it had listed up to 10.5.
+    let end = crate::timefmt::truncate(horizon.min(start + config.max_window), &config.format);
     (end > start).then_some(Window { start, end })
 }
 
@@ -109,6 +111,14 @@ mod tests {
             ..Checkpoint::default()
         };
         assert_eq!(next_window(&c, &config, t(10_000)).unwrap().start, t(9_920));
+    }
+
+    #[test]
+    fn window_ends_are_cut_to_the_request_format() {
+        let config = WindowConfig { format: crate::config::TimeFormat::EpochSeconds, ..cfg() };
+        let horizon = t(10_000) + chrono::Duration::milliseconds(750);
+        let c = Checkpoint { anchor: Some(t(9_950)), ..Checkpoint::default() };
+        assert_eq!(next_window(&c, &config, horizon).unwrap().end, t(10_000));
     }
 
     #[test]

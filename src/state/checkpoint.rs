@@ -106,13 +106,25 @@ impl DedupSet {
     /// ids at or after the cutoff had to be forgotten for capacity (each may be delivered
     /// again if re-served).
     pub fn prune(&mut self, cutoff: DateTime<Utc>, capacity: usize) -> usize {
+        self.prune_protecting(cutoff, capacity, |_| false)
+    }
+
+    /// As [`DedupSet::prune`], but ids whose time `protect` accepts are forgotten for
+    /// capacity only after all others.
+    pub fn prune_protecting(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        capacity: usize,
+        protect: impl Fn(DateTime<Utc>) -> bool,
+    ) -> usize {
         self.ids.retain(|_, time| *time >= cutoff);
         if self.ids.len() <= capacity {
             return 0;
         }
         let excess = self.ids.len() - capacity;
-        let mut entries: Vec<_> = self.ids.iter().map(|(id, t)| (*t, id.clone())).collect();
+        let mut entries: Vec<_> = self.ids.iter().map(|(id, t)| (protect(*t), *t, id.clone())).collect();
         entries.sort_unstable();
+        let entries = entries.into_iter().map(|(_, t, id)| (t, id));
         for (_, id) in entries.into_iter().take(excess) {
             self.ids.remove(&id);
         }
@@ -198,10 +210,27 @@ impl Checkpoint {
 
     /// Forgets recent ids that no new window can re-serve: those before
     /// `high_water - overlap`. Returns how many had to be dropped for capacity.
-    pub fn prune_recent(&mut self, overlap: std::time::Duration, capacity: usize) -> usize {
+    ///
+    /// A newest-first window re-serves its bottom edge (`listing_start` up to the previous
+    /// high-water time, `listing_start + overlap`) only on its last page, long after its first
+    /// page raised the high-water time; the ids there are kept until the window is done.
+    pub fn prune_recent(
+        &mut self,
+        overlap: std::time::Duration,
+        capacity: usize,
+        order: SortOrder,
+        listing_start: DateTime<Utc>,
+    ) -> usize {
         let Some(hw) = self.high_water else { return 0 };
-        let cutoff = hw - overlap;
-        self.recent.prune(cutoff, capacity)
+        let top = hw - overlap;
+        match order {
+            SortOrder::Ascending => self.recent.prune(top, capacity),
+            SortOrder::NewestFirst => {
+                let bottom_end = listing_start + overlap;
+                self.recent
+                    .prune_protecting(listing_start.min(top), capacity, |t| t <= bottom_end || t >= top)
+            }
+        }
     }
 
     /// The range the next request lists: the narrowed listing if any, else the window.
@@ -229,7 +258,7 @@ mod tests {
         c.observe(t(150), "late", SortOrder::Ascending);
         assert_eq!(c.high_water, Some(t(200)));
         assert!(c.already_delivered(t(100), "a"));
-        c.prune_recent(Duration::from_secs(60), 100);
+        c.prune_recent(Duration::from_secs(60), 100, SortOrder::Ascending, t(0));
         assert!(
             !c.already_delivered(t(100), "a"),
             "behind the overlap: forgotten"
@@ -245,7 +274,7 @@ mod tests {
         for i in 0..50 {
             c.observe(t(i), &i.to_string(), SortOrder::Ascending);
         }
-        assert_eq!(c.prune_recent(Duration::from_secs(1000), 8), 42);
+        assert_eq!(c.prune_recent(Duration::from_secs(1000), 8, SortOrder::Ascending, t(0)), 42);
         assert_eq!(c.recent.len(), 8);
         assert!(c.already_delivered(t(49), "49"));
         assert!(!c.already_delivered(t(41), "41"));
@@ -267,6 +296,23 @@ mod tests {
         c.recent = DedupSet::default();
         assert!(c.already_delivered(t(200), "z"));
         assert!(!c.already_delivered(t(200), "w"));
+    }
+
+    #[test]
+    fn newest_first_keeps_the_window_bottom_edge_until_the_window_is_done() {
+        let mut c = Checkpoint::default();
+        // The previous window ended with events at t(100); the new window starts there.
+        c.observe(t(100), "edge", SortOrder::Ascending);
+        for (s, id) in [(500, "n1"), (400, "n2"), (300, "n3")] {
+            c.observe(t(s), id, SortOrder::NewestFirst);
+            c.prune_recent(Duration::ZERO, 100, SortOrder::NewestFirst, t(100));
+        }
+        assert!(c.already_delivered(t(100), "edge"), "re-served on the window's last page");
+        // Under capacity pressure the middle goes first, both edges stay.
+        c.prune_recent(Duration::ZERO, 2, SortOrder::NewestFirst, t(100));
+        assert!(c.already_delivered(t(100), "edge"));
+        assert!(c.already_delivered(t(500), "n1"));
+        assert!(!c.recent.contains("n2"));
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! overwrite each other.
 
 mod checkpoint;
+mod postgres;
 mod sqlite;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::{Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::StateConfig;
@@ -58,6 +62,35 @@ pub struct SourceStatus {
     pub last_error: Option<RunRecord>,
 }
 
+/// The right to work a source, until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Source name.
+    pub source: String,
+    /// Who holds it (process identity).
+    pub holder: String,
+    /// Fencing token: grows with every change of holder; commits must carry the current one.
+    pub token: u64,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What [`StateStore::acquire_lease`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The lease is ours.
+    Acquired(Lease),
+    /// Someone else holds it.
+    HeldBy {
+        /// Its holder.
+        holder: String,
+        /// Its fencing token (to release a lease whose holder is known to be dead).
+        token: u64,
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+}
+
 /// Errors from a state store.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -70,6 +103,16 @@ pub enum StateError {
         expected: u64,
         /// The seq found.
         found: u64,
+    },
+    /// Our lease was taken over: another worker owns the source now.
+    #[error("source `{source_name}`: this worker's lease (token {held}) was taken over (current token {current}); it stops without committing, the new owner carries on")]
+    Fenced {
+        /// Source name.
+        source_name: String,
+        /// The token we hold.
+        held: u64,
+        /// The store's current token.
+        current: u64,
     },
     /// A stored record could not be read.
     #[error("state of source `{source_name}` is unreadable: {detail}; it was left untouched — inspect it, or reset the source")]
@@ -99,19 +142,31 @@ pub enum StateError {
     },
 }
 
-/// A place that keeps checkpoints. Implementations: SQLite (embedded default).
+/// A place that keeps checkpoints. Implementations: SQLite (embedded default), PostgreSQL
+/// (shared by workers on several machines).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// The state of `source`; a default checkpoint if it never ran.
     async fn load(&self, source: &str) -> Result<SourceState, StateError>;
 
     /// Records a prepared commit. Fails with [`StateError::Conflict`] unless the stored
-    /// checkpoint's seq is `intent.base_seq`.
-    async fn prepare(&self, source: &str, intent: &Intent) -> Result<(), StateError>;
+    /// checkpoint's seq is `intent.base_seq`, and with [`StateError::Fenced`] unless `fence`
+    /// is the token of the source's current lease.
+    async fn prepare(&self, source: &str, intent: &Intent, fence: u64) -> Result<(), StateError>;
 
-    /// Moves the checkpoint to `next` and clears any intent, atomically. Fails with
-    /// [`StateError::Conflict`] unless the stored seq is `next.seq - 1`.
-    async fn commit(&self, source: &str, next: &Checkpoint) -> Result<(), StateError>;
+    /// Moves the checkpoint to `next` and clears any intent, atomically, under the same
+    /// conditions as [`StateStore::prepare`] (the stored seq must be `next.seq - 1`).
+    async fn commit(&self, source: &str, next: &Checkpoint, fence: u64) -> Result<(), StateError>;
+
+    /// Claims the lease on `source` for `holder` until `ttl` from now, if it is free,
+    /// expired, or already `holder`'s. Every change of holder gets a larger fencing token.
+    async fn acquire_lease(&self, source: &str, holder: &str, ttl: Duration) -> Result<LeaseOutcome, StateError>;
+
+    /// Extends a held lease. Fails with [`StateError::Fenced`] if another holder took it.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StateError>;
+
+    /// Gives the lease up early, so the next run need not wait for it to expire.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StateError>;
 
     /// Appends a run to the history (old runs are pruned).
     async fn record_run(&self, run: &RunRecord) -> Result<(), StateError>;
@@ -126,6 +181,7 @@ pub trait StateStore: Send + Sync {
 /// Opens the store a config names, creating or migrating it as needed.
 pub async fn open(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
     match config {
-        StateConfig::Sqlite { path } => Ok(Box::new(SqliteStore::open(path).await?)),
+        StateConfig::Sqlite { path, .. } => Ok(Box::new(SqliteStore::open(path).await?)),
+        StateConfig::Postgres { url, .. } => Ok(Box::new(PostgresStore::open(url).await?)),
     }
 }

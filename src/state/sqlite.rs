@@ -2,12 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Checkpoint, Intent, RunRecord, SourceState, SourceStatus, StateError, StateStore};
+use super::{
+    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
+    StateStore,
+};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` holds how many have run.
 /// Append only: a released migration is never edited.
@@ -29,7 +33,18 @@ const MIGRATIONS: &[&str] = &[
         doc         TEXT NOT NULL
     );
     CREATE INDEX runs_by_source ON runs (source, id);",
+    // 2: leases with fencing tokens.
+    "CREATE TABLE leases (
+        source     TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        token      INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );",
 ];
+
+fn millis(ms: i64) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
 
 /// Runs kept per source for `sluice status`.
 const RUNS_KEPT: i64 = 100;
@@ -157,6 +172,20 @@ fn stored_seq(
     .map_err(|e| backend(path, e))
 }
 
+/// The current lease token of `source` must be `fence`.
+fn check_fence(tx: &rusqlite::Transaction<'_>, source: &str, fence: u64, path: &Path) -> Result<(), StateError> {
+    let current: Option<i64> = tx
+        .query_row("SELECT token FROM leases WHERE source = ?1", [source], |row| row.get(0))
+        .optional()
+        .map_err(|e| backend(path, e))?;
+    let current = current.unwrap_or(0) as u64;
+    if current == fence {
+        Ok(())
+    } else {
+        Err(StateError::Fenced { source_name: source.to_string(), held: fence, current })
+    }
+}
+
 fn check_seq(source: &str, found: Option<u64>, expected: u64) -> Result<(), StateError> {
     let found = found.unwrap_or(0);
     if found == expected {
@@ -196,7 +225,7 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn prepare(&self, source: &str, intent: &Intent) -> Result<(), StateError> {
+    async fn prepare(&self, source: &str, intent: &Intent, fence: u64) -> Result<(), StateError> {
         let source = source.to_string();
         let text = encode(intent);
         let base = intent.base_seq;
@@ -204,6 +233,7 @@ impl StateStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| backend(path, e))?;
+            check_fence(&tx, &source, fence, path)?;
             let found = stored_seq(&tx, &source, path)?;
             check_seq(&source, found, base)?;
             if found.is_none() {
@@ -224,7 +254,7 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn commit(&self, source: &str, next: &Checkpoint) -> Result<(), StateError> {
+    async fn commit(&self, source: &str, next: &Checkpoint, fence: u64) -> Result<(), StateError> {
         let source = source.to_string();
         let doc = encode(next);
         let seq = next.seq;
@@ -232,6 +262,7 @@ impl StateStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| backend(path, e))?;
+            check_fence(&tx, &source, fence, path)?;
             check_seq(&source, stored_seq(&tx, &source, path)?, seq.saturating_sub(1))?;
             tx.execute(
                 "INSERT INTO checkpoints (source, seq, doc, intent, updated_at) VALUES (?1, ?2, ?3, NULL, ?4)
@@ -240,6 +271,76 @@ impl StateStore for SqliteStore {
             )
             .map_err(|e| backend(path, e))?;
             tx.commit().map_err(|e| backend(path, e))
+        })
+        .await
+    }
+
+    async fn acquire_lease(&self, source: &str, holder: &str, ttl: Duration) -> Result<LeaseOutcome, StateError> {
+        let (source, holder) = (source.to_string(), holder.to_string());
+        self.with_conn(move |conn, path| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| backend(path, e))?;
+            let now = Utc::now();
+            let row: Option<(String, i64, i64)> = tx
+                .query_row("SELECT holder, token, expires_ms FROM leases WHERE source = ?1", [&source], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(|e| backend(path, e))?;
+            let token = match row {
+                Some((current, token, _)) if current == holder => token,
+                Some((current, token, expires_ms)) if expires_ms > now.timestamp_millis() => {
+                    return Ok(LeaseOutcome::HeldBy { holder: current, token: token as u64, until: millis(expires_ms) });
+                }
+                Some((_, token, _)) => token + 1,
+                None => 1,
+            };
+            let expires_at = now + ttl;
+            tx.execute(
+                "INSERT INTO leases (source, holder, token, expires_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source) DO UPDATE SET holder = ?2, token = ?3, expires_ms = ?4",
+                params![source, holder, token, expires_at.timestamp_millis()],
+            )
+            .map_err(|e| backend(path, e))?;
+            tx.commit().map_err(|e| backend(path, e))?;
+            Ok(LeaseOutcome::Acquired(Lease { source, holder, token: token as u64, expires_at: millis(expires_at.timestamp_millis()) }))
+        })
+        .await
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StateError> {
+        let lease = lease.clone();
+        self.with_conn(move |conn, path| {
+            let expires_at = millis((Utc::now() + ttl).timestamp_millis());
+            let changed = conn
+                .execute(
+                    "UPDATE leases SET expires_ms = ?3 WHERE source = ?1 AND token = ?2",
+                    params![lease.source, lease.token as i64, expires_at.timestamp_millis()],
+                )
+                .map_err(|e| backend(path, e))?;
+            if changed == 0 {
+                let current: Option<i64> = conn
+                    .query_row("SELECT token FROM leases WHERE source = ?1", [&lease.source], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| backend(path, e))?;
+                return Err(StateError::Fenced { source_name: lease.source, held: lease.token, current: current.unwrap_or(0) as u64 });
+            }
+            Ok(Lease { expires_at, ..lease })
+        })
+        .await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StateError> {
+        let lease = lease.clone();
+        self.with_conn(move |conn, path| {
+            // The token stays: the next holder gets a larger one.
+            conn.execute(
+                "UPDATE leases SET expires_ms = 0 WHERE source = ?1 AND token = ?2",
+                params![lease.source, lease.token as i64],
+            )
+            .map_err(|e| backend(path, e))?;
+            Ok(())
         })
         .await
     }
@@ -260,7 +361,8 @@ impl StateStore for SqliteStore {
             )
             .map_err(|e| backend(path, e))?;
             tx.execute(
-                "DELETE FROM runs WHERE source = ?1 AND id <= (SELECT MAX(id) FROM runs WHERE source = ?1) - ?2",
+                "DELETE FROM runs WHERE source = ?1 AND id NOT IN
+                   (SELECT id FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2)",
                 params![run.source, RUNS_KEPT],
             )
             .map_err(|e| backend(path, e))?;
@@ -369,10 +471,10 @@ mod tests {
     async fn commits_persist_and_are_conditional_on_seq() {
         let (dir, store) = store().await;
         assert_eq!(store.load("okta").await.unwrap(), SourceState::default());
-        store.commit("okta", &next(1)).await.unwrap();
-        store.commit("okta", &next(2)).await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
+        store.commit("okta", &next(2), 0).await.unwrap();
         // A writer that read seq 1 must not overwrite seq 2.
-        let err = store.commit("okta", &next(2)).await.unwrap_err();
+        let err = store.commit("okta", &next(2), 0).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -402,12 +504,38 @@ mod tests {
                 payload: serde_json::json!(["a"]),
             }],
         };
-        store.prepare("okta", &intent).await.unwrap();
+        store.prepare("okta", &intent, 0).await.unwrap();
         let state = store.load("okta").await.unwrap();
         assert_eq!(state.intent, Some(intent));
         assert_eq!(state.checkpoint, Checkpoint::default());
-        store.commit("okta", &next(1)).await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
         assert_eq!(store.load("okta").await.unwrap().intent, None);
+    }
+
+    #[tokio::test]
+    async fn leases_exclude_other_workers_and_fence_a_lost_holder() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::from_secs(60);
+        let LeaseOutcome::Acquired(a) = store.acquire_lease("okta", "a", ttl).await.unwrap() else {
+            panic!("a free lease is acquired");
+        };
+        assert!(matches!(
+            store.acquire_lease("okta", "b", ttl).await.unwrap(),
+            LeaseOutcome::HeldBy { ref holder, .. } if holder == "a"
+        ));
+        store.commit("okta", &next(1), a.token).await.unwrap();
+        // `a` stalls past its lease; `b` takes over with a larger token.
+        store.acquire_lease("okta", "a", Duration::ZERO).await.unwrap();
+        let LeaseOutcome::Acquired(b) = store.acquire_lease("okta", "b", ttl).await.unwrap() else {
+            panic!("an expired lease is taken over");
+        };
+        assert!(b.token > a.token);
+        let err = store.commit("okta", &next(2), a.token).await.unwrap_err();
+        assert!(matches!(err, StateError::Fenced { .. }), "{err}");
+        assert!(matches!(store.renew_lease(&a, ttl).await.unwrap_err(), StateError::Fenced { .. }));
+        store.commit("okta", &next(2), b.token).await.unwrap();
+        store.release_lease(&b).await.unwrap();
+        assert!(matches!(store.acquire_lease("okta", "c", ttl).await.unwrap(), LeaseOutcome::Acquired(_)));
     }
 
     #[tokio::test]
@@ -431,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn status_shows_last_run_and_last_error() {
         let (_dir, store) = store().await;
-        store.commit("okta", &next(1)).await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
         let run = |error: Option<&str>| RunRecord {
             source: "okta".into(),
             started_at: Utc::now(),

@@ -145,3 +145,66 @@ pub fn assert_lake_exact(lake: &Path, source: &str, config: &SimulatorConfig) {
         staging.display()
     );
 }
+
+/// A finished command's stdout and stderr, for assertions and failure messages.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `sluice run --once --config <config>` (with `envs`) until it exits 0, continuing
+/// while it exits 3 (more pending). Panics on any other exit code, or when `max_runs` runs
+/// do not catch up. Returns the number of runs and their concatenated output.
+pub async fn run_until_caught_up(
+    config: &str,
+    max_runs: usize,
+    envs: &[(&str, &str)],
+) -> (usize, String) {
+    let mut all = String::new();
+    for run in 1..=max_runs {
+        let out = sluice()
+            .args(["run", "--once", "--config", config])
+            .envs(envs.iter().copied())
+            .output()
+            .await
+            .expect("sluice binary runs");
+        let shown = output_text(&out);
+        all.push_str(&shown);
+        match out.status.code() {
+            Some(0) => return (run, all),
+            Some(3) => continue,
+            other => panic!("run {run} exited {other:?}:\n{shown}"),
+        }
+    }
+    panic!("not caught up after {max_runs} runs; last output:\n{all}");
+}
+
+/// How many lines each event id has in the lake of `source`.
+pub fn lake_id_counts(lake: &Path, source: &str) -> HashMap<String, usize> {
+    let contents = sluice::sink::lake::read_lake(lake, source).expect("lake is readable");
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for id in contents.event_ids {
+        *counts.entry(id).or_default() += 1;
+    }
+    counts
+}
+
+/// The sum of `key=N` over every "source run finished" line in `output` (human log format).
+pub fn summary_total(output: &str, key: &str) -> u64 {
+    let needle = format!("{key}=");
+    output
+        .lines()
+        .filter(|line| line.contains("source run finished"))
+        .filter_map(|line| {
+            let at = line.find(&needle)? + needle.len();
+            let digits: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            digits.parse::<u64>().ok()
+        })
+        .sum()
+}

@@ -1,11 +1,449 @@
 //! `kind = "elasticsearch"`: the Elasticsearch / OpenSearch `_bulk` API.
+//!
+//! ```toml
+//! [[sinks]]
+//! name = "siem"
+//! kind = "elasticsearch"
+//! url = "https://es.example:9200"
+//! api_key = "${env:ES_API_KEY}"                # or username = "..." + password = "${env:...}"
+//! data_stream = "logs-sluice.{source}-default"  # or index = "sluice-{source}-%Y.%m.%d"
+//! ```
+//!
+//! The table is flat and is read through [`RawElasticsearchConfig`], so the rules that span
+//! keys (exactly one of `index` and `data_stream`; `api_key` or `username` + `password`, not
+//! both) are checked while the file loads. Tagged tables hide inner keys from the loader's
+//! key path, so every message here names its key itself and ends with ` (hint: ...)`, which
+//! the loader shows as the hint. [`ElasticsearchConfig::validate`] repeats the checks for
+//! configs built or changed in code.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
+use url::Url;
 
-/// Settings of the sink. (Being built: only `name` exists so far.)
+use crate::config::Secret;
+// The setting types live with the sink, whose module is public, so they can be named outside
+// the crate (this module is private to the config loader).
+use crate::sink::elasticsearch::options::problem;
+use crate::sink::elasticsearch::{
+    BulkCompression, ElasticsearchAuth, ElasticsearchProblem, IndexTarget,
+};
+
+/// Settings of the sink. Reading them from TOML checks them; code that changes the fields
+/// afterwards gets the same checks from [`ElasticsearchConfig::validate`], which
+/// [`crate::sink::elasticsearch::ElasticsearchSink::new`] runs again.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawElasticsearchConfig")]
 pub struct ElasticsearchConfig {
     /// Unique name that sources refer to.
     pub name: String,
+    /// Base URL of the cluster, e.g. `https://es.example:9200`; `_bulk` is appended to its
+    /// path, so a cluster behind a path prefix (`https://proxy/es/`) works. It carries no
+    /// credentials, query or fragment.
+    pub url: Url,
+    /// How requests authenticate.
+    pub auth: ElasticsearchAuth,
+    /// Where each document goes.
+    pub target: IndexTarget,
+    /// Largest uncompressed NDJSON body of one bulk request; a single larger document is
+    /// sent alone.
+    pub max_batch_bytes: bytesize::ByteSize,
+    /// Most documents in one bulk request.
+    pub max_batch_events: usize,
+    /// A commit is asked for once the first event written since the last one is this old, so
+    /// a partial batch waits at most about this long before it is sent.
+    pub max_batch_age: Duration,
+    /// How request bodies are encoded.
+    pub compression: BulkCompression,
+    /// Ingest pipeline to run on every document (`?pipeline=`).
+    pub pipeline: Option<String>,
+    /// Time allowed for one bulk request, response included.
+    pub timeout: Duration,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Requests of one batch that may fail in a row (nothing accepted) before the sink gives
+    /// up and the run fails.
+    pub max_attempts: u32,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// Extra CA certificates (PEM) to trust, e.g. the `http_ca.crt` a fresh Elasticsearch 8
+    /// install generates; relative to the config file's directory.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The TOML table as written, before the checks that span keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawElasticsearchConfig {
+    /// See [`ElasticsearchConfig::name`].
+    pub name: String,
+    /// See [`ElasticsearchConfig::url`].
+    pub url: String,
+    /// Encoded API key; excludes `username` and `password`.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Basic-auth user; needs `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password; needs `username`.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Data stream name template; excludes `index`.
+    #[serde(default)]
+    pub data_stream: Option<String>,
+    /// Index name template; excludes `data_stream`.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// See [`ElasticsearchConfig::max_batch_bytes`].
+    #[serde(default = "default_max_batch_bytes")]
+    pub max_batch_bytes: bytesize::ByteSize,
+    /// See [`ElasticsearchConfig::max_batch_events`].
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
+    /// See [`ElasticsearchConfig::max_batch_age`].
+    #[serde(default = "default_max_batch_age", with = "humantime_serde")]
+    pub max_batch_age: Duration,
+    /// See [`ElasticsearchConfig::compression`].
+    #[serde(default)]
+    pub compression: BulkCompression,
+    /// See [`ElasticsearchConfig::pipeline`].
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// See [`ElasticsearchConfig::timeout`].
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// See [`ElasticsearchConfig::connect_timeout`].
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// See [`ElasticsearchConfig::max_attempts`].
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// See [`ElasticsearchConfig::max_backoff`].
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// See [`ElasticsearchConfig::ca_file`].
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_max_batch_bytes() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(5)
+}
+fn default_max_batch_events() -> usize {
+    1000
+}
+fn default_max_batch_age() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
+    type Error = ElasticsearchProblem;
+
+    fn try_from(raw: RawElasticsearchConfig) -> Result<Self, Self::Error> {
+        let url = Url::parse(&raw.url).map_err(|err| {
+            // A URL with '@' may hold a password: it is not repeated.
+            let shown = if raw.url.contains('@') {
+                String::new()
+            } else {
+                format!(": `{}`", raw.url)
+            };
+            problem(
+                "url",
+                format!("is not a URL ({err}){shown}"),
+                "write the cluster's base URL, e.g. https://es.example:9200",
+            )
+        })?;
+        let auth = match (raw.api_key, raw.username, raw.password) {
+            (None, None, None) => ElasticsearchAuth::None,
+            (Some(key), None, None) => ElasticsearchAuth::ApiKey(key),
+            (Some(_), _, _) => {
+                return Err(problem(
+                    "api_key",
+                    "is set together with `username`/`password`",
+                    "use either an API key or a user name and password, not both",
+                ))
+            }
+            (None, Some(username), Some(password)) => {
+                ElasticsearchAuth::Basic { username, password }
+            }
+            (None, Some(_), None) => {
+                return Err(problem(
+                    "password",
+                    "is missing: `username` needs it",
+                    "add password = \"${env:ES_PASSWORD}\", or remove username",
+                ))
+            }
+            (None, None, Some(_)) => {
+                return Err(problem(
+                    "username",
+                    "is missing: `password` needs it",
+                    "add username = \"...\", or remove password",
+                ))
+            }
+        };
+        let target = match (raw.data_stream, raw.index) {
+            (Some(name), None) => IndexTarget::DataStream(name),
+            (None, Some(name)) => IndexTarget::Index(name),
+            (Some(_), Some(_)) => {
+                return Err(problem(
+                    "index",
+                    "and `data_stream` are both set",
+                    "keep one: data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
+                ))
+            }
+            (None, None) => {
+                return Err(problem(
+                    "data_stream",
+                    "is missing: set `data_stream` or `index`",
+                    "e.g. data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
+                ))
+            }
+        };
+        // A relative CA file is read from the config file's directory, like other paths.
+        let ca_file = raw
+            .ca_file
+            .map(|path| match super::super::secret::base_dir() {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path,
+            });
+        let config = ElasticsearchConfig {
+            name: raw.name,
+            url,
+            auth,
+            target,
+            max_batch_bytes: raw.max_batch_bytes,
+            max_batch_events: raw.max_batch_events,
+            max_batch_age: raw.max_batch_age,
+            compression: raw.compression,
+            pipeline: raw.pipeline,
+            timeout: raw.timeout,
+            connect_timeout: raw.connect_timeout,
+            max_attempts: raw.max_attempts,
+            max_backoff: raw.max_backoff,
+            ca_file,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl ElasticsearchConfig {
+    /// Checks what the types allow but the sink cannot work with. The problem names its key.
+    pub fn validate(&self) -> Result<(), ElasticsearchProblem> {
+        check_url(&self.url)?;
+        check_auth(&self.auth)?;
+        // A sample source checks the template's own text; the sink checks again with the
+        // real source name when it is built.
+        self.target.compile("source")?;
+        if self.max_batch_bytes.as_u64() == 0 {
+            return Err(problem(
+                "max_batch_bytes",
+                "must be greater than zero",
+                "the default is \"5MiB\"; Elasticsearch refuses requests over http.max_content_length, 100MB by default",
+            ));
+        }
+        if self.max_batch_events == 0 {
+            return Err(problem(
+                "max_batch_events",
+                "must be at least 1",
+                "the default is 1000",
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(problem(
+                "max_attempts",
+                "must be at least 1",
+                "the default is 8",
+            ));
+        }
+        for (key, value) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(problem(
+                    key,
+                    "must be greater than zero",
+                    "write a duration such as \"30s\"",
+                ));
+            }
+        }
+        if let Some(pipeline) = &self.pipeline {
+            if pipeline.trim().is_empty() {
+                return Err(problem(
+                    "pipeline",
+                    "is empty",
+                    "name an ingest pipeline, or remove the key",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(url: &Url) -> Result<(), ElasticsearchProblem> {
+    let hint = "write the cluster's base URL, e.g. https://es.example:9200";
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(problem(
+            "url",
+            format!(
+                "must be an http(s) URL with a host, not `{}`",
+                shown_url(url)
+            ),
+            hint,
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echo the URL here: it holds the credentials.
+        return Err(problem(
+            "url",
+            "contains a user name or password",
+            "URLs end up in logs; use api_key, or username and password, instead",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(problem(
+            "url",
+            format!("must not have a query or fragment: `{url}`"),
+            "give the base URL only; the ingest pipeline has its own key, `pipeline`",
+        ));
+    }
+    Ok(())
+}
+
+/// A URL fit for messages: without credentials.
+fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // These fail only for URLs that cannot have credentials, which then have none.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+fn check_auth(auth: &ElasticsearchAuth) -> Result<(), ElasticsearchProblem> {
+    let header_safe =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b == b'\t' || (b' '..0x7f).contains(&b));
+    match auth {
+        ElasticsearchAuth::None => Ok(()),
+        ElasticsearchAuth::ApiKey(key) => {
+            if header_safe(key.expose().trim()) {
+                Ok(())
+            } else {
+                Err(problem(
+                    "api_key",
+                    "is empty or holds characters an HTTP header cannot carry",
+                    "use the `encoded` value Elasticsearch returned when the key was created",
+                ))
+            }
+        }
+        ElasticsearchAuth::Basic { username, password } => {
+            if username.is_empty() || username.contains(':') || !header_safe(username) {
+                // RFC 7617: the first ':' ends the user name.
+                return Err(problem(
+                    "username",
+                    "is empty or contains ':' or control characters",
+                    "write the Elasticsearch user name, e.g. username = \"sluice_writer\"",
+                ));
+            }
+            if password.expose().is_empty() {
+                return Err(problem(
+                    "password",
+                    "is empty",
+                    "check the variable or file it is read from",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<ElasticsearchConfig, String> {
+        let text = format!("name = \"es\"\nurl = \"https://es.example:9200\"\n{extra}");
+        toml::from_str::<ElasticsearchConfig>(&text).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn defaults_and_auth_forms() {
+        let config = parse("data_stream = \"logs-sluice.{source}-default\"").unwrap();
+        assert_eq!(config.auth, ElasticsearchAuth::None);
+        assert_eq!(config.max_batch_bytes, bytesize::ByteSize::mib(5));
+        assert_eq!(config.max_batch_events, 1000);
+        assert_eq!(config.compression, BulkCompression::Gzip);
+        let config = parse("index = \"x\"\napi_key = \"abc\"\ncompression = \"none\"").unwrap();
+        assert_eq!(config.auth, ElasticsearchAuth::ApiKey(Secret::new("abc")));
+        assert_eq!(config.compression, BulkCompression::None);
+        let config = parse("index = \"x\"\nusername = \"u\"\npassword = \"p\"").unwrap();
+        assert!(matches!(config.auth, ElasticsearchAuth::Basic { .. }));
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        let cases = [
+            ("", "`data_stream` is missing"),
+            (
+                "index = \"a\"\ndata_stream = \"b\"",
+                "`index` and `data_stream`",
+            ),
+            (
+                "index = \"a\"\napi_key = \"k\"\nusername = \"u\"",
+                "`api_key`",
+            ),
+            ("index = \"a\"\nusername = \"u\"", "`password` is missing"),
+            ("index = \"a\"\nmax_batch_events = 0", "`max_batch_events`"),
+            ("index = \"a\"\nmax_batch_bytes = 0", "`max_batch_bytes`"),
+            ("index = \"a\"\nmax_attempts = 0", "`max_attempts`"),
+            ("index = \"a\"\ntimeout = \"0s\"", "`timeout`"),
+            ("index = \"Sluice\"", "`index`"),
+            ("index = \"a-{date}\"", "other than {source}"),
+            ("index = \"a-%b\"", "upper-case"),
+            ("index = \"a-%Q\"", "strftime"),
+            ("data_stream = \"logs-%Y\"", "'%'"),
+            ("index = \"a\"\npipeline = \"\"", "`pipeline`"),
+        ];
+        for (extra, expected) in cases {
+            let err = parse(extra).unwrap_err();
+            assert!(err.contains(expected), "{extra:?}: {err}");
+            assert!(err.contains("(hint: "), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_plain_http_base_urls_and_credentials_are_not_echoed() {
+        for (url, expected) in [
+            ("es.example:9200", "http(s)"),
+            ("not a url", "not a URL"),
+            ("https://es.example:9200/?x=1", "query"),
+        ] {
+            let text = format!("name = \"es\"\nurl = \"{url}\"\nindex = \"a\"");
+            let err = toml::from_str::<ElasticsearchConfig>(&text).unwrap_err();
+            assert!(err.message().contains(expected), "{url}: {err}");
+            assert!(err.message().contains("`url`"), "{url}: {err}");
+        }
+        let text = "name = \"es\"\nurl = \"https://elastic:hunter2@es.example\"\nindex = \"a\"";
+        let err = toml::from_str::<ElasticsearchConfig>(text).unwrap_err();
+        assert!(!err.message().contains("hunter2"), "{err}");
+        assert!(err.message().contains("user name or password"), "{err}");
+        let text =
+            "name = \"es\"\nurl = \"https://elastic:hunter2@es.example:99999\"\nindex = \"a\"";
+        let err = toml::from_str::<ElasticsearchConfig>(text).unwrap_err();
+        assert!(!err.message().contains("hunter2"), "{err}");
+        assert!(err.message().contains("not a URL"), "{err}");
+    }
 }

@@ -1,11 +1,432 @@
-//! `kind = "splunk_hec"`: Splunk HTTP Event Collector.
+//! `kind = "splunk_hec"`: Splunk HTTP Event Collector (`/services/collector/event`).
+//!
+//! ```toml
+//! [[sinks]]
+//! name = "splunk"
+//! kind = "splunk_hec"
+//! url = "https://splunk.example.com:8088"
+//! token = "${env:SPLUNK_HEC_TOKEN}"
+//! index = "audit"
+//! acks = true
+//! ```
+//!
+//! Every key is checked when the file is read; a mistake is reported with the key's name and
+//! a hint (the loader adds the file, line and `sinks[i]`).
 
-use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
 
-/// Settings of the sink. (Being built: only `name` exists so far.)
+use serde::{Deserialize, Deserializer};
+
+use crate::config::Secret;
+// These live with the sink, where they can be named (`sluice::sink::hec::...`): this module
+// is private to the config module, which re-exports only `HecConfig`.
+use crate::sink::hec::{HecCompression, HecEventFormat, HecProblem};
+
+/// Settings of a Splunk HEC sink.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+// `remote = "Self"` makes serde generate an inherent `HecConfig::deserialize`; the
+// `Deserialize` impl below wraps it with [`HecConfig::check`], so a bad value fails while the
+// file is read, with the key named, without a second copy of every field.
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct HecConfig {
     /// Unique name that sources refer to.
     pub name: String,
+    /// Base URL of the collector, e.g. `https://splunk.example.com:8088` (a path prefix is
+    /// kept, for collectors behind a proxy). Events go to `<url>/services/collector/event`;
+    /// a URL that already ends in `/services/collector` or `/services/collector/event` is
+    /// accepted as is.
+    pub url: String,
+    /// The HEC token, sent as `Authorization: Splunk <token>`. Use `${env:NAME}` or
+    /// `${file:PATH}`.
+    pub token: Secret,
+    /// Splunk index; none means the token's default index.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// `source` of every event; default: the sluice source's name.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `sourcetype` of every event; default: `sluice:<source name>`.
+    #[serde(default)]
+    pub sourcetype: Option<String>,
+    /// `host` of every event; none lets Splunk pick (the collector's host).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// What goes into each HEC event's `event` field.
+    #[serde(default)]
+    pub event_format: HecEventFormat,
+    /// How request bodies are compressed.
+    #[serde(default)]
+    pub compression: HecCompression,
+    /// A batch is sent once it holds this many bytes of HEC JSON (before compression).
+    #[serde(default = "default_max_batch_bytes")]
+    pub max_batch_bytes: bytesize::ByteSize,
+    /// A batch is sent once it holds this many events.
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
+    /// Events waiting longer than this for their batch to fill ask the runtime for a commit,
+    /// which sends them.
+    #[serde(default = "default_max_batch_age", with = "humantime_serde")]
+    pub max_batch_age: Duration,
+    /// Use indexer acknowledgement: a batch counts as delivered only once Splunk says it is
+    /// indexed. The token must have indexer acknowledgement enabled.
+    #[serde(default)]
+    pub acks: bool,
+    /// How often acknowledgements are asked for (`/services/collector/ack`).
+    #[serde(default = "default_ack_poll_interval", with = "humantime_serde")]
+    pub ack_poll_interval: Duration,
+    /// A batch not acknowledged this long after it was sent is sent again.
+    #[serde(default = "default_ack_timeout", with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// How many times one batch is sent again for want of an acknowledgement before the
+    /// run fails.
+    #[serde(default = "default_max_resends")]
+    pub max_resends: u32,
+    /// Batches that may await acknowledgement at once; past it, writing waits (back-pressure
+    /// from a slow Splunk reaches the source).
+    #[serde(default = "default_max_unacked_batches")]
+    pub max_unacked_batches: usize,
+    /// Time allowed for one request.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per request for transport errors, 429 and 5xx (HEC "server is busy").
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The longest wait between attempts (`Retry-After` included).
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// PEM file of a CA to trust besides the system's (HEC often runs with Splunk's own
+    /// certificate authority); relative to the config file's directory.
+    #[serde(default, deserialize_with = "config_relative_path")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification. Dangerous: anyone on the path can read the token.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+impl<'de> Deserialize<'de> for HecConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = HecConfig::deserialize(deserializer)?;
+        config.check().map_err(serde::de::Error::custom)?;
+        Ok(config)
+    }
+}
+
+impl HecConfig {
+    /// A config with every default, for `url` and `token`.
+    pub fn new(name: impl Into<String>, url: impl Into<String>, token: Secret) -> Self {
+        HecConfig {
+            name: name.into(),
+            url: url.into(),
+            token,
+            index: None,
+            source: None,
+            sourcetype: None,
+            host: None,
+            event_format: HecEventFormat::default(),
+            compression: HecCompression::default(),
+            max_batch_bytes: default_max_batch_bytes(),
+            max_batch_events: default_max_batch_events(),
+            max_batch_age: default_max_batch_age(),
+            acks: false,
+            ack_poll_interval: default_ack_poll_interval(),
+            ack_timeout: default_ack_timeout(),
+            max_resends: default_max_resends(),
+            max_unacked_batches: default_max_unacked_batches(),
+            timeout: default_timeout(),
+            max_attempts: default_max_attempts(),
+            max_backoff: default_max_backoff(),
+            ca_file: None,
+            insecure_skip_verify: false,
+        }
+    }
+
+    /// The first setting that cannot work, if any.
+    pub fn check(&self) -> Result<(), HecProblem> {
+        let problem = |key, message: &str, hint: &str| {
+            Err(HecProblem {
+                key,
+                message: message.to_string(),
+                hint: hint.to_string(),
+            })
+        };
+        if let Err(message) = check_url(&self.url) {
+            return problem(
+                "url",
+                &message,
+                "write the collector's base URL, e.g. https://splunk.example.com:8088",
+            );
+        }
+        // Secrets are left unresolved (`${env:...}`) for commands that send nothing; only an
+        // empty value is certainly wrong.
+        if self.token.expose().trim().is_empty() {
+            return problem(
+                "token",
+                "is empty",
+                "set the HEC token, e.g. token = \"${env:SPLUNK_HEC_TOKEN}\"",
+            );
+        }
+        for (key, value) in [
+            ("index", &self.index),
+            ("source", &self.source),
+            ("sourcetype", &self.sourcetype),
+            ("host", &self.host),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return problem(key, "is empty", "remove the key to use the default");
+            }
+        }
+        if self.max_batch_bytes.as_u64() == 0 {
+            return problem(
+                "max_batch_bytes",
+                "must be greater than zero",
+                "the default is \"1MiB\"",
+            );
+        }
+        if self.max_batch_events == 0 {
+            return problem(
+                "max_batch_events",
+                "must be at least 1",
+                "the default is 1000",
+            );
+        }
+        if self.max_batch_age.is_zero() {
+            return problem(
+                "max_batch_age",
+                "must be greater than zero",
+                "the default is \"10s\"",
+            );
+        }
+        if self.ack_poll_interval.is_zero() {
+            return problem(
+                "ack_poll_interval",
+                "must be greater than zero",
+                "the default is \"1s\"",
+            );
+        }
+        if self.ack_timeout < self.ack_poll_interval {
+            return problem(
+                "ack_timeout",
+                "must be at least ack_poll_interval",
+                "the default is \"60s\": indexing can take tens of seconds under load",
+            );
+        }
+        if self.max_unacked_batches == 0 {
+            return problem(
+                "max_unacked_batches",
+                "must be at least 1",
+                "the default is 4",
+            );
+        }
+        if self.max_attempts == 0 {
+            return problem("max_attempts", "must be at least 1", "the default is 8");
+        }
+        if self.timeout.is_zero() {
+            return problem(
+                "timeout",
+                "must be greater than zero",
+                "the default is \"30s\"",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why `url` cannot be a collector URL, if it cannot.
+fn check_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{raw}` is not an http(s) URL"));
+    }
+    // Credentials in the URL would be shown wherever the URL is (errors, logs).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{raw}` must not have a query or fragment (the token goes in `token`, never in the URL)"
+        ));
+    }
+    Ok(())
+}
+
+/// A path relative to the config file's directory, like the lake's `path`.
+fn config_relative_path<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = PathBuf::deserialize(deserializer)?;
+    Ok(Some(match crate::config::secret::base_dir() {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
+    }))
+}
+
+fn default_max_batch_bytes() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(1)
+}
+fn default_max_batch_events() -> usize {
+    1000
+}
+fn default_max_batch_age() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_ack_poll_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_ack_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_resends() -> u32 {
+    5
+}
+fn default_max_unacked_batches() -> usize {
+    4
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, SinkConfig};
+    use std::path::Path;
+
+    const BASE: &str = r#"
+[[sinks]]
+name = "splunk"
+kind = "splunk_hec"
+url = "https://splunk.example.com:8088"
+token = "t0k3n"
+"#;
+
+    fn hec(text: &str) -> Result<HecConfig, crate::config::ConfigError> {
+        let config = load_str(text, Path::new("sluice.toml"))?;
+        match config.sinks.into_iter().next() {
+            Some(SinkConfig::SplunkHec(c)) => Ok(c),
+            other => panic!("not a HEC sink: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = hec(BASE).unwrap();
+        assert_eq!(c.max_batch_bytes, bytesize::ByteSize::mib(1));
+        assert_eq!(c.max_batch_events, 1000);
+        assert_eq!(c.compression, HecCompression::Gzip);
+        assert_eq!(c.event_format, HecEventFormat::Data);
+        assert!(!c.acks);
+        assert_eq!(c.ack_poll_interval, Duration::from_secs(1));
+        assert_eq!(c.ack_timeout, Duration::from_secs(60));
+        assert_eq!(c.token.expose(), "t0k3n");
+        assert_eq!(
+            format!("{c:?}").matches("t0k3n").count(),
+            0,
+            "Debug redacts the token"
+        );
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let text = format!(
+            "{BASE}index = \"audit\"\nsource = \"okta-prod\"\nsourcetype = \"okta:system\"\nhost = \"sluice-1\"\nevent_format = \"envelope\"\ncompression = \"none\"\nmax_batch_bytes = \"256KiB\"\nmax_batch_events = 50\nmax_batch_age = \"2s\"\nacks = true\nack_poll_interval = \"250ms\"\nack_timeout = \"30s\"\nmax_resends = 2\nmax_unacked_batches = 8\ntimeout = \"5s\"\nmax_attempts = 3\nmax_backoff = \"1s\"\nca_file = \"/etc/ssl/splunk-ca.pem\"\ninsecure_skip_verify = false\n"
+        );
+        let c = hec(&text).unwrap();
+        assert_eq!(c.index.as_deref(), Some("audit"));
+        assert_eq!(c.event_format, HecEventFormat::Envelope);
+        assert_eq!(c.compression, HecCompression::None);
+        assert_eq!(c.max_batch_bytes, bytesize::ByteSize::kib(256));
+        assert!(c.acks);
+        assert_eq!(c.ack_poll_interval, Duration::from_millis(250));
+        assert_eq!(c.ca_file, Some(PathBuf::from("/etc/ssl/splunk-ca.pem")));
+    }
+
+    #[test]
+    fn mistakes_name_the_key_and_hint() {
+        let cases = [
+            (
+                "url = \"https://splunk.example.com:8088\"",
+                "url = \"splunk.example.com\"",
+                "`url`",
+            ),
+            (
+                "url = \"https://splunk.example.com:8088\"",
+                "url = \"ftp://splunk\"",
+                "`url`",
+            ),
+            (
+                "url = \"https://splunk.example.com:8088\"",
+                "url = \"https://u:p@splunk:8088\"",
+                "`url`",
+            ),
+            (
+                "url = \"https://splunk.example.com:8088\"",
+                "url = \"https://splunk:8088/?token=x\"",
+                "`url`",
+            ),
+            ("token = \"t0k3n\"", "token = \"\"", "`token`"),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nmax_batch_events = 0",
+                "`max_batch_events`",
+            ),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nmax_batch_bytes = 0",
+                "`max_batch_bytes`",
+            ),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nmax_batch_age = \"0s\"",
+                "`max_batch_age`",
+            ),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nack_poll_interval = \"5s\"\nack_timeout = \"1s\"",
+                "`ack_timeout`",
+            ),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nmax_unacked_batches = 0",
+                "`max_unacked_batches`",
+            ),
+            (
+                "token = \"t0k3n\"",
+                "token = \"t0k3n\"\nindex = \"\"",
+                "`index`",
+            ),
+        ];
+        for (from, to, key) in cases {
+            let err = hec(&BASE.replace(from, to)).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(key), "{to}: {shown}");
+            assert!(shown.contains("sinks[0]"), "{to}: {shown}");
+            assert!(err.hint.is_some(), "{to}: {shown}");
+        }
+        let err = hec(&format!("{BASE}compresion = \"gzip\"\n")).unwrap_err();
+        assert!(err.message.contains("unknown field `compresion`"), "{err}");
+        let err = hec(&format!("{BASE}compression = \"zstd\"\n")).unwrap_err();
+        assert!(err.message.contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn ca_file_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, format!("{BASE}ca_file = \"splunk-ca.pem\"\n")).unwrap();
+        let config = crate::config::load(&path).unwrap();
+        let SinkConfig::SplunkHec(c) = &config.sinks[0] else {
+            panic!("not a HEC sink")
+        };
+        assert_eq!(
+            c.ca_file.as_deref(),
+            Some(dir.path().join("splunk-ca.pem").as_path())
+        );
+    }
 }

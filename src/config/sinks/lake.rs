@@ -1,30 +1,267 @@
-//! `kind = "lake"`: hive-partitioned gzip NDJSON objects.
+//! `kind = "lake"`: hive-partitioned, compressed NDJSON objects in a local directory or an
+//! object store (S3 and S3-compatible stores, Google Cloud Storage, Azure Blob Storage).
+//!
+//! ```toml
+//! [[sinks]]
+//! name = "lake"
+//! kind = "lake"
+//! url = "s3://security-lake/sluice"        # or path = "/var/lib/sluice/lake"
+//! region = "eu-west-1"
+//! compression = "gzip"                      # or "zstd"
+//! key_template = "source={source}/dt=%Y-%m-%d/hr=%H/"
+//! roll_size = "64MiB"
+//! roll_age = "5m"
+//! ```
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::Secret;
+use crate::sink::lake::{
+    parse_url, Compression, KeyTemplate, LakeLocation, StoreScheme, DEFAULT_KEY_TEMPLATE,
+};
+
+/// S3 refuses multipart parts below 5 MiB (except the last one).
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
 /// Settings of a lake sink.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawLakeConfig")]
 pub struct LakeConfig {
     /// Unique name that sources refer to.
     pub name: String,
-    /// Root directory of the lake, relative to the config file's directory.
+    /// Root directory of a local lake, relative to the config file's directory. Empty when
+    /// the lake is given by [`LakeConfig::url`] (which then wins; see [`LakeConfig::location`]).
     pub path: PathBuf,
+    /// Where the lake lives when it is not a `path`: `file:///abs/dir`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix` or `az://container/prefix`.
+    pub url: Option<url::Url>,
+    /// S3 or Azure endpoint of an S3-compatible or emulated store, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    /// S3 region (the environment's `AWS_REGION` otherwise).
+    pub region: Option<String>,
+    /// Allow plain `http://` endpoints (local S3-compatible servers, emulators).
+    pub allow_http: bool,
+    /// S3 access key id; the environment's credential chain is used when absent.
+    pub access_key_id: Option<Secret>,
+    /// S3 secret access key, given together with `access_key_id`.
+    pub secret_access_key: Option<Secret>,
+    /// How objects are compressed.
+    pub compression: Compression,
+    /// Where under the lake an event's object goes, from its source and event time.
+    pub key_template: KeyTemplate,
     /// A batch is committed once its objects hold this many compressed bytes in total.
-    #[serde(default = "default_roll_size")]
+    ///
+    /// Loaders that ingest each new object (Snowpipe, BigQuery transfers, Athena scans) have a
+    /// fixed cost per file: Snowflake recommends 100–250 MB compressed files and charges
+    /// Snowpipe per file, and scans of many small objects are dominated by request latency.
+    /// Objects of 10–100 MB keep that overhead small while a commit still lands within
+    /// minutes; hence 64 MiB, with `roll_age` bounding the delay for quiet sources.
     pub roll_size: bytesize::ByteSize,
-    /// An object is committed once its first page is this old.
-    #[serde(default = "default_roll_age", with = "humantime_serde")]
+    /// A batch is committed once its first page is this old, so quiet sources still
+    /// deliver promptly.
     pub roll_age: Duration,
-    /// Hour partitions one object batch may span before it is committed; bounds open files
-    /// and memory during backfills.
-    #[serde(default = "default_max_open_partitions")]
+    /// Partitions (distinct rendered key prefixes) one batch may span before it is committed;
+    /// bounds open objects and memory during backfills.
     pub max_open_partitions: usize,
+    /// Object stores: staged objects bigger than this are uploaded in parts of this size, so
+    /// memory per open object stays near one part whatever the object's size.
+    pub part_size: bytesize::ByteSize,
 }
 
+impl LakeConfig {
+    /// A local lake at `path` with every other setting at its default.
+    pub fn local(name: &str, path: impl Into<PathBuf>) -> Self {
+        LakeConfig {
+            name: name.to_string(),
+            path: path.into(),
+            url: None,
+            endpoint: None,
+            region: None,
+            allow_http: false,
+            access_key_id: None,
+            secret_access_key: None,
+            compression: Compression::default(),
+            key_template: default_key_template(),
+            roll_size: default_roll_size(),
+            roll_age: default_roll_age(),
+            max_open_partitions: default_max_open_partitions(),
+            part_size: default_part_size(),
+        }
+    }
+
+    /// Where the lake lives. `url` wins over `path`: the config loader makes an absent `path`
+    /// relative to the config file like any other, so only `url` tells the two apart.
+    pub fn location(&self) -> LakeLocation {
+        match &self.url {
+            // `parse_url` accepted this URL when the config was read.
+            Some(url) => {
+                parse_url(url).unwrap_or_else(|_| LakeLocation::Directory(self.path.clone()))
+            }
+            None => LakeLocation::Directory(self.path.clone()),
+        }
+    }
+
+    /// The lake's address for messages: its URL or directory, never a credential.
+    pub fn display_location(&self) -> String {
+        match &self.url {
+            Some(url) => url.to_string(),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// The `[[sinks]]` table as written; checked and turned into [`LakeConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLakeConfig {
+    name: String,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    allow_http: bool,
+    #[serde(default)]
+    access_key_id: Option<Secret>,
+    #[serde(default)]
+    secret_access_key: Option<Secret>,
+    #[serde(default)]
+    compression: Compression,
+    #[serde(default)]
+    key_template: Option<String>,
+    #[serde(default = "default_roll_size")]
+    roll_size: bytesize::ByteSize,
+    #[serde(default = "default_roll_age", with = "humantime_serde")]
+    roll_age: Duration,
+    #[serde(default = "default_max_open_partitions")]
+    max_open_partitions: usize,
+    #[serde(default = "default_part_size")]
+    part_size: bytesize::ByteSize,
+}
+
+impl TryFrom<RawLakeConfig> for LakeConfig {
+    type Error = String;
+
+    fn try_from(mut raw: RawLakeConfig) -> Result<Self, String> {
+        let (path, url) = match (raw.path.take(), raw.url.take()) {
+            (Some(path), None) => (path, None),
+            (None, Some(url)) => {
+                let parsed = url::Url::parse(&url).map_err(|e| {
+                    format!("lake `{}`: url `{url}` is not a URL: {e} (hint: write file:///abs/dir, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix)", raw.name)
+                })?;
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    // Never echo the URL here: it holds the credential.
+                    return Err(format!("lake `{}`: url must not hold credentials (hint: use access_key_id and secret_access_key with ${{env:...}}, or the store's usual environment variables)", raw.name));
+                }
+                let location = parse_url(&parsed).map_err(|e| format!("lake `{}`: {e}", raw.name))?;
+                match location {
+                    LakeLocation::Directory(dir) => (dir, None),
+                    LakeLocation::Store { scheme, .. } => {
+                        if !scheme.compiled_in() {
+                            return Err(format!(
+                                "lake `{}`: this build of sluice cannot write to {}:// (hint: build it with `cargo build --release --features {}`)",
+                                raw.name,
+                                scheme.as_str(),
+                                scheme.feature()
+                            ));
+                        }
+                        check_store_options(&raw.name, scheme, &raw)?;
+                        (PathBuf::new(), Some(parsed))
+                    }
+                }
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!("lake `{}`: set either `path` or `url`, not both (hint: `path` is a local directory, `url` any location including file:///abs/dir)", raw.name))
+            }
+            (None, None) => {
+                return Err(format!("lake `{}`: missing `path` or `url` (hint: path = \"lake\" for a local directory, url = \"s3://bucket/prefix\" for S3)", raw.name))
+            }
+        };
+        if url.is_none() {
+            let stray = [
+                ("endpoint", raw.endpoint.is_some()),
+                ("region", raw.region.is_some()),
+                ("allow_http", raw.allow_http),
+                ("access_key_id", raw.access_key_id.is_some()),
+                ("secret_access_key", raw.secret_access_key.is_some()),
+            ];
+            if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                return Err(format!("lake `{}`: `{key}` applies to object stores only and this lake is a local directory (hint: remove it, or use url = \"s3://bucket/prefix\")", raw.name));
+            }
+        }
+        let template = raw.key_template.as_deref().unwrap_or(DEFAULT_KEY_TEMPLATE);
+        let key_template = KeyTemplate::parse(template).map_err(|e| {
+            format!(
+                "lake `{}`: key_template `{template}`: {e} (hint: the default is \"{DEFAULT_KEY_TEMPLATE}\")",
+                raw.name
+            )
+        })?;
+        if raw.part_size.as_u64() < MIN_PART_SIZE {
+            return Err(format!(
+                "lake `{}`: part_size {} is below 5 MiB, the smallest part S3 accepts (hint: the default is 8MiB)",
+                raw.name, raw.part_size
+            ));
+        }
+        Ok(LakeConfig {
+            name: raw.name,
+            path,
+            url,
+            endpoint: raw.endpoint,
+            region: raw.region,
+            allow_http: raw.allow_http,
+            access_key_id: raw.access_key_id,
+            secret_access_key: raw.secret_access_key,
+            compression: raw.compression,
+            key_template,
+            roll_size: raw.roll_size,
+            roll_age: raw.roll_age,
+            max_open_partitions: raw.max_open_partitions,
+            part_size: raw.part_size,
+        })
+    }
+}
+
+/// Options that only some stores understand are refused elsewhere rather than ignored.
+fn check_store_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> Result<(), String> {
+    if raw.access_key_id.is_some() != raw.secret_access_key.is_some() {
+        return Err(format!("lake `{name}`: set access_key_id and secret_access_key together (hint: or neither, to use the environment's credentials)"));
+    }
+    let s3_only = [
+        ("region", raw.region.is_some()),
+        ("access_key_id", raw.access_key_id.is_some()),
+    ];
+    if scheme != StoreScheme::S3 {
+        if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
+            return Err(format!("lake `{name}`: `{key}` applies to s3:// lakes only (hint: {}:// lakes read their credentials from the environment, see docs/configuration.md)", scheme.as_str()));
+        }
+    }
+    if scheme == StoreScheme::Gcs && raw.endpoint.is_some() {
+        return Err(format!(
+            "lake `{name}`: `endpoint` applies to s3:// and az:// lakes only (hint: remove it)"
+        ));
+    }
+    if let Some(endpoint) = &raw.endpoint {
+        let parsed = url::Url::parse(endpoint).map_err(|e| {
+            format!("lake `{name}`: endpoint `{endpoint}` is not a URL: {e} (hint: e.g. http://127.0.0.1:9000)")
+        })?;
+        if parsed.scheme() == "http" && !raw.allow_http {
+            return Err(format!("lake `{name}`: endpoint `{endpoint}` is plain http (hint: add allow_http = true for a local test server; use https otherwise)"));
+        }
+    }
+    Ok(())
+}
+
+fn default_key_template() -> KeyTemplate {
+    // A constant that `default_template_parses` below checks.
+    KeyTemplate::parse(DEFAULT_KEY_TEMPLATE).expect("the default key template is valid")
+}
 fn default_roll_size() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(64)
 }
@@ -34,4 +271,123 @@ fn default_roll_age() -> Duration {
 fn default_max_open_partitions() -> usize {
     8
 }
+fn default_part_size() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(8)
+}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LakeConfig, String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
+        LakeConfig::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn default_template_parses() {
+        assert!(KeyTemplate::parse(DEFAULT_KEY_TEMPLATE).is_ok());
+        assert_eq!(default_key_template().as_str(), DEFAULT_KEY_TEMPLATE);
+    }
+
+    #[test]
+    fn path_alone_is_a_local_lake_with_defaults() {
+        let config = parse("name = \"lake\"\npath = \"lake\"").unwrap();
+        assert_eq!(config.location(), LakeLocation::Directory("lake".into()));
+        assert_eq!(config.compression, Compression::Gzip);
+        assert_eq!(config.key_template.as_str(), DEFAULT_KEY_TEMPLATE);
+        assert_eq!(config.roll_size, bytesize::ByteSize::mib(64));
+    }
+
+    #[test]
+    fn file_url_is_a_local_lake() {
+        let config = parse("name = \"lake\"\nurl = \"file:///var/lib/lake\"").unwrap();
+        assert_eq!(
+            config.location(),
+            LakeLocation::Directory("/var/lib/lake".into())
+        );
+        assert!(config.url.is_none());
+    }
+
+    #[test]
+    fn path_and_url_exclude_each_other() {
+        let err = parse("name = \"l\"\npath = \"a\"\nurl = \"file:///b\"").unwrap_err();
+        assert!(err.contains("either `path` or `url`"), "{err}");
+        let err = parse("name = \"l\"").unwrap_err();
+        assert!(err.contains("missing `path` or `url`"), "{err}");
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_a_hint() {
+        for (url, expected) in [
+            ("ftp://x/y", "not a lake location"),
+            ("s3://key:secret@bucket/p", "must not hold credentials"),
+            ("s3:///prefix", "names no bucket"),
+            ("s3://bucket/_staging/x", "cannot start with `_staging`"),
+            ("s3://bucket/a%5Cb", "not allowed"),
+        ] {
+            let err = parse(&format!("name = \"l\"\nurl = \"{url}\"")).unwrap_err();
+            assert!(err.contains(expected), "{url}: {err}");
+            assert!(!err.contains("secret@"), "credentials echoed: {err}");
+            assert!(err.contains("hint"), "{err}");
+        }
+    }
+
+    #[test]
+    fn store_only_keys_are_refused_for_local_lakes() {
+        let err = parse("name = \"l\"\npath = \"a\"\nregion = \"eu-west-1\"").unwrap_err();
+        assert!(
+            err.contains("`region` applies to object stores only"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_templates_and_part_sizes_are_refused() {
+        let err = parse("name = \"l\"\npath = \"a\"\nkey_template = \"dt=%Y/\"").unwrap_err();
+        assert!(err.contains("{source}"), "{err}");
+        let err = parse("name = \"l\"\npath = \"a\"\npart_size = \"1MiB\"").unwrap_err();
+        assert!(err.contains("5 MiB"), "{err}");
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_url_with_endpoint_and_keys() {
+        let config = parse(
+            r#"
+name = "lake"
+url = "s3://bucket/some/prefix/"
+endpoint = "http://127.0.0.1:9000"
+allow_http = true
+region = "us-east-1"
+access_key_id = "AKIA"
+secret_access_key = "s3cr3t"
+compression = "zstd"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.location(),
+            LakeLocation::Store {
+                scheme: StoreScheme::S3,
+                bucket: "bucket".into(),
+                prefix: "some/prefix".into()
+            }
+        );
+        assert_eq!(config.compression.extension(), ".ndjson.zst");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+
+        let err = parse("name = \"l\"\nurl = \"s3://b\"\nendpoint = \"http://127.0.0.1:9000\"")
+            .unwrap_err();
+        assert!(err.contains("allow_http"), "{err}");
+        let err = parse("name = \"l\"\nurl = \"s3://b\"\naccess_key_id = \"a\"").unwrap_err();
+        assert!(err.contains("together"), "{err}");
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn s3_url_without_the_feature_names_it() {
+        let err = parse("name = \"l\"\nurl = \"s3://b/p\"").unwrap_err();
+        assert!(err.contains("--features s3"), "{err}");
+    }
+}

@@ -1,0 +1,180 @@
+//! The local-directory backend: staged files, fsync, atomic rename, a lock per source.
+//!
+//! Kept rather than object_store's `LocalFileSystem`, which writes through a temporary file
+//! and a rename but never fsyncs: after a power loss a "prepared" object could be gone while
+//! its intent is recorded, and that commit could never finish. Here a staged file and its
+//! directory are fsynced before `prepare` returns, and renames are fsynced on publish.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use super::encode::Output;
+use super::{PreparedObject, STAGING_DIR};
+use crate::sink::{Published, SinkError};
+
+/// A local lake directory, locked for one source.
+pub(crate) struct Local {
+    sink: String,
+    root: PathBuf,
+    /// `_staging/source=<name>` under the root.
+    staging_rel: String,
+    /// Held while the sink exists: a second process on the same source and lake would
+    /// otherwise clean this one's staging directory.
+    _lock: File,
+}
+
+impl Local {
+    /// Opens the lake at `root` for `source` (sanitized), taking the source's lock.
+    pub fn open(sink: &str, root: &Path, source: &str) -> Result<Local, SinkError> {
+        let lock = lock_source(sink, root, source)?;
+        Ok(Local {
+            sink: sink.to_string(),
+            root: root.to_path_buf(),
+            staging_rel: format!("{STAGING_DIR}/source={source}"),
+            _lock: lock,
+        })
+    }
+
+    /// The staged object's path relative to the root, for an object numbered `n`.
+    pub fn staged_name(&self, n: u64, extension: &str) -> String {
+        format!("{}/{n:06}{extension}.partial", self.staging_rel)
+    }
+
+    fn error(&self, action: &str, path: &Path, err: impl std::fmt::Display) -> SinkError {
+        SinkError {
+            sink: self.sink.clone(),
+            detail: format!(
+                "cannot {action} {}: {err} (hint: check free space and that sluice may write there)",
+                path.display()
+            ),
+        }
+    }
+
+    /// Creates the staged file `staged` (relative to the root).
+    pub fn create(&self, staged: &str) -> Result<Output, SinkError> {
+        let dir = self.root.join(&self.staging_rel);
+        fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
+        let path = self.root.join(staged);
+        let file = File::create(&path).map_err(|e| self.error("create", &path, e))?;
+        Ok(Output::File(BufWriter::with_capacity(256 * 1024, file)))
+    }
+
+    /// Flushes and fsyncs a finished staged file.
+    pub fn seal(&self, staged: &str, out: Output) -> Result<(), SinkError> {
+        let path = self.root.join(staged);
+        if let Output::File(writer) = out {
+            let file = writer
+                .into_inner()
+                .map_err(|e| self.error("flush", &path, e.error().to_string()))?;
+            file.sync_all().map_err(|e| self.error("sync", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the staged files' names durable.
+    pub fn sync_staging(&self) -> Result<(), SinkError> {
+        let dir = self.root.join(&self.staging_rel);
+        sync_dir(&dir).map_err(|e| self.error("sync directory", &dir, e))
+    }
+
+    /// Renames each staged file to its key; a file already at its key is left as is.
+    pub fn publish(&self, objects: &[PreparedObject]) -> Result<Published, SinkError> {
+        let mut published = Published::default();
+        let mut dirs = HashSet::new();
+        for object in objects {
+            let staged = self.root.join(&object.staged);
+            let key = self.root.join(&object.key);
+            let dir = key.parent().unwrap_or(&self.root).to_path_buf();
+            if staged.exists() {
+                fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
+                fs::rename(&staged, &key).map_err(|e| self.error("publish", &key, e))?;
+            } else if !key.exists() {
+                return Err(SinkError {
+                    sink: self.sink.clone(),
+                    detail: format!(
+                        "object {} of an interrupted commit is neither staged nor published; something removed {}. The checkpoint was not moved and the commit stays pending; restore the file or ask for help before changing the state",
+                        object.key,
+                        staged.display()
+                    ),
+                });
+            }
+            dirs.insert(dir);
+            published.objects += 1;
+            published.bytes += object.bytes;
+        }
+        for dir in dirs {
+            sync_dir(&dir).map_err(|e| self.error("sync directory", &dir, e))?;
+        }
+        Ok(published)
+    }
+
+    /// Deletes the source's staging directory.
+    pub fn discard(&self) -> Result<(), SinkError> {
+        let dir = self.root.join(&self.staging_rel);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(self.error("clean staging directory", &dir, err)),
+        }
+    }
+}
+
+/// Takes the lake's lock for `source`, failing at once if another process holds it.
+fn lock_source(sink: &str, root: &Path, source: &str) -> Result<File, SinkError> {
+    let dir = root.join(STAGING_DIR);
+    let path = dir.join(format!("source={source}.lock"));
+    let fail = |detail: String| SinkError {
+        sink: sink.to_string(),
+        detail,
+    };
+    fs::create_dir_all(&dir).map_err(|e| {
+        fail(format!(
+            "cannot create directory {}: {e} (hint: check that sluice may write there)",
+            dir.display()
+        ))
+    })?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open lock file {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(fail(format!(
+            "another sluice process is writing source `{source}` to this lake (lock {} is held); run one process per source",
+            path.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(fail(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
+/// Makes a directory's entries (new names, renames) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Every lake object (by extension) under `dir`, recursively; `_staging` is skipped.
+pub(crate) fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() != STAGING_DIR {
+                collect_objects(&path, out)?;
+            }
+        } else if super::Compression::of_name(&entry.file_name().to_string_lossy()).is_some() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

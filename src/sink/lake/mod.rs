@@ -1,0 +1,517 @@
+//! The lake sink: compressed NDJSON objects, hive-partitioned by event time, in a local
+//! directory or an object store.
+//!
+//! Layout: `<root or prefix>/<key template><batch><extension>`; with the default template
+//! `source=<name>/dt=YYYY-MM-DD/hr=HH/<batch>.ndjson.gz`. One line per event: the envelope
+//! `{"event_time","parse_time","source","event_id","data"}`.
+//!
+//! A batch is staged under `_staging/source=<name>/`, made durable by [`Sink::prepare`] and
+//! moved to its final keys by [`Sink::publish`]:
+//! - **local directory** (`path`, or `url = "file:///..."`; see `local.rs`): staged files are
+//!   fsynced with their directory, and published by an atomic rename on the same file system;
+//! - **object store** (`s3://`, `gs://`, `az://`; see `store.rs`): staged objects are streamed
+//!   as multipart uploads, completed on prepare, and published by a server-side copy and a
+//!   delete.
+//!
+//! Either way readers globbing `source=*/dt=*/hr=*/*.ndjson.gz` never see a partial object,
+//! final keys are a function of the batch name (so a replayed batch overwrites rather than
+//! duplicates), and publishing is idempotent (the next run finishes a crashed publish).
+//!
+//! Two processes must not write the same source: on a local lake a lock file refuses the
+//! second one; on object stores the state store's conditional commits refuse its checkpoint,
+//! and leases that refuse it up front come with the shared state-store work.
+
+pub mod ddl;
+mod encode;
+mod layout;
+mod local;
+mod location;
+mod store;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Published, Sink, SinkError};
+use crate::config::LakeConfig;
+use crate::transform::Envelope;
+use encode::{Encoder, Output};
+use layout::RenderCache;
+
+pub use encode::Compression;
+pub use layout::{sanitize, KeyTemplate, Segment, SegmentKind, NULL_PARTITION};
+pub use location::{parse_url, LakeLocation, StoreScheme};
+
+/// The default key template: hive partitions by source, day and hour of the event time.
+pub const DEFAULT_KEY_TEMPLATE: &str = "source={source}/dt=%Y-%m-%d/hr=%H/";
+
+/// The directory (or key prefix) under the lake root where batches are staged.
+pub const STAGING_DIR: &str = "_staging";
+
+/// One object of a prepared batch: where it is staged and where it goes. This is the commit
+/// intent's payload, so its shape must stay readable by later versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PreparedObject {
+    /// Key (or path) relative to the lake root while staged.
+    staged: String,
+    /// Final key relative to the lake root.
+    key: String,
+    /// Size in bytes.
+    bytes: u64,
+    /// Parts of its multipart upload, 0 when it was put whole (object stores only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    parts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Where the sink keeps its objects.
+enum Backend {
+    Local(local::Local),
+    Store(store::Store),
+}
+
+/// An object being written for one partition (one rendered key prefix).
+struct OpenObject {
+    /// The rendered key template, e.g. `source=okta/dt=2023-11-14/hr=22/`.
+    partition: String,
+    /// Staged key relative to the lake root.
+    staged: String,
+    encoder: Encoder,
+    /// Object stores: the multipart upload, once the object outgrew one part.
+    upload: Option<store::Upload>,
+    /// Parts handed to the upload so far.
+    parts: u64,
+}
+
+/// A [`Sink`] writing one source's events into a lake.
+pub struct LakeSink {
+    name: String,
+    /// The source's name as it appears in keys ([`sanitize`]d).
+    source: String,
+    config: LakeConfig,
+    backend: Backend,
+    open: Vec<OpenObject>,
+    batch_started: Option<Instant>,
+    /// Staged objects are numbered so a batch's objects never collide before they are named.
+    staged_counter: u64,
+    /// Object stores: a random tag in staged names, so a process never writes over staged
+    /// objects of another run that a delayed request might still be completing.
+    run_tag: String,
+    cache: RenderCache,
+    scratch: String,
+}
+
+impl LakeSink {
+    /// A lake sink for `source`, at the configured location.
+    pub fn new(config: &LakeConfig, source: &str) -> Result<Self, SinkError> {
+        let safe_source = sanitize(source);
+        let backend = match config.location() {
+            LakeLocation::Directory(root) => {
+                Backend::Local(local::Local::open(&config.name, &root, &safe_source)?)
+            }
+            LakeLocation::Store { .. } => Backend::Store(store::Store::build(config)?),
+        };
+        Ok(Self::with_backend(config, source, backend))
+    }
+
+    /// A lake sink over an existing object store, under `prefix` (used by the unit tests
+    /// with an in-memory store).
+    #[cfg(test)]
+    fn with_object_store(
+        config: &LakeConfig,
+        source: &str,
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Self {
+        let backend = Backend::Store(store::Store::new(config, store, prefix));
+        Self::with_backend(config, source, backend)
+    }
+
+    fn with_backend(config: &LakeConfig, source: &str, backend: Backend) -> Self {
+        let run_tag: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..8)
+                .map(|_| format!("{:02x}", rng.random::<u8>()))
+                .collect()
+        };
+        LakeSink {
+            name: config.name.clone(),
+            source: sanitize(source),
+            config: config.clone(),
+            backend,
+            open: Vec::new(),
+            batch_started: None,
+            staged_counter: 0,
+            run_tag,
+            cache: RenderCache::default(),
+            scratch: String::new(),
+        }
+    }
+
+    fn error(&self, detail: String) -> SinkError {
+        SinkError {
+            sink: self.name.clone(),
+            detail,
+        }
+    }
+
+    /// The index of the open object for the partition in `self.scratch`, opening one if
+    /// needed.
+    fn object_for_scratch(&mut self) -> Result<usize, SinkError> {
+        if let Some(i) = self.open.iter().position(|o| o.partition == self.scratch) {
+            return Ok(i);
+        }
+        self.staged_counter += 1;
+        let extension = self.config.compression.extension();
+        let (staged, output) = match &self.backend {
+            Backend::Local(local) => {
+                let staged = local.staged_name(self.staged_counter, extension);
+                let output = local.create(&staged)?;
+                (staged, output)
+            }
+            Backend::Store(_) => {
+                let staged = format!(
+                    "{}{}-{:06}{extension}.partial",
+                    store::Store::staging_rel(&self.source),
+                    self.run_tag,
+                    self.staged_counter
+                );
+                (staged, Output::Memory(Vec::new()))
+            }
+        };
+        let encoder = Encoder::new(self.config.compression, output).map_err(|e| {
+            self.error(format!(
+                "cannot start compressing {staged}: {e} (hint: this is a resource problem; check memory)"
+            ))
+        })?;
+        self.open.push(OpenObject {
+            partition: self.scratch.clone(),
+            staged,
+            encoder,
+            upload: None,
+            parts: 0,
+        });
+        Ok(self.open.len() - 1)
+    }
+
+    fn staged_bytes(&self) -> u64 {
+        self.open.iter().map(|o| o.encoder.counted().count).sum()
+    }
+
+    /// Object stores: sends the open object's buffered bytes as parts once a part is full.
+    async fn send_full_parts(&mut self, index: usize) -> Result<(), SinkError> {
+        let Backend::Store(store) = &self.backend else {
+            return Ok(());
+        };
+        let object = &mut self.open[index];
+        let Output::Memory(buffer) = &mut object.encoder.counted_mut().out else {
+            return Ok(());
+        };
+        if !store.part_ready(buffer.len()) {
+            return Ok(());
+        }
+        let bytes = std::mem::take(buffer);
+        object.parts += 1;
+        store
+            .send_part(&object.staged, &mut object.upload, bytes)
+            .await
+    }
+
+    /// Aborts the multipart uploads of objects that will not be prepared, best effort: a
+    /// bucket lifecycle rule cleans up what this misses.
+    async fn abort_uploads(objects: Vec<OpenObject>) {
+        for object in objects {
+            if let Some(upload) = object.upload {
+                if let Err(err) = upload.abort().await {
+                    tracing::debug!(staged = %object.staged, error = %err, "could not abort a multipart upload");
+                }
+            }
+        }
+    }
+
+    async fn prepare_objects(
+        &mut self,
+        objects: &mut Vec<OpenObject>,
+        batch: &str,
+    ) -> Result<Vec<PreparedObject>, SinkError> {
+        let extension = self.config.compression.extension();
+        let mut prepared = Vec::with_capacity(objects.len());
+        while let Some(object) = objects.pop() {
+            let OpenObject {
+                partition,
+                staged,
+                encoder,
+                upload,
+                parts,
+            } = object;
+            let counted = encoder.finish().map_err(|e| {
+                self.error(format!(
+                    "cannot finish {staged}: {e} (hint: check free space and that sluice may write there)"
+                ))
+            })?;
+            let bytes = counted.count;
+            let mut parts = parts;
+            match (&self.backend, counted.out) {
+                (Backend::Local(local), out) => local.seal(&staged, out)?,
+                (Backend::Store(store), Output::Memory(rest)) => {
+                    if upload.is_some() {
+                        parts +=
+                            (rest.len() as u64).div_ceil(self.config.part_size.as_u64().max(1));
+                    }
+                    store.seal(&staged, upload, rest).await?;
+                }
+                (Backend::Store(_), Output::File(_)) => {
+                    return Err(self.error(format!(
+                        "internal error: {staged} was staged as a file for an object store"
+                    )))
+                }
+            }
+            prepared.push(PreparedObject {
+                staged,
+                key: format!("{partition}{batch}{extension}"),
+                bytes,
+                parts,
+            });
+        }
+        if let Backend::Local(local) = &self.backend {
+            local.sync_staging()?;
+        }
+        // Objects were taken from the end; keep the order they were opened in.
+        prepared.reverse();
+        Ok(prepared)
+    }
+}
+
+#[async_trait]
+impl Sink for LakeSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&mut self, events: &[Envelope]) -> Result<(), SinkError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.batch_started.get_or_insert_with(Instant::now);
+        for event in events {
+            let rendered = self.config.key_template.render(
+                &self.source,
+                event,
+                &mut self.cache,
+                &mut self.scratch,
+            );
+            if let Err(err) = rendered {
+                return Err(self.error(format!(
+                    "event {}: {err} (hint: check key_template)",
+                    event.event_id
+                )));
+            }
+            let index = self.object_for_scratch()?;
+            let object = &mut self.open[index];
+            let result = serde_json::to_writer(&mut object.encoder, event)
+                .map_err(io::Error::from)
+                .and_then(|()| object.encoder.write_all(b"\n"));
+            if let Err(err) = result {
+                let staged = object.staged.clone();
+                return Err(self.error(format!(
+                    "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"
+                )));
+            }
+            self.send_full_parts(index).await?;
+        }
+        Ok(())
+    }
+
+    fn wants_commit(&self) -> bool {
+        !self.open.is_empty()
+            && (self.staged_bytes() >= self.config.roll_size.as_u64()
+                || self.open.len() >= self.config.max_open_partitions
+                || self
+                    .batch_started
+                    .is_some_and(|t| t.elapsed() >= self.config.roll_age))
+    }
+
+    async fn prepare(&mut self, batch: &str) -> Result<Option<serde_json::Value>, SinkError> {
+        if self.open.is_empty() {
+            return Ok(None);
+        }
+        let batch = sanitize(batch);
+        let mut objects = std::mem::take(&mut self.open);
+        let result = self.prepare_objects(&mut objects, &batch).await;
+        // On failure the objects not yet sealed will never be: free their uploads.
+        Self::abort_uploads(objects).await;
+        let prepared = result?;
+        self.batch_started = None;
+        serde_json::to_value(&prepared)
+            .map(Some)
+            .map_err(|e| self.error(format!("cannot record the prepared objects: {e}")))
+    }
+
+    async fn publish(&mut self, payload: &serde_json::Value) -> Result<Published, SinkError> {
+        let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).map_err(|err| {
+            self.error(format!("commit intent is not a lake object list ({err}); was the sink's kind changed while a commit was in flight?"))
+        })?;
+        match &self.backend {
+            Backend::Local(local) => local.publish(&objects),
+            Backend::Store(store) => store.publish(&objects).await,
+        }
+    }
+
+    async fn discard_staged(&mut self) -> Result<(), SinkError> {
+        Self::abort_uploads(std::mem::take(&mut self.open)).await;
+        self.batch_started = None;
+        match &self.backend {
+            Backend::Local(local) => local.discard(),
+            Backend::Store(store) => store.discard(&self.source).await,
+        }
+    }
+}
+
+/// What a lake holds for one source, as an outside reader sees it.
+#[derive(Debug, Default)]
+pub struct LakeContents {
+    /// Published objects.
+    pub objects: u64,
+    /// Compressed bytes of those objects.
+    pub bytes: u64,
+    /// Every line's `event_id`, in key order then line order.
+    pub event_ids: Vec<String>,
+    /// Keys of the objects read, relative to the lake root, sorted.
+    pub keys: Vec<String>,
+    /// The earliest `event_time` read (RFC 3339, as written).
+    pub min_event_time: Option<String>,
+    /// The latest `event_time` read.
+    pub max_event_time: Option<String>,
+}
+
+impl LakeContents {
+    /// Adds the lines of one object, keeping those of `source`.
+    fn add_object(&mut self, key: &str, compressed: &[u8], source: &str) -> io::Result<()> {
+        use io::BufRead;
+        let compression = Compression::of_name(key).unwrap_or_default();
+        self.objects += 1;
+        self.bytes += compressed.len() as u64;
+        self.keys.push(key.to_string());
+        let reader = io::BufReader::new(compression.decoder(compressed)?);
+        for line in reader.lines() {
+            let line = line?;
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{key}: {e}")))?;
+            if value["source"].as_str().is_some_and(|s| s != source) {
+                continue;
+            }
+            let id = value["event_id"].as_str().unwrap_or_default().to_string();
+            self.event_ids.push(id);
+            if let Some(time) = value["event_time"].as_str() {
+                if self.min_event_time.as_deref().is_none_or(|min| time < min) {
+                    self.min_event_time = Some(time.to_string());
+                }
+                if self.max_event_time.as_deref().is_none_or(|max| time > max) {
+                    self.max_event_time = Some(time.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads every published object of `source` in the local lake at `root`, laid out with the
+/// default key template (staging is skipped, as any reader of the hive layout would). Used
+/// by `sluice demo` and the tests to check exactness.
+pub fn read_lake(root: &Path, source: &str) -> io::Result<LakeContents> {
+    let template = KeyTemplate::parse(DEFAULT_KEY_TEMPLATE)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    read_local(root, source, &template)
+}
+
+fn read_local(root: &Path, source: &str, template: &KeyTemplate) -> io::Result<LakeContents> {
+    let mut contents = LakeContents::default();
+    let mut files = Vec::new();
+    local::collect_objects(
+        &root.join(template.static_prefix(&sanitize(source))),
+        &mut files,
+    )?;
+    let mut keyed: Vec<(String, std::path::PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let key = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            (key, path)
+        })
+        .collect();
+    keyed.sort();
+    for (key, path) in keyed {
+        let bytes = std::fs::read(&path)?;
+        contents.add_object(&key, &bytes, source)?;
+    }
+    Ok(contents)
+}
+
+/// Reads every published object of `source` in the lake `config` describes, local or in an
+/// object store, following its key template. Lines of other sources (possible when the
+/// template does not start with `{source}`) are left out.
+pub async fn read_lake_at(config: &LakeConfig, source: &str) -> Result<LakeContents, SinkError> {
+    let fail = |err: io::Error| SinkError {
+        sink: config.name.clone(),
+        detail: format!(
+            "cannot read the lake at {}: {err} (hint: check the location and permissions)",
+            config.display_location()
+        ),
+    };
+    match config.location() {
+        LakeLocation::Directory(root) => {
+            read_local(&root, source, &config.key_template).map_err(fail)
+        }
+        LakeLocation::Store { .. } => {
+            let store = store::Store::build(config)?;
+            read_store(&store, config, source).await
+        }
+    }
+}
+
+async fn read_store(
+    store: &store::Store,
+    config: &LakeConfig,
+    source: &str,
+) -> Result<LakeContents, SinkError> {
+    let listed = store
+        .list(&config.key_template.static_prefix(&sanitize(source)))
+        .await?;
+    let mut keyed: Vec<(String, object_store::ObjectMeta)> = listed
+        .into_iter()
+        .map(|meta| (store.relative(&meta.location).to_string(), meta))
+        .filter(|(key, _)| {
+            !key.starts_with(&format!("{STAGING_DIR}/")) && Compression::of_name(key).is_some()
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut contents = LakeContents::default();
+    for (key, meta) in keyed {
+        let bytes = store.get(&meta.location).await?;
+        contents
+            .add_object(&key, &bytes, source)
+            .map_err(|e| SinkError {
+                sink: config.name.clone(),
+                detail: format!(
+                    "object {key} in {} is not readable: {e} (hint: was it written by sluice?)",
+                    config.display_location()
+                ),
+            })?;
+    }
+    Ok(contents)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,308 @@
+//! The object-store backend (S3 and S3-compatible stores, GCS, Azure), over `object_store`.
+//!
+//! - **Stage**: each open object is compressed into memory and, once it holds `part_size`
+//!   bytes, becomes a multipart upload to `<prefix>_staging/source=<name>/<run>-<n>.partial`,
+//!   fed part by part with at most [`PARTS_IN_FLIGHT`] parts uploading. Memory per open object
+//!   stays near `part_size × (1 + PARTS_IN_FLIGHT)`, however large the object grows. Smaller
+//!   objects are sent with one `PUT` at prepare.
+//! - **Prepare**: the last part is sent and the upload completed (or the single `PUT` made).
+//!   A completed upload is durable, and invisible to readers of the layout: it is outside
+//!   `source=*/` and its name ends in `.partial`.
+//! - **Publish**: a server-side copy to the final key, then the staged object is deleted.
+//!   Idempotent: a staged object that is gone while its final key exists means a previous
+//!   publish got that far. Copying again after a crash between copy and delete rewrites the
+//!   same bytes at the same key (same checksum), so a loader never sees different content.
+//!
+//! Unfinished multipart uploads (a crash mid-upload) cannot be listed through `object_store`:
+//! a bucket lifecycle rule "abort incomplete multipart uploads after 1 day" removes their parts.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+use super::{PreparedObject, STAGING_DIR};
+use crate::config::LakeConfig;
+use crate::sink::lake::LakeLocation;
+use crate::sink::{Published, SinkError};
+
+/// Parts of one object uploading at once; the next part waits (back pressure on the pages).
+pub(crate) const PARTS_IN_FLIGHT: usize = 2;
+
+/// A bucket and prefix of an object store.
+pub(crate) struct Store {
+    sink: String,
+    store: Arc<dyn ObjectStore>,
+    /// `""` or `a/b/`: what every key is under.
+    prefix: String,
+    /// The lake's URL, for messages.
+    url: String,
+    part_size: usize,
+}
+
+/// A staged object's upload, once it outgrew one part.
+pub(crate) type Upload = WriteMultipart;
+
+impl Store {
+    /// Connects to the store the config's `url` names. Nothing is sent until the first write.
+    pub fn build(config: &LakeConfig) -> Result<Store, SinkError> {
+        let LakeLocation::Store {
+            scheme,
+            bucket,
+            prefix,
+        } = config.location()
+        else {
+            return Err(SinkError {
+                sink: config.name.clone(),
+                detail: "internal error: an object store was asked for a local lake".into(),
+            });
+        };
+        let store = connect(config, scheme, &bucket).map_err(|err| SinkError {
+            sink: config.name.clone(),
+            detail: format!(
+                "cannot set up {}: {err} (hint: check the url, endpoint, region and the store's credentials in the environment)",
+                config.display_location()
+            ),
+        })?;
+        Ok(Store::new(config, store, &prefix))
+    }
+
+    /// A backend over an existing store (tests use `object_store::memory::InMemory`).
+    pub fn new(config: &LakeConfig, store: Arc<dyn ObjectStore>, prefix: &str) -> Store {
+        let prefix = prefix.trim_matches('/');
+        Store {
+            sink: config.name.clone(),
+            store,
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            url: config.display_location(),
+            part_size: usize::try_from(config.part_size.as_u64()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The staging "directory" of `source` (sanitized), relative to the prefix.
+    pub fn staging_rel(source: &str) -> String {
+        format!("{STAGING_DIR}/source={source}/")
+    }
+
+    /// The full key of `rel` (a key relative to the lake's prefix).
+    fn path(&self, rel: &str) -> Result<StorePath, SinkError> {
+        let full = format!("{}{rel}", self.prefix);
+        StorePath::parse(&full).map_err(|err| self.error("use key", &full, err))
+    }
+
+    fn error(&self, action: &str, key: &str, err: impl std::fmt::Display) -> SinkError {
+        SinkError {
+            sink: self.sink.clone(),
+            detail: format!(
+                "cannot {action} {key} in {}: {err} (hint: check the credentials' permissions on the bucket, and that the endpoint is reachable)",
+                self.url
+            ),
+        }
+    }
+
+    /// Whether an open object holds a full part to send.
+    pub fn part_ready(&self, buffered: usize) -> bool {
+        buffered >= self.part_size
+    }
+
+    /// Sends `bytes` (a full part or more) of the staged object `staged`, starting its
+    /// multipart upload if needed, and waits while too many parts are in flight.
+    pub async fn send_part(
+        &self,
+        staged: &str,
+        upload: &mut Option<Upload>,
+        bytes: Vec<u8>,
+    ) -> Result<(), SinkError> {
+        if upload.is_none() {
+            let path = self.path(staged)?;
+            let multipart = self
+                .store
+                .put_multipart(&path)
+                .await
+                .map_err(|e| self.error("start upload of", path.as_ref(), e))?;
+            *upload = Some(WriteMultipart::new_with_chunk_size(
+                multipart,
+                self.part_size,
+            ));
+        }
+        if let Some(writer) = upload.as_mut() {
+            writer.put(Bytes::from(bytes));
+            writer
+                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(|e| self.error("upload a part of", staged, e))?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the staged object `staged` with its last `rest` bytes: completes its upload,
+    /// or puts it whole. Afterwards the object is durable.
+    pub async fn seal(
+        &self,
+        staged: &str,
+        upload: Option<Upload>,
+        rest: Vec<u8>,
+    ) -> Result<(), SinkError> {
+        match upload {
+            Some(mut writer) => {
+                writer.put(Bytes::from(rest));
+                writer
+                    .finish()
+                    .await
+                    .map_err(|e| self.error("complete the upload of", staged, e))?;
+            }
+            None => {
+                let path = self.path(staged)?;
+                self.store
+                    .put(&path, PutPayload::from(rest))
+                    .await
+                    .map_err(|e| self.error("upload", staged, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies each staged object to its key, then deletes the staged one. Idempotent.
+    pub async fn publish(&self, objects: &[PreparedObject]) -> Result<Published, SinkError> {
+        let mut published = Published::default();
+        for object in objects {
+            let staged = self.path(&object.staged)?;
+            let key = self.path(&object.key)?;
+            match self.store.copy(&staged, &key).await {
+                Ok(()) => {}
+                Err(object_store::Error::NotFound { .. }) => {
+                    // Gone from staging: published already, if the key is there.
+                    match self.store.head(&key).await {
+                        Ok(_) => {}
+                        Err(object_store::Error::NotFound { .. }) => {
+                            return Err(SinkError {
+                                sink: self.sink.clone(),
+                                detail: format!(
+                                    "object {} of an interrupted commit is neither staged nor published in {}; something removed {}. The checkpoint was not moved and the commit stays pending; restore the object or ask for help before changing the state",
+                                    key, self.url, staged
+                                ),
+                            })
+                        }
+                        Err(err) => return Err(self.error("check", key.as_ref(), err)),
+                    }
+                }
+                Err(err) => return Err(self.error("publish (copy to)", key.as_ref(), err)),
+            }
+            match self.store.delete(&staged).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(err) => return Err(self.error("delete staged", staged.as_ref(), err)),
+            }
+            published.objects += 1;
+            published.bytes += object.bytes;
+        }
+        Ok(published)
+    }
+
+    /// Deletes every staged object of `source` (sanitized).
+    pub async fn discard(&self, source: &str) -> Result<(), SinkError> {
+        let rel = Store::staging_rel(source);
+        for meta in self.list(&rel).await? {
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(err) => return Err(self.error("delete staged", meta.location.as_ref(), err)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every object under `rel` (relative to the prefix, ending in `/` or empty).
+    pub async fn list(&self, rel: &str) -> Result<Vec<object_store::ObjectMeta>, SinkError> {
+        let dir = self.path(rel)?;
+        let mut listing = self.store.list(Some(&dir));
+        let mut found = Vec::new();
+        while let Some(meta) = listing.next().await {
+            found.push(meta.map_err(|e| self.error("list", dir.as_ref(), e))?);
+        }
+        Ok(found)
+    }
+
+    /// A key relative to the prefix, for a listed object.
+    pub fn relative<'a>(&self, location: &'a StorePath) -> &'a str {
+        let full: &str = location.as_ref();
+        full.strip_prefix(&self.prefix).unwrap_or(full)
+    }
+
+    /// The whole content of a listed object.
+    pub async fn get(&self, location: &StorePath) -> Result<Bytes, SinkError> {
+        let result = self
+            .store
+            .get(location)
+            .await
+            .map_err(|e| self.error("read", location.as_ref(), e))?;
+        result
+            .bytes()
+            .await
+            .map_err(|e| self.error("read", location.as_ref(), e))
+    }
+}
+
+/// Builds the client for `scheme`. Credentials come from the environment (each builder's
+/// `from_env`) unless the config gives S3 keys.
+#[allow(unused_variables)] // without cloud features every arm is the same error
+fn connect(
+    config: &LakeConfig,
+    scheme: super::StoreScheme,
+    bucket: &str,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    match scheme {
+        #[cfg(feature = "s3")]
+        super::StoreScheme::S3 => {
+            let mut builder =
+                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(endpoint) = &config.endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            if let Some(region) = &config.region {
+                builder = builder.with_region(region);
+            }
+            if config.allow_http {
+                builder = builder.with_allow_http(true);
+            }
+            if let (Some(key), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+                builder = builder
+                    .with_access_key_id(key.expose())
+                    .with_secret_access_key(secret.expose());
+            }
+            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+        }
+        #[cfg(feature = "gcs")]
+        super::StoreScheme::Gcs => {
+            let mut builder =
+                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+            if config.allow_http {
+                builder = builder
+                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
+            }
+            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+        }
+        #[cfg(feature = "azure")]
+        super::StoreScheme::Azure => {
+            let mut builder =
+                object_store::azure::MicrosoftAzureBuilder::from_env().with_container_name(bucket);
+            if let Some(endpoint) = &config.endpoint {
+                builder = builder.with_endpoint(endpoint.clone());
+            }
+            if config.allow_http {
+                builder = builder.with_allow_http(true);
+            }
+            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+        }
+        #[allow(unreachable_patterns)] // reached only in builds without that store's feature
+        other => Err(format!(
+            "this build has no {}:// support (rebuild with --features {})",
+            other.as_str(),
+            other.feature()
+        )),
+    }
+}

@@ -1,0 +1,152 @@
+//! An outside reader: DuckDB reads the lakes the real binary wrote (hive partitioning, gzip
+//! and zstd NDJSON), by glob and through the views `sluice lake ddl --dialect duckdb` prints,
+//! and must see exactly what sluice wrote.
+//!
+//! Needs Python's `duckdb` (`pip install duckdb`). Without it the test says so and passes,
+//! unless `SLUICE_TEST_DUCKDB` is set (as `.ci/run` does), where it fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use sluice::simulator::SimulatorConfig;
+
+use common::{assert_lake_exact, run_sluice, sluice, start_simulator, TestConfig};
+
+fn duckdb_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn millis(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .expect("sluice writes RFC 3339 times")
+        .timestamp_millis()
+}
+
+/// Runs the DuckDB reader script; returns its JSON.
+async fn read_with_duckdb(glob: &str, ddl_file: &Path, table: &str) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/duckdb_lake.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(glob)
+        .arg(ddl_file)
+        .arg(table)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the DuckDB reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_reads_exactly_what_sluice_wrote() {
+    if !duckdb_available() {
+        let required = std::env::var("SLUICE_TEST_DUCKDB").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "SLUICE_TEST_DUCKDB is set but Python's duckdb is not importable (hint: pip install duckdb)"
+        );
+        eprintln!("skipped: Python's duckdb is not installed (pip install duckdb, or set SLUICE_TEST_DUCKDB=1 to make this a failure)");
+        return;
+    }
+    let sim_config = SimulatorConfig::okta(6_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    // One source fanned out to a gzip lake and a zstd lake, in small objects.
+    let source = TestConfig::new(&base_url)
+        .source_table()
+        .replace(r#"sinks = ["lake"]"#, r#"sinks = ["lake", "lake_zstd"]"#);
+    let text = format!(
+        r#"
+[state]
+kind = "sqlite"
+path = "state.db"
+{source}
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+roll_size = "64KB"
+
+[[sinks]]
+name = "lake_zstd"
+kind = "lake"
+url = "file://{dir}/lake-zstd"
+compression = "zstd"
+roll_size = "64KB"
+"#,
+        dir = dir.path().display()
+    );
+    let config_path = dir.path().join("sluice.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let config = config_path.to_str().unwrap();
+    for _ in 0..20 {
+        let out = run_sluice(&["run", "--once", "--config", config]).await;
+        match out.status.code() {
+            Some(0) => break,
+            Some(3) => continue,
+            _ => panic!("run failed: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+
+    for (sink, lake, extension) in [
+        ("lake", dir.path().join("lake"), ".ndjson.gz"),
+        ("lake_zstd", dir.path().join("lake-zstd"), ".ndjson.zst"),
+    ] {
+        assert_lake_exact(&lake, "okta", &sim_config);
+        let written = sluice::sink::lake::read_lake(&lake, "okta").unwrap();
+        let min_ms = millis(written.min_event_time.as_deref().unwrap());
+        let max_ms = millis(written.max_event_time.as_deref().unwrap());
+        assert!(
+            written.keys.iter().all(|k| k.ends_with(extension)),
+            "{:?}",
+            written.keys
+        );
+
+        let ddl = sluice()
+            .args(["lake", "ddl", "--dialect", "duckdb", "--source", "okta"])
+            .args(["--config", config, "--sink", sink])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            ddl.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ddl.stderr)
+        );
+        let ddl_file = dir.path().join(format!("{sink}.sql"));
+        std::fs::write(&ddl_file, &ddl.stdout).unwrap();
+
+        let glob = format!("{}/source=*/dt=*/hr=*/*{extension}", lake.display());
+        let seen = read_with_duckdb(&glob, &ddl_file, "okta_events").await;
+        for reader in ["glob", "ddl"] {
+            let facts = &seen[reader];
+            let context = format!("{sink}, {reader}: {facts}");
+            assert_eq!(facts["count"], written.event_ids.len(), "{context}");
+            assert_eq!(facts["distinct_ids"], facts["count"], "{context}");
+            assert_eq!(facts["min_ms"], min_ms, "{context}");
+            assert_eq!(facts["max_ms"], max_ms, "{context}");
+            assert_eq!(facts["sources"], serde_json::json!(["okta"]), "{context}");
+            assert_eq!(
+                facts["misplaced"], 0,
+                "rows outside their dt/hr partition: {context}"
+            );
+        }
+        assert_eq!(
+            seen["latest"]["event_time_ms"], max_ms,
+            "the _latest view is latest first"
+        );
+    }
+    sim.shutdown().await;
+}

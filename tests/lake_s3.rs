@@ -1,0 +1,520 @@
+//! The lake sink against a real S3-compatible server on loopback.
+//!
+//! The server is `s3s-fs` (which checks every request's SigV4 signature) when it is on PATH,
+//! else moto's server (`python3 -m moto.server`); `SLUICE_TEST_S3_SERVER=moto|s3s-fs` picks
+//! one. With neither installed the tests say so and pass, unless `SLUICE_TEST_S3` is set (as
+//! `.ci/run` does), where a missing server is a failure.
+
+mod common;
+
+#[cfg(not(feature = "s3"))]
+#[test]
+fn s3_tests_need_the_s3_feature() {
+    assert!(
+        std::env::var_os("SLUICE_TEST_S3").is_none(),
+        "SLUICE_TEST_S3 is set but this build has no `s3` feature (hint: cargo test --all-features)"
+    );
+    eprintln!("skipped: the S3 lake tests need the `s3` feature (cargo test --all-features)");
+}
+
+#[cfg(feature = "s3")]
+mod s3 {
+    use std::collections::HashSet;
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use chrono::{TimeZone, Utc};
+    use futures_util::StreamExt;
+    use object_store::aws::AmazonS3Builder;
+    use object_store::path::Path as StorePath;
+    use object_store::{ObjectStore, ObjectStoreExt};
+    use rand::Rng;
+    use sluice::config::LakeConfig;
+    use sluice::simulator::{self, Faults, SimulatorConfig};
+    use sluice::sink::lake::{read_lake_at, LakeSink};
+    use sluice::sink::Sink;
+    use sluice::transform::{Envelope, EnvelopeTime};
+
+    use super::common::{sluice, start_simulator, TestConfig};
+
+    const ACCESS_KEY: &str = "sluice-test-access-key";
+    const SECRET_KEY: &str = "sluice-test-secret-key-0123456789";
+    const BUCKET: &str = "lake";
+    const REGION: &str = "us-east-1";
+
+    /// A running S3-compatible server; killed when dropped.
+    struct S3Server {
+        _child: tokio::process::Child,
+        endpoint: String,
+        kind: &'static str,
+        _root: tempfile::TempDir,
+    }
+
+    fn installed(program: &str, args: &[&str]) -> bool {
+        std::process::Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn free_port() -> u16 {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .expect("loopback has a free port");
+        listener
+            .local_addr()
+            .expect("bound socket has an address")
+            .port()
+    }
+
+    /// Starts a server with bucket `lake`, or returns `None` (after saying why) when none is
+    /// installed and the tests may skip.
+    async fn start_server() -> Option<S3Server> {
+        let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
+        let wanted = std::env::var("SLUICE_TEST_S3_SERVER").unwrap_or_default();
+        let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
+        let moto = !s3s
+            && (wanted.is_empty() || wanted == "moto")
+            && installed("python3", &["-c", "import moto.server, flask, flask_cors"]);
+        if !s3s && !moto {
+            assert!(
+                !required,
+                "SLUICE_TEST_S3 is set but no S3 server is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)"
+            );
+            eprintln!("skipped: no S3-compatible server (install moto[server] or s3s-fs, or set SLUICE_TEST_S3=1 to make this a failure)");
+            return None;
+        }
+        let root = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut command = if s3s {
+            // s3s-fs serves each directory under its root as a bucket.
+            std::fs::create_dir(root.path().join(BUCKET)).expect("temp dir is writable");
+            let mut c = tokio::process::Command::new("s3s-fs");
+            c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                .arg(root.path());
+            c
+        } else {
+            let mut c = tokio::process::Command::new("python3");
+            c.args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .current_dir(root.path());
+            c
+        };
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the S3 server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the S3 server exited at start with {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the S3 server did not listen on {endpoint} within 60s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let kind = if s3s { "s3s-fs" } else { "moto" };
+        if !s3s {
+            // moto keeps buckets in memory; it accepts an unsigned CreateBucket.
+            let created = reqwest::Client::new()
+                .put(format!("{endpoint}/{BUCKET}"))
+                .send()
+                .await
+                .expect("moto answers");
+            assert!(
+                created.status().is_success(),
+                "CreateBucket: {}",
+                created.status()
+            );
+        }
+        eprintln!("S3 server: {kind} at {endpoint}");
+        Some(S3Server {
+            _child: child,
+            endpoint,
+            kind,
+            _root: root,
+        })
+    }
+
+    impl S3Server {
+        /// The lake sink config for `s3://lake/<prefix>` on this server, explicit keys.
+        fn lake(&self, prefix: &str, extra: &str) -> LakeConfig {
+            let text = format!(
+                r#"
+name = "lake"
+url = "s3://{BUCKET}/{prefix}"
+endpoint = "{endpoint}"
+allow_http = true
+region = "{REGION}"
+access_key_id = "{ACCESS_KEY}"
+secret_access_key = "{SECRET_KEY}"
+{extra}
+"#,
+                endpoint = self.endpoint
+            );
+            toml::from_str(&text).expect("a valid lake config")
+        }
+
+        /// A client of the bucket, to look behind the sink's back.
+        fn client(&self) -> Arc<dyn ObjectStore> {
+            Arc::new(
+                AmazonS3Builder::new()
+                    .with_endpoint(&self.endpoint)
+                    .with_allow_http(true)
+                    .with_region(REGION)
+                    .with_bucket_name(BUCKET)
+                    .with_access_key_id(ACCESS_KEY)
+                    .with_secret_access_key(SECRET_KEY)
+                    .build()
+                    .expect("client builds"),
+            )
+        }
+    }
+
+    async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<(String, u64)> {
+        let prefix = StorePath::from(prefix);
+        let mut found: Vec<(String, u64)> = store
+            .list(Some(&prefix))
+            .map(|meta| {
+                let meta = meta.expect("listing works");
+                (meta.location.to_string(), meta.size)
+            })
+            .collect()
+            .await;
+        found.sort();
+        found
+    }
+
+    fn event(id: &str, secs: i64, data: serde_json::Value) -> Envelope {
+        Envelope {
+            event_time: EnvelopeTime(Utc.timestamp_opt(secs, 0).unwrap()),
+            parse_time: EnvelopeTime(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
+            source: Arc::from("okta"),
+            event_id: id.to_string(),
+            data,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn put_list_and_publish_by_copy() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        let config = server.lake("raw/", "");
+        let client = server.client();
+        let mut sink = LakeSink::new(&config, "okta").unwrap();
+        sink.write(&[
+            event("a", 1_700_000_000, serde_json::json!({"n": 1})),
+            event("b", 1_700_003_600, serde_json::json!({"n": 2})),
+        ])
+        .await
+        .unwrap();
+        let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+        // Prepared: durable in staging, nothing in the published layout.
+        let staged = list(&client, "raw").await;
+        assert_eq!(staged.len(), 2, "{} {staged:?}", server.kind);
+        assert!(
+            staged
+                .iter()
+                .all(|(k, _)| k.starts_with("raw/_staging/source=okta/")),
+            "{staged:?}"
+        );
+        assert!(read_lake_at(&config, "okta")
+            .await
+            .unwrap()
+            .event_ids
+            .is_empty());
+
+        let published = sink.publish(&payload).await.unwrap();
+        assert_eq!(published.objects, 2);
+        let keys: Vec<String> = list(&client, "raw")
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "raw/source=okta/dt=2023-11-14/hr=22/0000000001-abcd.ndjson.gz",
+                "raw/source=okta/dt=2023-11-14/hr=23/0000000001-abcd.ndjson.gz",
+            ]
+        );
+        // Publishing again (a crash after the copies) changes nothing.
+        assert_eq!(sink.publish(&payload).await.unwrap().objects, 2);
+        let contents = read_lake_at(&config, "okta").await.unwrap();
+        assert_eq!(contents.event_ids, vec!["a", "b"]);
+        assert_eq!(contents.bytes, published.bytes);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_object_goes_up_as_a_multipart_upload() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        // Parts of 5 MiB (S3's minimum), objects rolled far above that.
+        let config = server.lake("big", "part_size = \"5MiB\"\nroll_size = \"64MiB\"");
+        let client = server.client();
+        let mut sink = LakeSink::new(&config, "okta").unwrap();
+        let mut rng = rand::rng();
+        let mut ids = Vec::new();
+        // About 12 MB compressed in one hour partition.
+        for page in 0..20 {
+            let events: Vec<Envelope> = (0..8)
+                .map(|i| {
+                    // 64 symbols: gzip cannot get much below 6 bits a character.
+                    let noise: String = (0..100_000)
+                        .map(|_| char::from(b'0' + rng.random_range(0..64u8)))
+                        .collect();
+                    let id = format!("e{page:02}-{i}");
+                    ids.push(id.clone());
+                    event(
+                        &id,
+                        1_700_000_000 + page,
+                        serde_json::json!({ "noise": noise }),
+                    )
+                })
+                .collect();
+            sink.write(&events).await.unwrap();
+            assert!(!sink.wants_commit(), "roll_size is far away");
+        }
+        let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+        let prepared = payload.as_array().unwrap();
+        assert_eq!(prepared.len(), 1);
+        let parts = prepared[0]["parts"].as_u64().unwrap_or(0);
+        let bytes = prepared[0]["bytes"].as_u64().unwrap();
+        assert!(parts >= 2, "expected a multipart upload: {payload}");
+        assert!(bytes > 8 * 1024 * 1024, "{bytes}");
+        let staged = list(&client, "big/_staging").await;
+        assert_eq!(staged.len(), 1);
+        assert_eq!(staged[0].1, bytes, "the completed upload holds every byte");
+
+        sink.publish(&payload).await.unwrap();
+        let contents = read_lake_at(&config, "okta").await.unwrap();
+        assert_eq!(contents.objects, 1);
+        assert_eq!(contents.bytes, bytes);
+        assert_eq!(contents.event_ids, ids);
+        assert!(list(&client, "big/_staging").await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replayed_batch_overwrites_its_object() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        let config = server.lake("replay", "compression = \"zstd\"");
+        let client = server.client();
+        let events = [
+            event("a", 1_700_000_000, serde_json::json!({"n": 1})),
+            event("b", 1_700_000_001, serde_json::json!({"n": 2})),
+        ];
+        let mut contents = Vec::new();
+        // The same batch from the same checkpoint twice, as after a crash before the intent.
+        for _ in 0..2 {
+            let mut sink = LakeSink::new(&config, "okta").unwrap();
+            sink.write(&events).await.unwrap();
+            let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
+            sink.publish(&payload).await.unwrap();
+            let key = StorePath::from(
+                "replay/source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst",
+            );
+            contents.push(client.get(&key).await.unwrap().bytes().await.unwrap());
+        }
+        let keys = list(&client, "replay").await;
+        assert_eq!(keys.len(), 1, "one object, not two: {keys:?}");
+        assert_eq!(contents[0], contents[1], "same content");
+        assert_eq!(
+            read_lake_at(&config, "okta").await.unwrap().event_ids,
+            vec!["a", "b"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn discard_removes_staged_objects_of_a_crashed_run() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        let config = server.lake("", "");
+        let client = server.client();
+        let mut crashed = LakeSink::new(&config, "okta").unwrap();
+        crashed
+            .write(&[event("a", 0, serde_json::json!({}))])
+            .await
+            .unwrap();
+        crashed.prepare("0000000001-aaaa").await.unwrap().unwrap();
+        drop(crashed); // no intent was recorded
+        assert_eq!(list(&client, "_staging").await.len(), 1);
+        let mut next = LakeSink::new(&config, "okta").unwrap();
+        next.discard_staged().await.unwrap();
+        assert!(list(&client, "").await.is_empty());
+    }
+
+    /// The config of a run of the real binary: the simulated Okta into `s3://lake/<prefix>`,
+    /// credentials and region from the environment (the default credential chain).
+    fn write_run_config(
+        dir: &Path,
+        base_url: &str,
+        server: &S3Server,
+        prefix: &str,
+        roll_size: &str,
+    ) -> String {
+        let source = TestConfig::new(base_url).source_table();
+        let text = format!(
+            r#"
+[state]
+kind = "sqlite"
+path = "state.db"
+{source}
+[[sinks]]
+name = "lake"
+kind = "lake"
+url = "s3://{BUCKET}/{prefix}"
+endpoint = "{endpoint}"
+allow_http = true
+roll_size = "{roll_size}"
+"#,
+            endpoint = server.endpoint
+        );
+        let path = dir.join("sluice.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn run_command(config: &str) -> tokio::process::Command {
+        let mut command = sluice();
+        command
+            .args(["run", "--once", "--config", config])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", REGION)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT");
+        command
+    }
+
+    async fn run_until_caught_up(config: &str) {
+        for _ in 0..20 {
+            let out = run_command(config).output().await.unwrap();
+            match out.status.code() {
+                Some(0) => return,
+                Some(3) => continue,
+                _ => panic!(
+                    "sluice run failed: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+        panic!("sluice did not catch up in 20 runs");
+    }
+
+    /// Reads the lake back through a separate client and checks it holds exactly the
+    /// simulator's events, and that nothing is left in staging.
+    async fn assert_s3_lake_exact(server: &S3Server, prefix: &str, sim: &SimulatorConfig) {
+        let config = server.lake(prefix, "");
+        let contents = read_lake_at(&config, "okta").await.unwrap();
+        let expected: HashSet<String> = simulator::event_ids(sim).into_iter().collect();
+        let got: HashSet<String> = contents.event_ids.iter().cloned().collect();
+        assert_eq!(
+            got.len(),
+            contents.event_ids.len(),
+            "duplicated events in the lake"
+        );
+        let missing: Vec<_> = expected.difference(&got).take(5).collect();
+        let extra: Vec<_> = got.difference(&expected).take(5).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "lake differs: {} events, {} expected; missing {missing:?}, extra {extra:?}",
+            got.len(),
+            expected.len()
+        );
+        let client = server.client();
+        let all = list(&client, prefix).await;
+        assert!(!all.is_empty());
+        for (key, _) in &all {
+            assert!(
+                key.starts_with(&format!("{prefix}/source=okta/dt="))
+                    && key.ends_with(".ndjson.gz"),
+                "unexpected object {key}"
+            );
+        }
+        assert_eq!(all.len() as u64, contents.objects, "every object was read");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_binary_delivers_the_simulator_into_s3_exactly() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        let sim_config = SimulatorConfig::okta(4_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_run_config(dir.path(), &sim.base_url(), &server, "e2e", "48KB");
+        run_until_caught_up(&config).await;
+        assert_s3_lake_exact(&server, "e2e", &sim_config).await;
+        // Another run finds nothing new and changes nothing.
+        run_until_caught_up(&config).await;
+        assert_s3_lake_exact(&server, "e2e", &sim_config).await;
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn s3_lake_is_exact_after_repeated_kill_9() {
+        let Some(server) = start_server().await else {
+            return;
+        };
+        let mut sim_config = SimulatorConfig::okta(12_000);
+        sim_config.latency = Duration::from_millis(5);
+        sim_config.faults = Faults {
+            rate_429: 0.02,
+            rate_5xx: 0.02,
+            ..Faults::default()
+        };
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Small objects: many commits per run, so kills land in every phase of a commit.
+        let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
+        let mut rng = rand::rng();
+        let (mut kills, mut attempts) = (0, 0);
+        while kills < 10 {
+            attempts += 1;
+            assert!(attempts < 60, "the job finished before 10 kills could land");
+            let mut child = run_command(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+            if child.try_wait().unwrap().is_none() {
+                child.start_kill().unwrap(); // SIGKILL
+                kills += 1;
+            }
+            child.wait().await.unwrap();
+        }
+        run_until_caught_up(&config).await;
+        assert_s3_lake_exact(&server, "kill9", &sim_config).await;
+        sim.shutdown().await;
+    }
+}
