@@ -54,7 +54,11 @@ pub fn truncate(time: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
         _ => false,
     };
     let millis = time.timestamp_millis();
-    let cut = if whole_seconds { millis - millis.rem_euclid(1000) } else { millis };
+    let cut = if whole_seconds {
+        millis - millis.rem_euclid(1000)
+    } else {
+        millis
+    };
     DateTime::from_timestamp_millis(cut).unwrap_or(time)
 }
 

@@ -23,7 +23,10 @@ const SETTLE: &str = "3s";
 async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
     let profile = GenericProfile {
         pagination: SimPagination::Cursor,
-        late: LateEvents { fraction: 0.05, max_delay: MAX_LATENESS },
+        late: LateEvents {
+            fraction: 0.05,
+            max_delay: MAX_LATENESS,
+        },
         ..GenericProfile::default()
     };
     // Events run from 40 s ago to 20 s from now: the tail is published while the test runs,
@@ -84,7 +87,10 @@ roll_size = "256KB"
     let mut attempts = 0;
     while kills < KILLS || Utc::now() < all_settled {
         attempts += 1;
-        assert!(attempts < 400, "only {kills} kills landed in {attempts} attempts");
+        assert!(
+            attempts < 400,
+            "only {kills} kills landed in {attempts} attempts"
+        );
         let mut child = sluice()
             .args(["run", "--once", "--config", config_arg])
             .stdout(std::process::Stdio::null())
@@ -112,7 +118,13 @@ roll_size = "256KB"
     assert!(kills >= KILLS);
     assert_lake_exact(&dir.path().join("lake"), "chaos", &sim_config);
     let stats = sim.stats();
-    assert!(stats.faults_429 > 0 && stats.faults_5xx > 0 && stats.faults_truncated > 0, "{stats:?}");
-    assert!(stats.late_events_served > 0, "late events were served: {stats:?}");
+    assert!(
+        stats.faults_429 > 0 && stats.faults_5xx > 0 && stats.faults_truncated > 0,
+        "{stats:?}"
+    );
+    assert!(
+        stats.late_events_served > 0,
+        "late events were served: {stats:?}"
+    );
     sim.shutdown().await;
 }

@@ -326,12 +326,19 @@ async fn deadline_runs_commit_in_time_and_chain_without_loss() {
     let mut cfg = TestConfig::new(&base_url);
     cfg.limit = 100;
     let path = cfg.write(dir.path(), "");
-    let text_cfg = std::fs::read_to_string(&path).unwrap().replace("timeout = \"5s\"", "timeout = \"1s\"");
+    let text_cfg = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("timeout = \"5s\"", "timeout = \"1s\"");
     std::fs::write(&path, text_cfg).unwrap();
     let config = path.to_str().unwrap();
 
     let out = run_sluice(&["run", "--once", "--deadline", "1500ms", "--config", config]).await;
-    assert_eq!(out.status.code(), Some(2), "a deadline shorter than a page is refused: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a deadline shorter than a page is refused: {}",
+        text(&out)
+    );
     assert!(text(&out).contains("http.timeout"), "{}", text(&out));
 
     let mut runs = 0;
@@ -341,14 +348,117 @@ async fn deadline_runs_commit_in_time_and_chain_without_loss() {
         let started = std::time::Instant::now();
         let out = run_sluice(&["run", "--once", "--deadline", "2500ms", "--config", config]).await;
         let took = started.elapsed();
-        assert!(took < std::time::Duration::from_millis(4000), "a 2.5 s deadline run took {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(4000),
+            "a 2.5 s deadline run took {took:?}"
+        );
         match out.status.code() {
-            Some(3) => assert!(text(&out).contains("more work is pending"), "{}", text(&out)),
+            Some(3) => assert!(
+                text(&out).contains("more work is pending"),
+                "{}",
+                text(&out)
+            ),
             Some(0) => break,
             other => panic!("exit {other:?}: {}", text(&out)),
         }
     }
     assert!(runs >= 2, "3 s of pages cannot fit one 2.5 s run");
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+/// Writes a one-source config whose `http` table gets `http_extra` and which has `extra`
+/// appended to the source table.
+fn limited_config(dir: &std::path::Path, base_url: &str, http_extra: &str, extra: &str) -> String {
+    let mut cfg = TestConfig::new(base_url);
+    cfg.limit = 100;
+    let path = cfg.write(dir, "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "timeout = \"5s\" }",
+        &format!("timeout = \"5s\"{http_extra} }}\n{extra}"),
+    );
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_budget_spaces_requests_out() {
+    let sim_config = SimulatorConfig::okta(500);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 120 requests a minute, no burst: 5 pages need at least 4 gaps of 0.5 s.
+    let config = limited_config(
+        dir.path(),
+        &sim.base_url(),
+        "",
+        "rate_limit = { requests_per_minute = 120, burst = 1 }",
+    );
+    let started = std::time::Instant::now();
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.stats().pages_ok, 5);
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_and_the_retry_budget_stop_a_run_with_a_clear_error() {
+    let mut sim_config = SimulatorConfig::okta(500);
+    sim_config.faults.rate_5xx = 1.0;
+    let failing = start_simulator(sim_config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = limited_config(
+        dir.path(),
+        &failing.base_url(),
+        ", max_retries_per_run = 3",
+        "",
+    );
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("retry budget"), "{}", text(&out));
+    assert_eq!(
+        failing.stats().requests,
+        4,
+        "one try and three retries, then stop"
+    );
+    failing.shutdown().await;
+
+    let sim = start_simulator(SimulatorConfig::okta(500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = limited_config(
+        dir.path(),
+        &sim.base_url(),
+        ", max_response_size = \"4KB\"",
+        "",
+    );
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("larger than"), "{}", text(&out));
+    assert_eq!(sim.stats().requests, 1, "a too-large body is not retried");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipping_tls_verification_is_announced_on_every_run() {
+    let sim = start_simulator(SimulatorConfig::okta(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = limited_config(
+        dir.path(),
+        &sim.base_url(),
+        ", insecure_skip_verify = true",
+        "",
+    );
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("TLS certificate verification is OFF"),
+        "{}",
+        text(&out)
+    );
     sim.shutdown().await;
 }

@@ -30,7 +30,12 @@ async fn ingest(State(receiver): State<Receiver>, body: Bytes) -> StatusCode {
     let text = String::from_utf8_lossy(&body);
     let ids: Vec<String> = text
         .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["event_id"].as_str().unwrap().to_string())
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let poison = receiver.poison.lock().unwrap();
     if ids.iter().any(|id| poison.contains(id)) {
@@ -43,13 +48,19 @@ async fn ingest(State(receiver): State<Receiver>, body: Bytes) -> StatusCode {
 async fn start_receiver(receiver: Receiver) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/ingest", post(ingest)).with_state(receiver);
+    let app = axum::Router::new()
+        .route("/ingest", post(ingest))
+        .with_state(receiver);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/ingest")
 }
 
 fn text(output: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +71,11 @@ async fn fan_out_waits_for_every_sink_and_refused_events_reach_the_dead_letter_q
     let endpoint = start_receiver(receiver.clone()).await;
     let all_ids = simulator::event_ids(&sim_config);
     let poison: HashSet<String> = all_ids.iter().step_by(97).cloned().collect();
-    receiver.poison.lock().unwrap().extend(poison.iter().cloned());
+    receiver
+        .poison
+        .lock()
+        .unwrap()
+        .extend(poison.iter().cloned());
 
     let dir = tempfile::tempdir().unwrap();
     let base_url = sim.base_url();
@@ -82,23 +97,45 @@ async fn fan_out_waits_for_every_sink_and_refused_events_reach_the_dead_letter_q
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("sink `receiver`"), "{}", text(&out));
     let lake = sluice::sink::lake::read_lake(&dir.path().join("lake"), "okta").unwrap();
-    assert!(lake.event_ids.is_empty(), "the checkpoint must wait for every sink");
+    assert!(
+        lake.event_ids.is_empty(),
+        "the checkpoint must wait for every sink"
+    );
 
     *receiver.down.lock().unwrap() = false;
     let out = run_sluice(&["run", "--once", "--config", config]).await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains(&format!("dead_lettered={}", poison.len())), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("dead_lettered={}", poison.len())),
+        "{}",
+        text(&out)
+    );
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     let received: HashSet<String> = receiver.ids.lock().unwrap().iter().cloned().collect();
-    let expected: HashSet<String> = all_ids.iter().filter(|id| !poison.contains(*id)).cloned().collect();
-    assert_eq!(received, expected, "the receiver has every event but the refused ones");
+    let expected: HashSet<String> = all_ids
+        .iter()
+        .filter(|id| !poison.contains(*id))
+        .cloned()
+        .collect();
+    assert_eq!(
+        received, expected,
+        "the receiver has every event but the refused ones"
+    );
 
     let out = run_sluice(&["dlq", "list", "--json", "--config", config]).await;
     assert!(out.status.success(), "{}", text(&out));
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let queued: u64 = listed.as_array().unwrap().iter().map(|o| o["events"].as_u64().unwrap()).sum();
+    let queued: u64 = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["events"].as_u64().unwrap())
+        .sum();
     assert_eq!(queued, poison.len() as u64);
-    assert!(listed[0]["reasons"][0]["error"].as_str().unwrap().contains("400"));
+    assert!(listed[0]["reasons"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("400"));
 
     // Once the receiver accepts them, a replay empties the queue.
     receiver.poison.lock().unwrap().clear();
@@ -108,11 +145,19 @@ async fn fan_out_waits_for_every_sink_and_refused_events_reach_the_dead_letter_q
     for id in receiver.ids.lock().unwrap().iter() {
         *counts.entry(id.clone()).or_default() += 1;
     }
-    assert_eq!(counts.len(), all_ids.len(), "every event reached the receiver");
+    assert_eq!(
+        counts.len(),
+        all_ids.len(),
+        "every event reached the receiver"
+    );
     assert!(counts.values().all(|n| *n == 1), "none twice");
     let out = run_sluice(&["dlq", "list", "--json", "--config", config]).await;
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 0, "replayed objects leave the queue");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        0,
+        "replayed objects leave the queue"
+    );
     assert!(dir.path().join("dead-letter/_replayed").exists());
     sim.shutdown().await;
 }
@@ -122,7 +167,11 @@ async fn refused_events_without_a_dead_letter_queue_stop_the_run() {
     let sim = start_simulator(SimulatorConfig::okta(50)).await;
     let receiver = Receiver::default();
     let endpoint = start_receiver(receiver.clone()).await;
-    receiver.poison.lock().unwrap().extend(simulator::event_ids(&SimulatorConfig::okta(50)).into_iter().take(1));
+    receiver.poison.lock().unwrap().extend(
+        simulator::event_ids(&SimulatorConfig::okta(50))
+            .into_iter()
+            .take(1),
+    );
     let dir = tempfile::tempdir().unwrap();
     let base_url = sim.base_url();
     let path = TestConfig::new(&base_url).write(dir.path(), "");
@@ -133,8 +182,15 @@ async fn refused_events_without_a_dead_letter_queue_stop_the_run() {
     std::fs::write(&path, config_text).unwrap();
     let out = run_sluice(&["run", "--once", "--config", path.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("no [dead_letter] queue is configured"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no [dead_letter] queue is configured"),
+        "{}",
+        text(&out)
+    );
     let lake = sluice::sink::lake::read_lake(&dir.path().join("lake"), "okta").unwrap();
-    assert!(lake.event_ids.is_empty(), "nothing is committed past a refused event");
+    assert!(
+        lake.event_ids.is_empty(),
+        "nothing is committed past a refused event"
+    );
     sim.shutdown().await;
 }

@@ -41,8 +41,16 @@ enum DlqCommand {
 
 pub async fn dlq(args: DlqArgs) -> u8 {
     let result = match args.command {
-        DlqCommand::List { config, source, json } => list(&config, source.as_deref(), json),
-        DlqCommand::Replay { config, source, sink } => replay(&config, &source, sink.as_deref()).await,
+        DlqCommand::List {
+            config,
+            source,
+            json,
+        } => list(&config, source.as_deref(), json),
+        DlqCommand::Replay {
+            config,
+            source,
+            sink,
+        } => replay(&config, &source, sink.as_deref()).await,
     };
     result.unwrap_or_else(|(code, message)| {
         eprintln!("error: {message}");
@@ -54,16 +62,23 @@ type Failure = (u8, String);
 
 fn queue_root(arg: &ConfigArg) -> Result<(crate::config::Config, std::path::PathBuf), Failure> {
     let config = load_config(arg).map_err(|code| (code, "the config is not valid".to_string()))?;
-    let root = config
-        .dead_letter
-        .as_ref()
-        .map(|d| d.path.clone())
-        .ok_or((EXIT_CONFIG, format!("{} has no [dead_letter] table (hint: add [dead_letter] path = \"dead-letter\")", arg.config.display())))?;
+    let root = config.dead_letter.as_ref().map(|d| d.path.clone()).ok_or((
+        EXIT_CONFIG,
+        format!(
+            "{} has no [dead_letter] table (hint: add [dead_letter] path = \"dead-letter\")",
+            arg.config.display()
+        ),
+    ))?;
     Ok((config, root))
 }
 
 fn read(root: &std::path::Path, source: Option<&str>) -> Result<Vec<DeadLetterObject>, Failure> {
-    dead_letter::read(root, source).map_err(|e| (EXIT_SOURCE_FAILED, format!("cannot read the dead-letter queue {}: {e}", root.display())))
+    dead_letter::read(root, source).map_err(|e| {
+        (
+            EXIT_SOURCE_FAILED,
+            format!("cannot read the dead-letter queue {}: {e}", root.display()),
+        )
+    })
 }
 
 fn list(arg: &ConfigArg, source: Option<&str>, json: bool) -> Result<u8, Failure> {
@@ -85,14 +100,26 @@ fn list(arg: &ConfigArg, source: Option<&str>, json: bool) -> Result<u8, Failure
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else if rows.is_empty() {
         println!("the dead-letter queue {} is empty", root.display());
     } else {
         for row in &rows {
-            println!("{} ({} events)", row["object"].as_str().unwrap_or_default(), row["events"]);
+            println!(
+                "{} ({} events)",
+                row["object"].as_str().unwrap_or_default(),
+                row["events"]
+            );
             for reason in row["reasons"].as_array().into_iter().flatten() {
-                println!("  {} x sink {}: {}", reason["events"], reason["sink"].as_str().unwrap_or_default(), reason["error"].as_str().unwrap_or_default());
+                println!(
+                    "  {} x sink {}: {}",
+                    reason["events"],
+                    reason["sink"].as_str().unwrap_or_default(),
+                    reason["error"].as_str().unwrap_or_default()
+                );
             }
         }
     }
@@ -107,11 +134,21 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
         let mut by_sink: BTreeMap<String, Vec<crate::transform::Envelope>> = BTreeMap::new();
         for letter in &object.letters {
             let target = sink_override.unwrap_or(&letter.sink).to_string();
-            by_sink.entry(target).or_default().push(letter.event.clone());
+            by_sink
+                .entry(target)
+                .or_default()
+                .push(letter.event.clone());
         }
         let batch = format!(
             "replay-{}",
-            object.path.file_name().map(|n| n.to_string_lossy().trim_end_matches(".ndjson.gz").to_string()).unwrap_or_default()
+            object
+                .path
+                .file_name()
+                .map(|n| n
+                    .to_string_lossy()
+                    .trim_end_matches(".ndjson.gz")
+                    .to_string())
+                .unwrap_or_default()
         );
         let mut refused = 0;
         for (name, events) in by_sink {
@@ -120,7 +157,8 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
                 .iter()
                 .find(|s| s.name() == name)
                 .ok_or((EXIT_CONFIG, format!("dead letters name sink `{name}`, which the config does not have (hint: pass --sink NAME)")))?;
-            let mut sink = crate::sink::build(sink_config, source).map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+            let mut sink = crate::sink::build(sink_config, source)
+                .map_err(|e| (EXIT_CONFIG, e.to_string()))?;
             let fail = |e: crate::sink::SinkError| (EXIT_SOURCE_FAILED, e.to_string());
             sink.write(&events).await.map_err(fail)?;
             let payload = sink.prepare(&batch).await.map_err(fail)?;
@@ -130,15 +168,36 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
             }
         }
         if refused == 0 {
-            let moved = dead_letter::retire(&root, &object.path)
-                .map_err(|e| (EXIT_SOURCE_FAILED, format!("replayed, but cannot move {} out of the queue: {e}", object.path.display())))?;
+            let moved = dead_letter::retire(&root, &object.path).map_err(|e| {
+                (
+                    EXIT_SOURCE_FAILED,
+                    format!(
+                        "replayed, but cannot move {} out of the queue: {e}",
+                        object.path.display()
+                    ),
+                )
+            })?;
             replayed += object.letters.len();
-            println!("replayed {} events from {} (kept as {})", object.letters.len(), object.path.display(), moved.display());
+            println!(
+                "replayed {} events from {} (kept as {})",
+                object.letters.len(),
+                object.path.display(),
+                moved.display()
+            );
         } else {
             still_refused += refused;
-            println!("{} of {} events from {} were refused again; the object stays in the queue", refused, object.letters.len(), object.path.display());
+            println!(
+                "{} of {} events from {} were refused again; the object stays in the queue",
+                refused,
+                object.letters.len(),
+                object.path.display()
+            );
         }
     }
     println!("replayed {replayed} events; {still_refused} refused again");
-    Ok(if still_refused == 0 { EXIT_OK } else { EXIT_SOURCE_FAILED })
+    Ok(if still_refused == 0 {
+        EXIT_OK
+    } else {
+        EXIT_SOURCE_FAILED
+    })
 }

@@ -6,8 +6,8 @@
 
 mod check;
 mod demo;
-mod lake;
 mod dlq;
+mod lake;
 mod run;
 mod simulate;
 mod status;

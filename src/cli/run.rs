@@ -47,7 +47,10 @@ pub async fn run(args: RunArgs) -> u8 {
         let trigger = cancel.clone();
         tokio::spawn(async move {
             tokio::time::sleep(deadline - reserve).await;
-            tracing::info!(reserve_ms = reserve.as_millis() as u64, "deadline near: no new pages; committing");
+            tracing::info!(
+                reserve_ms = reserve.as_millis() as u64,
+                "deadline near: no new pages; committing"
+            );
             trigger.cancel();
         });
     }
@@ -62,11 +65,17 @@ pub async fn run(args: RunArgs) -> u8 {
 /// Time kept back from the deadline for the final commit (gzip trailers, fsyncs, renames and
 /// the checkpoint write): a tenth of the deadline, between 1 and 30 seconds.
 fn commit_reserve(deadline: std::time::Duration) -> std::time::Duration {
-    (deadline / 10).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(30))
+    (deadline / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(30),
+    )
 }
 
 /// A deadline must leave room for at least one page of every source.
-fn check_deadline(config: &crate::config::Config, deadline: std::time::Duration) -> Result<(), String> {
+fn check_deadline(
+    config: &crate::config::Config,
+    deadline: std::time::Duration,
+) -> Result<(), String> {
     let reserve = commit_reserve(deadline);
     for source in &config.sources {
         if deadline <= reserve + source.http.timeout {

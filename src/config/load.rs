@@ -130,8 +130,12 @@ fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, Conf
     };
     let mut merged_any = false;
     for (i, source) in sources.iter_mut().enumerate() {
-        let Some(table) = source.as_table_mut() else { continue };
-        let Some(connector) = table.remove("connector") else { continue };
+        let Some(table) = source.as_table_mut() else {
+            continue;
+        };
+        let Some(connector) = table.remove("connector") else {
+            continue;
+        };
         let error = |message: String, hint: &str| ConfigError {
             file: file.to_path_buf(),
             position: None,
@@ -140,11 +144,18 @@ fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, Conf
             hint: Some(hint.to_string()),
         };
         let Some(name) = connector.as_str() else {
-            return Err(error("must be the path of a connector file".into(), "write connector = \"connectors/okta.toml\""));
+            return Err(error(
+                "must be the path of a connector file".into(),
+                "write connector = \"connectors/okta.toml\"",
+            ));
         };
-        let path = super::secret::base_dir().map_or_else(|| PathBuf::from(name), |base| base.join(name));
+        let path =
+            super::secret::base_dir().map_or_else(|| PathBuf::from(name), |base| base.join(name));
         let spec_text = std::fs::read_to_string(&path).map_err(|err| {
-            error(format!("cannot read connector file {}: {err}", path.display()), "the path is relative to the config file's directory")
+            error(
+                format!("cannot read connector file {}: {err}", path.display()),
+                "the path is relative to the config file's directory",
+            )
         })?;
         let spec: toml::Table = spec_text.parse().map_err(|err: toml::de::Error| {
             let message = err.message().trim().to_string();
@@ -165,7 +176,9 @@ fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, Conf
 fn merge_tables(mut base: toml::Table, over: toml::Table) -> toml::Table {
     for (key, value) in over {
         let merged = match (base.remove(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => toml::Value::Table(merge_tables(b, o)),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
+                toml::Value::Table(merge_tables(b, o))
+            }
             (_, value) => value,
         };
         base.insert(key, merged);
@@ -719,13 +732,69 @@ path = "lake"
         let source = &config.sources[0];
         assert_eq!(source.path, "/api/v1/logs");
         assert_eq!(source.page_size, Some(200), "the source's own key wins");
-        assert_eq!(source.window.lookback, std::time::Duration::from_secs(86_400));
-        assert_eq!(source.window.settle_delay, std::time::Duration::from_secs(120), "tables merge key by key");
+        assert_eq!(
+            source.window.lookback,
+            std::time::Duration::from_secs(86_400)
+        );
+        assert_eq!(
+            source.window.settle_delay,
+            std::time::Duration::from_secs(120),
+            "tables merge key by key"
+        );
 
         std::fs::write(&path, config_text.replace("okta.toml", "missing.toml")).unwrap();
         let err = load(&path).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("sources[0].connector"));
         assert!(err.message.contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn specs_that_cannot_work_are_rejected_with_the_key_and_a_hint() {
+        let cases = [
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"cursor\", path = \"next\" }",
+                "sources[0].pagination",
+                "{cursor}",
+            ),
+            (
+                "query = { since = \"{start}\", until = \"{end}\" }",
+                "query = { until = \"{end}\" }",
+                "sources[0].query",
+                "{start}",
+            ),
+            (
+                "query = { since = \"{start}\", until = \"{end}\" }",
+                "query = { since = \"{strat}\" }",
+                "sources[0].query",
+                "{strat}",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"offset\" }\nheaders = { X-Offset = \"{offset}\" }",
+                "sources[0].page_size",
+                "page_size",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"link_header\" }\nbody = '{\"a\": \"{cursor}\"}'",
+                "sources[0].body",
+                "POST",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"link_header\", bogus = 1 }",
+                "sources[0].pagination",
+                "unknown field",
+            ),
+        ];
+        for (from, to, key, needle) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            let e = err(&text);
+            assert_eq!(e.key.as_deref(), Some(key), "{to}: {e}");
+            assert!(e.to_string().contains(needle), "{to}: {e}");
+            assert!(e.hint.is_some(), "{to}: {e}");
+        }
     }
 
     #[test]

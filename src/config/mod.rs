@@ -21,7 +21,8 @@ pub use auth::{
 pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use secret::Secret;
 pub use sinks::{
-    BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig, StdoutConfig,
+    BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig,
+    StdoutConfig,
 };
 
 /// The whole configuration file.
@@ -57,7 +58,10 @@ impl DeadLetterConfig {
         // queue always gets the lake's defaults.
         let mut table = toml::Table::new();
         table.insert("name".into(), crate::sink::dead_letter::SINK_NAME.into());
-        table.insert("path".into(), self.path.to_string_lossy().into_owned().into());
+        table.insert(
+            "path".into(),
+            self.path.to_string_lossy().into_owned().into(),
+        );
         LakeConfig::deserialize(toml::Value::Table(table))
             .map_err(|e| format!("[dead_letter] path {}: {e}", self.path.display()))
     }

@@ -46,7 +46,8 @@ pub async fn run_source(
     }
     let report = match build(config, source) {
         Ok((http, sinks, dead_letter)) => {
-            let mut pipeline = Pipeline::new(http, sinks, store).with_lease_ttl(config.state.lease_ttl());
+            let mut pipeline =
+                Pipeline::new(http, sinks, store).with_lease_ttl(config.state.lease_ttl());
             if let Some(queue) = dead_letter {
                 pipeline = pipeline.with_dead_letter(queue);
             }
@@ -102,7 +103,11 @@ async fn circuit_open(source: &SourceConfig, store: &dyn StateStore) -> Option<S
 }
 
 /// What a source run is made of: the API, its sinks, and the dead-letter queue if any.
-type Parts = (HttpSource, Vec<Box<dyn sink::Sink>>, Option<Box<dyn sink::Sink>>);
+type Parts = (
+    HttpSource,
+    Vec<Box<dyn sink::Sink>>,
+    Option<Box<dyn sink::Sink>>,
+);
 
 fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
     let http = HttpSource::new(source).map_err(|e| e.to_string())?;
@@ -115,7 +120,10 @@ fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
     let dead_letter = match &config.dead_letter {
         Some(queue) => {
             let lake = queue.as_lake()?;
-            Some(Box::new(sink::LakeSink::new(&lake, &source.name).map_err(|e| e.to_string())?) as Box<dyn sink::Sink>)
+            Some(
+                Box::new(sink::LakeSink::new(&lake, &source.name).map_err(|e| e.to_string())?)
+                    as Box<dyn sink::Sink>,
+            )
         }
         None => None,
     };

@@ -180,12 +180,24 @@ impl<'a> Pipeline<'a> {
                 self.renewed = Instant::now();
                 Ok(true)
             }
-            LeaseOutcome::HeldBy { holder, token, until } if holder_is_dead(&holder) => {
+            LeaseOutcome::HeldBy {
+                holder,
+                token,
+                until,
+            } if holder_is_dead(&holder) => {
                 // A crashed run on this host (kill -9, OOM) left its lease behind: free it
                 // rather than wait out the TTL. Its commits are fenced by the new token.
                 tracing::info!(source = %self.name, holder = %holder, "taking over the lease of a process that no longer runs");
-                let stale = Lease { source: self.name.to_string(), holder, token, expires_at: until };
-                self.store.release_lease(&stale).await.map_err(|e| e.to_string())?;
+                let stale = Lease {
+                    source: self.name.to_string(),
+                    holder,
+                    token,
+                    expires_at: until,
+                };
+                self.store
+                    .release_lease(&stale)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Box::pin(self.take_lease()).await
             }
             LeaseOutcome::HeldBy { holder, until, .. } => {
@@ -201,11 +213,17 @@ impl<'a> Pipeline<'a> {
     /// Renews the lease once a third of its time has passed, so a live worker never loses it
     /// and a paused one loses it within `lease_ttl`.
     async fn keep_lease(&mut self) -> Result<(), String> {
-        let Some(lease) = &self.lease else { return Ok(()) };
+        let Some(lease) = &self.lease else {
+            return Ok(());
+        };
         if self.renewed.elapsed() < self.lease_ttl / 3 {
             return Ok(());
         }
-        let renewed = self.store.renew_lease(lease, self.lease_ttl).await.map_err(|e| e.to_string())?;
+        let renewed = self
+            .store
+            .renew_lease(lease, self.lease_ttl)
+            .await
+            .map_err(|e| e.to_string())?;
         self.lease = Some(renewed);
         self.renewed = Instant::now();
         Ok(())
@@ -361,7 +379,9 @@ impl<'a> Pipeline<'a> {
             self.pending.observe(record.time, &record.id, order);
             events.push(Envelope::wrap(record, &self.name, parse_time));
         }
-        let forgotten = self.pending.prune_recent(overlap, capacity, order, listing.start);
+        let forgotten = self
+            .pending
+            .prune_recent(overlap, capacity, order, listing.start);
         if forgotten > 0 {
             tracing::warn!(source = %self.name, forgotten, capacity, "more events fall in the dedup range than window.dedup_capacity; raise it to keep dedup exact");
         }
@@ -394,7 +414,11 @@ impl<'a> Pipeline<'a> {
                 });
             }
             let name = sink.name().to_string();
-            letters.extend(sink.take_rejected().into_iter().map(|r| dead_letter::wrap(r, &name, next.seq)));
+            letters.extend(
+                sink.take_rejected()
+                    .into_iter()
+                    .map(|r| dead_letter::wrap(r, &name, next.seq)),
+            );
         }
         if !letters.is_empty() {
             sinks.extend(self.dead_letter(&letters, &batch).await?);
@@ -425,8 +449,15 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Stages refused events in the dead-letter queue, as part of the commit being made.
-    async fn dead_letter(&mut self, letters: &[Envelope], batch: &str) -> Result<Option<SinkIntent>, String> {
-        let first = letters[0].data["error"].as_str().unwrap_or_default().to_string();
+    async fn dead_letter(
+        &mut self,
+        letters: &[Envelope],
+        batch: &str,
+    ) -> Result<Option<SinkIntent>, String> {
+        let first = letters[0].data["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let Some(queue) = self.dead_letter.as_mut() else {
             return Err(format!(
                 "{} events were refused by a sink (first: {first}) and no [dead_letter] queue is configured; the checkpoint was not moved (hint: add [dead_letter] path = \"dead-letter\" to keep them, then run again)",
@@ -437,7 +468,10 @@ impl<'a> Pipeline<'a> {
         queue.write(letters).await.map_err(|e| e.to_string())?;
         self.report.dead_lettered += letters.len() as u64;
         let payload = queue.prepare(batch).await.map_err(|e| e.to_string())?;
-        Ok(payload.map(|payload| SinkIntent { sink: dead_letter::SINK_NAME.to_string(), payload }))
+        Ok(payload.map(|payload| SinkIntent {
+            sink: dead_letter::SINK_NAME.to_string(),
+            payload,
+        }))
     }
 
     async fn publish(&mut self, intent: &Intent) -> Result<(), String> {
@@ -470,7 +504,12 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
 /// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
 /// is still a different holder).
 fn worker_identity() -> String {
-    format!("{}/{}/{:08x}", host_name(), std::process::id(), rand::random::<u32>())
+    format!(
+        "{}/{}/{:08x}",
+        host_name(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 fn host_name() -> String {
@@ -484,8 +523,12 @@ fn host_name() -> String {
 /// or whose process may still run, are assumed alive: only their lease's expiry frees them.
 fn holder_is_dead(holder: &str) -> bool {
     let mut parts = holder.split('/');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { return false };
-    let Ok(pid) = pid.parse::<u32>() else { return false };
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
     if host != host_name() || pid == std::process::id() {
         return false;
     }

@@ -54,8 +54,13 @@ pub fn read(root: &Path, source: Option<&str>) -> std::io::Result<Vec<DeadLetter
     use std::io::BufRead;
     let mut files = Vec::new();
     for entry in read_dir_sorted(root)? {
-        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some(found) = name.strip_prefix("source=") else { continue };
+        let name = entry
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(found) = name.strip_prefix("source=") else {
+            continue;
+        };
         if source.is_none_or(|s| s == found) {
             collect(&entry, &mut files)?;
         }
@@ -68,7 +73,10 @@ pub fn read(root: &Path, source: Option<&str>) -> std::io::Result<Vec<DeadLetter
         for line in reader.lines() {
             let line = line?;
             letters.push(parse_letter(&line).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
             })?);
         }
         objects.push(DeadLetterObject { path, letters });
@@ -100,7 +108,9 @@ fn parse_letter(line: &str) -> Result<DeadLetter, String> {
 
 fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut paths = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?,
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()?,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => return Err(err),
     };
@@ -145,7 +155,14 @@ mod tests {
             data: json!({"k": 1}),
         };
         let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
-        let letter = wrap(Rejected { event: event.clone(), error: "mapper_parsing_exception".into() }, "es", 7);
+        let letter = wrap(
+            Rejected {
+                event: event.clone(),
+                error: "mapper_parsing_exception".into(),
+            },
+            "es",
+            7,
+        );
         let line = serde_json::to_string(&letter).unwrap();
         let back = parse_letter(&line).unwrap();
         assert_eq!(back.sink, "es");

@@ -32,16 +32,24 @@ pub struct HttpSink {
 impl HttpSink {
     /// Builds the sink; fails on a bad URL or auth setting.
     pub fn new(config: &HttpSinkConfig) -> Result<Self, SinkError> {
-        let fail = |detail: String| SinkError { sink: config.name.clone(), detail };
-        let url = url::Url::parse(&config.url)
-            .map_err(|e| fail(format!("url `{}` is not a URL: {e} (hint: write it like https://collector.example/ingest)", config.url)))?;
+        let fail = |detail: String| SinkError {
+            sink: config.name.clone(),
+            detail,
+        };
+        let url = url::Url::parse(&config.url).map_err(|e| {
+            fail(format!(
+                "url `{}` is not a URL: {e} (hint: write it like https://collector.example/ingest)",
+                config.url
+            ))
+        })?;
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
-        let auth = Authenticator::new(&config.auth, client.clone()).map_err(|e| fail(e.to_string()))?;
+        let auth =
+            Authenticator::new(&config.auth, client.clone()).map_err(|e| fail(e.to_string()))?;
         Ok(HttpSink {
             config: config.clone(),
             url,
@@ -55,7 +63,10 @@ impl HttpSink {
     }
 
     fn error(&self, detail: String) -> SinkError {
-        SinkError { sink: self.config.name.clone(), detail }
+        SinkError {
+            sink: self.config.name.clone(),
+            detail,
+        }
     }
 
     /// The request body for the current batch.
@@ -68,7 +79,8 @@ impl HttpSink {
             if i > 0 && self.config.format == BatchFormat::JsonArray {
                 body.push(b',');
             }
-            serde_json::to_writer(&mut body, event).map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
+            serde_json::to_writer(&mut body, event)
+                .map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
             if self.config.format == BatchFormat::Ndjson {
                 body.push(b'\n');
             }
@@ -79,7 +91,10 @@ impl HttpSink {
         if !self.config.gzip {
             return Ok(body);
         }
-        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        let mut encoder = GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
         encoder
             .write_all(&body)
             .and_then(|()| encoder.finish())
@@ -113,7 +128,12 @@ impl HttpSink {
             tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(30))).await;
             attempt += 1;
         };
-        let status = outcome.map_err(|detail| self.error(format!("{}: {detail} (gave up after {attempt} attempts)", self.url)))?;
+        let status = outcome.map_err(|detail| {
+            self.error(format!(
+                "{}: {detail} (gave up after {attempt} attempts)",
+                self.url
+            ))
+        })?;
         match status {
             s if s.is_success() => {
                 self.sent.objects += 1;
@@ -140,17 +160,30 @@ impl HttpSink {
             BatchFormat::Ndjson => "application/x-ndjson",
             BatchFormat::JsonArray => "application/json",
         };
-        let mut builder = self.client.post(self.url.clone()).header("Content-Type", content_type);
+        let mut builder = self
+            .client
+            .post(self.url.clone())
+            .header("Content-Type", content_type);
         if self.config.gzip {
             builder = builder.header("Content-Encoding", "gzip");
         }
         for (name, value) in &self.config.headers {
             builder = builder.header(name, value);
         }
-        let mut request = builder.body(body.to_vec()).build().map_err(|e| format!("cannot build the request: {e}"))?;
-        self.auth.authorize(&mut request).await.map_err(|e| e.to_string())?;
+        let mut request = builder
+            .body(body.to_vec())
+            .build()
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        self.auth
+            .authorize(&mut request)
+            .await
+            .map_err(|e| e.to_string())?;
         let response = self.client.execute(request).await.map_err(|e| {
-            if e.is_timeout() { "timed out".to_string() } else { "cannot connect or send".to_string() }
+            if e.is_timeout() {
+                "timed out".to_string()
+            } else {
+                "cannot connect or send".to_string()
+            }
         })?;
         if response.status() == StatusCode::UNAUTHORIZED && self.auth.invalidate().await {
             return Err("the access token was rejected; retrying with a new one".into());
@@ -170,7 +203,9 @@ impl Sink for HttpSink {
             // Serialized size, to keep requests under max_batch_bytes; sending awaits, which
             // is the back-pressure a slow endpoint puts on the source.
             let size = serde_json::to_vec(event).map(|v| v.len()).unwrap_or(0);
-            if !self.batch.is_empty() && self.batch_bytes + size > self.config.max_batch_bytes.as_u64() as usize {
+            if !self.batch.is_empty()
+                && self.batch_bytes + size > self.config.max_batch_bytes.as_u64() as usize
+            {
                 self.flush().await?;
             }
             self.batch.push(event.clone());
@@ -191,7 +226,9 @@ impl Sink for HttpSink {
         if self.sent == Published::default() {
             return Ok(None);
         }
-        Ok(Some(serde_json::json!({ "requests": self.sent.objects, "bytes": self.sent.bytes })))
+        Ok(Some(
+            serde_json::json!({ "requests": self.sent.objects, "bytes": self.sent.bytes }),
+        ))
     }
 
     async fn publish(&mut self, _payload: &serde_json::Value) -> Result<Published, SinkError> {

@@ -89,6 +89,8 @@ pub fn build(config: &SinkConfig, source: &str) -> Result<Box<dyn Sink>, SinkErr
         SinkConfig::Stdout(c) => Ok(Box::new(stdout::StdoutSink::new(c))),
         // Each kind's arm is replaced as its sink lands.
         SinkConfig::SplunkHec(c) => Ok(Box::new(hec::HecSink::new(c, source)?)),
-        SinkConfig::Elasticsearch(c) => Ok(Box::new(elasticsearch::ElasticsearchSink::new(c, source)?)),
+        SinkConfig::Elasticsearch(c) => {
+            Ok(Box::new(elasticsearch::ElasticsearchSink::new(c, source)?))
+        }
     }
 }

@@ -20,7 +20,10 @@ pub struct StdoutSink {
 impl StdoutSink {
     /// A stdout sink.
     pub fn new(config: &StdoutConfig) -> Self {
-        StdoutSink { name: config.name.clone(), written: Published::default() }
+        StdoutSink {
+            name: config.name.clone(),
+            written: Published::default(),
+        }
     }
 
     fn error(&self, err: std::io::Error) -> SinkError {
@@ -43,7 +46,10 @@ impl Sink for StdoutSink {
             serde_json::to_writer(&mut lines, event).map_err(|e| self.error(e.into()))?;
             lines.push(b'\n');
         }
-        std::io::stdout().lock().write_all(&lines).map_err(|e| self.error(e))?;
+        std::io::stdout()
+            .lock()
+            .write_all(&lines)
+            .map_err(|e| self.error(e))?;
         self.written.bytes += lines.len() as u64;
         Ok(())
     }

@@ -73,10 +73,16 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none());
         if let Some(ca_file) = &config.ca_file {
             let pem = std::fs::read(ca_file).map_err(|e| {
-                SourceError::Setup(format!("http.ca_file {}: {e} (hint: give the path of a PEM file)", ca_file.display()))
+                SourceError::Setup(format!(
+                    "http.ca_file {}: {e} (hint: give the path of a PEM file)",
+                    ca_file.display()
+                ))
             })?;
             let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SourceError::Setup(format!("http.ca_file {}: not PEM certificates: {e}", ca_file.display()))
+                SourceError::Setup(format!(
+                    "http.ca_file {}: not PEM certificates: {e}",
+                    ca_file.display()
+                ))
             })?;
             for certificate in certificates {
                 builder = builder.add_root_certificate(certificate);
@@ -268,7 +274,13 @@ impl HttpClient {
             })?;
         let status = response.status();
         if !status.is_success() {
-            let wait = server_wait(response.headers(), &self.rate);
+            // A rate-limit reset tells when a 429 clears; for a 5xx only Retry-After counts
+            // (APIs send their reset header on every response, and it says nothing of outages).
+            let wait = if status == StatusCode::TOO_MANY_REQUESTS {
+                server_wait(response.headers(), &self.rate)
+            } else {
+                retry_after(response.headers())
+            };
             let body = read_capped(&mut response, 2048).await.unwrap_or_default();
             let error = SourceError::Status {
                 url: shown,
@@ -347,22 +359,23 @@ fn retryable(status: StatusCode) -> bool {
 /// How long the server asked us to wait: `Retry-After` (seconds or HTTP date), else the
 /// configured rate-limit reset header.
 fn server_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
-    if let Some(value) = headers
+    retry_after(headers).or_else(|| reset_wait(headers, rate))
+}
+
+/// `Retry-After`, in seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-    {
-        if let Ok(seconds) = value.parse::<u64>() {
-            return Some(Duration::from_secs(seconds));
-        }
-        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
-            return (at.with_timezone(&Utc) - Utc::now())
-                .to_std()
-                .ok()
-                .or(Some(Duration::ZERO));
-        }
+        .map(str::trim)?;
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
     }
-    reset_wait(headers, rate)
+    chrono::DateTime::parse_from_rfc2822(value).ok().map(|at| {
+        (at.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    })
 }
 
 /// Time until the rate limit resets, from the configured reset header.
@@ -462,6 +475,20 @@ mod tests {
             wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn a_server_error_waits_for_retry_after_but_not_for_the_rate_limit_reset() {
+        let mut headers = HeaderMap::new();
+        let reset = (Utc::now().timestamp() + 50).to_string();
+        headers.insert("x-rate-limit-reset", HeaderValue::from_str(&reset).unwrap());
+        assert_eq!(retry_after(&headers), None, "a 5xx falls back to backoff");
+        assert!(
+            server_wait(&headers, &RateLimitConfig::default()).unwrap() > Duration::from_secs(40),
+            "a 429 waits for the reset"
+        );
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
     }
 
     #[test]

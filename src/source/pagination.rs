@@ -47,11 +47,16 @@ pub fn next_page(
             has_more_path,
             ..
         } => {
-            match (has_more(body, has_more_path.as_deref())?, token(lookup(body, path))) {
+            match (
+                has_more(body, has_more_path.as_deref())?,
+                token(lookup(body, path)),
+            ) {
                 (Some(false), _) => None,
                 // "More pages" without a way to ask for them must not end the window quietly.
                 (Some(true), None) => {
-                    return Err(format!("the has-more flag says more pages follow but there is no cursor at `{path}`"))
+                    return Err(format!(
+                    "the has-more flag says more pages follow but there is no cursor at `{path}`"
+                ))
                 }
                 (_, next) => next.map(PageRef::Token),
             }

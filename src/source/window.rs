@@ -115,9 +115,15 @@ mod tests {
 
     #[test]
     fn window_ends_are_cut_to_the_request_format() {
-        let config = WindowConfig { format: crate::config::TimeFormat::EpochSeconds, ..cfg() };
+        let config = WindowConfig {
+            format: crate::config::TimeFormat::EpochSeconds,
+            ..cfg()
+        };
         let horizon = t(10_000) + chrono::Duration::milliseconds(750);
-        let c = Checkpoint { anchor: Some(t(9_950)), ..Checkpoint::default() };
+        let c = Checkpoint {
+            anchor: Some(t(9_950)),
+            ..Checkpoint::default()
+        };
         assert_eq!(next_window(&c, &config, horizon).unwrap().end, t(10_000));
     }
 

@@ -122,7 +122,11 @@ impl DedupSet {
             return 0;
         }
         let excess = self.ids.len() - capacity;
-        let mut entries: Vec<_> = self.ids.iter().map(|(id, t)| (protect(*t), *t, id.clone())).collect();
+        let mut entries: Vec<_> = self
+            .ids
+            .iter()
+            .map(|(id, t)| (protect(*t), *t, id.clone()))
+            .collect();
         entries.sort_unstable();
         let entries = entries.into_iter().map(|(_, t, id)| (t, id));
         for (_, id) in entries.into_iter().take(excess) {
@@ -228,7 +232,9 @@ impl Checkpoint {
             SortOrder::NewestFirst => {
                 let bottom_end = listing_start + overlap;
                 self.recent
-                    .prune_protecting(listing_start.min(top), capacity, |t| t <= bottom_end || t >= top)
+                    .prune_protecting(listing_start.min(top), capacity, |t| {
+                        t <= bottom_end || t >= top
+                    })
             }
         }
     }
@@ -274,7 +280,10 @@ mod tests {
         for i in 0..50 {
             c.observe(t(i), &i.to_string(), SortOrder::Ascending);
         }
-        assert_eq!(c.prune_recent(Duration::from_secs(1000), 8, SortOrder::Ascending, t(0)), 42);
+        assert_eq!(
+            c.prune_recent(Duration::from_secs(1000), 8, SortOrder::Ascending, t(0)),
+            42
+        );
         assert_eq!(c.recent.len(), 8);
         assert!(c.already_delivered(t(49), "49"));
         assert!(!c.already_delivered(t(41), "41"));
@@ -307,7 +316,10 @@ mod tests {
             c.observe(t(s), id, SortOrder::NewestFirst);
             c.prune_recent(Duration::ZERO, 100, SortOrder::NewestFirst, t(100));
         }
-        assert!(c.already_delivered(t(100), "edge"), "re-served on the window's last page");
+        assert!(
+            c.already_delivered(t(100), "edge"),
+            "re-served on the window's last page"
+        );
         // Under capacity pressure the middle goes first, both edges stay.
         c.prune_recent(Duration::ZERO, 2, SortOrder::NewestFirst, t(100));
         assert!(c.already_delivered(t(100), "edge"));

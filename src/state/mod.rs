@@ -160,7 +160,12 @@ pub trait StateStore: Send + Sync {
 
     /// Claims the lease on `source` for `holder` until `ttl` from now, if it is free,
     /// expired, or already `holder`'s. Every change of holder gets a larger fencing token.
-    async fn acquire_lease(&self, source: &str, holder: &str, ttl: Duration) -> Result<LeaseOutcome, StateError>;
+    async fn acquire_lease(
+        &self,
+        source: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StateError>;
 
     /// Extends a held lease. Fails with [`StateError::Fenced`] if another holder took it.
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StateError>;

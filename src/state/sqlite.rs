@@ -173,16 +173,29 @@ fn stored_seq(
 }
 
 /// The current lease token of `source` must be `fence`.
-fn check_fence(tx: &rusqlite::Transaction<'_>, source: &str, fence: u64, path: &Path) -> Result<(), StateError> {
+fn check_fence(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    fence: u64,
+    path: &Path,
+) -> Result<(), StateError> {
     let current: Option<i64> = tx
-        .query_row("SELECT token FROM leases WHERE source = ?1", [source], |row| row.get(0))
+        .query_row(
+            "SELECT token FROM leases WHERE source = ?1",
+            [source],
+            |row| row.get(0),
+        )
         .optional()
         .map_err(|e| backend(path, e))?;
     let current = current.unwrap_or(0) as u64;
     if current == fence {
         Ok(())
     } else {
-        Err(StateError::Fenced { source_name: source.to_string(), held: fence, current })
+        Err(StateError::Fenced {
+            source_name: source.to_string(),
+            held: fence,
+            current,
+        })
     }
 }
 
@@ -275,7 +288,12 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn acquire_lease(&self, source: &str, holder: &str, ttl: Duration) -> Result<LeaseOutcome, StateError> {
+    async fn acquire_lease(
+        &self,
+        source: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StateError> {
         let (source, holder) = (source.to_string(), holder.to_string());
         self.with_conn(move |conn, path| {
             let tx = conn
@@ -283,15 +301,21 @@ impl StateStore for SqliteStore {
                 .map_err(|e| backend(path, e))?;
             let now = Utc::now();
             let row: Option<(String, i64, i64)> = tx
-                .query_row("SELECT holder, token, expires_ms FROM leases WHERE source = ?1", [&source], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    "SELECT holder, token, expires_ms FROM leases WHERE source = ?1",
+                    [&source],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()
                 .map_err(|e| backend(path, e))?;
             let token = match row {
                 Some((current, token, _)) if current == holder => token,
                 Some((current, token, expires_ms)) if expires_ms > now.timestamp_millis() => {
-                    return Ok(LeaseOutcome::HeldBy { holder: current, token: token as u64, until: millis(expires_ms) });
+                    return Ok(LeaseOutcome::HeldBy {
+                        holder: current,
+                        token: token as u64,
+                        until: millis(expires_ms),
+                    });
                 }
                 Some((_, token, _)) => token + 1,
                 None => 1,
@@ -304,7 +328,12 @@ impl StateStore for SqliteStore {
             )
             .map_err(|e| backend(path, e))?;
             tx.commit().map_err(|e| backend(path, e))?;
-            Ok(LeaseOutcome::Acquired(Lease { source, holder, token: token as u64, expires_at: millis(expires_at.timestamp_millis()) }))
+            Ok(LeaseOutcome::Acquired(Lease {
+                source,
+                holder,
+                token: token as u64,
+                expires_at: millis(expires_at.timestamp_millis()),
+            }))
         })
         .await
     }
@@ -316,17 +345,32 @@ impl StateStore for SqliteStore {
             let changed = conn
                 .execute(
                     "UPDATE leases SET expires_ms = ?3 WHERE source = ?1 AND token = ?2",
-                    params![lease.source, lease.token as i64, expires_at.timestamp_millis()],
+                    params![
+                        lease.source,
+                        lease.token as i64,
+                        expires_at.timestamp_millis()
+                    ],
                 )
                 .map_err(|e| backend(path, e))?;
             if changed == 0 {
                 let current: Option<i64> = conn
-                    .query_row("SELECT token FROM leases WHERE source = ?1", [&lease.source], |r| r.get(0))
+                    .query_row(
+                        "SELECT token FROM leases WHERE source = ?1",
+                        [&lease.source],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(|e| backend(path, e))?;
-                return Err(StateError::Fenced { source_name: lease.source, held: lease.token, current: current.unwrap_or(0) as u64 });
+                return Err(StateError::Fenced {
+                    source_name: lease.source,
+                    held: lease.token,
+                    current: current.unwrap_or(0) as u64,
+                });
             }
-            Ok(Lease { expires_at, ..lease })
+            Ok(Lease {
+                expires_at,
+                ..lease
+            })
         })
         .await
     }
@@ -525,17 +569,26 @@ mod tests {
         ));
         store.commit("okta", &next(1), a.token).await.unwrap();
         // `a` stalls past its lease; `b` takes over with a larger token.
-        store.acquire_lease("okta", "a", Duration::ZERO).await.unwrap();
+        store
+            .acquire_lease("okta", "a", Duration::ZERO)
+            .await
+            .unwrap();
         let LeaseOutcome::Acquired(b) = store.acquire_lease("okta", "b", ttl).await.unwrap() else {
             panic!("an expired lease is taken over");
         };
         assert!(b.token > a.token);
         let err = store.commit("okta", &next(2), a.token).await.unwrap_err();
         assert!(matches!(err, StateError::Fenced { .. }), "{err}");
-        assert!(matches!(store.renew_lease(&a, ttl).await.unwrap_err(), StateError::Fenced { .. }));
+        assert!(matches!(
+            store.renew_lease(&a, ttl).await.unwrap_err(),
+            StateError::Fenced { .. }
+        ));
         store.commit("okta", &next(2), b.token).await.unwrap();
         store.release_lease(&b).await.unwrap();
-        assert!(matches!(store.acquire_lease("okta", "c", ttl).await.unwrap(), LeaseOutcome::Acquired(_)));
+        assert!(matches!(
+            store.acquire_lease("okta", "c", ttl).await.unwrap(),
+            LeaseOutcome::Acquired(_)
+        ));
     }
 
     #[tokio::test]

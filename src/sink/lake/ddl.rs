@@ -204,6 +204,8 @@ fn root_location(config: &LakeConfig, dialect: Dialect) -> Result<String, String
                     dir.display()
                 ));
             }
+            // Readers run elsewhere: a path relative to the config's directory would not do.
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
             let mut root = dir.display().to_string();
             if !root.ends_with('/') {
                 root.push('/');

@@ -85,8 +85,6 @@ struct OpenObject {
     encoder: Encoder,
     /// Object stores: the multipart upload, once the object outgrew one part.
     upload: Option<store::Upload>,
-    /// Parts handed to the upload so far.
-    parts: u64,
 }
 
 /// A [`Sink`] writing one source's events into a lake.
@@ -196,7 +194,6 @@ impl LakeSink {
             staged,
             encoder,
             upload: None,
-            parts: 0,
         });
         Ok(self.open.len() - 1)
     }
@@ -218,7 +215,6 @@ impl LakeSink {
             return Ok(());
         }
         let bytes = std::mem::take(buffer);
-        object.parts += 1;
         store
             .send_part(&object.staged, &mut object.upload, bytes)
             .await
@@ -249,7 +245,6 @@ impl LakeSink {
                 staged,
                 encoder,
                 upload,
-                parts,
             } = object;
             let counted = encoder.finish().map_err(|e| {
                 self.error(format!(
@@ -257,14 +252,14 @@ impl LakeSink {
                 ))
             })?;
             let bytes = counted.count;
-            let mut parts = parts;
+            // Every part but the last is exactly `part_size` (see `WriteMultipart`).
+            let parts = match upload {
+                Some(_) => bytes.div_ceil(self.config.part_size.as_u64().max(1)),
+                None => 0,
+            };
             match (&self.backend, counted.out) {
                 (Backend::Local(local), out) => local.seal(&staged, out)?,
                 (Backend::Store(store), Output::Memory(rest)) => {
-                    if upload.is_some() {
-                        parts +=
-                            (rest.len() as u64).div_ceil(self.config.part_size.as_u64().max(1));
-                    }
                     store.seal(&staged, upload, rest).await?;
                 }
                 (Backend::Store(_), Output::File(_)) => {
