@@ -26,6 +26,10 @@ use crate::sink::lake::{
 /// S3 refuses multipart parts below 5 MiB (except the last one).
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
+/// Largest `roll_size` on object stores: S3's `CopyObject` copies at most 5 GB, and an object
+/// can outgrow `roll_size` by a page before the batch is committed.
+const MAX_COPY_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+
 /// Settings of a lake sink.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawLakeConfig")]
@@ -203,6 +207,12 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 raw.name
             )
         })?;
+        if url.is_some() && raw.roll_size.as_u64() > MAX_COPY_SIZE {
+            return Err(format!(
+                "lake `{}`: roll_size {} is too large for an object store, which publishes each object with one server-side copy (at most 5 GB on S3) (hint: the default is 64MiB; 10 to 100 MB suits loaders best)",
+                raw.name, raw.roll_size
+            ));
+        }
         if raw.part_size.as_u64() < MIN_PART_SIZE {
             return Err(format!(
                 "lake `{}`: part_size {} is below 5 MiB, the smallest part S3 accepts (hint: the default is 8MiB)",
@@ -382,6 +392,9 @@ compression = "zstd"
         assert!(err.contains("allow_http"), "{err}");
         let err = parse("name = \"l\"\nurl = \"s3://b\"\naccess_key_id = \"a\"").unwrap_err();
         assert!(err.contains("together"), "{err}");
+        let err = parse("name = \"l\"\nurl = \"s3://b\"\nroll_size = \"6GiB\"").unwrap_err();
+        assert!(err.contains("server-side copy"), "{err}");
+        assert!(parse("name = \"l\"\npath = \"a\"\nroll_size = \"6GiB\"").is_ok());
     }
 
     #[cfg(not(feature = "s3"))]

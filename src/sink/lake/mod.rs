@@ -17,9 +17,10 @@
 //! final keys are a function of the batch name (so a replayed batch overwrites rather than
 //! duplicates), and publishing is idempotent (the next run finishes a crashed publish).
 //!
-//! Two processes must not write the same source: on a local lake a lock file refuses the
-//! second one; on object stores the state store's conditional commits refuse its checkpoint,
-//! and leases that refuse it up front come with the shared state-store work.
+//! Two processes must not write the same source. On a local lake a lock file refuses the
+//! second one. Object stores have no such lock: there the state store's lease on the source
+//! keeps a second run out, and its fencing refuses the intent or checkpoint of a worker whose
+//! lease lapsed, so a run that took over and cleaned staging never strands a commit.
 
 pub mod ddl;
 mod encode;
