@@ -29,14 +29,16 @@ async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
         },
         ..GenericProfile::default()
     };
-    // Events run from 40 s ago to 20 s from now: the tail is published while the test runs,
+    // Events run from 15 s ago to 45 s from now: most are published while the test runs,
     // partly late, so runs keep meeting new events behind and at their frontier.
-    let anchor = (Utc::now() + TimeDelta::seconds(20)).trunc_subsecs(3);
+    let anchor = (Utc::now() + TimeDelta::seconds(45)).trunc_subsecs(3);
     let mut sim_config = SimulatorConfig {
         anchor,
         span: Duration::from_secs(60),
         ..SimulatorConfig::generic(EVENTS, profile)
     };
+    // Pages take a while, as real APIs' do, so runs are still working when the kills land.
+    sim_config.latency = Duration::from_millis(60);
     sim_config.faults = Faults {
         rate_429: 0.02,
         rate_5xx: 0.02,
@@ -64,7 +66,7 @@ pagination = {{ kind = "cursor", path = "meta.next_cursor" }}
 event_time = {{ path = "time" }}
 event_id = {{ path = "id" }}
 auth = {{ kind = "bearer", token = "sim-token" }}
-window = {{ lookback = "1d", max_window = "20s", settle_delay = "{SETTLE}" }}
+window = {{ lookback = "2m", max_window = "20s", settle_delay = "{SETTLE}" }}
 http = {{ max_attempts = 50, max_backoff = "200ms", timeout = "5s" }}
 sinks = ["lake"]
 
@@ -97,7 +99,7 @@ roll_size = "256KB"
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(30..400))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(30..500))).await;
         if child.try_wait().unwrap().is_none() {
             child.start_kill().unwrap(); // SIGKILL
             kills += 1;
@@ -105,6 +107,10 @@ roll_size = "256KB"
         child.wait().await.unwrap();
     }
 
+    // Let every event be published and settle, then finish.
+    if let Ok(wait) = (all_settled - Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
+    }
     let mut finishing = 0;
     loop {
         finishing += 1;

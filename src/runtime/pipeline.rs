@@ -65,6 +65,10 @@ pub struct Pipeline<'a> {
     lease_ttl: Duration,
     /// When the lease was last renewed.
     renewed: Instant,
+    /// When the checkpoint was last committed (or the run started).
+    last_commit: Instant,
+    /// Events staged in the sinks since that commit.
+    staged_since_commit: u64,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -93,6 +97,8 @@ impl<'a> Pipeline<'a> {
             lease: None,
             lease_ttl: DEFAULT_LEASE_TTL,
             renewed: Instant::now(),
+            last_commit: Instant::now(),
+            staged_since_commit: 0,
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -312,7 +318,12 @@ impl<'a> Pipeline<'a> {
                 self.pending.page = None;
                 self.pending.window_low = None;
             }
-            if self.sinks.iter().any(|s| s.wants_commit()) {
+            // Pages without events (a backfill through quiet windows) give sinks nothing to
+            // roll, so their progress is committed on a timer; a crash then repeats seconds of
+            // listing, not hours.
+            let idle_progress =
+                self.staged_since_commit == 0 && self.last_commit.elapsed() >= IDLE_COMMIT_INTERVAL;
+            if idle_progress || self.sinks.iter().any(|s| s.wants_commit()) {
                 self.commit().await.map_err(PageError::Sink)?;
             }
             // The window that reached the horizon is the run's last: listing again from its
@@ -386,6 +397,7 @@ impl<'a> Pipeline<'a> {
             tracing::warn!(source = %self.name, forgotten, capacity, "more events fall in the dedup range than window.dedup_capacity; raise it to keep dedup exact");
         }
         self.pending.page = page.next;
+        self.staged_since_commit += events.len() as u64;
         for sink in &mut self.sinks {
             sink.write(&events)
                 .await
@@ -445,6 +457,8 @@ impl<'a> Pipeline<'a> {
         self.committed = next;
         self.pending.seq = self.committed.seq;
         self.pending.committed_at = self.committed.committed_at;
+        self.last_commit = Instant::now();
+        self.staged_since_commit = 0;
         Ok(())
     }
 
@@ -497,6 +511,9 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 }
+
+/// How often progress through pages without events is committed.
+const IDLE_COMMIT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long a lease lasts without renewal, unless the state config says otherwise.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
