@@ -194,3 +194,33 @@ async fn refused_events_without_a_dead_letter_queue_stop_the_run() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdout_sink_writes_one_envelope_per_line() {
+    let sim_config = SimulatorConfig::okta(300);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let path = TestConfig::new(&base_url).write(dir.path(), "");
+    let config_text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("sinks = [\"lake\"]", "sinks = [\"lake\", \"out\"]")
+        + "\n[[sinks]]\nname = \"out\"\nkind = \"stdout\"\n";
+    std::fs::write(&path, config_text).unwrap();
+    let out = run_sluice(&["run", "--once", "--config", path.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let envelope: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(envelope["source"], "okta");
+            assert!(envelope["data"]["uuid"].is_string());
+            envelope["event_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 300);
+    assert_eq!(unique.len(), 300);
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
