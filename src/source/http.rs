@@ -422,8 +422,9 @@ async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<V
     Ok(body)
 }
 
-/// reqwest's error with its causes, without the URL (we print our own, redacted).
-fn describe_reqwest(err: &reqwest::Error) -> String {
+/// reqwest's error with its causes, without the URL (callers print their own, redacted).
+/// Shared by every HTTP client in Sluice so transport errors read the same everywhere.
+pub fn describe_reqwest(err: &reqwest::Error) -> String {
     let mut text = if err.is_timeout() {
         "timed out".to_string()
     } else if err.is_connect() {

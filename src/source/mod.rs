@@ -14,7 +14,7 @@ pub mod window;
 
 use url::Url;
 
-pub use http::display_url;
+pub use http::{describe_reqwest, display_url};
 pub use records::{lookup, Record};
 
 use crate::config::SourceConfig;

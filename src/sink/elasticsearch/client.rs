@@ -274,22 +274,15 @@ async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, String
     Ok(body)
 }
 
-/// reqwest's error with its causes, without the URL (the caller names it).
+/// reqwest's error with its causes (see [`crate::source::describe_reqwest`]), plus what to do
+/// about a timeout on a bulk request.
 fn describe_reqwest(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        "timed out (hint: raise `timeout`, or lower max_batch_bytes)".to_string()
-    } else if err.is_connect() {
-        "cannot connect".to_string()
+    let text = crate::source::describe_reqwest(err);
+    if err.is_timeout() {
+        format!("{text} (hint: raise `timeout`, or lower max_batch_bytes)")
     } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+        text
     }
-    text
 }
 
 #[cfg(test)]

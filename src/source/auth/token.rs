@@ -161,7 +161,7 @@ impl TokenCache {
             url: shown.clone(),
             detail: format!(
                 "cannot reach the token endpoint: {}",
-                describe_transport(&err)
+                crate::source::describe_reqwest(&err)
             ),
         })?;
         let status = response.status();
@@ -292,7 +292,7 @@ async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<V
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|err| describe_transport(&err))?
+        .map_err(|err| crate::source::describe_reqwest(&err))?
     {
         if body.len() + chunk.len() > limit {
             return Err(format!("the answer is larger than {limit} bytes"));
@@ -300,24 +300,6 @@ async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<V
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// reqwest's error and its causes, without the URL (callers name it themselves, redacted).
-fn describe_transport(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        "timed out".to_string()
-    } else if err.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
