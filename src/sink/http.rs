@@ -24,6 +24,8 @@ pub struct HttpSink {
     client: reqwest::Client,
     auth: Authenticator,
     batch: Vec<Envelope>,
+    /// Each batched event serialized once, when written.
+    lines: Vec<Vec<u8>>,
     batch_bytes: usize,
     sent: Published,
     rejected: Vec<Rejected>,
@@ -56,6 +58,7 @@ impl HttpSink {
             client,
             auth,
             batch: Vec::new(),
+            lines: Vec::new(),
             batch_bytes: 0,
             sent: Published::default(),
             rejected: Vec::new(),
@@ -75,12 +78,11 @@ impl HttpSink {
         if self.config.format == BatchFormat::JsonArray {
             body.push(b'[');
         }
-        for (i, event) in self.batch.iter().enumerate() {
+        for (i, line) in self.lines.iter().enumerate() {
             if i > 0 && self.config.format == BatchFormat::JsonArray {
                 body.push(b',');
             }
-            serde_json::to_writer(&mut body, event)
-                .map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
+            body.extend_from_slice(line);
             if self.config.format == BatchFormat::Ndjson {
                 body.push(b'\n');
             }
@@ -151,6 +153,7 @@ impl HttpSink {
             }
         }
         self.batch.clear();
+        self.lines.clear();
         self.batch_bytes = 0;
         Ok(())
     }
@@ -202,14 +205,16 @@ impl Sink for HttpSink {
         for event in events {
             // Serialized size, to keep requests under max_batch_bytes; sending awaits, which
             // is the back-pressure a slow endpoint puts on the source.
-            let size = serde_json::to_vec(event).map(|v| v.len()).unwrap_or(0);
+            let line = serde_json::to_vec(event)
+                .map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
             if !self.batch.is_empty()
-                && self.batch_bytes + size > self.config.max_batch_bytes.as_u64() as usize
+                && self.batch_bytes + line.len() > self.config.max_batch_bytes.as_u64() as usize
             {
                 self.flush().await?;
             }
+            self.batch_bytes += line.len();
+            self.lines.push(line);
             self.batch.push(event.clone());
-            self.batch_bytes += size;
             if self.batch.len() >= self.config.max_batch_events {
                 self.flush().await?;
             }
@@ -242,6 +247,7 @@ impl Sink for HttpSink {
 
     async fn discard_staged(&mut self) -> Result<(), SinkError> {
         self.batch.clear();
+        self.lines.clear();
         self.batch_bytes = 0;
         self.sent = Published::default();
         Ok(())
