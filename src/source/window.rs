@@ -23,6 +23,7 @@ pub fn next_window(
         Some(anchor) => anchor - config.overlap,
         None => horizon - config.lookback,
     };
+    let start = checkpoint.floor.map_or(start, |floor| start.max(floor));
     // The end is cut to what the request format can write: an API told "until 10" (seconds)
     // would leave out [10.0, 10.5) while Sluice believed it had listed up to 10.5.
     let end = crate::timefmt::truncate(horizon.min(start + config.max_window), &config.format);

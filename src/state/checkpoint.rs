@@ -36,10 +36,101 @@ pub struct Checkpoint {
     /// the ids delivered at it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_low: Option<LowWater>,
+    /// No window of this key starts before this time. A backfill window starts here; a
+    /// source's live tail starts here after its backlog was split into backfill windows, so
+    /// its overlap never re-reads what those windows deliver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<DateTime<Utc>>,
+    /// Backfill windows only: where the window ends. It is finished once `anchor` reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Sources only: backlogs split into windows that workers take in parallel, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backfills: Vec<Backfill>,
     /// Events delivered over the source's life.
     pub delivered: u64,
     /// When this checkpoint was committed.
     pub committed_at: Option<DateTime<Utc>>,
+}
+
+/// A backlog `[from, to)` split into windows of `step` that workers take in parallel. Window
+/// `i` is `[from + i·step, min(from + (i+1)·step, to))`; each has its own checkpoint and
+/// lease under [`crate::state::window_key`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backfill {
+    /// Start of the range.
+    pub from: DateTime<Utc>,
+    /// End of the range (exclusive).
+    pub to: DateTime<Utc>,
+    /// Length of each window.
+    #[serde(with = "humantime_serde")]
+    pub step: std::time::Duration,
+    /// Everything before this time is delivered. It advances only over a contiguous run of
+    /// finished windows, however many later windows are already done.
+    pub frontier: DateTime<Utc>,
+    /// Ids the source delivered at the range's start before the split (its dedup set then),
+    /// so the first window drops them if the API serves them again.
+    #[serde(default, skip_serializing_if = "DedupSet::is_empty")]
+    pub seed: DedupSet,
+}
+
+/// One window of a [`Backfill`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillWindow {
+    /// Its position in the backfill.
+    pub index: u64,
+    /// The time range it covers.
+    pub range: Window,
+}
+
+impl Backfill {
+    /// The backfill's windows, oldest first.
+    pub fn windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
+        let step = chrono::Duration::from_std(self.step).unwrap_or(chrono::TimeDelta::MAX);
+        let (from, to) = (self.from, self.to);
+        (0u64..)
+            .map(move |index| {
+                let start = i32::try_from(index)
+                    .ok()
+                    .and_then(|i| step.checked_mul(i))
+                    .and_then(|offset| from.checked_add_signed(offset));
+                (index, start)
+            })
+            .map_while(move |(index, start)| {
+                let start = start.filter(|s| *s < to)?;
+                let end = start.checked_add_signed(step).map_or(to, |e| e.min(to));
+                Some(BackfillWindow {
+                    index,
+                    range: Window { start, end },
+                })
+            })
+    }
+
+    /// The windows not known to be finished: those from the frontier on.
+    pub fn open_windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
+        let frontier = self.frontier;
+        self.windows().filter(move |w| w.range.end > frontier)
+    }
+
+    /// Moves the frontier over the contiguous run of windows that `finished` accepts
+    /// (by window start). Returns whether it moved.
+    pub fn advance(&mut self, finished: impl Fn(DateTime<Utc>) -> bool) -> bool {
+        let before = self.frontier;
+        let mut frontier = before;
+        for window in self.open_windows() {
+            if !finished(window.range.start) {
+                break;
+            }
+            frontier = window.range.end;
+        }
+        self.frontier = frontier;
+        frontier != before
+    }
+
+    /// Whether every window is finished.
+    pub fn is_done(&self) -> bool {
+        self.frontier >= self.to
+    }
 }
 
 /// A time range `[start, end)` requested from the API.
@@ -239,6 +330,22 @@ impl Checkpoint {
         }
     }
 
+    /// Backfill windows: whether the window's whole range is delivered.
+    pub fn is_finished_window(&self) -> bool {
+        self.until
+            .is_some_and(|until| self.window.is_none() && self.anchor.is_some_and(|a| a >= until))
+    }
+
+    /// Where everything before is delivered: the oldest backfill frontier, else the anchor.
+    pub fn frontier(&self) -> Option<DateTime<Utc>> {
+        self.backfills
+            .iter()
+            .filter(|b| !b.is_done())
+            .map(|b| b.frontier)
+            .min()
+            .or(self.anchor)
+    }
+
     /// The range the next request lists: the narrowed listing if any, else the window.
     pub fn listing(&self) -> Option<Window> {
         self.listing.or(self.window)
@@ -325,6 +432,64 @@ mod tests {
         assert!(c.already_delivered(t(100), "edge"));
         assert!(c.already_delivered(t(500), "n1"));
         assert!(!c.recent.contains("n2"));
+    }
+
+    fn backfill(from: i64, to: i64, step: u64) -> Backfill {
+        Backfill {
+            from: t(from),
+            to: t(to),
+            step: Duration::from_secs(step),
+            frontier: t(from),
+            seed: DedupSet::default(),
+        }
+    }
+
+    #[test]
+    fn backfill_windows_tile_the_range_and_the_last_is_cut_at_its_end() {
+        let b = backfill(0, 250, 100);
+        let ranges: Vec<_> = b
+            .windows()
+            .map(|w| (w.index, w.range.start, w.range.end))
+            .collect();
+        assert_eq!(
+            ranges,
+            vec![(0, t(0), t(100)), (1, t(100), t(200)), (2, t(200), t(250))]
+        );
+    }
+
+    #[test]
+    fn frontier_moves_only_over_contiguous_finished_windows() {
+        let mut b = backfill(0, 400, 100);
+        // Windows 1 and 2 finished first: the frontier cannot pass unfinished window 0.
+        let done =
+            |starts: &'static [i64]| move |s: DateTime<Utc>| starts.iter().any(|x| t(*x) == s);
+        assert!(!b.advance(done(&[100, 200])));
+        assert_eq!(b.frontier, t(0));
+        assert!(b.advance(done(&[0, 100, 200])));
+        assert_eq!(b.frontier, t(300));
+        assert_eq!(b.open_windows().count(), 1);
+        assert!(!b.is_done());
+        assert!(b.advance(done(&[300])));
+        assert!(b.is_done());
+    }
+
+    #[test]
+    fn source_frontier_is_the_oldest_unfinished_backfill() {
+        let mut c = Checkpoint {
+            anchor: Some(t(1000)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(c.frontier(), Some(t(1000)));
+        let mut b = backfill(0, 400, 100);
+        b.frontier = t(200);
+        c.backfills.push(b);
+        assert_eq!(c.frontier(), Some(t(200)));
+        c.backfills[0].frontier = t(400);
+        assert_eq!(
+            c.frontier(),
+            Some(t(1000)),
+            "a finished backfill no longer holds it back"
+        );
     }
 
     #[test]

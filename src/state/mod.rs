@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use checkpoint::{Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window};
+pub use checkpoint::{
+    Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -179,8 +181,44 @@ pub trait StateStore: Send + Sync {
     /// The latest `limit` runs of `source`, newest first.
     async fn recent_runs(&self, source: &str, limit: usize) -> Result<Vec<RunRecord>, StateError>;
 
-    /// Status of every source the store knows.
+    /// Status of every source the store knows. Keys of backfill windows (see
+    /// [`window_key`]) are included; callers that show sources filter them out.
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError>;
+
+    /// The checkpoints whose key starts with `prefix`, sorted by key: the windows of a
+    /// source's backfill are the keys under `"<source>@"` (see [`window_key`]).
+    async fn checkpoints_under(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Checkpoint)>, StateError>;
+}
+
+/// Separates a source's name from a backfill window's start in state keys. Source names are
+/// letters, digits, `-` and `_` only, so no source key contains it.
+pub const WINDOW_KEY_SEPARATOR: char = '@';
+
+/// The state key (checkpoint and lease) of the backfill window of `source` starting at
+/// `start`, e.g. `okta@20231114T220000Z`: sortable, and safe in file names and object keys.
+pub fn window_key(source: &str, start: DateTime<Utc>) -> String {
+    format!(
+        "{source}{WINDOW_KEY_SEPARATOR}{}",
+        start.format("%Y%m%dT%H%M%S%.3fZ")
+    )
+}
+
+/// Whether a state key names a backfill window rather than a source.
+pub fn is_window_key(key: &str) -> bool {
+    key.contains(WINDOW_KEY_SEPARATOR)
+}
+
+/// The exclusive upper bound of the keys starting with `prefix`: `prefix` with its last
+/// character moved one up (prefixes here end in ASCII, so this stays valid UTF-8).
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_string();
+    if let Some(last) = end.pop() {
+        end.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+    }
+    end
 }
 
 /// Opens the store a config names, creating or migrating it as needed.

@@ -920,6 +920,28 @@ async fn recent_runs(client: &Client, source: &str, limit: usize) -> CallResult<
     Ok(runs)
 }
 
+async fn checkpoints_under(client: &Client, prefix: &str) -> CallResult<Vec<(String, Checkpoint)>> {
+    // A range, not LIKE: `_` in source names is a LIKE wildcard. `COLLATE "C"` compares
+    // bytewise, as the range assumes.
+    let high = super::prefix_end(prefix);
+    let rows = client
+        .query(
+            "SELECT source, doc FROM checkpoints
+             WHERE source COLLATE \"C\" >= $1 AND source COLLATE \"C\" < $2
+             ORDER BY source COLLATE \"C\"",
+            &[&prefix, &high],
+        )
+        .await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key: String = row.try_get(0)?;
+        let doc: String = row.try_get(1)?;
+        let checkpoint = decode(&key, "checkpoint", &doc)?;
+        found.push((key, checkpoint));
+    }
+    Ok(found)
+}
+
 async fn status(client: &Client) -> CallResult<Vec<SourceStatus>> {
     // One statement, so one snapshot. `COLLATE "C"` orders names bytewise, as SQLite does.
     let rows = client
@@ -1018,6 +1040,14 @@ impl StateStore for PostgresStore {
 
     async fn recent_runs(&self, source: &str, limit: usize) -> Result<Vec<RunRecord>, StateError> {
         let result = with_client!(self, client => recent_runs(client, source, limit));
+        self.located(result)
+    }
+
+    async fn checkpoints_under(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Checkpoint)>, StateError> {
+        let result = with_client!(self, client => checkpoints_under(client, prefix));
         self.located(result)
     }
 

@@ -433,6 +433,35 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn checkpoints_under(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Checkpoint)>, StateError> {
+        let (low, high) = (prefix.to_string(), super::prefix_end(prefix));
+        self.with_conn(move |conn, path| {
+            // A range, not LIKE: `_` in source names is a LIKE wildcard.
+            let mut stmt = conn
+                .prepare(
+                    "SELECT source, doc FROM checkpoints WHERE source >= ?1 AND source < ?2
+                     ORDER BY source",
+                )
+                .map_err(|e| backend(path, e))?;
+            let rows = stmt
+                .query_map([&low, &high], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(|e| backend(path, e))?;
+            let mut found = Vec::new();
+            for row in rows {
+                let (key, doc) = row.map_err(|e| backend(path, e))?;
+                let checkpoint = decode(&key, "checkpoint", &doc)?;
+                found.push((key, checkpoint));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
         self.with_conn(move |conn, path| {
             let mut rows = Vec::new();
