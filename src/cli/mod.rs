@@ -4,6 +4,7 @@
 //! failed (the others still ran); 2 bad usage or configuration; 3 every source succeeded but
 //! work remains (a page cap or a stop signal ended the run early).
 
+mod backfill;
 mod check;
 mod demo;
 mod dlq;
@@ -55,6 +56,8 @@ enum Command {
     Dlq(dlq::DlqArgs),
     /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects.
     Lake(lake::LakeArgs),
+    /// Pull a past time range of one source in parallel windows.
+    Backfill(backfill::BackfillArgs),
 }
 
 /// The config file option shared by commands.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::demo(args).await,
             Command::Lake(args) => lake::lake(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
+            Command::Backfill(args) => backfill::backfill(args).await,
         }
     });
     ExitCode::from(code)

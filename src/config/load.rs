@@ -300,6 +300,9 @@ fn validate(config: &Config) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The most windows of one source worked at once.
+pub const MAX_WORKERS: usize = 64;
+
 fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Result<(), Invalid> {
     let key = |field: &str| format!("sources[{i}].{field}");
     if source.name.is_empty()
@@ -312,6 +315,13 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             key("name"),
             format!("source name `{}` is not allowed", source.name),
             "use letters, digits, '-' and '_' only: the name becomes part of lake paths",
+        ));
+    }
+    if source.workers == 0 || source.workers > MAX_WORKERS {
+        return Err(invalid(
+            key("workers"),
+            format!("workers = {} is out of range", source.workers),
+            &format!("use 1 (one window at a time) up to {MAX_WORKERS}"),
         ));
     }
     match url::Url::parse(&source.base_url) {
