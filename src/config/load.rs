@@ -321,7 +321,7 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
         return Err(invalid(
             key("workers"),
             format!("workers = {} is out of range", source.workers),
-            &format!("use 1 (one window at a time) up to {MAX_WORKERS}"),
+            format!("use 1 (one window at a time) up to {MAX_WORKERS}"),
         ));
     }
     match url::Url::parse(&source.base_url) {

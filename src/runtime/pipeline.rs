@@ -14,7 +14,7 @@ use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page};
 use crate::state::{
     window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent,
-    StateStore, Window, WINDOW_KEY_SEPARATOR,
+    StateError, StateStore, Window, WINDOW_KEY_SEPARATOR,
 };
 use crate::transform::Envelope;
 
@@ -302,14 +302,22 @@ impl<'a> Pipeline<'a> {
         if self.renewed.elapsed() < self.lease_ttl / 3 {
             return Ok(());
         }
-        let renewed = self
-            .store
-            .renew_lease(lease, self.lease_ttl)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.lease = Some(renewed);
-        self.renewed = Instant::now();
-        Ok(())
+        match self.store.renew_lease(lease, self.lease_ttl).await {
+            Ok(renewed) => {
+                self.lease = Some(renewed);
+                self.renewed = Instant::now();
+                Ok(())
+            }
+            // The lease still runs for a while: try again at the next page. Commits are
+            // fenced, so even a lease lost meanwhile cannot commit over a new owner.
+            Err(err @ StateError::Backend { .. })
+                if self.renewed.elapsed() < self.lease_ttl * 2 / 3 =>
+            {
+                tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     /// The fencing token every state write carries.
@@ -587,10 +595,7 @@ impl<'a> Pipeline<'a> {
             self.publish(&intent).await?;
         }
         self.keep_lease().await?;
-        self.store
-            .commit(&self.key, &next, self.fence())
-            .await
-            .map_err(|e| e.to_string())?;
+        self.commit_checkpoint(&next).await?;
         self.report.events += next.delivered - self.committed.delivered;
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;
@@ -598,6 +603,56 @@ impl<'a> Pipeline<'a> {
         self.pending.committed_at = self.committed.committed_at;
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
+        Ok(())
+    }
+
+    /// Moves the checkpoint to `next`, waiting out a state store that is briefly unreachable.
+    /// A write whose reply was lost may have landed: a retry that finds exactly `next`
+    /// stored counts as done, so nothing is committed (or published) twice.
+    async fn commit_checkpoint(&self, next: &Checkpoint) -> Result<(), String> {
+        let mut delays = crate::state::retry::backoff();
+        let mut unsure = false;
+        loop {
+            match self.store.commit(&self.key, next, self.fence()).await {
+                Ok(()) => return Ok(()),
+                Err(StateError::Conflict { found, .. }) if unsure && found == next.seq => {
+                    let stored = self
+                        .store
+                        .load(&self.key)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if stored.checkpoint == *next && stored.intent.is_none() {
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "source `{}`: commit {} was made by another worker while the state store was unreachable; this worker stops without committing",
+                        self.name, next.seq
+                    ));
+                }
+                Err(err @ StateError::Backend { .. }) => {
+                    self.store_pause(err, &mut delays).await?;
+                    unsure = true;
+                }
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+    }
+
+    /// Waits before retrying a state write that failed because the store is unreachable; an
+    /// error once the retries are used up.
+    async fn store_pause(
+        &self,
+        err: StateError,
+        delays: &mut impl Iterator<Item = Duration>,
+    ) -> Result<(), String> {
+        let Some(delay) = delays.next() else {
+            return Err(format!(
+                "{err} (gave up after retrying for {}s; nothing past the last commit was recorded, the next run resumes there)",
+                crate::state::retry::RETRY_FOR.as_secs()
+            ));
+        };
+        tracing::warn!(source = %self.name, error = %err, retry_in_ms = delay.as_millis() as u64, "state store unreachable; commits wait for it");
+        tokio::time::sleep(delay).await;
         Ok(())
     }
 

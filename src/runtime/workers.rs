@@ -240,7 +240,7 @@ impl Shared<'_> {
     }
 
     /// The sinks (and dead-letter queue) of one state key.
-    fn sinks(&self, key: &str) -> Result<(Vec<Box<dyn Sink>>, Option<Box<dyn Sink>>), String> {
+    fn sinks(&self, key: &str) -> Result<SinkSet, String> {
         let name = &self.source.name;
         let sinks = self
             .config
@@ -262,6 +262,9 @@ impl Shared<'_> {
         Ok((sinks, dead_letter))
     }
 }
+
+/// A pipeline's sinks and its dead-letter queue, if any.
+type SinkSet = (Vec<Box<dyn Sink>>, Option<Box<dyn Sink>>);
 
 /// A run that failed before it could start.
 fn failed(source: &SourceConfig, error: String) -> RunReport {
