@@ -5,6 +5,7 @@
 //! work remains (a page cap or a stop signal ended the run early).
 
 mod backfill;
+mod bench;
 mod check;
 mod demo;
 mod dlq;
@@ -58,6 +59,8 @@ enum Command {
     Lake(lake::LakeArgs),
     /// Pull a past time range of one source in parallel windows.
     Backfill(backfill::BackfillArgs),
+    /// Time a simulated backlog pulled with 1, 4, 8… workers (for docs/benchmarks.md).
+    Bench(bench::BenchArgs),
 }
 
 /// The config file option shared by commands.
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
             Command::Lake(args) => lake::lake(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
             Command::Backfill(args) => backfill::backfill(args).await,
+            Command::Bench(args) => bench::bench(args).await,
         }
     });
     ExitCode::from(code)
