@@ -697,6 +697,21 @@ path = "lake"
     }
 
     #[test]
+    fn malformed_manager_reference_is_located_before_any_request() {
+        // No `#KEY`: refused while parsing the reference, so no Vault address is needed.
+        let text = GOOD.replace("\"literal\"", "\"${vault:secret/sluice/okta}\"");
+        let e = err(&text);
+        let shown = e.to_string();
+        assert!(shown.contains("${vault:secret/sluice/okta}"), "{shown}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].auth.token"), "{shown}");
+        assert_eq!(e.position, Some((15, 10)), "{shown}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("#KEY")),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn sink_reference_must_exist() {
         let text = GOOD.replace("sinks = [\"lake\"]", "sinks = [\"lak\"]");
         let e = err(&text);
