@@ -6,9 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::secrets::{Reference, Session};
-
 use serde::{Deserialize, Deserializer};
+
+use crate::secrets::{Reference, Session};
 
 /// How secrets are resolved while a config file is being read.
 #[derive(Debug, Clone, Default)]
