@@ -1,8 +1,9 @@
 //! Configuration: the TOML file a user writes, parsed into typed settings.
 //!
 //! [`load`] reads and validates a file; every error it returns names the file, the line and
-//! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`) are resolved at load
-//! time into [`Secret`], which never prints its value.
+//! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`, and references to
+//! AWS Secrets Manager, Google Secret Manager and Vault) are resolved at load time into
+//! [`Secret`], which never prints its value.
 
 mod auth;
 mod load;
