@@ -120,6 +120,9 @@ pub struct LakeSink {
     run_tag: String,
     cache: RenderCache,
     scratch: String,
+    /// One event's JSON line, serialized here first so the compressor gets one write per
+    /// event rather than one per JSON token (much cheaper for gzip and zstd).
+    line: Vec<u8>,
 }
 
 impl LakeSink {
@@ -178,6 +181,7 @@ impl LakeSink {
             run_tag,
             cache: RenderCache::default(),
             scratch: String::new(),
+            line: Vec::new(),
         }
     }
 
@@ -338,9 +342,13 @@ impl Sink for LakeSink {
             }
             let index = self.object_for_scratch()?;
             let object = &mut self.open[index];
-            let result = serde_json::to_writer(&mut object.encoder, event)
+            self.line.clear();
+            let result = serde_json::to_writer(&mut self.line, event)
                 .map_err(io::Error::from)
-                .and_then(|()| object.encoder.write_all(b"\n"));
+                .and_then(|()| {
+                    self.line.push(b'\n');
+                    object.encoder.write_all(&self.line)
+                });
             if let Err(err) = result {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
