@@ -7,7 +7,8 @@
 //! kind = "lake"
 //! url = "s3://security-lake/sluice"        # or path = "/var/lib/sluice/lake"
 //! region = "eu-west-1"
-//! compression = "gzip"                      # or "zstd"
+//! format = "ndjson"                        # or "parquet" (cargo feature `parquet`)
+//! compression = "gzip"                      # or "zstd" (NDJSON only)
 //! key_template = "source={source}/dt=%Y-%m-%d/hr=%H/"
 //! roll_size = "64MiB"
 //! roll_age = "5m"
@@ -20,7 +21,8 @@ use serde::Deserialize;
 
 use crate::config::Secret;
 use crate::sink::lake::{
-    parse_url, Compression, KeyTemplate, LakeLocation, StoreScheme, DEFAULT_KEY_TEMPLATE,
+    parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, StoreScheme,
+    DEFAULT_KEY_TEMPLATE,
 };
 
 /// S3 refuses multipart parts below 5 MiB (except the last one).
@@ -52,7 +54,9 @@ pub struct LakeConfig {
     pub access_key_id: Option<Secret>,
     /// S3 secret access key, given together with `access_key_id`.
     pub secret_access_key: Option<Secret>,
-    /// How objects are compressed.
+    /// What objects hold: compressed NDJSON (the default) or Parquet.
+    pub format: Format,
+    /// How NDJSON objects are compressed (Parquet objects compress their pages with zstd).
     pub compression: Compression,
     /// Where under the lake an event's object goes, from its source and event time.
     pub key_template: KeyTemplate,
@@ -87,6 +91,7 @@ impl LakeConfig {
             allow_http: false,
             access_key_id: None,
             secret_access_key: None,
+            format: Format::default(),
             compression: Compression::default(),
             key_template: default_key_template(),
             roll_size: default_roll_size(),
@@ -105,6 +110,14 @@ impl LakeConfig {
                 parse_url(url).unwrap_or_else(|_| LakeLocation::Directory(self.path.clone()))
             }
             None => LakeLocation::Directory(self.path.clone()),
+        }
+    }
+
+    /// What each object is, by format and compression.
+    pub fn object_kind(&self) -> ObjectKind {
+        match self.format {
+            Format::Ndjson => ObjectKind::Ndjson(self.compression),
+            Format::Parquet => ObjectKind::Parquet,
         }
     }
 
@@ -137,7 +150,9 @@ struct RawLakeConfig {
     #[serde(default)]
     secret_access_key: Option<Secret>,
     #[serde(default)]
-    compression: Compression,
+    format: Format,
+    #[serde(default)]
+    compression: Option<Compression>,
     #[serde(default)]
     key_template: Option<String>,
     #[serde(default = "default_roll_size")]
@@ -213,6 +228,20 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 raw.name, raw.roll_size
             ));
         }
+        if raw.format == Format::Parquet {
+            if !cfg!(feature = "parquet") {
+                return Err(format!(
+                    "lake `{}`: format = \"parquet\" needs a build with the `parquet` feature (hint: build sluice with `cargo build --release --features parquet`, or use format = \"ndjson\")",
+                    raw.name
+                ));
+            }
+            if raw.compression.is_some() {
+                return Err(format!(
+                    "lake `{}`: `compression` applies to NDJSON objects; Parquet objects compress each column with zstd (hint: remove `compression`)",
+                    raw.name
+                ));
+            }
+        }
         if raw.part_size.as_u64() < MIN_PART_SIZE {
             return Err(format!(
                 "lake `{}`: part_size {} is below 5 MiB, the smallest part S3 accepts (hint: the default is 8MiB)",
@@ -228,7 +257,8 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             allow_http: raw.allow_http,
             access_key_id: raw.access_key_id,
             secret_access_key: raw.secret_access_key,
-            compression: raw.compression,
+            format: raw.format,
+            compression: raw.compression.unwrap_or_default(),
             key_template,
             roll_size: raw.roll_size,
             roll_age: raw.roll_age,
@@ -358,6 +388,29 @@ mod tests {
         assert!(err.contains("{source}"), "{err}");
         let err = parse("name = \"l\"\npath = \"a\"\npart_size = \"1MiB\"").unwrap_err();
         assert!(err.contains("5 MiB"), "{err}");
+    }
+
+    #[test]
+    fn parquet_format_is_its_own_object_kind() {
+        let result = parse("name = \"l\"\npath = \"a\"\nformat = \"parquet\"");
+        if cfg!(feature = "parquet") {
+            let config = result.unwrap();
+            assert_eq!(config.object_kind(), ObjectKind::Parquet);
+            assert_eq!(config.object_kind().extension(), ".parquet");
+        } else {
+            let err = result.unwrap_err();
+            assert!(err.contains("--features parquet"), "{err}");
+            assert!(err.contains("lake `l`"), "{err}");
+        }
+        let err = parse("name = \"l\"\npath = \"a\"\nformat = \"parquet\"\ncompression = \"zstd\"")
+            .unwrap_err();
+        if cfg!(feature = "parquet") {
+            assert!(err.contains("remove `compression`"), "{err}");
+        }
+        let config = parse("name = \"l\"\npath = \"a\"\ncompression = \"zstd\"").unwrap();
+        assert_eq!(config.object_kind(), ObjectKind::Ndjson(Compression::Zstd));
+        let err = parse("name = \"l\"\npath = \"a\"\nformat = \"csv\"").unwrap_err();
+        assert!(err.contains("parquet"), "{err}");
     }
 
     #[cfg(feature = "s3")]
