@@ -74,8 +74,19 @@ mod s3 {
     /// Starts a server with bucket `lake`, or returns `None` (after saying why) when none is
     /// installed and the tests may skip.
     async fn start_server() -> Option<S3Server> {
-        let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
         let wanted = std::env::var("SLUICE_TEST_S3_SERVER").unwrap_or_default();
+        start_server_of(&wanted).await
+    }
+
+    /// Starts moto's server, for tests of what only moto implements (Object Lock), or
+    /// returns `None` as [`start_server`] does.
+    async fn start_moto() -> Option<S3Server> {
+        start_server_of("moto").await
+    }
+
+    /// Starts `wanted` (`moto`, `s3s-fs`, or `""` for whichever is installed).
+    async fn start_server_of(wanted: &str) -> Option<S3Server> {
+        let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
         let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
         let moto = !s3s
             && (wanted.is_empty() || wanted == "moto")
@@ -83,7 +94,8 @@ mod s3 {
         if !s3s && !moto {
             assert!(
                 !required,
-                "SLUICE_TEST_S3 is set but no S3 server is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)"
+                "SLUICE_TEST_S3 is set but no S3 server ({}) is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)",
+                if wanted.is_empty() { "moto or s3s-fs" } else { wanted }
             );
             eprintln!("skipped: no S3-compatible server (install moto[server] or s3s-fs, or set SLUICE_TEST_S3=1 to make this a failure)");
             return None;
@@ -379,6 +391,19 @@ secret_access_key = "{SECRET_KEY}"
         prefix: &str,
         roll_size: &str,
     ) -> String {
+        let extra = format!("roll_size = \"{roll_size}\"");
+        write_config_in(dir, base_url, server, BUCKET, prefix, &extra)
+    }
+
+    /// [`write_run_config`] for any bucket, with `extra` lines in the sink's table.
+    fn write_config_in(
+        dir: &Path,
+        base_url: &str,
+        server: &S3Server,
+        bucket: &str,
+        prefix: &str,
+        extra: &str,
+    ) -> String {
         let source = TestConfig::new(base_url).source_table();
         let text = format!(
             r#"
@@ -389,10 +414,10 @@ path = "state.db"
 [[sinks]]
 name = "lake"
 kind = "lake"
-url = "s3://{BUCKET}/{prefix}"
+url = "s3://{bucket}/{prefix}"
 endpoint = "{endpoint}"
 allow_http = true
-roll_size = "{roll_size}"
+{extra}
 "#,
             endpoint = server.endpoint
         );
@@ -515,6 +540,120 @@ roll_size = "{roll_size}"
         }
         run_until_caught_up(&config).await;
         assert_s3_lake_exact(&server, "kill9", &sim_config).await;
+        sim.shutdown().await;
+    }
+
+    /// Creates a bucket on moto (which takes unsigned requests) with `headers`.
+    async fn create_moto_bucket(server: &S3Server, bucket: &str, headers: &[(&str, &str)]) {
+        let mut request = reqwest::Client::new().put(format!("{}/{bucket}", server.endpoint));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let created = request.send().await.expect("moto answers");
+        assert!(
+            created.status().is_success(),
+            "CreateBucket {bucket}: {}",
+            created.status()
+        );
+    }
+
+    /// One object version and its Object Lock retention, as boto3 reports it.
+    #[derive(Debug, serde::Deserialize)]
+    struct Retention {
+        key: String,
+        #[allow(dead_code)] // printed in failures
+        version: String,
+        latest: bool,
+        mode: Option<String>,
+        until_ms: Option<i64>,
+    }
+
+    /// Every object version under `prefix` of `bucket` with its retention, read through boto3
+    /// (`tests/support/s3_retention.py`).
+    async fn retentions(server: &S3Server, bucket: &str, prefix: &str) -> Vec<Retention> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3_retention.py");
+        let out = tokio::process::Command::new("python3")
+            .arg(script)
+            .args([server.endpoint.as_str(), bucket, prefix])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .output()
+            .await
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "boto3 could not read the retention: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn object_lock_retains_every_published_object_and_no_staged_one() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let bucket = "locked-lake";
+        create_moto_bucket(
+            &server,
+            bucket,
+            &[("x-amz-bucket-object-lock-enabled", "true")],
+        )
+        .await;
+        let sim_config = SimulatorConfig::okta(3_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let extra =
+            "roll_size = \"48KB\"\nobject_lock = { mode = \"compliance\", retain_for = \"30d\" }";
+        let config = write_config_in(dir.path(), &sim.base_url(), &server, bucket, "audit", extra);
+        let before = Utc::now();
+        run_until_caught_up(&config).await;
+        let after = Utc::now();
+        let retain_for = chrono::Duration::days(30);
+
+        let mut lake = server.lake("audit", "");
+        lake.url = Some(url::Url::parse(&format!("s3://{bucket}/audit")).unwrap());
+        let contents = read_lake_at(&lake, "okta").await.unwrap();
+        let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
+        let got: HashSet<String> = contents.event_ids.iter().cloned().collect();
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), contents.event_ids.len(), "duplicated events");
+        assert!(contents.objects > 1, "{} objects", contents.objects);
+
+        let versions = retentions(&server, bucket, "audit/").await;
+        let published: HashSet<String> =
+            contents.keys.iter().map(|k| format!("audit/{k}")).collect();
+        let latest: HashSet<String> = versions
+            .iter()
+            .filter(|v| v.latest && !v.key.starts_with("audit/_staging/"))
+            .map(|v| v.key.clone())
+            .collect();
+        assert_eq!(latest, published, "boto3 lists the published objects");
+        let (earliest, latest_until) = (
+            (before + retain_for).timestamp_millis() - 1_000,
+            (after + retain_for).timestamp_millis() + 1_000,
+        );
+        for version in &versions {
+            if version.key.starts_with("audit/_staging/") {
+                // Staged objects go up without retention: the versions their deletes leave
+                // in a versioned bucket can be expired by a lifecycle rule.
+                assert_eq!(version.mode, None, "staged {version:?} is retained");
+                continue;
+            }
+            assert_eq!(version.mode.as_deref(), Some("COMPLIANCE"), "{version:?}");
+            let until = version.until_ms.unwrap_or_default();
+            assert!(
+                (earliest..=latest_until).contains(&until),
+                "{version:?}: expected retention until 30 days after {before}..{after}"
+            );
+        }
+        assert!(
+            versions
+                .iter()
+                .any(|v| v.key.starts_with("audit/_staging/")),
+            "a versioned bucket keeps the staged versions: {versions:?}"
+        );
         sim.shutdown().await;
     }
 }

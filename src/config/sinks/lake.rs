@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::config::Secret;
 use crate::sink::lake::{
-    parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, StoreScheme,
+    parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, ObjectLock, StoreScheme,
     DEFAULT_KEY_TEMPLATE,
 };
 
@@ -54,6 +54,8 @@ pub struct LakeConfig {
     pub access_key_id: Option<Secret>,
     /// S3 secret access key, given together with `access_key_id`.
     pub secret_access_key: Option<Secret>,
+    /// S3 Object Lock retention set on every published object (s3:// lakes only).
+    pub object_lock: Option<ObjectLock>,
     /// What objects hold: compressed NDJSON (the default) or Parquet.
     pub format: Format,
     /// How NDJSON objects are compressed (Parquet objects compress their pages with zstd).
@@ -91,6 +93,7 @@ impl LakeConfig {
             allow_http: false,
             access_key_id: None,
             secret_access_key: None,
+            object_lock: None,
             format: Format::default(),
             compression: Compression::default(),
             key_template: default_key_template(),
@@ -149,6 +152,8 @@ struct RawLakeConfig {
     access_key_id: Option<Secret>,
     #[serde(default)]
     secret_access_key: Option<Secret>,
+    #[serde(default)]
+    object_lock: Option<ObjectLock>,
     #[serde(default)]
     format: Format,
     #[serde(default)]
@@ -210,6 +215,7 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 ("allow_http", raw.allow_http),
                 ("access_key_id", raw.access_key_id.is_some()),
                 ("secret_access_key", raw.secret_access_key.is_some()),
+                ("object_lock", raw.object_lock.is_some()),
             ];
             if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
                 return Err(format!("lake `{}`: `{key}` applies to object stores only and this lake is a local directory (hint: remove it, or use url = \"s3://bucket/prefix\")", raw.name));
@@ -257,6 +263,7 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             allow_http: raw.allow_http,
             access_key_id: raw.access_key_id,
             secret_access_key: raw.secret_access_key,
+            object_lock: raw.object_lock,
             format: raw.format,
             compression: raw.compression.unwrap_or_default(),
             key_template,
@@ -276,10 +283,16 @@ fn check_store_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> 
     let s3_only = [
         ("region", raw.region.is_some()),
         ("access_key_id", raw.access_key_id.is_some()),
+        ("object_lock", raw.object_lock.is_some()),
     ];
     if scheme != StoreScheme::S3 {
         if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
             return Err(format!("lake `{name}`: `{key}` applies to s3:// lakes only (hint: {}:// lakes read their credentials from the environment, see docs/configuration.md)", scheme.as_str()));
+        }
+    }
+    if let Some(lock) = &raw.object_lock {
+        if lock.retain_for.is_zero() {
+            return Err(format!("lake `{name}`: object_lock.retain_for must be longer than zero (hint: e.g. retain_for = \"90d\"; remove object_lock for no retention)"));
         }
     }
     if scheme == StoreScheme::Gcs && raw.endpoint.is_some() {
@@ -448,6 +461,40 @@ compression = "zstd"
         let err = parse("name = \"l\"\nurl = \"s3://b\"\nroll_size = \"6GiB\"").unwrap_err();
         assert!(err.contains("server-side copy"), "{err}");
         assert!(parse("name = \"l\"\npath = \"a\"\nroll_size = \"6GiB\"").is_ok());
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn object_lock_is_for_s3_lakes_with_a_mode_and_a_retention() {
+        use crate::sink::lake::LockMode;
+        let config = parse(
+            "name = \"l\"\nurl = \"s3://b/p\"\nobject_lock = { mode = \"compliance\", retain_for = \"90d\" }",
+        )
+        .unwrap();
+        let lock = config.object_lock.unwrap();
+        assert_eq!(lock.mode, LockMode::Compliance);
+        assert_eq!(lock.retain_for, Duration::from_secs(90 * 86_400));
+        for (text, expected) in [
+            (
+                "path = \"a\"\nobject_lock = { mode = \"governance\", retain_for = \"1d\" }",
+                "applies to object stores only",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"legal\", retain_for = \"1d\" }",
+                "governance",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"governance\" }",
+                "retain_for",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"governance\", retain_for = \"0s\" }",
+                "longer than zero",
+            ),
+        ] {
+            let err = parse(&format!("name = \"l\"\n{text}")).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[cfg(not(feature = "s3"))]

@@ -27,6 +27,7 @@ mod encode;
 mod layout;
 mod local;
 mod location;
+mod object_lock;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod store;
@@ -47,6 +48,7 @@ use layout::RenderCache;
 pub use encode::{Compression, Format, ObjectKind};
 pub use layout::{sanitize, KeyTemplate, Segment, SegmentKind, NULL_PARTITION};
 pub use location::{parse_url, LakeLocation, StoreScheme};
+pub use object_lock::{LockMode, ObjectLock};
 
 /// The default key template: hive partitions by source, day and hour of the event time.
 pub const DEFAULT_KEY_TEMPLATE: &str = "source={source}/dt=%Y-%m-%d/hr=%H/";
