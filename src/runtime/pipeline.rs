@@ -69,6 +69,9 @@ pub struct Pipeline<'a> {
     last_commit: Instant,
     /// Events staged in the sinks since that commit.
     staged_since_commit: u64,
+    /// A commit intent is recorded and not yet committed: its prepared objects are staged
+    /// and must survive until a run publishes them.
+    intent_recorded: bool,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -99,6 +102,7 @@ impl<'a> Pipeline<'a> {
             renewed: Instant::now(),
             last_commit: Instant::now(),
             staged_since_commit: 0,
+            intent_recorded: false,
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -154,6 +158,12 @@ impl<'a> Pipeline<'a> {
                 self.commit().await.map_err(|commit| {
                     format!("{error}; and committing the pages before it failed: {commit}")
                 })?;
+                return Err(error);
+            }
+            Err(PageError::Sink(error)) if self.intent_recorded => {
+                // Publishing a recorded commit failed (e.g. a full disk or a refused write):
+                // its prepared objects stay staged, and the next run publishes them before
+                // it cleans staging. The checkpoint stays where it was.
                 return Err(error);
             }
             Err(PageError::Sink(error)) => {
@@ -441,6 +451,10 @@ impl<'a> Pipeline<'a> {
                 next: next.clone(),
                 sinks,
             };
+            // Set before the state store answers: a failed `prepare` may still have
+            // recorded the intent, and keeping staged objects is always safe (the next run
+            // publishes them, or cleans them when no intent was recorded).
+            self.intent_recorded = true;
             self.store
                 .prepare(&self.name, &intent, self.fence())
                 .await
@@ -452,6 +466,7 @@ impl<'a> Pipeline<'a> {
             .commit(&self.name, &next, self.fence())
             .await
             .map_err(|e| e.to_string())?;
+        self.intent_recorded = false;
         self.report.events += next.delivered - self.committed.delivered;
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;
