@@ -392,14 +392,14 @@ secret_access_key = "{SECRET_KEY}"
         roll_size: &str,
     ) -> String {
         let extra = format!("roll_size = \"{roll_size}\"");
-        write_config_in(dir, base_url, server, BUCKET, prefix, &extra)
+        write_config_in(dir, base_url, &server.endpoint, BUCKET, prefix, &extra)
     }
 
     /// [`write_run_config`] for any bucket, with `extra` lines in the sink's table.
     fn write_config_in(
         dir: &Path,
         base_url: &str,
-        server: &S3Server,
+        endpoint: &str,
         bucket: &str,
         prefix: &str,
         extra: &str,
@@ -418,8 +418,7 @@ url = "s3://{bucket}/{prefix}"
 endpoint = "{endpoint}"
 allow_http = true
 {extra}
-"#,
-            endpoint = server.endpoint
+"#
         );
         let path = dir.join("sluice.toml");
         std::fs::write(&path, text).unwrap();
@@ -606,7 +605,14 @@ allow_http = true
         let dir = tempfile::tempdir().unwrap();
         let extra =
             "roll_size = \"48KB\"\nobject_lock = { mode = \"compliance\", retain_for = \"30d\" }";
-        let config = write_config_in(dir.path(), &sim.base_url(), &server, bucket, "audit", extra);
+        let config = write_config_in(
+            dir.path(),
+            &sim.base_url(),
+            &server.endpoint,
+            bucket,
+            "audit",
+            extra,
+        );
         let before = Utc::now();
         run_until_caught_up(&config).await;
         let after = Utc::now();
@@ -654,6 +660,151 @@ allow_http = true
                 .any(|v| v.key.starts_with("audit/_staging/")),
             "a versioned bucket keeps the staged versions: {versions:?}"
         );
+        sim.shutdown().await;
+    }
+
+    /// A proxy in front of an S3 server that, while `deny` is set, refuses every write (PUT,
+    /// POST, DELETE) with S3's own `403 AccessDenied`, as a bucket policy or an IAM deny
+    /// would, and forwards everything else. (moto's IAM enforcement cannot stand in: moto
+    /// 5.2 rejects the signature of any list request whose prefix holds a `/`.)
+    struct DenyingProxy {
+        endpoint: String,
+        deny: Arc<std::sync::atomic::AtomicBool>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for DenyingProxy {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn denying_proxy(upstream: &str) -> DenyingProxy {
+        use axum::body::Body;
+        use axum::extract::{Request, State};
+        use axum::response::Response;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        #[derive(Clone)]
+        struct Proxy {
+            upstream: String,
+            deny: Arc<AtomicBool>,
+            client: reqwest::Client,
+        }
+
+        async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
+            let method = request.method().clone();
+            let writes = [http::Method::PUT, http::Method::POST, http::Method::DELETE];
+            if proxy.deny.load(Ordering::SeqCst) && writes.contains(&method) {
+                return Response::builder()
+                    .status(403)
+                    .header("content-type", "application/xml")
+                    .body(Body::from(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                    ))
+                    .unwrap();
+            }
+            let path = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let mut forward = proxy
+                .client
+                .request(method, format!("{}{path}", proxy.upstream));
+            for (name, value) in request.headers() {
+                if name != http::header::HOST {
+                    forward = forward.header(name, value);
+                }
+            }
+            let body = axum::body::to_bytes(request.into_body(), 512 * 1024 * 1024)
+                .await
+                .unwrap();
+            let answer = forward.body(body).send().await.unwrap();
+            let mut response = Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                response = response.header(name, value);
+            }
+            response
+                .body(Body::from(answer.bytes().await.unwrap()))
+                .unwrap()
+        }
+
+        let deny = Arc::new(AtomicBool::new(true));
+        let proxy = Proxy {
+            upstream: upstream.to_string(),
+            deny: Arc::clone(&deny),
+            client: reqwest::Client::new(),
+        };
+        let app = axum::Router::new().fallback(handle).with_state(proxy);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        DenyingProxy {
+            endpoint,
+            deny,
+            task,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_s3_write_fails_the_run_and_a_rerun_delivers_exactly_once() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let proxy = denying_proxy(&server.endpoint).await;
+        let sim_config = SimulatorConfig::okta(2_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        // The sink writes through the proxy; the checks read moto directly.
+        let config = write_config_in(
+            dir.path(),
+            &sim.base_url(),
+            &proxy.endpoint,
+            BUCKET,
+            "denied",
+            "roll_size = \"48KB\"",
+        );
+
+        let out = run_command(&config).output().await.unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success() && out.status.code() != Some(3),
+            "the refused run should fail, exited {:?}:\n{shown}",
+            out.status.code()
+        );
+        eprintln!("the refused run said:\n{shown}");
+        for needed in [
+            "sink `lake`",
+            "s3://lake/denied",
+            "denied/_staging/source=okta/",
+            "AccessDenied",
+            "hint:",
+        ] {
+            assert!(shown.contains(needed), "`{needed}` is not said:\n{shown}");
+        }
+        assert!(!shown.contains(SECRET_KEY), "the secret leaked:\n{shown}");
+        let status = sluice()
+            .args(["status", "--json", "--config", &config])
+            .output()
+            .await
+            .unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert!(
+            status[0]["high_water"].is_null(),
+            "the checkpoint moved past a page that was not committed: {status}"
+        );
+
+        // Writes are allowed again: the next runs deliver everything, once.
+        proxy.deny.store(false, std::sync::atomic::Ordering::SeqCst);
+        run_until_caught_up(&config).await;
+        assert_s3_lake_exact(&server, "denied", &sim_config).await;
         sim.shutdown().await;
     }
 }
