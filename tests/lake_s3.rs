@@ -663,6 +663,64 @@ allow_http = true
         sim.shutdown().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn object_lock_applies_to_objects_uploaded_in_parts() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let bucket = "locked-big";
+        create_moto_bucket(
+            &server,
+            bucket,
+            &[("x-amz-bucket-object-lock-enabled", "true")],
+        )
+        .await;
+        let mut config = server.lake(
+            "big",
+            "part_size = \"5MiB\"\nroll_size = \"64MiB\"\nobject_lock = { mode = \"governance\", retain_for = \"1d\" }",
+        );
+        config.url = Some(url::Url::parse(&format!("s3://{bucket}/big")).unwrap());
+        let mut sink = LakeSink::new(&config, "okta").unwrap();
+        let mut rng = rand::rng();
+        // About 12 MB compressed in one partition: a multipart upload with SHA-256 checksums.
+        for page in 0..20 {
+            let events: Vec<Envelope> = (0..8)
+                .map(|i| {
+                    let noise: String = (0..100_000)
+                        .map(|_| char::from(b'0' + rng.random_range(0..64u8)))
+                        .collect();
+                    event(
+                        &format!("e{page:02}-{i}"),
+                        1_700_000_000 + page,
+                        serde_json::json!({ "noise": noise }),
+                    )
+                })
+                .collect();
+            sink.write(&events).await.unwrap();
+        }
+        let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+        assert!(payload[0]["parts"].as_u64().unwrap_or(0) >= 2, "{payload}");
+        let before = Utc::now();
+        sink.publish(&payload).await.unwrap();
+        let versions = retentions(&server, bucket, "big/").await;
+        let published: Vec<&Retention> = versions
+            .iter()
+            .filter(|v| !v.key.starts_with("big/_staging/"))
+            .collect();
+        assert_eq!(published.len(), 1, "{versions:?}");
+        assert_eq!(published[0].mode.as_deref(), Some("GOVERNANCE"));
+        let until = published[0].until_ms.unwrap_or_default();
+        let expected = (before + chrono::Duration::days(1)).timestamp_millis();
+        assert!(
+            (expected - 1_000..expected + 60_000).contains(&until),
+            "retained until {until}, expected about {expected}"
+        );
+        assert!(versions
+            .iter()
+            .filter(|v| v.key.starts_with("big/_staging/"))
+            .all(|v| v.mode.is_none()));
+    }
+
     /// A proxy in front of an S3 server that, while `deny` is set, refuses every write (PUT,
     /// POST, DELETE) with S3's own `403 AccessDenied`, as a bucket policy or an IAM deny
     /// would, and forwards everything else. (moto's IAM enforcement cannot stand in: moto
