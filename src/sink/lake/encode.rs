@@ -207,12 +207,11 @@ impl Encoder {
     /// The object's size so far, to roll by size: encoded bytes, plus the raw bytes of
     /// Parquet rows not yet encoded (an overestimate, so objects roll early rather than late).
     pub fn size(&self) -> u64 {
-        let pending = match self {
-            #[cfg(feature = "parquet")]
-            Encoder::Parquet(e) => e.pending_bytes() as u64,
-            _ => 0,
-        };
-        self.counted().count + pending
+        #[cfg(feature = "parquet")]
+        if let Encoder::Parquet(e) = self {
+            return e.counted().count + e.pending_bytes() as u64;
+        }
+        self.counted().count
     }
 
     /// Pushes what the compressor holds to the output (NDJSON only; Parquet writes whole
