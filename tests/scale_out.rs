@@ -278,7 +278,9 @@ async fn three_daemons_share_a_backfill_through_a_kill_and_a_pause() {
         .collect();
     let logs = |dir: &Path| {
         (0..3)
-            .map(|i| std::fs::read_to_string(dir.join(format!("daemon-{i}.log"))).unwrap_or_default())
+            .map(|i| {
+                std::fs::read_to_string(dir.join(format!("daemon-{i}.log"))).unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join("\n----\n")
     };
@@ -290,7 +292,11 @@ async fn three_daemons_share_a_backfill_through_a_kill_and_a_pause() {
         if total > 0 && finished * 4 >= total {
             break;
         }
-        assert!(std::time::Instant::now() < give_up, "no progress:\n{}", logs(dir.path()));
+        assert!(
+            std::time::Instant::now() < give_up,
+            "no progress:\n{}",
+            logs(dir.path())
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     daemons[0].start_kill().unwrap(); // SIGKILL

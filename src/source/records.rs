@@ -148,7 +148,9 @@ mod tests {
                 .len(),
             1
         );
-        assert!(take_records(&mut json!({"d": null}), "d").unwrap().is_empty());
+        assert!(take_records(&mut json!({"d": null}), "d")
+            .unwrap()
+            .is_empty());
         let err = take_records(&mut json!({"d": 3}), "d").unwrap_err();
         assert!(err.contains("a number"), "{err}");
         assert!(take_records(&mut json!({}), "items")
