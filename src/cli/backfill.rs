@@ -86,7 +86,7 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
         workers: args.workers,
         tail: false,
     };
-    let report = work_source(&config, source, store.as_ref(), shutdown_token(), plan).await;
+    let report = work_source(&config, source, &store, shutdown_token(), plan).await;
     let code = exit_code(std::slice::from_ref(&report));
     if code == super::EXIT_MORE_PENDING {
         eprintln!(

@@ -147,7 +147,7 @@ async fn time_run(
         .map_err(|e| e.to_string())?;
     reset_peak_rss();
     let cpu_before = cpu_seconds();
-    let reports = crate::runtime::run_once(&config, store.as_ref(), shutdown_token()).await;
+    let reports = crate::runtime::run_once(&config, &store, shutdown_token()).await;
     let cpu = cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);

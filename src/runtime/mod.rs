@@ -7,6 +7,8 @@
 mod pipeline;
 mod workers;
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 pub use pipeline::{
@@ -21,7 +23,7 @@ use crate::state::{RunRecord, StateStore};
 /// report per source, in config order.
 pub async fn run_once(
     config: &Config,
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     cancel: CancellationToken,
 ) -> Vec<RunReport> {
     let runs = config
@@ -35,11 +37,11 @@ pub async fn run_once(
 pub async fn run_source(
     config: &Config,
     source: &SourceConfig,
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     cancel: CancellationToken,
 ) -> RunReport {
     let started_at = chrono::Utc::now();
-    if let Some(open) = circuit_open(source, store).await {
+    if let Some(open) = circuit_open(source, store.as_ref()).await {
         tracing::error!(source = %source.name, reason = %open, "source skipped: circuit breaker open");
         // Not recorded as a run: the cooldown counts from the last real failure.
         return RunReport {

@@ -624,7 +624,7 @@ impl<'a> Pipeline<'a> {
     /// Moves the checkpoint to `next`, waiting out a state store that is briefly unreachable.
     /// A write whose reply was lost may have landed: a retry that finds exactly `next`
     /// stored counts as done, so nothing is committed (or published) twice.
-    async fn commit_checkpoint(&self, next: &Checkpoint) -> Result<(), String> {
+    async fn commit_checkpoint(&mut self, next: &Checkpoint) -> Result<(), String> {
         let mut delays = crate::state::retry::backoff();
         let mut unsure = false;
         loop {
@@ -656,7 +656,7 @@ impl<'a> Pipeline<'a> {
     /// Waits before retrying a state write that failed because the store is unreachable; an
     /// error once the retries are used up.
     async fn store_pause(
-        &self,
+        &mut self,
         err: StateError,
         delays: &mut impl Iterator<Item = Duration>,
     ) -> Result<(), String> {

@@ -44,12 +44,13 @@ impl Plan {
     }
 }
 
-/// The parts every pipeline of a source shares.
-struct Shared<'a> {
-    config: &'a Config,
-    source: &'a SourceConfig,
+/// The parts every pipeline of a source shares. Owned, so each worker is a task of its own
+/// and a source's windows use every core.
+struct Shared {
+    config: Arc<Config>,
+    source: SourceConfig,
     http: Arc<HttpSource>,
-    store: &'a dyn StateStore,
+    store: Arc<dyn StateStore>,
     cancel: CancellationToken,
     /// Window keys a worker of this run has taken (or found taken), so none is tried twice.
     taken: Mutex<HashSet<String>>,
@@ -59,7 +60,7 @@ struct Shared<'a> {
 pub async fn work_source(
     config: &Config,
     source: &SourceConfig,
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     cancel: CancellationToken,
     plan: Plan,
 ) -> RunReport {
@@ -68,53 +69,66 @@ pub async fn work_source(
         Ok(http) => Arc::new(http),
         Err(error) => return failed(source, error.to_string()),
     };
-    let shared = Shared {
-        config,
-        source,
+    let shared = Arc::new(Shared {
+        config: Arc::new(config.clone()),
+        source: source.clone(),
         http,
-        store,
+        store: store.clone(),
         cancel,
         taken: Mutex::new(HashSet::new()),
-    };
-    let (planned_tx, planned_rx) = watch::channel(!plan.tail);
-    let first = async {
-        let mut reports = Vec::new();
-        if plan.tail {
-            let policy = SplitPolicy {
-                workers: plan.workers,
-                step: backfill_step(&source.window),
-            };
-            reports.push(
-                shared
-                    .run(None, |p| p.with_backfill_planning(policy, planned_tx))
-                    .await,
-            );
-        }
-        reports.extend(shared.work_windows().await);
-        reports
-    };
-    let others = (1..plan.workers).map(|_| {
-        let mut planned = planned_rx.clone();
-        let shared = &shared;
-        async move {
-            // The tail's planner may be about to split a backlog: wait for its plan.
-            let _ = planned.wait_for(|ready| *ready).await;
-            shared.work_windows().await
-        }
     });
-    let (first, others) = tokio::join!(first, futures_util::future::join_all(others));
-    let mut reports: Vec<RunReport> = first
-        .into_iter()
-        .chain(others.into_iter().flatten())
+    let step = backfill_step(&source.window);
+    let (planned_tx, planned_rx) = watch::channel(!plan.tail);
+    let first = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut reports = Vec::new();
+            if plan.tail {
+                let policy = SplitPolicy {
+                    workers: plan.workers,
+                    step,
+                };
+                reports.push(
+                    shared
+                        .run(None, |p| p.with_backfill_planning(policy, planned_tx))
+                        .await,
+                );
+            }
+            reports.extend(shared.work_windows().await);
+            reports
+        })
+    };
+    let others: Vec<_> = (1..plan.workers)
+        .map(|_| {
+            let mut planned = planned_rx.clone();
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                // The tail's planner may be about to split a backlog: wait for its plan.
+                let _ = planned.wait_for(|ready| *ready).await;
+                shared.work_windows().await
+            })
+        })
         .collect();
+    let mut reports = Vec::new();
+    for (i, handle) in std::iter::once(first).chain(others).enumerate() {
+        match handle.await {
+            Ok(worked) => reports.extend(worked),
+            // A worker that panicked committed nothing past its last commit: report it.
+            Err(err) => {
+                let failure = failed(source, format!("worker {i} stopped unexpectedly: {err}"));
+                if i == 0 && plan.tail {
+                    reports.insert(0, failure);
+                } else {
+                    reports.push(failure);
+                }
+            }
+        }
+    }
     let windows_worked = reports.len() > usize::from(plan.tail);
     if windows_worked && plan.tail && !shared.cancel.is_cancelled() {
         // Move the frontiers over the windows just finished, so `sluice status` shows them.
         let (tx, _rx) = watch::channel(false);
-        let policy = SplitPolicy {
-            workers: 1,
-            step: backfill_step(&source.window),
-        };
+        let policy = SplitPolicy { workers: 1, step };
         let planned = shared
             .run(None, |p| p.with_backfill_planning(policy, tx).only_plan())
             .await;
@@ -130,7 +144,7 @@ pub async fn work_source(
     report
 }
 
-impl Shared<'_> {
+impl Shared {
     /// Runs one pipeline on the source's tail (`window` is `None`) or on a backfill window.
     async fn run(
         &self,
@@ -143,9 +157,9 @@ impl Shared<'_> {
         };
         let (sinks, dead_letter) = match self.sinks(&key) {
             Ok(parts) => parts,
-            Err(error) => return failed(self.source, error),
+            Err(error) => return failed(&self.source, error),
         };
-        let mut pipeline = Pipeline::new(self.http.clone(), sinks, self.store)
+        let mut pipeline = Pipeline::new(self.http.clone(), sinks, self.store.as_ref())
             .with_lease_ttl(self.config.state.lease_ttl());
         if let Some(queue) = dead_letter {
             pipeline = pipeline.with_dead_letter(queue);
@@ -164,7 +178,7 @@ impl Shared<'_> {
                 Ok(Some(next)) => next,
                 Ok(None) => break,
                 Err(error) => {
-                    reports.push(failed(self.source, error));
+                    reports.push(failed(&self.source, error));
                     break;
                 }
             };
@@ -244,7 +258,7 @@ impl Shared<'_> {
         let name = &self.source.name;
         let sinks = self
             .config
-            .sinks_of(self.source)
+            .sinks_of(&self.source)
             .into_iter()
             .map(|sink| sink::build_for_key(sink, name, key))
             .collect::<Result<Vec<_>, _>>()

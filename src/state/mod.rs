@@ -10,6 +10,7 @@ mod postgres;
 pub mod retry;
 mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -223,11 +224,11 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
 }
 
 /// Opens the store a config names, creating or migrating it as needed.
-pub async fn open(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
+pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
     match config {
-        StateConfig::Sqlite { path, .. } => Ok(Box::new(SqliteStore::open(path).await?)),
+        StateConfig::Sqlite { path, .. } => Ok(Arc::new(SqliteStore::open(path).await?)),
         // A shared database can restart or fail over under a running worker: wait it out.
-        StateConfig::Postgres { url, .. } => Ok(Box::new(retry::Retrying::new(
+        StateConfig::Postgres { url, .. } => Ok(Arc::new(retry::Retrying::new(
             PostgresStore::open(url).await?,
         ))),
     }
