@@ -296,8 +296,36 @@ fn validate(config: &Config) -> Result<(), Invalid> {
             ));
         }
         validate_source(i, source, &sink_names)?;
+        if let Some(schedule) = &source.schedule {
+            validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
+        }
     }
-    Ok(())
+    validate_serve(&config.serve)
+}
+
+/// `[serve]`: an address to listen on and a usable default schedule.
+fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
+    if let Err(err) = serve.listen.parse::<std::net::SocketAddr>() {
+        return Err(invalid(
+            "serve.listen".into(),
+            format!("`{}` is not an address to listen on: {err}", serve.listen),
+            "write IP:PORT, e.g. \"127.0.0.1:9464\", or \"0.0.0.0:9464\" to be reachable from other hosts (Kubernetes probes, Prometheus)",
+        ));
+    }
+    validate_schedule("serve.schedule", &serve.schedule)
+}
+
+fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), Invalid> {
+    crate::serve::Schedule::from_config(schedule)
+        .map(|_| ())
+        .map_err(|p| {
+            let key = if p.field.is_empty() {
+                key.to_string()
+            } else {
+                format!("{key}.{}", p.field)
+            };
+            invalid(key, p.message, p.hint)
+        })
 }
 
 fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Result<(), Invalid> {

@@ -2,6 +2,7 @@
 //!
 //! Sources run concurrently and independently: one failing source never stops the others.
 
+pub mod metrics;
 mod pipeline;
 
 use tokio_util::sync::CancellationToken;
@@ -71,6 +72,7 @@ pub async fn run_source(
         tracing::warn!(source = %source.name, error = %err, "could not record the run for `sluice status`");
     }
     log_summary(&report);
+    metrics::record_run(&report);
     report
 }
 
