@@ -48,14 +48,15 @@ impl Health {
     /// `Ok` when ready to work, else why not.
     pub async fn readiness(&self) -> Result<(), String> {
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err("shutting down: in-flight runs are finishing their page and committing".into());
+            return Err(
+                "shutting down: in-flight runs are finishing their page and committing".into(),
+            );
         }
         let Some(generation) = self.generation() else {
             return Err("starting: the state store is not open yet".into());
         };
         // A cheap read that goes all the way to the store (a query, not a cached value).
-        match tokio::time::timeout(STORE_CHECK_TIMEOUT, generation.store.recent_runs("", 1)).await
-        {
+        match tokio::time::timeout(STORE_CHECK_TIMEOUT, generation.store.recent_runs("", 1)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => Err(format!("state store does not answer: {err}")),
             Err(_) => Err(format!(
@@ -101,7 +102,10 @@ async fn healthz() -> Response {
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.health.readiness().await {
         Ok(()) => text(StatusCode::OK, "ready\n".into()),
-        Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+        Err(reason) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
     }
 }
 
@@ -110,7 +114,10 @@ async fn metrics(State(app): State<AppState>) -> Response {
     match &app.prometheus {
         Some(handle) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             handle.render(),
         )
             .into_response(),
@@ -144,7 +151,12 @@ async fn index(State(app): State<AppState>) -> Response {
         let checkpoint = status.map(|s| &s.checkpoint);
         let high_water = checkpoint.and_then(|c| c.high_water);
         let lag = high_water
-            .map(|h| humantime::format_duration(Duration::from_secs((now - h).num_seconds().max(0) as u64)).to_string())
+            .map(|h| {
+                humantime::format_duration(Duration::from_secs(
+                    (now - h).num_seconds().max(0) as u64
+                ))
+                .to_string()
+            })
             .unwrap_or_else(|| "-".into());
         let last_run = status.and_then(|s| s.last_run.as_ref());
         page.push_str(&format!(
@@ -164,4 +176,96 @@ async fn index(State(app): State<AppState>) -> Response {
         ));
     }
     text(StatusCode::OK, page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{
+        Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
+        StateStore,
+    };
+
+    /// A store whose every call fails, as a database that went away does.
+    struct DownStore;
+
+    fn down() -> StateError {
+        StateError::Backend {
+            location: "postgres://db:5432/sluice".into(),
+            detail: "connection refused".into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl StateStore for DownStore {
+        async fn load(&self, _: &str) -> Result<SourceState, StateError> {
+            Err(down())
+        }
+        async fn prepare(&self, _: &str, _: &Intent, _: u64) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn commit(&self, _: &str, _: &Checkpoint, _: u64) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn acquire_lease(
+            &self,
+            _: &str,
+            _: &str,
+            _: Duration,
+        ) -> Result<LeaseOutcome, StateError> {
+            Err(down())
+        }
+        async fn renew_lease(&self, _: &Lease, _: Duration) -> Result<Lease, StateError> {
+            Err(down())
+        }
+        async fn release_lease(&self, _: &Lease) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn record_run(&self, _: &RunRecord) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn recent_runs(&self, _: &str, _: usize) -> Result<Vec<RunRecord>, StateError> {
+            Err(down())
+        }
+        async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
+            Err(down())
+        }
+        async fn checkpoints_under(
+            &self,
+            _: &str,
+        ) -> Result<Vec<(String, Checkpoint)>, StateError> {
+            Err(down())
+        }
+    }
+
+    fn generation(store: Arc<dyn StateStore>) -> Arc<Generation> {
+        let config = crate::config::load_str("", std::path::Path::new("sluice.toml"))
+            .expect("an empty config is valid");
+        Arc::new(Generation { config, store })
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_start_store_health_and_shutdown() {
+        let health = Health::default();
+        let starting = health.readiness().await.unwrap_err();
+        assert!(starting.contains("starting"), "{starting}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = crate::state::SqliteStore::open(&dir.path().join("state.db"))
+            .await
+            .unwrap();
+        health.set_generation(generation(Arc::new(sqlite)));
+        assert_eq!(health.readiness().await, Ok(()));
+
+        health.set_generation(generation(Arc::new(DownStore)));
+        let failing = health.readiness().await.unwrap_err();
+        assert!(
+            failing.contains("state store") && failing.contains("connection refused"),
+            "{failing}"
+        );
+
+        health.set_stopping();
+        let stopping = health.readiness().await.unwrap_err();
+        assert!(stopping.contains("shutting down"), "{stopping}");
+    }
 }

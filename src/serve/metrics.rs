@@ -14,7 +14,10 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// renders the text format. Fails if a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(RUN_DURATION.to_string()), RUN_DURATION_BUCKETS)
+        .set_buckets_for_metric(
+            Matcher::Full(RUN_DURATION.to_string()),
+            RUN_DURATION_BUCKETS,
+        )
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;

@@ -172,7 +172,9 @@ mod tests {
     use rand::SeedableRng;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn every(every: &str, jitter: &str) -> ScheduleConfig {

@@ -24,8 +24,8 @@ pub struct Supervisor {
     /// Cancelled on SIGTERM/SIGINT: no new runs, and in-flight runs commit and return.
     stop: CancellationToken,
     tasks: HashMap<String, SourceTask>,
-    /// Tasks of removed sources, finishing a run that was in flight.
-    retired: Vec<JoinHandle<()>>,
+    /// Tasks of removed sources, finishing a run that was in flight, by source name.
+    retired: Vec<(String, JoinHandle<()>)>,
 }
 
 struct SourceTask {
@@ -65,7 +65,7 @@ impl Supervisor {
             if let Some(task) = self.tasks.remove(&name) {
                 tracing::info!(source = %name, "source removed from the config: no more runs (a run in flight finishes)");
                 task.retire.cancel();
-                self.retired.push(task.handle);
+                self.retired.push((name, task.handle));
             }
         }
         for name in names {
@@ -74,10 +74,17 @@ impl Supervisor {
                 let _ = task.generation.send(Arc::clone(generation));
                 continue;
             }
+            // A source removed and added back may still be finishing its old run: the new
+            // task waits for it, so the source's runs never overlap.
+            let (previous, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retired)
+                .into_iter()
+                .partition(|(retired, _)| retired == name);
+            self.retired = others;
             let (sender, receiver) = watch::channel(Arc::clone(generation));
             let retire = CancellationToken::new();
             let handle = tokio::spawn(source_loop(
                 name.to_string(),
+                previous.into_iter().map(|(_, handle)| handle).collect(),
                 receiver,
                 self.stop.clone(),
                 retire.clone(),
@@ -92,7 +99,7 @@ impl Supervisor {
                 },
             );
         }
-        self.retired.retain(|handle| !handle.is_finished());
+        self.retired.retain(|(_, handle)| !handle.is_finished());
     }
 
     /// Waits until every task has ended (after the stop token was cancelled).
@@ -101,7 +108,7 @@ impl Supervisor {
             .tasks
             .into_values()
             .map(|task| task.handle)
-            .chain(self.retired);
+            .chain(self.retired.into_iter().map(|(_, handle)| handle));
         for handle in handles {
             if let Err(err) = handle.await {
                 tracing::error!(error = %err, "a source task ended abnormally");
@@ -118,13 +125,20 @@ struct Plan {
     at: DateTime<Utc>,
 }
 
-/// Runs source `name` on its schedule until `stop` or `retire`.
+/// Runs source `name` on its schedule until `stop` or `retire`, once the tasks in
+/// `previous` (of the same source, removed earlier) have ended.
 async fn source_loop(
     name: String,
+    previous: Vec<JoinHandle<()>>,
     mut generations: watch::Receiver<Arc<Generation>>,
     stop: CancellationToken,
     retire: CancellationToken,
 ) {
+    for handle in previous {
+        if let Err(err) = handle.await {
+            tracing::error!(source = %name, error = %err, "an earlier task of this source ended abnormally");
+        }
+    }
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let mut plan: Option<Plan> = None;
     let mut last_nominal: Option<DateTime<Utc>> = None;
@@ -219,10 +233,20 @@ async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken
             .sources
             .iter()
             .find(|s| s.name == task_name)?;
-        Some(runtime::run_source(&generation.config, source, generation.store.as_ref(), cancel).await)
+        Some(
+            runtime::run_source(
+                &generation.config,
+                source,
+                generation.store.as_ref(),
+                cancel,
+            )
+            .await,
+        )
     });
     match handle.await {
-        Ok(Some(report)) => report.more_pending && report.error.is_none() && report.skipped.is_none(),
+        Ok(Some(report)) => {
+            report.more_pending && report.error.is_none() && report.skipped.is_none()
+        }
         Ok(None) => false,
         Err(err) => {
             tracing::error!(source = %name, error = %err, "source run panicked; the next run follows its schedule");
