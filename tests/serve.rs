@@ -368,6 +368,13 @@ async fn sighup_that_adds_a_source_starts_running_it_and_keeps_the_others_schedu
         Some(1.0),
         "{metrics}"
     );
+
+    // Removing it again stops its schedule; the other source keeps going.
+    write_config(dir.path(), &[TestConfig::new(&base_url)]);
+    daemon.signal("HUP");
+    daemon
+        .wait_for_log(|l| l.contains("source removed") && l.contains("source=okta-two"))
+        .await;
     let (code, logs) = daemon.stop().await;
     assert_eq!(code, Some(0), "{logs}");
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);

@@ -127,16 +127,12 @@ pub async fn serve(options: Options) -> u8 {
         "sluice serve started; SIGHUP reloads the config, SIGTERM or SIGINT stops"
     );
 
-    loop {
-        match signals.next().await {
-            Request::Reload => {
-                if let Some(next) = reload(&options.config, &generation.config).await {
-                    health.set_generation(Arc::clone(&next));
-                    supervisor.apply(&next);
-                    generation = next;
-                }
-            }
-            Request::Stop => break,
+    // Reloads until a stop signal.
+    while let Request::Reload = signals.next().await {
+        if let Some(next) = reload(&options.config, &generation.config).await {
+            health.set_generation(Arc::clone(&next));
+            supervisor.apply(&next);
+            generation = next;
         }
     }
 

@@ -237,6 +237,34 @@ mod tests {
     }
 
     #[test]
+    fn the_cron_syntax_docs_configuration_md_describes_parses() {
+        let now = at("2026-11-23T10:02:30Z"); // a Monday
+        let cases = [
+            ("*/5 * * * *", "2026-11-23T10:05:00Z"),
+            ("0 */5 * * * *", "2026-11-23T10:05:00Z"),
+            ("0 9,18 * * *", "2026-11-23T18:00:00Z"),
+            ("10-40/10 * * * *", "2026-11-23T10:10:00Z"),
+            ("0 0 * JAN MON", "2027-01-04T00:00:00Z"),
+            ("0 0 * * 7", "2026-11-29T00:00:00Z"),
+            ("0 0 * * 0", "2026-11-29T00:00:00Z"),
+            ("0 0 L * *", "2026-11-30T00:00:00Z"),
+            ("0 0 15W * *", "2026-12-15T00:00:00Z"),
+            ("0 0 * * 5#2", "2026-12-11T00:00:00Z"),
+            ("0 0 * * 5#L", "2026-11-27T00:00:00Z"),
+            ("@hourly", "2026-11-23T11:00:00Z"),
+            ("@daily", "2026-11-24T00:00:00Z"),
+            // Either day field matches: the 1st of the month or a Wednesday.
+            ("0 0 1 * 3", "2026-11-25T00:00:00Z"),
+        ];
+        for (pattern, next) in cases {
+            let schedule: Schedule = pattern
+                .parse()
+                .unwrap_or_else(|e: ScheduleProblem| panic!("{pattern}: {}", e.message));
+            assert_eq!(schedule.first(now), Some(at(next)), "{pattern}");
+        }
+    }
+
+    #[test]
     fn bad_schedules_name_the_key_and_give_a_hint() {
         let cases = [
             (every("5m", "5m"), "jitter", "not shorter"),
