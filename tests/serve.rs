@@ -437,3 +437,42 @@ async fn a_bad_schedule_at_start_exits_2_with_file_line_and_hint() {
     assert!(shown.contains("serve.schedule.cron"), "{shown}");
     assert!(shown.contains("hint:"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_signal_exits_at_once_and_loses_nothing() {
+    let mut sim_config = SimulatorConfig::okta(400);
+    sim_config.latency = Duration::from_secs(1);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut source = TestConfig::new(&base_url);
+    source.limit = 100;
+    let config = write_config(dir.path(), &[source]);
+
+    let mut daemon = Daemon::start(&config).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sim.stats().pages_ok < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The drain waits for the page in flight (1 s); the second signal does not.
+    daemon.signal("TERM");
+    daemon.wait_for_log(|l| l.contains("stop requested")).await;
+    let started = std::time::Instant::now();
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(130), "{logs}");
+    assert!(logs.contains("second stop signal"), "{logs}");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "exited after {:?}",
+        started.elapsed()
+    );
+
+    // Whatever was not committed is fetched again: the next run makes the lake exact.
+    common::run_until_caught_up(config.to_str().unwrap(), 5, &[]).await;
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
