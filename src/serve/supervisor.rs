@@ -254,3 +254,96 @@ async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use crate::simulator::{self, SimulatorConfig};
+    use crate::state::StateStore;
+
+    fn config(dir: &std::path::Path, base_url: &str, with_source: bool) -> crate::config::Config {
+        let source = format!(
+            r#"
+[[sources]]
+name = "a"
+base_url = "{base_url}"
+path = "/api/v1/logs"
+query = {{ since = "{{start}}", until = "{{end}}", limit = "{{limit}}" }}
+page_size = 100
+pagination = {{ kind = "link_header" }}
+event_time = {{ path = "published" }}
+event_id = {{ path = "uuid" }}
+auth = {{ kind = "bearer", prefix = "SSWS", token = "sim-token" }}
+window = {{ lookback = "1d", settle_delay = "1m" }}
+sinks = ["lake"]
+"#
+        );
+        let text = format!(
+            r#"
+[serve]
+schedule = {{ every = "1h", jitter = "0s" }}
+{source}
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "{lake}"
+"#,
+            source = if with_source { source.as_str() } else { "" },
+            lake = dir.join("lake").display(),
+        );
+        crate::config::load_str(&text, std::path::Path::new("sluice.toml"))
+            .expect("the test config is valid")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_source_removed_and_added_back_waits_for_its_old_run() {
+        let mut sim_config = SimulatorConfig::okta(800);
+        sim_config.latency = Duration::from_millis(60);
+        let sim = simulator::start(sim_config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn StateStore> = Arc::new(
+            crate::state::SqliteStore::open(&dir.path().join("state.db"))
+                .await
+                .unwrap(),
+        );
+        let generation = |with_source| {
+            Arc::new(Generation {
+                config: config(dir.path(), &sim.base_url(), with_source),
+                store: Arc::clone(&store),
+            })
+        };
+        let stop = CancellationToken::new();
+        let mut supervisor = Supervisor::new(stop.clone());
+        supervisor.apply(&generation(true));
+        while sim.stats().pages_ok < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Removed mid-run (the run goes on), then added back at once.
+        supervisor.apply(&generation(false));
+        supervisor.apply(&generation(true));
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let runs = loop {
+            let runs = store.recent_runs("a", 2).await.unwrap();
+            if runs.len() == 2 {
+                break runs;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "runs: {runs:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let (old, new) = (&runs[1], &runs[0]);
+        assert_eq!(old.events, 800, "{old:?}");
+        assert!(
+            new.started_at >= old.finished_at,
+            "the runs overlapped: {old:?} {new:?}"
+        );
+        stop.cancel();
+        supervisor.join().await;
+        sim.shutdown().await;
+    }
+}
