@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod runtime;
+mod secrets;
 pub mod serve;
 pub mod simulator;
 pub mod sink;

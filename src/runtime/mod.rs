@@ -1,17 +1,21 @@
 //! The runtime: wires each source to its sinks and the state store, and runs them.
 //!
 //! Sources run concurrently and independently: one failing source never stops the others.
+//! Within a source, its live tail and its backfill windows are worked by up to `workers`
+//! pipelines at once (see `workers.rs`).
 
 pub mod metrics;
 mod pipeline;
+mod workers;
 
 use tokio_util::sync::CancellationToken;
 
-pub use pipeline::{batch_name, Pipeline, RunReport, DEFAULT_LEASE_TTL};
+pub use pipeline::{
+    backfill_step, batch_name, split_backlog, Pipeline, RunReport, SplitPolicy, DEFAULT_LEASE_TTL,
+};
+pub use workers::{work_source, Plan};
 
 use crate::config::{Config, SourceConfig};
-use crate::sink;
-use crate::source::HttpSource;
 use crate::state::{RunRecord, StateStore};
 
 /// Makes one pass over every source: each pulls until caught up, then commits. Returns one
@@ -45,21 +49,7 @@ pub async fn run_source(
             ..RunReport::default()
         };
     }
-    let report = match build(config, source) {
-        Ok((http, sinks, dead_letter)) => {
-            let mut pipeline =
-                Pipeline::new(http, sinks, store).with_lease_ttl(config.state.lease_ttl());
-            if let Some(queue) = dead_letter {
-                pipeline = pipeline.with_dead_letter(queue);
-            }
-            pipeline.run(cancel).await
-        }
-        Err(error) => RunReport {
-            source: source.name.clone(),
-            error: Some(error),
-            ..RunReport::default()
-        },
-    };
+    let report = work_source(config, source, store, cancel, Plan::scheduled(source)).await;
     let record = RunRecord {
         source: source.name.clone(),
         started_at,
@@ -102,34 +92,6 @@ async fn circuit_open(source: &SourceConfig, store: &dyn StateStore) -> Option<S
             last.error.as_deref().unwrap_or_default()
         )
     })
-}
-
-/// What a source run is made of: the API, its sinks, and the dead-letter queue if any.
-type Parts = (
-    HttpSource,
-    Vec<Box<dyn sink::Sink>>,
-    Option<Box<dyn sink::Sink>>,
-);
-
-fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
-    let http = HttpSource::new(source).map_err(|e| e.to_string())?;
-    let sinks = config
-        .sinks_of(source)
-        .into_iter()
-        .map(|sink| sink::build(sink, &source.name))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let dead_letter = match &config.dead_letter {
-        Some(queue) => {
-            let lake = queue.as_lake()?;
-            Some(
-                Box::new(sink::LakeSink::new(&lake, &source.name).map_err(|e| e.to_string())?)
-                    as Box<dyn sink::Sink>,
-            )
-        }
-        None => None,
-    };
-    Ok((http, sinks, dead_letter))
 }
 
 /// The one summary line per source per run.

@@ -147,7 +147,9 @@ pub async fn serve(options: Options) -> u8 {
             request = signals.next() => match request {
                 Request::Stop => {
                     tracing::warn!("second stop signal: exiting at once; uncommitted pages are fetched again by the next run, nothing is lost");
-                    return EXIT_FORCED;
+                    // At once means now: returning would drop the async runtime, which waits
+                    // for the runs in flight on its blocking threads.
+                    std::process::exit(i32::from(EXIT_FORCED));
                 }
                 Request::Reload => tracing::info!("reload ignored: the daemon is stopping"),
             },

@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod postgres;
+pub mod retry;
 mod sqlite;
 
 use std::time::Duration;
@@ -225,6 +226,9 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
 pub async fn open(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
     match config {
         StateConfig::Sqlite { path, .. } => Ok(Box::new(SqliteStore::open(path).await?)),
-        StateConfig::Postgres { url, .. } => Ok(Box::new(PostgresStore::open(url).await?)),
+        // A shared database can restart or fail over under a running worker: wait it out.
+        StateConfig::Postgres { url, .. } => Ok(Box::new(retry::Retrying::new(
+            PostgresStore::open(url).await?,
+        ))),
     }
 }

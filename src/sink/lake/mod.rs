@@ -52,6 +52,19 @@ pub const DEFAULT_KEY_TEMPLATE: &str = "source={source}/dt=%Y-%m-%d/hr=%H/";
 /// The directory (or key prefix) under the lake root where batches are staged.
 pub const STAGING_DIR: &str = "_staging";
 
+/// The staging scope of `key`: the sanitized source, plus the window part of a window key.
+fn staging_scope(source: &str, key: &str) -> String {
+    match key.split_once(crate::state::WINDOW_KEY_SEPARATOR) {
+        Some((_, window)) => format!(
+            "{}{}{}",
+            sanitize(source),
+            crate::state::WINDOW_KEY_SEPARATOR,
+            sanitize(window)
+        ),
+        None => sanitize(source),
+    }
+}
+
 /// One object of a prepared batch: where it is staged and where it goes. This is the commit
 /// intent's payload, so its shape must stay readable by later versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +106,9 @@ pub struct LakeSink {
     name: String,
     /// The source's name as it appears in keys ([`sanitize`]d).
     source: String,
+    /// Whose staging area this is: the sanitized source, or `<source>@<window>` for a
+    /// backfill window.
+    scope: String,
     config: LakeConfig,
     backend: Backend,
     open: Vec<OpenObject>,
@@ -109,14 +125,24 @@ pub struct LakeSink {
 impl LakeSink {
     /// A lake sink for `source`, at the configured location.
     pub fn new(config: &LakeConfig, source: &str) -> Result<Self, SinkError> {
-        let safe_source = sanitize(source);
+        Self::for_key(config, source, source)
+    }
+
+    /// A lake sink for the events of `source` worked under state key `key`: the source itself,
+    /// or one of its backfill windows (see [`crate::state::window_key`]). Each key has its own
+    /// staging area and lock, so windows of one source are written in parallel; batch names
+    /// (from the runtime) are distinct per key, so their objects never collide.
+    pub fn for_key(config: &LakeConfig, source: &str, key: &str) -> Result<Self, SinkError> {
+        let scope = staging_scope(source, key);
         let backend = match config.location() {
             LakeLocation::Directory(root) => {
-                Backend::Local(local::Local::open(&config.name, &root, &safe_source)?)
+                Backend::Local(local::Local::open(&config.name, &root, &scope))
             }
             LakeLocation::Store { .. } => Backend::Store(store::Store::build(config)?),
         };
-        Ok(Self::with_backend(config, source, backend))
+        let mut sink = Self::with_backend(config, source, backend);
+        sink.scope = scope;
+        Ok(sink)
     }
 
     /// A lake sink over an existing object store, under `prefix` (used by the unit tests
@@ -143,6 +169,7 @@ impl LakeSink {
         LakeSink {
             name: config.name.clone(),
             source: sanitize(source),
+            scope: sanitize(source),
             config: config.clone(),
             backend,
             open: Vec::new(),
@@ -178,7 +205,7 @@ impl LakeSink {
             Backend::Store(_) => {
                 let staged = format!(
                     "{}{}-{:06}{extension}.partial",
-                    store::Store::staging_rel(&self.source),
+                    store::Store::staging_rel(&self.scope),
                     self.run_tag,
                     self.staged_counter
                 );
@@ -365,7 +392,7 @@ impl Sink for LakeSink {
         self.batch_started = None;
         match &self.backend {
             Backend::Local(local) => local.discard(),
-            Backend::Store(store) => store.discard(&self.source).await,
+            Backend::Store(store) => store.discard(&self.scope).await,
         }
     }
 }
