@@ -8,7 +8,7 @@
 //!
 //! A reload reads and checks the whole file (secrets included) and opens its state store
 //! before anything changes; a file that fails keeps the daemon on the old config. A stop
-//! lets in-flight runs finish their page and commit; a second stop signal exits at once,
+//! lets in-flight runs commit what they fetched (a request in flight is abandoned); a second stop signal exits at once,
 //! which loses nothing because checkpoints move only on commit.
 
 mod http;
@@ -138,7 +138,7 @@ pub async fn serve(options: Options) -> u8 {
 
     health.set_stopping();
     stop.cancel();
-    tracing::warn!("stop requested: no new runs; runs in flight finish their current page and commit (a second signal exits at once)");
+    tracing::warn!("stop requested: no new runs; runs in flight commit what they fetched and return (a second signal exits at once)");
     let drained = supervisor.join();
     tokio::pin!(drained);
     loop {
