@@ -25,15 +25,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use schedule::{Schedule, ScheduleProblem};
 
+// A clean stop exits with `EXIT_OK`; a config, listen address or state store unusable at
+// start with `EXIT_CONFIG`, as for the other commands.
+use crate::cli::{EXIT_CONFIG, EXIT_OK};
 use crate::config::{Config, ConfigError};
 use crate::state::StateStore;
 use signals::{Request, Signals};
 
-/// Exit code after a clean stop.
-pub const EXIT_OK: u8 = 0;
-/// Exit code when the config, the listen address or the state store is unusable at start.
-pub const EXIT_CONFIG: u8 = 2;
-/// Exit code when a second stop signal cut the drain short.
+/// Exit code when a second stop signal cut the drain short (128 + SIGINT, as shells report
+/// an interrupted command).
 pub const EXIT_FORCED: u8 = 130;
 
 /// How the daemon was started.
