@@ -200,3 +200,134 @@ async fn losing_the_database_mid_run_never_commits_a_page_twice() {
     assert_eq!(db.double_commits().await, vec![], "a commit was made twice");
     db.drop().await;
 }
+
+/// Backfill windows of `okta` in the store, and how many are finished.
+async fn window_progress(db: &Database) -> (i64, i64) {
+    let row = db
+        .admin
+        .query_one(
+            &format!(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE (doc::jsonb->>'anchor')::timestamptz
+                                            >= (doc::jsonb->>'until')::timestamptz
+                                         AND doc::jsonb->'window' = 'null'::jsonb)
+                 FROM \"{}\".checkpoints WHERE source LIKE 'okta@%'",
+                db.schema
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Whether the source's checkpoint still lists a backfill (its frontier has not passed every
+/// window yet).
+async fn backfill_open(db: &Database) -> bool {
+    let row = db
+        .admin
+        .query_opt(
+            &format!(
+                "SELECT coalesce(jsonb_array_length(doc::jsonb->'backfills'), 0)
+                 FROM \"{}\".checkpoints WHERE source = 'okta'",
+                db.schema
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    row.is_none_or(|r| r.get::<_, i32>(0) > 0)
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_share_a_backfill_through_a_kill_and_a_pause() {
+    let Some(db) = Database::new().await else {
+        return;
+    };
+    let mut sim_config = SimulatorConfig::okta(200_000);
+    sim_config.latency = Duration::from_millis(20);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = "[serve]\nlisten = \"127.0.0.1:0\"\nschedule = { every = \"1s\" }\n";
+    let config = write_config(dir.path(), &sim.base_url(), &db.store_url(), 2, serve);
+    // Smaller windows and bigger pages than the other test: more windows to share.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_window = \"30m\"", "max_window = \"10m\"")
+        .replace("page_size = 100", "page_size = 500");
+    std::fs::write(&config, text).unwrap();
+
+    let mut daemons: Vec<_> = (0..3)
+        .map(|i| {
+            let log = std::fs::File::create(dir.path().join(format!("daemon-{i}.log"))).unwrap();
+            sluice()
+                .args(["serve", "--config", &config])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let logs = |dir: &Path| {
+        (0..3)
+            .map(|i| {
+                std::fs::read_to_string(dir.join(format!("daemon-{i}.log"))).unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+
+    // Mid-way: one daemon is killed outright, another paused past its lease, then resumed.
+    let give_up = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let (total, finished) = window_progress(&db).await;
+        if total > 0 && finished * 4 >= total {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "no progress:\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    daemons[0].start_kill().unwrap(); // SIGKILL
+    daemons[0].wait().await.unwrap();
+    let paused = daemons[1].id().unwrap();
+    signal(paused, "STOP");
+    tokio::time::sleep(Duration::from_secs(6)).await; // twice the 3 s lease
+    signal(paused, "CONT");
+
+    loop {
+        let (total, finished) = window_progress(&db).await;
+        if total > 0 && finished == total && !backfill_open(&db).await {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "windows not finished ({finished}/{total}):\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for daemon in &mut daemons[1..] {
+        signal(daemon.id().unwrap(), "TERM");
+        let status = tokio::time::timeout(Duration::from_secs(60), daemon.wait())
+            .await
+            .expect("a daemon stops within a minute of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "exit {status:?}:\n{}", logs(dir.path()));
+    }
+
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert_eq!(db.double_commits().await, vec![], "a commit was made twice");
+    db.drop().await;
+}

@@ -84,6 +84,9 @@ pub struct Pipeline<'a> {
     last_commit: Instant,
     /// Events staged in the sinks since that commit.
     staged_since_commit: u64,
+    /// A commit intent is recorded and not yet committed: its prepared objects are staged
+    /// and must survive until a run publishes them.
+    intent_recorded: bool,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -124,6 +127,7 @@ impl<'a> Pipeline<'a> {
             renewed: Instant::now(),
             last_commit: Instant::now(),
             staged_since_commit: 0,
+            intent_recorded: false,
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -231,6 +235,12 @@ impl<'a> Pipeline<'a> {
                 self.commit().await.map_err(|commit| {
                     format!("{error}; and committing the pages before it failed: {commit}")
                 })?;
+                return Err(error);
+            }
+            Err(PageError::Sink(error)) if self.intent_recorded => {
+                // Publishing a recorded commit failed (e.g. a full disk or a refused write):
+                // its prepared objects stay staged, and the next run publishes them before
+                // it cleans staging. The checkpoint stays where it was.
                 return Err(error);
             }
             Err(PageError::Sink(error)) => {
@@ -588,6 +598,10 @@ impl<'a> Pipeline<'a> {
                 next: next.clone(),
                 sinks,
             };
+            // Set before the state store answers: a failed `prepare` may still have
+            // recorded the intent, and keeping staged objects is always safe (the next run
+            // publishes them, or cleans them when no intent was recorded).
+            self.intent_recorded = true;
             self.store
                 .prepare(&self.key, &intent, self.fence())
                 .await
@@ -596,6 +610,7 @@ impl<'a> Pipeline<'a> {
         }
         self.keep_lease().await?;
         self.commit_checkpoint(&next).await?;
+        self.intent_recorded = false;
         self.report.events += next.delivered - self.committed.delivered;
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;

@@ -191,7 +191,7 @@ pub(crate) fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<
             if entry.file_name() != STAGING_DIR {
                 collect_objects(&path, out)?;
             }
-        } else if super::Compression::of_name(&entry.file_name().to_string_lossy()).is_some() {
+        } else if super::ObjectKind::of_name(&entry.file_name().to_string_lossy()).is_some() {
             out.push(path);
         }
     }

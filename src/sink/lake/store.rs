@@ -40,6 +40,9 @@ pub(crate) struct Store {
     /// The lake's URL, for messages.
     url: String,
     part_size: usize,
+    /// s3:// lakes with `object_lock`: publishes by a copy that sets the retention.
+    #[cfg(feature = "s3")]
+    locked: Option<super::object_lock::LockedCopier>,
 }
 
 /// A staged object's upload, once it outgrew one part.
@@ -59,14 +62,20 @@ impl Store {
                 detail: "internal error: an object store was asked for a local lake".into(),
             });
         };
-        let store = connect(config, scheme, &bucket).map_err(|err| SinkError {
+        let connected = connect(config, scheme, &bucket).map_err(|err| SinkError {
             sink: config.name.clone(),
             detail: format!(
                 "cannot set up {}: {err} (hint: check the url, endpoint, region and the store's credentials in the environment)",
                 config.display_location()
             ),
         })?;
-        Ok(Store::new(config, store, &prefix))
+        #[allow(unused_mut)] // assigned only with the s3 feature
+        let mut store = Store::new(config, connected.store, &prefix);
+        #[cfg(feature = "s3")]
+        {
+            store.locked = connected.locked;
+        }
+        Ok(store)
     }
 
     /// A backend over an existing store (tests use `object_store::memory::InMemory`).
@@ -82,6 +91,8 @@ impl Store {
             },
             url: config.display_location(),
             part_size: usize::try_from(config.part_size.as_u64()).unwrap_or(usize::MAX),
+            #[cfg(feature = "s3")]
+            locked: None,
         }
     }
 
@@ -174,7 +185,7 @@ impl Store {
         for object in objects {
             let staged = self.path(&object.staged)?;
             let key = self.path(&object.key)?;
-            match self.store.copy(&staged, &key).await {
+            match self.copy(&staged, &key).await {
                 Ok(()) => {}
                 Err(object_store::Error::NotFound { .. }) => {
                     // Gone from staging: published already, if the key is there.
@@ -202,6 +213,16 @@ impl Store {
             published.bytes += object.bytes;
         }
         Ok(published)
+    }
+
+    /// Copies a staged object to its final key: with the lake's Object Lock retention when
+    /// it has one, else by the store's own copy.
+    async fn copy(&self, staged: &StorePath, key: &StorePath) -> object_store::Result<()> {
+        #[cfg(feature = "s3")]
+        if let Some(locked) = &self.locked {
+            return locked.copy(staged, key).await;
+        }
+        self.store.copy(staged, key).await
     }
 
     /// Deletes every staged object of `source` (sanitized).
@@ -247,6 +268,24 @@ impl Store {
     }
 }
 
+/// A connected store, and what publishes into it with Object Lock retention.
+struct Connected {
+    store: Arc<dyn ObjectStore>,
+    #[cfg(feature = "s3")]
+    locked: Option<super::object_lock::LockedCopier>,
+}
+
+impl Connected {
+    #[allow(dead_code)] // unused in builds without any cloud feature
+    fn plain(store: Arc<dyn ObjectStore>) -> Connected {
+        Connected {
+            store,
+            #[cfg(feature = "s3")]
+            locked: None,
+        }
+    }
+}
+
 /// Builds the client for `scheme`. Credentials come from the environment (each builder's
 /// `from_env`) unless the config gives S3 keys.
 #[allow(unused_variables)] // without cloud features every arm is the same error
@@ -254,7 +293,7 @@ fn connect(
     config: &LakeConfig,
     scheme: super::StoreScheme,
     bucket: &str,
-) -> Result<Arc<dyn ObjectStore>, String> {
+) -> Result<Connected, String> {
     match scheme {
         #[cfg(feature = "s3")]
         super::StoreScheme::S3 => {
@@ -274,7 +313,22 @@ fn connect(
                     .with_access_key_id(key.expose())
                     .with_secret_access_key(secret.expose());
             }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+            if config.object_lock.is_some() {
+                // S3 requires a checksum (or Content-MD5) on uploads to buckets with a default
+                // retention; see object_lock.rs.
+                builder = builder.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+            }
+            let s3 = Arc::new(builder.clone().build().map_err(|e| e.to_string())?);
+            let locked = match config.object_lock {
+                Some(lock) => Some(super::object_lock::LockedCopier::new(
+                    &builder,
+                    Arc::clone(&s3),
+                    bucket,
+                    lock,
+                )?),
+                None => None,
+            };
+            Ok(Connected { store: s3, locked })
         }
         #[cfg(feature = "gcs")]
         super::StoreScheme::Gcs => {
@@ -284,7 +338,9 @@ fn connect(
                 builder = builder
                     .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
             }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+            Ok(Connected::plain(Arc::new(
+                builder.build().map_err(|e| e.to_string())?,
+            )))
         }
         #[cfg(feature = "azure")]
         super::StoreScheme::Azure => {
@@ -296,7 +352,9 @@ fn connect(
             if config.allow_http {
                 builder = builder.with_allow_http(true);
             }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+            Ok(Connected::plain(Arc::new(
+                builder.build().map_err(|e| e.to_string())?,
+            )))
         }
         #[allow(unreachable_patterns)] // reached only in builds without that store's feature
         other => Err(format!(
