@@ -11,6 +11,7 @@ mod demo;
 mod dlq;
 mod lake;
 mod run;
+mod serve;
 mod simulate;
 mod status;
 
@@ -45,6 +46,9 @@ struct Cli {
 enum Command {
     /// Pull every source once, until caught up, then exit.
     Run(run::RunArgs),
+    /// Run every source on its schedule until SIGTERM; SIGHUP reloads the config; serves
+    /// /healthz, /readyz and /metrics.
+    Serve(serve::ServeArgs),
     /// Validate the config and make one request per source.
     Check(ConfigArg),
     /// Show each source's position, lag, last run and last error.
@@ -88,6 +92,7 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            Command::Serve(args) => serve::serve(args).await,
             Command::Check(args) => check::check(args).await,
             Command::Status(args) => status::status(args).await,
             Command::Simulate(args) => simulate::simulate(args).await,

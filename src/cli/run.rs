@@ -12,7 +12,7 @@ pub struct RunArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// Make one pass over every source and exit (the only mode of `run`; `sluice serve`
-    /// will run continuously).
+    /// runs continuously).
     #[arg(long)]
     once: bool,
     /// Stop taking new pages as this much time passes, commit, and exit with code 3 if work
@@ -23,7 +23,7 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs) -> u8 {
     if !args.once {
-        eprintln!("error: `sluice run` needs --once (one pass over every source, then exit); schedule it with cron or a CronJob");
+        eprintln!("error: `sluice run` needs --once (one pass over every source, then exit); schedule it with cron or a CronJob, or run `sluice serve`");
         return EXIT_CONFIG;
     }
     let config = match load_config(&args.config) {

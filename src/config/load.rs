@@ -304,8 +304,36 @@ fn validate(config: &Config) -> Result<(), Invalid> {
             ));
         }
         validate_source(i, source, &sink_names)?;
+        if let Some(schedule) = &source.schedule {
+            validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
+        }
     }
-    Ok(())
+    validate_serve(&config.serve)
+}
+
+/// `[serve]`: an address to listen on and a usable default schedule.
+fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
+    if let Err(err) = serve.listen.parse::<std::net::SocketAddr>() {
+        return Err(invalid(
+            "serve.listen".into(),
+            format!("`{}` is not an address to listen on: {err}", serve.listen),
+            "write IP:PORT, e.g. \"127.0.0.1:9464\", or \"0.0.0.0:9464\" to be reachable from other hosts (Kubernetes probes, Prometheus)",
+        ));
+    }
+    validate_schedule("serve.schedule", &serve.schedule)
+}
+
+fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), Invalid> {
+    crate::serve::Schedule::from_config(schedule)
+        .map(|_| ())
+        .map_err(|p| {
+            let key = if p.field.is_empty() {
+                key.to_string()
+            } else {
+                format!("{key}.{}", p.field)
+            };
+            invalid(key, p.message, p.hint)
+        })
 }
 
 /// The most windows of one source worked at once.
@@ -828,6 +856,87 @@ path = "lake"
             assert!(e.to_string().contains(needle), "{to}: {e}");
             assert!(e.hint.is_some(), "{to}: {e}");
         }
+    }
+
+    #[test]
+    fn schedules_load_with_a_default_and_per_source_overrides() {
+        let config = load_str(GOOD, Path::new("sluice.toml")).unwrap();
+        let default = config.schedule_of(&config.sources[0]);
+        assert_eq!(default.every, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(default.jitter, std::time::Duration::from_secs(30));
+
+        let text = format!(
+            "[serve]\nlisten = \"0.0.0.0:9000\"\nschedule = {{ every = \"1m\", jitter = \"5s\" }}\n{}",
+            GOOD.replace(
+                "sinks = [\"lake\"]\nquery",
+                "sinks = [\"lake\"]\nschedule = { cron = \"0 */5 * * * *\" }\nquery"
+            )
+        );
+        let config = load_str(&text, Path::new("sluice.toml")).unwrap();
+        assert_eq!(config.serve.listen, "0.0.0.0:9000");
+        assert_eq!(
+            config.serve.schedule.every,
+            Some(std::time::Duration::from_secs(60))
+        );
+        let own = config.schedule_of(&config.sources[0]);
+        assert_eq!(own.cron.as_deref(), Some("0 */5 * * * *"));
+        assert_eq!(own.every, None);
+    }
+
+    #[test]
+    fn bad_schedules_name_file_line_key_and_hint() {
+        let with_schedule = |schedule: &str| {
+            GOOD.replace(
+                "sinks = [\"lake\"]\nquery",
+                &format!("sinks = [\"lake\"]\nschedule = {schedule}\nquery"),
+            )
+        };
+        let cases = [
+            (
+                with_schedule("{ cron = \"0 */5 * * *\" , jitter = \"1m\", every = \"5m\" }"),
+                "sources[0].schedule",
+                7,
+                "both",
+            ),
+            (
+                with_schedule("{ cron = \"0 25 * * *\" }"),
+                "sources[0].schedule.cron",
+                7,
+                "not a cron expression",
+            ),
+            (
+                with_schedule("{ every = \"1m\", jitter = \"2m\" }"),
+                "sources[0].schedule.jitter",
+                7,
+                "not shorter",
+            ),
+            (
+                format!("[serve]\nschedule = {{ every = \"1m\", jitter = \"1m\" }}\n{GOOD}"),
+                "serve.schedule.jitter",
+                2,
+                "not shorter",
+            ),
+            (
+                format!("[serve]\nlisten = \"localhost\"\n{GOOD}"),
+                "serve.listen",
+                2,
+                "not an address",
+            ),
+        ];
+        for (text, key, line, needle) in cases {
+            let e = err(&text);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
+            assert!(e.message.contains(needle), "{e}");
+            assert!(e.hint.is_some(), "{e}");
+        }
+        let e = err(&format!("[serve]\nlisen = \"0.0.0.0:1\"\n{GOOD}"));
+        assert!(e.message.contains("unknown field `lisen`"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        let e = err(&with_schedule("{ evry = \"5m\" }"));
+        assert!(e.message.contains("unknown field `evry`"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].schedule.evry"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(7), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod auth;
 mod load;
 mod secret;
+mod serve;
 mod sinks;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub use auth::{
 };
 pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use secret::Secret;
+pub use serve::{ScheduleConfig, ServeConfig};
 pub use sinks::{
     BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig,
     StdoutConfig,
@@ -42,6 +44,9 @@ pub struct Config {
     /// Where events that a sink refuses for good are kept, with the reason.
     #[serde(default)]
     pub dead_letter: Option<DeadLetterConfig>,
+    /// Settings of `sluice serve` (ignored by the other commands).
+    #[serde(default)]
+    pub serve: ServeConfig,
 }
 
 /// `[dead_letter]`: a local directory of lake-style objects holding refused events.
@@ -198,6 +203,9 @@ pub struct SourceConfig {
     pub workers: usize,
     /// Names of the `[[sinks]]` this source delivers to.
     pub sinks: Vec<String>,
+    /// When `sluice serve` runs this source; `[serve] schedule` when absent.
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
 }
 
 fn default_workers() -> usize {
@@ -553,6 +561,11 @@ fn default_max_response() -> bytesize::ByteSize {
 }
 
 impl Config {
+    /// The schedule `sluice serve` runs `source` on: its own, else `[serve] schedule`.
+    pub fn schedule_of<'a>(&'a self, source: &'a SourceConfig) -> &'a ScheduleConfig {
+        source.schedule.as_ref().unwrap_or(&self.serve.schedule)
+    }
+
     /// The sink settings a source refers to, in the order the source lists them.
     pub fn sinks_of<'a>(&'a self, source: &SourceConfig) -> Vec<&'a SinkConfig> {
         source

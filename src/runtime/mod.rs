@@ -4,6 +4,7 @@
 //! Within a source, its live tail and its backfill windows are worked by up to `workers`
 //! pipelines at once (see `workers.rs`).
 
+pub mod metrics;
 mod pipeline;
 mod workers;
 
@@ -63,6 +64,7 @@ pub async fn run_source(
         tracing::warn!(source = %source.name, error = %err, "could not record the run for `sluice status`");
     }
     log_summary(&report);
+    metrics::record_run(&report);
     report
 }
 

@@ -1,0 +1,99 @@
+//! Prometheus-style metrics of source runs, recorded through the `metrics` facade.
+//!
+//! Recording is free when no recorder is installed (`sluice run --once`); `sluice serve`
+//! installs one and renders it at `/metrics`. Every metric carries a `source` label.
+//! docs/deployment.md lists them; keep it in step with [`describe`].
+
+use chrono::Utc;
+
+use super::RunReport;
+
+/// Events delivered (committed to every sink).
+pub const EVENTS_DELIVERED: &str = "sluice_events_delivered_total";
+/// Pages fetched.
+pub const PAGES: &str = "sluice_pages_total";
+/// Events dropped because they had been delivered already.
+pub const DUPLICATES_DROPPED: &str = "sluice_duplicates_dropped_total";
+/// Events a sink refused, kept in the dead-letter queue.
+pub const DEAD_LETTERED: &str = "sluice_dead_lettered_total";
+/// Runs, labelled with their `outcome`: `ok`, `failed` or `skipped`.
+pub const RUNS: &str = "sluice_runs_total";
+/// Runs that failed.
+pub const RUN_FAILURES: &str = "sluice_run_failures_total";
+/// Unix time of the end of the last successful run.
+pub const LAST_SUCCESS: &str = "sluice_last_success_timestamp_seconds";
+/// Seconds between the end of the last run and the committed high-water event time.
+pub const LAG: &str = "sluice_lag_seconds";
+/// How long runs take.
+pub const RUN_DURATION: &str = "sluice_run_duration_seconds";
+
+/// Buckets of [`RUN_DURATION`], in seconds: from a caught-up run's one page to a backfill.
+pub const RUN_DURATION_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Registers the help text of every metric with the installed recorder.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        EVENTS_DELIVERED,
+        "Events delivered to every sink of the source (committed)."
+    );
+    describe_counter!(PAGES, "Pages fetched from the source's API.");
+    describe_counter!(
+        DUPLICATES_DROPPED,
+        "Events dropped because they had already been delivered."
+    );
+    describe_counter!(
+        DEAD_LETTERED,
+        "Events a sink refused, kept in the dead-letter queue."
+    );
+    describe_counter!(RUNS, "Source runs, by outcome (ok, failed, skipped).");
+    describe_counter!(RUN_FAILURES, "Source runs that ended with an error.");
+    describe_gauge!(
+        LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time at which the last successful run of the source ended."
+    );
+    describe_gauge!(
+        LAG,
+        Unit::Seconds,
+        "At the end of the last run: now minus the newest delivered event time."
+    );
+    describe_histogram!(RUN_DURATION, Unit::Seconds, "How long source runs take.");
+}
+
+/// Records one finished run of a source.
+pub fn record_run(report: &RunReport) {
+    let source = report.source.clone();
+    let outcome = if report.error.is_some() {
+        "failed"
+    } else if report.skipped.is_some() {
+        "skipped"
+    } else {
+        "ok"
+    };
+    metrics::counter!(RUNS, "source" => source.clone(), "outcome" => outcome).increment(1);
+    metrics::counter!(EVENTS_DELIVERED, "source" => source.clone()).increment(report.events);
+    metrics::counter!(PAGES, "source" => source.clone()).increment(report.pages);
+    metrics::counter!(DUPLICATES_DROPPED, "source" => source.clone())
+        .increment(report.duplicates_dropped);
+    metrics::counter!(DEAD_LETTERED, "source" => source.clone()).increment(report.dead_lettered);
+    // Registered at zero, so an alert on its rate works before the first failure.
+    let failures = metrics::counter!(RUN_FAILURES, "source" => source.clone());
+    if report.error.is_some() {
+        failures.increment(1);
+    }
+    if report.skipped.is_none() {
+        metrics::histogram!(RUN_DURATION, "source" => source.clone()).record(report.seconds);
+    }
+    let now = Utc::now();
+    if outcome == "ok" {
+        metrics::gauge!(LAST_SUCCESS, "source" => source.clone())
+            .set(now.timestamp_millis() as f64 / 1000.0);
+    }
+    if let Some(high_water) = report.high_water {
+        let lag = (now - high_water).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::gauge!(LAG, "source" => source).set(lag);
+    }
+}

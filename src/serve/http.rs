@@ -1,0 +1,271 @@
+//! The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` and a status page at `/`.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use super::Generation;
+use crate::state::is_window_key;
+
+/// How long `/readyz` waits for the state store to answer.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `/readyz` reports on: the config and store in use, and whether the daemon is
+/// stopping.
+#[derive(Default)]
+pub struct Health {
+    generation: RwLock<Option<Arc<Generation>>>,
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Health {
+    /// The config and store now in use (after start, and after each accepted reload).
+    pub fn set_generation(&self, generation: Arc<Generation>) {
+        // A poisoned lock only means a panic elsewhere while it was held; the value (an
+        // `Option<Arc>`) cannot be left half-written, so it is safe to keep using.
+        *self.generation.write().unwrap_or_else(|e| e.into_inner()) = Some(generation);
+    }
+
+    /// From now on `/readyz` answers 503: the daemon is draining.
+    pub fn set_stopping(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn generation(&self) -> Option<Arc<Generation>> {
+        self.generation
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Ok` when ready to work, else why not.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(
+                "shutting down: in-flight runs are finishing their page and committing".into(),
+            );
+        }
+        let Some(generation) = self.generation() else {
+            return Err("starting: the state store is not open yet".into());
+        };
+        // A cheap read that goes all the way to the store (a query, not a cached value).
+        match tokio::time::timeout(STORE_CHECK_TIMEOUT, generation.store.recent_runs("", 1)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(format!("state store does not answer: {err}")),
+            Err(_) => Err(format!(
+                "state store did not answer within {}",
+                humantime::format_duration(STORE_CHECK_TIMEOUT)
+            )),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    prometheus: Option<PrometheusHandle>,
+}
+
+/// The router; `prometheus` is `None` when no recorder could be installed (then `/metrics`
+/// answers 503).
+pub fn router(health: Arc<Health>, prometheus: Option<PrometheusHandle>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .with_state(AppState { health, prometheus })
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// 200 while the process is up and serving requests.
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok\n".into())
+}
+
+/// 200 once the config is loaded and the store answers; 503 with the reason otherwise.
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.health.readiness().await {
+        Ok(()) => text(StatusCode::OK, "ready\n".into()),
+        Err(reason) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
+    }
+}
+
+/// The Prometheus text format.
+async fn metrics(State(app): State<AppState>) -> Response {
+    match &app.prometheus {
+        Some(handle) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are unavailable: another metrics recorder was installed first\n".into(),
+        ),
+    }
+}
+
+/// A plain-text page per source: position, lag and last run, like `sluice status`.
+async fn index(State(app): State<AppState>) -> Response {
+    let Some(generation) = app.health.generation() else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "starting\n".into());
+    };
+    let statuses = match generation.store.status().await {
+        Ok(statuses) => statuses,
+        Err(err) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("state store does not answer: {err}\n"),
+            )
+        }
+    };
+    let now = chrono::Utc::now();
+    let mut page = String::from("sluice serve\n\n");
+    for source in &generation.config.sources {
+        let status = statuses
+            .iter()
+            .find(|s| s.source == source.name && !is_window_key(&s.source));
+        let checkpoint = status.map(|s| &s.checkpoint);
+        let high_water = checkpoint.and_then(|c| c.high_water);
+        let lag = high_water
+            .map(|h| {
+                humantime::format_duration(Duration::from_secs(
+                    (now - h).num_seconds().max(0) as u64
+                ))
+                .to_string()
+            })
+            .unwrap_or_else(|| "-".into());
+        let last_run = status.and_then(|s| s.last_run.as_ref());
+        page.push_str(&format!(
+            "{name}\n  delivered    {delivered}\n  high water   {high}\n  lag          {lag}\n  last run     {last}\n",
+            name = source.name,
+            delivered = checkpoint.map_or(0, |c| c.delivered),
+            high = high_water.map_or_else(|| "-".into(), crate::timefmt::rfc3339_millis),
+            last = last_run.map_or_else(
+                || "never".to_string(),
+                |run| format!(
+                    "{} ({} events{})",
+                    crate::timefmt::rfc3339_millis(run.finished_at),
+                    run.events,
+                    run.error.as_deref().map(|e| format!(", failed: {e}")).unwrap_or_default()
+                )
+            ),
+        ));
+    }
+    text(StatusCode::OK, page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{
+        Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
+        StateStore,
+    };
+
+    /// A store whose every call fails, as a database that went away does.
+    struct DownStore;
+
+    fn down() -> StateError {
+        StateError::Backend {
+            location: "postgres://db:5432/sluice".into(),
+            detail: "connection refused".into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl StateStore for DownStore {
+        async fn load(&self, _: &str) -> Result<SourceState, StateError> {
+            Err(down())
+        }
+        async fn prepare(&self, _: &str, _: &Intent, _: u64) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn commit(&self, _: &str, _: &Checkpoint, _: u64) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn acquire_lease(
+            &self,
+            _: &str,
+            _: &str,
+            _: Duration,
+        ) -> Result<LeaseOutcome, StateError> {
+            Err(down())
+        }
+        async fn renew_lease(&self, _: &Lease, _: Duration) -> Result<Lease, StateError> {
+            Err(down())
+        }
+        async fn release_lease(&self, _: &Lease) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn record_run(&self, _: &RunRecord) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn recent_runs(&self, _: &str, _: usize) -> Result<Vec<RunRecord>, StateError> {
+            Err(down())
+        }
+        async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
+            Err(down())
+        }
+        async fn checkpoints_under(
+            &self,
+            _: &str,
+        ) -> Result<Vec<(String, Checkpoint)>, StateError> {
+            Err(down())
+        }
+    }
+
+    fn generation(store: Arc<dyn StateStore>) -> Arc<Generation> {
+        let config = crate::config::load_str("", std::path::Path::new("sluice.toml"))
+            .expect("an empty config is valid");
+        Arc::new(Generation { config, store })
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_start_store_health_and_shutdown() {
+        let health = Health::default();
+        let starting = health.readiness().await.unwrap_err();
+        assert!(starting.contains("starting"), "{starting}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = crate::state::SqliteStore::open(&dir.path().join("state.db"))
+            .await
+            .unwrap();
+        health.set_generation(generation(Arc::new(sqlite)));
+        assert_eq!(health.readiness().await, Ok(()));
+
+        health.set_generation(generation(Arc::new(DownStore)));
+        let failing = health.readiness().await.unwrap_err();
+        assert!(
+            failing.contains("state store") && failing.contains("connection refused"),
+            "{failing}"
+        );
+
+        health.set_stopping();
+        let stopping = health.readiness().await.unwrap_err();
+        assert!(stopping.contains("shutting down"), "{stopping}");
+    }
+}

@@ -1,0 +1,213 @@
+//! `sluice serve`: the daemon. It runs every source on its schedule until SIGTERM or
+//! SIGINT, reloads its config on SIGHUP, and answers `/healthz`, `/readyz` and `/metrics`.
+//!
+//! - [`schedule`]: when a source runs (interval or cron, plus jitter);
+//! - `supervisor`: one task per source, rebuilt on reload;
+//! - `signals`: SIGHUP, SIGTERM and SIGINT;
+//! - `http` and `metrics`: the endpoints and the Prometheus recorder.
+//!
+//! A reload reads and checks the whole file (secrets included) and opens its state store
+//! before anything changes; a file that fails keeps the daemon on the old config. A stop
+//! lets in-flight runs commit what they fetched (a request in flight is abandoned); a second stop signal exits at once,
+//! which loses nothing because checkpoints move only on commit.
+
+mod http;
+mod metrics;
+pub mod schedule;
+mod signals;
+mod supervisor;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use schedule::{Schedule, ScheduleProblem};
+
+// A clean stop exits with `EXIT_OK`; a config, listen address or state store unusable at
+// start with `EXIT_CONFIG`, as for the other commands.
+use crate::cli::{EXIT_CONFIG, EXIT_OK};
+use crate::config::{Config, ConfigError};
+use crate::state::StateStore;
+use signals::{Request, Signals};
+
+/// Exit code when a second stop signal cut the drain short (128 + SIGINT, as shells report
+/// an interrupted command).
+pub const EXIT_FORCED: u8 = 130;
+
+/// How the daemon was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config file, read at start and on every SIGHUP.
+    pub config: PathBuf,
+    /// Overrides `[serve] listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+/// A config and the state store it names, used together by every run started under them.
+pub struct Generation {
+    /// The checked config.
+    pub config: Config,
+    /// Its open state store.
+    pub store: Arc<dyn StateStore>,
+}
+
+/// Runs the daemon until it is told to stop; returns the exit code.
+pub async fn serve(options: Options) -> u8 {
+    // First, so that an early SIGTERM is handled rather than killing the process outright.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("error: cannot install signal handlers: {err}");
+            return EXIT_CONFIG;
+        }
+    };
+    let config = match load_config(&options.config).await {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_CONFIG;
+        }
+    };
+    let listen = match options.listen {
+        Some(listen) => listen,
+        None => match config.serve.listen.parse() {
+            Ok(listen) => listen,
+            // The loader checked it; this only guards against that check changing.
+            Err(err) => {
+                eprintln!("error: {}: serve.listen: {err}", options.config.display());
+                return EXIT_CONFIG;
+            }
+        },
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot listen on {listen}: {err}\n  hint: pick a free address with --listen IP:PORT or [serve] listen");
+            return EXIT_CONFIG;
+        }
+    };
+    let prometheus = match metrics::install() {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics recorder not installed; /metrics answers 503");
+            None
+        }
+    };
+    let health = Arc::new(http::Health::default());
+    let http_stop = CancellationToken::new();
+    let address = listener.local_addr().unwrap_or(listen);
+    let server = {
+        let router = http::router(Arc::clone(&health), prometheus);
+        let stopped = http_stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await
+        })
+    };
+    tracing::info!(listen = %address, "serving /healthz, /readyz, /metrics and / on http://{address}");
+
+    let store = match crate::state::open(&config.state).await {
+        Ok(store) => Arc::<dyn StateStore>::from(store),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut generation = Arc::new(Generation { config, store });
+    health.set_generation(Arc::clone(&generation));
+    let stop = CancellationToken::new();
+    let mut supervisor = supervisor::Supervisor::new(stop.clone());
+    supervisor.apply(&generation);
+    tracing::info!(
+        config = %options.config.display(),
+        sources = generation.config.sources.len(),
+        "sluice serve started; SIGHUP reloads the config, SIGTERM or SIGINT stops"
+    );
+
+    // Reloads until a stop signal.
+    while let Request::Reload = signals.next().await {
+        if let Some(next) = reload(&options.config, &generation.config).await {
+            health.set_generation(Arc::clone(&next));
+            supervisor.apply(&next);
+            generation = next;
+        }
+    }
+
+    health.set_stopping();
+    stop.cancel();
+    tracing::warn!("stop requested: no new runs; runs in flight commit what they fetched and return (a second signal exits at once)");
+    let drained = supervisor.join();
+    tokio::pin!(drained);
+    loop {
+        tokio::select! {
+            _ = &mut drained => break,
+            request = signals.next() => match request {
+                Request::Stop => {
+                    tracing::warn!("second stop signal: exiting at once; uncommitted pages are fetched again by the next run, nothing is lost");
+                    // At once means now: returning would drop the async runtime, which waits
+                    // for the runs in flight on its blocking threads.
+                    std::process::exit(i32::from(EXIT_FORCED));
+                }
+                Request::Reload => tracing::info!("reload ignored: the daemon is stopping"),
+            },
+        }
+    }
+    http_stop.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server ended with an error"),
+        Err(err) => tracing::warn!(error = %err, "HTTP server task ended abnormally"),
+    }
+    tracing::info!("all runs committed; sluice serve stopped");
+    EXIT_OK
+}
+
+/// Reads and checks the config file off the async threads (it reads files and may wait
+/// on secret stores).
+async fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let owned = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || crate::config::load(&owned)).await {
+        Ok(result) => result,
+        Err(err) => Err(ConfigError {
+            file: path.to_path_buf(),
+            position: None,
+            key: None,
+            message: format!("reading the config failed: {err}"),
+            hint: Some("this is a bug in sluice; please report it".into()),
+        }),
+    }
+}
+
+/// The config after SIGHUP, with its store open; `None` (logged) when the file or the store
+/// is unusable, so the daemon keeps the config it has.
+async fn reload(path: &Path, current: &Config) -> Option<Arc<Generation>> {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
+    let config = match load_config(path).await {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(error = %err, "config reload refused: the file is invalid; still running the previous config");
+            return None;
+        }
+    };
+    let store = match crate::state::open(&config.state).await {
+        Ok(store) => Arc::<dyn StateStore>::from(store),
+        Err(err) => {
+            tracing::error!(error = %err, "config reload refused: its state store cannot be opened; still running the previous config");
+            return None;
+        }
+    };
+    if config.serve.listen != current.serve.listen {
+        tracing::warn!(
+            listen = %config.serve.listen,
+            "serve.listen changed: the HTTP endpoints stay where they are until a restart"
+        );
+    }
+    tracing::info!(
+        sources = config.sources.len(),
+        "config reloaded; runs in flight finish on the previous config"
+    );
+    Some(Arc::new(Generation { config, store }))
+}

@@ -1,0 +1,508 @@
+//! `sluice serve` through the binary, against the simulator: the endpoints, metrics that
+//! match the lake, SIGHUP reloads (refused and accepted), and SIGTERM in the middle of a run.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sluice::simulator::SimulatorConfig;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use common::{assert_lake_exact, lake_id_counts, run_sluice, start_simulator, TestConfig};
+
+/// Each source runs once at start, then not again during a test.
+const SERVE_TABLE: &str = "\n[serve]\nschedule = { every = \"1h\", jitter = \"0s\" }\n";
+
+/// How long any one thing a test waits for may take before it fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running `sluice serve`, with its stderr collected.
+struct Daemon {
+    child: tokio::process::Child,
+    logs: Arc<Mutex<String>>,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    /// Starts `sluice serve` on a free port and waits until it listens.
+    async fn start(config: &Path) -> Daemon {
+        let mut child = common::sluice()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sluice binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&logs);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let mut daemon = Daemon {
+            child,
+            logs,
+            base: String::new(),
+            http: reqwest::Client::new(),
+        };
+        let line = daemon.wait_for_log(|l| l.contains("listen=")).await;
+        let addr = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("listen="))
+            .expect("the listen line names the address");
+        daemon.base = format!("http://{addr}");
+        daemon
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits for a log line matching `pred`, and returns it.
+    async fn wait_for_log(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for_logs(1, pred).await
+    }
+
+    /// Waits until `count` log lines match `pred`, and returns the last.
+    async fn wait_for_logs(&mut self, count: usize, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let logs = self.logs();
+            let matching: Vec<&str> = logs.lines().filter(|l| pred(l)).collect();
+            if matching.len() >= count {
+                return matching[count - 1].to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("sluice serve exited ({status}) while waiting; logs:\n{logs}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {count} matching log lines; logs:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until source `name` has finished `count` runs.
+    async fn wait_for_runs(&mut self, name: &str, count: usize) {
+        let needle = format!("source={name} ");
+        self.wait_for_logs(count, |l| {
+            l.contains("source run finished") && l.contains(&needle)
+        })
+        .await;
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; logs:\n{}", self.logs()));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("the daemon is running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -s {name} {pid} failed");
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    async fn stop(mut self) -> (Option<i32>, String) {
+        self.signal("TERM");
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("no exit after SIGTERM; logs:\n{}", self.logs()))
+            .expect("wait works");
+        // Let the reader take the last lines.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (status.code(), self.logs())
+    }
+}
+
+/// The value of the sample of metric `name` whose labels include every `labels` pair.
+fn metric(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    body.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        if !(rest.starts_with('{') || rest.starts_with(' ')) {
+            return None;
+        }
+        let wanted = labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+        if !wanted {
+            return None;
+        }
+        rest.rsplit(' ').next()?.parse().ok()
+    })
+}
+
+fn write_config(dir: &Path, sources: &[TestConfig<'_>]) -> std::path::PathBuf {
+    let more: String = sources[1..].iter().map(|s| s.source_table()).collect();
+    let path = sources[0].write(dir, &more);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(SERVE_TABLE);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_answer_and_metrics_match_the_lake_after_a_scheduled_run() {
+    let sim_config = SimulatorConfig::okta(1_500);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
+
+    let mut daemon = Daemon::start(&config).await;
+    assert_eq!(daemon.get("/healthz").await.0, 200);
+    daemon.wait_for_runs("okta", 1).await;
+    let (status, body) = daemon.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, metrics) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    let lake = lake_id_counts(&dir.path().join("lake"), "okta");
+    let lake_lines: usize = lake.values().sum();
+    assert_eq!(lake_lines, 1_500);
+    let delivered = metric(
+        &metrics,
+        "sluice_events_delivered_total",
+        &[("source", "okta")],
+    );
+    assert_eq!(delivered, Some(lake_lines as f64), "{metrics}");
+    let pages = metric(&metrics, "sluice_pages_total", &[("source", "okta")]).unwrap_or(0.0);
+    assert!(pages >= 8.0, "1500 events at 200 a page: {metrics}");
+    assert_eq!(
+        metric(
+            &metrics,
+            "sluice_runs_total",
+            &[("source", "okta"), ("outcome", "ok")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "sluice_run_failures_total", &[("source", "okta")]),
+        Some(0.0),
+        "{metrics}"
+    );
+    let last_success = metric(
+        &metrics,
+        "sluice_last_success_timestamp_seconds",
+        &[("source", "okta")],
+    )
+    .expect("last success is recorded");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!(
+        (now - last_success).abs() < 120.0,
+        "{last_success} vs {now}"
+    );
+    // The simulator's newest event is five minutes old.
+    let lag = metric(&metrics, "sluice_lag_seconds", &[("source", "okta")]).unwrap();
+    assert!((250.0..400.0).contains(&lag), "lag {lag}: {metrics}");
+    assert_eq!(
+        metric(
+            &metrics,
+            "sluice_run_duration_seconds_count",
+            &[("source", "okta")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# HELP sluice_events_delivered_total"));
+
+    let (status, page) = daemon.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("okta") && page.contains("delivered    1500"),
+        "{page}"
+    );
+
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_run_commits_what_it_fetched_and_exits_0() {
+    let mut sim_config = SimulatorConfig::okta(8_000);
+    sim_config.latency = Duration::from_millis(25);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut source = TestConfig::new(&base_url);
+    source.limit = 100;
+    let config = write_config(dir.path(), &[source]);
+    let config_arg = config.to_str().unwrap();
+
+    let mut daemon = Daemon::start(&config).await;
+    // Stop once the run is well under way (80 pages in all).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sim.stats().pages_ok < 10 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon
+        .wait_for_log(|l| l.contains("sluice serve started"))
+        .await;
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(logs.contains("stop requested"), "{logs}");
+    assert!(logs.contains("more_pending=true"), "{logs}");
+    assert!(logs.contains("sluice serve stopped"), "{logs}");
+
+    // What was fetched before the stop is committed: in the lake once, staging empty,
+    // and the checkpoint counts exactly that.
+    let lake = dir.path().join("lake");
+    let counts = lake_id_counts(&lake, "okta");
+    assert!(counts.values().all(|n| *n == 1), "duplicates in the lake");
+    assert!(
+        !counts.is_empty() && counts.len() < 8_000,
+        "stopped mid-run with {} events delivered",
+        counts.len()
+    );
+    let out = run_sluice(&["status", "--json", "--config", config_arg]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status[0]["delivered"], counts.len() as u64);
+
+    // The next run carries on from the checkpoint: the exact event set.
+    let (_, output) = common::run_until_caught_up(config_arg, 5, &[]).await;
+    assert!(!output.contains("panicked"), "{output}");
+    assert_lake_exact(&lake, "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_broken_config_keeps_serving_and_names_the_line() {
+    let sim = start_simulator(SimulatorConfig::okta(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
+    let mut daemon = Daemon::start(&config).await;
+    daemon.wait_for_runs("okta", 1).await;
+
+    let good = std::fs::read_to_string(&config).unwrap();
+    let broken = good.replacen("page_size = 200", "page_size = 200\npaeg_size = 1", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("paeg_size"))
+        .unwrap()
+        + 1;
+    std::fs::write(&config, &broken).unwrap();
+    daemon.signal("HUP");
+    let refused = daemon
+        .wait_for_log(|l| l.contains("config reload refused"))
+        .await;
+    let logs = daemon.logs();
+    assert!(
+        logs.contains(&format!("sluice.toml:{line}:")) && logs.contains("paeg_size"),
+        "the error names file:line and key: {refused}\n{logs}"
+    );
+    assert!(logs.contains("hint:"), "{logs}");
+    assert_eq!(daemon.get("/healthz").await.0, 200);
+    let (status, body) = daemon.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Still on the old config: a valid reload afterwards is taken.
+    std::fs::write(&config, &good).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for_log(|l| l.contains("config reloaded")).await;
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_that_adds_a_source_starts_running_it_and_keeps_the_others_schedule() {
+    let sim_config = SimulatorConfig::okta(700);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let first = TestConfig::new(&base_url);
+    let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
+    let mut daemon = Daemon::start(&config).await;
+    daemon.wait_for_runs("okta", 1).await;
+
+    let mut second = TestConfig::new(&base_url);
+    second.name = "okta-two";
+    write_config(dir.path(), &[first, second]);
+    daemon.signal("HUP");
+    daemon.wait_for_runs("okta-two", 1).await;
+
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "sluice_events_delivered_total",
+            &[("source", "okta-two")]
+        ),
+        Some(700.0),
+        "{metrics}"
+    );
+    // The kept source's hourly schedule was not restarted by the reload.
+    assert_eq!(
+        metric(
+            &metrics,
+            "sluice_runs_total",
+            &[("source", "okta"), ("outcome", "ok")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+
+    // Removing it again stops its schedule; the other source keeps going.
+    write_config(dir.path(), &[TestConfig::new(&base_url)]);
+    daemon.signal("HUP");
+    daemon
+        .wait_for_log(|l| l.contains("source removed") && l.contains("source=okta-two"))
+        .await;
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert_lake_exact(&dir.path().join("lake"), "okta-two", &sim_config);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_source_does_not_delay_another() {
+    let fast = start_simulator(SimulatorConfig::okta(200)).await;
+    let mut slow_config = SimulatorConfig::okta(2_000);
+    slow_config.latency = Duration::from_millis(300);
+    let slow = start_simulator(slow_config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (fast_url, slow_url) = (fast.base_url(), slow.base_url());
+    let mut slow_source = TestConfig::new(&slow_url);
+    slow_source.name = "slow";
+    slow_source.limit = 50;
+    let mut fast_source = TestConfig::new(&fast_url);
+    fast_source.name = "fast";
+    // The slow source first, and a fast one that runs every second.
+    let config = write_config(dir.path(), &[slow_source, fast_source]);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "name = \"fast\"",
+        "name = \"fast\"\nschedule = { every = \"1s\" }",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let mut daemon = Daemon::start(&config).await;
+    // 40 pages at 300 ms: the slow run takes 12 s; the fast source runs again and again.
+    daemon.wait_for_runs("fast", 3).await;
+    let slow_finished = daemon
+        .logs()
+        .lines()
+        .any(|l| l.contains("source run finished") && l.contains("source=slow "));
+    assert!(
+        !slow_finished,
+        "the slow run had already finished; the test proves nothing"
+    );
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    fast.shutdown().await;
+    slow.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_schedule_at_start_exits_2_with_file_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &[TestConfig::new("http://127.0.0.1:9")]);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("every = \"1h\"", "cron = \"0 25 * * *\"");
+    std::fs::write(&config, &text).unwrap();
+    let line = text.lines().position(|l| l.contains("cron =")).unwrap() + 1;
+    let out = run_sluice(&["serve", "--config", config.to_str().unwrap()]).await;
+    let shown = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains(&format!("sluice.toml:{line}:")), "{shown}");
+    assert!(shown.contains("serve.schedule.cron"), "{shown}");
+    assert!(shown.contains("hint:"), "{shown}");
+}
+
+/// An HTTP endpoint whose first request takes `first_delay` to answer; later ones answer at
+/// once. Returns its URL and the number of requests that have arrived.
+async fn slow_endpoint(first_delay: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&arrived);
+    let app = axum::Router::new().route(
+        "/ingest",
+        axum::routing::post(move || {
+            let counter = Arc::clone(&counter);
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(first_delay).await;
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/ingest"), arrived)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_signal_exits_at_once_and_loses_nothing() {
+    let sim_config = SimulatorConfig::okta(300);
+    let sim = start_simulator(sim_config.clone()).await;
+    // A second sink whose first delivery, made while committing, hangs for 20 s: the stop
+    // waits for that commit; the second signal does not.
+    let (endpoint, arrived) = slow_endpoint(Duration::from_secs(20)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("sinks = [\"lake\"]", "sinks = [\"lake\", \"slow\"]")
+        + &format!("\n[[sinks]]\nname = \"slow\"\nkind = \"http\"\nurl = \"{endpoint}\"\n");
+    std::fs::write(&config, text).unwrap();
+
+    let mut daemon = Daemon::start(&config).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while arrived.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the commit never reached the slow sink; logs:\n{}",
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon.signal("TERM");
+    daemon.wait_for_log(|l| l.contains("stop requested")).await;
+    let started = std::time::Instant::now();
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(130), "{logs}");
+    assert!(logs.contains("second stop signal"), "{logs}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    assert!(!logs.contains("source run finished"), "{logs}");
+
+    // Nothing was committed; the next run delivers everything, once.
+    common::run_until_caught_up(config.to_str().unwrap(), 5, &[]).await;
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
