@@ -110,7 +110,7 @@ pub async fn serve(options: Options) -> u8 {
     tracing::info!(listen = %address, "serving /healthz, /readyz, /metrics and / on http://{address}");
 
     let store = match crate::state::open(&config.state).await {
-        Ok(store) => Arc::<dyn StateStore>::from(store),
+        Ok(store) => store,
         Err(err) => {
             eprintln!("error: {err}");
             return EXIT_CONFIG;
@@ -148,7 +148,7 @@ pub async fn serve(options: Options) -> u8 {
                 Request::Stop => {
                     tracing::warn!("second stop signal: exiting at once; uncommitted pages are fetched again by the next run, nothing is lost");
                     // At once means now: returning would drop the async runtime, which waits
-                    // for the runs in flight on its blocking threads.
+                    // for the runs in flight.
                     std::process::exit(i32::from(EXIT_FORCED));
                 }
                 Request::Reload => tracing::info!("reload ignored: the daemon is stopping"),
@@ -193,7 +193,7 @@ async fn reload(path: &Path, current: &Config) -> Option<Arc<Generation>> {
         }
     };
     let store = match crate::state::open(&config.state).await {
-        Ok(store) => Arc::<dyn StateStore>::from(store),
+        Ok(store) => store,
         Err(err) => {
             tracing::error!(error = %err, "config reload refused: its state store cannot be opened; still running the previous config");
             return None;

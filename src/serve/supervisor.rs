@@ -220,31 +220,19 @@ async fn sleep_or_forever(wait: Option<std::time::Duration>) {
     }
 }
 
-/// One run of source `name` on `generation`, on a thread of its own so that a panic in it is
+/// One run of source `name` on `generation`, as a task of its own so that a panic in it is
 /// reported and the schedule goes on (checkpoints move only on commit, so nothing is lost).
 /// Returns whether work is pending.
-///
-/// The run's future is not `Send` (a source's workers share borrowed pipelines), so it
-/// cannot be a task of the multi-threaded runtime: a blocking-pool thread drives it with
-/// `Handle::block_on`, while its timers, sockets and any tasks it spawns stay on the
-/// runtime. Each source in flight holds one such thread.
 async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken) -> bool {
-    let task_generation = Arc::clone(generation);
+    let generation = Arc::clone(generation);
     let task_name = name.to_string();
-    let runtime_handle = tokio::runtime::Handle::current();
-    let handle = tokio::task::spawn_blocking(move || {
-        let generation = task_generation;
+    let handle = tokio::spawn(async move {
         let source = generation
             .config
             .sources
             .iter()
             .find(|s| s.name == task_name)?;
-        Some(runtime_handle.block_on(runtime::run_source(
-            &generation.config,
-            source,
-            generation.store.as_ref(),
-            cancel,
-        )))
+        Some(runtime::run_source(&generation.config, source, &generation.store, cancel).await)
     });
     match handle.await {
         Ok(Some(report)) => {
