@@ -201,7 +201,8 @@ async fn losing_the_database_mid_run_never_commits_a_page_twice() {
     db.drop().await;
 }
 
-/// Backfill windows of `okta` in the store, and how many are finished.
+/// Backfill windows of `okta` in the store, and how many are finished ((0, 0) until the
+/// daemons have created the tables).
 async fn window_progress(db: &Database) -> (i64, i64) {
     let row = db
         .admin
@@ -216,9 +217,8 @@ async fn window_progress(db: &Database) -> (i64, i64) {
             ),
             &[],
         )
-        .await
-        .unwrap();
-    (row.get(0), row.get(1))
+        .await;
+    row.map_or((0, 0), |row| (row.get(0), row.get(1)))
 }
 
 /// Whether the source's checkpoint still lists a backfill (its frontier has not passed every
@@ -329,5 +329,21 @@ async fn three_daemons_share_a_backfill_through_a_kill_and_a_pause() {
 
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     assert_eq!(db.double_commits().await, vec![], "a commit was made twice");
+    let holders: i64 = db
+        .admin
+        .query_one(
+            &format!(
+                "SELECT count(DISTINCT split_part(holder, '/', 2)) FROM \"{}\".commit_audit WHERE source LIKE 'okta@%'",
+                db.schema
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        holders >= 2,
+        "the windows were shared by the daemons: {holders} processes committed windows"
+    );
     db.drop().await;
 }
