@@ -260,6 +260,18 @@ fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> 
 }
 
 fn validate(config: &Config) -> Result<(), Invalid> {
+    if let StateConfig::Object(object) = &config.state {
+        object.location().map_err(|problem| {
+            // `[state]: what is wrong (hint: what to do)` → message and hint.
+            let problem = problem.trim_start_matches("[state]: ");
+            let (message, hint) = problem
+                .split_once(" (hint: ")
+                .map_or((problem, "see docs/configuration.md, [state]"), |(m, h)| {
+                    (m, h.trim_end_matches(')'))
+                });
+            invalid("state.url".to_string(), message, hint)
+        })?;
+    }
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
         if sink.name() == crate::sink::dead_letter::SINK_NAME {

@@ -59,7 +59,7 @@ impl Store {
                 detail: "internal error: an object store was asked for a local lake".into(),
             });
         };
-        let store = connect(config, scheme, &bucket).map_err(|err| SinkError {
+        let store = crate::cloud::connect(scheme, &bucket, &config.store_options()).map_err(|err| SinkError {
             sink: config.name.clone(),
             detail: format!(
                 "cannot set up {}: {err} (hint: check the url, endpoint, region and the store's credentials in the environment)",
@@ -244,65 +244,5 @@ impl Store {
             .bytes()
             .await
             .map_err(|e| self.error("read", location.as_ref(), e))
-    }
-}
-
-/// Builds the client for `scheme`. Credentials come from the environment (each builder's
-/// `from_env`) unless the config gives S3 keys.
-#[allow(unused_variables)] // without cloud features every arm is the same error
-fn connect(
-    config: &LakeConfig,
-    scheme: super::StoreScheme,
-    bucket: &str,
-) -> Result<Arc<dyn ObjectStore>, String> {
-    match scheme {
-        #[cfg(feature = "s3")]
-        super::StoreScheme::S3 => {
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Some(endpoint) = &config.endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(region) = &config.region {
-                builder = builder.with_region(region);
-            }
-            if config.allow_http {
-                builder = builder.with_allow_http(true);
-            }
-            if let (Some(key), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-                builder = builder
-                    .with_access_key_id(key.expose())
-                    .with_secret_access_key(secret.expose());
-            }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
-        }
-        #[cfg(feature = "gcs")]
-        super::StoreScheme::Gcs => {
-            let mut builder =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
-            if config.allow_http {
-                builder = builder
-                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
-            }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
-        }
-        #[cfg(feature = "azure")]
-        super::StoreScheme::Azure => {
-            let mut builder =
-                object_store::azure::MicrosoftAzureBuilder::from_env().with_container_name(bucket);
-            if let Some(endpoint) = &config.endpoint {
-                builder = builder.with_endpoint(endpoint.clone());
-            }
-            if config.allow_http {
-                builder = builder.with_allow_http(true);
-            }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
-        }
-        #[allow(unreachable_patterns)] // reached only in builds without that store's feature
-        other => Err(format!(
-            "this build has no {}:// support (rebuild with --features {})",
-            other.as_str(),
-            other.feature()
-        )),
     }
 }
