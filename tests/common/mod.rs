@@ -9,6 +9,9 @@ use std::process::Output;
 
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
+#[cfg(feature = "s3")]
+pub mod s3;
+
 /// Starts a simulator on an ephemeral loopback port.
 pub async fn start_simulator(config: SimulatorConfig) -> RunningSimulator {
     simulator::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
