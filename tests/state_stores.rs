@@ -1298,3 +1298,98 @@ mod postgres_only {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Object store only
+
+mod object_only {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_from_a_newer_sluice_is_refused_with_its_key_and_version() {
+        let h = ObjectHarness::file();
+        let store = h.open().await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
+        let newer = r#"{"format": 42, "key": "okta", "fence": 0, "what": "is this"}"#;
+        h.write_raw_doc("okta", newer).await;
+        for err in [
+            store.load("okta").await.unwrap_err(),
+            store.commit("okta", &next(2), 0).await.unwrap_err(),
+            store.status().await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StateError::TooNew { location, found: 42, .. } if location.ends_with("/checkpoints/okta.json")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("upgrade sluice"), "{err}");
+        }
+        // Neither a lease change nor a reopen writes over it.
+        assert!(store.acquire_lease("okta", "a", MINUTE).await.is_err());
+        drop(store);
+        h.open().await.unwrap();
+        assert_eq!(h.raw_doc("okta").await.as_deref(), Some(newer));
+    }
+
+    #[test]
+    fn the_config_names_an_object_store_and_refuses_what_it_cannot_use() {
+        let file = std::path::Path::new("sluice.toml");
+        let toml = "[state]\nkind = \"object\"\nurl = \"s3://bucket/sluice/state/\"\nregion = \"eu-west-1\"\nlease_ttl = \"2m\"\n";
+        let config = sluice::config::load_str(toml, file).unwrap_or_else(|e| panic!("{e}"));
+        match &config.state {
+            StateConfig::Object(object) => {
+                assert_eq!(object.url, "s3://bucket/sluice/state/");
+                assert_eq!(object.region.as_deref(), Some("eu-west-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(config.state.lease_ttl(), Duration::from_secs(120));
+        for (body, expected) in [
+            ("url = \"ftp://host/x\"", "not a state store location"),
+            (
+                "url = \"s3://key:secret@bucket/x\"",
+                "must not hold credentials",
+            ),
+            ("url = \"s3:///x\"", "names no bucket"),
+            (
+                "url = \"file:///var/lib/sluice/state\"\nregion = \"eu-west-1\"",
+                "applies to object stores only",
+            ),
+            (
+                "url = \"s3://b/x\"\nendpoint = \"http://127.0.0.1:9000\"",
+                "allow_http",
+            ),
+            (
+                "url = \"gs://b/x\"\nregion = \"eu\"",
+                "s3:// locations only",
+            ),
+            ("url = \"s3://b/x\"\naccess_key_id = \"a\"", "together"),
+        ] {
+            let toml = format!("[state]\nkind = \"object\"\n{body}\n");
+            let err = sluice::config::load_str(&toml, file).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(expected), "{body}: {shown}");
+            assert!(shown.contains("state.url"), "{body}: {shown}");
+            assert!(shown.contains("hint:"), "{body}: {shown}");
+            assert!(!shown.contains("secret@"), "{shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_bucket_is_named_without_its_keys() {
+        // Port 1 on loopback: nothing listens.
+        let mut config = object_config("s3://bucket/state/".into());
+        config.endpoint = Some("http://127.0.0.1:1".into());
+        config.allow_http = true;
+        config.region = Some("us-east-1".into());
+        config.access_key_id = Some(Secret::new("AKIAEXAMPLE"));
+        config.secret_access_key = Some(Secret::new("hunter2"));
+        let err = sluice::state::open(&StateConfig::Object(config))
+            .await
+            .err()
+            .expect("nothing listens on port 1");
+        let shown = err.to_string();
+        assert!(shown.contains("s3://bucket/state/"), "{shown}");
+        assert!(shown.contains("hint:"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

@@ -10,6 +10,7 @@ mod dlq;
 mod lake;
 mod run;
 mod simulate;
+mod state;
 mod status;
 
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ enum Command {
     Dlq(dlq::DlqArgs),
     /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects.
     Lake(lake::LakeArgs),
+    /// Checkpoints: show, export, import, reset (every kind of state store).
+    State(state::StateArgs),
 }
 
 /// The config file option shared by commands.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::demo(args).await,
             Command::Lake(args) => lake::lake(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
+            Command::State(args) => state::state(args).await,
         }
     });
     ExitCode::from(code)

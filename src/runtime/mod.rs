@@ -6,7 +6,7 @@ mod pipeline;
 
 use tokio_util::sync::CancellationToken;
 
-pub use pipeline::{batch_name, Pipeline, RunReport, DEFAULT_LEASE_TTL};
+pub use pipeline::{batch_name, worker_identity, Pipeline, RunReport, DEFAULT_LEASE_TTL};
 
 use crate::config::{Config, SourceConfig};
 use crate::sink;
