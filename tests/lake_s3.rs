@@ -36,7 +36,7 @@ mod s3 {
     use sluice::sink::Sink;
     use sluice::transform::{Envelope, EnvelopeTime};
 
-    use super::common::{sluice, start_simulator, TestConfig};
+    use super::common::{start_simulator, TestConfig};
 
     use super::common::s3::{start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
 
@@ -269,16 +269,7 @@ roll_size = "{roll_size}"
     }
 
     fn run_command(config: &str) -> tokio::process::Command {
-        let mut command = sluice();
-        command
-            .args(["run", "--once", "--config", config])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", REGION)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT");
-        command
+        super::common::s3::sluice_with_keys(&["run", "--once", "--config", config])
     }
 
     async fn run_until_caught_up(config: &str) {

@@ -228,16 +228,7 @@ mod s3 {
     }
 
     fn run(config: &str) -> tokio::process::Command {
-        let mut command = sluice();
-        command
-            .args(["run", "--once", "--config", config])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", REGION)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT");
-        command
+        common::s3::sluice_with_keys(&["run", "--once", "--config", config])
     }
 
     /// Two `sluice run --once` of one source at the same time, state in the bucket: one
@@ -320,11 +311,7 @@ mod s3 {
         );
         assert!(!dir.path().join("lake").exists(), "nothing on local disk");
         // The checkpoint is in the bucket, readable by `sluice state show`.
-        let show = sluice()
-            .args(["state", "show", "--config", &config])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", REGION)
+        let show = common::s3::sluice_with_keys(&["state", "show", "--config", &config])
             .output()
             .await
             .unwrap();

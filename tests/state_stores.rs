@@ -7,7 +7,7 @@
 //! each test works in a schema of its own (dropped when it passes), so tests run in parallel
 //! against one database. Those tests connect without TLS: use `sslmode=disable` or `prefer`.
 
-#[allow(dead_code)] // the S3 server helper; the rest of `common` is for other tests
+// The S3 server helper; the rest of `common` is for other tests.
 mod common;
 
 use std::collections::BTreeMap;

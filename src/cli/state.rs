@@ -109,14 +109,23 @@ pub async fn state(args: StateArgs) -> u8 {
     }
 }
 
-/// The config (no API credentials needed) and its state store.
-async fn open(arg: &ConfigArg) -> Result<(crate::config::Config, Box<dyn StateStore>), Failure> {
+/// The config (no API credentials needed) and its state store, opened to write or to read.
+async fn open_store(
+    arg: &ConfigArg,
+    write: bool,
+) -> Result<(crate::config::Config, Box<dyn StateStore>), Failure> {
     let config = crate::config::load_without_secrets(&arg.config)
         .map_err(|err| (EXIT_CONFIG, err.to_string()))?;
-    let store = crate::state::open(&config.state)
-        .await
-        .map_err(|err| (EXIT_CONFIG, err.to_string()))?;
-    Ok((config, store))
+    let store = if write {
+        crate::state::open(&config.state).await
+    } else {
+        crate::state::open_read_only(&config.state).await
+    };
+    Ok((config, store.map_err(|err| (EXIT_CONFIG, err.to_string()))?))
+}
+
+async fn open(arg: &ConfigArg) -> Result<(crate::config::Config, Box<dyn StateStore>), Failure> {
+    open_store(arg, true).await
 }
 
 fn failed(err: impl std::fmt::Display) -> Failure {
@@ -124,7 +133,7 @@ fn failed(err: impl std::fmt::Display) -> Failure {
 }
 
 async fn show(arg: &ConfigArg, source: Option<&str>) -> Result<(), Failure> {
-    let (_, store) = open(arg).await?;
+    let (_, store) = open_store(arg, false).await?;
     let in_flight: Vec<String> = store
         .status()
         .await
@@ -241,7 +250,7 @@ fn describe(key: &str, c: &Checkpoint, in_flight: bool) -> String {
 }
 
 async fn export(arg: &ConfigArg, output: Option<&Path>) -> Result<(), Failure> {
-    let (_, store) = open(arg).await?;
+    let (_, store) = open_store(arg, false).await?;
     let checkpoints: BTreeMap<String, Checkpoint> = store
         .checkpoints_under("")
         .await

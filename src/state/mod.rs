@@ -237,6 +237,18 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
     end
 }
 
+/// Opens the store a config names to read it only, for commands that show state: the same
+/// as [`open`], except that an object store is not probed for conditional writes (which
+/// writes a scratch object), so read-only credentials suffice.
+pub async fn open_read_only(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
+    match config {
+        StateConfig::Object(object) => {
+            Ok(Box::new(ObjectStateStore::open_read_only(object).await?))
+        }
+        other => open(other).await,
+    }
+}
+
 /// Opens the store a config names, creating or migrating it as needed.
 pub async fn open(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
     match config {

@@ -146,3 +146,18 @@ impl S3Server {
         )
     }
 }
+
+/// `sluice <args>`, with this server's keys and region in the environment (the default
+/// credential chain) and no other AWS settings.
+pub fn sluice_with_keys(args: &[&str]) -> tokio::process::Command {
+    let mut command = super::sluice();
+    command
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT");
+    command
+}

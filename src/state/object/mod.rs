@@ -88,6 +88,16 @@ impl ObjectStateStore {
     /// Opens the store the config names: checks its marker (refusing a newer format), checks
     /// that the store enforces conditional writes, and marks a new store.
     pub async fn open(config: &ObjectStateConfig) -> Result<Self, StateError> {
+        Self::open_with(config, true).await
+    }
+
+    /// Opens the store to read it only (`sluice status`, `sluice state show`): the marker is
+    /// checked but nothing is written, so read-only credentials suffice.
+    pub async fn open_read_only(config: &ObjectStateConfig) -> Result<Self, StateError> {
+        Self::open_with(config, false).await
+    }
+
+    async fn open_with(config: &ObjectStateConfig, writable: bool) -> Result<Self, StateError> {
         let fail = |detail: String| StateError::Backend {
             location: config.url.clone(),
             detail,
@@ -105,20 +115,27 @@ impl ObjectStateStore {
                 Box::new(backend::Bucket::new(store, &prefix, &config.url))
             }
         };
-        Self::open_objects(objects, config.url.clone()).await
+        Self::open_objects(objects, config.url.clone(), writable).await
     }
 
     /// A store over objects in memory (for tests of code that needs a store).
     pub async fn in_memory() -> Result<Self, StateError> {
         let memory = std::sync::Arc::new(object_store::memory::InMemory::new());
         let objects = Box::new(backend::Bucket::new(memory, "", "memory://state"));
-        Self::open_objects(objects, "memory://state/".into()).await
+        Self::open_objects(objects, "memory://state/".into(), true).await
     }
 
-    async fn open_objects(objects: Box<dyn Objects>, location: String) -> Result<Self, StateError> {
+    async fn open_objects(
+        objects: Box<dyn Objects>,
+        location: String,
+        writable: bool,
+    ) -> Result<Self, StateError> {
         let store = ObjectStateStore { objects, location };
         // The marker is read before anything is written: a newer store is left untouched.
         let marker = store.read::<Marker>("(store marker)", MARKER).await?;
+        if !writable {
+            return Ok(store);
+        }
         backend::probe(&*store.objects)
             .await
             .map_err(|detail| store.backend(detail))?;
@@ -565,6 +582,94 @@ impl StateStore for ObjectStateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    type Hook = futures_util::future::BoxFuture<'static, ()>;
+
+    /// Objects that run the hook in `hook` once, just before the next write of a checkpoint
+    /// document: another worker acting between a writer's read and its write.
+    struct Interposed {
+        inner: backend::Bucket,
+        hook: Arc<Mutex<Option<Hook>>>,
+    }
+
+    #[async_trait]
+    impl Objects for Interposed {
+        async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+            self.inner.get(name).await
+        }
+        async fn put(
+            &self,
+            name: &str,
+            bytes: Vec<u8>,
+            condition: Condition<'_>,
+        ) -> Result<(), PutError> {
+            if name.starts_with("checkpoints/") {
+                let hook = self.hook.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(hook) = hook {
+                    hook.await;
+                }
+            }
+            self.inner.put(name, bytes, condition).await
+        }
+        async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+            self.inner.list(dir).await
+        }
+        async fn delete(&self, name: &str) -> Result<(), String> {
+            self.inner.delete(name).await
+        }
+        fn url_of(&self, name: &str) -> String {
+            self.inner.url_of(name)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_takeover_between_read_and_write_fences_the_write() {
+        let memory = Arc::new(object_store::memory::InMemory::new());
+        let bucket = || backend::Bucket::new(memory.clone(), "s", "memory://b/s");
+        let b = Arc::new(
+            ObjectStateStore::open_objects(Box::new(bucket()), "b".into(), true)
+                .await
+                .unwrap(),
+        );
+        let hook = Arc::new(Mutex::new(None));
+        let objects = Interposed {
+            inner: bucket(),
+            hook: Arc::clone(&hook),
+        };
+        let a_store = ObjectStateStore::open_objects(Box::new(objects), "a".into(), true)
+            .await
+            .unwrap();
+        let LeaseOutcome::Acquired(a) = a_store
+            .acquire_lease("okta", "a", Duration::ZERO)
+            .await
+            .unwrap()
+        else {
+            panic!("a free lease is acquired");
+        };
+        // `a` reads the document (fence = its token), then `b` takes the lapsed lease over
+        // and moves the fence, then `a` writes: the write must fail on the version.
+        let taker = Arc::clone(&b);
+        let takeover: Hook = Box::pin(async move {
+            let outcome = taker
+                .acquire_lease("okta", "b", Duration::from_secs(60))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, LeaseOutcome::Acquired(_)), "{outcome:?}");
+        });
+        *hook.lock().unwrap() = Some(takeover);
+        let next = Checkpoint {
+            seq: 1,
+            ..Checkpoint::default()
+        };
+        let err = a_store.commit("okta", &next, a.token).await.unwrap_err();
+        assert!(
+            matches!(err, StateError::Fenced { held, current, .. } if held == a.token && current == a.token + 1),
+            "{err}"
+        );
+        assert!(hook.lock().unwrap().is_none(), "the takeover ran");
+        assert_eq!(b.load("okta").await.unwrap(), SourceState::default());
+    }
 
     #[tokio::test]
     async fn keys_that_are_not_safe_object_names_are_refused() {
