@@ -181,6 +181,23 @@ async fn state_commands_show_export_import_and_reset() {
         store.release_lease(&lease).await.unwrap();
     }
 
+    // --force overwrites, and moves the commit number on rather than back (lake objects are
+    // named after it).
+    let commit = |show: &std::process::Output| -> u64 {
+        let text = String::from_utf8_lossy(&show.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("commit"))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = commit(&run_sluice(&["state", "show", "--config", &object]).await);
+    let out = import(object.clone(), true).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let show = run_sluice(&["state", "show", "--config", &object]).await;
+    assert_eq!(commit(&show), before + 1);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("delivered    1500 events"));
+
     // Reset: explained and refused without --yes, then done.
     let out = run_sluice(&["state", "reset", "--config", &object, "--source", "okta"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));

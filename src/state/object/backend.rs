@@ -243,16 +243,24 @@ async fn probe_at(objects: &dyn Objects, name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// A store that drops every condition, like an S3-compatible server without conditional
-    /// writes: it must be refused.
-    struct Careless(Bucket);
+    /// A store that drops update conditions (and create-only ones too unless `.1`), like an
+    /// S3-compatible server without conditional writes: it must be refused.
+    struct Careless(Bucket, bool);
 
     #[async_trait]
     impl Objects for Careless {
         async fn get(&self, name: &str) -> Result<Option<Found>, String> {
             self.0.get(name).await
         }
-        async fn put(&self, name: &str, bytes: Vec<u8>, _: Condition<'_>) -> Result<(), PutError> {
+        async fn put(
+            &self,
+            name: &str,
+            bytes: Vec<u8>,
+            condition: Condition<'_>,
+        ) -> Result<(), PutError> {
+            if self.1 && matches!(condition, Condition::Create) {
+                return self.0.put(name, bytes, condition).await;
+            }
             let path = self.0.path(name).map_err(PutError::Failed)?;
             self.0
                 .store
@@ -289,12 +297,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_ignores_conditions_is_refused_with_what_it_needs() {
-        let err = probe(&Careless(memory())).await.unwrap_err();
+        let err = probe(&Careless(memory(), false)).await.unwrap_err();
         assert!(err.contains("If-None-Match"), "{err}");
         assert!(
             err.contains("hint: sluice needs conditional writes"),
             "{err}"
         );
         assert!(err.contains("memory://bucket/state/probes/"), "{err}");
+        // Create-only honoured, If-Match ignored: refused too.
+        let err = probe(&Careless(memory(), true)).await.unwrap_err();
+        assert!(err.contains("If-Match"), "{err}");
+        assert!(err.contains("stale version"), "{err}");
     }
 }
