@@ -21,7 +21,6 @@ fn s3_tests_need_the_s3_feature() {
 mod s3 {
     use std::collections::HashSet;
     use std::path::Path;
-    use std::process::Stdio;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -36,7 +35,7 @@ mod s3 {
     use sluice::sink::Sink;
     use sluice::transform::{Envelope, EnvelopeTime};
 
-    use super::common::{start_simulator, TestConfig};
+    use super::common::{kill_9_repeatedly, start_simulator, TestConfig};
 
     use super::common::s3::{start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
 
@@ -354,23 +353,7 @@ roll_size = "{roll_size}"
         let dir = tempfile::tempdir().unwrap();
         // Small objects: many commits per run, so kills land in every phase of a commit.
         let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
-        let mut rng = rand::rng();
-        let (mut kills, mut attempts) = (0, 0);
-        while kills < 10 {
-            attempts += 1;
-            assert!(attempts < 60, "the job finished before 10 kills could land");
-            let mut child = run_command(&config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-            if child.try_wait().unwrap().is_none() {
-                child.start_kill().unwrap(); // SIGKILL
-                kills += 1;
-            }
-            child.wait().await.unwrap();
-        }
+        kill_9_repeatedly(|| run_command(&config), 10, 60, 50..400).await;
         run_until_caught_up(&config).await;
         assert_s3_lake_exact(&server, "kill9", &sim_config).await;
         sim.shutdown().await;

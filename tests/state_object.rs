@@ -5,13 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use rand::Rng;
 use sluice::simulator::{Faults, SimulatorConfig};
 
-use common::{assert_lake_exact, output_text, run_sluice, sluice, start_simulator, TestConfig};
+use common::{
+    assert_lake_exact, kill_9_repeatedly, output_text, run_sluice, run_until_caught_up, sluice,
+    start_simulator, TestConfig,
+};
 
 /// `sluice.toml` in `dir` for the simulated Okta into a local lake, with `state` as the
 /// `[state]` table.
@@ -47,35 +48,13 @@ async fn object_state_on_file_is_exact_after_repeated_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     // Small objects: many commits per run, so kills land in every phase of a commit.
     let config = write_config(dir.path(), &sim.base_url(), "16KB", &file_state(dir.path()));
-    let mut rng = rand::rng();
-    let (mut kills, mut attempts) = (0, 0);
-    while kills < KILLS {
-        attempts += 1;
-        assert!(
-            attempts < KILLS * 5,
-            "the job finished before {KILLS} kills could land"
-        );
-        let mut child = sluice()
-            .args(["run", "--once", "--config", &config])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(30..300))).await;
-        if child.try_wait().unwrap().is_none() {
-            child.start_kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().await.unwrap();
-    }
-    for _ in 0..20 {
-        let out = run_sluice(&["run", "--once", "--config", &config]).await;
-        match out.status.code() {
-            Some(0) => break,
-            Some(3) => continue,
-            _ => panic!("final run failed: {}", output_text(&out)),
-        }
-    }
+    let start = || {
+        let mut command = sluice();
+        command.args(["run", "--once", "--config", &config]);
+        command
+    };
+    kill_9_repeatedly(start, KILLS, KILLS * 5, 30..300).await;
+    run_until_caught_up(&config, 20, &[]).await;
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     // The state lives in objects only: no SQLite file was made.
     assert!(!dir.path().join("state.db").exists());
@@ -297,14 +276,12 @@ mod s3 {
             output_text(&a),
             output_text(&b)
         );
-        for _ in 0..20 {
-            let out = run(&config).output().await.unwrap();
-            match out.status.code() {
-                Some(0) => break,
-                Some(3) => continue,
-                _ => panic!("{}", output_text(&out)),
-            }
-        }
+        let keys = [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", REGION),
+        ];
+        run_until_caught_up(&config, 20, &keys).await;
         let lake: sluice::config::LakeConfig = toml::from_str(&format!(
             "name = \"lake\"\n{lake_table}region = \"{REGION}\"\naccess_key_id = \"{ACCESS_KEY}\"\nsecret_access_key = \"{SECRET_KEY}\"\n"
         ))
