@@ -1344,6 +1344,9 @@ mod object_only {
             other => panic!("{other:?}"),
         }
         assert_eq!(config.state.lease_ttl(), Duration::from_secs(120));
+        // Beside a lake in the same bucket is fine.
+        let beside = "[state]\nkind = \"object\"\nurl = \"s3://b/raw-state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\nurl = \"s3://b/raw\"\n";
+        sluice::config::load_str(beside, file).unwrap_or_else(|e| panic!("{e}"));
         for (body, expected) in [
             ("url = \"ftp://host/x\"", "not a state store location"),
             (
@@ -1364,6 +1367,14 @@ mod object_only {
                 "s3:// locations only",
             ),
             ("url = \"s3://b/x\"\naccess_key_id = \"a\"", "together"),
+            (
+                "url = \"s3://lake-bucket/raw/state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\nurl = \"s3://lake-bucket/raw\"",
+                "inside lake `lake`",
+            ),
+            (
+                "url = \"file:///srv/lake/state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\npath = \"/srv/lake\"",
+                "inside lake `lake`",
+            ),
         ] {
             let toml = format!("[state]\nkind = \"object\"\n{body}\n");
             let err = sluice::config::load_str(&toml, file).unwrap_err();

@@ -271,6 +271,7 @@ fn validate(config: &Config) -> Result<(), Invalid> {
                 });
             invalid("state.url".to_string(), message, hint)
         })?;
+        validate_state_apart_from_lakes(config, object)?;
     }
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
@@ -308,6 +309,60 @@ fn validate(config: &Config) -> Result<(), Invalid> {
             ));
         }
         validate_source(i, source, &sink_names)?;
+    }
+    Ok(())
+}
+
+/// Object state must not live inside a lake: the lake's readers (`sluice lake ddl` tables,
+/// loaders that ingest every new object) would pick the state documents up as data.
+fn validate_state_apart_from_lakes(
+    config: &Config,
+    object: &super::ObjectStateConfig,
+) -> Result<(), Invalid> {
+    use crate::cloud::StoreLocation;
+    let Ok(state) = object.location() else {
+        return Ok(());
+    };
+    for sink in &config.sinks {
+        let SinkConfig::Lake(lake) = sink else {
+            continue;
+        };
+        let inside = match (&state, lake.location()) {
+            (StoreLocation::Directory(state), StoreLocation::Directory(lake)) => {
+                state.starts_with(&lake)
+            }
+            (
+                StoreLocation::Store {
+                    scheme,
+                    bucket,
+                    prefix,
+                },
+                StoreLocation::Store {
+                    scheme: lake_scheme,
+                    bucket: lake_bucket,
+                    prefix: lake_prefix,
+                },
+            ) => {
+                *scheme == lake_scheme
+                    && *bucket == lake_bucket
+                    && (lake_prefix.is_empty()
+                        || *prefix == lake_prefix
+                        || prefix.starts_with(&format!("{lake_prefix}/")))
+            }
+            _ => false,
+        };
+        if inside {
+            return Err(invalid(
+                "state.url".to_string(),
+                format!(
+                    "`{}` is inside lake `{}` ({}), whose readers would take the state objects for data",
+                    object.url,
+                    lake.name,
+                    lake.display_location()
+                ),
+                "give the state a location of its own beside the lake, e.g. s3://bucket/sluice-state/ next to s3://bucket/lake/",
+            ));
+        }
     }
     Ok(())
 }
