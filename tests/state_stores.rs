@@ -1,9 +1,8 @@
 //! The state store contract: one suite, run against every store.
 //!
 //! SQLite and the object store on `file://` always run. The object store on S3 runs against
-//! moto's S3 server (`tests/common/s3.rs` starts it; s3s-fs ignores conditional writes, and is
-//! only used to check that such a server is refused), all its contract tests in one test on one
-//! server. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
+//! the S3-compatible server `tests/common/s3.rs` starts (s3s-fs or moto; both honour
+//! conditional writes), all its contract tests in one test on one server. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
 //! `SLUICE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test --test state_stores`;
 //! each test works in a schema of its own (dropped when it passes), so tests run in parallel
 //! against one database. Those tests connect without TLS: use `sslmode=disable` or `prefer`.
@@ -903,7 +902,7 @@ macro_rules! contract_suite {
         #[cfg(feature = "s3")]
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn object_s3_contract() {
-            let Some(server) = common::s3::start_conditional_server().await else { return };
+            let Some(server) = common::s3::start_server().await else { return };
             $(
                 eprintln!("object store on {}: {}", server.kind, stringify!($test));
                 contract::$test(&ObjectHarness::s3(&server)).await;
@@ -1384,26 +1383,6 @@ mod object_only {
             assert!(shown.contains("hint:"), "{body}: {shown}");
             assert!(!shown.contains("secret@"), "{shown}");
         }
-    }
-
-    /// s3s-fs ignores `If-None-Match` and `If-Match` on PUT: a store there would let two runs
-    /// overwrite each other, so it is refused at open, saying what is needed. Runs when
-    /// s3s-fs is installed (as `.ci/run` tries to).
-    #[cfg(feature = "s3")]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_server_without_conditional_writes_is_refused_at_start() {
-        let Some(server) = common::s3::start_s3s_fs().await else {
-            eprintln!("skipped: s3s-fs is not installed");
-            return;
-        };
-        let harness = ObjectHarness::s3(&server);
-        let err = harness.open().await.err().expect("s3s-fs is refused");
-        let shown = err.to_string();
-        assert!(matches!(err, StateError::Backend { .. }), "{shown}");
-        assert!(shown.contains("sluice needs conditional writes"), "{shown}");
-        assert!(shown.contains(&harness.config.url), "{shown}");
-        // Nothing but the scratch object's traces: no marker, no state.
-        assert_eq!(harness.get("sluice-state.json").await, None);
     }
 
     #[tokio::test]

@@ -47,25 +47,8 @@ fn free_port() -> u16 {
 /// `SLUICE_TEST_S3_SERVER` picks one), or returns `None` (after saying why) when none is
 /// installed and the tests may skip.
 pub async fn start_server() -> Option<S3Server> {
+    let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
     let wanted = std::env::var("SLUICE_TEST_S3_SERVER").unwrap_or_default();
-    start(&wanted, true).await
-}
-
-/// Starts moto's server, which honours conditional writes (`If-None-Match: *`, `If-Match`),
-/// as the object state store needs; s3s-fs ignores them. `None` as for [`start_server`].
-pub async fn start_conditional_server() -> Option<S3Server> {
-    start("moto", true).await
-}
-
-/// Starts s3s-fs if it is installed, else `None` (never a failure: `.ci/run` installs it on a
-/// best-effort basis).
-pub async fn start_s3s_fs() -> Option<S3Server> {
-    start("s3s-fs", false).await
-}
-
-async fn start(wanted: &str, may_require: bool) -> Option<S3Server> {
-    let required =
-        may_require && std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
     let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
     let moto = !s3s
         && (wanted.is_empty() || wanted == "moto")
