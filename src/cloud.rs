@@ -192,6 +192,30 @@ impl StoreOptions {
     }
 }
 
+/// The S3 client builder of `bucket` with `options` applied, for callers that configure more
+/// (the lake's Object Lock); [`connect`] builds it as is.
+#[cfg(feature = "s3")]
+pub fn s3_builder(bucket: &str, options: &StoreOptions) -> object_store::aws::AmazonS3Builder {
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &options.region {
+        builder = builder.with_region(region);
+    }
+    if options.allow_http {
+        builder = builder.with_allow_http(true);
+    }
+    if let (Some(key), Some(secret)) = (&options.access_key_id, &options.secret_access_key) {
+        builder = builder
+            .with_access_key_id(key.expose())
+            .with_secret_access_key(secret.expose());
+    }
+    builder
+}
+
 /// Builds the client of `bucket` in `scheme`. Credentials come from the environment (each
 /// builder's `from_env`) unless the options give S3 keys. Nothing is sent yet.
 ///
@@ -205,27 +229,11 @@ pub fn connect(
 ) -> Result<Arc<dyn ObjectStore>, String> {
     match scheme {
         #[cfg(feature = "s3")]
-        StoreScheme::S3 => {
-            let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
-            if let Some(endpoint) = &options.endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(region) = &options.region {
-                builder = builder.with_region(region);
-            }
-            if options.allow_http {
-                builder = builder.with_allow_http(true);
-            }
-            if let (Some(key), Some(secret)) = (&options.access_key_id, &options.secret_access_key)
-            {
-                builder = builder
-                    .with_access_key_id(key.expose())
-                    .with_secret_access_key(secret.expose());
-            }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
-        }
+        StoreScheme::S3 => Ok(Arc::new(
+            s3_builder(bucket, options)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )),
         #[cfg(feature = "gcs")]
         StoreScheme::Gcs => {
             let mut builder =

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod runtime;
+mod secrets;
 pub mod simulator;
 pub mod sink;
 pub mod source;

@@ -1,6 +1,6 @@
 //! An outside reader: DuckDB reads the lakes the real binary wrote (hive partitioning, gzip
-//! and zstd NDJSON), by glob and through the views `sluice lake ddl --dialect duckdb` prints,
-//! and must see exactly what sluice wrote.
+//! and zstd NDJSON, and Parquet in builds with the `parquet` feature), by glob and through the
+//! views `sluice lake ddl --dialect duckdb` prints, and must see exactly what sluice wrote.
 //!
 //! Needs Python's `duckdb` (`pip install duckdb`). Without it the test says so and passes,
 //! unless `SLUICE_TEST_DUCKDB` is set (as `.ci/run` does), where it fails.
@@ -63,10 +63,25 @@ async fn duckdb_reads_exactly_what_sluice_wrote() {
     let sim = start_simulator(sim_config.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let base_url = sim.base_url();
-    // One source fanned out to a gzip lake and a zstd lake, in small objects.
+    // One source fanned out to a gzip lake, a zstd lake and a Parquet lake, in small objects.
+    let parquet = cfg!(feature = "parquet");
+    let sinks = if parquet {
+        r#"sinks = ["lake", "lake_zstd", "lake_parquet"]"#
+    } else {
+        eprintln!("the Parquet lake is not checked: this build has no `parquet` feature");
+        r#"sinks = ["lake", "lake_zstd"]"#
+    };
     let source = TestConfig::new(&base_url)
         .source_table()
-        .replace(r#"sinks = ["lake"]"#, r#"sinks = ["lake", "lake_zstd"]"#);
+        .replace(r#"sinks = ["lake"]"#, sinks);
+    let parquet_sink = if parquet {
+        format!(
+            "[[sinks]]\nname = \"lake_parquet\"\nkind = \"lake\"\nurl = \"file://{}/lake-parquet\"\nformat = \"parquet\"\nroll_size = \"64KB\"\n",
+            dir.path().display()
+        )
+    } else {
+        String::new()
+    };
     let text = format!(
         r#"
 [state]
@@ -85,7 +100,8 @@ kind = "lake"
 url = "file://{dir}/lake-zstd"
 compression = "zstd"
 roll_size = "64KB"
-"#,
+
+{parquet_sink}"#,
         dir = dir.path().display()
     );
     let config_path = dir.path().join("sluice.toml");
@@ -100,10 +116,14 @@ roll_size = "64KB"
         }
     }
 
-    for (sink, lake, extension) in [
+    let mut lakes = vec![
         ("lake", dir.path().join("lake"), ".ndjson.gz"),
         ("lake_zstd", dir.path().join("lake-zstd"), ".ndjson.zst"),
-    ] {
+    ];
+    if parquet {
+        lakes.push(("lake_parquet", dir.path().join("lake-parquet"), ".parquet"));
+    }
+    for (sink, lake, extension) in lakes {
         assert_lake_exact(&lake, "okta", &sim_config);
         let written = sluice::sink::lake::read_lake(&lake, "okta").unwrap();
         let min_ms = millis(written.min_event_time.as_deref().unwrap());

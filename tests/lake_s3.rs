@@ -35,9 +35,11 @@ mod s3 {
     use sluice::sink::Sink;
     use sluice::transform::{Envelope, EnvelopeTime};
 
-    use super::common::{kill_9_repeatedly, start_simulator, TestConfig};
+    use super::common::{kill_9_repeatedly, sluice, start_simulator, TestConfig};
 
-    use super::common::s3::{start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
+    use super::common::s3::{
+        start_moto, start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY,
+    };
 
     impl S3Server {
         /// The lake sink config for `s3://lake/<prefix>` on this server, explicit keys.
@@ -245,6 +247,19 @@ secret_access_key = "{SECRET_KEY}"
         prefix: &str,
         roll_size: &str,
     ) -> String {
+        let extra = format!("roll_size = \"{roll_size}\"");
+        write_config_in(dir, base_url, &server.endpoint, BUCKET, prefix, &extra)
+    }
+
+    /// [`write_run_config`] for any bucket, with `extra` lines in the sink's table.
+    fn write_config_in(
+        dir: &Path,
+        base_url: &str,
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+        extra: &str,
+    ) -> String {
         let source = TestConfig::new(base_url).source_table();
         let text = format!(
             r#"
@@ -255,12 +270,11 @@ path = "state.db"
 [[sinks]]
 name = "lake"
 kind = "lake"
-url = "s3://{BUCKET}/{prefix}"
+url = "s3://{bucket}/{prefix}"
 endpoint = "{endpoint}"
 allow_http = true
-roll_size = "{roll_size}"
-"#,
-            endpoint = server.endpoint
+{extra}
+"#
         );
         let path = dir.join("sluice.toml");
         std::fs::write(&path, text).unwrap();
@@ -356,6 +370,333 @@ roll_size = "{roll_size}"
         kill_9_repeatedly(|| run_command(&config), 10, 60, 50..400).await;
         run_until_caught_up(&config).await;
         assert_s3_lake_exact(&server, "kill9", &sim_config).await;
+        sim.shutdown().await;
+    }
+
+    /// Creates a bucket on moto (which takes unsigned requests) with `headers`.
+    async fn create_moto_bucket(server: &S3Server, bucket: &str, headers: &[(&str, &str)]) {
+        let mut request = reqwest::Client::new().put(format!("{}/{bucket}", server.endpoint));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let created = request.send().await.expect("moto answers");
+        assert!(
+            created.status().is_success(),
+            "CreateBucket {bucket}: {}",
+            created.status()
+        );
+    }
+
+    /// One object version and its Object Lock retention, as boto3 reports it.
+    #[derive(Debug, serde::Deserialize)]
+    struct Retention {
+        key: String,
+        #[allow(dead_code)] // printed in failures
+        version: String,
+        latest: bool,
+        mode: Option<String>,
+        until_ms: Option<i64>,
+    }
+
+    /// Every object version under `prefix` of `bucket` with its retention, read through boto3
+    /// (`tests/support/s3_retention.py`).
+    async fn retentions(server: &S3Server, bucket: &str, prefix: &str) -> Vec<Retention> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3_retention.py");
+        let out = tokio::process::Command::new("python3")
+            .arg(script)
+            .args([server.endpoint.as_str(), bucket, prefix])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .output()
+            .await
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "boto3 could not read the retention: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn object_lock_retains_every_published_object_and_no_staged_one() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let bucket = "locked-lake";
+        create_moto_bucket(
+            &server,
+            bucket,
+            &[("x-amz-bucket-object-lock-enabled", "true")],
+        )
+        .await;
+        let sim_config = SimulatorConfig::okta(3_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let extra =
+            "roll_size = \"48KB\"\nobject_lock = { mode = \"compliance\", retain_for = \"30d\" }";
+        let config = write_config_in(
+            dir.path(),
+            &sim.base_url(),
+            &server.endpoint,
+            bucket,
+            "audit",
+            extra,
+        );
+        let before = Utc::now();
+        run_until_caught_up(&config).await;
+        let after = Utc::now();
+        let retain_for = chrono::Duration::days(30);
+
+        let mut lake = server.lake("audit", "");
+        lake.url = Some(url::Url::parse(&format!("s3://{bucket}/audit")).unwrap());
+        let contents = read_lake_at(&lake, "okta").await.unwrap();
+        let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
+        let got: HashSet<String> = contents.event_ids.iter().cloned().collect();
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), contents.event_ids.len(), "duplicated events");
+        assert!(contents.objects > 1, "{} objects", contents.objects);
+
+        let versions = retentions(&server, bucket, "audit/").await;
+        let published: HashSet<String> =
+            contents.keys.iter().map(|k| format!("audit/{k}")).collect();
+        let latest: HashSet<String> = versions
+            .iter()
+            .filter(|v| v.latest && !v.key.starts_with("audit/_staging/"))
+            .map(|v| v.key.clone())
+            .collect();
+        assert_eq!(latest, published, "boto3 lists the published objects");
+        let (earliest, latest_until) = (
+            (before + retain_for).timestamp_millis() - 1_000,
+            (after + retain_for).timestamp_millis() + 1_000,
+        );
+        for version in &versions {
+            if version.key.starts_with("audit/_staging/") {
+                // Staged objects go up without retention: the versions their deletes leave
+                // in a versioned bucket can be expired by a lifecycle rule.
+                assert_eq!(version.mode, None, "staged {version:?} is retained");
+                continue;
+            }
+            assert_eq!(version.mode.as_deref(), Some("COMPLIANCE"), "{version:?}");
+            let until = version.until_ms.unwrap_or_default();
+            assert!(
+                (earliest..=latest_until).contains(&until),
+                "{version:?}: expected retention until 30 days after {before}..{after}"
+            );
+        }
+        assert!(
+            versions
+                .iter()
+                .any(|v| v.key.starts_with("audit/_staging/")),
+            "a versioned bucket keeps the staged versions: {versions:?}"
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn object_lock_applies_to_objects_uploaded_in_parts() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let bucket = "locked-big";
+        create_moto_bucket(
+            &server,
+            bucket,
+            &[("x-amz-bucket-object-lock-enabled", "true")],
+        )
+        .await;
+        let mut config = server.lake(
+            "big",
+            "part_size = \"5MiB\"\nroll_size = \"64MiB\"\nobject_lock = { mode = \"governance\", retain_for = \"1d\" }",
+        );
+        config.url = Some(url::Url::parse(&format!("s3://{bucket}/big")).unwrap());
+        let mut sink = LakeSink::new(&config, "okta").unwrap();
+        let mut rng = rand::rng();
+        // About 12 MB compressed in one partition: a multipart upload with SHA-256 checksums.
+        for page in 0..20 {
+            let events: Vec<Envelope> = (0..8)
+                .map(|i| {
+                    let noise: String = (0..100_000)
+                        .map(|_| char::from(b'0' + rng.random_range(0..64u8)))
+                        .collect();
+                    event(
+                        &format!("e{page:02}-{i}"),
+                        1_700_000_000 + page,
+                        serde_json::json!({ "noise": noise }),
+                    )
+                })
+                .collect();
+            sink.write(&events).await.unwrap();
+        }
+        let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+        assert!(payload[0]["parts"].as_u64().unwrap_or(0) >= 2, "{payload}");
+        let before = Utc::now();
+        sink.publish(&payload).await.unwrap();
+        // Publishing again (a run finishing an interrupted commit) finds the staged object
+        // gone and the key published: nothing is copied twice.
+        sink.publish(&payload).await.unwrap();
+        let versions = retentions(&server, bucket, "big/").await;
+        let published: Vec<&Retention> = versions
+            .iter()
+            .filter(|v| !v.key.starts_with("big/_staging/"))
+            .collect();
+        assert_eq!(published.len(), 1, "{versions:?}");
+        assert_eq!(published[0].mode.as_deref(), Some("GOVERNANCE"));
+        let until = published[0].until_ms.unwrap_or_default();
+        let expected = (before + chrono::Duration::days(1)).timestamp_millis();
+        assert!(
+            (expected - 1_000..expected + 60_000).contains(&until),
+            "retained until {until}, expected about {expected}"
+        );
+        assert!(versions
+            .iter()
+            .filter(|v| v.key.starts_with("big/_staging/"))
+            .all(|v| v.mode.is_none()));
+    }
+
+    /// A proxy in front of an S3 server that, while `deny` is set, refuses every write (PUT,
+    /// POST, DELETE) with S3's own `403 AccessDenied`, as a bucket policy or an IAM deny
+    /// would, and forwards everything else. (moto's IAM enforcement cannot stand in: moto
+    /// 5.2 rejects the signature of any list request whose prefix holds a `/`.)
+    struct DenyingProxy {
+        endpoint: String,
+        deny: Arc<std::sync::atomic::AtomicBool>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for DenyingProxy {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn denying_proxy(upstream: &str) -> DenyingProxy {
+        use axum::body::Body;
+        use axum::extract::{Request, State};
+        use axum::response::Response;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        #[derive(Clone)]
+        struct Proxy {
+            upstream: String,
+            deny: Arc<AtomicBool>,
+            client: reqwest::Client,
+        }
+
+        async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
+            let method = request.method().clone();
+            let writes = [http::Method::PUT, http::Method::POST, http::Method::DELETE];
+            if proxy.deny.load(Ordering::SeqCst) && writes.contains(&method) {
+                return Response::builder()
+                    .status(403)
+                    .header("content-type", "application/xml")
+                    .body(Body::from(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                    ))
+                    .unwrap();
+            }
+            let path = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let mut forward = proxy
+                .client
+                .request(method, format!("{}{path}", proxy.upstream));
+            for (name, value) in request.headers() {
+                if name != http::header::HOST {
+                    forward = forward.header(name, value);
+                }
+            }
+            let body = axum::body::to_bytes(request.into_body(), 512 * 1024 * 1024)
+                .await
+                .unwrap();
+            let answer = forward.body(body).send().await.unwrap();
+            let mut response = Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                response = response.header(name, value);
+            }
+            response
+                .body(Body::from(answer.bytes().await.unwrap()))
+                .unwrap()
+        }
+
+        let deny = Arc::new(AtomicBool::new(true));
+        let proxy = Proxy {
+            upstream: upstream.to_string(),
+            deny: Arc::clone(&deny),
+            client: reqwest::Client::new(),
+        };
+        let app = axum::Router::new().fallback(handle).with_state(proxy);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        DenyingProxy {
+            endpoint,
+            deny,
+            task,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_s3_write_fails_the_run_and_a_rerun_delivers_exactly_once() {
+        let Some(server) = start_moto().await else {
+            return;
+        };
+        let proxy = denying_proxy(&server.endpoint).await;
+        let sim_config = SimulatorConfig::okta(2_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        // The sink writes through the proxy; the checks read moto directly.
+        let config = write_config_in(
+            dir.path(),
+            &sim.base_url(),
+            &proxy.endpoint,
+            BUCKET,
+            "denied",
+            "roll_size = \"48KB\"",
+        );
+
+        let out = run_command(&config).output().await.unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success() && out.status.code() != Some(3),
+            "the refused run should fail, exited {:?}:\n{shown}",
+            out.status.code()
+        );
+        eprintln!("the refused run said:\n{shown}");
+        for needed in [
+            "sink `lake`",
+            "s3://lake/denied",
+            "denied/_staging/source=okta/",
+            "AccessDenied",
+            "hint:",
+        ] {
+            assert!(shown.contains(needed), "`{needed}` is not said:\n{shown}");
+        }
+        assert!(!shown.contains(SECRET_KEY), "the secret leaked:\n{shown}");
+        let status = sluice()
+            .args(["status", "--json", "--config", &config])
+            .output()
+            .await
+            .unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert!(
+            status[0]["high_water"].is_null(),
+            "the checkpoint moved past a page that was not committed: {status}"
+        );
+
+        // Writes are allowed again: the next runs deliver everything, once.
+        proxy.deny.store(false, std::sync::atomic::Ordering::SeqCst);
+        run_until_caught_up(&config).await;
+        assert_s3_lake_exact(&server, "denied", &sim_config).await;
         sim.shutdown().await;
     }
 }

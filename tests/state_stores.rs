@@ -334,7 +334,9 @@ impl ObjectHarness {
 #[async_trait]
 impl Harness for ObjectHarness {
     async fn open(&self) -> Result<Box<dyn StateStore>, StateError> {
-        sluice::state::open(&StateConfig::Object(self.config.clone())).await
+        Ok(Box::new(
+            sluice::state::ObjectStateStore::open(&self.config).await?,
+        ))
     }
 
     async fn write_raw_doc(&self, source: &str, doc: &str) {

@@ -97,7 +97,7 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let store = crate::state::open(&config.state)
         .await
         .map_err(|e| e.to_string())?;
-    let reports = crate::runtime::run_once(&config, store.as_ref(), shutdown_token()).await;
+    let reports = crate::runtime::run_once(&config, &store, shutdown_token()).await;
     sim.shutdown().await;
     let Some(report) = reports.into_iter().next() else {
         return Err("the demo config has no source".into());

@@ -4,6 +4,8 @@
 //! failed (the others still ran); 2 bad usage or configuration; 3 every source succeeded but
 //! work remains (a page cap or a stop signal ended the run early).
 
+mod backfill;
+mod bench;
 mod check;
 mod demo;
 mod dlq;
@@ -56,6 +58,10 @@ enum Command {
     Dlq(dlq::DlqArgs),
     /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects.
     Lake(lake::LakeArgs),
+    /// Pull a past time range of one source in parallel windows.
+    Backfill(backfill::BackfillArgs),
+    /// Time a simulated backlog pulled with 1, 4, 8… workers (for docs/benchmarks.md).
+    Bench(bench::BenchArgs),
     /// Checkpoints: show, export, import, reset (every kind of state store).
     State(state::StateArgs),
 }
@@ -91,6 +97,8 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::demo(args).await,
             Command::Lake(args) => lake::lake(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
+            Command::Backfill(args) => backfill::backfill(args).await,
+            Command::Bench(args) => bench::bench(args).await,
             Command::State(args) => state::state(args).await,
         }
     });

@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs) -> u8 {
             trigger.cancel();
         });
     }
-    let reports = runtime::run_once(&config, store.as_ref(), cancel).await;
+    let reports = runtime::run_once(&config, &store, cancel).await;
     let code = exit_code(&reports);
     if code == EXIT_MORE_PENDING {
         eprintln!("more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})");

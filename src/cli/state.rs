@@ -113,7 +113,7 @@ pub async fn state(args: StateArgs) -> u8 {
 async fn open_store(
     arg: &ConfigArg,
     write: bool,
-) -> Result<(crate::config::Config, Box<dyn StateStore>), Failure> {
+) -> Result<(crate::config::Config, std::sync::Arc<dyn StateStore>), Failure> {
     let config = crate::config::load_without_secrets(&arg.config)
         .map_err(|err| (EXIT_CONFIG, err.to_string()))?;
     let store = if write {
@@ -124,7 +124,9 @@ async fn open_store(
     Ok((config, store.map_err(|err| (EXIT_CONFIG, err.to_string()))?))
 }
 
-async fn open(arg: &ConfigArg) -> Result<(crate::config::Config, Box<dyn StateStore>), Failure> {
+async fn open(
+    arg: &ConfigArg,
+) -> Result<(crate::config::Config, std::sync::Arc<dyn StateStore>), Failure> {
     open_store(arg, true).await
 }
 

@@ -29,13 +29,26 @@ pub async fn status(args: StatusArgs) -> u8 {
         Ok(store) => store.status().await,
         Err(err) => Err(err),
     };
-    let mut statuses = match statuses {
-        Ok(statuses) => statuses,
+    let (windows, mut statuses): (Vec<_>, Vec<_>) = match statuses {
+        Ok(statuses) => statuses
+            .into_iter()
+            .partition(|s| crate::state::is_window_key(&s.source)),
         Err(err) => {
             eprintln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
+    // A source's backfill windows deliver on its behalf: count them in.
+    for window in &windows {
+        let owner = window
+            .source
+            .split(crate::state::WINDOW_KEY_SEPARATOR)
+            .next()
+            .unwrap_or_default();
+        if let Some(status) = statuses.iter_mut().find(|s| s.source == owner) {
+            status.checkpoint.delivered += window.checkpoint.delivered;
+        }
+    }
     // Configured sources that never ran are worth showing too.
     for source in &config.sources {
         if !statuses.iter().any(|s| s.source == source.name) {
@@ -72,6 +85,13 @@ fn json_row(status: &SourceStatus) -> serde_json::Value {
         "source": status.source,
         "window": status.checkpoint.window,
         "anchor": status.checkpoint.anchor,
+        "frontier": status.checkpoint.frontier(),
+        "backfills": status.checkpoint.backfills.iter().map(|b| serde_json::json!({
+            "from": b.from,
+            "to": b.to,
+            "frontier": b.frontier,
+            "windows": b.windows().count(),
+        })).collect::<Vec<_>>(),
         "high_water": status.checkpoint.high_water,
         "lag_seconds": lag_seconds(status),
         "delivered": status.checkpoint.delivered,
@@ -97,6 +117,16 @@ fn print_table(statuses: &[SourceStatus]) {
             None => println!("  next window  from {}", time(c.anchor)),
         }
         println!("  high water   {}", time(c.high_water));
+        for b in &c.backfills {
+            println!(
+                "  backfill     {} .. {}: complete up to {} ({} windows of {})",
+                rfc3339_millis(b.from),
+                rfc3339_millis(b.to),
+                rfc3339_millis(b.frontier),
+                b.windows().count(),
+                humantime::format_duration(b.step)
+            );
+        }
         match lag_seconds(s) {
             Some(lag) => println!(
                 "  lag          {}",

@@ -67,17 +67,25 @@ fn load_with(path: &Path, resolve: bool) -> Result<Config, ConfigError> {
         hint: Some("pass the right file with --config PATH".to_string()),
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let context = super::secret::ResolveContext {
-        base_dir: Some(base.to_path_buf()),
-        resolve,
-    };
+    // A fresh context per load: secret manager references are fetched again on every load,
+    // so a reload picks up rotated secrets.
+    let context = super::secret::ResolveContext::for_load(Some(base.to_path_buf()), resolve);
     let mut config = super::secret::with_context(context, || load_str(&text, path))?;
     config.make_paths_relative_to(base);
     Ok(config)
 }
 
 /// Parses and validates config `text`; `file` is only used to name the file in errors.
+///
+/// Secret manager references (`${aws-sm:...}`, `${gcp-sm:...}`, `${vault:...}`) are fetched
+/// here, each secret once, on a thread of their own: this function blocks until they have
+/// answered (or failed), so async callers should run it with `spawn_blocking`, though calling
+/// it directly from a runtime thread is safe.
 pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    super::secret::with_session(|| parse_and_validate(text, file))
+}
+
+fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
     let parsed = match merge_connectors(text, file)? {
         Some(merged) => serde_path_to_error::deserialize(merged),
@@ -367,6 +375,9 @@ fn validate_state_apart_from_lakes(
     Ok(())
 }
 
+/// The most windows of one source worked at once.
+pub const MAX_WORKERS: usize = 64;
+
 fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Result<(), Invalid> {
     let key = |field: &str| format!("sources[{i}].{field}");
     if source.name.is_empty()
@@ -379,6 +390,13 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             key("name"),
             format!("source name `{}` is not allowed", source.name),
             "use letters, digits, '-' and '_' only: the name becomes part of lake paths",
+        ));
+    }
+    if source.workers == 0 || source.workers > MAX_WORKERS {
+        return Err(invalid(
+            key("workers"),
+            format!("workers = {} is out of range", source.workers),
+            format!("use 1 (one window at a time) up to {MAX_WORKERS}"),
         ));
     }
     match url::Url::parse(&source.base_url) {
@@ -753,6 +771,21 @@ path = "lake"
         assert!(shown.contains("SLUICE_TEST_NOT_SET_EVER"), "{shown}");
         assert!(shown.contains("sources[0].auth.token"), "{shown}");
         assert_eq!(e.position, Some((15, 10)), "{shown}");
+    }
+
+    #[test]
+    fn malformed_manager_reference_is_located_before_any_request() {
+        // No `#KEY`: refused while parsing the reference, so no Vault address is needed.
+        let text = GOOD.replace("\"literal\"", "\"${vault:secret/sluice/okta}\"");
+        let e = err(&text);
+        let shown = e.to_string();
+        assert!(shown.contains("${vault:secret/sluice/okta}"), "{shown}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].auth.token"), "{shown}");
+        assert_eq!(e.position, Some((15, 10)), "{shown}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("#KEY")),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Configuration: the TOML file a user writes, parsed into typed settings.
 //!
 //! [`load`] reads and validates a file; every error it returns names the file, the line and
-//! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`) are resolved at load
-//! time into [`Secret`], which never prints its value.
+//! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`, and references to
+//! AWS Secrets Manager, Google Secret Manager and Vault) are resolved at load time into
+//! [`Secret`], which never prints its value.
 
 mod auth;
 mod load;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 pub use auth::{
     ApiKeyConfig, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion, ServiceAccountKey,
 };
-pub use load::{load, load_str, load_without_secrets, ConfigError};
+pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use secret::Secret;
 pub use sinks::{
     BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig,
@@ -259,8 +260,18 @@ pub struct SourceConfig {
     /// When to stop calling an API that keeps failing.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerConfig,
+    /// How many windows of a backlog (a first run's lookback, a catch-up after downtime, a
+    /// `sluice backfill`) are worked at once. 1 lists the backlog one window after another;
+    /// more splits it into `window.max_window` windows, each with its own checkpoint. Raise
+    /// it only for APIs that allow parallel time-range queries within their rate limit.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
     /// Names of the `[[sinks]]` this source delivers to.
     pub sinks: Vec<String>,
+}
+
+fn default_workers() -> usize {
+    1
 }
 
 /// HTTP method of page requests.

@@ -1,10 +1,14 @@
-//! Secret values: resolved from `${env:NAME}` or `${file:PATH}` references, never printed.
+//! Secret values: resolved from `${env:NAME}`, `${file:PATH}` or secret manager references
+//! (`${aws-sm:...}`, `${gcp-sm:...}`, `${vault:...}`, see [`crate::secrets`]), never printed.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::secrets::{Reference, Session};
 
 /// How secrets are resolved while a config file is being read.
 #[derive(Debug, Clone, Default)]
@@ -14,10 +18,38 @@ pub(crate) struct ResolveContext {
     /// `false` for commands that never use credentials (`sluice status`): references are
     /// kept unresolved, so a missing variable does not stop them.
     pub resolve: bool,
+    /// The secret manager fetches of this load: each secret is fetched once per load, and a
+    /// new load (a reload) fetches again. `None` outside a load: each reference then gets a
+    /// session of its own.
+    pub session: Option<Rc<Session>>,
+}
+
+impl ResolveContext {
+    /// The context of one load, with a fresh secret manager session.
+    pub(crate) fn for_load(base_dir: Option<PathBuf>, resolve: bool) -> Self {
+        ResolveContext {
+            base_dir,
+            resolve,
+            session: Some(Rc::new(Session::new())),
+        }
+    }
 }
 
 thread_local! {
-    static CONTEXT: RefCell<ResolveContext> = const { RefCell::new(ResolveContext { base_dir: None, resolve: true }) };
+    static CONTEXT: RefCell<ResolveContext> = const { RefCell::new(ResolveContext { base_dir: None, resolve: true, session: None }) };
+}
+
+/// Runs `f` (a config parse) inside a secret manager session: the current one when a load
+/// has already opened one, else a fresh one for the duration of `f`.
+pub(crate) fn with_session<T>(f: impl FnOnce() -> T) -> T {
+    if CONTEXT.with(|c| c.borrow().session.is_some()) {
+        return f();
+    }
+    let context = CONTEXT.with(|c| {
+        let current = c.borrow();
+        ResolveContext::for_load(current.base_dir.clone(), current.resolve)
+    });
+    with_context(context, f)
 }
 
 /// Runs `f` (a config parse) with `context` in force for the secrets it reads.
@@ -44,8 +76,9 @@ impl Secret {
         &self.0
     }
 
-    /// Resolves every `${env:NAME}` and `${file:PATH}` reference in `raw`. Text outside
-    /// references is kept as written, so `Basic ${env:CREDS}` works.
+    /// Resolves every `${env:NAME}`, `${file:PATH}` and secret manager reference in `raw`.
+    /// Text outside references is kept as written, so `Basic ${env:CREDS}` works. Secret
+    /// manager references make network requests (see [`crate::secrets`]).
     pub fn resolve(raw: &str) -> Result<Secret, String> {
         let mut out = String::with_capacity(raw.len());
         let mut rest = raw;
@@ -80,10 +113,30 @@ fn resolve_reference(reference: &str) -> Result<String, String> {
             .map_err(|err| {
                 format!("cannot read secret file {path}: {err} (hint: check the path and its permissions)")
             }),
-        _ => Err(format!(
-            "unknown secret reference `${{{reference}}}` (hint: use ${{env:NAME}} or ${{file:PATH}})"
-        )),
+        Some((scheme, body)) => match Reference::parse(scheme, body) {
+            Some(Ok(reference)) => {
+                let session = CONTEXT.with(|c| c.borrow().session.clone());
+                let result = match session {
+                    Some(session) => session.resolve(&reference),
+                    None => Session::new().resolve(&reference),
+                };
+                if result.is_ok() {
+                    // The reference names the secret, never its value.
+                    tracing::debug!(reference = %format!("${{{scheme}:{body}}}"), "resolved a secret from its manager");
+                }
+                result
+            }
+            Some(Err(problem)) => Err(problem),
+            None => Err(unknown(reference)),
+        },
+        None => Err(unknown(reference)),
     }
+}
+
+fn unknown(reference: &str) -> String {
+    format!(
+        "unknown secret reference `${{{reference}}}` (hint: use ${{env:NAME}}, ${{file:PATH}}, ${{aws-sm:NAME#KEY}}, ${{gcp-sm:projects/P/secrets/S/versions/V}} or ${{vault:PATH#KEY}})"
+    )
 }
 
 /// Whether secrets are being resolved (not in `sluice status`).
@@ -168,19 +221,13 @@ mod tests {
     fn relative_files_are_read_from_the_config_directory_and_status_needs_none() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "t0k\n").unwrap();
-        let context = ResolveContext {
-            base_dir: Some(dir.path().to_path_buf()),
-            resolve: true,
-        };
+        let context = ResolveContext::for_load(Some(dir.path().to_path_buf()), true);
         let secret = with_context(context, || {
             serde_json::from_str::<Secret>("\"${file:token}\"")
         })
         .unwrap();
         assert_eq!(secret.expose(), "t0k");
-        let lazy = ResolveContext {
-            base_dir: None,
-            resolve: false,
-        };
+        let lazy = ResolveContext::for_load(None, false);
         let unresolved = with_context(lazy, || {
             serde_json::from_str::<Secret>("\"${env:SLUICE_TEST_NEVER_SET}\"")
         });
@@ -189,7 +236,11 @@ mod tests {
 
     #[test]
     fn unknown_scheme_is_rejected() {
-        assert!(Secret::resolve("${vault:x}").is_err());
+        assert!(Secret::resolve("${vaults:x}").is_err());
+        assert!(
+            Secret::resolve("${vault:x}").is_err(),
+            "no mount/path: refused before any request"
+        );
         assert!(Secret::resolve("${env:X").is_err());
     }
 }

@@ -1,23 +1,30 @@
 //! The runtime: wires each source to its sinks and the state store, and runs them.
 //!
 //! Sources run concurrently and independently: one failing source never stops the others.
+//! Within a source, its live tail and its backfill windows are worked by up to `workers`
+//! pipelines at once (see `workers.rs`).
 
 mod pipeline;
+mod workers;
+
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use pipeline::{batch_name, worker_identity, Pipeline, RunReport, DEFAULT_LEASE_TTL};
+pub use pipeline::{
+    backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
+    DEFAULT_LEASE_TTL,
+};
+pub use workers::{work_source, Plan};
 
 use crate::config::{Config, SourceConfig};
-use crate::sink;
-use crate::source::HttpSource;
 use crate::state::{RunRecord, StateStore};
 
 /// Makes one pass over every source: each pulls until caught up, then commits. Returns one
 /// report per source, in config order.
 pub async fn run_once(
     config: &Config,
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     cancel: CancellationToken,
 ) -> Vec<RunReport> {
     let runs = config
@@ -31,11 +38,11 @@ pub async fn run_once(
 pub async fn run_source(
     config: &Config,
     source: &SourceConfig,
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     cancel: CancellationToken,
 ) -> RunReport {
     let started_at = chrono::Utc::now();
-    if let Some(open) = circuit_open(source, store).await {
+    if let Some(open) = circuit_open(source, store.as_ref()).await {
         tracing::error!(source = %source.name, reason = %open, "source skipped: circuit breaker open");
         // Not recorded as a run: the cooldown counts from the last real failure.
         return RunReport {
@@ -44,21 +51,7 @@ pub async fn run_source(
             ..RunReport::default()
         };
     }
-    let report = match build(config, source) {
-        Ok((http, sinks, dead_letter)) => {
-            let mut pipeline =
-                Pipeline::new(http, sinks, store).with_lease_ttl(config.state.lease_ttl());
-            if let Some(queue) = dead_letter {
-                pipeline = pipeline.with_dead_letter(queue);
-            }
-            pipeline.run(cancel).await
-        }
-        Err(error) => RunReport {
-            source: source.name.clone(),
-            error: Some(error),
-            ..RunReport::default()
-        },
-    };
+    let report = work_source(config, source, store, cancel, Plan::scheduled(source)).await;
     let record = RunRecord {
         source: source.name.clone(),
         started_at,
@@ -100,34 +93,6 @@ async fn circuit_open(source: &SourceConfig, store: &dyn StateStore) -> Option<S
             last.error.as_deref().unwrap_or_default()
         )
     })
-}
-
-/// What a source run is made of: the API, its sinks, and the dead-letter queue if any.
-type Parts = (
-    HttpSource,
-    Vec<Box<dyn sink::Sink>>,
-    Option<Box<dyn sink::Sink>>,
-);
-
-fn build(config: &Config, source: &SourceConfig) -> Result<Parts, String> {
-    let http = HttpSource::new(source).map_err(|e| e.to_string())?;
-    let sinks = config
-        .sinks_of(source)
-        .into_iter()
-        .map(|sink| sink::build(sink, &source.name))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let dead_letter = match &config.dead_letter {
-        Some(queue) => {
-            let lake = queue.as_lake()?;
-            Some(
-                Box::new(sink::LakeSink::new(&lake, &source.name).map_err(|e| e.to_string())?)
-                    as Box<dyn sink::Sink>,
-            )
-        }
-        None => None,
-    };
-    Ok((http, sinks, dead_letter))
 }
 
 /// The one summary line per source per run.

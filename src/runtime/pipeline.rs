@@ -1,6 +1,7 @@
 //! One source's run: fetch a page, drop what was delivered, wrap, stage in every sink, and
 //! commit (sinks first, checkpoint last) whenever a sink's batch is ready.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page};
-use crate::state::{Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent, StateStore, Window};
+use crate::state::{
+    window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent,
+    StateError, StateStore, Window, WINDOW_KEY_SEPARATOR,
+};
 use crate::transform::Envelope;
 
 /// What a source run did.
@@ -53,7 +57,18 @@ pub struct RunReport {
 
 /// Everything a source run needs.
 pub struct Pipeline<'a> {
-    source: HttpSource,
+    source: Arc<HttpSource>,
+    /// The state key worked: the source's name, or one of its backfill windows.
+    key: String,
+    /// Backfill windows: the window (its key's checkpoint starts at its start and ends at
+    /// its end) and the ids to drop at its start.
+    backfill_window: Option<(BackfillWindow, crate::state::DedupSet)>,
+    /// Sources: how to split a backlog among workers, if at all.
+    split: Option<SplitPolicy>,
+    /// Sources: told once backfills are planned, so workers can start on their windows.
+    organized: Option<tokio::sync::watch::Sender<bool>>,
+    /// Only plan backfills (move their frontiers), then stop.
+    organize_only: bool,
     sinks: Vec<Box<dyn Sink>>,
     /// Where events the sinks refuse go, if configured.
     dead_letter: Option<Box<dyn Sink>>,
@@ -69,6 +84,9 @@ pub struct Pipeline<'a> {
     last_commit: Instant,
     /// Events staged in the sinks since that commit.
     staged_since_commit: u64,
+    /// A commit intent is recorded and not yet committed: its prepared objects are staged
+    /// and must survive until a run publishes them.
+    intent_recorded: bool,
     store: &'a dyn StateStore,
     name: Arc<str>,
     /// The last checkpoint known to be durable.
@@ -87,9 +105,19 @@ enum Stop {
 
 impl<'a> Pipeline<'a> {
     /// Wires `source` to its `sinks` and the state store.
-    pub fn new(source: HttpSource, sinks: Vec<Box<dyn Sink>>, store: &'a dyn StateStore) -> Self {
+    pub fn new(
+        source: impl Into<Arc<HttpSource>>,
+        sinks: Vec<Box<dyn Sink>>,
+        store: &'a dyn StateStore,
+    ) -> Self {
+        let source = source.into();
         let name: Arc<str> = Arc::from(source.config().name.as_str());
         Pipeline {
+            key: name.to_string(),
+            backfill_window: None,
+            split: None,
+            organized: None,
+            organize_only: false,
             source,
             sinks,
             dead_letter: None,
@@ -99,6 +127,7 @@ impl<'a> Pipeline<'a> {
             renewed: Instant::now(),
             last_commit: Instant::now(),
             staged_since_commit: 0,
+            intent_recorded: false,
             store,
             report: RunReport {
                 source: name.to_string(),
@@ -116,6 +145,42 @@ impl<'a> Pipeline<'a> {
         self
     }
 
+    /// Works one window of a backfill of the source instead of the source's live tail; `seed`
+    /// holds ids to drop at the window's start (see [`Backfill::seed`]).
+    pub fn for_backfill_window(
+        mut self,
+        window: BackfillWindow,
+        seed: crate::state::DedupSet,
+    ) -> Self {
+        self.key = window_key(&self.name, window.range.start);
+        self.backfill_window = Some((window, seed));
+        self
+    }
+
+    /// Splits a backlog of the source into backfill windows when `policy` says so, and moves
+    /// the frontiers of backfills in progress, before pulling. `organized` is told when that
+    /// is done (or could not be), so workers can start on the windows.
+    pub fn with_backfill_planning(
+        mut self,
+        policy: SplitPolicy,
+        organized: tokio::sync::watch::Sender<bool>,
+    ) -> Self {
+        self.split = Some(policy);
+        self.organized = Some(organized);
+        self
+    }
+
+    /// Only plans: moves backfill frontiers (and splits a backlog), commits, and stops.
+    pub fn only_plan(mut self) -> Self {
+        self.organize_only = true;
+        self
+    }
+
+    /// The state key this pipeline works.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Sends events the sinks refuse to `queue` (without one, a refusal fails the run).
     pub fn with_dead_letter(mut self, queue: Box<dyn Sink>) -> Self {
         self.dead_letter = Some(queue);
@@ -130,6 +195,10 @@ impl<'a> Pipeline<'a> {
         let result = self.run_inner(&cancel).await;
         if let Err(error) = result {
             self.report.error = Some(error);
+        }
+        if let Some(organized) = self.organized.take() {
+            // Workers waiting for the plan go on with what is stored, whatever happened here.
+            organized.send_replace(true);
         }
         if let Some(lease) = self.lease.take() {
             if let Err(err) = self.store.release_lease(&lease).await {
@@ -146,7 +215,19 @@ impl<'a> Pipeline<'a> {
             return Ok(());
         }
         self.recover().await?;
-        let horizon = window::horizon(Utc::now(), &self.source.config().window);
+        let mut horizon = window::horizon(Utc::now(), &self.source.config().window);
+        if self.split.is_some() {
+            self.plan_backfills(horizon).await?;
+            if let Some(organized) = self.organized.take() {
+                organized.send_replace(true);
+            }
+            if self.organize_only {
+                return Ok(());
+            }
+        }
+        if let Some((window, _)) = &self.backfill_window {
+            horizon = horizon.min(window.range.end);
+        }
         let stop = match self.pull(horizon, cancel).await {
             Ok(stop) => stop,
             Err(PageError::Source(error)) => {
@@ -154,6 +235,12 @@ impl<'a> Pipeline<'a> {
                 self.commit().await.map_err(|commit| {
                     format!("{error}; and committing the pages before it failed: {commit}")
                 })?;
+                return Err(error);
+            }
+            Err(PageError::Sink(error)) if self.intent_recorded => {
+                // Publishing a recorded commit failed (e.g. a full disk or a refused write):
+                // its prepared objects stay staged, and the next run publishes them before
+                // it cleans staging. The checkpoint stays where it was.
                 return Err(error);
             }
             Err(PageError::Sink(error)) => {
@@ -177,7 +264,7 @@ impl<'a> Pipeline<'a> {
     async fn take_lease(&mut self) -> Result<bool, String> {
         let outcome = self
             .store
-            .acquire_lease(&self.name, &self.holder, self.lease_ttl)
+            .acquire_lease(&self.key, &self.holder, self.lease_ttl)
             .await
             .map_err(|e| e.to_string())?;
         match outcome {
@@ -195,7 +282,7 @@ impl<'a> Pipeline<'a> {
                 // rather than wait out the TTL. Its commits are fenced by the new token.
                 tracing::info!(source = %self.name, holder = %holder, "taking over the lease of a process that no longer runs");
                 let stale = Lease {
-                    source: self.name.to_string(),
+                    source: self.key.clone(),
                     holder,
                     token,
                     expires_at: until,
@@ -225,14 +312,22 @@ impl<'a> Pipeline<'a> {
         if self.renewed.elapsed() < self.lease_ttl / 3 {
             return Ok(());
         }
-        let renewed = self
-            .store
-            .renew_lease(lease, self.lease_ttl)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.lease = Some(renewed);
-        self.renewed = Instant::now();
-        Ok(())
+        match self.store.renew_lease(lease, self.lease_ttl).await {
+            Ok(renewed) => {
+                self.lease = Some(renewed);
+                self.renewed = Instant::now();
+                Ok(())
+            }
+            // The lease still runs for a while: try again at the next page. Commits are
+            // fenced, so even a lease lost meanwhile cannot commit over a new owner.
+            Err(err @ StateError::Backend { .. })
+                if self.renewed.elapsed() < self.lease_ttl * 2 / 3 =>
+            {
+                tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     /// The fencing token every state write carries.
@@ -244,7 +339,7 @@ impl<'a> Pipeline<'a> {
     async fn recover(&mut self) -> Result<(), String> {
         let state = self
             .store
-            .load(&self.name)
+            .load(&self.key)
             .await
             .map_err(|e| e.to_string())?;
         self.committed = state.checkpoint;
@@ -252,7 +347,7 @@ impl<'a> Pipeline<'a> {
             tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
             self.publish(&intent).await?;
             self.store
-                .commit(&self.name, &intent.next, self.fence())
+                .commit(&self.key, &intent.next, self.fence())
                 .await
                 .map_err(|e| e.to_string())?;
             self.committed = intent.next;
@@ -261,7 +356,62 @@ impl<'a> Pipeline<'a> {
             sink.discard_staged().await.map_err(|e| e.to_string())?;
         }
         self.pending = self.committed.clone();
+        if let Some((window, seed)) = &self.backfill_window {
+            if self.committed.seq == 0 {
+                // A window nobody worked yet: it starts (and stays) at its start, and ends at
+                // its end.
+                self.pending.anchor = Some(window.range.start);
+                self.pending.floor = Some(window.range.start);
+                self.pending.until = Some(window.range.end);
+                self.pending.recent = seed.clone();
+            }
+        }
         Ok(())
+    }
+
+    /// Moves the frontier of each backfill in progress over its finished windows (dropping
+    /// finished backfills), then splits a new backlog into windows if the policy asks for
+    /// it; commits the plan.
+    async fn plan_backfills(&mut self, horizon: DateTime<Utc>) -> Result<(), String> {
+        let Some(policy) = self.split else {
+            return Ok(());
+        };
+        if !self.pending.backfills.is_empty() {
+            let prefix = format!("{}{WINDOW_KEY_SEPARATOR}", self.name);
+            let finished: HashSet<String> = self
+                .store
+                .checkpoints_under(&prefix)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|(_, checkpoint)| checkpoint.is_finished_window())
+                .map(|(key, _)| key)
+                .collect();
+            let name = self.name.clone();
+            for backfill in &mut self.pending.backfills {
+                backfill.advance(|start| finished.contains(&window_key(&name, start)));
+            }
+            self.pending.backfills.retain(|b| !b.is_done());
+        }
+        if policy.workers > 1 {
+            let config = self.source.config();
+            if let Some(backfill) =
+                split_backlog(&self.pending, &config.window, horizon, policy.step)
+            {
+                tracing::info!(
+                    source = %self.name,
+                    from = %crate::timefmt::rfc3339_millis(backfill.from),
+                    to = %crate::timefmt::rfc3339_millis(backfill.to),
+                    windows = backfill.windows().count(),
+                    workers = policy.workers,
+                    "backlog split into backfill windows for parallel workers"
+                );
+                self.pending.anchor = Some(backfill.to);
+                self.pending.floor = Some(backfill.to);
+                self.pending.backfills.push(backfill);
+            }
+        }
+        self.commit().await
     }
 
     async fn pull(
@@ -311,7 +461,14 @@ impl<'a> Pipeline<'a> {
             self.stage(page, &listing).await?;
             self.pending.window = Some(window);
             if window_done {
-                let after = window::anchor_after(&window, self.pending.high_water);
+                let mut after = window::anchor_after(&window, self.pending.high_water);
+                if let Some((backfill, _)) = &self.backfill_window {
+                    // A backfill window lies wholly in the past: once listed to its end it is
+                    // finished (no event can still arrive at its high-water time).
+                    if window.end >= backfill.range.end {
+                        after = backfill.range.end;
+                    }
+                }
                 self.pending.anchor = Some(self.pending.anchor.map_or(after, |a| a.max(after)));
                 self.pending.window = None;
                 self.pending.listing = None;
@@ -415,7 +572,7 @@ impl<'a> Pipeline<'a> {
         let mut next = self.pending.clone();
         next.seq = self.committed.seq + 1;
         next.committed_at = Some(Utc::now());
-        let batch = batch_name(&self.name, &self.committed);
+        let batch = batch_name(&self.key, &self.committed);
         let mut sinks = Vec::new();
         let mut letters = Vec::new();
         for sink in &mut self.sinks {
@@ -441,17 +598,19 @@ impl<'a> Pipeline<'a> {
                 next: next.clone(),
                 sinks,
             };
+            // Set before the state store answers: a failed `prepare` may still have
+            // recorded the intent, and keeping staged objects is always safe (the next run
+            // publishes them, or cleans them when no intent was recorded).
+            self.intent_recorded = true;
             self.store
-                .prepare(&self.name, &intent, self.fence())
+                .prepare(&self.key, &intent, self.fence())
                 .await
                 .map_err(|e| e.to_string())?;
             self.publish(&intent).await?;
         }
         self.keep_lease().await?;
-        self.store
-            .commit(&self.name, &next, self.fence())
-            .await
-            .map_err(|e| e.to_string())?;
+        self.commit_checkpoint(&next).await?;
+        self.intent_recorded = false;
         self.report.events += next.delivered - self.committed.delivered;
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;
@@ -459,6 +618,56 @@ impl<'a> Pipeline<'a> {
         self.pending.committed_at = self.committed.committed_at;
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
+        Ok(())
+    }
+
+    /// Moves the checkpoint to `next`, waiting out a state store that is briefly unreachable.
+    /// A write whose reply was lost may have landed: a retry that finds exactly `next`
+    /// stored counts as done, so nothing is committed (or published) twice.
+    async fn commit_checkpoint(&mut self, next: &Checkpoint) -> Result<(), String> {
+        let mut delays = crate::state::retry::backoff();
+        let mut unsure = false;
+        loop {
+            match self.store.commit(&self.key, next, self.fence()).await {
+                Ok(()) => return Ok(()),
+                Err(StateError::Conflict { found, .. }) if unsure && found == next.seq => {
+                    let stored = self
+                        .store
+                        .load(&self.key)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if stored.checkpoint == *next && stored.intent.is_none() {
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "source `{}`: commit {} was made by another worker while the state store was unreachable; this worker stops without committing",
+                        self.name, next.seq
+                    ));
+                }
+                Err(err @ StateError::Backend { .. }) => {
+                    self.store_pause(err, &mut delays).await?;
+                    unsure = true;
+                }
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+    }
+
+    /// Waits before retrying a state write that failed because the store is unreachable; an
+    /// error once the retries are used up.
+    async fn store_pause(
+        &mut self,
+        err: StateError,
+        delays: &mut impl Iterator<Item = Duration>,
+    ) -> Result<(), String> {
+        let Some(delay) = delays.next() else {
+            return Err(format!(
+                "{err} (gave up after retrying for {}s; nothing past the last commit was recorded, the next run resumes there)",
+                crate::state::retry::RETRY_FOR.as_secs()
+            ));
+        };
+        tracing::warn!(source = %self.name, error = %err, retry_in_ms = delay.as_millis() as u64, "state store unreachable; commits wait for it");
+        tokio::time::sleep(delay).await;
         Ok(())
     }
 
@@ -510,6 +719,51 @@ impl<'a> Pipeline<'a> {
         }
         Ok(())
     }
+}
+
+/// When a source's backlog is split into backfill windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitPolicy {
+    /// Workers that will take the windows; below 2 nothing is split.
+    pub workers: usize,
+    /// Length of each window.
+    pub step: Duration,
+}
+
+/// The backfill a backlog splits into: whole windows of `step` from where the source's next
+/// window would start, up to the last whole window before `horizon` (the tail keeps the
+/// rest). `None` when a window is in progress or fewer than two whole windows are behind.
+pub fn split_backlog(
+    checkpoint: &Checkpoint,
+    config: &crate::config::WindowConfig,
+    horizon: DateTime<Utc>,
+    step: Duration,
+) -> Option<Backfill> {
+    if checkpoint.window.is_some() || checkpoint.page.is_some() || checkpoint.listing.is_some() {
+        return None;
+    }
+    let from = window::next_window(checkpoint, config, horizon)?.start;
+    let step_chrono = chrono::Duration::from_std(step).ok()?;
+    // Inner window bounds are whole seconds from the second `from` falls in (see
+    // `Backfill::windows`), which every request time format can write exactly.
+    let base = DateTime::from_timestamp(from.timestamp(), 0)?;
+    let whole = (horizon - base).num_milliseconds() / step_chrono.num_milliseconds().max(1);
+    if whole < 2 {
+        return None;
+    }
+    let to = base + step_chrono * i32::try_from(whole).ok()?;
+    Some(Backfill {
+        from,
+        to,
+        step,
+        frontier: from,
+        seed: checkpoint.recent.clone(),
+    })
+}
+
+/// The window length a source's backlog is split into: its `max_window`, in whole seconds.
+pub fn backfill_step(config: &crate::config::WindowConfig) -> Duration {
+    Duration::from_secs(config.max_window.as_secs().max(1))
 }
 
 /// How often progress through pages without events is committed.

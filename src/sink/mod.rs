@@ -83,8 +83,19 @@ pub trait Sink: Send {
 
 /// Builds the sink `config` describes, for the events of `source`.
 pub fn build(config: &SinkConfig, source: &str) -> Result<Box<dyn Sink>, SinkError> {
+    build_for_key(config, source, source)
+}
+
+/// Builds the sink `config` describes, for the events of `source` worked under state key
+/// `key` (the source, or one of its backfill windows): sinks that stage keep each key's
+/// staging apart, so a source's windows can be worked in parallel.
+pub fn build_for_key(
+    config: &SinkConfig,
+    source: &str,
+    key: &str,
+) -> Result<Box<dyn Sink>, SinkError> {
     match config {
-        SinkConfig::Lake(lake) => Ok(Box::new(LakeSink::new(lake, source)?)),
+        SinkConfig::Lake(lake) => Ok(Box::new(LakeSink::for_key(lake, source, key)?)),
         SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c)?)),
         SinkConfig::Stdout(c) => Ok(Box::new(stdout::StdoutSink::new(c))),
         // Each kind's arm is replaced as its sink lands.

@@ -144,12 +144,14 @@ impl HttpSource {
     ) -> Result<Page, SourceError> {
         let request = self.requests.build(listing, page)?;
         let shown = self.client.display(&request.url);
-        let response = self.client.send(&request).await?;
+        let mut response = self.client.send(&request).await?;
         let shape = |detail: String| SourceError::Shape {
             url: shown.clone(),
             detail,
         };
-        let raw = records::take_records(response.body.clone(), &self.config.records_path).map_err(
+        // The records are moved out of the body, not copied: pagination reads only what is
+        // around them (cursors, flags, links) and their count.
+        let raw = records::take_records(&mut response.body, &self.config.records_path).map_err(
             |detail| {
                 shape(format!(
                     "{detail} (config: records_path = {:?})",

@@ -30,12 +30,12 @@ pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Moves the records array out of `body`. `Err` says what was found instead.
-pub fn take_records(mut body: Value, path: &str) -> Result<Vec<Value>, String> {
+pub fn take_records(body: &mut Value, path: &str) -> Result<Vec<Value>, String> {
     let node = if path.is_empty() {
-        &mut body
+        body
     } else {
         path.split('.')
-            .try_fold(&mut body, |node, part| match node {
+            .try_fold(body, |node, part| match node {
                 Value::Object(map) => map.get_mut(part),
                 _ => None,
             })
@@ -141,17 +141,19 @@ mod tests {
 
     #[test]
     fn records_from_root_or_nested_path() {
-        assert_eq!(take_records(json!([1, 2]), "").unwrap().len(), 2);
+        assert_eq!(take_records(&mut json!([1, 2]), "").unwrap().len(), 2);
         assert_eq!(
-            take_records(json!({"d": {"items": [1]}}), "d.items")
+            take_records(&mut json!({"d": {"items": [1]}}), "d.items")
                 .unwrap()
                 .len(),
             1
         );
-        assert!(take_records(json!({"d": null}), "d").unwrap().is_empty());
-        let err = take_records(json!({"d": 3}), "d").unwrap_err();
+        assert!(take_records(&mut json!({"d": null}), "d")
+            .unwrap()
+            .is_empty());
+        let err = take_records(&mut json!({"d": 3}), "d").unwrap_err();
         assert!(err.contains("a number"), "{err}");
-        assert!(take_records(json!({}), "items")
+        assert!(take_records(&mut json!({}), "items")
             .unwrap_err()
             .contains("items"));
     }

@@ -84,26 +84,30 @@ pub struct BackfillWindow {
 }
 
 impl Backfill {
-    /// The backfill's windows, oldest first.
+    /// The backfill's windows, oldest first. Inner bounds are whole seconds: window `i > 0`
+    /// starts `i` steps after the second `from` falls in, so every request time format can
+    /// write them exactly and no instant falls between two windows.
     pub fn windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
         let step = chrono::Duration::from_std(self.step).unwrap_or(chrono::TimeDelta::MAX);
         let (from, to) = (self.from, self.to);
-        (0u64..)
-            .map(move |index| {
-                let start = i32::try_from(index)
-                    .ok()
-                    .and_then(|i| step.checked_mul(i))
-                    .and_then(|offset| from.checked_add_signed(offset));
-                (index, start)
+        let base = DateTime::from_timestamp(from.timestamp(), 0).unwrap_or(from);
+        let bound = move |index: u64| {
+            i32::try_from(index)
+                .ok()
+                .and_then(|i| step.checked_mul(i))
+                .and_then(|offset| base.checked_add_signed(offset))
+        };
+        (0u64..).map_while(move |index| {
+            let start = if index == 0 { from } else { bound(index)? };
+            if start >= to {
+                return None;
+            }
+            let end = bound(index + 1).map_or(to, |end| end.min(to));
+            Some(BackfillWindow {
+                index,
+                range: Window { start, end },
             })
-            .map_while(move |(index, start)| {
-                let start = start.filter(|s| *s < to)?;
-                let end = start.checked_add_signed(step).map_or(to, |e| e.min(to));
-                Some(BackfillWindow {
-                    index,
-                    range: Window { start, end },
-                })
-            })
+        })
     }
 
     /// The windows not known to be finished: those from the frontier on.
@@ -455,6 +459,15 @@ mod tests {
             ranges,
             vec![(0, t(0), t(100)), (1, t(100), t(200)), (2, t(200), t(250))]
         );
+    }
+
+    #[test]
+    fn backfill_windows_after_the_first_start_on_whole_seconds() {
+        let mut b = backfill(0, 250, 100);
+        b.from = t(0) + chrono::Duration::milliseconds(300);
+        let ranges: Vec<_> = b.windows().map(|w| (w.range.start, w.range.end)).collect();
+        assert_eq!(ranges[0], (b.from, t(100)));
+        assert_eq!(ranges[1], (t(100), t(200)));
     }
 
     #[test]

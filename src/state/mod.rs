@@ -8,8 +8,10 @@
 mod checkpoint;
 mod object;
 mod postgres;
+pub mod retry;
 mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -240,20 +242,26 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
 /// Opens the store a config names to read it only, for commands that show state: the same
 /// as [`open`], except that an object store is not probed for conditional writes (which
 /// writes a scratch object), so read-only credentials suffice.
-pub async fn open_read_only(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
+pub async fn open_read_only(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
     match config {
-        StateConfig::Object(object) => {
-            Ok(Box::new(ObjectStateStore::open_read_only(object).await?))
-        }
+        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(
+            ObjectStateStore::open_read_only(object).await?,
+        ))),
         other => open(other).await,
     }
 }
 
 /// Opens the store a config names, creating or migrating it as needed.
-pub async fn open(config: &StateConfig) -> Result<Box<dyn StateStore>, StateError> {
+pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
     match config {
-        StateConfig::Sqlite { path, .. } => Ok(Box::new(SqliteStore::open(path).await?)),
-        StateConfig::Postgres { url, .. } => Ok(Box::new(PostgresStore::open(url).await?)),
-        StateConfig::Object(object) => Ok(Box::new(ObjectStateStore::open(object).await?)),
+        StateConfig::Sqlite { path, .. } => Ok(Arc::new(SqliteStore::open(path).await?)),
+        // A shared database can restart or fail over under a running worker: wait it out.
+        StateConfig::Postgres { url, .. } => Ok(Arc::new(retry::Retrying::new(
+            PostgresStore::open(url).await?,
+        ))),
+        // Objects over the network: a dropped connection or a 5xx is waited out the same way.
+        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(
+            ObjectStateStore::open(object).await?,
+        ))),
     }
 }

@@ -7,6 +7,9 @@
 //!   lease row (`FOR SHARE`: the lease cannot change hands mid-commit) and then its checkpoint
 //!   row (`FOR UPDATE`: commits of one source are serialized), checks the fencing token and the
 //!   seq, then writes. Locks are always taken in that order, so two writers cannot deadlock.
+//! - **Claims skip, never queue.** A lease is claimed with `FOR UPDATE SKIP LOCKED`: a worker
+//!   looking for a backfill window passes over one that another worker is claiming or
+//!   committing right now, and takes the next.
 //! - **Server time.** Lease expiry is computed and compared with the server's `now()`, never a
 //!   worker's clock, so clock skew between machines cannot hand a live lease to someone else.
 //! - **A commit audit.** Every successful commit appends `(source, seq, fence, holder)` to
@@ -783,7 +786,7 @@ async fn acquire_lease(
     for _ in 0..ROW_ATTEMPTS {
         let row = tx
             .query_opt(
-                "SELECT holder, token, expires_at, expires_at > now() FROM leases WHERE source = $1 FOR UPDATE",
+                "SELECT holder, token, expires_at, expires_at > now() FROM leases WHERE source = $1 FOR UPDATE SKIP LOCKED",
                 &[&source],
             )
             .await?;
@@ -812,17 +815,41 @@ async fn acquire_lease(
                 )
                 .await?
             }
-            // A first lease; if another worker inserts one meanwhile, nothing is written and
-            // the loop looks at (and locks) that one.
+            // No row, or one another worker is claiming right now (SKIP LOCKED passes over
+            // it: workers looking for a window never queue behind each other). Try a first
+            // lease; if a row is there, it is being claimed: report it held.
             None => {
-                tx.query_opt(
-                    &format!(
-                        "INSERT INTO leases (source, holder, expires_at, token) VALUES ($1, $2, {expiry}, 1)
-                         ON CONFLICT (source) DO NOTHING RETURNING token, expires_at"
-                    ),
-                    &[&source, &holder, &ttl_secs],
-                )
-                .await?
+                let inserted = tx
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO leases (source, holder, expires_at, token) VALUES ($1, $2, {expiry}, 1)
+                             ON CONFLICT (source) DO NOTHING RETURNING token, expires_at"
+                        ),
+                        &[&source, &holder, &ttl_secs],
+                    )
+                    .await?;
+                if inserted.is_none() {
+                    let claimed = tx
+                        .query_opt(
+                            "SELECT holder, token, expires_at FROM leases WHERE source = $1",
+                            &[&source],
+                        )
+                        .await?;
+                    if let Some(row) = claimed {
+                        let current: String = row.try_get(0)?;
+                        let token: i64 = row.try_get(1)?;
+                        let expires_at: DateTime<Utc> = row.try_get(2)?;
+                        if current != holder {
+                            tx.rollback().await?;
+                            return Ok(LeaseOutcome::HeldBy {
+                                holder: current,
+                                token: from_db(token),
+                                until: expires_at,
+                            });
+                        }
+                    }
+                }
+                inserted
             }
         };
         if let Some(row) = written {

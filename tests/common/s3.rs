@@ -43,12 +43,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts a server with bucket `lake` (s3s-fs if installed, else moto, unless
-/// `SLUICE_TEST_S3_SERVER` picks one), or returns `None` (after saying why) when none is
+/// Starts a server with bucket `lake`, or returns `None` (after saying why) when none is
 /// installed and the tests may skip.
 pub async fn start_server() -> Option<S3Server> {
-    let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
     let wanted = std::env::var("SLUICE_TEST_S3_SERVER").unwrap_or_default();
+    start_server_of(&wanted).await
+}
+
+/// Starts moto's server, for tests of what only moto implements (Object Lock), or
+/// returns `None` as [`start_server`] does.
+pub async fn start_moto() -> Option<S3Server> {
+    start_server_of("moto").await
+}
+
+/// Starts `wanted` (`moto`, `s3s-fs`, or `""` for whichever is installed).
+async fn start_server_of(wanted: &str) -> Option<S3Server> {
+    let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
     let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
     let moto = !s3s
         && (wanted.is_empty() || wanted == "moto")
@@ -56,7 +66,8 @@ pub async fn start_server() -> Option<S3Server> {
     if !s3s && !moto {
         assert!(
             !required,
-            "SLUICE_TEST_S3 is set but no S3 server is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)"
+            "SLUICE_TEST_S3 is set but no S3 server ({}) is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)",
+            if wanted.is_empty() { "moto or s3s-fs" } else { wanted }
         );
         eprintln!("skipped: no S3-compatible server (install moto[server] or s3s-fs, or set SLUICE_TEST_S3=1 to make this a failure)");
         return None;

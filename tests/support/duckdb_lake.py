@@ -2,7 +2,8 @@
 
 Usage: duckdb_lake.py GLOB [DDL_FILE TABLE]
 
-GLOB is read with read_json_auto(..., hive_partitioning=true). When DDL_FILE is given, the
+GLOB is read with read_json_auto(..., hive_partitioning=true), or read_parquet when it names
+.parquet objects. When DDL_FILE is given, the
 SQL in it (the output of `sluice lake ddl --dialect duckdb`) is executed and TABLE (the view
 it creates) is read too, with its `_latest` view. Prints one JSON object:
 
@@ -54,7 +55,8 @@ def main():
     con = duckdb.connect()
     # Times come back as epoch milliseconds, so no Python time zone library is needed.
     con.execute("SET TimeZone = 'UTC'")
-    out = {"glob": facts(con, f"read_json_auto({quote(glob)}, hive_partitioning = true)")}
+    reader = "read_parquet" if glob.endswith(".parquet") else "read_json_auto"
+    out = {"glob": facts(con, f"{reader}({quote(glob)}, hive_partitioning = true)")}
     if len(sys.argv) > 3:
         ddl_file, table = sys.argv[2], sys.argv[3]
         with open(ddl_file, encoding="utf-8") as f:

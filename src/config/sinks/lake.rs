@@ -7,7 +7,8 @@
 //! kind = "lake"
 //! url = "s3://security-lake/sluice"        # or path = "/var/lib/sluice/lake"
 //! region = "eu-west-1"
-//! compression = "gzip"                      # or "zstd"
+//! format = "ndjson"                        # or "parquet" (cargo feature `parquet`)
+//! compression = "gzip"                      # or "zstd" (NDJSON only)
 //! key_template = "source={source}/dt=%Y-%m-%d/hr=%H/"
 //! roll_size = "64MiB"
 //! roll_age = "5m"
@@ -20,7 +21,10 @@ use serde::Deserialize;
 
 use crate::cloud::StoreOptions;
 use crate::config::Secret;
-use crate::sink::lake::{parse_url, Compression, KeyTemplate, LakeLocation, DEFAULT_KEY_TEMPLATE};
+use crate::sink::lake::{
+    parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, ObjectLock, StoreScheme,
+    DEFAULT_KEY_TEMPLATE,
+};
 
 /// S3 refuses multipart parts below 5 MiB (except the last one).
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -51,7 +55,11 @@ pub struct LakeConfig {
     pub access_key_id: Option<Secret>,
     /// S3 secret access key, given together with `access_key_id`.
     pub secret_access_key: Option<Secret>,
-    /// How objects are compressed.
+    /// S3 Object Lock retention set on every published object (s3:// lakes only).
+    pub object_lock: Option<ObjectLock>,
+    /// What objects hold: compressed NDJSON (the default) or Parquet.
+    pub format: Format,
+    /// How NDJSON objects are compressed (Parquet objects compress their pages with zstd).
     pub compression: Compression,
     /// Where under the lake an event's object goes, from its source and event time.
     pub key_template: KeyTemplate,
@@ -86,6 +94,8 @@ impl LakeConfig {
             allow_http: false,
             access_key_id: None,
             secret_access_key: None,
+            object_lock: None,
+            format: Format::default(),
             compression: Compression::default(),
             key_template: default_key_template(),
             roll_size: default_roll_size(),
@@ -118,6 +128,14 @@ impl LakeConfig {
         }
     }
 
+    /// What each object is, by format and compression.
+    pub fn object_kind(&self) -> ObjectKind {
+        match self.format {
+            Format::Ndjson => ObjectKind::Ndjson(self.compression),
+            Format::Parquet => ObjectKind::Parquet,
+        }
+    }
+
     /// The lake's address for messages: its URL or directory, never a credential.
     pub fn display_location(&self) -> String {
         match &self.url {
@@ -147,7 +165,11 @@ struct RawLakeConfig {
     #[serde(default)]
     secret_access_key: Option<Secret>,
     #[serde(default)]
-    compression: Compression,
+    object_lock: Option<ObjectLock>,
+    #[serde(default)]
+    format: Format,
+    #[serde(default)]
+    compression: Option<Compression>,
     #[serde(default)]
     key_template: Option<String>,
     #[serde(default = "default_roll_size")]
@@ -174,6 +196,7 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                     LakeLocation::Directory(dir) => (dir, None),
                     LakeLocation::Store { scheme, .. } => {
                         raw.store_options().check(&label, scheme)?;
+                        check_lake_options(&raw.name, scheme, &raw)?;
                         (PathBuf::new(), Some(parsed))
                     }
                 }
@@ -186,7 +209,11 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             }
         };
         if url.is_none() {
-            if let Some(key) = raw.store_options().first_set() {
+            let stray = raw
+                .store_options()
+                .first_set()
+                .or(raw.object_lock.is_some().then_some("object_lock"));
+            if let Some(key) = stray {
                 return Err(format!("lake `{}`: `{key}` applies to object stores only and this lake is a local directory (hint: remove it, or use url = \"s3://bucket/prefix\")", raw.name));
             }
         }
@@ -203,6 +230,20 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 raw.name, raw.roll_size
             ));
         }
+        if raw.format == Format::Parquet {
+            if !cfg!(feature = "parquet") {
+                return Err(format!(
+                    "lake `{}`: format = \"parquet\" needs a build with the `parquet` feature (hint: build sluice with `cargo build --release --features parquet`, or use format = \"ndjson\")",
+                    raw.name
+                ));
+            }
+            if raw.compression.is_some() {
+                return Err(format!(
+                    "lake `{}`: `compression` applies to NDJSON objects; Parquet objects compress each column with zstd (hint: remove `compression`)",
+                    raw.name
+                ));
+            }
+        }
         if raw.part_size.as_u64() < MIN_PART_SIZE {
             return Err(format!(
                 "lake `{}`: part_size {} is below 5 MiB, the smallest part S3 accepts (hint: the default is 8MiB)",
@@ -218,7 +259,9 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             allow_http: raw.allow_http,
             access_key_id: raw.access_key_id,
             secret_access_key: raw.secret_access_key,
-            compression: raw.compression,
+            object_lock: raw.object_lock,
+            format: raw.format,
+            compression: raw.compression.unwrap_or_default(),
             key_template,
             roll_size: raw.roll_size,
             roll_age: raw.roll_age,
@@ -238,6 +281,19 @@ impl RawLakeConfig {
             secret_access_key: self.secret_access_key.clone(),
         }
     }
+}
+
+/// The lake's own store options (Object Lock), which only S3 lakes understand.
+fn check_lake_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> Result<(), String> {
+    if raw.object_lock.is_some() && scheme != StoreScheme::S3 {
+        return Err(format!("lake `{name}`: `object_lock` applies to s3:// lakes only (hint: remove it; see docs/configuration.md)"));
+    }
+    if let Some(lock) = &raw.object_lock {
+        if lock.retain_for.is_zero() {
+            return Err(format!("lake `{name}`: object_lock.retain_for must be longer than zero (hint: e.g. retain_for = \"90d\"; remove object_lock for no retention)"));
+        }
+    }
+    Ok(())
 }
 
 fn default_key_template() -> KeyTemplate {
@@ -260,8 +316,6 @@ fn default_part_size() -> bytesize::ByteSize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(feature = "s3")]
-    use crate::cloud::StoreScheme;
 
     fn parse(text: &str) -> Result<LakeConfig, String> {
         let table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
@@ -334,6 +388,29 @@ mod tests {
         assert!(err.contains("5 MiB"), "{err}");
     }
 
+    #[test]
+    fn parquet_format_is_its_own_object_kind() {
+        let result = parse("name = \"l\"\npath = \"a\"\nformat = \"parquet\"");
+        if cfg!(feature = "parquet") {
+            let config = result.unwrap();
+            assert_eq!(config.object_kind(), ObjectKind::Parquet);
+            assert_eq!(config.object_kind().extension(), ".parquet");
+        } else {
+            let err = result.unwrap_err();
+            assert!(err.contains("--features parquet"), "{err}");
+            assert!(err.contains("lake `l`"), "{err}");
+        }
+        let err = parse("name = \"l\"\npath = \"a\"\nformat = \"parquet\"\ncompression = \"zstd\"")
+            .unwrap_err();
+        if cfg!(feature = "parquet") {
+            assert!(err.contains("remove `compression`"), "{err}");
+        }
+        let config = parse("name = \"l\"\npath = \"a\"\ncompression = \"zstd\"").unwrap();
+        assert_eq!(config.object_kind(), ObjectKind::Ndjson(Compression::Zstd));
+        let err = parse("name = \"l\"\npath = \"a\"\nformat = \"csv\"").unwrap_err();
+        assert!(err.contains("parquet"), "{err}");
+    }
+
     #[cfg(feature = "s3")]
     #[test]
     fn s3_url_with_endpoint_and_keys() {
@@ -369,6 +446,40 @@ compression = "zstd"
         let err = parse("name = \"l\"\nurl = \"s3://b\"\nroll_size = \"6GiB\"").unwrap_err();
         assert!(err.contains("server-side copy"), "{err}");
         assert!(parse("name = \"l\"\npath = \"a\"\nroll_size = \"6GiB\"").is_ok());
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn object_lock_is_for_s3_lakes_with_a_mode_and_a_retention() {
+        use crate::sink::lake::LockMode;
+        let config = parse(
+            "name = \"l\"\nurl = \"s3://b/p\"\nobject_lock = { mode = \"compliance\", retain_for = \"90d\" }",
+        )
+        .unwrap();
+        let lock = config.object_lock.unwrap();
+        assert_eq!(lock.mode, LockMode::Compliance);
+        assert_eq!(lock.retain_for, Duration::from_secs(90 * 86_400));
+        for (text, expected) in [
+            (
+                "path = \"a\"\nobject_lock = { mode = \"governance\", retain_for = \"1d\" }",
+                "applies to object stores only",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"legal\", retain_for = \"1d\" }",
+                "governance",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"governance\" }",
+                "retain_for",
+            ),
+            (
+                "url = \"s3://b\"\nobject_lock = { mode = \"governance\", retain_for = \"0s\" }",
+                "longer than zero",
+            ),
+        ] {
+            let err = parse(&format!("name = \"l\"\n{text}")).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[cfg(not(feature = "s3"))]

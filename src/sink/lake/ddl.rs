@@ -11,12 +11,17 @@
 //! | Athena | an external table with partition projection over `s3://` |
 //! | DuckDB | a view over `read_json_auto` with `hive_partitioning` |
 //!
+//! For Parquet lakes (`format = "parquet"`) each dialect reads Parquet instead: a Parquet file
+//! format (Snowflake, with logical types), `format = 'PARQUET'` (BigQuery), the Parquet SerDe
+//! (Athena), `read_parquet` (DuckDB). `data` is JSON text in Parquet objects, so the table
+//! keeps it as a string where the dialect cannot convert on load, and the view parses it.
+//!
 //! Only the published layout is ever named: stages, tables and globs point at
 //! `<prefix>/<static part of the template>`, which `_staging/` is outside of.
 
 use std::fmt::Write as _;
 
-use super::{sanitize, Compression, LakeLocation, Segment, SegmentKind, StoreScheme};
+use super::{sanitize, Compression, LakeLocation, ObjectKind, Segment, SegmentKind, StoreScheme};
 use crate::config::LakeConfig;
 
 /// The SQL dialects `sluice lake ddl` writes.
@@ -63,7 +68,7 @@ struct Partition {
 /// What every dialect needs to know about the lake and the source.
 struct Layout<'a> {
     config: &'a LakeConfig,
-    compression: Compression,
+    kind: ObjectKind,
     /// Where the source's objects are: the lake root plus the template's static prefix,
     /// as a location for the dialect, ending in `/`.
     base: String,
@@ -144,7 +149,9 @@ impl<'a> Layout<'a> {
                 segment: i,
             });
         }
-        if dialect == Dialect::Bigquery && config.compression == Compression::Zstd {
+        if dialect == Dialect::Bigquery
+            && config.object_kind() == ObjectKind::Ndjson(Compression::Zstd)
+        {
             return Err("BigQuery reads gzip-compressed JSON only, and this lake writes zstd (hint: set compression = \"gzip\" on the sink)".into());
         }
         let ident = identifier(source);
@@ -162,7 +169,7 @@ impl<'a> Layout<'a> {
         };
         Ok(Layout {
             config,
-            compression: config.compression,
+            kind: config.object_kind(),
             base,
             dynamic,
             partitions,
@@ -187,7 +194,7 @@ impl<'a> Layout<'a> {
             glob.push('/');
         }
         glob.push('*');
-        glob.push_str(self.compression.extension());
+        glob.push_str(self.kind.extension());
         glob
     }
 }
@@ -276,9 +283,28 @@ fn quote(text: &str) -> String {
 
 fn snowflake(layout: &Layout, out: &mut String) {
     let ident = &layout.ident;
-    let (format_name, compression, pattern) = match layout.compression {
-        Compression::Gzip => ("sluice_ndjson_gzip", "GZIP", ".*[.]ndjson[.]gz"),
-        Compression::Zstd => ("sluice_ndjson_zstd", "ZSTD", ".*[.]ndjson[.]zst"),
+    let (format_name, format_options, pattern) = match layout.kind {
+        ObjectKind::Ndjson(Compression::Gzip) => (
+            "sluice_ndjson_gzip",
+            "TYPE = JSON\n  COMPRESSION = GZIP",
+            ".*[.]ndjson[.]gz",
+        ),
+        ObjectKind::Ndjson(Compression::Zstd) => (
+            "sluice_ndjson_zstd",
+            "TYPE = JSON\n  COMPRESSION = ZSTD",
+            ".*[.]ndjson[.]zst",
+        ),
+        // Logical types make the timestamp columns timestamps (not integers) in `$1`.
+        ObjectKind::Parquet => (
+            "sluice_parquet",
+            "TYPE = PARQUET\n  USE_LOGICAL_TYPE = TRUE",
+            ".*[.]parquet",
+        ),
+    };
+    // Parquet objects hold `data` as JSON text.
+    let data = match layout.kind {
+        ObjectKind::Parquet => "PARSE_JSON($1:data::VARCHAR)",
+        ObjectKind::Ndjson(_) => "$1:data",
     };
     let stage = format!("{ident}_lake_stage");
     let pipe = format!("{ident}_lake_pipe");
@@ -291,7 +317,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
          -- (SHOW PIPES gives the channel), including copies: sluice publishes each object by a\n\
          -- server-side copy from _staging/, which is outside the stage, so staged objects never load.\n\
          -- Object names are fixed per batch, so Snowpipe's load history never loads one twice.\n\
-         CREATE FILE FORMAT IF NOT EXISTS {format_name}\n  TYPE = JSON\n  COMPRESSION = {compression};\n\n\
+         CREATE FILE FORMAT IF NOT EXISTS {format_name}\n  {format_options};\n\n\
          CREATE STAGE IF NOT EXISTS {stage}\n  URL = {url}\n  STORAGE_INTEGRATION = sluice_lake\n  FILE_FORMAT = {format_name};\n\n",
         url = quote(&layout.base),
     );
@@ -324,7 +350,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
         "$1:parse_time::TIMESTAMP_TZ".to_string(),
         "$1:source::VARCHAR".to_string(),
         "$1:event_id::VARCHAR".to_string(),
-        "$1:data".to_string(),
+        data.to_string(),
     ];
     for p in &layout.partitions {
         names.push(p.column.clone());
@@ -398,13 +424,26 @@ fn bigquery(layout: &Layout, out: &mut String) {
         format!("WITH PARTITION COLUMNS ({})\n", partitions.join(", "))
     };
     let prefix = layout.base.trim_end_matches('/');
+    // Parquet objects hold `data` as JSON text: a STRING column, parsed by the view.
+    let (data_type, format, data) = match layout.kind {
+        ObjectKind::Parquet => (
+            "STRING",
+            "format = 'PARQUET'",
+            "SAFE.PARSE_JSON(data) AS data",
+        ),
+        ObjectKind::Ndjson(_) => (
+            "JSON",
+            "format = 'NEWLINE_DELIMITED_JSON',\n  compression = 'GZIP'",
+            "data",
+        ),
+    };
     let _ = writeln!(
         out,
         "-- Objects appear in the table as soon as sluice publishes them; nothing is loaded.\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS `{table}` (\n  event_time TIMESTAMP,\n  parse_time TIMESTAMP,\n  source STRING,\n  event_id STRING,\n  data JSON\n)\n\
-         {with_partitions}OPTIONS (\n  format = 'NEWLINE_DELIMITED_JSON',\n  compression = 'GZIP',\n  uris = [{uri}],\n  hive_partition_uri_prefix = {prefix},\n  require_hive_partition_filter = false\n);\n",
+         CREATE EXTERNAL TABLE IF NOT EXISTS `{table}` (\n  event_time TIMESTAMP,\n  parse_time TIMESTAMP,\n  source STRING,\n  event_id STRING,\n  data {data_type}\n)\n\
+         {with_partitions}OPTIONS (\n  {format},\n  uris = [{uri}],\n  hive_partition_uri_prefix = {prefix},\n  require_hive_partition_filter = false\n);\n",
         table = layout.table,
-        uri = quote(&format!("{}*{}", layout.base, layout.compression.extension())),
+        uri = quote(&format!("{}*{}", layout.base, layout.kind.extension())),
         prefix = quote(prefix),
     );
     let typed: String = layout
@@ -414,7 +453,7 @@ fn bigquery(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW `{}` AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{typed}  data\nFROM `{}`\nORDER BY event_time DESC;",
+        "CREATE OR REPLACE VIEW `{}` AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{typed}  {data}\nFROM `{}`\nORDER BY event_time DESC;",
         layout.view, layout.table
     );
 }
@@ -477,21 +516,36 @@ fn athena(layout: &Layout, out: &mut String) {
         .iter()
         .map(|(k, v)| format!("  {} = {}", quote(k), quote(v)))
         .collect();
+    let (time_type, data_note, storage) = match layout.kind {
+        ObjectKind::Parquet => ("timestamp", "", "STORED AS PARQUET"),
+        ObjectKind::Ndjson(_) => (
+            "string",
+            " (the OpenX SerDe keeps nested objects as text)",
+            "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n\
+             STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'\n\
+             OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
+        ),
+    };
     let _ = writeln!(
         out,
         "-- Partition projection: no crawler and no MSCK REPAIR; new objects are queryable at once.\n\
          -- The dt range is relative to today; widen it for older backfills.\n\
-         -- `data` is the event's JSON text (the OpenX SerDe keeps nested objects as text).\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n  event_time string,\n  parse_time string,\n  source string,\n  event_id string,\n  data string\n)\n\
-         {partitioned}ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n\
-         STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'\n\
-         OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'\n\
+         -- `data` is the event's JSON text{data_note}.\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n  event_time {time_type},\n  parse_time {time_type},\n  source string,\n  event_id string,\n  data string\n)\n\
+         {partitioned}{storage}\n\
          LOCATION {location}\n\
          TBLPROPERTIES (\n{properties}\n);\n",
         table = layout.table,
         location = quote(&layout.base),
         properties = properties.join(",\n"),
     );
+    let (event_time, parse_time) = match layout.kind {
+        ObjectKind::Parquet => ("event_time", "parse_time"),
+        ObjectKind::Ndjson(_) => (
+            "from_iso8601_timestamp(event_time) AS event_time",
+            "from_iso8601_timestamp(parse_time) AS parse_time",
+        ),
+    };
     let typed: String = layout
         .partitions
         .iter()
@@ -505,7 +559,7 @@ fn athena(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  from_iso8601_timestamp(event_time) AS event_time,\n  from_iso8601_timestamp(parse_time) AS parse_time,\n  source,\n  event_id,\n{typed}  json_parse(data) AS data\nFROM {}\nORDER BY event_time DESC;",
+        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  {event_time},\n  {parse_time},\n  source,\n  event_id,\n{typed}  json_parse(data) AS data\nFROM {}\nORDER BY event_time DESC;",
         layout.view, layout.table
     );
 }
@@ -519,10 +573,6 @@ fn duckdb(layout: &Layout, out: &mut String) {
         LakeLocation::Store { .. } => {
             "-- Needs DuckDB's httpfs extension and a CREATE SECRET (TYPE s3 or gcs) for the bucket.\n"
         }
-    };
-    let compression = match layout.compression {
-        Compression::Gzip => "gzip",
-        Compression::Zstd => "zstd",
     };
     let hive_types: Vec<String> = layout
         .partitions
@@ -546,16 +596,35 @@ fn duckdb(layout: &Layout, out: &mut String) {
         .iter()
         .map(|p| format!("  {},\n", p.column))
         .collect();
+    let glob = quote(&layout.glob());
+    let (data, reader) = match layout.kind {
+        // Parquet's timestamps are UTC-adjusted (TIMESTAMPTZ to DuckDB); `data` is JSON text.
+        ObjectKind::Parquet => (
+            "CAST(data AS JSON) AS data",
+            format!("read_parquet(\n    {glob},\n    hive_partitioning = true{hive_types}\n)"),
+        ),
+        ObjectKind::Ndjson(compression) => {
+            let compression = match compression {
+                Compression::Gzip => "gzip",
+                Compression::Zstd => "zstd",
+            };
+            (
+                "data",
+                format!(
+                    "read_json_auto(\n    {glob},\n    format = 'newline_delimited',\n    compression = {},\n    hive_partitioning = true,\n    \
+                     columns = {{'event_time': 'TIMESTAMPTZ', 'parse_time': 'TIMESTAMPTZ', 'source': 'VARCHAR', 'event_id': 'VARCHAR', 'data': 'JSON'}}{hive_types}\n)",
+                    quote(compression)
+                ),
+            )
+        }
+    };
     let _ = writeln!(
         out,
         "{remote}-- The view reads the published objects at query time; _staging/ is never matched.\n\
          -- (DuckDB refuses to create it before the first object of the source is published.)\n\
-         CREATE OR REPLACE VIEW {table} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  data\n\
-         FROM read_json_auto(\n    {glob},\n    format = 'newline_delimited',\n    compression = {compression},\n    hive_partitioning = true,\n    \
-         columns = {{'event_time': 'TIMESTAMPTZ', 'parse_time': 'TIMESTAMPTZ', 'source': 'VARCHAR', 'event_id': 'VARCHAR', 'data': 'JSON'}}{hive_types}\n);\n",
+         CREATE OR REPLACE VIEW {table} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  {data}\n\
+         FROM {reader};\n",
         table = layout.table,
-        glob = quote(&layout.glob()),
-        compression = quote(compression),
     );
     let _ = writeln!(
         out,
@@ -717,6 +786,52 @@ mod tests {
             "{s3}"
         );
         assert!(s3.contains("httpfs"), "{s3}");
+    }
+
+    #[test]
+    fn parquet_lakes_get_parquet_clauses_in_every_dialect() {
+        let parquet = |url: &str| {
+            let mut config = lake(Some(url));
+            config.format = crate::sink::lake::Format::Parquet;
+            config
+        };
+        let snow = sql(&parquet("s3://b/p"), Dialect::Snowflake);
+        assert!(
+            snow.contains("TYPE = PARQUET\n  USE_LOGICAL_TYPE = TRUE"),
+            "{snow}"
+        );
+        assert!(snow.contains("PATTERN = '.*[.]parquet'"), "{snow}");
+        assert!(snow.contains("PARSE_JSON($1:data::VARCHAR)"), "{snow}");
+        assert!(!snow.contains("TYPE = JSON"), "{snow}");
+
+        let bq = sql(&parquet("gs://b"), Dialect::Bigquery);
+        assert!(bq.contains("format = 'PARQUET'"), "{bq}");
+        assert!(
+            bq.contains("uris = ['gs://b/source=okta/*.parquet']"),
+            "{bq}"
+        );
+        assert!(bq.contains("data STRING"), "{bq}");
+        assert!(bq.contains("SAFE.PARSE_JSON(data) AS data"), "{bq}");
+        assert!(!bq.contains("compression = 'GZIP'"), "{bq}");
+
+        let athena = sql(&parquet("s3://b/p"), Dialect::Athena);
+        assert!(athena.contains("STORED AS PARQUET"), "{athena}");
+        assert!(athena.contains("event_time timestamp"), "{athena}");
+        assert!(!athena.contains("JsonSerDe"), "{athena}");
+        assert!(!athena.contains("from_iso8601_timestamp"), "{athena}");
+
+        let mut local = lake(None);
+        local.format = crate::sink::lake::Format::Parquet;
+        let duck = sql(&local, Dialect::Duckdb);
+        assert!(
+            duck.contains("read_parquet(\n    '/data/lake/source=okta/dt=*/hr=*/*.parquet'"),
+            "{duck}"
+        );
+        assert!(duck.contains("CAST(data AS JSON) AS data"), "{duck}");
+        assert!(!duck.contains("read_json_auto"), "{duck}");
+        for text in [&snow, &bq, &athena, &duck] {
+            assert_columns(text);
+        }
     }
 
     #[test]

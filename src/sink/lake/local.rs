@@ -9,32 +9,47 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::encode::Output;
 use super::{PreparedObject, STAGING_DIR};
 use crate::sink::{Published, SinkError};
 
-/// A local lake directory, locked for one source.
+/// A local lake directory, locked for one source (or one backfill window of it).
 pub(crate) struct Local {
     sink: String,
     root: PathBuf,
-    /// `_staging/source=<name>` under the root.
+    /// `_staging/source=<scope>` under the root.
     staging_rel: String,
-    /// Held while the sink exists: a second process on the same source and lake would
-    /// otherwise clean this one's staging directory.
-    _lock: File,
+    /// The sanitized source, or `<source>@<window>`.
+    scope: String,
+    /// Taken before the first file operation and held while the sink exists: a second
+    /// process on the same source and lake would otherwise clean this one's staging
+    /// directory. Not taken at open, so a run that finds the source's lease held elsewhere
+    /// ends cleanly without touching the lake.
+    lock: OnceLock<File>,
 }
 
 impl Local {
-    /// Opens the lake at `root` for `source` (sanitized), taking the source's lock.
-    pub fn open(sink: &str, root: &Path, source: &str) -> Result<Local, SinkError> {
-        let lock = lock_source(sink, root, source)?;
-        Ok(Local {
+    /// The lake at `root` for `scope` (a sanitized source, or `<source>@<window>`).
+    pub fn open(sink: &str, root: &Path, scope: &str) -> Local {
+        Local {
             sink: sink.to_string(),
             root: root.to_path_buf(),
-            staging_rel: format!("{STAGING_DIR}/source={source}"),
-            _lock: lock,
-        })
+            staging_rel: format!("{STAGING_DIR}/source={scope}"),
+            scope: scope.to_string(),
+            lock: OnceLock::new(),
+        }
+    }
+
+    /// Takes the scope's lock unless held already.
+    fn ensure_locked(&self) -> Result<(), SinkError> {
+        if self.lock.get().is_none() {
+            let file = lock_scope(&self.sink, &self.root, &self.scope)?;
+            // Only this sink's own (sequential) calls get here, so the cell is still empty.
+            let _ = self.lock.set(file);
+        }
+        Ok(())
     }
 
     /// The staged object's path relative to the root, for an object numbered `n`.
@@ -54,6 +69,7 @@ impl Local {
 
     /// Creates the staged file `staged` (relative to the root).
     pub fn create(&self, staged: &str) -> Result<Output, SinkError> {
+        self.ensure_locked()?;
         let dir = self.root.join(&self.staging_rel);
         fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
         let path = self.root.join(staged);
@@ -81,6 +97,7 @@ impl Local {
 
     /// Renames each staged file to its key; a file already at its key is left as is.
     pub fn publish(&self, objects: &[PreparedObject]) -> Result<Published, SinkError> {
+        self.ensure_locked()?;
         let mut published = Published::default();
         let mut dirs = HashSet::new();
         for object in objects {
@@ -112,6 +129,7 @@ impl Local {
 
     /// Deletes the source's staging directory.
     pub fn discard(&self) -> Result<(), SinkError> {
+        self.ensure_locked()?;
         let dir = self.root.join(&self.staging_rel);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
@@ -121,8 +139,9 @@ impl Local {
     }
 }
 
-/// Takes the lake's lock for `source`, failing at once if another process holds it.
-fn lock_source(sink: &str, root: &Path, source: &str) -> Result<File, SinkError> {
+/// Takes the lake's lock for `source` (or a window of it), failing at once if another process
+/// holds it.
+fn lock_scope(sink: &str, root: &Path, source: &str) -> Result<File, SinkError> {
     let dir = root.join(STAGING_DIR);
     let path = dir.join(format!("source={source}.lock"));
     let fail = |detail: String| SinkError {
@@ -172,7 +191,7 @@ pub(crate) fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<
             if entry.file_name() != STAGING_DIR {
                 collect_objects(&path, out)?;
             }
-        } else if super::Compression::of_name(&entry.file_name().to_string_lossy()).is_some() {
+        } else if super::ObjectKind::of_name(&entry.file_name().to_string_lossy()).is_some() {
             out.push(path);
         }
     }

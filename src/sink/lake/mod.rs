@@ -27,9 +27,12 @@ mod encode;
 mod layout;
 mod local;
 mod location;
+mod object_lock;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod store;
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::time::Instant;
 
@@ -42,15 +45,29 @@ use crate::transform::Envelope;
 use encode::{Encoder, Output};
 use layout::RenderCache;
 
-pub use encode::Compression;
+pub use encode::{Compression, Format, ObjectKind};
 pub use layout::{sanitize, KeyTemplate, Segment, SegmentKind, NULL_PARTITION};
 pub use location::{parse_url, LakeLocation, StoreScheme};
+pub use object_lock::{LockMode, ObjectLock};
 
 /// The default key template: hive partitions by source, day and hour of the event time.
 pub const DEFAULT_KEY_TEMPLATE: &str = "source={source}/dt=%Y-%m-%d/hr=%H/";
 
 /// The directory (or key prefix) under the lake root where batches are staged.
 pub const STAGING_DIR: &str = "_staging";
+
+/// The staging scope of `key`: the sanitized source, plus the window part of a window key.
+fn staging_scope(source: &str, key: &str) -> String {
+    match key.split_once(crate::state::WINDOW_KEY_SEPARATOR) {
+        Some((_, window)) => format!(
+            "{}{}{}",
+            sanitize(source),
+            crate::state::WINDOW_KEY_SEPARATOR,
+            sanitize(window)
+        ),
+        None => sanitize(source),
+    }
+}
 
 /// One object of a prepared batch: where it is staged and where it goes. This is the commit
 /// intent's payload, so its shape must stay readable by later versions.
@@ -93,6 +110,9 @@ pub struct LakeSink {
     name: String,
     /// The source's name as it appears in keys ([`sanitize`]d).
     source: String,
+    /// Whose staging area this is: the sanitized source, or `<source>@<window>` for a
+    /// backfill window.
+    scope: String,
     config: LakeConfig,
     backend: Backend,
     open: Vec<OpenObject>,
@@ -104,19 +124,31 @@ pub struct LakeSink {
     run_tag: String,
     cache: RenderCache,
     scratch: String,
+    /// Reused buffer for one event's JSON line (see `Encoder::append`).
+    line: Vec<u8>,
 }
 
 impl LakeSink {
     /// A lake sink for `source`, at the configured location.
     pub fn new(config: &LakeConfig, source: &str) -> Result<Self, SinkError> {
-        let safe_source = sanitize(source);
+        Self::for_key(config, source, source)
+    }
+
+    /// A lake sink for the events of `source` worked under state key `key`: the source itself,
+    /// or one of its backfill windows (see [`crate::state::window_key`]). Each key has its own
+    /// staging area and lock, so windows of one source are written in parallel; batch names
+    /// (from the runtime) are distinct per key, so their objects never collide.
+    pub fn for_key(config: &LakeConfig, source: &str, key: &str) -> Result<Self, SinkError> {
+        let scope = staging_scope(source, key);
         let backend = match config.location() {
             LakeLocation::Directory(root) => {
-                Backend::Local(local::Local::open(&config.name, &root, &safe_source)?)
+                Backend::Local(local::Local::open(&config.name, &root, &scope))
             }
             LakeLocation::Store { .. } => Backend::Store(store::Store::build(config)?),
         };
-        Ok(Self::with_backend(config, source, backend))
+        let mut sink = Self::with_backend(config, source, backend);
+        sink.scope = scope;
+        Ok(sink)
     }
 
     /// A lake sink over an existing object store, under `prefix` (used by the unit tests
@@ -143,6 +175,7 @@ impl LakeSink {
         LakeSink {
             name: config.name.clone(),
             source: sanitize(source),
+            scope: sanitize(source),
             config: config.clone(),
             backend,
             open: Vec::new(),
@@ -151,6 +184,7 @@ impl LakeSink {
             run_tag,
             cache: RenderCache::default(),
             scratch: String::new(),
+            line: Vec::new(),
         }
     }
 
@@ -168,7 +202,8 @@ impl LakeSink {
             return Ok(i);
         }
         self.staged_counter += 1;
-        let extension = self.config.compression.extension();
+        let kind = self.config.object_kind();
+        let extension = kind.extension();
         let (staged, output) = match &self.backend {
             Backend::Local(local) => {
                 let staged = local.staged_name(self.staged_counter, extension);
@@ -178,16 +213,16 @@ impl LakeSink {
             Backend::Store(_) => {
                 let staged = format!(
                     "{}{}-{:06}{extension}.partial",
-                    store::Store::staging_rel(&self.source),
+                    store::Store::staging_rel(&self.scope),
                     self.run_tag,
                     self.staged_counter
                 );
                 (staged, Output::Memory(Vec::new()))
             }
         };
-        let encoder = Encoder::new(self.config.compression, output).map_err(|e| {
+        let encoder = Encoder::new(kind, output).map_err(|e| {
             self.error(format!(
-                "cannot start compressing {staged}: {e} (hint: this is a resource problem; check memory)"
+                "cannot start encoding {staged}: {e} (hint: this is a resource problem; check memory)"
             ))
         })?;
         self.open.push(OpenObject {
@@ -200,7 +235,7 @@ impl LakeSink {
     }
 
     fn staged_bytes(&self) -> u64 {
-        self.open.iter().map(|o| o.encoder.counted().count).sum()
+        self.open.iter().map(|o| o.encoder.size()).sum()
     }
 
     /// Object stores: sends the open object's buffered bytes as parts once a part is full.
@@ -238,7 +273,7 @@ impl LakeSink {
         objects: &mut Vec<OpenObject>,
         batch: &str,
     ) -> Result<Vec<PreparedObject>, SinkError> {
-        let extension = self.config.compression.extension();
+        let extension = self.config.object_kind().extension();
         let mut prepared = Vec::with_capacity(objects.len());
         while let Some(object) = objects.pop() {
             let OpenObject {
@@ -311,10 +346,7 @@ impl Sink for LakeSink {
             }
             let index = self.object_for_scratch()?;
             let object = &mut self.open[index];
-            let result = serde_json::to_writer(&mut object.encoder, event)
-                .map_err(io::Error::from)
-                .and_then(|()| object.encoder.write_all(b"\n"));
-            if let Err(err) = result {
+            if let Err(err) = object.encoder.append(event, &mut self.line) {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
                     "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"
@@ -365,7 +397,7 @@ impl Sink for LakeSink {
         self.batch_started = None;
         match &self.backend {
             Backend::Local(local) => local.discard(),
-            Backend::Store(store) => store.discard(&self.source).await,
+            Backend::Store(store) => store.discard(&self.scope).await,
         }
     }
 }
@@ -388,13 +420,51 @@ pub struct LakeContents {
 }
 
 impl LakeContents {
-    /// Adds the lines of one object, keeping those of `source`.
-    fn add_object(&mut self, key: &str, compressed: &[u8], source: &str) -> io::Result<()> {
-        use io::BufRead;
-        let compression = Compression::of_name(key).unwrap_or_default();
+    /// Adds the events of one object, keeping those of `source`.
+    fn add_object(&mut self, key: &str, object: &[u8], source: &str) -> io::Result<()> {
         self.objects += 1;
-        self.bytes += compressed.len() as u64;
+        self.bytes += object.len() as u64;
         self.keys.push(key.to_string());
+        match ObjectKind::of_name(key) {
+            Some(ObjectKind::Parquet) => self.add_parquet(object, source),
+            Some(ObjectKind::Ndjson(compression)) => {
+                self.add_ndjson(key, object, compression, source)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{key} is not a lake object (its name has no lake extension)"),
+            )),
+        }
+    }
+
+    fn add_event(&mut self, event_id: String, event_time: Option<String>) {
+        self.event_ids.push(event_id);
+        if let Some(time) = event_time {
+            if self
+                .min_event_time
+                .as_deref()
+                .is_none_or(|min| time.as_str() < min)
+            {
+                self.min_event_time = Some(time.clone());
+            }
+            if self
+                .max_event_time
+                .as_deref()
+                .is_none_or(|max| time.as_str() > max)
+            {
+                self.max_event_time = Some(time);
+            }
+        }
+    }
+
+    fn add_ndjson(
+        &mut self,
+        key: &str,
+        compressed: &[u8],
+        compression: Compression,
+        source: &str,
+    ) -> io::Result<()> {
+        use io::BufRead;
         let reader = io::BufReader::new(compression.decoder(compressed)?);
         for line in reader.lines() {
             let line = line?;
@@ -404,17 +474,31 @@ impl LakeContents {
                 continue;
             }
             let id = value["event_id"].as_str().unwrap_or_default().to_string();
-            self.event_ids.push(id);
-            if let Some(time) = value["event_time"].as_str() {
-                if self.min_event_time.as_deref().is_none_or(|min| time < min) {
-                    self.min_event_time = Some(time.to_string());
-                }
-                if self.max_event_time.as_deref().is_none_or(|max| time > max) {
-                    self.max_event_time = Some(time.to_string());
-                }
-            }
+            self.add_event(id, value["event_time"].as_str().map(str::to_string));
         }
         Ok(())
+    }
+
+    #[cfg(feature = "parquet")]
+    fn add_parquet(&mut self, object: &[u8], source: &str) -> io::Result<()> {
+        for row in parquet::read_rows(object)? {
+            if row.source != source {
+                continue;
+            }
+            // The same RFC 3339 text NDJSON objects hold, so times compare alike.
+            let time = chrono::DateTime::from_timestamp_micros(row.event_time_micros)
+                .map(crate::timefmt::rfc3339_millis);
+            self.add_event(row.event_id, time);
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    fn add_parquet(&mut self, _object: &[u8], _source: &str) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this build cannot read Parquet objects (hint: rebuild with --features parquet)",
+        ))
     }
 }
 
@@ -489,7 +573,7 @@ async fn read_store(
         .into_iter()
         .map(|meta| (store.relative(&meta.location).to_string(), meta))
         .filter(|(key, _)| {
-            !key.starts_with(&format!("{STAGING_DIR}/")) && Compression::of_name(key).is_some()
+            !key.starts_with(&format!("{STAGING_DIR}/")) && ObjectKind::of_name(key).is_some()
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));

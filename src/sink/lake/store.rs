@@ -40,6 +40,9 @@ pub(crate) struct Store {
     /// The lake's URL, for messages.
     url: String,
     part_size: usize,
+    /// s3:// lakes with `object_lock`: publishes by a copy that sets the retention.
+    #[cfg(feature = "s3")]
+    locked: Option<super::object_lock::LockedCopier>,
 }
 
 /// A staged object's upload, once it outgrew one part.
@@ -59,14 +62,20 @@ impl Store {
                 detail: "internal error: an object store was asked for a local lake".into(),
             });
         };
-        let store = crate::cloud::connect(scheme, &bucket, &config.store_options()).map_err(|err| SinkError {
+        let connected = connect(config, scheme, &bucket).map_err(|err| SinkError {
             sink: config.name.clone(),
             detail: format!(
                 "cannot set up {}: {err} (hint: check the url, endpoint, region and the store's credentials in the environment)",
                 config.display_location()
             ),
         })?;
-        Ok(Store::new(config, store, &prefix))
+        #[allow(unused_mut)] // assigned only with the s3 feature
+        let mut store = Store::new(config, connected.store, &prefix);
+        #[cfg(feature = "s3")]
+        {
+            store.locked = connected.locked;
+        }
+        Ok(store)
     }
 
     /// A backend over an existing store (tests use `object_store::memory::InMemory`).
@@ -82,6 +91,8 @@ impl Store {
             },
             url: config.display_location(),
             part_size: usize::try_from(config.part_size.as_u64()).unwrap_or(usize::MAX),
+            #[cfg(feature = "s3")]
+            locked: None,
         }
     }
 
@@ -174,7 +185,7 @@ impl Store {
         for object in objects {
             let staged = self.path(&object.staged)?;
             let key = self.path(&object.key)?;
-            match self.store.copy(&staged, &key).await {
+            match self.copy(&staged, &key).await {
                 Ok(()) => {}
                 Err(object_store::Error::NotFound { .. }) => {
                     // Gone from staging: published already, if the key is there.
@@ -202,6 +213,16 @@ impl Store {
             published.bytes += object.bytes;
         }
         Ok(published)
+    }
+
+    /// Copies a staged object to its final key: with the lake's Object Lock retention when
+    /// it has one, else by the store's own copy.
+    async fn copy(&self, staged: &StorePath, key: &StorePath) -> object_store::Result<()> {
+        #[cfg(feature = "s3")]
+        if let Some(locked) = &self.locked {
+            return locked.copy(staged, key).await;
+        }
+        self.store.copy(staged, key).await
     }
 
     /// Deletes every staged object of `source` (sanitized).
@@ -245,4 +266,40 @@ impl Store {
             .await
             .map_err(|e| self.error("read", location.as_ref(), e))
     }
+}
+
+/// A connected store, and what publishes into it with Object Lock retention.
+struct Connected {
+    store: Arc<dyn ObjectStore>,
+    #[cfg(feature = "s3")]
+    locked: Option<super::object_lock::LockedCopier>,
+}
+
+/// Builds the client for `scheme` (see [`crate::cloud::connect`]); an S3 lake with Object
+/// Lock also gets what copies into the bucket with retention.
+fn connect(
+    config: &LakeConfig,
+    scheme: super::StoreScheme,
+    bucket: &str,
+) -> Result<Connected, String> {
+    let options = config.store_options();
+    #[cfg(feature = "s3")]
+    if let (super::StoreScheme::S3, Some(lock)) = (scheme, config.object_lock) {
+        // S3 requires a checksum (or Content-MD5) on uploads to buckets with a default
+        // retention; see object_lock.rs.
+        let builder = crate::cloud::s3_builder(bucket, &options)
+            .with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+        let s3 = Arc::new(builder.clone().build().map_err(|e| e.to_string())?);
+        let locked =
+            super::object_lock::LockedCopier::new(&builder, Arc::clone(&s3), bucket, lock)?;
+        return Ok(Connected {
+            store: s3,
+            locked: Some(locked),
+        });
+    }
+    Ok(Connected {
+        store: crate::cloud::connect(scheme, bucket, &options)?,
+        #[cfg(feature = "s3")]
+        locked: None,
+    })
 }

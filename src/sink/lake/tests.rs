@@ -88,15 +88,25 @@ async fn intents_recorded_by_the_previous_version_still_publish() {
         .exists());
 }
 
-#[test]
-fn a_second_writer_for_the_same_source_is_refused() {
+#[tokio::test]
+async fn a_second_writer_for_the_same_source_is_refused_at_its_first_touch() {
     let dir = tempfile::tempdir().unwrap();
-    let first = LakeSink::new(&config(dir.path()), "okta").unwrap();
-    let err = LakeSink::new(&config(dir.path()), "okta").err().unwrap();
+    let mut first = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    first.discard_staged().await.unwrap();
+    // Building a sink touches nothing: a run that then finds the lease held elsewhere ends
+    // cleanly. Its first file operation takes the lock.
+    let mut second = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    let err = second.discard_staged().await.err().unwrap();
     assert!(err.to_string().contains("another sluice process"), "{err}");
-    assert!(LakeSink::new(&config(dir.path()), "github").is_ok());
+    let mut other_source = LakeSink::new(&config(dir.path()), "github").unwrap();
+    assert!(other_source.discard_staged().await.is_ok());
+    // A backfill window of the same source has a lock of its own.
+    let mut window =
+        LakeSink::for_key(&config(dir.path()), "okta", "okta@20231114T220000.000Z").unwrap();
+    assert!(window.discard_staged().await.is_ok());
     drop(first);
-    assert!(LakeSink::new(&config(dir.path()), "okta").is_ok());
+    let mut again = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    assert!(again.discard_staged().await.is_ok());
 }
 
 #[tokio::test]
@@ -305,4 +315,72 @@ async fn object_store_discard_deletes_staged_objects_of_its_source_only() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].starts_with("_staging/source=github/"), "{left:?}");
     assert!(okta.prepare("y").await.unwrap().is_none());
+}
+
+#[cfg(feature = "parquet")]
+#[tokio::test]
+async fn parquet_lake_rolls_stages_and_publishes_like_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.format = Format::Parquet;
+    let mut sink = LakeSink::new(&cfg, "okta").unwrap();
+    sink.write(&[event("a", 1_700_000_000), event("b", 1_700_003_600)])
+        .await
+        .unwrap();
+    let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+    assert_eq!(read_lake(dir.path(), "okta").unwrap().event_ids.len(), 0);
+    assert_eq!(sink.publish(&payload).await.unwrap().objects, 2);
+    let contents = read_lake(dir.path(), "okta").unwrap();
+    assert_eq!(
+        contents.keys,
+        vec![
+            "source=okta/dt=2023-11-14/hr=22/0000000001-abcd.parquet",
+            "source=okta/dt=2023-11-14/hr=23/0000000001-abcd.parquet"
+        ]
+    );
+    assert_eq!(contents.event_ids, vec!["a", "b"]);
+    assert_eq!(
+        contents.min_event_time.as_deref(),
+        Some("2023-11-14T22:13:20.000Z")
+    );
+    assert_eq!(
+        contents.max_event_time.as_deref(),
+        Some("2023-11-14T23:13:20.000Z")
+    );
+}
+
+#[cfg(feature = "parquet")]
+#[tokio::test]
+async fn parquet_objects_stream_to_object_stores_as_multipart_uploads() {
+    let memory = Arc::new(InMemory::new());
+    let mut cfg = store_config();
+    cfg.format = Format::Parquet;
+    let mut sink = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "p");
+    // About 15 MiB of incompressible data in one partition: a full row group goes out as
+    // parts before the batch is prepared.
+    let mut ids = Vec::new();
+    for page in 0..12 {
+        let events: Vec<Envelope> = (0..8)
+            .map(|i| big_event(&format!("e{page}-{i}"), 0, 160 * 1024))
+            .collect();
+        ids.extend(events.iter().map(|e| e.event_id.clone()));
+        sink.write(&events).await.unwrap();
+        let Output::Memory(buffer) = &sink.open[0].encoder.counted().out else {
+            panic!("object stores buffer in memory")
+        };
+        assert!(buffer.len() < 6 * 1024 * 1024, "{}", buffer.len());
+    }
+    let payload = sink.prepare("0000000002-abcd").await.unwrap().unwrap();
+    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    assert_eq!(objects.len(), 1);
+    assert!(objects[0].parts >= 2, "{objects:?}");
+    assert_eq!(
+        objects[0].key,
+        "source=okta/dt=1970-01-01/hr=00/0000000002-abcd.parquet"
+    );
+    sink.publish(&payload).await.unwrap();
+    let store = store::Store::new(&cfg, memory.clone(), "p");
+    let contents = read_store(&store, &cfg, "okta").await.unwrap();
+    assert_eq!(contents.event_ids, ids);
+    assert_eq!(contents.bytes, objects[0].bytes);
 }

@@ -1,0 +1,100 @@
+//! What the three manager clients share: an HTTP client, retries of transient failures, a
+//! capped body, and a one-line excerpt of a manager's error message.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// Secrets are small (64 KiB at most in AWS and Google); anything larger is not an answer.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Pauses before the second and third attempt.
+const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
+
+/// An HTTP client for a manager. Redirects are not followed: they could carry a token to
+/// another host.
+pub(super) fn client(roots: Vec<reqwest::Certificate>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(20))
+        .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none());
+    for root in roots {
+        builder = builder.add_root_certificate(root);
+    }
+    builder
+        .build()
+        .map_err(|err| format!("cannot set up the HTTP client for secret managers: {err}"))
+}
+
+/// A manager's answer.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+/// Sends the request `make` builds, again after a pause when the manager cannot be reached,
+/// answers 5xx or 429 (three attempts in all). `Err` is a transport problem, described.
+pub(super) async fn send<F>(mut make: F) -> Result<Answer, String>
+where
+    F: FnMut() -> Result<reqwest::RequestBuilder, String>,
+{
+    let mut attempt = 0;
+    loop {
+        let outcome = match make()?.send().await {
+            Ok(response) => read(response).await,
+            Err(err) => Err(crate::source::describe_reqwest(&err)),
+        };
+        let transient = match &outcome {
+            Ok(answer) => {
+                answer.status.is_server_error() || answer.status == StatusCode::TOO_MANY_REQUESTS
+            }
+            Err(_) => true,
+        };
+        match BACKOFF.get(attempt) {
+            Some(pause) if transient => {
+                tracing::debug!(
+                    attempt = attempt + 1,
+                    "secret manager request failed; trying again"
+                );
+                tokio::time::sleep(*pause).await;
+                attempt += 1;
+            }
+            _ => return outcome,
+        }
+    }
+}
+
+async fn read(mut response: reqwest::Response) -> Result<Answer, String> {
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| {
+        format!(
+            "reading the answer: {}",
+            crate::source::describe_reqwest(&err)
+        )
+    })? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            return Err(format!(
+                "the answer is larger than {MAX_BODY} bytes (hint: check that the endpoint is the secret manager's)"
+            ));
+        }
+    }
+    Ok(Answer { status, body })
+}
+
+/// A manager's error message fit for one line of an error: whitespace collapsed, at most 300
+/// characters.
+pub(super) fn excerpt(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 300 {
+        return one_line;
+    }
+    one_line.chars().take(300).collect::<String>() + "..."
+}
+
+/// A URL without user name and password, for messages.
+pub(super) fn shown(url: &url::Url) -> String {
+    crate::source::display_url(url)
+}

@@ -1,0 +1,254 @@
+//! Parallel windows: a backlog split among workers, `sluice backfill`, and the guarantees
+//! (exact event set, every window finished, the frontier) under `kill -9`.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rand::Rng;
+use sluice::simulator::SimulatorConfig;
+use sluice::state::{SqliteStore, StateStore};
+
+use common::{
+    assert_lake_exact, output_text, run_sluice, run_until_caught_up, sluice, start_simulator,
+    TestConfig,
+};
+
+/// A config whose source splits its backlog into 30-minute windows worked by `workers`.
+fn write_config(dir: &Path, base_url: &str, workers: usize, lookback: &str) -> String {
+    let mut test_config = TestConfig::new(base_url);
+    test_config.limit = 100;
+    test_config.roll_size = "32KB";
+    let extra = format!("workers = {workers}");
+    test_config.extra_source = &extra;
+    let text = std::fs::read_to_string(test_config.write(dir, ""))
+        .unwrap()
+        .replace(
+            r#"window = { lookback = "1d", settle_delay = "1m" }"#,
+            &format!(
+                r#"window = {{ lookback = "{lookback}", settle_delay = "1m", max_window = "30m" }}"#
+            ),
+        );
+    let path = dir.join("sluice.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// No staged object is left behind by the tail or any window.
+fn assert_no_staged_objects(lake: &Path) {
+    let staging = lake.join("_staging");
+    let mut left = Vec::new();
+    for dir in std::fs::read_dir(&staging).into_iter().flatten().flatten() {
+        if dir.path().is_dir() {
+            left.extend(
+                std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    assert!(left.is_empty(), "staged objects left: {left:?}");
+}
+
+async fn store(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("state.db")).await.unwrap()
+}
+
+/// The windows of `source` in the store, and how many are finished.
+async fn windows(store: &SqliteStore, source: &str) -> (usize, usize) {
+    let all = store
+        .checkpoints_under(&format!("{source}@"))
+        .await
+        .unwrap();
+    let finished = all.iter().filter(|(_, c)| c.is_finished_window()).count();
+    (all.len(), finished)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_split_a_backlog_and_deliver_it_exactly_once() {
+    let mut sim_config = SimulatorConfig::okta(12_000);
+    sim_config.latency = Duration::from_millis(5);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), 4, "7h");
+
+    let (_, output) = run_until_caught_up(&config, 3, &[]).await;
+    assert!(
+        output.contains("backlog split into backfill windows"),
+        "{output}"
+    );
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert_no_staged_objects(&dir.path().join("lake"));
+
+    let store = store(dir.path()).await;
+    let (total, finished) = windows(&store, "okta").await;
+    assert!(total >= 10, "7h of backlog in 30m windows: {total} windows");
+    assert_eq!(finished, total, "every window is finished");
+    let source = store.load("okta").await.unwrap().checkpoint;
+    assert!(
+        source.backfills.is_empty(),
+        "the frontier passed every window, so the backfill is done: {:?}",
+        source.backfills
+    );
+
+    // Status counts what the windows delivered as the source's.
+    let status = run_sluice(&["status", "--json", "--config", &config]).await;
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "windows are not listed as sources: {rows:?}");
+    assert_eq!(rows[0]["delivered"], 12_000);
+
+    // A later run delivers nothing new and splits nothing.
+    let again = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert!(again.status.success(), "{}", output_text(&again));
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_windows_survive_repeated_kill_9() {
+    let mut sim_config = SimulatorConfig::okta(15_000);
+    sim_config.latency = Duration::from_millis(15);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), 4, "7h");
+
+    let mut rng = rand::rng();
+    let mut kills = 0;
+    for _ in 0..40 {
+        if kills == 10 {
+            break;
+        }
+        let mut child = sluice()
+            .args(["run", "--once", "--config", &config])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+        if child.try_wait().unwrap().is_none() {
+            child.start_kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().await.unwrap();
+    }
+    assert!(kills >= 5, "only {kills} kills landed; make the job bigger");
+
+    run_until_caught_up(&config, 5, &[]).await;
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert_no_staged_objects(&dir.path().join("lake"));
+    let (total, finished) = windows(&store(dir.path()).await, "okta").await;
+    assert_eq!(finished, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_command_pulls_a_past_range_and_the_tail_carries_on_after_it() {
+    let sim_config = SimulatorConfig::okta(6_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // One worker for scheduled runs: only `sluice backfill` works in parallel here.
+    let config = write_config(dir.path(), &sim.base_url(), 1, "1d");
+    let start = sim_config.anchor - chrono::Duration::from_std(sim_config.span).unwrap();
+    let from = (start - chrono::Duration::minutes(10)).to_rfc3339();
+    let to = (start + chrono::Duration::hours(4)).to_rfc3339();
+
+    let out = run_sluice(&[
+        "backfill",
+        "--config",
+        &config,
+        "--source",
+        "okta",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--workers",
+        "4",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let store = store(dir.path()).await;
+    let (total, finished) = windows(&store, "okta").await;
+    assert_eq!((total, finished), (9, 9), "4h10m in 30m windows, all done");
+
+    // The tail starts where the backfill ends: the rest arrives once, nothing twice.
+    run_until_caught_up(&config, 3, &[]).await;
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let source = store.load("okta").await.unwrap().checkpoint;
+    assert!(source.backfills.is_empty(), "{:?}", source.backfills);
+}
+
+#[tokio::test]
+async fn backfill_rejects_bad_arguments_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9", 1, "1d");
+    // (source, from, to, workers, window) and the message expected.
+    let cases = [
+        (
+            ("okta", "2024-05-01", "2024-05-02", "0", "1h"),
+            "--workers 0 is out of range",
+        ),
+        (
+            ("okta", "2024-05-02", "2024-05-01", "4", "1h"),
+            "is not before --to",
+        ),
+        (
+            ("okta", "2024-05-01", "2999-01-01", "4", "1h"),
+            "later than",
+        ),
+        (
+            ("nope", "2024-05-01", "2024-05-02", "4", "1h"),
+            "--source `nope` is not in",
+        ),
+        (
+            ("okta", "2024-05-01", "2024-05-02", "4", "0s"),
+            "--window must be at least 1s",
+        ),
+    ];
+    for ((source, from, to, workers, window), expected) in cases {
+        let out = run_sluice(&[
+            "backfill",
+            "--config",
+            &config,
+            "--source",
+            source,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--workers",
+            workers,
+            "--window",
+            window,
+        ])
+        .await;
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {text}");
+        assert!(text.contains(expected), "{expected}: {text}");
+        assert!(text.contains("hint"), "{expected}: {text}");
+    }
+    assert!(
+        !dir.path().join("state.db").exists() || {
+            let store = store(dir.path()).await;
+            store
+                .load("okta")
+                .await
+                .unwrap()
+                .checkpoint
+                .backfills
+                .is_empty()
+        }
+    );
+}
+
+#[tokio::test]
+async fn zero_workers_in_the_config_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9", 0, "1d");
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("workers"), "{text}");
+    assert!(text.contains("sluice.toml:"), "{text}");
+}
