@@ -213,7 +213,7 @@ async fn state_commands_show_export_import_and_reset() {
 #[cfg(feature = "s3")]
 mod s3 {
     use super::*;
-    use common::s3::{start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
+    use common::s3::{start_moto, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
     use std::collections::HashSet;
 
     fn s3_state(server: &S3Server, prefix: &str) -> String {
@@ -232,7 +232,7 @@ mod s3 {
     /// the lake ends up with exactly the simulator's events.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_overlapping_runs_on_one_source_deliver_exactly_once() {
-        let Some(server) = start_server().await else {
+        let Some(server) = start_moto().await else {
             return;
         };
         let mut sim_config = SimulatorConfig::okta(6_000);

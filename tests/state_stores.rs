@@ -1,8 +1,10 @@
 //! The state store contract: one suite, run against every store.
 //!
 //! SQLite and the object store on `file://` always run. The object store on S3 runs against
-//! the S3-compatible server `tests/common/s3.rs` starts (s3s-fs or moto; both honour
-//! conditional writes), all its contract tests in one test on one server. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
+//! moto's S3 server (`tests/common/s3.rs` starts it), all its contract tests in one test on one
+//! server. Not s3s-fs: it honours `If-Match` and `If-None-Match` one request at a time (so the
+//! store's start-up probe accepts it), but not atomically under concurrent writers, where the
+//! racing test saw two writers win the same commit. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
 //! `SLUICE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test --test state_stores`;
 //! each test works in a schema of its own (dropped when it passes), so tests run in parallel
 //! against one database. Those tests connect without TLS: use `sslmode=disable` or `prefer`.
@@ -904,7 +906,7 @@ macro_rules! contract_suite {
         #[cfg(feature = "s3")]
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn object_s3_contract() {
-            let Some(server) = common::s3::start_server().await else { return };
+            let Some(server) = common::s3::start_moto().await else { return };
             $(
                 eprintln!("object store on {}: {}", server.kind, stringify!($test));
                 contract::$test(&ObjectHarness::s3(&server)).await;
