@@ -334,3 +334,45 @@ mod s3 {
         sim.shutdown().await;
     }
 }
+
+/// Parallel backfill windows keep their checkpoints and leases as objects of their own
+/// (`okta@<start>`), and the backlog is delivered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_backfill_windows_with_object_state_deliver_exactly_once() {
+    let mut sim_config = SimulatorConfig::okta(8_000);
+    sim_config.latency = Duration::from_millis(5);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut test = TestConfig::new(&base_url);
+    test.limit = 100;
+    test.roll_size = "32KB";
+    test.extra_source = "workers = 4";
+    let path = test.write(dir.path(), "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "[state]\nkind = \"sqlite\"\npath = \"state.db\"\n",
+            &file_state(dir.path()),
+        )
+        .replace(
+            r#"window = { lookback = "1d", settle_delay = "1m" }"#,
+            r#"window = { lookback = "7h", settle_delay = "1m", max_window = "30m" }"#,
+        );
+    std::fs::write(&path, text).unwrap();
+    let config = path.to_str().unwrap().to_string();
+    let (_, output) = run_until_caught_up(&config, 3, &[]).await;
+    assert!(
+        output.contains("backlog split into backfill windows"),
+        "{output}"
+    );
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let windows = std::fs::read_dir(dir.path().join("state/checkpoints"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("okta@"))
+        .count();
+    assert!(windows >= 10, "7h in 30m windows: {windows} window objects");
+    assert!(!dir.path().join("state.db").exists());
+    sim.shutdown().await;
+}
