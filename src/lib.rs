@@ -8,6 +8,7 @@
 //! `docs/architecture.md` walks through it.
 
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod runtime;
 mod secrets;

@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use rand::Rng;
 use sluice::simulator::{Faults, SimulatorConfig};
 
-use common::{assert_lake_exact, run_sluice, sluice, start_simulator, TestConfig};
+use common::{
+    assert_lake_exact, kill_9_repeatedly, run_sluice, sluice, start_simulator, TestConfig,
+};
 
 /// Kills that must land while the process is still working.
 const KILLS: usize = 25;
@@ -32,28 +33,12 @@ async fn lake_is_exact_after_repeated_kill_9() {
     let config_path = test_config.write(dir.path(), "");
     let config = config_path.to_str().unwrap();
 
-    let mut rng = rand::rng();
-    let mut kills = 0;
-    let mut attempts = 0;
-    while kills < KILLS {
-        attempts += 1;
-        assert!(
-            attempts < KILLS * 4,
-            "the job finished before {KILLS} kills could land; make it bigger"
-        );
-        let mut child = sluice()
-            .args(["run", "--once", "--config", config])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(20..250))).await;
-        if child.try_wait().unwrap().is_none() {
-            child.start_kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().await.unwrap();
-    }
+    let start = || {
+        let mut command = sluice();
+        command.args(["run", "--once", "--config", config]);
+        command
+    };
+    kill_9_repeatedly(start, KILLS, KILLS * 4, 20..250).await;
 
     let finish = run_sluice(&["run", "--once", "--config", config]).await;
     assert!(

@@ -20,15 +20,12 @@ fn s3_tests_need_the_s3_feature() {
 #[cfg(feature = "s3")]
 mod s3 {
     use std::collections::HashSet;
-    use std::net::{Ipv4Addr, SocketAddr, TcpListener};
     use std::path::Path;
-    use std::process::Stdio;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use chrono::{TimeZone, Utc};
     use futures_util::StreamExt;
-    use object_store::aws::AmazonS3Builder;
     use object_store::path::Path as StorePath;
     use object_store::{ObjectStore, ObjectStoreExt};
     use rand::Rng;
@@ -38,137 +35,11 @@ mod s3 {
     use sluice::sink::Sink;
     use sluice::transform::{Envelope, EnvelopeTime};
 
-    use super::common::{sluice, start_simulator, TestConfig};
+    use super::common::{kill_9_repeatedly, sluice, start_simulator, TestConfig};
 
-    const ACCESS_KEY: &str = "sluice-test-access-key";
-    const SECRET_KEY: &str = "sluice-test-secret-key-0123456789";
-    const BUCKET: &str = "lake";
-    const REGION: &str = "us-east-1";
-
-    /// A running S3-compatible server; killed when dropped.
-    struct S3Server {
-        _child: tokio::process::Child,
-        endpoint: String,
-        kind: &'static str,
-        _root: tempfile::TempDir,
-    }
-
-    fn installed(program: &str, args: &[&str]) -> bool {
-        std::process::Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    fn free_port() -> u16 {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .expect("loopback has a free port");
-        listener
-            .local_addr()
-            .expect("bound socket has an address")
-            .port()
-    }
-
-    /// Starts a server with bucket `lake`, or returns `None` (after saying why) when none is
-    /// installed and the tests may skip.
-    async fn start_server() -> Option<S3Server> {
-        let wanted = std::env::var("SLUICE_TEST_S3_SERVER").unwrap_or_default();
-        start_server_of(&wanted).await
-    }
-
-    /// Starts moto's server, for tests of what only moto implements (Object Lock), or
-    /// returns `None` as [`start_server`] does.
-    async fn start_moto() -> Option<S3Server> {
-        start_server_of("moto").await
-    }
-
-    /// Starts `wanted` (`moto`, `s3s-fs`, or `""` for whichever is installed).
-    async fn start_server_of(wanted: &str) -> Option<S3Server> {
-        let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
-        let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
-        let moto = !s3s
-            && (wanted.is_empty() || wanted == "moto")
-            && installed("python3", &["-c", "import moto.server, flask, flask_cors"]);
-        if !s3s && !moto {
-            assert!(
-                !required,
-                "SLUICE_TEST_S3 is set but no S3 server ({}) is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)",
-                if wanted.is_empty() { "moto or s3s-fs" } else { wanted }
-            );
-            eprintln!("skipped: no S3-compatible server (install moto[server] or s3s-fs, or set SLUICE_TEST_S3=1 to make this a failure)");
-            return None;
-        }
-        let root = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let mut command = if s3s {
-            // s3s-fs serves each directory under its root as a bucket.
-            std::fs::create_dir(root.path().join(BUCKET)).expect("temp dir is writable");
-            let mut c = tokio::process::Command::new("s3s-fs");
-            c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                .arg(root.path());
-            c
-        } else {
-            let mut c = tokio::process::Command::new("python3");
-            c.args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .current_dir(root.path());
-            c
-        };
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the S3 server starts");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the S3 server exited at start with {status}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the S3 server did not listen on {endpoint} within 60s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let kind = if s3s { "s3s-fs" } else { "moto" };
-        if !s3s {
-            // moto keeps buckets in memory; it accepts an unsigned CreateBucket.
-            let created = reqwest::Client::new()
-                .put(format!("{endpoint}/{BUCKET}"))
-                .send()
-                .await
-                .expect("moto answers");
-            assert!(
-                created.status().is_success(),
-                "CreateBucket: {}",
-                created.status()
-            );
-        }
-        eprintln!("S3 server: {kind} at {endpoint}");
-        Some(S3Server {
-            _child: child,
-            endpoint,
-            kind,
-            _root: root,
-        })
-    }
+    use super::common::s3::{
+        start_moto, start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY,
+    };
 
     impl S3Server {
         /// The lake sink config for `s3://lake/<prefix>` on this server, explicit keys.
@@ -187,21 +58,6 @@ secret_access_key = "{SECRET_KEY}"
                 endpoint = self.endpoint
             );
             toml::from_str(&text).expect("a valid lake config")
-        }
-
-        /// A client of the bucket, to look behind the sink's back.
-        fn client(&self) -> Arc<dyn ObjectStore> {
-            Arc::new(
-                AmazonS3Builder::new()
-                    .with_endpoint(&self.endpoint)
-                    .with_allow_http(true)
-                    .with_region(REGION)
-                    .with_bucket_name(BUCKET)
-                    .with_access_key_id(ACCESS_KEY)
-                    .with_secret_access_key(SECRET_KEY)
-                    .build()
-                    .expect("client builds"),
-            )
         }
     }
 
@@ -426,16 +282,7 @@ allow_http = true
     }
 
     fn run_command(config: &str) -> tokio::process::Command {
-        let mut command = sluice();
-        command
-            .args(["run", "--once", "--config", config])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", REGION)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT");
-        command
+        super::common::s3::sluice_with_keys(&["run", "--once", "--config", config])
     }
 
     async fn run_until_caught_up(config: &str) {
@@ -520,23 +367,7 @@ allow_http = true
         let dir = tempfile::tempdir().unwrap();
         // Small objects: many commits per run, so kills land in every phase of a commit.
         let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
-        let mut rng = rand::rng();
-        let (mut kills, mut attempts) = (0, 0);
-        while kills < 10 {
-            attempts += 1;
-            assert!(attempts < 60, "the job finished before 10 kills could land");
-            let mut child = run_command(&config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-            if child.try_wait().unwrap().is_none() {
-                child.start_kill().unwrap(); // SIGKILL
-                kills += 1;
-            }
-            child.wait().await.unwrap();
-        }
+        kill_9_repeatedly(|| run_command(&config), 10, 60, 50..400).await;
         run_until_caught_up(&config).await;
         assert_s3_lake_exact(&server, "kill9", &sim_config).await;
         sim.shutdown().await;

@@ -1,9 +1,16 @@
 //! The state store contract: one suite, run against every store.
 //!
-//! SQLite always runs. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
+//! SQLite and the object store on `file://` always run. The object store on S3 runs against
+//! moto's S3 server (`tests/common/s3.rs` starts it), all its contract tests in one test on one
+//! server. Not s3s-fs: it honours `If-Match` and `If-None-Match` one request at a time (so the
+//! store's start-up probe accepts it), but not atomically under concurrent writers, where the
+//! racing test saw two writers win the same commit. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` names a database, e.g.
 //! `SLUICE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test --test state_stores`;
 //! each test works in a schema of its own (dropped when it passes), so tests run in parallel
 //! against one database. Those tests connect without TLS: use `sslmode=disable` or `prefer`.
+
+// The S3 server helper; the rest of `common` is for other tests.
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use rand::{Rng, SeedableRng};
-use sluice::config::{Secret, StateConfig};
+use sluice::config::{ObjectStateConfig, Secret, StateConfig};
 use sluice::state::{
     Checkpoint, DedupSet, Intent, Lease, LeaseOutcome, PostgresStore, RunRecord, SinkIntent,
     SourceState, SqliteStore, StateError, StateStore, Window,
@@ -228,6 +237,132 @@ impl Harness for PgHarness {
             self.table("schema_migrations")
         );
         self.admin.query_one(&sql, &[]).await.unwrap().get(0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects: a local directory (file://) or a bucket on the test S3 server
+
+/// Behind the object store's back: its directory, or a client of its bucket.
+enum Raw {
+    Dir(std::path::PathBuf),
+    Bucket(Arc<dyn ObjectStore>),
+}
+
+struct ObjectHarness {
+    config: ObjectStateConfig,
+    /// The same objects, reached behind the store's back.
+    raw: Raw,
+    /// Where the store's objects are in `raw`, `""` or ending in `/`.
+    prefix: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn object_config(url: String) -> ObjectStateConfig {
+    ObjectStateConfig {
+        url,
+        endpoint: None,
+        region: None,
+        allow_http: false,
+        access_key_id: None,
+        secret_access_key: None,
+        lease_ttl: MINUTE,
+    }
+}
+
+impl ObjectHarness {
+    /// A store in a new temporary directory, as `file:///tmp/.../state/`.
+    fn file() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path().join("state");
+        std::fs::create_dir_all(&root).unwrap();
+        ObjectHarness {
+            config: object_config(format!("file://{}/", root.display())),
+            raw: Raw::Dir(root),
+            prefix: String::new(),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A store under a prefix of its own in the test server's bucket.
+    #[cfg(feature = "s3")]
+    fn s3(server: &common::s3::S3Server) -> Self {
+        use common::s3::{ACCESS_KEY, BUCKET, REGION, SECRET_KEY};
+        let prefix = unique_name("state");
+        let mut config = object_config(format!("s3://{BUCKET}/{prefix}/"));
+        config.endpoint = Some(server.endpoint.clone());
+        config.allow_http = true;
+        config.region = Some(REGION.into());
+        config.access_key_id = Some(Secret::new(ACCESS_KEY));
+        config.secret_access_key = Some(Secret::new(SECRET_KEY));
+        ObjectHarness {
+            config,
+            raw: Raw::Bucket(server.client()),
+            prefix: format!("{prefix}/"),
+            _dir: None,
+        }
+    }
+
+    fn key(&self, name: &str) -> StorePath {
+        StorePath::from(format!("{}{name}", self.prefix))
+    }
+
+    async fn get(&self, name: &str) -> Option<String> {
+        match &self.raw {
+            Raw::Dir(root) => std::fs::read_to_string(root.join(name)).ok(),
+            Raw::Bucket(bucket) => match bucket.get(&self.key(name)).await {
+                Ok(found) => {
+                    Some(String::from_utf8(found.bytes().await.unwrap().to_vec()).unwrap())
+                }
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(err) => panic!("{name}: {err}"),
+            },
+        }
+    }
+
+    async fn put(&self, name: &str, text: &str) {
+        match &self.raw {
+            Raw::Dir(root) => std::fs::write(root.join(name), text).unwrap(),
+            Raw::Bucket(bucket) => {
+                bucket
+                    .put(&self.key(name), PutPayload::from(text.to_string()))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Harness for ObjectHarness {
+    async fn open(&self) -> Result<Box<dyn StateStore>, StateError> {
+        Ok(Box::new(
+            sluice::state::ObjectStateStore::open(&self.config).await?,
+        ))
+    }
+
+    async fn write_raw_doc(&self, source: &str, doc: &str) {
+        let name = format!("checkpoints/{source}.json");
+        assert!(self.get(&name).await.is_some(), "{name} exists");
+        self.put(&name, doc).await;
+    }
+
+    async fn raw_doc(&self, source: &str) -> Option<String> {
+        self.get(&format!("checkpoints/{source}.json")).await
+    }
+
+    async fn set_schema_version(&self, version: i64) {
+        let marker = format!("{{\"format\": {version}, \"created_at\": \"2030-01-01T00:00:00Z\"}}");
+        self.put("sluice-state.json", &marker).await;
+    }
+
+    async fn schema_version(&self) -> i64 {
+        let marker = self
+            .get("sluice-state.json")
+            .await
+            .expect("the store has a marker");
+        let marker: serde_json::Value = serde_json::from_str(&marker).unwrap();
+        marker["format"].as_i64().unwrap()
     }
 }
 
@@ -568,14 +703,177 @@ mod contract {
         assert_eq!(h.schema_version().await, 99);
         assert_eq!(h.raw_doc("okta").await, doc);
     }
+    pub async fn replacing_a_checkpoint_is_conditional_and_fenced(h: &dyn Harness) {
+        let store = h.open().await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
+        store.prepare("okta", &intent(1), 0).await.unwrap();
+        // Import/reset: any seq may be written over the expected one; the intent goes.
+        let imported = next(7);
+        store
+            .replace_checkpoint("okta", &imported, 1, 0)
+            .await
+            .unwrap();
+        let state = store.load("okta").await.unwrap();
+        assert_eq!(state.checkpoint, imported);
+        assert_eq!(state.intent, None);
+        let err = store
+            .replace_checkpoint("okta", &next(9), 1, 0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::Conflict {
+                    expected: 1,
+                    found: 7,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A key that never committed is at seq 0.
+        store
+            .replace_checkpoint("new", &next(3), 0, 0)
+            .await
+            .unwrap();
+        assert_eq!(store.load("new").await.unwrap().checkpoint, next(3));
+        // Under a lease, only its holder may.
+        let a = acquired(&*store, "okta", "a", MINUTE).await;
+        let err = store
+            .replace_checkpoint("okta", &next(8), 7, 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StateError::Fenced { .. }), "{err}");
+        store
+            .replace_checkpoint("okta", &next(8), 7, a.token)
+            .await
+            .unwrap();
+        assert_eq!(store.load("okta").await.unwrap().checkpoint, next(8));
+    }
+
+    pub async fn checkpoints_under_lists_windows_and_an_empty_prefix_lists_all(h: &dyn Harness) {
+        let store = h.open().await.unwrap();
+        let start = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let windows: Vec<String> = (0..3)
+            .map(|i| sluice::state::window_key("okta", start + chrono::Duration::hours(i)))
+            .collect();
+        for key in windows.iter().rev() {
+            store.commit(key, &next(1), 0).await.unwrap();
+        }
+        store.commit("okta", &next(1), 0).await.unwrap();
+        store.commit("okta_2", &next(1), 0).await.unwrap();
+        // A lease alone is no checkpoint.
+        acquired(&*store, "duo", "a", MINUTE).await;
+        let under: Vec<String> = store
+            .checkpoints_under("okta@")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, checkpoint)| {
+                assert_eq!(checkpoint, next(1));
+                key
+            })
+            .collect();
+        assert_eq!(under, windows);
+        let all: Vec<String> = store
+            .checkpoints_under("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let mut expected = vec!["okta".to_string(), "okta_2".to_string()];
+        expected.extend(windows);
+        expected.sort();
+        assert_eq!(all, expected);
+    }
+
+    /// Four workers, each with its own store handle, race to commit seq 1..=LAST of one
+    /// source, passing the lease around (released, or left to lapse) and now and then writing
+    /// with a token they no longer hold. Every seq must be won exactly once.
+    pub async fn racing_workers_commit_each_seq_exactly_once(h: &dyn Harness) {
+        const WORKERS: u64 = 4;
+        const LAST: u64 = 30;
+        let source = "race";
+        drop(h.open().await.unwrap());
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut workers = Vec::new();
+        for id in 0..WORKERS {
+            let store = h.open().await.unwrap();
+            workers.push(tokio::spawn(async move {
+                let name = format!("worker-{id}");
+                let mut rng = rand::rngs::StdRng::seed_from_u64(id);
+                let mut won = Vec::new();
+                let mut stale: Option<(Lease, u64)> = None;
+                while Instant::now() < deadline {
+                    let lease = match store
+                        .acquire_lease(source, &name, Duration::from_millis(200))
+                        .await
+                    {
+                        Ok(LeaseOutcome::Acquired(lease)) => lease,
+                        Ok(LeaseOutcome::HeldBy { .. }) | Err(StateError::Fenced { .. }) => {
+                            if let Some((old, seen)) = &stale {
+                                if *seen < LAST && rng.random_bool(0.5) {
+                                    let outcome =
+                                        store.commit(source, &next(seen + 1), old.token).await;
+                                    if outcome.is_ok() {
+                                        won.push(seen + 1);
+                                    }
+                                }
+                            }
+                            tokio::time::sleep(Duration::from_millis(rng.random_range(1..10)))
+                                .await;
+                            continue;
+                        }
+                        Err(other) => panic!("{name}: {other}"),
+                    };
+                    let mut seq = store.load(source).await.unwrap().checkpoint.seq;
+                    if seq >= LAST {
+                        store.release_lease(&lease).await.unwrap();
+                        break;
+                    }
+                    for _ in 0..rng.random_range(1..=3) {
+                        if seq >= LAST {
+                            break;
+                        }
+                        match store.commit(source, &next(seq + 1), lease.token).await {
+                            Ok(()) => {
+                                seq += 1;
+                                won.push(seq);
+                            }
+                            Err(StateError::Conflict { .. } | StateError::Fenced { .. }) => break,
+                            Err(other) => panic!("{name}: {other}"),
+                        }
+                    }
+                    if rng.random_bool(0.7) {
+                        store.release_lease(&lease).await.unwrap();
+                    }
+                    stale = Some((lease, seq));
+                    tokio::time::sleep(Duration::from_millis(rng.random_range(0..5))).await;
+                }
+                won
+            }));
+        }
+        let mut won = Vec::new();
+        for worker in workers {
+            won.extend(worker.await.unwrap());
+        }
+        won.sort_unstable();
+        let expected: Vec<u64> = (1..=LAST).collect();
+        assert_eq!(won, expected, "every seq committed exactly once");
+        let store = h.open().await.unwrap();
+        assert_eq!(store.load(source).await.unwrap().checkpoint, next(LAST));
+    }
 }
 
-/// Runs each contract test against SQLite and, when configured, PostgreSQL.
+/// Runs each contract test against SQLite, the object store on `file://`, and, when
+/// configured, PostgreSQL; and all of them, one after the other, against the object store on
+/// the test S3 server.
 macro_rules! contract_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
                     let harness = super::SqliteHarness::new();
                     super::contract::$test(&harness).await;
@@ -583,14 +881,35 @@ macro_rules! contract_suite {
             )*
         }
 
+        mod object_file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let harness = super::ObjectHarness::file();
+                    super::contract::$test(&harness).await;
+                }
+            )*
+        }
+
         mod postgres {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
                     let Some(harness) = super::PgHarness::new().await else { return };
                     super::contract::$test(&harness).await;
                     harness.cleanup().await;
                 }
+            )*
+        }
+
+        /// One server for the whole suite; each test in a prefix of its own.
+        #[cfg(feature = "s3")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn object_s3_contract() {
+            let Some(server) = common::s3::start_moto().await else { return };
+            $(
+                eprintln!("object store on {}: {}", server.kind, stringify!($test));
+                contract::$test(&ObjectHarness::s3(&server)).await;
             )*
         }
     };
@@ -610,6 +929,9 @@ contract_suite!(
     status_lists_sources_that_only_ran,
     a_corrupt_checkpoint_is_reported_and_left_alone,
     a_newer_schema_is_refused_untouched,
+    replacing_a_checkpoint_is_conditional_and_fenced,
+    checkpoints_under_lists_windows_and_an_empty_prefix_lists_all,
+    racing_workers_commit_each_seq_exactly_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -978,5 +1300,111 @@ mod postgres_only {
             Err(StateError::Fenced { .. }) => "fenced",
             Err(_) => "other error",
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object store only
+
+mod object_only {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_from_a_newer_sluice_is_refused_with_its_key_and_version() {
+        let h = ObjectHarness::file();
+        let store = h.open().await.unwrap();
+        store.commit("okta", &next(1), 0).await.unwrap();
+        let newer = r#"{"format": 42, "key": "okta", "fence": 0, "what": "is this"}"#;
+        h.write_raw_doc("okta", newer).await;
+        for err in [
+            store.load("okta").await.unwrap_err(),
+            store.commit("okta", &next(2), 0).await.unwrap_err(),
+            store.status().await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StateError::TooNew { location, found: 42, .. } if location.ends_with("/checkpoints/okta.json")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("upgrade sluice"), "{err}");
+        }
+        // Neither a lease change nor a reopen writes over it.
+        assert!(store.acquire_lease("okta", "a", MINUTE).await.is_err());
+        drop(store);
+        h.open().await.unwrap();
+        assert_eq!(h.raw_doc("okta").await.as_deref(), Some(newer));
+    }
+
+    #[test]
+    fn the_config_names_an_object_store_and_refuses_what_it_cannot_use() {
+        let file = std::path::Path::new("sluice.toml");
+        let toml = "[state]\nkind = \"object\"\nurl = \"s3://bucket/sluice/state/\"\nregion = \"eu-west-1\"\nlease_ttl = \"2m\"\n";
+        let config = sluice::config::load_str(toml, file).unwrap_or_else(|e| panic!("{e}"));
+        match &config.state {
+            StateConfig::Object(object) => {
+                assert_eq!(object.url, "s3://bucket/sluice/state/");
+                assert_eq!(object.region.as_deref(), Some("eu-west-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(config.state.lease_ttl(), Duration::from_secs(120));
+        // Beside a lake in the same bucket is fine.
+        let beside = "[state]\nkind = \"object\"\nurl = \"s3://b/raw-state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\nurl = \"s3://b/raw\"\n";
+        sluice::config::load_str(beside, file).unwrap_or_else(|e| panic!("{e}"));
+        for (body, expected) in [
+            ("url = \"ftp://host/x\"", "not a state store location"),
+            (
+                "url = \"s3://key:secret@bucket/x\"",
+                "must not hold credentials",
+            ),
+            ("url = \"s3:///x\"", "names no bucket"),
+            (
+                "url = \"file:///var/lib/sluice/state\"\nregion = \"eu-west-1\"",
+                "applies to object stores only",
+            ),
+            (
+                "url = \"s3://b/x\"\nendpoint = \"http://127.0.0.1:9000\"",
+                "allow_http",
+            ),
+            (
+                "url = \"gs://b/x\"\nregion = \"eu\"",
+                "s3:// locations only",
+            ),
+            ("url = \"s3://b/x\"\naccess_key_id = \"a\"", "together"),
+            (
+                "url = \"s3://lake-bucket/raw/state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\nurl = \"s3://lake-bucket/raw\"",
+                "inside lake `lake`",
+            ),
+            (
+                "url = \"file:///srv/lake/state/\"\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\npath = \"/srv/lake\"",
+                "inside lake `lake`",
+            ),
+        ] {
+            let toml = format!("[state]\nkind = \"object\"\n{body}\n");
+            let err = sluice::config::load_str(&toml, file).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(expected), "{body}: {shown}");
+            assert!(shown.contains("state.url"), "{body}: {shown}");
+            assert!(shown.contains("hint:"), "{body}: {shown}");
+            assert!(!shown.contains("secret@"), "{shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_bucket_is_named_without_its_keys() {
+        // Port 1 on loopback: nothing listens.
+        let mut config = object_config("s3://bucket/state/".into());
+        config.endpoint = Some("http://127.0.0.1:1".into());
+        config.allow_http = true;
+        config.region = Some("us-east-1".into());
+        config.access_key_id = Some(Secret::new("AKIAEXAMPLE"));
+        config.secret_access_key = Some(Secret::new("hunter2"));
+        let err = sluice::state::open(&StateConfig::Object(config))
+            .await
+            .err()
+            .expect("nothing listens on port 1");
+        let shown = err.to_string();
+        assert!(shown.contains("s3://bucket/state/"), "{shown}");
+        assert!(shown.contains("hint:"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

@@ -13,6 +13,7 @@ mod lake;
 mod run;
 mod serve;
 mod simulate;
+mod state;
 mod status;
 
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ enum Command {
     Backfill(backfill::BackfillArgs),
     /// Time a simulated backlog pulled with 1, 4, 8… workers (for docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// Checkpoints: show, export, import, reset (every kind of state store).
+    State(state::StateArgs),
 }
 
 /// The config file option shared by commands.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
             Command::Dlq(args) => dlq::dlq(args).await,
             Command::Backfill(args) => backfill::backfill(args).await,
             Command::Bench(args) => bench::bench(args).await,
+            Command::State(args) => state::state(args).await,
         }
     });
     ExitCode::from(code)

@@ -25,7 +25,7 @@ pub async fn status(args: StatusArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let statuses = match crate::state::open(&config.state).await {
+    let statuses = match crate::state::open_read_only(&config.state).await {
         Ok(store) => store.status().await,
         Err(err) => Err(err),
     };

@@ -268,6 +268,19 @@ fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> 
 }
 
 fn validate(config: &Config) -> Result<(), Invalid> {
+    if let StateConfig::Object(object) = &config.state {
+        object.location().map_err(|problem| {
+            // `[state]: what is wrong (hint: what to do)` → message and hint.
+            let problem = problem.trim_start_matches("[state]: ");
+            let (message, hint) = problem
+                .split_once(" (hint: ")
+                .map_or((problem, "see docs/configuration.md, [state]"), |(m, h)| {
+                    (m, h.trim_end_matches(')'))
+                });
+            invalid("state.url".to_string(), message, hint)
+        })?;
+        validate_state_apart_from_lakes(config, object)?;
+    }
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
         if sink.name() == crate::sink::dead_letter::SINK_NAME {
@@ -334,6 +347,60 @@ fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), 
             };
             invalid(key, p.message, p.hint)
         })
+}
+
+/// Object state must not live inside a lake: the lake's readers (`sluice lake ddl` tables,
+/// loaders that ingest every new object) would pick the state documents up as data.
+fn validate_state_apart_from_lakes(
+    config: &Config,
+    object: &super::ObjectStateConfig,
+) -> Result<(), Invalid> {
+    use crate::cloud::StoreLocation;
+    let Ok(state) = object.location() else {
+        return Ok(());
+    };
+    for sink in &config.sinks {
+        let SinkConfig::Lake(lake) = sink else {
+            continue;
+        };
+        let inside = match (&state, lake.location()) {
+            (StoreLocation::Directory(state), StoreLocation::Directory(lake)) => {
+                state.starts_with(&lake)
+            }
+            (
+                StoreLocation::Store {
+                    scheme,
+                    bucket,
+                    prefix,
+                },
+                StoreLocation::Store {
+                    scheme: lake_scheme,
+                    bucket: lake_bucket,
+                    prefix: lake_prefix,
+                },
+            ) => {
+                *scheme == lake_scheme
+                    && *bucket == lake_bucket
+                    && (lake_prefix.is_empty()
+                        || *prefix == lake_prefix
+                        || prefix.starts_with(&format!("{lake_prefix}/")))
+            }
+            _ => false,
+        };
+        if inside {
+            return Err(invalid(
+                "state.url".to_string(),
+                format!(
+                    "`{}` is inside lake `{}` ({}), whose readers would take the state objects for data",
+                    object.url,
+                    lake.name,
+                    lake.display_location()
+                ),
+                "give the state a location of its own beside the lake, e.g. s3://bucket/sluice-state/ next to s3://bucket/lake/",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The most windows of one source worked at once.

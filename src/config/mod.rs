@@ -98,6 +98,68 @@ pub enum StateConfig {
         #[serde(default = "default_lease_ttl", with = "humantime_serde")]
         lease_ttl: Duration,
     },
+    /// A bucket (or a local directory): one JSON document per source, written with
+    /// conditional requests; for scheduled containers and functions with no disk.
+    Object(ObjectStateConfig),
+}
+
+/// `[state] kind = "object"`: checkpoints and leases as objects under a URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStateConfig {
+    /// `s3://bucket/prefix/`, `gs://bucket/prefix/`, `az://container/prefix/` or
+    /// `file:///abs/dir/`. Checked by the config loader (see `load.rs`).
+    pub url: String,
+    /// As for a lake sink: endpoint of an S3-compatible or emulated store.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// As for a lake sink: S3 region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// As for a lake sink: allow a plain `http://` endpoint.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// As for a lake sink: S3 access key id (resolved even for `sluice status`).
+    #[serde(default, deserialize_with = "always_resolved_option")]
+    pub access_key_id: Option<Secret>,
+    /// As for a lake sink: S3 secret access key.
+    #[serde(default, deserialize_with = "always_resolved_option")]
+    pub secret_access_key: Option<Secret>,
+    /// As for `sqlite`.
+    #[serde(default = "default_lease_ttl", with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl ObjectStateConfig {
+    /// The store's location; `Err` (with a hint) for a URL the store cannot use.
+    pub fn location(&self) -> Result<crate::cloud::StoreLocation, String> {
+        let label = "[state]";
+        let url = crate::cloud::parse_config_url(label, &self.url)?;
+        let location = crate::cloud::parse_location(&url, "a state store location")
+            .map_err(|e| format!("{label}: {e}"))?;
+        match &location {
+            crate::cloud::StoreLocation::Directory(_) => {
+                if let Some(key) = self.options().first_set() {
+                    return Err(format!("{label}: `{key}` applies to object stores only and this state store is a local directory (hint: remove it, or use url = \"s3://bucket/prefix/\")"));
+                }
+            }
+            crate::cloud::StoreLocation::Store { scheme, .. } => {
+                self.options().check(label, *scheme)?;
+            }
+        }
+        Ok(location)
+    }
+
+    /// How to reach the store (endpoint, region, credentials).
+    pub fn options(&self) -> crate::cloud::StoreOptions {
+        crate::cloud::StoreOptions {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+        }
+    }
 }
 
 /// Reads a secret that every command needs (the state store's URL), so its references are
@@ -107,6 +169,13 @@ fn always_resolved<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
     Secret::resolve(&raw).map_err(serde::de::Error::custom)
 }
 
+/// As [`always_resolved`], for an optional secret.
+fn always_resolved_option<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Secret>, D::Error> {
+    always_resolved(deserializer).map(Some)
+}
+
 impl StateConfig {
     /// How long a lease lasts without renewal.
     pub fn lease_ttl(&self) -> Duration {
@@ -114,6 +183,7 @@ impl StateConfig {
             StateConfig::Sqlite { lease_ttl, .. } | StateConfig::Postgres { lease_ttl, .. } => {
                 *lease_ttl
             }
+            StateConfig::Object(object) => object.lease_ttl,
         }
     }
 }

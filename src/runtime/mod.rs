@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use pipeline::{
-    backfill_step, batch_name, split_backlog, Pipeline, RunReport, SplitPolicy, DEFAULT_LEASE_TTL,
+    backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
+    DEFAULT_LEASE_TTL,
 };
 pub use workers::{work_source, Plan};
 

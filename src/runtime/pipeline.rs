@@ -774,7 +774,7 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
 
 /// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
 /// is still a different holder).
-fn worker_identity() -> String {
+pub fn worker_identity() -> String {
     format!(
         "{}/{}/{:08x}",
         host_name(),

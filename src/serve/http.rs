@@ -207,6 +207,15 @@ mod tests {
         async fn commit(&self, _: &str, _: &Checkpoint, _: u64) -> Result<(), StateError> {
             Err(down())
         }
+        async fn replace_checkpoint(
+            &self,
+            _: &str,
+            _: &Checkpoint,
+            _: u64,
+            _: u64,
+        ) -> Result<(), StateError> {
+            Err(down())
+        }
         async fn acquire_lease(
             &self,
             _: &str,

@@ -6,6 +6,7 @@
 //! overwrite each other.
 
 mod checkpoint;
+mod object;
 mod postgres;
 pub mod retry;
 mod sqlite;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use checkpoint::{
     Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
 };
+pub use object::ObjectStateStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -147,7 +149,8 @@ pub enum StateError {
 }
 
 /// A place that keeps checkpoints. Implementations: SQLite (embedded default), PostgreSQL
-/// (shared by workers on several machines).
+/// (shared by workers on several machines), objects in a bucket or directory (serverless
+/// runs with no disk and no database).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// The state of `source`; a default checkpoint if it never ran.
@@ -161,6 +164,18 @@ pub trait StateStore: Send + Sync {
     /// Moves the checkpoint to `next` and clears any intent, atomically, under the same
     /// conditions as [`StateStore::prepare`] (the stored seq must be `next.seq - 1`).
     async fn commit(&self, source: &str, next: &Checkpoint, fence: u64) -> Result<(), StateError>;
+
+    /// Sets the checkpoint of `key` outright and drops any intent, for `sluice state import`
+    /// and `reset`: under the same conditions as [`StateStore::commit`], except that the
+    /// stored seq must be `expected_seq` and `checkpoint.seq` may be anything. Callers hold
+    /// the key's lease and pass its token as `fence`.
+    async fn replace_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+        expected_seq: u64,
+        fence: u64,
+    ) -> Result<(), StateError>;
 
     /// Claims the lease on `source` for `holder` until `ttl` from now, if it is free,
     /// expired, or already `holder`'s. Every change of holder gets a larger fencing token.
@@ -188,7 +203,8 @@ pub trait StateStore: Send + Sync {
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError>;
 
     /// The checkpoints whose key starts with `prefix`, sorted by key: the windows of a
-    /// source's backfill are the keys under `"<source>@"` (see [`window_key`]).
+    /// source's backfill are the keys under `"<source>@"` (see [`window_key`]); every stored
+    /// checkpoint when `prefix` is empty.
     async fn checkpoints_under(
         &self,
         prefix: &str,
@@ -223,6 +239,18 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
     end
 }
 
+/// Opens the store a config names to read it only, for commands that show state: the same
+/// as [`open`], except that an object store is not probed for conditional writes (which
+/// writes a scratch object), so read-only credentials suffice.
+pub async fn open_read_only(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
+    match config {
+        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(
+            ObjectStateStore::open_read_only(object).await?,
+        ))),
+        other => open(other).await,
+    }
+}
+
 /// Opens the store a config names, creating or migrating it as needed.
 pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
     match config {
@@ -230,6 +258,10 @@ pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateErro
         // A shared database can restart or fail over under a running worker: wait it out.
         StateConfig::Postgres { url, .. } => Ok(Arc::new(retry::Retrying::new(
             PostgresStore::open(url).await?,
+        ))),
+        // Objects over the network: a dropped connection or a 5xx is waited out the same way.
+        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(
+            ObjectStateStore::open(object).await?,
         ))),
     }
 }

@@ -717,10 +717,13 @@ async fn prepare(client: &mut Client, source: &str, intent: &Intent, fence: u64)
     }))
 }
 
+/// Writes `next` as the checkpoint of `source` and clears its intent, if the stored seq is
+/// `expected` and `fence` the lease's token (commit, and import/reset).
 async fn commit(
     client: &mut Client,
     source: &str,
     next: &Checkpoint,
+    expected: u64,
     fence: u64,
 ) -> CallResult<()> {
     let doc = encode(source, next)?;
@@ -728,7 +731,6 @@ async fn commit(
     let fence_db = to_db(fence, source, "fencing token")?;
     let tx = client.transaction().await?;
     let holder = check_fence(&tx, source, fence).await?;
-    let expected = next.seq.saturating_sub(1);
     let mut written = false;
     for _ in 0..ROW_ATTEMPTS {
         if let Some(found) = locked_seq(&tx, source).await? {
@@ -949,12 +951,12 @@ async fn recent_runs(client: &Client, source: &str, limit: usize) -> CallResult<
 
 async fn checkpoints_under(client: &Client, prefix: &str) -> CallResult<Vec<(String, Checkpoint)>> {
     // A range, not LIKE: `_` in source names is a LIKE wildcard. `COLLATE "C"` compares
-    // bytewise, as the range assumes.
+    // bytewise, as the range assumes. An empty prefix has no upper bound.
     let high = super::prefix_end(prefix);
     let rows = client
         .query(
             "SELECT source, doc FROM checkpoints
-             WHERE source COLLATE \"C\" >= $1 AND source COLLATE \"C\" < $2
+             WHERE source COLLATE \"C\" >= $1 AND ($2 = '' OR source COLLATE \"C\" < $2)
              ORDER BY source COLLATE \"C\"",
             &[&prefix, &high],
         )
@@ -1036,7 +1038,20 @@ impl StateStore for PostgresStore {
     }
 
     async fn commit(&self, source: &str, next: &Checkpoint, fence: u64) -> Result<(), StateError> {
-        let result = with_client!(self, client => commit(client, source, next, fence));
+        let expected = next.seq.saturating_sub(1);
+        let result = with_client!(self, client => commit(client, source, next, expected, fence));
+        self.located(result)
+    }
+
+    async fn replace_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+        expected_seq: u64,
+        fence: u64,
+    ) -> Result<(), StateError> {
+        let result =
+            with_client!(self, client => commit(client, key, checkpoint, expected_seq, fence));
         self.located(result)
     }
 

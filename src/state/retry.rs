@@ -83,6 +83,19 @@ impl<S: StateStore> StateStore for Retrying<S> {
         self.inner.commit(source, next, fence).await
     }
 
+    async fn replace_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+        expected_seq: u64,
+        fence: u64,
+    ) -> Result<(), StateError> {
+        // Like a commit: whether a lost reply's write landed must be checked first.
+        self.inner
+            .replace_checkpoint(key, checkpoint, expected_seq, fence)
+            .await
+    }
+
     async fn acquire_lease(
         &self,
         source: &str,

@@ -288,6 +288,33 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn replace_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+        expected_seq: u64,
+        fence: u64,
+    ) -> Result<(), StateError> {
+        let key = key.to_string();
+        let doc = encode(checkpoint);
+        let seq = checkpoint.seq;
+        self.with_conn(move |conn, path| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| backend(path, e))?;
+            check_fence(&tx, &key, fence, path)?;
+            check_seq(&key, stored_seq(&tx, &key, path)?, expected_seq)?;
+            tx.execute(
+                "INSERT INTO checkpoints (source, seq, doc, intent, updated_at) VALUES (?1, ?2, ?3, NULL, ?4)
+                 ON CONFLICT (source) DO UPDATE SET seq = ?2, doc = ?3, intent = NULL, updated_at = ?4",
+                params![key, seq as i64, doc, Utc::now().to_rfc3339()],
+            )
+            .map_err(|e| backend(path, e))?;
+            tx.commit().map_err(|e| backend(path, e))
+        })
+        .await
+    }
+
     async fn acquire_lease(
         &self,
         source: &str,
@@ -439,10 +466,11 @@ impl StateStore for SqliteStore {
     ) -> Result<Vec<(String, Checkpoint)>, StateError> {
         let (low, high) = (prefix.to_string(), super::prefix_end(prefix));
         self.with_conn(move |conn, path| {
-            // A range, not LIKE: `_` in source names is a LIKE wildcard.
+            // A range, not LIKE: `_` in source names is a LIKE wildcard. An empty prefix has
+            // no upper bound.
             let mut stmt = conn
                 .prepare(
-                    "SELECT source, doc FROM checkpoints WHERE source >= ?1 AND source < ?2
+                    "SELECT source, doc FROM checkpoints WHERE source >= ?1 AND (?2 = '' OR source < ?2)
                      ORDER BY source",
                 )
                 .map_err(|e| backend(path, e))?;

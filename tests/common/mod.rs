@@ -9,6 +9,9 @@ use std::process::Output;
 
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
+#[cfg(feature = "s3")]
+pub mod s3;
+
 /// Starts a simulator on an ephemeral loopback port.
 pub async fn start_simulator(config: SimulatorConfig) -> RunningSimulator {
     simulator::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
@@ -180,6 +183,41 @@ pub async fn run_until_caught_up(
         }
     }
     panic!("not caught up after {max_runs} runs; last output:\n{all}");
+}
+
+/// Starts the command `start` makes and `kill -9`s it after a random delay in `delay_ms`,
+/// again and again, until `kills` kills have landed on a running process. Panics when the
+/// job keeps finishing first (`max_attempts` starts).
+pub async fn kill_9_repeatedly(
+    start: impl Fn() -> tokio::process::Command,
+    kills: usize,
+    max_attempts: usize,
+    delay_ms: std::ops::Range<u64>,
+) {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let (mut landed, mut attempts) = (0, 0);
+    while landed < kills {
+        attempts += 1;
+        assert!(
+            attempts <= max_attempts,
+            "the job finished before {kills} kills could land; make it bigger"
+        );
+        let mut child = start()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sluice binary starts");
+        tokio::time::sleep(std::time::Duration::from_millis(
+            rng.random_range(delay_ms.clone()),
+        ))
+        .await;
+        if child.try_wait().expect("child status").is_none() {
+            child.start_kill().expect("SIGKILL"); // kill_on_drop's signal: SIGKILL
+            landed += 1;
+        }
+        child.wait().await.expect("child ends");
+    }
 }
 
 /// How many lines each event id has in the lake of `source`.

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cloud::StoreOptions;
 use crate::config::Secret;
 use crate::sink::lake::{
     parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, ObjectLock, StoreScheme,
@@ -116,6 +117,17 @@ impl LakeConfig {
         }
     }
 
+    /// How to reach the lake's object store (endpoint, region, credentials).
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+        }
+    }
+
     /// What each object is, by format and compression.
     pub fn object_kind(&self) -> ObjectKind {
         match self.format {
@@ -177,26 +189,14 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
         let (path, url) = match (raw.path.take(), raw.url.take()) {
             (Some(path), None) => (path, None),
             (None, Some(url)) => {
-                let parsed = url::Url::parse(&url).map_err(|e| {
-                    format!("lake `{}`: url `{url}` is not a URL: {e} (hint: write file:///abs/dir, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix)", raw.name)
-                })?;
-                if !parsed.username().is_empty() || parsed.password().is_some() {
-                    // Never echo the URL here: it holds the credential.
-                    return Err(format!("lake `{}`: url must not hold credentials (hint: use access_key_id and secret_access_key with ${{env:...}}, or the store's usual environment variables)", raw.name));
-                }
-                let location = parse_url(&parsed).map_err(|e| format!("lake `{}`: {e}", raw.name))?;
+                let label = format!("lake `{}`", raw.name);
+                let parsed = crate::cloud::parse_config_url(&label, &url)?;
+                let location = parse_url(&parsed).map_err(|e| format!("{label}: {e}"))?;
                 match location {
                     LakeLocation::Directory(dir) => (dir, None),
                     LakeLocation::Store { scheme, .. } => {
-                        if !scheme.compiled_in() {
-                            return Err(format!(
-                                "lake `{}`: this build of sluice cannot write to {}:// (hint: build it with `cargo build --release --features {}`)",
-                                raw.name,
-                                scheme.as_str(),
-                                scheme.feature()
-                            ));
-                        }
-                        check_store_options(&raw.name, scheme, &raw)?;
+                        raw.store_options().check(&label, scheme)?;
+                        check_lake_options(&raw.name, scheme, &raw)?;
                         (PathBuf::new(), Some(parsed))
                     }
                 }
@@ -209,15 +209,11 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             }
         };
         if url.is_none() {
-            let stray = [
-                ("endpoint", raw.endpoint.is_some()),
-                ("region", raw.region.is_some()),
-                ("allow_http", raw.allow_http),
-                ("access_key_id", raw.access_key_id.is_some()),
-                ("secret_access_key", raw.secret_access_key.is_some()),
-                ("object_lock", raw.object_lock.is_some()),
-            ];
-            if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+            let stray = raw
+                .store_options()
+                .first_set()
+                .or(raw.object_lock.is_some().then_some("object_lock"));
+            if let Some(key) = stray {
                 return Err(format!("lake `{}`: `{key}` applies to object stores only and this lake is a local directory (hint: remove it, or use url = \"s3://bucket/prefix\")", raw.name));
             }
         }
@@ -275,37 +271,26 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
     }
 }
 
-/// Options that only some stores understand are refused elsewhere rather than ignored.
-fn check_store_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> Result<(), String> {
-    if raw.access_key_id.is_some() != raw.secret_access_key.is_some() {
-        return Err(format!("lake `{name}`: set access_key_id and secret_access_key together (hint: or neither, to use the environment's credentials)"));
-    }
-    let s3_only = [
-        ("region", raw.region.is_some()),
-        ("access_key_id", raw.access_key_id.is_some()),
-        ("object_lock", raw.object_lock.is_some()),
-    ];
-    if scheme != StoreScheme::S3 {
-        if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
-            return Err(format!("lake `{name}`: `{key}` applies to s3:// lakes only (hint: {}:// lakes read their credentials from the environment, see docs/configuration.md)", scheme.as_str()));
+impl RawLakeConfig {
+    fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
         }
+    }
+}
+
+/// The lake's own store options (Object Lock), which only S3 lakes understand.
+fn check_lake_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> Result<(), String> {
+    if raw.object_lock.is_some() && scheme != StoreScheme::S3 {
+        return Err(format!("lake `{name}`: `object_lock` applies to s3:// lakes only (hint: remove it; see docs/configuration.md)"));
     }
     if let Some(lock) = &raw.object_lock {
         if lock.retain_for.is_zero() {
             return Err(format!("lake `{name}`: object_lock.retain_for must be longer than zero (hint: e.g. retain_for = \"90d\"; remove object_lock for no retention)"));
-        }
-    }
-    if scheme == StoreScheme::Gcs && raw.endpoint.is_some() {
-        return Err(format!(
-            "lake `{name}`: `endpoint` applies to s3:// and az:// lakes only (hint: remove it)"
-        ));
-    }
-    if let Some(endpoint) = &raw.endpoint {
-        let parsed = url::Url::parse(endpoint).map_err(|e| {
-            format!("lake `{name}`: endpoint `{endpoint}` is not a URL: {e} (hint: e.g. http://127.0.0.1:9000)")
-        })?;
-        if parsed.scheme() == "http" && !raw.allow_http {
-            return Err(format!("lake `{name}`: endpoint `{endpoint}` is plain http (hint: add allow_http = true for a local test server; use https otherwise)"));
         }
     }
     Ok(())

@@ -275,92 +275,31 @@ struct Connected {
     locked: Option<super::object_lock::LockedCopier>,
 }
 
-impl Connected {
-    #[allow(dead_code)] // unused in builds without any cloud feature
-    fn plain(store: Arc<dyn ObjectStore>) -> Connected {
-        Connected {
-            store,
-            #[cfg(feature = "s3")]
-            locked: None,
-        }
-    }
-}
-
-/// Builds the client for `scheme`. Credentials come from the environment (each builder's
-/// `from_env`) unless the config gives S3 keys.
-#[allow(unused_variables)] // without cloud features every arm is the same error
+/// Builds the client for `scheme` (see [`crate::cloud::connect`]); an S3 lake with Object
+/// Lock also gets what copies into the bucket with retention.
 fn connect(
     config: &LakeConfig,
     scheme: super::StoreScheme,
     bucket: &str,
 ) -> Result<Connected, String> {
-    match scheme {
-        #[cfg(feature = "s3")]
-        super::StoreScheme::S3 => {
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Some(endpoint) = &config.endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(region) = &config.region {
-                builder = builder.with_region(region);
-            }
-            if config.allow_http {
-                builder = builder.with_allow_http(true);
-            }
-            if let (Some(key), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-                builder = builder
-                    .with_access_key_id(key.expose())
-                    .with_secret_access_key(secret.expose());
-            }
-            if config.object_lock.is_some() {
-                // S3 requires a checksum (or Content-MD5) on uploads to buckets with a default
-                // retention; see object_lock.rs.
-                builder = builder.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
-            }
-            let s3 = Arc::new(builder.clone().build().map_err(|e| e.to_string())?);
-            let locked = match config.object_lock {
-                Some(lock) => Some(super::object_lock::LockedCopier::new(
-                    &builder,
-                    Arc::clone(&s3),
-                    bucket,
-                    lock,
-                )?),
-                None => None,
-            };
-            Ok(Connected { store: s3, locked })
-        }
-        #[cfg(feature = "gcs")]
-        super::StoreScheme::Gcs => {
-            let mut builder =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
-            if config.allow_http {
-                builder = builder
-                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
-            }
-            Ok(Connected::plain(Arc::new(
-                builder.build().map_err(|e| e.to_string())?,
-            )))
-        }
-        #[cfg(feature = "azure")]
-        super::StoreScheme::Azure => {
-            let mut builder =
-                object_store::azure::MicrosoftAzureBuilder::from_env().with_container_name(bucket);
-            if let Some(endpoint) = &config.endpoint {
-                builder = builder.with_endpoint(endpoint.clone());
-            }
-            if config.allow_http {
-                builder = builder.with_allow_http(true);
-            }
-            Ok(Connected::plain(Arc::new(
-                builder.build().map_err(|e| e.to_string())?,
-            )))
-        }
-        #[allow(unreachable_patterns)] // reached only in builds without that store's feature
-        other => Err(format!(
-            "this build has no {}:// support (rebuild with --features {})",
-            other.as_str(),
-            other.feature()
-        )),
+    let options = config.store_options();
+    #[cfg(feature = "s3")]
+    if let (super::StoreScheme::S3, Some(lock)) = (scheme, config.object_lock) {
+        // S3 requires a checksum (or Content-MD5) on uploads to buckets with a default
+        // retention; see object_lock.rs.
+        let builder = crate::cloud::s3_builder(bucket, &options)
+            .with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+        let s3 = Arc::new(builder.clone().build().map_err(|e| e.to_string())?);
+        let locked =
+            super::object_lock::LockedCopier::new(&builder, Arc::clone(&s3), bucket, lock)?;
+        return Ok(Connected {
+            store: s3,
+            locked: Some(locked),
+        });
     }
+    Ok(Connected {
+        store: crate::cloud::connect(scheme, bucket, &options)?,
+        #[cfg(feature = "s3")]
+        locked: None,
+    })
 }

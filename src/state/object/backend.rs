@@ -1,0 +1,312 @@
+//! What the object state store needs from where it keeps its objects: read with a version,
+//! write only if the version is still the one read (or only if nothing is there), list and
+//! delete. Two implementations: a bucket through `object_store` (here) and a local directory
+//! (`local.rs`), which `object_store` cannot update conditionally.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+/// The version of an object as read: an ETag and/or a generation, opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Version {
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
+/// An object's content and the version it had when read.
+pub(super) struct Found {
+    pub bytes: Vec<u8>,
+    pub version: Version,
+}
+
+/// The condition of a write.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Condition<'a> {
+    /// Only if no object exists at the name (`If-None-Match: *`).
+    Create,
+    /// Only if the object is still at this version (`If-Match`, generation match).
+    Match(&'a Version),
+}
+
+/// Why a write did not happen.
+#[derive(Debug)]
+pub(super) enum PutError {
+    /// Its condition did not hold: someone else wrote first.
+    Lost,
+    /// The store failed or refused; the message says why.
+    Failed(String),
+}
+
+/// Objects under one prefix, named by relative names such as `checkpoints/okta.json`.
+#[async_trait]
+pub(super) trait Objects: Send + Sync {
+    /// The object `name`, or `None` if there is none.
+    async fn get(&self, name: &str) -> Result<Option<Found>, String>;
+    /// Writes `bytes` at `name` if `condition` holds, atomically.
+    async fn put(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        condition: Condition<'_>,
+    ) -> Result<(), PutError>;
+    /// The names of the objects directly under `dir` (ending in `/`), relative to `dir`.
+    async fn list(&self, dir: &str) -> Result<Vec<String>, String>;
+    /// Deletes `name` (no error if it is gone). Only the start-up probe deletes.
+    async fn delete(&self, name: &str) -> Result<(), String>;
+    /// The URL of `name`, for messages.
+    fn url_of(&self, name: &str) -> String;
+}
+
+/// A bucket (or container) and prefix of an object store.
+pub(super) struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    /// `""` or `a/b/`.
+    prefix: String,
+    /// `s3://bucket/a/b/`, for messages.
+    url: String,
+}
+
+impl Bucket {
+    /// Objects under `prefix` of `store`; `url` is the location as configured.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> Self {
+        let prefix = prefix.trim_matches('/');
+        let url = url.trim_end_matches('/');
+        Bucket {
+            store,
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            url: format!("{url}/"),
+        }
+    }
+
+    fn path(&self, name: &str) -> Result<StorePath, String> {
+        let full = format!("{}{name}", self.prefix);
+        StorePath::parse(&full).map_err(|e| format!("`{full}` is not a valid object key: {e}"))
+    }
+}
+
+#[async_trait]
+impl Objects for Bucket {
+    async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+        let path = self.path(name)?;
+        let result = match self.store.get(&path).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.to_string()),
+        };
+        let version = Version {
+            e_tag: result.meta.e_tag.clone(),
+            version: result.meta.version.clone(),
+        };
+        let bytes = result.bytes().await.map_err(|e| e.to_string())?;
+        Ok(Some(Found {
+            bytes: bytes.to_vec(),
+            version,
+        }))
+    }
+
+    async fn put(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        condition: Condition<'_>,
+    ) -> Result<(), PutError> {
+        let path = self.path(name).map_err(PutError::Failed)?;
+        let mode = match condition {
+            Condition::Create => PutMode::Create,
+            Condition::Match(version) => PutMode::Update(UpdateVersion {
+                e_tag: version.e_tag.clone(),
+                version: version.version.clone(),
+            }),
+        };
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&path, PutPayload::from(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Err(PutError::Lost),
+            Err(object_store::Error::NotImplemented { .. }) => Err(PutError::Failed(
+                "this store does not do conditional writes".into(),
+            )),
+            Err(err) => Err(PutError::Failed(err.to_string())),
+        }
+    }
+
+    async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+        let path = self.path(dir.trim_end_matches('/'))?;
+        let mut listing = self.store.list(Some(&path));
+        let mut names = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| e.to_string())?;
+            let full: &str = meta.location.as_ref();
+            let under = format!("{}{}", self.prefix, dir);
+            if let Some(rest) = full.strip_prefix(&under) {
+                // Directly under `dir` only.
+                if !rest.contains('/') {
+                    names.push(rest.to_string());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), String> {
+        let path = self.path(name)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    fn url_of(&self, name: &str) -> String {
+        format!("{}{name}", self.url)
+    }
+}
+
+/// Checks that `objects` honours write conditions, with a scratch object: creating it twice
+/// must fail the second time, and an update against a version that is no longer current must
+/// fail. A store that ignores either (an old S3-compatible server, a proxy dropping headers)
+/// would let two runs overwrite each other's checkpoints, so it is refused.
+pub(super) async fn probe(objects: &dyn Objects) -> Result<(), String> {
+    let name = format!("probes/{:016x}.json", rand::random::<u64>());
+    let result = probe_at(objects, &name).await;
+    // Best effort: a probe object left behind is harmless (nothing reads `probes/`).
+    let _ = objects.delete(&name).await;
+    result
+}
+
+async fn probe_at(objects: &dyn Objects, name: &str) -> Result<(), String> {
+    let need = "hint: sluice needs conditional writes (If-None-Match: * and If-Match on PUT, as AWS S3, GCS and Azure do); use a store that supports them, or kind = \"sqlite\" / \"postgres\"";
+    let put = |content: &'static str, condition| objects.put(name, content.into(), condition);
+    match put("{\"probe\":1}", Condition::Create).await {
+        Ok(()) => {}
+        Err(PutError::Lost) => {
+            return Err(format!(
+                "a create-only write of the new object {} was refused as if it existed ({need})",
+                objects.url_of(name)
+            ))
+        }
+        Err(PutError::Failed(err)) => {
+            return Err(format!(
+                "cannot write {}: {err} (hint: check the credentials' permissions on the bucket and that the endpoint is reachable)",
+                objects.url_of(name)
+            ))
+        }
+    }
+    match put("{\"probe\":2}", Condition::Create).await {
+        Err(PutError::Lost) => {}
+        Ok(()) => {
+            return Err(format!(
+                "the store ignored a create-only condition (If-None-Match: *): writing {} twice succeeded ({need})",
+                objects.url_of(name)
+            ))
+        }
+        Err(PutError::Failed(err)) => return Err(format!("{err} ({need})")),
+    }
+    let first = objects
+        .get(name)
+        .await?
+        .ok_or_else(|| format!("{} vanished after it was written", objects.url_of(name)))?;
+    match put("{\"probe\":3}", Condition::Match(&first.version)).await {
+        Ok(()) => {}
+        Err(PutError::Lost) => {
+            return Err(format!(
+                "an update conditional on the version just read was refused ({need})"
+            ))
+        }
+        Err(PutError::Failed(err)) => return Err(format!("{err} ({need})")),
+    }
+    match put("{\"probe\":4}", Condition::Match(&first.version)).await {
+        Err(PutError::Lost) => Ok(()),
+        Ok(()) => Err(format!(
+            "the store ignored a version condition (If-Match): an update against a stale version of {} succeeded ({need})",
+            objects.url_of(name)
+        )),
+        Err(PutError::Failed(err)) => Err(format!("{err} ({need})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that drops update conditions (and create-only ones too unless `.1`), like an
+    /// S3-compatible server without conditional writes: it must be refused.
+    struct Careless(Bucket, bool);
+
+    #[async_trait]
+    impl Objects for Careless {
+        async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+            self.0.get(name).await
+        }
+        async fn put(
+            &self,
+            name: &str,
+            bytes: Vec<u8>,
+            condition: Condition<'_>,
+        ) -> Result<(), PutError> {
+            if self.1 && matches!(condition, Condition::Create) {
+                return self.0.put(name, bytes, condition).await;
+            }
+            let path = self.0.path(name).map_err(PutError::Failed)?;
+            self.0
+                .store
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map(|_| ())
+                .map_err(|e| PutError::Failed(e.to_string()))
+        }
+        async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+            self.0.list(dir).await
+        }
+        async fn delete(&self, name: &str) -> Result<(), String> {
+            self.0.delete(name).await
+        }
+        fn url_of(&self, name: &str) -> String {
+            self.0.url_of(name)
+        }
+    }
+
+    fn memory() -> Bucket {
+        Bucket::new(
+            Arc::new(object_store::memory::InMemory::new()),
+            "state",
+            "memory://bucket/state",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_store_with_conditional_writes_passes_and_leaves_nothing() {
+        let bucket = memory();
+        probe(&bucket).await.unwrap();
+        assert!(bucket.list("probes/").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_ignores_conditions_is_refused_with_what_it_needs() {
+        let err = probe(&Careless(memory(), false)).await.unwrap_err();
+        assert!(err.contains("If-None-Match"), "{err}");
+        assert!(
+            err.contains("hint: sluice needs conditional writes"),
+            "{err}"
+        );
+        assert!(err.contains("memory://bucket/state/probes/"), "{err}");
+        // Create-only honoured, If-Match ignored: refused too.
+        let err = probe(&Careless(memory(), true)).await.unwrap_err();
+        assert!(err.contains("If-Match"), "{err}");
+        assert!(err.contains("stale version"), "{err}");
+    }
+}
