@@ -177,6 +177,39 @@ async fn backfill_command_pulls_a_past_range_and_the_tail_carries_on_after_it() 
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     let source = store.load("okta").await.unwrap().checkpoint;
     assert!(source.backfills.is_empty(), "{:?}", source.backfills);
+
+    // The same range again is a new backfill with windows of its own: it delivers the range
+    // again instead of finding the first backfill's windows finished.
+    let again = run_sluice(&[
+        "backfill",
+        "--config",
+        &config,
+        "--source",
+        "okta",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--workers",
+        "4",
+    ])
+    .await;
+    assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
+    assert_eq!(windows(&store, "okta").await, (18, 18));
+    let counts = common::lake_id_counts(&dir.path().join("lake"), "okta");
+    let twice = counts.values().filter(|n| **n == 2).count();
+    let in_range = sluice::simulator::event_ids(&sim_config)
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            sluice::simulator::event_time(&sim_config, *i as u64)
+                < start + chrono::Duration::hours(4)
+        })
+        .count();
+    assert_eq!(
+        twice, in_range,
+        "every event of the range, and only those, twice"
+    );
 }
 
 #[tokio::test]

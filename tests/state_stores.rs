@@ -755,7 +755,7 @@ mod contract {
         let store = h.open().await.unwrap();
         let start = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let windows: Vec<String> = (0..3)
-            .map(|i| sluice::state::window_key("okta", start + chrono::Duration::hours(i)))
+            .map(|i| sluice::state::window_key("okta", 1, start + chrono::Duration::hours(i)))
             .collect();
         for key in windows.iter().rev() {
             store.commit(key, &next(1), 0).await.unwrap();

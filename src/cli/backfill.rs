@@ -234,6 +234,8 @@ async fn add_backfill(
         next.floor = Some(to);
     }
     next.backfills.push(Backfill {
+        // This commit records it.
+        id: current.seq + 1,
         from,
         to,
         step,

@@ -152,7 +152,7 @@ impl<'a> Pipeline<'a> {
         window: BackfillWindow,
         seed: crate::state::DedupSet,
     ) -> Self {
-        self.key = window_key(&self.name, window.range.start);
+        self.key = window_key(&self.name, window.backfill, window.range.start);
         self.backfill_window = Some((window, seed));
         self
     }
@@ -357,8 +357,8 @@ impl<'a> Pipeline<'a> {
         }
         self.pending = self.committed.clone();
         if let Some((window, seed)) = &self.backfill_window {
-            if self.committed.seq == 0 {
-                // A window nobody worked yet: it starts (and stays) at its start, and ends at
+            if self.committed.until.is_none() {
+                // A window nobody worked yet (or reset by `sluice state reset`): it starts (and stays) at its start, and ends at
                 // its end.
                 self.pending.anchor = Some(window.range.start);
                 self.pending.floor = Some(window.range.start);
@@ -389,7 +389,8 @@ impl<'a> Pipeline<'a> {
                 .collect();
             let name = self.name.clone();
             for backfill in &mut self.pending.backfills {
-                backfill.advance(|start| finished.contains(&window_key(&name, start)));
+                backfill
+                    .advance(|w| finished.contains(&window_key(&name, w.backfill, w.range.start)));
             }
             self.pending.backfills.retain(|b| !b.is_done());
         }
@@ -408,7 +409,11 @@ impl<'a> Pipeline<'a> {
                 );
                 self.pending.anchor = Some(backfill.to);
                 self.pending.floor = Some(backfill.to);
-                self.pending.backfills.push(backfill);
+                self.pending.backfills.push(Backfill {
+                    // The commit below records it.
+                    id: self.committed.seq + 1,
+                    ..backfill
+                });
             }
         }
         self.commit().await
@@ -753,6 +758,7 @@ pub fn split_backlog(
     }
     let to = base + step_chrono * i32::try_from(whole).ok()?;
     Some(Backfill {
+        id: 0,
         from,
         to,
         step,

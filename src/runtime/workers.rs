@@ -152,7 +152,7 @@ impl Shared {
         configure: impl FnOnce(Pipeline<'_>) -> Pipeline<'_>,
     ) -> RunReport {
         let key = match &window {
-            Some((w, _)) => window_key(&self.source.name, w.range.start),
+            Some((w, _)) => window_key(&self.source.name, w.backfill, w.range.start),
             None => self.source.name.clone(),
         };
         let (sinks, dead_letter) = match self.sinks(&key) {
@@ -205,7 +205,7 @@ impl Shared {
         let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
         for backfill in &state.checkpoint.backfills {
             for window in backfill.open_windows() {
-                let key = window_key(name, window.range.start);
+                let key = window_key(name, window.backfill, window.range.start);
                 if finished.contains(&key) || taken.contains(&key) {
                     continue;
                 }
@@ -247,9 +247,9 @@ impl Shared {
             return true;
         };
         state.checkpoint.backfills.iter().any(|backfill| {
-            backfill
-                .open_windows()
-                .any(|w| !finished.contains(&window_key(&self.source.name, w.range.start)))
+            backfill.open_windows().any(|w| {
+                !finished.contains(&window_key(&self.source.name, w.backfill, w.range.start))
+            })
         })
     }
 

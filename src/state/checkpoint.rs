@@ -58,6 +58,10 @@ pub struct Checkpoint {
 /// lease under [`crate::state::window_key`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backfill {
+    /// Names its windows' keys: the commit number of the source's checkpoint that recorded
+    /// it, which no later backfill of the source shares.
+    #[serde(default)]
+    pub id: u64,
     /// Start of the range.
     pub from: DateTime<Utc>,
     /// End of the range (exclusive).
@@ -77,6 +81,8 @@ pub struct Backfill {
 /// One window of a [`Backfill`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackfillWindow {
+    /// The [`Backfill::id`] of its backfill.
+    pub backfill: u64,
     /// Its position in the backfill.
     pub index: u64,
     /// The time range it covers.
@@ -89,7 +95,7 @@ impl Backfill {
     /// write them exactly and no instant falls between two windows.
     pub fn windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
         let step = chrono::Duration::from_std(self.step).unwrap_or(chrono::TimeDelta::MAX);
-        let (from, to) = (self.from, self.to);
+        let (from, to, backfill) = (self.from, self.to, self.id);
         let base = DateTime::from_timestamp(from.timestamp(), 0).unwrap_or(from);
         let bound = move |index: u64| {
             i32::try_from(index)
@@ -104,6 +110,7 @@ impl Backfill {
             }
             let end = bound(index + 1).map_or(to, |end| end.min(to));
             Some(BackfillWindow {
+                backfill,
                 index,
                 range: Window { start, end },
             })
@@ -116,13 +123,13 @@ impl Backfill {
         self.windows().filter(move |w| w.range.end > frontier)
     }
 
-    /// Moves the frontier over the contiguous run of windows that `finished` accepts
-    /// (by window start). Returns whether it moved.
-    pub fn advance(&mut self, finished: impl Fn(DateTime<Utc>) -> bool) -> bool {
+    /// Moves the frontier over the contiguous run of windows that `finished` accepts.
+    /// Returns whether it moved.
+    pub fn advance(&mut self, finished: impl Fn(&BackfillWindow) -> bool) -> bool {
         let before = self.frontier;
         let mut frontier = before;
         for window in self.open_windows() {
-            if !finished(window.range.start) {
+            if !finished(&window) {
                 break;
             }
             frontier = window.range.end;
@@ -440,6 +447,7 @@ mod tests {
 
     fn backfill(from: i64, to: i64, step: u64) -> Backfill {
         Backfill {
+            id: 1,
             from: t(from),
             to: t(to),
             step: Duration::from_secs(step),
@@ -474,8 +482,9 @@ mod tests {
     fn frontier_moves_only_over_contiguous_finished_windows() {
         let mut b = backfill(0, 400, 100);
         // Windows 1 and 2 finished first: the frontier cannot pass unfinished window 0.
-        let done =
-            |starts: &'static [i64]| move |s: DateTime<Utc>| starts.iter().any(|x| t(*x) == s);
+        let done = |starts: &'static [i64]| {
+            move |w: &BackfillWindow| starts.iter().any(|x| t(*x) == w.range.start)
+        };
         assert!(!b.advance(done(&[100, 200])));
         assert_eq!(b.frontier, t(0));
         assert!(b.advance(done(&[0, 100, 200])));

@@ -215,11 +215,13 @@ pub trait StateStore: Send + Sync {
 /// letters, digits, `-` and `_` only, so no source key contains it.
 pub const WINDOW_KEY_SEPARATOR: char = '@';
 
-/// The state key (checkpoint and lease) of the backfill window of `source` starting at
-/// `start`, e.g. `okta@20231114T220000Z`: sortable, and safe in file names and object keys.
-pub fn window_key(source: &str, start: DateTime<Utc>) -> String {
+/// The state key (checkpoint and lease) of the window starting at `start` of backfill
+/// `backfill` (its [`Backfill::id`]) of `source`, e.g. `okta@17-20231114T220000.000Z`: safe in
+/// file names and object keys, and distinct for every backfill, so a range backfilled again
+/// gets fresh windows rather than the finished ones of the first time.
+pub fn window_key(source: &str, backfill: u64, start: DateTime<Utc>) -> String {
     format!(
-        "{source}{WINDOW_KEY_SEPARATOR}{}",
+        "{source}{WINDOW_KEY_SEPARATOR}{backfill}-{}",
         start.format("%Y%m%dT%H%M%S%.3fZ")
     )
 }

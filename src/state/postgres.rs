@@ -836,17 +836,17 @@ async fn acquire_lease(
                         )
                         .await?;
                     if let Some(row) = claimed {
+                        // Locked by a claim in flight, possibly under this same holder name
+                        // (two pipelines of one worker): held, for now, either way.
                         let current: String = row.try_get(0)?;
                         let token: i64 = row.try_get(1)?;
                         let expires_at: DateTime<Utc> = row.try_get(2)?;
-                        if current != holder {
-                            tx.rollback().await?;
-                            return Ok(LeaseOutcome::HeldBy {
-                                holder: current,
-                                token: from_db(token),
-                                until: expires_at,
-                            });
-                        }
+                        tx.rollback().await?;
+                        return Ok(LeaseOutcome::HeldBy {
+                            holder: current,
+                            token: from_db(token),
+                            until: expires_at,
+                        });
                     }
                 }
                 inserted

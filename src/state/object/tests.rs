@@ -101,7 +101,7 @@ async fn keys_that_are_not_safe_object_names_are_refused() {
             "{key}: {err}"
         );
     }
-    let window = crate::state::window_key("okta", Utc::now());
+    let window = crate::state::window_key("okta", 1, Utc::now());
     store
         .commit(
             &window,
