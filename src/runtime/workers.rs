@@ -14,7 +14,7 @@
 //! ```
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -52,8 +52,8 @@ struct Shared {
     http: Arc<HttpSource>,
     store: Arc<dyn StateStore>,
     cancel: CancellationToken,
-    /// Window keys a worker of this run has taken (or found taken), so none is tried twice.
-    taken: Mutex<HashSet<String>>,
+    /// Which windows this run's workers have passed (see [`Claims`]).
+    claims: tokio::sync::Mutex<Claims>,
 }
 
 /// Works `source` as `plan` says and sums up what every worker did.
@@ -75,7 +75,7 @@ pub async fn work_source(
         http,
         store: store.clone(),
         cancel,
-        taken: Mutex::new(HashSet::new()),
+        claims: tokio::sync::Mutex::new(Claims::default()),
     });
     let step = backfill_step(&source.window);
     let (planned_tx, planned_rx) = watch::channel(!plan.tail);
@@ -194,22 +194,30 @@ impl Shared {
     }
 
     /// The oldest window of any backfill in progress that is not finished and that no
-    /// worker of this run has tried, marked as taken.
+    /// worker of this run has taken, marked as taken.
+    ///
+    /// Windows are handed out oldest first, so each backfill keeps a cursor: every window
+    /// before it was taken or found finished by this run. The finished windows are listed
+    /// once per run (a year of hourly windows is thousands of checkpoints); a window another
+    /// process finishes meanwhile is taken, found finished by its pipeline, and passed.
     async fn next_window(&self) -> Result<Option<(BackfillWindow, DedupSet)>, String> {
         let name = &self.source.name;
         let state = self.store.load(name).await.map_err(|e| e.to_string())?;
         if state.checkpoint.backfills.is_empty() {
             return Ok(None);
         }
-        let finished = self.finished_windows().await?;
-        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claims = self.claims.lock().await;
+        if claims.finished.is_none() {
+            claims.finished = Some(self.finished_windows().await?);
+        }
         for backfill in &state.checkpoint.backfills {
-            for window in backfill.open_windows() {
+            let from = claims.cursor.get(&backfill.id).copied().unwrap_or(0);
+            for window in backfill.open_windows().skip_while(|w| w.index < from) {
+                claims.cursor.insert(backfill.id, window.index + 1);
                 let key = window_key(name, window.backfill, window.range.start);
-                if finished.contains(&key) || taken.contains(&key) {
+                if claims.finished.as_ref().is_some_and(|f| f.contains(&key)) {
                     continue;
                 }
-                taken.insert(key);
                 let seed = if window.index == 0 {
                     backfill.seed.clone()
                 } else {
@@ -275,6 +283,15 @@ impl Shared {
         };
         Ok((sinks, dead_letter))
     }
+}
+
+/// What this run's workers know about a source's backfill windows.
+#[derive(Default)]
+struct Claims {
+    /// Per backfill (by id), the index of the next window to consider.
+    cursor: std::collections::HashMap<u64, u64>,
+    /// Keys of windows finished when the run first looked.
+    finished: Option<HashSet<String>>,
 }
 
 /// A pipeline's sinks and its dead-letter queue, if any.
