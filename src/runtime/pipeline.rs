@@ -1,7 +1,6 @@
 //! One source's run: fetch a page, drop what was delivered, wrap, stage in every sink, and
 //! commit (sinks first, checkpoint last) whenever a sink's batch is ready.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page};
 use crate::state::{
     window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent,
-    StateError, StateStore, Window, WINDOW_KEY_SEPARATOR,
+    StateError, StateStore, Window,
 };
 use crate::transform::Envelope;
 
@@ -377,16 +376,9 @@ impl<'a> Pipeline<'a> {
             return Ok(());
         };
         if !self.pending.backfills.is_empty() {
-            let prefix = format!("{}{WINDOW_KEY_SEPARATOR}", self.name);
-            let finished: HashSet<String> = self
-                .store
-                .checkpoints_under(&prefix)
+            let finished = crate::state::finished_windows(self.store, &self.name)
                 .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|(_, checkpoint)| checkpoint.is_finished_window())
-                .map(|(key, _)| key)
-                .collect();
+                .map_err(|e| e.to_string())?;
             let name = self.name.clone();
             for backfill in &mut self.pending.backfills {
                 backfill

@@ -23,7 +23,7 @@ use super::pipeline::{backfill_step, Pipeline, RunReport, SplitPolicy};
 use crate::config::{Config, SourceConfig};
 use crate::sink::{self, Sink};
 use crate::source::HttpSource;
-use crate::state::{window_key, BackfillWindow, DedupSet, StateStore, WINDOW_KEY_SEPARATOR};
+use crate::state::{window_key, BackfillWindow, DedupSet, StateStore};
 
 /// What a source run covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,16 +231,9 @@ impl Shared {
 
     /// Keys of the source's backfill windows that are finished.
     async fn finished_windows(&self) -> Result<HashSet<String>, String> {
-        let prefix = format!("{}{WINDOW_KEY_SEPARATOR}", self.source.name);
-        Ok(self
-            .store
-            .checkpoints_under(&prefix)
+        crate::state::finished_windows(self.store.as_ref(), &self.source.name)
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|(_, checkpoint)| checkpoint.is_finished_window())
-            .map(|(key, _)| key)
-            .collect())
+            .map_err(|e| e.to_string())
     }
 
     /// Whether a backfill still has windows to work (after this run's workers stopped).

@@ -226,6 +226,21 @@ pub fn window_key(source: &str, backfill: u64, start: DateTime<Utc>) -> String {
     )
 }
 
+/// The keys of the backfill windows of `source` that are finished.
+pub async fn finished_windows(
+    store: &dyn StateStore,
+    source: &str,
+) -> Result<std::collections::HashSet<String>, StateError> {
+    let prefix = format!("{source}{WINDOW_KEY_SEPARATOR}");
+    Ok(store
+        .checkpoints_under(&prefix)
+        .await?
+        .into_iter()
+        .filter(|(_, checkpoint)| checkpoint.is_finished_window())
+        .map(|(key, _)| key)
+        .collect())
+}
+
 /// Whether a state key names a backfill window rather than a source.
 pub fn is_window_key(key: &str) -> bool {
     key.contains(WINDOW_KEY_SEPARATOR)
