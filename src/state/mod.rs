@@ -10,6 +10,7 @@ mod object;
 mod postgres;
 pub mod retry;
 mod sqlite;
+mod trail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use checkpoint::{
     Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
 };
 pub use object::ObjectStateStore;
+pub use trail::PageTrail;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
