@@ -520,14 +520,16 @@ path = "lake"
         assert!(text.contains("offset parameter"), "{text}");
         assert!(text.contains("https://api.example.com/logs?p=2"), "{text}");
         assert!(text.contains("page 1 of this listing"), "{text}");
-        let link = config("pagination = { kind = \"link_header\" }");
+        let link = config(
+            "query = { since = \"{start}\" }\npagination = { kind = \"link_header\" }",
+        );
         let text = describe(&Loop::LinksBack { earlier: 1 }, &p, 2, &link);
         assert!(
             text.contains("links back to a page already listed"),
             "{text}"
         );
         let cursor = config(
-            "query = { c = \"{cursor}\" }\npagination = { kind = \"cursor\", path = \"meta.cursor\" }",
+            "query = { since = \"{start}\", c = \"{cursor}\" }\npagination = { kind = \"cursor\", path = \"meta.cursor\" }",
         );
         let text = describe(&Loop::LinksBack { earlier: 0 }, &p, 1, &cursor);
         assert!(text.contains("`pagination.path`"), "{text}");

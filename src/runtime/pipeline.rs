@@ -454,10 +454,6 @@ impl<'a> Pipeline<'a> {
             let Some(window) = window::next_window(&self.pending, &config.window, horizon) else {
                 return Ok(Stop::CaughtUp);
             };
-            if self.pending.anchor.is_none() && self.backfill_window.is_none() {
-                // The source's first window: nothing before it is ever listed.
-                self.pending.listed_from.get_or_insert(window.start);
-            }
             self.keep_lease().await.map_err(PageError::Sink)?;
             let listing = self.pending.listing.unwrap_or(window);
             let page_ref = self.pending.page.clone();
@@ -498,6 +494,10 @@ impl<'a> Pipeline<'a> {
             };
             self.report.pages += 1;
             self.check_page(&page, &listing, window, page_ref.is_none(), &mut guard)?;
+            if self.pending.anchor.is_none() && self.backfill_window.is_none() {
+                // The source's first window: nothing before it is ever listed.
+                self.pending.listed_from.get_or_insert(window.start);
+            }
             guard.record(&page, &mut self.pending.trail);
             let window_done = page.next.is_none();
             self.stage(page, &listing).await?;

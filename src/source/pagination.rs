@@ -267,10 +267,14 @@ mod tests {
         let err = next(&p, &r, None, 0).unwrap_err();
         assert!(err.contains("Link header"), "{err}");
         assert!(err.contains("0xff"), "{err}");
-        // Non-ASCII text in the link itself is not a URI: an error too, not the end.
+        // UTF-8 text is readable: a non-ASCII link is followed, percent-encoded (RFC 3987).
         let r = response(&["</v1/events?after=caf\u{e9}>; rel=\"next\""], json!([]));
-        let err = next(&p, &r, None, 0).unwrap_err();
-        assert!(err.contains("Link header"), "{err}");
+        assert_eq!(
+            next(&p, &r, None, 0).unwrap(),
+            Some(PageRef::Url(
+                "https://api.example.com/v1/events?after=caf%C3%A9".into()
+            ))
+        );
     }
 
     #[test]
