@@ -565,12 +565,12 @@ async fn a_slow_loris_body_ends_at_the_total_timeout_naming_the_url() {
 async fn an_endless_body_stops_at_max_response_size() {
     let (_api, base) = Api::new(Mode::EndlessBody, 5).start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &base, ", max_response_size = \"256KB\"", "");
+    let config = write_config(dir.path(), &base, ", max_response_size = \"256KiB\"", "");
     let started = Instant::now();
     let (code, text) = run(&config).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(text.contains("response is larger than 256"), "{text}");
+    assert!(text.contains("response is larger than 256.0 KiB"), "{text}");
     assert!(text.contains(&format!("{base}/logs?")), "{text}");
     assert!(lake_ids(dir.path(), "api").is_empty());
 }
