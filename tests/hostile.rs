@@ -105,9 +105,7 @@ impl Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         self.0.base.set(base.clone()).unwrap();
-        let app = axum::Router::new()
-            .fallback(serve)
-            .with_state(self.clone());
+        let app = axum::Router::new().fallback(serve).with_state(self.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (self, base)
     }
@@ -136,8 +134,14 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
             .map(|t| t.with_timezone(&Utc))
     };
     let (since, until) = (time("since"), time("until"));
-    let limit: usize = params.get("limit").and_then(|v| v.parse().ok()).unwrap_or(5);
-    let mut after: usize = params.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut after: usize = params
+        .get("after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     // The query of the first page: this one without `after`.
     let first_query = raw_query
         .split('&')
@@ -165,7 +169,12 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
         Mode::SlowLoris => {
             let trickle = futures_util::stream::unfold(0u32, |n| async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                (n < 600).then(|| (Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")), n + 1))
+                (n < 600).then(|| {
+                    (
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")),
+                        n + 1,
+                    )
+                })
             });
             return Response::builder()
                 .header("content-type", "application/json")
@@ -173,7 +182,9 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
                 .unwrap();
         }
         Mode::EndlessBody => {
-            let chunk = bytes::Bytes::from("{\"id\":\"x\",\"published\":\"2020-01-01T00:00:00Z\"},".repeat(400));
+            let chunk = bytes::Bytes::from(
+                "{\"id\":\"x\",\"published\":\"2020-01-01T00:00:00Z\"},".repeat(400),
+            );
             let endless = futures_util::stream::unfold(true, move |first| {
                 let chunk = chunk.clone();
                 async move {
@@ -199,7 +210,10 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
         .iter()
         .filter(|(_, t)| since.is_none_or(|s| *t >= s) && until.is_none_or(|u| *t < u))
         .collect();
-    let requested_after: usize = params.get("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let requested_after: usize = params
+        .get("after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let start = if inner.mode == Mode::BoundaryOverlap && after > 0 {
         after - 1
     } else {
@@ -233,8 +247,10 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
             Some(bytes)
         }
         Mode::ForeignLink if requested_after > 0 && !inner.fixed.load(Ordering::SeqCst) => Some(
-            format!("<http://foreign.invalid:9/logs?{first_query}&after={next_after}>; rel=\"next\"")
-                .into_bytes(),
+            format!(
+                "<http://foreign.invalid:9/logs?{first_query}&after={next_after}>; rel=\"next\""
+            )
+            .into_bytes(),
         ),
         _ => Some(format!("<{honest_next}>; rel=\"next\"").into_bytes()),
     };
@@ -325,10 +341,17 @@ async fn a_two_page_link_loop_fails_without_duplicates_in_this_run_and_the_next(
         text.contains("the API links back to a page already listed"),
         "{text}"
     );
-    assert!(text.contains("leads back to page 1 of this listing"), "{text}");
+    assert!(
+        text.contains("leads back to page 1 of this listing"),
+        "{text}"
+    );
     assert!(text.contains("/logs?"), "the error names the page: {text}");
     assert_eq!(lake_ids(dir.path(), "api"), ids(0..5), "page A only, once");
-    assert_eq!(api.requests(), 2, "A, then B whose link loops: no third request");
+    assert_eq!(
+        api.requests(),
+        2,
+        "A, then B whose link loops: no third request"
+    );
     let saved = checkpoint(&config, "api").await;
     assert!(
         saved["page"]["url"].as_str().unwrap().contains("after=5"),
@@ -459,7 +482,10 @@ async fn a_link_header_with_a_non_ascii_byte_fails_naming_the_header() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("the Link header is not readable"), "{text}");
     assert!(text.contains("0xff"), "{text}");
-    assert!(lake_ids(dir.path(), "api").is_empty(), "the page is not staged");
+    assert!(
+        lake_ids(dir.path(), "api").is_empty(),
+        "the page is not staged"
+    );
     assert_eq!(
         checkpoint(&config, "api").await,
         Value::Null,
@@ -583,10 +609,15 @@ async fn a_redirect_is_not_followed_and_the_hint_names_its_target_without_secret
     let (code, text) = run(&config).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains("HTTP 302 redirect to http://elsewhere.invalid/api/v2/logs (query not shown)"),
+        text.contains(
+            "HTTP 302 redirect to http://elsewhere.invalid/api/v2/logs (query not shown)"
+        ),
         "{text}"
     );
-    assert!(text.contains("set base_url and path to the final location"), "{text}");
+    assert!(
+        text.contains("set base_url and path to the final location"),
+        "{text}"
+    );
     assert!(!text.contains("SECRET123"), "{text}");
     assert_eq!(api.requests(), 1, "not retried, not followed");
 }
@@ -597,12 +628,7 @@ async fn a_redirect_is_not_followed_and_the_hint_names_its_target_without_secret
 async fn a_deadline_during_an_outage_is_a_failure() {
     let (api, base) = Api::new(Mode::Down, 5).start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &base,
-        ", max_retries_per_run = 10000",
-        "",
-    );
+    let config = write_config(dir.path(), &base, ", max_retries_per_run = 10000", "");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "max_attempts = 3, max_backoff = \"100ms\", timeout = \"5s\"",
         "max_attempts = 10000, max_backoff = \"200ms\", timeout = \"1s\"",
@@ -614,11 +640,17 @@ async fn a_deadline_during_an_outage_is_a_failure() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("HTTP 503"), "{text}");
     assert!(!text.contains("more work is pending"), "{text}");
-    assert!(api.requests() > 2, "the request was retried until the deadline");
+    assert!(
+        api.requests() > 2,
+        "the request was retried until the deadline"
+    );
     let out = run_sluice(&["status", "--json", "--config", config_text]).await;
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     let error = status[0]["last_run"]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("HTTP 503"), "the run is recorded as failed: {status}");
+    assert!(
+        error.contains("HTTP 503"),
+        "the run is recorded as failed: {status}"
+    );
 }
 
 // ---- records no window lists ---------------------------------------------------------------------
@@ -659,10 +691,20 @@ async fn records_no_window_lists_go_to_the_dead_letter_queue_with_the_reason() {
         .map(|l| (l.event.event_id, l.error))
         .collect::<HashMap<_, _>>();
     assert_eq!(letters.len(), 2, "{letters:?}");
-    assert!(letters["far-future"].contains("more than 1 day after"), "{letters:?}");
-    assert!(letters["before-lookback"].contains("first window started"), "{letters:?}");
+    assert!(
+        letters["far-future"].contains("more than 1 day after"),
+        "{letters:?}"
+    );
+    assert!(
+        letters["before-lookback"].contains("first window started"),
+        "{letters:?}"
+    );
     let out = run_sluice(&["dlq", "list", "--config", config.to_str().unwrap()]).await;
-    assert!(output_text(&out).contains("first window started"), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("first window started"),
+        "{}",
+        output_text(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -675,6 +717,9 @@ async fn records_no_window_lists_without_a_queue_are_counted_and_warned_about() 
     let (code, text) = run(&config).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("out_of_range=2"), "{text}");
-    assert!(text.contains("add a [dead_letter] queue to keep them"), "{text}");
+    assert!(
+        text.contains("add a [dead_letter] queue to keep them"),
+        "{text}"
+    );
     assert_eq!(lake_ids(dir.path(), "api"), api.ids());
 }

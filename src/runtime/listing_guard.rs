@@ -404,9 +404,18 @@ mod tests {
         let (mut guard, mut trail) = (ListingGuard::default(), PageTrail::default());
         pass(&mut guard, &mut trail, &page(1, &[]), Some(2));
         pass(&mut guard, &mut trail, &page(2, &[]), Some(3));
-        pass(&mut guard, &mut trail, &page(3, &[(1, "a"), (2, "b")]), Some(4));
+        pass(
+            &mut guard,
+            &mut trail,
+            &page(3, &[(1, "a"), (2, "b")]),
+            Some(4),
+        );
         assert_eq!(
-            guard.check(&page(4, &[(1, "a"), (2, "b")]), Some(5), SortOrder::Ascending),
+            guard.check(
+                &page(4, &[(1, "a"), (2, "b")]),
+                Some(5),
+                SortOrder::Ascending
+            ),
             Err(Loop::SamePage { earlier: 3 })
         );
     }
@@ -414,10 +423,24 @@ mod tests {
     #[test]
     fn a_reserved_record_older_than_the_listing_reached_is_caught_but_not_at_the_edge() {
         let (mut guard, mut trail) = (ListingGuard::default(), PageTrail::default());
-        pass(&mut guard, &mut trail, &page(1, &[(1, "a"), (2, "b"), (2, "c")]), Some(2));
+        pass(
+            &mut guard,
+            &mut trail,
+            &page(1, &[(1, "a"), (2, "b"), (2, "c")]),
+            Some(2),
+        );
         // At exactly the newest time: an API paging by time re-serves that millisecond.
-        pass(&mut guard, &mut trail, &page(2, &[(2, "c"), (3, "d")]), Some(3));
-        let found = guard.check(&page(3, &[(2, "b"), (4, "e")]), Some(4), SortOrder::Ascending);
+        pass(
+            &mut guard,
+            &mut trail,
+            &page(2, &[(2, "c"), (3, "d")]),
+            Some(3),
+        );
+        let found = guard.check(
+            &page(3, &[(2, "b"), (4, "e")]),
+            Some(4),
+            SortOrder::Ascending,
+        );
         assert_eq!(
             found,
             Err(Loop::Reserved {
@@ -429,7 +452,11 @@ mod tests {
         );
         // New records older than the listing reached are late events, not loops.
         assert!(guard
-            .check(&page(3, &[(1, "late"), (4, "e")]), Some(4), SortOrder::Ascending)
+            .check(
+                &page(3, &[(1, "late"), (4, "e")]),
+                Some(4),
+                SortOrder::Ascending
+            )
             .is_ok());
     }
 
@@ -437,10 +464,16 @@ mod tests {
     fn newest_first_mirrors_the_reserved_check() {
         let (mut guard, mut trail) = (ListingGuard::default(), PageTrail::default());
         let first = page(1, &[(9, "x"), (8, "y")]);
-        guard.check(&first, Some(2), SortOrder::NewestFirst).unwrap();
+        guard
+            .check(&first, Some(2), SortOrder::NewestFirst)
+            .unwrap();
         guard.record(&first, &mut trail);
         assert!(guard
-            .check(&page(2, &[(8, "y"), (7, "z")]), Some(3), SortOrder::NewestFirst)
+            .check(
+                &page(2, &[(8, "y"), (7, "z")]),
+                Some(3),
+                SortOrder::NewestFirst
+            )
             .is_ok());
         assert!(matches!(
             guard.check(&page(2, &[(9, "x")]), Some(3), SortOrder::NewestFirst),
@@ -471,7 +504,9 @@ mod tests {
         );
         // A relist starts a new listing, which may serve the same records again.
         next_run.reset();
-        assert!(next_run.check(&again, Some(1), SortOrder::Ascending).is_ok());
+        assert!(next_run
+            .check(&again, Some(1), SortOrder::Ascending)
+            .is_ok());
     }
 
     #[test]
@@ -520,9 +555,8 @@ path = "lake"
         assert!(text.contains("offset parameter"), "{text}");
         assert!(text.contains("https://api.example.com/logs?p=2"), "{text}");
         assert!(text.contains("page 1 of this listing"), "{text}");
-        let link = config(
-            "query = { since = \"{start}\" }\npagination = { kind = \"link_header\" }",
-        );
+        let link =
+            config("query = { since = \"{start}\" }\npagination = { kind = \"link_header\" }");
         let text = describe(&Loop::LinksBack { earlier: 1 }, &p, 2, &link);
         assert!(
             text.contains("links back to a page already listed"),

@@ -23,9 +23,9 @@ pub use checkpoint::{
     Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
 };
 pub use object::ObjectStateStore;
-pub use trail::PageTrail;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use trail::PageTrail;
 
 use crate::config::StateConfig;
 
