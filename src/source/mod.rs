@@ -220,14 +220,6 @@ impl HttpSource {
         self.client.check_origin(&request.url)?;
         Ok(request.digest())
     }
-
-    /// A URL fit for logs and errors (no credentials, no secret query parameters).
-    pub fn display(&self, url: &str) -> String {
-        match Url::parse(url) {
-            Ok(url) => self.client.display(&url),
-            Err(_) => "an unparseable URL".to_string(),
-        }
-    }
 }
 
 impl SourceError {
