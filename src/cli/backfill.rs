@@ -233,6 +233,12 @@ async fn add_backfill(
         next.anchor = Some(to);
         next.floor = Some(to);
     }
+    // Nothing before the backfill's start is listed by any window of the source.
+    next.listed_from = match current.listed_from {
+        Some(earliest) => Some(earliest.min(from)),
+        None if current.anchor.is_none() => Some(from),
+        None => None,
+    };
     next.backfills.push(Backfill {
         // This commit records it.
         id: current.seq + 1,

@@ -4,7 +4,9 @@
 //! Within a source, its live tail and its backfill windows are worked by up to `workers`
 //! pipelines at once (see `workers.rs`).
 
+mod listing_guard;
 pub mod metrics;
+mod out_of_range;
 mod pipeline;
 mod workers;
 
@@ -124,6 +126,7 @@ fn log_summary(report: &RunReport) {
             late_events = report.late_events,
             dead_lettered = report.dead_lettered,
             out_of_window = report.out_of_window,
+            out_of_range = report.out_of_range,
             relists = report.relists,
             seconds = format!("{:.2}", report.seconds),
             high_water = high_water.as_deref().unwrap_or("-"),

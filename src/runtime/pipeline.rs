@@ -10,12 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
-use crate::source::{window, HttpSource, Page};
+use crate::source::{window, HttpSource, Page, RetryWatch, SourceError};
 use crate::state::{
-    window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, SinkIntent,
-    StateError, StateStore, Window,
+    window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, PageTrail,
+    SinkIntent, StateError, StateStore, Window,
 };
 use crate::transform::Envelope;
+
+use super::listing_guard::{self, ListingGuard};
+use super::out_of_range;
 
 /// What a source run did.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +34,10 @@ pub struct RunReport {
     pub late_events: u64,
     /// Records outside the requested time range, left for the window that covers them.
     pub out_of_window: u64,
+    /// Records dated where no window of the source will ever list them (before its first
+    /// window, or more than a day ahead of the clock): dead-lettered when a queue is
+    /// configured, otherwise only counted (see `out_of_range.rs`).
+    pub out_of_range: u64,
     /// Times a saved page reference was rejected and the window was listed again from its
     /// time anchor.
     pub relists: u64,
@@ -83,6 +90,8 @@ pub struct Pipeline<'a> {
     last_commit: Instant,
     /// Events staged in the sinks since that commit.
     staged_since_commit: u64,
+    /// Dead letters staged in the queue since that commit, outside of sink refusals.
+    letters_staged: u64,
     /// A commit intent is recorded and not yet committed: its prepared objects are staged
     /// and must survive until a run publishes them.
     intent_recorded: bool,
@@ -126,6 +135,7 @@ impl<'a> Pipeline<'a> {
             renewed: Instant::now(),
             last_commit: Instant::now(),
             staged_since_commit: 0,
+            letters_staged: 0,
             intent_recorded: false,
             store,
             report: RunReport {
@@ -194,6 +204,14 @@ impl<'a> Pipeline<'a> {
         let result = self.run_inner(&cancel).await;
         if let Err(error) = result {
             self.report.error = Some(error);
+        }
+        if self.report.out_of_range > 0 {
+            let kept = if self.dead_letter.is_some() {
+                "they are kept in the dead-letter queue with the reason (`sluice dlq list`)"
+            } else {
+                "they are dropped: add a [dead_letter] queue to keep them"
+            };
+            tracing::warn!(source = %self.name, out_of_range = self.report.out_of_range, "records dated where no window of this source will list them (before its first window, or more than a day ahead of the clock): {kept}");
         }
         if let Some(organized) = self.organized.take() {
             // Workers waiting for the plan go on with what is stored, whatever happened here.
@@ -399,6 +417,10 @@ impl<'a> Pipeline<'a> {
                     workers = policy.workers,
                     "backlog split into backfill windows for parallel workers"
                 );
+                if self.pending.anchor.is_none() {
+                    // The source's first listing starts with this backfill.
+                    self.pending.listed_from.get_or_insert(backfill.from);
+                }
                 self.pending.anchor = Some(backfill.to);
                 self.pending.floor = Some(backfill.to);
                 self.pending.backfills.push(Backfill {
@@ -421,6 +443,7 @@ impl<'a> Pipeline<'a> {
         // A window is listed again from its anchor at most once per run: a second rejection
         // is not an expired cursor but a broken request.
         let mut relisted: Option<Window> = None;
+        let mut guard = ListingGuard::default();
         loop {
             if cancel.is_cancelled() {
                 return Ok(Stop::Cancelled);
@@ -434,12 +457,28 @@ impl<'a> Pipeline<'a> {
             self.keep_lease().await.map_err(PageError::Sink)?;
             let listing = self.pending.listing.unwrap_or(window);
             let page_ref = self.pending.page.clone();
+            let watch = RetryWatch::default();
             let fetched = tokio::select! {
-                page = self.source.fetch(&listing, page_ref.as_ref()) => page,
-                () = cancel.cancelled() => return Ok(Stop::Cancelled),
+                page = self.source.fetch_watched(&listing, page_ref.as_ref(), &watch) => page,
+                // Stopped (deadline or signal) while the request was failing and being
+                // retried: that is an outage, and the run reports it.
+                () = cancel.cancelled() => return match watch.failing() {
+                    Some(error) => Err(PageError::Source(format!(
+                        "{error} (the run was stopped while this request was being retried; the API is failing, so the run is too)"
+                    ))),
+                    None => Ok(Stop::Cancelled),
+                },
             };
             let page = match fetched {
                 Ok(page) => page,
+                Err(error @ SourceError::ForeignOrigin { .. }) if page_ref.is_some() => {
+                    // Only a checkpoint written by an older Sluice holds a refused link (it is
+                    // never saved now): list the window again from its time anchor.
+                    tracing::warn!(source = %self.name, error = %error, "the saved next page is outside the configured origin; listing the window again from its time anchor");
+                    self.relist(window, config.order);
+                    self.report.relists += 1;
+                    continue;
+                }
                 Err(error)
                     if page_ref.is_some()
                         && error.is_rejected_request()
@@ -454,6 +493,12 @@ impl<'a> Pipeline<'a> {
                 Err(error) => return Err(PageError::Source(error.to_string())),
             };
             self.report.pages += 1;
+            self.check_page(&page, &listing, window, page_ref.is_none(), &mut guard)?;
+            if self.pending.anchor.is_none() && self.backfill_window.is_none() {
+                // The source's first window: nothing before it is ever listed.
+                self.pending.listed_from.get_or_insert(window.start);
+            }
+            guard.record(&page, &mut self.pending.trail);
             let window_done = page.next.is_none();
             self.stage(page, &listing).await?;
             self.pending.window = Some(window);
@@ -471,6 +516,7 @@ impl<'a> Pipeline<'a> {
                 self.pending.listing = None;
                 self.pending.page = None;
                 self.pending.window_low = None;
+                self.pending.trail = PageTrail::default();
             }
             // Pages without events (a backfill through quiet windows) give sinks nothing to
             // roll, so their progress is committed on a timer; a crash then repeats seconds of
@@ -507,6 +553,52 @@ impl<'a> Pipeline<'a> {
         };
         self.pending.listing = Some(narrowed);
         self.pending.page = None;
+        self.pending.trail = PageTrail::default();
+    }
+
+    /// Refuses a page, before anything of it is staged, when its next link leaves the
+    /// configured origin (the link is never saved: the window is listed again from its time
+    /// anchor next run) or when it repeats what this listing already served (see
+    /// `listing_guard`). The checkpoint stays where the last processed page left it.
+    fn check_page(
+        &mut self,
+        page: &Page,
+        listing: &Window,
+        window: Window,
+        first_page: bool,
+        guard: &mut ListingGuard,
+    ) -> Result<(), PageError> {
+        let order = self.source.config().order;
+        if first_page {
+            guard.reset();
+            self.pending.trail = PageTrail::default();
+        } else {
+            guard.resume(&self.pending.trail);
+        }
+        let next = match &page.next {
+            None => None,
+            Some(next) => match self.source.next_request(listing, next) {
+                Ok(digest) => Some(digest),
+                Err(error @ SourceError::ForeignOrigin { .. }) => {
+                    if !first_page {
+                        self.relist(window, order);
+                    }
+                    return Err(PageError::Source(format!(
+                        "{}: {error}; the link was not saved, and the next run lists the window again from its time anchor (hint: if the API moved, set base_url to its new origin)",
+                        page.url
+                    )));
+                }
+                Err(error) => return Err(PageError::Source(format!("{}: {error}", page.url))),
+            },
+        };
+        guard.check(page, next, order).map_err(|found| {
+            PageError::Source(listing_guard::describe(
+                &found,
+                page,
+                guard.pages() + 1,
+                self.source.config(),
+            ))
+        })
     }
 
     /// Drops re-served and out-of-range events, wraps the rest and stages them in every sink.
@@ -521,9 +613,25 @@ impl<'a> Pipeline<'a> {
         let frontier = self.pending.high_water;
         let relisting = self.pending.listing.is_some();
         let mut events = Vec::with_capacity(page.records.len());
+        let mut letters = Vec::new();
         for record in page.records {
             if record.time < listing.start || record.time >= listing.end {
-                self.report.out_of_window += 1;
+                match out_of_range::reason(record.time, self.pending.listed_from, parse_time) {
+                    Some(reason) => {
+                        self.report.out_of_range += 1;
+                        if self.dead_letter.is_some() {
+                            letters.push(out_of_range::letter(
+                                record,
+                                &self.name,
+                                reason,
+                                parse_time,
+                                self.committed.seq + 1,
+                            ));
+                        }
+                    }
+                    // Left for the window that lists it.
+                    None => self.report.out_of_window += 1,
+                }
                 continue;
             }
             // While a newest-first window is listed again, everything newer than its oldest
@@ -557,6 +665,14 @@ impl<'a> Pipeline<'a> {
                 .await
                 .map_err(|e| PageError::Sink(e.to_string()))?;
         }
+        if let (Some(queue), false) = (self.dead_letter.as_mut(), letters.is_empty()) {
+            queue
+                .write(&letters)
+                .await
+                .map_err(|e| PageError::Sink(e.to_string()))?;
+            self.letters_staged += letters.len() as u64;
+            self.report.dead_lettered += letters.len() as u64;
+        }
         Ok(())
     }
 
@@ -586,7 +702,7 @@ impl<'a> Pipeline<'a> {
                     .map(|r| dead_letter::wrap(r, &name, next.seq)),
             );
         }
-        if !letters.is_empty() {
+        if !letters.is_empty() || self.letters_staged > 0 {
             sinks.extend(self.dead_letter(&letters, &batch).await?);
         }
         if !sinks.is_empty() {
@@ -668,25 +784,32 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    /// Stages refused events in the dead-letter queue, as part of the commit being made.
+    /// Stages refused events in the dead-letter queue and prepares the queue's batch (with
+    /// any dead letters staged since the last commit), as part of the commit being made.
     async fn dead_letter(
         &mut self,
         letters: &[Envelope],
         batch: &str,
     ) -> Result<Option<SinkIntent>, String> {
-        let first = letters[0].data["error"]
-            .as_str()
+        let first = letters
+            .first()
+            .and_then(|letter| letter.data["error"].as_str())
             .unwrap_or_default()
             .to_string();
-        let Some(queue) = self.dead_letter.as_mut() else {
-            return Err(format!(
+        let queue = match self.dead_letter.as_mut() {
+            Some(queue) => queue,
+            None if letters.is_empty() => return Ok(None),
+            None => return Err(format!(
                 "{} events were refused by a sink (first: {first}) and no [dead_letter] queue is configured; the checkpoint was not moved (hint: add [dead_letter] path = \"dead-letter\" to keep them, then run again)",
                 letters.len()
-            ));
+            )),
         };
-        tracing::warn!(source = %self.name, events = letters.len(), first_error = %first, "events refused by a sink go to the dead-letter queue");
-        queue.write(letters).await.map_err(|e| e.to_string())?;
-        self.report.dead_lettered += letters.len() as u64;
+        if !letters.is_empty() {
+            tracing::warn!(source = %self.name, events = letters.len(), first_error = %first, "events refused by a sink go to the dead-letter queue");
+            queue.write(letters).await.map_err(|e| e.to_string())?;
+            self.report.dead_lettered += letters.len() as u64;
+        }
+        self.letters_staged = 0;
         let payload = queue.prepare(batch).await.map_err(|e| e.to_string())?;
         Ok(payload.map(|payload| SinkIntent {
             sink: dead_letter::SINK_NAME.to_string(),

@@ -316,6 +316,7 @@ fn merge(source: &str, reports: Vec<RunReport>, tail: bool) -> RunReport {
         total.duplicates_dropped += report.duplicates_dropped;
         total.late_events += report.late_events;
         total.out_of_window += report.out_of_window;
+        total.out_of_range += report.out_of_range;
         total.relists += report.relists;
         total.pages += report.pages;
         total.objects += report.objects;

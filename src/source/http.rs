@@ -39,6 +39,33 @@ enum Attempt {
     Fatal(SourceError),
 }
 
+/// What the attempts at one request have met so far, readable while the request is still
+/// being retried: a run stopped (by `--deadline` or a signal) in the middle of retries must
+/// report the outage as a failure, not as work left for later.
+#[derive(Debug, Default)]
+pub struct RetryWatch {
+    failing: Mutex<Option<String>>,
+}
+
+impl RetryWatch {
+    /// Notes a failed attempt that is about to be retried. Rate limiting (429) is the API
+    /// working as agreed, not an outage, and is not noted.
+    fn note(&self, error: &SourceError) {
+        if matches!(error, SourceError::Status { status: 429, .. }) {
+            return;
+        }
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+    }
+
+    /// The last failure of an attempt that is being retried, if any.
+    pub fn failing(&self) -> Option<String> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
 /// An HTTP client bound to one source's origin and credential, with the source's request
 /// budget and retry budget.
 pub struct HttpClient {
@@ -122,14 +149,13 @@ impl HttpClient {
     /// Sends a page request and decodes its JSON body, retrying what is worth retrying.
     /// Refuses any URL outside the configured origin, so a hostile next link never receives
     /// the credential.
-    pub async fn send(&self, request: &PageRequest) -> Result<JsonResponse, SourceError> {
+    pub async fn send(
+        &self,
+        request: &PageRequest,
+        watch: &RetryWatch,
+    ) -> Result<JsonResponse, SourceError> {
         let url = &request.url;
-        if url.origin() != self.origin {
-            return Err(SourceError::ForeignOrigin {
-                url: self.display(url),
-                origin: self.origin.ascii_serialization(),
-            });
-        }
+        self.check_origin(url)?;
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(self.config.max_backoff)
@@ -151,6 +177,7 @@ impl HttpClient {
                 }
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry { error, wait }) => {
+                    watch.note(&error);
                     if attempt >= self.config.max_attempts {
                         return Err(SourceError::GaveUp {
                             attempts: attempt,
@@ -187,6 +214,17 @@ impl HttpClient {
                 }
             }
         }
+    }
+
+    /// Refuses a URL outside the configured origin: credentials go nowhere else.
+    pub fn check_origin(&self, url: &Url) -> Result<(), SourceError> {
+        if url.origin() == self.origin {
+            return Ok(());
+        }
+        Err(SourceError::ForeignOrigin {
+            url: self.display(url),
+            origin: self.origin.ascii_serialization(),
+        })
     }
 
     /// A URL fit for logs and errors: no user info, no secret query parameters.
@@ -273,6 +311,14 @@ impl HttpClient {
                 wait: None,
             })?;
         let status = response.status();
+        if status.is_redirection() {
+            // Not followed: a redirect could carry the credential to another host.
+            return Err(Attempt::Fatal(SourceError::Redirect {
+                url: shown,
+                status: status.as_u16(),
+                location: redirect_target(&request.url, response.headers()),
+            }));
+        }
         if !status.is_success() {
             // A rate-limit reset tells when a 429 clears; for a 5xx only Retry-After counts
             // (APIs send their reset header on every response, and it says nothing of outages).
@@ -347,6 +393,29 @@ impl HttpClient {
             *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(Instant::now() + wait);
         }
+    }
+}
+
+/// Where a redirect points, for the error: resolved against the request, without user info,
+/// query or fragment (they may carry tokens).
+fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers.get(reqwest::header::LOCATION) else {
+        return "nowhere (no Location header)".to_string();
+    };
+    let Some(mut target) = std::str::from_utf8(location.as_bytes())
+        .ok()
+        .and_then(|text| request.join(text.trim()).ok())
+    else {
+        return "an unreadable Location header".to_string();
+    };
+    let had_query = target.query().is_some();
+    target.set_query(None);
+    target.set_fragment(None);
+    let shown = display_url(&target);
+    if had_query {
+        format!("{shown} (query not shown)")
+    } else {
+        shown
     }
 }
 
@@ -537,12 +606,50 @@ mod tests {
                 headers: Vec::new(),
                 body: None,
             };
-            let err = client.send(&request).await.unwrap_err();
+            let err = client
+                .send(&request, &RetryWatch::default())
+                .await
+                .unwrap_err();
             assert!(
                 matches!(err, SourceError::ForeignOrigin { .. }),
                 "{foreign}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_redirect_target_is_shown_without_secrets() {
+        let request = Url::parse("https://api.example.com/v1/logs?token=s3cret").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "location",
+            HeaderValue::from_static("https://user:pw@new.example.com/api/logs?key=s3cret#x"),
+        );
+        let shown = redirect_target(&request, &headers);
+        assert_eq!(shown, "https://new.example.com/api/logs (query not shown)");
+        headers.insert("location", HeaderValue::from_static("/v2/logs"));
+        assert_eq!(
+            redirect_target(&request, &headers),
+            "https://api.example.com/v2/logs"
+        );
+        assert!(redirect_target(&request, &HeaderMap::new()).contains("no Location"));
+    }
+
+    #[test]
+    fn a_retry_watch_notes_outages_but_not_rate_limits() {
+        let watch = RetryWatch::default();
+        watch.note(&SourceError::Status {
+            url: "u".into(),
+            status: 429,
+            body: String::new(),
+        });
+        assert_eq!(watch.failing(), None);
+        watch.note(&SourceError::Status {
+            url: "u".into(),
+            status: 503,
+            body: "down".into(),
+        });
+        assert!(watch.failing().unwrap().contains("HTTP 503"));
     }
 
     #[test]

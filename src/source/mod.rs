@@ -14,7 +14,7 @@ pub mod window;
 
 use url::Url;
 
-pub use http::{describe_reqwest, display_url};
+pub use http::{describe_reqwest, display_url, RetryWatch};
 pub use records::{lookup, Record};
 
 use crate::config::SourceConfig;
@@ -64,6 +64,16 @@ pub enum SourceError {
         /// The cap.
         limit: String,
     },
+    /// The API answered with a redirect, which is not followed.
+    #[error("{url}: HTTP {status} redirect to {location} (hint: Sluice does not follow redirects, so the credential never leaves base_url; set base_url and path to the final location)")]
+    Redirect {
+        /// Page URL.
+        url: String,
+        /// HTTP status code (3xx).
+        status: u16,
+        /// Where the redirect points, without user info or query.
+        location: String,
+    },
     /// A pagination link points outside the configured origin.
     #[error("{url}: refusing to follow a next-page link outside {origin}, which the credential is configured for")]
     ForeignOrigin {
@@ -105,6 +115,9 @@ fn status_hint(status: u16) -> &'static str {
 pub struct Page {
     /// The URL fetched, without credentials, for logs and errors.
     pub url: String,
+    /// [`request::PageRequest::digest`] of the request that fetched it, to recognise a page
+    /// requested again.
+    pub request: u64,
     /// Records in the order the API sent them.
     pub records: Vec<Record>,
     /// The next page of the window, or `None` when the window is done.
@@ -142,9 +155,20 @@ impl HttpSource {
         listing: &Window,
         page: Option<&PageRef>,
     ) -> Result<Page, SourceError> {
+        self.fetch_watched(listing, page, &RetryWatch::default())
+            .await
+    }
+
+    /// As [`HttpSource::fetch`], noting failed attempts in `watch` while they are retried.
+    pub async fn fetch_watched(
+        &self,
+        listing: &Window,
+        page: Option<&PageRef>,
+        watch: &RetryWatch,
+    ) -> Result<Page, SourceError> {
         let request = self.requests.build(listing, page)?;
         let shown = self.client.display(&request.url);
-        let mut response = self.client.send(&request).await?;
+        let mut response = self.client.send(&request, watch).await?;
         let shape = |detail: String| SourceError::Shape {
             url: shown.clone(),
             detail,
@@ -182,9 +206,19 @@ impl HttpSource {
                 .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             url: shown,
+            request: request.digest(),
             records,
             next,
         })
+    }
+
+    /// The [`request::PageRequest::digest`] of the request that would fetch `next` in
+    /// `listing`, after checking that it goes to the configured origin (a link elsewhere is
+    /// [`SourceError::ForeignOrigin`], before anything is saved or sent).
+    pub fn next_request(&self, listing: &Window, next: &PageRef) -> Result<u64, SourceError> {
+        let request = self.requests.build(listing, Some(next))?;
+        self.client.check_origin(&request.url)?;
+        Ok(request.digest())
     }
 }
 

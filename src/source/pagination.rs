@@ -146,20 +146,31 @@ fn page_is_last(
 
 fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, String> {
     // RFC 8288 allows several Link header fields; they mean the same as one joined by commas.
-    let joined = fetched
-        .response
-        .headers
-        .get_all(reqwest::header::LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if joined.is_empty() {
+    // A field that is not text is an error: skipping it could end the window silently.
+    let mut fields = Vec::new();
+    for value in fetched.response.headers.get_all(reqwest::header::LINK) {
+        let text = std::str::from_utf8(value.as_bytes()).map_err(|err| {
+            let at = err.valid_up_to();
+            format!(
+                "the Link header is not readable: byte 0x{:02x} at position {at} is not text (hint: the API sent a malformed Link header; links are ASCII URIs)",
+                value.as_bytes()[at]
+            )
+        })?;
+        fields.push(text);
+    }
+    let joined = fields.join(", ");
+    if joined.trim().is_empty() {
         return Ok(None);
     }
-    let links = parse_link_header::parse_with_rel(&joined)
-        .map_err(|err| format!("Link header does not parse ({err:?}): {joined:?}"))?;
-    let Some(next) = links.get("next") else {
+    let links = parse_link_header::parse(&joined)
+        .map_err(|err| format!("the Link header does not parse ({err}): {joined:?}"))?;
+    // Relation names and parameter names are case-insensitive (RFC 8288 sections 2.1.1, 3).
+    let next = links.values().find(|link| {
+        link.params
+            .iter()
+            .any(|(name, rel)| name.eq_ignore_ascii_case("rel") && rel.eq_ignore_ascii_case("next"))
+    });
+    let Some(next) = next else {
         return Ok(None);
     };
     let url = fetched
@@ -178,7 +189,7 @@ mod tests {
     fn response(links: &[&str], body: Value) -> JsonResponse {
         let mut headers = HeaderMap::new();
         for link in links {
-            headers.append("link", HeaderValue::from_str(link).unwrap());
+            headers.append("link", HeaderValue::from_bytes(link.as_bytes()).unwrap());
         }
         JsonResponse { headers, body }
     }
@@ -220,6 +231,50 @@ mod tests {
         );
         let only_self = response(&["<https://api.example.com/a>; rel=\"self\""], json!([]));
         assert_eq!(next(&p, &only_self, None, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn link_relations_are_case_insensitive() {
+        let p = PaginationConfig::LinkHeader {};
+        for field in [
+            "</v1/events?after=abc>; rel=\"NEXT\"",
+            "</v1/events?after=abc>; REL=Next",
+            "</v1/events?page=9>; rel=\"last\", </v1/events?after=abc>; rel=\"next\"; title=\"more\"",
+        ] {
+            let r = response(&[field], json!([]));
+            assert_eq!(
+                next(&p, &r, None, 0).unwrap(),
+                Some(PageRef::Url(
+                    "https://api.example.com/v1/events?after=abc".into()
+                )),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_link_header_is_an_error_naming_it() {
+        let p = PaginationConfig::LinkHeader {};
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "link",
+            HeaderValue::from_bytes(b"</v1/events?after=\xff>; rel=\"next\"").unwrap(),
+        );
+        let r = JsonResponse {
+            headers,
+            body: json!([]),
+        };
+        let err = next(&p, &r, None, 0).unwrap_err();
+        assert!(err.contains("Link header"), "{err}");
+        assert!(err.contains("0xff"), "{err}");
+        // UTF-8 text is readable: a non-ASCII link is followed, percent-encoded (RFC 3987).
+        let r = response(&["</v1/events?after=caf\u{e9}>; rel=\"next\""], json!([]));
+        assert_eq!(
+            next(&p, &r, None, 0).unwrap(),
+            Some(PageRef::Url(
+                "https://api.example.com/v1/events?after=caf%C3%A9".into()
+            ))
+        );
     }
 
     #[test]

@@ -22,6 +22,29 @@ pub struct PageRequest {
     pub body: Option<Vec<u8>>,
 }
 
+impl PageRequest {
+    /// A digest of what the request asks for (method, URL and body; credentials are added
+    /// later and are not part of it): two requests with the same digest ask for the same
+    /// page. Stable across runs and versions, so it can be kept in a checkpoint.
+    pub fn digest(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(match self.method {
+            HttpMethod::Get => b"GET ",
+            HttpMethod::Post => b"POST",
+        });
+        hasher.update(self.url.as_str().as_bytes());
+        hasher.update([0u8]);
+        if let Some(body) = &self.body {
+            hasher.update(body);
+        }
+        let digest = hasher.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
 /// Turns a source's spec into page requests.
 #[derive(Debug, Clone)]
 pub struct RequestBuilder {
@@ -198,6 +221,11 @@ path = "lake"
             .build(&window(), Some(&PageRef::Token("abc".into())))
             .unwrap();
         assert!(next.url.as_str().contains("cursor=abc"), "{}", next.url);
+        assert_ne!(first.digest(), next.digest());
+        let again = builder
+            .build(&window(), Some(&PageRef::Token("abc".into())))
+            .unwrap();
+        assert_eq!(next.digest(), again.digest(), "same page, same digest");
     }
 
     #[test]
@@ -221,6 +249,9 @@ pagination = { kind = "graphql", page_info_path = "data.logs.pageInfo" }"#,
             .unwrap();
         let body: Value = serde_json::from_slice(next.body.as_ref().unwrap()).unwrap();
         assert_eq!(body["variables"]["after"], "c1");
+        // Every page of a POST API has the same URL: the body tells them apart.
+        assert_eq!(first.url, next.url);
+        assert_ne!(first.digest(), next.digest());
     }
 
     #[test]

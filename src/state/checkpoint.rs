@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::trail::PageTrail;
 use crate::config::SortOrder;
 
 /// A source's committed position.
@@ -47,6 +48,16 @@ pub struct Checkpoint {
     /// Sources only: backlogs split into windows that workers take in parallel, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backfills: Vec<Backfill>,
+    /// Where this key's first window started: no window of it lists anything earlier, so a
+    /// record dated before it is never delivered (it goes to the dead-letter queue). Unset
+    /// for backfill windows (the windows around them list their neighbours) and in
+    /// checkpoints written before Sluice kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_from: Option<DateTime<Utc>>,
+    /// Digests of the last pages of the listing in progress, so an API that loops back to
+    /// one of them is caught, even by the next run.
+    #[serde(default, skip_serializing_if = "PageTrail::is_empty")]
+    pub trail: PageTrail,
     /// Events delivered over the source's life.
     pub delivered: u64,
     /// When this checkpoint was committed.

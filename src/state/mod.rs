@@ -10,6 +10,7 @@ mod object;
 mod postgres;
 pub mod retry;
 mod sqlite;
+mod trail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use checkpoint::{
 pub use object::ObjectStateStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use trail::PageTrail;
 
 use crate::config::StateConfig;
 
