@@ -99,7 +99,9 @@ roll_size = "256KB"
         );
         let mut run = sluice();
         run.args(["run", "--once", "--config", config_arg]);
-        if killer.attempt(run, 30..500).await && killer.landed == KILLS {
+        // A run's first commit comes about a second after its start: kills from 0.1 to 2 s
+        // land before, during and after commits.
+        if killer.attempt(run, 100..2_000).await && killer.landed == KILLS {
             let lake = common::lake::peek_local(&dir.path().join("lake"), "chaos", &sim_config);
             at_last_kill = Some((delivered(config_arg, &[]).await, lake.events()));
         }

@@ -365,8 +365,11 @@ allow_http = true
         let sim = start_simulator(sim_config.clone()).await;
         // Small objects: many commits per run, so kills land in every phase of a commit.
         let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
+        // A run's first commit to the test server comes about a second after its start (the
+        // whole job takes some 25 s): kills from 0.2 to 2.5 s land before, during and after
+        // commits, and leave work for the final run.
         killer
-            .until_landed(|| run_command(&config), 10, 60, 50..400)
+            .until_landed(|| run_command(&config), 10, 40, 200..2_500)
             .await;
         let stored = peek_store(&*server.client(), "kill9", "okta", &sim_config).await;
         assert_partly_done(
