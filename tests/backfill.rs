@@ -105,13 +105,13 @@ async fn parallel_windows_survive_repeated_kill_9() {
         command.args(["run", "--once", "--config", &config]);
         command
     };
-    // A run's first commit comes about a second after its start (planning the windows and
-    // taking their leases; the whole job takes some 20 s): kills from 0.3 to 2.5 s land
-    // before, during and after commits, and leave work for the final run.
-    killer
-        .until_landed(start, KILLS, KILLS * 4, 300..2_500)
-        .await;
+    // Every other kill lands 50-400 ms after the start (while the run plans windows and takes
+    // leases), the others 0-300 ms after a window published an object.
     let lake = dir.path().join("lake");
+    let published = || std::future::ready(common::lake::object_count(&lake, "okta"));
+    killer
+        .until_landed(start, KILLS, KILLS * 4, 50..400, published, 0..300)
+        .await;
     assert_partly_done(
         delivered(&config, &[]).await,
         peek_local(&lake, "okta", &sim_config).events(),

@@ -14,6 +14,7 @@ use chrono::{SubsecRound, TimeDelta, Utc};
 use sluice::simulator::{Faults, GenericProfile, LateEvents, SimPagination, SimulatorConfig};
 
 use common::kill::{assert_partly_done, Killer};
+use common::lake::object_count;
 use common::{assert_lake_exact, delivered, output_text, run_sluice, sluice, start_simulator};
 
 const EVENTS: u64 = 100_000;
@@ -89,6 +90,7 @@ roll_size = "256KB"
     // Everything is published (and settled) once the clock passes this.
     let all_settled = anchor + TimeDelta::from_std(MAX_LATENESS + Duration::from_secs(4)).unwrap();
     // Runs until KILLS kills have landed and every event is published and settled.
+    let lake = dir.path().join("lake");
     let mut at_last_kill = None;
     while killer.landed < KILLS || Utc::now() < all_settled {
         assert!(
@@ -99,11 +101,17 @@ roll_size = "256KB"
         );
         let mut run = sluice();
         run.args(["run", "--once", "--config", config_arg]);
-        // A run's first commit comes about a second after its start: kills from 0.1 to 2 s
-        // land before, during and after commits.
-        if killer.attempt(run, 100..2_000).await && killer.landed == KILLS {
-            let lake = common::lake::peek_local(&dir.path().join("lake"), "chaos", &sim_config);
-            at_last_kill = Some((delivered(config_arg, &[]).await, lake.events()));
+        // Every other kill lands 30-500 ms after the start, the others 0-300 ms after the run
+        // published an object (its first commit can take longer than 500 ms).
+        let landed = if killer.attempts % 2 == 0 {
+            killer.attempt(run, 30..500).await
+        } else {
+            let published = || std::future::ready(object_count(&lake, "chaos"));
+            killer.attempt_after_progress(run, published, 0..300).await
+        };
+        if landed && killer.landed == KILLS {
+            let stored = common::lake::peek_local(&lake, "chaos", &sim_config).events();
+            at_last_kill = Some((delivered(config_arg, &[]).await, stored));
         }
     }
     // The kills landed on work in progress: commits had happened, and the lake was not yet

@@ -11,6 +11,7 @@ use std::time::Duration;
 use sluice::simulator::{Faults, SimulatorConfig};
 
 use common::kill::{assert_partly_done, Killer};
+use common::lake::object_count;
 use common::{
     assert_lake_exact, delivered, output_text, run_sluice, sluice, start_simulator, TestConfig,
 };
@@ -45,13 +46,14 @@ async fn lake_is_exact_after_repeated_kill_9() {
         command.args(["run", "--once", "--config", config]);
         command
     };
-    // A run's first commit comes some 0.6 s after its start (the whole job takes about 45 s
-    // uninterrupted): kills from 0.1 to 2 s land while it starts (finishing an interrupted
-    // commit), fetches, stages and commits, and leave work for the final run.
-    killer
-        .until_landed(start, KILLS, KILLS * 4, 100..2_000)
-        .await;
+    // Every other kill lands 20-250 ms after the start (while the run starts, finishes an
+    // interrupted commit, fetches), the others 0-300 ms after the run published an object
+    // (while it commits and works on; its first commit can take longer than 250 ms).
     let lake = dir.path().join("lake");
+    let published = || std::future::ready(object_count(&lake, "okta"));
+    killer
+        .until_landed(start, KILLS, KILLS * 4, 20..250, published, 0..300)
+        .await;
     assert_partly_done(
         delivered(config, &[]).await,
         common::lake::peek_local(&lake, "okta", &sim_config).events(),

@@ -40,7 +40,7 @@ mod s3 {
     use sluice::transform::{Envelope, EnvelopeTime};
 
     use super::common::kill::{assert_partly_done, Killer};
-    use super::common::lake::{check_store, peek_store};
+    use super::common::lake::{check_store, peek_store, store_object_count};
     use super::common::{delivered, output_text, sluice, start_simulator, TestConfig};
 
     use super::common::s3::{
@@ -365,11 +365,12 @@ allow_http = true
         let sim = start_simulator(sim_config.clone()).await;
         // Small objects: many commits per run, so kills land in every phase of a commit.
         let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
-        // A run's first commit to the test server comes about a second after its start (the
-        // whole job takes some 25 s): kills from 0.2 to 2.5 s land before, during and after
-        // commits, and leave work for the final run.
+        // Every other kill lands 50-400 ms after the start, the others 0-300 ms after the run
+        // published an object (its first commit to the test server takes about a second).
+        let client = server.client();
+        let published = || store_object_count(&*client, "kill9", "okta");
         killer
-            .until_landed(|| run_command(&config), 10, 40, 200..2_500)
+            .until_landed(|| run_command(&config), 10, 40, 50..400, published, 0..300)
             .await;
         let stored = peek_store(&*server.client(), "kill9", "okta", &sim_config).await;
         assert_partly_done(

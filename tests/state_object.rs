@@ -57,12 +57,13 @@ async fn object_state_on_file_is_exact_after_repeated_kill_9() {
         command.args(["run", "--once", "--config", &config]);
         command
     };
-    // A run's first commit comes some 0.6 s after its start (the whole job takes about 20 s):
-    // kills from 0.1 to 2 s land before, during and after commits.
-    killer
-        .until_landed(start, KILLS, KILLS * 5, 100..2_000)
-        .await;
+    // Every other kill lands 30-300 ms after the start, the others 0-300 ms after the run
+    // published an object.
     let lake = dir.path().join("lake");
+    let published = || std::future::ready(common::lake::object_count(&lake, "okta"));
+    killer
+        .until_landed(start, KILLS, KILLS * 5, 30..300, published, 0..300)
+        .await;
     assert_partly_done(
         delivered(&config, &[]).await,
         common::lake::peek_local(&lake, "okta", &sim_config).events(),

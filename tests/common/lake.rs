@@ -187,6 +187,38 @@ async fn read_store(
     })
 }
 
+/// How many objects of `source` the local lake at `root` has published: a cheap measure of
+/// a run's progress.
+pub fn object_count(root: &Path, source: &str) -> usize {
+    let mut keys = Vec::new();
+    list_local(root, &root.join(source_prefix(source)), &mut keys);
+    keys.iter().filter(|k| encoding(k).is_some()).count()
+}
+
+/// [`object_count`] for the lake under `prefix` of a bucket.
+pub async fn store_object_count(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+    source: &str,
+) -> usize {
+    use futures_util::StreamExt;
+    let location = object_store::path::Path::from(format!(
+        "{}/{}",
+        prefix.trim_matches('/'),
+        source_prefix(source)
+    ));
+    store
+        .list(Some(&location))
+        .filter(|meta| {
+            let counts = meta
+                .as_ref()
+                .is_ok_and(|m| encoding(m.location.as_ref()).is_some());
+            std::future::ready(counts)
+        })
+        .count()
+        .await
+}
+
 /// `source=<source>/`, where the default key template puts a source's objects.
 fn source_prefix(source: &str) -> String {
     format!("source={source}/")
