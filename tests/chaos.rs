@@ -103,7 +103,7 @@ roll_size = "256KB"
         run.args(["run", "--once", "--config", config_arg]);
         // Every other kill lands 30-500 ms after the start, the others 0-300 ms after the run
         // published an object (its first commit can take longer than 500 ms).
-        let landed = if killer.attempts % 2 == 0 {
+        let landed = if killer.attempts.is_multiple_of(2) {
             killer.attempt(run, 30..500).await
         } else {
             let published = || std::future::ready(object_count(&lake, "chaos"));

@@ -176,7 +176,7 @@ impl Killer {
                 self.attempts,
                 self.seed
             );
-            if self.attempts % 2 == 0 {
+            if self.attempts.is_multiple_of(2) {
                 self.attempt(start(), early_ms.clone()).await;
             } else {
                 self.attempt_after_progress(start(), &progress, after_ms.clone())
