@@ -17,9 +17,9 @@ pub fn parse_value(value: &Value, format: &TimeFormat) -> Option<DateTime<Utc>> 
         (TimeFormat::Rfc3339, Value::String(s)) => DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|t| t.with_timezone(&Utc)),
-        (TimeFormat::EpochSeconds, v) => number(v).and_then(|n| from_epoch(n, 1e9)),
-        (TimeFormat::EpochMillis, v) => number(v).and_then(|n| from_epoch(n, 1e6)),
-        (TimeFormat::EpochMicros, v) => number(v).and_then(|n| from_epoch(n, 1e3)),
+        (TimeFormat::EpochSeconds, v) => epoch(v, 1_000_000_000),
+        (TimeFormat::EpochMillis, v) => epoch(v, 1_000_000),
+        (TimeFormat::EpochMicros, v) => epoch(v, 1_000),
         (TimeFormat::EpochNanos, Value::Number(n)) if n.is_i64() => {
             n.as_i64().map(|n| Utc.timestamp_nanos(n))
         }
@@ -95,6 +95,28 @@ fn number(value: &Value) -> Option<f64> {
     }
 }
 
+/// `value` units since the epoch, where one unit is `nanos_per_unit` nanoseconds. Integers (JSON
+/// integers, or strings of digits) convert exactly: through `f64`, today's times in epoch
+/// milliseconds lose their last millisecond about a third of the time.
+fn epoch(value: &Value, nanos_per_unit: i64) -> Option<DateTime<Utc>> {
+    let integer = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match integer {
+        Some(n) => {
+            let nanos = i128::from(n) * i128::from(nanos_per_unit);
+            let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
+            // In 0..1e9 by rem_euclid, so it fits.
+            let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
+            DateTime::from_timestamp(secs, subsec)
+        }
+        // Fractions (`1700000000.5` seconds) keep the float path.
+        None => number(value).and_then(|n| from_epoch(n, nanos_per_unit as f64)),
+    }
+}
+
 /// `n` units since the epoch, where one unit is `nanos_per_unit` nanoseconds.
 fn from_epoch(n: f64, nanos_per_unit: f64) -> Option<DateTime<Utc>> {
     let nanos = n * nanos_per_unit;
@@ -146,6 +168,22 @@ mod tests {
         assert_eq!(rfc3339_millis(parsed), "2026-11-23T10:00:00.000Z");
         assert!(check_strftime("%Y-%Q").is_err());
         assert!(check_strftime("%Y-%m-%d").is_ok());
+    }
+
+    #[test]
+    fn epoch_integers_convert_exactly() {
+        // Through f64 these came out one unit early (…356.999936 ms is cut to …356 ms).
+        let ms = parse_value(&json!(1_796_598_240_357_i64), &TimeFormat::EpochMillis).unwrap();
+        assert_eq!(ms.timestamp_millis(), 1_796_598_240_357);
+        assert_eq!(rfc3339_millis(ms), "2026-12-06T23:04:00.357Z");
+        let text = parse_value(&json!("1796598240357"), &TimeFormat::EpochMillis).unwrap();
+        assert_eq!(text, ms);
+        let us = parse_value(&json!(1_796_598_240_357_123_i64), &TimeFormat::EpochMicros).unwrap();
+        assert_eq!(us.timestamp_micros(), 1_796_598_240_357_123);
+        let s = parse_value(&json!(-1), &TimeFormat::EpochSeconds).unwrap();
+        assert_eq!(s.timestamp(), -1);
+        let half = parse_value(&json!(1_700_000_000.5), &TimeFormat::EpochSeconds).unwrap();
+        assert_eq!(half.timestamp_millis(), 1_700_000_000_500);
     }
 
     #[test]

@@ -6,13 +6,14 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use rand::Rng;
 use sluice::simulator::SimulatorConfig;
 use sluice::state::{SqliteStore, StateStore};
 
+use common::kill::{assert_partly_done, Killer};
+use common::lake::peek_local;
 use common::{
-    assert_lake_exact, output_text, run_sluice, run_until_caught_up, sluice, start_simulator,
-    TestConfig,
+    assert_lake_exact, delivered, output_text, run_sluice, run_until_caught_up, sluice,
+    start_simulator, TestConfig,
 };
 
 /// A config whose source splits its backlog into 30-minute windows worked by `workers`.
@@ -33,23 +34,6 @@ fn write_config(dir: &Path, base_url: &str, workers: usize, lookback: &str) -> S
     let path = dir.join("sluice.toml");
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// No staged object is left behind by the tail or any window.
-fn assert_no_staged_objects(lake: &Path) {
-    let staging = lake.join("_staging");
-    let mut left = Vec::new();
-    for dir in std::fs::read_dir(&staging).into_iter().flatten().flatten() {
-        if dir.path().is_dir() {
-            left.extend(
-                std::fs::read_dir(dir.path())
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.path()),
-            );
-        }
-    }
-    assert!(left.is_empty(), "staged objects left: {left:?}");
 }
 
 async fn store(dir: &Path) -> SqliteStore {
@@ -80,7 +64,6 @@ async fn workers_split_a_backlog_and_deliver_it_exactly_once() {
         "{output}"
     );
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
-    assert_no_staged_objects(&dir.path().join("lake"));
 
     let store = store(dir.path()).await;
     let (total, finished) = windows(&store, "okta").await;
@@ -108,36 +91,42 @@ async fn workers_split_a_backlog_and_deliver_it_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_windows_survive_repeated_kill_9() {
-    let mut sim_config = SimulatorConfig::okta(15_000);
+    const KILLS: usize = 10;
+    const EVENTS: u64 = 15_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut killer = Killer::new("backfill kill -9", &dir.path().join("runs"));
+    let mut sim_config = SimulatorConfig::okta(EVENTS);
     sim_config.latency = Duration::from_millis(15);
     let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &sim.base_url(), 4, "7h");
 
-    let mut rng = rand::rng();
-    let mut kills = 0;
-    for _ in 0..40 {
-        if kills == 10 {
-            break;
-        }
-        let mut child = sluice()
-            .args(["run", "--once", "--config", &config])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-        if child.try_wait().unwrap().is_none() {
-            child.start_kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().await.unwrap();
-    }
-    assert!(kills >= 5, "only {kills} kills landed; make the job bigger");
+    let start = || {
+        let mut command = sluice();
+        command.args(["run", "--once", "--config", &config]);
+        command
+    };
+    // Every other kill lands 50-400 ms after the start (while the run plans windows and takes
+    // leases), the others 0-300 ms after a window published an object.
+    let lake = dir.path().join("lake");
+    let published = || std::future::ready(common::lake::object_count(&lake, "okta"));
+    killer
+        .until_landed(start, KILLS, KILLS * 4, 50..400, published, 0..300)
+        .await;
+    assert_partly_done(
+        delivered(&config, &[]).await,
+        peek_local(&lake, "okta", &sim_config).events(),
+        EVENTS as usize,
+    );
 
-    run_until_caught_up(&config, 5, &[]).await;
-    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
-    assert_no_staged_objects(&dir.path().join("lake"));
+    let finish = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert_eq!(
+        finish.status.code(),
+        Some(0),
+        "final run: {}",
+        output_text(&finish)
+    );
+    // Exact, and no staged object left by the tail or any window.
+    assert_lake_exact(&lake, "okta", &sim_config);
     let (total, finished) = windows(&store(dir.path()).await, "okta").await;
     assert_eq!(finished, total);
 }
@@ -196,7 +185,7 @@ async fn backfill_command_pulls_a_past_range_and_the_tail_carries_on_after_it() 
     .await;
     assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
     assert_eq!(windows(&store, "okta").await, (18, 18));
-    let counts = common::lake_id_counts(&dir.path().join("lake"), "okta");
+    let counts = common::lake_id_counts(&dir.path().join("lake"), "okta", &sim_config);
     let twice = counts.values().filter(|n| **n == 2).count();
     let in_range = sluice::simulator::event_ids(&sim_config)
         .iter()
@@ -282,6 +271,18 @@ async fn zero_workers_in_the_config_is_refused_with_its_line() {
     let out = run_sluice(&["run", "--once", "--config", &config]).await;
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("workers"), "{text}");
-    assert!(text.contains("sluice.toml:"), "{text}");
+    let written = std::fs::read_to_string(&config).unwrap();
+    let line = 1 + written
+        .lines()
+        .position(|l| l.starts_with("workers = 0"))
+        .unwrap();
+    assert!(
+        text.contains(&format!("sluice.toml:{line}:")),
+        "the line {line}: {text}"
+    );
+    assert!(
+        text.contains("sources[0].workers: workers = 0 is out of range"),
+        "{text}"
+    );
+    assert!(text.contains("hint:"), "{text}");
 }

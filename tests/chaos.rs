@@ -1,17 +1,21 @@
 //! The exactness proof under chaos: 100,000 events served with every fault on (429, 5xx,
 //! truncated bodies, slow responses), events published late behind the frontier (within
 //! `settle_delay`), and the process `kill -9`ed at random at least 50 times. The lake must end
-//! equal to the simulator's event set.
+//! equal to the simulator's event set, each event's `data` and time as served.
+//!
+//! Kill delays and fault decisions come from one seed, logged at the start (shown when the
+//! test fails); `SLUICE_TEST_SEED=<seed>` replays them.
 
 mod common;
 
 use std::time::Duration;
 
 use chrono::{SubsecRound, TimeDelta, Utc};
-use rand::Rng;
 use sluice::simulator::{Faults, GenericProfile, LateEvents, SimPagination, SimulatorConfig};
 
-use common::{assert_lake_exact, output_text, run_sluice, sluice, start_simulator};
+use common::kill::{assert_partly_done, Killer};
+use common::lake::object_count;
+use common::{assert_lake_exact, delivered, output_text, run_sluice, sluice, start_simulator};
 
 const EVENTS: u64 = 100_000;
 const KILLS: usize = 50;
@@ -21,6 +25,8 @@ const SETTLE: &str = "3s";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut killer = Killer::new("chaos", &dir.path().join("runs"));
     let profile = GenericProfile {
         pagination: SimPagination::Cursor,
         late: LateEvents {
@@ -45,10 +51,9 @@ async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
         rate_truncate: 0.02,
         rate_slow: 0.02,
         slow: Duration::from_millis(300),
-        seed: Some(7),
+        seed: Some(killer.seed()),
     };
     let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
 [state]
@@ -84,44 +89,47 @@ roll_size = "256KB"
 
     // Everything is published (and settled) once the clock passes this.
     let all_settled = anchor + TimeDelta::from_std(MAX_LATENESS + Duration::from_secs(4)).unwrap();
-    let mut rng = rand::rng();
-    let mut kills = 0;
-    let mut attempts = 0;
-    while kills < KILLS || Utc::now() < all_settled {
-        attempts += 1;
+    // Runs until KILLS kills have landed and every event is published and settled.
+    let lake = dir.path().join("lake");
+    let mut at_last_kill = None;
+    while killer.landed < KILLS || Utc::now() < all_settled {
         assert!(
-            attempts < 400,
-            "only {kills} kills landed in {attempts} attempts"
+            killer.attempts < 400,
+            "only {} kills landed in {} runs",
+            killer.landed,
+            killer.attempts
         );
-        let mut child = sluice()
-            .args(["run", "--once", "--config", config_arg])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(30..500))).await;
-        if child.try_wait().unwrap().is_none() {
-            child.start_kill().unwrap(); // SIGKILL
-            kills += 1;
+        let mut run = sluice();
+        run.args(["run", "--once", "--config", config_arg]);
+        // Every other kill lands 30-500 ms after the start, the others 0-300 ms after the run
+        // published an object (its first commit can take longer than 500 ms).
+        let landed = if killer.attempts.is_multiple_of(2) {
+            killer.attempt(run, 30..500).await
+        } else {
+            let published = || std::future::ready(object_count(&lake, "chaos"));
+            killer.attempt_after_progress(run, published, 0..300).await
+        };
+        if landed && killer.landed == KILLS {
+            let stored = common::lake::peek_local(&lake, "chaos", &sim_config).events();
+            at_last_kill = Some((delivered(config_arg, &[]).await, stored));
         }
-        child.wait().await.unwrap();
     }
+    // The kills landed on work in progress: commits had happened, and the lake was not yet
+    // complete when the last of them landed.
+    let (committed, stored) = at_last_kill.expect("the kills landed");
+    assert_partly_done(committed, stored, EVENTS as usize);
 
-    // Let every event be published and settle, then finish.
+    // Let every event be published and settle, then finish in one run.
     if let Ok(wait) = (all_settled - Utc::now()).to_std() {
         tokio::time::sleep(wait).await;
     }
-    let mut finishing = 0;
-    loop {
-        finishing += 1;
-        let out = run_sluice(&["run", "--once", "--config", config_arg]).await;
-        match out.status.code() {
-            Some(0) => break,
-            _ if finishing < 5 => continue,
-            other => panic!("final runs keep failing ({other:?}): {}", output_text(&out)),
-        }
-    }
-    assert!(kills >= KILLS);
+    let out = run_sluice(&["run", "--once", "--config", config_arg]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "final run: {}",
+        output_text(&out)
+    );
     assert_lake_exact(&dir.path().join("lake"), "chaos", &sim_config);
     let stats = sim.stats();
     assert!(

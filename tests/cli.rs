@@ -189,34 +189,53 @@ async fn config_errors_name_file_line_key_and_exit_2() {
     let config = path.to_str().unwrap();
     let original = std::fs::read_to_string(&path).unwrap();
 
-    std::fs::write(
-        &path,
-        original.replace(
-            "path = \"/api/v1/logs\"",
-            "path = \"/api/v1/logs\"\npaht = 1",
-        ),
-    )
-    .unwrap();
+    // The 1-based line of `text` that starts with `start`.
+    let line_of = |text: &str, start: &str| {
+        1 + text
+            .lines()
+            .position(|l| l.starts_with(start))
+            .expect("the line is in the config")
+    };
+
+    let unknown = original.replace(
+        "path = \"/api/v1/logs\"",
+        "path = \"/api/v1/logs\"\npaht = 1",
+    );
+    std::fs::write(&path, &unknown).unwrap();
     let out = run_sluice(&["run", "--once", "--config", config]).await;
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
-    assert!(shown.contains("sluice.toml:"), "{shown}");
-    assert!(shown.contains("unknown field `paht`"), "{shown}");
+    let line = line_of(&unknown, "paht = 1");
+    assert!(
+        shown.contains(&format!(
+            "sluice.toml:{line}:1: sources[0].paht: unknown field `paht`"
+        )),
+        "file:line:column, key path and cause: {shown}"
+    );
     assert!(shown.contains("hint:"), "{shown}");
 
-    std::fs::write(
-        &path,
-        original.replace(
-            "token = \"sim-token\"",
-            "token = \"${env:SLUICE_TEST_UNSET_TOKEN}\"",
-        ),
-    )
-    .unwrap();
+    let unset = original.replace(
+        "token = \"sim-token\"",
+        "token = \"${env:SLUICE_TEST_UNSET_TOKEN}\"",
+    );
+    std::fs::write(&path, &unset).unwrap();
     let out = run_sluice(&["check", "--config", config]).await;
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
-    assert!(shown.contains("SLUICE_TEST_UNSET_TOKEN"), "{shown}");
-    assert!(shown.contains("sources[0].auth.token"), "{shown}");
+    let line = line_of(&unset, "auth = ");
+    assert!(
+        shown.contains(&format!("sluice.toml:{line}:")),
+        "the token's line {line}: {shown}"
+    );
+    assert!(
+        shown.contains("sources[0].auth.token: secret `${env:SLUICE_TEST_UNSET_TOKEN}`"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("SLUICE_TEST_UNSET_TOKEN is not set"),
+        "{shown}"
+    );
+    assert!(shown.contains("hint:"), "{shown}");
 
     let out = run_sluice(&["run", "--config", config]).await;
     assert_eq!(

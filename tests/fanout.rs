@@ -101,6 +101,9 @@ async fn fan_out_waits_for_every_sink_and_refused_events_reach_the_dead_letter_q
         lake.event_ids.is_empty(),
         "the checkpoint must wait for every sink"
     );
+    let status = run_sluice(&["status", "--json", "--config", config]).await;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status[0]["commits"], 0, "nothing committed: {status}");
 
     *receiver.down.lock().unwrap() = false;
     let out = run_sluice(&["run", "--once", "--config", config]).await;

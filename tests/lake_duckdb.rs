@@ -12,7 +12,7 @@ use std::process::Stdio;
 
 use sluice::simulator::SimulatorConfig;
 
-use common::{assert_lake_exact, run_sluice, sluice, start_simulator, TestConfig};
+use common::{assert_lake_exact, run_until_caught_up, sluice, start_simulator, TestConfig};
 
 fn duckdb_available() -> bool {
     std::process::Command::new("python3")
@@ -51,12 +51,15 @@ async fn read_with_duckdb(glob: &str, ddl_file: &Path, table: &str) -> serde_jso
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duckdb_reads_exactly_what_sluice_wrote() {
     if !duckdb_available() {
-        let required = std::env::var("SLUICE_TEST_DUCKDB").is_ok_and(|v| !v.is_empty() && v != "0");
         assert!(
-            !required,
+            !common::skip::env_flag("SLUICE_TEST_DUCKDB"),
             "SLUICE_TEST_DUCKDB is set but Python's duckdb is not importable (hint: pip install duckdb)"
         );
-        eprintln!("skipped: Python's duckdb is not installed (pip install duckdb, or set SLUICE_TEST_DUCKDB=1 to make this a failure)");
+        common::skip::skip(
+            "DuckDB",
+            "Python's duckdb is not importable",
+            "pip install duckdb",
+        );
         return;
     }
     let sim_config = SimulatorConfig::okta(6_000);
@@ -68,7 +71,11 @@ async fn duckdb_reads_exactly_what_sluice_wrote() {
     let sinks = if parquet {
         r#"sinks = ["lake", "lake_zstd", "lake_parquet"]"#
     } else {
-        eprintln!("the Parquet lake is not checked: this build has no `parquet` feature");
+        common::skip::skip(
+            "the `parquet` feature",
+            "the Parquet lake is not checked",
+            "cargo test --all-features",
+        );
         r#"sinks = ["lake", "lake_zstd"]"#
     };
     let source = TestConfig::new(&base_url)
@@ -107,14 +114,7 @@ roll_size = "64KB"
     let config_path = dir.path().join("sluice.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = config_path.to_str().unwrap();
-    for _ in 0..20 {
-        let out = run_sluice(&["run", "--once", "--config", config]).await;
-        match out.status.code() {
-            Some(0) => break,
-            Some(3) => continue,
-            _ => panic!("run failed: {}", String::from_utf8_lossy(&out.stderr)),
-        }
-    }
+    run_until_caught_up(config, 20, &[]).await;
 
     let mut lakes = vec![
         ("lake", dir.path().join("lake"), ".ndjson.gz"),

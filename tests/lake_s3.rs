@@ -14,7 +14,11 @@ fn s3_tests_need_the_s3_feature() {
         std::env::var_os("SLUICE_TEST_S3").is_none(),
         "SLUICE_TEST_S3 is set but this build has no `s3` feature (hint: cargo test --all-features)"
     );
-    eprintln!("skipped: the S3 lake tests need the `s3` feature (cargo test --all-features)");
+    common::skip::skip(
+        "the `s3` feature",
+        "the S3 lake tests are not built",
+        "cargo test --all-features",
+    );
 }
 
 #[cfg(feature = "s3")]
@@ -30,12 +34,14 @@ mod s3 {
     use object_store::{ObjectStore, ObjectStoreExt};
     use rand::Rng;
     use sluice::config::LakeConfig;
-    use sluice::simulator::{self, Faults, SimulatorConfig};
+    use sluice::simulator::{Faults, SimulatorConfig};
     use sluice::sink::lake::{read_lake_at, LakeSink};
     use sluice::sink::Sink;
     use sluice::transform::{Envelope, EnvelopeTime};
 
-    use super::common::{kill_9_repeatedly, sluice, start_simulator, TestConfig};
+    use super::common::kill::{assert_partly_done, Killer};
+    use super::common::lake::{check_store, peek_store, store_object_count};
+    use super::common::{delivered, output_text, sluice, start_simulator, TestConfig};
 
     use super::common::s3::{
         start_moto, start_server, S3Server, ACCESS_KEY, BUCKET, REGION, SECRET_KEY,
@@ -291,39 +297,23 @@ allow_http = true
             match out.status.code() {
                 Some(0) => return,
                 Some(3) => continue,
-                _ => panic!(
-                    "sluice run failed: {}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
+                _ => panic!("sluice run failed: {}", output_text(&out)),
             }
         }
         panic!("sluice did not catch up in 20 runs");
     }
 
     /// Reads the lake back through a separate client and checks it holds exactly the
-    /// simulator's events, and that nothing is left in staging.
+    /// simulator's events (with their data and times), that nothing is left in staging (by
+    /// listing the bucket), and that every object under the prefix is one of the source's.
     async fn assert_s3_lake_exact(server: &S3Server, prefix: &str, sim: &SimulatorConfig) {
-        let config = server.lake(prefix, "");
-        let contents = read_lake_at(&config, "okta").await.unwrap();
-        let expected: HashSet<String> = simulator::event_ids(sim).into_iter().collect();
-        let got: HashSet<String> = contents.event_ids.iter().cloned().collect();
-        assert_eq!(
-            got.len(),
-            contents.event_ids.len(),
-            "duplicated events in the lake"
-        );
-        let missing: Vec<_> = expected.difference(&got).take(5).collect();
-        let extra: Vec<_> = got.difference(&expected).take(5).collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "lake differs: {} events, {} expected; missing {missing:?}, extra {extra:?}",
-            got.len(),
-            expected.len()
-        );
         let client = server.client();
+        let report = check_store(&*client, prefix, "okta", sim).await;
+        report.assert_exact(
+            sim,
+            &format!("s3://{BUCKET}/{prefix} differs from the simulator"),
+        );
         let all = list(&client, prefix).await;
-        assert!(!all.is_empty());
         for (key, _) in &all {
             assert!(
                 key.starts_with(&format!("{prefix}/source=okta/dt="))
@@ -331,7 +321,12 @@ allow_http = true
                 "unexpected object {key}"
             );
         }
-        assert_eq!(all.len() as u64, contents.objects, "every object was read");
+        assert_eq!(all.len(), report.keys.len(), "every object was read");
+        // Sluice's own reader agrees.
+        let contents = read_lake_at(&server.lake(prefix, ""), "okta")
+            .await
+            .unwrap();
+        assert_eq!(contents.event_ids.len(), report.lines);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,22 +348,43 @@ allow_http = true
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn s3_lake_is_exact_after_repeated_kill_9() {
+        const EVENTS: u64 = 12_000;
         let Some(server) = start_server().await else {
             return;
         };
-        let mut sim_config = SimulatorConfig::okta(12_000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut killer = Killer::new("s3 kill -9", &dir.path().join("runs"));
+        let mut sim_config = SimulatorConfig::okta(EVENTS);
         sim_config.latency = Duration::from_millis(5);
         sim_config.faults = Faults {
             rate_429: 0.02,
             rate_5xx: 0.02,
+            seed: Some(killer.seed()),
             ..Faults::default()
         };
         let sim = start_simulator(sim_config.clone()).await;
-        let dir = tempfile::tempdir().unwrap();
         // Small objects: many commits per run, so kills land in every phase of a commit.
         let config = write_run_config(dir.path(), &sim.base_url(), &server, "kill9", "16KB");
-        kill_9_repeatedly(|| run_command(&config), 10, 60, 50..400).await;
-        run_until_caught_up(&config).await;
+        // Every other kill lands 50-400 ms after the start, the others 0-300 ms after the run
+        // published an object (its first commit to the test server takes about a second).
+        let client = server.client();
+        let published = || store_object_count(&*client, "kill9", "okta");
+        killer
+            .until_landed(|| run_command(&config), 10, 40, 50..400, published, 0..300)
+            .await;
+        let stored = peek_store(&*server.client(), "kill9", "okta", &sim_config).await;
+        assert_partly_done(
+            delivered(&config, &[]).await,
+            stored.events(),
+            EVENTS as usize,
+        );
+        let finish = run_command(&config).output().await.unwrap();
+        assert_eq!(
+            finish.status.code(),
+            Some(0),
+            "final run: {}",
+            output_text(&finish)
+        );
         assert_s3_lake_exact(&server, "kill9", &sim_config).await;
         sim.shutdown().await;
     }
@@ -449,14 +465,9 @@ allow_http = true
         let after = Utc::now();
         let retain_for = chrono::Duration::days(30);
 
-        let mut lake = server.lake("audit", "");
-        lake.url = Some(url::Url::parse(&format!("s3://{bucket}/audit")).unwrap());
-        let contents = read_lake_at(&lake, "okta").await.unwrap();
-        let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
-        let got: HashSet<String> = contents.event_ids.iter().cloned().collect();
-        assert_eq!(got, expected);
-        assert_eq!(got.len(), contents.event_ids.len(), "duplicated events");
-        assert!(contents.objects > 1, "{} objects", contents.objects);
+        let contents = check_store(&*server.client_of(bucket), "audit", "okta", &sim_config).await;
+        contents.assert_exact(&sim_config, "the locked lake differs from the simulator");
+        assert!(contents.keys.len() > 1, "{} objects", contents.keys.len());
 
         let versions = retentions(&server, bucket, "audit/").await;
         let published: HashSet<String> =
@@ -661,15 +672,11 @@ allow_http = true
         );
 
         let out = run_command(&config).output().await.unwrap();
-        let shown = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !out.status.success() && out.status.code() != Some(3),
-            "the refused run should fail, exited {:?}:\n{shown}",
-            out.status.code()
+        let shown = output_text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the refused run should fail with exit code 1:\n{shown}"
         );
         eprintln!("the refused run said:\n{shown}");
         for needed in [

@@ -23,11 +23,10 @@ fn postgres_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: scale-out tests skipped; to run them: \
-                 {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test cargo test --test scale_out"
+            common::skip::skip(
+                "PostgreSQL",
+                &format!("{POSTGRES_URL_VAR} is not set"),
+                &format!("{POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test"),
             );
             None
         }

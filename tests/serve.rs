@@ -3,12 +3,13 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sluice::simulator::SimulatorConfig;
+use sluice::simulator::{self, SimulatorConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use common::{assert_lake_exact, lake_id_counts, run_sluice, start_simulator, TestConfig};
@@ -23,6 +24,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 struct Daemon {
     child: tokio::process::Child,
     logs: Arc<Mutex<String>>,
+    /// The task collecting stderr; it ends when the daemon's stderr closes.
+    reader: tokio::task::JoinHandle<()>,
     base: String,
     http: reqwest::Client,
 }
@@ -40,7 +43,7 @@ impl Daemon {
         let stderr = child.stderr.take().expect("stderr is piped");
         let logs = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&logs);
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let mut logs = sink.lock().unwrap();
@@ -51,6 +54,7 @@ impl Daemon {
         let mut daemon = Daemon {
             child,
             logs,
+            reader,
             base: String::new(),
             http: reqwest::Client::new(),
         };
@@ -121,17 +125,35 @@ impl Daemon {
         assert!(status.success(), "kill -s {name} {pid} failed");
     }
 
-    /// Sends SIGTERM and returns the exit code.
+    /// Sends SIGTERM and returns the exit code and every line the daemon logged.
     async fn stop(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("no exit after SIGTERM; logs:\n{}", self.logs()))
             .expect("wait works");
-        // Let the reader take the last lines.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The reader ends at the end of stderr: after it, the logs are complete.
+        tokio::time::timeout(PATIENCE, &mut self.reader)
+            .await
+            .unwrap_or_else(|_| panic!("stderr stayed open after the exit; logs:\n{}", self.logs()))
+            .expect("the log reader does not panic");
         (status.code(), self.logs())
     }
+}
+
+/// The value of `key=N` in the one "source run finished" line of `logs`.
+fn summary_field(logs: &str, key: &str) -> u64 {
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("source run finished"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one run finished: {logs}");
+    let prefix = format!("{key}=");
+    lines[0]
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix(&prefix))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {}", lines[0]))
 }
 
 /// The value of the sample of metric `name` whose labels include every `labels` pair.
@@ -176,7 +198,7 @@ async fn endpoints_answer_and_metrics_match_the_lake_after_a_scheduled_run() {
 
     let (status, metrics) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
-    let lake = lake_id_counts(&dir.path().join("lake"), "okta");
+    let lake = lake_id_counts(&dir.path().join("lake"), "okta", &sim_config);
     let lake_lines: usize = lake.values().sum();
     assert_eq!(lake_lines, 1_500);
     let delivered = metric(
@@ -270,19 +292,29 @@ async fn sigterm_mid_run_commits_what_it_fetched_and_exits_0() {
     assert!(logs.contains("more_pending=true"), "{logs}");
     assert!(logs.contains("sluice serve stopped"), "{logs}");
 
-    // What was fetched before the stop is committed: in the lake once, staging empty,
-    // and the checkpoint counts exactly that.
-    let lake = dir.path().join("lake");
-    let counts = lake_id_counts(&lake, "okta");
-    assert!(counts.values().all(|n| *n == 1), "duplicates in the lake");
+    // What was fetched before the stop is committed: every page the run fetched (100
+    // events each) is in the lake once, with the data served, staging is empty, and the
+    // checkpoint counts exactly that.
+    let committed = summary_field(&logs, "events");
+    let pages = summary_field(&logs, "pages");
     assert!(
-        !counts.is_empty() && counts.len() < 8_000,
-        "stopped mid-run with {} events delivered",
-        counts.len()
+        committed > 0 && committed < 8_000,
+        "stopped mid-run with {committed} events committed: {logs}"
     );
+    assert_eq!(
+        committed,
+        pages * 100,
+        "every fetched page is committed: {logs}"
+    );
+    let lake = dir.path().join("lake");
+    let first: HashSet<String> = (0..committed)
+        .map(|i| simulator::event_id(&sim_config, i))
+        .collect();
+    common::lake::check_local(&lake, "okta", &sim_config)
+        .assert_holds_exactly(&first, "the lake after SIGTERM holds the fetched pages");
     let out = run_sluice(&["status", "--json", "--config", config_arg]).await;
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status[0]["delivered"], counts.len() as u64);
+    assert_eq!(status[0]["delivered"], committed);
 
     // The next run carries on from the checkpoint: the exact event set.
     let (_, output) = common::run_until_caught_up(config_arg, 5, &[]).await;
@@ -499,9 +531,15 @@ async fn a_second_stop_signal_exits_at_once_and_loses_nothing() {
         "exited after {:?}",
         started.elapsed()
     );
+    // The logs are complete (read to the end of stderr) and the state is read back: no run
+    // finished and nothing was committed.
     assert!(!logs.contains("source run finished"), "{logs}");
+    let out = run_sluice(&["status", "--json", "--config", config.to_str().unwrap()]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status[0]["commits"], 0, "nothing committed: {status}");
+    assert_eq!(status[0]["delivered"], 0, "nothing committed: {status}");
 
-    // Nothing was committed; the next run delivers everything, once.
+    // The next run delivers everything, once.
     common::run_until_caught_up(config.to_str().unwrap(), 5, &[]).await;
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     sim.shutdown().await;

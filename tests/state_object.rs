@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use sluice::simulator::{Faults, SimulatorConfig};
 
+use common::kill::{assert_partly_done, Killer};
 use common::{
-    assert_lake_exact, kill_9_repeatedly, output_text, run_sluice, run_until_caught_up, sluice,
+    assert_lake_exact, delivered, output_text, run_sluice, run_until_caught_up, sluice,
     start_simulator, TestConfig,
 };
 
@@ -37,15 +38,18 @@ fn file_state(dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_state_on_file_is_exact_after_repeated_kill_9() {
     const KILLS: usize = 10;
-    let mut sim_config = SimulatorConfig::okta(12_000);
+    const EVENTS: u64 = 12_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut killer = Killer::new("object state kill -9", &dir.path().join("runs"));
+    let mut sim_config = SimulatorConfig::okta(EVENTS);
     sim_config.latency = Duration::from_millis(5);
     sim_config.faults = Faults {
         rate_429: 0.02,
         rate_5xx: 0.02,
+        seed: Some(killer.seed()),
         ..Faults::default()
     };
     let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
     // Small objects: many commits per run, so kills land in every phase of a commit.
     let config = write_config(dir.path(), &sim.base_url(), "16KB", &file_state(dir.path()));
     let start = || {
@@ -53,9 +57,26 @@ async fn object_state_on_file_is_exact_after_repeated_kill_9() {
         command.args(["run", "--once", "--config", &config]);
         command
     };
-    kill_9_repeatedly(start, KILLS, KILLS * 5, 30..300).await;
-    run_until_caught_up(&config, 20, &[]).await;
-    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    // Every other kill lands 30-300 ms after the start, the others 0-300 ms after the run
+    // published an object.
+    let lake = dir.path().join("lake");
+    let published = || std::future::ready(common::lake::object_count(&lake, "okta"));
+    killer
+        .until_landed(start, KILLS, KILLS * 5, 30..300, published, 0..300)
+        .await;
+    assert_partly_done(
+        delivered(&config, &[]).await,
+        common::lake::peek_local(&lake, "okta", &sim_config).events(),
+        EVENTS as usize,
+    );
+    let finish = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert_eq!(
+        finish.status.code(),
+        Some(0),
+        "final run: {}",
+        output_text(&finish)
+    );
+    assert_lake_exact(&lake, "okta", &sim_config);
     // The state lives in objects only: no SQLite file was made.
     assert!(!dir.path().join("state.db").exists());
     assert!(dir.path().join("state/checkpoints/okta.json").exists());
@@ -282,27 +303,14 @@ mod s3 {
             ("AWS_REGION", REGION),
         ];
         run_until_caught_up(&config, 20, &keys).await;
-        let lake: sluice::config::LakeConfig = toml::from_str(&format!(
-            "name = \"lake\"\n{lake_table}region = \"{REGION}\"\naccess_key_id = \"{ACCESS_KEY}\"\nsecret_access_key = \"{SECRET_KEY}\"\n"
-        ))
-        .unwrap();
-        let contents = sluice::sink::lake::read_lake_at(&lake, "okta")
+        // Read back through a client of the test's own: exact, with every event's data and
+        // time as served, nothing left in staging.
+        common::lake::check_store(&*server.client(), "overlap-lake", "okta", &sim_config)
             .await
-            .unwrap();
-        let got: HashSet<&String> = contents.event_ids.iter().collect();
-        assert_eq!(
-            got.len(),
-            contents.event_ids.len(),
-            "an event was delivered twice"
-        );
-        let expected: HashSet<String> = sluice::simulator::event_ids(&sim_config)
-            .into_iter()
-            .collect();
-        assert_eq!(
-            got,
-            expected.iter().collect(),
-            "the lake holds exactly the simulator's events"
-        );
+            .assert_exact(
+                &sim_config,
+                "the lake in the bucket differs from the simulator",
+            );
         assert!(!dir.path().join("lake").exists(), "nothing on local disk");
         // The checkpoint is in the bucket, readable by `sluice state show`.
         let show = common::s3::sluice_with_keys(&["state", "show", "--config", &config])

@@ -9,7 +9,7 @@
 //! each test works in a schema of its own (dropped when it passes), so tests run in parallel
 //! against one database. Those tests connect without TLS: use `sslmode=disable` or `prefer`.
 
-// The S3 server helper; the rest of `common` is for other tests.
+// The S3 server helper and skip records; the rest of `common` is for other tests.
 mod common;
 
 use std::collections::BTreeMap;
@@ -119,21 +119,17 @@ struct PgHarness {
     admin: tokio_postgres::Client,
 }
 
-/// The test database's URL, or `None` (with a note, once) when PostgreSQL tests are off.
+/// The test database's URL, or `None` (after recording the skip) when PostgreSQL tests are
+/// off.
 fn postgres_url() -> Option<String> {
-    static NOTE: std::sync::Once = std::sync::Once::new();
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            NOTE.call_once(|| {
-                // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: PostgreSQL state store tests skipped; to run them: \
-                     {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test cargo test --test state_stores"
-                );
-            });
+            common::skip::skip(
+                "PostgreSQL",
+                &format!("{POSTGRES_URL_VAR} is not set"),
+                &format!("{POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test"),
+            );
             None
         }
     }
@@ -1020,7 +1016,15 @@ mod postgres_only {
     /// SLUICE_TEST_POSTGRES_TLS_URL='postgres://postgres@localhost/test?sslmode=require'`.
     #[tokio::test]
     async fn tls_connections_work() {
-        let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_TLS_URL") else {
+        let Some(url) = std::env::var("SLUICE_TEST_POSTGRES_TLS_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            common::skip::skip(
+                "PostgreSQL with TLS",
+                "SLUICE_TEST_POSTGRES_TLS_URL is not set",
+                "SSL_CERT_FILE=/etc/ssl/certs/ssl-cert-snakeoil.pem SLUICE_TEST_POSTGRES_TLS_URL='postgres://postgres@localhost/test?sslmode=require'",
+            );
             return;
         };
         let schema = unique_name("sluice_test_tls");
@@ -1031,7 +1035,10 @@ mod postgres_only {
         assert_eq!(store.load("okta").await.unwrap().checkpoint, next(1));
         drop(store);
         let admin = pg_connect(
-            &postgres_url().unwrap_or(url.replace("sslmode=require", "sslmode=disable")),
+            &std::env::var(POSTGRES_URL_VAR)
+                .ok()
+                .filter(|plain| !plain.is_empty())
+                .unwrap_or(url.replace("sslmode=require", "sslmode=disable")),
         )
         .await;
         let _ = admin

@@ -2,15 +2,18 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
+pub mod kill;
+pub mod lake;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod skip;
 
 /// Starts a simulator on an ephemeral loopback port.
 pub async fn start_simulator(config: SimulatorConfig) -> RunningSimulator {
@@ -109,43 +112,13 @@ pub async fn run_sluice(args: &[&str]) -> Output {
         .expect("sluice binary runs")
 }
 
-/// Asserts the lake holds exactly the simulator's events: none missing, none twice, and
-/// nothing left in staging.
+/// Asserts the local lake holds exactly the simulator's events: each once, with the `data`
+/// and `event_time` the simulator served, nothing left in any staging scope and no stray
+/// file under the source's prefix (see [`lake`]).
 pub fn assert_lake_exact(lake: &Path, source: &str, config: &SimulatorConfig) {
-    let contents = sluice::sink::lake::read_lake(lake, source).expect("lake is readable");
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for id in &contents.event_ids {
-        *counts.entry(id.as_str()).or_default() += 1;
-    }
-    let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
-    let expected: HashSet<String> = simulator::event_ids(config).into_iter().collect();
-    let missing: Vec<_> = expected
-        .iter()
-        .filter(|id| !counts.contains_key(id.as_str()))
-        .take(5)
-        .collect();
-    let extra: Vec<_> = counts
-        .keys()
-        .filter(|id| !expected.contains(**id))
-        .take(5)
-        .collect();
-    assert!(
-        duplicated.is_empty() && missing.is_empty() && extra.is_empty(),
-        "lake differs from the simulator: {} lines, {} unique, {} expected; duplicated {:?}, missing {:?}, extra {:?}",
-        contents.event_ids.len(),
-        counts.len(),
-        expected.len(),
-        duplicated,
-        missing,
-        extra
-    );
-    let staging = lake.join("_staging").join(format!("source={source}"));
-    let leftovers = std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(
-        leftovers,
-        0,
-        "staging directory {} is not empty",
-        staging.display()
+    lake::check_local(lake, source, config).assert_exact(
+        config,
+        &format!("lake {} differs from the simulator", lake.display()),
     );
 }
 
@@ -185,49 +158,32 @@ pub async fn run_until_caught_up(
     panic!("not caught up after {max_runs} runs; last output:\n{all}");
 }
 
-/// Starts the command `start` makes and `kill -9`s it after a random delay in `delay_ms`,
-/// again and again, until `kills` kills have landed on a running process. Panics when the
-/// job keeps finishing first (`max_attempts` starts).
-pub async fn kill_9_repeatedly(
-    start: impl Fn() -> tokio::process::Command,
-    kills: usize,
-    max_attempts: usize,
-    delay_ms: std::ops::Range<u64>,
-) {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    let (mut landed, mut attempts) = (0, 0);
-    while landed < kills {
-        attempts += 1;
-        assert!(
-            attempts <= max_attempts,
-            "the job finished before {kills} kills could land; make it bigger"
-        );
-        let mut child = start()
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("sluice binary starts");
-        tokio::time::sleep(std::time::Duration::from_millis(
-            rng.random_range(delay_ms.clone()),
-        ))
-        .await;
-        if child.try_wait().expect("child status").is_none() {
-            child.start_kill().expect("SIGKILL"); // kill_on_drop's signal: SIGKILL
-            landed += 1;
-        }
-        child.wait().await.expect("child ends");
-    }
+/// How many lines each event id has in the local lake of `source`, after the checks of
+/// [`lake::check_local`] (content, staging, strays) passed.
+pub fn lake_id_counts(
+    lake: &Path,
+    source: &str,
+    config: &SimulatorConfig,
+) -> HashMap<String, usize> {
+    lake::check_local(lake, source, config).counts
 }
 
-/// How many lines each event id has in the lake of `source`.
-pub fn lake_id_counts(lake: &Path, source: &str) -> HashMap<String, usize> {
-    let contents = sluice::sink::lake::read_lake(lake, source).expect("lake is readable");
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for id in contents.event_ids {
-        *counts.entry(id).or_default() += 1;
-    }
-    counts
+/// The events the checkpoints of `config` count as delivered, over every source (backfill
+/// windows included), from `sluice status --json`.
+pub async fn delivered(config: &str, envs: &[(&str, &str)]) -> u64 {
+    let out = sluice()
+        .args(["status", "--json", "--config", config])
+        .envs(envs.iter().copied())
+        .output()
+        .await
+        .expect("sluice binary runs");
+    assert!(out.status.success(), "status: {}", output_text(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status prints JSON");
+    rows.as_array()
+        .expect("status prints a list")
+        .iter()
+        .map(|row| row["delivered"].as_u64().unwrap_or(0))
+        .sum()
 }
 
 /// The sum of `key=N` over every "source run finished" line in `output` (human log format).

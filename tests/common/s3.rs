@@ -58,7 +58,7 @@ pub async fn start_moto() -> Option<S3Server> {
 
 /// Starts `wanted` (`moto`, `s3s-fs`, or `""` for whichever is installed).
 async fn start_server_of(wanted: &str) -> Option<S3Server> {
-    let required = std::env::var("SLUICE_TEST_S3").is_ok_and(|v| !v.is_empty() && v != "0");
+    let required = super::skip::env_flag("SLUICE_TEST_S3");
     let s3s = (wanted.is_empty() || wanted == "s3s-fs") && installed("s3s-fs", &["--version"]);
     let moto = !s3s
         && (wanted.is_empty() || wanted == "moto")
@@ -69,7 +69,18 @@ async fn start_server_of(wanted: &str) -> Option<S3Server> {
             "SLUICE_TEST_S3 is set but no S3 server ({}) is installed (hint: pip install 'moto[server]', or cargo install s3s-fs --version 0.14.1 --features binary)",
             if wanted.is_empty() { "moto or s3s-fs" } else { wanted }
         );
-        eprintln!("skipped: no S3-compatible server (install moto[server] or s3s-fs, or set SLUICE_TEST_S3=1 to make this a failure)");
+        super::skip::skip(
+            "an S3 server",
+            &format!(
+                "no S3-compatible server ({}) is installed",
+                if wanted.is_empty() {
+                    "moto or s3s-fs"
+                } else {
+                    wanted
+                }
+            ),
+            "pip install 'moto[server]'",
+        );
         return None;
     }
     let root = tempfile::tempdir().expect("temp dir");
@@ -145,12 +156,17 @@ async fn start_server_of(wanted: &str) -> Option<S3Server> {
 impl S3Server {
     /// A client of the bucket, to look behind sluice's back.
     pub fn client(&self) -> Arc<dyn ObjectStore> {
+        self.client_of(BUCKET)
+    }
+
+    /// A client of `bucket` on this server.
+    pub fn client_of(&self, bucket: &str) -> Arc<dyn ObjectStore> {
         Arc::new(
             AmazonS3Builder::new()
                 .with_endpoint(&self.endpoint)
                 .with_allow_http(true)
                 .with_region(REGION)
-                .with_bucket_name(BUCKET)
+                .with_bucket_name(bucket)
                 .with_access_key_id(ACCESS_KEY)
                 .with_secret_access_key(SECRET_KEY)
                 .build()
