@@ -211,20 +211,46 @@ impl PostgresStore {
             schema,
             client: Mutex::new(None),
         };
-        let mut slot = store.connected().await?;
-        let outcome = match slot.as_mut() {
-            Some(client) => {
-                tokio::time::timeout(
-                    CALL_TIMEOUT,
-                    migrate(client, store.schema.as_deref(), &store.location),
-                )
-                .await
-            }
-            None => return Err(store.backend("not connected")),
-        };
-        store.settle(&mut slot, outcome)?;
-        drop(slot);
+        store.migrate_waiting_out_outages().await?;
         Ok(store)
+    }
+
+    /// Connects and migrates. A server that cannot be reached at all fails at once (a wrong
+    /// URL should say so now, not in two minutes); once it has answered, a connection lost
+    /// while migrating (a restart, a failover, a session cut) is waited out like any other
+    /// state call ([`super::retry::backoff`]). Migrations run in a transaction under an
+    /// advisory lock, so one cut short is simply run again.
+    async fn migrate_waiting_out_outages(&self) -> Result<(), StateError> {
+        let mut delays = super::retry::backoff();
+        let mut reached = false;
+        loop {
+            let attempt = async {
+                let mut slot = self.connected().await?;
+                reached = true;
+                let outcome = match slot.as_mut() {
+                    Some(client) => {
+                        tokio::time::timeout(
+                            CALL_TIMEOUT,
+                            migrate(client, self.schema.as_deref(), &self.location),
+                        )
+                        .await
+                    }
+                    None => return Err(self.backend("not connected")),
+                };
+                self.settle(&mut slot, outcome)
+            }
+            .await;
+            match attempt {
+                Err(err @ StateError::Backend { .. }) if reached => match delays.next() {
+                    Some(delay) => {
+                        tracing::warn!(store = %self.location, error = %err, retry_in_ms = delay.as_millis() as u64, "state store connection lost while migrating; retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(err),
+                },
+                other => return other,
+            }
+        }
     }
 
     /// The connection, opened anew if there is none or it died since the last call.
