@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod preset;
 pub mod runtime;
 mod secrets;
 pub mod serve;

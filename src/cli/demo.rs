@@ -33,20 +33,14 @@ path = "sluice-state.db"
 
 [[sources]]
 name = "okta"
+# The built-in Okta System Log connector (docs/connectors/okta.md; `sluice connectors show okta`).
+connector = "okta"
+domain = "acme.okta.com"
+# The simulator instead of https://acme.okta.com.
 base_url = "{base_url}"
-path = "/api/v1/logs"
-query = {{ since = "{{start}}", until = "{{end}}", limit = "{{limit}}" }}
-page_size = 1000
-pagination = {{ kind = "link_header" }}
-event_time = {{ path = "published", format = "rfc3339" }}
-event_id = {{ path = "uuid" }}
-sinks = ["lake"]
-
-[sources.auth]
-kind = "bearer"
-prefix = "SSWS"
 # The simulator's token. A real config reads it from the environment: "${{env:OKTA_TOKEN}}".
 token = "sim-token"
+sinks = ["lake"]
 
 [sources.window]
 lookback = "1d"

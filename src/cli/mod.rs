@@ -7,8 +7,10 @@
 mod backfill;
 mod bench;
 mod check;
+mod connectors;
 mod demo;
 mod dlq;
+mod init;
 mod lake;
 mod run;
 mod serve;
@@ -68,6 +70,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Checkpoints: show, export, import, reset (every kind of state store).
     State(state::StateArgs),
+    /// Built-in vendor connectors: `list` them, `show` one's spec.
+    Connectors(connectors::ConnectorsArgs),
+    /// Write a starter config for built-in connectors: `sluice init --connector okta`.
+    Init(init::InitArgs),
 }
 
 /// The config file option shared by commands.
@@ -105,6 +111,8 @@ pub fn main() -> ExitCode {
             Command::Backfill(args) => backfill::backfill(args).await,
             Command::Bench(args) => bench::bench(args).await,
             Command::State(args) => state::state(args).await,
+            Command::Connectors(args) => connectors::connectors(args).await,
+            Command::Init(args) => init::init(args).await,
         }
     });
     ExitCode::from(code)

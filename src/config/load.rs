@@ -6,6 +6,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::preset::merge_tables;
+
 use super::{
     Config, HttpMethod, PaginationConfig, SinkConfig, SourceConfig, StateConfig, TimeFormat,
 };
@@ -87,7 +89,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
 
 fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
-    let parsed = match merge_connectors(text, file)? {
+    let parsed = match merge_connectors(text, file, &locator)? {
         Some(merged) => serde_path_to_error::deserialize(merged),
         None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
     };
@@ -125,10 +127,16 @@ fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Sources may name a connector spec file (`connector = "okta.toml"`) holding the keys that
-/// describe the API; the source's own keys are merged over it. Returns the merged document,
-/// or `None` when no source names one (then errors keep their exact positions).
-fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, ConfigError> {
+/// Sources may name a built-in connector (`connector = "okta"`, see [`crate::preset`]) or a
+/// connector spec file (`connector = "okta.toml"`) holding the keys that describe the API; the
+/// source's own keys are merged over it. A preset with several streams becomes several
+/// sources. Returns the merged document, or `None` when no source names a connector (then
+/// errors keep their exact positions).
+fn merge_connectors(
+    text: &str,
+    file: &Path,
+    locator: &Locator<'_>,
+) -> Result<Option<toml::Value>, ConfigError> {
     let Ok(mut doc) = text.parse::<toml::Table>() else {
         // Syntax errors are reported by the regular parse, with their position.
         return Ok(None);
@@ -137,61 +145,81 @@ fn merge_connectors(text: &str, file: &Path) -> Result<Option<toml::Value>, Conf
         return Ok(None);
     };
     let mut merged_any = false;
-    for (i, source) in sources.iter_mut().enumerate() {
-        let Some(table) = source.as_table_mut() else {
+    let mut expanded = Vec::with_capacity(sources.len());
+    for (i, source) in std::mem::take(sources).into_iter().enumerate() {
+        let toml::Value::Table(mut table) = source else {
+            expanded.push(source);
             continue;
         };
         let Some(connector) = table.remove("connector") else {
+            expanded.push(toml::Value::Table(table));
             continue;
         };
-        let error = |message: String, hint: &str| ConfigError {
-            file: file.to_path_buf(),
-            position: None,
-            key: Some(format!("sources[{i}].connector")),
-            message,
-            hint: Some(hint.to_string()),
+        merged_any = true;
+        let error = |key: &str, message: String, hint: String| {
+            let key = format!("sources[{i}].{key}");
+            ConfigError {
+                file: file.to_path_buf(),
+                position: locator.find_key(&key),
+                key: Some(key),
+                message,
+                hint: Some(hint),
+            }
         };
         let Some(name) = connector.as_str() else {
             return Err(error(
-                "must be the path of a connector file".into(),
-                "write connector = \"connectors/okta.toml\"",
+                "connector",
+                "must be a built-in connector's name or the path of a connector file".into(),
+                "write connector = \"okta\" (see `sluice connectors list`) or connector = \"connectors/okta.toml\"".into(),
             ));
         };
+        if let Some(preset) = crate::preset::builtin(name) {
+            let tables = crate::preset::expand(preset, table)
+                .map_err(|e| error(&e.key, e.message, e.hint))?;
+            expanded.extend(tables.into_iter().map(toml::Value::Table));
+            continue;
+        }
+        if !name.contains(['/', '.']) {
+            let near = crate::preset::closest(name, crate::preset::names());
+            let hint = if near.is_empty() {
+                "`sluice connectors list` shows the built-in connectors; a connector file's path contains a '.' or '/'".to_string()
+            } else {
+                format!(
+                    "did you mean {}? `sluice connectors list` shows them all",
+                    near.iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )
+            };
+            return Err(error(
+                "connector",
+                format!("there is no built-in connector `{name}`"),
+                hint,
+            ));
+        }
         let path =
             super::secret::base_dir().map_or_else(|| PathBuf::from(name), |base| base.join(name));
         let spec_text = std::fs::read_to_string(&path).map_err(|err| {
             error(
+                "connector",
                 format!("cannot read connector file {}: {err}", path.display()),
-                "the path is relative to the config file's directory",
+                "the path is relative to the config file's directory".into(),
             )
         })?;
         let spec: toml::Table = spec_text.parse().map_err(|err: toml::de::Error| {
             let message = err.message().trim().to_string();
             let line = err.span().map(|span| spec_text[..span.start].matches('\n').count() + 1);
             error(
+                "connector",
                 format!("connector file {}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default()),
-                "a connector file holds the keys of a [[sources]] table (path, query, pagination, ...) at its top level",
+                "a connector file holds the keys of a [[sources]] table (path, query, pagination, ...) at its top level".into(),
             )
         })?;
-        let own = std::mem::take(table);
-        *table = merge_tables(spec, own);
-        merged_any = true;
+        expanded.push(toml::Value::Table(merge_tables(spec, table)));
     }
+    *sources = expanded;
     Ok(merged_any.then_some(toml::Value::Table(doc)))
-}
-
-/// `over` wins, key by key; tables merge recursively.
-fn merge_tables(mut base: toml::Table, over: toml::Table) -> toml::Table {
-    for (key, value) in over {
-        let merged = match (base.remove(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
-                toml::Value::Table(merge_tables(b, o))
-            }
-            (_, value) => value,
-        };
-        base.insert(key, merged);
-    }
-    base
 }
 
 impl Config {

@@ -195,6 +195,33 @@ pub fn object_count(root: &Path, source: &str) -> usize {
     keys.iter().filter(|k| encoding(k).is_some()).count()
 }
 
+/// Every published NDJSON envelope of `source` in the local lake at `root`, whole, in key
+/// order then line order: for tests whose events do not come from the simulator.
+pub fn envelopes(root: &Path, source: &str) -> Vec<serde_json::Value> {
+    let mut keys = Vec::new();
+    list_local(root, &root.join(source_prefix(source)), &mut keys);
+    keys.sort();
+    let mut all = Vec::new();
+    for key in keys {
+        let bytes = std::fs::read(root.join(&key)).unwrap_or_else(|e| panic!("reading {key}: {e}"));
+        let text: Box<dyn Read + '_> = match encoding(&key) {
+            Some(Encoding::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(&bytes[..])),
+            Some(Encoding::Zstd) => Box::new(
+                zstd::stream::read::Decoder::new(&bytes[..])
+                    .unwrap_or_else(|e| panic!("{key}: not zstd: {e}")),
+            ),
+            _ => continue,
+        };
+        for line in BufReader::new(text).lines() {
+            let line = line.unwrap_or_else(|e| panic!("{key}: cannot decompress: {e}"));
+            all.push(
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{key}: not JSON ({e})")),
+            );
+        }
+    }
+    all
+}
+
 /// [`object_count`] for the lake under `prefix` of a bucket.
 pub async fn store_object_count(
     store: &dyn object_store::ObjectStore,

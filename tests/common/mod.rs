@@ -9,6 +9,7 @@ use std::process::Output;
 
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
+pub mod fixture_server;
 pub mod kill;
 pub mod lake;
 #[cfg(feature = "s3")]
