@@ -764,33 +764,34 @@ mod tests {
     }
 
     #[test]
-    fn processes_opening_a_new_file_together_wait_for_each_other() {
-        // Several first runs started together: each creates, sets WAL mode and migrates the
-        // same new file. Before they waited for each other, some failed with "database is
-        // locked" (exit code 2, as for a config error).
-        for trial in 0..20 {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("state.db");
-            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-            let openers: Vec<_> = (0..6)
-                .map(|_| {
-                    let (path, barrier) = (path.clone(), barrier.clone());
-                    std::thread::spawn(move || {
-                        barrier.wait();
-                        open_blocking(&path).map(|(_, id)| id)
-                    })
-                })
-                .collect();
-            let ids: Vec<String> = openers
-                .into_iter()
-                .map(|t| {
-                    t.join()
-                        .unwrap()
-                        .unwrap_or_else(|e| panic!("trial {trial}: {e}"))
-                })
-                .collect();
-            assert!(ids.iter().all(|id| *id == ids[0]), "one store, one id: {ids:?}");
-            assert_eq!(ids[0].len(), 16);
+    fn opening_a_new_file_waits_for_another_process_creating_it() {
+        // Another first run holds the new file's write lock (it is switching it to WAL or
+        // migrating). Switching to WAL reads the header and then upgrades to a write lock; an
+        // upgrade from a read lock gets no busy wait in SQLite (it could deadlock), so it
+        // failed at once with "database is locked" (exit code 2, as for a config error).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let opened = open_blocking(&path);
+        release.join().unwrap();
+        let (_, id) = opened.unwrap_or_else(|e| panic!("after {:?}: {e}", started.elapsed()));
+        assert_eq!(id.len(), 16);
+        assert!(started.elapsed() >= Duration::from_millis(250), "it waited");
+        // Opened by several at once, one store and one id.
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || open_blocking(&path).map(|(_, id)| id))
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), id);
         }
     }
 
