@@ -841,7 +841,9 @@ path = "lake"
         for kind in ["sqlite", "postgres", "object"] {
             let state = match kind {
                 "sqlite" => "[state]\nkind = \"sqlite\"\npath = \"s.db\"\npathh = \"x\"\n",
-                "postgres" => "[state]\nkind = \"postgres\"\nurl = \"postgres://db/s\"\npathh = \"x\"\n",
+                "postgres" => {
+                    "[state]\nkind = \"postgres\"\nurl = \"postgres://db/s\"\npathh = \"x\"\n"
+                }
                 _ => "[state]\nkind = \"object\"\nurl = \"file:///tmp/s\"\npathh = \"x\"\n",
             };
             let text = format!("{GOOD}\n{state}");
@@ -850,8 +852,9 @@ path = "lake"
             assert_eq!(e.position, Some((line, 1)), "{kind}: {e}");
             assert_eq!(e.key.as_deref(), Some("state.pathh"), "{kind}: {e}");
             assert!(
-                e.to_string()
-                    .starts_with(&format!("sluice.toml:{line}:1: state.pathh: unknown field `pathh`")),
+                e.to_string().starts_with(&format!(
+                    "sluice.toml:{line}:1: state.pathh: unknown field `pathh`"
+                )),
                 "{kind}: {e}"
             );
         }

@@ -835,6 +835,23 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
+    #[test]
+    fn a_store_made_before_ids_gets_one_when_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch(MIGRATIONS[1]).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let (_, id) = open_blocking(&path).unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(open_blocking(&path).unwrap().1, id);
+    }
+
     #[tokio::test]
     async fn the_store_id_is_kept_across_opens() {
         let (dir, first) = store().await;

@@ -173,7 +173,9 @@ impl KeyTemplate {
     pub fn source_is_static(&self) -> bool {
         self.segments.iter().any(|parts| {
             parts.iter().any(|p| matches!(p, Part::Source))
-                && parts.iter().all(|p| matches!(p, Part::Source | Part::Literal(_)))
+                && parts
+                    .iter()
+                    .all(|p| matches!(p, Part::Source | Part::Literal(_)))
         })
     }
 
@@ -683,7 +685,10 @@ mod tests {
             fields.partition_start("okta/2024/02/t=login/29/x.parquet"),
             Some(t("2024-02-29T00:00:00Z"))
         );
-        assert_eq!(fields.partition_start("okta/2024/13/t=x/01/x.parquet"), None);
+        assert_eq!(
+            fields.partition_start("okta/2024/13/t=x/01/x.parquet"),
+            None
+        );
         let mixed = KeyTemplate::parse("{source}-%Y/").unwrap();
         assert!(!mixed.source_is_static());
         assert_eq!(mixed.partition_start("okta-2024/x.ndjson.gz"), None);

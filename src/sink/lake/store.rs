@@ -329,7 +329,10 @@ impl Store {
     pub fn list_stream(
         &self,
         rel: &str,
-    ) -> Result<futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>, SinkError> {
+    ) -> Result<
+        futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>,
+        SinkError,
+    > {
         let dir = self.path(rel)?;
         Ok(self.store.list(Some(&dir)))
     }

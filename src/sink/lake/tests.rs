@@ -257,7 +257,13 @@ async fn object_store_never_replaces_a_published_object() {
     first.write(&[event("a", 0), event("b", 1)]).await.unwrap();
     let payload = first.prepare("0000000007-beef").await.unwrap().unwrap();
     first.publish(&payload).await.unwrap();
-    let before = memory.get(&key.into()).await.unwrap().bytes().await.unwrap();
+    let before = memory
+        .get(&key.into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
 
     // Another batch under the same name (a state store that lost its position): refused,
     // the published object untouched, the staged one kept for the pending commit.
@@ -269,10 +275,19 @@ async fn object_store_never_replaces_a_published_object() {
         err.contains(key) && err.contains("never replaces") && err.contains("state recover"),
         "{err}"
     );
-    let after = memory.get(&key.into()).await.unwrap().bytes().await.unwrap();
+    let after = memory
+        .get(&key.into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(before, after);
     assert!(
-        keys(&memory).await.iter().any(|k| k.starts_with("_staging/")),
+        keys(&memory)
+            .await
+            .iter()
+            .any(|k| k.starts_with("_staging/")),
         "the staged object stays"
     );
 
@@ -283,11 +298,17 @@ async fn object_store_never_replaces_a_published_object() {
     let payload = third.prepare("0000000008-beef").await.unwrap().unwrap();
     let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
     memory
-        .copy(&objects[0].staged.as_str().into(), &objects[0].key.as_str().into())
+        .copy(
+            &objects[0].staged.as_str().into(),
+            &objects[0].key.as_str().into(),
+        )
         .await
         .unwrap();
     assert_eq!(third.publish(&payload).await.unwrap().objects, 1);
-    assert!(!keys(&memory).await.iter().any(|k| k.starts_with("_staging/")));
+    assert!(!keys(&memory)
+        .await
+        .iter()
+        .any(|k| k.starts_with("_staging/")));
     let store = store::Store::new(&cfg, memory.clone(), "");
     let contents = read_store(&store, &cfg, "okta").await.unwrap();
     assert_eq!(contents.event_ids, vec!["a", "b", "d"]);
@@ -317,7 +338,11 @@ async fn local_lake_never_replaces_a_published_object() {
             && err.contains("--source okta"),
         "{err}"
     );
-    assert_eq!(std::fs::read(&key).unwrap(), before, "the object is untouched");
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        before,
+        "the object is untouched"
+    );
     let objects: Vec<PreparedObject> = serde_json::from_value(payload).unwrap();
     assert!(dir.path().join(&objects[0].staged).exists(), "staged kept");
     drop(second);
