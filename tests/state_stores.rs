@@ -422,6 +422,20 @@ mod contract {
         assert!(store.status().await.unwrap().is_empty());
     }
 
+    /// Lake objects are named with it: kept by the store, and another store's differs.
+    pub async fn the_store_id_is_kept_and_unique(h: &dyn Harness) {
+        let store = h.open().await.unwrap();
+        let id = store.store_id().to_string();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        let again = h.open().await.unwrap();
+        assert_eq!(again.store_id(), id, "read back at open");
+        drop((store, again));
+        assert_eq!(h.open().await.unwrap().store_id(), id);
+        let other = SqliteHarness::new();
+        assert_ne!(other.open().await.unwrap().store_id(), id);
+    }
+
     pub async fn commits_persist_across_reopen(h: &dyn Harness) {
         let store = h.open().await.unwrap();
         store.commit("okta", &next(1), 0).await.unwrap();
@@ -913,6 +927,7 @@ macro_rules! contract_suite {
 
 contract_suite!(
     unknown_source_loads_the_default,
+    the_store_id_is_kept_and_unique,
     commits_persist_across_reopen,
     a_stale_seq_conflicts,
     commit_clears_a_prepared_intent,

@@ -68,7 +68,8 @@ enum Command {
     Backfill(backfill::BackfillArgs),
     /// Time a simulated backlog pulled with 1, 4, 8… workers (for docs/benchmarks.md).
     Bench(bench::BenchArgs),
-    /// Checkpoints: show, export, import, reset (every kind of state store).
+    /// Checkpoints: show, export, import, reset, recover from the lake (every kind of state
+    /// store).
     State(state::StateArgs),
     /// Built-in vendor connectors: `list` them, `show` one's spec.
     Connectors(connectors::ConnectorsArgs),

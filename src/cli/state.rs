@@ -1,10 +1,12 @@
-//! `sluice state show|export|import|reset`: look at, move and reset checkpoints, on every
-//! kind of state store.
+//! `sluice state show|export|import|reset|recover`: look at, move, reset and rebuild
+//! checkpoints, on every kind of state store.
 //!
 //! Import and reset write through the same conditional, fenced path as a run: they take the
 //! lease of every key they touch first (refusing while a run holds one), and each write is
 //! conditional on the seq they read. They never lower a key's seq: lake objects are named
 //! after the seq a batch starts from, so a seq used before must not be reused.
+
+mod recover;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -66,6 +68,26 @@ enum StateCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Rebuild a source's checkpoint from what its lake holds, after the state store was
+    /// lost or replaced: its next run goes on after the newest event there.
+    Recover {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The source to recover.
+        #[arg(long)]
+        source: String,
+        /// Read the source's lake sink (the only way to recover, for now; required so the
+        /// command says what it reads).
+        #[arg(long, required = true)]
+        from_lake: bool,
+        /// The lake sink to read, when the source writes to several.
+        #[arg(long)]
+        sink: Option<String>,
+        /// Replace a checkpoint the store has for the source (and drop a commit in flight),
+        /// e.g. when the store was restored from an older backup than the lake.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// The document `export` writes and `import` reads.
@@ -99,6 +121,21 @@ pub async fn state(args: StateArgs) -> u8 {
             yes,
             force,
         } => reset(&config, &source, yes, force).await,
+        StateCommand::Recover {
+            config,
+            source,
+            from_lake: _,
+            sink,
+            force,
+        } => {
+            recover::recover(recover::Request {
+                config: &config,
+                source: &source,
+                sink: sink.as_deref(),
+                force,
+            })
+            .await
+        }
     };
     match result {
         Ok(()) => EXIT_OK,

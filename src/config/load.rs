@@ -105,8 +105,20 @@ fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
                 *k = format!("{k}.{name}");
             }
         }
+        // Internally tagged tables (`[state]`, auth, pagination, sinks) are buffered by serde
+        // before their variant is read, which loses toml's spans and leaves the unknown key
+        // out of the path: the error would point at the table (or at 1:1). Name the key and
+        // find its own line.
+        let mut unknown_at = None;
+        if let (Some(field), Some(k)) = (unknown_field(&message), &mut key) {
+            if !k.ends_with(&format!(".{field}")) && k != field {
+                *k = format!("{k}.{field}");
+            }
+            unknown_at = locator.find_exact_key(k);
+        }
         let position = secret
             .map(|(position, _)| position)
+            .or(unknown_at)
             .or_else(|| inner.span().map(|span| locator.line_col(span.start)))
             .or_else(|| key.as_deref().and_then(|k| locator.find_key(k)));
         ConfigError {
@@ -249,6 +261,12 @@ impl Config {
             }
         }
     }
+}
+
+/// The key an "unknown field `x`, expected ..." message names.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(field, _)| field)
 }
 
 /// `sources[0].auth` style key path from serde's path, or `None` at the root.
@@ -674,6 +692,32 @@ impl<'a> Locator<'a> {
         Some((self.line_col(offset), key))
     }
 
+    /// Position of `key` (like `state.pathh`) when every part of it exists in the file.
+    fn find_exact_key(&self, key: &str) -> Option<(usize, usize)> {
+        let doc = self.doc.as_ref()?;
+        let mut node = Some(Node::Table(doc.as_table()));
+        let mut at = None;
+        for segment in parse_key_path(key) {
+            // A value (the last segment's) has no children: any segment after it is missing.
+            let current = node.take()?;
+            at = None;
+            node = match (&current, &segment) {
+                (Node::Table(t), Segment::Key(k)) => {
+                    at = t.key(k).and_then(|k| k.span());
+                    t.get(k).and_then(Node::from_item)
+                }
+                (Node::Inline(t), Segment::Key(k)) => {
+                    at = t.key(k).and_then(|k| k.span());
+                    t.get(k).and_then(Node::from_value)
+                }
+                (Node::Tables(a), Segment::Index(i)) => a.get(*i).map(Node::Table),
+                (Node::Array(a), Segment::Index(i)) => a.get(*i).and_then(Node::from_value),
+                _ => None,
+            };
+        }
+        at.map(|span| self.line_col(span.start))
+    }
+
     /// Position of the deepest part of `key` (like `sources[1].auth.token`) that exists.
     fn find_key(&self, key: &str) -> Option<(usize, usize)> {
         let doc = self.doc.as_ref()?;
@@ -814,9 +858,34 @@ path = "lake"
         let text = GOOD.replace("prefix = \"SSWS\"", "prefix = \"SSWS\"\ntokn = \"x\"");
         let e = err(&text);
         assert!(e.message.contains("unknown field `tokn`"), "{e}");
-        assert_eq!(e.key.as_deref(), Some("sources[0].auth"), "{e}");
-        assert!(e.position.is_some(), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].auth.tokn"), "{e}");
+        let line = text.lines().position(|l| l.starts_with("tokn")).unwrap() + 1;
+        assert_eq!(e.position, Some((line, 1)), "{e}");
         assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn unknown_key_under_state_names_its_own_line() {
+        for kind in ["sqlite", "postgres", "object"] {
+            let state = match kind {
+                "sqlite" => "[state]\nkind = \"sqlite\"\npath = \"s.db\"\npathh = \"x\"\n",
+                "postgres" => {
+                    "[state]\nkind = \"postgres\"\nurl = \"postgres://db/s\"\npathh = \"x\"\n"
+                }
+                _ => "[state]\nkind = \"object\"\nurl = \"file:///tmp/s\"\npathh = \"x\"\n",
+            };
+            let text = format!("{GOOD}\n{state}");
+            let line = text.lines().position(|l| l.starts_with("pathh")).unwrap() + 1;
+            let e = err(&text);
+            assert_eq!(e.position, Some((line, 1)), "{kind}: {e}");
+            assert_eq!(e.key.as_deref(), Some("state.pathh"), "{kind}: {e}");
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "sluice.toml:{line}:1: state.pathh: unknown field `pathh`"
+                )),
+                "{kind}: {e}"
+            );
+        }
     }
 
     #[test]
@@ -940,7 +1009,7 @@ path = "lake"
             (
                 "pagination = { kind = \"link_header\" }",
                 "pagination = { kind = \"link_header\", bogus = 1 }",
-                "sources[0].pagination",
+                "sources[0].pagination.bogus",
                 "unknown field",
             ),
         ];

@@ -217,6 +217,10 @@ impl<'a> Pipeline<'a> {
             // Workers waiting for the plan go on with what is stored, whatever happened here.
             organized.send_replace(true);
         }
+        // The sinks go first: a local lake's lock is held while its sink exists, and the next
+        // holder of the lease must find it free.
+        self.sinks.clear();
+        self.dead_letter = None;
         if let Some(lease) = self.lease.take() {
             if let Err(err) = self.store.release_lease(&lease).await {
                 tracing::warn!(source = %self.name, error = %err, "could not release the lease; it lapses on its own");
@@ -359,6 +363,9 @@ impl<'a> Pipeline<'a> {
             .load(&self.key)
             .await
             .map_err(|e| e.to_string())?;
+        if self.backfill_window.is_none() && state.checkpoint.seq == 0 && state.intent.is_none() {
+            self.refuse_if_published_before().await?;
+        }
         self.committed = state.checkpoint;
         if let Some(intent) = state.intent {
             tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
@@ -381,6 +388,23 @@ impl<'a> Pipeline<'a> {
                 self.pending.floor = Some(window.range.start);
                 self.pending.until = Some(window.range.end);
                 self.pending.recent = seed.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// A source the state store knows nothing of must not start over a lake that already
+    /// holds its objects: that happens when the state store was lost or replaced, and
+    /// starting again from the lookback would deliver every event a second time. The run
+    /// fails, pointing to `sluice state recover --from-lake`.
+    async fn refuse_if_published_before(&mut self) -> Result<(), String> {
+        for sink in &mut self.sinks {
+            let found = sink.published_before().await.map_err(|e| e.to_string())?;
+            if let Some(found) = found {
+                return Err(format!(
+                    "source `{name}`: the state store has no checkpoint for it, but {found}; starting from the lookback would deliver its events again. If the state store was lost or replaced, rebuild the checkpoint from the lake with `sluice state recover --from-lake --source {name}`, then run again (hint: to deliver everything again on purpose, move the source's objects out of the lake first)",
+                    name = self.name
+                ));
             }
         }
         Ok(())
@@ -685,7 +709,7 @@ impl<'a> Pipeline<'a> {
         let mut next = self.pending.clone();
         next.seq = self.committed.seq + 1;
         next.committed_at = Some(Utc::now());
-        let batch = batch_name(&self.key, &self.committed);
+        let batch = batch_name(self.store.store_id(), &self.key, &self.committed);
         let mut sinks = Vec::new();
         let mut letters = Vec::new();
         for sink in &mut self.sinks {
@@ -934,13 +958,20 @@ enum PageError {
     Sink(String),
 }
 
-/// The name of the batch that starts at checkpoint `base`: its commit number, then a digest
-/// of the whole position, so a replay from the same checkpoint writes the same object names.
-pub fn batch_name(source: &str, base: &Checkpoint) -> String {
+/// The name of the batch that starts at checkpoint `base` of state key `key`, in the store
+/// whose id is `store_id`: its commit number (so names sort by commit), the store id's
+/// short form (so a state store created anew, which counts commits from 1 again, never
+/// names a batch as the lost one did), then a digest of the whole position, so a replay
+/// from the same checkpoint writes the same object names.
+pub fn batch_name(store_id: &str, key: &str, base: &Checkpoint) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(source.as_bytes());
+    hasher.update(key.as_bytes());
     hasher.update(serde_json::to_vec(base).unwrap_or_default());
     let digest = hasher.finalize();
     let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("{:010}-{short}", base.seq)
+    let store = crate::state::short_store_id(store_id);
+    if store.is_empty() {
+        return format!("{:010}-{short}", base.seq);
+    }
+    format!("{:010}-{store}-{short}", base.seq)
 }

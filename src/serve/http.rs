@@ -198,6 +198,9 @@ mod tests {
 
     #[async_trait::async_trait]
     impl StateStore for DownStore {
+        fn store_id(&self) -> &str {
+            "down"
+        }
         async fn load(&self, _: &str) -> Result<SourceState, StateError> {
             Err(down())
         }

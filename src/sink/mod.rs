@@ -76,6 +76,13 @@ pub trait Sink: Send {
         Vec::new()
     }
 
+    /// Where the destination already holds objects this sink published for its source, for
+    /// destinations that can be listed (lakes); `None` when it holds none or cannot tell. A
+    /// source whose state is empty must not start over a destination that holds its events.
+    async fn published_before(&mut self) -> Result<Option<String>, SinkError> {
+        Ok(None)
+    }
+
     /// Drops whatever is staged and not prepared (after a failed page, or leftovers of a
     /// crashed run). Called at the start of every run after pending intents are published.
     async fn discard_staged(&mut self) -> Result<(), SinkError>;

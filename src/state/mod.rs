@@ -140,6 +140,14 @@ pub enum StateError {
         /// Newest version this build understands.
         supported: i64,
     },
+    /// The disk under the store is full: waiting does not help, so nobody retries it.
+    #[error("state store {location}: the disk is full ({detail}); nothing past the last commit was recorded (hint: free space on the file system that holds {location}, then run again)")]
+    DiskFull {
+        /// Where the store is.
+        location: String,
+        /// What failed.
+        detail: String,
+    },
     /// The store itself failed.
     #[error("state store {location}: {detail}")]
     Backend {
@@ -155,6 +163,11 @@ pub enum StateError {
 /// runs with no disk and no database).
 #[async_trait]
 pub trait StateStore: Send + Sync {
+    /// The store's id: random, chosen when the store was created and kept in it. Lake
+    /// objects carry it in their names, so batches written under two stores (a state store
+    /// lost and created anew) never share a name even though both count commits from 1.
+    fn store_id(&self) -> &str;
+
     /// The state of `source`; a default checkpoint if it never ran.
     async fn load(&self, source: &str) -> Result<SourceState, StateError>;
 
@@ -211,6 +224,17 @@ pub trait StateStore: Send + Sync {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, Checkpoint)>, StateError>;
+}
+
+/// A new random store id (see [`StateStore::store_id`]): 16 lowercase hex digits.
+pub(crate) fn new_store_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The part of a store id that goes into object names (see [`StateStore::store_id`]): its
+/// first 8 characters, enough to tell stores apart; create-only publishing catches the rest.
+pub fn short_store_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// Separates a source's name from a backfill window's start in state keys. Source names are

@@ -77,6 +77,13 @@ const MIGRATIONS: &[&str] = &[
         committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     CREATE INDEX commit_audit_by_source ON commit_audit (source, seq);",
+    // 2: the store's random id (see `StateStore::store_id`), chosen once.
+    "CREATE TABLE store_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO store_meta (key, value)
+        VALUES ('store_id', substr(md5(random()::text || clock_timestamp()::text), 1, 16));",
 ];
 
 /// Key of the advisory lock held while migrating. One key for the whole database: migrations
@@ -108,6 +115,8 @@ pub struct PostgresStore {
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The schema holding the tables, when not the search path's first.
     schema: Option<String>,
+    /// See [`StateStore::store_id`]; read once migrated.
+    id: String,
     /// The connection; `None` after it failed, until the next call reconnects.
     client: Mutex<Option<Client>>,
 }
@@ -204,14 +213,15 @@ impl PostgresStore {
                 None
             }
         };
-        let store = PostgresStore {
+        let mut store = PostgresStore {
             location,
             config,
             tls,
             schema,
+            id: String::new(),
             client: Mutex::new(None),
         };
-        store.migrate_waiting_out_outages().await?;
+        store.id = store.migrate_waiting_out_outages().await?;
         Ok(store)
     }
 
@@ -219,8 +229,8 @@ impl PostgresStore {
     /// URL should say so now, not in two minutes); once it has answered, a connection lost
     /// while migrating (a restart, a failover, a session cut) is waited out like any other
     /// state call ([`super::retry::backoff`]). Migrations run in a transaction under an
-    /// advisory lock, so one cut short is simply run again.
-    async fn migrate_waiting_out_outages(&self) -> Result<(), StateError> {
+    /// advisory lock, so one cut short is simply run again. Returns the store id.
+    async fn migrate_waiting_out_outages(&self) -> Result<String, StateError> {
         let mut delays = super::retry::backoff();
         let mut reached = false;
         loop {
@@ -518,7 +528,8 @@ fn describe(err: &tokio_postgres::Error) -> String {
     text
 }
 
-async fn migrate(client: &mut Client, schema: Option<&str>, location: &str) -> CallResult<()> {
+/// Migrates the schema and returns the store id.
+async fn migrate(client: &mut Client, schema: Option<&str>, location: &str) -> CallResult<String> {
     let tx = client.transaction().await?;
     // Held until the transaction ends. Under READ COMMITTED each statement after it sees
     // what a process that migrated before us committed.
@@ -587,8 +598,12 @@ async fn migrate(client: &mut Client, schema: Option<&str>, location: &str) -> C
         )
         .await?;
     }
+    let id: String = tx
+        .query_one("SELECT value FROM store_meta WHERE key = 'store_id'", &[])
+        .await?
+        .get(0);
     tx.commit().await?;
-    Ok(())
+    Ok(id)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -1053,6 +1068,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl StateStore for PostgresStore {
+    fn store_id(&self) -> &str {
+        &self.id
+    }
+
     async fn load(&self, source: &str) -> Result<SourceState, StateError> {
         let result = with_client!(self, client => load(client, source));
         self.located(result)

@@ -71,6 +71,10 @@ where
 
 #[async_trait]
 impl<S: StateStore> StateStore for Retrying<S> {
+    fn store_id(&self) -> &str {
+        self.inner.store_id()
+    }
+
     async fn load(&self, source: &str) -> Result<SourceState, StateError> {
         retry("load", || self.inner.load(source)).await
     }

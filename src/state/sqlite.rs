@@ -40,6 +40,13 @@ const MIGRATIONS: &[&str] = &[
         token      INTEGER NOT NULL,
         expires_ms INTEGER NOT NULL
     );",
+    // 3: the store's random id (see `StateStore::store_id`), chosen once, when the store is
+    // created (or first opened by a sluice that knows ids).
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(8))));",
 ];
 
 fn millis(ms: i64) -> chrono::DateTime<Utc> {
@@ -52,6 +59,8 @@ const RUNS_KEPT: i64 = 100;
 /// A [`StateStore`] in a SQLite file.
 pub struct SqliteStore {
     path: PathBuf,
+    /// See [`StateStore::store_id`].
+    id: String,
     conn: Arc<Mutex<Connection>>,
 }
 
@@ -59,11 +68,12 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub async fn open(path: &Path) -> Result<Self, StateError> {
         let owned = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&owned))
+        let (conn, id) = tokio::task::spawn_blocking(move || open_blocking(&owned))
             .await
             .map_err(|err| backend(path, err))??;
         Ok(SqliteStore {
             path: path.to_path_buf(),
+            id,
             conn: Arc::new(Mutex::new(conn)),
         })
     }
@@ -94,49 +104,132 @@ fn backend(path: &Path, err: impl std::fmt::Display) -> StateError {
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, StateError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            backend(
-                path,
-                format!("cannot create directory {}: {e}", dir.display()),
-            )
-        })?;
+/// A SQLite error as a state error: a full disk (`SQLITE_FULL`) is [`StateError::DiskFull`],
+/// which nobody waits out, anything else [`StateError::Backend`].
+fn db(path: &Path, err: rusqlite::Error) -> StateError {
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return StateError::DiskFull {
+            location: path.display().to_string(),
+            detail: err.to_string(),
+        };
     }
-    let mut conn = Connection::open(path).map_err(|e| backend(path, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(|e| backend(path, e))?;
-    // WAL lets `sluice status` read while a run writes; FULL makes every commit durable.
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(|e| backend(path, e))?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(|e| backend(path, e))?;
-    migrate(&mut conn, path)?;
-    Ok(conn)
+    backend(path, err)
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| backend(path, e))?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| backend(path, e))?;
+/// How long opening waits for another process that holds the new database's lock while it
+/// creates or migrates it (two first runs started together). Migrations take milliseconds.
+const OPEN_BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Why one attempt at opening the database failed.
+enum OpenError {
+    /// SQLite refused, with what was being done; retried while it is only busy.
+    Sqlite(rusqlite::Error, &'static str),
+    /// Decided: the store cannot be used (too new, unreadable).
+    State(StateError),
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(err: rusqlite::Error) -> Self {
+        OpenError::Sqlite(err, "")
+    }
+}
+
+/// Whether SQLite only found the database locked by another connection.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Opens, migrates and reads the store id. Processes that open a new file together wait for
+/// each other: setting WAL mode and migrating take the database's lock, and a step that finds
+/// it taken can fail at once (`database is locked`) rather than wait in SQLite's busy
+/// handler, so the whole open is tried again, for up to [`OPEN_BUSY_WAIT`].
+fn open_blocking(path: &Path) -> Result<(Connection, String), StateError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            let detail = format!("cannot create directory {}: {e}", dir.display());
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                StateError::DiskFull {
+                    location: path.display().to_string(),
+                    detail,
+                }
+            } else {
+                backend(path, detail)
+            }
+        })?;
+    }
+    let deadline = std::time::Instant::now() + OPEN_BUSY_WAIT;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match open_once(path) {
+            Ok(opened) => return Ok(opened),
+            Err(OpenError::Sqlite(err, _))
+                if is_busy(&err) && std::time::Instant::now() < deadline =>
+            {
+                // Jitter keeps two waiting processes from retrying in step.
+                let jitter = Duration::from_millis(rand::random::<u64>() % 10);
+                std::thread::sleep(delay + jitter);
+                delay = (delay * 2).min(Duration::from_millis(250));
+            }
+            Err(OpenError::Sqlite(err, doing)) if is_busy(&err) => {
+                return Err(backend(
+                    path,
+                    format!(
+                        "{doing}{err}: another process kept the database locked for {}s (hint: check for a stuck sluice process or another program holding the file)",
+                        OPEN_BUSY_WAIT.as_secs()
+                    ),
+                ))
+            }
+            Err(OpenError::Sqlite(err, doing)) => {
+                return Err(match db(path, err) {
+                    StateError::Backend { location, detail } => StateError::Backend {
+                        location,
+                        detail: format!("{doing}{detail}"),
+                    },
+                    other => other,
+                })
+            }
+            Err(OpenError::State(err)) => return Err(err),
+        }
+    }
+}
+
+/// One attempt at [`open_blocking`].
+fn open_once(path: &Path) -> Result<(Connection, String), OpenError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL lets `sluice status` read while a run writes; FULL makes every commit durable.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    migrate(&mut conn, path)?;
+    let id: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| OpenError::Sqlite(e, "cannot read the store id: "))?;
+    Ok((conn, id))
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StateError::TooNew {
+        return Err(OpenError::State(StateError::TooNew {
             location: path.display().to_string(),
             found: version,
             supported: known,
-        });
+        }));
     }
-    for (applied, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for sql in MIGRATIONS.iter().skip(version as usize) {
         tx.execute_batch(sql)
-            .map_err(|e| backend(path, format!("migration {}: {e}", applied + 1)))?;
+            .map_err(|e| OpenError::Sqlite(e, "migrating the schema: "))?;
     }
-    tx.pragma_update(None, "user_version", known)
-        .map_err(|e| backend(path, e))?;
-    tx.commit().map_err(|e| backend(path, e))
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -169,7 +262,7 @@ fn stored_seq(
     )
     .optional()
     .map(|seq| seq.map(|s| s as u64))
-    .map_err(|e| backend(path, e))
+    .map_err(|e| db(path, e))
 }
 
 /// The current lease token of `source` must be `fence`.
@@ -186,7 +279,7 @@ fn check_fence(
             |row| row.get(0),
         )
         .optional()
-        .map_err(|e| backend(path, e))?;
+        .map_err(|e| db(path, e))?;
     let current = current.unwrap_or(0) as u64;
     if current == fence {
         Ok(())
@@ -214,6 +307,10 @@ fn check_seq(source: &str, found: Option<u64>, expected: u64) -> Result<(), Stat
 
 #[async_trait]
 impl StateStore for SqliteStore {
+    fn store_id(&self) -> &str {
+        &self.id
+    }
+
     async fn load(&self, source: &str) -> Result<SourceState, StateError> {
         let source = source.to_string();
         self.with_conn(move |conn, path| {
@@ -224,7 +321,7 @@ impl StateStore for SqliteStore {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let Some((doc, intent)) = row else {
                 return Ok(SourceState::default());
             };
@@ -245,7 +342,7 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             check_fence(&tx, &source, fence, path)?;
             let found = stored_seq(&tx, &source, path)?;
             check_seq(&source, found, base)?;
@@ -261,8 +358,8 @@ impl StateStore for SqliteStore {
                     params![source, text, Utc::now().to_rfc3339()],
                 )
             }
-            .map_err(|e| backend(path, e))?;
-            tx.commit().map_err(|e| backend(path, e))
+            .map_err(|e| db(path, e))?;
+            tx.commit().map_err(|e| db(path, e))
         })
         .await
     }
@@ -274,7 +371,7 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             check_fence(&tx, &source, fence, path)?;
             check_seq(&source, stored_seq(&tx, &source, path)?, seq.saturating_sub(1))?;
             tx.execute(
@@ -282,8 +379,8 @@ impl StateStore for SqliteStore {
                  ON CONFLICT (source) DO UPDATE SET seq = ?2, doc = ?3, intent = NULL, updated_at = ?4",
                 params![source, seq as i64, doc, Utc::now().to_rfc3339()],
             )
-            .map_err(|e| backend(path, e))?;
-            tx.commit().map_err(|e| backend(path, e))
+            .map_err(|e| db(path, e))?;
+            tx.commit().map_err(|e| db(path, e))
         })
         .await
     }
@@ -301,7 +398,7 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             check_fence(&tx, &key, fence, path)?;
             check_seq(&key, stored_seq(&tx, &key, path)?, expected_seq)?;
             tx.execute(
@@ -309,8 +406,8 @@ impl StateStore for SqliteStore {
                  ON CONFLICT (source) DO UPDATE SET seq = ?2, doc = ?3, intent = NULL, updated_at = ?4",
                 params![key, seq as i64, doc, Utc::now().to_rfc3339()],
             )
-            .map_err(|e| backend(path, e))?;
-            tx.commit().map_err(|e| backend(path, e))
+            .map_err(|e| db(path, e))?;
+            tx.commit().map_err(|e| db(path, e))
         })
         .await
     }
@@ -325,7 +422,7 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let now = Utc::now();
             let row: Option<(String, i64, i64)> = tx
                 .query_row(
@@ -334,7 +431,7 @@ impl StateStore for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let token = match row {
                 Some((current, token, _)) if current == holder => token,
                 Some((current, token, expires_ms)) if expires_ms > now.timestamp_millis() => {
@@ -353,8 +450,8 @@ impl StateStore for SqliteStore {
                  ON CONFLICT (source) DO UPDATE SET holder = ?2, token = ?3, expires_ms = ?4",
                 params![source, holder, token, expires_at.timestamp_millis()],
             )
-            .map_err(|e| backend(path, e))?;
-            tx.commit().map_err(|e| backend(path, e))?;
+            .map_err(|e| db(path, e))?;
+            tx.commit().map_err(|e| db(path, e))?;
             Ok(LeaseOutcome::Acquired(Lease {
                 source,
                 holder,
@@ -378,7 +475,7 @@ impl StateStore for SqliteStore {
                         expires_at.timestamp_millis()
                     ],
                 )
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             if changed == 0 {
                 let current: Option<i64> = conn
                     .query_row(
@@ -387,7 +484,7 @@ impl StateStore for SqliteStore {
                         |r| r.get(0),
                     )
                     .optional()
-                    .map_err(|e| backend(path, e))?;
+                    .map_err(|e| db(path, e))?;
                 return Err(StateError::Fenced {
                     source_name: lease.source,
                     held: lease.token,
@@ -410,7 +507,7 @@ impl StateStore for SqliteStore {
                 "UPDATE leases SET expires_ms = 0 WHERE source = ?1 AND token = ?2",
                 params![lease.source, lease.token as i64],
             )
-            .map_err(|e| backend(path, e))?;
+            .map_err(|e| db(path, e))?;
             Ok(())
         })
         .await
@@ -419,7 +516,7 @@ impl StateStore for SqliteStore {
     async fn record_run(&self, run: &RunRecord) -> Result<(), StateError> {
         let run = run.clone();
         self.with_conn(move |conn, path| {
-            let tx = conn.transaction().map_err(|e| backend(path, e))?;
+            let tx = conn.transaction().map_err(|e| db(path, e))?;
             tx.execute(
                 "INSERT INTO runs (source, started_at, finished_at, error, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -430,14 +527,14 @@ impl StateStore for SqliteStore {
                     encode(&run)
                 ],
             )
-            .map_err(|e| backend(path, e))?;
+            .map_err(|e| db(path, e))?;
             tx.execute(
                 "DELETE FROM runs WHERE source = ?1 AND id NOT IN
                    (SELECT id FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2)",
                 params![run.source, RUNS_KEPT],
             )
-            .map_err(|e| backend(path, e))?;
-            tx.commit().map_err(|e| backend(path, e))
+            .map_err(|e| db(path, e))?;
+            tx.commit().map_err(|e| db(path, e))
         })
         .await
     }
@@ -447,12 +544,12 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn, path| {
             let mut stmt = conn
                 .prepare("SELECT doc FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2")
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let docs = stmt
                 .query_map(params![source, limit as i64], |row| row.get::<_, String>(0))
-                .map_err(|e| backend(path, e))?
+                .map_err(|e| db(path, e))?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             docs.iter()
                 .map(|d| decode(&source, "run record", d))
                 .collect()
@@ -473,15 +570,15 @@ impl StateStore for SqliteStore {
                     "SELECT source, doc FROM checkpoints WHERE source >= ?1 AND (?2 = '' OR source < ?2)
                      ORDER BY source",
                 )
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let rows = stmt
                 .query_map([&low, &high], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
                 })
-                .map_err(|e| backend(path, e))?;
+                .map_err(|e| db(path, e))?;
             let mut found = Vec::new();
             for row in rows {
-                let (key, doc) = row.map_err(|e| backend(path, e))?;
+                let (key, doc) = row.map_err(|e| db(path, e))?;
                 let checkpoint = decode(&key, "checkpoint", &doc)?;
                 found.push((key, checkpoint));
             }
@@ -500,13 +597,13 @@ impl StateStore for SqliteStore {
                            (SELECT source FROM checkpoints UNION SELECT source FROM runs) s
                          LEFT JOIN checkpoints c ON c.source = s.source ORDER BY s.source",
                     )
-                    .map_err(|e| backend(path, e))?;
-                let mut query = stmt.query([]).map_err(|e| backend(path, e))?;
-                while let Some(row) = query.next().map_err(|e| backend(path, e))? {
-                    let source: String = row.get(0).map_err(|e| backend(path, e))?;
+                    .map_err(|e| db(path, e))?;
+                let mut query = stmt.query([]).map_err(|e| db(path, e))?;
+                while let Some(row) = query.next().map_err(|e| db(path, e))? {
+                    let source: String = row.get(0).map_err(|e| db(path, e))?;
                     // Sources that ran but never committed have runs and no checkpoint.
-                    let doc: Option<String> = row.get(1).map_err(|e| backend(path, e))?;
-                    let in_flight: Option<bool> = row.get(2).map_err(|e| backend(path, e))?;
+                    let doc: Option<String> = row.get(1).map_err(|e| db(path, e))?;
+                    let in_flight: Option<bool> = row.get(2).map_err(|e| db(path, e))?;
                     rows.push((source, doc, in_flight.unwrap_or(false)));
                 }
             }
@@ -519,7 +616,7 @@ impl StateStore for SqliteStore {
                     let doc: Option<String> = conn
                         .query_row(&sql, [&source], |row| row.get(0))
                         .optional()
-                        .map_err(|e| backend(path, e))?;
+                        .map_err(|e| db(path, e))?;
                     doc.map(|d| decode(&source, "run record", &d)).transpose()
                 };
                 statuses.push(SourceStatus {
@@ -664,6 +761,109 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, 99);
+    }
+
+    #[test]
+    fn opening_a_new_file_waits_for_another_process_creating_it() {
+        // Another first run holds the new file's write lock (it is switching it to WAL or
+        // migrating). Switching to WAL reads the header and then upgrades to a write lock; an
+        // upgrade from a read lock gets no busy wait in SQLite (it could deadlock), so it
+        // failed at once with "database is locked" (exit code 2, as for a config error).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let opened = open_blocking(&path);
+        release.join().unwrap();
+        let (_, id) = opened.unwrap_or_else(|e| panic!("after {:?}: {e}", started.elapsed()));
+        assert_eq!(id.len(), 16);
+        assert!(started.elapsed() >= Duration::from_millis(250), "it waited");
+        // Opened by several at once, one store and one id.
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || open_blocking(&path).map(|(_, id)| id))
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_reported_at_once_naming_the_file() {
+        let (dir, store) = store().await;
+        store.commit("okta", &next(1), 0).await.unwrap();
+        // SQLite answers SQLITE_FULL past `max_page_count`, as on a full disk.
+        {
+            let conn = store.conn.lock().unwrap();
+            let pages: i64 = conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))
+                .unwrap();
+            conn.pragma_update(None, "max_page_count", pages).unwrap();
+        }
+        let mut big = next(2);
+        for i in 0..20_000 {
+            big.recent
+                .insert(&format!("{i:0>64}"), Utc.timestamp_opt(i, 0).unwrap());
+        }
+        let started = std::time::Instant::now();
+        let err = store.commit("okta", &big, 0).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(err, StateError::DiskFull { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&dir.path().join("state.db").display().to_string())
+                && shown.contains("free space"),
+            "{shown}"
+        );
+        // Through the wrapper that waits out outages, it is not waited out either.
+        let retrying = crate::state::retry::Retrying::new(store);
+        let started = std::time::Instant::now();
+        let intent = Intent {
+            base_seq: 1,
+            next: big,
+            sinks: Vec::new(),
+        };
+        let err = retrying.prepare("okta", &intent, 0).await.unwrap_err();
+        assert!(matches!(err, StateError::DiskFull { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_store_made_before_ids_gets_one_when_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch(MIGRATIONS[1]).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let (_, id) = open_blocking(&path).unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(open_blocking(&path).unwrap().1, id);
+    }
+
+    #[tokio::test]
+    async fn the_store_id_is_kept_across_opens() {
+        let (dir, first) = store().await;
+        let id = first.store_id().to_string();
+        assert_eq!(id.len(), 16, "{id}");
+        drop(first);
+        let reopened = SqliteStore::open(&dir.path().join("state.db"))
+            .await
+            .unwrap();
+        assert_eq!(reopened.store_id(), id);
+        let (_other_dir, other) = store().await;
+        assert_ne!(other.store_id(), id, "another store, another id");
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! The local-directory backend: staged files, fsync, atomic rename, a lock per source.
+//! The local-directory backend: staged files, fsync, a create-only atomic rename, a lock per
+//! source.
 //!
 //! Kept rather than object_store's `LocalFileSystem`, which writes through a temporary file
 //! and a rename but never fsyncs: after a power loss a "prepared" object could be gone while
@@ -40,6 +41,11 @@ impl Local {
             scope: scope.to_string(),
             lock: OnceLock::new(),
         }
+    }
+
+    /// The lake's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Takes the scope's lock unless held already.
@@ -95,7 +101,9 @@ impl Local {
         sync_dir(&dir).map_err(|e| self.error("sync directory", &dir, e))
     }
 
-    /// Renames each staged file to its key; a file already at its key is left as is.
+    /// Moves each staged file to its key without ever replacing a file there (see
+    /// [`publish_no_replace`]); a staged file already gone whose key exists was published by
+    /// an earlier attempt.
     pub fn publish(&self, objects: &[PreparedObject]) -> Result<Published, SinkError> {
         self.ensure_locked()?;
         let mut published = Published::default();
@@ -106,7 +114,18 @@ impl Local {
             let dir = key.parent().unwrap_or(&self.root).to_path_buf();
             if staged.exists() {
                 fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
-                fs::rename(&staged, &key).map_err(|e| self.error("publish", &key, e))?;
+                match publish_no_replace(&staged, &key) {
+                    Ok(()) => {}
+                    Err(Refused::Different) => {
+                        return Err(super::overwrite_refused(
+                            &self.sink,
+                            &object.key,
+                            &self.root.display().to_string(),
+                            &self.scope,
+                        ))
+                    }
+                    Err(Refused::Io(e)) => return Err(self.error("publish", &key, e)),
+                }
             } else if !key.exists() {
                 return Err(SinkError {
                     sink: self.sink.clone(),
@@ -170,6 +189,111 @@ fn lock_scope(sink: &str, root: &Path, source: &str) -> Result<File, SinkError> 
             Err(fail(format!("cannot lock {}: {e}", path.display())))
         }
     }
+}
+
+/// Why a staged file was not published.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Its key holds a file with other content, which is never replaced.
+    Different,
+    /// The file system failed.
+    Io(io::Error),
+}
+
+/// Moves `staged` to `key` unless a file is at `key`: a published object is never replaced.
+/// When one is there already with the same bytes (an earlier attempt got that far), the
+/// staged copy is dropped and this succeeds; with other bytes it is [`Refused::Different`]
+/// and both files stay.
+///
+/// Linux renames with `RENAME_NOREPLACE` (one atomic step); where the file system does not
+/// support it, and elsewhere, the file is hard-linked to its key (which fails if the key
+/// exists) and then unlinked from staging. A crash between the two leaves both names on one
+/// file, which the next attempt finds identical.
+pub(crate) fn publish_no_replace(staged: &Path, key: &Path) -> Result<(), Refused> {
+    match rename_no_replace(staged, key) {
+        Ok(()) => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            return settle_existing(staged, key)
+        }
+        Err(err) if !unsupported(&err) => return Err(Refused::Io(err)),
+        Err(_) => {}
+    }
+    match fs::hard_link(staged, key) {
+        Ok(()) => remove_staged(staged),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => settle_existing(staged, key),
+        Err(err) => Err(Refused::Io(err)),
+    }
+}
+
+/// `key` exists: the publish is done if it holds `staged`'s bytes, refused otherwise.
+fn settle_existing(staged: &Path, key: &Path) -> Result<(), Refused> {
+    if same_content(staged, key).map_err(Refused::Io)? {
+        remove_staged(staged)
+    } else {
+        Err(Refused::Different)
+    }
+}
+
+fn remove_staged(staged: &Path) -> Result<(), Refused> {
+    match fs::remove_file(staged) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(Refused::Io(err)),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(_from: &Path, _to: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Whether a `RENAME_NOREPLACE` failure means the file system (or kernel) lacks it.
+fn unsupported(err: &io::Error) -> bool {
+    const EINVAL: i32 = 22;
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    err.kind() == io::ErrorKind::Unsupported
+        || matches!(err.raw_os_error(), Some(EINVAL | ENOSYS | EOPNOTSUPP))
+}
+
+/// Whether two files hold the same bytes (the same file under two names does).
+pub(crate) fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut a, mut b) = (File::open(a)?, File::open(b)?);
+    if a.metadata()?.len() != b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut left, mut right) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = read_full(&mut a, &mut left)?;
+        let m = read_full(&mut b, &mut right)?;
+        if n != m || left[..n] != right[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends; the count read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
 }
 
 /// Makes a directory's entries (new names, renames) durable.

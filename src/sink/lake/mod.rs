@@ -14,8 +14,10 @@
 //!   delete.
 //!
 //! Either way readers globbing `source=*/dt=*/hr=*/*.ndjson.gz` never see a partial object,
-//! final keys are a function of the batch name (so a replayed batch overwrites rather than
-//! duplicates), and publishing is idempotent (the next run finishes a crashed publish).
+//! final keys are a function of the batch name, and publishing is idempotent (the next run
+//! finishes a crashed publish). A published object is never replaced: publishing is
+//! create-only, and finding an object at the key is only accepted when it holds the very
+//! bytes being published (an earlier attempt got that far); anything else fails the commit.
 //!
 //! Two processes must not write the same source. On a local lake a lock file refuses the
 //! second one. Object stores have no such lock: there the state store's lease on the source
@@ -24,6 +26,7 @@
 
 pub mod ddl;
 mod encode;
+mod holdings;
 mod layout;
 mod local;
 mod location;
@@ -46,6 +49,7 @@ use encode::{Encoder, Output};
 use layout::RenderCache;
 
 pub use encode::{Compression, Format, ObjectKind};
+pub use holdings::{newest_events, LakeTail};
 pub use layout::{sanitize, KeyTemplate, Segment, SegmentKind, NULL_PARTITION};
 pub use location::{parse_url, LakeLocation, StoreScheme};
 pub use object_lock::{LockMode, ObjectLock};
@@ -66,6 +70,22 @@ fn staging_scope(source: &str, key: &str) -> String {
             sanitize(window)
         ),
         None => sanitize(source),
+    }
+}
+
+/// The error of a publish that found another object at its key: published objects are never
+/// replaced, so the commit stays pending until the state and the lake agree again.
+/// `location` is the lake's, `scope` the staging scope (a source, or a window of it).
+fn overwrite_refused(sink: &str, key: &str, location: &str, scope: &str) -> SinkError {
+    let source = scope
+        .split(crate::state::WINDOW_KEY_SEPARATOR)
+        .next()
+        .unwrap_or(scope);
+    SinkError {
+        sink: sink.to_string(),
+        detail: format!(
+            "object {key} is already published in {location} with other content, and sluice never replaces a published object; the state store does not match this lake (restored from an older backup, or a second state store writing the same lake?). The checkpoint was not moved and the commit stays pending (hint: rebuild the checkpoint from the lake with `sluice state recover --from-lake --source {source} --force`)"
+        ),
     }
 }
 
@@ -388,8 +408,26 @@ impl Sink for LakeSink {
         })?;
         match &self.backend {
             Backend::Local(local) => local.publish(&objects),
-            Backend::Store(store) => store.publish(&objects).await,
+            Backend::Store(store) => store.publish(&objects, &self.scope).await,
         }
+    }
+
+    async fn published_before(&mut self) -> Result<Option<String>, SinkError> {
+        let lake = match &self.backend {
+            Backend::Local(local) => holdings::Lake::Directory(local.root()),
+            Backend::Store(store) => holdings::Lake::Store(store),
+        };
+        let found =
+            holdings::first_published(&lake, &self.config.key_template, &self.source, &self.name)
+                .await?;
+        Ok(found.map(|key| {
+            format!(
+                "lake `{}` already holds objects under {}/{} (e.g. {key})",
+                self.name,
+                self.config.display_location().trim_end_matches('/'),
+                self.config.key_template.static_prefix(&self.source)
+            )
+        }))
     }
 
     async fn discard_staged(&mut self) -> Result<(), SinkError> {
@@ -411,6 +449,8 @@ pub struct LakeContents {
     pub bytes: u64,
     /// Every line's `event_id`, in key order then line order.
     pub event_ids: Vec<String>,
+    /// Every line's `event_time` as written (RFC 3339), in the same order as `event_ids`.
+    pub event_times: Vec<Option<String>>,
     /// Keys of the objects read, relative to the lake root, sorted.
     pub keys: Vec<String>,
     /// The earliest `event_time` read (RFC 3339, as written).
@@ -439,6 +479,7 @@ impl LakeContents {
 
     fn add_event(&mut self, event_id: String, event_time: Option<String>) {
         self.event_ids.push(event_id);
+        self.event_times.push(event_time.clone());
         if let Some(time) = event_time {
             if self
                 .min_event_time

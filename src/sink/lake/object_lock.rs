@@ -144,8 +144,9 @@ mod locked {
                 .join("/")
         }
 
-        /// Copies `from` to `to`, retaining the copy until now + `retain_for`. Errors are
-        /// `object_store` errors, so callers treat them like any other store error.
+        /// Copies `from` to `to` unless an object is at `to` (`AlreadyExists` then),
+        /// retaining the copy until now + `retain_for`. Errors are `object_store` errors, so
+        /// callers treat them like any other store error.
         pub async fn copy(&self, from: &StorePath, to: &StorePath) -> object_store::Result<()> {
             let mut attempt = 0;
             loop {
@@ -192,6 +193,9 @@ mod locked {
                     "x-amz-copy-source",
                     format!("{}/{}", self.bucket, Self::encode(from)),
                 )
+                // Create-only: S3 answers 412 when the key exists, so a published (and
+                // retained) object is never replaced by a new version.
+                .header("if-none-match", "*")
                 .header("x-amz-object-lock-mode", self.lock.mode.header_value())
                 .header("x-amz-object-lock-retain-until-date", until)
                 // The copy gets a SHA-256 checksum of its own, as the uploads have. The SDK
@@ -219,6 +223,15 @@ mod locked {
             // CopyObject can fail after a 200 status, with an <Error> body.
             if status.is_success() && !body.contains("<Error>") {
                 return Ok(());
+            }
+            if status == reqwest::StatusCode::PRECONDITION_FAILED {
+                return Err((
+                    object_store::Error::AlreadyExists {
+                        path: to.to_string(),
+                        source: format!("Object Lock copy: {status}").into(),
+                    },
+                    false,
+                ));
             }
             if status == reqwest::StatusCode::NOT_FOUND && body.contains("NoSuchKey") {
                 return Err((

@@ -8,10 +8,12 @@
 //! - **Prepare**: the last part is sent and the upload completed (or the single `PUT` made).
 //!   A completed upload is durable, and invisible to readers of the layout: it is outside
 //!   `source=*/` and its name ends in `.partial`.
-//! - **Publish**: a server-side copy to the final key, then the staged object is deleted.
-//!   Idempotent: a staged object that is gone while its final key exists means a previous
-//!   publish got that far. Copying again after a crash between copy and delete rewrites the
-//!   same bytes at the same key (same checksum), so a loader never sees different content.
+//! - **Publish**: a create-only server-side copy to the final key (`copy_if_not_exists`:
+//!   `If-None-Match: *` on S3, the stores' own preconditions on GCS and Azure), then the
+//!   staged object is deleted. Idempotent: a staged object that is gone while its final key
+//!   exists means a previous publish got that far, and a key that already holds the staged
+//!   bytes (a crash between copy and delete) is accepted. A key holding anything else is
+//!   never replaced: the publish fails.
 //!
 //! Unfinished multipart uploads (a crash mid-upload) cannot be listed through `object_store`:
 //! a bucket lifecycle rule "abort incomplete multipart uploads after 1 day" removes their parts.
@@ -30,6 +32,10 @@ use crate::sink::{Published, SinkError};
 
 /// Parts of one object uploading at once; the next part waits (back pressure on the pages).
 pub(crate) const PARTS_IN_FLIGHT: usize = 2;
+
+/// Bytes read from each side at a time when an object found at a key is compared with the
+/// staged one.
+const COMPARE_CHUNK: u64 = 8 * 1024 * 1024;
 
 /// A bucket and prefix of an object store.
 pub(crate) struct Store {
@@ -179,31 +185,56 @@ impl Store {
         Ok(())
     }
 
-    /// Copies each staged object to its key, then deletes the staged one. Idempotent.
-    pub async fn publish(&self, objects: &[PreparedObject]) -> Result<Published, SinkError> {
+    /// Copies each staged object to its key, create-only, then deletes the staged one.
+    /// Idempotent, and never replaces a published object: an object already at the key is
+    /// accepted only when it holds the staged bytes (an earlier attempt copied it), or when
+    /// the staged one is gone (an earlier attempt copied and deleted it). `scope` is the
+    /// staging scope, for messages.
+    pub async fn publish(
+        &self,
+        objects: &[PreparedObject],
+        scope: &str,
+    ) -> Result<Published, SinkError> {
         let mut published = Published::default();
         for object in objects {
             let staged = self.path(&object.staged)?;
             let key = self.path(&object.key)?;
-            match self.copy(&staged, &key).await {
-                Ok(()) => {}
-                Err(object_store::Error::NotFound { .. }) => {
-                    // Gone from staging: published already, if the key is there.
-                    match self.store.head(&key).await {
-                        Ok(_) => {}
-                        Err(object_store::Error::NotFound { .. }) => {
+            // Looked up first as well: some S3-compatible stores ignore `If-None-Match` on a
+            // copy, and the lookup keeps them from replacing an object in all but a race
+            // that the source's lease already rules out.
+            let mut exists = self.exists(&key).await?;
+            if !exists {
+                match self.copy_create(&staged, &key).await {
+                    Ok(()) => {}
+                    Err(object_store::Error::AlreadyExists { .. }) => exists = true,
+                    Err(object_store::Error::NotFound { .. }) => {
+                        // Gone from staging: published already, if the key is there now.
+                        if !self.exists(&key).await? {
                             return Err(SinkError {
                                 sink: self.sink.clone(),
                                 detail: format!(
                                     "object {} of an interrupted commit is neither staged nor published in {}; something removed {}. The checkpoint was not moved and the commit stays pending; restore the object or ask for help before changing the state",
                                     key, self.url, staged
                                 ),
-                            })
+                            });
                         }
-                        Err(err) => return Err(self.error("check", key.as_ref(), err)),
+                    }
+                    Err(err) => return Err(self.error("publish (copy to)", key.as_ref(), err)),
+                }
+            }
+            if exists {
+                match self.same_content(&staged, &key).await? {
+                    // The staged object is gone: an earlier attempt copied and deleted it.
+                    None | Some(true) => {}
+                    Some(false) => {
+                        return Err(super::overwrite_refused(
+                            &self.sink,
+                            key.as_ref(),
+                            &self.url,
+                            scope,
+                        ))
                     }
                 }
-                Err(err) => return Err(self.error("publish (copy to)", key.as_ref(), err)),
             }
             match self.store.delete(&staged).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -215,14 +246,60 @@ impl Store {
         Ok(published)
     }
 
-    /// Copies a staged object to its final key: with the lake's Object Lock retention when
-    /// it has one, else by the store's own copy.
-    async fn copy(&self, staged: &StorePath, key: &StorePath) -> object_store::Result<()> {
+    /// Whether an object is at `key`.
+    async fn exists(&self, key: &StorePath) -> Result<bool, SinkError> {
+        match self.store.head(key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(err) => Err(self.error("check", key.as_ref(), err)),
+        }
+    }
+
+    /// Whether the staged object holds the same bytes as the one at `key`; `None` when the
+    /// staged object is gone. Compared range by range, so memory stays bounded.
+    async fn same_content(
+        &self,
+        staged: &StorePath,
+        key: &StorePath,
+    ) -> Result<Option<bool>, SinkError> {
+        let ours = match self.store.head(staged).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(self.error("check", staged.as_ref(), err)),
+        };
+        let theirs = self
+            .store
+            .head(key)
+            .await
+            .map_err(|e| self.error("check", key.as_ref(), e))?;
+        if ours.size != theirs.size {
+            return Ok(Some(false));
+        }
+        let mut start = 0u64;
+        while start < ours.size {
+            let end = (start + COMPARE_CHUNK).min(ours.size);
+            let (a, b) = futures_util::try_join!(
+                self.store.get_range(staged, start..end),
+                self.store.get_range(key, start..end)
+            )
+            .map_err(|e| self.error("compare", key.as_ref(), e))?;
+            if a != b {
+                return Ok(Some(false));
+            }
+            start = end;
+        }
+        Ok(Some(true))
+    }
+
+    /// Copies a staged object to its final key unless an object is there
+    /// ([`object_store::Error::AlreadyExists`] then): with the lake's Object Lock retention
+    /// when it has one, else by the store's own create-only copy.
+    async fn copy_create(&self, staged: &StorePath, key: &StorePath) -> object_store::Result<()> {
         #[cfg(feature = "s3")]
         if let Some(locked) = &self.locked {
             return locked.copy(staged, key).await;
         }
-        self.store.copy(staged, key).await
+        self.store.copy_if_not_exists(staged, key).await
     }
 
     /// Deletes every staged object of `source` (sanitized).
@@ -246,6 +323,29 @@ impl Store {
             found.push(meta.map_err(|e| self.error("list", dir.as_ref(), e))?);
         }
         Ok(found)
+    }
+
+    /// The objects under `rel`, as they are listed (for callers that may stop early).
+    pub fn list_stream(
+        &self,
+        rel: &str,
+    ) -> Result<
+        futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>,
+        SinkError,
+    > {
+        let dir = self.path(rel)?;
+        Ok(self.store.list(Some(&dir)))
+    }
+
+    /// The error of a listing of `rel` that failed.
+    pub fn list_error(&self, rel: &str, err: object_store::Error) -> SinkError {
+        self.error("list", &format!("{}{rel}", self.prefix), err)
+    }
+
+    /// The whole content of the object at `rel` (relative to the prefix).
+    pub async fn get_rel(&self, rel: &str) -> Result<Bytes, SinkError> {
+        let path = self.path(rel)?;
+        self.get(&path).await
     }
 
     /// A key relative to the prefix, for a listed object.
@@ -295,6 +395,18 @@ fn connect(
         return Ok(Connected {
             store: s3,
             locked: Some(locked),
+        });
+    }
+    #[cfg(feature = "s3")]
+    if scheme == super::StoreScheme::S3 {
+        // Create-only copies as `CopyObject` with `If-None-Match: *`, which S3 answers with
+        // 412 when the key exists (object_store then reports `AlreadyExists`).
+        let builder = crate::cloud::s3_builder(bucket, &options).with_copy_if_not_exists(
+            object_store::aws::S3CopyIfNotExists::Header("If-None-Match".into(), "*".into()),
+        );
+        return Ok(Connected {
+            store: Arc::new(builder.build().map_err(|e| e.to_string())?),
+            locked: None,
         });
     }
     Ok(Connected {

@@ -249,22 +249,137 @@ async fn object_store_stages_then_publishes_by_copy_idempotently() {
 }
 
 #[tokio::test]
-async fn object_store_replay_overwrites_the_same_key() {
+async fn object_store_never_replaces_a_published_object() {
     let memory = Arc::new(InMemory::new());
     let cfg = store_config();
-    for _ in 0..2 {
-        let mut sink = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "");
-        sink.write(&[event("a", 0), event("b", 1)]).await.unwrap();
-        let payload = sink.prepare("0000000007-beef").await.unwrap().unwrap();
-        sink.publish(&payload).await.unwrap();
-    }
-    assert_eq!(
-        keys(&memory).await,
-        vec!["source=okta/dt=1970-01-01/hr=00/0000000007-beef.ndjson.gz"]
+    let key = "source=okta/dt=1970-01-01/hr=00/0000000007-beef.ndjson.gz";
+    let mut first = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "");
+    first.write(&[event("a", 0), event("b", 1)]).await.unwrap();
+    let payload = first.prepare("0000000007-beef").await.unwrap().unwrap();
+    first.publish(&payload).await.unwrap();
+    let before = memory
+        .get(&key.into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+
+    // Another batch under the same name (a state store that lost its position): refused,
+    // the published object untouched, the staged one kept for the pending commit.
+    let mut second = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "");
+    second.write(&[event("c", 2)]).await.unwrap();
+    let payload = second.prepare("0000000007-beef").await.unwrap().unwrap();
+    let err = second.publish(&payload).await.unwrap_err().to_string();
+    assert!(
+        err.contains(key) && err.contains("never replaces") && err.contains("state recover"),
+        "{err}"
     );
+    let after = memory
+        .get(&key.into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    assert!(
+        keys(&memory)
+            .await
+            .iter()
+            .any(|k| k.starts_with("_staging/")),
+        "the staged object stays"
+    );
+
+    // The same bytes already at the key (a crash between copy and delete): accepted.
+    let mut third = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "");
+    third.discard_staged().await.unwrap();
+    third.write(&[event("d", 3)]).await.unwrap();
+    let payload = third.prepare("0000000008-beef").await.unwrap().unwrap();
+    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    memory
+        .copy(
+            &objects[0].staged.as_str().into(),
+            &objects[0].key.as_str().into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.publish(&payload).await.unwrap().objects, 1);
+    assert!(!keys(&memory)
+        .await
+        .iter()
+        .any(|k| k.starts_with("_staging/")));
     let store = store::Store::new(&cfg, memory.clone(), "");
     let contents = read_store(&store, &cfg, "okta").await.unwrap();
-    assert_eq!(contents.event_ids, vec!["a", "b"]);
+    assert_eq!(contents.event_ids, vec!["a", "b", "d"]);
+}
+
+#[tokio::test]
+async fn local_lake_never_replaces_a_published_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir
+        .path()
+        .join("source=okta/dt=1970-01-01/hr=00/0000000007-beef.ndjson.gz");
+    {
+        let mut first = LakeSink::new(&config(dir.path()), "okta").unwrap();
+        first.write(&[event("a", 0), event("b", 1)]).await.unwrap();
+        let payload = first.prepare("0000000007-beef").await.unwrap().unwrap();
+        first.publish(&payload).await.unwrap();
+    }
+    let before = std::fs::read(&key).unwrap();
+
+    let mut second = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    second.write(&[event("c", 2)]).await.unwrap();
+    let payload = second.prepare("0000000007-beef").await.unwrap().unwrap();
+    let err = second.publish(&payload).await.unwrap_err().to_string();
+    assert!(
+        err.contains("0000000007-beef.ndjson.gz")
+            && err.contains("never replaces")
+            && err.contains("--source okta"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        before,
+        "the object is untouched"
+    );
+    let objects: Vec<PreparedObject> = serde_json::from_value(payload).unwrap();
+    assert!(dir.path().join(&objects[0].staged).exists(), "staged kept");
+    drop(second);
+
+    // The same bytes at the key already (a crash between link and unlink): accepted.
+    let mut third = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    third.discard_staged().await.unwrap();
+    third.write(&[event("d", 3)]).await.unwrap();
+    let payload = third.prepare("0000000008-beef").await.unwrap().unwrap();
+    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    let target = dir.path().join(&objects[0].key);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::hard_link(dir.path().join(&objects[0].staged), &target).unwrap();
+    assert_eq!(third.publish(&payload).await.unwrap().objects, 1);
+    assert!(!dir.path().join(&objects[0].staged).exists());
+    let contents = read_lake(dir.path(), "okta").unwrap();
+    assert_eq!(contents.event_ids, vec!["a", "b", "d"]);
+}
+
+#[test]
+fn publish_no_replace_moves_once_and_compares_what_it_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (staged, key) = (dir.path().join("staged"), dir.path().join("key"));
+    std::fs::write(&staged, b"one").unwrap();
+    local::publish_no_replace(&staged, &key).unwrap();
+    assert!(!staged.exists());
+    assert_eq!(std::fs::read(&key).unwrap(), b"one");
+    std::fs::write(&staged, b"two").unwrap();
+    assert!(matches!(
+        local::publish_no_replace(&staged, &key),
+        Err(local::Refused::Different)
+    ));
+    assert_eq!(std::fs::read(&key).unwrap(), b"one");
+    assert!(staged.exists());
+    std::fs::write(&staged, b"one").unwrap();
+    local::publish_no_replace(&staged, &key).unwrap();
+    assert!(!staged.exists());
 }
 
 #[tokio::test]

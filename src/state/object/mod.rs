@@ -6,7 +6,7 @@
 //!
 //! | object | holds |
 //! |---|---|
-//! | `sluice-state.json` | the store marker: the format version that wrote the store |
+//! | `sluice-state.json` | the store marker: the format version that wrote the store, and the store id |
 //! | `checkpoints/<key>.json` | the key's checkpoint, its commit in flight (intent) and its *fence* |
 //! | `leases/<key>.json` | the lease: holder, expiry, fencing token |
 //! | `runs/<key>.json` | the latest 100 runs, for `sluice status` |
@@ -82,6 +82,8 @@ pub struct ObjectStateStore {
     objects: Box<dyn Objects>,
     /// The configured URL, for messages.
     location: String,
+    /// See [`StateStore::store_id`]; empty when opened to read a store made before ids.
+    id: String,
 }
 
 impl ObjectStateStore {
@@ -130,30 +132,64 @@ impl ObjectStateStore {
         location: String,
         writable: bool,
     ) -> Result<Self, StateError> {
-        let store = ObjectStateStore { objects, location };
+        let mut store = ObjectStateStore {
+            objects,
+            location,
+            id: String::new(),
+        };
         // The marker is read before anything is written: a newer store is left untouched.
-        let marker = store.read::<Marker>("(store marker)", MARKER).await?;
+        let marker = store
+            .read_versioned::<Marker>("(store marker)", MARKER)
+            .await?;
         if !writable {
+            store.id = marker.and_then(|(m, _)| m.id).unwrap_or_default();
             return Ok(store);
         }
         backend::probe(&*store.objects)
             .await
             .map_err(|detail| store.backend(detail))?;
-        if marker.is_none() {
-            let marker = Marker {
-                format: FORMAT,
-                created_at: Utc::now(),
-            };
-            let bytes = encode("(store marker)", &marker)?;
-            match store.objects.put(MARKER, bytes, Condition::Create).await {
-                // Lost: another process marked it first; check what it wrote.
-                Ok(()) | Err(PutError::Lost) => {
-                    store.read::<Marker>("(store marker)", MARKER).await?;
-                }
-                Err(PutError::Failed(e)) => return Err(store.backend(e)),
-            }
-        }
+        store.id = store.mark(marker).await?;
         Ok(store)
+    }
+
+    /// Makes sure the marker exists and holds a store id (a new store's, or one added to a
+    /// store made before ids), and returns the id. A race with another process doing the
+    /// same is lost gracefully: its id is read back and used.
+    async fn mark(&self, mut marker: Option<(Marker, Found)>) -> Result<String, StateError> {
+        for _ in 0..ATTEMPTS {
+            let (doc, condition) = match &marker {
+                Some((existing, _)) if existing.id.is_some() => {
+                    return Ok(existing.id.clone().unwrap_or_default())
+                }
+                Some((existing, found)) => (
+                    Marker {
+                        format: existing.format,
+                        created_at: existing.created_at,
+                        id: Some(super::new_store_id()),
+                    },
+                    Condition::Match(&found.version),
+                ),
+                None => (
+                    Marker {
+                        format: FORMAT,
+                        created_at: Utc::now(),
+                        id: Some(super::new_store_id()),
+                    },
+                    Condition::Create,
+                ),
+            };
+            let bytes = encode("(store marker)", &doc)?;
+            match self.objects.put(MARKER, bytes, condition).await {
+                Ok(()) => return Ok(doc.id.unwrap_or_default()),
+                // Lost: another process marked it first; use what it wrote.
+                Err(PutError::Lost) => {}
+                Err(PutError::Failed(e)) => return Err(self.backend(e)),
+            }
+            marker = self
+                .read_versioned::<Marker>("(store marker)", MARKER)
+                .await?;
+        }
+        Err(self.busy("(store marker)", "marker"))
     }
 
     /// Where the store is, for messages.
@@ -359,6 +395,10 @@ fn expiry(ttl: Duration) -> DateTime<Utc> {
 
 #[async_trait]
 impl StateStore for ObjectStateStore {
+    fn store_id(&self) -> &str {
+        &self.id
+    }
+
     async fn load(&self, source: &str) -> Result<SourceState, StateError> {
         let (doc, _) = self.doc(source).await?;
         Ok(SourceState {

@@ -12,11 +12,15 @@ use crate::state::{Checkpoint, Intent, RunRecord, StateError};
 /// ones) when a document changes incompatibly.
 pub(super) const FORMAT: u64 = 1;
 
-/// `sluice-state.json`: marks the prefix as a sluice state store, with its format.
+/// `sluice-state.json`: marks the prefix as a sluice state store, with its format and id.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Marker {
     pub format: u64,
     pub created_at: DateTime<Utc>,
+    /// The store id (see `StateStore::store_id`); absent in stores made before ids, which
+    /// get one the next time they are opened to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// `checkpoints/<key>.json`: a key's checkpoint, its commit in flight and the fencing token

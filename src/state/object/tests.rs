@@ -132,3 +132,30 @@ async fn a_lease_alone_is_not_state() {
     assert!(store.checkpoints_under("").await.unwrap().is_empty());
     assert_eq!(store.load("okta").await.unwrap(), SourceState::default());
 }
+
+#[tokio::test]
+async fn a_store_made_before_ids_gets_one_at_its_next_writable_open() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let bucket = || Box::new(backend::Bucket::new(memory.clone(), "s", "memory://b/s"));
+    let old = r#"{"format": 1, "created_at": "2025-01-01T00:00:00Z"}"#;
+    bucket()
+        .put(MARKER, old.as_bytes().to_vec(), Condition::Create)
+        .await
+        .unwrap();
+    let reader = ObjectStateStore::open_objects(bucket(), "b".into(), false)
+        .await
+        .unwrap();
+    assert_eq!(reader.store_id(), "", "a reader writes nothing");
+    let store = ObjectStateStore::open_objects(bucket(), "b".into(), true)
+        .await
+        .unwrap();
+    let id = store.store_id().to_string();
+    assert_eq!(id.len(), 16);
+    let marker: Marker = store.read("(store marker)", MARKER).await.unwrap().unwrap();
+    assert_eq!(marker.id.as_deref(), Some(id.as_str()));
+    assert_eq!(marker.created_at.to_rfc3339(), "2025-01-01T00:00:00+00:00");
+    let again = ObjectStateStore::open_objects(bucket(), "b".into(), true)
+        .await
+        .unwrap();
+    assert_eq!(again.store_id(), id);
+}
