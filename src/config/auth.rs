@@ -52,8 +52,30 @@ pub enum AuthConfig {
         token_url: String,
         /// The client (application) id.
         client_id: String,
-        /// The client secret, usually `${env:NAME}` or `${file:PATH}`.
-        client_secret: Secret,
+        /// The client secret, usually `${env:NAME}` or `${file:PATH}`. Required unless
+        /// `client_auth = "private_key_jwt"`.
+        #[serde(default)]
+        client_secret: Option<Secret>,
+        /// `private_key_jwt` only: the client's private key (PEM, PKCS#8 RSA or EC P-256, or
+        /// PKCS#1 RSA), usually `${file:PATH}`; it signs the client assertion.
+        #[serde(default)]
+        private_key: Option<Secret>,
+        /// `private_key_jwt` only: the key's id, sent as the assertion's `kid` (Okta matches it
+        /// against the keys registered for the client).
+        #[serde(default)]
+        key_id: Option<String>,
+        /// `private_key_jwt` only: the certificate of the key (PEM), whose thumbprints are
+        /// sent as `x5t` and `x5t#S256` (Microsoft Entra certificate credentials).
+        #[serde(default)]
+        certificate: Option<Secret>,
+        /// `private_key_jwt` only: the signing algorithm; by default `RS256` for an RSA key
+        /// and `ES256` for an EC key.
+        #[serde(default)]
+        algorithm: Option<AssertionAlgorithm>,
+        /// `private_key_jwt` only: the assertion's audience, when the provider wants
+        /// something other than the token URL.
+        #[serde(default)]
+        assertion_audience: Option<String>,
         /// Scopes to request, sent space-separated as `scope`; none by default.
         #[serde(default)]
         scopes: Vec<String>,
@@ -61,8 +83,8 @@ pub enum AuthConfig {
         #[serde(default)]
         audience: Option<String>,
         /// How the client proves itself to the token endpoint: `"basic"` (HTTP Basic with the
-        /// client id and secret, the default) or `"body"` (`client_id` and `client_secret`
-        /// form fields).
+        /// client id and secret, the default), `"body"` (`client_id` and `client_secret`
+        /// form fields) or `"private_key_jwt"` (a JWT signed with `private_key`, RFC 7523).
         #[serde(default)]
         client_auth: ClientAuth,
     },
@@ -189,6 +211,20 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` form fields (`client_secret_post`).
     Body,
+    /// A JWT signed with the client's private key, as `client_assertion` (RFC 7523
+    /// section 2.2, OpenID Connect `private_key_jwt`).
+    PrivateKeyJwt,
+}
+
+/// The algorithm of a `private_key_jwt` client assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum AssertionAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RSA key).
+    RS256,
+    /// RSASSA-PSS with SHA-256 (RSA key; what Microsoft Entra documents).
+    PS256,
+    /// ECDSA P-256 with SHA-256 (EC key).
+    ES256,
 }
 
 impl ClientAuth {
@@ -377,13 +413,12 @@ impl AuthConfig {
             AuthConfig::Oauth2ClientCredentials {
                 token_url,
                 client_id,
-                client_secret,
                 scopes,
                 ..
             } => {
                 check_http_url("token_url", "the token endpoint", token_url)?;
                 check_basic_user("client_id", client_id)?;
-                check_not_empty("client_secret", client_secret)?;
+                super::client_key::check_client_proof(self)?;
                 check_scopes(scopes, false)
             }
             AuthConfig::GoogleServiceAccount {
@@ -469,7 +504,7 @@ fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
-fn check_not_empty(field: &'static str, secret: &Secret) -> Result<(), AuthProblem> {
+pub(super) fn check_not_empty(field: &'static str, secret: &Secret) -> Result<(), AuthProblem> {
     if secret.expose().trim().is_empty() {
         return Err(AuthProblem {
             field,
@@ -557,164 +592,5 @@ fn check_scopes(scopes: &[String], required: bool) -> Result<(), AuthProblem> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<AuthConfig, String> {
-        toml::from_str::<AuthConfig>(text).map_err(|err| err.to_string())
-    }
-
-    #[test]
-    fn every_kind_parses_with_its_defaults() {
-        let cases = [
-            "kind = \"none\"",
-            "kind = \"bearer\"\ntoken = \"t\"",
-            "kind = \"api_key\"\nkey = \"k\"\nheader = \"X-API-Key\"",
-            "kind = \"api_key\"\nkey = \"k\"\nquery = \"api_key\"",
-            "kind = \"basic\"\nusername = \"u\"\npassword = \"p\"",
-            "kind = \"oauth2_client_credentials\"\ntoken_url = \"https://idp.example/token\"\nclient_id = \"c\"\nclient_secret = \"s\"",
-            "kind = \"duo_hmac\"\nintegration_key = \"DI\"\nsecret_key = \"s\"",
-        ];
-        for text in cases {
-            let config = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
-            config
-                .validate()
-                .unwrap_or_else(|err| panic!("{text}: {err}"));
-        }
-        match parse("kind = \"bearer\"\ntoken = \"t\"").unwrap() {
-            AuthConfig::Bearer { prefix, .. } => assert_eq!(prefix, "Bearer"),
-            other => panic!("{other:?}"),
-        }
-        match parse(cases[5]).unwrap() {
-            AuthConfig::Oauth2ClientCredentials {
-                scopes,
-                audience,
-                client_auth,
-                ..
-            } => {
-                assert!(scopes.is_empty());
-                assert_eq!(audience, None);
-                assert_eq!(client_auth, ClientAuth::Basic);
-                assert!(!client_auth.in_body());
-            }
-            other => panic!("{other:?}"),
-        }
-        match parse(cases[6]).unwrap() {
-            AuthConfig::DuoHmac {
-                signature_version, ..
-            } => assert_eq!(signature_version.number(), 5),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn api_key_takes_exactly_one_place() {
-        let both =
-            parse("kind = \"api_key\"\nkey = \"k\"\nheader = \"X\"\nquery = \"q\"").unwrap_err();
-        assert!(
-            both.contains("either `header` or `query`, not both"),
-            "{both}"
-        );
-        let neither = parse("kind = \"api_key\"\nkey = \"k\"").unwrap_err();
-        assert!(neither.contains("`header` or `query`"), "{neither}");
-        assert!(neither.contains("hint"), "{neither}");
-        let prefix = parse("kind = \"api_key\"\nkey = \"k\"\nquery = \"q\"\nprefix = \"Token\"")
-            .unwrap_err();
-        assert!(prefix.contains("`prefix`"), "{prefix}");
-
-        let header =
-            parse("kind = \"api_key\"\nkey = \"k\"\nheader = \"X-Key\"\nprefix = \"Token\"")
-                .unwrap();
-        let AuthConfig::ApiKey(api_key) = header else {
-            panic!("{header:?}")
-        };
-        assert_eq!(api_key.header(), Some(("X-Key", Some("Token"))));
-        assert_eq!(api_key.query(), None);
-    }
-
-    #[test]
-    fn unknown_keys_are_refused_in_every_kind() {
-        for text in [
-            "kind = \"api_key\"\nkey = \"k\"\nheader = \"X\"\nheadr = \"Y\"",
-            "kind = \"basic\"\nusername = \"u\"\npassword = \"p\"\nrealm = \"r\"",
-            "kind = \"oauth2_client_credentials\"\ntoken_url = \"https://i/t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nscope = \"a\"",
-        ] {
-            let err = parse(text).unwrap_err();
-            assert!(err.contains("unknown field"), "{text}: {err}");
-        }
-        let err = parse("kind = \"oauth2_client_credentials\"\ntoken_url = \"https://i/t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nclient_auth = \"post\"").unwrap_err();
-        assert!(err.contains("basic") && err.contains("body"), "{err}");
-        let err = parse("kind = \"kerberos\"").unwrap_err();
-        assert!(err.contains("unknown variant"), "{err}");
-    }
-
-    #[test]
-    fn validate_names_the_field_and_gives_a_hint() {
-        let cases = [
-            ("kind = \"oauth2_client_credentials\"\ntoken_url = \"idp.example/token\"\nclient_id = \"c\"\nclient_secret = \"s\"", "auth.token_url"),
-            ("kind = \"oauth2_client_credentials\"\ntoken_url = \"ftp://idp.example/token\"\nclient_id = \"c\"\nclient_secret = \"s\"", "auth.token_url"),
-            ("kind = \"oauth2_client_credentials\"\ntoken_url = \"https://idp.example/token\"\nclient_id = \"\"\nclient_secret = \"s\"", "auth.client_id"),
-            ("kind = \"oauth2_client_credentials\"\ntoken_url = \"https://idp.example/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\nscopes = [\"\"]", "auth.scopes"),
-            ("kind = \"basic\"\nusername = \"a:b\"\npassword = \"p\"", "auth.username"),
-            ("kind = \"basic\"\nusername = \"u\"\npassword = \"\"", "auth.password"),
-            ("kind = \"bearer\"\ntoken = \"\"", "auth.token"),
-            ("kind = \"api_key\"\nkey = \"k\"\nheader = \"X API Key\"", "auth.header"),
-            ("kind = \"api_key\"\nkey = \"k\"\nquery = \"\"", "auth.query"),
-            ("kind = \"duo_hmac\"\nintegration_key = \"DI\"\nsecret_key = \" \"", "auth.secret_key"),
-            ("kind = \"google_service_account\"\ncredentials = \"{}\"\nscopes = [\"s\"]", "auth.credentials"),
-        ];
-        for (text, field) in cases {
-            let err = parse(text).unwrap().validate().unwrap_err();
-            assert!(err.starts_with(field), "{text}: {err}");
-            assert!(err.contains("hint:"), "{text}: {err}");
-        }
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_and_validation_messages() {
-        let cases = [
-            "kind = \"bearer\"\ntoken = \"s3cr3t\\n\"",
-            "kind = \"api_key\"\nkey = \"s3cr3t\\r\"\nheader = \"X-API-Key\"",
-            "kind = \"basic\"\nusername = \"u\"\npassword = \"s3cr3t\"",
-            "kind = \"oauth2_client_credentials\"\ntoken_url = \"https://i/t\"\nclient_id = \"c\"\nclient_secret = \"s3cr3t\"",
-            "kind = \"google_service_account\"\ncredentials = \"{\\\"private_key\\\": \\\"s3cr3t\\\"}\"\nscopes = [\"x\"]",
-            "kind = \"duo_hmac\"\nintegration_key = \"DI\"\nsecret_key = \"s3cr3t\"",
-        ];
-        for text in cases {
-            let config = parse(text).unwrap();
-            assert!(!format!("{config:?}").contains("s3cr3t"), "{text}");
-            if let Err(err) = config.validate() {
-                assert!(!err.contains("s3cr3t"), "{text}: {err}");
-            }
-        }
-    }
-
-    #[test]
-    fn service_account_key_parses_and_hides_its_key_from_debug() {
-        // A syntactically valid key file whose PEM is not a key: refused, naming the field.
-        let json = r#"{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}"#;
-        let problem = ServiceAccountKey::parse(json).unwrap_err();
-        assert_eq!(problem.field, "credentials");
-        assert!(problem.message.contains("private_key"), "{problem}");
-        let missing =
-            ServiceAccountKey::parse(r#"{"type":"service_account","client_email":"a@b"}"#)
-                .unwrap_err();
-        assert!(missing.message.contains("private_key"), "{missing}");
-        let user = ServiceAccountKey::parse(r#"{"type":"authorized_user"}"#).unwrap_err();
-        assert!(user.message.contains("authorized_user"), "{user}");
-    }
-
-    #[test]
-    fn duo_signature_version_is_2_or_5() {
-        assert_eq!(
-            DuoSignatureVersion::try_from(2),
-            Ok(DuoSignatureVersion::V2)
-        );
-        assert_eq!(
-            DuoSignatureVersion::try_from(5),
-            Ok(DuoSignatureVersion::V5)
-        );
-        let err = DuoSignatureVersion::try_from(4).unwrap_err();
-        assert!(err.contains("hint"), "{err}");
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

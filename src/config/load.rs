@@ -98,8 +98,10 @@ fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let inner = err.into_inner();
         let (message, hint) = describe_toml_error(&inner);
         // Tagged tables (auth, pagination...) hide the inner key from serde's path; a secret
-        // error quotes its reference, which pinpoints the value.
-        let secret = locator.find_secret_reference(&message);
+        // or path error quotes the value, which pinpoints it.
+        let secret = locator
+            .find_secret_reference(&message)
+            .or_else(|| locator.find_json_path(&message));
         if let (Some((_, Some(name))), Some(k)) = (&secret, &mut key) {
             if !k.ends_with(name.as_str()) {
                 *k = format!("{k}.{name}");
@@ -242,9 +244,17 @@ impl Config {
             }
         }
         for source in &mut self.sources {
-            if let Some(ca) = &mut source.http.ca_file {
-                if ca.is_relative() {
-                    *ca = base.join(&*ca);
+            let http = &mut source.http;
+            for file in [
+                &mut http.ca_file,
+                &mut http.client_cert,
+                &mut http.client_key,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if file.is_relative() {
+                    *file = base.join(&*file);
                 }
             }
         }
@@ -527,6 +537,21 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             "an overlap of a few minutes is typical; windows must move forward",
         ));
     }
+    match (&source.http.client_cert, &source.http.client_key) {
+        (Some(_), None) | (None, Some(_)) => {
+            let missing = if source.http.client_key.is_none() {
+                "client_key"
+            } else {
+                "client_cert"
+            };
+            return Err(invalid(
+                key(&format!("http.{missing}")),
+                "mutual TLS needs both http.client_cert and http.client_key",
+                "give the client certificate and its private key as two PEM files",
+            ));
+        }
+        _ => {}
+    }
     if source.http.max_attempts == 0 {
         return Err(invalid(
             key("http.max_attempts"),
@@ -677,6 +702,23 @@ impl<'a> Locator<'a> {
         let start = message.find("`${")? + 1;
         let len = message[start..].find("}`")? + 1;
         let offset = self.text.find(&message[start..start + len])?;
+        Some(self.value_at(offset))
+    }
+
+    /// Position and key of the malformed path a [`crate::source::path::JsonPath`] error
+    /// quotes (`path `a..b`: ...`), when the file holds it as a quoted value of a `*path` key.
+    fn find_json_path(&self, message: &str) -> Option<((usize, usize), Option<String>)> {
+        let rest = message.strip_prefix("path `")?;
+        let path = &rest[..rest.find("`: ")?];
+        [format!("\"{path}\""), format!("'{path}'")]
+            .iter()
+            .flat_map(|quoted| self.text.match_indices(quoted.as_str()))
+            .map(|(offset, _)| self.value_at(offset + 1))
+            .find(|(_, key)| key.as_deref().is_some_and(|k| k.ends_with("path")))
+    }
+
+    /// Line and column of the value at `offset`, with the key it is assigned to.
+    fn value_at(&self, offset: usize) -> ((usize, usize), Option<String>) {
         let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         // `key = "${...}"`, possibly inside an inline table: the key is the last word
         // before the `=` that precedes the value.
@@ -689,7 +731,7 @@ impl<'a> Locator<'a> {
             .and_then(|b| b.trim_end().rsplit([',', '{', ' ', '\t']).next())
             .map(|k| k.trim_matches('"').to_string())
             .filter(|k| !k.is_empty());
-        Some((self.line_col(offset), key))
+        (self.line_col(offset), key)
     }
 
     /// Position of `key` (like `state.pathh`) when every part of it exists in the file.
@@ -1101,6 +1143,62 @@ path = "lake"
         assert!(e.message.contains("unknown field `evry`"), "{e}");
         assert_eq!(e.key.as_deref(), Some("sources[0].schedule.evry"), "{e}");
         assert_eq!(e.position.map(|p| p.0), Some(7), "{e}");
+    }
+
+    #[test]
+    fn malformed_paths_name_their_key_line_and_the_fix() {
+        let cases = [
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"next_url\", path = \"a..b\" }",
+                "sources[0].pagination.path",
+                8,
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"cursor\", path = \"n\", param = \"c\", has_more_path = '\"x' }",
+                "sources[0].pagination.has_more_path",
+                8,
+            ),
+            (
+                "event_time = { path = \"published\" }",
+                "event_time = { path = \"/a/~2\" }",
+                "sources[0].event_time.path",
+                9,
+            ),
+            (
+                "event_id = { path = \"uuid\" }",
+                "event_id = { path = \"uuid\" }\nrecords_path = \"data.\"",
+                "sources[0].records_path",
+                11,
+            ),
+        ];
+        for (from, to, key, line) in cases {
+            let e = err(&GOOD.replacen(from, to, 1));
+            assert_eq!(e.key.as_deref(), Some(key), "{to}: {e}");
+            assert_eq!(e.position.map(|p| p.0), Some(line), "{to}: {e}");
+            assert!(e.message.starts_with("path `"), "{to}: {e}");
+            assert!(
+                e.hint
+                    .as_deref()
+                    .is_some_and(|h| h.contains("/@odata.nextLink")),
+                "{to}: {e}"
+            );
+        }
+        // Keys with dots, quoted or as a JSON Pointer, load.
+        for path in ["'\"@odata.nextLink\"'", "\"/@odata.nextLink\""] {
+            let text = GOOD.replacen(
+                "pagination = { kind = \"link_header\" }",
+                &format!("pagination = {{ kind = \"next_url\", path = {path} }}"),
+                1,
+            );
+            let config = load_str(&text, Path::new("sluice.toml")).unwrap();
+            let PaginationConfig::NextUrl { path } = &config.sources[0].pagination else {
+                panic!("{:?}", config.sources[0].pagination)
+            };
+            let body = serde_json::json!({"@odata.nextLink": "u"});
+            assert_eq!(path.lookup(&body), Some(&serde_json::json!("u")));
+        }
     }
 
     #[test]

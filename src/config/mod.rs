@@ -6,6 +6,7 @@
 //! [`Secret`], which never prints its value.
 
 mod auth;
+mod client_key;
 mod load;
 mod secret;
 mod serve;
@@ -18,11 +19,15 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use auth::{
-    ApiKeyConfig, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion, ServiceAccountKey,
+    ApiKeyConfig, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion,
+    ServiceAccountKey,
 };
+pub use client_key::{ClientKey, ClientProof};
 pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use secret::Secret;
 pub use serve::{ScheduleConfig, ServeConfig};
+
+pub use crate::source::path::JsonPath;
 pub use sinks::{
     BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig,
     StdoutConfig,
@@ -245,9 +250,13 @@ pub struct SourceConfig {
     /// Order of events in a window's pages.
     #[serde(default)]
     pub order: SortOrder,
-    /// Dotted path of the array of records in the response body; empty for a root array.
+    /// Path of the array of records in the response body; empty for a root array.
     #[serde(default)]
-    pub records_path: String,
+    pub records_path: JsonPath,
+    /// What a page without the records array means: an error (the default) or, for APIs
+    /// that leave the array out when a window is empty, an empty page.
+    #[serde(default)]
+    pub records_missing: RecordsMissing,
     /// Where each record keeps its event time.
     pub event_time: EventTimeConfig,
     /// Where each record keeps its unique id.
@@ -318,27 +327,34 @@ pub enum PaginationConfig {
     LinkHeader {},
     /// The next page's URL is in the body.
     NextUrl {
-        /// Dotted path of the URL; absent, null or empty ends the window.
-        path: String,
+        /// Path of the URL; absent, null or empty ends the window.
+        path: JsonPath,
     },
     /// An opaque token in the body is sent back as `{cursor}`.
     Cursor {
-        /// Dotted path of the token; absent, null or empty ends the window.
-        path: String,
+        /// Path of the token; absent, null or empty ends the window.
+        path: JsonPath,
         /// Shorthand: send the token as this query parameter, instead of a `{cursor}`
         /// placeholder.
         #[serde(default)]
         param: Option<String>,
-        /// Dotted path of a boolean that says whether more pages follow.
+        /// Path of a boolean that says whether more pages follow.
         #[serde(default)]
-        has_more_path: Option<String>,
+        has_more_path: Option<JsonPath>,
+        /// Separator between the elements of a cursor that is an array (Duo's
+        /// `next_offset`), in the token sent back.
+        #[serde(default = "default_cursor_join")]
+        cursor_join: String,
+        /// How a cursor that is an array or an object is sent back.
+        #[serde(default)]
+        cursor_encoding: CursorEncoding,
     },
     /// `{offset}` counts records already listed in the window; `{limit}` is `page_size`.
     Offset {
-        /// Dotted path of a boolean that says whether more pages follow; without it, a page
+        /// Path of a boolean that says whether more pages follow; without it, a page
         /// shorter than `page_size` ends the window.
         #[serde(default)]
-        has_more_path: Option<String>,
+        has_more_path: Option<JsonPath>,
     },
     /// `{page}` numbers pages from `first`.
     PageNumber {
@@ -347,17 +363,33 @@ pub enum PaginationConfig {
         first: u64,
         /// As for `offset`.
         #[serde(default)]
-        has_more_path: Option<String>,
+        has_more_path: Option<JsonPath>,
     },
     /// GraphQL connections: `pageInfo { endCursor hasNextPage }`; the cursor is `{cursor}`.
     Graphql {
-        /// Dotted path of the `pageInfo` object.
-        page_info_path: String,
+        /// Path of the `pageInfo` object.
+        page_info_path: JsonPath,
     },
 }
 
 fn default_first_page() -> u64 {
     1
+}
+
+fn default_cursor_join() -> String {
+    ",".to_string()
+}
+
+/// `pagination.cursor_encoding`: how a cursor that is an array or an object is sent back.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CursorEncoding {
+    /// Arrays of strings and numbers are joined with `cursor_join`; an object cannot be sent
+    /// and fails the page.
+    #[default]
+    Text,
+    /// Arrays and objects are sent as compact JSON text, for APIs that take them back so.
+    Json,
 }
 
 impl PaginationConfig {
@@ -374,12 +406,25 @@ impl PaginationConfig {
     }
 }
 
+/// `records_missing`: what a response without the records array means.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordsMissing {
+    /// The page fails, naming `records_path` (the default): a body of another shape is
+    /// usually an error the API reports with HTTP 200.
+    #[default]
+    Error,
+    /// A page whose records key is missing from its (present) parent object has no
+    /// records. For APIs that omit an empty array (Google Workspace Reports' `items`).
+    Empty,
+}
+
 /// `event_time`: where the event time is and how it is written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventTimeConfig {
-    /// Dotted path of the time in each record.
-    pub path: String,
+    /// Path of the time in each record.
+    pub path: JsonPath,
     /// How the time is written.
     #[serde(default)]
     pub format: TimeFormat,
@@ -409,9 +454,9 @@ pub enum TimeFormat {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EventIdConfig {
-    /// Dotted path of the id in each record. Without it, the id is a hash of the record's
+    /// Path of the id in each record. Without it, the id is a hash of the record's
     /// content, which dedups exact repeats only.
-    pub path: Option<String>,
+    pub path: Option<JsonPath>,
 }
 
 /// `window`: the time range each request covers.
@@ -593,6 +638,13 @@ pub struct HttpConfig {
     /// the config file's directory. The built-in Mozilla roots stay trusted.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// A PEM file with the client certificate (chain) for mutual TLS, relative to the config
+    /// file's directory; with `client_key`. Presented to the API and its token endpoint.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// A PEM file with the private key of `client_cert` (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -607,6 +659,8 @@ impl Default for HttpConfig {
             max_retries_per_run: default_max_retries_per_run(),
             insecure_skip_verify: false,
             ca_file: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }

@@ -8,6 +8,7 @@ mod listing_guard;
 pub mod metrics;
 mod out_of_range;
 mod pipeline;
+mod split;
 mod workers;
 
 use std::sync::Arc;

@@ -19,6 +19,7 @@ use crate::transform::Envelope;
 
 use super::listing_guard::{self, ListingGuard};
 use super::out_of_range;
+use super::split;
 
 /// What a source run did.
 #[derive(Debug, Clone, Default)]
@@ -468,6 +469,9 @@ impl<'a> Pipeline<'a> {
         // is not an expired cursor but a broken request.
         let mut relisted: Option<Window> = None;
         let mut guard = ListingGuard::default();
+        // Windows planned in this run: shorter than `max_window` once an API without
+        // pagination answered a full page, so later windows do not split all over again.
+        let mut planning = split::Planning::new(&config.window);
         loop {
             if cancel.is_cancelled() {
                 return Ok(Stop::Cancelled);
@@ -475,7 +479,8 @@ impl<'a> Pipeline<'a> {
             if max_pages > 0 && self.report.pages >= max_pages {
                 return Ok(Stop::PageCap);
             }
-            let Some(window) = window::next_window(&self.pending, &config.window, horizon) else {
+            let Some(window) = window::next_window(&self.pending, planning.window(), horizon)
+            else {
                 return Ok(Stop::CaughtUp);
             };
             self.keep_lease().await.map_err(PageError::Sink)?;
@@ -517,6 +522,11 @@ impl<'a> Pipeline<'a> {
                 Err(error) => return Err(PageError::Source(error.to_string())),
             };
             self.report.pages += 1;
+            if let Some(half) = self.split_if_full(&page, &listing)? {
+                planning.narrow(&half, self.pending.anchor);
+                continue;
+            }
+            planning.widen(&config, page.records.len());
             self.check_page(&page, &listing, window, page_ref.is_none(), &mut guard)?;
             if self.pending.anchor.is_none() && self.backfill_window.is_none() {
                 // The source's first window: nothing before it is ever listed.
@@ -527,7 +537,8 @@ impl<'a> Pipeline<'a> {
             self.stage(page, &listing).await?;
             self.pending.window = Some(window);
             if window_done {
-                let mut after = window::anchor_after(&window, self.pending.high_water);
+                let mut after =
+                    window::anchor_after(&window, self.pending.high_water, self.pending.anchor);
                 if let Some((backfill, _)) = &self.backfill_window {
                     // A backfill window lies wholly in the past: once listed to its end it is
                     // finished (no event can still arrive at its high-water time).
@@ -556,6 +567,44 @@ impl<'a> Pipeline<'a> {
                 return Ok(Stop::CaughtUp);
             }
         }
+    }
+
+    /// An API without pagination has no way to serve the rest of a full page (as many
+    /// records as `page_size`): the page is dropped and the window becomes its first half,
+    /// listed next; the second half is planned once that is delivered. `Err` when the window
+    /// is already as short as the request format can write.
+    fn split_if_full(
+        &mut self,
+        page: &Page,
+        listing: &Window,
+    ) -> Result<Option<Window>, PageError> {
+        let config = self.source.config();
+        if !split::is_full(config, page.records.len()) {
+            return Ok(None);
+        }
+        let Some(half) = window::first_half(listing, self.pending.anchor, &config.window.format)
+        else {
+            return Err(PageError::Source(format!(
+                "{}: a full page ({} records, page_size = {}) for the window {} .. {}, which is as short as window.format can write; the API holds more events there than one answer carries and has no pagination to ask for the rest (hint: raise page_size and the limit sent, up to the API's maximum)",
+                page.url,
+                page.records.len(),
+                config.page_size.unwrap_or_default(),
+                crate::timefmt::rfc3339_millis(listing.start),
+                crate::timefmt::rfc3339_millis(listing.end),
+            )));
+        };
+        tracing::info!(
+            source = %self.name,
+            records = page.records.len(),
+            from = %crate::timefmt::rfc3339_millis(half.start),
+            to = %crate::timefmt::rfc3339_millis(half.end),
+            "a full page without pagination: listing the window again in halves"
+        );
+        self.pending.window = Some(half);
+        self.pending.listing = None;
+        self.pending.page = None;
+        self.pending.trail = PageTrail::default();
+        Ok(Some(half))
     }
 
     /// Narrows the window in progress to what is not yet delivered, and lists it from its

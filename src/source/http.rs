@@ -51,7 +51,10 @@ impl RetryWatch {
     /// Notes a failed attempt that is about to be retried. Rate limiting (429) is the API
     /// working as agreed, not an outage, and is not noted.
     fn note(&self, error: &SourceError) {
-        if matches!(error, SourceError::Status { status: 429, .. }) {
+        if matches!(
+            error,
+            SourceError::Status { status: 429, .. } | SourceError::RateLimited { .. }
+        ) {
             return;
         }
         *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
@@ -115,6 +118,9 @@ impl HttpClient {
                 builder = builder.add_root_certificate(certificate);
             }
         }
+        if let (Some(cert), Some(key)) = (&config.client_cert, &config.client_key) {
+            builder = builder.identity(client_identity(cert, key)?);
+        }
         if config.insecure_skip_verify {
             tracing::warn!(base_url = %base_url, "TLS certificate verification is OFF for this source (http.insecure_skip_verify): anyone on the network path can read its credential");
             builder = builder.danger_accept_invalid_certs(true);
@@ -122,7 +128,12 @@ impl HttpClient {
         let client = builder
             .build()
             .map_err(|err| SourceError::Setup(format!("cannot build the HTTP client: {err}")))?;
-        let auth = Authenticator::new(auth, client.clone())?;
+        // Sources that share a credential and connect alike share its token.
+        let transport = format!(
+            "ca_file={:?} insecure={} client_cert={:?} client_key={:?}",
+            config.ca_file, config.insecure_skip_verify, config.client_cert, config.client_key
+        );
+        let auth = Authenticator::shared(auth, client.clone(), &transport)?;
         let secret_params = auth.secret_query_params();
         let limiter = match rate.requests_per_minute.and_then(NonZeroU32::new) {
             Some(per_minute) => {
@@ -320,20 +331,37 @@ impl HttpClient {
             }));
         }
         if !status.is_success() {
-            // A rate-limit reset tells when a 429 clears; for a 5xx only Retry-After counts
-            // (APIs send their reset header on every response, and it says nothing of outages).
-            let wait = if status == StatusCode::TOO_MANY_REQUESTS {
+            let limited = rate_limited(status, response.headers(), &self.rate);
+            // A rate-limit reset tells when a rate limit clears; for a 5xx only Retry-After
+            // counts (APIs send their reset header on every response, and it says nothing of
+            // outages).
+            let wait = if limited {
                 server_wait(response.headers(), &self.rate)
             } else {
                 retry_after(response.headers())
             };
             let body = read_capped(&mut response, 2048).await.unwrap_or_default();
-            let error = SourceError::Status {
-                url: shown,
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            let (url, code, body) = (
+                shown,
+                status.as_u16(),
+                String::from_utf8_lossy(&body).chars().take(300).collect(),
+            );
+            // A 403 that carries rate-limit headers (GitHub) is a rate limit, not a missing
+            // permission: it is waited out like a 429.
+            let error = if limited && status != StatusCode::TOO_MANY_REQUESTS {
+                SourceError::RateLimited {
+                    url,
+                    status: code,
+                    body,
+                }
+            } else {
+                SourceError::Status {
+                    url,
+                    status: code,
+                    body,
+                }
             };
-            return Err(if retryable(status) {
+            return Err(if limited || retryable(status) {
                 Attempt::Retry { error, wait }
             } else {
                 Attempt::Fatal(error)
@@ -373,16 +401,7 @@ impl HttpClient {
 
     /// When the API says no requests remain, pause until its reset (at most `max_wait`).
     fn note_remaining(&self, headers: &HeaderMap) {
-        let remaining = self.rate.remaining_headers.iter().find_map(|name| {
-            headers
-                .get(name.as_str())?
-                .to_str()
-                .ok()?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        });
-        if remaining == Some(0) {
+        if none_remaining(headers, &self.rate) {
             let wait = reset_wait(headers, &self.rate)
                 .unwrap_or(Duration::from_secs(1))
                 .min(self.rate.max_wait);
@@ -394,6 +413,32 @@ impl HttpClient {
                 Some(Instant::now() + wait);
         }
     }
+}
+
+/// The client certificate and key for mutual TLS, read from their PEM files.
+fn client_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<reqwest::Identity, SourceError> {
+    let read = |field: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            SourceError::Setup(format!(
+                "http.{field} {}: {e} (hint: give the path of a PEM file)",
+                path.display()
+            ))
+        })
+    };
+    let mut pem = read("client_cert", cert)?;
+    pem.push(b'\n');
+    pem.extend(read("client_key", key)?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        SourceError::Setup(format!(
+            "http.client_cert {} / http.client_key {}: not a PEM certificate and private key: {} (hint: the certificate file holds BEGIN CERTIFICATE blocks, the key file one BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)",
+            cert.display(),
+            key.display(),
+            describe_reqwest(&e)
+        ))
+    })
 }
 
 /// Where a redirect points, for the error: resolved against the request, without user info,
@@ -417,6 +462,28 @@ fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
     } else {
         shown
     }
+}
+
+/// Whether a rate-limit remaining header (`rate_limit.remaining_headers`) says 0.
+fn none_remaining(headers: &HeaderMap, rate: &RateLimitConfig) -> bool {
+    let remaining = rate.remaining_headers.iter().find_map(|name| {
+        headers
+            .get(name.as_str())?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    });
+    remaining == Some(0)
+}
+
+/// Whether an error answer is a rate limit: a 429, or a 403 with `Retry-After` or a remaining
+/// count of 0 (GitHub answers a spent rate limit so).
+fn rate_limited(status: StatusCode, headers: &HeaderMap, rate: &RateLimitConfig) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN
+            && (headers.contains_key(RETRY_AFTER) || none_remaining(headers, rate)))
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -650,6 +717,43 @@ mod tests {
             body: "down".into(),
         });
         assert!(watch.failing().unwrap().contains("HTTP 503"));
+    }
+
+    #[test]
+    fn a_403_with_rate_limit_headers_is_a_rate_limit_and_waits_for_the_reset() {
+        let rate = RateLimitConfig::default();
+        let forbidden = StatusCode::FORBIDDEN;
+        assert!(!rate_limited(forbidden, &HeaderMap::new(), &rate));
+        let mut github = HeaderMap::new();
+        github.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        let reset = (Utc::now().timestamp() + 30).to_string();
+        github.insert("x-ratelimit-reset", HeaderValue::from_str(&reset).unwrap());
+        assert!(rate_limited(forbidden, &github, &rate));
+        let wait = server_wait(&github, &rate).unwrap();
+        assert!(wait > Duration::from_secs(20), "{wait:?}");
+        let mut secondary = HeaderMap::new();
+        secondary.insert("retry-after", HeaderValue::from_static("60"));
+        assert!(rate_limited(forbidden, &secondary, &rate));
+        // Requests left: a plain permission problem.
+        let mut left = HeaderMap::new();
+        left.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        assert!(!rate_limited(forbidden, &left, &rate));
+        // The header names come from rate_limit.remaining_headers.
+        let mut custom = HeaderMap::new();
+        custom.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+        assert!(!rate_limited(forbidden, &custom, &rate));
+        let named = RateLimitConfig {
+            remaining_headers: vec!["ratelimit-remaining".into()],
+            ..RateLimitConfig::default()
+        };
+        assert!(rate_limited(forbidden, &custom, &named));
+        // Other statuses are not read for rate limits, apart from 429.
+        assert!(!rate_limited(StatusCode::UNAUTHORIZED, &github, &rate));
+        assert!(rate_limited(
+            StatusCode::TOO_MANY_REQUESTS,
+            &HeaderMap::new(),
+            &rate
+        ));
     }
 
     #[test]

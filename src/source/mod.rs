@@ -5,8 +5,10 @@
 //! position of its own; the runtime owns the checkpoint.
 
 pub mod auth;
+mod cursor;
 mod http;
 mod pagination;
+pub mod path;
 mod records;
 pub mod request;
 pub mod template;
@@ -17,7 +19,7 @@ use url::Url;
 pub use http::{describe_reqwest, display_url, RetryWatch};
 pub use records::{lookup, Record};
 
-use crate::config::SourceConfig;
+use crate::config::{RecordsMissing, SourceConfig};
 use crate::state::{PageRef, Window};
 use http::HttpClient;
 use request::RequestBuilder;
@@ -36,9 +38,28 @@ pub enum SourceError {
         /// What failed.
         detail: String,
     },
+    /// The token endpoint could not be reached, or its answer not read.
+    #[error("{url}: {detail} (hint: check auth.token_url (for Google, the key's token_uri) and that the token endpoint is reachable from here)")]
+    TokenEndpoint {
+        /// Token endpoint URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
     /// The API answered with an error status.
     #[error("{url}: HTTP {status}: {body}{}", status_hint(*status))]
     Status {
+        /// Page URL.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// Start of the response body.
+        body: String,
+    },
+    /// The API answered a rate-limit status other than 429 (a 403 with `Retry-After` or a
+    /// remaining count of 0), waited out like a 429.
+    #[error("{url}: HTTP {status} with rate-limit headers: {body} (hint: the API's rate limit is spent, not a permission missing; Sluice waits for its reset up to rate_limit.max_wait; set rate_limit.requests_per_minute to stay under the limit)")]
+    RateLimited {
         /// Page URL.
         url: String,
         /// HTTP status code.
@@ -175,14 +196,12 @@ impl HttpSource {
         };
         // The records are moved out of the body, not copied: pagination reads only what is
         // around them (cursors, flags, links) and their count.
-        let raw = records::take_records(&mut response.body, &self.config.records_path).map_err(
-            |detail| {
-                shape(format!(
-                    "{detail} (config: records_path = {:?})",
-                    self.config.records_path
-                ))
-            },
-        )?;
+        let raw = page_records(
+            &mut response.body,
+            &self.config.records_path,
+            self.config.records_missing,
+        )
+        .map_err(shape)?;
         let fetched = pagination::Fetched {
             response: &response,
             url: &request.url,
@@ -212,6 +231,12 @@ impl HttpSource {
         })
     }
 
+    /// The URL of the first page of `listing`, without credentials, for messages.
+    pub fn shown_url(&self, listing: &Window) -> Option<String> {
+        let request = self.requests.build(listing, None).ok()?;
+        Some(self.client.display(&request.url))
+    }
+
     /// The [`request::PageRequest::digest`] of the request that would fetch `next` in
     /// `listing`, after checking that it goes to the configured origin (a link elsewhere is
     /// [`SourceError::ForeignOrigin`], before anything is saved or sent).
@@ -222,7 +247,38 @@ impl HttpSource {
     }
 }
 
+/// Moves the records out of `body`. `Err` names `records_path` and, when the array alone is
+/// missing, says how to accept that.
+fn page_records(
+    body: &mut serde_json::Value,
+    records_path: &path::JsonPath,
+    missing: RecordsMissing,
+) -> Result<Vec<serde_json::Value>, String> {
+    let only_array_missing = records_path.only_last_key_missing(body);
+    if missing == RecordsMissing::Empty && only_array_missing {
+        return Ok(Vec::new());
+    }
+    records::take_records(body, records_path).map_err(|detail| {
+        let hint = if only_array_missing {
+            " (hint: if the API leaves the array out when there are no records, set records_missing = \"empty\")"
+        } else {
+            ""
+        };
+        format!("{detail} (config: records_path = {records_path:?}){hint}")
+    })
+}
+
 impl SourceError {
+    /// Whether the message names the URL that failed (a page, a next link or the token
+    /// endpoint).
+    pub fn names_url(&self) -> bool {
+        match self {
+            SourceError::Setup(text) => text.contains("://"),
+            SourceError::GaveUp { last, .. } => last.names_url(),
+            _ => true,
+        }
+    }
+
     /// Whether the API rejected the request itself (4xx other than auth and rate limits):
     /// for a saved page reference, the sign of an expired or invalid cursor.
     pub fn is_rejected_request(&self) -> bool {
@@ -232,5 +288,43 @@ impl SourceError {
             _ => return false,
         };
         (400..500).contains(&status) && ![401, 403, 407, 408, 429].contains(&status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_missing_records_array_is_an_empty_page_only_when_configured() {
+        let path = path::JsonPath::parse("items").unwrap();
+        // Google Workspace Reports leaves `items` out of an empty window's answer.
+        let quiet = json!({"kind": "admin#reports#activities", "etag": "\"x\""});
+        let err = page_records(&mut quiet.clone(), &path, RecordsMissing::Error).unwrap_err();
+        assert!(err.contains("no `items`"), "{err}");
+        assert!(err.contains("records_missing = \"empty\""), "{err}");
+        assert!(
+            page_records(&mut quiet.clone(), &path, RecordsMissing::Empty)
+                .unwrap()
+                .is_empty()
+        );
+        // A body of another shape altogether still fails, "empty" or not.
+        let nested = path::JsonPath::parse("data.items").unwrap();
+        let error_doc = json!({"errors": [{"message": "denied"}]});
+        for missing in [RecordsMissing::Error, RecordsMissing::Empty] {
+            let err = page_records(&mut error_doc.clone(), &nested, missing).unwrap_err();
+            assert!(err.contains("no `data.items`"), "{err}");
+            assert!(!err.contains("records_missing"), "{err}");
+        }
+        // Records that are there are taken either way; a wrong type is still an error.
+        let full = json!({"items": [{"a": 1}]});
+        assert_eq!(
+            page_records(&mut full.clone(), &path, RecordsMissing::Empty)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(page_records(&mut json!({"items": 3}), &path, RecordsMissing::Empty).is_err());
     }
 }

@@ -3,8 +3,9 @@
 use serde_json::Value;
 use url::Url;
 
+use super::cursor::{self, CursorStyle};
 use super::http::JsonResponse;
-use super::records::lookup;
+use super::path::{lookup, JsonPath};
 use crate::config::PaginationConfig;
 use crate::state::PageRef;
 
@@ -33,36 +34,51 @@ pub fn next_page(
         PaginationConfig::None {} => None,
         PaginationConfig::LinkHeader {} => next_from_link_header(fetched)?,
         PaginationConfig::NextUrl { path } => match lookup(body, path) {
-            Some(Value::String(next)) if !next.is_empty() => Some(PageRef::Url(
+            None | Some(Value::Null) => None,
+            Some(Value::String(next)) if next.is_empty() => None,
+            Some(Value::String(next)) => Some(PageRef::Url(
                 fetched
                     .url
                     .join(next)
                     .map_err(|err| format!("next URL at `{path}` ({next:?}) is not a URL: {err}"))?
                     .to_string(),
             )),
-            _ => None,
+            // A next page the API names in a form that cannot be followed must not end the
+            // window as if there were none.
+            Some(other) => {
+                return Err(format!(
+                    "next URL at `{path}` is {}, not a URL (hint: check that pagination.path names the next page's link)",
+                    cursor::describe(other)
+                ))
+            }
         },
         PaginationConfig::Cursor {
             path,
             has_more_path,
+            cursor_join,
+            cursor_encoding,
             ..
-        } => {
-            match (
-                has_more(body, has_more_path.as_deref())?,
-                token(lookup(body, path)),
-            ) {
-                (Some(false), _) => None,
-                // "More pages" without a way to ask for them must not end the window quietly.
-                (Some(true), None) => {
-                    return Err(format!(
-                    "the has-more flag says more pages follow but there is no cursor at `{path}`"
-                ))
+        } => match has_more(body, has_more_path.as_ref())? {
+            Some(false) => None,
+            more => {
+                let style = CursorStyle {
+                    join: cursor_join,
+                    encoding: *cursor_encoding,
+                };
+                match (more, cursor::token(lookup(body, path), path, "cursor", style)?) {
+                    // "More pages" without a way to ask for them must not end the window
+                    // quietly.
+                    (Some(true), None) => {
+                        return Err(format!(
+                        "the has-more flag says more pages follow but there is no cursor at `{path}`"
+                    ))
+                    }
+                    (_, next) => next.map(PageRef::Token),
                 }
-                (_, next) => next.map(PageRef::Token),
             }
-        }
+        },
         PaginationConfig::Offset { has_more_path } => {
-            let done = page_is_last(body, has_more_path.as_deref(), fetched)?;
+            let done = page_is_last(body, has_more_path.as_ref(), fetched)?;
             let listed = match fetched.page {
                 Some(PageRef::Offset(offset)) => *offset,
                 _ => 0,
@@ -73,7 +89,7 @@ pub fn next_page(
             first,
             has_more_path,
         } => {
-            let done = page_is_last(body, has_more_path.as_deref(), fetched)?;
+            let done = page_is_last(body, has_more_path.as_ref(), fetched)?;
             let current = match fetched.page {
                 Some(PageRef::Page(page)) => *page,
                 _ => *first,
@@ -85,14 +101,20 @@ pub fn next_page(
                 .ok_or_else(|| format!("no `{page_info_path}` (pageInfo) in the response"))?;
             match info.get("hasNextPage") {
                 Some(Value::Bool(true)) => Some(PageRef::Token(
-                    token(info.get("endCursor")).ok_or_else(|| {
-                        format!("`{page_info_path}.hasNextPage` is true but `endCursor` is missing")
+                    cursor::token(
+                        info.get("endCursor"),
+                        page_info_path,
+                        "`endCursor` of the pageInfo",
+                        CursorStyle::default(),
+                    )?
+                    .ok_or_else(|| {
+                        format!("`hasNextPage` in `{page_info_path}` is true but `endCursor` is missing")
                     })?,
                 )),
                 Some(Value::Bool(false)) => None,
                 _ => {
                     return Err(format!(
-                        "`{page_info_path}.hasNextPage` is missing or not a boolean"
+                        "`hasNextPage` in `{page_info_path}` is missing or not a boolean"
                     ))
                 }
             }
@@ -108,17 +130,9 @@ pub fn next_page(
     Ok(next)
 }
 
-fn token(value: Option<&Value>) -> Option<String> {
-    match value {
-        Some(Value::String(token)) if !token.is_empty() => Some(token.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The has-more flag, when one is configured. A configured flag that is missing is an error:
 /// guessing "no more" would silently end the window early.
-fn has_more(body: &Value, path: Option<&str>) -> Result<Option<bool>, String> {
+fn has_more(body: &Value, path: Option<&JsonPath>) -> Result<Option<bool>, String> {
     let Some(path) = path else { return Ok(None) };
     match lookup(body, path) {
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
@@ -132,7 +146,7 @@ fn has_more(body: &Value, path: Option<&str>) -> Result<Option<bool>, String> {
 /// Whether an offset or page-number page is the window's last.
 fn page_is_last(
     body: &Value,
-    has_more_path: Option<&str>,
+    has_more_path: Option<&JsonPath>,
     fetched: &Fetched<'_>,
 ) -> Result<bool, String> {
     if let Some(flag) = has_more(body, has_more_path)? {
@@ -185,6 +199,10 @@ mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue};
     use serde_json::json;
+
+    fn jp(text: &str) -> JsonPath {
+        JsonPath::parse(text).unwrap()
+    }
 
     fn response(links: &[&str], body: Value) -> JsonResponse {
         let mut headers = HeaderMap::new();
@@ -280,7 +298,7 @@ mod tests {
     #[test]
     fn next_url_in_body() {
         let p = PaginationConfig::NextUrl {
-            path: "links.next".into(),
+            path: jp("links.next"),
         };
         let r = response(
             &[],
@@ -305,9 +323,11 @@ mod tests {
     #[test]
     fn cursor_ends_on_empty_token_or_has_more_false() {
         let p = PaginationConfig::Cursor {
-            path: "meta.next".into(),
+            path: jp("meta.next"),
             param: None,
-            has_more_path: Some("has_more".into()),
+            has_more_path: Some(jp("has_more")),
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
         };
         let more = response(&[], json!({"meta": {"next": "t2"}, "has_more": true}));
         assert_eq!(
@@ -321,9 +341,11 @@ mod tests {
             .unwrap_err()
             .contains("has_more"));
         let plain = PaginationConfig::Cursor {
-            path: "meta.next".into(),
+            path: jp("meta.next"),
             param: None,
             has_more_path: None,
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
         };
         for body in [
             json!({"meta": {"next": ""}}),
@@ -334,12 +356,100 @@ mod tests {
         }
     }
 
+    fn cursor_at(path: &str) -> PaginationConfig {
+        PaginationConfig::Cursor {
+            path: jp(path),
+            param: Some("next_offset".into()),
+            has_more_path: None,
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_array_cursor_is_joined_and_sent_back() {
+        // Duo's authentication log: `next_offset` is `[millis, txid]`.
+        let p = cursor_at("response.metadata.next_offset");
+        let r = response(
+            &[],
+            json!({"response": {"metadata": {"next_offset": ["1700000000000", "af0b"]}}}),
+        );
+        assert_eq!(
+            next(&p, &r, None, 5).unwrap(),
+            Some(PageRef::Token("1700000000000,af0b".into()))
+        );
+        let done = response(
+            &[],
+            json!({"response": {"metadata": {"next_offset": null}}}),
+        );
+        assert_eq!(next(&p, &done, None, 5).unwrap(), None);
+    }
+
+    #[test]
+    fn a_next_page_indicator_that_cannot_be_followed_fails_the_page() {
+        let cursor = cursor_at("next");
+        for body in [
+            json!({"next": {}}),
+            json!({"next": {"a": 1}}),
+            json!({"next": true}),
+            json!({"next": [[1]]}),
+        ] {
+            let err = next(&cursor, &response(&[], body.clone()), None, 5).unwrap_err();
+            assert!(err.contains("cursor at `next`"), "{body}: {err}");
+        }
+        let link = PaginationConfig::NextUrl {
+            path: jp("\"@odata.nextLink\""),
+        };
+        for body in [
+            json!({"@odata.nextLink": 7}),
+            json!({"@odata.nextLink": {"href": "/x"}}),
+            json!({"@odata.nextLink": ["/x"]}),
+        ] {
+            let err = next(&link, &response(&[], body.clone()), None, 5).unwrap_err();
+            assert!(
+                err.contains("next URL at `\"@odata.nextLink\"`"),
+                "{body}: {err}"
+            );
+        }
+        let graph = response(
+            &[],
+            json!({"value": [], "@odata.nextLink": "https://api.example.com/v1/events?$skiptoken=x"}),
+        );
+        assert_eq!(
+            next(&link, &graph, None, 5).unwrap(),
+            Some(PageRef::Url(
+                "https://api.example.com/v1/events?$skiptoken=x".into()
+            ))
+        );
+        let gql = PaginationConfig::Graphql {
+            page_info_path: jp("data.logs.pageInfo"),
+        };
+        let odd = response(
+            &[],
+            json!({"data": {"logs": {"pageInfo": {"hasNextPage": true, "endCursor": {}}}}}),
+        );
+        let err = next(&gql, &odd, None, 5).unwrap_err();
+        assert!(err.contains("endCursor"), "{err}");
+        // A has-more flag that says "done" wins over an odd cursor.
+        let flagged = PaginationConfig::Cursor {
+            path: jp("next"),
+            param: None,
+            has_more_path: Some(jp("more")),
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
+        };
+        let done = response(&[], json!({"next": {}, "more": false}));
+        assert_eq!(next(&flagged, &done, None, 5).unwrap(), None);
+    }
+
     #[test]
     fn a_cursor_that_does_not_move_is_an_error() {
         let p = PaginationConfig::Cursor {
-            path: "next".into(),
+            path: jp("next"),
             param: None,
             has_more_path: None,
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
         };
         let same = PageRef::Token("t".into());
         assert!(next(&p, &response(&[], json!({"next": "t"})), Some(&same), 5).is_err());
@@ -374,7 +484,7 @@ mod tests {
     #[test]
     fn graphql_page_info() {
         let p = PaginationConfig::Graphql {
-            page_info_path: "data.logs.pageInfo".into(),
+            page_info_path: jp("data.logs.pageInfo"),
         };
         let more = response(
             &[],

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use super::path::lookup;
+use super::path::JsonPath;
 use crate::config::{EventIdConfig, EventTimeConfig};
 
 /// One event as the source read it: its time, its id and the raw record.
@@ -17,37 +19,22 @@ pub struct Record {
     pub data: Value,
 }
 
-/// Follows a dotted path (`a.b.0.c`; digits index arrays). The empty path is the value itself.
-pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    if path.is_empty() {
-        return Some(value);
-    }
-    path.split('.').try_fold(value, |node, part| match node {
-        Value::Object(map) => map.get(part),
-        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
-}
-
 /// Moves the records array out of `body`. `Err` says what was found instead.
-pub fn take_records(body: &mut Value, path: &str) -> Result<Vec<Value>, String> {
-    let node = if path.is_empty() {
-        body
-    } else {
-        path.split('.')
-            .try_fold(body, |node, part| match node {
-                Value::Object(map) => map.get_mut(part),
-                _ => None,
-            })
-            .ok_or_else(|| format!("no `{path}` in the response body"))?
-    };
+pub fn take_records(body: &mut Value, path: &JsonPath) -> Result<Vec<Value>, String> {
+    let node = path
+        .lookup_mut(body)
+        .ok_or_else(|| format!("no `{path}` in the response body"))?;
     match node.take() {
         Value::Array(items) => Ok(items),
         // Some APIs omit the array or send null when a window is empty.
         Value::Null => Ok(Vec::new()),
         other => Err(format!(
             "`{}` is {}, not an array of records",
-            if path.is_empty() { "the body" } else { path },
+            if path.is_empty() {
+                "the body"
+            } else {
+                path.as_str()
+            },
             kind(&other)
         )),
     }
@@ -124,36 +111,32 @@ mod tests {
     use crate::config::TimeFormat;
     use serde_json::json;
 
+    fn p(text: &str) -> JsonPath {
+        JsonPath::parse(text).unwrap()
+    }
+
     fn time_cfg(path: &str) -> EventTimeConfig {
         EventTimeConfig {
-            path: path.into(),
+            path: p(path),
             format: TimeFormat::Rfc3339,
         }
     }
 
     #[test]
-    fn lookup_walks_objects_and_arrays() {
-        let v = json!({"a": {"b": [{"c": 1}]}});
-        assert_eq!(lookup(&v, "a.b.0.c"), Some(&json!(1)));
-        assert_eq!(lookup(&v, "a.x"), None);
-        assert_eq!(lookup(&v, ""), Some(&v));
-    }
-
-    #[test]
     fn records_from_root_or_nested_path() {
-        assert_eq!(take_records(&mut json!([1, 2]), "").unwrap().len(), 2);
+        assert_eq!(take_records(&mut json!([1, 2]), &p("")).unwrap().len(), 2);
         assert_eq!(
-            take_records(&mut json!({"d": {"items": [1]}}), "d.items")
+            take_records(&mut json!({"d": {"items": [1]}}), &p("d.items"))
                 .unwrap()
                 .len(),
             1
         );
-        assert!(take_records(&mut json!({"d": null}), "d")
+        assert!(take_records(&mut json!({"d": null}), &p("d"))
             .unwrap()
             .is_empty());
-        let err = take_records(&mut json!({"d": 3}), "d").unwrap_err();
+        let err = take_records(&mut json!({"d": 3}), &p("d")).unwrap_err();
         assert!(err.contains("a number"), "{err}");
-        assert!(take_records(&mut json!({}), "items")
+        assert!(take_records(&mut json!({}), &p("items"))
             .unwrap_err()
             .contains("items"));
     }
@@ -164,7 +147,7 @@ mod tests {
             json!({"published": "2026-01-01T00:00:00Z", "uuid": "u1"}),
             &time_cfg("published"),
             &EventIdConfig {
-                path: Some("uuid".into()),
+                path: Some(p("uuid")),
             },
         )
         .unwrap();

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::WindowConfig;
+use crate::config::{TimeFormat, WindowConfig};
 use crate::state::{Checkpoint, Window};
 
 /// The window to work next: the one in progress, else a new one from the anchor. `None` when
@@ -30,17 +30,49 @@ pub fn next_window(
     (end > start).then_some(Window { start, end })
 }
 
-/// Where the next window starts once `window` has been listed completely.
+/// Where the next window starts once `window` has been listed completely; `anchor` is where
+/// it was planned from (the window starts `overlap` before it).
 ///
-/// At the high-water time when the window delivered events after its start: events that share
-/// that millisecond may still arrive, and the ids kept at the high-water time drop the ones
-/// already delivered. Otherwise at the window's end. Either way the anchor moves forward, so
-/// planning always progresses.
-pub fn anchor_after(window: &Window, high_water: Option<DateTime<Utc>>) -> DateTime<Utc> {
+/// At the high-water time when the window delivered events after its anchor: events that
+/// share that millisecond may still arrive, and the ids kept at the high-water time drop the
+/// ones already delivered. Otherwise at the window's end: a high-water time inside the
+/// overlap is the old anchor, and staying there would plan the same window forever. Either
+/// way the anchor moves forward, so planning always progresses.
+pub fn anchor_after(
+    window: &Window,
+    high_water: Option<DateTime<Utc>>,
+    anchor: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let new_from = anchor.map_or(window.start, |a| a.max(window.start));
     match high_water {
-        Some(hw) if hw > window.start && hw < window.end => hw,
+        Some(hw) if hw > new_from && hw < window.end => hw,
         _ => window.end,
     }
+}
+
+/// The first half of `window`, for an API without pagination that answered it with a full
+/// page (there is no way to ask for the rest): the window is listed again in halves until
+/// each answers a short page. What is halved is the part after `anchor` (the overlap before
+/// it stays in), so each half moves the anchor on; the split point is cut to what the
+/// request format can write. `None` when that part is too short to split.
+pub fn first_half(
+    window: &Window,
+    anchor: Option<DateTime<Utc>>,
+    format: &TimeFormat,
+) -> Option<Window> {
+    let new_from = anchor
+        .filter(|a| *a > window.start && *a < window.end)
+        .unwrap_or(window.start);
+    let middle = crate::timefmt::truncate(new_from + (window.end - new_from) / 2, format);
+    // In whole seconds the middle of a short window may fall back onto its start; the next
+    // whole second may still lie inside it.
+    [middle, middle + chrono::Duration::seconds(1)]
+        .into_iter()
+        .find(|end| *end > new_from && *end < window.end)
+        .map(|end| Window {
+            start: window.start,
+            end,
+        })
 }
 
 /// The horizon of a run that starts at `now`, in whole milliseconds (APIs rarely accept
@@ -143,15 +175,104 @@ mod tests {
     }
 
     #[test]
+    fn windows_split_in_halves_down_to_what_the_format_can_write() {
+        let w = Window {
+            start: t(100),
+            end: t(200),
+        };
+        let millis = TimeFormat::EpochMillis;
+        assert_eq!(
+            first_half(&w, None, &millis),
+            Some(Window {
+                start: t(100),
+                end: t(150)
+            })
+        );
+        let ms = |n| t(100) + chrono::Duration::milliseconds(n);
+        let tiny = Window {
+            start: t(100),
+            end: ms(3),
+        };
+        assert_eq!(first_half(&tiny, None, &millis).unwrap().end, ms(1));
+        let one = Window {
+            start: t(100),
+            end: ms(1),
+        };
+        assert_eq!(first_half(&one, None, &millis), None);
+        // Whole seconds: a 1.5 s window splits at its whole second, a 1 s window not at all.
+        let seconds = TimeFormat::EpochSeconds;
+        let odd = Window {
+            start: t(100),
+            end: t(101) + chrono::Duration::milliseconds(500),
+        };
+        assert_eq!(first_half(&odd, None, &seconds).unwrap().end, t(101));
+        let second = Window {
+            start: t(100),
+            end: t(101),
+        };
+        assert_eq!(first_half(&second, None, &seconds), None);
+        let two = Window {
+            start: t(100),
+            end: t(102),
+        };
+        assert_eq!(first_half(&two, None, &seconds).unwrap().end, t(101));
+        // The overlap before the anchor stays in; what follows the anchor is halved.
+        let overlapping = Window {
+            start: t(100),
+            end: t(200),
+        };
+        assert_eq!(
+            first_half(&overlapping, Some(t(180)), &millis),
+            Some(Window {
+                start: t(100),
+                end: t(190)
+            })
+        );
+        let at_end = Window {
+            start: t(100),
+            end: t(180) + chrono::Duration::milliseconds(1),
+        };
+        assert_eq!(first_half(&at_end, Some(t(180)), &millis), None);
+    }
+
+    #[test]
     fn anchor_moves_to_high_water_or_window_end_and_always_forward() {
         let w = Window {
             start: t(100),
             end: t(200),
         };
-        assert_eq!(anchor_after(&w, Some(t(150))), t(150));
-        assert_eq!(anchor_after(&w, None), t(200));
-        assert_eq!(anchor_after(&w, Some(t(50))), t(200));
+        assert_eq!(anchor_after(&w, Some(t(150)), None), t(150));
+        assert_eq!(anchor_after(&w, None, None), t(200));
+        assert_eq!(anchor_after(&w, Some(t(50)), None), t(200));
         // All events at the window start: nothing else is in the window, move past it.
-        assert_eq!(anchor_after(&w, Some(t(100))), t(200));
+        assert_eq!(anchor_after(&w, Some(t(100)), None), t(200));
+        // A window planned from anchor 130 (overlap 30) that delivered nothing new: its
+        // high-water time is still the anchor, and the anchor must move past the window.
+        assert_eq!(anchor_after(&w, Some(t(130)), Some(t(130))), t(200));
+        assert_eq!(anchor_after(&w, Some(t(150)), Some(t(130))), t(150));
+    }
+
+    #[test]
+    fn quiet_windows_after_an_overlap_still_move_the_anchor() {
+        let config = WindowConfig {
+            overlap: Duration::from_secs(30),
+            ..cfg()
+        };
+        // Events up to 9_000 were delivered; nothing happened since. Each window must end
+        // further on than the one before, until the horizon.
+        let mut checkpoint = Checkpoint {
+            anchor: Some(t(9_000)),
+            high_water: Some(t(9_000)),
+            ..Checkpoint::default()
+        };
+        // (A run stops after the window that reaches the horizon.)
+        let mut ends = Vec::new();
+        while ends.last() != Some(&t(10_000)) {
+            let w = next_window(&checkpoint, &config, t(10_000)).unwrap();
+            assert!(ends.last().is_none_or(|e| w.end > *e), "stuck at {w:?}");
+            ends.push(w.end);
+            checkpoint.anchor = Some(anchor_after(&w, checkpoint.high_water, checkpoint.anchor));
+            assert!(ends.len() < 10, "{ends:?}");
+        }
     }
 }

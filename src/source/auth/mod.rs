@@ -50,8 +50,9 @@ enum Scheme {
     },
     /// Set one query parameter to a fixed value (api_key in the query).
     Query { name: String, value: Secret },
-    /// Send the current access token. Boxed: it is far larger than the other variants.
-    Token(Box<TokenCache>),
+    /// Send the current access token, from a cache that may be shared (see
+    /// [`Authenticator::shared`]).
+    Token(Arc<TokenCache>),
     /// Sign each request (Duo).
     Duo(duo::DuoSigner),
 }
@@ -68,9 +69,37 @@ impl fmt::Debug for Authenticator {
 impl Authenticator {
     /// Builds the authenticator. `client` is the source's reqwest client (rustls, redirects
     /// disabled); token requests use it too. Config problems (see [`AuthConfig::validate`])
-    /// come back as [`SourceError::Setup`].
+    /// come back as [`SourceError::Setup`]. Its token, if it uses one, is its own.
     pub fn new(config: &AuthConfig, client: reqwest::Client) -> Result<Self, SourceError> {
+        Self::build(config, client, None)
+    }
+
+    /// As [`Authenticator::new`], but token kinds share one token per credential with every
+    /// other authenticator of the process built this way for the same credential (token
+    /// URL, client id, secret or key, scopes, ...) and the same `transport`, a description
+    /// of how `client` connects (TLS roots, client certificate): N sources of one Okta org
+    /// fetch one token, once per its lifetime, not N tokens per run.
+    pub fn shared(
+        config: &AuthConfig,
+        client: reqwest::Client,
+        transport: &str,
+    ) -> Result<Self, SourceError> {
+        Self::build(config, client, Some(transport))
+    }
+
+    fn build(
+        config: &AuthConfig,
+        client: reqwest::Client,
+        transport: Option<&str>,
+    ) -> Result<Self, SourceError> {
         config.validate().map_err(SourceError::Setup)?;
+        let cache = |grant: Grant, client: reqwest::Client| {
+            let make = || TokenCache::new(grant, client);
+            match transport.and_then(|t| credential_key(config, t)) {
+                Some(key) => token::shared(key, make),
+                None => Arc::new(make()),
+            }
+        };
         let scheme = match config {
             AuthConfig::None => Scheme::None,
             AuthConfig::Bearer { token, prefix } => Scheme::Header {
@@ -87,22 +116,29 @@ impl Authenticator {
             AuthConfig::Oauth2ClientCredentials {
                 token_url,
                 client_id,
-                client_secret,
                 scopes,
                 audience,
-                client_auth,
-            } => Scheme::Token(Box::new(TokenCache::new(
-                Grant::ClientCredentials(oauth2::ClientCredentials::new(
-                    parse_url("token_url", token_url)?,
-                    client_id,
-                    client_secret,
-                    scopes,
-                    audience.as_deref(),
-                    client_auth.in_body(),
-                )),
-                client,
-            ))),
-            AuthConfig::GoogleServiceAccount { .. } => google_scheme(config, client)?,
+                ..
+            } => {
+                let proof = config
+                    .client_proof()
+                    .ok_or_else(|| SourceError::Setup("auth: not an OAuth 2.0 config".into()))?
+                    .map_err(|problem| SourceError::Setup(problem.to_string()))?;
+                Scheme::Token(cache(
+                    Grant::ClientCredentials(oauth2::ClientCredentials::new(
+                        parse_url("token_url", token_url)?,
+                        token_url,
+                        client_id,
+                        proof,
+                        scopes,
+                        audience.as_deref(),
+                    )),
+                    client,
+                ))
+            }
+            AuthConfig::GoogleServiceAccount { .. } => {
+                Scheme::Token(cache(google_grant(config)?, client))
+            }
             AuthConfig::DuoHmac {
                 integration_key,
                 secret_key,
@@ -203,7 +239,7 @@ fn api_key_scheme(
 }
 
 /// `google_service_account`: parses the JSON key and prepares the JWT grant.
-fn google_scheme(config: &AuthConfig, client: reqwest::Client) -> Result<Scheme, SourceError> {
+fn google_grant(config: &AuthConfig) -> Result<Grant, SourceError> {
     let (
         AuthConfig::GoogleServiceAccount {
             scopes,
@@ -230,10 +266,70 @@ fn google_scheme(config: &AuthConfig, client: reqwest::Client) -> Result<Scheme,
         scopes,
         subject.as_deref(),
     )?;
-    Ok(Scheme::Token(Box::new(TokenCache::new(
-        Grant::Google(account),
-        client,
-    ))))
+    Ok(Grant::Google(account))
+}
+
+/// What identifies a token: every setting of the credential that goes into the token request,
+/// and the `transport` the request goes through. Secrets enter only through a SHA-256, and
+/// the key never leaves the process. `None` for kinds without tokens.
+fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut parts: Vec<String> = vec![transport.to_string()];
+    match config {
+        AuthConfig::Oauth2ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            private_key,
+            key_id,
+            certificate,
+            algorithm,
+            assertion_audience,
+            scopes,
+            audience,
+            client_auth,
+        } => {
+            parts.extend([
+                "oauth2_client_credentials".to_string(),
+                token_url.clone(),
+                client_id.clone(),
+                format!(
+                    "{client_auth:?} {algorithm:?} {key_id:?} {assertion_audience:?} {audience:?}"
+                ),
+            ]);
+            for secret in [client_secret, private_key, certificate] {
+                parts.push(secret.as_ref().map_or("", Secret::expose).to_string());
+            }
+            parts.extend(scopes.iter().cloned());
+        }
+        AuthConfig::GoogleServiceAccount {
+            credentials,
+            scopes,
+            subject,
+            token_url,
+        } => {
+            parts.extend([
+                "google_service_account".to_string(),
+                credentials.expose().to_string(),
+                format!("{subject:?} {token_url:?}"),
+            ]);
+            parts.extend(scopes.iter().cloned());
+        }
+        _ => return None,
+    }
+    let mut hasher = Sha256::new();
+    for part in &parts {
+        // Length-prefixed, so no two different lists hash alike.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// `<prefix> <secret>`, or the bare secret when the prefix is absent or empty.

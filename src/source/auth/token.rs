@@ -2,6 +2,8 @@
 //! grant): fetched on first use, shared by every request, refreshed shortly before they
 //! expire, dropped when the API rejects them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -56,7 +58,7 @@ impl Grant {
     /// Secrets that must not reach an error message even if the endpoint echoes them.
     fn secrets(&self) -> Vec<&str> {
         match self {
-            Grant::ClientCredentials(grant) => vec![grant.secret()],
+            Grant::ClientCredentials(grant) => grant.secret().into_iter().collect(),
             Grant::Google(_) => Vec::new(),
         }
     }
@@ -64,6 +66,11 @@ impl Grant {
     /// What to check when the endpoint refuses the request.
     fn rejection_hint(&self) -> &'static str {
         match self {
+            Grant::ClientCredentials(grant) if grant.uses_key() => {
+                "check client_id and scopes, that the provider has the public key (or \
+                 certificate) of private_key registered for the client, key_id if it wants one, \
+                 and this machine's clock (assertions are valid for 5 minutes)"
+            }
             Grant::ClientCredentials(_) => {
                 "check client_id, client_secret and scopes; if the provider expects the client \
                  credentials as form fields, set client_auth = \"body\""
@@ -75,6 +82,21 @@ impl Grant {
             }
         }
     }
+}
+
+/// The token caches of [`super::Authenticator::shared`], by credential key. Kept for the
+/// life of the process, so a token outlives the run (and the source) that fetched it; one
+/// entry per distinct credential, which a config has few of.
+static SHARED: LazyLock<std::sync::Mutex<HashMap<String, Arc<TokenCache>>>> =
+    LazyLock::new(Default::default);
+
+/// The shared cache for `key`, made by `make` if there is none yet.
+pub(super) fn shared(key: String, make: impl FnOnce() -> TokenCache) -> Arc<TokenCache> {
+    let mut caches = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    caches
+        .entry(key)
+        .or_insert_with(|| Arc::new(make()))
+        .clone()
 }
 
 /// A token in hand.
@@ -157,17 +179,20 @@ impl TokenCache {
         if let Some(authorization) = authorization {
             request = request.header(AUTHORIZATION, authorization);
         }
-        let mut response = request.send().await.map_err(|err| SourceError::Transport {
-            url: shown.clone(),
-            detail: format!(
-                "cannot reach the token endpoint: {}",
-                crate::source::describe_reqwest(&err)
-            ),
-        })?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|err| SourceError::TokenEndpoint {
+                url: shown.clone(),
+                detail: format!(
+                    "cannot reach the token endpoint: {}",
+                    crate::source::describe_reqwest(&err)
+                ),
+            })?;
         let status = response.status();
         let body = read_capped(&mut response, MAX_TOKEN_RESPONSE)
             .await
-            .map_err(|detail| SourceError::Transport {
+            .map_err(|detail| SourceError::TokenEndpoint {
                 url: shown.clone(),
                 detail: format!("reading the token endpoint's answer: {detail}"),
             })?;

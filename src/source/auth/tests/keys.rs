@@ -79,3 +79,49 @@ aeAMMOGPSv0m9JPAwTNRWglzSRJ47E0tDWHi6QLgphMrb4Mryzk7yocWSoB+H6j/
 vX3zZIdLpRjueiuO11SwKHE=
 -----END PRIVATE KEY-----
 ";
+
+/// TEST-ONLY EC P-256 private key (PKCS#8 PEM), for `private_key_jwt` with ES256. Generated
+/// with `openssl ecparam -name prime256v1 -genkey` + `openssl pkcs8 -topk8 -nocrypt`.
+pub(crate) const EC_PRIVATE_KEY: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/1WxkIYPvdZfekyO
+knjtAapI97EkXj4qQB91DIledD6hRANCAAQR4J9bwn1YES36A3H99NnHtzHsuUNf
+n0A94uPc8Fh1LCMxFMkR2KIGtTUAponNLaiSZZFy6PwzaSOsv9hX5Buj
+-----END PRIVATE KEY-----
+";
+
+/// The public half of [`EC_PRIVATE_KEY`].
+pub(crate) const EC_PUBLIC_KEY: &str = "\
+-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEeCfW8J9WBEt+gNx/fTZx7cx7LlD
+X59APeLj3PBYdSwjMRTJEdiiBrU1AKaJzS2okmWRcuj8M2kjrL/YV+Qbow==
+-----END PUBLIC KEY-----
+";
+
+/// TEST-ONLY self-signed certificate of [`PRIVATE_KEY`] (`openssl req -new -x509`, 100 years),
+/// for the `x5t` thumbprints of `private_key_jwt`.
+pub(crate) const CERTIFICATE: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIDHTCCAgWgAwIBAgIUPet0fWaYQVMq7l7xTIRUDNsTUcYwDQYJKoZIhvcNAQEL
+BQAwHTEbMBkGA1UEAwwSc2x1aWNlLXRlc3QtY2xpZW50MCAXDTI2MTIwNzAxMzQx
+NloYDzIxMjYxMTEzMDEzNDE2WjAdMRswGQYDVQQDDBJzbHVpY2UtdGVzdC1jbGll
+bnQwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQDNhM217FEmRuX/o5/N
+gkL01EQsZL8FHTLqlR5ZVnUlA4UKoSu4FVtdsiTBbOfAH0LZRBqi3HVZI7fYzyi9
+glDDAvEBpf1Aw8oCjdaIHtY4X/dbFUG0z+ZgIm22ObluBpYuuXUCJcxQR44dXQse
+HDVnOt+DzCX4d9mczY7cNCKxtdyjvLVndSN84lr2pLw3hRCcORaP+flkdHA0pNjR
+KoDzP/EPpNNOj8ggsW18czA1msqGJGyYW7ZzFqJDev/foz+KehUHzAXFvQmUCxdA
+mP2pnM6divCEVcZu2RTNmDDkksbttwveLHHBOmU8nj2GQix5bi2c3MqwrA5U35nU
+ozWrAgMBAAGjUzBRMB0GA1UdDgQWBBQLyTL9DsQMST9uZUFAANdAM04ZwTAfBgNV
+HSMEGDAWgBQLyTL9DsQMST9uZUFAANdAM04ZwTAPBgNVHRMBAf8EBTADAQH/MA0G
+CSqGSIb3DQEBCwUAA4IBAQAuEJgfT1VWI9ZXWI/tfZXhpVR3qZ83YFvfHdvAklVi
+7HfB0iAi9PwD/0t+VGM5rJ5EYIkIIpzIOYAPOp681Eg4qKydpyJpdHaP8zsDJTmD
+jNUkoozNYj8hfDpfPctnBbTDssoCQqQBerDUUhbHVazndxPKAfo6GF9FVJ8VGmra
+bj7eYs/npIhEWHdy5CFmEOA8xsEhEc0KKJiVdv6RsUT3+AwSd8xebCCZvvh0vRIr
+7s4YUcBbZD6c8pAijsY1lYquPbB2fLVsj2BYExPaUn/BMHgNek4ehUL83yrV8ac2
+f5spVLC9txH5gAmOLUwB7Quo2wNj8tnwYKNhyq1UCm0Y
+-----END CERTIFICATE-----
+";
+
+/// `x5t#S256` of [`CERTIFICATE`]: `openssl x509 -outform der | openssl dgst -sha256 -binary`,
+/// base64url without padding.
+pub(crate) const CERTIFICATE_X5T_S256: &str = "TXPbuRU84K8QtDa-FUOe3C4hfcPqzM33T0voksQ0seI";

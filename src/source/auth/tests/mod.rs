@@ -6,6 +6,7 @@ mod google;
 mod idp;
 pub(crate) mod keys;
 mod oauth2;
+mod private_key_jwt;
 mod static_schemes;
 
 use axum::Router;

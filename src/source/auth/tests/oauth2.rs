@@ -215,12 +215,16 @@ async fn a_refused_client_is_a_clear_error_without_the_secret() {
 }
 
 #[tokio::test]
-async fn an_unreachable_token_endpoint_is_a_transport_error() {
+async fn an_unreachable_token_endpoint_is_an_error_about_the_token_url() {
     // Port 9 (discard) has no listener here: connecting fails.
     let auth = authenticator(&config_text("http://127.0.0.1:9", "basic", CLIENT_SECRET));
     let err = get(&auth, "http://127.0.0.1:9/api").await.unwrap_err();
-    assert!(matches!(err, SourceError::Transport { .. }), "{err}");
-    assert!(err.to_string().contains("token endpoint"), "{err}");
+    assert!(matches!(err, SourceError::TokenEndpoint { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("http://127.0.0.1:9/token"), "{text}");
+    assert!(text.contains("token endpoint"), "{text}");
+    assert!(text.contains("hint: check auth.token_url"), "{text}");
+    assert!(!text.contains("base_url"), "{text}");
 }
 
 #[tokio::test]

@@ -1,0 +1,584 @@
+//! The engine against vendor-shaped APIs (issue 12): the real `sluice` binary follows Graph's
+//! `@odata.nextLink`, sends Duo's array offsets back, reads Google Reports' quiet windows,
+//! waits out GitHub's 403 rate limits, lists an API without pagination exactly by splitting
+//! full windows, fails on a next page it cannot follow, shares one OAuth token between the
+//! sources of a credential, probes the newest window in `sluice check`, and presents client
+//! certificates. Each case asserts the exit code, the message, and the lake.
+
+mod common;
+
+#[path = "engine/server.rs"]
+mod server;
+
+#[path = "engine/tls.rs"]
+mod tls;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use common::{output_text, run_sluice};
+use server::{between, events, json_response, record, Seen, Vendor};
+
+// ---- config and assertions -----------------------------------------------------------------
+
+/// Writes `sluice.toml` with `sources` (each a `[[sources]]` table without `sinks`, which is
+/// added) and a local lake.
+fn write_config(dir: &Path, sources: &[String]) -> PathBuf {
+    let mut text = String::from("[state]\nkind = \"sqlite\"\npath = \"state.db\"\n");
+    for source in sources {
+        text.push_str(&format!(
+            "\n[[sources]]\n{source}\nsinks = [\"lake\"]\ncircuit_breaker = {{ failures = 0 }}\n"
+        ));
+    }
+    text.push_str("\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\npath = \"lake\"\n");
+    let path = dir.join("sluice.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn run(config: &Path) -> (Option<i32>, String) {
+    let out = run_sluice(&["run", "--once", "--config", config.to_str().unwrap()]).await;
+    (out.status.code(), output_text(&out))
+}
+
+/// Every event id in the lake of `source`, asserting none is there twice.
+fn lake_ids(dir: &Path, source: &str) -> BTreeSet<String> {
+    let contents =
+        sluice::sink::lake::read_lake(&dir.join("lake"), source).expect("lake is readable");
+    let mut ids = BTreeSet::new();
+    for id in contents.event_ids {
+        assert!(ids.insert(id.clone()), "{id} is in the lake twice");
+    }
+    ids
+}
+
+fn ids_of(events: &[(String, chrono::DateTime<Utc>)]) -> BTreeSet<String> {
+    events.iter().map(|(id, _)| id.clone()).collect()
+}
+
+/// The common part of a source: name, base URL, times and window.
+fn source(name: &str, base: &str, rest: &str) -> String {
+    format!(
+        "name = \"{name}\"\nbase_url = \"{base}\"\nevent_time = {{ path = \"time\" }}\nevent_id = {{ path = \"id\" }}\nwindow = {{ lookback = \"1d\", settle_delay = \"1m\" }}\nhttp = {{ max_attempts = 3, max_backoff = \"100ms\", timeout = \"5s\" }}\n{rest}"
+    )
+}
+
+// ---- paths that address any key -------------------------------------------------------------
+
+/// Microsoft Graph: records in `value`, the next page's URL in `@odata.nextLink`.
+fn graph(data: Vec<(String, chrono::DateTime<Utc>)>) -> impl Fn(&Seen) -> axum::response::Response {
+    move |seen| {
+        let range = between(&data, seen.time("since"), seen.time("until"));
+        let skip = seen.number("skip").unwrap_or(0);
+        let top = seen.number("top").unwrap_or(5);
+        let page: Vec<Value> = range
+            .iter()
+            .skip(skip)
+            .take(top)
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        let mut body =
+            json!({ "@odata.context": "https://graph/$metadata#auditLogs", "value": page });
+        if skip + top < range.len() {
+            let mut next = url::Url::parse(&format!("{}{}", seen.base, seen.path)).unwrap();
+            next.query_pairs_mut()
+                .append_pair("since", &seen.query["since"])
+                .append_pair("until", &seen.query["until"])
+                .append_pair("top", &top.to_string())
+                .append_pair("skip", &(skip + top).to_string());
+            body["@odata.nextLink"] = json!(next.to_string());
+        }
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_in_a_key_with_a_dot_is_followed_in_both_path_forms() {
+    let data = events(23, TimeDelta::seconds(1));
+    let (_api, base) = Vendor::start(graph(data.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |name: &str, path: &str| {
+        source(
+            name,
+            &base,
+            &format!(
+                "path = \"/v1.0/auditLogs/directoryAudits\"\nquery = {{ since = \"{{start}}\", until = \"{{end}}\", top = \"{{limit}}\" }}\npage_size = 5\nrecords_path = \"value\"\npagination = {{ kind = \"next_url\", path = {path} }}"
+            ),
+        )
+    };
+    let config = write_config(
+        dir.path(),
+        &[
+            spec("quoted", "'\"@odata.nextLink\"'"),
+            spec("pointer", "\"/@odata.nextLink\""),
+        ],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    for name in ["quoted", "pointer"] {
+        assert_eq!(lake_ids(dir.path(), name), ids_of(&data), "{name}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_that_cannot_be_followed_fails_naming_the_field_and_its_value() {
+    let data = events(8, TimeDelta::seconds(1));
+    let (_api, base) = Vendor::start(move |seen| {
+        let page: Vec<Value> = between(&data, seen.time("since"), seen.time("until"))
+            .iter()
+            .take(5)
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        // The link wrapped in an object: present, but not a URL.
+        json_response(
+            StatusCode::OK,
+            &json!({ "value": page, "links": { "next": { "href": "/audit?skip=5" } } }),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[source(
+            "api",
+            &base,
+            "path = \"/audit\"\nquery = { since = \"{start}\", until = \"{end}\" }\nrecords_path = \"value\"\npagination = { kind = \"next_url\", path = \"links.next\" }",
+        )],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("next URL at `links.next` is an object"),
+        "{text}"
+    );
+    assert!(text.contains("/audit?skip=5"), "what it held: {text}");
+    assert!(
+        lake_ids(dir.path(), "api").is_empty(),
+        "nothing of the page is staged"
+    );
+}
+
+// ---- cursors that are arrays -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duo_array_offsets_are_joined_and_sent_back() {
+    let data = events(17, TimeDelta::seconds(1));
+    let served = data.clone();
+    let (api, base) = Vendor::start(move |seen| {
+        let millis = |key: &str| {
+            seen.query
+                .get(key)
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+        };
+        let range = between(&served, millis("mintime"), millis("maxtime"));
+        // `next_offset=<millis>,<txid>`: continue after that event.
+        let after = match seen.query.get("next_offset") {
+            None => 0,
+            Some(offset) => {
+                let (_, txid) = offset.split_once(',').expect("two parts joined by a comma");
+                range.iter().position(|(id, _)| id == txid).unwrap() + 1
+            }
+        };
+        let page: Vec<_> = range.iter().skip(after).take(5).collect();
+        let next = match page.last() {
+            Some((id, t)) if after + page.len() < range.len() => {
+                json!([t.timestamp_millis().to_string(), id])
+            }
+            _ => Value::Null,
+        };
+        let items: Vec<Value> = page.iter().map(|(id, t)| record(id, *t)).collect();
+        json_response(
+            StatusCode::OK,
+            &json!({"stat": "OK", "response": {"authlogs": items, "metadata": {"next_offset": next}}}),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[source(
+            "duo",
+            &base,
+            "path = \"/admin/v2/logs/authentication\"\nquery = { mintime = \"{start}\", maxtime = \"{end}\", limit = \"{limit}\" }\npage_size = 5\nrecords_path = \"response.authlogs\"\npagination = { kind = \"cursor\", path = \"response.metadata.next_offset\", param = \"next_offset\" }\nwindow = { lookback = \"1d\", settle_delay = \"1m\", format = \"epoch_millis\" }",
+        )
+        .replace(
+            "window = { lookback = \"1d\", settle_delay = \"1m\" }\n",
+            "",
+        )],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(lake_ids(dir.path(), "duo"), ids_of(&data), "{text}");
+    let offsets: Vec<String> = api
+        .requests("/admin/v2/logs/authentication")
+        .iter()
+        .filter_map(|s| s.query.get("next_offset").cloned())
+        .collect();
+    assert_eq!(
+        offsets.len(),
+        3,
+        "pages 2 to 4 follow the array cursor: {offsets:?}"
+    );
+    assert!(offsets[0].ends_with(",e4"), "{offsets:?}");
+}
+
+// ---- records left out of quiet windows --------------------------------------------------------
+
+/// Google Workspace Reports: `items` is left out when there is nothing in the range.
+fn reports(
+    data: Vec<(String, chrono::DateTime<Utc>)>,
+) -> impl Fn(&Seen) -> axum::response::Response {
+    move |seen| {
+        let range = between(&data, seen.time("startTime"), seen.time("endTime"));
+        let mut body = json!({"kind": "admin#reports#activities", "etag": "\"e\""});
+        if !range.is_empty() {
+            body["items"] = range.iter().map(|(id, t)| record(id, *t)).collect();
+        }
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_windows_without_items_are_empty_pages_when_configured() {
+    // Events only in the last two hours; the first windows of the day-long lookback are quiet.
+    let data = events(6, TimeDelta::minutes(10));
+    let (_api, base) = Vendor::start(reports(data.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |name: &str, extra: &str| {
+        source(
+            name,
+            &base,
+            &format!(
+                "path = \"/admin/reports/v1/activity/users/all/applications/admin\"\nquery = {{ startTime = \"{{start}}\", endTime = \"{{end}}\" }}\nrecords_path = \"items\"\npagination = {{ kind = \"cursor\", path = \"nextPageToken\", param = \"pageToken\" }}\n{extra}"
+            ),
+        )
+        .replace("lookback = \"1d\"", "lookback = \"1d\", max_window = \"6h\"")
+    };
+    let config = write_config(
+        dir.path(),
+        &[
+            spec("quiet", "records_missing = \"empty\""),
+            spec("strict", ""),
+        ],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "the strict source fails: {text}");
+    assert_eq!(lake_ids(dir.path(), "quiet"), ids_of(&data), "{text}");
+    assert!(text.contains("no `items` in the response body"), "{text}");
+    assert!(
+        text.contains("set records_missing = \\\"empty\\\"")
+            || text.contains("set records_missing = \"empty\""),
+        "{text}"
+    );
+}
+
+// ---- 403 rate limits ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_with_rate_limit_headers_is_waited_out_like_a_429() {
+    let data = events(12, TimeDelta::seconds(1));
+    let expected = ids_of(&data);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let (_api, base) = Vendor::start(move |seen| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 1 {
+            // GitHub: the primary rate limit is spent until the reset (epoch seconds).
+            let reset = (Utc::now().timestamp() + 1).to_string();
+            return axum::response::Response::builder()
+                .status(StatusCode::FORBIDDEN)
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset", reset)
+                .body(axum::body::Body::from(
+                    r#"{"message": "API rate limit exceeded"}"#,
+                ))
+                .unwrap();
+        }
+        let range = between(&data, seen.time("since"), seen.time("until"));
+        let skip = seen.number("skip").unwrap_or(0);
+        let page: Vec<Value> = range
+            .iter()
+            .skip(skip)
+            .take(5)
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        let next = (skip + 5 < range.len()).then(|| {
+            format!(
+                "{}/audit-log?since={}&until={}&skip={}",
+                seen.base,
+                urlencode(&seen.query["since"]),
+                urlencode(&seen.query["until"]),
+                skip + 5
+            )
+        });
+        json_response(StatusCode::OK, &json!({ "events": page, "next": next }))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[source(
+            "github",
+            &base,
+            "path = \"/audit-log\"\nquery = { since = \"{start}\", until = \"{end}\" }\nrecords_path = \"events\"\npagination = { kind = \"next_url\", path = \"next\" }",
+        )],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(lake_ids(dir.path(), "github"), expected, "{text}");
+    assert!(!text.contains("lacks permission"), "{text}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "3 pages and the refused attempt"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_without_rate_limit_headers_is_a_permission_problem() {
+    let (_api, base) = Vendor::start(|_| {
+        json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"message": "Must have admin rights"}),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[source(
+            "github",
+            &base,
+            "path = \"/audit-log\"\nquery = { since = \"{start}\" }\npagination = { kind = \"none\" }",
+        )],
+    );
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("lacks permission"), "{text}");
+}
+
+// ---- APIs without pagination --------------------------------------------------------------------
+
+/// An API without pagination that answers at most `limit` events of the range, silently
+/// leaving out the rest.
+fn capped(
+    data: Vec<(String, chrono::DateTime<Utc>)>,
+) -> impl Fn(&Seen) -> axum::response::Response {
+    move |seen| {
+        let limit = seen.number("limit").unwrap_or(10);
+        let page: Vec<Value> = between(&data, seen.time("since"), seen.time("until"))
+            .iter()
+            .take(limit)
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        json_response(StatusCode::OK, &Value::Array(page))
+    }
+}
+
+const CAPPED_SPEC: &str = "path = \"/events\"\nquery = { since = \"{start}\", until = \"{end}\", limit = \"{limit}\" }\npage_size = 10\npagination = { kind = \"none\" }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pages_without_pagination_split_the_window_until_every_page_is_short() {
+    let data = events(95, TimeDelta::seconds(7));
+    let (api, base) = Vendor::start(capped(data.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &[source("flat", &base, CAPPED_SPEC)]);
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(lake_ids(dir.path(), "flat"), ids_of(&data), "{text}");
+    let requests = api.requests("/events").len();
+    assert!(
+        requests < 60,
+        "splitting stays proportionate: {requests} requests"
+    );
+    // A second run has nothing left to list.
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(lake_ids(dir.path(), "flat"), ids_of(&data));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_page_in_the_shortest_window_fails_loudly() {
+    // Twelve events in one millisecond: no window holds fewer than a full page of 10.
+    let (_api, base) = Vendor::start(capped(events(12, TimeDelta::zero()))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &[source("flat", &base, CAPPED_SPEC)]);
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("a full page (10 records, page_size = 10)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("as short as window.format can write"),
+        "{text}"
+    );
+    assert!(text.contains("hint: raise page_size"), "{text}");
+    assert!(
+        lake_ids(dir.path(), "flat").is_empty(),
+        "nothing of the over-full millisecond is delivered as if complete"
+    );
+}
+
+// ---- one token per credential ----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_sharing_a_credential_fetch_one_token_over_several_runs() {
+    let data = events(4, TimeDelta::seconds(1));
+    let expected = ids_of(&data);
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let issued = tokens.clone();
+    let (api, base) = Vendor::start(move |seen| {
+        if seen.path == "/oauth2/v1/token" {
+            issued.fetch_add(1, Ordering::SeqCst);
+            return json_response(
+                StatusCode::OK,
+                &json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600}),
+            );
+        }
+        if seen
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            != Some("Bearer at-1")
+        {
+            return json_response(StatusCode::UNAUTHORIZED, &json!({"error": "no token"}));
+        }
+        let page: Vec<Value> = between(&data, seen.time("since"), seen.time("until"))
+            .iter()
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        json_response(StatusCode::OK, &Value::Array(page))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = format!(
+        "auth = {{ kind = \"oauth2_client_credentials\", token_url = \"{base}/oauth2/v1/token\", client_id = \"c1\", client_secret = \"s1\", scopes = [\"logs.read\"] }}"
+    );
+    let sources: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            source(
+                name,
+                &base,
+                &format!("path = \"/{name}\"\nquery = {{ since = \"{{start}}\", until = \"{{end}}\" }}\npagination = {{ kind = \"none\" }}\n{auth}"),
+            )
+        })
+        .collect();
+    let path = write_config(dir.path(), &sources);
+    let config = sluice::config::load(&path).unwrap();
+    let store = sluice::state::open(&config.state).await.unwrap();
+    for round in 0..3 {
+        let reports =
+            sluice::runtime::run_once(&config, &store, tokio_util::sync::CancellationToken::new())
+                .await;
+        for report in &reports {
+            assert_eq!(report.error, None, "round {round}: {report:?}");
+        }
+    }
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        1,
+        "three sources, three runs, one token"
+    );
+    assert!(api.requests("/a").len() >= 3);
+    for name in ["a", "b", "c"] {
+        assert_eq!(lake_ids(dir.path(), name), expected);
+    }
+}
+
+// ---- sluice check ----------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_probes_the_newest_settled_window_and_names_a_failing_token_url() {
+    let (api, base) = Vendor::start(|_| json_response(StatusCode::OK, &json!([]))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "path = \"/events\"\nquery = { since = \"{start}\", until = \"{end}\" }\npagination = { kind = \"none\" }";
+    let config = write_config(
+        dir.path(),
+        &[
+            source("newest", &base, spec).replace("lookback = \"1d\"", "lookback = \"7d\", max_window = \"1h\""),
+            source(
+                "tokenless",
+                &base,
+                &format!("{spec}\nauth = {{ kind = \"oauth2_client_credentials\", token_url = \"http://127.0.0.1:9/oauth2/token\", client_id = \"c\", client_secret = \"s3cr3t\" }}"),
+            ),
+        ],
+    );
+    let before = Utc::now();
+    let out = run_sluice(&["check", "--config", config.to_str().unwrap()]).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let probe = &api.requests("/events")[0];
+    let since = probe.time("since").unwrap();
+    let until = probe.time("until").unwrap();
+    let horizon = before - TimeDelta::minutes(1);
+    assert!(
+        (until - horizon).num_seconds().abs() < 30,
+        "ends at the horizon: {until}"
+    );
+    assert_eq!(until - since, TimeDelta::hours(1), "one max_window long");
+    assert!(text.contains("newest: ok:"), "{text}");
+    assert!(text.contains("tokenless: FAILED:"), "{text}");
+    assert!(text.contains("http://127.0.0.1:9/oauth2/token"), "{text}");
+    assert!(text.contains("check auth.token_url"), "{text}");
+    assert!(!text.contains("check base_url"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+}
+
+// ---- mutual TLS -----------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_is_presented_to_an_api_that_requires_one() {
+    let (served, base) = tls::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |name: &str| tls::fixture(name).display().to_string();
+    let spec = |name: &str, client: &str| {
+        source(
+            name,
+            &base,
+            &format!("path = \"/events\"\nquery = {{ since = \"{{start}}\" }}\npagination = {{ kind = \"none\" }}"),
+        )
+        .replace(
+            "timeout = \"5s\" }",
+            &format!("timeout = \"5s\", ca_file = \"{}\"{client} }}", fixture("ca.pem")),
+        )
+    };
+    let with_cert = format!(
+        ", client_cert = \"{}\", client_key = \"{}\"",
+        fixture("client.pem"),
+        fixture("client-key.pem")
+    );
+    let config = write_config(
+        dir.path(),
+        &[spec("mtls", &with_cert), spec("anonymous", "")],
+    );
+    let out = run_sluice(&["check", "--config", config.to_str().unwrap()]).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("mtls: ok:"), "{text}");
+    assert!(text.contains("anonymous: FAILED"), "{text}");
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        1,
+        "only the client with a certificate got in"
+    );
+
+    // A key without its certificate is a config error naming the key to add.
+    let half = format!(", client_key = \"{}\"", fixture("client-key.pem"));
+    let config = write_config(dir.path(), &[spec("half", &half)]);
+    let out = run_sluice(&["check", "--config", config.to_str().unwrap()]).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("sources[0].http.client_cert"), "{text}");
+}
