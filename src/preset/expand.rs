@@ -20,6 +20,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "pagination",
     "order",
     "records_path",
+    "records_missing",
     "event_time",
     "event_id",
     "window",
