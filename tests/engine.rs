@@ -543,17 +543,18 @@ async fn a_client_certificate_is_presented_to_an_api_that_requires_one() {
     let (served, base) = tls::start().await;
     let dir = tempfile::tempdir().unwrap();
     let fixture = |name: &str| tls::fixture(name).display().to_string();
-    let spec = |name: &str, client: &str| {
-        source(
+    let spec =
+        |name: &str, client: &str| {
+            source(
             name,
             &base,
-            &format!("path = \"/events\"\nquery = {{ since = \"{{start}}\" }}\npagination = {{ kind = \"none\" }}"),
+            "path = \"/events\"\nquery = { since = \"{start}\" }\npagination = { kind = \"none\" }",
         )
         .replace(
             "timeout = \"5s\" }",
             &format!("timeout = \"5s\", ca_file = \"{}\"{client} }}", fixture("ca.pem")),
         )
-    };
+        };
     let with_cert = format!(
         ", client_cert = \"{}\", client_key = \"{}\"",
         fixture("client.pem"),

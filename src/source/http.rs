@@ -7,17 +7,17 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
-use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
 use super::auth::Authenticator;
+use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
 use super::request::PageRequest;
 use super::SourceError;
-use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig, ResetFormat};
+use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};
 
 /// A decoded response: headers for pagination, body as JSON.
 #[derive(Debug)]
@@ -464,73 +464,10 @@ fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
     }
 }
 
-/// Whether a rate-limit remaining header (`rate_limit.remaining_headers`) says 0.
-fn none_remaining(headers: &HeaderMap, rate: &RateLimitConfig) -> bool {
-    let remaining = rate.remaining_headers.iter().find_map(|name| {
-        headers
-            .get(name.as_str())?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()
-    });
-    remaining == Some(0)
-}
-
-/// Whether an error answer is a rate limit: a 429, or a 403 with `Retry-After` or a remaining
-/// count of 0 (GitHub answers a spent rate limit so).
-fn rate_limited(status: StatusCode, headers: &HeaderMap, rate: &RateLimitConfig) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN
-            && (headers.contains_key(RETRY_AFTER) || none_remaining(headers, rate)))
-}
-
 fn retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
         || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
-}
-
-/// How long the server asked us to wait: `Retry-After` (seconds or HTTP date), else the
-/// configured rate-limit reset header.
-fn server_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
-    retry_after(headers).or_else(|| reset_wait(headers, rate))
-}
-
-/// `Retry-After`, in seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)?;
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    chrono::DateTime::parse_from_rfc2822(value).ok().map(|at| {
-        (at.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-    })
-}
-
-/// Time until the rate limit resets, from the configured reset header.
-fn reset_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
-    let reset = rate.reset_headers.iter().find_map(|name| {
-        headers
-            .get(name.as_str())?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-    })?;
-    let wait_ms = match rate.reset_format {
-        ResetFormat::EpochSeconds => reset * 1000.0 - Utc::now().timestamp_millis() as f64,
-        ResetFormat::DeltaSeconds => reset * 1000.0,
-    };
-    // A reset in the past still deserves a short pause, not a hot retry.
-    Some(Duration::from_millis(wait_ms.clamp(100.0, 1e12) as u64))
 }
 
 enum ReadError {
@@ -590,56 +527,6 @@ pub fn display_url(url: &Url) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn retry_after_seconds_wins_over_reset() {
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", HeaderValue::from_static("7"));
-        headers.insert("x-rate-limit-reset", HeaderValue::from_static("1"));
-        assert_eq!(
-            server_wait(&headers, &RateLimitConfig::default()),
-            Some(Duration::from_secs(7))
-        );
-    }
-
-    #[test]
-    fn rate_limit_reset_is_an_epoch_time() {
-        let mut headers = HeaderMap::new();
-        let reset = (Utc::now().timestamp() + 3).to_string();
-        headers.insert("x-rate-limit-reset", HeaderValue::from_str(&reset).unwrap());
-        let wait = server_wait(&headers, &RateLimitConfig::default()).unwrap();
-        assert!(
-            wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn a_server_error_waits_for_retry_after_but_not_for_the_rate_limit_reset() {
-        let mut headers = HeaderMap::new();
-        let reset = (Utc::now().timestamp() + 50).to_string();
-        headers.insert("x-rate-limit-reset", HeaderValue::from_str(&reset).unwrap());
-        assert_eq!(retry_after(&headers), None, "a 5xx falls back to backoff");
-        assert!(
-            server_wait(&headers, &RateLimitConfig::default()).unwrap() > Duration::from_secs(40),
-            "a 429 waits for the reset"
-        );
-        headers.insert("retry-after", HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-    }
-
-    #[test]
-    fn reset_header_names_and_formats_are_configurable() {
-        let mut headers = HeaderMap::new();
-        headers.insert("ratelimit-reset", HeaderValue::from_static("2"));
-        let rate = RateLimitConfig {
-            reset_headers: vec!["ratelimit-reset".into()],
-            reset_format: ResetFormat::DeltaSeconds,
-            ..RateLimitConfig::default()
-        };
-        assert_eq!(server_wait(&headers, &rate), Some(Duration::from_secs(2)));
-        assert_eq!(server_wait(&headers, &RateLimitConfig::default()), None);
-    }
 
     #[test]
     fn urls_lose_their_credentials_for_display() {
@@ -717,43 +604,6 @@ mod tests {
             body: "down".into(),
         });
         assert!(watch.failing().unwrap().contains("HTTP 503"));
-    }
-
-    #[test]
-    fn a_403_with_rate_limit_headers_is_a_rate_limit_and_waits_for_the_reset() {
-        let rate = RateLimitConfig::default();
-        let forbidden = StatusCode::FORBIDDEN;
-        assert!(!rate_limited(forbidden, &HeaderMap::new(), &rate));
-        let mut github = HeaderMap::new();
-        github.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        let reset = (Utc::now().timestamp() + 30).to_string();
-        github.insert("x-ratelimit-reset", HeaderValue::from_str(&reset).unwrap());
-        assert!(rate_limited(forbidden, &github, &rate));
-        let wait = server_wait(&github, &rate).unwrap();
-        assert!(wait > Duration::from_secs(20), "{wait:?}");
-        let mut secondary = HeaderMap::new();
-        secondary.insert("retry-after", HeaderValue::from_static("60"));
-        assert!(rate_limited(forbidden, &secondary, &rate));
-        // Requests left: a plain permission problem.
-        let mut left = HeaderMap::new();
-        left.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
-        assert!(!rate_limited(forbidden, &left, &rate));
-        // The header names come from rate_limit.remaining_headers.
-        let mut custom = HeaderMap::new();
-        custom.insert("ratelimit-remaining", HeaderValue::from_static("0"));
-        assert!(!rate_limited(forbidden, &custom, &rate));
-        let named = RateLimitConfig {
-            remaining_headers: vec!["ratelimit-remaining".into()],
-            ..RateLimitConfig::default()
-        };
-        assert!(rate_limited(forbidden, &custom, &named));
-        // Other statuses are not read for rate limits, apart from 429.
-        assert!(!rate_limited(StatusCode::UNAUTHORIZED, &github, &rate));
-        assert!(rate_limited(
-            StatusCode::TOO_MANY_REQUESTS,
-            &HeaderMap::new(),
-            &rate
-        ));
     }
 
     #[test]

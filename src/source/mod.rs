@@ -9,6 +9,7 @@ mod cursor;
 mod http;
 mod pagination;
 pub mod path;
+mod rate_limit;
 mod records;
 pub mod request;
 pub mod template;
