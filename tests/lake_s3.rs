@@ -193,7 +193,7 @@ secret_access_key = "{SECRET_KEY}"
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_replayed_batch_overwrites_its_object() {
+    async fn a_published_object_is_never_replaced() {
         let Some(server) = start_server().await else {
             return;
         };
@@ -203,21 +203,35 @@ secret_access_key = "{SECRET_KEY}"
             event("a", 1_700_000_000, serde_json::json!({"n": 1})),
             event("b", 1_700_000_001, serde_json::json!({"n": 2})),
         ];
+        let key =
+            StorePath::from("replay/source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst");
         let mut contents = Vec::new();
-        // The same batch from the same checkpoint twice, as after a crash before the intent.
+        // The same batch with the same bytes twice (a publish finished again): accepted.
         for _ in 0..2 {
             let mut sink = LakeSink::new(&config, "okta").unwrap();
             sink.write(&events).await.unwrap();
             let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
             sink.publish(&payload).await.unwrap();
-            let key = StorePath::from(
-                "replay/source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst",
-            );
             contents.push(client.get(&key).await.unwrap().bytes().await.unwrap());
         }
-        let keys = list(&client, "replay").await;
-        assert_eq!(keys.len(), 1, "one object, not two: {keys:?}");
         assert_eq!(contents[0], contents[1], "same content");
+        // Other bytes under the same name (a state store that lost its place): refused, and
+        // the published object keeps its bytes.
+        let mut sink = LakeSink::new(&config, "okta").unwrap();
+        sink.discard_staged().await.unwrap();
+        sink.write(&[event("c", 1_700_000_002, serde_json::json!({"n": 3}))])
+            .await
+            .unwrap();
+        let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
+        let err = sink.publish(&payload).await.unwrap_err().to_string();
+        assert!(err.contains("never replaces a published object"), "{err}");
+        assert_eq!(
+            client.get(&key).await.unwrap().bytes().await.unwrap(),
+            contents[0]
+        );
+        sink.discard_staged().await.unwrap();
+        let keys = list(&client, "replay").await;
+        assert_eq!(keys.len(), 1, "one object, nothing staged: {keys:?}");
         assert_eq!(
             read_lake_at(&config, "okta").await.unwrap().event_ids,
             vec!["a", "b"]

@@ -95,21 +95,24 @@ pub async fn newest_events(
     source: &str,
     overlap: Duration,
 ) -> Result<Option<LakeTail>, SinkError> {
+    let built = match config.location() {
+        super::LakeLocation::Directory(root) => Built::Directory(root),
+        super::LakeLocation::Store { .. } => Built::Store(store::Store::build(config)?),
+    };
+    newest_events_in(&built.lake(), config, source, overlap).await
+}
+
+/// [`newest_events`] in `lake`, laid out as `config` says.
+pub(super) async fn newest_events_in(
+    lake: &Lake<'_>,
+    config: &LakeConfig,
+    source: &str,
+    overlap: Duration,
+) -> Result<Option<LakeTail>, SinkError> {
     let name = sanitize(source);
     let template = &config.key_template;
-    let built;
-    let lake = match config.location() {
-        super::LakeLocation::Directory(root) => {
-            built = Built::Directory(root);
-            built.lake()
-        }
-        super::LakeLocation::Store { .. } => {
-            built = Built::Store(store::Store::build(config)?);
-            built.lake()
-        }
-    };
     let prefix = template.static_prefix(&name);
-    let keys: Vec<String> = match &lake {
+    let keys: Vec<String> = match lake {
         Lake::Directory(root) => local_keys(root, &prefix, &config.name)?,
         Lake::Store(store) => store
             .list(&prefix)
@@ -161,7 +164,7 @@ pub async fn newest_events(
         }
         group.sort();
         for key in group {
-            let bytes = read_object(&lake, &key, &config.name).await?;
+            let bytes = read_object(lake, &key, &config.name).await?;
             let mut contents = LakeContents::default();
             contents
                 .add_object(&key, &bytes, source)
@@ -267,7 +270,116 @@ async fn read_object(lake: &Lake<'_>, key: &str, sink: &str) -> Result<Vec<u8>, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::{LakeSink, Sink};
     use super::*;
+    use crate::source::Record;
+    use crate::transform::Envelope;
+    use std::sync::Arc;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn event(id: &str, time: &str) -> Envelope {
+        let record = Record {
+            time: at(time),
+            id: id.into(),
+            data: serde_json::json!({"id": id, "kind": "k"}),
+        };
+        Envelope::wrap(record, &Arc::from("okta"), Utc::now())
+    }
+
+    fn events() -> Vec<Envelope> {
+        vec![
+            event("old", "2023-11-14T20:10:00Z"),
+            event("x", "2023-11-14T21:59:59Z"),
+            event("w", "2023-11-14T22:00:00.100Z"),
+            event("z", "2023-11-14T22:00:00.500Z"),
+            event("y", "2023-11-14T22:00:00.500Z"),
+        ]
+    }
+
+    async fn publish(sink: &mut LakeSink, batch: &str, events: &[Envelope]) {
+        sink.write(events).await.unwrap();
+        let payload = sink.prepare(batch).await.unwrap().unwrap();
+        sink.publish(&payload).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_the_partitions_the_overlap_reaches_are_read() {
+        let memory = Arc::new(object_store::memory::InMemory::new());
+        let mut cfg = LakeConfig::local("lake", "/unused");
+        cfg.part_size = bytesize::ByteSize::mib(5);
+        let mut sink = LakeSink::with_object_store(&cfg, "okta", memory.clone(), "raw");
+        publish(&mut sink, "0000000003-ab12cd34-0badf00d", &events()).await;
+        publish(
+            &mut sink,
+            "0000000001-ffffffff-0badf00d",
+            &[event("older", "2023-11-14T19:00:00Z")],
+        )
+        .await;
+        let store = store::Store::new(&cfg, memory, "raw");
+        let tail = newest_events_in(&Lake::Store(&store), &cfg, "okta", Duration::from_secs(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(tail.high_water, at("2023-11-14T22:00:00.500Z"));
+        let ids: Vec<&str> = tail.recent.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec!["x", "w", "y", "z"],
+            "the overlap, by time then id"
+        );
+        assert_eq!((tail.objects, tail.read), (4, 2), "hours 22 and 21 only");
+        assert!(tail.newest_key.contains("hr=22/"), "{}", tail.newest_key);
+        assert_eq!(tail.last_commits.get("ab12cd34"), Some(&3));
+        assert_eq!(tail.last_commits.get("ffffffff"), Some(&1));
+        // No overlap: the newest partition alone, and only the ids at the latest time.
+        let tail = newest_events_in(&Lake::Store(&store), &cfg, "okta", Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        let ids: Vec<&str> = tail.recent.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, vec!["y", "z"]);
+        assert_eq!(tail.read, 1);
+        // Another source: nothing.
+        let none = newest_events_in(&Lake::Store(&store), &cfg, "github", Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(none.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_template_without_time_parts_is_read_whole_and_found_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = LakeConfig::local("lake", dir.path());
+        cfg.key_template = KeyTemplate::parse("source={source}/t={data.kind}/").unwrap();
+        let mut sink = LakeSink::new(&cfg, "okta").unwrap();
+        assert_eq!(sink.published_before().await.unwrap(), None);
+        publish(&mut sink, "0000000001-ab12cd34-0badf00d", &events()[..2]).await;
+        publish(&mut sink, "0000000002-ab12cd34-0badf00d", &events()[2..]).await;
+        let found = sink.published_before().await.unwrap().unwrap();
+        assert!(
+            found.contains("lake `lake`") && found.contains("(e.g. source=okta/t=k/000000000"),
+            "{found}"
+        );
+        let tail = newest_events_in(
+            &Lake::Directory(dir.path()),
+            &cfg,
+            "okta",
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!((tail.objects, tail.read), (2, 2));
+        assert_eq!(tail.high_water, at("2023-11-14T22:00:00.500Z"));
+        assert_eq!(tail.recent.len(), 3);
+        let mut other = LakeSink::new(&cfg, "github").unwrap();
+        assert_eq!(other.published_before().await.unwrap(), None);
+    }
 
     #[test]
     fn commit_numbers_and_store_ids_are_read_from_names() {
