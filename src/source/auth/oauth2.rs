@@ -43,10 +43,6 @@ impl ClientCredentials {
         &self.token_url
     }
 
-    pub(super) fn secret(&self) -> &str {
-        self.client_secret.expose()
-    }
-
     /// The token request: `grant_type=client_credentials`, scope and audience, and the client
     /// credentials either as HTTP Basic or as form fields.
     pub(super) fn request(&self) -> Result<TokenRequest, SourceError> {
@@ -81,6 +77,7 @@ impl ClientCredentials {
             encode(self.client_secret.expose())
         );
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        crate::redact::register(&encoded);
         // Base64 output is always a valid header value; the error arm is for completeness.
         let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
             SourceError::Setup("auth: cannot build the token request's Authorization header".into())
