@@ -1003,6 +1003,18 @@ path = "lake"
                 2,
                 "not an address",
             ),
+            (
+                format!("[serve]\nmax_connections = 0\n{GOOD}"),
+                "serve.max_connections",
+                2,
+                "at least 1",
+            ),
+            (
+                format!("[serve]\nidle_timeout = \"0s\"\n{GOOD}"),
+                "serve.idle_timeout",
+                2,
+                "longer than zero",
+            ),
         ];
         for (text, key, line, needle) in cases {
             let e = err(&text);
