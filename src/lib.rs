@@ -14,8 +14,8 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
-pub mod runtime;
 pub mod redact;
+pub mod runtime;
 mod secrets;
 pub mod serve;
 pub mod simulator;

@@ -141,9 +141,7 @@ impl Registry {
 fn forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_string()];
     // As an API may echo it back in a URL, a form body or a JSON document.
-    forms.push(
-        percent_encoding::utf8_percent_encode(secret, URI_COMPONENT).to_string(),
-    );
+    forms.push(percent_encoding::utf8_percent_encode(secret, URI_COMPONENT).to_string());
     forms.push(
         percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
             .to_string(),

@@ -34,14 +34,18 @@ const HEC_TOKEN: &str = "hec-token-Redaction-0a9b";
 /// Every form of every secret that must appear nowhere.
 fn forbidden() -> Vec<String> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let url = |s: &str| {
-        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-    };
+    let url = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pct = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
     let mut all = Vec::new();
-    for secret in [BEARER, BASIC_PASSWORD, CLIENT_SECRET, ACCESS_TOKEN, HEC_TOKEN] {
+    for secret in [
+        BEARER,
+        BASIC_PASSWORD,
+        CLIENT_SECRET,
+        ACCESS_TOKEN,
+        HEC_TOKEN,
+    ] {
         all.extend([secret.to_string(), b64(secret), url(secret), pct(secret)]);
     }
     all.push(b64(&format!("{BASIC_USER}:{BASIC_PASSWORD}")));
@@ -225,8 +229,9 @@ fn secrets_env() -> [(&'static str, &'static str); 4] {
 
 /// Every text value of every table of the SQLite state database.
 fn database_text(path: &Path) -> String {
-    let db = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap();
+    let db =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let tables: Vec<String> = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .unwrap()
@@ -289,7 +294,10 @@ async fn echoed_secrets_reach_no_log_store_status_page_or_dead_letter() {
     let shown = common::output_text(&out);
     assert_eq!(out.status.code(), Some(1), "four sources fail:\n{shown}");
     // The servers did echo, and what they echoed was scrubbed.
-    assert!(shown.contains("Invalid token provided: SSWS [REDACTED]"), "{shown}");
+    assert!(
+        shown.contains("Invalid token provided: SSWS [REDACTED]"),
+        "{shown}"
+    );
     assert!(shown.contains("Bearer [REDACTED]"), "{shown}");
     assert!(shown.contains("client_secret=[REDACTED]"), "{shown}");
     assert_clean("sluice run's output", &shown);
@@ -430,6 +438,9 @@ async fn a_literal_value_with_an_unclosed_reference_is_named_not_shown() {
             shown.contains("sluice.toml:") && shown.contains("sources[0].auth"),
             "{command}: the error names the file, line and key: {shown}"
         );
-        assert!(shown.contains("unclosed secret reference"), "{command}: {shown}");
+        assert!(
+            shown.contains("unclosed secret reference"),
+            "{command}: {shown}"
+        );
     }
 }

@@ -40,9 +40,7 @@ impl Daemon {
             // SAFETY: runs in the forked child before exec; setrlimit is async-signal-safe
             // and nothing here allocates or takes a lock.
             unsafe {
-                command.pre_exec(move || {
-                    rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit)
-                });
+                command.pre_exec(move || rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit));
             }
         }
         let mut child = command.spawn().expect("sluice binary starts");
@@ -179,7 +177,10 @@ async fn a_half_sent_request_does_not_hold_the_exit_past_the_shutdown_timeout() 
         .unwrap();
     let took = stopped.elapsed();
     assert_eq!(status.code(), Some(0), "{}", daemon.logs());
-    assert!(took >= Duration::from_secs(2), "{took:?}: the request was not waited for");
+    assert!(
+        took >= Duration::from_secs(2),
+        "{took:?}: the request was not waited for"
+    );
     assert!(took < Duration::from_secs(6), "exit took {took:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
@@ -280,7 +281,12 @@ async fn hundreds_of_idle_connections_under_a_low_file_limit_do_not_stop_a_run()
             still_open += 1;
         }
     }
-    assert_eq!(still_open, 0, "idle connections left open; logs:\n{}", daemon.logs());
+    assert_eq!(
+        still_open,
+        0,
+        "idle connections left open; logs:\n{}",
+        daemon.logs()
+    );
     assert_eq!(daemon.healthz().await, 200);
     sim.shutdown().await;
 }

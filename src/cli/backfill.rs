@@ -95,7 +95,11 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     }
     crate::errln!(
         "backfill of `{}`: {} events delivered in {:.1}s ({} pages, {} duplicates dropped)",
-        report.source, report.events, report.seconds, report.pages, report.duplicates_dropped
+        report.source,
+        report.events,
+        report.seconds,
+        report.pages,
+        report.duplicates_dropped
     );
     code
 }

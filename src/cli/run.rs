@@ -57,7 +57,9 @@ pub async fn run(args: RunArgs) -> u8 {
     let reports = runtime::run_once(&config, &store, cancel).await;
     let code = exit_code(&reports);
     if code == EXIT_MORE_PENDING {
-        crate::errln!("more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})");
+        crate::errln!(
+            "more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})"
+        );
     }
     code
 }

@@ -61,7 +61,10 @@ pub async fn run_source(
         finished_at: chrono::Utc::now(),
         // Stored, and shown by `sluice status` and the daemon's page: an API may have echoed
         // a credential into the error.
-        error: report.error.as_deref().map(|e| crate::redact::scrub(e).into_owned()),
+        error: report
+            .error
+            .as_deref()
+            .map(|e| crate::redact::scrub(e).into_owned()),
         events: report.events,
         pages: report.pages,
     };

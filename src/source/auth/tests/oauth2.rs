@@ -213,8 +213,14 @@ async fn a_refused_client_is_a_clear_error_without_the_secret() {
     // The endpoint echoed the secret; it is scrubbed where the error is printed or stored
     // (the config registered it with the redactor when it was read).
     let shown = crate::redact::scrub(&text);
-    assert!(!shown.contains(wrong) && shown.contains("[REDACTED]"), "{shown}");
-    assert!(!crate::redact::scrub(&format!("{err:?}")).contains(wrong), "{err:?}");
+    assert!(
+        !shown.contains(wrong) && shown.contains("[REDACTED]"),
+        "{shown}"
+    );
+    assert!(
+        !crate::redact::scrub(&format!("{err:?}")).contains(wrong),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
