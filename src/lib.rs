@@ -7,10 +7,15 @@
 //! is the `sluice` command and [`simulator`] emulates vendor APIs for the demo and tests.
 //! `docs/architecture.md` walks through it.
 
+// Output goes through the secret scrubber: `crate::outln!`, `crate::errln!` and `crate::out!`
+// (see [`redact`]), never straight to stdout or stderr.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod preset;
+pub mod redact;
 pub mod runtime;
 mod secrets;
 pub mod serve;

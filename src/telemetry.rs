@@ -13,13 +13,14 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber writing to stderr. `RUST_LOG` overrides the default level
-/// (`info`). Calling it twice is harmless (the second call is ignored).
+/// Installs the global subscriber writing to stderr, every line scrubbed of registered
+/// secrets (see [`crate::redact`]). `RUST_LOG` overrides the default level (`info`). Calling
+/// it twice is harmless (the second call is ignored).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::redact::StderrWriter);
     let _ = match format {
         LogFormat::Human => builder
             .with_ansi(std::io::stderr().is_terminal())

@@ -48,7 +48,7 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     };
     let Some(source) = config.sources.iter().find(|s| s.name == args.source) else {
         let names: Vec<_> = config.sources.iter().map(|s| s.name.as_str()).collect();
-        eprintln!(
+        crate::errln!(
             "error: --source `{}` is not in {} (hint: configured sources: {})",
             args.source,
             args.config.config.display(),
@@ -60,19 +60,19 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     let range = match check_range(&args, source, step) {
         Ok(range) => range,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::errln!("error: {message}");
             return EXIT_CONFIG;
         }
     };
     let store = match crate::state::open(&config.state).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
     if let Err(message) = record(store.as_ref(), &source.name, range, step).await {
-        eprintln!("error: {message}");
+        crate::errln!("error: {message}");
         return super::EXIT_SOURCE_FAILED;
     }
     tracing::info!(
@@ -89,13 +89,17 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     let report = work_source(&config, source, &store, shutdown_token(), plan).await;
     let code = exit_code(std::slice::from_ref(&report));
     if code == super::EXIT_MORE_PENDING {
-        eprintln!(
+        crate::errln!(
             "backfill windows remain: run `sluice backfill` again with the same range, or let `sluice run`/`sluice serve` finish them (exit code {code})"
         );
     }
-    eprintln!(
+    crate::errln!(
         "backfill of `{}`: {} events delivered in {:.1}s ({} pages, {} duplicates dropped)",
-        report.source, report.events, report.seconds, report.pages, report.duplicates_dropped
+        report.source,
+        report.events,
+        report.seconds,
+        report.pages,
+        report.duplicates_dropped
     );
     code
 }

@@ -56,7 +56,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
             .iter()
             .any(|w| *w == 0 || *w > crate::config::MAX_WORKERS)
     {
-        eprintln!(
+        crate::errln!(
             "error: --workers {:?} must list counts from 1 to {} (hint: --workers 1,4,8)",
             args.workers,
             crate::config::MAX_WORKERS
@@ -64,7 +64,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
         return EXIT_CONFIG;
     }
     if args.page_size == 0 || args.events == 0 {
-        eprintln!("error: --events and --page-size must be at least 1 (hint: --events 1000000 --page-size 1000)");
+        crate::errln!("error: --events and --page-size must be at least 1 (hint: --events 1000000 --page-size 1000)");
         return EXIT_CONFIG;
     }
     let mut sim_config = SimulatorConfig::okta(args.events);
@@ -79,12 +79,12 @@ pub async fn bench(args: BenchArgs) -> u8 {
     {
         Ok(sim) => sim,
         Err(err) => {
-            eprintln!("error: cannot start the simulator: {err:#}");
+            crate::errln!("error: cannot start the simulator: {err:#}");
             return EXIT_CONFIG;
         }
     };
     let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
-    println!(
+    crate::outln!(
         "backlog: {} events over {}, {} per page ({} pages), {} latency per page",
         args.events,
         humantime::format_duration(args.span),
@@ -97,7 +97,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
         let dir = args.dir.join(format!("workers-{workers}"));
         match time_run(&args, &sim.base_url(), &dir, workers, &expected).await {
             Ok(timing) => {
-                println!(
+                crate::outln!(
                     "workers {:>2}: {:>8.1} s, {:>9.0} events/s, {} pages, peak RSS {}, CPU {}",
                     timing.workers,
                     timing.seconds,
@@ -113,7 +113,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
                 timings.push(timing);
             }
             Err(err) => {
-                eprintln!("error: the run with {workers} workers failed: {err}");
+                crate::errln!("error: the run with {workers} workers failed: {err}");
                 sim.shutdown().await;
                 return EXIT_SOURCE_FAILED;
             }
@@ -224,14 +224,14 @@ fn print_table(args: &BenchArgs, timings: &[Timing]) {
     let Some(base) = timings.first() else {
         return;
     };
-    println!();
-    println!(
+    crate::outln!();
+    crate::outln!(
         "| workers | seconds | events/s | speed-up vs {} | peak RSS | CPU seconds |",
         base.workers
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    crate::outln!("|---:|---:|---:|---:|---:|---:|");
     for t in timings {
-        println!(
+        crate::outln!(
             "| {} | {:.1} | {:.0} | {:.1}× | {} | {} |",
             t.workers,
             t.seconds,

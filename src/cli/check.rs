@@ -13,7 +13,7 @@ pub async fn check(args: ConfigArg) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    println!(
+    crate::outln!(
         "{}: config is valid ({} sources, {} sinks)",
         args.config.display(),
         config.sources.len(),
@@ -22,10 +22,10 @@ pub async fn check(args: ConfigArg) -> u8 {
     let mut failed = 0;
     for source in &config.sources {
         match probe(source).await {
-            Ok(found) => println!("{}: ok: {found}", source.name),
+            Ok(found) => crate::outln!("{}: ok: {found}", source.name),
             Err(err) => {
                 failed += 1;
-                println!("{}: FAILED: {err}", source.name);
+                crate::outln!("{}: FAILED: {err}", source.name);
             }
         }
     }

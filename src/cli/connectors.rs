@@ -24,16 +24,16 @@ enum ConnectorsCommand {
 pub async fn connectors(args: ConnectorsArgs) -> u8 {
     match args.command {
         ConnectorsCommand::List => {
-            print!("{}", list_table(&preset::catalog().presets));
+            crate::out!("{}", list_table(&preset::catalog().presets));
             EXIT_OK
         }
         ConnectorsCommand::Show { name } => match find(&name) {
             Ok(preset) => {
-                print!("{}", preset.text);
+                crate::out!("{}", preset.text);
                 EXIT_OK
             }
             Err(message) => {
-                eprintln!("error: {message}");
+                crate::errln!("error: {message}");
                 EXIT_CONFIG
             }
         },

@@ -61,7 +61,7 @@ pub async fn demo(args: DemoArgs) -> u8 {
     match run_demo(&args).await {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             EXIT_CONFIG
         }
     }
@@ -80,12 +80,12 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, demo_config(&sim.base_url(), args.events))
         .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
-    println!(
+    crate::outln!(
         "simulated Okta System Log at {} serving {} events",
         sim.base_url(),
         args.events
     );
-    println!("config written to {}", config_path.display());
+    crate::outln!("config written to {}", config_path.display());
 
     let config = crate::config::load(&config_path).map_err(|e| e.to_string())?;
     let store = crate::state::open(&config.state)
@@ -108,33 +108,33 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         .filter(|id| !delivered.contains(id.as_str()))
         .count();
 
-    println!();
-    println!("events      {}", report.events);
-    println!("pages       {}", report.pages);
-    println!("objects     {}", report.objects);
-    println!(
+    crate::outln!();
+    crate::outln!("events      {}", report.events);
+    crate::outln!("pages       {}", report.pages);
+    crate::outln!("objects     {}", report.objects);
+    crate::outln!(
         "bytes       {} ({})",
         report.bytes,
         bytesize::ByteSize::b(report.bytes)
     );
-    println!("seconds     {:.2}", report.seconds);
-    println!(
+    crate::outln!("seconds     {:.2}", report.seconds);
+    crate::outln!(
         "events/s    {:.0}",
         report.events as f64 / report.seconds.max(1e-9)
     );
-    println!("lake        {}", lake.display());
-    println!(
+    crate::outln!("lake        {}", lake.display());
+    crate::outln!(
         "verified    {} unique events in the lake, {} missing, {} duplicated",
         delivered.len(),
         missing,
         duplicates
     );
     if let Some(error) = report.error {
-        eprintln!("error: source `okta` failed: {error}");
+        crate::errln!("error: source `okta` failed: {error}");
         return Ok(EXIT_SOURCE_FAILED);
     }
     if missing > 0 || duplicates > 0 {
-        eprintln!("error: the lake does not match the simulator's events");
+        crate::errln!("error: the lake does not match the simulator's events");
         return Ok(EXIT_SOURCE_FAILED);
     }
     Ok(EXIT_OK)

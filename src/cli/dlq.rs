@@ -53,7 +53,7 @@ pub async fn dlq(args: DlqArgs) -> u8 {
         } => replay(&config, &source, sink.as_deref()).await,
     };
     result.unwrap_or_else(|(code, message)| {
-        eprintln!("error: {message}");
+        crate::errln!("error: {message}");
         code
     })
 }
@@ -100,21 +100,21 @@ fn list(arg: &ConfigArg, source: Option<&str>, json: bool) -> Result<u8, Failure
         })
         .collect();
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else if rows.is_empty() {
-        println!("the dead-letter queue {} is empty", root.display());
+        crate::outln!("the dead-letter queue {} is empty", root.display());
     } else {
         for row in &rows {
-            println!(
+            crate::outln!(
                 "{} ({} events)",
                 row["object"].as_str().unwrap_or_default(),
                 row["events"]
             );
             for reason in row["reasons"].as_array().into_iter().flatten() {
-                println!(
+                crate::outln!(
                     "  {} x sink {}: {}",
                     reason["events"],
                     reason["sink"].as_str().unwrap_or_default(),
@@ -178,7 +178,7 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
                 )
             })?;
             replayed += object.letters.len();
-            println!(
+            crate::outln!(
                 "replayed {} events from {} (kept as {})",
                 object.letters.len(),
                 object.path.display(),
@@ -186,7 +186,7 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
             );
         } else {
             still_refused += refused;
-            println!(
+            crate::outln!(
                 "{} of {} events from {} were refused again; the object stays in the queue",
                 refused,
                 object.letters.len(),
@@ -194,7 +194,7 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
             );
         }
     }
-    println!("replayed {replayed} events; {still_refused} refused again");
+    crate::outln!("replayed {replayed} events; {still_refused} refused again");
     Ok(if still_refused == 0 {
         EXIT_OK
     } else {

@@ -21,14 +21,14 @@ pub async fn init(args: InitArgs) -> u8 {
         match connectors::find(name) {
             Ok(preset) => presets.push(preset),
             Err(message) => {
-                eprintln!("error: {message}");
+                crate::errln!("error: {message}");
                 return EXIT_CONFIG;
             }
         }
     }
     let text = crate::preset::starter_config(&presets);
     let Some(path) = args.output else {
-        print!("{text}");
+        crate::out!("{text}");
         return EXIT_OK;
     };
     // create_new: an existing config is never overwritten.
@@ -39,14 +39,14 @@ pub async fn init(args: InitArgs) -> u8 {
         .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
     match written {
         Ok(()) => {
-            eprintln!(
+            crate::errln!(
                 "wrote {}; fill in the settings marked REQUIRED",
                 path.display()
             );
             EXIT_OK
         }
         Err(err) => {
-            eprintln!("error: cannot write {}: {err}", path.display());
+            crate::errln!("error: cannot write {}: {err}", path.display());
             EXIT_CONFIG
         }
     }

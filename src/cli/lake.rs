@@ -51,14 +51,14 @@ fn print_ddl(args: &DdlArgs) -> u8 {
     let config = match crate::config::load_without_secrets(&args.config.config) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
     let lake = match pick_lake(&config, &args.source, args.sink.as_deref()) {
         Ok(lake) => lake,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
@@ -68,11 +68,11 @@ fn print_ddl(args: &DdlArgs) -> u8 {
     };
     match ddl::ddl(lake, args.dialect, &args.source, &names) {
         Ok(text) => {
-            print!("{text}");
+            crate::out!("{text}");
             EXIT_OK
         }
         Err(err) => {
-            eprintln!("error: sink `{}`: {err}", lake.name);
+            crate::errln!("error: sink `{}`: {err}", lake.name);
             EXIT_CONFIG
         }
     }

@@ -89,13 +89,14 @@ pub struct ConfigArg {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            crate::errln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -119,10 +120,22 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Raises the soft limit on open files to the hard limit: runs open files, sockets and
+/// database handles, and a distribution's default soft limit (often 1024) is lower than
+/// what the administrator allowed.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "limit on open files"),
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot raise the limit on open files; keeping it")
+        }
+    }
+}
+
 /// Loads the config or prints why not.
 fn load_config(arg: &ConfigArg) -> Result<crate::config::Config, u8> {
     crate::config::load(&arg.config).map_err(|err| {
-        eprintln!("error: {err}");
+        crate::errln!("error: {err}");
         EXIT_CONFIG
     })
 }

@@ -23,7 +23,7 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs) -> u8 {
     if !args.once {
-        eprintln!("error: `sluice run` needs --once (one pass over every source, then exit); schedule it with cron or a CronJob, or run `sluice serve`");
+        crate::errln!("error: `sluice run` needs --once (one pass over every source, then exit); schedule it with cron or a CronJob, or run `sluice serve`");
         return EXIT_CONFIG;
     }
     let config = match load_config(&args.config) {
@@ -33,14 +33,14 @@ pub async fn run(args: RunArgs) -> u8 {
     let store = match crate::state::open(&config.state).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
     let cancel = shutdown_token();
     if let Some(deadline) = args.deadline {
         if let Err(message) = check_deadline(&config, deadline) {
-            eprintln!("error: {message}");
+            crate::errln!("error: {message}");
             return EXIT_CONFIG;
         }
         let reserve = commit_reserve(deadline);
@@ -57,7 +57,9 @@ pub async fn run(args: RunArgs) -> u8 {
     let reports = runtime::run_once(&config, &store, cancel).await;
     let code = exit_code(&reports);
     if code == EXIT_MORE_PENDING {
-        eprintln!("more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})");
+        crate::errln!(
+            "more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})"
+        );
     }
     code
 }
@@ -95,7 +97,7 @@ fn check_deadline(
 pub fn exit_code(reports: &[RunReport]) -> u8 {
     let failed: Vec<_> = reports.iter().filter(|r| r.error.is_some()).collect();
     for report in &failed {
-        eprintln!(
+        crate::errln!(
             "error: source `{}` failed: {}",
             report.source,
             report.error.as_deref().unwrap_or_default()

@@ -73,11 +73,11 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
     let running = match simulator::start(config.clone(), addr).await {
         Ok(running) => running,
         Err(err) => {
-            eprintln!("error: cannot serve on {addr}: {err:#} (hint: pick another --port)");
+            crate::errln!("error: cannot serve on {addr}: {err:#} (hint: pick another --port)");
             return EXIT_CONFIG;
         }
     };
-    println!(
+    crate::outln!(
         "serving a simulated {} API at {} with {} events (token: {}); Ctrl-C to stop",
         args.vendor.as_str(),
         running.base_url(),
@@ -87,6 +87,6 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
     super::wait_for_signal().await;
     let stats = running.stats();
     running.shutdown().await;
-    println!("stopped: {stats:?}");
+    crate::outln!("stopped: {stats:?}");
     EXIT_OK
 }

@@ -140,7 +140,7 @@ pub async fn state(args: StateArgs) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            crate::errln!("error: {message}");
             code
         }
     }
@@ -194,7 +194,7 @@ async fn show(arg: &ConfigArg, source: Option<&str>) -> Result<(), Failure> {
         None => store.checkpoints_under("").await.map_err(failed)?,
     };
     if keys.is_empty() {
-        println!(
+        crate::outln!(
             "no checkpoints{}",
             source
                 .map(|s| format!(" for source `{s}`"))
@@ -298,7 +298,7 @@ async fn export(arg: &ConfigArg, output: Option<&Path>) -> Result<(), Failure> {
         .collect();
     for status in store.status().await.map_err(failed)? {
         if status.commit_in_flight {
-            eprintln!(
+            crate::errln!(
                 "warning: `{}` has a commit in flight; its last committed checkpoint is exported (hint: run `sluice run --once` first to finish the commit)",
                 status.source
             );
@@ -323,7 +323,7 @@ async fn export(arg: &ConfigArg, output: Option<&Path>) -> Result<(), Failure> {
             .write_all(text.as_bytes())
             .map_err(failed)?,
     }
-    eprintln!("exported {} checkpoints", document.checkpoints.len());
+    crate::errln!("exported {} checkpoints", document.checkpoints.len());
     Ok(())
 }
 
@@ -427,7 +427,7 @@ async fn import(arg: &ConfigArg, input: &Path, force: bool) -> Result<(), Failur
     let result = import_leased(&*store, &document, &leases, force).await;
     release_all(&*store, &leases).await;
     let imported = result?;
-    eprintln!("imported {imported} checkpoints");
+    crate::errln!("imported {imported} checkpoints");
     Ok(())
 }
 
@@ -483,7 +483,7 @@ async fn reset(arg: &ConfigArg, source: &str, yes: bool, force: bool) -> Result<
     let configured = config.sources.iter().any(|s| s.name == source);
     if keys.is_empty() {
         return if configured {
-            println!("source `{source}` has no checkpoint: nothing to reset");
+            crate::outln!("source `{source}` has no checkpoint: nothing to reset");
             Ok(())
         } else {
             Err((
@@ -513,7 +513,7 @@ async fn reset(arg: &ConfigArg, source: &str, yes: bool, force: bool) -> Result<
     let result = reset_leased(&*store, &leases, force).await;
     release_all(&*store, &leases).await;
     result?;
-    println!(
+    crate::outln!(
         "reset source `{source}`{}; its next run starts from its lookback",
         if windows > 0 {
             format!(" and {windows} backfill windows")

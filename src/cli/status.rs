@@ -21,7 +21,7 @@ pub async fn status(args: StatusArgs) -> u8 {
     let config = match crate::config::load_without_secrets(&args.config.config) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
@@ -34,7 +34,7 @@ pub async fn status(args: StatusArgs) -> u8 {
             .into_iter()
             .partition(|s| crate::state::is_window_key(&s.source)),
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
@@ -63,7 +63,7 @@ pub async fn status(args: StatusArgs) -> u8 {
     }
     if args.json {
         let rows: Vec<_> = statuses.iter().map(json_row).collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
@@ -107,18 +107,18 @@ fn print_table(statuses: &[SourceStatus]) {
         let c = &s.checkpoint;
         let time =
             |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
-        println!("source {}", s.source);
+        crate::outln!("source {}", s.source);
         match c.window {
-            Some(w) => println!(
+            Some(w) => crate::outln!(
                 "  window       {} .. {} (in progress)",
                 rfc3339_millis(w.start),
                 rfc3339_millis(w.end)
             ),
-            None => println!("  next window  from {}", time(c.anchor)),
+            None => crate::outln!("  next window  from {}", time(c.anchor)),
         }
-        println!("  high water   {}", time(c.high_water));
+        crate::outln!("  high water   {}", time(c.high_water));
         for b in &c.backfills {
-            println!(
+            crate::outln!(
                 "  backfill     {} .. {}: complete up to {} ({} windows of {})",
                 rfc3339_millis(b.from),
                 rfc3339_millis(b.to),
@@ -128,28 +128,28 @@ fn print_table(statuses: &[SourceStatus]) {
             );
         }
         match lag_seconds(s) {
-            Some(lag) => println!(
+            Some(lag) => crate::outln!(
                 "  lag          {}",
                 humantime::format_duration(std::time::Duration::from_secs(lag.max(0) as u64))
             ),
-            None => println!("  lag          - (nothing delivered yet)"),
+            None => crate::outln!("  lag          - (nothing delivered yet)"),
         }
-        println!("  delivered    {} events in {} commits", c.delivered, c.seq);
+        crate::outln!("  delivered    {} events in {} commits", c.delivered, c.seq);
         if s.commit_in_flight {
-            println!("  in flight    a commit was interrupted; the next run finishes it");
+            crate::outln!("  in flight    a commit was interrupted; the next run finishes it");
         }
         match &s.last_run {
-            Some(run) => println!(
+            Some(run) => crate::outln!(
                 "  last run     {} ({}, {} events, {} pages)",
                 rfc3339_millis(run.finished_at),
                 if run.error.is_some() { "failed" } else { "ok" },
                 run.events,
                 run.pages
             ),
-            None => println!("  last run     never"),
+            None => crate::outln!("  last run     never"),
         }
         if let Some(run) = &s.last_error {
-            println!(
+            crate::outln!(
                 "  last error   {}: {}",
                 rfc3339_millis(run.finished_at),
                 run.error.as_deref().unwrap_or_default()

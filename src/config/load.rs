@@ -389,6 +389,20 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
             "write IP:PORT, e.g. \"127.0.0.1:9464\", or \"0.0.0.0:9464\" to be reachable from other hosts (Kubernetes probes, Prometheus)",
         ));
     }
+    if serve.max_connections == 0 {
+        return Err(invalid(
+            "serve.max_connections".into(),
+            "must be at least 1",
+            "leave it out for the default (64); probes and Prometheus need one or two",
+        ));
+    }
+    if serve.idle_timeout.is_zero() {
+        return Err(invalid(
+            "serve.idle_timeout".into(),
+            "must be longer than zero",
+            "leave it out for the default (10s); a client must have time to send a request",
+        ));
+    }
     validate_schedule("serve.schedule", &serve.schedule)
 }
 
@@ -1127,6 +1141,18 @@ path = "lake"
                 "serve.listen",
                 2,
                 "not an address",
+            ),
+            (
+                format!("[serve]\nmax_connections = 0\n{GOOD}"),
+                "serve.max_connections",
+                2,
+                "at least 1",
+            ),
+            (
+                format!("[serve]\nidle_timeout = \"0s\"\n{GOOD}"),
+                "serve.idle_timeout",
+                2,
+                "longer than zero",
             ),
         ];
         for (text, key, line, needle) in cases {

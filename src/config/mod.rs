@@ -97,7 +97,7 @@ pub enum StateConfig {
         /// Connection URL, e.g. `postgres://sluice:${env:PGPASSWORD}@db:5432/sluice?sslmode=require`
         /// (`sslmode=disable` or unset: plain TCP; `require`: TLS with the certificate verified).
         /// Secret references are resolved even for `sluice status`, which needs the store.
-        #[serde(deserialize_with = "always_resolved")]
+        #[serde(deserialize_with = "always_resolved_url")]
         url: Secret,
         /// As for `sqlite`.
         #[serde(default = "default_lease_ttl", with = "humantime_serde")]
@@ -172,6 +172,14 @@ impl ObjectStateConfig {
 fn always_resolved<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
     let raw = String::deserialize(deserializer)?;
     Secret::resolve(&raw).map_err(serde::de::Error::custom)
+}
+
+/// As [`always_resolved`], for a URL holding a secret (see [`Secret::resolve_url`]).
+fn always_resolved_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Secret, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Secret::resolve_url(&raw).map_err(serde::de::Error::custom)
 }
 
 /// As [`always_resolved`], for an optional secret.

@@ -79,25 +79,84 @@ impl Secret {
     /// Resolves every `${env:NAME}`, `${file:PATH}` and secret manager reference in `raw`.
     /// Text outside references is kept as written, so `Basic ${env:CREDS}` works. Secret
     /// manager references make network requests (see [`crate::secrets`]).
+    ///
+    /// The value each reference resolves to, or the whole value when it has no reference (a
+    /// credential written into the file), is registered with [`crate::redact`], so that it
+    /// is scrubbed from everything Sluice prints or stores.
     pub fn resolve(raw: &str) -> Result<Secret, String> {
-        let mut out = String::with_capacity(raw.len());
-        let mut rest = raw;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed secret reference in `{}`", preview(raw)))?;
-            let reference = &after[..end];
-            // The reference in the message lets the loader point at its line and column.
-            out.push_str(
-                &resolve_reference(reference)
-                    .map_err(|e| format!("secret `${{{reference}}}`: {e}"))?,
-            );
-            rest = &after[end + 1..];
+        let (value, references) = resolve_references(raw)?;
+        if references == 0 {
+            crate::redact::register(&value);
         }
-        out.push_str(rest);
-        Ok(Secret(out))
+        Ok(Secret(value))
+    }
+
+    /// Like [`Secret::resolve`] for a URL holding a secret (a database URL): the resolved
+    /// references and the URL's password are registered for scrubbing, not the URL itself,
+    /// which errors show (with the password hidden) to say what could not be reached.
+    pub fn resolve_url(raw: &str) -> Result<Secret, String> {
+        let (value, _) = resolve_references(raw)?;
+        if let Ok(url) = url::Url::parse(&value) {
+            if let Some(password) = url.password() {
+                crate::redact::register(password);
+                let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
+                crate::redact::register(&decoded);
+            }
+        }
+        Ok(Secret(value))
+    }
+}
+
+/// Resolves the references in `raw`, registering each value for scrubbing; returns the
+/// value and how many references it had.
+fn resolve_references(raw: &str) -> Result<(String, usize), String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    let mut references = 0;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // The message quotes nothing of the value: the text around `${` may be a
+        // credential. The loader names the key and its line.
+        let end = after.find('}').ok_or_else(|| {
+            "unclosed secret reference: `${` without a closing `}` (hint: write ${env:NAME}, ${file:PATH} or a secret manager reference, or move a literal value containing `${` into a file and use ${file:PATH})".to_string()
+        })?;
+        let reference = &after[..end];
+        // The reference in the message lets the loader point at its line and column.
+        let value =
+            resolve_reference(reference).map_err(|e| format!("secret `${{{reference}}}`: {e}"))?;
+        crate::redact::register(&value);
+        out.push_str(&value);
+        references += 1;
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok((out, references))
+}
+
+/// For commands that leave secrets unresolved (`sluice status`): registers for scrubbing
+/// what can be had without a request or an error, so that text stored by an older version
+/// is still scrubbed when shown: the literal value, and `${env:...}` and `${file:...}`
+/// references that resolve. Secret manager references are not fetched.
+fn register_without_resolving(raw: &str) {
+    let mut rest = raw;
+    let mut references = 0;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let reference = &after[..end];
+        references += 1;
+        let value = match reference.split_once(':') {
+            Some(("env", _)) | Some(("file", _)) => resolve_reference(reference).ok(),
+            _ => None,
+        };
+        if let Some(value) = value {
+            crate::redact::register(&value);
+        }
+        rest = &after[end + 1..];
+    }
+    if references == 0 {
+        crate::redact::register(raw);
     }
 }
 
@@ -158,11 +217,6 @@ fn relative_to_config(path: &str) -> PathBuf {
     }
 }
 
-/// Shows the shape of a raw value without its content, for error messages.
-fn preview(raw: &str) -> String {
-    raw.split("${").next().unwrap_or_default().to_string() + "${...}"
-}
-
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -179,6 +233,7 @@ impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
         if !CONTEXT.with(|c| c.borrow().resolve) {
+            register_without_resolving(&raw);
             return Ok(Secret(raw));
         }
         Secret::resolve(&raw).map_err(serde::de::Error::custom)

@@ -15,6 +15,20 @@ pub struct ServeConfig {
     /// The schedule of every source without its own `schedule`.
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// The most connections served at once on `listen`; more wait in the kernel's queue,
+    /// using no file descriptor of the process, so that idle clients cannot take the
+    /// descriptors that runs need.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, counted from when it
+    /// opens or its previous answer was sent: a client sending half a request, or holding an
+    /// idle keep-alive connection, is disconnected after this.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// At a stop, how long requests being answered may take to finish once the runs have
+    /// committed; connections still open then are closed.
+    #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -22,8 +36,23 @@ impl Default for ServeConfig {
         ServeConfig {
             listen: default_listen(),
             schedule: ScheduleConfig::default(),
+            max_connections: default_max_connections(),
+            idle_timeout: default_idle_timeout(),
+            shutdown_timeout: default_shutdown_timeout(),
         }
     }
+}
+
+fn default_max_connections() -> usize {
+    64
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn default_listen() -> String {

@@ -60,7 +60,12 @@ pub async fn run_source(
         source: source.name.clone(),
         started_at,
         finished_at: chrono::Utc::now(),
-        error: report.error.clone(),
+        // Stored, and shown by `sluice status` and the daemon's page: an API may have echoed
+        // a credential into the error.
+        error: report
+            .error
+            .as_deref()
+            .map(|e| crate::redact::scrub(e).into_owned()),
         events: report.events,
         pages: report.pages,
     };

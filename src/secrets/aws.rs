@@ -54,12 +54,18 @@ impl Client {
             })?),
             None => None,
         };
+        // Sluice's own credentials for the manager are scrubbed like the secrets it fetches.
+        crate::redact::register(secret_access_key.trim());
+        let session_token = var("AWS_SESSION_TOKEN");
+        if let Some(token) = &session_token {
+            crate::redact::register(token.trim());
+        }
         Ok(Client {
             http: http::client(Vec::new())?,
             credentials: Credentials {
                 access_key_id: access_key_id.trim().to_string(),
                 secret_access_key: Secret::new(secret_access_key.trim()),
-                session_token: var("AWS_SESSION_TOKEN").map(|t| Secret::new(t.trim())),
+                session_token: session_token.map(|t| Secret::new(t.trim())),
             },
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
             endpoint,

@@ -164,6 +164,8 @@ fn service_account(file: &str, http: reqwest::Client) -> Result<Tokens, String> 
             kind.as_deref().unwrap_or("missing")
         ));
     }
+    // The key is scrubbed like the secrets it fetches (its private key: by the authenticator).
+    crate::redact::register(&text);
     let config = AuthConfig::GoogleServiceAccount {
         credentials: Secret::new(text),
         scopes: vec![SCOPE.to_string()],
@@ -204,6 +206,7 @@ async fn metadata_token(http_client: &reqwest::Client, url: &Url) -> Result<Head
     let token: Token = serde_json::from_slice(&answer.body).map_err(|_| {
         format!("the metadata server at {shown_url} answered without an access_token (hint: check GCE_METADATA_HOST)")
     })?;
+    crate::redact::register_token(&token.access_token);
     let mut value =
         HeaderValue::from_str(&format!("Bearer {}", token.access_token)).map_err(|_| {
             format!(

@@ -37,6 +37,8 @@ impl Client {
             Some(token) => token,
             None => token_file()?,
         };
+        // Sluice's own credential for the manager is scrubbed like the secrets it fetches.
+        crate::redact::register(token.trim());
         let mut token = HeaderValue::from_str(token.trim()).map_err(|_| {
             "the Vault token contains characters not allowed in an HTTP header (hint: check VAULT_TOKEN or ~/.vault-token for stray quotes)".to_string()
         })?;

@@ -84,7 +84,9 @@ pub fn router(health: Arc<Health>, prometheus: Option<PrometheusHandle>) -> Rout
         .with_state(AppState { health, prometheus })
 }
 
+/// A plain-text answer, scrubbed of secrets (run errors may quote an API that echoed one).
 fn text(status: StatusCode, body: String) -> Response {
+    let body = crate::redact::scrub_string(body);
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -118,7 +120,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            handle.render(),
+            crate::redact::scrub_string(handle.render()),
         )
             .into_response(),
         None => text(

@@ -4,7 +4,8 @@
 //! - [`schedule`]: when a source runs (interval or cron, plus jitter);
 //! - `supervisor`: one task per source, rebuilt on reload;
 //! - `signals`: SIGHUP, SIGTERM and SIGINT;
-//! - `http` and `metrics`: the endpoints and the Prometheus recorder.
+//! - `http` and `metrics`: the endpoints and the Prometheus recorder;
+//! - `listener`: the HTTP server, with its connection cap and timeouts.
 //!
 //! A reload reads and checks the whole file (secrets included) and opens its state store
 //! before anything changes; a file that fails keeps the daemon on the old config. A stop
@@ -12,6 +13,7 @@
 //! which loses nothing because checkpoints move only on commit.
 
 mod http;
+mod listener;
 mod metrics;
 pub mod schedule;
 mod signals;
@@ -59,14 +61,14 @@ pub async fn serve(options: Options) -> u8 {
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(err) => {
-            eprintln!("error: cannot install signal handlers: {err}");
+            crate::errln!("error: cannot install signal handlers: {err}");
             return EXIT_CONFIG;
         }
     };
     let config = match load_config(&options.config).await {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
@@ -76,7 +78,7 @@ pub async fn serve(options: Options) -> u8 {
             Ok(listen) => listen,
             // The loader checked it; this only guards against that check changing.
             Err(err) => {
-                eprintln!("error: {}: serve.listen: {err}", options.config.display());
+                crate::errln!("error: {}: serve.listen: {err}", options.config.display());
                 return EXIT_CONFIG;
             }
         },
@@ -84,7 +86,7 @@ pub async fn serve(options: Options) -> u8 {
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("error: cannot listen on {listen}: {err}\n  hint: pick a free address with --listen IP:PORT or [serve] listen");
+            crate::errln!("error: cannot listen on {listen}: {err}\n  hint: pick a free address with --listen IP:PORT or [serve] listen");
             return EXIT_CONFIG;
         }
     };
@@ -98,21 +100,20 @@ pub async fn serve(options: Options) -> u8 {
     let health = Arc::new(http::Health::default());
     let http_stop = CancellationToken::new();
     let address = listener.local_addr().unwrap_or(listen);
-    let server = {
-        let router = http::router(Arc::clone(&health), prometheus);
-        let stopped = http_stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stopped.cancelled_owned())
-                .await
-        })
-    };
+    // The limits in force at start stay until a restart, like the address.
+    let limits = listener::Limits::of(&config.serve);
+    let server = tokio::spawn(listener::serve(
+        listener,
+        http::router(Arc::clone(&health), prometheus),
+        limits,
+        http_stop.clone(),
+    ));
     tracing::info!(listen = %address, "serving /healthz, /readyz, /metrics and / on http://{address}");
 
     let store = match crate::state::open(&config.state).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
@@ -155,11 +156,10 @@ pub async fn serve(options: Options) -> u8 {
             },
         }
     }
+    // Answers in progress get serve.shutdown_timeout; a client cannot hold the exit longer.
     http_stop.cancel();
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server ended with an error"),
-        Err(err) => tracing::warn!(error = %err, "HTTP server task ended abnormally"),
+    if let Err(err) = server.await {
+        tracing::warn!(error = %err, "HTTP server task ended abnormally");
     }
     tracing::info!("all runs committed; sluice serve stopped");
     EXIT_OK
@@ -204,6 +204,12 @@ async fn reload(path: &Path, current: &Config) -> Option<Arc<Generation>> {
             listen = %config.serve.listen,
             "serve.listen changed: the HTTP endpoints stay where they are until a restart"
         );
+    }
+    let (old, new) = (&current.serve, &config.serve);
+    if (old.max_connections, old.idle_timeout, old.shutdown_timeout)
+        != (new.max_connections, new.idle_timeout, new.shutdown_timeout)
+    {
+        tracing::warn!("serve.max_connections, idle_timeout or shutdown_timeout changed: they apply from the next restart");
     }
     tracing::info!(
         sources = config.sources.len(),

@@ -20,6 +20,8 @@ pub const SINK_NAME: &str = "dead_letter";
 /// Wraps a refused event for the queue.
 pub fn wrap(rejected: Rejected, sink: &str, commit: u64) -> Envelope {
     let Rejected { event, error } = rejected;
+    // A sink's refusal may quote the request, credentials included.
+    let error = crate::redact::scrub_string(error);
     Envelope {
         event_time: event.event_time,
         parse_time: EnvelopeTime(Utc::now()),

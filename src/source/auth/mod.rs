@@ -255,6 +255,9 @@ fn google_grant(config: &AuthConfig) -> Result<Grant, SourceError> {
         ));
     };
     let key = parsed.map_err(|problem| SourceError::Setup(problem.to_string()))?;
+    // The key file is registered whole by the config; its private key alone too, for an
+    // echo of just that.
+    crate::redact::register(&key.private_key);
     let account = google::ServiceAccount::new(
         google::AccountKey {
             client_email: &key.client_email,
@@ -356,6 +359,9 @@ fn sensitive_value(field: &str, text: &str) -> Result<HeaderValue, SourceError> 
 fn basic_value(username: &str, password: &str) -> Result<HeaderValue, SourceError> {
     let encoded =
         base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    // The password alone is registered by the config; the header's whole value is too, so
+    // that no part of it is left when an API echoes it.
+    crate::redact::register(&encoded);
     sensitive_value("username", &format!("Basic {encoded}"))
 }
 

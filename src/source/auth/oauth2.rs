@@ -65,7 +65,8 @@ impl ClientCredentials {
         &self.token_url
     }
 
-    /// The client secret, to keep out of messages; `None` for a key.
+    /// The client secret; `None` for a key.
+    #[cfg(test)]
     pub(super) fn secret(&self) -> Option<&str> {
         match &self.proof {
             ClientProof::Basic(secret) | ClientProof::Body(secret) => Some(secret.expose()),
@@ -137,6 +138,7 @@ impl ClientCredentials {
             |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        crate::redact::register(&encoded);
         // Base64 output is always a valid header value; the error arm is for completeness.
         let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
             SourceError::Setup("auth: cannot build the token request's Authorization header".into())

@@ -55,14 +55,6 @@ impl Grant {
         }
     }
 
-    /// Secrets that must not reach an error message even if the endpoint echoes them.
-    fn secrets(&self) -> Vec<&str> {
-        match self {
-            Grant::ClientCredentials(grant) => grant.secret().into_iter().collect(),
-            Grant::Google(_) => Vec::new(),
-        }
-    }
-
     /// What to check when the endpoint refuses the request.
     fn rejection_hint(&self) -> &'static str {
         match self {
@@ -204,6 +196,9 @@ impl TokenCache {
                 "{shown}: the token endpoint's answer {problem} (hint: check that the token URL is the provider's OAuth token endpoint)"
             ))
         })?;
+        // A token is as good as the secret it was obtained with: scrubbed from everything
+        // printed or stored from now on.
+        crate::redact::register_token(&granted.access_token);
         let header = granted.authorization().map_err(|_| {
             SourceError::Setup(format!(
                 "{shown}: the token endpoint issued an access token that cannot go into an HTTP header"
@@ -221,14 +216,9 @@ impl TokenCache {
     /// The error for a non-2xx answer: worth retrying (5xx, 429, 408) keeps the status so the
     /// caller's retry policy applies; anything else is a configuration problem.
     fn refusal(&self, shown: &str, status: reqwest::StatusCode, body: &[u8]) -> SourceError {
-        let mut text: String = String::from_utf8_lossy(body).chars().take(300).collect();
-        for secret in self.grant.secrets().into_iter().filter(|s| !s.is_empty()) {
-            // Servers may echo the secret as sent (form-encoded) or decoded.
-            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            text = text
-                .replace(secret, "[redacted]")
-                .replace(&encoded, "[redacted]");
-        }
+        // The client secret, should the endpoint echo it, is scrubbed where the message is
+        // printed or stored (see crate::redact), like every other secret.
+        let text: String = String::from_utf8_lossy(body).chars().take(300).collect();
         let transient = status.is_server_error()
             || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             || status == reqwest::StatusCode::REQUEST_TIMEOUT;

@@ -1,0 +1,326 @@
+//! The one place secrets are scrubbed from what Sluice prints or stores.
+//!
+//! A [`Secret`](crate::config::Secret) never prints its value, but a value can still travel
+//! as plain text: an API that answers 401 with `Invalid token provided: SSWS 00abc…` puts the
+//! token in an error message, and from there into logs, the runs table, `sluice status`, the
+//! daemon's status page and dead-letter reasons. So every secret value is registered here when
+//! it is resolved (config load) or obtained (an access token from a token endpoint), and every
+//! text is scrubbed at the boundary where it leaves the process or enters storage:
+//!
+//! - log lines: [`StderrWriter`], the writer of the tracing subscriber;
+//! - direct output of the commands: [`outln!`](crate::outln), [`errln!`](crate::errln) and
+//!   [`out!`](crate::out) (clippy refuses `println!` and friends in the library, see
+//!   `lib.rs`);
+//! - run records (`runtime::run_source`), the daemon's pages (`serve::http`) and dead-letter
+//!   reasons (`sink::dead_letter::wrap`): [`scrub`].
+//!
+//! Besides the value itself, its encoded forms are scrubbed: base64 (standard and URL-safe,
+//! alone or inside a longer encoded text, as in `Basic base64(user:password)`), percent- and
+//! form-encoding, and JSON/Rust string escaping. Values shorter than [`MIN_SECRET_LEN`] bytes
+//! are not registered: scrubbing every `abc` from every line would mangle logs, and a
+//! credential that short is not a credential.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
+use std::io::Write;
+use std::sync::RwLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+
+/// What a scrubbed secret is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Shorter values (in bytes) are not scrubbed; see the module documentation.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Access tokens obtained at runtime are kept this many at a time: a daemon refreshes its
+/// tokens for months, and an expired token is worth nothing.
+const MAX_TOKENS: usize = 64;
+
+/// The registered secrets and the automaton that finds their forms.
+struct Registry {
+    /// Values from the config and secret managers, kept for the life of the process.
+    secrets: BTreeSet<String>,
+    /// Tokens obtained at runtime, newest last.
+    tokens: VecDeque<String>,
+    /// Finds every form of every value; `None` while nothing is registered.
+    automaton: Option<AhoCorasick>,
+}
+
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
+    secrets: BTreeSet::new(),
+    tokens: VecDeque::new(),
+    automaton: None,
+});
+
+/// Registers a secret value (and its encoded forms) for scrubbing, for the life of the
+/// process. Values shorter than [`MIN_SECRET_LEN`] bytes are ignored.
+pub fn register(secret: &str) {
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut registry = write();
+    if registry.secrets.insert(secret.to_string()) {
+        registry.rebuild();
+    }
+}
+
+/// Registers a credential obtained at runtime (an OAuth2 access token): like [`register`],
+/// but only the latest [`MAX_TOKENS`] are kept, so a long-running daemon does not grow.
+pub fn register_token(token: &str) {
+    if token.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut registry = write();
+    if registry.tokens.iter().any(|t| t == token) || registry.secrets.contains(token) {
+        return;
+    }
+    registry.tokens.push_back(token.to_string());
+    while registry.tokens.len() > MAX_TOKENS {
+        registry.tokens.pop_front();
+    }
+    registry.rebuild();
+}
+
+/// `text` with every form of every registered secret replaced by [`REDACTED`].
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    match &registry.automaton {
+        Some(automaton) if automaton.is_match(text) => {
+            let mut out = String::with_capacity(text.len());
+            automaton.replace_all_with(text, &mut out, |_, _, out| {
+                out.push_str(REDACTED);
+                true
+            });
+            Cow::Owned(out)
+        }
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// [`scrub`] for an owned string, which is moved through when nothing matches.
+pub fn scrub_string(text: String) -> String {
+    match scrub(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(scrubbed) => scrubbed,
+    }
+}
+
+/// A registry lock that a panic elsewhere cannot make unusable: the registry is only ever
+/// replaced whole (sets and automaton), so it is never seen half-updated.
+fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Registry {
+    fn rebuild(&mut self) {
+        let forms: BTreeSet<String> = self
+            .secrets
+            .iter()
+            .chain(self.tokens.iter())
+            .flat_map(|secret| forms(secret))
+            .filter(|form| form.len() >= MIN_SECRET_LEN)
+            .collect();
+        // Leftmost-longest: where a value and one of its encoded fragments both match, the
+        // whole match is replaced.
+        self.automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&forms)
+            .map_err(|err| {
+                // Only an automaton too large for memory fails to build; keep the previous one
+                // rather than scrub nothing.
+                tracing::error!(error = %err, "cannot build the secret scrubber; newly registered secrets are not scrubbed");
+            })
+            .ok()
+            .or(self.automaton.take());
+    }
+}
+
+/// The texts a secret may appear as in a message.
+fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    // As an API may echo it back in a URL, a form body or a JSON document.
+    forms.push(percent_encoding::utf8_percent_encode(secret, URI_COMPONENT).to_string());
+    forms.push(
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    );
+    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    if let Ok(json) = serde_json::to_string(secret) {
+        forms.push(json.trim_matches('"').to_string());
+    }
+    forms.push(format!("{secret:?}").trim_matches('"').to_string());
+    // Base64 of the value alone, and of the value inside a longer text (`user:password` in
+    // a Basic header): at each of the three byte alignments, the characters that encode the
+    // value's bits only.
+    for engine in [
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        forms.push(engine.encode(secret));
+        for offset in 1..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(secret.as_bytes());
+            let encoded = engine.encode(&bytes);
+            let start = (8 * offset).div_ceil(6);
+            let end = 8 * (offset + secret.len()) / 6;
+            if let Some(fragment) = encoded.get(start..end) {
+                forms.push(fragment.to_string());
+            }
+        }
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// What `encodeURIComponent` leaves alone: letters, digits and `-_.!~*'()`.
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// The log writer: each log line goes to stderr scrubbed. The tracing subscriber writes a
+/// line through one writer, so a secret is never split between two writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StderrWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for StderrWriter {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter(Vec::new())
+    }
+}
+
+/// One log line being written; scrubbed and written to stderr when dropped.
+#[derive(Debug)]
+pub struct LineWriter(Vec<u8>);
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        // Nowhere to report a failed write to stderr.
+        let _ = std::io::stderr().lock().write_all(scrub(&text).as_bytes());
+    }
+}
+
+/// Writes `args` to stdout (`stderr` false) or stderr, scrubbed. Write errors (a closed
+/// pipe, as in `sluice status | head`) are ignored: there is nowhere to report them.
+#[doc(hidden)]
+pub fn print(stderr: bool, args: std::fmt::Arguments<'_>) {
+    let text = args.to_string();
+    let text = scrub(&text);
+    let _ = if stderr {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
+}
+
+/// `println!`, scrubbed of secrets (see [`crate::redact`]).
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::redact::print(false, format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::redact::print(false, format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!`, scrubbed of secrets (see [`crate::redact`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::redact::print(false, format_args!($($arg)*)) };
+}
+
+/// `eprintln!`, scrubbed of secrets (see [`crate::redact`]).
+#[macro_export]
+macro_rules! errln {
+    () => { $crate::redact::print(true, format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::redact::print(true, format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The registry is process-wide: each test uses values of its own.
+
+    #[test]
+    fn a_registered_secret_and_its_encodings_are_scrubbed() {
+        let secret = "00Tst-secret/with+odd chars";
+        register(secret);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let url = percent_encoding::utf8_percent_encode(secret, URI_COMPONENT).to_string();
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for text in [
+            format!("Invalid token provided: SSWS {secret}"),
+            format!("echo: {b64}"),
+            format!("https://api.example/x?key={url}&y=1"),
+            format!("token={form}"),
+        ] {
+            let scrubbed = scrub(&text);
+            assert!(scrubbed.contains(REDACTED), "{text} -> {scrubbed}");
+            assert!(
+                !scrubbed.contains(secret) && !scrubbed.contains(&b64) && !scrubbed.contains(&url),
+                "{text} -> {scrubbed}"
+            );
+        }
+        assert_eq!(
+            scrub("Invalid token provided: SSWS 00Tst-secret/with+odd chars."),
+            "Invalid token provided: SSWS [REDACTED]."
+        );
+    }
+
+    #[test]
+    fn base64_of_a_longer_text_holding_the_secret_is_scrubbed() {
+        let secret = "pass-word-4711";
+        register(secret);
+        for user in ["u", "us", "use", "user"] {
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+            let scrubbed = scrub(&basic);
+            assert!(scrubbed.contains(REDACTED), "{user}: {basic} -> {scrubbed}");
+            // What is left encodes the user name and at most two bytes of the password at
+            // each end (a character or two, and the padding).
+            let kept = scrubbed.replace(REDACTED, "");
+            assert!(kept.len() <= user.len() * 4 / 3 + 6, "{user}: {scrubbed}");
+        }
+    }
+
+    #[test]
+    fn short_values_and_unrelated_text_are_left_alone() {
+        register("abc");
+        assert_eq!(scrub("abc def"), "abc def");
+        assert!(matches!(scrub("nothing secret here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn tokens_are_kept_only_while_recent() {
+        let first = "token-number-first-000";
+        register_token(first);
+        assert_eq!(scrub(first), REDACTED);
+        for i in 0..MAX_TOKENS {
+            register_token(&format!("token-number-{i:04}-xyz"));
+        }
+        assert_eq!(scrub(first), first);
+        assert_eq!(scrub("token-number-0063-xyz"), REDACTED);
+    }
+}
