@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod runtime;
 mod secrets;
 pub mod serve;

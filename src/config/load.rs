@@ -85,6 +85,15 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
     super::secret::with_session(|| parse_and_validate(text, file))
 }
 
+/// Like [`load_str`], but leaves secret references unresolved (as [`load_without_secrets`]):
+/// nothing is read from the environment, secret files or secret managers. For the fuzz
+/// targets, which must not reach outside the process.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn load_str_without_secrets(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let context = super::secret::ResolveContext::for_load(None, false);
+    super::secret::with_context(context, || load_str(text, file))
+}
+
 fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
     let parsed = match merge_connectors(text, file)? {

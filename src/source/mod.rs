@@ -5,9 +5,9 @@
 //! position of its own; the runtime owns the checkpoint.
 
 pub mod auth;
-mod http;
-mod pagination;
-mod records;
+pub(crate) mod http;
+pub(crate) mod pagination;
+pub(crate) mod records;
 pub mod request;
 pub mod template;
 pub mod window;
