@@ -43,7 +43,7 @@ name = "api"
 base_url = "http://127.0.0.1:8080"
 path = "/v1/search"
 method = "POST"
-body = "{\"from\": \"{start}\", \"to\": \"{end}\", \"page\": {page}, \"size\": {limit}}"
+body = "{\"from\": \"{start}\", \"to\": \"{end}\", \"page\": \"{page}\", \"size\": \"{limit}\"}"
 page_size = 50
 pagination = { kind = "page_number", first = 0, has_more_path = "meta.more" }
 records_path = "data.items"
@@ -195,3 +195,4 @@ fn the_valid_configs_load() {
         check_config(text);
     }
 }
+
