@@ -21,4 +21,5 @@ pub mod source;
 pub mod state;
 pub mod telemetry;
 pub mod timefmt;
+pub mod timemath;
 pub mod transform;

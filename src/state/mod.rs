@@ -213,6 +213,11 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<(String, Checkpoint)>, StateError>;
 }
 
+/// The longest lease a store grants. `lease_ttl` has no bound of its own (`"300000y"`
+/// loads), and an expiry past the calendar's end made acquiring a lease panic; a century is
+/// as good as forever.
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(100 * 366 * 86_400);
+
 /// Separates a source's name from a backfill window's start in state keys. Source names are
 /// letters, digits, `-` and `_` only, so no source key contains it.
 pub const WINDOW_KEY_SEPARATOR: char = '@';
