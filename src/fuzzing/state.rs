@@ -55,6 +55,9 @@ fn check_decoded(checkpoint: &Checkpoint) {
         let start = checkpoint.listing().map_or(now, |w| w.start);
         let capacity = checkpoint.recent.len() / 2;
         pruned.prune_recent(Duration::from_secs(300), capacity, order, start);
-        assert!(pruned.recent.len() <= capacity, "pruning left more ids than it may keep");
+        // Without a high-water time nothing was delivered, and nothing is pruned.
+        if checkpoint.high_water.is_some() {
+            assert!(pruned.recent.len() <= capacity, "pruning left more ids than it may keep");
+        }
     }
 }

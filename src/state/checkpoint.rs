@@ -77,8 +77,11 @@ pub struct Backfill {
     pub from: DateTime<Utc>,
     /// End of the range (exclusive).
     pub to: DateTime<Utc>,
-    /// Length of each window.
-    #[serde(with = "humantime_serde")]
+    /// Length of each window: at least [`MIN_BACKFILL_STEP`].
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "stored_step"
+    )]
     pub step: std::time::Duration,
     /// Everything before this time is delivered. It advances only over a contiguous run of
     /// finished windows, however many later windows are already done.
@@ -87,6 +90,23 @@ pub struct Backfill {
     /// so the first window drops them if the API serves them again.
     #[serde(default, skip_serializing_if = "DedupSet::is_empty")]
     pub seed: DedupSet,
+}
+
+/// The shortest backfill window `sluice backfill` makes.
+pub const MIN_BACKFILL_STEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A stored backfill step, refused under [`MIN_BACKFILL_STEP`]: only a damaged or hand-edited
+/// checkpoint has one, and a zero step splits the range into endless empty windows.
+fn stored_step<'de, D: Deserializer<'de>>(deserializer: D) -> Result<std::time::Duration, D::Error> {
+    let step: std::time::Duration = humantime_serde::deserialize(deserializer)?;
+    if step < MIN_BACKFILL_STEP {
+        return Err(serde::de::Error::custom(format!(
+            "backfill step {} is shorter than {}",
+            humantime::format_duration(step),
+            humantime::format_duration(MIN_BACKFILL_STEP)
+        )));
+    }
+    Ok(step)
 }
 
 /// One window of a [`Backfill`].
@@ -339,11 +359,11 @@ impl Checkpoint {
         listing_start: DateTime<Utc>,
     ) -> usize {
         let Some(hw) = self.high_water else { return 0 };
-        let top = hw - overlap;
+        let top = crate::timemath::minus(hw, overlap);
         match order {
             SortOrder::Ascending => self.recent.prune(top, capacity),
             SortOrder::NewestFirst => {
-                let bottom_end = listing_start + overlap;
+                let bottom_end = crate::timemath::plus(listing_start, overlap);
                 self.recent
                     .prune_protecting(listing_start.min(top), capacity, |t| {
                         t <= bottom_end || t >= top
@@ -456,6 +476,26 @@ mod tests {
         assert!(!c.recent.contains("n2"));
     }
 
+    /// Found by the checkpoint property test: a high-water time or listing start near the
+    /// calendar's ends (a damaged checkpoint), or an overlap longer than the calendar
+    /// (`max_window = "300000y"` and `overlap = "200000y"` load), panicked while pruning.
+    #[test]
+    fn pruning_at_the_ends_of_the_calendar_does_not_panic() {
+        let eons = Duration::from_secs(300_000 * 366 * 86_400);
+        for order in [SortOrder::Ascending, SortOrder::NewestFirst] {
+            let mut c = Checkpoint::default();
+            c.observe(t(100), "a", order);
+            assert_eq!(c.prune_recent(eons, 10, order, t(0)), 0);
+            assert!(c.already_delivered(t(100), "a"));
+            c.observe(DateTime::<Utc>::MIN_UTC, "min", order);
+            c.prune_recent(Duration::from_secs(60), 10, order, DateTime::<Utc>::MAX_UTC);
+            let mut edge = Checkpoint::default();
+            edge.observe(DateTime::<Utc>::MAX_UTC, "max", order);
+            edge.prune_recent(Duration::from_secs(60), 10, order, DateTime::<Utc>::MAX_UTC);
+            assert!(edge.already_delivered(DateTime::<Utc>::MAX_UTC, "max"));
+        }
+    }
+
     fn backfill(from: i64, to: i64, step: u64) -> Backfill {
         Backfill {
             id: 1,
@@ -487,6 +527,22 @@ mod tests {
         let ranges: Vec<_> = b.windows().map(|w| (w.range.start, w.range.end)).collect();
         assert_eq!(ranges[0], (b.from, t(100)));
         assert_eq!(ranges[1], (t(100), t(200)));
+    }
+
+    /// Found by the checkpoint property test: a stored backfill with a zero step (damaged or
+    /// hand-edited; `sluice backfill` never makes one) split its range into endless empty
+    /// windows, and `sluice status` or a run walking them never returned.
+    #[test]
+    fn a_stored_backfill_step_under_a_second_is_refused() {
+        let mut stored = serde_json::to_value(backfill(0, 250, 100)).unwrap();
+        for step in ["0s", "999ms"] {
+            stored["step"] = step.into();
+            let err = serde_json::from_value::<Backfill>(stored.clone()).unwrap_err();
+            assert!(err.to_string().contains("step"), "{err}");
+        }
+        stored["step"] = "1s".into();
+        let one = serde_json::from_value::<Backfill>(stored).unwrap();
+        assert_eq!(one.windows().count(), 250);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkpoint::{
     Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
+    MIN_BACKFILL_STEP,
 };
 pub use object::ObjectStateStore;
 pub use postgres::PostgresStore;

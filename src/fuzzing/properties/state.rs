@@ -7,7 +7,7 @@ use super::{json, text};
 use crate::fuzzing::check_checkpoint;
 
 /// Times from the whole calendar chrono accepts, its edges included.
-fn time() -> impl Strategy<Value = Value> {
+fn time() -> BoxedStrategy<Value> {
     prop_oneof![
         Just(json!("+262142-12-31T23:59:59.999999999Z")),
         Just(json!("-262143-01-01T00:00:00Z")),
@@ -21,6 +21,7 @@ fn time() -> impl Strategy<Value = Value> {
             json!(chrono::DateTime::from_timestamp(s, n).map(|t| t.to_rfc3339()))
         }),
     ]
+    .boxed()
 }
 
 fn step() -> impl Strategy<Value = Value> {
@@ -28,8 +29,10 @@ fn step() -> impl Strategy<Value = Value> {
         .prop_map(Value::from)
 }
 
-fn window() -> impl Strategy<Value = Value> {
-    (time(), time()).prop_map(|(start, end)| json!({"start": start, "end": end}))
+fn window() -> BoxedStrategy<Value> {
+    (time(), time())
+        .prop_map(|(start, end)| json!({"start": start, "end": end}))
+        .boxed()
 }
 
 fn page() -> impl Strategy<Value = Value> {
@@ -42,39 +45,40 @@ fn page() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn backfill() -> impl Strategy<Value = Value> {
-    (any::<u64>(), time(), time(), step(), time(), prop::collection::vec((text(), time()), 0..3))
-        .prop_map(|(id, from, to, step, frontier, seed)| {
-            json!({"id": id, "from": from, "to": to, "step": step, "frontier": frontier,
-                   "seed": seed})
+fn backfill() -> BoxedStrategy<Value> {
+    let times = prop::collection::vec(time(), 3);
+    (any::<u64>(), times, step(), prop::collection::vec((text(), time()), 0..3))
+        .prop_map(|(id, times, step, seed)| {
+            json!({"id": id, "from": times[0], "to": times[1], "step": step,
+                   "frontier": times[2], "seed": seed})
         })
+        .boxed()
 }
 
-/// A checkpoint document with every field drawn from its odd corners.
-fn checkpoint() -> impl Strategy<Value = Value> {
-    let times = (time(), time(), time(), time(), time(), time());
-    (
-        any::<u64>(),
-        times,
-        (prop::option::of(window()), prop::option::of(window())),
-        page(),
+/// A checkpoint document with every field drawn from its odd corners. (Built in boxed parts:
+/// one flat tuple of them overflows a test thread's stack in debug builds.)
+fn checkpoint() -> BoxedStrategy<Value> {
+    let numbers = (any::<u64>(), any::<u64>());
+    let times = prop::collection::vec(time(), 6);
+    let windows = prop::collection::vec(prop::option::of(window()), 2);
+    let lists = (
         prop::collection::vec((text(), time()), 0..5),
         prop::collection::vec(backfill(), 0..3),
         prop::collection::vec("[0-9a-f]{16}", 0..3),
-        any::<u64>(),
     )
-        .prop_map(
-            |(seq, (anchor, hw, low, floor, until, listed), (window, listing), page, recent, backfills, trail, delivered)| {
-                json!({
-                    "seq": seq, "anchor": anchor, "window": window, "listing": listing,
-                    "page": page, "high_water": hw, "recent": recent,
-                    "window_low": {"time": low, "ids": ["a"]}, "floor": floor, "until": until,
-                    "backfills": backfills, "listed_from": listed,
-                    "trail": {"requests": trail, "contents": []},
-                    "delivered": delivered, "committed_at": null,
-                })
-            },
-        )
+        .boxed();
+    (numbers, times, windows, page(), lists)
+        .prop_map(|((seq, delivered), t, w, page, (recent, backfills, trail))| {
+            json!({
+                "seq": seq, "anchor": t[0], "window": w[0], "listing": w[1],
+                "page": page, "high_water": t[1], "recent": recent,
+                "window_low": {"time": t[2], "ids": ["a"]}, "floor": t[3], "until": t[4],
+                "backfills": backfills, "listed_from": t[5],
+                "trail": {"requests": trail, "contents": []},
+                "delivered": delivered, "committed_at": null,
+            })
+        })
+        .boxed()
 }
 
 /// Drops some of the checkpoint's fields, as an older or damaged document would.
