@@ -37,7 +37,13 @@ mod tests {
         assert_eq!(minus(now, day).timestamp(), -86_400);
         assert_eq!(plus(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(minus(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
-        assert_eq!(plus(DateTime::<Utc>::MAX_UTC, day), DateTime::<Utc>::MAX_UTC);
-        assert_eq!(minus(DateTime::<Utc>::MIN_UTC, day), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(
+            plus(DateTime::<Utc>::MAX_UTC, day),
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert_eq!(
+            minus(DateTime::<Utc>::MIN_UTC, day),
+            DateTime::<Utc>::MIN_UTC
+        );
     }
 }

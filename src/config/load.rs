@@ -804,7 +804,10 @@ path = "lake"
         let e = err("[state]\nkind =");
         assert_eq!(e.position, Some((2, 7)), "{e}");
         assert!(e.message.contains("a value"), "{e}");
-        assert!(e.hint.as_deref().unwrap_or_default().contains("key = "), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or_default().contains("key = "),
+            "{e}"
+        );
     }
 
     #[test]

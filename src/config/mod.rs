@@ -20,9 +20,9 @@ use serde::Deserialize;
 pub use auth::{
     ApiKeyConfig, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion, ServiceAccountKey,
 };
-pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use load::load_str_without_secrets;
+pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use secret::Secret;
 pub use serve::{ScheduleConfig, ServeConfig};
 pub use sinks::{

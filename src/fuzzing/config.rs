@@ -59,7 +59,10 @@ fn check_loaded(config: &Config) {
     for source in &config.sources {
         let _ = source.auth.problem();
         let builder = RequestBuilder::new(source).unwrap_or_else(|e| {
-            panic!("source `{}` loaded but cannot build requests: {e}", source.name)
+            panic!(
+                "source `{}` loaded but cannot build requests: {e}",
+                source.name
+            )
         });
         for now in nows {
             let horizon = horizon(now, &source.window);

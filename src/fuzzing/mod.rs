@@ -13,9 +13,9 @@
 //! run and replay both).
 
 mod config;
+mod simulator;
 mod source;
 mod state;
-mod simulator;
 
 #[cfg(test)]
 mod properties;
@@ -102,7 +102,9 @@ fn built_value(u: &mut Unstructured<'_>, depth: u32) -> arbitrary::Result<Value>
             0 => i64::arbitrary(u)?.into(),
             1 => u64::arbitrary(u)?.into(),
             // Not finite: no JSON number, so null, as serde_json does.
-            _ => serde_json::Number::from_f64(f64::arbitrary(u)?).map_or(Value::Null, Value::Number),
+            _ => {
+                serde_json::Number::from_f64(f64::arbitrary(u)?).map_or(Value::Null, Value::Number)
+            }
         },
         3 | 4 => Value::String(String::arbitrary(u)?),
         5 => Value::Array(
@@ -122,8 +124,20 @@ fn built_value(u: &mut Unstructured<'_>, depth: u32) -> arbitrary::Result<Value>
 /// and paths meet often.
 pub(crate) fn key(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
     const KEYS: &[&str] = &[
-        "data", "items", "next", "cursor", "has_more", "pageInfo", "hasNextPage", "endCursor",
-        "id", "time", "published", "0", "1", "",
+        "data",
+        "items",
+        "next",
+        "cursor",
+        "has_more",
+        "pageInfo",
+        "hasNextPage",
+        "endCursor",
+        "id",
+        "time",
+        "published",
+        "0",
+        "1",
+        "",
     ];
     if u.ratio(3, 4)? {
         Ok((*u.choose(KEYS)?).to_string())

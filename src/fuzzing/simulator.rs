@@ -75,7 +75,9 @@ pub fn check_faults(input: &FaultsInput) {
             assert!(plan.extra_delay.is_zero());
         }
         match plan.kind {
-            FaultKind::None => assert!(faults.rate_429 + faults.rate_5xx + faults.rate_truncate < 1.0),
+            FaultKind::None => {
+                assert!(faults.rate_429 + faults.rate_5xx + faults.rate_truncate < 1.0)
+            }
             FaultKind::RateLimit => assert!(faults.rate_429 > 0.0),
             FaultKind::ServerError(status) => {
                 assert!(faults.rate_5xx > 0.0 && [500, 502, 503].contains(&status))
@@ -103,7 +105,8 @@ impl<'a> Arbitrary<'a> for TimelineInput {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         let vendor = *u.choose(Vendor::ALL)?;
         let anchor_ms = u.int_in_range(
-            DateTime::<Utc>::MIN_UTC.timestamp_millis()..=DateTime::<Utc>::MAX_UTC.timestamp_millis(),
+            DateTime::<Utc>::MIN_UTC.timestamp_millis()
+                ..=DateTime::<Utc>::MAX_UTC.timestamp_millis(),
         )?;
         let profile = GenericProfile {
             time_format: *u.choose(SimTimeFormat::ALL)?,
@@ -136,13 +139,19 @@ pub fn check_timeline(input: &TimelineInput) {
     for &raw in input.indices.iter().take(16) {
         let index = raw % config.events;
         let time = event_time(config, index);
-        assert!(time <= config.anchor, "event {index} at {time} is after the anchor");
+        assert!(
+            time <= config.anchor,
+            "event {index} at {time} is after the anchor"
+        );
         if index + 1 < config.events {
             let next = event_time(config, index + 1);
             assert!(time <= next, "event {index} at {time}, the next at {next}");
         }
         let first = first_index_at_or_after(config, time);
-        assert!(first <= index, "first at or after {time} is {first}, past {index}");
+        assert!(
+            first <= index,
+            "first at or after {time} is {first}, past {index}"
+        );
         assert!(visible_at(config, index) >= time);
         assert!(!event_id(config, index).is_empty());
         let _ = serde_json::to_vec(&event(config, index)).expect("events serialize");

@@ -112,7 +112,11 @@ pub fn check_next_page(input: &PageInput) {
     let Ok(Some(next)) = next_page(&input.pagination, &fetched) else {
         return;
     };
-    assert_ne!(Some(&next), input.page.as_ref(), "the next page is this one");
+    assert_ne!(
+        Some(&next),
+        input.page.as_ref(),
+        "the next page is this one"
+    );
     match (&next, &input.pagination, &input.page) {
         (PageRef::Url(next), _, _) => {
             Url::parse(next).unwrap_or_else(|e| panic!("next URL {next:?} does not parse: {e}"));
@@ -192,7 +196,12 @@ pub fn check_time(value: &Value, format: &TimeFormat) {
         // RFC 3339 has four-digit years only.
         TimeFormat::Rfc3339 if !(0..=9999).contains(&time.year()) => return,
         TimeFormat::Rfc3339 => Value::String(written.clone()),
-        _ => Value::Number(written.parse::<i64>().expect("epoch times are integers").into()),
+        _ => Value::Number(
+            written
+                .parse::<i64>()
+                .expect("epoch times are integers")
+                .into(),
+        ),
     };
     let read = timefmt::parse_value(&back, format)
         .unwrap_or_else(|| panic!("{written:?} (written for {time}) does not read back"));

@@ -26,7 +26,10 @@ pub fn check_checkpoint(bytes: &[u8]) {
     if let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(bytes) {
         let text = serde_json::to_string(&checkpoint).expect("a decoded checkpoint encodes");
         let back: Checkpoint = serde_json::from_str(&text).expect("an encoded checkpoint decodes");
-        assert_eq!(back, checkpoint, "the checkpoint changed through a round trip");
+        assert_eq!(
+            back, checkpoint,
+            "the checkpoint changed through a round trip"
+        );
         check_decoded(&checkpoint);
     }
 }
@@ -37,12 +40,24 @@ fn check_decoded(checkpoint: &Checkpoint) {
         let mut expected_start = backfill.from;
         for window in backfill.windows().take(WINDOWS) {
             let range = window.range;
-            assert_eq!(range.start, expected_start, "windows leave a gap: {backfill:?}");
-            assert!(range.start < range.end, "an empty window {range:?} in {backfill:?}");
-            assert!(range.end <= backfill.to, "{range:?} ends after {backfill:?}");
+            assert_eq!(
+                range.start, expected_start,
+                "windows leave a gap: {backfill:?}"
+            );
+            assert!(
+                range.start < range.end,
+                "an empty window {range:?} in {backfill:?}"
+            );
+            assert!(
+                range.end <= backfill.to,
+                "{range:?} ends after {backfill:?}"
+            );
             expected_start = range.end;
         }
-        let _ = (backfill.open_windows().take(WINDOWS).count(), backfill.is_done());
+        let _ = (
+            backfill.open_windows().take(WINDOWS).count(),
+            backfill.is_done(),
+        );
     }
     let now = DateTime::<Utc>::from_timestamp(1_798_761_600, 0).unwrap_or_default();
     let config = WindowConfig::default();
@@ -57,7 +72,10 @@ fn check_decoded(checkpoint: &Checkpoint) {
         pruned.prune_recent(Duration::from_secs(300), capacity, order, start);
         // Without a high-water time nothing was delivered, and nothing is pruned.
         if checkpoint.high_water.is_some() {
-            assert!(pruned.recent.len() <= capacity, "pruning left more ids than it may keep");
+            assert!(
+                pruned.recent.len() <= capacity,
+                "pruning left more ids than it may keep"
+            );
         }
     }
 }

@@ -168,7 +168,10 @@ mod tests {
             ..cfg()
         };
         let first = next_window(&Checkpoint::default(), &config, t(10_000)).unwrap();
-        assert_eq!((first.start, first.end), (DateTime::<Utc>::MIN_UTC, t(10_000)));
+        assert_eq!(
+            (first.start, first.end),
+            (DateTime::<Utc>::MIN_UTC, t(10_000))
+        );
         let config = WindowConfig {
             overlap: eons,
             ..config

@@ -369,7 +369,8 @@ impl StateStore for SqliteStore {
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StateError> {
         let lease = lease.clone();
         self.with_conn(move |conn, path| {
-            let expires_at = millis((Utc::now() + ttl.min(super::MAX_LEASE_TTL)).timestamp_millis());
+            let expires_at =
+                millis((Utc::now() + ttl.min(super::MAX_LEASE_TTL)).timestamp_millis());
             let changed = conn
                 .execute(
                     "UPDATE leases SET expires_ms = ?3 WHERE source = ?1 AND token = ?2",

@@ -64,13 +64,24 @@ fn link_field() -> impl Strategy<Value = Vec<u8>> {
         Just("".to_string()),
         text(),
     ];
-    let rel = prop::sample::select(vec!["next", "NEXT", "Next", "prev", "next prev", "", "\"next\""]);
-    let well_formed = (uri, rel, any::<bool>(), "[ ;,=\"a-z]{0,8}").prop_map(
-        |(uri, rel, quoted, tail)| {
-            let rel = if quoted { format!("\"{rel}\"") } else { rel.to_string() };
+    let rel = prop::sample::select(vec![
+        "next",
+        "NEXT",
+        "Next",
+        "prev",
+        "next prev",
+        "",
+        "\"next\"",
+    ]);
+    let well_formed =
+        (uri, rel, any::<bool>(), "[ ;,=\"a-z]{0,8}").prop_map(|(uri, rel, quoted, tail)| {
+            let rel = if quoted {
+                format!("\"{rel}\"")
+            } else {
+                rel.to_string()
+            };
             format!("<{uri}>; rel={rel}{tail}").into_bytes()
-        },
-    );
+        });
     prop_oneof![
         4 => well_formed,
         1 => "[ -~]{0,40}".prop_map(String::into_bytes),

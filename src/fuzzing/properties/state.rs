@@ -25,8 +25,17 @@ fn time() -> BoxedStrategy<Value> {
 }
 
 fn step() -> impl Strategy<Value = Value> {
-    prop::sample::select(vec!["0s", "1ns", "1ms", "1s", "1h", "1d", "1000y", "584942417355y"])
-        .prop_map(Value::from)
+    prop::sample::select(vec![
+        "0s",
+        "1ns",
+        "1ms",
+        "1s",
+        "1h",
+        "1d",
+        "1000y",
+        "584942417355y",
+    ])
+    .prop_map(Value::from)
 }
 
 fn window() -> BoxedStrategy<Value> {
@@ -47,7 +56,12 @@ fn page() -> impl Strategy<Value = Value> {
 
 fn backfill() -> BoxedStrategy<Value> {
     let times = prop::collection::vec(time(), 3);
-    (any::<u64>(), times, step(), prop::collection::vec((text(), time()), 0..3))
+    (
+        any::<u64>(),
+        times,
+        step(),
+        prop::collection::vec((text(), time()), 0..3),
+    )
         .prop_map(|(id, times, step, seed)| {
             json!({"id": id, "from": times[0], "to": times[1], "step": step,
                    "frontier": times[2], "seed": seed})
@@ -68,16 +82,18 @@ fn checkpoint() -> BoxedStrategy<Value> {
     )
         .boxed();
     (numbers, times, windows, page(), lists)
-        .prop_map(|((seq, delivered), t, w, page, (recent, backfills, trail))| {
-            json!({
-                "seq": seq, "anchor": t[0], "window": w[0], "listing": w[1],
-                "page": page, "high_water": t[1], "recent": recent,
-                "window_low": {"time": t[2], "ids": ["a"]}, "floor": t[3], "until": t[4],
-                "backfills": backfills, "listed_from": t[5],
-                "trail": {"requests": trail, "contents": []},
-                "delivered": delivered, "committed_at": null,
-            })
-        })
+        .prop_map(
+            |((seq, delivered), t, w, page, (recent, backfills, trail))| {
+                json!({
+                    "seq": seq, "anchor": t[0], "window": w[0], "listing": w[1],
+                    "page": page, "high_water": t[1], "recent": recent,
+                    "window_low": {"time": t[2], "ids": ["a"]}, "floor": t[3], "until": t[4],
+                    "backfills": backfills, "listed_from": t[5],
+                    "trail": {"requests": trail, "contents": []},
+                    "delivered": delivered, "committed_at": null,
+                })
+            },
+        )
         .boxed()
 }
 
