@@ -16,6 +16,8 @@ pub mod cloud;
 pub mod config;
 pub mod preset;
 pub mod redact;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod runtime;
 mod secrets;
 pub mod serve;
@@ -25,4 +27,5 @@ pub mod source;
 pub mod state;
 pub mod telemetry;
 pub mod timefmt;
+pub mod timemath;
 pub mod transform;

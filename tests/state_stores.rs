@@ -559,6 +559,26 @@ mod contract {
         store.commit("okta", &next(1), a.token).await.unwrap();
     }
 
+    /// `lease_ttl` is not bounded: one past the calendar's end (`lease_ttl = "300000y"`,
+    /// found by the fuzzing work) made acquiring a lease panic. Leases last a century at most.
+    pub async fn a_lease_ttl_past_the_calendar_lasts_a_century(h: &dyn Harness) {
+        let store = h.open().await.unwrap();
+        let eons = Duration::from_secs(300_000 * 366 * 86_400);
+        let a = acquired(&*store, "okta", "a", eons).await;
+        let century = Utc::now() + sluice::state::MAX_LEASE_TTL;
+        let within = century - chrono::TimeDelta::minutes(1)..=century;
+        assert!(within.contains(&a.expires_at), "{a:?}");
+        let renewed = store.renew_lease(&a, eons).await.unwrap();
+        assert_eq!(renewed.token, a.token);
+        assert!(matches!(
+            store.acquire_lease("okta", "b", MINUTE).await.unwrap(),
+            LeaseOutcome::HeldBy { .. }
+        ));
+        store.commit("okta", &next(1), a.token).await.unwrap();
+        store.release_lease(&renewed).await.unwrap();
+        acquired(&*store, "okta", "b", MINUTE).await;
+    }
+
     pub async fn an_expired_lease_is_taken_over_with_a_larger_token(h: &dyn Harness) {
         let store = h.open().await.unwrap();
         let a = acquired(&*store, "okta", "a", Duration::from_millis(300)).await;
@@ -932,6 +952,7 @@ contract_suite!(
     a_stale_seq_conflicts,
     commit_clears_a_prepared_intent,
     a_lease_is_exclusive,
+    a_lease_ttl_past_the_calendar_lasts_a_century,
     an_expired_lease_is_taken_over_with_a_larger_token,
     renewing_after_a_takeover_is_fenced,
     writing_with_a_stale_token_is_fenced,

@@ -131,7 +131,7 @@ fn check_range(
             args.workers
         ));
     }
-    if step < Duration::from_secs(1) {
+    if step < crate::state::MIN_BACKFILL_STEP {
         return Err("--window must be at least 1s (hint: e.g. --window 1h)".into());
     }
     if args.from >= args.to {

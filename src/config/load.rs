@@ -87,6 +87,15 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
     super::secret::with_session(|| parse_and_validate(text, file))
 }
 
+/// Like [`load_str`], but leaves secret references unresolved (as [`load_without_secrets`]):
+/// nothing is read from the environment, secret files or secret managers. For the fuzz
+/// targets, which must not reach outside the process.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn load_str_without_secrets(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let context = super::secret::ResolveContext::for_load(None, false);
+    super::secret::with_context(context, || load_str(text, file))
+}
+
 fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
     let parsed = match merge_connectors(text, file, &locator)? {
@@ -288,6 +297,13 @@ fn path_string(path: &serde_path_to_error::Path) -> Option<String> {
 /// Splits toml's message (which embeds a source excerpt) into a one-line message and a hint.
 fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
     let message = err.message().trim().to_string();
+    // toml says nothing when the text ends where a value should follow (`key =` last).
+    if message.is_empty() {
+        return (
+            "the file ends where a value is expected".to_string(),
+            Some("give the last key a value, e.g. key = \"value\"".to_string()),
+        );
+    }
     if let Some((message, hint)) = message.split_once(" (hint: ") {
         return (
             message.to_string(),
@@ -907,6 +923,19 @@ path = "lake"
         let e = err("[[sources]]\nname = \"x\nbase_url = 1\n");
         assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
         assert!(e.to_string().starts_with("sluice.toml:2:"), "{e}");
+    }
+
+    /// Found by the config property test: toml has no message for a file that ends where a
+    /// value is expected, which printed `sluice.toml:3:7: ` and nothing more.
+    #[test]
+    fn a_file_ending_after_an_equals_sign_says_what_is_missing() {
+        let e = err("[state]\nkind =");
+        assert_eq!(e.position, Some((2, 7)), "{e}");
+        assert!(e.message.contains("a value"), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or_default().contains("key = "),
+            "{e}"
+        );
     }
 
     #[test]

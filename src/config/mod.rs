@@ -23,6 +23,8 @@ pub use auth::{
     ServiceAccountKey,
 };
 pub use client_key::{ClientKey, ClientProof};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use load::load_str_without_secrets;
 pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use secret::Secret;
 pub use serve::{ScheduleConfig, ServeConfig};

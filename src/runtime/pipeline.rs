@@ -15,6 +15,7 @@ use crate::state::{
     window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, PageTrail,
     SinkIntent, StateError, StateStore, Window,
 };
+use crate::timemath::{minus, plus};
 use crate::transform::Envelope;
 
 use super::listing_guard::{self, ListingGuard};
@@ -614,13 +615,13 @@ impl<'a> Pipeline<'a> {
         let listing = self.pending.listing.unwrap_or(window);
         let overlap = self.source.config().window.overlap;
         let narrowed = match (order, self.pending.high_water, &self.pending.window_low) {
-            (SortOrder::Ascending, Some(hw), _) if hw - overlap > listing.start => Window {
-                start: (hw - overlap).min(listing.end),
+            (SortOrder::Ascending, Some(hw), _) if minus(hw, overlap) > listing.start => Window {
+                start: minus(hw, overlap).min(listing.end),
                 end: listing.end,
             },
             (SortOrder::NewestFirst, _, Some(low)) => Window {
                 start: listing.start,
-                end: (low.time + chrono::Duration::milliseconds(1)).min(listing.end),
+                end: plus(low.time, std::time::Duration::from_millis(1)).min(listing.end),
             },
             _ => listing,
         };

@@ -131,13 +131,14 @@ impl Schedule {
 
     /// The nominal time of the start after the one at `previous`, for a run that finished
     /// at `now`: one interval after `previous` (at once if the run outlasted it), or the
-    /// next matching cron time after both. `None` when a cron expression matches no later
-    /// time.
+    /// next matching cron time after both. `None` when there is no later time: a cron
+    /// expression that matches none, or an interval that reaches past the calendar's end.
     pub fn after(&self, previous: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.kind {
             Kind::Every(every) => {
+                // Past the calendar's end (`every = "300000y"`): there is no next start.
                 let step = TimeDelta::from_std(*every).ok()?;
-                Some((previous + step).max(now))
+                Some(previous.checked_add_signed(step)?.max(now))
             }
             Kind::Cron(cron) => cron.find_next_occurrence(&previous.max(now), false).ok(),
         }
@@ -216,6 +217,16 @@ mod tests {
             schedule.after(start, at("2026-11-23T10:12:00Z")),
             Some(at("2026-11-23T10:12:00Z"))
         );
+    }
+
+    /// Found by the config property test: `every = "300000y"` loaded, then planning the
+    /// second run panicked ("`DateTime + TimeDelta` overflowed").
+    #[test]
+    fn an_interval_past_the_calendar_has_no_next_start() {
+        let schedule = Schedule::from_config(&every("300000y", "0s")).unwrap();
+        let start = at("2026-11-23T10:00:00Z");
+        assert_eq!(schedule.first(start), Some(start));
+        assert_eq!(schedule.after(start, start), None);
     }
 
     #[test]

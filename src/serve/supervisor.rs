@@ -200,11 +200,11 @@ fn next_plan(
         Some(previous) => schedule.after(previous, now),
     };
     let Some(nominal) = nominal else {
-        tracing::warn!(source = %name, "the source's cron schedule matches no future time; it will not run");
+        tracing::warn!(source = %name, "the source's schedule has no future start time; it will not run");
         return None;
     };
     let jitter = chrono::TimeDelta::from_std(schedule.jitter(rng)).unwrap_or_default();
-    let at = nominal + jitter;
+    let at = nominal.checked_add_signed(jitter).unwrap_or(nominal);
     tracing::debug!(source = %name, next_run = %crate::timefmt::rfc3339_millis(at), "next run planned");
     Some(Plan {
         config: config.clone(),

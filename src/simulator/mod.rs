@@ -22,7 +22,7 @@
 //! Besides the vendor API the server answers `GET /_sim/health` (`ok`) and
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
-mod faults;
+pub(crate) mod faults;
 pub mod generic;
 pub mod okta;
 mod rng;

@@ -6,11 +6,11 @@
 
 pub mod auth;
 mod cursor;
-mod http;
-mod pagination;
+pub(crate) mod http;
+pub(crate) mod pagination;
 pub mod path;
 mod rate_limit;
-mod records;
+pub(crate) mod records;
 pub mod request;
 pub mod template;
 pub mod window;

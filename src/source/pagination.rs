@@ -83,7 +83,15 @@ pub fn next_page(
                 Some(PageRef::Offset(offset)) => *offset,
                 _ => 0,
             };
-            (!done).then_some(PageRef::Offset(listed + fetched.records as u64))
+            if done {
+                None
+            } else {
+                // Only a damaged checkpoint can be this far; wrapping would list page 1 again.
+                let next = listed.checked_add(fetched.records as u64).ok_or_else(|| {
+                    format!("the offset after {listed} plus {} records does not fit in 64 bits (hint: the saved page may be damaged; `sluice state reset` the source)", fetched.records)
+                })?;
+                Some(PageRef::Offset(next))
+            }
         }
         PaginationConfig::PageNumber {
             first,
@@ -94,7 +102,14 @@ pub fn next_page(
                 Some(PageRef::Page(page)) => *page,
                 _ => *first,
             };
-            (!done).then_some(PageRef::Page(current + 1))
+            if done {
+                None
+            } else {
+                let next = current.checked_add(1).ok_or_else(|| {
+                    format!("the page number after {current} does not fit in 64 bits (hint: check pagination.first; a saved page this far may be damaged)")
+                })?;
+                Some(PageRef::Page(next))
+            }
         }
         PaginationConfig::Graphql { page_info_path } => {
             let info = lookup(body, page_info_path)
@@ -479,6 +494,30 @@ mod tests {
         };
         assert_eq!(next(&pages, &r, None, 100).unwrap(), Some(PageRef::Page(2)));
         assert_eq!(next(&pages, &r, Some(&PageRef::Page(2)), 0).unwrap(), None);
+    }
+
+    /// Found by the pagination property test: an offset or page number at the top of `u64`
+    /// (a damaged or hand-edited checkpoint) overflowed, a panic in debug builds and a jump
+    /// back to the first page in release builds.
+    #[test]
+    fn offsets_and_page_numbers_that_would_overflow_are_errors() {
+        let r = response(&[], json!([]));
+        let offset = PaginationConfig::Offset {
+            has_more_path: None,
+        };
+        let err = next(&offset, &r, Some(&PageRef::Offset(u64::MAX - 10)), 100).unwrap_err();
+        assert!(err.contains("offset"), "{err}");
+        let pages = PaginationConfig::PageNumber {
+            first: 1,
+            has_more_path: None,
+        };
+        let err = next(&pages, &r, Some(&PageRef::Page(u64::MAX)), 100).unwrap_err();
+        assert!(err.contains("page number"), "{err}");
+        let from_max = PaginationConfig::PageNumber {
+            first: u64::MAX,
+            has_more_path: None,
+        };
+        assert!(next(&from_max, &r, None, 100).is_err());
     }
 
     #[test]

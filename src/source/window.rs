@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{TimeFormat, WindowConfig};
 use crate::state::{Checkpoint, Window};
+use crate::timemath::{minus, plus};
 
 /// The window to work next: the one in progress, else a new one from the anchor. `None` when
 /// the source is caught up to `horizon`.
@@ -20,13 +21,13 @@ pub fn next_window(
         return Some(window);
     }
     let start = match checkpoint.anchor {
-        Some(anchor) => anchor - config.overlap,
-        None => horizon - config.lookback,
+        Some(anchor) => minus(anchor, config.overlap),
+        None => minus(horizon, config.lookback),
     };
     let start = checkpoint.floor.map_or(start, |floor| start.max(floor));
     // The end is cut to what the request format can write: an API told "until 10" (seconds)
     // would leave out [10.0, 10.5) while Sluice believed it had listed up to 10.5.
-    let end = crate::timefmt::truncate(horizon.min(start + config.max_window), &config.format);
+    let end = crate::timefmt::truncate(horizon.min(plus(start, config.max_window)), &config.format);
     (end > start).then_some(Window { start, end })
 }
 
@@ -78,7 +79,7 @@ pub fn first_half(
 /// The horizon of a run that starts at `now`, in whole milliseconds (APIs rarely accept
 /// finer window bounds).
 pub fn horizon(now: DateTime<Utc>, config: &WindowConfig) -> DateTime<Utc> {
-    let horizon = now - config.settle_delay;
+    let horizon = minus(now, config.settle_delay);
     DateTime::from_timestamp_millis(horizon.timestamp_millis()).unwrap_or(horizon)
 }
 
@@ -274,5 +275,40 @@ mod tests {
             checkpoint.anchor = Some(anchor_after(&w, checkpoint.high_water, checkpoint.anchor));
             assert!(ends.len() < 10, "{ends:?}");
         }
+    }
+
+    /// Found by the config property test: `lookback = "300000y"` loaded, then the first
+    /// window panicked ("`DateTime - TimeDelta` overflowed"). Durations past the calendar now
+    /// stop at its ends.
+    #[test]
+    fn durations_past_the_calendar_stop_at_its_ends() {
+        let eons = Duration::from_secs(300_000 * 366 * 86_400);
+        let config = WindowConfig {
+            lookback: eons,
+            max_window: eons,
+            ..cfg()
+        };
+        let first = next_window(&Checkpoint::default(), &config, t(10_000)).unwrap();
+        assert_eq!(
+            (first.start, first.end),
+            (DateTime::<Utc>::MIN_UTC, t(10_000))
+        );
+        let config = WindowConfig {
+            overlap: eons,
+            ..config
+        };
+        let c = Checkpoint {
+            anchor: Some(t(9_950)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(
+            next_window(&c, &config, t(10_000)).unwrap().start,
+            DateTime::<Utc>::MIN_UTC
+        );
+        let settle = WindowConfig {
+            settle_delay: eons,
+            ..cfg()
+        };
+        assert_eq!(horizon(t(10_000), &settle), DateTime::<Utc>::MIN_UTC);
     }
 }

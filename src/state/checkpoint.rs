@@ -77,8 +77,11 @@ pub struct Backfill {
     pub from: DateTime<Utc>,
     /// End of the range (exclusive).
     pub to: DateTime<Utc>,
-    /// Length of each window.
-    #[serde(with = "humantime_serde")]
+    /// Length of each window: at least [`MIN_BACKFILL_STEP`].
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "stored_step"
+    )]
     pub step: std::time::Duration,
     /// Everything before this time is delivered. It advances only over a contiguous run of
     /// finished windows, however many later windows are already done.
@@ -87,6 +90,25 @@ pub struct Backfill {
     /// so the first window drops them if the API serves them again.
     #[serde(default, skip_serializing_if = "DedupSet::is_empty")]
     pub seed: DedupSet,
+}
+
+/// The shortest backfill window `sluice backfill` makes.
+pub const MIN_BACKFILL_STEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A stored backfill step, refused under [`MIN_BACKFILL_STEP`]: only a damaged or hand-edited
+/// checkpoint has one, and a zero step splits the range into endless empty windows.
+fn stored_step<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::time::Duration, D::Error> {
+    let step: std::time::Duration = humantime_serde::deserialize(deserializer)?;
+    if step < MIN_BACKFILL_STEP {
+        return Err(serde::de::Error::custom(format!(
+            "backfill step {} is shorter than {}",
+            humantime::format_duration(step),
+            humantime::format_duration(MIN_BACKFILL_STEP)
+        )));
+    }
+    Ok(step)
 }
 
 /// One window of a [`Backfill`].
@@ -105,16 +127,20 @@ impl Backfill {
     /// starts `i` steps after the second `from` falls in, so every request time format can
     /// write them exactly and no instant falls between two windows.
     pub fn windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
-        let step = chrono::Duration::from_std(self.step).unwrap_or(chrono::TimeDelta::MAX);
+        self.windows_from(0)
+    }
+
+    /// The windows from window `first` on.
+    fn windows_from(&self, first: u64) -> impl Iterator<Item = BackfillWindow> + '_ {
+        let (step, base) = self.grid();
         let (from, to, backfill) = (self.from, self.to, self.id);
-        let base = DateTime::from_timestamp(from.timestamp(), 0).unwrap_or(from);
         let bound = move |index: u64| {
             i32::try_from(index)
                 .ok()
                 .and_then(|i| step.checked_mul(i))
                 .and_then(|offset| base.checked_add_signed(offset))
         };
-        (0u64..).map_while(move |index| {
+        (first..).map_while(move |index| {
             let start = if index == 0 { from } else { bound(index)? };
             if start >= to {
                 return None;
@@ -128,10 +154,28 @@ impl Backfill {
         })
     }
 
-    /// The windows not known to be finished: those from the frontier on.
+    /// The step and the whole second the inner window bounds count from.
+    fn grid(&self) -> (chrono::TimeDelta, DateTime<Utc>) {
+        let step = chrono::Duration::from_std(self.step).unwrap_or(chrono::TimeDelta::MAX);
+        let base = DateTime::from_timestamp(self.from.timestamp(), 0).unwrap_or(self.from);
+        (step, base)
+    }
+
+    /// The windows not known to be finished: those from the frontier on. They start from
+    /// the window before the frontier's, not from the first: a long range of short steps has
+    /// billions of windows before it (the checkpoint property test took minutes on one).
     pub fn open_windows(&self) -> impl Iterator<Item = BackfillWindow> + '_ {
         let frontier = self.frontier;
-        self.windows().filter(move |w| w.range.end > frontier)
+        let (step, base) = self.grid();
+        let steps = match (frontier - base)
+            .num_milliseconds()
+            .checked_div(step.num_milliseconds())
+        {
+            Some(steps) if steps > 1 => steps as u64 - 1,
+            _ => 0,
+        };
+        self.windows_from(steps)
+            .filter(move |w| w.range.end > frontier)
     }
 
     /// Moves the frontier over the contiguous run of windows that `finished` accepts.
@@ -339,11 +383,11 @@ impl Checkpoint {
         listing_start: DateTime<Utc>,
     ) -> usize {
         let Some(hw) = self.high_water else { return 0 };
-        let top = hw - overlap;
+        let top = crate::timemath::minus(hw, overlap);
         match order {
             SortOrder::Ascending => self.recent.prune(top, capacity),
             SortOrder::NewestFirst => {
-                let bottom_end = listing_start + overlap;
+                let bottom_end = crate::timemath::plus(listing_start, overlap);
                 self.recent
                     .prune_protecting(listing_start.min(top), capacity, |t| {
                         t <= bottom_end || t >= top
@@ -456,6 +500,26 @@ mod tests {
         assert!(!c.recent.contains("n2"));
     }
 
+    /// Found by the checkpoint property test: a high-water time or listing start near the
+    /// calendar's ends (a damaged checkpoint), or an overlap longer than the calendar
+    /// (`max_window = "300000y"` and `overlap = "200000y"` load), panicked while pruning.
+    #[test]
+    fn pruning_at_the_ends_of_the_calendar_does_not_panic() {
+        let eons = Duration::from_secs(300_000 * 366 * 86_400);
+        for order in [SortOrder::Ascending, SortOrder::NewestFirst] {
+            let mut c = Checkpoint::default();
+            c.observe(t(100), "a", order);
+            assert_eq!(c.prune_recent(eons, 10, order, t(0)), 0);
+            assert!(c.already_delivered(t(100), "a"));
+            c.observe(DateTime::<Utc>::MIN_UTC, "min", order);
+            c.prune_recent(Duration::from_secs(60), 10, order, DateTime::<Utc>::MAX_UTC);
+            let mut edge = Checkpoint::default();
+            edge.observe(DateTime::<Utc>::MAX_UTC, "max", order);
+            edge.prune_recent(Duration::from_secs(60), 10, order, DateTime::<Utc>::MAX_UTC);
+            assert!(edge.already_delivered(DateTime::<Utc>::MAX_UTC, "max"));
+        }
+    }
+
     fn backfill(from: i64, to: i64, step: u64) -> Backfill {
         Backfill {
             id: 1,
@@ -487,6 +551,41 @@ mod tests {
         let ranges: Vec<_> = b.windows().map(|w| (w.range.start, w.range.end)).collect();
         assert_eq!(ranges[0], (b.from, t(100)));
         assert_eq!(ranges[1], (t(100), t(200)));
+    }
+
+    /// Found by the checkpoint property test: a stored backfill with a zero step (damaged or
+    /// hand-edited; `sluice backfill` never makes one) split its range into endless empty
+    /// windows, and `sluice status` or a run walking them never returned.
+    #[test]
+    fn a_stored_backfill_step_under_a_second_is_refused() {
+        let mut stored = serde_json::to_value(backfill(0, 250, 100)).unwrap();
+        for step in ["0s", "999ms"] {
+            stored["step"] = step.into();
+            let err = serde_json::from_value::<Backfill>(stored.clone()).unwrap_err();
+            assert!(err.to_string().contains("step"), "{err}");
+        }
+        stored["step"] = "1s".into();
+        let one = serde_json::from_value::<Backfill>(stored).unwrap();
+        assert_eq!(one.windows().count(), 250);
+    }
+
+    #[test]
+    fn open_windows_start_at_the_frontier_whatever_its_offset() {
+        let mut b = backfill(0, 1000, 7);
+        b.from = t(0) + chrono::Duration::milliseconds(300);
+        for frontier in [0, 1, 6, 7, 8, 13, 14, 500, 993, 994, 999, 1000] {
+            b.frontier = t(frontier);
+            let walked: Vec<_> = b.windows().filter(|w| w.range.end > b.frontier).collect();
+            assert_eq!(
+                b.open_windows().collect::<Vec<_>>(),
+                walked,
+                "frontier {frontier}"
+            );
+        }
+        // Two billion one-second windows before the frontier: found at once.
+        let mut long = backfill(0, 1 << 31, 1);
+        long.frontier = t((1 << 31) - 2);
+        assert_eq!(long.open_windows().count(), 2);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkpoint::{
     Backfill, BackfillWindow, Checkpoint, DedupSet, Intent, LowWater, PageRef, SinkIntent, Window,
+    MIN_BACKFILL_STEP,
 };
 pub use object::ObjectStateStore;
 pub use postgres::PostgresStore;
@@ -236,6 +237,10 @@ pub(crate) fn new_store_id() -> String {
 pub fn short_store_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
+/// The longest lease a store grants. `lease_ttl` has no bound of its own (`"300000y"`
+/// loads), and an expiry past the calendar's end made acquiring a lease panic; a century is
+/// as good as forever.
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(100 * 366 * 86_400);
 
 /// Separates a source's name from a backfill window's start in state keys. Source names are
 /// letters, digits, `-` and `_` only, so no source key contains it.

@@ -818,7 +818,7 @@ async fn acquire_lease(
     holder: &str,
     ttl: Duration,
 ) -> CallResult<LeaseOutcome> {
-    let ttl_secs = ttl.as_secs_f64();
+    let ttl_secs = ttl.min(super::MAX_LEASE_TTL).as_secs_f64();
     let tx = client.transaction().await?;
     // Expiry is the server's clock plus the TTL, in milliseconds like the SQLite store; the
     // rules are the SQLite store's: the same holder keeps its token, anyone else gets the
@@ -917,7 +917,7 @@ async fn renew_lease(client: &Client, lease: &Lease, ttl: Duration) -> CallResul
         .query_opt(
             "UPDATE leases SET expires_at = date_trunc('milliseconds', now() + make_interval(secs => $3))
              WHERE source = $1 AND token = $2 RETURNING expires_at",
-            &[&lease.source, &token, &ttl.as_secs_f64()],
+            &[&lease.source, &token, &ttl.min(super::MAX_LEASE_TTL).as_secs_f64()],
         )
         .await?;
     if let Some(row) = row {

@@ -419,6 +419,7 @@ impl StateStore for SqliteStore {
         ttl: Duration,
     ) -> Result<LeaseOutcome, StateError> {
         let (source, holder) = (source.to_string(), holder.to_string());
+        let ttl = ttl.min(super::MAX_LEASE_TTL);
         self.with_conn(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -465,7 +466,8 @@ impl StateStore for SqliteStore {
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StateError> {
         let lease = lease.clone();
         self.with_conn(move |conn, path| {
-            let expires_at = millis((Utc::now() + ttl).timestamp_millis());
+            let expires_at =
+                millis((Utc::now() + ttl.min(super::MAX_LEASE_TTL)).timestamp_millis());
             let changed = conn
                 .execute(
                     "UPDATE leases SET expires_ms = ?3 WHERE source = ?1 AND token = ?2",

@@ -389,7 +389,7 @@ fn check(key: &str, doc: &CheckpointDoc, fence: u64, expected: u64) -> Result<()
 
 /// Lease expiries are kept to the millisecond, as in the SQL stores.
 fn expiry(ttl: Duration) -> DateTime<Utc> {
-    let at = Utc::now() + ttl;
+    let at = Utc::now() + ttl.min(crate::state::MAX_LEASE_TTL);
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
