@@ -20,6 +20,7 @@ mod state;
 #[cfg(test)]
 mod properties;
 
+use crate::source::path::JsonPath;
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::Value;
 
@@ -146,11 +147,13 @@ pub(crate) fn key(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
     }
 }
 
-/// A dotted path of one to three [`key`]s, or the empty path.
-pub(crate) fn path(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
+/// A dotted path of one to three [`key`]s, or the empty path, parsed as the config would
+/// parse it (texts it refuses are not paths a loaded config can hold).
+pub(crate) fn path(u: &mut Unstructured<'_>) -> arbitrary::Result<JsonPath> {
     let parts = u.int_in_range(0..=3)?;
-    (0..parts)
+    let text = (0..parts)
         .map(|_| key(u))
-        .collect::<arbitrary::Result<Vec<_>>>()
-        .map(|parts| parts.join("."))
+        .collect::<arbitrary::Result<Vec<_>>>()?
+        .join(".");
+    JsonPath::parse(&text).map_err(|_| arbitrary::Error::IncorrectFormat)
 }

@@ -11,6 +11,7 @@ use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig, TimeFormat
 use crate::source::http::JsonResponse;
 use crate::source::pagination::{next_page, Fetched};
 use crate::source::records::{take_records, to_record};
+use crate::source::path::JsonPath;
 use crate::state::PageRef;
 use crate::timefmt;
 
@@ -36,7 +37,7 @@ pub struct PageInput {
 
 impl<'a> Arbitrary<'a> for PageInput {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let has_more = |u: &mut Unstructured<'a>| -> arbitrary::Result<Option<String>> {
+        let has_more = |u: &mut Unstructured<'a>| -> arbitrary::Result<Option<crate::source::path::JsonPath>> {
             if bool::arbitrary(u)? {
                 path(u).map(Some)
             } else {
@@ -51,6 +52,8 @@ impl<'a> Arbitrary<'a> for PageInput {
                 path: path(u)?,
                 param: None,
                 has_more_path: has_more(u)?,
+                cursor_join: ",".to_string(),
+                cursor_encoding: Default::default(),
             },
             4 => PaginationConfig::Offset {
                 has_more_path: has_more(u)?,
@@ -220,7 +223,7 @@ pub struct RecordsInput {
     /// The response body.
     pub body: Value,
     /// `records_path`.
-    pub records_path: String,
+    pub records_path: JsonPath,
     /// `event_time`.
     pub time: EventTimeConfig,
     /// `event_id`.
@@ -229,9 +232,12 @@ pub struct RecordsInput {
 
 impl<'a> Arbitrary<'a> for RecordsInput {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let time_path = key(u)?;
+        let key_path = |u: &mut Unstructured<'a>| {
+            JsonPath::parse(&key(u)?).map_err(|_| arbitrary::Error::IncorrectFormat)
+        };
+        let time_path = key_path(u)?;
         let id_path = if bool::arbitrary(u)? {
-            Some(key(u)?)
+            Some(key_path(u)?)
         } else {
             None
         };

@@ -63,7 +63,7 @@ fn check_decoded(checkpoint: &Checkpoint) {
     let config = WindowConfig::default();
     let horizon = horizon(now, &config);
     if let Some(window) = next_window(checkpoint, &config, horizon) {
-        let _ = anchor_after(&window, checkpoint.high_water);
+        let _ = anchor_after(&window, checkpoint.high_water, checkpoint.anchor);
     }
     for order in [SortOrder::Ascending, SortOrder::NewestFirst] {
         let mut pruned = checkpoint.clone();

@@ -55,8 +55,11 @@ pub(super) fn key() -> impl Strategy<Value = String> {
 }
 
 /// A dotted path of up to three keys.
-pub(super) fn path() -> impl Strategy<Value = String> {
-    prop::collection::vec(key(), 0..4).prop_map(|parts| parts.join("."))
+pub(super) fn path() -> impl Strategy<Value = crate::source::path::JsonPath> {
+    prop::collection::vec(key(), 0..4)
+        .prop_filter_map("a path the config accepts", |parts| {
+            crate::source::path::JsonPath::parse(&parts.join(".")).ok()
+        })
 }
 
 /// Raw bytes for the fuzz targets' entry points.

@@ -12,7 +12,18 @@ use crate::fuzzing::{
     PageInput, RecordsInput,
 };
 use crate::simulator::Faults;
+use crate::source::path::JsonPath;
 use crate::state::PageRef;
+
+/// A path the config accepts, from a literal.
+fn jpath(text: &str) -> JsonPath {
+    JsonPath::parse(text).unwrap_or_else(|e| panic!("{text:?} is a path: {e}"))
+}
+
+/// One [`key`] as a path, when the config would accept it.
+fn key_path() -> impl Strategy<Value = JsonPath> {
+    key().prop_filter_map("a key the config accepts", |k| JsonPath::parse(&k).ok())
+}
 
 fn pagination() -> impl Strategy<Value = PaginationConfig> {
     let flag = || prop::option::of(path());
@@ -23,7 +34,9 @@ fn pagination() -> impl Strategy<Value = PaginationConfig> {
         (path(), flag()).prop_map(|(path, has_more_path)| PaginationConfig::Cursor {
             path,
             param: None,
-            has_more_path
+            has_more_path,
+            cursor_join: ",".to_string(),
+            cursor_encoding: Default::default(),
         }),
         flag().prop_map(|has_more_path| PaginationConfig::Offset { has_more_path }),
         (any::<u64>(), flag()).prop_map(|(first, has_more_path)| PaginationConfig::PageNumber {
@@ -157,10 +170,10 @@ proptest! {
                 Value::Array(times.into_iter().map(|t| json!({"time": t, "id": t})).collect())
             }),
         ],
-        records_path in prop_oneof![Just(String::new()), Just("data.items".to_string()), path()],
-        time_path in key(),
+        records_path in prop_oneof![Just(jpath("")), Just(jpath("data.items")), path()],
+        time_path in key_path(),
         format in time_format(),
-        id_path in prop::option::of(key()),
+        id_path in prop::option::of(key_path()),
     ) {
         check_records(RecordsInput {
             body,
