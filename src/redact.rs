@@ -60,10 +60,14 @@ pub fn register(secret: &str) {
     if secret.len() < MIN_SECRET_LEN {
         return;
     }
-    let mut registry = write();
-    if registry.secrets.insert(secret.to_string()) {
-        registry.rebuild();
-    }
+    let rebuilt = {
+        let mut registry = write();
+        if !registry.secrets.insert(secret.to_string()) {
+            return;
+        }
+        registry.rebuild()
+    };
+    report(rebuilt);
 }
 
 /// Registers a credential obtained at runtime (an OAuth2 access token): like [`register`],
@@ -72,15 +76,26 @@ pub fn register_token(token: &str) {
     if token.len() < MIN_SECRET_LEN {
         return;
     }
-    let mut registry = write();
-    if registry.tokens.iter().any(|t| t == token) || registry.secrets.contains(token) {
-        return;
+    let rebuilt = {
+        let mut registry = write();
+        if registry.tokens.iter().any(|t| t == token) || registry.secrets.contains(token) {
+            return;
+        }
+        registry.tokens.push_back(token.to_string());
+        while registry.tokens.len() > MAX_TOKENS {
+            registry.tokens.pop_front();
+        }
+        registry.rebuild()
+    };
+    report(rebuilt);
+}
+
+/// Logs a failed rebuild, once the registry's lock is released: the log writer scrubs, so
+/// logging with the lock held would wait on itself.
+fn report(rebuilt: Result<(), aho_corasick::BuildError>) {
+    if let Err(err) = rebuilt {
+        tracing::error!(error = %err, "cannot build the secret scrubber; newly registered secrets are not scrubbed");
     }
-    registry.tokens.push_back(token.to_string());
-    while registry.tokens.len() > MAX_TOKENS {
-        registry.tokens.pop_front();
-    }
-    registry.rebuild();
 }
 
 /// `text` with every form of every registered secret replaced by [`REDACTED`].
@@ -114,7 +129,9 @@ fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
 }
 
 impl Registry {
-    fn rebuild(&mut self) {
+    /// Rebuilds the automaton from the registered values. On failure (only an automaton too
+    /// large for memory fails to build) the previous one is kept rather than scrub nothing.
+    fn rebuild(&mut self) -> Result<(), aho_corasick::BuildError> {
         let forms: BTreeSet<String> = self
             .secrets
             .iter()
@@ -124,16 +141,11 @@ impl Registry {
             .collect();
         // Leftmost-longest: where a value and one of its encoded fragments both match, the
         // whole match is replaced.
-        self.automaton = AhoCorasick::builder()
+        let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&forms)
-            .map_err(|err| {
-                // Only an automaton too large for memory fails to build; keep the previous one
-                // rather than scrub nothing.
-                tracing::error!(error = %err, "cannot build the secret scrubber; newly registered secrets are not scrubbed");
-            })
-            .ok()
-            .or(self.automaton.take());
+            .build(&forms)?;
+        self.automaton = Some(automaton);
+        Ok(())
     }
 }
 
