@@ -14,10 +14,10 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
-pub mod preset;
-pub mod redact;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod preset;
+pub mod redact;
 pub mod runtime;
 mod secrets;
 pub mod serve;

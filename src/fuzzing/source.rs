@@ -10,8 +10,8 @@ use super::{json_value, key, path};
 use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig, TimeFormat};
 use crate::source::http::JsonResponse;
 use crate::source::pagination::{next_page, Fetched};
-use crate::source::records::{take_records, to_record};
 use crate::source::path::JsonPath;
+use crate::source::records::{take_records, to_record};
 use crate::state::PageRef;
 use crate::timefmt;
 
@@ -37,13 +37,14 @@ pub struct PageInput {
 
 impl<'a> Arbitrary<'a> for PageInput {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let has_more = |u: &mut Unstructured<'a>| -> arbitrary::Result<Option<crate::source::path::JsonPath>> {
-            if bool::arbitrary(u)? {
-                path(u).map(Some)
-            } else {
-                Ok(None)
-            }
-        };
+        let has_more =
+            |u: &mut Unstructured<'a>| -> arbitrary::Result<Option<crate::source::path::JsonPath>> {
+                if bool::arbitrary(u)? {
+                    path(u).map(Some)
+                } else {
+                    Ok(None)
+                }
+            };
         let pagination = match u.int_in_range(0..=6)? {
             0 => PaginationConfig::None {},
             1 => PaginationConfig::LinkHeader {},

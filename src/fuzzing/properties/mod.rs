@@ -56,10 +56,9 @@ pub(super) fn key() -> impl Strategy<Value = String> {
 
 /// A dotted path of up to three keys.
 pub(super) fn path() -> impl Strategy<Value = crate::source::path::JsonPath> {
-    prop::collection::vec(key(), 0..4)
-        .prop_filter_map("a path the config accepts", |parts| {
-            crate::source::path::JsonPath::parse(&parts.join(".")).ok()
-        })
+    prop::collection::vec(key(), 0..4).prop_filter_map("a path the config accepts", |parts| {
+        crate::source::path::JsonPath::parse(&parts.join(".")).ok()
+    })
 }
 
 /// Raw bytes for the fuzz targets' entry points.
