@@ -71,7 +71,7 @@ pub(super) async fn recover(request: Request<'_>) -> Result<(), Failure> {
         }
     };
     let window = &source_config.window;
-    eprintln!(
+    crate::errln!(
         "reading the newest objects of `{source}` in {} ...",
         lake.display_location()
     );
@@ -79,7 +79,7 @@ pub(super) async fn recover(request: Request<'_>) -> Result<(), Failure> {
         .await
         .map_err(failed)?;
     let Some(tail) = tail else {
-        println!(
+        crate::outln!(
             "lake `{}` holds no events of source `{source}`: nothing to recover; its next run starts from its lookback",
             lake.name
         );
@@ -89,7 +89,7 @@ pub(super) async fn recover(request: Request<'_>) -> Result<(), Failure> {
     let result = write(&*store, &leases[0], &tail, window.dedup_capacity, force).await;
     release_all(&*store, &leases).await;
     let seq = result?;
-    println!(
+    crate::outln!(
         "recovered source `{source}` from lake `{}`: high water {} (in {}), {} ids remembered, from {} of its {} objects; commit {seq}. Its next run lists from {} on",
         lake.name,
         rfc3339_millis(tail.high_water),
@@ -100,7 +100,7 @@ pub(super) async fn recover(request: Request<'_>) -> Result<(), Failure> {
         rfc3339_millis(tail.high_water - chrono::Duration::from_std(window.overlap).unwrap_or_default()),
     );
     if source_config.order == SortOrder::NewestFirst {
-        eprintln!("warning: `{source}` lists newest first: if a window was in progress when the state was lost, the events below the oldest one it delivered are not fetched (hint: run `sluice backfill --source {source}` over that range; see docs/guarantees.md)");
+        crate::errln!("warning: `{source}` lists newest first: if a window was in progress when the state was lost, the events below the oldest one it delivered are not fetched (hint: run `sluice backfill --source {source}` over that range; see docs/guarantees.md)");
     }
     Ok(())
 }
@@ -134,7 +134,7 @@ async fn write(
     let cutoff = tail.recent.first().map_or(tail.high_water, |(_, t)| *t);
     let dropped = recent.prune(cutoff, capacity);
     if dropped > 0 {
-        eprintln!("warning: {dropped} ids in the overlap were not remembered (window.dedup_capacity = {capacity}); those events may be delivered again");
+        crate::errln!("warning: {dropped} ids in the overlap were not remembered (window.dedup_capacity = {capacity}); those events may be delivered again");
     }
     let stored = state.checkpoint.seq;
     // Never a commit number used before in this store (lake objects are named after it), and
