@@ -166,6 +166,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn apply(text: &str, mutation: &Mutation) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if lines.is_empty() {
+        return text.to_string();
+    }
     match mutation {
         Mutation::Value(i, value) => {
             let at = i.index(lines.len());
