@@ -46,9 +46,9 @@ async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
     // Pages take a while, as real APIs' do, so runs are still working when the kills land.
     sim_config.latency = Duration::from_millis(60);
     sim_config.faults = Faults {
-        rate_429: 0.02,
-        rate_5xx: 0.02,
-        rate_truncate: 0.02,
+        rate_429: 0.04,
+        rate_5xx: 0.04,
+        rate_truncate: 0.04,
         rate_slow: 0.02,
         slow: Duration::from_millis(300),
         seed: Some(killer.seed()),
