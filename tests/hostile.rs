@@ -384,6 +384,23 @@ async fn a_redirect_is_not_followed_and_the_hint_names_its_target_without_secret
     assert_eq!(api.requests(), 1, "not retried, not followed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_answer_echoing_an_error_fails_without_committing() {
+    let (api, base) = Api::new(Mode::EchoedError, 5).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &base, "", "");
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("not an array of records"), "{text}");
+    assert!(
+        text.contains(&format!("{base}/logs?")),
+        "the error names the page: {text}"
+    );
+    assert_eq!(api.requests(), 1, "a malformed answer is not retried");
+    assert!(lake_ids(dir.path(), "api").is_empty());
+    assert!(checkpoint(&config, "api").await["page"].is_null());
+}
+
 // ---- a deadline during an outage ---------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,8 @@ pub enum Mode {
     Redirect,
     /// `503` for everything.
     Down,
+    /// `200` with an error object that echoes the request instead of records.
+    EchoedError,
 }
 
 pub struct Inner {
@@ -154,6 +156,13 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
                 )
                 .body(Body::empty())
                 .unwrap()
+        }
+        Mode::EchoedError => {
+            let echo = json!({"errors": [{"message": "invalid request", "query": raw_query}]});
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(echo.to_string()))
+                .unwrap();
         }
         Mode::SlowLoris => {
             let trickle = futures_util::stream::unfold(0u32, |n| async move {
