@@ -372,10 +372,9 @@ impl<'a> Pipeline<'a> {
         if let Some(intent) = state.intent {
             tracing::info!(source = %self.name, commit = intent.next.seq, "finishing a commit interrupted by a crash");
             self.publish(&intent).await?;
-            self.store
-                .commit(&self.key, &intent.next, self.fence())
-                .await
-                .map_err(|e| e.to_string())?;
+            // Waits out an unreachable store like any commit: this roll-forward runs first
+            // thing, often while the store that just failed is still coming back.
+            self.commit_checkpoint(&intent.next).await?;
             self.committed = intent.next;
         }
         for sink in self.sinks.iter_mut().chain(self.dead_letter.iter_mut()) {
