@@ -24,6 +24,7 @@
 
 pub(crate) mod faults;
 pub mod generic;
+pub mod github;
 pub mod okta;
 mod rng;
 mod timeline;
@@ -64,17 +65,20 @@ pub enum Vendor {
     Okta,
     /// A configurable API (see [`generic`] and [`SimulatorConfig::generic`]).
     Generic,
+    /// GitHub organization audit log (`GET /orgs/acme/audit-log`).
+    Github,
 }
 
 impl Vendor {
     /// Every supported vendor, e.g. for CLI help or `possible_values`.
-    pub const ALL: &'static [Vendor] = &[Vendor::Okta, Vendor::Generic];
+    pub const ALL: &'static [Vendor] = &[Vendor::Okta, Vendor::Generic, Vendor::Github];
 
     /// The lowercase name used in configuration and on the command line.
     pub const fn as_str(self) -> &'static str {
         match self {
             Vendor::Okta => "okta",
             Vendor::Generic => "generic",
+            Vendor::Github => "github",
         }
     }
 }
@@ -87,7 +91,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -158,6 +162,17 @@ impl SimulatorConfig {
         Self {
             vendor: Vendor::Generic,
             generic: profile,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A GitHub organization audit log (org `acme`) with `events` events and GitHub's page
+    /// sizes (30 by default, at most 100), otherwise as [`SimulatorConfig::okta`].
+    pub fn github(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Github,
+            default_page_size: github::DEFAULT_PER_PAGE,
+            max_page_size: github::MAX_PER_PAGE,
             ..Self::okta(events)
         }
     }
@@ -406,6 +421,7 @@ fn router(state: Arc<AppState>) -> Router {
     let vendor = match state.config.vendor {
         Vendor::Okta => okta::routes(),
         Vendor::Generic => generic::routes(&state.config.generic),
+        Vendor::Github => github::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -445,6 +461,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
     match config.vendor {
         Vendor::Okta => okta::event_id(config, index),
         Vendor::Generic => generic::event_id(config, index),
+        Vendor::Github => github::event_id(config, index),
     }
 }
 
@@ -456,6 +473,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
     match config.vendor {
         Vendor::Okta => okta::event(config, index),
         Vendor::Generic => generic::event(config, index),
+        Vendor::Github => github::event(config, index),
     }
 }
 
@@ -463,7 +481,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta => {
+        Vendor::Okta | Vendor::Github => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -476,7 +494,7 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta => event_time(config, index),
+        Vendor::Okta | Vendor::Github => event_time(config, index),
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -488,7 +506,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        Vendor::Okta | Vendor::Github => {
+            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+        }
         Vendor::Generic => {
             generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
         }
