@@ -65,6 +65,16 @@ token = "sim-token"
 # The simulator has no hourly budget to share; GitHub's is 29 requests a minute.
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
+    DemoProfile {
+        connector: "slack",
+        sim: SimulatorConfig::slack,
+        settings: r#"# The simulator instead of https://api.slack.com.
+base_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment: "${env:SLACK_TOKEN}".
+token = "sim-token"
+# The simulator has no organization-wide budget to share; Slack's is 50 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
 ];
 
 fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
@@ -249,9 +259,9 @@ mod tests {
 
     #[test]
     fn a_connector_without_a_simulator_is_named_with_the_ones_that_have_one() {
-        let err = profile("slack").err().unwrap();
+        let err = profile("duo").err().unwrap();
         assert!(
-            err.contains("`slack`") && err.contains("okta, github"),
+            err.contains("`duo`") && err.contains("okta, github"),
             "{err}"
         );
     }

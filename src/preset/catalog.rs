@@ -13,6 +13,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../presets/github_enterprise.toml"),
     ),
     ("okta", include_str!("../../presets/okta.toml")),
+    ("slack", include_str!("../../presets/slack.toml")),
 ];
 
 /// The parsed presets.

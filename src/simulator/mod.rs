@@ -27,6 +27,7 @@ pub mod generic;
 pub mod github;
 pub mod okta;
 mod rng;
+pub mod slack;
 mod timeline;
 
 use std::fmt;
@@ -67,11 +68,14 @@ pub enum Vendor {
     Generic,
     /// GitHub organization audit log (`GET /orgs/acme/audit-log`).
     Github,
+    /// Slack Audit Logs API (`GET /audit/v1/logs`).
+    Slack,
 }
 
 impl Vendor {
     /// Every supported vendor, e.g. for CLI help or `possible_values`.
-    pub const ALL: &'static [Vendor] = &[Vendor::Okta, Vendor::Generic, Vendor::Github];
+    pub const ALL: &'static [Vendor] =
+        &[Vendor::Okta, Vendor::Generic, Vendor::Github, Vendor::Slack];
 
     /// The lowercase name used in configuration and on the command line.
     pub const fn as_str(self) -> &'static str {
@@ -79,6 +83,7 @@ impl Vendor {
             Vendor::Okta => "okta",
             Vendor::Generic => "generic",
             Vendor::Github => "github",
+            Vendor::Slack => "slack",
         }
     }
 }
@@ -91,7 +96,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -173,6 +178,17 @@ impl SimulatorConfig {
             vendor: Vendor::Github,
             default_page_size: github::DEFAULT_PER_PAGE,
             max_page_size: github::MAX_PER_PAGE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Slack Enterprise organization's audit logs with `events` entries and Slack's page
+    /// sizes (100 without `limit`, at most 9999), otherwise as [`SimulatorConfig::okta`].
+    pub fn slack(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Slack,
+            default_page_size: slack::DEFAULT_LIMIT,
+            max_page_size: slack::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -422,6 +438,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Okta => okta::routes(),
         Vendor::Generic => generic::routes(&state.config.generic),
         Vendor::Github => github::routes(),
+        Vendor::Slack => slack::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -462,6 +479,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Okta => okta::event_id(config, index),
         Vendor::Generic => generic::event_id(config, index),
         Vendor::Github => github::event_id(config, index),
+        Vendor::Slack => slack::event_id(config, index),
     }
 }
 
@@ -474,6 +492,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Okta => okta::event(config, index),
         Vendor::Generic => generic::event(config, index),
         Vendor::Github => github::event(config, index),
+        Vendor::Slack => slack::event(config, index),
     }
 }
 
@@ -486,6 +505,11 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
+        // Slack writes whole seconds.
+        Vendor::Slack => {
+            let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
+            DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
     }
 }
 
@@ -494,7 +518,7 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github => event_time(config, index),
+        Vendor::Okta | Vendor::Github | Vendor::Slack => event_time(config, index),
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -508,6 +532,12 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
     match config.vendor {
         Vendor::Okta | Vendor::Github => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+        }
+        // The first entry whose whole second is at or after `t`.
+        Vendor::Slack => {
+            let ms = timeline::ceil_millis(&t);
+            let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
+            timeline_of(config).first_at_or_after(second.saturating_mul(1000))
         }
         Vendor::Generic => {
             generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
