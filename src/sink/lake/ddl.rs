@@ -318,7 +318,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
          -- server-side copy from _staging/, which is outside the stage, so staged objects never load.\n\
          -- Object names are fixed per batch, so Snowpipe's load history never loads one twice.\n\
          CREATE FILE FORMAT IF NOT EXISTS {format_name}\n  {format_options};\n\n\
-         CREATE STAGE IF NOT EXISTS {stage}\n  URL = {url}\n  STORAGE_INTEGRATION = sluice_lake\n  FILE_FORMAT = {format_name};\n\n",
+         CREATE STAGE IF NOT EXISTS {stage}\n  URL = {url}\n  STORAGE_INTEGRATION = sluice_lake\n  FILE_FORMAT = (FORMAT_NAME = '{format_name}');\n\n",
         url = quote(&layout.base),
     );
     let _ = writeln!(out, "CREATE TABLE IF NOT EXISTS {} (", layout.table);
@@ -632,6 +632,10 @@ fn duckdb(layout: &Layout, out: &mut String) {
         layout.view, layout.table
     );
 }
+
+#[cfg(test)]
+#[path = "ddl_tests.rs"]
+mod parsed;
 
 #[cfg(test)]
 mod tests {
