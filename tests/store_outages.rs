@@ -20,7 +20,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sluice::simulator::SimulatorConfig;
-use sluice::state::StateStore;
 
 use common::{assert_lake_exact, start_simulator, TestConfig};
 use outages::{Call, Fault, Outages, Record};
@@ -217,14 +216,16 @@ async fn object_store_waits_out_outages_of_every_call_and_lost_replies_are_not_m
             record.injected(call, fault) >= 1,
             "{call:?} {fault:?}: {record:?}"
         );
-        // Retrying says which call waited.
+        // Retrying says which call waited, and why.
         let waited = format!("call=\"{what}\"");
-        let line = log
-            .lines()
-            .find(|line| {
-                line.contains("state store unreachable; waiting for it") && line.contains(&waited)
-            })
-            .unwrap_or_else(|| panic!("no wait logged for {what}:\n{log}"));
-        assert!(line.contains(&format!("{call:?} {fault:?}")), "{line}");
+        let cause = format!("injected outage: {call:?} {fault:?}");
+        assert!(
+            log.lines().any(|line| {
+                line.contains("state store unreachable; waiting for it")
+                    && line.contains(&waited)
+                    && line.contains(&cause)
+            }),
+            "no wait logged for {cause}:\n{log}"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub enum Call {
 }
 
 /// How a call fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// The store is not reached.
     Down,
