@@ -86,6 +86,23 @@ rate_limit = {{ requests_per_minute = 60000, burst = 100 }}
     )
 }
 
+/// The Atlassian preset as docs/connectors/atlassian.md configures it, with `base_url`
+/// pointed at the simulator and quick retries.
+fn atlassian_source(base_url: &str) -> String {
+    format!(
+        r#"[[sources]]
+name = "atlassian"
+connector = "atlassian"
+org_id = "{}"
+api_key = "${{env:ATLASSIAN_API_KEY}}"
+sinks = ["lake"]
+base_url = "{base_url}"
+http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
+"#,
+        sluice::simulator::atlassian::ORG_ID
+    )
+}
+
 /// Runs the preset source `source` (named `name`, credential in `envs`) against a simulator
 /// of `sim_config` with 429s, 5xx and cut bodies, killing runs until commits have landed,
 /// then lets one run finish: the lake must hold every event exactly once.
@@ -175,6 +192,17 @@ async fn slack_preset_is_exact_through_faults_and_kill_9() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atlassian_preset_is_exact_through_faults_and_kill_9() {
+    exact_through_faults_and_kill_9(
+        "atlassian",
+        SimulatorConfig::atlassian(6_000),
+        atlassian_source,
+        [("ATLASSIAN_API_KEY", "sim-token")],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn github_enterprise_preset_reads_the_enterprise_audit_log_exactly() {
     let sim_config = SimulatorConfig::github(1_500);
@@ -249,6 +277,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("okta", "Okta System Log"),
         ("github", "GitHub organization audit log"),
         ("slack", "Slack Enterprise audit logs"),
+        ("atlassian", "Atlassian organization audit log"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -494,4 +523,63 @@ async fn slack_preset_reads_real_shaped_pages() {
             .all(|a| a == "Bearer xoxp-fixture"),
         "the token goes as a bearer token"
     );
+}
+
+#[tokio::test]
+async fn atlassian_preset_reads_real_shaped_pages() {
+    // Grove's two Atlassian pages: the first names its next page in `meta.next`, the second
+    // ends with `meta.next: null`. Every event carries the placeholder id `test_id`, so, read
+    // as the API's ids, the first page holds one event; and the second page serves that same
+    // record again after the listing had moved on to older ones. An API doing that is looping
+    // or ignoring the cursor: Sluice keeps the first page, refuses the second naming the
+    // record, and fails the run.
+    let Some(dir) = fixtures("atlassian/event_audit") else {
+        return;
+    };
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+    };
+    let pages = [read("001.json"), read("002.json")];
+    let first = pages[0]["data"][0].clone();
+    let server =
+        common::fixture_server::serve(pages.iter().map(|p| (p.to_string(), None)).collect()).await;
+    let work = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
+        atlassian_source(&server.base_url)
+    );
+    let config = write_config(work.path(), &source);
+    let out = sluice()
+        .args(["run", "--once", "--config", config.to_str().unwrap()])
+        .env("ATLASSIAN_API_KEY", "fixture-key")
+        .output()
+        .await
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the API repeats pages") && text.contains("`test_id`"),
+        "{text}"
+    );
+    let stored = common::lake::envelopes(&work.path().join("lake"), "atlassian");
+    assert_eq!(stored.len(), 1, "the first page is kept: {stored:?}");
+    assert_eq!(stored[0]["data"], first);
+    assert_eq!(stored[0]["event_id"], "test_id");
+    assert_eq!(stored[0]["event_time"], "2022-05-12T19:13:13.000Z");
+    let requests = server.requests().await;
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[0].starts_with(&format!(
+        "/admin/v1/orgs/{}/events?",
+        sluice::simulator::atlassian::ORG_ID
+    )));
+    assert!(requests[0].contains("from=") && requests[0].contains("to="));
+    assert!(
+        requests[1].contains("cursor=CURSOR_VAULE"),
+        "the second page is asked with meta.next: {requests:?}"
+    );
+    assert!(server
+        .authorizations()
+        .await
+        .iter()
+        .all(|a| a == "Bearer fixture-key"));
 }

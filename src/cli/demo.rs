@@ -75,6 +75,15 @@ token = "sim-token"
 # The simulator has no organization-wide budget to share; Slack's is 50 requests a minute.
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
+    DemoProfile {
+        connector: "atlassian",
+        sim: SimulatorConfig::atlassian,
+        settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"
+# The simulator instead of https://api.atlassian.com.
+base_url = "{base_url}"
+# The simulator's key. A real config reads it from the environment: "${env:ATLASSIAN_API_KEY}".
+api_key = "sim-token""#,
+    },
 ];
 
 fn profile(connector: &str) -> Result<&'static DemoProfile, String> {

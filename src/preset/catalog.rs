@@ -7,6 +7,7 @@ use super::Preset;
 /// Every preset file, by name. Adding a vendor is adding its file here (and its docs page,
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
+    ("atlassian", include_str!("../../presets/atlassian.toml")),
     ("github", include_str!("../../presets/github.toml")),
     (
         "github_enterprise",

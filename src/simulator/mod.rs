@@ -22,6 +22,7 @@
 //! Besides the vendor API the server answers `GET /_sim/health` (`ok`) and
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
+pub mod atlassian;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
@@ -70,12 +71,19 @@ pub enum Vendor {
     Github,
     /// Slack Audit Logs API (`GET /audit/v1/logs`).
     Slack,
+    /// Atlassian organization audit log (`GET /admin/v1/orgs/{orgId}/events`).
+    Atlassian,
 }
 
 impl Vendor {
     /// Every supported vendor, e.g. for CLI help or `possible_values`.
-    pub const ALL: &'static [Vendor] =
-        &[Vendor::Okta, Vendor::Generic, Vendor::Github, Vendor::Slack];
+    pub const ALL: &'static [Vendor] = &[
+        Vendor::Okta,
+        Vendor::Generic,
+        Vendor::Github,
+        Vendor::Slack,
+        Vendor::Atlassian,
+    ];
 
     /// The lowercase name used in configuration and on the command line.
     pub const fn as_str(self) -> &'static str {
@@ -84,6 +92,7 @@ impl Vendor {
             Vendor::Generic => "generic",
             Vendor::Github => "github",
             Vendor::Slack => "slack",
+            Vendor::Atlassian => "atlassian",
         }
     }
 }
@@ -96,7 +105,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -189,6 +198,17 @@ impl SimulatorConfig {
             vendor: Vendor::Slack,
             default_page_size: slack::DEFAULT_LIMIT,
             max_page_size: slack::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// An Atlassian organization's audit log with `events` events in pages of 100, otherwise
+    /// as [`SimulatorConfig::okta`].
+    pub fn atlassian(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Atlassian,
+            default_page_size: atlassian::PAGE_SIZE,
+            max_page_size: atlassian::PAGE_SIZE,
             ..Self::okta(events)
         }
     }
@@ -439,6 +459,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Generic => generic::routes(&state.config.generic),
         Vendor::Github => github::routes(),
         Vendor::Slack => slack::routes(),
+        Vendor::Atlassian => atlassian::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -480,6 +501,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Generic => generic::event_id(config, index),
         Vendor::Github => github::event_id(config, index),
         Vendor::Slack => slack::event_id(config, index),
+        Vendor::Atlassian => atlassian::event_id(config, index),
     }
 }
 
@@ -493,6 +515,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Generic => generic::event(config, index),
         Vendor::Github => github::event(config, index),
         Vendor::Slack => slack::event(config, index),
+        Vendor::Atlassian => atlassian::event(config, index),
     }
 }
 
@@ -500,7 +523,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -518,7 +541,9 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Slack => event_time(config, index),
+        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian => {
+            event_time(config, index)
+        }
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -530,7 +555,7 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta | Vendor::Github => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
