@@ -110,7 +110,7 @@ async fn a_source_failing_mid_run_keeps_its_commits_and_stops_no_other() {
     let proxy = Proxy::start(&sim.base_url()).await;
     // The flaky source's API answers 6 pages, then 503 to everything.
     proxy.script(|n| {
-        if n < 6 {
+        if n < 7 {
             Action::Forward
         } else {
             Action::Answer {
@@ -124,7 +124,9 @@ async fn a_source_failing_mid_run_keeps_its_commits_and_stops_no_other() {
     let base_url = sim.base_url();
     let mut good = TestConfig::new(&base_url);
     good.limit = 100;
-    good.roll_size = "16KB";
+    // Objects of about two pages: commits happen while the flaky source fetches, and the
+    // outage after its seventh page finds a page staged that only its failure commits.
+    good.roll_size = "48KB";
     let mut flaky = TestConfig::new(&proxy.base_url);
     flaky.name = "okta-flaky";
     flaky.limit = 100;
