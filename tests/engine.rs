@@ -453,7 +453,8 @@ async fn a_rate_limit_reset_past_max_wait_fails_the_run_at_once_naming_max_wait(
     assert!(text.contains("source `okta` failed"), "{text}");
     assert!(text.contains("HTTP 429"), "{text}");
     assert!(
-        text.contains("the API asks to wait") && text.contains("longer than rate_limit.max_wait (2s)"),
+        text.contains("the API asks to wait")
+            && text.contains("longer than rate_limit.max_wait (2s)"),
         "{text}"
     );
     let log = proxy.log();

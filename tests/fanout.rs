@@ -197,7 +197,11 @@ async fn replays_keep_what_is_refused_again_and_never_send_an_event_twice() {
     // Two events of one page and one hour, so one dead-letter object holds both and a replay
     // can accept one and refuse the other.
     let (first, second) = (all_ids[10].clone(), all_ids[11].clone());
-    let hour = |i| simulator::event_time(&sim_config, i).format("%F %H").to_string();
+    let hour = |i| {
+        simulator::event_time(&sim_config, i)
+            .format("%F %H")
+            .to_string()
+    };
     assert_eq!(hour(10), hour(11));
     receiver
         .poison
@@ -252,7 +256,11 @@ async fn replays_keep_what_is_refused_again_and_never_send_an_event_twice() {
     receiver.poison.lock().unwrap().remove(&first);
     let out = run_sluice(&replay).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(queued(config).await, 1, "the accepted letter left the queue");
+    assert_eq!(
+        queued(config).await,
+        1,
+        "the accepted letter left the queue"
+    );
     assert_eq!(received(&receiver).get(&first), Some(&1));
     assert!(
         text(&out).contains("replayed 1 events; 1 refused again"),
@@ -283,7 +291,10 @@ async fn replays_keep_what_is_refused_again_and_never_send_an_event_twice() {
     );
     assert_eq!(queued(config).await, 0);
     let expected: HashMap<String, usize> = all_ids.iter().map(|id| (id.clone(), 1)).collect();
-    assert_eq!(after_replay, expected, "every event reached the receiver once");
+    assert_eq!(
+        after_replay, expected,
+        "every event reached the receiver once"
+    );
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     sim.shutdown().await;
 }

@@ -197,7 +197,8 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
             // Only the refused letters stay: the accepted ones reached their sink and must
             // not be sent again by the next replay.
             let ids: HashSet<&str> = refused.iter().map(|r| r.event.event_id.as_str()).collect();
-            let kept = |letter: &dead_letter::DeadLetter| ids.contains(letter.event.event_id.as_str());
+            let kept =
+                |letter: &dead_letter::DeadLetter| ids.contains(letter.event.event_id.as_str());
             let stays = object.letters.iter().filter(|l| kept(l)).count();
             let accepted = object.letters.len() - stays;
             if accepted > 0 {

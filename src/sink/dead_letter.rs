@@ -161,12 +161,19 @@ pub fn retire_accepted(
     let relative = object.path.strip_prefix(root).unwrap_or(&object.path);
     let name = relative
         .file_name()
-        .map(|n| n.to_string_lossy().trim_end_matches(".ndjson.gz").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".ndjson.gz")
+                .to_string()
+        })
         .unwrap_or_default();
-    let audit = root.join("_replayed").join(relative).with_file_name(format!(
-        "{name}.part-{}.ndjson.gz",
-        Utc::now().timestamp_millis()
-    ));
+    let audit = root
+        .join("_replayed")
+        .join(relative)
+        .with_file_name(format!(
+            "{name}.part-{}.ndjson.gz",
+            Utc::now().timestamp_millis()
+        ));
     // The accepted letters are kept first: a crash before the object is replaced sends them
     // again (as a crash between a sink's write and `retire` does), but never loses one.
     write_letters(&audit, &accepted)?;
@@ -229,7 +236,9 @@ mod tests {
     #[test]
     fn retiring_the_accepted_letters_leaves_only_the_refused_ones_queued() {
         let root = tempfile::tempdir().unwrap();
-        let object = root.path().join("source=okta/dt=2024-01-01/1-abc.ndjson.gz");
+        let object = root
+            .path()
+            .join("source=okta/dt=2024-01-01/1-abc.ndjson.gz");
         let letters: Vec<DeadLetter> = ["e1", "e2", "e3"]
             .into_iter()
             .map(|id| {
