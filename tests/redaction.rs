@@ -444,3 +444,60 @@ async fn a_literal_value_with_an_unclosed_reference_is_named_not_shown() {
         );
     }
 }
+
+/// What the child of [`a_panic_report_through_the_installed_hook_is_scrubbed`] panics with.
+const PANIC_SECRET: &str = "Panic/Sec+ret=Redaction-3c7d";
+
+/// A panic whose message quotes a secret (an `expect` on an error that echoes a credential)
+/// is reported on stderr with the secret scrubbed, by the hook the `sluice` command installs
+/// first thing; the report still says where it panicked. No command of the binary panics on
+/// purpose, so the hook is exercised in a child process of this test: this test binary run
+/// again for this test alone, with `SLUICE_TEST_PANIC_CHILD` set.
+#[test]
+fn a_panic_report_through_the_installed_hook_is_scrubbed() {
+    if std::env::var_os("SLUICE_TEST_PANIC_CHILD").is_some() {
+        sluice::redact::register(PANIC_SECRET);
+        sluice::panic_hook::install();
+        let echoed = format!("HTTP 401: Invalid token provided: SSWS {PANIC_SECRET}");
+        let result: Result<(), String> = Err(echoed);
+        result.expect("the API accepted the token");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_panic_report_through_the_installed_hook_is_scrubbed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SLUICE_TEST_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success(),
+        "the child did not panic:\n{stdout}\n{stderr}"
+    );
+    assert_clean("the panic report", &stderr);
+    assert_clean("the test harness's output", &stdout);
+    for form in [
+        PANIC_SECRET.to_string(),
+        url::form_urlencoded::byte_serialize(PANIC_SECRET.as_bytes()).collect(),
+    ] {
+        assert!(
+            !stderr.contains(&form) && !stdout.contains(&form),
+            "{stderr}\n{stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("panicked at tests/redaction.rs:")
+            && stderr.contains(
+                "the API accepted the token: \"HTTP 401: Invalid token provided: SSWS [REDACTED]\""
+            ),
+        "the report does not say where and what:\n{stderr}"
+    );
+}
