@@ -274,8 +274,8 @@ async fn a_full_disk_under_file_state_is_reported_as_such_and_a_rerun_is_exact()
     );
     assert!(text.contains(&url), "the state table was replaced");
     std::fs::write(&case.config, text).unwrap();
-    // Two pages: room for the store's marker and its start-up probe, then no more once the
-    // lease is written, so the first commit finds the disk full.
+    // Two pages: room for the store's marker and its start-up probe, not for the source's
+    // first checkpoint.
     let Some(disk) = Mount::new(&["-t", "tmpfs", "-o", "size=8k", "tmpfs"], &state) else {
         return;
     };
