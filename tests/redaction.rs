@@ -448,6 +448,13 @@ async fn a_literal_value_with_an_unclosed_reference_is_named_not_shown() {
 /// What the child of [`a_panic_report_through_the_installed_hook_is_scrubbed`] panics with.
 const PANIC_SECRET: &str = "Panic/Sec+ret=Redaction-3c7d";
 
+/// An API's refusal that echoes the token, as an error value.
+fn refused_by_the_api() -> Result<(), String> {
+    Err(format!(
+        "HTTP 401: Invalid token provided: SSWS {PANIC_SECRET}"
+    ))
+}
+
 /// A panic whose message quotes a secret (an `expect` on an error that echoes a credential)
 /// is reported on stderr with the secret scrubbed, by the hook the `sluice` command installs
 /// first thing; the report still says where it panicked. No command of the binary panics on
@@ -458,9 +465,7 @@ fn a_panic_report_through_the_installed_hook_is_scrubbed() {
     if std::env::var_os("SLUICE_TEST_PANIC_CHILD").is_some() {
         sluice::redact::register(PANIC_SECRET);
         sluice::panic_hook::install();
-        let echoed = format!("HTTP 401: Invalid token provided: SSWS {PANIC_SECRET}");
-        let result: Result<(), String> = Err(echoed);
-        result.expect("the API accepted the token");
+        refused_by_the_api().expect("the API accepted the token");
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())

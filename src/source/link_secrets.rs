@@ -78,7 +78,7 @@ impl LinkSecrets {
             }
         }
         // Longest first: a secret that contains another is replaced whole.
-        configured.sort_by(|a, b| b.1.expose().len().cmp(&a.1.expose().len()));
+        configured.sort_by_key(|(_, secret)| std::cmp::Reverse(secret.expose().len()));
         LinkSecrets { configured, tokens }
     }
 
