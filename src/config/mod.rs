@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use auth::{
-    ApiKeyConfig, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion,
-    ServiceAccountKey,
+    ApiKeyConfig, ApiKeyLocation, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth,
+    DuoSignatureVersion, ServiceAccountKey,
 };
 pub use client_key::{ClientKey, ClientProof};
 #[cfg(any(test, feature = "fuzzing"))]

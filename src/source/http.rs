@@ -14,6 +14,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::auth::Authenticator;
+use super::link_secrets::LinkSecrets;
 use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
 use super::request::PageRequest;
 use super::SourceError;
@@ -225,6 +226,11 @@ impl HttpClient {
                 }
             }
         }
+    }
+
+    /// The source's credentials as next-page links may carry them.
+    pub fn link_secrets(&self) -> &LinkSecrets {
+        self.auth.link_secrets()
     }
 
     /// Refuses a URL outside the configured origin: credentials go nowhere else.

@@ -7,6 +7,7 @@
 pub mod auth;
 mod cursor;
 pub(crate) mod http;
+pub mod link_secrets;
 pub(crate) mod pagination;
 pub mod path;
 mod rate_limit;
@@ -209,6 +210,7 @@ impl HttpSource {
             page,
             records: raw.len(),
             page_size: self.config.page_size,
+            secrets: self.client.link_secrets(),
         };
         let next = pagination::next_page(&self.config.pagination, &fetched)
             .map_err(|detail| shape(format!("{detail} (config: pagination)")))?;
