@@ -69,32 +69,25 @@ fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-fn parse_query(raw: Option<&str>) -> Result<EventsQuery, Response> {
+/// The query, or the reason it is refused (400).
+fn parse_query(raw: Option<&str>) -> Result<EventsQuery, &'static str> {
     let mut query = EventsQuery {
         from_ms: None,
         to_ms: None,
         cursor: None,
     };
-    let millis = |name: &str, value: &str| {
-        value.parse::<i64>().map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
-                &format!("{name} must be a UNIX epoch time in milliseconds"),
-            )
-        })
+    let millis = |value: &str| {
+        value
+            .parse::<i64>()
+            .map_err(|_| "from and to must be UNIX epoch times in milliseconds")
     };
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
-            "from" => query.from_ms = Some(millis("from", &value)?),
+            "from" => query.from_ms = Some(millis(&value)?),
             // Inclusive.
-            "to" => query.to_ms = Some(millis("to", &value)?.saturating_add(1)),
+            "to" => query.to_ms = Some(millis(&value)?.saturating_add(1)),
             "cursor" if !value.is_empty() => query.cursor = Some(value.into_owned()),
-            "q" | "action" => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "the simulator does not filter events",
-                ))
-            }
+            "q" | "action" => return Err("the simulator does not filter events"),
             _ => {}
         }
     }
@@ -193,9 +186,9 @@ async fn events_handler(
     }
     let query = match parse_query(raw_query.as_deref()) {
         Ok(query) => query,
-        Err(refusal) => {
+        Err(reason) => {
             counters.bad_requests.fetch_add(1, Ordering::Relaxed);
-            return refusal;
+            return error(StatusCode::BAD_REQUEST, reason);
         }
     };
     let seed = app.config.seed;

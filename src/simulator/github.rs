@@ -301,7 +301,7 @@ fn error_response(error: GitHubError) -> Response {
 fn rate_limited(app: &AppState) -> Response {
     let sequence = app.error_seq.fetch_add(1, Ordering::Relaxed);
     let mut headers = HeaderMap::new();
-    if sequence % 2 == 0 {
+    if sequence.is_multiple_of(2) {
         rate_limit_headers(&mut headers, 0);
         let reset = Utc::now().timestamp() + 1;
         if let Ok(value) = HeaderValue::from_str(&reset.to_string()) {

@@ -196,7 +196,7 @@ fn build_event(seed: u64, timeline: &Timeline, index: u64) -> AuditEvent {
         actor_id: user_id(actor_index),
         actor_is_bot: actor.ends_with("[bot]"),
         actor_location: Location {
-            country_code: *rng.pick(COUNTRIES),
+            country_code: COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize],
         },
         created_at: ms,
         operation_type: kind.operation_type,
@@ -223,7 +223,7 @@ fn build_event(seed: u64, timeline: &Timeline, index: u64) -> AuditEvent {
             rng.string(HEX, 7).to_uppercase(),
             rng.string(HEX, 8).to_uppercase()
         ),
-        user_agent: *rng.pick(USER_AGENTS),
+        user_agent: USER_AGENTS[rng.below(USER_AGENTS.len() as u64) as usize],
     }
 }
 
