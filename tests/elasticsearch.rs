@@ -444,7 +444,8 @@ async fn a_poison_document_is_rejected_with_its_reason_and_the_rest_stored() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].event.event_id, "e-0013");
     assert_eq!(
-        rejected[0].event.data.to_value().unwrap()["uuid"], "e-0013",
+        rejected[0].event.data.to_value().unwrap()["uuid"],
+        "e-0013",
         "the event as it was offered"
     );
     assert!(

@@ -15,8 +15,8 @@ use url::Url;
 
 use super::auth::Authenticator;
 use super::path::JsonPath;
-use super::raw::RawJson;
 use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
+use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
 use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};

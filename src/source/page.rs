@@ -241,7 +241,10 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
             }
             return Ok((Value::Null, Some(ranges)));
         };
-        let inner = Walk { steps: rest, ..self };
+        let inner = Walk {
+            steps: rest,
+            ..self
+        };
         let (mut items, mut found) = (Vec::new(), None);
         loop {
             let next = if step.index == Some(items.len()) {
@@ -264,7 +267,10 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
             let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
             return Ok((value, None));
         };
-        let inner = Walk { steps: rest, ..self };
+        let inner = Walk {
+            steps: rest,
+            ..self
+        };
         let (mut object, mut found) = (Map::new(), None);
         while let Some(Key(key)) = map.next_key()? {
             if *key == step.key {
@@ -309,7 +315,11 @@ mod tests {
             parsed.rest,
             json!({"next": "c2", "data": {"items": null, "n": 2}})
         );
-        let root = parse(b" [ {\"a\": [1, 2]} ,{\"b\":\"x y\"} ] ".to_vec(), &path("")).unwrap();
+        let root = parse(
+            b" [ {\"a\": [1, 2]} ,{\"b\":\"x y\"} ] ".to_vec(),
+            &path(""),
+        )
+        .unwrap();
         assert_eq!(records(&root), [r#"{"a":[1,2]}"#, r#"{"b":"x y"}"#]);
         assert_eq!(root.rest, Value::Null);
         let indexed = parse(br#"{"d":[{"r":[1]},{"r":[2]}]}"#.to_vec(), &path("d.1.r")).unwrap();
@@ -377,7 +387,9 @@ mod tests {
         .collect();
         for body in bodies {
             let shown = String::from_utf8_lossy(&body).into_owned();
-            let expected = serde_json::from_slice::<Value>(&body).err().map(|e| e.to_string());
+            let expected = serde_json::from_slice::<Value>(&body)
+                .err()
+                .map(|e| e.to_string());
             let got = parse(body, &path("items")).err().map(|e| e.detail);
             assert_eq!(got, expected, "{shown}");
         }

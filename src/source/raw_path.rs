@@ -209,8 +209,20 @@ mod tests {
         let text = r#"{"a":{"b":[1,{"c":"x"}],"e\"q":2},"7":[true],"d":{"z":1},"d":{"y":3},"":{"k":null}}"#;
         let tree: Value = serde_json::from_str(text).unwrap();
         let texts = [
-            "a", "a.b", "a.b.1.c", "a.b.0", "a.b.2", "\"e\\\"q\"", "a.\"e\\\"q\"", "7.0", "d.y",
-            "d.z", "/", "/~1", "x.y", "a.b.1.c.d",
+            "a",
+            "a.b",
+            "a.b.1.c",
+            "a.b.0",
+            "a.b.2",
+            "\"e\\\"q\"",
+            "a.\"e\\\"q\"",
+            "7.0",
+            "d.y",
+            "d.z",
+            "/",
+            "/~1",
+            "x.y",
+            "a.b.1.c.d",
         ];
         let paths: Vec<JsonPath> = texts.iter().map(|t| path(t)).collect();
         let refs: Vec<&JsonPath> = paths.iter().collect();

@@ -235,6 +235,9 @@ mod tests {
         let digest = Sha256::digest(tree.as_bytes());
         let expected: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         assert_eq!(id(r#"{"t":"2026-01-01T00:00:00Z","k":"é"}"#), expected);
-        assert_eq!(id(r#"{"k":"\u00e9", "t":"2026-01-01T00:00:00Z"}"#), expected);
+        assert_eq!(
+            id(r#"{"k":"\u00e9", "t":"2026-01-01T00:00:00Z"}"#),
+            expected
+        );
     }
 }

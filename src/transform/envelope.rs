@@ -101,7 +101,11 @@ mod tests {
             id: "e\"1\\\u{1}é".into(),
             data: RawJson::parse(r#"{"z":1.50,"a":"\u00e9","a":[1e2]}"#).unwrap(),
         };
-        let env = Envelope::wrap(record, &Arc::from("ok\nta"), Utc.timestamp_opt(0, 0).unwrap());
+        let env = Envelope::wrap(
+            record,
+            &Arc::from("ok\nta"),
+            Utc.timestamp_opt(0, 0).unwrap(),
+        );
         let mut line = Vec::new();
         env.write_json(&mut line);
         let line = String::from_utf8(line).unwrap();

@@ -67,8 +67,7 @@ impl Metadata {
                 let text = event.data.as_str();
                 let blank = text == "null"
                     || (text.starts_with('"')
-                        && serde_json::from_str::<String>(text)
-                            .is_ok_and(|s| s.trim().is_empty()));
+                        && serde_json::from_str::<String>(text).is_ok_and(|s| s.trim().is_empty()));
                 if blank {
                     return Err(EncodeError::Blank);
                 }
