@@ -34,6 +34,9 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Shorter values (in bytes) are not scrubbed; see the module documentation.
 pub const MIN_SECRET_LEN: usize = 4;
 
+/// Shorter registered values (in bytes) are not looked for by [`in_url`].
+pub const MIN_URL_SECRET_LEN: usize = 8;
+
 /// Access tokens obtained at runtime are kept this many at a time: a daemon refreshes its
 /// tokens for months, and an expired token is worth nothing.
 const MAX_TOKENS: usize = 64;
@@ -120,6 +123,50 @@ pub fn scrub_string(text: String) -> String {
         Cow::Borrowed(_) => text,
         Cow::Owned(scrubbed) => scrubbed,
     }
+}
+
+/// Whether `text` (a URL) holds a registered value in a form a URL carries it: as is,
+/// percent-encoded or form-encoded. Unlike [`scrub`], base64 fragments are not looked for: a
+/// URL's cursor is often base64, and a false match here refuses a link rather than hiding a
+/// few characters of a log line. For the same reason values shorter than
+/// [`MIN_URL_SECRET_LEN`] bytes are not looked for (`2024` is in every dated URL).
+pub fn in_url(text: &str) -> bool {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    registry
+        .secrets
+        .iter()
+        .chain(registry.tokens.iter())
+        .filter(|value| value.len() >= MIN_URL_SECRET_LEN)
+        .flat_map(|value| url_forms(value))
+        .any(|form| text.contains(&form))
+}
+
+/// The access tokens obtained at runtime (see [`register_token`]) and still remembered,
+/// newest last.
+pub fn tokens() -> Vec<String> {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    registry.tokens.iter().cloned().collect()
+}
+
+/// The texts `value` may appear as in a URL: as is, and percent- or form-encoded. Longest
+/// first, so that a replacement of one never leaves part of another.
+pub fn url_forms(value: &str) -> Vec<String> {
+    let mut forms = vec![
+        value.to_string(),
+        percent_encoding::utf8_percent_encode(value, URI_COMPONENT).to_string(),
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+    ];
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
+}
+
+/// `value` encoded for any part of a URL (`encodeURIComponent`): it decodes to `value` under
+/// both percent- and form-decoding.
+pub fn url_component(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, URI_COMPONENT).to_string()
 }
 
 /// A registry lock that a panic elsewhere cannot make unusable: the registry is only ever

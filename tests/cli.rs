@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::collections::HashSet;
+
 use sluice::simulator::SimulatorConfig;
 
+use common::proxy::{Action, Proxy};
 use common::{assert_lake_exact, run_sluice, start_simulator, TestConfig};
 
 fn text(output: &std::process::Output) -> String {
@@ -97,6 +100,90 @@ async fn a_failing_source_does_not_stop_the_others() {
         .as_str()
         .unwrap()
         .contains("401"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_failing_mid_run_keeps_its_commits_and_stops_no_other() {
+    let sim_config = SimulatorConfig::okta(3_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let proxy = Proxy::start(&sim.base_url()).await;
+    // The flaky source's API answers 6 pages, then 503 to everything.
+    proxy.script(|n| {
+        if n < 7 {
+            Action::Forward
+        } else {
+            Action::Answer {
+                status: 503,
+                headers: Vec::new(),
+                body: "upstream unavailable".into(),
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut good = TestConfig::new(&base_url);
+    good.limit = 100;
+    // Objects of about two pages: commits happen while the flaky source fetches, and the
+    // outage after its seventh page finds a page staged that only its failure commits.
+    good.roll_size = "48KB";
+    let mut flaky = TestConfig::new(&proxy.base_url);
+    flaky.name = "okta-flaky";
+    flaky.limit = 100;
+    // Three attempts a page, so the outage fails the run within a second.
+    let flaky_table = flaky
+        .source_table()
+        .replace("max_attempts = 30", "max_attempts = 3");
+    let config_path = good.write(dir.path(), &flaky_table);
+    let config = config_path.to_str().unwrap();
+    let lake = dir.path().join("lake");
+
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("source `okta-flaky` failed"), "{shown}");
+    assert!(shown.contains("HTTP 503"), "{shown}");
+    assert!(!shown.contains("source `okta` failed"), "{shown}");
+    // The other source delivered everything.
+    assert_lake_exact(&lake, "okta", &sim_config);
+    // The failing source kept what it committed before the outage: exactly the events of
+    // the pages served, in several commits.
+    let served: HashSet<String> = proxy
+        .log()
+        .iter()
+        .flat_map(|exchange| exchange.served_ids("uuid"))
+        .collect();
+    assert!(
+        !served.is_empty() && served.len() < 3_000,
+        "{} events served before the outage",
+        served.len()
+    );
+    let report = common::lake::check_local(&lake, "okta-flaky", &sim_config);
+    report.assert_holds_exactly(&served, "the failing source's lake after the outage");
+    assert!(
+        report.keys.len() >= 2,
+        "several commits before the outage: {:?}",
+        report.keys
+    );
+    let status = status_json(config).await;
+    let flaky_status = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "okta-flaky")
+        .unwrap();
+    assert_eq!(flaky_status["delivered"], served.len() as u64, "{status}");
+    assert!(flaky_status["last_error"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
+
+    // Healed, the next run completes it exactly, and the other source stays exact.
+    proxy.script(|_| Action::Forward);
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_lake_exact(&lake, "okta-flaky", &sim_config);
+    assert_lake_exact(&lake, "okta", &sim_config);
     sim.shutdown().await;
 }
 
@@ -308,29 +395,101 @@ async fn secrets_never_reach_logs_or_errors() {
     sim.shutdown().await;
 }
 
+/// One run of the breaker test with the API token `token`: its exit code, whether it was
+/// skipped with the circuit open, how many requests reached the API, and its output.
+async fn breaker_run(
+    sim: &sluice::simulator::RunningSimulator,
+    config: &str,
+    token: &str,
+) -> (Option<i32>, bool, u64, String) {
+    let before = sim.stats().requests;
+    let out = common::sluice()
+        .args(["run", "--once", "--config", config])
+        .env("SLUICE_TEST_OKTA_TOKEN", token)
+        .output()
+        .await
+        .unwrap();
+    let shown = text(&out);
+    let open = shown.contains("circuit open: the last 2 runs failed");
+    (
+        out.status.code(),
+        open,
+        sim.stats().requests - before,
+        shown,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_that_keeps_failing_is_skipped_until_its_cooldown() {
-    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+async fn the_circuit_breaker_opens_waits_out_its_cooldown_and_a_success_resets_it() {
+    // Long enough for the next run to start inside it on a loaded machine, short enough to
+    // wait out twice.
+    const COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3);
+    let sim_config = SimulatorConfig::okta(50);
+    let sim = start_simulator(sim_config.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let base_url = sim.base_url();
     let mut cfg = TestConfig::new(&base_url);
-    cfg.token = "wrong";
-    cfg.extra_source = "circuit_breaker = { failures = 2, cooldown = \"1h\" }";
+    cfg.token = "${env:SLUICE_TEST_OKTA_TOKEN}";
+    cfg.extra_source = "circuit_breaker = { failures = 2, cooldown = \"3s\" }";
     let path = cfg.write(dir.path(), "");
     let config = path.to_str().unwrap();
-    for _ in 0..2 {
-        let out = run_sluice(&["run", "--once", "--config", config]).await;
-        assert_eq!(out.status.code(), Some(1));
-        assert!(text(&out).contains("HTTP 401"), "{}", text(&out));
+    let (good, wrong) = ("sim-token", "wrong-token");
+
+    // Two failed runs in a row, each reaching the API.
+    for run in 1..=2 {
+        let (code, open, requests, shown) = breaker_run(&sim, config, wrong).await;
+        assert_eq!(code, Some(1), "run {run}: {shown}");
+        assert!(!open && requests > 0, "run {run} reaches the API: {shown}");
+        assert!(shown.contains("HTTP 401"), "run {run}: {shown}");
     }
-    let requests = sim.stats().requests;
-    let out = run_sluice(&["run", "--once", "--config", config]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("circuit open"), "{}", text(&out));
-    assert_eq!(
-        sim.stats().requests,
-        requests,
-        "an open circuit sends no request"
+    let second_failure = std::time::Instant::now();
+    // Open: the source is skipped, exit 1, and no request reaches the API.
+    let (code, open, requests, shown) = breaker_run(&sim, config, wrong).await;
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(open, "the circuit opens after 2 failed runs: {shown}");
+    assert!(
+        shown.contains("source `okta` failed") && shown.contains("next attempt after"),
+        "{shown}"
+    );
+    assert_eq!(requests, 0, "an open circuit sends no request: {shown}");
+
+    // After the cooldown one run probes the API again; it still fails, so the circuit opens
+    // again for a whole cooldown, even though the API is healed meanwhile.
+    tokio::time::sleep_until((second_failure + COOLDOWN).into()).await;
+    let (code, open, requests, shown) = breaker_run(&sim, config, wrong).await;
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        !open && requests > 0,
+        "after the cooldown the API is probed: {shown}"
+    );
+    assert!(shown.contains("HTTP 401"), "{shown}");
+    let failed_probe = std::time::Instant::now();
+    let (code, open, requests, shown) = breaker_run(&sim, config, good).await;
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(open && requests == 0, "a failed probe reopens it: {shown}");
+
+    // The next probe succeeds and delivers everything.
+    tokio::time::sleep_until((failed_probe + COOLDOWN).into()).await;
+    let (code, open, requests, shown) = breaker_run(&sim, config, good).await;
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(!open && requests > 0, "{shown}");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+
+    // The success reset the count: it takes 2 new failures, not 1, to open the circuit.
+    for run in 1..=2 {
+        let (code, open, requests, shown) = breaker_run(&sim, config, wrong).await;
+        assert_eq!(code, Some(1), "failure {run} after the success: {shown}");
+        assert!(
+            !open && requests > 0,
+            "failure {run} after a success reaches the API: {shown}"
+        );
+        assert!(shown.contains("HTTP 401"), "{shown}");
+    }
+    let (code, open, requests, shown) = breaker_run(&sim, config, wrong).await;
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        open && requests == 0,
+        "open again after 2 new failures: {shown}"
     );
     sim.shutdown().await;
 }

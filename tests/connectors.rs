@@ -379,6 +379,7 @@ async fn static_auth_schemes_work_and_stay_out_of_debug_logs() {
             SimAuth::ApiKeyQuery {
                 param: "api_key".into(),
                 key: QUERY_KEY.into(),
+                echo_in_links: false,
             },
             format!("{{ kind = \"api_key\", key = \"{QUERY_KEY}\", query = \"api_key\" }}"),
         ),
@@ -485,6 +486,7 @@ async fn wrong_credentials_fail_the_run_with_exit_1() {
             SimAuth::ApiKeyQuery {
                 param: "api_key".into(),
                 key: QUERY_KEY.into(),
+                echo_in_links: false,
             },
             "{ kind = \"api_key\", key = \"wrong\", query = \"api_key\" }".to_string(),
         ),

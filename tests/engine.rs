@@ -13,7 +13,7 @@ mod server;
 #[path = "engine/tls.rs"]
 mod tls;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,7 +22,10 @@ use axum::http::StatusCode;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use common::{output_text, run_sluice};
+use sluice::simulator::SimulatorConfig;
+
+use common::proxy::{Action, Proxy};
+use common::{output_text, run_sluice, start_simulator, TestConfig};
 use server::{between, events, json_response, record, Seen, Vendor};
 
 // ---- config and assertions -----------------------------------------------------------------
@@ -365,6 +368,139 @@ async fn a_403_without_rate_limit_headers_is_a_permission_problem() {
     let (code, text) = run(&config).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("lacks permission"), "{text}");
+}
+
+// ---- spent rate limits and max_wait (the simulator behind a proxy) -----------------------------
+
+/// The Okta simulator's source, reached through `proxy`, with pages of 100 and `extra` in its
+/// table.
+fn proxied_config(dir: &Path, proxy: &Proxy, extra: &'static str) -> PathBuf {
+    let mut cfg = TestConfig::new(&proxy.base_url);
+    cfg.limit = 100;
+    cfg.extra_source = extra;
+    cfg.write(dir, "")
+}
+
+/// Runs `sluice run --once`, failing the test when the run is still going after two minutes:
+/// it is then waiting out an hour-long reset that `rate_limit.max_wait` should refuse or cut.
+async fn run_bounded(config: &Path) -> (Option<i32>, String) {
+    tokio::time::timeout(std::time::Duration::from_secs(120), run(config))
+        .await
+        .expect("the run waited past rate_limit.max_wait (still running after 120 s)")
+}
+
+/// Rate-limit headers saying no request remains until `reset` (epoch seconds).
+fn spent(reset: i64) -> Vec<(String, String)> {
+    vec![
+        ("x-rate-limit-remaining".into(), "0".into()),
+        ("x-rate-limit-reset".into(), reset.to_string()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_rate_limit_holds_the_next_request_until_its_reset() {
+    let sim_config = SimulatorConfig::okta(1_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let proxy = Proxy::start(&sim.base_url()).await;
+    // The third page says that no request remains until the second after next.
+    let reset = Arc::new(std::sync::Mutex::new(None));
+    let noted = reset.clone();
+    proxy.script(move |n| {
+        if n != 2 {
+            return Action::Forward;
+        }
+        let at = Utc::now().timestamp() + 2;
+        *noted.lock().unwrap() = Some(at);
+        Action::ForwardWithHeaders(spent(at))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = proxied_config(dir.path(), &proxy, "");
+    let (code, text) = run_bounded(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    common::assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let log = proxy.log();
+    assert!(log.len() > 3, "{} requests", log.len());
+    let reset = reset.lock().unwrap().expect("the third page was served");
+    let reset = chrono::DateTime::from_timestamp(reset, 0).unwrap();
+    assert!(
+        log[3].arrived >= reset,
+        "the request after the spent rate limit came at {}, before its reset at {reset}",
+        log[3].arrived
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_reset_past_max_wait_fails_the_run_at_once_naming_max_wait() {
+    let sim_config = SimulatorConfig::okta(1_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let proxy = Proxy::start(&sim.base_url()).await;
+    // The third request is refused with a 429 whose reset is an hour away.
+    proxy.script(|n| {
+        if n != 2 {
+            return Action::Forward;
+        }
+        Action::Answer {
+            status: 429,
+            headers: spent(Utc::now().timestamp() + 3600),
+            body: r#"{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}"#.into(),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = proxied_config(dir.path(), &proxy, "rate_limit = { max_wait = \"2s\" }");
+    let (code, text) = run_bounded(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("source `okta` failed"), "{text}");
+    assert!(text.contains("HTTP 429"), "{text}");
+    assert!(
+        text.contains("the API asks to wait")
+            && text.contains("longer than rate_limit.max_wait (2s)"),
+        "{text}"
+    );
+    let log = proxy.log();
+    assert_eq!(log.len(), 3, "no request after the refused one");
+    // The two pages before it are committed, and a later run finishes exactly.
+    let served: HashSet<String> = log.iter().flat_map(|e| e.served_ids("uuid")).collect();
+    assert_eq!(served.len(), 200);
+    common::lake::check_local(&dir.path().join("lake"), "okta", &sim_config)
+        .assert_holds_exactly(&served, "the lake after the refused wait");
+    proxy.script(|_| Action::Forward);
+    let (code, text) = run_bounded(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    common::assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_rate_limit_resetting_past_max_wait_pauses_max_wait_and_says_so() {
+    let sim_config = SimulatorConfig::okta(1_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let proxy = Proxy::start(&sim.base_url()).await;
+    // A successful third page says that no request remains for an hour.
+    proxy.script(|n| {
+        if n == 2 {
+            Action::ForwardWithHeaders(spent(Utc::now().timestamp() + 3600))
+        } else {
+            Action::Forward
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = proxied_config(dir.path(), &proxy, "rate_limit = { max_wait = \"2s\" }");
+    let (code, text) = run_bounded(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    common::assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert!(
+        text.contains("later than rate_limit.max_wait") && text.contains("max_wait=2s"),
+        "the shortened pause is announced: {text}"
+    );
+    let log = proxy.log();
+    assert!(log.len() > 3, "{} requests", log.len());
+    let paused = log[3].arrived - log[2].arrived;
+    assert!(
+        paused >= TimeDelta::seconds(2),
+        "the next request waited max_wait, not {paused}"
+    );
+    sim.shutdown().await;
 }
 
 // ---- APIs without pagination --------------------------------------------------------------------

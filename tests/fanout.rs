@@ -165,6 +165,140 @@ async fn fan_out_waits_for_every_sink_and_refused_events_reach_the_dead_letter_q
     sim.shutdown().await;
 }
 
+/// Events in the dead-letter queue, as `sluice dlq list --json` counts them.
+async fn queued(config: &str) -> u64 {
+    let out = run_sluice(&["dlq", "list", "--json", "--config", config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["events"].as_u64().unwrap())
+        .sum()
+}
+
+/// How often each id reached the receiver.
+fn received(receiver: &Receiver) -> HashMap<String, usize> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for id in receiver.ids.lock().unwrap().iter() {
+        *counts.entry(id.clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_keep_what_is_refused_again_and_never_send_an_event_twice() {
+    let sim_config = SimulatorConfig::okta(300);
+    let sim = start_simulator(sim_config.clone()).await;
+    let receiver = Receiver::default();
+    let endpoint = start_receiver(receiver.clone()).await;
+    let all_ids = simulator::event_ids(&sim_config);
+    // Two events of one page and one hour, so one dead-letter object holds both and a replay
+    // can accept one and refuse the other.
+    let (first, second) = (all_ids[10].clone(), all_ids[11].clone());
+    let hour = |i| {
+        simulator::event_time(&sim_config, i)
+            .format("%F %H")
+            .to_string()
+    };
+    assert_eq!(hour(10), hour(11));
+    receiver
+        .poison
+        .lock()
+        .unwrap()
+        .extend([first.clone(), second.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let path = TestConfig::new(&base_url).write(dir.path(), "");
+    let config_text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("sinks = [\"lake\"]", "sinks = [\"lake\", \"receiver\"]")
+        + &format!(
+            "\n[[sinks]]\nname = \"receiver\"\nkind = \"http\"\nurl = \"{endpoint}\"\nmax_batch_events = 1\nmax_attempts = 2\n\n[dead_letter]\npath = \"dead-letter\"\n"
+        );
+    std::fs::write(&path, &config_text).unwrap();
+    let config = path.to_str().unwrap();
+    let out = run_sluice(&["run", "--once", "--config", config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("dead_lettered=2"), "{}", text(&out));
+    let out = run_sluice(&["dlq", "list", "--json", "--config", config]).await;
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "one object: {listed}");
+    assert_eq!(listed[0]["events"], 2, "{listed}");
+    let replay = ["dlq", "replay", "--source", "okta", "--config", config];
+    let sent_before = receiver.ids.lock().unwrap().len();
+
+    // A sink that is down: exit 1 naming it, both letters stay.
+    *receiver.down.lock().unwrap() = true;
+    let out = run_sluice(&replay).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("sink `receiver`") && text(&out).contains("stay in the queue"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(queued(config).await, 2);
+    *receiver.down.lock().unwrap() = false;
+
+    // A sink that still refuses both: exit 1, it says so, both stay, nothing delivered.
+    let out = run_sluice(&replay).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("replayed 0 events; 2 refused again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(queued(config).await, 2);
+    assert_eq!(receiver.ids.lock().unwrap().len(), sent_before);
+
+    // It accepts one and refuses the other: only the refused one stays.
+    receiver.poison.lock().unwrap().remove(&first);
+    let out = run_sluice(&replay).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        queued(config).await,
+        1,
+        "the accepted letter left the queue"
+    );
+    assert_eq!(received(&receiver).get(&first), Some(&1));
+    assert!(
+        text(&out).contains("replayed 1 events; 1 refused again"),
+        "{}",
+        text(&out)
+    );
+
+    // It accepts the other: the queue empties and the first is not sent again.
+    receiver.poison.lock().unwrap().clear();
+    let out = run_sluice(&replay).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let after_replay = received(&receiver);
+    assert_eq!(after_replay.get(&first), Some(&1), "sent once, not again");
+    assert_eq!(after_replay.get(&second), Some(&1));
+
+    // A second replay after a successful one sends nothing.
+    let out = run_sluice(&replay).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("replayed 0 events; 0 refused again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        received(&receiver),
+        after_replay,
+        "a second replay sends nothing"
+    );
+    assert_eq!(queued(config).await, 0);
+    let expected: HashMap<String, usize> = all_ids.iter().map(|id| (id.clone(), 1)).collect();
+    assert_eq!(
+        after_replay, expected,
+        "every event reached the receiver once"
+    );
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_events_without_a_dead_letter_queue_stop_the_run() {
     let sim = start_simulator(SimulatorConfig::okta(50)).await;

@@ -1,7 +1,8 @@
-//! A local lake that cannot be written: a full disk and a denied write, made real with mounts
-//! (sluice's tests run as root, where permission bits deny nothing): a tiny tmpfs over the
-//! lake, and a read-only bind mount of it. Through the binary, each run must fail with an
-//! error naming the sink and the path, leave the checkpoint where it was, and once the
+//! A local lake, or `file://` state, that cannot be written: a full disk and a denied write,
+//! made real with mounts (sluice's tests run as root, where permission bits deny nothing): a
+//! tiny tmpfs over the lake (or the state directory), and a read-only bind mount of it.
+//! Through the binary, each run must fail with an error naming the sink (or the state store)
+//! and the path, leave the checkpoint where it was, and once the
 //! condition is fixed a rerun must deliver every event exactly once.
 //!
 //! Needs `mount` (root, or a user and mount namespace that allows it). Where mounting is not
@@ -249,6 +250,54 @@ async fn a_write_denied_at_publish_keeps_the_commit_pending_until_fixed() {
     drop(bind);
     run_until_caught_up(&case.config, 20, &[]).await;
     assert_lake_exact(&case.lake, "okta", &sim_config);
+    drop(case.dir);
+    sim.shutdown().await;
+}
+
+/// The object state store on a local directory (`file://`) whose disk fills up: the run
+/// fails at once with the disk error naming the store (a full disk is not an outage, and
+/// waiting it out for two minutes as "unreachable" helps nobody), and once space is freed
+/// the reruns deliver every event exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_under_file_state_is_reported_as_such_and_a_rerun_is_exact() {
+    let sim_config = SimulatorConfig::okta(2_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let base_url = sim.base_url();
+    let case = case(&base_url);
+    let state = case.dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let url = format!("file://{}/", state.display());
+    let text = std::fs::read_to_string(&case.config).unwrap();
+    let text = text.replace(
+        "[state]\nkind = \"sqlite\"\npath = \"state.db\"\n",
+        &format!("[state]\nkind = \"object\"\nurl = \"{url}\"\n"),
+    );
+    assert!(text.contains(&url), "the state table was replaced");
+    std::fs::write(&case.config, text).unwrap();
+    // Two pages: room for the store's marker and its start-up probe, not for the source's
+    // first checkpoint.
+    let Some(disk) = Mount::new(&["-t", "tmpfs", "-o", "size=8k", "tmpfs"], &state) else {
+        return;
+    };
+    let out = run_sluice(&["run", "--once", "--config", &case.config]).await;
+    let shown = output_text(&out);
+    eprintln!("the run on a full disk said:\n{shown}");
+    assert!(!out.status.success(), "the run succeeded:\n{shown}");
+    assert!(
+        shown.contains(&format!("state store {url}: the disk is full")),
+        "the full disk under the state store is not reported as such:\n{shown}"
+    );
+    assert!(shown.contains("No space left on device"), "{shown}");
+    assert!(
+        !shown.contains("unreachable"),
+        "a full disk was waited out as an outage:\n{shown}"
+    );
+    assert!(shown.contains("hint: free space"), "no hint:\n{shown}");
+
+    disk.remount("size=64m");
+    run_until_caught_up(&case.config, 20, &[]).await;
+    assert_lake_exact(&case.lake, "okta", &sim_config);
+    drop(disk);
     drop(case.dir);
     sim.shutdown().await;
 }

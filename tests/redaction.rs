@@ -444,3 +444,216 @@ async fn a_literal_value_with_an_unclosed_reference_is_named_not_shown() {
         );
     }
 }
+
+/// What the child of [`a_panic_report_through_the_installed_hook_is_scrubbed`] panics with.
+const PANIC_SECRET: &str = "Panic/Sec+ret=Redaction-3c7d";
+
+/// An API's refusal that echoes the token, as an error value.
+fn refused_by_the_api() -> Result<(), String> {
+    Err(format!(
+        "HTTP 401: Invalid token provided: SSWS {PANIC_SECRET}"
+    ))
+}
+
+/// A panic whose message quotes a secret (an `expect` on an error that echoes a credential)
+/// is reported on stderr with the secret scrubbed, by the hook the `sluice` command installs
+/// first thing; the report still says where it panicked. No command of the binary panics on
+/// purpose, so the hook is exercised in a child process of this test: this test binary run
+/// again for this test alone, with `SLUICE_TEST_PANIC_CHILD` set.
+#[test]
+fn a_panic_report_through_the_installed_hook_is_scrubbed() {
+    if std::env::var_os("SLUICE_TEST_PANIC_CHILD").is_some() {
+        sluice::redact::register(PANIC_SECRET);
+        sluice::panic_hook::install();
+        refused_by_the_api().expect("the API accepted the token");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_panic_report_through_the_installed_hook_is_scrubbed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SLUICE_TEST_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success(),
+        "the child did not panic:\n{stdout}\n{stderr}"
+    );
+    assert_clean("the panic report", &stderr);
+    assert_clean("the test harness's output", &stdout);
+    for form in [
+        PANIC_SECRET.to_string(),
+        url::form_urlencoded::byte_serialize(PANIC_SECRET.as_bytes()).collect(),
+    ] {
+        assert!(
+            !stderr.contains(&form) && !stdout.contains(&form),
+            "{stderr}\n{stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("panicked at tests/redaction.rs:")
+            && stderr.contains(
+                "the API accepted the token: \"HTTP 401: Invalid token provided: SSWS [REDACTED]\""
+            ),
+        "the report does not say where and what:\n{stderr}"
+    );
+}
+
+/// The query-parameter key the API below takes, and echoes in its next-page links (`/`, `+`
+/// and `=` make its encoded forms differ from it).
+const LINK_KEY: &str = "Link/Key+echo=Redaction-6e21";
+/// The key after it was rotated.
+const ROTATED_KEY: &str = "Rotated/Key+echo=Redaction-0f4b";
+
+/// Every form in which a URL or a stored document could hold `key`.
+fn key_forms(key: &str) -> Vec<String> {
+    vec![
+        key.to_string(),
+        url::form_urlencoded::byte_serialize(key.as_bytes()).collect(),
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        // As JSON writes it inside a string.
+        serde_json::to_string(key)
+            .unwrap()
+            .trim_matches('"')
+            .to_string(),
+    ]
+}
+
+/// Every byte of the SQLite state database, its write-ahead log and shared memory: freed
+/// pages still hold what was deleted (old intents), so this is more than what a query shows.
+fn raw_state_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["state.db", "state.db-wal", "state.db-shm"] {
+        if let Ok(mut file) = std::fs::File::open(dir.join(name)) {
+            file.read_to_end(&mut bytes).unwrap();
+        }
+    }
+    assert!(!bytes.is_empty(), "no state database in {}", dir.display());
+    bytes
+}
+
+fn assert_no_key_bytes(what: &str, bytes: &[u8], key: &str) {
+    for form in key_forms(key) {
+        let found = bytes
+            .windows(form.len())
+            .any(|window| window == form.as_bytes());
+        assert!(!found, "{what} holds the key in the form `{form}`");
+    }
+}
+
+/// An API that authenticates with `?api_key=KEY` and echoes the key in its next-page links
+/// (Link header): the links are saved in the checkpoint, yet no byte of the state database
+/// and nothing `sluice state export` writes holds the key; the saved link holds a placeholder.
+/// After the key is rotated (API and config), the run resumes from the saved link with the
+/// new key, and the lake is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_echoed_in_next_links_never_reaches_the_state_and_resume_uses_the_live_key() {
+    use sluice::simulator::{GenericProfile, SimAuth, SimPagination};
+
+    let profile = |key: &str| GenericProfile {
+        pagination: SimPagination::LinkHeader,
+        auth: SimAuth::ApiKeyQuery {
+            param: "api_key".into(),
+            key: key.into(),
+            echo_in_links: true,
+        },
+        ..GenericProfile::default()
+    };
+    let sim_config = SimulatorConfig::generic(1_500, profile(LINK_KEY));
+    let sim = common::start_simulator(sim_config.clone()).await;
+    let address = sim.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[state]
+kind = "sqlite"
+path = "state.db"
+
+[[sources]]
+name = "echo"
+base_url = "{base_url}"
+path = "/v1/events"
+query = {{ start = "{{start}}", end = "{{end}}", limit = "{{limit}}" }}
+records_path = "data"
+pagination = {{ kind = "link_header" }}
+page_size = 100
+event_time = {{ path = "time" }}
+event_id = {{ path = "id" }}
+window = {{ lookback = "7h", settle_delay = "1m", overlap = "0s", max_window = "8h" }}
+http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s", max_pages = 3 }}
+auth = {{ kind = "api_key", query = "api_key", key = "${{env:SLUICE_TEST_LINK_KEY}}" }}
+sinks = ["lake"]
+
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+roll_size = "32KB"
+"#,
+            base_url = sim.base_url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+
+    // One window of 15 pages: three, then the run stops mid-listing and the next page's
+    // link is saved.
+    let with_key = |args: &[&str]| {
+        let mut command = common::sluice();
+        command
+            .args(args)
+            .args(["--config", &config])
+            .env("SLUICE_TEST_LINK_KEY", LINK_KEY);
+        command
+    };
+    let out = with_key(&["run", "--once"]).output().await.unwrap();
+    let shown = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "more is pending:\n{shown}");
+    assert!(
+        sim.stats().pages_ok >= 3 && sim.stats().unauthorized == 0,
+        "{shown}"
+    );
+
+    assert_no_key_bytes("the state database", &raw_state_bytes(dir.path()), LINK_KEY);
+    let export = with_key(&["state", "export"]).output().await.unwrap();
+    assert!(export.status.success(), "{}", common::output_text(&export));
+    let exported = String::from_utf8_lossy(&export.stdout);
+    assert_no_key_bytes("`sluice state export`", exported.as_bytes(), LINK_KEY);
+    assert!(
+        exported.contains("api_key=<sluice-secret:auth.key>"),
+        "the saved next-page link is not in the export, or its key is not a placeholder:\n{exported}"
+    );
+    let status = with_key(&["status"]).output().await.unwrap();
+    assert!(status.status.success(), "{}", common::output_text(&status));
+    assert_no_key_bytes("`sluice status`", &status.stdout, LINK_KEY);
+
+    // The key is rotated: the API takes only the new one, the config holds the new one.
+    sim.shutdown().await;
+    let mut rotated_config = sim_config.clone();
+    rotated_config.generic = profile(ROTATED_KEY);
+    let rotated = sluice::simulator::start(rotated_config, address)
+        .await
+        .expect("the simulator starts again on its port");
+    common::run_until_caught_up(&config, 40, &[("SLUICE_TEST_LINK_KEY", ROTATED_KEY)]).await;
+    let stats = rotated.stats();
+    assert_eq!(
+        stats.unauthorized, 0,
+        "a request went out without the live key: {stats:?}"
+    );
+    common::assert_lake_exact(&dir.path().join("lake"), "echo", &sim_config);
+    let bytes = raw_state_bytes(dir.path());
+    assert_no_key_bytes("the state database", &bytes, LINK_KEY);
+    assert_no_key_bytes("the state database", &bytes, ROTATED_KEY);
+    rotated.shutdown().await;
+}

@@ -544,3 +544,69 @@ async fn a_second_stop_signal_exits_at_once_and_loses_nothing() {
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     sim.shutdown().await;
 }
+
+/// A source whose API keeps failing is parked by its circuit breaker: from then on `/readyz`
+/// answers 503 naming it and until when (the daemon is alive, so `/healthz` stays 200: a
+/// restart would not mend the API), the status page says the circuit is open, and
+/// `sluice_circuit_open` is 1 for it and 0 for the healthy source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_parked_by_its_circuit_breaker_makes_readyz_503_naming_it() {
+    let sim_config = SimulatorConfig::okta(200);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut broken = TestConfig::new(&base_url);
+    broken.name = "broken";
+    // The simulator refuses this token: every run fails at its first page.
+    broken.token = "revoked-token";
+    broken.extra_source =
+        "circuit_breaker = { failures = 2, cooldown = \"1h\" }\nschedule = { every = \"1s\" }";
+    let config = write_config(dir.path(), &[TestConfig::new(&base_url), broken]);
+
+    let mut daemon = Daemon::start(&config).await;
+    daemon.wait_for_runs("okta", 1).await;
+    // Two failed runs open the circuit; the third scheduled run is skipped.
+    daemon
+        .wait_for_log(|l| l.contains("circuit breaker open") && l.contains("source=broken"))
+        .await;
+
+    let (status, body) = daemon.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("source `broken` is parked until ")
+            && body.contains("after 2 failed runs")
+            && body.contains("HTTP 401"),
+        "/readyz does not name the parked source, until when and why: {body}"
+    );
+    assert!(
+        !body.contains("`okta`"),
+        "the healthy source is named: {body}"
+    );
+    assert_eq!(daemon.get("/healthz").await.0, 200);
+
+    let (status, page) = daemon.get("/").await;
+    assert_eq!(status, 200);
+    let broken_part = page.split("broken\n").nth(1).unwrap_or_default();
+    assert!(
+        broken_part.contains("circuit      open until "),
+        "the status page does not show the open circuit: {page}"
+    );
+    let okta_part = page.split("okta\n").nth(1).unwrap_or_default();
+    assert!(okta_part.contains("circuit      closed"), "{page}");
+
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert_eq!(
+        metric(&metrics, "sluice_circuit_open", &[("source", "broken")]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "sluice_circuit_open", &[("source", "okta")]),
+        Some(0.0),
+        "{metrics}"
+    );
+
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    sim.shutdown().await;
+}

@@ -1,4 +1,5 @@
-//! `sluice demo`: a simulated Okta, pulled into a local lake, verified and summarised.
+//! `sluice demo`: a simulated vendor API (Okta unless `--connector` names another built-in
+//! connector), pulled into a local lake, verified and summarised.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,20 +11,103 @@ use crate::simulator::{self, SimulatorConfig};
 /// Arguments of `sluice demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Events the simulated Okta serves.
+    /// Events the simulated API serves.
     #[arg(long, default_value_t = 100_000)]
     events: u64,
     /// Directory for the config, state and lake (emptied of earlier demo output first).
     #[arg(long, default_value = "sluice-demo")]
     dir: PathBuf,
+    /// The built-in connector to run, against the simulator's emulation of its vendor.
+    #[arg(long, default_value = "okta")]
+    connector: String,
 }
 
-/// The config the demo runs, pointed at the simulator on `base_url`.
-pub fn demo_config(base_url: &str, events: u64) -> String {
+/// How the demo runs one built-in connector against the simulator.
+struct DemoProfile {
+    /// The preset's name.
+    connector: &'static str,
+    /// The simulator's emulation of that vendor.
+    sim: fn(u64) -> SimulatorConfig,
+    /// `[[sources]]` lines with the vendor's settings; `{base_url}` is the simulator.
+    settings: &'static str,
+}
+
+/// The connectors the simulator can stand in for.
+const PROFILES: &[DemoProfile] = &[
+    DemoProfile {
+        connector: "okta",
+        sim: SimulatorConfig::okta,
+        settings: r#"domain = "acme.okta.com"
+# The simulator instead of https://acme.okta.com.
+base_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment: "${env:OKTA_TOKEN}".
+token = "sim-token""#,
+    },
+    DemoProfile {
+        connector: "github",
+        sim: SimulatorConfig::github,
+        settings: r#"org = "acme"
+# The simulator instead of https://api.github.com.
+api_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment: "${env:GITHUB_TOKEN}".
+token = "sim-token"
+# The simulator has no hourly budget to share; GitHub's is 29 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "github_enterprise",
+        sim: SimulatorConfig::github,
+        settings: r#"enterprise = "acme"
+# The simulator instead of https://api.github.com.
+api_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment.
+token = "sim-token"
+# The simulator has no hourly budget to share; GitHub's is 29 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "slack",
+        sim: SimulatorConfig::slack,
+        settings: r#"# The simulator instead of https://api.slack.com.
+base_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment: "${env:SLACK_TOKEN}".
+token = "sim-token"
+# The simulator has no organization-wide budget to share; Slack's is 50 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "atlassian",
+        sim: SimulatorConfig::atlassian,
+        settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"
+# The simulator instead of https://api.atlassian.com.
+base_url = "{base_url}"
+# The simulator's key. A real config reads it from the environment: "${env:ATLASSIAN_API_KEY}".
+api_key = "sim-token""#,
+    },
+];
+
+fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
+    PROFILES
+        .iter()
+        .find(|p| p.connector == connector)
+        .ok_or_else(|| {
+            let names: Vec<&str> = PROFILES.iter().map(|p| p.connector).collect();
+            format!(
+                "the demo has no simulator for connector `{connector}` (it has: {}; `sluice connectors list` shows every built-in connector)",
+                names.join(", ")
+            )
+        })
+}
+
+/// The config the demo of `profile` runs, pointed at the simulator on `base_url`.
+fn connector_config(profile: &DemoProfile, base_url: &str, events: u64) -> String {
+    let connector = profile.connector;
+    let vendor = (profile.sim)(0).vendor;
+    let settings = profile.settings.replace("{base_url}", base_url);
     format!(
-        r#"# Written by `sluice demo`. To run the same job by hand, in one shell:
-#   sluice simulate --vendor okta --events {events} --port 8080
-# then set base_url below to http://127.0.0.1:8080 and, in another shell:
+        r#"# Written by `sluice demo --connector {connector}`. To run the same job by hand, in one shell:
+#   sluice simulate --vendor {vendor} --events {events} --port 8080
+# then point the simulator's URL below at http://127.0.0.1:8080 and, in another shell:
 #   sluice run --once --config sluice-demo/sluice.toml
 # (delete sluice-demo/lake and sluice-demo/sluice-state.db* first to start from scratch).
 
@@ -32,14 +116,10 @@ kind = "sqlite"
 path = "sluice-state.db"
 
 [[sources]]
-name = "okta"
-# The built-in Okta System Log connector (docs/connectors/okta.md; `sluice connectors show okta`).
-connector = "okta"
-domain = "acme.okta.com"
-# The simulator instead of https://acme.okta.com.
-base_url = "{base_url}"
-# The simulator's token. A real config reads it from the environment: "${{env:OKTA_TOKEN}}".
-token = "sim-token"
+name = "{connector}"
+# The built-in connector (docs/connectors/; `sluice connectors show {connector}`).
+connector = "{connector}"
+{settings}
 sinks = ["lake"]
 
 [sources.window]
@@ -68,9 +148,11 @@ pub async fn demo(args: DemoArgs) -> u8 {
 }
 
 async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
+    let profile = profile(&args.connector)?;
+    let name = profile.connector;
     let dir = &args.dir;
     reset_demo_dir(dir)?;
-    let sim_config = SimulatorConfig::okta(args.events);
+    let sim_config = (profile.sim)(args.events);
     let sim = simulator::start(
         sim_config.clone(),
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -78,10 +160,14 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     .await
     .map_err(|e| format!("cannot start the simulator: {e:#}"))?;
     let config_path = dir.join("sluice.toml");
-    std::fs::write(&config_path, demo_config(&sim.base_url(), args.events))
-        .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+    std::fs::write(
+        &config_path,
+        connector_config(profile, &sim.base_url(), args.events),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
     crate::outln!(
-        "simulated Okta System Log at {} serving {} events",
+        "simulated {} API ({name}) at {} serving {} events",
+        sim_config.vendor,
         sim.base_url(),
         args.events
     );
@@ -98,7 +184,7 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     };
 
     let lake = dir.join("lake");
-    let contents = crate::sink::lake::read_lake(&lake, "okta")
+    let contents = crate::sink::lake::read_lake(&lake, name)
         .map_err(|e| format!("cannot read the lake: {e}"))?;
     let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
     let delivered: HashSet<&str> = contents.event_ids.iter().map(String::as_str).collect();
@@ -130,7 +216,7 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         duplicates
     );
     if let Some(error) = report.error {
-        crate::errln!("error: source `okta` failed: {error}");
+        crate::errln!("error: source `{name}` failed: {error}");
         return Ok(EXIT_SOURCE_FAILED);
     }
     if missing > 0 || duplicates > 0 {
@@ -170,9 +256,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn demo_config_is_a_valid_config() {
-        let text = demo_config("http://127.0.0.1:1234", 10);
-        let config = crate::config::load_str(&text, Path::new("sluice.toml")).unwrap();
-        assert_eq!(config.sources[0].base_url, "http://127.0.0.1:1234");
+    fn every_demo_config_is_a_valid_config() {
+        for profile in PROFILES {
+            let text = connector_config(profile, "http://127.0.0.1:1234", 10);
+            let config = crate::config::load_str(&text, Path::new("sluice.toml"))
+                .unwrap_or_else(|e| panic!("{}: {e}", profile.connector));
+            assert_eq!(config.sources[0].base_url, "http://127.0.0.1:1234");
+            assert!(crate::preset::builtin(profile.connector).is_some());
+        }
+    }
+
+    #[test]
+    fn a_connector_without_a_simulator_is_named_with_the_ones_that_have_one() {
+        let err = profile("duo").err().unwrap();
+        assert!(
+            err.contains("`duo`") && err.contains("okta, github"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `sluice dlq list` and `sluice dlq replay`: look at and resend dead letters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::{load_config, ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
 use crate::sink::dead_letter::{self, DeadLetterObject};
@@ -150,7 +150,7 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
                     .to_string())
                 .unwrap_or_default()
         );
-        let mut refused = 0;
+        let mut refused: Vec<crate::sink::Rejected> = Vec::new();
         for (name, events) in by_sink {
             let sink_config = config
                 .sinks
@@ -159,15 +159,24 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
                 .ok_or((EXIT_CONFIG, format!("dead letters name sink `{name}`, which the config does not have (hint: pass --sink NAME)")))?;
             let mut sink = crate::sink::build(sink_config, source)
                 .map_err(|e| (EXIT_CONFIG, e.to_string()))?;
-            let fail = |e: crate::sink::SinkError| (EXIT_SOURCE_FAILED, e.to_string());
+            let fail = |e: crate::sink::SinkError| {
+                (
+                    EXIT_SOURCE_FAILED,
+                    format!(
+                        "{e}; the {} dead letters of {} stay in the queue (hint: run `sluice dlq replay` again once sink `{name}` accepts them)",
+                        object.letters.len(),
+                        object.path.display()
+                    ),
+                )
+            };
             sink.write(&events).await.map_err(fail)?;
             let payload = sink.prepare(&batch).await.map_err(fail)?;
-            refused += sink.take_rejected().len();
+            refused.extend(sink.take_rejected());
             if let Some(payload) = payload {
                 sink.publish(&payload).await.map_err(fail)?;
             }
         }
-        if refused == 0 {
+        if refused.is_empty() {
             let moved = dead_letter::retire(&root, &object.path).map_err(|e| {
                 (
                     EXIT_SOURCE_FAILED,
@@ -185,10 +194,34 @@ async fn replay(arg: &ConfigArg, source: &str, sink_override: Option<&str>) -> R
                 moved.display()
             );
         } else {
-            still_refused += refused;
+            // Only the refused letters stay: the accepted ones reached their sink and must
+            // not be sent again by the next replay.
+            let ids: HashSet<&str> = refused.iter().map(|r| r.event.event_id.as_str()).collect();
+            let kept =
+                |letter: &dead_letter::DeadLetter| ids.contains(letter.event.event_id.as_str());
+            let stays = object.letters.iter().filter(|l| kept(l)).count();
+            let accepted = object.letters.len() - stays;
+            if accepted > 0 {
+                let moved = dead_letter::retire_accepted(&root, &object, kept).map_err(|e| {
+                    (
+                        EXIT_SOURCE_FAILED,
+                        format!(
+                            "replayed {accepted} events of {}, but cannot take them out of the queue: {e} (hint: the next replay sends them again)",
+                            object.path.display()
+                        ),
+                    )
+                })?;
+                replayed += accepted;
+                crate::outln!(
+                    "replayed {accepted} events from {} (kept as {})",
+                    object.path.display(),
+                    moved.display()
+                );
+            }
+            still_refused += stays;
             crate::outln!(
-                "{} of {} events from {} were refused again; the object stays in the queue",
-                refused,
+                "{} of {} events from {} were refused again; they stay in the queue",
+                stays,
                 object.letters.len(),
                 object.path.display()
             );

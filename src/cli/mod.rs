@@ -87,6 +87,8 @@ pub struct ConfigArg {
 
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    // First: a panic anywhere later may quote a secret.
+    crate::panic_hook::install();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     raise_open_files_limit();

@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use auth::{
-    ApiKeyConfig, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth, DuoSignatureVersion,
-    ServiceAccountKey,
+    ApiKeyConfig, ApiKeyLocation, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth,
+    DuoSignatureVersion, ServiceAccountKey,
 };
 pub use client_key::{ClientKey, ClientProof};
 #[cfg(any(test, feature = "fuzzing"))]
@@ -596,6 +596,9 @@ pub enum ResetFormat {
     EpochSeconds,
     /// Seconds from now until the limit resets (IETF draft `RateLimit-Reset`).
     DeltaSeconds,
+    /// The UTC time of the reset in ISO 8601, seconds optional: `2026-03-26T16:00:00Z`,
+    /// `2026-03-26T16:00Z` (Atlassian).
+    Iso8601,
 }
 
 fn default_burst() -> u32 {

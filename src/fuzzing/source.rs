@@ -9,6 +9,7 @@ use url::Url;
 use super::{json_value, key, path};
 use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig, TimeFormat};
 use crate::source::http::JsonResponse;
+use crate::source::link_secrets::LinkSecrets;
 use crate::source::page;
 use crate::source::pagination::{next_page, Fetched};
 use crate::source::path::JsonPath;
@@ -113,6 +114,7 @@ pub fn check_next_page(input: &PageInput) {
         page: input.page.as_ref(),
         records: input.records,
         page_size: input.page_size,
+        secrets: &LinkSecrets::default(),
     };
     let Ok(Some(next)) = next_page(&input.pagination, &fetched) else {
         return;

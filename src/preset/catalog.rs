@@ -6,7 +6,16 @@ use super::Preset;
 
 /// Every preset file, by name. Adding a vendor is adding its file here (and its docs page,
 /// simulator profile and test; see docs/contributing.md).
-const FILES: &[(&str, &str)] = &[("okta", include_str!("../../presets/okta.toml"))];
+const FILES: &[(&str, &str)] = &[
+    ("atlassian", include_str!("../../presets/atlassian.toml")),
+    ("github", include_str!("../../presets/github.toml")),
+    (
+        "github_enterprise",
+        include_str!("../../presets/github_enterprise.toml"),
+    ),
+    ("okta", include_str!("../../presets/okta.toml")),
+    ("slack", include_str!("../../presets/slack.toml")),
+];
 
 /// The parsed presets.
 #[derive(Debug)]

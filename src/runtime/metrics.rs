@@ -24,6 +24,8 @@ pub const RUN_FAILURES: &str = "sluice_run_failures_total";
 pub const LAST_SUCCESS: &str = "sluice_last_success_timestamp_seconds";
 /// Seconds between the end of the last run and the committed high-water event time.
 pub const LAG: &str = "sluice_lag_seconds";
+/// 1 while the source's circuit breaker is open (its runs are skipped), else 0.
+pub const CIRCUIT_OPEN: &str = "sluice_circuit_open";
 /// How long runs take.
 pub const RUN_DURATION: &str = "sluice_run_duration_seconds";
 
@@ -61,6 +63,15 @@ pub fn describe() {
         "At the end of the last run: now minus the newest delivered event time."
     );
     describe_histogram!(RUN_DURATION, Unit::Seconds, "How long source runs take.");
+    describe_gauge!(
+        CIRCUIT_OPEN,
+        "1 while the source's circuit breaker is open and its runs are skipped, else 0 (as of its last scheduled run)."
+    );
+}
+
+/// Records whether `source`'s circuit breaker is open, as found at its scheduled run.
+pub fn record_circuit(source: &str, open: bool) {
+    metrics::gauge!(CIRCUIT_OPEN, "source" => source.to_string()).set(if open { 1.0 } else { 0.0 });
 }
 
 /// Records one finished run of a source.

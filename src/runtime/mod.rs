@@ -48,6 +48,7 @@ pub async fn run_source(
     let started_at = chrono::Utc::now();
     if let Some(open) = circuit_open(source, store.as_ref()).await {
         tracing::error!(source = %source.name, reason = %open, "source skipped: circuit breaker open");
+        metrics::record_circuit(&source.name, true);
         // Not recorded as a run: the cooldown counts from the last real failure.
         return RunReport {
             source: source.name.clone(),
@@ -74,34 +75,85 @@ pub async fn run_source(
     }
     log_summary(&report);
     metrics::record_run(&report);
+    // This run may have been the one that opened the circuit (an unreadable history leaves
+    // the gauge as it was).
+    if let Ok(open) = parked(source, store.as_ref()).await {
+        metrics::record_circuit(&source.name, open.is_some());
+    }
     report
 }
 
-/// Why the source must be skipped, when its last runs all failed recently enough.
+/// Why the source must be skipped, when its circuit breaker is open.
 async fn circuit_open(source: &SourceConfig, store: &dyn StateStore) -> Option<String> {
-    let breaker = &source.circuit_breaker;
-    if breaker.failures == 0 {
-        return None;
-    }
-    let runs = match store.recent_runs(&source.name, breaker.failures).await {
-        Ok(runs) => runs,
+    match parked(source, store).await {
+        Ok(parked) => parked.map(|p| p.reason()),
         Err(err) => {
             tracing::warn!(source = %source.name, error = %err, "cannot read run history; circuit breaker not applied");
-            return None;
+            None
         }
-    };
-    if runs.len() < breaker.failures || runs.iter().any(|r| r.error.is_none()) {
+    }
+}
+
+/// A source its circuit breaker parks: its last runs all failed, the last one recently
+/// enough that it is skipped until `until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parked {
+    /// The source.
+    pub source: String,
+    /// Failed runs in a row that opened the circuit (`circuit_breaker.failures`).
+    pub failures: usize,
+    /// The first run after this time probes the API again.
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// The last run's error (already scrubbed of secrets when it was recorded).
+    pub last_error: String,
+}
+
+impl Parked {
+    /// Why the source is skipped, with what to do.
+    pub fn reason(&self) -> String {
+        format!(
+            "circuit open: the last {} runs failed; next attempt after {} (last error: {}) (hint: fix the cause, or lower circuit_breaker.cooldown)",
+            self.failures,
+            crate::timefmt::rfc3339_millis(self.until),
+            self.last_error
+        )
+    }
+}
+
+/// Whether `source`'s circuit breaker is open now, from its recorded runs: the daemon's
+/// `/readyz` and status page ask this too, so they say what the next run will do.
+pub async fn parked(
+    source: &SourceConfig,
+    store: &dyn StateStore,
+) -> Result<Option<Parked>, crate::state::StateError> {
+    let breaker = &source.circuit_breaker;
+    if breaker.failures == 0 {
+        return Ok(None);
+    }
+    let runs = store.recent_runs(&source.name, breaker.failures).await?;
+    Ok(breaker_state(source, &runs, chrono::Utc::now()))
+}
+
+/// The breaker's state at `now` given the source's most recent runs, newest first.
+fn breaker_state(
+    source: &SourceConfig,
+    runs: &[RunRecord],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Parked> {
+    let breaker = &source.circuit_breaker;
+    if breaker.failures == 0
+        || runs.len() < breaker.failures
+        || runs.iter().any(|r| r.error.is_none())
+    {
         return None;
     }
     let last = &runs[0];
-    let reopens = last.finished_at + breaker.cooldown;
-    (chrono::Utc::now() < reopens).then(|| {
-        format!(
-            "circuit open: the last {} runs failed; next attempt after {} (last error: {}) (hint: fix the cause, or lower circuit_breaker.cooldown)",
-            breaker.failures,
-            crate::timefmt::rfc3339_millis(reopens),
-            last.error.as_deref().unwrap_or_default()
-        )
+    let until = last.finished_at + breaker.cooldown;
+    (now < until).then(|| Parked {
+        source: source.name.clone(),
+        failures: breaker.failures,
+        until,
+        last_error: last.error.clone().unwrap_or_default(),
     })
 }
 

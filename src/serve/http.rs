@@ -45,7 +45,9 @@ impl Health {
             .clone()
     }
 
-    /// `Ok` when ready to work, else why not.
+    /// `Ok` when ready to work, else why not: starting, stopping, a state store that does
+    /// not answer, or a source its circuit breaker parks (its runs are skipped until a
+    /// time; see [`crate::runtime::parked`]).
     pub async fn readiness(&self) -> Result<(), String> {
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(
@@ -55,16 +57,48 @@ impl Health {
         let Some(generation) = self.generation() else {
             return Err("starting: the state store is not open yet".into());
         };
-        // A cheap read that goes all the way to the store (a query, not a cached value).
-        match tokio::time::timeout(STORE_CHECK_TIMEOUT, generation.store.recent_runs("", 1)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => Err(format!("state store does not answer: {err}")),
+        match tokio::time::timeout(STORE_CHECK_TIMEOUT, check(&generation)).await {
+            Ok(result) => result,
             Err(_) => Err(format!(
                 "state store did not answer within {}",
                 humantime::format_duration(STORE_CHECK_TIMEOUT)
             )),
         }
     }
+}
+
+/// The store answers, and no source is parked by its circuit breaker.
+async fn check(generation: &Generation) -> Result<(), String> {
+    let store = generation.store.as_ref();
+    // A cheap read that goes all the way to the store (a query, not a cached value).
+    store
+        .recent_runs("", 1)
+        .await
+        .map_err(|err| format!("state store does not answer: {err}"))?;
+    let mut parked = Vec::new();
+    for source in &generation.config.sources {
+        if let Some(p) = crate::runtime::parked(source, store)
+            .await
+            .map_err(|err| format!("state store does not answer: {err}"))?
+        {
+            parked.push(describe_parked(&p));
+        }
+    }
+    if parked.is_empty() {
+        return Ok(());
+    }
+    Err(format!("circuit breaker open: {}", parked.join("; ")))
+}
+
+/// One parked source, for `/readyz` and the status page.
+fn describe_parked(parked: &crate::runtime::Parked) -> String {
+    format!(
+        "source `{}` is parked until {} after {} failed runs in a row (last error: {}) (hint: fix the cause; the first run after that time tries again, or lower circuit_breaker.cooldown)",
+        parked.source,
+        crate::timefmt::rfc3339_millis(parked.until),
+        parked.failures,
+        parked.last_error
+    )
 }
 
 #[derive(Clone)]
@@ -161,8 +195,17 @@ async fn index(State(app): State<AppState>) -> Response {
             })
             .unwrap_or_else(|| "-".into());
         let last_run = status.and_then(|s| s.last_run.as_ref());
+        // A history that cannot be read here shows as closed; the page is a summary.
+        let circuit = match crate::runtime::parked(source, generation.store.as_ref()).await {
+            Ok(Some(parked)) => format!(
+                "open until {} ({} failed runs in a row; runs are skipped)",
+                crate::timefmt::rfc3339_millis(parked.until),
+                parked.failures
+            ),
+            _ => "closed".to_string(),
+        };
         page.push_str(&format!(
-            "{name}\n  delivered    {delivered}\n  high water   {high}\n  lag          {lag}\n  last run     {last}\n",
+            "{name}\n  delivered    {delivered}\n  high water   {high}\n  lag          {lag}\n  last run     {last}\n  circuit      {circuit}\n",
             name = source.name,
             delivered = checkpoint.map_or(0, |c| c.delivered),
             high = high_water.map_or_else(|| "-".into(), crate::timefmt::rfc3339_millis),

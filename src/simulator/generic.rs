@@ -228,6 +228,9 @@ pub enum SimAuth {
         param: String,
         /// Expected value.
         key: String,
+        /// Repeat `<param>=<key>` in next-page URLs, as some APIs do: what the client
+        /// stores of a link then holds the credential unless it takes it out.
+        echo_in_links: bool,
     },
     /// `Authorization: Basic base64(user:password)`.
     Basic {
@@ -757,7 +760,22 @@ fn serve(
     );
     let count = selection.indices.len();
     let mut headers = HeaderMap::new();
-    let next_url = || next_url(&request_base(request_headers, app), request, &cursor);
+    let echoed = match &profile.auth {
+        SimAuth::ApiKeyQuery {
+            param,
+            key,
+            echo_in_links: true,
+        } => Some((param.as_str(), key.as_str())),
+        _ => None,
+    };
+    let next_url = || {
+        next_url(
+            &request_base(request_headers, app),
+            request,
+            &cursor,
+            echoed,
+        )
+    };
     let meta = match profile.pagination {
         SimPagination::None => json!({ "count": count }),
         SimPagination::LinkHeader => {
@@ -849,9 +867,13 @@ fn render(app: &AppState, selection: &Selection, meta: &Value, dialect: Dialect)
     body
 }
 
-/// The next page's absolute URL: the client's bounds and limit plus the cursor.
-fn next_url(base: &str, request: &Request, cursor: &str) -> String {
+/// The next page's absolute URL: the client's bounds and limit plus the cursor, and the
+/// credential when the profile echoes it (`echoed`: parameter and key).
+fn next_url(base: &str, request: &Request, cursor: &str, echoed: Option<(&str, &str)>) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some((param, key)) = echoed {
+        query.append_pair(param, key);
+    }
     query.append_pair("start", &request.raw_start);
     query.append_pair("end", &request.raw_end);
     if let Some(limit) = &request.raw_limit {

@@ -22,10 +22,13 @@
 //! Besides the vendor API the server answers `GET /_sim/health` (`ok`) and
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
+pub mod atlassian;
 pub(crate) mod faults;
 pub mod generic;
+pub mod github;
 pub mod okta;
 mod rng;
+pub mod slack;
 mod timeline;
 
 use std::fmt;
@@ -64,17 +67,32 @@ pub enum Vendor {
     Okta,
     /// A configurable API (see [`generic`] and [`SimulatorConfig::generic`]).
     Generic,
+    /// GitHub organization audit log (`GET /orgs/acme/audit-log`).
+    Github,
+    /// Slack Audit Logs API (`GET /audit/v1/logs`).
+    Slack,
+    /// Atlassian organization audit log (`GET /admin/v1/orgs/{orgId}/events`).
+    Atlassian,
 }
 
 impl Vendor {
     /// Every supported vendor, e.g. for CLI help or `possible_values`.
-    pub const ALL: &'static [Vendor] = &[Vendor::Okta, Vendor::Generic];
+    pub const ALL: &'static [Vendor] = &[
+        Vendor::Okta,
+        Vendor::Generic,
+        Vendor::Github,
+        Vendor::Slack,
+        Vendor::Atlassian,
+    ];
 
     /// The lowercase name used in configuration and on the command line.
     pub const fn as_str(self) -> &'static str {
         match self {
             Vendor::Okta => "okta",
             Vendor::Generic => "generic",
+            Vendor::Github => "github",
+            Vendor::Slack => "slack",
+            Vendor::Atlassian => "atlassian",
         }
     }
 }
@@ -87,7 +105,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -158,6 +176,39 @@ impl SimulatorConfig {
         Self {
             vendor: Vendor::Generic,
             generic: profile,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A GitHub organization audit log (org `acme`) with `events` events and GitHub's page
+    /// sizes (30 by default, at most 100), otherwise as [`SimulatorConfig::okta`].
+    pub fn github(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Github,
+            default_page_size: github::DEFAULT_PER_PAGE,
+            max_page_size: github::MAX_PER_PAGE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Slack Enterprise organization's audit logs with `events` entries and Slack's page
+    /// sizes (100 without `limit`, at most 9999), otherwise as [`SimulatorConfig::okta`].
+    pub fn slack(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Slack,
+            default_page_size: slack::DEFAULT_LIMIT,
+            max_page_size: slack::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// An Atlassian organization's audit log with `events` events in pages of 100, otherwise
+    /// as [`SimulatorConfig::okta`].
+    pub fn atlassian(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Atlassian,
+            default_page_size: atlassian::PAGE_SIZE,
+            max_page_size: atlassian::PAGE_SIZE,
             ..Self::okta(events)
         }
     }
@@ -406,6 +457,9 @@ fn router(state: Arc<AppState>) -> Router {
     let vendor = match state.config.vendor {
         Vendor::Okta => okta::routes(),
         Vendor::Generic => generic::routes(&state.config.generic),
+        Vendor::Github => github::routes(),
+        Vendor::Slack => slack::routes(),
+        Vendor::Atlassian => atlassian::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -445,6 +499,9 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
     match config.vendor {
         Vendor::Okta => okta::event_id(config, index),
         Vendor::Generic => generic::event_id(config, index),
+        Vendor::Github => github::event_id(config, index),
+        Vendor::Slack => slack::event_id(config, index),
+        Vendor::Atlassian => atlassian::event_id(config, index),
     }
 }
 
@@ -456,6 +513,9 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
     match config.vendor {
         Vendor::Okta => okta::event(config, index),
         Vendor::Generic => generic::event(config, index),
+        Vendor::Github => github::event(config, index),
+        Vendor::Slack => slack::event(config, index),
+        Vendor::Atlassian => atlassian::event(config, index),
     }
 }
 
@@ -463,11 +523,16 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
+        // Slack writes whole seconds.
+        Vendor::Slack => {
+            let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
+            DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
     }
 }
 
@@ -476,7 +541,9 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta => event_time(config, index),
+        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian => {
+            event_time(config, index)
+        }
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -488,7 +555,15 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
+            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+        }
+        // The first entry whose whole second is at or after `t`.
+        Vendor::Slack => {
+            let ms = timeline::ceil_millis(&t);
+            let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
+            timeline_of(config).first_at_or_after(second.saturating_mul(1000))
+        }
         Vendor::Generic => {
             generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
         }

@@ -74,6 +74,8 @@ pub struct DeadLetter {
     pub sink: String,
     /// Why.
     pub error: String,
+    /// The line as stored, written back unchanged when the letter stays in the queue.
+    line: String,
 }
 
 /// One object of the queue, with its letters.
@@ -144,6 +146,7 @@ fn parse_letter(line: &str) -> Result<DeadLetter, String> {
         },
         sink: text(&data["sink"]).ok_or("no data.sink")?,
         error: text(&data["error"]).unwrap_or_default(),
+        line: line.to_string(),
     })
 }
 
@@ -180,6 +183,61 @@ pub fn retire(root: &Path, object: &Path) -> std::io::Result<PathBuf> {
     }
     std::fs::rename(object, &target)?;
     Ok(target)
+}
+
+/// After a replay whose sink accepted some of an object's letters and refused the others
+/// again: keeps the accepted ones under `<root>/_replayed/` (beside where [`retire`] would
+/// put the whole object, under a name of their own), then replaces the object with the
+/// letters `refused` says so, so an accepted letter is never sent again. Returns where the
+/// accepted letters were kept.
+pub fn retire_accepted(
+    root: &Path,
+    object: &DeadLetterObject,
+    refused: impl Fn(&DeadLetter) -> bool,
+) -> std::io::Result<PathBuf> {
+    let (kept, accepted): (Vec<&DeadLetter>, Vec<&DeadLetter>) =
+        object.letters.iter().partition(|letter| refused(letter));
+    let relative = object.path.strip_prefix(root).unwrap_or(&object.path);
+    let name = relative
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".ndjson.gz")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let audit = root
+        .join("_replayed")
+        .join(relative)
+        .with_file_name(format!(
+            "{name}.part-{}.ndjson.gz",
+            Utc::now().timestamp_millis()
+        ));
+    // The accepted letters are kept first: a crash before the object is replaced sends them
+    // again (as a crash between a sink's write and `retire` does), but never loses one.
+    write_letters(&audit, &accepted)?;
+    write_letters(&object.path, &kept)?;
+    Ok(audit)
+}
+
+/// Writes `letters` as a gzip NDJSON object at `path`, replacing it at once (through a
+/// temporary file in the same directory, synced, then renamed).
+fn write_letters(path: &Path, letters: &[&DeadLetter]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let file = std::fs::File::create(&temporary)?;
+    let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    for letter in letters {
+        gzip.write_all(letter.line.as_bytes())?;
+        gzip.write_all(b"\n")?;
+    }
+    gzip.finish()?.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -243,5 +301,47 @@ mod tests {
         letter.write_json(&mut line);
         let back = parse_letter(std::str::from_utf8(&line).unwrap()).unwrap();
         assert_eq!(back.event.data.as_str(), sent);
+    }
+
+    #[test]
+    fn retiring_the_accepted_letters_leaves_only_the_refused_ones_queued() {
+        let root = tempfile::tempdir().unwrap();
+        let object = root
+            .path()
+            .join("source=okta/dt=2024-01-01/1-abc.ndjson.gz");
+        let letters: Vec<DeadLetter> = ["e1", "e2", "e3"]
+            .into_iter()
+            .map(|id| {
+                let record = Record {
+                    time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+                    id: id.into(),
+                    data: json!({ "id": id }).into(),
+                };
+                let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
+                let error = "HTTP 400".to_string();
+                let line = serde_json::to_string(&wrap(Rejected { event, error }, "http", 3));
+                parse_letter(&line.unwrap()).unwrap()
+            })
+            .collect();
+        write_letters(&object, &letters.iter().collect::<Vec<_>>()).unwrap();
+        let queued = read(root.path(), Some("okta")).unwrap();
+        let ids = |objects: &[DeadLetterObject]| -> Vec<String> {
+            objects
+                .iter()
+                .flat_map(|o| o.letters.iter().map(|l| l.event.event_id.clone()))
+                .collect()
+        };
+        assert_eq!(ids(&queued), ["e1", "e2", "e3"]);
+
+        let kept = retire_accepted(root.path(), &queued[0], |l| l.event.event_id == "e2").unwrap();
+        let queued = read(root.path(), Some("okta")).unwrap();
+        assert_eq!(ids(&queued), ["e2"]);
+        assert_eq!(queued[0].path, object, "the object keeps its name");
+        assert_eq!(queued[0].letters[0].error, "HTTP 400");
+        assert_eq!(queued[0].letters[0].sink, "http");
+        let replayed = read(&root.path().join("_replayed"), Some("okta")).unwrap();
+        assert_eq!(ids(&replayed), ["e1", "e3"]);
+        assert_eq!(replayed[0].path, kept);
+        assert!(kept.starts_with(root.path().join("_replayed/source=okta/dt=2024-01-01")));
     }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::auth::Authenticator;
+use super::link_secrets::LinkSecrets;
 use super::path::JsonPath;
 use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
 use super::raw::RawJson;
@@ -239,6 +240,11 @@ impl HttpClient {
         }
     }
 
+    /// The source's credentials as next-page links may carry them.
+    pub fn link_secrets(&self) -> &LinkSecrets {
+        self.auth.link_secrets()
+    }
+
     /// Refuses a URL outside the configured origin: credentials go nowhere else.
     pub fn check_origin(&self, url: &Url) -> Result<(), SourceError> {
         if url.origin() == self.origin {
@@ -383,7 +389,7 @@ impl HttpClient {
                 Attempt::Fatal(error)
             });
         }
-        self.note_remaining(response.headers());
+        self.note_remaining(response.headers(), &shown);
         let headers = response.headers().clone();
         let limit = self.config.max_response_size.as_u64() as usize;
         let body = match read_capped(&mut response, limit).await {
@@ -422,18 +428,28 @@ impl HttpClient {
     }
 
     /// When the API says no requests remain, pause until its reset (at most `max_wait`).
-    fn note_remaining(&self, headers: &HeaderMap) {
-        if none_remaining(headers, &self.rate) {
-            let wait = reset_wait(headers, &self.rate)
-                .unwrap_or(Duration::from_secs(1))
-                .min(self.rate.max_wait);
+    fn note_remaining(&self, headers: &HeaderMap, url: &str) {
+        if !none_remaining(headers, &self.rate) {
+            return;
+        }
+        let until_reset = reset_wait(headers, &self.rate).unwrap_or(Duration::from_secs(1));
+        let wait = until_reset.min(self.rate.max_wait);
+        if until_reset > self.rate.max_wait {
+            // Said out loud: the next request comes before the reset and may well be refused.
+            tracing::warn!(
+                url,
+                reset_in_s = until_reset.as_secs(),
+                max_wait = %humantime::format_duration(self.rate.max_wait),
+                "the API says no requests remain until its rate limit resets, later than rate_limit.max_wait; pausing max_wait only (hint: raise rate_limit.max_wait, or set rate_limit.requests_per_minute to stay under the limit)"
+            );
+        } else {
             tracing::info!(
+                url,
                 wait_ms = wait.as_millis() as u64,
                 "rate limit reached; pausing until it resets"
             );
-            *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Instant::now() + wait);
         }
+        *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
     }
 }
 

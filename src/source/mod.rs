@@ -8,6 +8,7 @@ pub mod auth;
 mod compact;
 mod cursor;
 pub(crate) mod http;
+pub mod link_secrets;
 pub(crate) mod page;
 pub(crate) mod pagination;
 pub mod path;
@@ -223,6 +224,7 @@ impl HttpSource {
             page,
             records: raw.len(),
             page_size: self.config.page_size,
+            secrets: self.client.link_secrets(),
         };
         let next = pagination::next_page(&self.config.pagination, &fetched)
             .map_err(|detail| shape(format!("{detail} (config: pagination)")))?;

@@ -5,6 +5,7 @@ use url::Url;
 
 use super::cursor::{self, CursorStyle};
 use super::http::JsonResponse;
+use super::link_secrets::LinkSecrets;
 use super::path::{lookup, JsonPath};
 use crate::config::PaginationConfig;
 use crate::state::PageRef;
@@ -21,6 +22,8 @@ pub struct Fetched<'a> {
     pub records: usize,
     /// The configured page size.
     pub page_size: Option<u64>,
+    /// The source's credentials, concealed in a next-page link before it goes anywhere.
+    pub secrets: &'a LinkSecrets,
 }
 
 /// The next page named by a response, or `None` when the window is done. `Err` says which
@@ -37,11 +40,15 @@ pub fn next_page(
             None | Some(Value::Null) => None,
             Some(Value::String(next)) if next.is_empty() => None,
             Some(Value::String(next)) => Some(PageRef::Url(
-                fetched
-                    .url
-                    .join(next)
-                    .map_err(|err| format!("next URL at `{path}` ({next:?}) is not a URL: {err}"))?
-                    .to_string(),
+                fetched.secrets.conceal(
+                    fetched
+                        .url
+                        .join(next)
+                        .map_err(|err| {
+                            format!("next URL at `{path}` ({next:?}) is not a URL: {err}")
+                        })?
+                        .as_str(),
+                )?,
             )),
             // A next page the API names in a form that cannot be followed must not end the
             // window as if there were none.
@@ -206,7 +213,7 @@ fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, Strin
         .url
         .join(&next.raw_uri)
         .map_err(|err| format!("next link {:?} is not a URL: {err}", next.raw_uri))?;
-    Ok(Some(PageRef::Url(url.to_string())))
+    Ok(Some(PageRef::Url(fetched.secrets.conceal(url.as_str())?)))
 }
 
 #[cfg(test)]
@@ -242,6 +249,7 @@ mod tests {
                 page,
                 records,
                 page_size: Some(100),
+                secrets: &LinkSecrets::default(),
             },
         )
     }

@@ -60,21 +60,28 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Time until the rate limit resets, from the configured reset header.
 pub(super) fn reset_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
-    let reset = rate.reset_headers.iter().find_map(|name| {
-        headers
-            .get(name.as_str())?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
+    let wait_ms = rate.reset_headers.iter().find_map(|name| {
+        let text = headers.get(name.as_str())?.to_str().ok()?.trim();
+        let now_ms = Utc::now().timestamp_millis() as f64;
+        match rate.reset_format {
+            ResetFormat::EpochSeconds => Some(text.parse::<f64>().ok()? * 1000.0 - now_ms),
+            ResetFormat::DeltaSeconds => Some(text.parse::<f64>().ok()? * 1000.0),
+            ResetFormat::Iso8601 => Some(iso8601(text)?.timestamp_millis() as f64 - now_ms),
+        }
     })?;
-    let wait_ms = match rate.reset_format {
-        ResetFormat::EpochSeconds => reset * 1000.0 - Utc::now().timestamp_millis() as f64,
-        ResetFormat::DeltaSeconds => reset * 1000.0,
-    };
     // A reset in the past still deserves a short pause, not a hot retry.
     Some(Duration::from_millis(wait_ms.clamp(100.0, 1e12) as u64))
+}
+
+/// An ISO 8601 UTC time with or without seconds (`2026-03-26T16:00Z`).
+fn iso8601(text: &str) -> Option<chrono::DateTime<Utc>> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let naive = text.strip_suffix('Z').unwrap_or(text);
+    chrono::NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -117,6 +124,28 @@ mod tests {
         );
         headers.insert("retry-after", HeaderValue::from_static("3"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_reset_can_be_an_iso_time_with_or_without_seconds() {
+        let rate = RateLimitConfig {
+            reset_headers: vec!["x-ratelimit-reset".into()],
+            reset_format: ResetFormat::Iso8601,
+            ..RateLimitConfig::default()
+        };
+        let soon = Utc::now() + chrono::TimeDelta::seconds(90);
+        for text in [
+            soon.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            soon.format("%Y-%m-%dT%H:%MZ").to_string(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-ratelimit-reset", HeaderValue::from_str(&text).unwrap());
+            let wait = server_wait(&headers, &rate).unwrap();
+            assert!(
+                wait > Duration::from_secs(25) && wait <= Duration::from_secs(90),
+                "{text}: {wait:?}"
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub fn next_window(
     }
     let start = match checkpoint.anchor {
         Some(anchor) => minus(anchor, config.overlap),
-        None => minus(horizon, config.lookback),
+        // Cut to what the request format can write, like the end: an API told "from 10"
+        // (seconds) serves [10.0, 10.5) too, which would then lie before the source's first
+        // window and be dead-lettered as out of range.
+        None => crate::timefmt::truncate(minus(horizon, config.lookback), &config.format),
     };
     let start = checkpoint.floor.map_or(start, |floor| start.max(floor));
     // The end is cut to what the request format can write: an API told "until 10" (seconds)
@@ -76,11 +79,15 @@ pub fn first_half(
         })
 }
 
-/// The horizon of a run that starts at `now`, in whole milliseconds (APIs rarely accept
-/// finer window bounds).
+/// The horizon of a run that starts at `now`, at the precision the request format writes
+/// (whole milliseconds at best: APIs rarely accept finer window bounds). The last window ends
+/// exactly there, which is how a run knows it is caught up: a horizon finer than the windows'
+/// ends would never be reached, and each window would plan the next from the overlap before
+/// its end, re-listing it for as long as the run lasts.
 pub fn horizon(now: DateTime<Utc>, config: &WindowConfig) -> DateTime<Utc> {
     let horizon = minus(now, config.settle_delay);
-    DateTime::from_timestamp_millis(horizon.timestamp_millis()).unwrap_or(horizon)
+    let millis = DateTime::from_timestamp_millis(horizon.timestamp_millis()).unwrap_or(horizon);
+    crate::timefmt::truncate(millis, &config.format)
 }
 
 #[cfg(test)]
@@ -159,6 +166,37 @@ mod tests {
             ..Checkpoint::default()
         };
         assert_eq!(next_window(&c, &config, horizon).unwrap().end, t(10_000));
+    }
+
+    #[test]
+    fn the_horizon_is_what_the_request_format_can_write() {
+        let config = WindowConfig {
+            format: crate::config::TimeFormat::EpochSeconds,
+            settle_delay: Duration::from_secs(60),
+            ..cfg()
+        };
+        let now = t(10_060) + chrono::Duration::milliseconds(750);
+        let horizon = horizon(now, &config);
+        assert_eq!(horizon, t(10_000));
+        // So the last window of a run ends at the horizon, and the run knows it is done.
+        let c = Checkpoint {
+            anchor: Some(t(9_950)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(next_window(&c, &config, horizon).unwrap().end, horizon);
+    }
+
+    #[test]
+    fn a_first_window_starts_where_the_request_format_can_write() {
+        // Written in whole seconds, a start at 9000.750 would be asked as 9000, and the
+        // events of [9000.0, 9000.750) would lie before the source's first window.
+        let config = WindowConfig {
+            format: crate::config::TimeFormat::EpochSeconds,
+            ..cfg()
+        };
+        let horizon = t(10_000) + chrono::Duration::milliseconds(750);
+        let first = next_window(&Checkpoint::default(), &config, horizon).unwrap();
+        assert_eq!(first.start, t(9_000));
     }
 
     #[test]

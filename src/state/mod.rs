@@ -5,6 +5,7 @@
 //! Writes are conditional on the checkpoint's `seq`, so two writers can never silently
 //! overwrite each other.
 
+mod boxed;
 mod checkpoint;
 mod object;
 mod postgres;
@@ -301,15 +302,29 @@ pub async fn open_read_only(config: &StateConfig) -> Result<Arc<dyn StateStore>,
 
 /// Opens the store a config names, creating or migrating it as needed.
 pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateError> {
+    open_layered(config, |store| store).await
+}
+
+/// [`open`], with `layer` put around the store itself, under every wrapper a run uses. Tests
+/// pass a layer that makes the store fail on purpose (`tests/store_outages.rs`), so what they
+/// prove holds for the stores exactly as [`open`] builds them.
+pub async fn open_layered(
+    config: &StateConfig,
+    layer: impl FnOnce(Box<dyn StateStore>) -> Box<dyn StateStore>,
+) -> Result<Arc<dyn StateStore>, StateError> {
     match config {
-        StateConfig::Sqlite { path, .. } => Ok(Arc::new(SqliteStore::open(path).await?)),
+        // A local file: its errors (permissions, a damaged file) do not pass by waiting, so
+        // only commits wait (in the runtime, which can tell a lost reply from a failure).
+        StateConfig::Sqlite { path, .. } => {
+            Ok(Arc::from(layer(Box::new(SqliteStore::open(path).await?))))
+        }
         // A shared database can restart or fail over under a running worker: wait it out.
-        StateConfig::Postgres { url, .. } => Ok(Arc::new(retry::Retrying::new(
+        StateConfig::Postgres { url, .. } => Ok(Arc::new(retry::Retrying::new(layer(Box::new(
             PostgresStore::open(url).await?,
-        ))),
+        ))))),
         // Objects over the network: a dropped connection or a 5xx is waited out the same way.
-        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(
+        StateConfig::Object(object) => Ok(Arc::new(retry::Retrying::new(layer(Box::new(
             ObjectStateStore::open(object).await?,
-        ))),
+        ))))),
     }
 }

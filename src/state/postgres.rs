@@ -341,7 +341,8 @@ impl PostgresStore {
                 if connection_broken {
                     *slot = None;
                 }
-                Err(self.backend(describe(&err)))
+                let code = err.as_db_error().map(|db| db.code().code());
+                Err(classify(&self.location, code, describe(&err)))
             }
             Err(_) => {
                 // The call may be stuck anywhere, even inside COMMIT: closing the connection
@@ -360,6 +361,28 @@ impl PostgresStore {
             location: self.location.clone(),
             detail: detail.into(),
         }
+    }
+}
+
+/// SQLSTATE `disk_full` (class 53, insufficient resources): the server could not extend a
+/// file of the database or its write-ahead log.
+const DISK_FULL: &str = "53100";
+
+/// A failed call as a state error, by the SQLSTATE the server answered (`None` when it did
+/// not answer): a full disk under the server is [`StateError::DiskFull`], reported at once
+/// because waiting does not free space; anything else is [`StateError::Backend`], which the
+/// runtime waits out as an outage. Other class-53 codes (out of memory, too many connections)
+/// pass with time, so they stay outages.
+fn classify(location: &str, code: Option<&str>, detail: String) -> StateError {
+    if code == Some(DISK_FULL) {
+        return StateError::DiskFull {
+            location: location.to_string(),
+            detail: format!("{detail}; the database server's disk is out of space"),
+        };
+    }
+    StateError::Backend {
+        location: location.to_string(),
+        detail,
     }
 }
 
@@ -1177,6 +1200,47 @@ mod tests {
             ("postgres://u:pa/ss@w@h/db", "postgres://u:***@h/db"),
         ] {
             assert_eq!(redact_url(raw), shown, "{raw}");
+        }
+    }
+
+    /// A real full disk under a PostgreSQL server cannot be made here, so the mapping from the
+    /// SQLSTATE the server sends is tested: `disk_full` is a disk error (not waited out),
+    /// every other code, and no answer at all, an outage.
+    #[test]
+    fn the_disk_full_sqlstate_is_a_disk_error_and_others_are_outages() {
+        let location = "postgres://sluice:***@db:5432/state";
+        let detail =
+            "ERROR (53100): could not extend file \"base/16384/16402\": No space left on device";
+        match classify(location, Some("53100"), detail.into()) {
+            StateError::DiskFull {
+                location: at,
+                detail: said,
+            } => {
+                assert_eq!(at, location);
+                assert!(said.starts_with(detail), "{said}");
+            }
+            other => panic!("53100 is not a disk error: {other:?}"),
+        }
+        let full = classify(location, Some(DISK_FULL), detail.into()).to_string();
+        assert!(
+            full.contains("the disk is full") && full.contains("hint:"),
+            "{full}"
+        );
+        // Out of memory, too many connections, a connection failure, a conflict, no answer.
+        for code in [
+            Some("53200"),
+            Some("53300"),
+            Some("08006"),
+            Some("40001"),
+            None,
+        ] {
+            assert!(
+                matches!(
+                    classify(location, code, "x".into()),
+                    StateError::Backend { .. }
+                ),
+                "{code:?}"
+            );
         }
     }
 

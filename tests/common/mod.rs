@@ -12,6 +12,7 @@ use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 pub mod fixture_server;
 pub mod kill;
 pub mod lake;
+pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod skip;

@@ -65,7 +65,7 @@ pub(super) fn is_authorized(
             .get(header.as_str())
             .and_then(|h| h.to_str().ok())
             .is_some_and(|v| v == key),
-        SimAuth::ApiKeyQuery { param, key } => {
+        SimAuth::ApiKeyQuery { param, key, .. } => {
             // A repeated parameter must not smuggle a second value past the check.
             let mut values = query.iter().filter(|(k, _)| k == param);
             matches!((values.next(), values.next()), (Some((_, v)), None) if v == key)

@@ -677,6 +677,7 @@ async fn static_credentials_are_checked_on_every_request() {
         SimAuth::ApiKeyQuery {
             param: "api_key".into(),
             key: "k2".into(),
+            echo_in_links: false,
         },
         SimAuth::Basic {
             user: "u".into(),

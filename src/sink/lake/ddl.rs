@@ -318,7 +318,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
          -- server-side copy from _staging/, which is outside the stage, so staged objects never load.\n\
          -- Object names are fixed per batch, so Snowpipe's load history never loads one twice.\n\
          CREATE FILE FORMAT IF NOT EXISTS {format_name}\n  {format_options};\n\n\
-         CREATE STAGE IF NOT EXISTS {stage}\n  URL = {url}\n  STORAGE_INTEGRATION = sluice_lake\n  FILE_FORMAT = {format_name};\n\n",
+         CREATE STAGE IF NOT EXISTS {stage}\n  URL = {url}\n  STORAGE_INTEGRATION = sluice_lake\n  FILE_FORMAT = (FORMAT_NAME = '{format_name}');\n\n",
         url = quote(&layout.base),
     );
     let _ = writeln!(out, "CREATE TABLE IF NOT EXISTS {} (", layout.table);
@@ -634,6 +634,10 @@ fn duckdb(layout: &Layout, out: &mut String) {
 }
 
 #[cfg(test)]
+#[path = "ddl_tests.rs"]
+mod parsed;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::sink::lake::KeyTemplate;
@@ -664,60 +668,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn snowflake_stages_the_source_prefix_and_pipes_gzip_json() {
-        let text = sql(&lake(Some("s3://sec-lake/raw")), Dialect::Snowflake);
-        assert!(
-            text.contains("URL = 's3://sec-lake/raw/source=okta/'"),
-            "{text}"
-        );
-        assert!(text.contains("TYPE = JSON\n  COMPRESSION = GZIP"), "{text}");
-        assert!(
-            text.contains("CREATE PIPE IF NOT EXISTS okta_lake_pipe"),
-            "{text}"
-        );
-        assert!(text.contains("COPY INTO okta_events (event_time, parse_time, source, event_id, data, dt, hr, file_name)"), "{text}");
-        assert!(text.contains("data VARIANT"), "{text}");
-        assert!(
-            text.contains("TO_DATE(REGEXP_SUBSTR(METADATA$FILENAME, '(^|/)dt=([^/]*)/'"),
-            "{text}"
-        );
-        assert!(text.contains("PATTERN = '.*[.]ndjson[.]gz'"), "{text}");
-        assert!(
-            text.contains("CREATE OR REPLACE VIEW okta_events_latest"),
-            "{text}"
-        );
-        assert!(!text.contains("_staging/source"), "{text}");
-        assert_columns(&text);
-        let gcs = sql(&lake(Some("gs://b/p")), Dialect::Snowflake);
-        assert!(gcs.contains("URL = 'gcs://b/p/source=okta/'"), "{gcs}");
-        assert!(
-            gcs.contains("INTEGRATION = 'SLUICE_LAKE_NOTIFICATIONS'"),
-            "{gcs}"
-        );
-    }
+    // Snowflake's, BigQuery's and Athena's statements are parsed and checked in
+    // `ddl_tests.rs`; here, the lakes they cannot read.
 
     #[test]
-    fn bigquery_is_an_external_table_with_hive_partitioning_over_gcs() {
-        let text = sql(&lake(Some("gs://sec-lake")), Dialect::Bigquery);
-        assert!(
-            text.contains("CREATE EXTERNAL TABLE IF NOT EXISTS `sluice.okta_events`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("uris = ['gs://sec-lake/source=okta/*.ndjson.gz']"),
-            "{text}"
-        );
-        assert!(
-            text.contains("hive_partition_uri_prefix = 'gs://sec-lake/source=okta'"),
-            "{text}"
-        );
-        assert!(
-            text.contains("WITH PARTITION COLUMNS (dt DATE, hr INT64)"),
-            "{text}"
-        );
-        assert!(text.contains("data JSON"), "{text}");
-        assert_columns(&text);
+    fn bigquery_refuses_other_clouds_and_zstd() {
         let err = ddl(
             &lake(Some("s3://b")),
             Dialect::Bigquery,
@@ -733,29 +688,7 @@ mod tests {
     }
 
     #[test]
-    fn athena_projects_dt_and_hr_over_s3() {
-        let text = sql(&lake(Some("s3://sec-lake/raw/")), Dialect::Athena);
-        assert!(
-            text.contains("LOCATION 's3://sec-lake/raw/source=okta/'"),
-            "{text}"
-        );
-        assert!(
-            text.contains("PARTITIONED BY (dt string, hr string)"),
-            "{text}"
-        );
-        assert!(text.contains("'projection.dt.type' = 'date'"), "{text}");
-        assert!(text.contains("'projection.hr.range' = '0,23'"), "{text}");
-        assert!(
-            text.contains(
-                "'storage.location.template' = 's3://sec-lake/raw/source=okta/dt=${dt}/hr=${hr}/'"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("org.openx.data.jsonserde.JsonSerDe"),
-            "{text}"
-        );
-        assert_columns(&text);
+    fn athena_refuses_a_local_lake() {
         let err = ddl(&lake(None), Dialect::Athena, "okta", &Names::default()).unwrap_err();
         assert!(
             err.contains("local directory") && err.contains("--dialect duckdb"),
@@ -789,37 +722,7 @@ mod tests {
     }
 
     #[test]
-    fn parquet_lakes_get_parquet_clauses_in_every_dialect() {
-        let parquet = |url: &str| {
-            let mut config = lake(Some(url));
-            config.format = crate::sink::lake::Format::Parquet;
-            config
-        };
-        let snow = sql(&parquet("s3://b/p"), Dialect::Snowflake);
-        assert!(
-            snow.contains("TYPE = PARQUET\n  USE_LOGICAL_TYPE = TRUE"),
-            "{snow}"
-        );
-        assert!(snow.contains("PATTERN = '.*[.]parquet'"), "{snow}");
-        assert!(snow.contains("PARSE_JSON($1:data::VARCHAR)"), "{snow}");
-        assert!(!snow.contains("TYPE = JSON"), "{snow}");
-
-        let bq = sql(&parquet("gs://b"), Dialect::Bigquery);
-        assert!(bq.contains("format = 'PARQUET'"), "{bq}");
-        assert!(
-            bq.contains("uris = ['gs://b/source=okta/*.parquet']"),
-            "{bq}"
-        );
-        assert!(bq.contains("data STRING"), "{bq}");
-        assert!(bq.contains("SAFE.PARSE_JSON(data) AS data"), "{bq}");
-        assert!(!bq.contains("compression = 'GZIP'"), "{bq}");
-
-        let athena = sql(&parquet("s3://b/p"), Dialect::Athena);
-        assert!(athena.contains("STORED AS PARQUET"), "{athena}");
-        assert!(athena.contains("event_time timestamp"), "{athena}");
-        assert!(!athena.contains("JsonSerDe"), "{athena}");
-        assert!(!athena.contains("from_iso8601_timestamp"), "{athena}");
-
+    fn parquet_lakes_are_read_with_read_parquet() {
         let mut local = lake(None);
         local.format = crate::sink::lake::Format::Parquet;
         let duck = sql(&local, Dialect::Duckdb);
@@ -829,13 +732,11 @@ mod tests {
         );
         assert!(duck.contains("CAST(data AS JSON) AS data"), "{duck}");
         assert!(!duck.contains("read_json_auto"), "{duck}");
-        for text in [&snow, &bq, &athena, &duck] {
-            assert_columns(text);
-        }
+        assert_columns(&duck);
     }
 
     #[test]
-    fn custom_templates_and_names() {
+    fn custom_templates_and_names_in_duckdb() {
         let mut config = lake(Some("s3://b"));
         config.key_template =
             KeyTemplate::parse("tenant=acme/source={source}/day=%F/type={data.eventType}/")
@@ -845,20 +746,6 @@ mod tests {
             table: Some("okta_raw".into()),
             schema: Some("security".into()),
         };
-        let text = ddl(&config, Dialect::Athena, "okta", &names).unwrap();
-        assert!(
-            text.contains("CREATE EXTERNAL TABLE IF NOT EXISTS security.okta_raw"),
-            "{text}"
-        );
-        assert!(
-            text.contains("LOCATION 's3://b/tenant=acme/source=okta/'"),
-            "{text}"
-        );
-        assert!(
-            text.contains("'projection.type.type' = 'injected'"),
-            "{text}"
-        );
-        assert!(text.contains("day=${day}/type=${type}/"), "{text}");
         let duck = ddl(&config, Dialect::Duckdb, "okta", &names).unwrap();
         assert!(
             duck.contains("'s3://b/tenant=acme/source=okta/day=*/type=*/*.ndjson.zst'"),

@@ -30,6 +30,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use url::Url;
 
 use crate::config::{AuthConfig, Secret};
+use crate::source::link_secrets::LinkSecrets;
 use crate::source::SourceError;
 use token::{Grant, TokenCache};
 
@@ -37,6 +38,8 @@ use token::{Grant, TokenCache};
 #[derive(Clone)]
 pub struct Authenticator {
     scheme: Arc<Scheme>,
+    /// The credentials a next-page link may carry, put back before a request is sent.
+    links: Arc<LinkSecrets>,
 }
 
 /// What `authorize` does, decided once from the config.
@@ -153,6 +156,7 @@ impl Authenticator {
         };
         Ok(Authenticator {
             scheme: Arc::new(scheme),
+            links: Arc::new(LinkSecrets::new(config)),
         })
     }
 
@@ -172,20 +176,39 @@ impl Authenticator {
     /// or a signature. Token kinds may fetch or refresh the token first. Call it last, after
     /// the URL and headers are final (a Duo signature covers the query), and again on every
     /// resend (a Duo signature covers the time). Calling it twice on one request is harmless.
+    ///
+    /// First, a credential a saved next-page link carried is put back where its placeholder
+    /// stands, with its live value (see [`LinkSecrets`]).
     pub async fn authorize(&self, request: &mut reqwest::Request) -> Result<(), SourceError> {
+        let token = match &*self.scheme {
+            Scheme::Token(cache) => Some(cache.authorization().await?),
+            _ => None,
+        };
+        self.links
+            .reveal(
+                request.url_mut(),
+                token.as_ref().map(|token| &token.access_token),
+            )
+            .map_err(SourceError::Setup)?;
         match &*self.scheme {
             Scheme::None => {}
             Scheme::Header { name, value } => {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
             Scheme::Query { name, value } => set_query_param(request.url_mut(), name, value),
-            Scheme::Token(cache) => {
-                let value = cache.authorization().await?;
-                request.headers_mut().insert(AUTHORIZATION, value);
+            Scheme::Token(_) => {
+                if let Some(token) = token {
+                    request.headers_mut().insert(AUTHORIZATION, token.header);
+                }
             }
             Scheme::Duo(signer) => signer.sign(request)?,
         }
         Ok(())
+    }
+
+    /// The source's credentials as next-page links may carry them.
+    pub fn link_secrets(&self) -> &LinkSecrets {
+        &self.links
     }
 
     /// The API answered 401 to a request authorized with the current credentials. Token

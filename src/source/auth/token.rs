@@ -15,6 +15,7 @@ use url::Url;
 use super::google::ServiceAccount;
 use super::oauth2::ClientCredentials;
 use super::shown_url;
+use crate::config::Secret;
 use crate::source::SourceError;
 
 /// Token endpoints answer with a small JSON object; anything larger is not one.
@@ -92,9 +93,13 @@ pub(super) fn shared(key: String, make: impl FnOnce() -> TokenCache) -> Arc<Toke
 }
 
 /// A token in hand.
-struct Token {
+#[derive(Clone)]
+pub(super) struct Token {
     /// `Authorization` value, marked sensitive.
-    header: HeaderValue,
+    pub header: HeaderValue,
+    /// The access token alone, to put back into a next-page link that carried it (see
+    /// `crate::source::link_secrets`).
+    pub access_token: Secret,
     /// After this, fetch a new one before use.
     refresh_at: Instant,
     /// After this, the token is useless even if a refresh failed.
@@ -117,28 +122,26 @@ impl TokenCache {
         }
     }
 
-    /// The `Authorization` value to send now, fetching a token first if there is none or it
-    /// is due for refresh.
-    pub(super) async fn authorization(&self) -> Result<HeaderValue, SourceError> {
+    /// The token to send now, fetching one first if there is none or it is due for refresh.
+    pub(super) async fn authorization(&self) -> Result<Token, SourceError> {
         // The lock is held across the fetch on purpose: requests that arrive meanwhile wait
         // for this one refresh and then share its token, instead of each fetching their own.
         let mut current = self.current.lock().await;
         let now = Instant::now();
         if let Some(token) = current.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.header.clone());
+            return Ok(token.clone());
         }
         match self.fetch().await {
             Ok(token) => {
-                let header = token.header.clone();
-                *current = Some(token);
-                Ok(header)
+                *current = Some(token.clone());
+                Ok(token)
             }
             // A failed early refresh is not fatal while the old token still works; the next
             // request tries again.
             Err(error) => match current.as_ref().filter(|t| Instant::now() < t.expires_at) {
                 Some(token) => {
                     tracing::warn!(%error, "could not refresh the access token; using the current one until it expires");
-                    Ok(token.header.clone())
+                    Ok(token.clone())
                 }
                 None => Err(error),
             },
@@ -208,6 +211,7 @@ impl TokenCache {
         tracing::debug!(token_url = %shown, lifetime_s = lifetime.as_secs(), "fetched an access token");
         Ok(Token {
             header,
+            access_token: Secret::new(granted.access_token.clone()),
             refresh_at: started + refresh_after(lifetime),
             expires_at: started + lifetime,
         })

@@ -39,6 +39,29 @@ pub(super) enum PutError {
     Lost,
     /// The store failed or refused; the message says why.
     Failed(String),
+    /// The disk under a local directory is full (`ENOSPC`): waiting does not help, so it
+    /// becomes [`crate::state::StateError::DiskFull`], which nobody retries.
+    DiskFull(String),
+}
+
+impl PutError {
+    /// The message of a failure, prefixed by `what` was being done.
+    fn context(self, what: impl FnOnce(String) -> String) -> PutError {
+        match self {
+            PutError::Lost => PutError::Lost,
+            PutError::Failed(detail) => PutError::Failed(what(detail)),
+            PutError::DiskFull(detail) => PutError::DiskFull(what(detail)),
+        }
+    }
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Lost => f.write_str("another writer changed the object first"),
+            PutError::Failed(detail) | PutError::DiskFull(detail) => f.write_str(detail),
+        }
+    }
 }
 
 /// Objects under one prefix, named by relative names such as `checkpoints/okta.json`.
@@ -180,7 +203,10 @@ impl Objects for Bucket {
 /// must fail the second time, and an update against a version that is no longer current must
 /// fail. A store that ignores either (an old S3-compatible server, a proxy dropping headers)
 /// would let two runs overwrite each other's checkpoints, so it is refused.
-pub(super) async fn probe(objects: &dyn Objects) -> Result<(), String> {
+///
+/// A full disk comes back as [`PutError::DiskFull`]; every other problem as
+/// [`PutError::Failed`] with its message.
+pub(super) async fn probe(objects: &dyn Objects) -> Result<(), PutError> {
     let name = format!("probes/{:016x}.json", rand::random::<u64>());
     let result = probe_at(objects, &name).await;
     // Best effort: a probe object left behind is harmless (nothing reads `probes/`).
@@ -188,54 +214,63 @@ pub(super) async fn probe(objects: &dyn Objects) -> Result<(), String> {
     result
 }
 
-async fn probe_at(objects: &dyn Objects, name: &str) -> Result<(), String> {
+async fn probe_at(objects: &dyn Objects, name: &str) -> Result<(), PutError> {
     let need = "hint: sluice needs conditional writes (If-None-Match: * and If-Match on PUT, as AWS S3, GCS and Azure do); use a store that supports them, or kind = \"sqlite\" / \"postgres\"";
+    let refused = |text: String| Err(PutError::Failed(text));
+    // A full disk passes through as it is; other failures are explained.
+    let failed = |err: PutError| err.context(|detail| format!("{detail} ({need})"));
     let put = |content: &'static str, condition| objects.put(name, content.into(), condition);
     match put("{\"probe\":1}", Condition::Create).await {
         Ok(()) => {}
         Err(PutError::Lost) => {
-            return Err(format!(
+            return refused(format!(
                 "a create-only write of the new object {} was refused as if it existed ({need})",
                 objects.url_of(name)
             ))
         }
-        Err(PutError::Failed(err)) => {
-            return Err(format!(
-                "cannot write {}: {err} (hint: check the credentials' permissions on the bucket and that the endpoint is reachable)",
+        Err(err) => {
+            return Err(err.context(|detail| format!(
+                "cannot write {}: {detail} (hint: check the credentials' permissions on the bucket and that the endpoint is reachable)",
                 objects.url_of(name)
-            ))
+            )))
         }
     }
     match put("{\"probe\":2}", Condition::Create).await {
         Err(PutError::Lost) => {}
         Ok(()) => {
-            return Err(format!(
+            return refused(format!(
                 "the store ignored a create-only condition (If-None-Match: *): writing {} twice succeeded ({need})",
                 objects.url_of(name)
             ))
         }
-        Err(PutError::Failed(err)) => return Err(format!("{err} ({need})")),
+        Err(err) => return Err(failed(err)),
     }
     let first = objects
         .get(name)
-        .await?
-        .ok_or_else(|| format!("{} vanished after it was written", objects.url_of(name)))?;
+        .await
+        .map_err(PutError::Failed)?
+        .ok_or_else(|| {
+            PutError::Failed(format!(
+                "{} vanished after it was written",
+                objects.url_of(name)
+            ))
+        })?;
     match put("{\"probe\":3}", Condition::Match(&first.version)).await {
         Ok(()) => {}
         Err(PutError::Lost) => {
-            return Err(format!(
+            return refused(format!(
                 "an update conditional on the version just read was refused ({need})"
             ))
         }
-        Err(PutError::Failed(err)) => return Err(format!("{err} ({need})")),
+        Err(err) => return Err(failed(err)),
     }
     match put("{\"probe\":4}", Condition::Match(&first.version)).await {
         Err(PutError::Lost) => Ok(()),
-        Ok(()) => Err(format!(
+        Ok(()) => refused(format!(
             "the store ignored a version condition (If-Match): an update against a stale version of {} succeeded ({need})",
             objects.url_of(name)
         )),
-        Err(PutError::Failed(err)) => Err(format!("{err} ({need})")),
+        Err(err) => Err(failed(err)),
     }
 }
 
@@ -297,7 +332,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_ignores_conditions_is_refused_with_what_it_needs() {
-        let err = probe(&Careless(memory(), false)).await.unwrap_err();
+        let err = probe(&Careless(memory(), false))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("If-None-Match"), "{err}");
         assert!(
             err.contains("hint: sluice needs conditional writes"),
@@ -305,7 +343,10 @@ mod tests {
         );
         assert!(err.contains("memory://bucket/state/probes/"), "{err}");
         // Create-only honoured, If-Match ignored: refused too.
-        let err = probe(&Careless(memory(), true)).await.unwrap_err();
+        let err = probe(&Careless(memory(), true))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("If-Match"), "{err}");
         assert!(err.contains("stale version"), "{err}");
     }

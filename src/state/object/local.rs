@@ -36,10 +36,10 @@ pub(super) struct Directory {
 }
 
 impl Directory {
-    /// Creates the directory if needed and removes temporary files a crash left.
-    pub fn open(root: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(root)
-            .map_err(|e| format!("cannot create directory {}: {e}", root.display()))?;
+    /// Creates the directory if needed and removes temporary files a crash left. Fails with
+    /// [`PutError::DiskFull`] when the disk is full, else [`PutError::Failed`].
+    pub fn open(root: &Path) -> Result<Self, PutError> {
+        std::fs::create_dir_all(root).map_err(|e| io_error("create directory", root, e))?;
         let dir = Directory {
             root: root.to_path_buf(),
         };
@@ -57,16 +57,15 @@ impl Directory {
         Ok(dir)
     }
 
-    fn lock(&self) -> Result<File, String> {
+    fn lock(&self) -> Result<File, PutError> {
         let path = self.root.join(LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
-        file.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+            .map_err(|e| io_error("open lock file", &path, e))?;
+        file.lock().map_err(|e| io_error("lock", &path, e))?;
         Ok(file)
     }
 
@@ -92,10 +91,9 @@ impl Directory {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.root.clone());
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| PutError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+        std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, e))?;
         // Held until this function returns (dropping the file releases the lock).
-        let _lock = self.lock().map_err(PutError::Failed)?;
+        let _lock = self.lock()?;
         let current = self.read(name).map_err(PutError::Failed)?;
         let holds = match (condition, &current) {
             (Condition::Create, None) => true,
@@ -105,20 +103,31 @@ impl Directory {
         if !holds {
             return Err(PutError::Lost);
         }
-        let failed = |what: &str, path: &Path, e: std::io::Error| {
-            PutError::Failed(format!("cannot {what} {}: {e}", path.display()))
-        };
         let temp = target.with_extension(format!("{}.tmp", std::process::id()));
-        let mut file = File::create(&temp).map_err(|e| failed("create", &temp, e))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| failed("write", &temp, e))?;
+        let mut file = File::create(&temp).map_err(|e| io_error("create", &temp, e))?;
+        if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+            // A partial temporary file would hold on to the space a full disk lacks.
+            drop(file);
+            let _ = std::fs::remove_file(&temp);
+            return Err(io_error("write", &temp, e));
+        }
         drop(file);
-        std::fs::rename(&temp, &target).map_err(|e| failed("rename into", &target, e))?;
+        std::fs::rename(&temp, &target).map_err(|e| io_error("rename into", &target, e))?;
         File::open(&parent)
             .and_then(|dir| dir.sync_all())
-            .map_err(|e| failed("sync", &parent, e))?;
+            .map_err(|e| io_error("sync", &parent, e))?;
         Ok(())
+    }
+}
+
+/// A failed file operation: [`PutError::DiskFull`] when the file system is out of space
+/// (`ENOSPC`; waiting would not help), else [`PutError::Failed`]. Both name the path.
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> PutError {
+    let detail = format!("cannot {what} {}: {e}", path.display());
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        PutError::DiskFull(detail)
+    } else {
+        PutError::Failed(detail)
     }
 }
 
@@ -231,6 +240,32 @@ mod tests {
         super::super::backend::probe(&dir).await.unwrap();
     }
 
+    /// `ENOSPC` without a mount: the write's temporary file is a link to `/dev/full`, which
+    /// answers every write with it. The write is a disk error, and nothing is left behind.
+    #[tokio::test]
+    async fn a_full_disk_is_a_disk_error_not_a_failure() {
+        assert!(
+            Path::new("/dev/full").exists(),
+            "/dev/full is missing (hint: this test needs Linux)"
+        );
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Directory::open(temp.path()).unwrap();
+        let temp_file = temp.path().join(format!("x.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &temp_file).unwrap();
+        match dir.put("x.json", b"1".to_vec(), Condition::Create).await {
+            Err(PutError::DiskFull(detail)) => {
+                assert!(
+                    detail.contains(&temp_file.display().to_string()),
+                    "{detail}"
+                );
+                assert!(detail.contains("No space left on device"), "{detail}");
+            }
+            other => panic!("not a disk error: {other:?}"),
+        }
+        assert!(!temp_file.exists(), "the temporary file was left behind");
+        assert!(dir.get("x.json").await.unwrap().is_none());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn racing_writers_never_both_win() {
         let temp = tempfile::tempdir().unwrap();
@@ -258,7 +293,7 @@ mod tests {
                             {
                                 Ok(()) => break,
                                 Err(PutError::Lost) => continue,
-                                Err(PutError::Failed(e)) => panic!("{e}"),
+                                Err(e) => panic!("{e}"),
                             }
                         }
                     }

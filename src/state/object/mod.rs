@@ -105,7 +105,9 @@ impl ObjectStateStore {
             detail,
         };
         let objects: Box<dyn Objects> = match config.location().map_err(&fail)? {
-            StoreLocation::Directory(dir) => Box::new(local::Directory::open(&dir).map_err(&fail)?),
+            StoreLocation::Directory(dir) => {
+                Box::new(local::Directory::open(&dir).map_err(|err| put_error(&config.url, err))?)
+            }
             StoreLocation::Store {
                 scheme,
                 bucket,
@@ -147,7 +149,7 @@ impl ObjectStateStore {
         }
         backend::probe(&*store.objects)
             .await
-            .map_err(|detail| store.backend(detail))?;
+            .map_err(|err| put_error(&store.location, err))?;
         store.id = store.mark(marker).await?;
         Ok(store)
     }
@@ -183,7 +185,7 @@ impl ObjectStateStore {
                 Ok(()) => return Ok(doc.id.unwrap_or_default()),
                 // Lost: another process marked it first; use what it wrote.
                 Err(PutError::Lost) => {}
-                Err(PutError::Failed(e)) => return Err(self.backend(e)),
+                Err(err) => return Err(put_error(&self.location, err)),
             }
             marker = self
                 .read_versioned::<Marker>("(store marker)", MARKER)
@@ -249,6 +251,7 @@ impl ObjectStateStore {
         match self.objects.put(name, encode(key, doc)?, condition).await {
             Ok(()) => Ok(true),
             Err(PutError::Lost) => Ok(false),
+            Err(PutError::DiskFull(detail)) => Err(put_error(&self.location, PutError::DiskFull(detail))),
             Err(PutError::Failed(e)) => Err(self.backend(format!(
                 "cannot write {}: {e} (hint: check the credentials' permissions and that the endpoint is reachable)",
                 self.objects.url_of(name)
@@ -369,6 +372,21 @@ impl ObjectStateStore {
 }
 
 /// The document allows a write by the holder of `fence` that builds on seq `expected`.
+/// A failed write as a state error: a full disk is [`StateError::DiskFull`] (reported at
+/// once; waiting does not free space), anything else [`StateError::Backend`].
+fn put_error(location: &str, err: PutError) -> StateError {
+    match err {
+        PutError::DiskFull(detail) => StateError::DiskFull {
+            location: location.to_string(),
+            detail,
+        },
+        other => StateError::Backend {
+            location: location.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
 fn check(key: &str, doc: &CheckpointDoc, fence: u64, expected: u64) -> Result<(), StateError> {
     if doc.fence != fence {
         return Err(StateError::Fenced {

@@ -1,0 +1,231 @@
+//! State-store outages outside PostgreSQL: the real runtime (`sluice::runtime::run_once`, as
+//! `sluice run --once` calls it) over a real SQLite store and a real object store (`file://`),
+//! opened as a run opens them (`sluice::state::open_layered`) with a layer underneath that
+//! fails chosen calls (`support/outages.rs`): cut before they reach the store, or made with
+//! their reply lost. Each run must finish without error, with an exact lake, every commit
+//! number committed once, every lost commit reply recognised by reading the store back, and
+//! log lines saying that it waited.
+//!
+//! SQLite is a local file whose errors do not pass by waiting, so only its checkpoint commits
+//! wait (the runtime's `commit_checkpoint`); the object store waits out every call that is
+//! safe to repeat as well (`state::retry::Retrying`).
+
+mod common;
+
+#[path = "support/outages.rs"]
+mod outages;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sluice::simulator::SimulatorConfig;
+
+use common::{assert_lake_exact, start_simulator, TestConfig};
+use outages::{Call, Fault, Outages, Record};
+
+/// The log lines of the test's thread (the runtime below has only that thread).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// Checkpoint commits: two calls in a row cut, one made, one made with its reply lost (then
+/// its retry), over and over. Every commit waits at least once.
+fn commit_outages(call: Call, n: u64) -> Option<Fault> {
+    match (call, n % 5) {
+        (Call::Commit, 1 | 2) => Some(Fault::Down),
+        (Call::Commit, 4) => Some(Fault::LostReply),
+        _ => None,
+    }
+}
+
+/// [`commit_outages`], and outages of every other call a run makes: the first load, lease
+/// claim (its reply lost: the claim was made), release, run record and history read cut or
+/// lost, and every third intent recorded with its reply lost, the next one cut.
+fn every_call_outages(call: Call, n: u64) -> Option<Fault> {
+    match (call, n) {
+        (Call::Commit, _) => commit_outages(call, n),
+        (Call::Load | Call::ReleaseLease | Call::RecordRun | Call::RecentRuns, 1) => {
+            Some(Fault::Down)
+        }
+        (Call::AcquireLease, 1) => Some(Fault::LostReply),
+        (Call::Prepare, n) if n % 3 == 1 => Some(Fault::LostReply),
+        (Call::Prepare, n) if n % 3 == 2 => Some(Fault::Down),
+        _ => None,
+    }
+}
+
+const EVENTS: u64 = 3_000;
+
+/// Runs the simulator's events into a local lake with `state` as the `[state]` table and the
+/// store failing as `plan` says; asserts what the module docs say and returns what the store
+/// saw and the log.
+async fn run_through_outages(state: &str, plan: outages::Plan) -> (Record, String) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    // The test's runtime has one thread: the runtime's tasks all log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim_config = SimulatorConfig::okta(EVENTS);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &sim.base_url(), state);
+    let config = sluice::config::load(&config_path).expect("the test config loads");
+    let record = Arc::new(Mutex::new(Record::default()));
+    let kept = record.clone();
+    let store = sluice::state::open_layered(&config.state, move |inner| {
+        Box::new(Outages::new(inner, plan, kept))
+    })
+    .await
+    .expect("the store opens");
+
+    let reports =
+        sluice::runtime::run_once(&config, &store, tokio_util::sync::CancellationToken::new())
+            .await;
+    let log = captured.text();
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report.error, None, "the run failed:\n{log}");
+    assert!(!report.more_pending, "one run catches up:\n{log}");
+    assert_eq!(report.events, EVENTS, "{report:?}");
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+
+    // Read back before the record is taken: these calls count too.
+    let stored = store.load("okta").await.expect("the store reads back");
+    let runs = store
+        .recent_runs("okta", 5)
+        .await
+        .expect("the history reads back");
+    let record = std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
+    // Every commit number once, in order, and the stored checkpoint is the last of them.
+    let seqs: Vec<u64> = record
+        .landed
+        .iter()
+        .filter(|(key, _)| key == "okta")
+        .map(|(_, seq)| *seq)
+        .collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "commit numbers as the store made them");
+    assert!(seqs.len() >= 4, "several commits: {seqs:?}");
+    assert_eq!(stored.checkpoint.seq, seqs.len() as u64);
+    assert_eq!(stored.checkpoint.delivered, EVENTS);
+    assert!(stored.intent.is_none(), "no commit left half done");
+    // The run was recorded (after its outage, where the plan has one).
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].events, runs[0].error.as_deref()), (EVENTS, None));
+
+    // The outages happened, and each commit whose reply was lost was found in the store by
+    // its retry (refused as a conflict at that very commit number), never made again.
+    let lost = record.injected(Call::Commit, Fault::LostReply);
+    assert!(
+        record.injected(Call::Commit, Fault::Down) >= 2 && lost >= 1,
+        "{record:?}"
+    );
+    assert_eq!(
+        record.conflicts.len() as u64,
+        lost,
+        "each lost reply's retry found its commit: {record:?}"
+    );
+    assert!(
+        record.conflicts.iter().all(|seq| seqs.contains(seq)),
+        "{record:?}"
+    );
+    let waits = log
+        .lines()
+        .filter(|line| line.contains("state store unreachable; commits wait for it"))
+        .count() as u64;
+    assert_eq!(
+        waits,
+        record.injected(Call::Commit, Fault::Down) + lost,
+        "one line per commit that waited:\n{log}"
+    );
+    sim.shutdown().await;
+    (record, log)
+}
+
+fn write_config(dir: &Path, base_url: &str, state: &str) -> std::path::PathBuf {
+    let mut test = TestConfig::new(base_url);
+    // Small objects: a commit every few pages.
+    test.roll_size = "48KB";
+    let path = test.write(dir, "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("[state]\nkind = \"sqlite\"\npath = \"state.db\"\n", state);
+    assert!(text.contains(state), "the state table was replaced");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_commits_wait_out_outages_and_lost_replies_are_not_made_twice() {
+    let (record, _log) = run_through_outages(
+        "[state]\nkind = \"sqlite\"\npath = \"state.db\"\n",
+        commit_outages,
+    )
+    .await;
+    // Only commits were failed: nothing else needed waiting for.
+    assert_eq!(record.faults.len(), 2, "{record:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn object_store_waits_out_outages_of_every_call_and_lost_replies_are_not_made_twice() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = format!(
+        "[state]\nkind = \"object\"\nurl = \"file://{}/\"\n",
+        state_dir.path().display()
+    );
+    let (record, log) = run_through_outages(&state, every_call_outages).await;
+    for (call, fault, what) in [
+        (Call::Load, Fault::Down, "load"),
+        (Call::AcquireLease, Fault::LostReply, "acquire_lease"),
+        (Call::Prepare, Fault::LostReply, "prepare"),
+        (Call::Prepare, Fault::Down, "prepare"),
+        (Call::ReleaseLease, Fault::Down, "release_lease"),
+        (Call::RecordRun, Fault::Down, "record_run"),
+        (Call::RecentRuns, Fault::Down, "recent_runs"),
+    ] {
+        assert!(
+            record.injected(call, fault) >= 1,
+            "{call:?} {fault:?}: {record:?}"
+        );
+        // Retrying says which call waited, and why.
+        let waited = format!("call=\"{what}\"");
+        let cause = format!("injected outage: {call:?} {fault:?}");
+        assert!(
+            log.lines().any(|line| {
+                line.contains("state store unreachable; waiting for it")
+                    && line.contains(&waited)
+                    && line.contains(&cause)
+            }),
+            "no wait logged for {cause}:\n{log}"
+        );
+    }
+}
