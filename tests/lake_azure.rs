@@ -272,7 +272,7 @@ roll_size = "48KB"
                         parse_time: EnvelopeTime(time),
                         source: "okta".into(),
                         event_id: id,
-                        data: serde_json::json!({ "noise": noise }),
+                        data: serde_json::json!({ "noise": noise }).into(),
                     }
                 })
                 .collect();

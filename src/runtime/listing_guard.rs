@@ -369,7 +369,7 @@ mod tests {
                 .map(|(s, id)| Record {
                     time: t(*s),
                     id: id.to_string(),
-                    data: serde_json::json!({}),
+                    data: serde_json::json!({}).into(),
                 })
                 .collect(),
             next: None,

@@ -866,9 +866,9 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Option<SinkIntent>, String> {
         let first = letters
             .first()
-            .and_then(|letter| letter.data["error"].as_str())
-            .unwrap_or_default()
-            .to_string();
+            .and_then(|letter| letter.data.to_value().ok())
+            .and_then(|data| data["error"].as_str().map(str::to_string))
+            .unwrap_or_default();
         let queue = match self.dead_letter.as_mut() {
             Some(queue) => queue,
             None if letters.is_empty() => return Ok(None),

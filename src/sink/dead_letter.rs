@@ -9,10 +9,34 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::Rejected;
+use crate::source::RawJson;
 use crate::transform::{Envelope, EnvelopeTime};
+
+/// A dead letter's `data`. Fields in this order (alphabetical, as earlier versions wrote
+/// them); the event's record goes through as it is.
+#[derive(Serialize)]
+struct Letter<'a> {
+    commit: u64,
+    error: &'a str,
+    event: RawJson,
+    sink: &'a str,
+}
+
+/// The original record of a dead letter read back, kept as it was written.
+#[derive(Deserialize)]
+struct ReadBack {
+    #[serde(default)]
+    data: Option<ReadBackData>,
+}
+
+#[derive(Deserialize)]
+struct ReadBackData {
+    #[serde(default)]
+    event: Option<RawJson>,
+}
 
 /// The name the dead-letter writer goes by in commit intents (reserved for sinks).
 pub const SINK_NAME: &str = "dead_letter";
@@ -27,8 +51,18 @@ pub fn wrap(rejected: Rejected, sink: &str, commit: u64) -> Envelope {
         parse_time: EnvelopeTime(Utc::now()),
         source: event.source,
         event_id: event.event_id,
-        data: json!({ "error": error, "sink": sink, "commit": commit, "event": event.data }),
+        data: letter_data(&Letter {
+            commit,
+            error: error.as_str(),
+            event: event.data,
+            sink,
+        }),
     }
+}
+
+fn letter_data(letter: &Letter<'_>) -> RawJson {
+    // A struct of strings, a number and valid JSON always serializes, compact.
+    RawJson::owned(serde_json::to_string(letter).expect("a dead letter serializes"))
 }
 
 /// A dead letter read back: the original event and where it failed.
@@ -97,13 +131,18 @@ fn parse_letter(line: &str) -> Result<DeadLetter, String> {
             .map(|t| EnvelopeTime(t.with_timezone(&Utc)))
     };
     let data = &value["data"];
+    let record = serde_json::from_str::<ReadBack>(line)
+        .map_err(|e| e.to_string())?
+        .data
+        .and_then(|data| data.event)
+        .unwrap_or_else(|| RawJson::from_value(&serde_json::Value::Null));
     Ok(DeadLetter {
         event: Envelope {
             event_time: time(&value["event_time"]).ok_or("no event_time")?,
             parse_time: time(&value["parse_time"]).ok_or("no parse_time")?,
             source: Arc::from(text(&value["source"]).ok_or("no source")?.as_str()),
             event_id: text(&value["event_id"]).ok_or("no event_id")?,
-            data: data["event"].clone(),
+            data: record,
         },
         sink: text(&data["sink"]).ok_or("no data.sink")?,
         error: text(&data["error"]).unwrap_or_default(),
@@ -206,13 +245,14 @@ mod tests {
     use super::*;
     use crate::source::Record;
     use chrono::TimeZone;
+    use serde_json::json;
 
     #[test]
     fn a_wrapped_letter_reads_back_as_the_original_event() {
         let record = Record {
             time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
             id: "e1".into(),
-            data: json!({"k": 1}),
+            data: json!({"k": 1}).into(),
         };
         let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
         let letter = wrap(
@@ -230,7 +270,37 @@ mod tests {
         assert_eq!(back.event.event_id, "e1");
         assert_eq!(back.event.data, json!({"k": 1}));
         assert_eq!(back.event.event_time, event.event_time);
-        assert_eq!(letter.data["commit"], 7);
+        assert_eq!(letter.data.to_value().unwrap()["commit"], 7);
+        // The same bytes earlier versions wrote (keys in order), the record inside as sent.
+        assert_eq!(
+            letter.data.as_str(),
+            r#"{"commit":7,"error":"mapper_parsing_exception","event":{"k":1},"sink":"es"}"#
+        );
+    }
+
+    /// A record goes into the queue and comes back out byte for byte, key order and number
+    /// spelling included, so a replay sends what the API sent.
+    #[test]
+    fn a_dead_letter_keeps_the_record_bytes() {
+        let sent = r#"{"z":1.50,"a":"\u00e9","n":1e2}"#;
+        let record = Record {
+            time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            id: "e1".into(),
+            data: RawJson::parse(sent).unwrap(),
+        };
+        let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
+        let letter = wrap(
+            Rejected {
+                event,
+                error: "refused".into(),
+            },
+            "hec",
+            1,
+        );
+        let mut line = Vec::new();
+        letter.write_json(&mut line);
+        let back = parse_letter(std::str::from_utf8(&line).unwrap()).unwrap();
+        assert_eq!(back.event.data.as_str(), sent);
     }
 
     #[test]
@@ -245,7 +315,7 @@ mod tests {
                 let record = Record {
                     time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
                     id: id.into(),
-                    data: json!({ "id": id }),
+                    data: json!({ "id": id }).into(),
                 };
                 let event = Envelope::wrap(record, &Arc::from("okta"), Utc::now());
                 let error = "HTTP 400".to_string();

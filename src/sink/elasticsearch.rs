@@ -410,7 +410,7 @@ mod tests {
         let record = Record {
             time: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
             id: id.into(),
-            data: serde_json::json!({"id": id}),
+            data: serde_json::json!({"id": id}).into(),
         };
         Envelope::wrap(record, &Arc::from("okta"), Utc::now())
     }

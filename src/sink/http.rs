@@ -205,8 +205,8 @@ impl Sink for HttpSink {
         for event in events {
             // Serialized size, to keep requests under max_batch_bytes; sending awaits, which
             // is the back-pressure a slow endpoint puts on the source.
-            let line = serde_json::to_vec(event)
-                .map_err(|e| self.error(format!("cannot encode an event: {e}")))?;
+            let mut line = Vec::with_capacity(event.data.as_str().len() + 160);
+            event.write_json(&mut line);
             if !self.batch.is_empty()
                 && self.batch_bytes + line.len() > self.config.max_batch_bytes.as_u64() as usize
             {

@@ -43,7 +43,7 @@ impl Sink for StdoutSink {
     async fn write(&mut self, events: &[Envelope]) -> Result<(), SinkError> {
         let mut lines = Vec::with_capacity(events.len() * 512);
         for event in events {
-            serde_json::to_writer(&mut lines, event).map_err(|e| self.error(e.into()))?;
+            event.write_json(&mut lines);
             lines.push(b'\n');
         }
         std::io::stdout()

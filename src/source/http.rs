@@ -15,7 +15,9 @@ use url::Url;
 
 use super::auth::Authenticator;
 use super::link_secrets::LinkSecrets;
+use super::path::JsonPath;
 use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
+use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
 use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};
@@ -25,8 +27,17 @@ use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};
 pub struct JsonResponse {
     /// Response headers.
     pub headers: HeaderMap,
-    /// The parsed body.
+    /// The parsed body; without its records when they were found (see [`PageBody`]).
     pub body: Value,
+}
+
+/// A page's response: the records, slices of the body, and the rest of it as a tree.
+#[derive(Debug)]
+pub struct PageBody {
+    /// Headers, and the body with the records array (if found) replaced by `null`.
+    pub response: JsonResponse,
+    /// The records, when the records path holds an array.
+    pub records: Option<Vec<RawJson>>,
 }
 
 /// What went wrong with one attempt, and whether another may succeed.
@@ -158,14 +169,15 @@ impl HttpClient {
         })
     }
 
-    /// Sends a page request and decodes its JSON body, retrying what is worth retrying.
-    /// Refuses any URL outside the configured origin, so a hostile next link never receives
-    /// the credential.
+    /// Sends a page request and decodes its JSON body, finding the records at
+    /// `records_path`, retrying what is worth retrying. Refuses any URL outside the
+    /// configured origin, so a hostile next link never receives the credential.
     pub async fn send(
         &self,
         request: &PageRequest,
+        records_path: &JsonPath,
         watch: &RetryWatch,
-    ) -> Result<JsonResponse, SourceError> {
+    ) -> Result<PageBody, SourceError> {
         let url = &request.url;
         self.check_origin(url)?;
         let mut delays = backon::ExponentialBuilder::default()
@@ -178,7 +190,7 @@ impl HttpClient {
         let mut refreshed = false;
         loop {
             self.wait_for_budget().await;
-            match self.attempt(request).await {
+            match self.attempt(request, records_path).await {
                 Ok(response) => return Ok(response),
                 // A token the API no longer accepts is replaced exactly once per page.
                 Err(Attempt::Fatal(SourceError::Status { status: 401, .. }))
@@ -302,7 +314,11 @@ impl HttpClient {
         })
     }
 
-    async fn attempt(&self, request: &PageRequest) -> Result<JsonResponse, Attempt> {
+    async fn attempt(
+        &self,
+        request: &PageRequest,
+        records_path: &JsonPath,
+    ) -> Result<PageBody, Attempt> {
         let shown = self.display(&request.url);
         let mut built = self.build(request)?;
         // Credentials go on last, per attempt: signatures cover the time and the final URL.
@@ -392,17 +408,23 @@ impl HttpClient {
             }
         };
         // A body that is not JSON is retried: truncation in transit looks the same as a
-        // server that answers HTML, and only a retry tells them apart. serde_json refuses
-        // nesting deeper than 128 levels, which caps hostile bodies.
-        let body = serde_json::from_slice(&body).map_err(|err| Attempt::Retry {
+        // server that answers HTML, and only a retry tells them apart. Nesting deeper than
+        // 128 levels is refused, which caps hostile bodies.
+        let parsed = super::page::parse(body, records_path).map_err(|err| Attempt::Retry {
             error: SourceError::NotJson {
                 url: shown,
-                detail: err.to_string(),
-                preview: String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned(),
+                detail: err.detail,
+                preview: err.preview,
             },
             wait: None,
         })?;
-        Ok(JsonResponse { headers, body })
+        Ok(PageBody {
+            response: JsonResponse {
+                headers,
+                body: parsed.rest,
+            },
+            records: parsed.records,
+        })
     }
 
     /// When the API says no requests remain, pause until its reset (at most `max_wait`).
@@ -577,7 +599,7 @@ mod tests {
                 body: None,
             };
             let err = client
-                .send(&request, &RetryWatch::default())
+                .send(&request, &JsonPath::default(), &RetryWatch::default())
                 .await
                 .unwrap_err();
             assert!(

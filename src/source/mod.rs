@@ -5,12 +5,16 @@
 //! position of its own; the runtime owns the checkpoint.
 
 pub mod auth;
+mod compact;
 mod cursor;
 pub(crate) mod http;
 pub mod link_secrets;
+pub(crate) mod page;
 pub(crate) mod pagination;
 pub mod path;
 mod rate_limit;
+mod raw;
+mod raw_path;
 pub(crate) mod records;
 pub mod request;
 pub mod template;
@@ -19,6 +23,7 @@ pub mod window;
 use url::Url;
 
 pub use http::{describe_reqwest, display_url, RetryWatch};
+pub use raw::RawJson;
 pub use records::{lookup, Record};
 
 use crate::config::{RecordsMissing, SourceConfig};
@@ -191,19 +196,28 @@ impl HttpSource {
     ) -> Result<Page, SourceError> {
         let request = self.requests.build(listing, page)?;
         let shown = self.client.display(&request.url);
-        let mut response = self.client.send(&request, watch).await?;
+        let http::PageBody {
+            mut response,
+            records,
+        } = self
+            .client
+            .send(&request, &self.config.records_path, watch)
+            .await?;
         let shape = |detail: String| SourceError::Shape {
             url: shown.clone(),
             detail,
         };
-        // The records are moved out of the body, not copied: pagination reads only what is
-        // around them (cursors, flags, links) and their count.
-        let raw = page_records(
-            &mut response.body,
-            &self.config.records_path,
-            self.config.records_missing,
-        )
-        .map_err(shape)?;
+        // The records stay slices of the body; pagination reads only what is around them
+        // (cursors, flags, links, with the records array as null) and their count.
+        let raw = match records {
+            Some(records) => records,
+            None => page_records(
+                &mut response.body,
+                &self.config.records_path,
+                self.config.records_missing,
+            )
+            .map_err(shape)?,
+        };
         let fetched = pagination::Fetched {
             response: &response,
             url: &request.url,
@@ -250,25 +264,26 @@ impl HttpSource {
     }
 }
 
-/// Moves the records out of `body`. `Err` names `records_path` and, when the array alone is
-/// missing, says how to accept that.
+/// Moves the records out of `body`, a tree in which the page parse found no records array.
+/// `Err` names `records_path` and, when the array alone is missing, says how to accept that.
 fn page_records(
     body: &mut serde_json::Value,
     records_path: &path::JsonPath,
     missing: RecordsMissing,
-) -> Result<Vec<serde_json::Value>, String> {
+) -> Result<Vec<RawJson>, String> {
     let only_array_missing = records_path.only_last_key_missing(body);
     if missing == RecordsMissing::Empty && only_array_missing {
         return Ok(Vec::new());
     }
-    records::take_records(body, records_path).map_err(|detail| {
+    let records = records::take_records(body, records_path).map_err(|detail| {
         let hint = if only_array_missing {
             " (hint: if the API leaves the array out when there are no records, set records_missing = \"empty\")"
         } else {
             ""
         };
         format!("{detail} (config: records_path = {records_path:?}){hint}")
-    })
+    })?;
+    Ok(records.iter().map(RawJson::from_value).collect())
 }
 
 impl SourceError {

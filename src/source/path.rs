@@ -24,9 +24,11 @@ const HINT: &str = "write keys separated by dots (actor.id), quote a key that co
 
 /// One step of a path: an object key, which is also an array index when it is a number.
 #[derive(Clone, PartialEq, Eq)]
-struct Segment {
-    key: String,
-    index: Option<usize>,
+pub(crate) struct Segment {
+    /// The key, on an object.
+    pub(crate) key: String,
+    /// The index, on an array (`None` when the key is not a canonical index).
+    pub(crate) index: Option<usize>,
 }
 
 impl Segment {
@@ -68,6 +70,26 @@ impl JsonPath {
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// A path of object keys only (no step indexes an array), as a lake key template's
+    /// `{data.a.b}` names a field.
+    pub(crate) fn of_keys(keys: &[String]) -> Self {
+        JsonPath {
+            text: keys.join("."),
+            segments: keys
+                .iter()
+                .map(|key| Segment {
+                    key: key.clone(),
+                    index: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The steps of the path, in order.
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// Whether this is the empty path: the value itself.

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 pub use super::path::lookup;
 use super::path::JsonPath;
+use super::raw::RawJson;
 use crate::config::{EventIdConfig, EventTimeConfig};
 
 /// One event as the source read it: its time, its id and the raw record.
@@ -15,8 +16,8 @@ pub struct Record {
     pub time: DateTime<Utc>,
     /// Unique id, from the configured path or a content hash.
     pub id: String,
-    /// The record exactly as the API sent it.
-    pub data: Value,
+    /// The record exactly as the API sent it (whitespace between tokens removed).
+    pub data: RawJson,
 }
 
 /// Moves the records array out of `body`. `Err` says what was found instead.
@@ -40,14 +41,27 @@ pub fn take_records(body: &mut Value, path: &JsonPath) -> Result<Vec<Value>, Str
     }
 }
 
-/// Reads time and id from a raw record. `Err` names the field and what is wrong with it.
+/// Reads time and id from a raw record, parsing only the two fields. `Err` names the field
+/// and what is wrong with it.
 pub fn to_record(
-    data: Value,
+    data: RawJson,
     time: &EventTimeConfig,
     id: &EventIdConfig,
 ) -> Result<Record, String> {
-    let raw_time = lookup(&data, &time.path)
+    let mut paths = vec![&time.path];
+    paths.extend(id.path.as_ref());
+    let mut found = super::raw_path::find(data.as_str(), &paths).into_iter();
+    let (raw_time, raw_id) = (found.next().flatten(), found.next().flatten());
+    let field = |raw: Option<&serde_json::value::RawValue>, what: &str, path: &JsonPath| {
+        raw.map(|raw| {
+            serde_json::from_str::<Value>(raw.get())
+                .map_err(|err| format!("{what} at `{path}` cannot be read: {err}"))
+        })
+        .transpose()
+    };
+    let raw_time = field(raw_time, "event time", &time.path)?
         .ok_or_else(|| format!("record has no event time at `{}`", time.path))?;
+    let raw_time = &raw_time;
     let parsed = crate::timefmt::parse_value(raw_time, &time.format).ok_or_else(|| {
         format!(
             "event time at `{}` is {} and does not parse as {:?}",
@@ -57,18 +71,18 @@ pub fn to_record(
         )
     })?;
     let id = match &id.path {
-        Some(path) => match lookup(&data, path) {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(path) => match field(raw_id, "event id", path)? {
+            Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(n)) => n.to_string(),
             Some(other) => {
                 return Err(format!(
                     "event id at `{path}` is {}, not a string or number",
-                    short(other)
+                    short(&other)
                 ))
             }
             None => return Err(format!("record has no event id at `{path}`")),
         },
-        None => content_hash(&data),
+        None => content_hash(&data)?,
     };
     Ok(Record {
         time: parsed,
@@ -77,11 +91,16 @@ pub fn to_record(
     })
 }
 
-/// A stable id for records without one: SHA-256 of the serialized record. serde_json keeps
-/// object keys sorted (no `preserve_order`), so equal records hash equally.
-fn content_hash(data: &Value) -> String {
-    let digest = Sha256::digest(data.to_string().as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+/// A stable id for records without one: SHA-256 of the record parsed and serialized again.
+/// serde_json keeps object keys sorted (no `preserve_order`), so equal records hash equally
+/// whatever their key order or spelling, and ids stay those earlier versions gave. Only
+/// sources without an id path pay for this parse.
+fn content_hash(data: &RawJson) -> Result<String, String> {
+    let tree = data
+        .to_value()
+        .map_err(|err| format!("record cannot be read to compute its content id: {err}"))?;
+    let digest = Sha256::digest(tree.to_string().as_bytes());
+    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -144,7 +163,7 @@ mod tests {
     #[test]
     fn record_time_and_id_are_extracted() {
         let r = to_record(
-            json!({"published": "2026-01-01T00:00:00Z", "uuid": "u1"}),
+            json!({"published": "2026-01-01T00:00:00Z", "uuid": "u1"}).into(),
             &time_cfg("published"),
             &EventIdConfig {
                 path: Some(p("uuid")),
@@ -161,14 +180,14 @@ mod tests {
     #[test]
     fn missing_time_names_the_field() {
         let err = to_record(
-            json!({"x": 1}),
+            json!({"x": 1}).into(),
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
         .unwrap_err();
         assert!(err.contains("`published`"), "{err}");
         let err = to_record(
-            json!({"published": "soon"}),
+            json!({"published": "soon"}).into(),
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
@@ -180,24 +199,45 @@ mod tests {
     fn content_hash_is_stable_and_distinguishes_records() {
         let cfg = EventIdConfig::default();
         let a = to_record(
-            json!({"t": "2026-01-01T00:00:00Z", "k": 1}),
+            json!({"t": "2026-01-01T00:00:00Z", "k": 1}).into(),
             &time_cfg("t"),
             &cfg,
         )
         .unwrap();
         let b = to_record(
-            json!({"k": 1, "t": "2026-01-01T00:00:00Z"}),
+            json!({"k": 1, "t": "2026-01-01T00:00:00Z"}).into(),
             &time_cfg("t"),
             &cfg,
         )
         .unwrap();
         let c = to_record(
-            json!({"k": 2, "t": "2026-01-01T00:00:00Z"}),
+            json!({"k": 2, "t": "2026-01-01T00:00:00Z"}).into(),
             &time_cfg("t"),
             &cfg,
         )
         .unwrap();
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
+    }
+
+    /// Records sent with their keys in another order or spelled otherwise get the id that
+    /// hashing the parsed tree gave before records were kept raw, so ids do not change
+    /// across an upgrade and dedup keeps working.
+    #[test]
+    fn content_ids_of_raw_records_are_those_of_their_tree() {
+        let cfg = EventIdConfig::default();
+        let id = |text: &str| {
+            to_record(RawJson::parse(text).unwrap(), &time_cfg("t"), &cfg)
+                .unwrap()
+                .id
+        };
+        let tree = json!({"t": "2026-01-01T00:00:00Z", "k": "é"}).to_string();
+        let digest = Sha256::digest(tree.as_bytes());
+        let expected: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(id(r#"{"t":"2026-01-01T00:00:00Z","k":"é"}"#), expected);
+        assert_eq!(
+            id(r#"{"k":"\u00e9", "t":"2026-01-01T00:00:00Z"}"#),
+            expected
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
-use crate::source::Record;
+use crate::source::{RawJson, Record};
 
 /// `{"event_time", "parse_time", "source", "event_id", "data"}`: one line of the lake.
 #[derive(Debug, Clone, Serialize)]
@@ -18,8 +18,8 @@ pub struct Envelope {
     pub source: Arc<str>,
     /// The event's unique id.
     pub event_id: String,
-    /// The record exactly as the API sent it.
-    pub data: serde_json::Value,
+    /// The record exactly as the API sent it (whitespace between tokens removed).
+    pub data: RawJson,
 }
 
 /// A time that serializes as RFC 3339 UTC with milliseconds.
@@ -43,6 +43,29 @@ impl Envelope {
             data: record.data,
         }
     }
+
+    /// Appends the envelope as one line of JSON (no line break) to `out`: the same bytes as
+    /// serializing it, written by concatenation, the record's bytes copied through.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"event_time\":\"");
+        out.extend_from_slice(crate::timefmt::rfc3339_millis(self.event_time.0).as_bytes());
+        out.extend_from_slice(b"\",\"parse_time\":\"");
+        out.extend_from_slice(crate::timefmt::rfc3339_millis(self.parse_time.0).as_bytes());
+        out.extend_from_slice(b"\",\"source\":");
+        write_json_string(out, &self.source);
+        out.extend_from_slice(b",\"event_id\":");
+        write_json_string(out, &self.event_id);
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(self.data.as_str().as_bytes());
+        out.push(b'}');
+    }
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail: serde_json's string serialization has no
+    // error case and Vec's writes are infallible.
+    serde_json::to_writer(&mut *out, text).expect("a string serializes into a Vec");
 }
 
 #[cfg(test)]
@@ -55,16 +78,44 @@ mod tests {
         let record = Record {
             time: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
             id: "e1".into(),
-            data: serde_json::json!({"k": "v"}),
+            data: serde_json::json!({"k": "v"}).into(),
         };
         let env = Envelope::wrap(
             record,
             &Arc::from("okta"),
             Utc.timestamp_opt(1_700_000_001, 0).unwrap(),
         );
-        assert_eq!(
-            serde_json::to_string(&env).unwrap(),
-            r#"{"event_time":"2023-11-14T22:13:20.123Z","parse_time":"2023-11-14T22:13:21.000Z","source":"okta","event_id":"e1","data":{"k":"v"}}"#
+        let expected = r#"{"event_time":"2023-11-14T22:13:20.123Z","parse_time":"2023-11-14T22:13:21.000Z","source":"okta","event_id":"e1","data":{"k":"v"}}"#;
+        assert_eq!(serde_json::to_string(&env).unwrap(), expected);
+        let mut line = Vec::new();
+        env.write_json(&mut line);
+        assert_eq!(String::from_utf8(line).unwrap(), expected);
+    }
+
+    /// The record's bytes go through as the API sent them, and the concatenated line is the
+    /// serialized envelope, escapes included.
+    #[test]
+    fn writes_the_record_through_and_escapes_like_serde() {
+        let record = Record {
+            time: Utc.timestamp_millis_opt(0).unwrap(),
+            id: "e\"1\\\u{1}é".into(),
+            data: RawJson::parse(r#"{"z":1.50,"a":"\u00e9","a":[1e2]}"#).unwrap(),
+        };
+        let env = Envelope::wrap(
+            record,
+            &Arc::from("ok\nta"),
+            Utc.timestamp_opt(0, 0).unwrap(),
         );
+        let mut line = Vec::new();
+        env.write_json(&mut line);
+        let line = String::from_utf8(line).unwrap();
+        assert_eq!(line, serde_json::to_string(&env).unwrap());
+        assert!(
+            line.ends_with(r#","data":{"z":1.50,"a":"\u00e9","a":[1e2]}}"#),
+            "{line}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["event_id"], "e\"1\\\u{1}é");
+        assert_eq!(back["source"], "ok\nta");
     }
 }

@@ -55,7 +55,7 @@ struct Document<'a> {
     parse_time: &'a EnvelopeTime,
     source: &'a str,
     event_id: &'a str,
-    data: &'a Value,
+    data: &'a crate::source::RawJson,
 }
 
 impl BulkItem {
@@ -283,7 +283,7 @@ mod tests {
         let record = Record {
             time: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
             id: id.into(),
-            data: json!({"k": "v"}),
+            data: json!({"k": "v"}).into(),
         };
         Envelope::wrap(
             record,

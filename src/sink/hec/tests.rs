@@ -16,7 +16,7 @@ fn event(id: &str, millis: i64, data: Value) -> Envelope {
     let record = Record {
         time: Utc.timestamp_millis_opt(millis).unwrap(),
         id: id.into(),
-        data,
+        data: data.into(),
     };
     Envelope::wrap(
         record,

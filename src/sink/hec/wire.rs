@@ -40,7 +40,7 @@ struct HecEvent<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Payload<'a> {
-    Data(&'a serde_json::Value),
+    Data(&'a crate::source::RawJson),
     Envelope(&'a Envelope),
 }
 
@@ -63,11 +63,11 @@ impl Metadata {
     pub fn encode(&self, event: &Envelope, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let payload = match self.format {
             HecEventFormat::Data => {
-                let blank = match &event.data {
-                    serde_json::Value::Null => true,
-                    serde_json::Value::String(s) => s.trim().is_empty(),
-                    _ => false,
-                };
+                // Only a string is parsed to look inside it; a record is an object.
+                let text = event.data.as_str();
+                let blank = text == "null"
+                    || (text.starts_with('"')
+                        && serde_json::from_str::<String>(text).is_ok_and(|s| s.trim().is_empty()));
                 if blank {
                     return Err(EncodeError::Blank);
                 }

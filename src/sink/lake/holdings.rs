@@ -286,7 +286,7 @@ mod tests {
         let record = Record {
             time: at(time),
             id: id.into(),
-            data: serde_json::json!({"id": id, "kind": "k"}),
+            data: serde_json::json!({"id": id, "kind": "k"}).into(),
         };
         Envelope::wrap(record, &Arc::from("okta"), Utc::now())
     }

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use chrono::format::{Item, Numeric, Pad, StrftimeItems};
 use chrono::{DateTime, Utc};
 
+use crate::source::path::JsonPath;
+use crate::source::RawJson;
 use crate::transform::Envelope;
 
 mod read_back;
@@ -39,7 +41,7 @@ enum Part {
     Literal(String),
     Source,
     /// `{data.a.b}`: a value of the event's data, by object keys.
-    Field(Vec<String>),
+    Field(JsonPath),
     Time(Vec<Item<'static>>),
 }
 
@@ -214,7 +216,8 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
             "source" => parts.push(Part::Source),
             _ => match name.strip_prefix("data.") {
                 Some(path) if !path.is_empty() && path.split('.').all(|k| !k.is_empty()) => {
-                    parts.push(Part::Field(path.split('.').map(str::to_string).collect()))
+                    let keys: Vec<String> = path.split('.').map(str::to_string).collect();
+                    parts.push(Part::Field(JsonPath::of_keys(&keys)))
                 }
                 _ => {
                     return Err(format!(
@@ -312,17 +315,17 @@ fn format_time(time: DateTime<Utc>, items: &[Item<'static>]) -> Result<String, S
 
 /// The text of the value at `path` in `data`: strings as they are, other scalars as JSON,
 /// objects and arrays as compact JSON, missing and null as [`NULL_PARTITION`].
-fn field_text(data: &serde_json::Value, path: &[String]) -> String {
-    let mut value = data;
-    for key in path {
-        match value.get(key) {
-            Some(next) => value = next,
-            None => return String::new(),
-        }
-    }
+fn field_text(data: &RawJson, path: &JsonPath) -> String {
+    // Only the field is parsed, never the record.
+    let Some(value) = data
+        .lookup(path)
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+    else {
+        return String::new();
+    };
     match value {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => s,
         other => other.to_string(),
     }
 }
@@ -442,7 +445,7 @@ mod tests {
         let record = Record {
             time: Utc.timestamp_opt(secs, 0).unwrap(),
             id: "e".into(),
-            data,
+            data: data.into(),
         };
         Envelope::wrap(record, &Arc::from("okta"), Utc::now())
     }

@@ -13,7 +13,7 @@ fn event(id: &str, secs: i64) -> Envelope {
     let record = Record {
         time: Utc.timestamp_opt(secs, 0).unwrap(),
         id: id.into(),
-        data: serde_json::json!({"id": id}),
+        data: serde_json::json!({"id": id}).into(),
     };
     Envelope::wrap(record, &Arc::from("okta"), Utc::now())
 }
@@ -27,7 +27,7 @@ fn big_event(id: &str, secs: i64, size: usize) -> Envelope {
         .map(|c| if c == '"' || c == '\\' { 'x' } else { c })
         .collect();
     let mut e = event(id, secs);
-    e.data = serde_json::json!({"id": id, "noise": noise});
+    e.data = serde_json::json!({"id": id, "noise": noise}).into();
     e
 }
 
@@ -162,9 +162,9 @@ async fn zstd_and_a_custom_template_with_hostile_values_stay_inside_the_lake() {
     cfg.key_template = KeyTemplate::parse("source={source}/type={data.kind}/%Y/").unwrap();
     let mut sink = LakeSink::new(&cfg, "../okta").unwrap();
     let mut hostile = event("a", 0);
-    hostile.data = serde_json::json!({"kind": "../../../escape"});
+    hostile.data = serde_json::json!({"kind": "../../../escape"}).into();
     let mut plain = event("b", 0);
-    plain.data = serde_json::json!({"kind": "user.login"});
+    plain.data = serde_json::json!({"kind": "user.login"}).into();
     sink.write(&[hostile, plain]).await.unwrap();
     let payload = sink.prepare("../batch").await.unwrap().unwrap();
     sink.publish(&payload).await.unwrap();
