@@ -256,4 +256,67 @@ roll_size = "48KB"
         // The batch stays staged for the operator: nothing was lost.
         assert_eq!(list(gcs, "race/_staging").await.len(), 1);
     }
+
+    /// The emulator answers `object_store`'s client as GCS does, for what the lake and the
+    /// object state store rely on: a create-only put over an object is refused (412, seen as
+    /// `AlreadyExists`), an update names the generation it replaces, ranges and listings
+    /// (with a delimiter, across pages) come back whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_emulator_keeps_gcs_preconditions() {
+        use futures_util::StreamExt;
+        use object_store::{PutMode, PutOptions, UpdateVersion};
+        let client = shared().client();
+        let path = StorePath::from("self/state/one");
+        let create = || PutOptions::from(PutMode::Create);
+        let first = client.put_opts(&path, "v1".into(), create()).await.unwrap();
+        let again = client.put_opts(&path, "v2".into(), create()).await;
+        assert!(
+            matches!(again, Err(object_store::Error::AlreadyExists { .. })),
+            "{again:?}"
+        );
+        let stale = UpdateVersion {
+            e_tag: None,
+            version: Some("1".into()),
+        };
+        let refused = client
+            .put_opts(&path, "v2".into(), PutMode::Update(stale).into())
+            .await;
+        assert!(
+            matches!(refused, Err(object_store::Error::Precondition { .. })),
+            "{refused:?}"
+        );
+        let current = UpdateVersion {
+            e_tag: first.e_tag.clone(),
+            version: first.version.clone(),
+        };
+        client
+            .put_opts(&path, "v2".into(), PutMode::Update(current).into())
+            .await
+            .unwrap();
+        let meta = client.head(&path).await.unwrap();
+        assert_ne!(
+            meta.version, first.version,
+            "a write makes a new generation"
+        );
+        assert_eq!(&client.get_range(&path, 1..2).await.unwrap()[..], b"2");
+        for i in 0..10 {
+            let name = StorePath::from(format!("self/dir{i}/x"));
+            client.put(&name, "x".into()).await.unwrap();
+        }
+        let listed = client
+            .list_with_delimiter(Some(&StorePath::from("self")))
+            .await
+            .unwrap();
+        assert_eq!(listed.common_prefixes.len(), 11, "{listed:?}");
+        let all: Vec<_> = client
+            .list(Some(&StorePath::from("self")))
+            .collect::<Vec<_>>()
+            .await;
+        assert_eq!(all.len(), 11);
+        let missing = client.delete(&StorePath::from("self/none")).await;
+        assert!(
+            matches!(missing, Err(object_store::Error::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
 }
