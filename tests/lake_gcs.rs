@@ -68,13 +68,15 @@ mod gcs {
         names
     }
 
-    fn write_config(dir: &Path, base_url: &str, prefix: &str) -> String {
+    /// The `[state]` table of a run: SQLite next to the config.
+    const SQLITE_STATE: &str = "kind = \"sqlite\"\npath = \"state.db\"";
+
+    fn write_config(dir: &Path, base_url: &str, prefix: &str, state: &str) -> String {
         let source = TestConfig::new(base_url).source_table();
         let text = format!(
             r#"
 [state]
-kind = "sqlite"
-path = "state.db"
+{state}
 {source}
 [[sinks]]
 name = "lake"
@@ -120,7 +122,7 @@ roll_size = "48KB"
         let sim_config = SimulatorConfig::okta(3_000);
         let sim = start_simulator(sim_config.clone()).await;
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &sim.base_url(), "e2e");
+        let config = write_config(dir.path(), &sim.base_url(), "e2e", SQLITE_STATE);
         let env = gcs.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         run_until_caught_up(&config, 20, &env).await;
@@ -128,6 +130,34 @@ roll_size = "48KB"
         // Another run finds nothing new and changes nothing.
         run_until_caught_up(&config, 20, &env).await;
         assert_exact(gcs, "e2e", &sim_config).await;
+        sim.shutdown().await;
+    }
+
+    /// The Cloud Run shape of docs/deployment.md: the state in the lake's bucket too
+    /// (`kind = "object"`, create-only and generation-matched writes), no local disk kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_binary_keeps_its_state_in_gcs_beside_the_lake() {
+        let gcs = shared();
+        let sim_config = SimulatorConfig::okta(2_000);
+        let sim = start_simulator(sim_config.clone()).await;
+        let state =
+            format!("kind = \"object\"\nurl = \"gs://{BUCKET}/state-beside/\"\nallow_http = true");
+        let env = gcs.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for _ in 0..2 {
+            // A fresh directory each time: nothing survives on disk between the runs.
+            let dir = tempfile::tempdir().unwrap();
+            let config = write_config(dir.path(), &sim.base_url(), "beside", &state);
+            run_until_caught_up(&config, 20, &env).await;
+            assert_exact(gcs, "beside", &sim_config).await;
+        }
+        let state_objects = list(gcs, "state-beside").await;
+        assert!(
+            state_objects
+                .iter()
+                .any(|k| k == "state-beside/checkpoints/okta.json"),
+            "{state_objects:?}"
+        );
         sim.shutdown().await;
     }
 
