@@ -1,6 +1,7 @@
 //! The state store contract: one suite, run against every store.
 //!
-//! SQLite and the object store on `file://` always run. The object store on S3 runs against
+//! SQLite, the object store on `file://` and, with the `gcs` feature, on `gs://` (the
+//! in-process emulator of `tests/common/gcs.rs`) always run. The object store on S3 runs against
 //! moto's S3 server (`tests/common/s3.rs` starts it), all its contract tests in one test on one
 //! server. Not s3s-fs: it honours `If-Match` and `If-None-Match` one request at a time (so the
 //! store's start-up probe accepts it), but not atomically under concurrent writers, where the
@@ -294,6 +295,23 @@ impl ObjectHarness {
         ObjectHarness {
             config,
             raw: Raw::Bucket(server.client()),
+            prefix: format!("{prefix}/"),
+            _dir: None,
+        }
+    }
+
+    /// A store under a prefix of its own in the bucket of the in-process GCS emulator
+    /// (`tests/common/gcs.rs`), which keeps GCS's generation preconditions.
+    #[cfg(feature = "gcs")]
+    fn gcs() -> Self {
+        let gcs = common::gcs::shared();
+        gcs.set_env();
+        let prefix = unique_name("state");
+        let mut config = object_config(format!("gs://{}/{prefix}/", common::gcs::BUCKET));
+        config.allow_http = true;
+        ObjectHarness {
+            config,
+            raw: Raw::Bucket(gcs.client()),
             prefix: format!("{prefix}/"),
             _dir: None,
         }
@@ -928,6 +946,17 @@ macro_rules! contract_suite {
                     let Some(harness) = super::PgHarness::new().await else { return };
                     super::contract::$test(&harness).await;
                     harness.cleanup().await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "gcs")]
+        mod object_gcs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let harness = super::ObjectHarness::gcs();
+                    super::contract::$test(&harness).await;
                 }
             )*
         }

@@ -10,6 +10,8 @@ use std::process::Output;
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
 pub mod fixture_server;
+#[cfg(feature = "gcs")]
+pub mod gcs;
 pub mod kill;
 pub mod lake;
 pub mod proxy;

@@ -8,12 +8,12 @@
 //! - **Prepare**: the last part is sent and the upload completed (or the single `PUT` made).
 //!   A completed upload is durable, and invisible to readers of the layout: it is outside
 //!   `source=*/` and its name ends in `.partial`.
-//! - **Publish**: a create-only server-side copy to the final key (`copy_if_not_exists`:
-//!   `If-None-Match: *` on S3, the stores' own preconditions on GCS and Azure), then the
-//!   staged object is deleted. Idempotent: a staged object that is gone while its final key
-//!   exists means a previous publish got that far, and a key that already holds the staged
-//!   bytes (a crash between copy and delete) is accepted. A key holding anything else is
-//!   never replaced: the publish fails.
+//! - **Publish**: a create-only server-side copy to the final key (`If-None-Match: *` on S3
+//!   and Azure, `x-goog-if-generation-match: 0` on GCS; see [`CreateCopy`]), then the staged
+//!   object is deleted. Idempotent: a staged object that is gone while its final key exists
+//!   means a previous publish got that far, and a key that already holds the staged bytes (a
+//!   crash between copy and delete) is accepted. A key holding anything else is never
+//!   replaced: the publish fails.
 //!
 //! Unfinished multipart uploads (a crash mid-upload) cannot be listed through `object_store`:
 //! a bucket lifecycle rule "abort incomplete multipart uploads after 1 day" removes their parts.
@@ -46,9 +46,25 @@ pub(crate) struct Store {
     /// The lake's URL, for messages.
     url: String,
     part_size: usize,
+    /// How the client is asked for a create-only copy.
+    create_copy: CreateCopy,
     /// s3:// lakes with `object_lock`: publishes by a copy that sets the retention.
     #[cfg(feature = "s3")]
     locked: Option<super::object_lock::LockedCopier>,
+}
+
+/// How a create-only copy is asked of the store's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CreateCopy {
+    /// `copy_if_not_exists`: the client sends the store's own precondition.
+    IfNotExists,
+    /// `copy`, on GCS: `object_store` 0.13's GCS client has the two calls swapped (its
+    /// `copy_opts` passes `CopyMode::Overwrite` as "if not exists", upstream
+    /// apache/arrow-rs-object-store#712), so `copy` is the one that sends
+    /// `x-goog-if-generation-match: 0` and `copy_if_not_exists` sends no precondition at
+    /// all. `tests/lake_gcs.rs` (a writer racing the copy, against an emulator that honours
+    /// the precondition) fails when an upgrade swaps them back; use `IfNotExists` then.
+    GcsSwapped,
 }
 
 /// A staged object's upload, once it outgrew one part.
@@ -75,8 +91,10 @@ impl Store {
                 config.display_location()
             ),
         })?;
-        #[allow(unused_mut)] // assigned only with the s3 feature
         let mut store = Store::new(config, connected.store, &prefix);
+        if scheme == super::StoreScheme::Gcs {
+            store.create_copy = CreateCopy::GcsSwapped;
+        }
         #[cfg(feature = "s3")]
         {
             store.locked = connected.locked;
@@ -97,6 +115,7 @@ impl Store {
             },
             url: config.display_location(),
             part_size: usize::try_from(config.part_size.as_u64()).unwrap_or(usize::MAX),
+            create_copy: CreateCopy::IfNotExists,
             #[cfg(feature = "s3")]
             locked: None,
         }
@@ -293,13 +312,16 @@ impl Store {
 
     /// Copies a staged object to its final key unless an object is there
     /// ([`object_store::Error::AlreadyExists`] then): with the lake's Object Lock retention
-    /// when it has one, else by the store's own create-only copy.
+    /// when it has one, else by the store's own create-only copy (see [`CreateCopy`]).
     async fn copy_create(&self, staged: &StorePath, key: &StorePath) -> object_store::Result<()> {
         #[cfg(feature = "s3")]
         if let Some(locked) = &self.locked {
             return locked.copy(staged, key).await;
         }
-        self.store.copy_if_not_exists(staged, key).await
+        match self.create_copy {
+            CreateCopy::IfNotExists => self.store.copy_if_not_exists(staged, key).await,
+            CreateCopy::GcsSwapped => self.store.copy(staged, key).await,
+        }
     }
 
     /// Deletes every staged object of `source` (sanitized).
