@@ -50,7 +50,7 @@ mod gcs {
             parse_time: EnvelopeTime(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
             source: Arc::from("okta"),
             event_id: id.to_string(),
-            data,
+            data: data.into(),
         }
     }
 
