@@ -34,7 +34,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{SecondsFormat, Utc};
 
-use super::faults::{truncate_body, FaultKind};
+use super::faults::{admit, deliver, FaultKind, Refusal};
 use super::rng::{domain, hash3};
 use super::{request_base, AppState};
 
@@ -149,19 +149,9 @@ async fn events_handler(
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
 ) -> Response {
-    let counters = &app.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    let plan = app.faults.decide();
-    if !plan.extra_delay.is_zero() {
-        counters.faults_slow.fetch_add(1, Ordering::Relaxed);
-    }
-    let delay = app.config.latency.saturating_add(plan.extra_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.kind {
-        FaultKind::RateLimit => {
-            counters.faults_429.fetch_add(1, Ordering::Relaxed);
+    let fault = match admit(&app).await {
+        Ok(fault) => fault,
+        Err(Refusal::RateLimit) => {
             let body = serde_json::json!({ "errors": [{ "status": "429", "title": "Too Many Requests" }] });
             return json_response(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -169,13 +159,12 @@ async fn events_handler(
                 body.to_string().into_bytes(),
             );
         }
-        FaultKind::ServerError(status) => {
-            counters.faults_5xx.fetch_add(1, Ordering::Relaxed);
+        Err(Refusal::ServerError(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return error(status, "simulated server error");
         }
-        FaultKind::None | FaultKind::Truncate { .. } => {}
-    }
+    };
+    let counters = &app.counters;
     if !is_authorized(&headers, &app.config.token) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -228,15 +217,7 @@ async fn events_handler(
     });
     let next = cursor.as_deref().zip(next_url.as_deref());
     let mut body = events::render_page(seed, timeline, (bottom..top).rev(), next, &self_url);
-    if let FaultKind::Truncate { fraction } = plan.kind {
-        counters.faults_truncated.fetch_add(1, Ordering::Relaxed);
-        body = truncate_body(body, fraction);
-    } else {
-        counters.pages_ok.fetch_add(1, Ordering::Relaxed);
-        counters
-            .events_served
-            .fetch_add(top - bottom, Ordering::Relaxed);
-    }
+    body = deliver(&app, fault, body, top - bottom);
     json_response(StatusCode::OK, rate_limit_headers(RATE_LIMIT - 1), body)
 }
 

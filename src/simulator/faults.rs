@@ -253,3 +253,61 @@ mod tests {
         assert_eq!(truncate_body(b"[".to_vec(), 0.5), b"[");
     }
 }
+
+/// A fault that replaces the page: each vendor profile answers it in its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The rate limit is spent.
+    RateLimit,
+    /// A server error with this status.
+    ServerError(u16),
+}
+
+/// What every vendor handler does first: counts the request, waits the configured latency
+/// (plus the slow fault's delay) and draws the request's fault. `Ok` says how to serve the
+/// page ([`FaultKind::None`] or [`FaultKind::Truncate`], for [`deliver`]); `Err` is a refusal
+/// to answer instead, already counted.
+pub(crate) async fn admit(app: &super::AppState) -> Result<FaultKind, Refusal> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counters = &app.counters;
+    counters.requests.fetch_add(1, Relaxed);
+    let plan = app.faults.decide();
+    if !plan.extra_delay.is_zero() {
+        counters.faults_slow.fetch_add(1, Relaxed);
+    }
+    let delay = app.config.latency.saturating_add(plan.extra_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match plan.kind {
+        FaultKind::RateLimit => {
+            counters.faults_429.fetch_add(1, Relaxed);
+            Err(Refusal::RateLimit)
+        }
+        FaultKind::ServerError(status) => {
+            counters.faults_5xx.fetch_add(1, Relaxed);
+            Err(Refusal::ServerError(status))
+        }
+        kind @ (FaultKind::None | FaultKind::Truncate { .. }) => Ok(kind),
+    }
+}
+
+/// The body of a page holding `events` events, as [`admit`] decided: cut short (and counted
+/// as such) under a truncation fault, else counted as a good page.
+pub(crate) fn deliver(
+    app: &super::AppState,
+    fault: FaultKind,
+    body: Vec<u8>,
+    events: u64,
+) -> Vec<u8> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counters = &app.counters;
+    if let FaultKind::Truncate { fraction } = fault {
+        counters.faults_truncated.fetch_add(1, Relaxed);
+        truncate_body(body, fraction)
+    } else {
+        counters.pages_ok.fetch_add(1, Relaxed);
+        counters.events_served.fetch_add(events, Relaxed);
+        body
+    }
+}

@@ -70,7 +70,7 @@ use axum::Router;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::faults::{truncate_body, FaultKind};
+use super::faults::{admit, deliver, FaultKind, Refusal};
 use super::{request_base, AppState, SimulatorConfig};
 use paging::{ApiError, PageQuery, Position, Selection};
 
@@ -428,19 +428,9 @@ fn api_error(app: &AppState, dialect: Dialect, error: &ApiError) -> Response {
 /// Counts the request, applies latency and the fault decision. `Err` is the faulted
 /// response to send instead of a page.
 async fn prelude(app: &AppState) -> Result<FaultKind, Response> {
-    let counters = &app.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    let plan = app.faults.decide();
-    if !plan.extra_delay.is_zero() {
-        counters.faults_slow.fetch_add(1, Ordering::Relaxed);
-    }
-    let delay = app.config.latency.saturating_add(plan.extra_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.kind {
-        FaultKind::RateLimit => {
-            counters.faults_429.fetch_add(1, Ordering::Relaxed);
+    match admit(app).await {
+        Ok(fault) => Ok(fault),
+        Err(Refusal::RateLimit) => {
             let mut response = json_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -451,8 +441,7 @@ async fn prelude(app: &AppState) -> Result<FaultKind, Response> {
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             Err(response)
         }
-        FaultKind::ServerError(status) => {
-            counters.faults_5xx.fetch_add(1, Ordering::Relaxed);
+        Err(Refusal::ServerError(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Err((
                 status,
@@ -461,7 +450,6 @@ async fn prelude(app: &AppState) -> Result<FaultKind, Response> {
             )
                 .into_response())
         }
-        FaultKind::None | FaultKind::Truncate { .. } => Ok(plan.kind),
     }
 }
 
@@ -816,23 +804,20 @@ fn serve(
             "hasNextPage": selection.more,
         }),
     };
-    let mut body = render(app, &selection, &meta, dialect);
-    let counters = &app.counters;
-    if let FaultKind::Truncate { fraction } = fault {
-        counters.faults_truncated.fetch_add(1, Ordering::Relaxed);
-        body = truncate_body(body, fraction);
-    } else {
-        counters.pages_ok.fetch_add(1, Ordering::Relaxed);
-        counters
-            .events_served
-            .fetch_add(count as u64, Ordering::Relaxed);
+    let body = deliver(
+        app,
+        fault,
+        render(app, &selection, &meta, dialect),
+        count as u64,
+    );
+    if !matches!(fault, FaultKind::Truncate { .. }) {
         if timeline.has_late_events() {
             let late = selection
                 .indices
                 .iter()
                 .filter(|i| timeline.delay_ns(**i) > 0)
                 .count();
-            counters
+            app.counters
                 .late_events_served
                 .fetch_add(late as u64, Ordering::Relaxed);
         }

@@ -44,7 +44,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::faults::{truncate_body, FaultKind};
+use super::faults::{admit, deliver, FaultKind, Refusal};
 use super::rng::{domain, hash3};
 use super::{request_base, AppState};
 
@@ -358,27 +358,12 @@ async fn audit_log(
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
 ) -> Response {
+    let fault = match admit(&app).await {
+        Ok(fault) => fault,
+        Err(Refusal::RateLimit) => return rate_limited(&app),
+        Err(Refusal::ServerError(status)) => return server_error_response(status),
+    };
     let counters = &app.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    let plan = app.faults.decide();
-    if !plan.extra_delay.is_zero() {
-        counters.faults_slow.fetch_add(1, Ordering::Relaxed);
-    }
-    let delay = app.config.latency.saturating_add(plan.extra_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.kind {
-        FaultKind::RateLimit => {
-            counters.faults_429.fetch_add(1, Ordering::Relaxed);
-            return rate_limited(&app);
-        }
-        FaultKind::ServerError(status) => {
-            counters.faults_5xx.fetch_add(1, Ordering::Relaxed);
-            return server_error_response(status);
-        }
-        FaultKind::None | FaultKind::Truncate { .. } => {}
-    }
     if headers.get(USER_AGENT).is_none() {
         counters.bad_requests.fetch_add(1, Ordering::Relaxed);
         return error_response(GitHubError {
@@ -431,15 +416,7 @@ async fn audit_log(
             answer.insert(LINK, value);
         }
     }
-    if let FaultKind::Truncate { fraction } = plan.kind {
-        counters.faults_truncated.fetch_add(1, Ordering::Relaxed);
-        body = truncate_body(body, fraction);
-    } else {
-        counters.pages_ok.fetch_add(1, Ordering::Relaxed);
-        counters
-            .events_served
-            .fetch_add(served_events, Ordering::Relaxed);
-    }
+    body = deliver(&app, fault, body, served_events);
     json_response(StatusCode::OK, answer, body)
 }
 

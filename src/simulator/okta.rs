@@ -30,7 +30,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-use super::faults::{truncate_body, FaultKind};
+use super::faults::{admit, deliver, FaultKind, Refusal};
 use super::rng::{domain, hash3};
 use super::timeline::ceil_millis;
 use super::{request_base, AppState};
@@ -315,27 +315,12 @@ async fn logs(
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
 ) -> Response {
+    let fault = match admit(&app).await {
+        Ok(fault) => fault,
+        Err(Refusal::RateLimit) => return error_response(&app, OktaError::rate_limited()),
+        Err(Refusal::ServerError(status)) => return server_error_response(status),
+    };
     let counters = &app.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    let plan = app.faults.decide();
-    if !plan.extra_delay.is_zero() {
-        counters.faults_slow.fetch_add(1, Ordering::Relaxed);
-    }
-    let delay = app.config.latency.saturating_add(plan.extra_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.kind {
-        FaultKind::RateLimit => {
-            counters.faults_429.fetch_add(1, Ordering::Relaxed);
-            return error_response(&app, OktaError::rate_limited());
-        }
-        FaultKind::ServerError(status) => {
-            counters.faults_5xx.fetch_add(1, Ordering::Relaxed);
-            return server_error_response(status);
-        }
-        FaultKind::None | FaultKind::Truncate { .. } => {}
-    }
     if !is_authorized(&headers, &app.config.token) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error_response(&app, OktaError::invalid_token());
@@ -349,14 +334,7 @@ async fn logs(
             return error_response(&app, error);
         }
     };
-    serve_page(
-        &app,
-        &headers,
-        raw_query.as_deref(),
-        &query,
-        &window,
-        plan.kind,
-    )
+    serve_page(&app, &headers, raw_query.as_deref(), &query, &window, fault)
 }
 
 fn serve_page(
@@ -386,16 +364,7 @@ fn serve_page(
             headers.append(LINK, value);
         }
     }
-    let counters = &app.counters;
-    if let FaultKind::Truncate { fraction } = fault {
-        counters.faults_truncated.fetch_add(1, Ordering::Relaxed);
-        body = truncate_body(body, fraction);
-    } else {
-        counters.pages_ok.fetch_add(1, Ordering::Relaxed);
-        counters
-            .events_served
-            .fetch_add(window.end - window.start, Ordering::Relaxed);
-    }
+    body = deliver(app, fault, body, window.end - window.start);
     json_response(StatusCode::OK, headers, body)
 }
 

@@ -34,7 +34,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 
-use super::faults::{truncate_body, FaultKind};
+use super::faults::{admit, deliver, FaultKind, Refusal};
 use super::rng::{domain, hash3};
 use super::AppState;
 
@@ -183,27 +183,12 @@ async fn logs(
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
 ) -> Response {
+    let fault = match admit(&app).await {
+        Ok(fault) => fault,
+        Err(Refusal::RateLimit) => return rate_limited(),
+        Err(Refusal::ServerError(status)) => return server_error_response(status),
+    };
     let counters = &app.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    let plan = app.faults.decide();
-    if !plan.extra_delay.is_zero() {
-        counters.faults_slow.fetch_add(1, Ordering::Relaxed);
-    }
-    let delay = app.config.latency.saturating_add(plan.extra_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.kind {
-        FaultKind::RateLimit => {
-            counters.faults_429.fetch_add(1, Ordering::Relaxed);
-            return rate_limited();
-        }
-        FaultKind::ServerError(status) => {
-            counters.faults_5xx.fetch_add(1, Ordering::Relaxed);
-            return server_error_response(status);
-        }
-        FaultKind::None | FaultKind::Truncate { .. } => {}
-    }
     if let Some(refusal) = refuse_auth(&headers, &app.config.token) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error_response(refusal);
@@ -248,15 +233,7 @@ async fn logs(
         String::new()
     };
     let mut body = events::render_page(seed, timeline, (bottom..top).rev(), &next);
-    if let FaultKind::Truncate { fraction } = plan.kind {
-        counters.faults_truncated.fetch_add(1, Ordering::Relaxed);
-        body = truncate_body(body, fraction);
-    } else {
-        counters.pages_ok.fetch_add(1, Ordering::Relaxed);
-        counters
-            .events_served
-            .fetch_add(top - bottom, Ordering::Relaxed);
-    }
+    body = deliver(&app, fault, body, top - bottom);
     json_response(StatusCode::OK, HeaderMap::new(), body)
 }
 
