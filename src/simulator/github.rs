@@ -44,7 +44,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::faults::{admit, deliver, FaultKind, Refusal};
+use super::faults::{admit, deliver, Refusal};
 use super::rng::{domain, hash3};
 use super::{request_base, AppState};
 

@@ -34,7 +34,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 
-use super::faults::{admit, deliver, FaultKind, Refusal};
+use super::faults::{admit, deliver, Refusal};
 use super::rng::{domain, hash3};
 use super::AppState;
 
