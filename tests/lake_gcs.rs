@@ -33,7 +33,7 @@ mod gcs {
     use sluice::transform::{Envelope, EnvelopeTime};
 
     use super::common::gcs::{shared, Gcs, BUCKET};
-    use super::common::lake::check_store;
+    use super::common::lake::{assert_a_published_object_is_never_replaced, check_store};
     use super::common::{run_until_caught_up, start_simulator, TestConfig};
 
     /// The lake sink config for `gs://lake/<prefix>` on the emulator.
@@ -214,34 +214,7 @@ roll_size = "48KB"
         gcs.set_env();
         let config = lake("replay", "compression = \"zstd\"");
         let client = gcs.client();
-        let events = [
-            event("a", 1_700_000_000, serde_json::json!({"n": 1})),
-            event("b", 1_700_000_001, serde_json::json!({"n": 2})),
-        ];
-        let key =
-            StorePath::from("replay/source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst");
-        let mut contents = Vec::new();
-        for _ in 0..2 {
-            let mut sink = LakeSink::new(&config, "okta").unwrap();
-            sink.write(&events).await.unwrap();
-            let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
-            sink.publish(&payload).await.unwrap();
-            contents.push(client.get(&key).await.unwrap().bytes().await.unwrap());
-        }
-        assert_eq!(contents[0], contents[1], "same content");
-        let mut sink = LakeSink::new(&config, "okta").unwrap();
-        sink.discard_staged().await.unwrap();
-        sink.write(&[event("c", 1_700_000_002, serde_json::json!({"n": 3}))])
-            .await
-            .unwrap();
-        let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
-        let err = sink.publish(&payload).await.unwrap_err().to_string();
-        assert!(err.contains("never replaces a published object"), "{err}");
-        assert_eq!(
-            client.get(&key).await.unwrap().bytes().await.unwrap(),
-            contents[0]
-        );
-        sink.discard_staged().await.unwrap();
+        let key = assert_a_published_object_is_never_replaced(&config, &client, "replay/").await;
         assert_eq!(list(gcs, "replay").await, vec![key.to_string()]);
         assert_eq!(
             read_lake_at(&config, "okta").await.unwrap().event_ids,

@@ -31,7 +31,7 @@ mod s3 {
     use chrono::{TimeZone, Utc};
     use futures_util::StreamExt;
     use object_store::path::Path as StorePath;
-    use object_store::{ObjectStore, ObjectStoreExt};
+    use object_store::ObjectStore;
     use rand::Rng;
     use sluice::config::LakeConfig;
     use sluice::simulator::{Faults, SimulatorConfig};
@@ -40,7 +40,9 @@ mod s3 {
     use sluice::transform::{Envelope, EnvelopeTime};
 
     use super::common::kill::{assert_partly_done, Killer};
-    use super::common::lake::{check_store, peek_store, store_object_count};
+    use super::common::lake::{
+        assert_a_published_object_is_never_replaced, check_store, peek_store, store_object_count,
+    };
     use super::common::{delivered, output_text, sluice, start_simulator, TestConfig};
 
     use super::common::s3::{
@@ -199,39 +201,10 @@ secret_access_key = "{SECRET_KEY}"
         };
         let config = server.lake("replay", "compression = \"zstd\"");
         let client = server.client();
-        let events = [
-            event("a", 1_700_000_000, serde_json::json!({"n": 1})),
-            event("b", 1_700_000_001, serde_json::json!({"n": 2})),
-        ];
-        let key =
-            StorePath::from("replay/source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst");
-        let mut contents = Vec::new();
-        // The same batch with the same bytes twice (a publish finished again): accepted.
-        for _ in 0..2 {
-            let mut sink = LakeSink::new(&config, "okta").unwrap();
-            sink.write(&events).await.unwrap();
-            let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
-            sink.publish(&payload).await.unwrap();
-            contents.push(client.get(&key).await.unwrap().bytes().await.unwrap());
-        }
-        assert_eq!(contents[0], contents[1], "same content");
-        // Other bytes under the same name (a state store that lost its place): refused, and
-        // the published object keeps its bytes.
-        let mut sink = LakeSink::new(&config, "okta").unwrap();
-        sink.discard_staged().await.unwrap();
-        sink.write(&[event("c", 1_700_000_002, serde_json::json!({"n": 3}))])
-            .await
-            .unwrap();
-        let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
-        let err = sink.publish(&payload).await.unwrap_err().to_string();
-        assert!(err.contains("never replaces a published object"), "{err}");
-        assert_eq!(
-            client.get(&key).await.unwrap().bytes().await.unwrap(),
-            contents[0]
-        );
-        sink.discard_staged().await.unwrap();
+        let key = assert_a_published_object_is_never_replaced(&config, &client, "replay/").await;
         let keys = list(&client, "replay").await;
         assert_eq!(keys.len(), 1, "one object, nothing staged: {keys:?}");
+        assert_eq!(keys[0].0, key.to_string());
         assert_eq!(
             read_lake_at(&config, "okta").await.unwrap().event_ids,
             vec!["a", "b"]

@@ -521,3 +521,61 @@ fn check(
     );
     report
 }
+
+/// Record `id` at `secs` (read at a fixed time) holding `data`, as a source hands it to the
+/// sinks.
+pub fn envelope(id: &str, secs: i64, data: serde_json::Value) -> sluice::transform::Envelope {
+    use chrono::TimeZone;
+    use sluice::transform::{Envelope, EnvelopeTime};
+    Envelope {
+        event_time: EnvelopeTime(Utc.timestamp_opt(secs, 0).unwrap()),
+        parse_time: EnvelopeTime(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
+        source: std::sync::Arc::from("okta"),
+        event_id: id.to_string(),
+        data: data.into(),
+    }
+}
+
+/// The no-overwrite rule of a bucket lake (`config`, reached directly through `client`):
+/// the same batch published twice with the same bytes is accepted (a publish finished
+/// again); other bytes under that published name are refused, and the object keeps its
+/// first bytes. `prefix` is the lake's key prefix in the bucket (`replay/`). Returns the
+/// object's key; the sinks' staging is discarded.
+pub async fn assert_a_published_object_is_never_replaced(
+    config: &sluice::config::LakeConfig,
+    client: &dyn object_store::ObjectStore,
+    prefix: &str,
+) -> object_store::path::Path {
+    use object_store::ObjectStoreExt;
+    use sluice::sink::lake::LakeSink;
+    use sluice::sink::Sink;
+    let events = [
+        envelope("a", 1_700_000_000, serde_json::json!({"n": 1})),
+        envelope("b", 1_700_000_001, serde_json::json!({"n": 2})),
+    ];
+    let key = object_store::path::Path::from(format!(
+        "{prefix}source=okta/dt=2023-11-14/hr=22/0000000009-beef.ndjson.zst"
+    ));
+    let mut contents = Vec::new();
+    for _ in 0..2 {
+        let mut sink = LakeSink::new(config, "okta").unwrap();
+        sink.write(&events).await.unwrap();
+        let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
+        sink.publish(&payload).await.unwrap();
+        contents.push(client.get(&key).await.unwrap().bytes().await.unwrap());
+    }
+    assert_eq!(contents[0], contents[1], "same content");
+    let mut sink = LakeSink::new(config, "okta").unwrap();
+    sink.discard_staged().await.unwrap();
+    let other = envelope("c", 1_700_000_002, serde_json::json!({"n": 3}));
+    sink.write(&[other]).await.unwrap();
+    let payload = sink.prepare("0000000009-beef").await.unwrap().unwrap();
+    let err = sink.publish(&payload).await.unwrap_err().to_string();
+    assert!(err.contains("never replaces a published object"), "{err}");
+    assert_eq!(
+        client.get(&key).await.unwrap().bytes().await.unwrap(),
+        contents[0]
+    );
+    sink.discard_staged().await.unwrap();
+    key
+}
