@@ -810,17 +810,15 @@ fn serve(
         render(app, &selection, &meta, dialect),
         count as u64,
     );
-    if !matches!(fault, FaultKind::Truncate { .. }) {
-        if timeline.has_late_events() {
-            let late = selection
-                .indices
-                .iter()
-                .filter(|i| timeline.delay_ns(**i) > 0)
-                .count();
-            app.counters
-                .late_events_served
-                .fetch_add(late as u64, Ordering::Relaxed);
-        }
+    if !matches!(fault, FaultKind::Truncate { .. }) && timeline.has_late_events() {
+        let late = selection
+            .indices
+            .iter()
+            .filter(|i| timeline.delay_ns(**i) > 0)
+            .count();
+        app.counters
+            .late_events_served
+            .fetch_add(late as u64, Ordering::Relaxed);
     }
     json_ok(headers, body)
 }
