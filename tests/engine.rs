@@ -232,6 +232,118 @@ async fn duo_array_offsets_are_joined_and_sent_back() {
     assert!(offsets[0].ends_with(",e4"), "{offsets:?}");
 }
 
+// ---- a body for the first page, another for the rest ----------------------------------------
+
+/// 1Password's Events API: a window's first request sends a "reset cursor" (`limit`,
+/// `start_time`, `end_time`), every later one ONLY `{"cursor": ...}`; a body mixing them is
+/// refused with 400, as the real API refuses what it cannot read.
+fn events_api(
+    data: Vec<(String, chrono::DateTime<Utc>)>,
+) -> impl Fn(&Seen) -> axum::response::Response {
+    move |seen| {
+        let refuse = |why: &str| {
+            json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"Error": {"Code": 400, "Message": why}}),
+            )
+        };
+        let Some(Value::Object(body)) = &seen.body else {
+            return refuse("no JSON body");
+        };
+        let time = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        // The cursor is "<offset> <start> <end>": opaque to the client.
+        let (offset, start, end, limit) = match body.get("cursor") {
+            Some(cursor) if body.len() == 1 => {
+                let text = cursor.as_str().unwrap_or_default();
+                let parts: Vec<&str> = text.split(' ').collect();
+                let (Some(offset), Some(start), Some(end)) = (
+                    parts.first().and_then(|o| o.parse::<usize>().ok()),
+                    time(parts.get(1).map(|t| json!(t)).as_ref()),
+                    time(parts.get(2).map(|t| json!(t)).as_ref()),
+                ) else {
+                    return refuse("invalid cursor");
+                };
+                (offset, start, end, 5)
+            }
+            Some(_) => return refuse("a cursor request takes nothing but the cursor"),
+            None => match (time(body.get("start_time")), time(body.get("end_time"))) {
+                (Some(start), Some(end)) => {
+                    let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(100);
+                    (0, start, end, limit.min(5) as usize)
+                }
+                _ => return refuse("start_time and end_time are RFC 3339 times"),
+            },
+        };
+        let range = between(&data, Some(start), Some(end));
+        let page: Vec<Value> = range
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(id, t)| record(id, *t))
+            .collect();
+        let next = offset + page.len();
+        let cursor = format!(
+            "{next} {} {}",
+            sluice::timefmt::rfc3339_millis(start),
+            sluice::timefmt::rfc3339_millis(end)
+        );
+        json_response(
+            StatusCode::OK,
+            &json!({"cursor": cursor, "has_more": next < range.len(), "items": page}),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_body_carries_only_the_cursor_and_a_resumed_window_sends_it() {
+    let data = events(13, TimeDelta::seconds(1));
+    let (api, base) = Vendor::start(events_api(data.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    // One page a run: every run after the first resumes a window from its saved cursor.
+    let config = write_config(
+        dir.path(),
+        &[source(
+            "events",
+            &base,
+            "method = \"POST\"\npath = \"/api/v1/auditevents\"\nbody = '{\"limit\": \"{limit}\", \"start_time\": \"{start}\", \"end_time\": \"{end}\"}'\nnext_body = '{\"cursor\": \"{cursor}\"}'\npage_size = 5\nrecords_path = \"items\"\npagination = { kind = \"cursor\", path = \"cursor\", has_more_path = \"has_more\" }",
+        )
+        .replace("timeout = \"5s\" }", "timeout = \"5s\", max_pages = 1 }")],
+    );
+    let mut resumed_with_cursor = 0;
+    for attempt in 0.. {
+        assert!(attempt < 20, "the runs end");
+        let before = api.requests("/api/v1/auditevents").len();
+        let (code, text) = run(&config).await;
+        let requests = api.requests("/api/v1/auditevents");
+        let first = requests[before].body.clone().unwrap();
+        if first.get("cursor").is_some() {
+            resumed_with_cursor += 1;
+        }
+        match code {
+            Some(3) => continue,
+            Some(0) => break,
+            other => panic!("run {attempt} exited {other:?}: {text}"),
+        }
+    }
+    assert_eq!(lake_ids(dir.path(), "events"), ids_of(&data));
+    assert!(
+        resumed_with_cursor >= 2,
+        "runs resumed the window with next_body and the saved cursor ({resumed_with_cursor})"
+    );
+    let requests = api.requests("/api/v1/auditevents");
+    for seen in &requests {
+        let body = seen.body.as_ref().unwrap();
+        match body.get("cursor") {
+            Some(_) => assert_eq!(body.as_object().unwrap().len(), 1, "{body}"),
+            None => assert!(body.get("start_time").is_some(), "{body}"),
+        }
+    }
+}
+
 // ---- records left out of quiet windows --------------------------------------------------------
 
 /// Google Workspace Reports: `items` is left out when there is nothing in the range.

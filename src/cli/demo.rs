@@ -76,6 +76,14 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "onepassword",
+        sim: SimulatorConfig::onepassword,
+        settings: r#"# The simulator instead of https://events.1password.com.
+base_url = "{base_url}"
+# The simulator's token. A real config reads it from the environment: "${env:OP_EVENTS_TOKEN}".
+token = "sim-token""#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"
@@ -179,35 +187,38 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         .map_err(|e| e.to_string())?;
     let reports = crate::runtime::run_once(&config, &store, shutdown_token()).await;
     sim.shutdown().await;
-    let Some(report) = reports.into_iter().next() else {
+    if reports.is_empty() {
         return Err("the demo config has no source".into());
-    };
+    }
 
+    // A preset with several streams expands into one source each; together they hold every
+    // event the simulator serves (its profile deals each event to one stream).
     let lake = dir.join("lake");
-    let contents = crate::sink::lake::read_lake(&lake, name)
-        .map_err(|e| format!("cannot read the lake: {e}"))?;
+    let mut delivered: HashSet<String> = HashSet::new();
+    let mut duplicates = 0;
+    for source in &config.sources {
+        let contents = crate::sink::lake::read_lake(&lake, &source.name)
+            .map_err(|e| format!("cannot read the lake: {e}"))?;
+        for id in contents.event_ids {
+            if !delivered.insert(id) {
+                duplicates += 1;
+            }
+        }
+    }
     let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
-    let delivered: HashSet<&str> = contents.event_ids.iter().map(String::as_str).collect();
-    let duplicates = contents.event_ids.len() - delivered.len();
-    let missing = expected
-        .iter()
-        .filter(|id| !delivered.contains(id.as_str()))
-        .count();
+    let missing = expected.difference(&delivered).count();
+    let sum = |f: fn(&crate::runtime::RunReport) -> u64| reports.iter().map(f).sum::<u64>();
+    let bytes = sum(|r| r.bytes);
+    let events = sum(|r| r.events);
+    let seconds = reports.iter().map(|r| r.seconds).fold(0.0, f64::max);
 
     crate::outln!();
-    crate::outln!("events      {}", report.events);
-    crate::outln!("pages       {}", report.pages);
-    crate::outln!("objects     {}", report.objects);
-    crate::outln!(
-        "bytes       {} ({})",
-        report.bytes,
-        bytesize::ByteSize::b(report.bytes)
-    );
-    crate::outln!("seconds     {:.2}", report.seconds);
-    crate::outln!(
-        "events/s    {:.0}",
-        report.events as f64 / report.seconds.max(1e-9)
-    );
+    crate::outln!("events      {events}");
+    crate::outln!("pages       {}", sum(|r| r.pages));
+    crate::outln!("objects     {}", sum(|r| r.objects));
+    crate::outln!("bytes       {bytes} ({})", bytesize::ByteSize::b(bytes));
+    crate::outln!("seconds     {seconds:.2}");
+    crate::outln!("events/s    {:.0}", events as f64 / seconds.max(1e-9));
     crate::outln!("lake        {}", lake.display());
     crate::outln!(
         "verified    {} unique events in the lake, {} missing, {} duplicated",
@@ -215,8 +226,14 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         missing,
         duplicates
     );
-    if let Some(error) = report.error {
-        crate::errln!("error: source `{name}` failed: {error}");
+    let mut failed = false;
+    for (source, report) in config.sources.iter().zip(&reports) {
+        if let Some(error) = &report.error {
+            crate::errln!("error: source `{}` failed: {error}", source.name);
+            failed = true;
+        }
+    }
+    if failed {
         return Ok(EXIT_SOURCE_FAILED);
     }
     if missing > 0 || duplicates > 0 {

@@ -610,6 +610,39 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
 
 type TemplateProblem = (&'static str, String, String);
 
+/// `next_body` (the body of every page after a window's first) is JSON, is sent by a POST
+/// source with cursor pagination, and carries the cursor back.
+fn validate_next_body(source: &SourceConfig, next_body: &str) -> Result<(), TemplateProblem> {
+    use crate::source::template::words;
+    let problem =
+        |message: &str, hint: &str| Err(("next_body", message.to_string(), hint.to_string()));
+    if let Err(err) = serde_json::from_str::<serde_json::Value>(next_body) {
+        return problem(
+            &format!("is not JSON: {err}"),
+            "write it as JSON with the placeholder inside a string, e.g. '{\"cursor\": \"{cursor}\"}'",
+        );
+    }
+    if source.method != HttpMethod::Post {
+        return problem(
+            "a body is only sent with method = \"POST\"",
+            "add method = \"POST\" or remove next_body",
+        );
+    }
+    if !matches!(source.pagination, PaginationConfig::Cursor { .. }) {
+        return problem(
+            "is the body of the pages after the first, which only cursor pagination has",
+            "use pagination = { kind = \"cursor\", path = \"...\" } or remove next_body",
+        );
+    }
+    if !words(next_body).contains(&"cursor") {
+        return problem(
+            "does not send the cursor back: it has no {cursor} placeholder",
+            "add the field the API reads the cursor from, e.g. '{\"cursor\": \"{cursor}\"}'",
+        );
+    }
+    Ok(())
+}
+
 /// The request templates can work: known placeholders only, `{start}` somewhere, the
 /// placeholder the pagination kind needs, a JSON body, valid time layouts.
 fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
@@ -643,6 +676,10 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
                 "add method = \"POST\" or remove the body",
             );
         }
+    }
+    if let Some(next_body) = &source.next_body {
+        validate_next_body(source, next_body)?;
+        used.push("cursor");
     }
     if !used.contains(&"start") {
         return problem(
@@ -1090,6 +1127,30 @@ path = "lake"
                 "pagination = { kind = \"link_header\" }\nbody = '{\"a\": \"{cursor}\"}'",
                 "sources[0].body",
                 "POST",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"cursor\", path = \"c\", param = \"c\" }\nnext_body = '{\"c\": \"{cursor}\"}'",
+                "sources[0].next_body",
+                "POST",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "method = \"POST\"\npagination = { kind = \"link_header\" }\nnext_body = '{\"c\": \"{cursor}\"}'",
+                "sources[0].next_body",
+                "only cursor pagination",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "method = \"POST\"\npagination = { kind = \"cursor\", path = \"c\", param = \"c\" }\nnext_body = '{\"c\": \"{limit}\"}'",
+                "sources[0].next_body",
+                "{cursor}",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "method = \"POST\"\npagination = { kind = \"cursor\", path = \"c\", param = \"c\" }\nnext_body = '{\"c\": {cursor}}'",
+                "sources[0].next_body",
+                "not JSON",
             ),
             (
                 "pagination = { kind = \"link_header\" }",

@@ -248,6 +248,12 @@ pub struct SourceConfig {
     /// placeholder becomes a typed value, or is removed when the placeholder has no value.
     #[serde(default)]
     pub body: Option<String>,
+    /// JSON body template for every page after a window's first (cursor pagination, POST):
+    /// for APIs whose later requests carry nothing but the cursor (1Password's Events API
+    /// refuses a continuing request that repeats the first one's time range). Must contain
+    /// `{cursor}`; `body` is still sent for the first page.
+    #[serde(default)]
+    pub next_body: Option<String>,
     /// Records per page, sent as `{limit}`; offset and page-number pagination need it to
     /// know when a window ends.
     #[serde(default)]

@@ -14,6 +14,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../presets/github_enterprise.toml"),
     ),
     ("okta", include_str!("../../presets/okta.toml")),
+    (
+        "onepassword",
+        include_str!("../../presets/onepassword.toml"),
+    ),
     ("slack", include_str!("../../presets/slack.toml")),
 ];
 

@@ -15,6 +15,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "query",
     "headers",
     "body",
+    "next_body",
     "page_size",
     "auth",
     "pagination",

@@ -343,6 +343,13 @@ fn placeholder_site(config: &SourceConfig, placeholder: &str) -> String {
                 .filter(|body| body.contains(&needle))
                 .map(|_| format!("the field of `body` holding `{needle}`")),
         )
+        .chain(
+            config
+                .next_body
+                .as_deref()
+                .filter(|body| body.contains(&needle))
+                .map(|_| format!("the field of `next_body` holding `{needle}`")),
+        )
         .collect();
     if sites.is_empty() {
         format!("a request parameter carrying `{needle}` (none does)")

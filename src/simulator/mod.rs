@@ -27,6 +27,7 @@ pub(crate) mod faults;
 pub mod generic;
 pub mod github;
 pub mod okta;
+pub mod onepassword;
 mod rng;
 pub mod slack;
 mod timeline;
@@ -73,6 +74,8 @@ pub enum Vendor {
     Slack,
     /// Atlassian organization audit log (`GET /admin/v1/orgs/{orgId}/events`).
     Atlassian,
+    /// 1Password Events API (`POST /api/v1/{auditevents,itemusages,signinattempts}`).
+    OnePassword,
 }
 
 impl Vendor {
@@ -83,6 +86,7 @@ impl Vendor {
         Vendor::Github,
         Vendor::Slack,
         Vendor::Atlassian,
+        Vendor::OnePassword,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -93,6 +97,7 @@ impl Vendor {
             Vendor::Github => "github",
             Vendor::Slack => "slack",
             Vendor::Atlassian => "atlassian",
+            Vendor::OnePassword => "onepassword",
         }
     }
 }
@@ -105,7 +110,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -209,6 +214,18 @@ impl SimulatorConfig {
             vendor: Vendor::Atlassian,
             default_page_size: atlassian::PAGE_SIZE,
             max_page_size: atlassian::PAGE_SIZE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A 1Password account's Events API with `events` events dealt across its three
+    /// endpoints ([`onepassword::Stream::of`]), pages of 100 without `limit` and at most
+    /// 1000, otherwise as [`SimulatorConfig::okta`].
+    pub fn onepassword(events: u64) -> Self {
+        Self {
+            vendor: Vendor::OnePassword,
+            default_page_size: onepassword::DEFAULT_LIMIT,
+            max_page_size: onepassword::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -460,6 +477,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Github => github::routes(),
         Vendor::Slack => slack::routes(),
         Vendor::Atlassian => atlassian::routes(),
+        Vendor::OnePassword => onepassword::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -502,6 +520,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Github => github::event_id(config, index),
         Vendor::Slack => slack::event_id(config, index),
         Vendor::Atlassian => atlassian::event_id(config, index),
+        Vendor::OnePassword => onepassword::event_id(config, index),
     }
 }
 
@@ -516,6 +535,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Github => github::event(config, index),
         Vendor::Slack => slack::event(config, index),
         Vendor::Atlassian => atlassian::event(config, index),
+        Vendor::OnePassword => onepassword::event(config, index),
     }
 }
 
@@ -523,7 +543,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -541,7 +561,7 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian => {
+        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian | Vendor::OnePassword => {
             event_time(config, index)
         }
         Vendor::Generic => {
@@ -555,7 +575,7 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.

@@ -17,8 +17,8 @@ pub type Page = (String, Option<String>);
 struct Inner {
     pages: Vec<Page>,
     base: String,
-    /// `(path and query, Authorization header)` of each request, in order.
-    seen: Mutex<Vec<(String, String)>>,
+    /// `(path and query, Authorization header, body)` of each request, in order.
+    seen: Mutex<Vec<(String, String, String)>>,
 }
 
 /// A running fixture server.
@@ -36,7 +36,7 @@ impl FixtureServer {
             .lock()
             .await
             .iter()
-            .map(|(u, _)| u.clone())
+            .map(|(u, _, _)| u.clone())
             .collect()
     }
 
@@ -47,7 +47,18 @@ impl FixtureServer {
             .lock()
             .await
             .iter()
-            .map(|(_, a)| a.clone())
+            .map(|(_, a, _)| a.clone())
+            .collect()
+    }
+
+    /// The body of every request so far, as text (empty for none).
+    pub async fn bodies(&self) -> Vec<String> {
+        self.inner
+            .seen
+            .lock()
+            .await
+            .iter()
+            .map(|(_, _, b)| b.clone())
             .collect()
     }
 }
@@ -84,9 +95,13 @@ async fn answer(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let index = {
         let mut seen = inner.seen.lock().await;
-        seen.push((uri, auth));
+        seen.push((uri, auth, body));
         (seen.len() - 1).min(inner.pages.len().saturating_sub(1))
     };
     let Some((body, link)) = inner.pages.get(index) else {

@@ -20,6 +20,8 @@ pub struct Seen {
     pub headers: HeaderMap,
     /// `http://host:port` of the server.
     pub base: String,
+    /// The request body, when it is JSON.
+    pub body: Option<Value>,
 }
 
 impl Seen {
@@ -75,7 +77,12 @@ impl Vendor {
     }
 }
 
-async fn serve(State(vendor): State<Arc<Vendor>>, uri: Uri, headers: HeaderMap) -> Response {
+async fn serve(
+    State(vendor): State<Arc<Vendor>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
@@ -89,6 +96,7 @@ async fn serve(State(vendor): State<Arc<Vendor>>, uri: Uri, headers: HeaderMap) 
         query,
         headers,
         base: format!("http://{host}"),
+        body: serde_json::from_slice(&body).ok(),
     };
     vendor.seen.lock().unwrap().push(seen.clone());
     (vendor.handler)(&seen)
