@@ -92,11 +92,14 @@ async fn workers_split_a_backlog_and_deliver_it_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_windows_survive_repeated_kill_9() {
     const KILLS: usize = 10;
-    const EVENTS: u64 = 15_000;
+    // Big and slow enough that runs are still working when the kills land: with 15,000
+    // events at 15 ms a page, once pages were parsed without trees (twice as fast), a run
+    // sometimes finished first and only 9 of 10 kills landed in 40 runs.
+    const EVENTS: u64 = 30_000;
     let dir = tempfile::tempdir().unwrap();
     let mut killer = Killer::new("backfill kill -9", &dir.path().join("runs"));
     let mut sim_config = SimulatorConfig::okta(EVENTS);
-    sim_config.latency = Duration::from_millis(15);
+    sim_config.latency = Duration::from_millis(30);
     let sim = start_simulator(sim_config.clone()).await;
     let config = write_config(dir.path(), &sim.base_url(), 4, "7h");
 
