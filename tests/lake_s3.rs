@@ -335,14 +335,16 @@ allow_http = true
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn s3_lake_is_exact_after_repeated_kill_9() {
-        const EVENTS: u64 = 12_000;
+        // Big and slow enough that runs are still working when the kills land (pages are
+        // parsed twice as fast as when these numbers were 12,000 events at 5 ms).
+        const EVENTS: u64 = 20_000;
         let Some(server) = start_server().await else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
         let mut killer = Killer::new("s3 kill -9", &dir.path().join("runs"));
         let mut sim_config = SimulatorConfig::okta(EVENTS);
-        sim_config.latency = Duration::from_millis(5);
+        sim_config.latency = Duration::from_millis(10);
         sim_config.faults = Faults {
             rate_429: 0.02,
             rate_5xx: 0.02,
