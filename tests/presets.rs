@@ -35,89 +35,54 @@ roll_size = "24KB"
     path
 }
 
-/// The Okta preset as docs/connectors/okta.md configures it, with `base_url` pointed at
-/// the simulator (the one override a test needs) and retries quick enough for a test.
+/// A `[[sources]]` table of built-in connector `name` as its docs page configures it: the
+/// vendor's `settings` (TOML lines, the credential read from the environment), with
+/// `url_key` pointed at the test server (the one override a test needs) and retries quick
+/// enough for a test.
+fn preset_source(name: &str, settings: &str, url_key: &str, url: &str) -> String {
+    format!(
+        r#"[[sources]]
+name = "{name}"
+connector = "{name}"
+{settings}
+sinks = ["lake"]
+{url_key} = "{url}"
+http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
+"#
+    )
+}
+
+/// A request budget a test can afford, for presets that pace themselves below their vendor's
+/// limit (GitHub's 29 a minute, Slack's 50, 1Password's 160 per stream).
+const TEST_BUDGET: &str = "rate_limit = { requests_per_minute = 60000, burst = 100 }\n";
+
 fn okta_source(base_url: &str) -> String {
-    format!(
-        r#"[[sources]]
-name = "okta"
-connector = "okta"
-domain = "acme.okta.com"
-token = "${{env:OKTA_TOKEN}}"
-sinks = ["lake"]
-base_url = "{base_url}"
-http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
-"#
-    )
+    let settings = "domain = \"acme.okta.com\"\ntoken = \"${env:OKTA_TOKEN}\"";
+    preset_source("okta", settings, "base_url", base_url)
 }
 
-/// The GitHub preset as docs/connectors/github.md configures it, with `api_url` pointed at
-/// the simulator, quick retries, and a request budget a test can afford (the preset's 29 a
-/// minute is GitHub's audit-log limit).
 fn github_source(api_url: &str) -> String {
-    format!(
-        r#"[[sources]]
-name = "github"
-connector = "github"
-org = "acme"
-token = "${{env:GITHUB_TOKEN}}"
-sinks = ["lake"]
-api_url = "{api_url}"
-http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
-rate_limit = {{ requests_per_minute = 60000, burst = 100 }}
-"#
-    )
+    let settings = "org = \"acme\"\ntoken = \"${env:GITHUB_TOKEN}\"";
+    preset_source("github", settings, "api_url", api_url) + TEST_BUDGET
 }
 
-/// The Slack preset as docs/connectors/slack.md configures it, with `base_url` pointed at the
-/// simulator, quick retries, and a request budget a test can afford (the preset's 50 a minute
-/// is Slack's Tier 3).
 fn slack_source(base_url: &str) -> String {
-    format!(
-        r#"[[sources]]
-name = "slack"
-connector = "slack"
-token = "${{env:SLACK_TOKEN}}"
-sinks = ["lake"]
-base_url = "{base_url}"
-http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
-rate_limit = {{ requests_per_minute = 60000, burst = 100 }}
-"#
-    )
+    let settings = "token = \"${env:SLACK_TOKEN}\"";
+    preset_source("slack", settings, "base_url", base_url) + TEST_BUDGET
 }
 
-/// The Atlassian preset as docs/connectors/atlassian.md configures it, with `base_url`
-/// pointed at the simulator and quick retries.
 fn atlassian_source(base_url: &str) -> String {
-    format!(
-        r#"[[sources]]
-name = "atlassian"
-connector = "atlassian"
-org_id = "{}"
-api_key = "${{env:ATLASSIAN_API_KEY}}"
-sinks = ["lake"]
-base_url = "{base_url}"
-http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
-"#,
+    let settings = format!(
+        "org_id = \"{}\"\napi_key = \"${{env:ATLASSIAN_API_KEY}}\"",
         sluice::simulator::atlassian::ORG_ID
-    )
+    );
+    preset_source("atlassian", &settings, "base_url", base_url)
 }
 
-/// The 1Password preset as docs/connectors/onepassword.md configures it (all three streams),
-/// with `base_url` pointed at the simulator, quick retries, and a request budget a test can
-/// afford (the preset's 160 a minute per stream keeps the three under 1Password's limits).
+/// All three streams of the 1Password preset.
 fn onepassword_source(base_url: &str) -> String {
-    format!(
-        r#"[[sources]]
-name = "onepassword"
-connector = "onepassword"
-token = "${{env:OP_EVENTS_TOKEN}}"
-sinks = ["lake"]
-base_url = "{base_url}"
-http = {{ max_attempts = 30, max_backoff = "200ms", timeout = "5s" }}
-rate_limit = {{ requests_per_minute = 60000, burst = 100 }}
-"#
-    )
+    let settings = "token = \"${env:OP_EVENTS_TOKEN}\"";
+    preset_source("onepassword", settings, "base_url", base_url) + TEST_BUDGET
 }
 
 /// Runs the preset source `source` (named `name`, credential in `envs`) against a simulator
@@ -442,35 +407,27 @@ async fn okta_preset_reads_real_shaped_pages() {
     let page: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("001.json")).unwrap()).unwrap();
     let records = page.as_array().expect("Okta serves an array").clone();
-    // One page, no next link: the whole window. Its events are years old, so the test
-    // reaches back far enough.
-    let server = common::fixture_server::serve(vec![(page.to_string(), None)]).await;
-    let work = tempfile::tempdir().unwrap();
-    let source = format!(
-        "{}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
-        okta_source(&server.base_url)
-    );
-    let config = write_config(work.path(), &source);
-    let out = sluice()
-        .args(["run", "--once", "--config", config.to_str().unwrap()])
-        .env("OKTA_TOKEN", "fixture-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let stored = common::lake::envelopes(&work.path().join("lake"), "okta");
+    // One page, no next link: the whole window.
+    let read = read_pages(
+        vec![page.to_string()],
+        okta_source,
+        "",
+        ("OKTA_TOKEN", "fixture-token"),
+        "okta",
+    )
+    .await;
+    assert_eq!(read.code, Some(0), "{}", read.text);
+    let stored = read.stored;
     assert_eq!(stored.len(), records.len());
     for (event, record) in stored.iter().zip(&records) {
         assert_eq!(event["data"], *record, "the record is stored as served");
         assert_eq!(event["event_id"], record["uuid"]);
     }
-    let requests = server.requests().await;
+    let requests = read.requests;
     assert!(requests[0].contains("/api/v1/logs?"), "{requests:?}");
     assert!(requests[0].contains("sortOrder=ASCENDING") && requests[0].contains("limit=1000"));
     assert!(
-        server
-            .authorizations()
-            .await
+        read.authorizations
             .iter()
             .all(|a| a == "SSWS fixture-token"),
         "the token goes as Okta's SSWS scheme"
@@ -488,21 +445,16 @@ async fn github_preset_reads_real_shaped_pages() {
     let page: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("001.json")).unwrap()).unwrap();
     let records = page.as_array().expect("GitHub serves an array").clone();
-    let server = common::fixture_server::serve(vec![(page.to_string(), None)]).await;
-    let work = tempfile::tempdir().unwrap();
-    let source = format!(
-        "{}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
-        github_source(&server.base_url)
-    );
-    let config = write_config(work.path(), &source);
-    let out = sluice()
-        .args(["run", "--once", "--config", config.to_str().unwrap()])
-        .env("GITHUB_TOKEN", "fixture-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let mut stored = common::lake::envelopes(&work.path().join("lake"), "github");
+    let read = read_pages(
+        vec![page.to_string()],
+        github_source,
+        "",
+        ("GITHUB_TOKEN", "fixture-token"),
+        "github",
+    )
+    .await;
+    assert_eq!(read.code, Some(0), "{}", read.text);
+    let mut stored = read.stored;
     assert_eq!(stored.len(), records.len());
     stored.sort_by_key(|e| e["data"]["@timestamp"].as_i64());
     let mut served = records.clone();
@@ -517,7 +469,7 @@ async fn github_preset_reads_real_shaped_pages() {
             time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
     }
-    let requests = server.requests().await;
+    let requests = read.requests;
     let first = &requests[0];
     assert!(first.starts_with("/orgs/acme/audit-log?"), "{requests:?}");
     for part in [
@@ -533,9 +485,7 @@ async fn github_preset_reads_real_shaped_pages() {
         "the offset's + is encoded, not sent as a space: {first}"
     );
     assert!(
-        server
-            .authorizations()
-            .await
+        read.authorizations
             .iter()
             .all(|a| a == "Bearer fixture-token"),
         "the token goes as a bearer token"
@@ -558,22 +508,16 @@ async fn slack_preset_reads_real_shaped_pages() {
         .iter()
         .flat_map(|p| p["entries"].as_array().unwrap().clone())
         .collect();
-    let server =
-        common::fixture_server::serve(pages.iter().map(|p| (p.to_string(), None)).collect()).await;
-    let work = tempfile::tempdir().unwrap();
-    let source = format!(
-        "{}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
-        slack_source(&server.base_url)
-    );
-    let config = write_config(work.path(), &source);
-    let out = sluice()
-        .args(["run", "--once", "--config", config.to_str().unwrap()])
-        .env("SLACK_TOKEN", "xoxp-fixture")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let stored = common::lake::envelopes(&work.path().join("lake"), "slack");
+    let read = read_pages(
+        pages.iter().map(|p| p.to_string()).collect(),
+        slack_source,
+        "",
+        ("SLACK_TOKEN", "xoxp-fixture"),
+        "slack",
+    )
+    .await;
+    assert_eq!(read.code, Some(0), "{}", read.text);
+    let stored = read.stored;
     assert_eq!(stored.len(), records.len());
     for record in &records {
         let event = stored
@@ -588,7 +532,7 @@ async fn slack_preset_reads_real_shaped_pages() {
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
     }
-    let requests = server.requests().await;
+    let requests = read.requests;
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(requests[0].starts_with("/audit/v1/logs?") && requests[0].contains("limit=1000"));
     assert!(requests[0].contains("oldest=") && requests[0].contains("latest="));
@@ -597,9 +541,7 @@ async fn slack_preset_reads_real_shaped_pages() {
         "the second page is asked with the first page's next_cursor: {requests:?}"
     );
     assert!(
-        server
-            .authorizations()
-            .await
+        read.authorizations
             .iter()
             .all(|a| a == "Bearer xoxp-fixture"),
         "the token goes as a bearer token"
@@ -622,32 +564,26 @@ async fn atlassian_preset_reads_real_shaped_pages() {
     };
     let pages = [read("001.json"), read("002.json")];
     let first = pages[0]["data"][0].clone();
-    let server =
-        common::fixture_server::serve(pages.iter().map(|p| (p.to_string(), None)).collect()).await;
-    let work = tempfile::tempdir().unwrap();
-    let source = format!(
-        "{}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
-        atlassian_source(&server.base_url)
-    );
-    let config = write_config(work.path(), &source);
-    let out = sluice()
-        .args(["run", "--once", "--config", config.to_str().unwrap()])
-        .env("ATLASSIAN_API_KEY", "fixture-key")
-        .output()
-        .await
-        .unwrap();
-    let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let read = read_pages(
+        pages.iter().map(|p| p.to_string()).collect(),
+        atlassian_source,
+        "",
+        ("ATLASSIAN_API_KEY", "fixture-key"),
+        "atlassian",
+    )
+    .await;
+    let text = read.text;
+    assert_eq!(read.code, Some(1), "{text}");
     assert!(
         text.contains("the API repeats pages") && text.contains("`test_id`"),
         "{text}"
     );
-    let stored = common::lake::envelopes(&work.path().join("lake"), "atlassian");
+    let stored = read.stored;
     assert_eq!(stored.len(), 1, "the first page is kept: {stored:?}");
     assert_eq!(stored[0]["data"], first);
     assert_eq!(stored[0]["event_id"], "test_id");
     assert_eq!(stored[0]["event_time"], "2022-05-12T19:13:13.000Z");
-    let requests = server.requests().await;
+    let requests = read.requests;
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(requests[0].starts_with(&format!(
         "/admin/v1/orgs/{}/events?",
@@ -658,57 +594,71 @@ async fn atlassian_preset_reads_real_shaped_pages() {
         requests[1].contains("cursor=CURSOR_VAULE"),
         "the second page is asked with meta.next: {requests:?}"
     );
-    assert!(server
-        .authorizations()
-        .await
+    assert!(read
+        .authorizations
         .iter()
         .all(|a| a == "Bearer fixture-key"));
 }
 
-/// What reading recorded 1Password pages through one stream of the preset did.
-struct OnePasswordRead {
+/// What one run of a preset over recorded pages did.
+struct FixtureRead {
     code: Option<i32>,
     text: String,
     stored: Vec<serde_json::Value>,
     requests: Vec<String>,
-    bodies: Vec<serde_json::Value>,
+    bodies: Vec<String>,
     authorizations: Vec<String>,
 }
 
-/// Serves `pages` (grove's `events_<dir>/NNN.json`) in order to the preset limited to
-/// `stream`, reaching back far enough for their old timestamps.
-async fn read_onepassword_pages(dir: &Path, stream: &str, pages: &[&str]) -> OnePasswordRead {
-    let pages: Vec<common::fixture_server::Page> = pages
-        .iter()
-        .map(|name| (std::fs::read_to_string(dir.join(name)).unwrap(), None))
-        .collect();
-    let server = common::fixture_server::serve(pages).await;
+/// Serves `pages` (response bodies) in order to the preset source `source` builds for the
+/// server's URL, plus `extra` lines, reaching back far enough for the fixtures' old events,
+/// and runs it once with the credential `env`; reads back the lake of source `lake`.
+async fn read_pages(
+    pages: Vec<String>,
+    source: impl Fn(&str) -> String,
+    extra: &str,
+    env: (&str, &str),
+    lake: &str,
+) -> FixtureRead {
+    let server =
+        common::fixture_server::serve(pages.into_iter().map(|page| (page, None)).collect()).await;
     let work = tempfile::tempdir().unwrap();
     let source = format!(
-        "{}streams = [\"{stream}\"]\nwindow = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
-        onepassword_source(&server.base_url)
+        "{}{extra}window = {{ lookback = \"20000d\", max_window = \"20000d\" }}\n",
+        source(&server.base_url)
     );
     let config = write_config(work.path(), &source);
     let out = sluice()
         .args(["run", "--once", "--config", config.to_str().unwrap()])
-        .env("OP_EVENTS_TOKEN", "fixture-token")
+        .env(env.0, env.1)
         .output()
         .await
         .unwrap();
-    let lake_name = format!("onepassword-{stream}");
-    OnePasswordRead {
+    FixtureRead {
         code: out.status.code(),
         text: output_text(&out),
-        stored: common::lake::envelopes(&work.path().join("lake"), &lake_name),
+        stored: common::lake::envelopes(&work.path().join("lake"), lake),
         requests: server.requests().await,
-        bodies: server
-            .bodies()
-            .await
-            .iter()
-            .map(|b| serde_json::from_str(b).expect("Sluice sends JSON bodies"))
-            .collect(),
+        bodies: server.bodies().await,
         authorizations: server.authorizations().await,
     }
+}
+
+/// The 1Password preset limited to `stream`, over grove's `pages` of that stream in `dir`.
+async fn read_onepassword_pages(dir: &Path, stream: &str, pages: &[&str]) -> FixtureRead {
+    let pages = pages
+        .iter()
+        .map(|name| std::fs::read_to_string(dir.join(name)).unwrap())
+        .collect();
+    let extra = format!("streams = [\"{stream}\"]\n");
+    let lake = format!("onepassword-{stream}");
+    let env = ("OP_EVENTS_TOKEN", "fixture-token");
+    read_pages(pages, onepassword_source, &extra, env, &lake).await
+}
+
+/// The body of request `n`, parsed.
+fn body(read: &FixtureRead, n: usize) -> serde_json::Value {
+    serde_json::from_str(&read.bodies[n]).expect("Sluice sends JSON bodies")
 }
 
 fn page_items(dir: &Path, name: &str) -> Vec<serde_json::Value> {
@@ -783,7 +733,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
                 "{:?}",
                 read.requests
             );
-            let first = read.bodies[0].as_object().unwrap();
+            let first = body(&read, 0);
+            let first = first.as_object().unwrap();
             let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
             keys.sort();
             assert_eq!(
@@ -799,7 +750,7 @@ async fn onepassword_preset_reads_real_shaped_pages() {
                 .unwrap()["cursor"]
                     .clone();
                 assert_eq!(
-                    read.bodies[1],
+                    body(&read, 1),
                     serde_json::json!({ "cursor": cursor }),
                     "then only the cursor of the page before"
                 );
