@@ -4,6 +4,10 @@
 //! the sink through the library; the last runs the real binary with a lake and a HEC sink.
 
 mod common;
+// Only the collector of the TLS servers is used here.
+#[allow(dead_code)]
+#[path = "engine/tls.rs"]
+mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -966,4 +970,32 @@ max_batch_events = 150
         );
     }
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_certificate_of_a_ca_file_bundle_is_trusted() {
+    // The collector's certificate is signed by the test CA, which is the SECOND certificate
+    // of the bundle: a client that keeps only the first cannot reach it.
+    let (served, base) = tls::start_answering(false, r#"{"text":"Success","code":0}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    let other = std::fs::read_to_string(tls::fixture("client.pem")).unwrap();
+    let ca = std::fs::read_to_string(tls::fixture("ca.pem")).unwrap();
+    std::fs::write(&bundle, other + &ca).unwrap();
+    let mut c = config(&base);
+    c.ca_file = Some(bundle.clone());
+    c.max_attempts = 1;
+    let mut sink = HecSink::new(&c, "okta").unwrap();
+    write_pages(&mut sink, &envelopes(3), 3).await;
+    let payload = sink.prepare("b").await.expect("the collector is trusted");
+    assert_eq!(payload.unwrap()["events"], 3);
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // A file without a certificate is refused when the sink is made, naming it.
+    std::fs::write(&bundle, "not a certificate\n").unwrap();
+    let err = HecSink::new(&c, "okta").err().expect("refused").to_string();
+    assert!(
+        err.contains("ca_file") && err.contains(&bundle.display().to_string()),
+        "{err}"
+    );
 }

@@ -177,13 +177,22 @@ impl HecSink {
                     path.display()
                 ))
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            // Every certificate of the bundle: a collector's chain may end at any of them.
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 fail(format!(
-                    "`ca_file` {} is not a PEM certificate: {e}",
+                    "`ca_file` {} is not a PEM certificate bundle: {e}",
                     path.display()
                 ))
             })?;
-            builder = builder.add_root_certificate(cert);
+            if certificates.is_empty() {
+                return Err(fail(format!(
+                    "`ca_file` {} holds no PEM certificate (hint: give the CA certificate(s) that signed the collector's, as -----BEGIN CERTIFICATE----- blocks)",
+                    path.display()
+                )));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
         }
         if config.insecure_skip_verify {
             tracing::warn!(sink = %config.name, url = %event_url, "TLS certificate verification is OFF for this sink (insecure_skip_verify): anyone on the network path can read its token");

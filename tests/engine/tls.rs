@@ -1,4 +1,6 @@
-//! An HTTPS API that requires a client certificate (mutual TLS), for `http.client_cert`.
+//! An HTTPS server for the TLS tests: an API that requires a client certificate (mutual TLS),
+//! for `http.client_cert`, and a collector whose certificate only a whole CA bundle trusts,
+//! for `ca_file`.
 //!
 //! The certificates in `tests/engine/tls/` are TEST-ONLY, made with `openssl` for this test
 //! (a CA, a server certificate for 127.0.0.1 and localhost, a client certificate, valid for
@@ -22,28 +24,44 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Starts the server; returns how many requests it answered (only clients with a certificate
 /// the test CA signed get that far) and its base URL.
 pub async fn start() -> (Arc<AtomicUsize>, String) {
+    start_answering(true, "[]").await
+}
+
+/// Starts a server whose certificate the test CA signed, answering every request with the
+/// JSON `body`; with `client_certificates`, only clients presenting a certificate the test
+/// CA signed get an answer. Returns how many requests it answered and its base URL.
+pub async fn start_answering(
+    client_certificates: bool,
+    body: &'static str,
+) -> (Arc<AtomicUsize>, String) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .unwrap();
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     let key = PrivateKeyDer::from_pem_file(fixture("server-key.pem")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
         .unwrap();
+    let config = if client_certificates {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        builder
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap()
+    } else {
+        builder
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap()
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
@@ -69,7 +87,6 @@ pub async fn start() -> (Arc<AtomicUsize>, String) {
                     }
                 }
                 count.fetch_add(1, Ordering::SeqCst);
-                let body = "[]";
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
