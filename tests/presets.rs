@@ -119,7 +119,9 @@ async fn exact_per_source_through_faults_and_kill_9(
     let events = sim_config.events;
     let dir = tempfile::tempdir().unwrap();
     let mut killer = Killer::new(&format!("presets-{name}"), &dir.path().join("runs"));
-    sim_config.latency = Duration::from_millis(10);
+    // Pages slow enough, and jobs big enough, that runs are still working when the kills
+    // land (with 6,000 GitHub events at 10 ms a page, a run sometimes finished the job first).
+    sim_config.latency = Duration::from_millis(25);
     sim_config.faults = Faults {
         rate_429: 0.03,
         rate_5xx: 0.03,
@@ -190,7 +192,7 @@ async fn okta_preset_is_exact_through_faults_and_kill_9() {
 async fn github_preset_is_exact_through_faults_and_kill_9() {
     exact_through_faults_and_kill_9(
         "github",
-        SimulatorConfig::github(6_000),
+        SimulatorConfig::github(15_000),
         github_source,
         [("GITHUB_TOKEN", "sim-token")],
     )
@@ -199,7 +201,7 @@ async fn github_preset_is_exact_through_faults_and_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_preset_is_exact_through_faults_and_kill_9() {
-    let mut sim_config = SimulatorConfig::slack(8_000);
+    let mut sim_config = SimulatorConfig::slack(15_000);
     // Small pages, so a run makes enough requests for faults and kills to land.
     sim_config.max_page_size = 200;
     exact_through_faults_and_kill_9(
@@ -215,7 +217,7 @@ async fn slack_preset_is_exact_through_faults_and_kill_9() {
 async fn atlassian_preset_is_exact_through_faults_and_kill_9() {
     exact_through_faults_and_kill_9(
         "atlassian",
-        SimulatorConfig::atlassian(6_000),
+        SimulatorConfig::atlassian(12_000),
         atlassian_source,
         [("ATLASSIAN_API_KEY", "sim-token")],
     )
