@@ -29,16 +29,16 @@ async fn chaos_with_late_events_faults_and_kill_9_ends_exact() {
     let mut killer = Killer::new("chaos", &dir.path().join("runs"));
     let profile = GenericProfile {
         pagination: SimPagination::Cursor,
-        late: LateEvents {
-            fraction: 0.05,
-            max_delay: MAX_LATENESS,
-        },
         ..GenericProfile::default()
     };
     // Events run from 15 s ago to 45 s from now: most are published while the test runs,
     // partly late, so runs keep meeting new events behind and at their frontier.
     let anchor = (Utc::now() + TimeDelta::seconds(45)).trunc_subsecs(3);
     let mut sim_config = SimulatorConfig {
+        late: LateEvents {
+            fraction: 0.05,
+            max_delay: MAX_LATENESS,
+        },
         anchor,
         span: Duration::from_secs(60),
         ..SimulatorConfig::generic(EVENTS, profile)

@@ -617,14 +617,14 @@ async fn run_through_late_events(
 ) -> (SimulatorConfig, tempfile::TempDir, String) {
     let profile = GenericProfile {
         pagination: SimPagination::Cursor,
-        late: LateEvents {
-            fraction: LATE_FRACTION,
-            max_delay: MAX_DELAY,
-        },
         ..GenericProfile::default()
     };
     let anchor = (Utc::now() + TimeDelta::seconds(10)).trunc_subsecs(3);
     let sim_config = SimulatorConfig {
+        late: LateEvents {
+            fraction: LATE_FRACTION,
+            max_delay: MAX_DELAY,
+        },
         anchor,
         span: Duration::from_secs(20),
         ..SimulatorConfig::generic(400, profile.clone())

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,7 +115,7 @@ async fn exact_per_source_through_faults_and_kill_9(
     mut sim_config: SimulatorConfig,
     source: impl Fn(&str) -> String,
     envs: [(&str, &str); 1],
-    lakes: Vec<(String, std::collections::HashSet<String>)>,
+    lakes: Vec<(String, HashSet<String>)>,
 ) {
     let events = sim_config.events;
     let dir = tempfile::tempdir().unwrap();
@@ -157,7 +158,7 @@ async fn exact_per_source_through_faults_and_kill_9(
                 .counts
                 .into_keys()
         })
-        .collect::<std::collections::HashSet<_>>()
+        .collect::<HashSet<_>>()
         .len();
     assert_partly_done(delivered(config, &envs).await, stored, events as usize);
 
@@ -224,23 +225,28 @@ async fn atlassian_preset_is_exact_through_faults_and_kill_9() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn onepassword_preset_is_exact_per_stream_through_faults_and_kill_9() {
+/// Each 1Password stream's source and the ids its lake must hold.
+fn onepassword_lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
     use sluice::simulator::onepassword::{stream_ids, Stream};
-    let mut sim_config = SimulatorConfig::onepassword(6_000);
-    // Small pages, so a run makes enough requests for faults and kills to land.
-    sim_config.max_page_size = 100;
-    let lakes = [
+    [
         ("onepassword-auditevents", Stream::AuditEvents),
         ("onepassword-itemusages", Stream::ItemUsages),
         ("onepassword-signinattempts", Stream::SignInAttempts),
     ]
     .into_iter()
     .map(|(name, stream)| {
-        let ids = stream_ids(&sim_config, stream).into_iter().collect();
+        let ids = stream_ids(sim_config, stream).into_iter().collect();
         (name.to_string(), ids)
     })
-    .collect();
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onepassword_preset_is_exact_per_stream_through_faults_and_kill_9() {
+    let mut sim_config = SimulatorConfig::onepassword(6_000);
+    // Small pages, so a run makes enough requests for faults and kills to land.
+    sim_config.max_page_size = 100;
+    let lakes = onepassword_lakes(&sim_config);
     exact_per_source_through_faults_and_kill_9(
         "onepassword",
         sim_config,
@@ -764,3 +770,6 @@ async fn onepassword_preset_reads_real_shaped_pages() {
         }
     }
 }
+
+#[path = "presets/late_events.rs"]
+mod late_events;

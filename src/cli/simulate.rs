@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{EXIT_CONFIG, EXIT_OK};
-use crate::simulator::{self, Faults, SimulatorConfig, Vendor};
+use crate::simulator::{self, Faults, LateEvents, SimulatorConfig, Vendor};
 
 /// Arguments of `sluice simulate`.
 #[derive(Debug, clap::Args)]
@@ -45,6 +45,12 @@ pub struct SimulateArgs {
     /// Extra delay of a slow response.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     slow: Duration,
+    /// Share of events published late (after their event time), to try a settle delay.
+    #[arg(long, default_value_t = 0.0)]
+    late_fraction: f64,
+    /// Longest delay of a late event.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    late_max_delay: Duration,
 }
 
 impl SimulateArgs {
@@ -62,6 +68,10 @@ impl SimulateArgs {
             rate_slow: self.fault_slow,
             slow: self.slow,
             seed: None,
+        };
+        config.late = LateEvents {
+            fraction: self.late_fraction,
+            max_delay: self.late_max_delay,
         };
         config
     }

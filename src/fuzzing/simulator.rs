@@ -110,13 +110,14 @@ impl<'a> Arbitrary<'a> for TimelineInput {
         )?;
         let profile = GenericProfile {
             time_format: *u.choose(SimTimeFormat::ALL)?,
-            late: LateEvents {
-                fraction: f64::from(u.int_in_range(0..=100u8)?) / 100.0,
-                max_delay: Duration::from_millis(u.int_in_range(1..=u64::MAX)?),
-            },
             ..GenericProfile::default()
         };
+        let late = LateEvents {
+            fraction: f64::from(u.int_in_range(0..=100u8)?) / 100.0,
+            max_delay: Duration::from_millis(u.int_in_range(1..=u64::MAX)?),
+        };
         let mut config = SimulatorConfig::generic(u64::arbitrary(u)?, profile);
+        config.late = late;
         config.vendor = vendor;
         config.seed = u64::arbitrary(u)?;
         config.anchor = DateTime::from_timestamp_millis(anchor_ms).unwrap_or_default();

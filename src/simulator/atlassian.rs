@@ -35,6 +35,7 @@ use axum::Router;
 use chrono::{SecondsFormat, Utc};
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing};
 use super::rng::{domain, hash3};
 use super::{request_base, AppState};
 
@@ -187,22 +188,21 @@ async fn events_handler(
         .to_ms
         .map_or(timeline.len(), |ms| timeline.first_at_or_after(ms))
         .max(lo);
+    let listing = Listing::new(timeline, lo..hi, Direction::Descending);
     let top = match &query.cursor {
         Some(cursor) => match decode_cursor(seed, cursor) {
-            Some(position) => position.clamp(lo, hi),
+            Some(position) => position,
             None => {
                 counters.bad_requests.fetch_add(1, Ordering::Relaxed);
                 return error(StatusCode::BAD_REQUEST, "invalid cursor");
             }
         },
-        None => hi,
+        None => listing.first_position(),
     };
-    let bottom = top
-        .saturating_sub(app.config.default_page_size as u64)
-        .max(lo);
+    let page = listing.page(top, app.config.default_page_size, |_| true);
     let base = request_base(&headers, &app);
     let self_url = format!("{base}{}", uri);
-    let cursor = (bottom > lo).then(|| encode_cursor(seed, bottom));
+    let cursor = page.next.map(|bottom| encode_cursor(seed, bottom));
     let next_url = cursor.as_ref().map(|cursor| {
         let mut qs = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in
@@ -216,8 +216,14 @@ async fn events_handler(
         format!("{base}{}?{}", uri.path(), qs.finish())
     });
     let next = cursor.as_deref().zip(next_url.as_deref());
-    let mut body = events::render_page(seed, timeline, (bottom..top).rev(), next, &self_url);
-    body = deliver(&app, fault, body, top - bottom);
+    let mut body = events::render_page(
+        seed,
+        timeline,
+        page.indices.iter().copied(),
+        next,
+        &self_url,
+    );
+    body = deliver(&app, fault, body, &page.indices);
     json_response(StatusCode::OK, rate_limit_headers(RATE_LIMIT - 1), body)
 }
 

@@ -292,13 +292,14 @@ pub(crate) async fn admit(app: &super::AppState) -> Result<FaultKind, Refusal> {
     }
 }
 
-/// The body of a page holding `events` events, as [`admit`] decided: cut short (and counted
-/// as such) under a truncation fault, else counted as a good page.
+/// The body of a page holding the events `indices`, as [`admit`] decided: cut short (and
+/// counted as such) under a truncation fault, else counted as a good page, with its events
+/// and, among them, the late ones.
 pub(crate) fn deliver(
     app: &super::AppState,
     fault: FaultKind,
     body: Vec<u8>,
-    events: u64,
+    indices: &[u64],
 ) -> Vec<u8> {
     use std::sync::atomic::Ordering::Relaxed;
     let counters = &app.counters;
@@ -307,7 +308,17 @@ pub(crate) fn deliver(
         truncate_body(body, fraction)
     } else {
         counters.pages_ok.fetch_add(1, Relaxed);
-        counters.events_served.fetch_add(events, Relaxed);
+        counters
+            .events_served
+            .fetch_add(indices.len() as u64, Relaxed);
+        let lateness = app.timeline.lateness();
+        if lateness.any() {
+            let late = indices
+                .iter()
+                .filter(|i| lateness.delay_ns(**i) > 0)
+                .count();
+            counters.late_events_served.fetch_add(late as u64, Relaxed);
+        }
         body
     }
 }

@@ -38,7 +38,7 @@
 //!
 //! Events are served by time, ties by index ([`SimOrder::Ascending`]) or the exact reverse
 //! ([`SimOrder::NewestFirst`]). A request sees only events whose `visible_at` (time plus
-//! delay, see [`LateEvents`]) has passed on the wall clock, so events with a time in the
+//! delay, see [`LateEvents`](super::LateEvents)) has passed on the wall clock, so events with a time in the
 //! future are never served early and late events show up behind a client's frontier.
 //! Cursors (and the cursors inside next-page URLs) hold a position in the (time, index)
 //! order plus their issue time; with [`GenericProfile::cursor_ttl`] set, older ones answer
@@ -105,8 +105,6 @@ pub struct GenericProfile {
     pub time_format: SimTimeFormat,
     /// Cursors and next-page URLs older than this answer 400 `cursor expired`.
     pub cursor_ttl: Option<Duration>,
-    /// Events that become visible only some time after their event time.
-    pub late: LateEvents,
 }
 
 impl Default for GenericProfile {
@@ -117,7 +115,6 @@ impl Default for GenericProfile {
             auth: SimAuth::Bearer("sim-token".to_string()),
             time_format: SimTimeFormat::default(),
             cursor_ttl: None,
-            late: LateEvents::default(),
         }
     }
 }
@@ -289,31 +286,9 @@ impl SimTimeFormat {
     }
 }
 
-/// Events that the API publishes some time after their event time.
-///
-/// A deterministic `fraction` of the events (chosen from the seed) becomes visible a delay
-/// uniform in `(0, max_delay]` after its time; the others at their time.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LateEvents {
-    /// Share of late events, in `[0, 1]`.
-    pub fraction: f64,
-    /// Longest delay.
-    pub max_delay: Duration,
-}
-
 impl GenericProfile {
     /// Checks what [`crate::simulator::start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let late = &self.late;
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&late.fraction),
-            "late.fraction must be within [0, 1], got {}",
-            late.fraction
-        );
-        anyhow::ensure!(
-            late.fraction == 0.0 || !late.max_delay.is_zero(),
-            "late.max_delay must be positive when late.fraction is"
-        );
         match &self.auth {
             SimAuth::OAuth2 { token_lifetime, .. } => anyhow::ensure!(
                 !token_lifetime.is_zero(),
@@ -350,7 +325,6 @@ pub(crate) fn timeline_of(config: &SimulatorConfig) -> GenericTimeline {
         super::timeline_of(config),
         config.seed,
         config.generic.time_format,
-        &config.generic.late,
     )
 }
 
@@ -808,18 +782,8 @@ fn serve(
         app,
         fault,
         render(app, &selection, &meta, dialect),
-        count as u64,
+        &selection.indices,
     );
-    if !matches!(fault, FaultKind::Truncate { .. }) && timeline.has_late_events() {
-        let late = selection
-            .indices
-            .iter()
-            .filter(|i| timeline.delay_ns(**i) > 0)
-            .count();
-        app.counters
-            .late_events_served
-            .fetch_add(late as u64, Ordering::Relaxed);
-    }
     json_ok(headers, body)
 }
 

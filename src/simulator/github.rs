@@ -45,6 +45,7 @@ use axum::Router;
 use chrono::Utc;
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing, Page};
 use super::rng::{domain, hash3};
 use super::{request_base, AppState};
 
@@ -198,13 +199,6 @@ fn decode_cursor(seed: u64, ascending: bool, cursor: &str) -> Option<u64> {
     (check == hash3(seed, domain::CURSOR, position) as u32).then_some(position)
 }
 
-/// One page: the indices served, in order, and the listing position after them when more
-/// events of the query remain.
-struct Page {
-    indices: Vec<u64>,
-    next: Option<u64>,
-}
-
 /// Ascending pages walk positions up from the query's first index; descending pages walk
 /// down from its end (a position is then the exclusive upper index).
 fn page(app: &AppState, query: &AuditQuery) -> Result<Page, GitHubError> {
@@ -222,34 +216,13 @@ fn page(app: &AppState, query: &AuditQuery) -> Result<Page, GitHubError> {
         None if query.ascending => lo,
         None => hi,
     };
-    let mut indices = Vec::new();
-    if query.ascending {
-        let mut position = start.max(lo);
-        while position < hi && indices.len() < query.per_page {
-            if query.include.admits(seed, position) {
-                indices.push(position);
-            }
-            position += 1;
-        }
-        let more = (position..hi).any(|i| query.include.admits(seed, i));
-        Ok(Page {
-            indices,
-            next: more.then_some(position),
-        })
+    let direction = if query.ascending {
+        Direction::Ascending
     } else {
-        let mut position = start.min(hi);
-        while position > lo && indices.len() < query.per_page {
-            position -= 1;
-            if query.include.admits(seed, position) {
-                indices.push(position);
-            }
-        }
-        let more = (lo..position).any(|i| query.include.admits(seed, i));
-        Ok(Page {
-            indices,
-            next: more.then_some(position),
-        })
-    }
+        Direction::Descending
+    };
+    let listing = Listing::new(timeline, lo..hi, direction);
+    Ok(listing.page(start, query.per_page, |i| query.include.admits(seed, i)))
 }
 
 fn next_link(base: &str, path: &str, query: &AuditQuery, cursor: &str) -> String {
@@ -399,8 +372,8 @@ async fn audit_log(
             return error_response(error);
         }
     };
-    let served_events = page.indices.len() as u64;
-    let mut body = events::render_page(app.config.seed, &app.timeline, page.indices.into_iter());
+    let mut body =
+        events::render_page(app.config.seed, &app.timeline, page.indices.iter().copied());
     let mut answer = HeaderMap::new();
     rate_limit_headers(&mut answer, RATE_LIMIT - 1);
     if let Some(next) = page.next {
@@ -416,7 +389,7 @@ async fn audit_log(
             answer.insert(LINK, value);
         }
     }
-    body = deliver(&app, fault, body, served_events);
+    body = deliver(&app, fault, body, &page.indices);
     json_response(StatusCode::OK, answer, body)
 }
 

@@ -26,6 +26,8 @@ pub mod atlassian;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
+mod late;
+mod listing;
 pub mod okta;
 pub mod onepassword;
 mod rng;
@@ -52,7 +54,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
-pub use generic::{GenericProfile, LateEvents, SimAuth, SimOrder, SimPagination, SimTimeFormat};
+pub use generic::{GenericProfile, SimAuth, SimOrder, SimPagination, SimTimeFormat};
+pub use late::LateEvents;
 
 use faults::FaultInjector;
 use timeline::Timeline;
@@ -150,6 +153,8 @@ pub struct SimulatorConfig {
     pub token: String,
     /// Injected faults.
     pub faults: Faults,
+    /// Events the API publishes some time after their event time (none by default).
+    pub late: LateEvents,
     /// How the generic vendor behaves (ignored by the other vendors).
     pub generic: GenericProfile,
 }
@@ -170,6 +175,7 @@ impl SimulatorConfig {
             latency: Duration::ZERO,
             token: "sim-token".to_string(),
             faults: Faults::none(),
+            late: LateEvents::default(),
             generic: GenericProfile::default(),
         }
     }
@@ -238,6 +244,7 @@ impl SimulatorConfig {
         );
         anyhow::ensure!(self.max_page_size > 0, "max_page_size must be at least 1");
         self.generic.validate()?;
+        self.late.validate()?;
         self.faults.validate()
     }
 }
@@ -331,7 +338,7 @@ pub(crate) struct AppState {
 }
 
 fn timeline_of(config: &SimulatorConfig) -> Timeline {
-    Timeline::new(config.seed, config.events, config.anchor, config.span)
+    Timeline::new(config.seed, config.events, config.anchor, config.span).with_late(&config.late)
 }
 
 /// `scheme://host[:port]` as the client addressed us, so links work through whatever
@@ -557,12 +564,12 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 }
 
 /// When event `index` becomes visible to clients: its [`event_time`] plus its delay (see
-/// [`LateEvents`]). The Okta profile serves every event regardless of the clock; for it
-/// this is the event time.
+/// [`LateEvents`]). No profile serves an event before then.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
         Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian | Vendor::OnePassword => {
-            event_time(config, index)
+            let ns = timeline_of(config).visible_at_ns(index);
+            generic::timing_to_datetime(ns)
         }
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))

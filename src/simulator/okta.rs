@@ -31,6 +31,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 
 use super::faults::{admit, deliver, FaultKind, Refusal};
+use super::listing::{Direction, Listing, Page};
 use super::rng::{domain, hash3};
 use super::timeline::ceil_millis;
 use super::{request_base, AppState};
@@ -189,15 +190,9 @@ fn decode_cursor(seed: u64, events: u64, cursor: &str) -> Option<u64> {
     (index <= events && check == hash3(seed, domain::CURSOR, index) as u32).then_some(index)
 }
 
-/// The slice of the timeline one request serves.
-struct PageWindow {
-    start: u64,
-    end: u64,
-    /// Index the next page starts at, if events remain in the query's range.
-    next: Option<u64>,
-}
-
-fn page_window(app: &AppState, query: &LogsQuery) -> Result<PageWindow, OktaError> {
+/// The page one request serves: oldest first from `since` (or the `after` cursor) up to
+/// `until`, visible events only.
+fn page_window(app: &AppState, query: &LogsQuery) -> Result<Page, OktaError> {
     let timeline = &app.timeline;
     let index_of = |t: &DateTime<Utc>| timeline.first_at_or_after(ceil_millis(t));
     let since = query.since.as_ref().map_or(0, |(_, t)| index_of(t));
@@ -215,13 +210,8 @@ fn page_window(app: &AppState, query: &LogsQuery) -> Result<PageWindow, OktaErro
         .as_ref()
         .map_or(app.config.default_page_size as u64, |(_, n)| *n)
         .min(app.config.max_page_size as u64);
-    let start = since.max(after);
-    let end = until.max(start).min(start.saturating_add(limit));
-    Ok(PageWindow {
-        start,
-        end,
-        next: (end < until).then_some(end),
-    })
+    let listing = Listing::new(timeline, since..until, Direction::Ascending);
+    Ok(listing.page(since.max(after), limit as usize, |_| true))
 }
 
 fn next_link(base: &str, query: &LogsQuery, cursor: &str) -> String {
@@ -342,10 +332,10 @@ fn serve_page(
     request_headers: &HeaderMap,
     raw_query: Option<&str>,
     query: &LogsQuery,
-    window: &PageWindow,
+    window: &Page,
     fault: FaultKind,
 ) -> Response {
-    let mut body = render_page(app.config.seed, &app.timeline, window.start, window.end);
+    let mut body = render_page(app.config.seed, &app.timeline, &window.indices);
     let mut headers = HeaderMap::new();
     normal_rate_limit_headers(&mut headers);
     let base = request_base(request_headers, app);
@@ -364,7 +354,7 @@ fn serve_page(
             headers.append(LINK, value);
         }
     }
-    body = deliver(app, fault, body, window.end - window.start);
+    body = deliver(app, fault, body, &window.indices);
     json_response(StatusCode::OK, headers, body)
 }
 

@@ -50,6 +50,7 @@ use chrono::DateTime;
 use serde_json::{Map, Value};
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing};
 use super::rng::{domain, hash3, mix64};
 use super::timeline::Timeline;
 use super::{AppState, SimulatorConfig};
@@ -233,18 +234,18 @@ fn millis(value: &Value) -> Result<i64, &'static str> {
     Ok(super::timeline::ceil_millis(&time.to_utc()))
 }
 
-/// The indices of `stream`'s events from `position`: at most `limit` of them, and where the
-/// next page starts.
-fn page(stream: Stream, position: Position) -> (Vec<u64>, u64) {
-    let lag = (stream.number() + 3 - position.next % 3) % 3;
-    let indices: Vec<u64> = (position.next.saturating_add(lag)..position.end)
-        .step_by(3)
-        .take(position.limit)
-        .collect();
-    let next = indices
-        .last()
-        .map_or(position.end.max(position.next), |i| i + 1);
-    (indices, next)
+/// The visible indices of `stream`'s events from `position`: at most `limit` of them,
+/// where the next page starts, and whether visible events of the range remain.
+fn page(timeline: &Timeline, stream: Stream, position: Position) -> (Vec<u64>, u64, bool) {
+    let range = position.next..position.end;
+    let listing = Listing::new(timeline, range, Direction::Ascending);
+    let page = listing.page(position.next, position.limit, |i| Stream::of(i) == stream);
+    // With nothing more to read, the cursor stays after the last event served, so a
+    // client polling with it later picks up what was published since.
+    let next = page
+        .next
+        .unwrap_or_else(|| page.indices.last().map_or(position.next, |last| last + 1));
+    (page.indices, next, page.next.is_some())
 }
 
 fn is_authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -284,19 +285,9 @@ async fn events_handler(
             return error(StatusCode::BAD_REQUEST, message);
         }
     };
-    let (indices, next) = page(stream, position);
+    let (indices, next, has_more) = page(&app.timeline, stream, position);
     let following = Position { next, ..position };
-    let has_more = !page(
-        stream,
-        Position {
-            limit: 1,
-            ..following
-        },
-    )
-    .0
-    .is_empty();
     let cursor = encode_cursor(app.config.seed, stream, following);
-    let count = indices.len() as u64;
     let body = render_page(
         app.config.seed,
         &app.timeline,
@@ -305,7 +296,7 @@ async fn events_handler(
         &cursor,
         has_more,
     );
-    json_response(StatusCode::OK, deliver(&app, fault, body, count))
+    json_response(StatusCode::OK, deliver(&app, fault, body, &indices))
 }
 
 fn render_page(

@@ -35,6 +35,7 @@ use axum::Router;
 use base64::Engine as _;
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing};
 use super::rng::{domain, hash3};
 use super::AppState;
 
@@ -213,9 +214,10 @@ async fn logs(
         .to_ms
         .map_or(timeline.len(), |ms| timeline.first_at_or_after(ms))
         .max(lo);
+    let listing = Listing::new(timeline, lo..hi, Direction::Descending);
     let top = match &query.cursor {
         Some(cursor) => match decode_cursor(seed, cursor) {
-            Some(position) => position.clamp(lo, hi),
+            Some(position) => position,
             None => {
                 counters.bad_requests.fetch_add(1, Ordering::Relaxed);
                 return error_response(SlackError {
@@ -224,16 +226,14 @@ async fn logs(
                 });
             }
         },
-        None => hi,
+        None => listing.first_position(),
     };
-    let bottom = top.saturating_sub(query.limit as u64).max(lo);
-    let next = if bottom > lo {
-        encode_cursor(seed, bottom)
-    } else {
-        String::new()
-    };
-    let mut body = events::render_page(seed, timeline, (bottom..top).rev(), &next);
-    body = deliver(&app, fault, body, top - bottom);
+    let page = listing.page(top, query.limit, |_| true);
+    let next = page
+        .next
+        .map_or_else(String::new, |bottom| encode_cursor(seed, bottom));
+    let mut body = events::render_page(seed, timeline, page.indices.iter().copied(), &next);
+    body = deliver(&app, fault, body, &page.indices);
     json_response(StatusCode::OK, HeaderMap::new(), body)
 }
 

@@ -22,6 +22,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::time::Duration;
 
+use super::late::{LateEvents, Lateness};
 use super::rng::{domain, hash3};
 
 /// Chance that an index not forced to end a group ends one anyway.
@@ -36,6 +37,8 @@ pub(crate) struct Timeline {
     events: u64,
     start_ms: i64,
     span_ms: i64,
+    /// Which events are published late (none unless [`Timeline::with_late`]).
+    late: Lateness,
 }
 
 impl Timeline {
@@ -51,7 +54,31 @@ impl Timeline {
             events,
             start_ms,
             span_ms: anchor_ms - start_ms,
+            late: Lateness::default(),
         }
+    }
+
+    /// The same timeline with `late`'s share of events published late.
+    pub(crate) fn with_late(mut self, late: &LateEvents) -> Self {
+        self.late = Lateness::new(self.seed, late);
+        self
+    }
+
+    /// Which events are late, and by how much.
+    pub(crate) fn lateness(&self) -> &Lateness {
+        &self.late
+    }
+
+    /// When event `index` becomes visible, in nanoseconds since the epoch: its time plus
+    /// its delay.
+    pub(crate) fn visible_at_ns(&self, index: u64) -> i128 {
+        i128::from(self.published_ms(index)) * 1_000_000 + i128::from(self.late.delay_ns(index))
+    }
+
+    /// Whether event `index` is visible at `now_ns`: its time has come and it is not
+    /// still held back as a late event.
+    pub(crate) fn is_visible(&self, index: u64, now_ns: i128) -> bool {
+        self.visible_at_ns(index) <= now_ns
     }
 
     pub(crate) fn len(&self) -> u64 {

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::simulator::LateEvents;
 use crate::simulator::{
     self, event, event_id, event_ids, event_time, visible_at, Faults, RunningSimulator,
     SimulatorConfig, Vendor,
@@ -297,13 +298,10 @@ fn late_events_are_a_deterministic_fraction_with_bounded_delays() {
         fraction: 0.2,
         max_delay: Duration::from_secs(3),
     };
-    let cfg = config(
-        10_000,
-        GenericProfile {
-            late: late.clone(),
-            ..GenericProfile::default()
-        },
-    );
+    let cfg = SimulatorConfig {
+        late: late.clone(),
+        ..config(10_000, GenericProfile::default())
+    };
     let mut count = 0;
     for i in 0..cfg.events {
         let delay = visible_at(&cfg, i) - event_time(&cfg, i);
@@ -316,16 +314,13 @@ fn late_events_are_a_deterministic_fraction_with_bounded_delays() {
     assert!((1800..2200).contains(&count), "{count} late events");
     let on_time = config(100, GenericProfile::default());
     assert!((0..100).all(|i| visible_at(&on_time, i) == event_time(&on_time, i)));
-    let bad = config(
-        1,
-        GenericProfile {
-            late: LateEvents {
-                fraction: 0.5,
-                max_delay: Duration::ZERO,
-            },
-            ..GenericProfile::default()
+    let bad = SimulatorConfig {
+        late: LateEvents {
+            fraction: 0.5,
+            max_delay: Duration::ZERO,
         },
-    );
+        ..config(1, GenericProfile::default())
+    };
     assert!(bad.validate().is_err());
 }
 
@@ -524,14 +519,14 @@ async fn only_visible_events_are_served() {
     // Events spread over the next 2 s: none visible yet, then more and more.
     let p = GenericProfile {
         pagination: SimPagination::Cursor,
-        late: LateEvents {
-            fraction: 0.5,
-            max_delay: Duration::from_secs(1),
-        },
         ..GenericProfile::default()
     };
     let now = Utc::now();
     let cfg = SimulatorConfig {
+        late: LateEvents {
+            fraction: 0.5,
+            max_delay: Duration::from_secs(1),
+        },
         anchor: now + chrono::TimeDelta::milliseconds(1500),
         span: Duration::from_millis(2000),
         ..SimulatorConfig::generic(200, p.clone())
@@ -566,14 +561,14 @@ async fn cursors_are_positions_not_offsets_into_the_visible_list() {
     // Every event is late by up to 1 s: the first page sees a scattered subset.
     let p = GenericProfile {
         pagination: SimPagination::Cursor,
-        late: LateEvents {
-            fraction: 1.0,
-            max_delay: Duration::from_secs(1),
-        },
         ..GenericProfile::default()
     };
     let now = Utc::now();
     let cfg = SimulatorConfig {
+        late: LateEvents {
+            fraction: 1.0,
+            max_delay: Duration::from_secs(1),
+        },
         anchor: now - chrono::TimeDelta::milliseconds(100),
         span: Duration::from_millis(1000),
         ..SimulatorConfig::generic(100, p)

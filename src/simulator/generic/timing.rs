@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{LateEvents, SimTimeFormat};
+use super::SimTimeFormat;
 use crate::simulator::rng::{domain, hash3};
 use crate::simulator::timeline::Timeline;
 
@@ -30,35 +30,15 @@ pub(crate) struct GenericTimeline {
     timeline: Timeline,
     seed: u64,
     format: SimTimeFormat,
-    /// Events with `hash < late_threshold` (in `[0, 2^64)`) are late.
-    late_threshold: u128,
-    max_delay_ns: u64,
 }
 
 impl GenericTimeline {
-    pub(crate) fn new(
-        timeline: Timeline,
-        seed: u64,
-        format: SimTimeFormat,
-        late: &LateEvents,
-    ) -> Self {
-        let max_delay_ns = u64::try_from(late.max_delay.as_nanos()).unwrap_or(u64::MAX);
-        let fraction = if late.fraction.is_finite() {
-            late.fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let late_threshold = if max_delay_ns == 0 {
-            0
-        } else {
-            (fraction * 18_446_744_073_709_551_616.0) as u128
-        };
+    /// `timeline` carries the late events (see [`Timeline::with_late`]).
+    pub(crate) fn new(timeline: Timeline, seed: u64, format: SimTimeFormat) -> Self {
         Self {
             timeline,
             seed,
             format,
-            late_threshold,
-            max_delay_ns,
         }
     }
 
@@ -85,18 +65,12 @@ impl GenericTimeline {
 
     /// Whether any event can be late at all.
     pub(crate) fn has_late_events(&self) -> bool {
-        self.late_threshold > 0
+        self.timeline.lateness().any()
     }
 
     /// How long after its time event `index` becomes visible, in nanoseconds.
     pub(crate) fn delay_ns(&self, index: u64) -> u64 {
-        if self.late_threshold == 0 {
-            return 0;
-        }
-        if u128::from(hash3(self.seed, domain::LATE, index)) >= self.late_threshold {
-            return 0;
-        }
-        1 + hash3(self.seed, domain::LATE_DELAY, index) % self.max_delay_ns
+        self.timeline.lateness().delay_ns(index)
     }
 
     pub(crate) fn visible_at_ns(&self, index: u64) -> i128 {

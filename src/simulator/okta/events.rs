@@ -541,15 +541,14 @@ pub(crate) fn event_id(config: &SimulatorConfig, index: u64) -> String {
     unique_uuid(config.seed, index).to_string()
 }
 
-/// Events `[start, end)` serialized as one JSON array.
-pub(super) fn render_page(seed: u64, timeline: &Timeline, start: u64, end: u64) -> Vec<u8> {
+/// Events `indices` serialized as one JSON array.
+pub(super) fn render_page(seed: u64, timeline: &Timeline, indices: &[u64]) -> Vec<u8> {
     // Events average ~2 KB; the cap keeps a misconfigured huge page from reserving
     // memory up front (it can still grow as it is actually written).
-    let expected = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
-    let mut body = Vec::with_capacity(expected.min(4096) * 2048 + 2);
+    let mut body = Vec::with_capacity(indices.len().min(4096) * 2048 + 2);
     body.push(b'[');
-    for index in start..end {
-        if index > start {
+    for (n, &index) in indices.iter().enumerate() {
+        if n > 0 {
             body.push(b',');
         }
         // Writing into a Vec cannot fail and LogEvent always serializes.

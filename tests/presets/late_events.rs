@@ -1,0 +1,172 @@
+//! Late events through every preset: each vendor profile publishes a share of its events a
+//! few seconds after their time, while runs keep pulling; the preset's window settings, with
+//! the settle delay shortened to fit a test, must still deliver every event exactly once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{SubsecRound, TimeDelta, Utc};
+use sluice::simulator::{Faults, LateEvents, SimulatorConfig};
+
+use super::common::{output_text, sluice, start_simulator};
+use super::{
+    atlassian_source, github_source, okta_source, onepassword_lakes, onepassword_source,
+    slack_source, write_config,
+};
+
+/// The latest an event is published after its time.
+const MAX_LATENESS: Duration = Duration::from_secs(3);
+/// The settle delay the test gives the preset (its own are minutes): longer than the
+/// lateness, so nothing may be missed.
+const SETTLE: Duration = Duration::from_secs(4);
+
+/// Runs the preset source `source` against `sim_config` with events from 8 s ago to 12 s
+/// from now, a fifth of them published up to [`MAX_LATENESS`] late, and light faults, once
+/// a second until every event is published and settled, then once more. Each source's lake
+/// must hold exactly its ids.
+async fn exact_through_late_events(
+    mut sim_config: SimulatorConfig,
+    source: impl Fn(&str) -> String,
+    envs: [(&str, &str); 1],
+    lakes: Vec<(String, HashSet<String>)>,
+) {
+    let anchor = (Utc::now() + TimeDelta::seconds(12)).trunc_subsecs(3);
+    sim_config.anchor = anchor;
+    sim_config.span = Duration::from_secs(20);
+    sim_config.late = LateEvents {
+        fraction: 0.2,
+        max_delay: MAX_LATENESS,
+    };
+    sim_config.faults = Faults {
+        rate_429: 0.03,
+        rate_5xx: 0.03,
+        seed: Some(7),
+        ..Faults::default()
+    };
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settle = format!(
+        "window = {{ settle_delay = \"{}s\", overlap = \"0s\", lookback = \"1h\" }}\n",
+        SETTLE.as_secs()
+    );
+    let config_path = write_config(dir.path(), &(source(&sim.base_url()) + &settle));
+    let config = config_path.to_str().unwrap();
+
+    let settled =
+        anchor + TimeDelta::from_std(SETTLE + MAX_LATENESS + Duration::from_secs(1)).unwrap();
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut runs = 0;
+    loop {
+        let last = Utc::now() > settled;
+        let run = sluice()
+            .args(["run", "--once", "--config", config])
+            .envs(envs)
+            .output()
+            .await
+            .expect("sluice runs");
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "run {runs}: {}",
+            output_text(&run)
+        );
+        runs += 1;
+        if last {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "late-event runs did not finish in time ({runs} runs)"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        runs >= 5,
+        "only {runs} runs: the test did not pull while events arrived"
+    );
+    let stats = sim.stats();
+    assert!(
+        stats.late_events_served > 0,
+        "the runs met no late event: {stats:?}"
+    );
+    let lake = dir.path().join("lake");
+    for (name, expected) in &lakes {
+        super::common::lake::check_local(&lake, name, &sim_config).assert_holds_exactly(
+            expected,
+            &format!("lake of `{name}` differs from the simulator"),
+        );
+    }
+    sim.shutdown().await;
+}
+
+fn every_event(name: &str, sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
+    let ids = sluice::simulator::event_ids(sim_config)
+        .into_iter()
+        .collect();
+    vec![(name.to_string(), ids)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::okta(1_500);
+    let lakes = every_event("okta", &sim_config);
+    exact_through_late_events(
+        sim_config,
+        okta_source,
+        [("OKTA_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::github(1_500);
+    let lakes = every_event("github", &sim_config);
+    exact_through_late_events(
+        sim_config,
+        github_source,
+        [("GITHUB_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::slack(1_500);
+    let lakes = every_event("slack", &sim_config);
+    exact_through_late_events(
+        sim_config,
+        slack_source,
+        [("SLACK_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atlassian_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::atlassian(1_500);
+    let lakes = every_event("atlassian", &sim_config);
+    exact_through_late_events(
+        sim_config,
+        atlassian_source,
+        [("ATLASSIAN_API_KEY", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onepassword_preset_is_exact_per_stream_through_late_events() {
+    let sim_config = SimulatorConfig::onepassword(1_500);
+    let lakes = onepassword_lakes(&sim_config);
+    exact_through_late_events(
+        sim_config,
+        onepassword_source,
+        [("OP_EVENTS_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
