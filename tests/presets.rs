@@ -764,3 +764,6 @@ async fn onepassword_preset_reads_real_shaped_pages() {
         }
     }
 }
+
+#[path = "presets/duo.rs"]
+mod duo;

@@ -602,7 +602,7 @@ impl<'a> Pipeline<'a> {
             records = page.records.len(),
             from = %crate::timefmt::rfc3339_millis(half.start),
             to = %crate::timefmt::rfc3339_millis(half.end),
-            "a full page without pagination: listing the window again in halves"
+            "a full page without pagination: listing the window again in parts (halves, or up to the latest record of an oldest-first answer)"
         );
         self.pending.window = Some(half);
         self.pending.listing = None;

@@ -368,7 +368,10 @@ fn refuse_unknown(params: &[(String, String)], known: &[&str]) -> Result<(), Fai
 }
 
 fn parse_v2(params: &[(String, String)], now_ms: i64) -> Result<V2Query, Fail> {
-    refuse_unknown(params, &["mintime", "maxtime", "limit", "sort", "next_offset"])?;
+    refuse_unknown(
+        params,
+        &["mintime", "maxtime", "limit", "sort", "next_offset"],
+    )?;
     let required = |name: &'static str| Fail {
         detail: Some(name.to_string()),
         ..fail(
@@ -461,9 +464,10 @@ async fn logs_handler(
             return fail_response(fail(status, code, "Unknown internal server error"));
         }
     };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let counters = &app.counters;
     if let Err(refusal) = verify(&app, &method, &uri, &headers, &params) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);

@@ -131,11 +131,23 @@ mod tests {
         let seconds = TimeFormat::EpochSeconds;
         // Cut to the second the format writes; the first part ends there.
         let at = t(130) + chrono::Duration::milliseconds(700);
-        assert_eq!(first_part(&w, None, &seconds, Some(at)).unwrap().end, t(130));
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(at)).unwrap().end,
+            t(130)
+        );
         // At the start (every record in its first second) or past the end: the middle.
-        assert_eq!(first_part(&w, None, &seconds, Some(t(100))).unwrap().end, t(150));
-        assert_eq!(first_part(&w, None, &seconds, Some(t(250))).unwrap().end, t(150));
-        assert_eq!(first_part(&w, None, &seconds, None), first_half(&w, None, &seconds));
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(t(100))).unwrap().end,
+            t(150)
+        );
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(t(250))).unwrap().end,
+            t(150)
+        );
+        assert_eq!(
+            first_part(&w, None, &seconds, None),
+            first_half(&w, None, &seconds)
+        );
     }
 
     #[test]

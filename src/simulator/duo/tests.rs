@@ -56,10 +56,11 @@ async fn get(
     if let Some(s) = signing {
         let owned: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-        let canonical = canonical_request(s.sha512, &s.date, &Method::GET, &host, path, &owned, &[]);
+        let canonical =
+            canonical_request(s.sha512, &s.date, &Method::GET, &host, path, &owned, &[]);
         let signature = hmac_hex(s.sha512, s.skey, &canonical).unwrap();
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{signature}", s.ikey));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{signature}", s.ikey));
         request = request
             .header("Date", s.date)
             .header("Authorization", format!("Basic {basic}"));
@@ -81,14 +82,28 @@ fn the_canonical_request_matches_duos_published_vector() {
     // The version 2 test vector of Duo's Python client (tests/test_client.py): mixed-case
     // method and host are normalized, parameters encoded and sorted.
     let params = vec![
-        ("\u{469a}\u{287b}\u{35d0}\u{8ef3}\u{6727}\u{502a}\u{0810}\u{d091}\u{c8}\u{c170}".to_string(),
-         "\u{0f45}\u{1a76}\u{341a}\u{654c}\u{c23f}\u{9b09}\u{abe2}\u{8343}\u{1b27}\u{60d0}".to_string()),
-        ("\u{7449}\u{7e4b}\u{ccfb}\u{59ff}\u{fe5f}\u{83b7}\u{adcc}\u{900c}\u{cfd1}\u{7813}".to_string(),
-         "\u{8db7}\u{5022}\u{92d3}\u{42ef}\u{207d}\u{8730}\u{acfe}\u{5617}\u{0946}\u{4e30}".to_string()),
-        ("\u{7470}\u{9314}\u{901c}\u{9eae}\u{40d8}\u{4201}\u{82d8}\u{8c70}\u{1d31}\u{a042}".to_string(),
-         "\u{17d9}\u{0ba8}\u{9358}\u{aadf}\u{a42a}\u{48be}\u{fb96}\u{6fe9}\u{b7ff}\u{32f3}".to_string()),
-        ("\u{c2c5}\u{2c1d}\u{2620}\u{3617}\u{96b3}F\u{8605}\u{20e8}\u{ac21}\u{5934}".to_string(),
-         "\u{fba9}\u{41aa}\u{bd83}\u{840b}\u{2615}\u{3e6e}\u{652d}\u{a8b5}\u{d56b}U".to_string()),
+        (
+            "\u{469a}\u{287b}\u{35d0}\u{8ef3}\u{6727}\u{502a}\u{0810}\u{d091}\u{c8}\u{c170}"
+                .to_string(),
+            "\u{0f45}\u{1a76}\u{341a}\u{654c}\u{c23f}\u{9b09}\u{abe2}\u{8343}\u{1b27}\u{60d0}"
+                .to_string(),
+        ),
+        (
+            "\u{7449}\u{7e4b}\u{ccfb}\u{59ff}\u{fe5f}\u{83b7}\u{adcc}\u{900c}\u{cfd1}\u{7813}"
+                .to_string(),
+            "\u{8db7}\u{5022}\u{92d3}\u{42ef}\u{207d}\u{8730}\u{acfe}\u{5617}\u{0946}\u{4e30}"
+                .to_string(),
+        ),
+        (
+            "\u{7470}\u{9314}\u{901c}\u{9eae}\u{40d8}\u{4201}\u{82d8}\u{8c70}\u{1d31}\u{a042}"
+                .to_string(),
+            "\u{17d9}\u{0ba8}\u{9358}\u{aadf}\u{a42a}\u{48be}\u{fb96}\u{6fe9}\u{b7ff}\u{32f3}"
+                .to_string(),
+        ),
+        (
+            "\u{c2c5}\u{2c1d}\u{2620}\u{3617}\u{96b3}F\u{8605}\u{20e8}\u{ac21}\u{5934}".to_string(),
+            "\u{fba9}\u{41aa}\u{bd83}\u{840b}\u{2615}\u{3e6e}\u{652d}\u{a8b5}\u{d56b}U".to_string(),
+        ),
     ];
     let canonical = canonical_request(
         false,
@@ -100,7 +115,12 @@ fn the_canonical_request_matches_duos_published_vector() {
         &[],
     );
     assert_eq!(
-        hmac_hex(false, "gtdfxv9YgVBYcF6dl2Eq17KUQJN2PLM2ODVTkvoT", &canonical).unwrap(),
+        hmac_hex(
+            false,
+            "gtdfxv9YgVBYcF6dl2Eq17KUQJN2PLM2ODVTkvoT",
+            &canonical
+        )
+        .unwrap(),
         "f01811cbbf9561623ab45b893096267fd46a5178"
     );
     // Version 5: the X-Duo header hash of that vector.
@@ -238,7 +258,13 @@ async fn the_administrator_log_serves_the_1000_earliest_from_mintime_in_seconds(
     let sim = start(cfg.clone()).await;
     let path = Stream::Administrator.path();
     let from = simulator::event_time(&cfg, 301).timestamp();
-    let (status, page) = get(&sim, path, &[("mintime", from.to_string())], Some(Signing::default())).await;
+    let (status, page) = get(
+        &sim,
+        path,
+        &[("mintime", from.to_string())],
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     let records = page["response"].as_array().unwrap();
     let expected: Vec<Value> = (0..cfg.events)
@@ -248,13 +274,28 @@ async fn the_administrator_log_serves_the_1000_earliest_from_mintime_in_seconds(
         .map(|i| event(&cfg, i))
         .collect();
     assert_eq!(records.len(), MAX_LIMIT);
-    assert_eq!(*records, expected, "inclusive mintime, oldest first, capped");
+    assert_eq!(
+        *records, expected,
+        "inclusive mintime, oldest first, capped"
+    );
     // The last second may hold more entries than were served: asking again from it serves
     // them (and the ones of that second already served).
     let last = records[MAX_LIMIT - 1]["timestamp"].as_i64().unwrap();
-    let (_, again) = get(&sim, path, &[("mintime", last.to_string())], Some(Signing::default())).await;
+    let (_, again) = get(
+        &sim,
+        path,
+        &[("mintime", last.to_string())],
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(again["response"][0]["timestamp"], last);
-    let (_, none) = get(&sim, path, &[("mintime", (last + 86_400).to_string())], Some(Signing::default())).await;
+    let (_, none) = get(
+        &sim,
+        path,
+        &[("mintime", (last + 86_400).to_string())],
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(none, json!({"stat": "OK", "response": []}));
 }
 
@@ -264,14 +305,29 @@ async fn an_empty_window_is_answered_as_duo_writes_it() {
     let sim = start(cfg.clone()).await;
     // After the newest entry: nothing there.
     let from = ms(&cfg, 299) + 1;
-    let params = [("mintime", from.to_string()), ("maxtime", (from + 60_000).to_string())];
-    let (status, auth) = get(&sim, Stream::Authentication.path(), &params, Some(Signing::default())).await;
+    let params = [
+        ("mintime", from.to_string()),
+        ("maxtime", (from + 60_000).to_string()),
+    ];
+    let (status, auth) = get(
+        &sim,
+        Stream::Authentication.path(),
+        &params,
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(
         auth,
         json!({"stat": "OK", "response": {"authlogs": [], "metadata": {"next_offset": null, "total_objects": 0}}})
     );
-    let (_, phone) = get(&sim, Stream::Telephony.path(), &params, Some(Signing::default())).await;
+    let (_, phone) = get(
+        &sim,
+        Stream::Telephony.path(),
+        &params,
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(
         phone,
         json!({"stat": "OK", "response": {"items": [], "metadata": {"next_offset": null, "total_objects": {"relation": "eq", "value": 0}}}})
@@ -283,20 +339,33 @@ async fn credentials_are_verified_and_refused_in_duos_words() {
     let cfg = config(30);
     let sim = start(cfg.clone()).await;
     let path = Stream::Authentication.path();
-    let params = [("mintime", ms(&cfg, 0).to_string()), ("maxtime", ms(&cfg, 29).to_string())];
-    let refused = |code: u32, message: &str| json!({"stat": "FAIL", "code": code, "message": message});
+    let params = [
+        ("mintime", ms(&cfg, 0).to_string()),
+        ("maxtime", ms(&cfg, 29).to_string()),
+    ];
+    let refused =
+        |code: u32, message: &str| json!({"stat": "FAIL", "code": code, "message": message});
     let cases = [
         (None, refused(40101, "Missing request credentials")),
         (
-            Some(Signing { ikey: "DIXXXXXXXXXXXXXXXXXX", ..Signing::default() }),
+            Some(Signing {
+                ikey: "DIXXXXXXXXXXXXXXXXXX",
+                ..Signing::default()
+            }),
             refused(40102, "Invalid integration key in request credentials"),
         ),
         (
-            Some(Signing { skey: "another-secret", ..Signing::default() }),
+            Some(Signing {
+                skey: "another-secret",
+                ..Signing::default()
+            }),
             refused(40103, "Invalid signature in request credentials"),
         ),
         (
-            Some(Signing { date: "Fri, 07 Dec 2012 17:18:00 -0000".into(), ..Signing::default() }),
+            Some(Signing {
+                date: "Fri, 07 Dec 2012 17:18:00 -0000".into(),
+                ..Signing::default()
+            }),
             refused(40105, "Request has expired"),
         ),
     ];
@@ -305,11 +374,23 @@ async fn credentials_are_verified_and_refused_in_duos_words() {
         assert_eq!((status, body), (401, expected));
     }
     for sha512 in [true, false] {
-        let (status, body) = get(&sim, path, &params, Some(Signing { sha512, ..Signing::default() })).await;
+        let (status, body) = get(
+            &sim,
+            path,
+            &params,
+            Some(Signing {
+                sha512,
+                ..Signing::default()
+            }),
+        )
+        .await;
         assert_eq!(status, 200, "signature v5 and v2: {body}");
     }
     assert_eq!(sim.stats().unauthorized, 4);
 }
+
+/// Query parameters of a test request.
+type Params = Vec<(&'static str, String)>;
 
 #[tokio::test]
 async fn bad_parameters_are_refused_naming_them() {
@@ -322,27 +403,63 @@ async fn bad_parameters_are_refused_naming_them() {
         p
     };
     let old = Utc::now().timestamp_millis() - 181 * 86_400_000;
-    let cases: Vec<(Vec<(&str, String)>, u32, &str)> = vec![
+    let cases: Vec<(Params, u32, &str)> = vec![
         (vec![("mintime", from.to_string())], 40001, "maxtime"),
-        (vec![("mintime", to.to_string()), ("maxtime", from.to_string())], 40002, "mintime must be less than maxtime"),
-        (vec![("mintime", old.to_string()), ("maxtime", to.to_string())], 40002, "mintime must be within the past 180 days"),
+        (
+            vec![("mintime", to.to_string()), ("maxtime", from.to_string())],
+            40002,
+            "mintime must be less than maxtime",
+        ),
+        (
+            vec![("mintime", old.to_string()), ("maxtime", to.to_string())],
+            40002,
+            "mintime must be within the past 180 days",
+        ),
         (good(&[("limit", "0".into())]), 40002, "limit"),
         (good(&[("limit", "1001".into())]), 40002, "limit"),
         (good(&[("sort", "asc".into())]), 40002, "sort"),
-        (good(&[("next_offset", "nonsense".into())]), 40002, "next_offset"),
-        (good(&[("next_offset", format!("{from},not-a-txid"))]), 40002, "next_offset"),
+        (
+            good(&[("next_offset", "nonsense".into())]),
+            40002,
+            "next_offset",
+        ),
+        (
+            good(&[("next_offset", format!("{from},not-a-txid"))]),
+            40002,
+            "next_offset",
+        ),
         (good(&[("since", "1".into())]), 40002, "since"),
-        (vec![("mintime", "yesterday".into()), ("maxtime", to.to_string())], 40002, "mintime"),
+        (
+            vec![("mintime", "yesterday".into()), ("maxtime", to.to_string())],
+            40002,
+            "mintime",
+        ),
     ];
     for (params, code, detail) in cases {
-        let (status, body) = get(&sim, Stream::Authentication.path(), &params, Some(Signing::default())).await;
+        let (status, body) = get(
+            &sim,
+            Stream::Authentication.path(),
+            &params,
+            Some(Signing::default()),
+        )
+        .await;
         assert_eq!(status, 400, "{params:?}: {body}");
         assert_eq!(body["stat"], "FAIL");
         assert_eq!(body["code"], code, "{params:?}: {body}");
         assert_eq!(body["message_detail"], detail, "{params:?}: {body}");
     }
-    let (status, body) = get(&sim, Stream::Administrator.path(), &[("limit", "10".into())], Some(Signing::default())).await;
-    assert_eq!((status, &body["message_detail"]), (400, &json!("limit")), "v1 takes only mintime: {body}");
+    let (status, body) = get(
+        &sim,
+        Stream::Administrator.path(),
+        &[("limit", "10".into())],
+        Some(Signing::default()),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["message_detail"]),
+        (400, &json!("limit")),
+        "v1 takes only mintime: {body}"
+    );
 }
 
 #[tokio::test]
@@ -355,15 +472,30 @@ async fn rate_limits_and_server_errors_use_duos_envelope() {
     };
     let sim = start(cfg.clone()).await;
     let params = [("mintime", "0".to_string())];
-    let (status, body) = get(&sim, Stream::Administrator.path(), &params, Some(Signing::default())).await;
+    let (status, body) = get(
+        &sim,
+        Stream::Administrator.path(),
+        &params,
+        Some(Signing::default()),
+    )
+    .await;
     assert_eq!(
         (status, body),
-        (429, json!({"stat": "FAIL", "code": 42901, "message": "Too Many Requests"}))
+        (
+            429,
+            json!({"stat": "FAIL", "code": 42901, "message": "Too Many Requests"})
+        )
     );
     cfg.faults.rate_429 = 0.0;
     cfg.faults.rate_5xx = 1.0;
     let sim = start(cfg).await;
-    let (status, body) = get(&sim, Stream::Administrator.path(), &params, Some(Signing::default())).await;
+    let (status, body) = get(
+        &sim,
+        Stream::Administrator.path(),
+        &params,
+        Some(Signing::default()),
+    )
+    .await;
     assert!(status >= 500, "{status}");
     assert_eq!(body["stat"], "FAIL");
     assert_eq!(body["code"], u64::from(status) * 100 + 1);
