@@ -523,7 +523,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// Ids depend only on `vendor`, `seed` and the index — not on `anchor`, `span` or
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
-/// larger one's.
+/// larger one's. The exception is Duo's administrator log, which has no ids: its ids are
+/// Sluice's content ids of the entries, which include their times (and so the anchor).
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
