@@ -771,5 +771,7 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/duo.rs"]
+mod duo;
 #[path = "presets/late_events.rs"]
 mod late_events;

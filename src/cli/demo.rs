@@ -84,6 +84,20 @@ base_url = "{base_url}"
 token = "sim-token""#,
     },
     DemoProfile {
+        connector: "duo",
+        sim: SimulatorConfig::duo,
+        settings: r#"api_hostname = "api-XXXXXXXX.duosecurity.com"
+# The simulator instead of https://api-XXXXXXXX.duosecurity.com (it verifies the signatures).
+base_url = "{base_url}"
+# The simulator's keys. A real config reads the secret key from the environment:
+# "${env:DUO_SECRET_KEY}".
+integration_key = "DIWJ8X6AEYOR5OMC6TQ1"
+secret_key = "sim-token"
+# The simulator has no account to share a budget with; Duo asks for a log to be polled at
+# most once a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"
@@ -284,10 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn the_duo_demo_signs_with_the_simulators_integration_key() {
+        let duo = profile("duo").unwrap();
+        assert!(duo
+            .settings
+            .contains(crate::simulator::duo::INTEGRATION_KEY));
+    }
+
+    #[test]
     fn a_connector_without_a_simulator_is_named_with_the_ones_that_have_one() {
-        let err = profile("duo").err().unwrap();
+        let err = profile("azure").err().unwrap();
         assert!(
-            err.contains("`duo`") && err.contains("okta, github"),
+            err.contains("`azure`") && err.contains("okta, github"),
             "{err}"
         );
     }

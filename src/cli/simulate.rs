@@ -87,12 +87,20 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    // Duo requests are signed with two keys; every other vendor takes one token.
+    let credentials = match args.vendor {
+        simulator::Vendor::Duo => format!(
+            "integration key: {}, secret key: {}",
+            simulator::duo::INTEGRATION_KEY,
+            config.token
+        ),
+        _ => format!("token: {}", config.token),
+    };
     crate::outln!(
-        "serving a simulated {} API at {} with {} events (token: {}); Ctrl-C to stop",
+        "serving a simulated {} API at {} with {} events ({credentials}); Ctrl-C to stop",
         args.vendor.as_str(),
         running.base_url(),
         args.events,
-        config.token
     );
     super::wait_for_signal().await;
     let stats = running.stats();

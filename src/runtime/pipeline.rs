@@ -579,11 +579,15 @@ impl<'a> Pipeline<'a> {
         listing: &Window,
     ) -> Result<Option<Window>, PageError> {
         let config = self.source.config();
-        if !split::is_full(config, page.records.len()) {
+        if !split::is_full(config, &page.records, listing) {
             return Ok(None);
         }
-        let Some(half) = window::first_half(listing, self.pending.anchor, &config.window.format)
-        else {
+        let Some(half) = window::first_part(
+            listing,
+            self.pending.anchor,
+            &config.window.format,
+            split::complete_until(config, &page.records),
+        ) else {
             return Err(PageError::Source(format!(
                 "{}: a full page ({} records, page_size = {}) for the window {} .. {}, which is as short as window.format can write; the API holds more events there than one answer carries and has no pagination to ask for the rest (hint: raise page_size and the limit sent, up to the API's maximum)",
                 page.url,
@@ -598,7 +602,7 @@ impl<'a> Pipeline<'a> {
             records = page.records.len(),
             from = %crate::timefmt::rfc3339_millis(half.start),
             to = %crate::timefmt::rfc3339_millis(half.end),
-            "a full page without pagination: listing the window again in halves"
+            "a full page without pagination: listing the window again in parts (halves, or up to the latest record of an oldest-first answer)"
         );
         self.pending.window = Some(half);
         self.pending.listing = None;

@@ -8,14 +8,32 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{PaginationConfig, SourceConfig, WindowConfig};
+use crate::config::{PaginationConfig, SortOrder, SourceConfig, WindowConfig};
+use crate::source::Record;
 use crate::state::Window;
 
-/// Whether a response of `records` records may have been cut: the spec has no pagination, and
-/// the response holds `page_size` records or more.
-pub(super) fn is_full(config: &SourceConfig, records: usize) -> bool {
+/// Whether a response of `records` to a request for `listing` may have been cut inside it: the
+/// spec has no pagination, the response holds `page_size` records or more, and, for an API
+/// that lists oldest first, none of them is dated at or after the listing's end. Such an API
+/// answering past the end served everything before it: that is how an API taking only a start
+/// time (Duo's administrator log: "the 1000 earliest events from mintime") answers every
+/// window, and halving the window would send the same request again.
+pub(super) fn is_full(config: &SourceConfig, records: &[Record], listing: &Window) -> bool {
     matches!(config.pagination, PaginationConfig::None {})
-        && config.page_size.is_some_and(|size| records as u64 >= size)
+        && config
+            .page_size
+            .is_some_and(|size| records.len() as u64 >= size)
+        && !(config.order == SortOrder::Ascending
+            && records.iter().any(|record| record.time >= listing.end))
+}
+
+/// Up to when a cut response is complete: for an API that lists oldest first, the time of its
+/// latest record (everything before it was served); `None` for other orders, which are split
+/// in the middle.
+pub(super) fn complete_until(config: &SourceConfig, records: &[Record]) -> Option<DateTime<Utc>> {
+    (config.order == SortOrder::Ascending)
+        .then(|| records.iter().map(|record| record.time).max())
+        .flatten()
 }
 
 /// The window settings new windows of this run are planned with.
@@ -80,17 +98,53 @@ mod tests {
             .remove(0)
     }
 
+    fn records(times: &[i64]) -> Vec<Record> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Record {
+                time: t(*s),
+                id: i.to_string(),
+                data: crate::source::RawJson::from_value(&serde_json::json!({ "i": i })),
+            })
+            .collect()
+    }
+
     #[test]
     fn only_full_responses_without_pagination_are_full() {
+        let listing = Window {
+            start: t(0),
+            end: t(100),
+        };
         let none = source("{ kind = \"none\" }");
-        assert!(is_full(&none, 10));
-        assert!(is_full(&none, 11));
-        assert!(!is_full(&none, 9));
+        assert!(is_full(&none, &records(&[1; 10]), &listing));
+        assert!(is_full(&none, &records(&[1; 11]), &listing));
+        assert!(!is_full(&none, &records(&[1; 9]), &listing));
         let offset = source("{ kind = \"offset\" }");
         assert!(
-            !is_full(&offset, 10),
+            !is_full(&offset, &records(&[1; 10]), &listing),
             "paginated APIs ask for the next page instead"
         );
+    }
+
+    #[test]
+    fn an_oldest_first_answer_reaching_past_the_end_is_complete_for_the_window() {
+        let listing = Window {
+            start: t(0),
+            end: t(100),
+        };
+        let none = source("{ kind = \"none\" }");
+        let past = records(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
+        assert!(!is_full(&none, &past, &listing), "served beyond the end");
+        let inside = records(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 40]);
+        assert!(is_full(&none, &inside, &listing));
+        assert_eq!(complete_until(&none, &inside), Some(t(40)));
+        let newest_first = source("{ kind = \"none\" }\norder = \"newest_first\"");
+        assert!(
+            is_full(&newest_first, &past, &listing),
+            "a newest-first cut keeps the newest: nothing says the oldest were served"
+        );
+        assert_eq!(complete_until(&newest_first, &inside), None);
     }
 
     #[test]

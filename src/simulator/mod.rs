@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod duo;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
@@ -79,6 +80,9 @@ pub enum Vendor {
     Atlassian,
     /// 1Password Events API (`POST /api/v1/{auditevents,itemusages,signinattempts}`).
     OnePassword,
+    /// Duo Admin API logs (`GET /admin/v2/logs/{authentication,telephony}`,
+    /// `GET /admin/v1/logs/administrator`).
+    Duo,
 }
 
 impl Vendor {
@@ -90,6 +94,7 @@ impl Vendor {
         Vendor::Slack,
         Vendor::Atlassian,
         Vendor::OnePassword,
+        Vendor::Duo,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -101,6 +106,7 @@ impl Vendor {
             Vendor::Slack => "slack",
             Vendor::Atlassian => "atlassian",
             Vendor::OnePassword => "onepassword",
+            Vendor::Duo => "duo",
         }
     }
 }
@@ -113,7 +119,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -232,6 +238,19 @@ impl SimulatorConfig {
             vendor: Vendor::OnePassword,
             default_page_size: onepassword::DEFAULT_LIMIT,
             max_page_size: onepassword::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Duo account's Admin API logs with `events` entries dealt across its three logs
+    /// ([`duo::Stream::of`]), v2 pages of 100 without `limit` and at most 1000, otherwise as
+    /// [`SimulatorConfig::okta`]. The secret key is `token`; the integration key is
+    /// [`duo::INTEGRATION_KEY`].
+    pub fn duo(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Duo,
+            default_page_size: duo::DEFAULT_LIMIT,
+            max_page_size: duo::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -485,6 +504,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Slack => slack::routes(),
         Vendor::Atlassian => atlassian::routes(),
         Vendor::OnePassword => onepassword::routes(),
+        Vendor::Duo => duo::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -510,7 +530,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// Ids depend only on `vendor`, `seed` and the index — not on `anchor`, `span` or
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
-/// larger one's.
+/// larger one's. The exception is Duo's administrator log, which has no ids: its ids are
+/// Sluice's content ids of the entries, which include their times (and so the anchor).
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
@@ -528,6 +549,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Slack => slack::event_id(config, index),
         Vendor::Atlassian => atlassian::event_id(config, index),
         Vendor::OnePassword => onepassword::event_id(config, index),
+        Vendor::Duo => duo::event_id(config, index),
     }
 }
 
@@ -543,6 +565,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Slack => slack::event(config, index),
         Vendor::Atlassian => atlassian::event(config, index),
         Vendor::OnePassword => onepassword::event(config, index),
+        Vendor::Duo => duo::event(config, index),
     }
 }
 
@@ -560,6 +583,11 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
+        // The administrator log writes whole seconds, the others milliseconds.
+        Vendor::Duo => {
+            let ms = duo::served_ms(&timeline_of(config), index);
+            DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
     }
 }
 
@@ -567,7 +595,12 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// [`LateEvents`]). No profile serves an event before then.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Slack
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Duo => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -582,7 +615,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        // Duo: by the millisecond timeline (the administrator log's whole seconds aside).
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Duo => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.

@@ -64,14 +64,28 @@ pub fn first_half(
     anchor: Option<DateTime<Utc>>,
     format: &TimeFormat,
 ) -> Option<Window> {
+    first_part(window, anchor, format, None)
+}
+
+/// As [`first_half`], but ending at `complete_until` (cut to what the request format can
+/// write) when that lies inside the part to split: an API that lists oldest first and cut its
+/// answer holds every record before the latest one it served, so the window is split there
+/// and that first part is complete; the middle otherwise.
+pub fn first_part(
+    window: &Window,
+    anchor: Option<DateTime<Utc>>,
+    format: &TimeFormat,
+    complete_until: Option<DateTime<Utc>>,
+) -> Option<Window> {
     let new_from = anchor
         .filter(|a| *a > window.start && *a < window.end)
         .unwrap_or(window.start);
     let middle = crate::timefmt::truncate(new_from + (window.end - new_from) / 2, format);
+    let cut = complete_until.map(|t| crate::timefmt::truncate(t, format));
     // In whole seconds the middle of a short window may fall back onto its start; the next
     // whole second may still lie inside it.
-    [middle, middle + chrono::Duration::seconds(1)]
-        .into_iter()
+    cut.into_iter()
+        .chain([middle, middle + chrono::Duration::seconds(1)])
         .find(|end| *end > new_from && *end < window.end)
         .map(|end| Window {
             start: window.start,
@@ -106,6 +120,34 @@ mod tests {
             max_window: Duration::from_secs(300),
             ..WindowConfig::default()
         }
+    }
+
+    #[test]
+    fn a_cut_oldest_first_answer_splits_at_its_latest_record() {
+        let w = Window {
+            start: t(100),
+            end: t(200),
+        };
+        let seconds = TimeFormat::EpochSeconds;
+        // Cut to the second the format writes; the first part ends there.
+        let at = t(130) + chrono::Duration::milliseconds(700);
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(at)).unwrap().end,
+            t(130)
+        );
+        // At the start (every record in its first second) or past the end: the middle.
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(t(100))).unwrap().end,
+            t(150)
+        );
+        assert_eq!(
+            first_part(&w, None, &seconds, Some(t(250))).unwrap().end,
+            t(150)
+        );
+        assert_eq!(
+            first_part(&w, None, &seconds, None),
+            first_half(&w, None, &seconds)
+        );
     }
 
     #[test]
