@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod entra;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
@@ -76,6 +77,9 @@ pub enum Vendor {
     Atlassian,
     /// 1Password Events API (`POST /api/v1/{auditevents,itemusages,signinattempts}`).
     OnePassword,
+    /// Microsoft Entra ID through Microsoft Graph (`GET /v1.0/auditLogs/{signIns,directoryAudits}`
+    /// and the identity platform's token endpoint).
+    Entra,
 }
 
 impl Vendor {
@@ -87,6 +91,7 @@ impl Vendor {
         Vendor::Slack,
         Vendor::Atlassian,
         Vendor::OnePassword,
+        Vendor::Entra,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -98,6 +103,7 @@ impl Vendor {
             Vendor::Slack => "slack",
             Vendor::Atlassian => "atlassian",
             Vendor::OnePassword => "onepassword",
+            Vendor::Entra => "entra",
         }
     }
 }
@@ -110,7 +116,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, entra)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -230,6 +236,19 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Microsoft Entra tenant ([`entra::TENANT_ID`]) with `events` activity records dealt
+    /// across sign-ins and directory audits ([`entra::Stream::of`]), Graph's page size (1000
+    /// without `$top`, at most 1000) and the app [`entra::CLIENT_ID`] whose client secret is
+    /// `token`, otherwise as [`SimulatorConfig::okta`].
+    pub fn entra(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Entra,
+            default_page_size: entra::MAX_TOP,
+            max_page_size: entra::MAX_TOP,
+            ..Self::okta(events)
+        }
+    }
+
     /// Checks the settings [`start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -328,6 +347,8 @@ pub(crate) struct AppState {
     pub(crate) fallback_authority: String,
     /// State of the generic vendor (its timeline view and issued tokens).
     pub(crate) generic: generic::GenericState,
+    /// State of the Entra vendor (its certificate and issued tokens).
+    pub(crate) entra: entra::EntraState,
 }
 
 fn timeline_of(config: &SimulatorConfig) -> Timeline {
@@ -448,6 +469,7 @@ pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<
         error_seq: AtomicU64::new(0),
         fallback_authority: dialable(addr).to_string(),
         generic: generic::GenericState::new(&config),
+        entra: entra::EntraState::new(),
         config,
     });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -478,6 +500,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Slack => slack::routes(),
         Vendor::Atlassian => atlassian::routes(),
         Vendor::OnePassword => onepassword::routes(),
+        Vendor::Entra => entra::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -521,6 +544,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Slack => slack::event_id(config, index),
         Vendor::Atlassian => atlassian::event_id(config, index),
         Vendor::OnePassword => onepassword::event_id(config, index),
+        Vendor::Entra => entra::event_id(config, index),
     }
 }
 
@@ -536,6 +560,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Slack => slack::event(config, index),
         Vendor::Atlassian => atlassian::event(config, index),
         Vendor::OnePassword => onepassword::event(config, index),
+        Vendor::Entra => entra::event(config, index),
     }
 }
 
@@ -543,7 +568,11 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Entra => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -561,9 +590,12 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian | Vendor::OnePassword => {
-            event_time(config, index)
-        }
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Slack
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Entra => event_time(config, index),
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -575,7 +607,11 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Entra => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
