@@ -768,4 +768,5 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
-#[path = "presets/entra.rs"] mod entra;
+#[path = "presets/entra.rs"]
+mod entra;

@@ -153,10 +153,8 @@ pub fn credentials_note(config: &SimulatorConfig, base_url: &str) -> String {
 
 /// Routes of the Entra profile.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    let mut router = Router::new().route(
-        "/{tenant}/oauth2/v2.0/token",
-        post(token::token_endpoint),
-    );
+    let mut router =
+        Router::new().route("/{tenant}/oauth2/v2.0/token", post(token::token_endpoint));
     for stream in Stream::ALL {
         router = router.route(
             stream.path(),
@@ -240,7 +238,9 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(), GraphError> {
         Some(false) => Err(unauthorized(
             "Lifetime validation failed, the token is expired.",
         )),
-        None => Err(unauthorized("Access token validation failure. Invalid audience.")),
+        None => Err(unauthorized(
+            "Access token validation failure. Invalid audience.",
+        )),
     }
 }
 
@@ -259,11 +259,7 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn parse(
-        app: &AppState,
-        stream: Stream,
-        raw: Option<&str>,
-    ) -> Result<ListQuery, GraphError> {
+    fn parse(app: &AppState, stream: Stream, raw: Option<&str>) -> Result<ListQuery, GraphError> {
         let timeline = &app.timeline;
         let mut query = ListQuery {
             lo: 0,
@@ -314,7 +310,12 @@ impl ListQuery {
         query.before = query.hi;
         if let Some(token) = skiptoken {
             let position = decode_skiptoken(app.config.seed, stream, timeline.len(), &token)
-                .ok_or_else(|| bad_request("BadRequest", "Invalid $skiptoken: it is not one this API issued."))?;
+                .ok_or_else(|| {
+                    bad_request(
+                        "BadRequest",
+                        "Invalid $skiptoken: it is not one this API issued.",
+                    )
+                })?;
             query.before = position.min(query.hi);
         }
         query.top = query.top.min(app.config.max_page_size.max(1));
@@ -328,7 +329,11 @@ fn invalid_filter(why: &str) -> GraphError {
 
 /// Reads `<time property> (eq|ge|le) <RFC 3339>` clauses joined by `and` into the global index
 /// range they select.
-fn parse_filter(timeline: &Timeline, stream: Stream, filter: &str) -> Result<(u64, u64), GraphError> {
+fn parse_filter(
+    timeline: &Timeline,
+    stream: Stream,
+    filter: &str,
+) -> Result<(u64, u64), GraphError> {
     let property = stream.time_property();
     let words: Vec<&str> = filter.split_whitespace().collect();
     if words.len() % 4 != 3 {
@@ -381,7 +386,11 @@ fn parse_filter(timeline: &Timeline, stream: Stream, filter: &str) -> Result<(u6
 /// The opaque `$skiptoken` for "continue below `before`", bound to the seed and the log by a
 /// check value so an edited token, or one from the other log, is refused.
 fn encode_skiptoken(seed: u64, stream: Stream, before: u64) -> String {
-    let check = hash3(seed, domain::CURSOR, before.rotate_left(1) ^ stream.number()) as u32;
+    let check = hash3(
+        seed,
+        domain::CURSOR,
+        before.rotate_left(1) ^ stream.number(),
+    ) as u32;
     format!("{before:016x}{check:08x}")
 }
 
@@ -492,7 +501,8 @@ async fn list(
 /// The next page's URL: the same path and query, with a `$skiptoken` continuing below
 /// `before`. OData's `$` is written as is, the values percent-encoded, as Graph writes them.
 fn next_link(base: &str, seed: u64, stream: Stream, query: &ListQuery, before: u64) -> String {
-    let encode = |v: &str| -> String { url::form_urlencoded::byte_serialize(v.as_bytes()).collect() };
+    let encode =
+        |v: &str| -> String { url::form_urlencoded::byte_serialize(v.as_bytes()).collect() };
     let mut parts = Vec::new();
     if let Some(filter) = &query.filter {
         parts.push(format!("$filter={}", encode(filter)));
@@ -503,7 +513,10 @@ fn next_link(base: &str, seed: u64, stream: Stream, query: &ListQuery, before: u
     if let Some(orderby) = &query.orderby {
         parts.push(format!("$orderby={}", encode(orderby)));
     }
-    parts.push(format!("$skiptoken={}", encode_skiptoken(seed, stream, before)));
+    parts.push(format!(
+        "$skiptoken={}",
+        encode_skiptoken(seed, stream, before)
+    ));
     format!("{base}{}?{}", stream.path(), parts.join("&"))
 }
 

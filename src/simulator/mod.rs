@@ -568,11 +568,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta
-        | Vendor::Github
-        | Vendor::Atlassian
-        | Vendor::OnePassword
-        | Vendor::Entra => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Entra => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -607,11 +603,7 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta
-        | Vendor::Github
-        | Vendor::Atlassian
-        | Vendor::OnePassword
-        | Vendor::Entra => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Entra => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.

@@ -65,7 +65,10 @@ async fn entra_preset_is_exact_per_log_through_faults_and_kill_9() {
         lakes,
     )
     .await;
-    eprintln!("{} tokens issued for {runs} runs: {stats:?}", stats.tokens_issued);
+    eprintln!(
+        "{} tokens issued for {runs} runs: {stats:?}",
+        stats.tokens_issued
+    );
     // Every run is a new process, and the two logs share its one token: at most one token a
     // run (a run killed before its first request fetches none), where a token per source would
     // be two. Every assertion verified, none refused.
@@ -98,7 +101,11 @@ async fn entra_preset_with_a_client_secret_reads_both_logs_with_one_token() {
     }
     let stats = sim.stats();
     assert_eq!(stats.tokens_issued, 1, "one token for both logs: {stats:?}");
-    assert_eq!((stats.unauthorized, stats.bad_requests), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.unauthorized, stats.bad_requests),
+        (0, 0),
+        "{stats:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -115,8 +122,14 @@ async fn a_wrong_client_secret_fails_the_run_with_entras_reason() {
         .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("AADSTS7000215"), "Entra's reason is shown: {text}");
-    assert!(text.contains("/oauth2/v2.0/token"), "the endpoint is named: {text}");
+    assert!(
+        text.contains("AADSTS7000215"),
+        "Entra's reason is shown: {text}"
+    );
+    assert!(
+        text.contains("/oauth2/v2.0/token"),
+        "the endpoint is named: {text}"
+    );
     assert_eq!(sim.stats().tokens_issued, 0);
     sim.shutdown().await;
 }

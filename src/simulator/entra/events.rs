@@ -27,11 +27,17 @@ const PEOPLE: &[(&str, &str)] = &[
 
 /// Apps users sign in to: display name and app id (the first-party ids Microsoft publishes).
 const APPS: &[(&str, &str)] = &[
-    ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+    ),
     ("Microsoft Teams", "1fec8e78-bce4-4aaf-ab1b-5451cc387264"),
     ("Azure Portal", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"),
     ("Graph Explorer", "de8bc8b5-d9f9-48b1-a8ad-b748da725064"),
-    ("Office 365 SharePoint Online", "00000003-0000-0ff1-ce00-000000000000"),
+    (
+        "Office 365 SharePoint Online",
+        "00000003-0000-0ff1-ce00-000000000000",
+    ),
 ];
 
 /// Sign-in outcomes: error code, failure reason, weight.
@@ -42,11 +48,7 @@ const OUTCOMES: &[(u32, Option<&str>, u32)] = &[
         Some("Error validating credentials due to invalid username or password."),
         8,
     ),
-    (
-        50074,
-        Some("Strong Authentication is required."),
-        4,
-    ),
+    (50074, Some("Strong Authentication is required."), 4),
     (
         53003,
         Some("Access has been blocked by Conditional Access policies."),
@@ -82,7 +84,13 @@ const ACTIVITIES: &[(&str, &str, &str, &str, &str)] = &[
         "Core Directory",
         "User",
     ),
-    ("UserManagement", "Add user", "Add", "Core Directory", "User"),
+    (
+        "UserManagement",
+        "Add user",
+        "Add",
+        "Core Directory",
+        "User",
+    ),
     (
         "GroupManagement",
         "Add member to group",
@@ -147,7 +155,10 @@ fn record_id(seed: u64, index: u64) -> String {
         Stream::DirectoryAudits => {
             let mut rng = SplitMix64::new(hash3(seed, domain::SESSION, index));
             let suffix: String = rng.string(&ALNUM[10..36], 5);
-            format!("Directory_{uuid}_{suffix}_{}", 10_000_000 + rng.below(90_000_000))
+            format!(
+                "Directory_{uuid}_{suffix}_{}",
+                10_000_000 + rng.below(90_000_000)
+            )
         }
     }
 }
@@ -270,11 +281,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
 
 /// Event `index` as a JSON value (see [`crate::simulator::event`]).
 pub(crate) fn event(config: &SimulatorConfig, index: u64) -> Value {
-    build(
-        config.seed,
-        &crate::simulator::timeline_of(config),
-        index,
-    )
+    build(config.seed, &crate::simulator::timeline_of(config), index)
 }
 
 /// The `id` of event `index`, without building the rest.
@@ -288,7 +295,10 @@ mod tests {
 
     #[test]
     fn graph_times_have_seven_fractional_digits() {
-        assert_eq!(graph_time(1_764_000_000_123), "2025-11-24T16:00:00.1230000Z");
+        assert_eq!(
+            graph_time(1_764_000_000_123),
+            "2025-11-24T16:00:00.1230000Z"
+        );
         let audit = record_id(42, 1);
         assert!(audit.starts_with("Directory_"), "{audit}");
         assert_eq!(record_id(42, 0).len(), 36);

@@ -44,7 +44,10 @@ async fn post_token(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
         .await
         .unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 fn secret_form<'a>(scope: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -157,9 +160,11 @@ async fn the_token_endpoint_refuses_as_entra_does() {
     assert_eq!(status, 401);
     assert_entra_error(&answer, "invalid_client", 7000215);
 
-    let (status, answer) =
-        post_token(&token_url(&sim, "other.onmicrosoft.com"), &secret_form(graph, "sim-token"))
-            .await;
+    let (status, answer) = post_token(
+        &token_url(&sim, "other.onmicrosoft.com"),
+        &secret_form(graph, "sim-token"),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_entra_error(&answer, "invalid_request", 90002);
 
@@ -169,13 +174,19 @@ async fn the_token_endpoint_refuses_as_entra_does() {
     assert_eq!(status, 400);
     assert_entra_error(&answer, "unauthorized_client", 700016);
 
-    let (status, answer) =
-        post_token(&url, &secret_form("https://graph.microsoft.com/AuditLog.Read.All", "sim-token")).await;
+    let (status, answer) = post_token(
+        &url,
+        &secret_form("https://graph.microsoft.com/AuditLog.Read.All", "sim-token"),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_entra_error(&answer, "invalid_scope", 1002012);
 
-    let (status, answer) =
-        post_token(&url, &secret_form("https://management.azure.com/.default", "sim-token")).await;
+    let (status, answer) = post_token(
+        &url,
+        &secret_form("https://management.azure.com/.default", "sim-token"),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_entra_error(&answer, "invalid_resource", 500011);
 
@@ -275,11 +286,21 @@ async fn client_assertions_are_verified_against_the_registered_certificate() {
         // A certificate that is not registered on the app.
         (assertion(other_key, &other, &url, json!({})), 700027),
         (
-            assertion(PRIVATE_KEY_PEM, &registered, "https://login.microsoftonline.com/x/oauth2/v2.0/token", json!({})),
+            assertion(
+                PRIVATE_KEY_PEM,
+                &registered,
+                "https://login.microsoftonline.com/x/oauth2/v2.0/token",
+                json!({}),
+            ),
             700023,
         ),
         (
-            assertion(PRIVATE_KEY_PEM, &registered, &url, json!({"iss": "someone-else"})),
+            assertion(
+                PRIVATE_KEY_PEM,
+                &registered,
+                &url,
+                json!({"iss": "someone-else"}),
+            ),
             700021,
         ),
         (
@@ -287,11 +308,21 @@ async fn client_assertions_are_verified_against_the_registered_certificate() {
             700021,
         ),
         (
-            assertion(PRIVATE_KEY_PEM, &registered, &url, json!({"exp": Utc::now().timestamp() - 5})),
+            assertion(
+                PRIVATE_KEY_PEM,
+                &registered,
+                &url,
+                json!({"exp": Utc::now().timestamp() - 5}),
+            ),
             700024,
         ),
         (
-            assertion(PRIVATE_KEY_PEM, &registered, &url, json!({"nbf": Utc::now().timestamp() + 3600})),
+            assertion(
+                PRIVATE_KEY_PEM,
+                &registered,
+                &url,
+                json!({"nbf": Utc::now().timestamp() + 3600}),
+            ),
             700024,
         ),
         (
@@ -316,8 +347,14 @@ async fn graph_refuses_missing_unknown_and_expired_tokens() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     for (token, message) in [
         (None, "Access token is empty."),
-        (Some("eyJ0.forged.token"), "Access token validation failure. Invalid audience."),
-        (Some(expired.as_str()), "Lifetime validation failed, the token is expired."),
+        (
+            Some("eyJ0.forged.token"),
+            "Access token validation failure. Invalid audience.",
+        ),
+        (
+            Some(expired.as_str()),
+            "Lifetime validation failed, the token is expired.",
+        ),
     ] {
         let (status, headers, answer) = get(&url, token).await;
         assert_eq!(status, 401, "{answer}");
@@ -346,22 +383,44 @@ async fn bad_query_parameters_are_refused_with_graphs_error_object() {
         filter_url(&sim, signins, &format!("createdDateTime lt {t}"), "10"),
         filter_url(&sim, signins, &format!("activityDateTime ge {t}"), "10"),
         filter_url(&sim, signins, "startswith(appDisplayName,'Graph')", "10"),
-        filter_url(&sim, signins, &format!("createdDateTime ge {t} or createdDateTime le {t}"), "10"),
+        filter_url(
+            &sim,
+            signins,
+            &format!("createdDateTime ge {t} or createdDateTime le {t}"),
+            "10",
+        ),
         filter_url(&sim, signins, &format!("createdDateTime ge {t} and"), "10"),
         filter_url(&sim, signins, "createdDateTime ge 2026-11-23", "10"),
-        filter_url(&sim, signins, "createdDateTime ge '2026-11-23T10:00:00Z'", "10"),
+        filter_url(
+            &sim,
+            signins,
+            "createdDateTime ge '2026-11-23T10:00:00Z'",
+            "10",
+        ),
         filter_url(&sim, signins, &format!("createdDateTime ge {t}"), "0"),
         filter_url(&sim, signins, &format!("createdDateTime ge {t}"), "1001"),
         filter_url(&sim, signins, &format!("createdDateTime ge {t}"), "ten"),
         format!("{}{}?$skiptoken=garbage", sim.base_url(), signins.path()),
-        format!("{}{}?$orderby=createdDateTime%20asc", sim.base_url(), signins.path()),
+        format!(
+            "{}{}?$orderby=createdDateTime%20asc",
+            sim.base_url(),
+            signins.path()
+        ),
     ];
     // A skiptoken of the other log is refused too.
-    let audits = filter_url(&sim, Stream::DirectoryAudits, &format!("activityDateTime le {t}"), "2");
+    let audits = filter_url(
+        &sim,
+        Stream::DirectoryAudits,
+        &format!("activityDateTime le {t}"),
+        "2",
+    );
     let (status, _, page) = get(&audits, Some(&token)).await;
     assert_eq!(status, 200, "{page}");
     let next = page["@odata.nextLink"].as_str().unwrap();
-    urls.push(next.replace(Stream::DirectoryAudits.path(), signins.path()).replace("activityDateTime", "createdDateTime"));
+    urls.push(
+        next.replace(Stream::DirectoryAudits.path(), signins.path())
+            .replace("activityDateTime", "createdDateTime"),
+    );
     for url in &urls {
         let (status, _, answer) = get(url, Some(&token)).await;
         assert_eq!(status, 400, "{url}: {answer}");
@@ -402,7 +461,10 @@ async fn a_window_is_listed_newest_first_through_next_links_with_both_bounds_inc
                 Some(next) => {
                     let next = next.as_str().unwrap();
                     assert!(next.starts_with(&format!("{}{}?", sim.base_url(), stream.path())));
-                    assert!(next.contains("$skiptoken=") && next.contains("$top=70"), "{next}");
+                    assert!(
+                        next.contains("$skiptoken=") && next.contains("$top=70"),
+                        "{next}"
+                    );
                     url = next.to_string();
                 }
                 None => break,
@@ -420,7 +482,10 @@ async fn a_window_is_listed_newest_first_through_next_links_with_both_bounds_inc
         expected.reverse();
         assert!(expected.len() > 600, "{}", expected.len());
         assert_eq!(pages, expected.len().div_ceil(70));
-        assert_eq!(served, expected, "{stream:?}: newest first, both ends inclusive");
+        assert_eq!(
+            served, expected,
+            "{stream:?}: newest first, both ends inclusive"
+        );
     }
 }
 

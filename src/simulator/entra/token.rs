@@ -165,7 +165,12 @@ fn missing(parameter: &str) -> Refused {
 }
 
 fn invalid_client(code: u32, description: String) -> Refused {
-    refused(StatusCode::UNAUTHORIZED, "invalid_client", code, description)
+    refused(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        code,
+        description,
+    )
 }
 
 /// Entra's error JSON for `refusal`; `sequence` makes trace and correlation ids unique.
@@ -343,16 +348,14 @@ pub(super) fn check_assertion(
     assertion: &str,
     endpoint: &str,
 ) -> Result<(), Refused> {
-    let malformed = |why: &str| {
-        invalid_client(
-            50027,
-            format!("JWT token is invalid or malformed. ({why})"),
-        )
-    };
+    let malformed =
+        |why: &str| invalid_client(50027, format!("JWT token is invalid or malformed. ({why})"));
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| malformed("the client assertion is not a signed JWT"))?;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return Err(malformed("the assertion must be signed with RS256 or PS256"));
+        return Err(malformed(
+            "the assertion must be signed with RS256 or PS256",
+        ));
     }
     let named = header
         .x5t_s256
@@ -403,7 +406,9 @@ pub(super) fn check_assertion(
             format!("Client assertion audience claim does not match Realm issuer. The audience must be '{endpoint}'."),
         ));
     }
-    if text_claim(&claims, "iss") != Some(CLIENT_ID) || text_claim(&claims, "sub") != Some(CLIENT_ID) {
+    if text_claim(&claims, "iss") != Some(CLIENT_ID)
+        || text_claim(&claims, "sub") != Some(CLIENT_ID)
+    {
         return Err(invalid_client(
             700021,
             "Client assertion application identifier doesn't match 'client_id' parameter. The iss and sub claims must both be the client id.".to_string(),
@@ -415,7 +420,8 @@ pub(super) fn check_assertion(
     let now = Utc::now().timestamp();
     let exp = claims.get("exp").and_then(Value::as_i64);
     let nbf = claims.get("nbf").and_then(Value::as_i64);
-    let in_range = exp.is_some_and(|exp| exp > now) && nbf.is_none_or(|nbf| nbf <= now + NBF_SKEW_SECS);
+    let in_range =
+        exp.is_some_and(|exp| exp > now) && nbf.is_none_or(|nbf| nbf <= now + NBF_SKEW_SECS);
     if !in_range {
         return Err(invalid_client(
             700024,
