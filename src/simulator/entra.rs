@@ -265,7 +265,8 @@ impl ListQuery {
             lo: 0,
             hi: timeline.len(),
             before: timeline.len(),
-            top: MAX_TOP,
+            // Graph's default page is its maximum; `sluice simulate --page-size` can lower it.
+            top: app.config.default_page_size.clamp(1, MAX_TOP),
             filter: None,
             top_raw: None,
             orderby: None,
