@@ -41,9 +41,10 @@
 //! * The token endpoint is never faulted. Access tokens live [`token::TOKEN_LIFETIME`]; an
 //!   expired one gets Graph's 401 ("Lifetime validation failed, the token is expired.").
 //! * Licences and permissions are not modelled: every valid token may read both logs.
-//! * The AADSTS numbers are those Entra answers for each condition; their wording is
-//!   paraphrased, and 700023 (audience) is the number Entra's error lookup gives for an
-//!   assertion audience that is not the token endpoint.
+//! * AADSTS numbers: 90002, 700016, 7000215, 7000216, 700024, 700027 and 900144 are those Entra
+//!   answers for each condition; 700021 (iss/sub not the client id) and 700023 (audience not the
+//!   token endpoint) are assumed, from recorded answers rather than a Microsoft page. The
+//!   descriptions are paraphrased.
 
 mod events;
 pub mod token;
