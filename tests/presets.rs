@@ -109,14 +109,15 @@ async fn exact_through_faults_and_kill_9(
 }
 
 /// As [`exact_through_faults_and_kill_9`] for a preset that expands into several sources
-/// (one per stream): each source's lake must hold exactly its `lakes` ids, once each.
+/// (one per stream): each source's lake must hold exactly its `lakes` ids, once each. Returns
+/// the simulator's statistics at the end and how many runs (processes) were started.
 async fn exact_per_source_through_faults_and_kill_9(
     name: &str,
     mut sim_config: SimulatorConfig,
     source: impl Fn(&str) -> String,
     envs: [(&str, &str); 1],
     lakes: Vec<(String, HashSet<String>)>,
-) {
+) -> (sluice::simulator::SimStats, usize) {
     let events = sim_config.events;
     let dir = tempfile::tempdir().unwrap();
     let mut killer = Killer::new(&format!("presets-{name}"), &dir.path().join("runs"));
@@ -175,7 +176,9 @@ async fn exact_per_source_through_faults_and_kill_9(
             &format!("lake of `{source}` differs from the simulator"),
         );
     }
+    let stats = sim.stats();
     sim.shutdown().await;
+    (stats, killer.attempts + 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -773,5 +776,7 @@ async fn onepassword_preset_reads_real_shaped_pages() {
 
 #[path = "presets/duo.rs"]
 mod duo;
+#[path = "presets/entra.rs"]
+mod entra;
 #[path = "presets/late_events.rs"]
 mod late_events;

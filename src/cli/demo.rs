@@ -98,6 +98,20 @@ secret_key = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "entra",
+        sim: SimulatorConfig::entra,
+        settings: r#"tenant = "5f8c2b1e-3d4a-4c6b-9e7f-0a1b2c3d4e5f"
+client_id = "8d2f4c6a-1b3e-4f5a-9c7d-2e4f6a8b0c1d"
+# The simulator instead of https://login.microsoftonline.com and https://graph.microsoft.com.
+login_url = "{base_url}"
+graph_url = "{base_url}"
+# The simulator's client secret. A real config reads it from the environment:
+# "${env:ENTRA_CLIENT_SECRET}" (or uses a certificate: private_key and certificate).
+client_secret = "sim-token"
+# The simulator has no tenant-wide budget to share; Graph's reports APIs allow 30 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

@@ -102,6 +102,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         running.base_url(),
         args.events,
     );
+    if args.vendor == Vendor::Entra {
+        // Entra clients need more than a token: the tenant, the app and its credential.
+        crate::outln!(
+            "{}",
+            simulator::entra::credentials_note(&config, &running.base_url())
+        );
+    }
     super::wait_for_signal().await;
     let stats = running.stats();
     running.shutdown().await;

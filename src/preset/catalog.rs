@@ -9,6 +9,7 @@ use super::Preset;
 const FILES: &[(&str, &str)] = &[
     ("atlassian", include_str!("../../presets/atlassian.toml")),
     ("duo", include_str!("../../presets/duo.toml")),
+    ("entra", include_str!("../../presets/entra.toml")),
     ("github", include_str!("../../presets/github.toml")),
     (
         "github_enterprise",

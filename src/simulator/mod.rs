@@ -24,6 +24,7 @@
 
 pub mod atlassian;
 pub mod duo;
+pub mod entra;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
@@ -83,6 +84,9 @@ pub enum Vendor {
     /// Duo Admin API logs (`GET /admin/v2/logs/{authentication,telephony}`,
     /// `GET /admin/v1/logs/administrator`).
     Duo,
+    /// Microsoft Entra ID through Microsoft Graph (`GET /v1.0/auditLogs/{signIns,directoryAudits}`
+    /// and the identity platform's token endpoint).
+    Entra,
 }
 
 impl Vendor {
@@ -95,6 +99,7 @@ impl Vendor {
         Vendor::Atlassian,
         Vendor::OnePassword,
         Vendor::Duo,
+        Vendor::Entra,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -107,6 +112,7 @@ impl Vendor {
             Vendor::Atlassian => "atlassian",
             Vendor::OnePassword => "onepassword",
             Vendor::Duo => "duo",
+            Vendor::Entra => "entra",
         }
     }
 }
@@ -119,7 +125,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -255,6 +261,19 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Microsoft Entra tenant ([`entra::TENANT_ID`]) with `events` activity records dealt
+    /// across sign-ins and directory audits ([`entra::Stream::of`]), Graph's page size (1000
+    /// without `$top`, at most 1000) and the app [`entra::CLIENT_ID`] whose client secret is
+    /// `token`, otherwise as [`SimulatorConfig::okta`].
+    pub fn entra(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Entra,
+            default_page_size: entra::MAX_TOP,
+            max_page_size: entra::MAX_TOP,
+            ..Self::okta(events)
+        }
+    }
+
     /// Checks the settings [`start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -354,6 +373,8 @@ pub(crate) struct AppState {
     pub(crate) fallback_authority: String,
     /// State of the generic vendor (its timeline view and issued tokens).
     pub(crate) generic: generic::GenericState,
+    /// State of the Entra vendor (its certificate and issued tokens).
+    pub(crate) entra: entra::EntraState,
 }
 
 fn timeline_of(config: &SimulatorConfig) -> Timeline {
@@ -474,6 +495,7 @@ pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<
         error_seq: AtomicU64::new(0),
         fallback_authority: dialable(addr).to_string(),
         generic: generic::GenericState::new(&config),
+        entra: entra::EntraState::new(),
         config,
     });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -505,6 +527,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Atlassian => atlassian::routes(),
         Vendor::OnePassword => onepassword::routes(),
         Vendor::Duo => duo::routes(),
+        Vendor::Entra => entra::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -550,6 +573,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Atlassian => atlassian::event_id(config, index),
         Vendor::OnePassword => onepassword::event_id(config, index),
         Vendor::Duo => duo::event_id(config, index),
+        Vendor::Entra => entra::event_id(config, index),
     }
 }
 
@@ -566,6 +590,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Atlassian => atlassian::event(config, index),
         Vendor::OnePassword => onepassword::event(config, index),
         Vendor::Duo => duo::event(config, index),
+        Vendor::Entra => entra::event(config, index),
     }
 }
 
@@ -573,7 +598,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Entra => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -600,7 +625,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Slack
         | Vendor::Atlassian
         | Vendor::OnePassword
-        | Vendor::Duo => {
+        | Vendor::Duo
+        | Vendor::Entra => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -616,7 +642,12 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
         // Duo: by the millisecond timeline (the administrator log's whole seconds aside).
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Duo => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Duo
+        | Vendor::Entra => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
