@@ -69,6 +69,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha512};
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing};
 use super::timeline::Timeline;
 use super::{AppState, SimulatorConfig};
 
@@ -81,8 +82,9 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// Documented maximum of a v2 `limit`, and the most entries a v1 administrator log answer
 /// holds.
 pub const MAX_LIMIT: usize = 1_000;
-/// How long after its time an entry is served (Duo's two-minute buffer).
-pub const PUBLICATION_DELAY_MS: i64 = 2 * 60 * 1_000;
+/// How long after its time an entry is served (Duo's two-minute buffer): the profile's
+/// [`SimulatorConfig::publication_delay`](super::SimulatorConfig::publication_delay).
+pub const PUBLICATION_DELAY: std::time::Duration = std::time::Duration::from_secs(2 * 60);
 /// How far back a v2 `mintime` may reach.
 pub const RETENTION_DAYS: i64 = 180;
 /// How far a request's `Date` may be from the server's clock.
@@ -421,12 +423,6 @@ fn align(stream: Stream, from: u64) -> u64 {
     from + (stream.number() + 3 - from % 3) % 3
 }
 
-/// The last index of `stream` below `end`.
-fn last_below(stream: Stream, end: u64) -> Option<u64> {
-    let last = end.checked_sub(1)?;
-    last.checked_sub((last % 3 + 3 - stream.number()) % 3)
-}
-
 /// The index of `stream`'s record served at `ms` with id `id`, if any.
 fn find(timeline: &Timeline, seed: u64, stream: Stream, ms: i64, id: &str) -> Option<u64> {
     let mut i = align(stream, timeline.first_at_or_after(ms));
@@ -475,11 +471,11 @@ async fn logs_handler(
     }
     let now_ms = Utc::now().timestamp_millis();
     let answer = match stream {
-        Stream::Administrator => administrator_page(&app, &params, now_ms),
+        Stream::Administrator => administrator_page(&app, &params),
         _ => v2_page(&app, stream, &params, now_ms),
     };
     match answer {
-        Ok((body, count)) => json_response(StatusCode::OK, deliver(&app, fault, body, count)),
+        Ok((body, indices)) => json_response(StatusCode::OK, deliver(&app, fault, body, &indices)),
         Err(refusal) => {
             counters.bad_requests.fetch_add(1, Ordering::Relaxed);
             fail_response(refusal)
@@ -487,28 +483,27 @@ async fn logs_handler(
     }
 }
 
-/// The administrator log: the 1000 earliest entries at or after `mintime` (seconds).
+/// The administrator log: the 1000 earliest entries at or after `mintime` (seconds) that
+/// are published.
 fn administrator_page(
     app: &AppState,
     params: &[(String, String)],
-    now_ms: i64,
-) -> Result<(Vec<u8>, u64), Fail> {
+) -> Result<(Vec<u8>, Vec<u64>), Fail> {
     refuse_unknown(params, &["mintime"])?;
     let min_seconds = integer(params, "mintime")?.unwrap_or(0);
     let timeline = &app.timeline;
     let seed = app.config.seed;
     let from = timeline.first_at_or_after(min_seconds.saturating_mul(1000));
-    let visible = timeline.first_at_or_after(now_ms - PUBLICATION_DELAY_MS + 1);
-    let indices: Vec<u64> = (align(Stream::Administrator, from)..visible)
-        .step_by(3)
-        .take(MAX_LIMIT)
-        .collect();
+    let listing = Listing::new(timeline, from..timeline.len(), Direction::Ascending);
+    let indices = listing
+        .page(from, MAX_LIMIT, |i| Stream::of(i) == Stream::Administrator)
+        .indices;
     let records: Vec<Value> = indices
         .iter()
         .map(|i| events::build(seed, timeline, Stream::Administrator, *i))
         .collect();
     let body = json!({ "stat": "OK", "response": records });
-    Ok((body.to_string().into_bytes(), indices.len() as u64))
+    Ok((body.to_string().into_bytes(), indices))
 }
 
 /// A page of the authentication or telephony log.
@@ -517,39 +512,42 @@ fn v2_page(
     stream: Stream,
     params: &[(String, String)],
     now_ms: i64,
-) -> Result<(Vec<u8>, u64), Fail> {
+) -> Result<(Vec<u8>, Vec<u64>), Fail> {
     let query = parse_v2(params, now_ms)?;
     let timeline = &app.timeline;
     let seed = app.config.seed;
-    // Both ends inclusive, and nothing newer than two minutes ago.
-    let lo = align(stream, timeline.first_at_or_after(query.min_ms));
-    let top_ms = query.max_ms.min(now_ms - PUBLICATION_DELAY_MS);
-    let hi = timeline.first_at_or_after(top_ms.saturating_add(1)).max(lo);
-    let total = (lo..hi).step_by(3).count() as u64;
+    // Both ends inclusive; what is not published yet (the two-minute buffer, late entries)
+    // the listing leaves out.
+    let lo = timeline.first_at_or_after(query.min_ms);
+    let hi = timeline
+        .first_at_or_after(query.max_ms.saturating_add(1))
+        .max(lo);
+    let ours = |i: u64| Stream::of(i) == stream;
+    let direction = if query.ascending {
+        Direction::Ascending
+    } else {
+        Direction::Descending
+    };
+    let listing = Listing::new(timeline, lo..hi, direction);
+    let total = (lo..hi)
+        .filter(|i| ours(*i) && timeline.is_visible(*i, super::late::now_ns()))
+        .count() as u64;
     let limit = query.limit.min(app.config.max_page_size);
     // Ascending pages start after the offset's record, descending ones below it.
-    let (from, below) = match &query.offset {
-        None => (lo, hi),
+    let position = match &query.offset {
+        None => listing.first_position(),
         Some((ms, id)) => {
             let at = find(timeline, seed, stream, *ms, id).ok_or_else(|| invalid("next_offset"))?;
-            (lo.max(at + 1), hi.min(at))
+            if query.ascending {
+                at + 1
+            } else {
+                at
+            }
         }
     };
-    let indices: Vec<u64> = if query.ascending {
-        (align(stream, from)..hi).step_by(3).take(limit).collect()
-    } else {
-        let top = last_below(stream, below).filter(|i| *i >= lo);
-        std::iter::successors(top, |i| i.checked_sub(3).filter(|j| *j >= lo))
-            .take(limit)
-            .collect()
-    };
-    let more = match (indices.last(), query.ascending) {
-        (Some(last), true) => align(stream, last + 1) < hi,
-        (Some(last), false) => *last >= lo + 3,
-        (None, _) => false,
-    };
-    let next_offset = match indices.last() {
-        Some(last) if more => {
+    let page = listing.page(position, limit, ours);
+    let next_offset = match (page.indices.last(), page.next) {
+        (Some(last), Some(_)) => {
             let ms = timeline.published_ms(*last).to_string();
             let id = events::txid(seed, *last);
             match stream {
@@ -563,7 +561,8 @@ fn v2_page(
         Stream::Telephony => json!({ "relation": "eq", "value": total }),
         _ => json!(total),
     };
-    let records: Vec<Value> = indices
+    let records: Vec<Value> = page
+        .indices
         .iter()
         .map(|i| events::build(seed, timeline, stream, *i))
         .collect();
@@ -574,7 +573,7 @@ fn v2_page(
             "metadata": { "next_offset": next_offset, "total_objects": total_objects },
         },
     });
-    Ok((body.to_string().into_bytes(), indices.len() as u64))
+    Ok((body.to_string().into_bytes(), page.indices))
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::faults::{admit, deliver, Refusal};
+use super::listing::{Direction, Listing};
 use super::rng::{domain, hash3, unique_uuid};
 use super::timeline::{ceil_millis, Timeline};
 use super::{request_base, AppState, SimulatorConfig};
@@ -404,26 +405,6 @@ fn decode_skiptoken(seed: u64, stream: Stream, events: u64, token: &str) -> Opti
     (before <= events && token == encode_skiptoken(seed, stream, before)).then_some(before)
 }
 
-/// The indices of `stream`'s records in `[lo, before)`, newest first, at most `top`; and
-/// whether older ones remain in `[lo, ..)`.
-fn page(stream: Stream, lo: u64, before: u64, top: usize) -> (Vec<u64>, bool) {
-    let mut indices = Vec::new();
-    if before > lo {
-        // The newest index of this stream below `before`.
-        let last = before - 1;
-        let lag = (last + 2 - stream.number()) % 2;
-        let mut i = last.checked_sub(lag);
-        while let Some(index) = i.filter(|i| *i >= lo) {
-            if indices.len() == top {
-                return (indices, true);
-            }
-            indices.push(index);
-            i = index.checked_sub(2);
-        }
-    }
-    (indices, false)
-}
-
 /// `GET /v1.0/auditLogs/<log>`.
 async fn list(
     State(app): State<Arc<AppState>>,
@@ -472,7 +453,10 @@ async fn list(
             return error_response(&app, error);
         }
     };
-    let (indices, more) = page(stream, query.lo, query.before, query.top);
+    // Newest first below the skiptoken's position, published records only.
+    let listing = Listing::new(&app.timeline, query.lo..query.before, Direction::Descending);
+    let page = listing.page(query.before, query.top, |i| Stream::of(i) == stream);
+    let (indices, more) = (page.indices, page.next.is_some());
     let base = request_base(&headers, &app);
     let mut body = serde_json::Map::new();
     body.insert(
@@ -491,7 +475,7 @@ async fn list(
         .collect();
     body.insert("value".to_string(), Value::Array(records));
     let bytes = Value::Object(body).to_string().into_bytes();
-    let bytes = deliver(&app, fault, bytes, indices.len() as u64);
+    let bytes = deliver(&app, fault, bytes, &indices);
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,

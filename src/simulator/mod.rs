@@ -167,6 +167,9 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// Events the API publishes some time after their event time (none by default).
     pub late: LateEvents,
+    /// How long after its time the API publishes every event (an API's documented buffer,
+    /// such as Duo's two minutes); zero by default.
+    pub publication_delay: Duration,
     /// How the generic vendor behaves (ignored by the other vendors).
     pub generic: GenericProfile,
 }
@@ -188,6 +191,7 @@ impl SimulatorConfig {
             token: "sim-token".to_string(),
             faults: Faults::none(),
             late: LateEvents::default(),
+            publication_delay: Duration::ZERO,
             generic: GenericProfile::default(),
         }
     }
@@ -257,6 +261,7 @@ impl SimulatorConfig {
             vendor: Vendor::Duo,
             default_page_size: duo::DEFAULT_LIMIT,
             max_page_size: duo::MAX_LIMIT,
+            publication_delay: duo::PUBLICATION_DELAY,
             ..Self::okta(events)
         }
     }
@@ -378,7 +383,9 @@ pub(crate) struct AppState {
 }
 
 fn timeline_of(config: &SimulatorConfig) -> Timeline {
-    Timeline::new(config.seed, config.events, config.anchor, config.span).with_late(&config.late)
+    Timeline::new(config.seed, config.events, config.anchor, config.span)
+        .with_late(&config.late)
+        .with_publication_delay(config.publication_delay)
 }
 
 /// `scheme://host[:port]` as the client addressed us, so links work through whatever
@@ -647,9 +654,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Atlassian
         | Vendor::OnePassword
         | Vendor::Duo
-        | Vendor::Entra => {
-            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
-        }
+        | Vendor::Entra => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack => {
             let ms = timeline::ceil_millis(&t);

@@ -39,6 +39,8 @@ pub(crate) struct Timeline {
     span_ms: i64,
     /// Which events are published late (none unless [`Timeline::with_late`]).
     late: Lateness,
+    /// How long after its time every event is published, in nanoseconds.
+    publication_delay_ns: u64,
 }
 
 impl Timeline {
@@ -55,7 +57,15 @@ impl Timeline {
             start_ms,
             span_ms: anchor_ms - start_ms,
             late: Lateness::default(),
+            publication_delay_ns: 0,
         }
+    }
+
+    /// The same timeline with every event published `delay` after its time (an API's
+    /// documented buffer), besides any late ones' own delay.
+    pub(crate) fn with_publication_delay(mut self, delay: Duration) -> Self {
+        self.publication_delay_ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self
     }
 
     /// The same timeline with `late`'s share of events published late.
@@ -72,7 +82,9 @@ impl Timeline {
     /// When event `index` becomes visible, in nanoseconds since the epoch: its time plus
     /// its delay.
     pub(crate) fn visible_at_ns(&self, index: u64) -> i128 {
-        i128::from(self.published_ms(index)) * 1_000_000 + i128::from(self.late.delay_ns(index))
+        i128::from(self.published_ms(index)) * 1_000_000
+            + i128::from(self.publication_delay_ns)
+            + i128::from(self.late.delay_ns(index))
     }
 
     /// Whether event `index` is visible at `now_ns`: its time has come and it is not

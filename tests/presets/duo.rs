@@ -10,7 +10,7 @@ use sluice::simulator::SimulatorConfig;
 use super::common::{output_text, sluice, start_simulator};
 
 /// The three logs of the Duo preset, configured as docs/connectors/duo.md shows.
-fn duo_source(base_url: &str) -> String {
+pub(super) fn duo_source(base_url: &str) -> String {
     let settings = format!(
         "api_hostname = \"api-XXXXXXXX.duosecurity.com\"\nintegration_key = \"{INTEGRATION_KEY}\"\nsecret_key = \"${{env:DUO_SECRET_KEY}}\""
     );
@@ -18,7 +18,7 @@ fn duo_source(base_url: &str) -> String {
 }
 
 /// Each log's lake and the ids it must hold.
-fn lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
+pub(super) fn lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
     [
         ("duo-authentication", Stream::Authentication),
         ("duo-administrator", Stream::Administrator),

@@ -29,7 +29,7 @@ fn entra_certificate_source(base_url: &str) -> String {
 }
 
 /// Both logs with the app's client secret.
-fn entra_secret_source(base_url: &str) -> String {
+pub(super) fn entra_secret_source(base_url: &str) -> String {
     let settings = format!(
         "tenant = \"{TENANT_ID}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"${{env:ENTRA_CLIENT_SECRET}}\"\nlogin_url = \"{base_url}\""
     );
@@ -37,7 +37,7 @@ fn entra_secret_source(base_url: &str) -> String {
 }
 
 /// Each log's lake and the ids it must hold.
-fn lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
+pub(super) fn lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
     [
         ("entra-signins", Stream::SignIns),
         ("entra-directoryaudits", Stream::DirectoryAudits),

@@ -533,6 +533,15 @@ async fn faults_are_worded_as_graph_words_them() {
     assert_graph_error(&answer, "TooManyRequests");
 }
 
+/// One page of `stream` in `[lo, before)`, newest first, with everything published.
+fn page(stream: Stream, lo: u64, before: u64, top: usize) -> (Vec<u64>, bool) {
+    use crate::simulator::listing::{Direction, Listing};
+    let timeline = crate::simulator::timeline_of(&SimulatorConfig::entra(10));
+    let listing = Listing::at(&timeline, lo..before, Direction::Descending, i128::MAX);
+    let page = listing.page(before, top, |i| Stream::of(i) == stream);
+    (page.indices, page.next.is_some())
+}
+
 #[test]
 fn pages_walk_one_log_down_from_the_top() {
     assert_eq!(page(Stream::SignIns, 0, 7, 2), (vec![6, 4], true));
