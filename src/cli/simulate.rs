@@ -84,6 +84,14 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         args.events,
         config.token
     );
+    if args.vendor == Vendor::GoogleWorkspace {
+        // Clients sign their token requests with this (public, simulator-only) key.
+        crate::outln!(
+            "service-account key (save it as a file for `credentials`; subject = \"{}\"):\n{}",
+            simulator::google_workspace::ADMIN,
+            simulator::google_workspace::service_account_json(&running.base_url())
+        );
+    }
     super::wait_for_signal().await;
     let stats = running.stats();
     running.shutdown().await;

@@ -26,6 +26,7 @@ pub mod atlassian;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
+pub mod google_workspace;
 pub mod okta;
 pub mod onepassword;
 mod rng;
@@ -76,6 +77,9 @@ pub enum Vendor {
     Atlassian,
     /// 1Password Events API (`POST /api/v1/{auditevents,itemusages,signinattempts}`).
     OnePassword,
+    /// Google Workspace Admin SDK Reports API (`activities.list` of every application,
+    /// behind a service-account token endpoint).
+    GoogleWorkspace,
 }
 
 impl Vendor {
@@ -87,6 +91,7 @@ impl Vendor {
         Vendor::Slack,
         Vendor::Atlassian,
         Vendor::OnePassword,
+        Vendor::GoogleWorkspace,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -98,6 +103,7 @@ impl Vendor {
             Vendor::Slack => "slack",
             Vendor::Atlassian => "atlassian",
             Vendor::OnePassword => "onepassword",
+            Vendor::GoogleWorkspace => "google_workspace",
         }
     }
 }
@@ -110,7 +116,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, google_workspace)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -230,6 +236,19 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Google Workspace customer's Reports API with `events` activities dealt across its
+    /// applications ([`google_workspace::app_of`]), pages of 1000 without `maxResults` and at
+    /// most 1000, otherwise as [`SimulatorConfig::okta`]. Clients authenticate with the
+    /// service-account key of [`google_workspace::service_account_json`].
+    pub fn google_workspace(events: u64) -> Self {
+        Self {
+            vendor: Vendor::GoogleWorkspace,
+            default_page_size: google_workspace::DEFAULT_MAX_RESULTS,
+            max_page_size: google_workspace::MAX_RESULTS,
+            ..Self::okta(events)
+        }
+    }
+
     /// Checks the settings [`start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -267,7 +286,8 @@ pub struct SimStats {
     pub bad_requests: u64,
     /// Events contained in `pages_ok` pages.
     pub events_served: u64,
-    /// Access tokens issued by the OAuth 2.0 token endpoint (generic vendor).
+    /// Access tokens issued by the OAuth 2.0 token endpoint (generic and Google Workspace
+    /// vendors).
     #[serde(default)]
     pub tokens_issued: u64,
     /// Requests refused because their cursor had expired (generic vendor; also counted
@@ -478,6 +498,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Slack => slack::routes(),
         Vendor::Atlassian => atlassian::routes(),
         Vendor::OnePassword => onepassword::routes(),
+        Vendor::GoogleWorkspace => google_workspace::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -503,7 +524,9 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// Ids depend only on `vendor`, `seed` and the index — not on `anchor`, `span` or
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
-/// larger one's.
+/// larger one's. The exception is Google Workspace, whose activities are identified by
+/// their whole `id` object, time included: its ids need the same `anchor`, `span` and
+/// `events` as the server's.
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
@@ -521,6 +544,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Slack => slack::event_id(config, index),
         Vendor::Atlassian => atlassian::event_id(config, index),
         Vendor::OnePassword => onepassword::event_id(config, index),
+        Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
     }
 }
 
@@ -536,6 +560,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Slack => slack::event(config, index),
         Vendor::Atlassian => atlassian::event(config, index),
         Vendor::OnePassword => onepassword::event(config, index),
+        Vendor::GoogleWorkspace => google_workspace::event(config, index),
     }
 }
 
@@ -543,7 +568,11 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::GoogleWorkspace => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -561,9 +590,12 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// this is the event time.
 pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Slack | Vendor::Atlassian | Vendor::OnePassword => {
-            event_time(config, index)
-        }
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Slack
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::GoogleWorkspace => event_time(config, index),
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
         }
@@ -575,7 +607,11 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
 /// queries.
 pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u64 {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::GoogleWorkspace => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
