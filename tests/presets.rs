@@ -108,14 +108,16 @@ async fn exact_through_faults_and_kill_9(
 }
 
 /// As [`exact_through_faults_and_kill_9`] for a preset that expands into several sources
-/// (one per stream): each source's lake must hold exactly its `lakes` ids, once each.
+/// (one per stream): each source's lake must hold exactly its `lakes` ids, once each. Returns
+/// the simulator's counters and how many runs (processes) were started, for presets whose
+/// credential exchange a test also checks.
 async fn exact_per_source_through_faults_and_kill_9(
     name: &str,
     mut sim_config: SimulatorConfig,
     source: impl Fn(&str) -> String,
     envs: [(&str, &str); 1],
     lakes: Vec<(String, std::collections::HashSet<String>)>,
-) {
+) -> (sluice::simulator::SimStats, usize) {
     let events = sim_config.events;
     let dir = tempfile::tempdir().unwrap();
     let mut killer = Killer::new(&format!("presets-{name}"), &dir.path().join("runs"));
@@ -174,7 +176,9 @@ async fn exact_per_source_through_faults_and_kill_9(
             &format!("lake of `{source}` differs from the simulator"),
         );
     }
+    let stats = sim.stats();
     sim.shutdown().await;
+    (stats, killer.attempts + 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -764,3 +768,6 @@ async fn onepassword_preset_reads_real_shaped_pages() {
         }
     }
 }
+
+#[path = "presets/google_workspace.rs"]
+mod google_workspace;
