@@ -131,7 +131,10 @@ async fn pages_list_an_application_newest_first_with_both_ends_inclusive() {
     let base = sim.base_url();
     let token = access_token(&base).await;
     for app in ["admin", "login", "vault"] {
-        let (start, end) = (rfc3339(&cfg, 3_000), rfc3339(&cfg, 17_000));
+        // Both ends are times of this application's own events, which must be listed.
+        let own = |from: u64| (from..).find(|i| APPLICATIONS[app_of(*i)] == app).unwrap();
+        let (first, last) = (own(3_000), own(17_000));
+        let (start, end) = (rfc3339(&cfg, first), rfc3339(&cfg, last));
         let query = format!(
             "startTime={}&endTime={}&maxResults=70",
             encode(&start),
@@ -156,8 +159,8 @@ async fn pages_list_an_application_newest_first_with_both_ends_inclusive() {
             }
         }
         let (low, high) = (
-            simulator::event_time(&cfg, 3_000),
-            simulator::event_time(&cfg, 17_000),
+            simulator::event_time(&cfg, first),
+            simulator::event_time(&cfg, last),
         );
         let mut expected: Vec<Value> = (0..cfg.events)
             .filter(|i| APPLICATIONS[app_of(*i)] == app)
@@ -166,6 +169,8 @@ async fn pages_list_an_application_newest_first_with_both_ends_inclusive() {
             .collect();
         expected.reverse();
         assert!(expected.len() > 300, "{}", expected.len());
+        assert_eq!(expected.first(), Some(&event(&cfg, last)), "the end is listed");
+        assert_eq!(expected.last(), Some(&event(&cfg, first)), "the start is listed");
         assert_eq!(served, expected, "{app}: newest first, both ends inclusive");
     }
     assert_eq!(sim.stats().tokens_issued, 1);
