@@ -224,7 +224,11 @@ fn oauth_error(error: &str, description: &str) -> Response {
 // The token endpoint.
 
 fn token_check(seed: u64, serial: u64, expiry: i64) -> u64 {
-    hash3(seed, domain::TOKEN, mix64(serial) ^ mix64(expiry as u64 ^ 0x676f_6f67))
+    hash3(
+        seed,
+        domain::TOKEN,
+        mix64(serial) ^ mix64(expiry as u64 ^ 0x676f_6f67),
+    )
 }
 
 /// A stateless access token: Google's `ya29.` prefix, then a serial, the expiry (Unix
@@ -338,7 +342,8 @@ async fn token_handler(
     }
     let serial = counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let token = issue_token(app.config.seed, serial, now + TOKEN_SECONDS);
-    let body = json!({ "access_token": token, "expires_in": TOKEN_SECONDS, "token_type": "Bearer" });
+    let body =
+        json!({ "access_token": token, "expires_in": TOKEN_SECONDS, "token_type": "Bearer" });
     json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
@@ -543,7 +548,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The quota refusal: Google's 429 and 403 forms in turn.
 fn rate_limited(app: &AppState) -> Response {
-    if app.error_seq.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+    if app
+        .error_seq
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(2)
+    {
         api_error(
             429,
             "RESOURCE_EXHAUSTED",

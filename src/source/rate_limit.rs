@@ -43,10 +43,7 @@ pub(super) fn forbidden_by_quota(status: StatusCode, body: &[u8], rate: &RateLim
     status == StatusCode::FORBIDDEN
         && !rate.forbidden_markers.is_empty()
         && rate.forbidden_markers.iter().any(|marker| {
-            !marker.is_empty()
-                && body
-                    .windows(marker.len())
-                    .any(|w| w == marker.as_bytes())
+            !marker.is_empty() && body.windows(marker.len()).any(|w| w == marker.as_bytes())
         })
 }
 

@@ -239,7 +239,10 @@ mod tests {
             .unwrap();
         assert_ne!(a.id, other.id, "any part of the object tells events apart");
         let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}})).unwrap_err();
-        assert!(err.contains("`id`") && err.contains("non-empty object"), "{err}");
+        assert!(
+            err.contains("`id`") && err.contains("non-empty object"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ async fn google_workspace_preset_is_exact_per_application_through_faults_and_kil
     sim_config.max_page_size = 60;
     // Every event older than the longest settle delay (Cloud Search's 4 h), so every stream
     // can list all of its events now.
-    sim_config.anchor = sim_config.anchor - chrono::TimeDelta::hours(5);
+    sim_config.anchor -= chrono::TimeDelta::hours(5);
     let lakes: Vec<(String, HashSet<String>)> = APPLICATIONS
         .iter()
         .map(|app| {
@@ -70,9 +70,18 @@ async fn google_workspace_preset_is_exact_per_application_through_faults_and_kil
         "{} tokens for {runs} runs: the token is not shared by the streams",
         stats.tokens_issued
     );
-    assert_eq!(stats.unauthorized, 0, "no request went without a valid token");
-    assert_eq!(stats.bad_requests, 0, "every request was one Google accepts");
-    assert!(stats.faults_429 > 0, "quota refusals (429 and 403) were waited out");
+    assert_eq!(
+        stats.unauthorized, 0,
+        "no request went without a valid token"
+    );
+    assert_eq!(
+        stats.bad_requests, 0,
+        "every request was one Google accepts"
+    );
+    assert!(
+        stats.faults_429 > 0,
+        "quota refusals (429 and 403) were waited out"
+    );
 }
 
 /// The paths of grove's Google Workspace activity pages.
@@ -143,7 +152,12 @@ async fn google_workspace_preset_reads_real_shaped_pages() {
             assert_eq!(event["event_time"], record["id"]["time"], "{what}");
             stored_ids.push(event["event_id"].clone());
         }
-        assert_eq!(read.requests.len(), names.len(), "{what}: {:?}", read.requests);
+        assert_eq!(
+            read.requests.len(),
+            names.len(),
+            "{what}: {:?}",
+            read.requests
+        );
         let first = &read.requests[0];
         assert!(
             first.starts_with("/admin/reports/v1/activity/users/all/applications/admin?"),

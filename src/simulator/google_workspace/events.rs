@@ -42,9 +42,15 @@ fn event_kinds(app: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "token" => &[("auth", "authorize"), ("auth", "revoke")],
         "saml" => &[("login", "login_success"), ("login", "login_failure")],
-        "calendar" => &[("event_change", "create_event"), ("event_change", "delete_event")],
+        "calendar" => &[
+            ("event_change", "create_event"),
+            ("event_change", "delete_event"),
+        ],
         "groups_enterprise" => &[("moderator_action", "add_member")],
-        "user_accounts" => &[("2sv_change", "2sv_enroll"), ("password_change", "password_edit")],
+        "user_accounts" => &[
+            ("2sv_change", "2sv_enroll"),
+            ("password_change", "password_edit"),
+        ],
         _ => &[("activity", "activity_event")],
     }
 }
@@ -87,7 +93,8 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
             parameters.push(json!({ "name": "is_suspicious", "boolValue": rng.percent(3) }));
         }
         "drive" => {
-            parameters.push(json!({ "name": "doc_id", "value": format!("1{:020x}", rng.next_u64()) }));
+            parameters
+                .push(json!({ "name": "doc_id", "value": format!("1{:020x}", rng.next_u64()) }));
             parameters.push(json!({ "name": "visibility", "value": "private" }));
         }
         "token" => {

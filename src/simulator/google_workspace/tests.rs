@@ -52,7 +52,10 @@ async fn token_request(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
         .await
         .unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -74,7 +77,10 @@ async fn list(base: &str, token: Option<&str>, app: &str, query: &str) -> (u16, 
     }
     let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 fn rfc3339(config: &SimulatorConfig, index: u64) -> String {
@@ -100,7 +106,11 @@ fn events_are_dealt_to_every_application_with_unique_ids() {
     assert_eq!(dealt, all, "every event is in exactly one application");
     for i in (0..cfg.events).step_by(7) {
         let e = event(&cfg, i);
-        assert_eq!(e["id"].to_string(), ids[i as usize], "the id is the id object");
+        assert_eq!(
+            e["id"].to_string(),
+            ids[i as usize],
+            "the id is the id object"
+        );
         assert_eq!(e["id"]["applicationName"], APPLICATIONS[app_of(i)]);
         let time = DateTime::parse_from_rfc3339(e["id"]["time"].as_str().unwrap()).unwrap();
         assert_eq!(time.with_timezone(&Utc), simulator::event_time(&cfg, i));
@@ -169,8 +179,16 @@ async fn pages_list_an_application_newest_first_with_both_ends_inclusive() {
             .collect();
         expected.reverse();
         assert!(expected.len() > 300, "{}", expected.len());
-        assert_eq!(expected.first(), Some(&event(&cfg, last)), "the end is listed");
-        assert_eq!(expected.last(), Some(&event(&cfg, first)), "the start is listed");
+        assert_eq!(
+            expected.first(),
+            Some(&event(&cfg, last)),
+            "the end is listed"
+        );
+        assert_eq!(
+            expected.last(),
+            Some(&event(&cfg, first)),
+            "the start is listed"
+        );
         assert_eq!(served, expected, "{app}: newest first, both ends inclusive");
     }
     assert_eq!(sim.stats().tokens_issued, 1);
@@ -196,9 +214,14 @@ async fn the_token_endpoint_verifies_the_assertion_and_answers_googles_errors() 
     let base = sim.base_url();
     let other_key = crate::source::auth::tests::keys::OTHER_PRIVATE_KEY;
     let cases: Vec<(String, &str)> = vec![
-        (assertion(other_key, &base, |_| {}), "Invalid JWT Signature."),
         (
-            assertion(PRIVATE_KEY_PEM, &base, |c| c["iss"] = json!("x@y.iam.gserviceaccount.com")),
+            assertion(other_key, &base, |_| {}),
+            "Invalid JWT Signature.",
+        ),
+        (
+            assertion(PRIVATE_KEY_PEM, &base, |c| {
+                c["iss"] = json!("x@y.iam.gserviceaccount.com")
+            }),
             "issuer",
         ),
         (
@@ -214,7 +237,9 @@ async fn the_token_endpoint_verifies_the_assertion_and_answers_googles_errors() 
             "scope",
         ),
         (
-            assertion(PRIVATE_KEY_PEM, &base, |c| c["sub"] = json!("intruder@acme.example")),
+            assertion(PRIVATE_KEY_PEM, &base, |c| {
+                c["sub"] = json!("intruder@acme.example")
+            }),
             "Invalid email or User ID",
         ),
         (
@@ -246,7 +271,10 @@ async fn the_token_endpoint_verifies_the_assertion_and_answers_googles_errors() 
         &[("grant_type", "client_credentials"), ("assertion", &jwt)],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
     assert_eq!(sim.stats().tokens_issued, 0);
     access_token(&base).await;
     assert_eq!(sim.stats().tokens_issued, 1);
