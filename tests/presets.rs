@@ -330,6 +330,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("github", "GitHub organization audit log"),
         ("slack", "Slack Enterprise audit logs"),
         ("atlassian", "Atlassian organization audit log"),
+        ("google_workspace", "Google Workspace audit activities"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");

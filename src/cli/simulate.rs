@@ -77,12 +77,17 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    // Google Workspace clients get their tokens from the simulator's token endpoint instead.
+    let credential = if args.vendor == Vendor::GoogleWorkspace {
+        "tokens from POST /token, with the key below".to_string()
+    } else {
+        format!("token: {}", config.token)
+    };
     crate::outln!(
-        "serving a simulated {} API at {} with {} events (token: {}); Ctrl-C to stop",
+        "serving a simulated {} API at {} with {} events ({credential}); Ctrl-C to stop",
         args.vendor.as_str(),
         running.base_url(),
         args.events,
-        config.token
     );
     if args.vendor == Vendor::GoogleWorkspace {
         // Clients sign their token requests with this (public, simulator-only) key.
