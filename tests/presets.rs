@@ -335,6 +335,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("github", "GitHub organization audit log"),
         ("slack", "Slack Enterprise audit logs"),
         ("atlassian", "Atlassian organization audit log"),
+        ("google_workspace", "Google Workspace audit activities"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -778,5 +779,7 @@ async fn onepassword_preset_reads_real_shaped_pages() {
 mod duo;
 #[path = "presets/entra.rs"]
 mod entra;
+#[path = "presets/google_workspace.rs"]
+mod google_workspace;
 #[path = "presets/late_events.rs"]
 mod late_events;

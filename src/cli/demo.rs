@@ -28,7 +28,8 @@ struct DemoProfile {
     connector: &'static str,
     /// The simulator's emulation of that vendor.
     sim: fn(u64) -> SimulatorConfig,
-    /// `[[sources]]` lines with the vendor's settings; `{base_url}` is the simulator.
+    /// `[[sources]]` lines with the vendor's settings; `{base_url}` is the simulator and
+    /// `{google_key}` the JSON key of the simulator's Google service account.
     settings: &'static str,
 }
 
@@ -112,6 +113,18 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "google_workspace",
+        sim: SimulatorConfig::google_workspace,
+        settings: r#"# The simulator instead of https://admin.googleapis.com.
+base_url = "{base_url}"
+# The simulator's service-account key (a public, simulator-only key whose token_uri is the
+# simulator). A real config reads Google's JSON key file: "${file:/etc/sluice/google-key.json}".
+credentials = '''{google_key}'''
+subject = "admin@acme.example"
+# The simulator has no project quota to share; the preset keeps each application to 30 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"
@@ -139,7 +152,13 @@ fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
 fn connector_config(profile: &DemoProfile, base_url: &str, events: u64) -> String {
     let connector = profile.connector;
     let vendor = (profile.sim)(0).vendor;
-    let settings = profile.settings.replace("{base_url}", base_url);
+    let settings = profile
+        .settings
+        .replace(
+            "{google_key}",
+            &simulator::google_workspace::service_account_json(base_url),
+        )
+        .replace("{base_url}", base_url);
     format!(
         r#"# Written by `sluice demo --connector {connector}`. To run the same job by hand, in one shell:
 #   sluice simulate --vendor {vendor} --events {events} --port 8080

@@ -87,13 +87,17 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    // Duo requests are signed with two keys; every other vendor takes one token.
+    // Duo requests are signed with two keys; Google Workspace clients get their tokens from
+    // the simulator's token endpoint; every other vendor takes one token.
     let credentials = match args.vendor {
         simulator::Vendor::Duo => format!(
             "integration key: {}, secret key: {}",
             simulator::duo::INTEGRATION_KEY,
             config.token
         ),
+        simulator::Vendor::GoogleWorkspace => {
+            "tokens from POST /token, with the key below".to_string()
+        }
         _ => format!("token: {}", config.token),
     };
     crate::outln!(
@@ -107,6 +111,14 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         crate::outln!(
             "{}",
             simulator::entra::credentials_note(&config, &running.base_url())
+        );
+    }
+    if args.vendor == Vendor::GoogleWorkspace {
+        // Clients sign their token requests with this (public, simulator-only) key.
+        crate::outln!(
+            "service-account key (save it as a file for `credentials`; subject = \"{}\"):\n{}",
+            simulator::google_workspace::ADMIN,
+            simulator::google_workspace::service_account_json(&running.base_url())
         );
     }
     super::wait_for_signal().await;

@@ -549,6 +549,11 @@ pub struct RateLimitConfig {
     /// The longest wait a server may ask for (`Retry-After`, reset); longer asks fail the run.
     #[serde(default = "default_max_wait", with = "humantime_serde")]
     pub max_wait: Duration,
+    /// Words that make a 403 a rate limit when its body contains one, for APIs that answer
+    /// a spent quota with a plain 403 (Google: `rateLimitExceeded`, `userRateLimitExceeded`).
+    /// Such a 403 is waited out like a 429 instead of failing the run.
+    #[serde(default)]
+    pub forbidden_markers: Vec<String>,
 }
 
 impl Default for RateLimitConfig {
@@ -560,6 +565,7 @@ impl Default for RateLimitConfig {
             reset_headers: default_reset_headers(),
             reset_format: ResetFormat::default(),
             max_wait: default_max_wait(),
+            forbidden_markers: Vec::new(),
         }
     }
 }

@@ -15,6 +15,10 @@ const FILES: &[(&str, &str)] = &[
         "github_enterprise",
         include_str!("../../presets/github_enterprise.toml"),
     ),
+    (
+        "google_workspace",
+        include_str!("../../presets/google_workspace.toml"),
+    ),
     ("okta", include_str!("../../presets/okta.toml")),
     (
         "onepassword",

@@ -28,6 +28,7 @@ pub mod entra;
 pub(crate) mod faults;
 pub mod generic;
 pub mod github;
+pub mod google_workspace;
 mod late;
 mod listing;
 pub mod okta;
@@ -87,6 +88,9 @@ pub enum Vendor {
     /// Microsoft Entra ID through Microsoft Graph (`GET /v1.0/auditLogs/{signIns,directoryAudits}`
     /// and the identity platform's token endpoint).
     Entra,
+    /// Google Workspace Admin SDK Reports API (`activities.list` of every application,
+    /// behind a service-account token endpoint).
+    GoogleWorkspace,
 }
 
 impl Vendor {
@@ -100,6 +104,7 @@ impl Vendor {
         Vendor::OnePassword,
         Vendor::Duo,
         Vendor::Entra,
+        Vendor::GoogleWorkspace,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -113,6 +118,7 @@ impl Vendor {
             Vendor::OnePassword => "onepassword",
             Vendor::Duo => "duo",
             Vendor::Entra => "entra",
+            Vendor::GoogleWorkspace => "google_workspace",
         }
     }
 }
@@ -125,7 +131,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -279,6 +285,19 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Google Workspace customer's Reports API with `events` activities dealt across its
+    /// applications ([`google_workspace::app_of`]), pages of 1000 without `maxResults` and at
+    /// most 1000, otherwise as [`SimulatorConfig::okta`]. Clients authenticate with the
+    /// service-account key of [`google_workspace::service_account_json`].
+    pub fn google_workspace(events: u64) -> Self {
+        Self {
+            vendor: Vendor::GoogleWorkspace,
+            default_page_size: google_workspace::DEFAULT_MAX_RESULTS,
+            max_page_size: google_workspace::MAX_RESULTS,
+            ..Self::okta(events)
+        }
+    }
+
     /// Checks the settings [`start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -317,7 +336,8 @@ pub struct SimStats {
     pub bad_requests: u64,
     /// Events contained in `pages_ok` pages.
     pub events_served: u64,
-    /// Access tokens issued by the OAuth 2.0 token endpoint (generic vendor).
+    /// Access tokens issued by the OAuth 2.0 token endpoint (generic and Google Workspace
+    /// vendors).
     #[serde(default)]
     pub tokens_issued: u64,
     /// Requests refused because their cursor had expired (generic vendor; also counted
@@ -535,6 +555,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::OnePassword => onepassword::routes(),
         Vendor::Duo => duo::routes(),
         Vendor::Entra => entra::routes(),
+        Vendor::GoogleWorkspace => google_workspace::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -560,8 +581,10 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// Ids depend only on `vendor`, `seed` and the index — not on `anchor`, `span` or
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
-/// larger one's. The exception is Duo's administrator log, which has no ids: its ids are
-/// Sluice's content ids of the entries, which include their times (and so the anchor).
+/// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
+/// Sluice's content ids of the entries, which include their times), and Google Workspace,
+/// whose activities are identified by their whole `id` object, time included: their ids need
+/// the same `anchor`, `span` and `events` as the server's.
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
@@ -581,6 +604,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::OnePassword => onepassword::event_id(config, index),
         Vendor::Duo => duo::event_id(config, index),
         Vendor::Entra => entra::event_id(config, index),
+        Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
     }
 }
 
@@ -598,6 +622,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::OnePassword => onepassword::event(config, index),
         Vendor::Duo => duo::event(config, index),
         Vendor::Entra => entra::event(config, index),
+        Vendor::GoogleWorkspace => google_workspace::event(config, index),
     }
 }
 
@@ -605,7 +630,12 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
 /// profile's time format, e.g. whole seconds for `EpochSeconds`).
 pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
     match config.vendor {
-        Vendor::Okta | Vendor::Github | Vendor::Atlassian | Vendor::OnePassword | Vendor::Entra => {
+        Vendor::Okta
+        | Vendor::Github
+        | Vendor::Atlassian
+        | Vendor::OnePassword
+        | Vendor::Entra
+        | Vendor::GoogleWorkspace => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -633,7 +663,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Atlassian
         | Vendor::OnePassword
         | Vendor::Duo
-        | Vendor::Entra => {
+        | Vendor::Entra
+        | Vendor::GoogleWorkspace => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -654,7 +685,10 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Atlassian
         | Vendor::OnePassword
         | Vendor::Duo
-        | Vendor::Entra => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Entra
+        | Vendor::GoogleWorkspace => {
+            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+        }
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack => {
             let ms = timeline::ceil_millis(&t);

@@ -16,7 +16,9 @@ use url::Url;
 use super::auth::Authenticator;
 use super::link_secrets::LinkSecrets;
 use super::path::JsonPath;
-use super::rate_limit::{none_remaining, rate_limited, reset_wait, retry_after, server_wait};
+use super::rate_limit::{
+    forbidden_by_quota, none_remaining, rate_limited, reset_wait, retry_after, server_wait,
+};
 use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
@@ -353,7 +355,9 @@ impl HttpClient {
             }));
         }
         if !status.is_success() {
-            let limited = rate_limited(status, response.headers(), &self.rate);
+            let body = read_capped(&mut response, 2048).await.unwrap_or_default();
+            let limited = rate_limited(status, response.headers(), &self.rate)
+                || forbidden_by_quota(status, &body, &self.rate);
             // A rate-limit reset tells when a rate limit clears; for a 5xx only Retry-After
             // counts (APIs send their reset header on every response, and it says nothing of
             // outages).
@@ -362,7 +366,6 @@ impl HttpClient {
             } else {
                 retry_after(response.headers())
             };
-            let body = read_capped(&mut response, 2048).await.unwrap_or_default();
             let (url, code, body) = (
                 shown,
                 status.as_u16(),

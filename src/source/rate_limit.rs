@@ -36,6 +36,17 @@ pub(super) fn rate_limited(
             && (headers.contains_key(RETRY_AFTER) || none_remaining(headers, rate)))
 }
 
+/// Whether a 403's `body` names a rate limit: it contains one of
+/// `rate_limit.forbidden_markers` (Google's `userRateLimitExceeded`, which comes without any
+/// rate-limit header).
+pub(super) fn forbidden_by_quota(status: StatusCode, body: &[u8], rate: &RateLimitConfig) -> bool {
+    status == StatusCode::FORBIDDEN
+        && !rate.forbidden_markers.is_empty()
+        && rate.forbidden_markers.iter().any(|marker| {
+            !marker.is_empty() && body.windows(marker.len()).any(|w| w == marker.as_bytes())
+        })
+}
+
 /// How long the server asked us to wait: `Retry-After` (seconds or HTTP date), else the
 /// configured rate-limit reset header.
 pub(super) fn server_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
@@ -196,5 +207,21 @@ mod tests {
             &HeaderMap::new(),
             &rate
         ));
+    }
+
+    #[test]
+    fn a_403_whose_body_names_a_quota_marker_is_a_rate_limit() {
+        let google = br#"{"error":{"code":403,"errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}"#;
+        let denied = br#"{"error":{"code":403,"errors":[{"reason":"forbidden"}]}}"#;
+        let rate = RateLimitConfig {
+            forbidden_markers: vec!["rateLimitExceeded".into(), "userRateLimitExceeded".into()],
+            ..RateLimitConfig::default()
+        };
+        assert!(forbidden_by_quota(StatusCode::FORBIDDEN, google, &rate));
+        assert!(!forbidden_by_quota(StatusCode::FORBIDDEN, denied, &rate));
+        // Only a 403, and only when markers are configured.
+        assert!(!forbidden_by_quota(StatusCode::BAD_REQUEST, google, &rate));
+        let none = RateLimitConfig::default();
+        assert!(!forbidden_by_quota(StatusCode::FORBIDDEN, google, &none));
     }
 }

@@ -74,9 +74,15 @@ pub fn to_record(
         Some(path) => match field(raw_id, "event id", path)? {
             Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(n)) => n.to_string(),
+            // A compound id (Google Reports' `id {time, uniqueQualifier, applicationName,
+            // customerId}`): the object itself, written canonically so key order and spacing
+            // in the API's answer do not change it.
+            Some(compound @ (Value::Object(_) | Value::Array(_))) if !is_empty(&compound) => {
+                canonical(&compound)
+            }
             Some(other) => {
                 return Err(format!(
-                    "event id at `{path}` is {}, not a string or number",
+                    "event id at `{path}` is {}, not a string, number or non-empty object",
                     short(&other)
                 ))
             }
@@ -101,6 +107,35 @@ fn content_hash(data: &RawJson) -> Result<String, String> {
         .map_err(|err| format!("record cannot be read to compute its content id: {err}"))?;
     let digest = Sha256::digest(tree.to_string().as_bytes());
     Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Compact JSON text with object keys sorted at every level, whatever order the API wrote
+/// them in (and whichever map `serde_json` is built with).
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -174,6 +209,39 @@ mod tests {
         assert_eq!(
             crate::timefmt::rfc3339_millis(r.time),
             "2026-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn an_object_id_is_its_canonical_json() {
+        let id = |record: Value| {
+            to_record(
+                record.into(),
+                &time_cfg("t"),
+                &EventIdConfig {
+                    path: Some(p("id")),
+                },
+            )
+        };
+        let a = id(json!({"t": "2026-01-01T00:00:00Z", "id": {"time": "2026-01-01T00:00:00Z", "uniqueQualifier": "-7", "app": "admin"}}))
+            .unwrap();
+        let b = id(serde_json::from_str(
+            r#"{"t": "2026-01-01T00:00:00Z", "id": { "uniqueQualifier": "-7", "app": "admin", "time": "2026-01-01T00:00:00Z" }}"#,
+        )
+        .unwrap())
+        .unwrap();
+        assert_eq!(
+            a.id,
+            r#"{"app":"admin","time":"2026-01-01T00:00:00Z","uniqueQualifier":"-7"}"#
+        );
+        assert_eq!(a.id, b.id, "key order and spacing do not matter");
+        let other = id(json!({"t": "2026-01-01T00:00:00Z", "id": {"time": "2026-01-01T00:00:01Z", "uniqueQualifier": "-7", "app": "admin"}}))
+            .unwrap();
+        assert_ne!(a.id, other.id, "any part of the object tells events apart");
+        let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}})).unwrap_err();
+        assert!(
+            err.contains("`id`") && err.contains("non-empty object"),
+            "{err}"
         );
     }
 

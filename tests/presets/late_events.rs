@@ -203,3 +203,26 @@ async fn entra_preset_is_exact_per_log_through_late_events() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_workspace_preset_is_exact_per_application_through_late_events() {
+    use sluice::simulator::google_workspace::{stream_ids, APPLICATIONS};
+    let keys = tempfile::tempdir().unwrap();
+    let lakes = |sim_config: &SimulatorConfig| {
+        APPLICATIONS
+            .iter()
+            .map(|app| {
+                let ids = stream_ids(sim_config, app).into_iter().collect();
+                (format!("google_workspace-{app}"), ids)
+            })
+            .collect()
+    };
+    exact_through_late_events(
+        SimulatorConfig::google_workspace(1_500),
+        |base| super::google_workspace::source(keys.path(), base, base),
+        // The key is a file; nothing needs the environment.
+        [("SLUICE_TEST_GOOGLE", "unused")],
+        lakes,
+    )
+    .await;
+}
