@@ -282,6 +282,35 @@ impl Drop for LineWriter {
     }
 }
 
+/// Whether [`errln!`] writes JSON lines (`--log-format json`).
+static STDERR_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`errln!`] write each message as one JSON object per line, like the JSON log
+/// lines, instead of plain text.
+pub fn set_stderr_json(on: bool) {
+    STDERR_JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `text` (one message, maybe of several lines) as a JSON log line: its level from its
+/// `error:`/`warning:` prefix, `info` otherwise.
+fn json_line(text: &str) -> String {
+    let message = text.trim_end_matches('\n');
+    let (level, message) = if let Some(rest) = message.strip_prefix("error: ") {
+        ("ERROR", rest)
+    } else if let Some(rest) = message.strip_prefix("warning: ") {
+        ("WARN", rest)
+    } else {
+        ("INFO", message)
+    };
+    let line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": level,
+        "message": message,
+        "target": "sluice",
+    });
+    format!("{line}\n")
+}
+
 /// Writes `args` to stdout (`stderr` false) or stderr, scrubbed. Write errors (a closed
 /// pipe, as in `sluice status | head`) are ignored: there is nowhere to report them.
 #[doc(hidden)]
@@ -289,6 +318,11 @@ pub fn print(stderr: bool, args: std::fmt::Arguments<'_>) {
     let text = args.to_string();
     let text = scrub(&text);
     let _ = if stderr {
+        let text = if STDERR_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+            std::borrow::Cow::Owned(json_line(&text))
+        } else {
+            text
+        };
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {
         let mut out = std::io::stdout().lock();
@@ -318,6 +352,25 @@ macro_rules! errln {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn messages_become_json_lines_with_their_level() {
+        let line = json_line("error: source `a` failed\n  hint: check base_url\n");
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["level"], "ERROR");
+        assert_eq!(
+            parsed["message"],
+            "source `a` failed\n  hint: check base_url"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&json_line("warning: x\n")).unwrap();
+        assert_eq!(parsed["level"], "WARN");
+        let parsed: serde_json::Value = serde_json::from_str(&json_line("done\n")).unwrap();
+        assert_eq!(parsed["level"], "INFO");
+    }
     use super::*;
 
     // The registry is process-wide: each test uses values of its own.

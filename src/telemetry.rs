@@ -26,6 +26,11 @@ pub fn init(format: LogFormat) {
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => {
+            // Messages printed to stderr outside of tracing (the final error of a command, a
+            // config error) become JSON lines too, so a log shipper never meets plain text.
+            crate::redact::set_stderr_json(true);
+            builder.json().flatten_event(true).try_init()
+        }
     };
 }

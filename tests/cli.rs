@@ -18,10 +18,19 @@ fn text(output: &std::process::Output) -> String {
     )
 }
 
+/// `sluice status --json`, checking that it exits 1 exactly when a source is failing,
+/// parked or stale, 0 otherwise.
 async fn status_json(config: &str) -> serde_json::Value {
     let out = run_sluice(&["status", "--json", "--config", config]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+    let rows: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
+    let bad = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "stale")));
+    assert_eq!(out.status.code(), Some(i32::from(bad)), "{}", text(&out));
+    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -388,9 +397,12 @@ async fn secrets_never_reach_logs_or_errors() {
             "the wrong token leaked into {format} logs"
         );
     }
-    // Status needs no credentials: it runs with the variables unset.
+    // Status needs no credentials: it runs with the variables unset (and exits 1, since the
+    // last run failed).
     let out = run_sluice(&["status", "--json", "--config", config]).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["health"], "failing", "{rows}");
     assert!(!text(&out).contains(WRONG) && !text(&out).contains(GOOD));
     sim.shutdown().await;
 }
@@ -452,6 +464,14 @@ async fn the_circuit_breaker_opens_waits_out_its_cooldown_and_a_success_resets_i
         "{shown}"
     );
     assert_eq!(requests, 0, "an open circuit sends no request: {shown}");
+    // `status` says so, and exits non-zero for scripts and monitors.
+    let status = run_sluice(&["status", "--config", config]).await;
+    let shown = text(&status);
+    assert_eq!(status.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("health       parked: circuit open: the last 2 runs failed"),
+        "{shown}"
+    );
 
     // After the cooldown one run probes the API again; it still fails, so the circuit opens
     // again for a whole cooldown, even though the API is healed meanwhile.
@@ -474,6 +494,13 @@ async fn the_circuit_breaker_opens_waits_out_its_cooldown_and_a_success_resets_i
     assert_eq!(code, Some(0), "{shown}");
     assert!(!open && requests > 0, "{shown}");
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let status = run_sluice(&["status", "--config", config]).await;
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert!(
+        text(&status).contains("health       ok"),
+        "{}",
+        text(&status)
+    );
 
     // The success reset the count: it takes 2 new failures, not 1, to open the circuit.
     for run in 1..=2 {
@@ -639,4 +666,32 @@ async fn skipping_tls_verification_is_announced_on_every_run() {
         text(&out)
     );
     sim.shutdown().await;
+}
+
+/// `sluice status --json | head -c 1`: the reader goes away before the output is written. The
+/// command ends quietly with its usual exit code, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_status_and_dlq_list_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TestConfig::new("http://127.0.0.1:9");
+    let path = cfg.write(dir.path(), "\n[dead_letter]\npath = \"dead-letter\"\n");
+    let config = path.to_str().unwrap();
+    for args in [
+        vec!["status", "--json", "--config", config],
+        vec!["dlq", "list", "--json", "--config", config],
+    ] {
+        let mut child = common::sluice()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the command writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(out.status.code().is_some(), "{args:?} was killed: {stderr}");
+    }
 }

@@ -14,18 +14,22 @@ use sluice::simulator::{self, SimulatorConfig};
 
 use common::{assert_lake_exact, run_sluice, start_simulator, TestConfig};
 
-/// An HTTP endpoint that records NDJSON events, refuses batches holding a poison id (400) or,
-/// when `down`, every batch (503).
+/// An HTTP endpoint that records NDJSON events, refuses batches holding a poison id (400),
+/// every batch when `down` (503), or every batch with `refuse_all` (a wrong URL's 404, say).
 #[derive(Clone, Default)]
 struct Receiver {
     ids: Arc<Mutex<Vec<String>>>,
     poison: Arc<Mutex<HashSet<String>>>,
     down: Arc<Mutex<bool>>,
+    refuse_all: Arc<Mutex<Option<StatusCode>>>,
 }
 
 async fn ingest(State(receiver): State<Receiver>, body: Bytes) -> StatusCode {
     if *receiver.down.lock().unwrap() {
         return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if let Some(status) = *receiver.refuse_all.lock().unwrap() {
+        return status;
     }
     let text = String::from_utf8_lossy(&body);
     let ids: Vec<String> = text
@@ -359,5 +363,125 @@ async fn the_stdout_sink_writes_one_envelope_per_line() {
     assert_eq!(ids.len(), 300);
     assert_eq!(unique.len(), 300);
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}
+
+/// A config with a lake and the HTTP sink `receiver` at `endpoint` (with `sink_extra` lines),
+/// and a dead-letter queue.
+fn lake_and_receiver(
+    dir: &std::path::Path,
+    base_url: &str,
+    endpoint: &str,
+    sink_extra: &str,
+) -> String {
+    let cfg = TestConfig::new(base_url);
+    let path = cfg.write(dir, "");
+    let config_text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("sinks = [\"lake\"]", "sinks = [\"lake\", \"receiver\"]")
+        + &format!(
+            "\n[[sinks]]\nname = \"receiver\"\nkind = \"http\"\nurl = \"{endpoint}\"\nmax_attempts = 2\n{sink_extra}\n\n[dead_letter]\npath = \"dead-letter\"\n"
+        );
+    std::fs::write(&path, &config_text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A SIEM behind a wrong URL refuses every batch: the events are kept in the dead-letter
+/// queue, but the run fails, naming the sink and what it answered; `status` says the source
+/// is failing; and with `--log-format json` every line of the output is JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_refusing_every_event_fails_the_run_loudly() {
+    let sim_config = SimulatorConfig::okta(300);
+    let sim = start_simulator(sim_config.clone()).await;
+    let receiver = Receiver::default();
+    *receiver.refuse_all.lock().unwrap() = Some(StatusCode::NOT_FOUND);
+    let endpoint = start_receiver(receiver.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = lake_and_receiver(dir.path(), &sim.base_url(), &endpoint, "");
+
+    let out = run_sluice(&["run", "--once", "--log-format", "json", "--config", &config]).await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("sink `receiver` refused 300 of the 300 events")
+            && shown.contains("HTTP 404"),
+        "the error names the sink and its answer: {shown}"
+    );
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "a log line is not JSON: {line}");
+    }
+    // Nothing is lost: the lake has every event and the queue every refused one.
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    assert_eq!(queued(&config).await, 300);
+
+    let status = run_sluice(&["status", "--config", &config]).await;
+    assert_eq!(status.status.code(), Some(1), "{}", text(&status));
+    assert!(
+        text(&status)
+            .contains("health       failing: the last run failed: sink `receiver` refused"),
+        "{}",
+        text(&status)
+    );
+    sim.shutdown().await;
+}
+
+/// Some refusals are normal (one bad document); how many fail a run is the sink's
+/// `fail_when_refused`: by default only a sink refusing everything does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_when_refused_sets_how_much_refusal_fails_a_run() {
+    let sim_config = SimulatorConfig::okta(300);
+    let all_ids = simulator::event_ids(&sim_config);
+    for (share, fails) in [("100%", false), ("1%", true)] {
+        let sim = start_simulator(sim_config.clone()).await;
+        let receiver = Receiver::default();
+        // One batch in ten refused (every event of it: one id poisons the whole batch).
+        let poison = all_ids.iter().step_by(100).cloned();
+        receiver.poison.lock().unwrap().extend(poison);
+        let endpoint = start_receiver(receiver.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let extra = format!("max_batch_events = 10\nfail_when_refused = \"{share}\"");
+        let config = lake_and_receiver(dir.path(), &sim.base_url(), &endpoint, &extra);
+        let out = run_sluice(&["run", "--once", "--config", &config]).await;
+        let shown = text(&out);
+        let expected = if fails { Some(1) } else { Some(0) };
+        assert_eq!(
+            out.status.code(),
+            expected,
+            "fail_when_refused = {share}: {shown}"
+        );
+        if fails {
+            assert!(shown.contains("fail_when_refused = \"1%\""), "{shown}");
+        }
+        assert_eq!(queued(&config).await, 30, "{shown}");
+        assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+        sim.shutdown().await;
+    }
+}
+
+/// A SIEM that keeps answering 429 is throttling, not refusing: the events must not go to the
+/// dead-letter queue; the run fails and the checkpoint stays, so the next run sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_throttling_past_its_retries_fails_the_run_without_dead_lettering() {
+    let sim_config = SimulatorConfig::okta(100);
+    let sim = start_simulator(sim_config.clone()).await;
+    let receiver = Receiver::default();
+    *receiver.refuse_all.lock().unwrap() = Some(StatusCode::TOO_MANY_REQUESTS);
+    let endpoint = start_receiver(receiver.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = lake_and_receiver(dir.path(), &sim.base_url(), &endpoint, "");
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("HTTP 429"), "{}", text(&out));
+    assert_eq!(
+        queued(&config).await,
+        0,
+        "throttled events are not refused ones"
+    );
+    *receiver.refuse_all.lock().unwrap() = None;
+    let out = run_sluice(&["run", "--once", "--config", &config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let received: HashSet<String> = receiver.ids.lock().unwrap().iter().cloned().collect();
+    assert_eq!(received.len(), 100, "the next run delivered them all");
     sim.shutdown().await;
 }

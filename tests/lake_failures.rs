@@ -111,10 +111,23 @@ fn mount_refused(reason: &str) {
     );
 }
 
+/// `sluice status --json`; it exits 1 exactly when a source is failing (or parked, stale).
 async fn status(config: &str) -> serde_json::Value {
     let out = run_sluice(&["status", "--json", "--config", config]).await;
-    assert!(out.status.success(), "{}", output_text(&out));
-    serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+    let rows: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
+    let bad = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "stale")));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(bad)),
+        "{}",
+        output_text(&out)
+    );
+    rows
 }
 
 /// One run that must fail because of the lake; returns its output.

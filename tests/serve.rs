@@ -605,6 +605,29 @@ async fn a_source_parked_by_its_circuit_breaker_makes_readyz_503_naming_it() {
         Some(0.0),
         "{metrics}"
     );
+    // Skipped runs count as failures, so an alert on the failure rate stays on while the
+    // source is parked; and a source that never succeeded has its last-success series (at 0).
+    let failures = metric(
+        &metrics,
+        "sluice_run_failures_total",
+        &[("source", "broken")],
+    );
+    assert!(failures >= Some(3.0), "2 failures and a skip: {metrics}");
+    let skips = metric(
+        &metrics,
+        "sluice_runs_total",
+        &[("source", "broken"), ("outcome", "circuit_open")],
+    );
+    assert!(skips >= Some(1.0), "{metrics}");
+    assert_eq!(
+        metric(
+            &metrics,
+            "sluice_last_success_timestamp_seconds",
+            &[("source", "broken")]
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
 
     let (code, logs) = daemon.stop().await;
     assert_eq!(code, Some(0), "{logs}");

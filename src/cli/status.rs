@@ -2,7 +2,11 @@
 
 use chrono::Utc;
 
-use super::{ConfigArg, EXIT_CONFIG, EXIT_OK};
+mod health;
+
+use health::Health;
+
+use super::{ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
 use crate::state::SourceStatus;
 use crate::timefmt::rfc3339_millis;
 
@@ -25,10 +29,14 @@ pub async fn status(args: StatusArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let statuses = match crate::state::open_read_only(&config.state).await {
-        Ok(store) => store.status().await,
-        Err(err) => Err(err),
+    let store = match crate::state::open_read_only(&config.state).await {
+        Ok(store) => store,
+        Err(err) => {
+            crate::errln!("error: {err}");
+            return EXIT_CONFIG;
+        }
     };
+    let statuses = store.status().await;
     let (windows, mut statuses): (Vec<_>, Vec<_>) = match statuses {
         Ok(statuses) => statuses
             .into_iter()
@@ -61,16 +69,35 @@ pub async fn status(args: StatusArgs) -> u8 {
             });
         }
     }
+    let now = Utc::now();
+    let mut healths = Vec::with_capacity(statuses.len());
+    for status in &statuses {
+        let health = match config.sources.iter().find(|s| s.name == status.source) {
+            Some(source) => Some(health::judge(&config, source, status, store.as_ref(), now).await),
+            // State of a source the config no longer lists: shown, not judged.
+            None => None,
+        };
+        healths.push(health);
+    }
     if args.json {
-        let rows: Vec<_> = statuses.iter().map(json_row).collect();
+        let rows: Vec<_> = statuses
+            .iter()
+            .zip(&healths)
+            .map(|(status, health)| json_row(status, health.as_ref()))
+            .collect();
         crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        print_table(&statuses);
+        print_table(&statuses, &healths);
     }
-    EXIT_OK
+    // Loud for scripts and monitors: any source failing, parked or stale is a non-zero exit.
+    if healths.iter().flatten().any(Health::is_bad) {
+        EXIT_SOURCE_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 fn lag_seconds(status: &SourceStatus) -> Option<i64> {
@@ -80,9 +107,15 @@ fn lag_seconds(status: &SourceStatus) -> Option<i64> {
         .map(|hw| (Utc::now() - hw).num_seconds())
 }
 
-fn json_row(status: &SourceStatus) -> serde_json::Value {
+fn json_row(status: &SourceStatus, health: Option<&Health>) -> serde_json::Value {
     serde_json::json!({
         "source": status.source,
+        "health": health.map(Health::state),
+        "health_reason": health.and_then(Health::reason),
+        "parked_until": match health {
+            Some(Health::Parked(parked)) => Some(parked.until),
+            _ => None,
+        },
         "window": status.checkpoint.window,
         "anchor": status.checkpoint.anchor,
         "frontier": status.checkpoint.frontier(),
@@ -102,12 +135,19 @@ fn json_row(status: &SourceStatus) -> serde_json::Value {
     })
 }
 
-fn print_table(statuses: &[SourceStatus]) {
-    for s in statuses {
+fn print_table(statuses: &[SourceStatus], healths: &[Option<Health>]) {
+    for (s, health) in statuses.iter().zip(healths) {
         let c = &s.checkpoint;
         let time =
             |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
         crate::outln!("source {}", s.source);
+        match health {
+            Some(health) => match health.reason() {
+                Some(reason) => crate::outln!("  health       {}: {reason}", health.state()),
+                None => crate::outln!("  health       {}", health.state()),
+            },
+            None => crate::outln!("  health       - (not in the config)"),
+        }
         match c.window {
             Some(w) => crate::outln!(
                 "  window       {} .. {} (in progress)",

@@ -31,7 +31,7 @@ pub use serve::{ScheduleConfig, ServeConfig};
 
 pub use crate::source::path::JsonPath;
 pub use sinks::{
-    BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, SinkConfig,
+    BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, Share, SinkConfig,
     StdoutConfig,
 };
 

@@ -8,17 +8,21 @@ use chrono::Utc;
 
 use super::RunReport;
 
-/// Events delivered (committed to every sink).
+/// Events delivered (committed, and accepted by every sink).
 pub const EVENTS_DELIVERED: &str = "sluice_events_delivered_total";
+/// Events a sink refused (kept in the dead-letter queue), by sink.
+pub const SINK_REFUSED: &str = "sluice_sink_refused_total";
 /// Pages fetched.
 pub const PAGES: &str = "sluice_pages_total";
 /// Events dropped because they had been delivered already.
 pub const DUPLICATES_DROPPED: &str = "sluice_duplicates_dropped_total";
 /// Events a sink refused, kept in the dead-letter queue.
 pub const DEAD_LETTERED: &str = "sluice_dead_lettered_total";
-/// Runs, labelled with their `outcome`: `ok`, `failed` or `skipped`.
+/// Runs, labelled with their `outcome`: `ok`, `failed`, `skipped` (another worker held the
+/// source) or `circuit_open` (the circuit breaker skipped it).
 pub const RUNS: &str = "sluice_runs_total";
-/// Runs that failed.
+/// Runs that failed, and scheduled runs the circuit breaker skipped: a parked source keeps
+/// counting, so an alert on this counter stays on while the source is dead.
 pub const RUN_FAILURES: &str = "sluice_run_failures_total";
 /// Unix time of the end of the last successful run.
 pub const LAST_SUCCESS: &str = "sluice_last_success_timestamp_seconds";
@@ -39,7 +43,11 @@ pub fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
         EVENTS_DELIVERED,
-        "Events delivered to every sink of the source (committed)."
+        "Events committed and accepted by every sink of the source."
+    );
+    describe_counter!(
+        SINK_REFUSED,
+        "Events a sink refused for good; they are kept in the dead-letter queue."
     );
     describe_counter!(PAGES, "Pages fetched from the source's API.");
     describe_counter!(
@@ -50,8 +58,14 @@ pub fn describe() {
         DEAD_LETTERED,
         "Events a sink refused, kept in the dead-letter queue."
     );
-    describe_counter!(RUNS, "Source runs, by outcome (ok, failed, skipped).");
-    describe_counter!(RUN_FAILURES, "Source runs that ended with an error.");
+    describe_counter!(
+        RUNS,
+        "Source runs, by outcome (ok, failed, skipped, circuit_open)."
+    );
+    describe_counter!(
+        RUN_FAILURES,
+        "Source runs that ended with an error, and runs the circuit breaker skipped."
+    );
     describe_gauge!(
         LAST_SUCCESS,
         Unit::Seconds,
@@ -67,6 +81,33 @@ pub fn describe() {
         CIRCUIT_OPEN,
         "1 while the source's circuit breaker is open and its runs are skipped, else 0 (as of its last scheduled run)."
     );
+}
+
+/// Registers every series of `source` at its current value, so that it exists from the
+/// start: an alert on a rate, or on the age of the last success, works before the first
+/// run ends. `last_success` is when the source last succeeded, per its stored runs; a source
+/// that never did reports 0 (1970), which an age alert treats as long ago.
+pub fn register_source(source: &str, last_success: Option<chrono::DateTime<Utc>>) {
+    let source = source.to_string();
+    for name in [
+        EVENTS_DELIVERED,
+        PAGES,
+        DUPLICATES_DROPPED,
+        DEAD_LETTERED,
+        RUN_FAILURES,
+    ] {
+        metrics::counter!(name, "source" => source.clone()).increment(0);
+    }
+    let seconds = last_success.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
+    metrics::gauge!(LAST_SUCCESS, "source" => source).set(seconds);
+}
+
+/// Records a scheduled run of `source` that its open circuit breaker skipped: counted as a
+/// failure, since the source is failing.
+pub fn record_circuit_skip(source: &str) {
+    let source = source.to_string();
+    metrics::counter!(RUNS, "source" => source.clone(), "outcome" => "circuit_open").increment(1);
+    metrics::counter!(RUN_FAILURES, "source" => source).increment(1);
 }
 
 /// Records whether `source`'s circuit breaker is open, as found at its scheduled run.
@@ -85,7 +126,12 @@ pub fn record_run(report: &RunReport) {
         "ok"
     };
     metrics::counter!(RUNS, "source" => source.clone(), "outcome" => outcome).increment(1);
-    metrics::counter!(EVENTS_DELIVERED, "source" => source.clone()).increment(report.events);
+    metrics::counter!(EVENTS_DELIVERED, "source" => source.clone())
+        .increment(report.events.saturating_sub(report.refused_events));
+    for tally in &report.sinks {
+        metrics::counter!(SINK_REFUSED, "source" => source.clone(), "sink" => tally.sink.clone())
+            .increment(tally.refused);
+    }
     metrics::counter!(PAGES, "source" => source.clone()).increment(report.pages);
     metrics::counter!(DUPLICATES_DROPPED, "source" => source.clone())
         .increment(report.duplicates_dropped);

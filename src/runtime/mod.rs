@@ -8,6 +8,7 @@ mod listing_guard;
 pub mod metrics;
 mod out_of_range;
 mod pipeline;
+mod refusals;
 mod split;
 mod workers;
 
@@ -19,6 +20,7 @@ pub use pipeline::{
     backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
     DEFAULT_LEASE_TTL,
 };
+pub use refusals::{refusal_error, SinkTally};
 pub use workers::{work_source, Plan};
 
 use crate::config::{Config, SourceConfig};
@@ -49,6 +51,7 @@ pub async fn run_source(
     if let Some(open) = circuit_open(source, store.as_ref()).await {
         tracing::error!(source = %source.name, reason = %open, "source skipped: circuit breaker open");
         metrics::record_circuit(&source.name, true);
+        metrics::record_circuit_skip(&source.name);
         // Not recorded as a run: the cooldown counts from the last real failure.
         return RunReport {
             source: source.name.clone(),

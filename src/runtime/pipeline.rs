@@ -20,6 +20,7 @@ use crate::transform::Envelope;
 
 use super::listing_guard::{self, ListingGuard};
 use super::out_of_range;
+use super::refusals::{CommitRefusals, SinkTally};
 use super::split;
 
 /// What a source run did.
@@ -51,6 +52,11 @@ pub struct RunReport {
     pub bytes: u64,
     /// Events refused by a sink and kept in the dead-letter queue.
     pub dead_lettered: u64,
+    /// What each sink was offered and refused in this run.
+    pub sinks: Vec<SinkTally>,
+    /// Events that at least one sink refused (they are in the dead-letter queue, not
+    /// delivered to every sink).
+    pub refused_events: u64,
     /// Why the run did nothing (another worker held the source), if it did nothing.
     pub skipped: Option<String>,
     /// Seconds the run took.
@@ -765,6 +771,7 @@ impl<'a> Pipeline<'a> {
         let batch = batch_name(self.store.store_id(), &self.key, &self.committed);
         let mut sinks = Vec::new();
         let mut letters = Vec::new();
+        let mut refusals = CommitRefusals::default();
         for sink in &mut self.sinks {
             if let Some(payload) = sink.prepare(&batch).await.map_err(|e| e.to_string())? {
                 sinks.push(SinkIntent {
@@ -773,8 +780,10 @@ impl<'a> Pipeline<'a> {
                 });
             }
             let name = sink.name().to_string();
+            let rejected = sink.take_rejected();
+            refusals.note(&name, sink.fail_when_refused(), &rejected);
             letters.extend(
-                sink.take_rejected()
+                rejected
                     .into_iter()
                     .map(|r| dead_letter::wrap(r, &name, next.seq)),
             );
@@ -801,7 +810,9 @@ impl<'a> Pipeline<'a> {
         self.keep_lease().await?;
         self.commit_checkpoint(&next).await?;
         self.intent_recorded = false;
-        self.report.events += next.delivered - self.committed.delivered;
+        let offered = next.delivered - self.committed.delivered;
+        self.report.events += offered;
+        self.report.refused_events += refusals.settle(offered, &mut self.report.sinks);
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;
         self.pending.seq = self.committed.seq;

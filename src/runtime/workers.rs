@@ -138,6 +138,11 @@ pub async fn work_source(
     }
     let mut report = merge(&source.name, reports, plan.tail);
     report.seconds = started.elapsed().as_secs_f64();
+    if report.error.is_none() {
+        // Loud by default: a run whose sink refused (too much of) what it was offered fails,
+        // though every refused event is safe in the dead-letter queue.
+        report.error = super::refusals::refusal_error(&source.name, &report.sinks);
+    }
     if !report.more_pending && report.error.is_none() {
         report.more_pending = shared.backfill_left().await;
     }
@@ -322,6 +327,10 @@ fn merge(source: &str, reports: Vec<RunReport>, tail: bool) -> RunReport {
         total.objects += report.objects;
         total.bytes += report.bytes;
         total.dead_lettered += report.dead_lettered;
+        total.refused_events += report.refused_events;
+        for tally in report.sinks {
+            super::refusals::add(&mut total.sinks, tally);
+        }
         total.more_pending |= report.more_pending;
         if total.error.is_none() {
             total.error = report.error;

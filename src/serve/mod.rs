@@ -118,6 +118,7 @@ pub async fn serve(options: Options) -> u8 {
         }
     };
     let mut generation = Arc::new(Generation { config, store });
+    register_series(&generation).await;
     health.set_generation(Arc::clone(&generation));
     let stop = CancellationToken::new();
     let mut supervisor = supervisor::Supervisor::new(stop.clone());
@@ -131,6 +132,7 @@ pub async fn serve(options: Options) -> u8 {
     // Reloads until a stop signal.
     while let Request::Reload = signals.next().await {
         if let Some(next) = reload(&options.config, &generation.config).await {
+            register_series(&next).await;
             health.set_generation(Arc::clone(&next));
             supervisor.apply(&next);
             generation = next;
@@ -163,6 +165,28 @@ pub async fn serve(options: Options) -> u8 {
     }
     tracing::info!("all runs committed; sluice serve stopped");
     EXIT_OK
+}
+
+/// Gives every source its metric series before its first run ends (see
+/// [`crate::runtime::metrics::register_source`]), with its last success from the stored runs.
+async fn register_series(generation: &Generation) {
+    /// Runs looked back through for the last success.
+    const HISTORY: usize = 100;
+    for source in &generation.config.sources {
+        let last_success = match generation.store.recent_runs(&source.name, HISTORY).await {
+            Ok(runs) => runs
+                .iter()
+                .find(|run| run.error.is_none())
+                .map(|run| run.finished_at),
+            Err(err) => {
+                tracing::warn!(source = %source.name, error = %err, "cannot read run history; last success reported as never");
+                None
+            }
+        };
+        crate::runtime::metrics::register_source(&source.name, last_success);
+        let parked = crate::runtime::parked(source, generation.store.as_ref()).await;
+        crate::runtime::metrics::record_circuit(&source.name, matches!(parked, Ok(Some(_))));
+    }
 }
 
 /// Reads and checks the config file off the async threads (it reads files and may wait

@@ -144,6 +144,11 @@ impl Schedule {
         }
     }
 
+    /// The longest delay [`Schedule::jitter`] adds.
+    pub fn max_jitter(&self) -> Duration {
+        self.jitter
+    }
+
     /// A random delay in `[0, jitter]` to add to a nominal start.
     pub fn jitter(&self, rng: &mut impl Rng) -> Duration {
         if self.jitter.is_zero() {

@@ -109,6 +109,7 @@ pub struct ElasticsearchSink {
     first_write: Option<Instant>,
     counts: CommitCounts,
     rejected: Vec<Rejected>,
+    fail_when_refused: crate::config::Share,
 }
 
 impl ElasticsearchSink {
@@ -123,6 +124,7 @@ impl ElasticsearchSink {
         let namer = config.target.compile(source).map_err(invalid)?;
         Ok(ElasticsearchSink {
             name: config.name.clone(),
+            fail_when_refused: config.fail_when_refused,
             client: BulkClient::new(config)?,
             namer,
             max_batch_bytes: usize::try_from(config.max_batch_bytes.as_u64()).unwrap_or(usize::MAX),
@@ -375,6 +377,10 @@ impl Sink for ElasticsearchSink {
 
     fn take_rejected(&mut self) -> Vec<Rejected> {
         std::mem::take(&mut self.rejected)
+    }
+
+    fn fail_when_refused(&self) -> crate::config::Share {
+        self.fail_when_refused
     }
 
     async fn discard_staged(&mut self) -> Result<(), SinkError> {

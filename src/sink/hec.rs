@@ -629,6 +629,10 @@ impl Sink for HecSink {
         std::mem::take(&mut self.rejected)
     }
 
+    fn fail_when_refused(&self) -> crate::config::Share {
+        self.config.fail_when_refused
+    }
+
     /// Drops unsent events and forgets batches awaiting acknowledgement: the checkpoint does
     /// not cover them, so the next run fetches and sends them again.
     async fn discard_staged(&mut self) -> Result<(), SinkError> {

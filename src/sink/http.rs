@@ -141,6 +141,11 @@ impl HttpSink {
                 self.sent.objects += 1;
                 self.sent.bytes += body.len() as u64;
             }
+            StatusCode::TOO_MANY_REQUESTS => {
+                // Throttled, not refused: the events are fine, so they must not go to the
+                // dead-letter queue. The run fails and the next one sends them again.
+                return Err(self.error(format!("{}: HTTP 429 Too Many Requests after {attempt} attempts; the checkpoint did not move, the next run sends these events again (hint: raise max_attempts, or ask for a higher limit at the endpoint)", self.url)))
+            }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 return Err(self.error(format!("{}: HTTP {status}: the endpoint refused the credentials (hint: check the sink's auth)", self.url)))
             }
@@ -243,6 +248,10 @@ impl Sink for HttpSink {
 
     fn take_rejected(&mut self) -> Vec<Rejected> {
         std::mem::take(&mut self.rejected)
+    }
+
+    fn fail_when_refused(&self) -> crate::config::Share {
+        self.config.fail_when_refused
     }
 
     async fn discard_staged(&mut self) -> Result<(), SinkError> {

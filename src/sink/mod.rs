@@ -75,6 +75,11 @@ pub trait Sink: Send {
     fn take_rejected(&mut self) -> Vec<Rejected> {
         Vec::new()
     }
+    /// The share of a run's events whose refusal fails the run (`fail_when_refused`); sinks
+    /// that never refuse an event keep the default.
+    fn fail_when_refused(&self) -> crate::config::Share {
+        crate::config::Share::ALL
+    }
 
     /// Where the destination already holds objects this sink published for its source, for
     /// destinations that can be listed (lakes); `None` when it holds none or cannot tell. A

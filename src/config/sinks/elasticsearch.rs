@@ -70,6 +70,9 @@ pub struct ElasticsearchConfig {
     /// Extra CA certificates (PEM) to trust, e.g. the `http_ca.crt` a fresh Elasticsearch 8
     /// install generates; relative to the config file's directory.
     pub ca_file: Option<PathBuf>,
+    /// The run fails when the sink refused at least this share of the events offered to it
+    /// in the run (they are in the dead-letter queue); every one by default.
+    pub fail_when_refused: super::Share,
 }
 
 /// The TOML table as written, before the checks that span keys.
@@ -125,6 +128,9 @@ pub struct RawElasticsearchConfig {
     /// See [`ElasticsearchConfig::ca_file`].
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// See [`ElasticsearchConfig::fail_when_refused`].
+    #[serde(default)]
+    pub fail_when_refused: super::Share,
 }
 
 fn default_max_batch_bytes() -> bytesize::ByteSize {
@@ -234,6 +240,7 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
             max_attempts: raw.max_attempts,
             max_backoff: raw.max_backoff,
             ca_file,
+            fail_when_refused: raw.fail_when_refused,
         };
         config.validate()?;
         Ok(config)

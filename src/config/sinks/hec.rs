@@ -102,6 +102,11 @@ pub struct HecConfig {
     /// Skip TLS certificate verification. Dangerous: anyone on the path can read the token.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// The run fails when the sink refused at least this share of the events offered to it
+    /// in the run (they are in the dead-letter queue): `"100%"`, the default, when it refused
+    /// every one; `"0%"` on any refusal.
+    #[serde(default)]
+    pub fail_when_refused: super::Share,
 }
 
 impl<'de> Deserialize<'de> for HecConfig {
@@ -138,6 +143,7 @@ impl HecConfig {
             max_backoff: default_max_backoff(),
             ca_file: None,
             insecure_skip_verify: false,
+            fail_when_refused: super::Share::ALL,
         }
     }
 

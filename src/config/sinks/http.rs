@@ -39,6 +39,11 @@ pub struct HttpSinkConfig {
     /// Attempts per batch for transport errors, 429 and 5xx.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// The run fails when the sink refused at least this share of the events offered to it
+    /// in the run (they are in the dead-letter queue): `"100%"`, the default, when it refused
+    /// every one; `"0%"` on any refusal.
+    #[serde(default)]
+    pub fail_when_refused: super::Share,
 }
 
 /// How the HTTP sink writes a batch.

@@ -4,6 +4,7 @@ mod elasticsearch;
 mod hec;
 mod http;
 mod lake;
+mod share;
 
 use serde::Deserialize;
 
@@ -11,6 +12,7 @@ pub use elasticsearch::ElasticsearchConfig;
 pub use hec::HecConfig;
 pub use http::{BatchFormat, HttpSinkConfig, StdoutConfig};
 pub use lake::LakeConfig;
+pub use share::Share;
 
 /// One `[[sinks]]` entry; `kind` says which.
 #[derive(Debug, Clone, Deserialize)]
