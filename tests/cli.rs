@@ -18,7 +18,7 @@ fn text(output: &std::process::Output) -> String {
     )
 }
 
-/// `sluice status --json`, checking that it exits 1 exactly when a source is failing,
+/// `sluice status --json`, checking that it exits 1 exactly when a source is failing, silent,
 /// parked or stale, 0 otherwise.
 async fn status_json(config: &str) -> serde_json::Value {
     let out = run_sluice(&["status", "--json", "--config", config]).await;
@@ -28,7 +28,7 @@ async fn status_json(config: &str) -> serde_json::Value {
         .as_array()
         .unwrap()
         .iter()
-        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "stale")));
+        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "silent" | "stale")));
     assert_eq!(out.status.code(), Some(i32::from(bad)), "{}", text(&out));
     rows
 }
@@ -694,4 +694,59 @@ async fn a_closed_stdout_ends_status_and_dlq_list_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
         assert!(out.status.code().is_some(), "{args:?} was killed: {stderr}");
     }
+}
+
+/// A canary: a source whose newest delivered event is older than its `max_silence` allows
+/// (plus its settle delay and one scheduled interval) is silent. `sluice canary check` exits 1
+/// naming it, and `status` calls it silent; with a longer `max_silence` both are content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_silent_past_its_max_silence_fails_the_canary_check() {
+    // The newest event is five minutes old; 1 m settle delay + 1 s schedule + 1 s silence.
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let write = |max_silence: &str| {
+        let mut cfg = TestConfig::new(&base_url);
+        let extra = format!("max_silence = \"{max_silence}\"\nschedule = {{ every = \"1s\" }}");
+        cfg.extra_source = Box::leak(extra.into_boxed_str());
+        cfg.write(dir.path(), "")
+    };
+    let path = write("1s");
+    let config = path.to_str().unwrap();
+    let before = run_sluice(&["canary", "check", "--config", config]).await;
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before));
+    assert!(
+        text(&before).contains("nothing delivered yet"),
+        "{}",
+        text(&before)
+    );
+    let run = run_sluice(&["run", "--once", "--config", config]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    let check = run_sluice(&["canary", "check", "--config", config]).await;
+    let shown = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("source okta: silent: the newest delivered event is from"),
+        "{shown}"
+    );
+    let rows = status_json(config).await;
+    assert_eq!(rows[0]["health"], "silent", "{rows}");
+
+    write("1h");
+    let check = run_sluice(&["canary", "check", "--json", "--config", config]).await;
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let rows: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "ok", "{rows}");
+    assert_eq!(status_json(config).await[0]["health"], "ok");
+
+    let zero = write("0s");
+    let out = run_sluice(&["canary", "check", "--config", zero.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("sources[0].max_silence"),
+        "{}",
+        text(&out)
+    );
+    sim.shutdown().await;
 }

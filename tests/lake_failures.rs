@@ -120,7 +120,7 @@ async fn status(config: &str) -> serde_json::Value {
         .as_array()
         .unwrap()
         .iter()
-        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "stale")));
+        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "silent" | "stale")));
     assert_eq!(
         out.status.code(),
         Some(i32::from(bad)),

@@ -6,6 +6,7 @@
 
 mod backfill;
 mod bench;
+mod canary;
 mod check;
 mod connectors;
 mod demo;
@@ -56,6 +57,8 @@ enum Command {
     Check(ConfigArg),
     /// Show each source's position, lag, last run and last error.
     Status(status::StatusArgs),
+    /// Canaries: `sluice canary check` exits 1 when a source has gone silent.
+    Canary(canary::CanaryArgs),
     /// Serve a vendor API look-alike with test data and faults.
     Simulate(simulate::SimulateArgs),
     /// Pull a simulated Okta into a local lake and show what happened.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(args).await,
             Command::Check(args) => check::check(args).await,
             Command::Status(args) => status::status(args).await,
+            Command::Canary(args) => canary::canary(args).await,
             Command::Simulate(args) => simulate::simulate(args).await,
             Command::Demo(args) => demo::demo(args).await,
             Command::Lake(args) => lake::lake(args).await,

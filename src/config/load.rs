@@ -389,6 +389,13 @@ fn validate(config: &Config) -> Result<(), Invalid> {
             ));
         }
         validate_source(i, source, &sink_names)?;
+        if source.max_silence.is_some_and(|silence| silence.is_zero()) {
+            return Err(invalid(
+                format!("sources[{i}].max_silence"),
+                "max_silence = \"0s\" would call the source silent at once",
+                "give the longest time the API may go without an event, e.g. max_silence = \"6h\"; leave it out to watch no silence",
+            ));
+        }
         if let Some(schedule) = &source.schedule {
             validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
         }

@@ -301,6 +301,11 @@ pub struct SourceConfig {
     /// When `sluice serve` runs this source; `[serve] schedule` when absent.
     #[serde(default)]
     pub schedule: Option<ScheduleConfig>,
+    /// A canary: the source is silent (`status`, `sluice canary check` and the daemon say so)
+    /// when its newest delivered event is older than this, plus its settle delay and one
+    /// scheduled interval. Unset: never judged silent.
+    #[serde(default, with = "humantime_serde::option")]
+    pub max_silence: Option<std::time::Duration>,
 }
 
 fn default_workers() -> usize {

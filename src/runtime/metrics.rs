@@ -30,6 +30,8 @@ pub const LAST_SUCCESS: &str = "sluice_last_success_timestamp_seconds";
 pub const LAG: &str = "sluice_lag_seconds";
 /// 1 while the source's circuit breaker is open (its runs are skipped), else 0.
 pub const CIRCUIT_OPEN: &str = "sluice_circuit_open";
+/// 1 while the source is silent past its `max_silence`, else 0.
+pub const SILENT: &str = "sluice_silent";
 /// How long runs take.
 pub const RUN_DURATION: &str = "sluice_run_duration_seconds";
 
@@ -78,6 +80,10 @@ pub fn describe() {
     );
     describe_histogram!(RUN_DURATION, Unit::Seconds, "How long source runs take.");
     describe_gauge!(
+        SILENT,
+        "1 while the source's newest delivered event is older than its max_silence allows, else 0 (as of its last run)."
+    );
+    describe_gauge!(
         CIRCUIT_OPEN,
         "1 while the source's circuit breaker is open and its runs are skipped, else 0 (as of its last scheduled run)."
     );
@@ -108,6 +114,11 @@ pub fn record_circuit_skip(source: &str) {
     let source = source.to_string();
     metrics::counter!(RUNS, "source" => source.clone(), "outcome" => "circuit_open").increment(1);
     metrics::counter!(RUN_FAILURES, "source" => source).increment(1);
+}
+
+/// Records whether `source` is silent past its `max_silence`.
+pub fn record_silence(source: &str, silent: bool) {
+    metrics::gauge!(SILENT, "source" => source.to_string()).set(if silent { 1.0 } else { 0.0 });
 }
 
 /// Records whether `source`'s circuit breaker is open, as found at its scheduled run.

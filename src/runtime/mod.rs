@@ -9,6 +9,7 @@ pub mod metrics;
 mod out_of_range;
 mod pipeline;
 mod refusals;
+pub mod silence;
 mod split;
 mod workers;
 

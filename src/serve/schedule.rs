@@ -144,6 +144,22 @@ impl Schedule {
         }
     }
 
+    /// The time between two runs: `every`, or for a cron schedule the gap between its next
+    /// two starts after `now` (zero when it has none).
+    pub fn period(&self, now: DateTime<Utc>) -> Duration {
+        match &self.kind {
+            Kind::Every(every) => *every,
+            Kind::Cron(cron) => {
+                let next = cron.find_next_occurrence(&now, false).ok();
+                let after = next.and_then(|n| cron.find_next_occurrence(&n, false).ok());
+                match (next, after) {
+                    (Some(next), Some(after)) => (after - next).to_std().unwrap_or_default(),
+                    _ => Duration::ZERO,
+                }
+            }
+        }
+    }
+
     /// The longest delay [`Schedule::jitter`] adds.
     pub fn max_jitter(&self) -> Duration {
         self.jitter

@@ -224,6 +224,7 @@ async fn sleep_or_forever(wait: Option<std::time::Duration>) {
 /// reported and the schedule goes on (checkpoints move only on commit, so nothing is lost).
 /// Returns whether work is pending.
 async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken) -> bool {
+    let generation_for_silence = Arc::clone(generation);
     let generation = Arc::clone(generation);
     let task_name = name.to_string();
     let handle = tokio::spawn(async move {
@@ -236,6 +237,7 @@ async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken
     });
     match handle.await {
         Ok(Some(report)) => {
+            watch_silence(name, &generation_for_silence, &report);
             report.more_pending && report.error.is_none() && report.skipped.is_none()
         }
         Ok(None) => false,
@@ -244,6 +246,26 @@ async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken
             false
         }
     }
+}
+
+/// The daemon's canary: after each run, whether the source has gone silent past its
+/// `max_silence` (the `sluice_silent` gauge, and an error when it is).
+fn watch_silence(name: &str, generation: &Generation, report: &runtime::RunReport) {
+    let Some(source) = generation.config.sources.iter().find(|s| s.name == name) else {
+        return;
+    };
+    if source.max_silence.is_none() || report.skipped.is_some() {
+        return;
+    }
+    let now = chrono::Utc::now();
+    let period = Schedule::from_config(generation.config.schedule_of(source))
+        .map(|schedule| schedule.period(now))
+        .unwrap_or_default();
+    let silent = runtime::silence::silence(source, period, report.high_water, now);
+    if let Some(silent) = &silent {
+        tracing::error!(source = %name, reason = %silent.reason(now), "source is silent");
+    }
+    runtime::metrics::record_silence(name, silent.is_some());
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
+use crate::runtime::silence::{silence, Silence};
 use crate::runtime::Parked;
 use crate::serve::Schedule;
 use crate::state::{SourceStatus, StateStore};
@@ -25,6 +26,8 @@ pub enum Health {
     },
     /// Its circuit breaker skips its runs.
     Parked(Parked),
+    /// Its newest delivered event is older than its `max_silence` allows.
+    Silent(Silence),
     /// It has not run for [`MISSED_RUNS`] of its scheduled runs.
     Stale {
         /// When it last ran.
@@ -42,6 +45,7 @@ impl Health {
             Health::NeverRan => "never_ran",
             Health::Failing { .. } => "failing",
             Health::Parked(_) => "parked",
+            Health::Silent(_) => "silent",
             Health::Stale { .. } => "stale",
         }
     }
@@ -50,7 +54,7 @@ impl Health {
     pub fn is_bad(&self) -> bool {
         matches!(
             self,
-            Health::Failing { .. } | Health::Parked(_) | Health::Stale { .. }
+            Health::Failing { .. } | Health::Parked(_) | Health::Silent(_) | Health::Stale { .. }
         )
     }
 
@@ -61,6 +65,7 @@ impl Health {
             Health::NeverRan => Some("no run recorded yet".into()),
             Health::Failing { error } => Some(format!("the last run failed: {error}")),
             Health::Parked(parked) => Some(parked.reason()),
+            Health::Silent(silence) => Some(silence.reason(Utc::now())),
             Health::Stale { last_run, due } => Some(format!(
                 "no run since {}, though {MISSED_RUNS} scheduled runs were due by {} (hint: is `sluice serve` or the cron job running? the schedule is the source's `schedule`, else [serve] schedule)",
                 rfc3339_millis(*last_run),
@@ -94,16 +99,24 @@ pub async fn judge(
             error: error.clone(),
         };
     }
-    match Schedule::from_config(config.schedule_of(source)) {
-        Ok(schedule) => match missed_due(&schedule, run.finished_at, now) {
-            Some(due) => Health::Stale {
-                last_run: run.finished_at,
-                due,
-            },
-            None => Health::Healthy,
-        },
-        // A schedule that does not parse fails at load; nothing to judge by here.
-        Err(_) => Health::Healthy,
+    // A schedule that does not parse fails at load; nothing to judge by here.
+    let Ok(schedule) = Schedule::from_config(config.schedule_of(source)) else {
+        return Health::Healthy;
+    };
+    if let Some(due) = missed_due(&schedule, run.finished_at, now) {
+        return Health::Stale {
+            last_run: run.finished_at,
+            due,
+        };
+    }
+    match silence(
+        source,
+        schedule.period(now),
+        status.checkpoint.high_water,
+        now,
+    ) {
+        Some(silent) => Health::Silent(silent),
+        None => Health::Healthy,
     }
 }
 
