@@ -24,11 +24,12 @@ async fn status_json(config: &str) -> serde_json::Value {
     let out = run_sluice(&["status", "--json", "--config", config]).await;
     let rows: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
-    let bad = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|row| matches!(row["health"].as_str(), Some("failing" | "parked" | "silent" | "stale")));
+    let bad = rows.as_array().unwrap().iter().any(|row| {
+        matches!(
+            row["health"].as_str(),
+            Some("failing" | "parked" | "silent" | "stale")
+        )
+    });
     assert_eq!(out.status.code(), Some(i32::from(bad)), "{}", text(&out));
     rows
 }

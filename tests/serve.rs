@@ -633,3 +633,50 @@ async fn a_source_parked_by_its_circuit_breaker_makes_readyz_503_naming_it() {
     assert_eq!(code, Some(0), "{logs}");
     sim.shutdown().await;
 }
+
+/// The daemon's canary: a source whose newest delivered event is older than its `max_silence`
+/// allows is logged as silent and `sluice_silent` is 1 for it, 0 for a source that is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_source_is_logged_and_flagged_by_the_daemon() {
+    // The newest event is five minutes old: past 1 s + the 1 m settle delay + 1 s schedule,
+    // within 1 h + the rest.
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut quiet = TestConfig::new(&base_url);
+    quiet.name = "quiet";
+    quiet.extra_source = "max_silence = \"1s\"\nschedule = { every = \"1s\" }";
+    let mut watched = TestConfig::new(&base_url);
+    watched.extra_source = "max_silence = \"1h\"\nschedule = { every = \"1s\" }";
+    let config = write_config(dir.path(), &[watched, quiet]);
+
+    let mut daemon = Daemon::start(&config).await;
+    daemon
+        .wait_for_log(|l| l.contains("source is silent") && l.contains("source=quiet"))
+        .await;
+    // The gauges are set just after each run's summary line: poll until both are.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let (_, metrics) = daemon.get("/metrics").await;
+        let both = ["quiet", "okta"]
+            .iter()
+            .all(|s| metric(&metrics, "sluice_silent", &[("source", s)]).is_some());
+        if both || tokio::time::Instant::now() > give_up {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        metric(&metrics, "sluice_silent", &[("source", "quiet")]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "sluice_silent", &[("source", "okta")]),
+        Some(0.0),
+        "{metrics}"
+    );
+    let (code, logs) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{logs}");
+    sim.shutdown().await;
+}
