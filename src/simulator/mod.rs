@@ -709,9 +709,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Duo
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => {
-            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
-        }
+        | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack => {
             let ms = timeline::ceil_millis(&t);

@@ -127,8 +127,12 @@ fn parse_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<RecordsQuery, Pd
                 limit = asked.min(MAX_LIMIT);
             }
             "cursor" if !value.is_empty() => cursor = Some(value.into_owned()),
-            "root_resource_types[]" | "actor_type" | "actor_id" | "method_type"
-            | "method_truncated_token" | "actions[]" => {
+            "root_resource_types[]"
+            | "actor_type"
+            | "actor_id"
+            | "method_type"
+            | "method_truncated_token"
+            | "actions[]" => {
                 return Err(invalid_input(format!(
                     "the simulator does not filter by {key}"
                 )))
@@ -193,7 +197,9 @@ fn error_body(message: &str, code: u32, errors: &[String]) -> Vec<u8> {
     if !errors.is_empty() {
         error["errors"] = serde_json::json!(errors);
     }
-    serde_json::json!({ "error": error }).to_string().into_bytes()
+    serde_json::json!({ "error": error })
+        .to_string()
+        .into_bytes()
 }
 
 fn error_response(error: PdError) -> Response {
@@ -269,10 +275,8 @@ async fn records(
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error_response(refusal);
     }
-    let parsed = refuse_accept(&headers).map_or_else(
-        || parse_query(raw_query.as_deref(), Utc::now()),
-        Err,
-    );
+    let parsed =
+        refuse_accept(&headers).map_or_else(|| parse_query(raw_query.as_deref(), Utc::now()), Err);
     let mut query = match parsed {
         Ok(query) => query,
         Err(error) => {

@@ -57,7 +57,10 @@ async fn pagerduty_preset_reads_every_record_and_a_wrong_key_is_refused() {
     super::common::lake::check_local(&dir.path().join("lake"), "pagerduty", &sim_config)
         .assert_holds_exactly(&every, "lake of `pagerduty`");
     let stats = sim.stats();
-    assert_eq!(stats.bad_requests, 0, "every request as PagerDuty documents it");
+    assert_eq!(
+        stats.bad_requests, 0,
+        "every request as PagerDuty documents it"
+    );
     // 1,500 records in pages of 100, over the windows of the lookback.
     assert!(stats.requests < 60, "{stats:?}");
     sim.shutdown().await;

@@ -26,7 +26,12 @@ struct ResourceKind {
 const RESOURCES: &[ResourceKind] = &[
     ResourceKind {
         reference: "user_reference",
-        names: &["Ada Lovelace", "Grace Hopper", "Alan Turing", "Radia Perlman"],
+        names: &[
+            "Ada Lovelace",
+            "Grace Hopper",
+            "Alan Turing",
+            "Radia Perlman",
+        ],
         fields: &["name", "email", "role", "time_zone"],
         weight: 30,
     },
@@ -153,8 +158,7 @@ fn build_record(config: &SimulatorConfig, timeline: &Timeline, index: u64) -> Re
 pub(crate) fn event(config: &SimulatorConfig, index: u64) -> Value {
     let timeline = crate::simulator::timeline_of(config);
     // Record holds strings and JSON values: it always serializes.
-    serde_json::to_value(build_record(config, &timeline, index))
-        .expect("Record always serializes")
+    serde_json::to_value(build_record(config, &timeline, index)).expect("Record always serializes")
 }
 
 /// The `id` of record `index`: 32 bytes in unpadded base64url (43 characters), unique

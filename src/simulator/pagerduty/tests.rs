@@ -183,8 +183,16 @@ async fn refusals_look_like_pagerduty() {
         "limit=0".to_string(),
         "limit=ten".to_string(),
         "since=yesterday".to_string(),
-        format!("since={}&until={}", iso(since), iso(since - TimeDelta::hours(1))),
-        format!("since={}&until={}", iso(since), iso(since + TimeDelta::days(32))),
+        format!(
+            "since={}&until={}",
+            iso(since),
+            iso(since - TimeDelta::hours(1))
+        ),
+        format!(
+            "since={}&until={}",
+            iso(since),
+            iso(since + TimeDelta::days(32))
+        ),
         "actor_type=user_reference".to_string(),
         "cursor=1631124211900-nope".to_string(),
         "cursor=nope".to_string(),
