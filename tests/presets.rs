@@ -336,6 +336,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("slack", "Slack Enterprise audit logs"),
         ("atlassian", "Atlassian organization audit log"),
         ("google_workspace", "Google Workspace audit activities"),
+        ("pagerduty", "PagerDuty audit records"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -783,3 +784,5 @@ mod entra;
 mod google_workspace;
 #[path = "presets/late_events.rs"]
 mod late_events;
+#[path = "presets/pagerduty.rs"]
+mod pagerduty;

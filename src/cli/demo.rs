@@ -77,6 +77,17 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "pagerduty",
+        sim: SimulatorConfig::pagerduty,
+        settings: r#"# The simulator instead of https://api.pagerduty.com.
+base_url = "{base_url}"
+# The simulator's API key. A real config reads it from the environment: "${env:PAGERDUTY_TOKEN}".
+token = "sim-token"
+# The simulator has no account-wide budget to share; a PagerDuty API key's is 960 requests a
+# minute, of which the preset uses 900.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

@@ -24,6 +24,7 @@ const FILES: &[(&str, &str)] = &[
         "onepassword",
         include_str!("../../presets/onepassword.toml"),
     ),
+    ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
 ];
 

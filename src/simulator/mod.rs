@@ -33,6 +33,7 @@ mod late;
 mod listing;
 pub mod okta;
 pub mod onepassword;
+pub mod pagerduty;
 mod rng;
 pub mod slack;
 mod timeline;
@@ -91,6 +92,8 @@ pub enum Vendor {
     /// Google Workspace Admin SDK Reports API (`activities.list` of every application,
     /// behind a service-account token endpoint).
     GoogleWorkspace,
+    /// PagerDuty Audit Records API (`GET /audit/records`).
+    PagerDuty,
 }
 
 impl Vendor {
@@ -105,6 +108,7 @@ impl Vendor {
         Vendor::Duo,
         Vendor::Entra,
         Vendor::GoogleWorkspace,
+        Vendor::PagerDuty,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -119,6 +123,7 @@ impl Vendor {
             Vendor::Duo => "duo",
             Vendor::Entra => "entra",
             Vendor::GoogleWorkspace => "google_workspace",
+            Vendor::PagerDuty => "pagerduty",
         }
     }
 }
@@ -131,7 +136,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -294,6 +299,18 @@ impl SimulatorConfig {
             vendor: Vendor::GoogleWorkspace,
             default_page_size: google_workspace::DEFAULT_MAX_RESULTS,
             max_page_size: google_workspace::MAX_RESULTS,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A PagerDuty account's audit records with `events` records, pages of 25 without
+    /// `limit` and at most 100 ([`pagerduty::DEFAULT_LIMIT`], [`pagerduty::MAX_LIMIT`]); the
+    /// account API key is `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn pagerduty(events: u64) -> Self {
+        Self {
+            vendor: Vendor::PagerDuty,
+            default_page_size: pagerduty::DEFAULT_LIMIT,
+            max_page_size: pagerduty::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -556,6 +573,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Duo => duo::routes(),
         Vendor::Entra => entra::routes(),
         Vendor::GoogleWorkspace => google_workspace::routes(),
+        Vendor::PagerDuty => pagerduty::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -605,6 +623,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Duo => duo::event_id(config, index),
         Vendor::Entra => entra::event_id(config, index),
         Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
+        Vendor::PagerDuty => pagerduty::event_id(config, index),
     }
 }
 
@@ -623,6 +642,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Duo => duo::event(config, index),
         Vendor::Entra => entra::event(config, index),
         Vendor::GoogleWorkspace => google_workspace::event(config, index),
+        Vendor::PagerDuty => pagerduty::event(config, index),
     }
 }
 
@@ -635,7 +655,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Atlassian
         | Vendor::OnePassword
         | Vendor::Entra
-        | Vendor::GoogleWorkspace => {
+        | Vendor::GoogleWorkspace
+        | Vendor::PagerDuty => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -664,7 +685,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Duo
         | Vendor::Entra
-        | Vendor::GoogleWorkspace => {
+        | Vendor::GoogleWorkspace
+        | Vendor::PagerDuty => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -686,9 +708,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::OnePassword
         | Vendor::Duo
         | Vendor::Entra
-        | Vendor::GoogleWorkspace => {
-            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
-        }
+        | Vendor::GoogleWorkspace
+        | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack => {
             let ms = timeline::ceil_millis(&t);

@@ -297,8 +297,16 @@ impl HttpClient {
         let mut builder = match request.method {
             HttpMethod::Get => self.client.get(request.url.clone()),
             HttpMethod::Post => self.client.post(request.url.clone()),
+        };
+        // A configured `Accept` (a versioned media type, e.g. PagerDuty's) replaces the
+        // default instead of going out as a second, conflicting value.
+        if !request
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
+        {
+            builder = builder.header("Accept", "application/json");
         }
-        .header("Accept", "application/json");
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -645,6 +653,41 @@ mod tests {
             body: "down".into(),
         });
         assert!(watch.failing().unwrap().contains("HTTP 503"));
+    }
+
+    #[test]
+    fn a_configured_accept_replaces_the_default() {
+        let base = Url::parse("http://127.0.0.1:9/api").unwrap();
+        let auth = AuthConfig::Bearer {
+            token: crate::config::Secret::new("t"),
+            prefix: "Bearer".into(),
+        };
+        let client = HttpClient::new(
+            &base,
+            &auth,
+            &HttpConfig::default(),
+            &RateLimitConfig::default(),
+        )
+        .unwrap();
+        let mut request = PageRequest {
+            method: HttpMethod::Get,
+            url: base.clone(),
+            headers: Vec::new(),
+            body: None,
+        };
+        let accepts = |request: &PageRequest| -> Vec<String> {
+            let built = client.build(request).map_err(|_| "builds").unwrap();
+            built
+                .headers()
+                .get_all("accept")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(accepts(&request), ["application/json"]);
+        let versioned = "application/vnd.pagerduty+json;version=2";
+        request.headers = vec![("ACCEPT".into(), versioned.into())];
+        assert_eq!(accepts(&request), [versioned]);
     }
 
     #[test]

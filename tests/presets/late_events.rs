@@ -205,6 +205,19 @@ async fn entra_preset_is_exact_per_log_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::pagerduty(1_500);
+    let lakes = every_event("pagerduty");
+    exact_through_late_events(
+        sim_config,
+        super::pagerduty::pagerduty_source,
+        [("PAGERDUTY_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_workspace_preset_is_exact_per_application_through_late_events() {
     use sluice::simulator::google_workspace::{stream_ids, APPLICATIONS};
     let keys = tempfile::tempdir().unwrap();
