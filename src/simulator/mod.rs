@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod dropbox;
 pub mod duo;
 pub mod entra;
 pub(crate) mod faults;
@@ -91,6 +92,9 @@ pub enum Vendor {
     /// Google Workspace Admin SDK Reports API (`activities.list` of every application,
     /// behind a service-account token endpoint).
     GoogleWorkspace,
+    /// Dropbox team log (`POST /2/team_log/get_events` and `/continue`, and the OAuth token
+    /// endpoint).
+    Dropbox,
 }
 
 impl Vendor {
@@ -105,6 +109,7 @@ impl Vendor {
         Vendor::Duo,
         Vendor::Entra,
         Vendor::GoogleWorkspace,
+        Vendor::Dropbox,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -119,6 +124,7 @@ impl Vendor {
             Vendor::Duo => "duo",
             Vendor::Entra => "entra",
             Vendor::GoogleWorkspace => "google_workspace",
+            Vendor::Dropbox => "dropbox",
         }
     }
 }
@@ -131,7 +137,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, dropbox)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -294,6 +300,19 @@ impl SimulatorConfig {
             vendor: Vendor::GoogleWorkspace,
             default_page_size: google_workspace::DEFAULT_MAX_RESULTS,
             max_page_size: google_workspace::MAX_RESULTS,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Dropbox team's activity log with `events` events, pages of 1000 without `limit` and
+    /// at most 1000, otherwise as [`SimulatorConfig::okta`]. `token` is both the refresh
+    /// token and a long-lived access token; the app is [`dropbox::APP_KEY`] /
+    /// [`dropbox::APP_SECRET`].
+    pub fn dropbox(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Dropbox,
+            default_page_size: dropbox::MAX_LIMIT,
+            max_page_size: dropbox::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -556,6 +575,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Duo => duo::routes(),
         Vendor::Entra => entra::routes(),
         Vendor::GoogleWorkspace => google_workspace::routes(),
+        Vendor::Dropbox => dropbox::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -582,9 +602,10 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
-/// Sluice's content ids of the entries, which include their times), and Google Workspace,
-/// whose activities are identified by their whole `id` object, time included: their ids need
-/// the same `anchor`, `span` and `events` as the server's.
+/// Sluice's content ids of the entries, which include their times), Dropbox, whose events
+/// have no ids either (content ids likewise), and Google Workspace, whose activities are
+/// identified by their whole `id` object, time included: their ids need the same `anchor`,
+/// `span` and `events` as the server's.
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
@@ -605,6 +626,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Duo => duo::event_id(config, index),
         Vendor::Entra => entra::event_id(config, index),
         Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
+        Vendor::Dropbox => dropbox::event_id(config, index),
     }
 }
 
@@ -623,6 +645,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Duo => duo::event(config, index),
         Vendor::Entra => entra::event(config, index),
         Vendor::GoogleWorkspace => google_workspace::event(config, index),
+        Vendor::Dropbox => dropbox::event(config, index),
     }
 }
 
@@ -640,8 +663,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack writes whole seconds.
-        Vendor::Slack => {
+        // Slack and Dropbox write whole seconds.
+        Vendor::Slack | Vendor::Dropbox => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -664,7 +687,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Duo
         | Vendor::Entra
-        | Vendor::GoogleWorkspace => {
+        | Vendor::GoogleWorkspace
+        | Vendor::Dropbox => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -690,7 +714,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack => {
+        Vendor::Slack | Vendor::Dropbox => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
