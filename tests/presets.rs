@@ -775,6 +775,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/dropbox.rs"]
+mod dropbox;
 #[path = "presets/duo.rs"]
 mod duo;
 #[path = "presets/entra.rs"]
@@ -783,5 +785,3 @@ mod entra;
 mod google_workspace;
 #[path = "presets/late_events.rs"]
 mod late_events;
-#[path = "presets/dropbox.rs"]
-mod dropbox;

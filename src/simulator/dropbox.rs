@@ -217,28 +217,28 @@ fn issued_expiry(seed: u64, token: &str) -> Option<i64> {
     (check == hash3(seed, domain::TOKEN, expires as u64) as u32).then_some(expires)
 }
 
-/// Checks `Authorization`; `Err` is the refusal.
-fn authorize(app: &AppState, route: &str, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks `Authorization`: `None` when it is good, else the refusal.
+fn refuse_auth(app: &AppState, route: &str, headers: &HeaderMap) -> Option<Response> {
     let Some(given) = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
     else {
-        return Err(bad_request(
+        return Some(bad_request(
             route,
             "Must provide HTTP header \"Authorization\" or URL parameter \"authorization\".",
         ));
     };
     if given == app.config.token {
-        return Ok(());
+        return None;
     }
     match issued_expiry(app.config.seed, given) {
-        Some(expires) if expires > chrono::Utc::now().timestamp() => Ok(()),
-        Some(_) => Err(tagged_error(
+        Some(expires) if expires > chrono::Utc::now().timestamp() => None,
+        Some(_) => Some(tagged_error(
             StatusCode::UNAUTHORIZED,
             "expired_access_token",
         )),
-        None => Err(tagged_error(
+        None => Some(tagged_error(
             StatusCode::UNAUTHORIZED,
             "invalid_access_token",
         )),
@@ -295,10 +295,14 @@ fn parse_arg(app: &AppState, fields: &Map<String, Value>) -> Result<Position, Re
                 position.limit = (limit as usize).min(app.config.max_page_size);
             }
             "time" => {
-                let range = value.as_object().ok_or_else(|| bad("time: expected object"))?;
+                let range = value
+                    .as_object()
+                    .ok_or_else(|| bad("time: expected object"))?;
                 for (key, value) in range {
                     let at = seconds(value).ok_or_else(|| {
-                        bad(&format!("time.{key}: expected a timestamp like \"2026-01-01T00:00:00Z\""))
+                        bad(&format!(
+                            "time.{key}: expected a timestamp like \"2026-01-01T00:00:00Z\""
+                        ))
                     })?;
                     match key.as_str() {
                         "start_time" => start = Some(at),
@@ -368,7 +372,7 @@ async fn get_events(
     };
     let counters = &app.counters;
     const ROUTE: &str = "team_log/get_events";
-    if let Err(refusal) = authorize(&app, ROUTE, &headers) {
+    if let Some(refusal) = refuse_auth(&app, ROUTE, &headers) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return refusal;
     }
@@ -401,7 +405,7 @@ async fn get_events_continue(
     };
     let counters = &app.counters;
     const ROUTE: &str = "team_log/get_events/continue";
-    if let Err(refusal) = authorize(&app, ROUTE, &headers) {
+    if let Some(refusal) = refuse_auth(&app, ROUTE, &headers) {
         counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return refusal;
     }
@@ -473,13 +477,20 @@ async fn token(
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let refuse = |error, description| {
         app.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         oauth_error(error, description)
     };
     if field("grant_type") != Some("refresh_token") {
-        return refuse("unsupported_grant_type", "this app only uses refresh tokens");
+        return refuse(
+            "unsupported_grant_type",
+            "this app only uses refresh tokens",
+        );
     }
     match client_of(&headers, &form) {
         Some((id, secret)) if id == APP_KEY && secret == APP_SECRET => {}
@@ -494,7 +505,11 @@ async fn token(
         "token_type": "bearer",
         "expires_in": TOKEN_LIFETIME_SECS,
     });
-    json_response(StatusCode::OK, HeaderMap::new(), body.to_string().into_bytes())
+    json_response(
+        StatusCode::OK,
+        HeaderMap::new(),
+        body.to_string().into_bytes(),
+    )
 }
 
 #[cfg(test)]

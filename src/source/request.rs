@@ -323,10 +323,7 @@ pagination = { kind = "cursor", path = "cursor", has_more_path = "has_more" }"#,
         );
         let builder = RequestBuilder::new(&config).unwrap();
         let first = builder.build(&window(), None).unwrap();
-        assert_eq!(
-            first.url.as_str(),
-            "https://api.example.com/v1/events"
-        );
+        assert_eq!(first.url.as_str(), "https://api.example.com/v1/events");
         // A later page, and a page resumed from a checkpoint alike, go to `next_path`.
         let next = builder
             .build(&window(), Some(&PageRef::Token("c2".into())))

@@ -49,7 +49,10 @@ async fn dropbox_preset_is_exact_through_faults_and_kill_9() {
         lakes,
     )
     .await;
-    assert_eq!(stats.unauthorized, 0, "every token was bought and accepted: {stats:?}");
+    assert_eq!(
+        stats.unauthorized, 0,
+        "every token was bought and accepted: {stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +89,10 @@ async fn dropbox_preset_reads_with_an_access_token_and_wrong_credentials_are_ref
     .await;
     let text = output_text(&revoked);
     assert_eq!(revoked.status.code(), Some(1), "{text}");
-    assert!(text.contains("invalid_grant"), "the token endpoint's refusal: {text}");
+    assert!(
+        text.contains("invalid_grant"),
+        "the token endpoint's refusal: {text}"
+    );
 
     let out = run(
         dropbox_access_token_source(&sim.base_url()),
@@ -100,7 +106,10 @@ async fn dropbox_preset_reads_with_an_access_token_and_wrong_credentials_are_ref
             .assert_holds_exactly(&expected, &format!("lake of `{source}`"));
     }
     let stats = sim.stats();
-    assert_eq!(stats.bad_requests, 0, "every request as Dropbox documents it: {stats:?}");
+    assert_eq!(
+        stats.bad_requests, 0,
+        "every request as Dropbox documents it: {stats:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -146,7 +155,11 @@ async fn dropbox_preset_reads_real_shaped_pages() {
             event["event_time"],
             time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
-        assert_eq!(event["event_id"].as_str().map(str::len), Some(32), "a content id");
+        assert_eq!(
+            event["event_id"].as_str().map(str::len),
+            Some(32),
+            "a content id"
+        );
     }
     assert_ne!(read.stored[0]["event_id"], read.stored[1]["event_id"]);
 

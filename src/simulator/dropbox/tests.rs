@@ -22,7 +22,12 @@ async fn start(config: SimulatorConfig) -> RunningSimulator {
 }
 
 /// Posts `body` as JSON to `path`; the status and the body (JSON, or a string for text).
-async fn post(sim: &RunningSimulator, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+async fn post(
+    sim: &RunningSimulator,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut request = client
         .post(format!("{}{path}", sim.base_url()))
@@ -46,12 +51,20 @@ async fn list(sim: &RunningSimulator, token: &str, arg: Value) -> Vec<Vec<Value>
     loop {
         assert_eq!(status, 200, "{body}");
         pages.push(body["events"].as_array().unwrap().clone());
-        let cursor = body["cursor"].as_str().expect("a cursor on every page").to_string();
+        let cursor = body["cursor"]
+            .as_str()
+            .expect("a cursor on every page")
+            .to_string();
         if !body["has_more"].as_bool().unwrap() {
             return pages;
         }
-        let (status, next) =
-            post(sim, CONTINUE_PATH, Some(token), &json!({ "cursor": cursor })).await;
+        let (status, next) = post(
+            sim,
+            CONTINUE_PATH,
+            Some(token),
+            &json!({ "cursor": cursor }),
+        )
+        .await;
         assert_eq!(status, 200, "{next}");
         body = next;
         assert!(pages.len() < 1000, "the listing does not end");
@@ -70,7 +83,10 @@ fn events_have_the_documented_shape_and_distinct_contents() {
     for i in (0..cfg.events).step_by(13) {
         let e = event(&cfg, i);
         let time = simulator::event_time(&cfg, i);
-        assert_eq!(e["timestamp"], time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        assert_eq!(
+            e["timestamp"],
+            time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
         assert!(e["event_type"][".tag"].is_string() && e["event_type"]["description"].is_string());
         assert!(e["event_category"][".tag"].is_string());
         assert_eq!(e["actor"][".tag"], "user");
@@ -132,7 +148,10 @@ async fn refusals_look_like_dropbox() {
     assert!(body.as_str().unwrap().contains("Authorization"), "{body}");
     let (status, body) = post(&sim, EVENTS_PATH, Some("wrong"), &json!({})).await;
     assert_eq!((status, tag(&body)), (401, Some("invalid_access_token")));
-    assert!(body["error_summary"].as_str().unwrap().starts_with("invalid_access_token/"));
+    assert!(body["error_summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid_access_token/"));
     // A token this server issued, expired: a different refusal.
     let expired = issue_token(sim.config().seed, Utc::now().timestamp() - 10);
     let (status, body) = post(&sim, EVENTS_PATH, Some(&expired), &json!({})).await;
@@ -147,7 +166,10 @@ async fn refusals_look_like_dropbox() {
     ] {
         let (status, body) = post(&sim, EVENTS_PATH, Some("sim-token"), &arg).await;
         assert_eq!(status, 400, "{arg}: {body}");
-        assert!(body.as_str().unwrap().starts_with("Error in call to API function"));
+        assert!(body
+            .as_str()
+            .unwrap()
+            .starts_with("Error in call to API function"));
     }
     for (arg, expected) in [
         (json!({ "category": "logins" }), "invalid_filters"),
@@ -159,8 +181,13 @@ async fn refusals_look_like_dropbox() {
         let (status, body) = post(&sim, EVENTS_PATH, Some("sim-token"), &arg).await;
         assert_eq!((status, tag(&body)), (409, Some(expected)), "{arg}");
     }
-    let (status, body) =
-        post(&sim, CONTINUE_PATH, Some("sim-token"), &json!({ "cursor": "bm9wZQ" })).await;
+    let (status, body) = post(
+        &sim,
+        CONTINUE_PATH,
+        Some("sim-token"),
+        &json!({ "cursor": "bm9wZQ" }),
+    )
+    .await;
     assert_eq!((status, tag(&body)), (409, Some("bad_cursor")));
     let (status, _) = post(
         &sim,
@@ -186,7 +213,10 @@ async fn a_refresh_token_buys_an_access_token_and_wrong_ones_are_refused() {
         async move {
             let answer = request.send().await.unwrap();
             let status = answer.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&answer.bytes().await.unwrap()).unwrap())
+            (
+                status,
+                serde_json::from_slice::<Value>(&answer.bytes().await.unwrap()).unwrap(),
+            )
         }
     };
     let grant = |token: &str| {
@@ -207,11 +237,21 @@ async fn a_refresh_token_buys_an_access_token_and_wrong_ones_are_refused() {
     let mut in_body = grant("sim-token");
     in_body.push(("client_id", APP_KEY.to_string()));
     in_body.push(("client_secret", APP_SECRET.to_string()));
-    assert_eq!(ask(in_body, None).await.0, 200, "client credentials as form fields");
+    assert_eq!(
+        ask(in_body, None).await.0,
+        200,
+        "client credentials as form fields"
+    );
 
     let (status, body) = ask(grant("sim-token"), Some((APP_KEY, "wrong"))).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
     let (status, body) = ask(grant("revoked"), Some((APP_KEY, APP_SECRET))).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     sim.shutdown().await;
 }

@@ -312,7 +312,10 @@ mod tests {
         // A key cannot prove a refresh-token client, and an empty refresh token is refused.
         for (bad, field) in [
             ("client_auth = \"private_key_jwt\"", "auth.client_auth"),
-            ("client_auth = \"basic\"\nrefresh_token = \"\"", "auth.refresh_token"),
+            (
+                "client_auth = \"basic\"\nrefresh_token = \"\"",
+                "auth.refresh_token",
+            ),
         ] {
             let text = format!(
                 "kind = \"oauth2_refresh_token\"\ntoken_url = \"https://api.example/oauth2/token\"\nclient_id = \"app\"\nclient_secret = \"s\"\n{}{bad}",
