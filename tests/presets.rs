@@ -776,6 +776,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/dropbox.rs"]
+mod dropbox;
 #[path = "presets/duo.rs"]
 mod duo;
 #[path = "presets/entra.rs"]

@@ -144,6 +144,19 @@ base_url = "{base_url}"
 # The simulator's key. A real config reads it from the environment: "${env:ATLASSIAN_API_KEY}".
 api_key = "sim-token""#,
     },
+    DemoProfile {
+        connector: "dropbox",
+        sim: SimulatorConfig::dropbox,
+        settings: r#"# The simulator instead of https://api.dropboxapi.com (it also issues the access tokens).
+api_url = "{base_url}"
+# The simulator's app and refresh token. A real config reads the secrets from the
+# environment: "${env:DROPBOX_APP_SECRET}", "${env:DROPBOX_REFRESH_TOKEN}".
+app_key = "sim-dropbox-app"
+app_secret = "sim-dropbox-secret"
+refresh_token = "sim-token"
+# The simulator has no team-wide budget to share; the preset keeps to 120 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
 ];
 
 fn profile(connector: &str) -> Result<&'static DemoProfile, String> {

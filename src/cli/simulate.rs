@@ -98,6 +98,12 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         simulator::Vendor::GoogleWorkspace => {
             "tokens from POST /token, with the key below".to_string()
         }
+        simulator::Vendor::Dropbox => format!(
+            "access token or refresh token: {}, app key: {}, app secret: {}",
+            config.token,
+            simulator::dropbox::APP_KEY,
+            simulator::dropbox::APP_SECRET
+        ),
         _ => format!("token: {}", config.token),
     };
     crate::outln!(

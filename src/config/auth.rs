@@ -88,6 +88,29 @@ pub enum AuthConfig {
         #[serde(default)]
         client_auth: ClientAuth,
     },
+    /// `kind = "oauth2_refresh_token"`: an OAuth 2.0 access token from the refresh token grant
+    /// (RFC 6749 section 6), for APIs whose long-lived credential is a refresh token issued
+    /// once to an app (Dropbox). Sent as `Authorization: Bearer <token>`, cached and
+    /// refreshed like `oauth2_client_credentials`. A new refresh token in an answer is not
+    /// kept: providers that rotate refresh tokens are not supported.
+    Oauth2RefreshToken {
+        /// The token endpoint, e.g. `https://api.dropboxapi.com/oauth2/token`.
+        token_url: String,
+        /// The client (app) id.
+        client_id: String,
+        /// The client secret, usually `${env:NAME}` or `${file:PATH}`.
+        client_secret: Secret,
+        /// The refresh token, usually `${env:NAME}` or `${file:PATH}`.
+        refresh_token: Secret,
+        /// Scopes to request, sent space-separated as `scope`; none by default (the token
+        /// then carries every scope granted with the refresh token).
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// How the client proves itself to the token endpoint: `"basic"` (the default) or
+        /// `"body"`.
+        #[serde(default)]
+        client_auth: ClientAuth,
+    },
     /// `kind = "google_service_account"`: a Google access token for a service account, from a
     /// JWT signed with the account's key (the JWT bearer grant, RFC 7523). Cached and
     /// refreshed like `oauth2_client_credentials`.
@@ -419,6 +442,27 @@ impl AuthConfig {
                 check_http_url("token_url", "the token endpoint", token_url)?;
                 check_basic_user("client_id", client_id)?;
                 super::client_key::check_client_proof(self)?;
+                check_scopes(scopes, false)
+            }
+            AuthConfig::Oauth2RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+                client_auth,
+            } => {
+                check_http_url("token_url", "the token endpoint", token_url)?;
+                check_basic_user("client_id", client_id)?;
+                if *client_auth == ClientAuth::PrivateKeyJwt {
+                    return Err(AuthProblem {
+                        field: "client_auth",
+                        message: "private_key_jwt is not supported with a refresh token".into(),
+                        hint: "use client_auth = \"basic\" (the default) or \"body\" with client_secret".into(),
+                    });
+                }
+                check_not_empty("client_secret", client_secret)?;
+                check_not_empty("refresh_token", refresh_token)?;
                 check_scopes(scopes, false)
             }
             AuthConfig::GoogleServiceAccount {

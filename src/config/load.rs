@@ -688,6 +688,13 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
         validate_next_body(source, next_body)?;
         used.push("cursor");
     }
+    if source.next_path.is_some() && !matches!(source.pagination, PaginationConfig::Cursor { .. }) {
+        return problem(
+            "next_path",
+            "is the path of the pages after the first, which only cursor pagination has".into(),
+            "use pagination = { kind = \"cursor\", path = \"...\" } or remove next_path",
+        );
+    }
     if !used.contains(&"start") {
         return problem(
             "query",
@@ -1145,6 +1152,12 @@ path = "lake"
                 "pagination = { kind = \"link_header\" }",
                 "method = \"POST\"\npagination = { kind = \"link_header\" }\nnext_body = '{\"c\": \"{cursor}\"}'",
                 "sources[0].next_body",
+                "only cursor pagination",
+            ),
+            (
+                "pagination = { kind = \"link_header\" }",
+                "pagination = { kind = \"link_header\" }\nnext_path = \"/v1/more\"",
+                "sources[0].next_path",
                 "only cursor pagination",
             ),
             (

@@ -254,6 +254,11 @@ pub struct SourceConfig {
     /// `{cursor}`; `body` is still sent for the first page.
     #[serde(default)]
     pub next_body: Option<String>,
+    /// Path of every page after a window's first (cursor pagination), for APIs whose
+    /// continuing requests go to another endpoint (Dropbox's `.../get_events/continue`);
+    /// `path` is still used for the first page. Joined to `base_url` like `path`.
+    #[serde(default)]
+    pub next_path: Option<String>,
     /// Records per page, sent as `{limit}`; offset and page-number pagination need it to
     /// know when a window ends.
     #[serde(default)]

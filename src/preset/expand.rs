@@ -16,6 +16,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "headers",
     "body",
     "next_body",
+    "next_path",
     "page_size",
     "auth",
     "pagination",

@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod dropbox;
 pub mod duo;
 pub mod entra;
 pub(crate) mod faults;
@@ -94,6 +95,9 @@ pub enum Vendor {
     GoogleWorkspace,
     /// PagerDuty Audit Records API (`GET /audit/records`).
     PagerDuty,
+    /// Dropbox team log (`POST /2/team_log/get_events` and `/continue`, and the OAuth token
+    /// endpoint).
+    Dropbox,
 }
 
 impl Vendor {
@@ -109,6 +113,7 @@ impl Vendor {
         Vendor::Entra,
         Vendor::GoogleWorkspace,
         Vendor::PagerDuty,
+        Vendor::Dropbox,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -124,6 +129,7 @@ impl Vendor {
             Vendor::Entra => "entra",
             Vendor::GoogleWorkspace => "google_workspace",
             Vendor::PagerDuty => "pagerduty",
+            Vendor::Dropbox => "dropbox",
         }
     }
 }
@@ -136,7 +142,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -311,6 +317,19 @@ impl SimulatorConfig {
             vendor: Vendor::PagerDuty,
             default_page_size: pagerduty::DEFAULT_LIMIT,
             max_page_size: pagerduty::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Dropbox team's activity log with `events` events, pages of 1000 without `limit` and
+    /// at most 1000, otherwise as [`SimulatorConfig::okta`]. `token` is both the refresh
+    /// token and a long-lived access token; the app is [`dropbox::APP_KEY`] /
+    /// [`dropbox::APP_SECRET`].
+    pub fn dropbox(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Dropbox,
+            default_page_size: dropbox::MAX_LIMIT,
+            max_page_size: dropbox::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -574,6 +593,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Entra => entra::routes(),
         Vendor::GoogleWorkspace => google_workspace::routes(),
         Vendor::PagerDuty => pagerduty::routes(),
+        Vendor::Dropbox => dropbox::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -600,9 +620,10 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// `events` — so a test can recompute them even when the simulator runs in another
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
-/// Sluice's content ids of the entries, which include their times), and Google Workspace,
-/// whose activities are identified by their whole `id` object, time included: their ids need
-/// the same `anchor`, `span` and `events` as the server's.
+/// Sluice's content ids of the entries, which include their times), Dropbox, whose events
+/// have no ids either (content ids likewise), and Google Workspace, whose activities are
+/// identified by their whole `id` object, time included: their ids need the same `anchor`,
+/// `span` and `events` as the server's.
 ///
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
@@ -624,6 +645,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Entra => entra::event_id(config, index),
         Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
         Vendor::PagerDuty => pagerduty::event_id(config, index),
+        Vendor::Dropbox => dropbox::event_id(config, index),
     }
 }
 
@@ -643,6 +665,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Entra => entra::event(config, index),
         Vendor::GoogleWorkspace => google_workspace::event(config, index),
         Vendor::PagerDuty => pagerduty::event(config, index),
+        Vendor::Dropbox => dropbox::event(config, index),
     }
 }
 
@@ -661,8 +684,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack writes whole seconds.
-        Vendor::Slack => {
+        // Slack and Dropbox write whole seconds.
+        Vendor::Slack | Vendor::Dropbox => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -686,7 +709,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Duo
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => {
+        | Vendor::PagerDuty
+        | Vendor::Dropbox => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -711,7 +735,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack => {
+        Vendor::Slack | Vendor::Dropbox => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

@@ -72,6 +72,15 @@ impl LinkSecrets {
                 }
                 tokens = true;
             }
+            AuthConfig::Oauth2RefreshToken {
+                client_secret,
+                refresh_token,
+                ..
+            } => {
+                configured.push(("auth.client_secret", client_secret.clone()));
+                configured.push(("auth.refresh_token", refresh_token.clone()));
+                tokens = true;
+            }
             AuthConfig::GoogleServiceAccount { .. } => tokens = true,
             AuthConfig::DuoHmac { secret_key, .. } => {
                 configured.push(("auth.secret_key", secret_key.clone()))

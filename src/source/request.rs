@@ -53,6 +53,8 @@ pub struct RequestBuilder {
     body: Option<Value>,
     /// The body of every page after a window's first, when the spec has `next_body`.
     next_body: Option<Value>,
+    /// The endpoint of every page after a window's first, when the spec has `next_path`.
+    next_endpoint: Option<Url>,
 }
 
 impl RequestBuilder {
@@ -77,11 +79,18 @@ impl RequestBuilder {
             .map_err(|err| {
                 SourceError::Setup(format!("next_body is not a JSON template: {err}"))
             })?;
+        let next_endpoint = config
+            .next_path
+            .as_deref()
+            .map(|path| base.join(path))
+            .transpose()
+            .map_err(|err| SourceError::Setup(format!("next_path: {err}")))?;
         Ok(RequestBuilder {
             config: config.clone(),
             endpoint,
             body,
             next_body,
+            next_endpoint,
         })
     }
 
@@ -96,7 +105,9 @@ impl RequestBuilder {
             Some(PageRef::Url(next)) => Url::parse(next).map_err(|err| {
                 SourceError::Setup(format!("saved next-page URL does not parse: {err}"))
             })?,
-            _ => self.url(&vars),
+            // A later page of a cursor listing goes to `next_path` when the spec has one.
+            Some(PageRef::Token(_)) => self.url(self.next_endpoint.as_ref(), &vars),
+            _ => self.url(None, &vars),
         };
         let headers = self
             .config
@@ -125,8 +136,9 @@ impl RequestBuilder {
         })
     }
 
-    fn url(&self, vars: &Vars) -> Url {
-        let mut url = self.endpoint.clone();
+    /// The URL of a request to `endpoint` (the spec's `path` when `None`) with the query.
+    fn url(&self, endpoint: Option<&Url>, vars: &Vars) -> Url {
+        let mut url = endpoint.unwrap_or(&self.endpoint).clone();
         {
             let mut query = url.query_pairs_mut();
             for (key, value) in &self.config.query {
@@ -297,6 +309,31 @@ pagination = { kind = "cursor", path = "cursor", has_more_path = "has_more" }"#,
                 .unwrap(),
         );
         assert_eq!(next, serde_json::json!({"cursor": "c2"}));
+    }
+
+    #[test]
+    fn next_path_is_the_endpoint_of_every_page_after_the_first() {
+        let config = source(
+            r#"method = "POST"
+body = '{"limit": "{limit}", "time": {"start_time": "{start}", "end_time": "{end}"}}'
+next_body = '{"cursor": "{cursor}"}'
+next_path = "/v1/events/continue"
+page_size = 1000
+pagination = { kind = "cursor", path = "cursor", has_more_path = "has_more" }"#,
+        );
+        let builder = RequestBuilder::new(&config).unwrap();
+        let first = builder.build(&window(), None).unwrap();
+        assert_eq!(first.url.as_str(), "https://api.example.com/v1/events");
+        // A later page, and a page resumed from a checkpoint alike, go to `next_path`.
+        let next = builder
+            .build(&window(), Some(&PageRef::Token("c2".into())))
+            .unwrap();
+        assert_eq!(
+            next.url.as_str(),
+            "https://api.example.com/v1/events/continue"
+        );
+        let body: Value = serde_json::from_slice(next.body.as_ref().unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"cursor": "c2"}));
     }
 
     #[test]

@@ -239,3 +239,14 @@ async fn google_workspace_preset_is_exact_per_application_through_late_events() 
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropbox_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::dropbox(1_500),
+        super::dropbox::dropbox_source,
+        [("DROPBOX_REFRESH_TOKEN", "sim-token")],
+        super::dropbox::lakes,
+    )
+    .await;
+}

@@ -29,7 +29,7 @@ use base64::Engine as _;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use url::Url;
 
-use crate::config::{AuthConfig, Secret};
+use crate::config::{AuthConfig, ClientProof, Secret};
 use crate::source::link_secrets::LinkSecrets;
 use crate::source::SourceError;
 use token::{Grant, TokenCache};
@@ -136,6 +136,34 @@ impl Authenticator {
                         scopes,
                         audience.as_deref(),
                     )),
+                    client,
+                ))
+            }
+            AuthConfig::Oauth2RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+                client_auth,
+            } => {
+                let proof = if client_auth.in_body() {
+                    ClientProof::Body(client_secret.clone())
+                } else {
+                    ClientProof::Basic(client_secret.clone())
+                };
+                Scheme::Token(cache(
+                    Grant::ClientCredentials(
+                        oauth2::ClientCredentials::new(
+                            parse_url("token_url", token_url)?,
+                            token_url,
+                            client_id,
+                            proof,
+                            scopes,
+                            None,
+                        )
+                        .with_refresh_token(refresh_token.clone()),
+                    ),
                     client,
                 ))
             }
@@ -326,6 +354,24 @@ fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
             for secret in [client_secret, private_key, certificate] {
                 parts.push(secret.as_ref().map_or("", Secret::expose).to_string());
             }
+            parts.extend(scopes.iter().cloned());
+        }
+        AuthConfig::Oauth2RefreshToken {
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+            scopes,
+            client_auth,
+        } => {
+            parts.extend([
+                "oauth2_refresh_token".to_string(),
+                token_url.clone(),
+                client_id.clone(),
+                format!("{client_auth:?}"),
+                client_secret.expose().to_string(),
+                refresh_token.expose().to_string(),
+            ]);
             parts.extend(scopes.iter().cloned());
         }
         AuthConfig::GoogleServiceAccount {

@@ -40,6 +40,9 @@ pub(super) struct ClientCredentials {
     /// Space-separated scopes, `None` when there are none (the field is then left out).
     scope: Option<String>,
     audience: Option<String>,
+    /// The refresh token, when the grant is `refresh_token` (RFC 6749 section 6) rather than
+    /// `client_credentials`.
+    refresh_token: Option<Secret>,
 }
 
 impl ClientCredentials {
@@ -58,6 +61,15 @@ impl ClientCredentials {
             proof,
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
             audience: audience.map(str::to_string),
+            refresh_token: None,
+        }
+    }
+
+    /// The same client, asking with the refresh token grant instead.
+    pub(super) fn with_refresh_token(self, refresh_token: Secret) -> Self {
+        ClientCredentials {
+            refresh_token: Some(refresh_token),
+            ..self
         }
     }
 
@@ -82,7 +94,13 @@ impl ClientCredentials {
     /// The token request: `grant_type=client_credentials`, scope and audience, and the client
     /// credential: HTTP Basic, form fields, or a freshly signed client assertion.
     pub(super) fn request(&self) -> Result<TokenRequest, SourceError> {
-        let mut form = vec![("grant_type", "client_credentials".to_string())];
+        let mut form = match &self.refresh_token {
+            Some(token) => vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", token.expose().to_string()),
+            ],
+            None => vec![("grant_type", "client_credentials".to_string())],
+        };
         if let Some(scope) = &self.scope {
             form.push(("scope", scope.clone()));
         }
@@ -262,6 +280,51 @@ mod tests {
             again.form.iter().find(|(k, _)| *k == "client_assertion"),
             request.form.iter().find(|(k, _)| *k == "client_assertion")
         );
+    }
+
+    #[test]
+    fn refresh_token_grant_sends_the_refresh_token_and_the_client_secret() {
+        let config: crate::config::AuthConfig = toml::from_str(
+            "kind = \"oauth2_refresh_token\"\ntoken_url = \"https://api.example/oauth2/token\"\nclient_id = \"app\"\nclient_secret = \"s3cret\"\nrefresh_token = \"r-token\"\nclient_auth = \"body\"",
+        )
+        .unwrap();
+        assert!(config.validate().is_ok());
+        let grant = ClientCredentials::new(
+            Url::parse("https://api.example/oauth2/token").unwrap(),
+            "https://api.example/oauth2/token",
+            "app",
+            ClientProof::Body(Secret::new("s3cret")),
+            &[],
+            None,
+        )
+        .with_refresh_token(Secret::new("r-token"));
+        let request = grant.request().unwrap();
+        assert!(request.authorization.is_none());
+        assert_eq!(
+            request.form,
+            vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", "r-token".to_string()),
+                ("client_id", "app".to_string()),
+                ("client_secret", "s3cret".to_string()),
+            ]
+        );
+        // A key cannot prove a refresh-token client, and an empty refresh token is refused.
+        for (bad, field) in [
+            ("client_auth = \"private_key_jwt\"", "auth.client_auth"),
+            (
+                "client_auth = \"basic\"\nrefresh_token = \"\"",
+                "auth.refresh_token",
+            ),
+        ] {
+            let text = format!(
+                "kind = \"oauth2_refresh_token\"\ntoken_url = \"https://api.example/oauth2/token\"\nclient_id = \"app\"\nclient_secret = \"s\"\n{}{bad}",
+                if bad.contains("refresh_token") { "" } else { "refresh_token = \"r\"\n" }
+            );
+            let config: crate::config::AuthConfig = toml::from_str(&text).unwrap();
+            let err = config.validate().unwrap_err();
+            assert!(err.starts_with(field), "{err}");
+        }
     }
 
     #[test]
