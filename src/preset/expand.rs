@@ -32,6 +32,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "workers",
     "sinks",
     "schedule",
+    "max_silence",
 ];
 
 /// The user key that selects a multi-stream preset's streams.
