@@ -82,10 +82,10 @@ pub fn first_part(
         .unwrap_or(window.start);
     let middle = crate::timefmt::truncate(new_from + (window.end - new_from) / 2, format);
     let cut = complete_until.map(|t| crate::timefmt::truncate(t, format));
-    // In whole seconds the middle of a short window may fall back onto its start; the next
-    // whole second may still lie inside it.
+    // In whole seconds (or days) the middle of a short window may fall back onto its start;
+    // the next whole step may still lie inside it.
     cut.into_iter()
-        .chain([middle, middle + chrono::Duration::seconds(1)])
+        .chain([middle, middle + crate::timefmt::precision(format)])
         .find(|end| *end > new_from && *end < window.end)
         .map(|end| Window {
             start: window.start,

@@ -121,6 +121,8 @@ impl Authenticator {
                 client_id,
                 scopes,
                 audience,
+                grant_type,
+                token_params,
                 ..
             } => {
                 let proof = config
@@ -135,7 +137,8 @@ impl Authenticator {
                         proof,
                         scopes,
                         audience.as_deref(),
-                    )),
+                    )
+                    .with_grant(grant_type, token_params)),
                     client,
                 ))
             }
@@ -313,6 +316,8 @@ fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
             assertion_audience,
             scopes,
             audience,
+            grant_type,
+            token_params,
             client_auth,
         } => {
             parts.extend([
@@ -320,7 +325,8 @@ fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
                 token_url.clone(),
                 client_id.clone(),
                 format!(
-                    "{client_auth:?} {algorithm:?} {key_id:?} {assertion_audience:?} {audience:?}"
+                    "{client_auth:?} {algorithm:?} {key_id:?} {assertion_audience:?} {audience:?} \
+                     {grant_type:?} {token_params:?}"
                 ),
             ]);
             for secret in [client_secret, private_key, certificate] {

@@ -40,6 +40,10 @@ pub(super) struct ClientCredentials {
     /// Space-separated scopes, `None` when there are none (the field is then left out).
     scope: Option<String>,
     audience: Option<String>,
+    /// The `grant_type` field: `client_credentials` unless the provider names another.
+    grant_type: String,
+    /// Further form fields the provider wants (Zoom's `account_id`).
+    extra: Vec<(String, String)>,
 }
 
 impl ClientCredentials {
@@ -58,7 +62,24 @@ impl ClientCredentials {
             proof,
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
             audience: audience.map(str::to_string),
+            grant_type: "client_credentials".to_string(),
+            extra: Vec::new(),
         }
+    }
+
+    /// The same grant with another `grant_type` and further form fields (checked at load
+    /// not to repeat the standard ones).
+    pub(super) fn with_grant(
+        mut self,
+        grant_type: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.grant_type = grant_type.to_string();
+        self.extra = params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self
     }
 
     pub(super) fn token_url(&self) -> &Url {
@@ -82,13 +103,14 @@ impl ClientCredentials {
     /// The token request: `grant_type=client_credentials`, scope and audience, and the client
     /// credential: HTTP Basic, form fields, or a freshly signed client assertion.
     pub(super) fn request(&self) -> Result<TokenRequest, SourceError> {
-        let mut form = vec![("grant_type", "client_credentials".to_string())];
+        let mut form = vec![("grant_type", self.grant_type.clone())];
         if let Some(scope) = &self.scope {
             form.push(("scope", scope.clone()));
         }
         if let Some(audience) = &self.audience {
             form.push(("audience", audience.clone()));
         }
+
         let authorization = match &self.proof {
             ClientProof::Basic(secret) => Some(self.basic_authorization(secret)?),
             ClientProof::Body(secret) => {
@@ -108,6 +130,7 @@ impl ClientCredentials {
         };
         Ok(TokenRequest {
             form,
+            extra: self.extra.clone(),
             authorization,
         })
     }
@@ -261,6 +284,29 @@ mod tests {
         assert_ne!(
             again.form.iter().find(|(k, _)| *k == "client_assertion"),
             request.form.iter().find(|(k, _)| *k == "client_assertion")
+        );
+    }
+
+    #[test]
+    fn another_grant_type_and_extra_fields_are_sent() {
+        let params = std::collections::BTreeMap::from([("account_id".to_string(), "A1".to_string())]);
+        let grant = ClientCredentials::new(
+            Url::parse("https://idp.example/token").unwrap(),
+            "https://idp.example/token",
+            "id",
+            ClientProof::Basic(Secret::new("s")),
+            &[],
+            None,
+        )
+        .with_grant("account_credentials", &params);
+        let request = grant.request().unwrap();
+        assert_eq!(
+            request.form,
+            vec![("grant_type", "account_credentials".to_string())]
+        );
+        assert_eq!(
+            request.extra,
+            vec![("account_id".to_string(), "A1".to_string())]
         );
     }
 
