@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../presets/onepassword.toml"),
     ),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 
 /// The parsed presets.

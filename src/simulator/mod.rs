@@ -36,6 +36,7 @@ pub mod onepassword;
 mod rng;
 pub mod slack;
 mod timeline;
+pub mod zoom;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -91,6 +92,9 @@ pub enum Vendor {
     /// Google Workspace Admin SDK Reports API (`activities.list` of every application,
     /// behind a service-account token endpoint).
     GoogleWorkspace,
+    /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
+    /// server's Server-to-Server token endpoint).
+    Zoom,
 }
 
 impl Vendor {
@@ -105,6 +109,7 @@ impl Vendor {
         Vendor::Duo,
         Vendor::Entra,
         Vendor::GoogleWorkspace,
+        Vendor::Zoom,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -119,6 +124,7 @@ impl Vendor {
             Vendor::Duo => "duo",
             Vendor::Entra => "entra",
             Vendor::GoogleWorkspace => "google_workspace",
+            Vendor::Zoom => "zoom",
         }
     }
 }
@@ -131,7 +137,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, zoom)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -281,6 +287,29 @@ impl SimulatorConfig {
             vendor: Vendor::Entra,
             default_page_size: entra::MAX_TOP,
             max_page_size: entra::MAX_TOP,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Zoom account ([`zoom::ACCOUNT_ID`]) with `events` report records dealt across
+    /// operation logs and sign-in / sign-out activities ([`zoom::Stream::of`]) over the three
+    /// days before the last day that ended two hours ago, pages of 30 without `page_size` and
+    /// at most 300, and the Server-to-Server OAuth app [`zoom::CLIENT_ID`] whose client
+    /// secret is `token`; otherwise as [`SimulatorConfig::okta`].
+    pub fn zoom(events: u64) -> Self {
+        // Zoom's reports take whole days: the data ends a second before the last day that
+        // ended two hours ago, so it lies wholly in days a run with an hour's settle delay lists.
+        let day = (Utc::now() - chrono::TimeDelta::hours(2)).date_naive();
+        let anchor = day
+            .and_hms_opt(0, 0, 0)
+            .map_or_else(Utc::now, |t| t.and_utc())
+            - chrono::TimeDelta::seconds(1);
+        Self {
+            vendor: Vendor::Zoom,
+            anchor,
+            span: Duration::from_secs(3 * 24 * 3600),
+            default_page_size: zoom::DEFAULT_PAGE_SIZE,
+            max_page_size: zoom::MAX_PAGE_SIZE,
             ..Self::okta(events)
         }
     }
@@ -556,6 +585,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Duo => duo::routes(),
         Vendor::Entra => entra::routes(),
         Vendor::GoogleWorkspace => google_workspace::routes(),
+        Vendor::Zoom => zoom::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -605,6 +635,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Duo => duo::event_id(config, index),
         Vendor::Entra => entra::event_id(config, index),
         Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
+        Vendor::Zoom => zoom::event_id(config, index),
     }
 }
 
@@ -623,6 +654,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Duo => duo::event(config, index),
         Vendor::Entra => entra::event(config, index),
         Vendor::GoogleWorkspace => google_workspace::event(config, index),
+        Vendor::Zoom => zoom::event(config, index),
     }
 }
 
@@ -640,8 +672,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack writes whole seconds.
-        Vendor::Slack => {
+        // Slack and Zoom write whole seconds.
+        Vendor::Slack | Vendor::Zoom => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -664,7 +696,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Duo
         | Vendor::Entra
-        | Vendor::GoogleWorkspace => {
+        | Vendor::GoogleWorkspace
+        | Vendor::Zoom => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -690,7 +723,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack => {
+        Vendor::Slack | Vendor::Zoom => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
