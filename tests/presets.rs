@@ -783,3 +783,5 @@ mod entra;
 mod google_workspace;
 #[path = "presets/late_events.rs"]
 mod late_events;
+#[path = "presets/zoom.rs"]
+mod zoom;

@@ -126,8 +126,8 @@ pub fn stream_ids(config: &SimulatorConfig, stream: Stream) -> Vec<String> {
 pub fn credentials_note(config: &SimulatorConfig, base_url: &str) -> String {
     format!(
         "Zoom account id {ACCOUNT_ID}, client id {CLIENT_ID}, client secret {}; token endpoint \
-         {base_url}/oauth/token (oauth_url = \"{base_url}\"), reports under {base_url}/v2 \
-         (api_url = \"{base_url}/v2\")",
+         {base_url}/oauth/token and reports under {base_url}/v2 (oauth_url = api_url = \
+         \"{base_url}\")",
         config.token
     )
 }
