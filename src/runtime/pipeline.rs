@@ -543,15 +543,12 @@ impl<'a> Pipeline<'a> {
             self.stage(page, &listing).await?;
             self.pending.window = Some(window);
             if window_done {
-                let mut after =
-                    window::anchor_after(&window, self.pending.high_water, self.pending.anchor);
-                if crate::timefmt::precision(&config.window.format) >= chrono::Duration::days(1) {
-                    // An API that takes dates cannot be asked for part of a day: a settled
-                    // window of whole days is complete, and the next one starts at its end
-                    // (not at the high-water time, which a date would round back to the day's
-                    // start, re-listing events the ids kept at that time do not cover).
-                    after = window.end;
-                }
+                let mut after = window::anchor_after_listing(
+                    &window,
+                    self.pending.high_water,
+                    self.pending.anchor,
+                    &config.window.format,
+                );
                 if let Some((backfill, _)) = &self.backfill_window {
                     // A backfill window lies wholly in the past: once listed to its end it is
                     // finished (no event can still arrive at its high-water time).
