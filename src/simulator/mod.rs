@@ -292,14 +292,16 @@ impl SimulatorConfig {
     }
 
     /// A Zoom account ([`zoom::ACCOUNT_ID`]) with `events` report records dealt across
-    /// operation logs and sign-in / sign-out activities ([`zoom::Stream::of`]) over the three
-    /// days before the last day that ended two hours ago, pages of 30 without `page_size` and
+    /// operation logs and sign-in / sign-out activities ([`zoom::Stream::of`]) over the last
+    /// 20 hours of the last day that ended 65 minutes ago, pages of 30 without `page_size` and
     /// at most 300, and the Server-to-Server OAuth app [`zoom::CLIENT_ID`] whose client
     /// secret is `token`; otherwise as [`SimulatorConfig::okta`].
     pub fn zoom(events: u64) -> Self {
         // Zoom's reports take whole days: the data ends a second before the last day that
-        // ended two hours ago, so it lies wholly in days a run with an hour's settle delay lists.
-        let day = (Utc::now() - chrono::TimeDelta::hours(2)).date_naive();
+        // ended 65 minutes ago, so it lies wholly in days a run with the preset's hour of
+        // settle delay lists, and (20 hours of it, after 01:05 UTC) in the one day the demo's
+        // lookback reaches.
+        let day = (Utc::now() - chrono::TimeDelta::minutes(65)).date_naive();
         let anchor = day
             .and_hms_opt(0, 0, 0)
             .map_or_else(Utc::now, |t| t.and_utc())
@@ -307,7 +309,7 @@ impl SimulatorConfig {
         Self {
             vendor: Vendor::Zoom,
             anchor,
-            span: Duration::from_secs(3 * 24 * 3600),
+            span: Duration::from_secs(20 * 3600),
             default_page_size: zoom::DEFAULT_PAGE_SIZE,
             max_page_size: zoom::MAX_PAGE_SIZE,
             ..Self::okta(events)

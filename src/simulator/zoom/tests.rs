@@ -12,6 +12,7 @@ fn config(events: u64) -> SimulatorConfig {
         anchor: DateTime::parse_from_rfc3339("2026-11-22T23:59:59Z")
             .unwrap()
             .with_timezone(&Utc),
+        span: std::time::Duration::from_secs(3 * 24 * 3600),
         ..SimulatorConfig::zoom(events)
     }
 }
