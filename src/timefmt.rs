@@ -65,7 +65,9 @@ fn writes_dates_only(layout: &str) -> bool {
             continue;
         }
         // Skip padding and width modifiers (`%-H`, `%_M`, `%3f`) to reach the specifier.
-        let spec = chars.by_ref().find(|c| !matches!(c, '-' | '_' | '0'..='9' | '.' | ':' | '#'));
+        let spec = chars
+            .by_ref()
+            .find(|c| !matches!(c, '-' | '_' | '0'..='9' | '.' | ':' | '#'));
         if matches!(
             spec,
             Some('H' | 'k' | 'I' | 'l' | 'M' | 'S' | 'T' | 'R' | 'r' | 'X' | 'c' | 's' | 'f' | '+')
@@ -221,12 +223,21 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 12, 7, 9, 30, 5).unwrap();
         let midnight = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
         assert_eq!(truncate(t, &date), midnight);
-        assert_eq!(format_param(inclusive_end(midnight, &date), &date), "2026-12-06");
+        assert_eq!(
+            format_param(inclusive_end(midnight, &date), &date),
+            "2026-12-06"
+        );
         // A layout with a time of day keeps whole seconds.
         let seconds = TimeFormat::Strftime("%Y-%m-%dT%H:%M:%SZ".into());
         assert_eq!(precision(&seconds), chrono::Duration::seconds(1));
-        assert_eq!(precision(&TimeFormat::Strftime("%d/%m/%Y %-H".into())), chrono::Duration::seconds(1));
-        assert_eq!(precision(&TimeFormat::Rfc3339), chrono::Duration::milliseconds(1));
+        assert_eq!(
+            precision(&TimeFormat::Strftime("%d/%m/%Y %-H".into())),
+            chrono::Duration::seconds(1)
+        );
+        assert_eq!(
+            precision(&TimeFormat::Rfc3339),
+            chrono::Duration::milliseconds(1)
+        );
         assert_eq!(
             inclusive_end(midnight, &TimeFormat::EpochSeconds),
             midnight - chrono::Duration::seconds(1)

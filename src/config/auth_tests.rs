@@ -259,7 +259,10 @@ fn token_params_may_not_repeat_the_standard_fields() {
         .unwrap()
         .validate()
         .unwrap_err();
-    assert!(err.contains("token_params") && err.contains("client_secret"), "{err}");
+    assert!(
+        err.contains("token_params") && err.contains("client_secret"),
+        "{err}"
+    );
     let empty = base.replace("account_credentials", " ");
     let err = parse(&empty).unwrap().validate().unwrap_err();
     assert!(err.contains("grant_type"), "{err}");

@@ -209,9 +209,10 @@ async fn token_endpoint(
     body: Bytes,
 ) -> Response {
     let counters = &app.counters;
-    let mut fields: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let mut fields: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     fields.extend(url::form_urlencoded::parse(&body).into_owned());
     let field = |name: &str| {
         fields
@@ -223,7 +224,11 @@ async fn token_endpoint(
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok());
     let valid_client = client.as_deref().and_then(|c| c.split_once(':'))
         == Some((CLIENT_ID, app.config.token.as_str()));
@@ -260,7 +265,11 @@ async fn token_endpoint(
         "scope": "report:read:operation_logs:admin report:read:user_activities:admin",
         "api_url": "https://api.zoom.us",
     });
-    json_response(StatusCode::OK, HeaderMap::new(), body.to_string().into_bytes())
+    json_response(
+        StatusCode::OK,
+        HeaderMap::new(),
+        body.to_string().into_bytes(),
+    )
 }
 
 /// Where a listing stands: records of one report in `[lo, hi)` (timeline indices), those
@@ -318,8 +327,11 @@ struct ReportQuery {
 fn parse_query(raw: Option<&str>) -> Result<ReportQuery, Response> {
     let (mut from, mut to, mut page_size, mut token) = (None, None, DEFAULT_PAGE_SIZE, None);
     let date = |name: &str, value: &str| {
-        NaiveDate::parse_from_str(value, "%Y-%m-%d")
-            .map_err(|_| invalid(&format!("Invalid field: {name}. Use the yyyy-mm-dd format.")))
+        NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+            invalid(&format!(
+                "Invalid field: {name}. Use the yyyy-mm-dd format."
+            ))
+        })
     };
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -393,7 +405,11 @@ async fn report(
         }
         Err(Refusal::ServerError(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return api_error(status, u32::from(status.as_u16()), "Internal server error (simulated).");
+            return api_error(
+                status,
+                u32::from(status.as_u16()),
+                "Internal server error (simulated).",
+            );
         }
     };
     let counters = &app.counters;
@@ -429,7 +445,9 @@ async fn report(
     let hi = query
         .to
         .succ_opt()
-        .map_or(timeline.len(), |next| timeline.first_at_or_after(day_ms(next)))
+        .map_or(timeline.len(), |next| {
+            timeline.first_at_or_after(day_ms(next))
+        })
         .max(lo);
     let position = match &query.token {
         None => Position {
@@ -446,7 +464,11 @@ async fn report(
             }
         },
     };
-    let listing = Listing::new(timeline, position.lo..position.before, Direction::Descending);
+    let listing = Listing::new(
+        timeline,
+        position.lo..position.before,
+        Direction::Descending,
+    );
     // A server page is at most `max_page_size` (tests shrink it); the token says the rest.
     let limit = query.page_size.min(app.config.max_page_size.max(1));
     let page = listing.page(position.before, limit, |i| Stream::of(i) == stream);
@@ -459,7 +481,10 @@ async fn report(
         .map(|i| events::build(seed, timeline, *i))
         .collect();
     let mut body = serde_json::Map::new();
-    body.insert("from".into(), json!(query.from.format("%Y-%m-%d").to_string()));
+    body.insert(
+        "from".into(),
+        json!(query.from.format("%Y-%m-%d").to_string()),
+    );
     body.insert("to".into(), json!(query.to.format("%Y-%m-%d").to_string()));
     body.insert("page_size".into(), json!(query.page_size));
     body.insert("next_page_token".into(), json!(next));

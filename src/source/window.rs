@@ -183,7 +183,13 @@ mod tests {
         let settled = horizon(now, &config);
         assert_eq!(settled, t(20 * day));
         let first = next_window(&Checkpoint::default(), &config, settled).unwrap();
-        assert_eq!(first, Window { start: t(13 * day), end: t(15 * day) });
+        assert_eq!(
+            first,
+            Window {
+                start: t(13 * day),
+                end: t(15 * day)
+            }
+        );
         // Its last event at 18:00 on day 14: the next window still starts at midnight.
         let hw = Some(t(14 * day + 18 * 3600));
         assert_eq!(anchor_after_listing(&first, hw, None, &days), t(15 * day));

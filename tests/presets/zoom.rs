@@ -10,8 +10,8 @@ use sluice::simulator::SimulatorConfig;
 
 use super::common::{output_text, sluice, start_simulator};
 use super::{
-    exact_per_source_through_faults_and_kill_9, fixtures, preset_source, read_pages,
-    write_config, TEST_BUDGET,
+    exact_per_source_through_faults_and_kill_9, fixtures, preset_source, read_pages, write_config,
+    TEST_BUDGET,
 };
 
 /// Both reports of the Zoom preset, the OAuth server and the API both at `base_url`, the
@@ -76,8 +76,14 @@ async fn a_wrong_client_secret_fails_the_run_with_zooms_reason() {
         .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("invalid_client"), "Zoom's reason is shown: {text}");
-    assert!(text.contains("/oauth/token"), "the endpoint is named: {text}");
+    assert!(
+        text.contains("invalid_client"),
+        "Zoom's reason is shown: {text}"
+    );
+    assert!(
+        text.contains("/oauth/token"),
+        "the endpoint is named: {text}"
+    );
     assert_eq!(sim.stats().tokens_issued, 0);
     sim.shutdown().await;
 }
@@ -138,7 +144,11 @@ async fn zoom_preset_reads_real_shaped_pages() {
             .iter()
             .map(|e| e["event_id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids.len(), distinct.len(), "one content id per distinct record");
+        assert_eq!(
+            ids.len(),
+            distinct.len(),
+            "one content id per distinct record"
+        );
         // The token request, then the two pages: dates, the page size, then the token.
         let requests = &read.requests;
         assert_eq!(requests.len(), 3, "{requests:?}");
@@ -147,7 +157,14 @@ async fn zoom_preset_reads_real_shaped_pages() {
             read.bodies[0],
             format!("grant_type=account_credentials&account_id={ACCOUNT_ID}")
         );
-        let path = format!("/v2/report/{}?", if dir == "operation" { "operationlogs" } else { "activities" });
+        let path = format!(
+            "/v2/report/{}?",
+            if dir == "operation" {
+                "operationlogs"
+            } else {
+                "activities"
+            }
+        );
         assert!(requests[1].starts_with(&path), "{requests:?}");
         let dates = regex_like_dates(&requests[1]);
         assert_eq!(dates.len(), 2, "from and to are dates: {requests:?}");
@@ -164,7 +181,9 @@ async fn zoom_preset_reads_real_shaped_pages() {
         );
         assert!(read.authorizations[0].starts_with("Basic "));
         assert!(
-            read.authorizations[1..].iter().all(|a| a == "Bearer testtoken"),
+            read.authorizations[1..]
+                .iter()
+                .all(|a| a == "Bearer testtoken"),
             "the reports carry the token from the OAuth answer: {:?}",
             read.authorizations
         );

@@ -35,8 +35,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("User", "Add", "Add User user{n}@example.com"),
     ("User", "Update", "Deactivate User user{n}@example.com"),
     ("User", "Delete", "Delete User user{n}@example.com"),
-    ("User Settings", "Update", "Update user{n}@example.com settings: Cloud recording On"),
-    ("Account", "Update", "Account Settings - In Meeting (Basic) - Chat change #{n}"),
+    (
+        "User Settings",
+        "Update",
+        "Update user{n}@example.com settings: Cloud recording On",
+    ),
+    (
+        "Account",
+        "Update",
+        "Account Settings - In Meeting (Basic) - Chat change #{n}",
+    ),
     ("Role", "Update", "Assign role Admin to user{n}@example.com"),
     ("Recording", "Delete", "Delete recording of meeting {n}"),
     ("Billing", "Update", "Update billing contact, change #{n}"),

@@ -52,7 +52,10 @@ async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
     }
     let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 /// Every page of `stream` for `query` (without a page token), following `next_page_token`.
@@ -113,7 +116,9 @@ async fn tokens_need_the_apps_credentials_the_grant_and_the_account() {
         (url(&good), Some("wrong-secret"), 401, "invalid_client"),
         (url(&good), None, 401, "invalid_client"),
         (
-            url(&format!("?grant_type=client_credentials&account_id={ACCOUNT_ID}")),
+            url(&format!(
+                "?grant_type=client_credentials&account_id={ACCOUNT_ID}"
+            )),
             Some("sim-token"),
             400,
             "unsupported_grant_type",
@@ -140,7 +145,10 @@ async fn tokens_need_the_apps_credentials_the_grant_and_the_account() {
     let answer = client()
         .post(url(""))
         .basic_auth(CLIENT_ID, Some("sim-token"))
-        .form(&[("grant_type", "account_credentials"), ("account_id", ACCOUNT_ID)])
+        .form(&[
+            ("grant_type", "account_credentials"),
+            ("account_id", ACCOUNT_ID),
+        ])
         .send()
         .await
         .unwrap();
@@ -216,7 +224,13 @@ async fn a_range_of_days_is_listed_whole_newest_first_across_pages() {
             .map(|i| simulator::event(&cfg, i))
             .collect();
         assert!(expected.len() > 300, "several pages: {}", expected.len());
-        let pages = list(&sim, &token, stream, "from=2026-11-20&to=2026-11-21&page_size=300").await;
+        let pages = list(
+            &sim,
+            &token,
+            stream,
+            "from=2026-11-20&to=2026-11-21&page_size=300",
+        )
+        .await;
         assert!(pages.iter().all(|p| p.len() <= 300));
         let served: Vec<Value> = pages.into_iter().flatten().collect();
         assert_eq!(served, expected, "{stream:?}");

@@ -130,15 +130,17 @@ impl Authenticator {
                     .ok_or_else(|| SourceError::Setup("auth: not an OAuth 2.0 config".into()))?
                     .map_err(|problem| SourceError::Setup(problem.to_string()))?;
                 Scheme::Token(cache(
-                    Grant::ClientCredentials(oauth2::ClientCredentials::new(
-                        parse_url("token_url", token_url)?,
-                        token_url,
-                        client_id,
-                        proof,
-                        scopes,
-                        audience.as_deref(),
-                    )
-                    .with_grant(grant_type, token_params)),
+                    Grant::ClientCredentials(
+                        oauth2::ClientCredentials::new(
+                            parse_url("token_url", token_url)?,
+                            token_url,
+                            client_id,
+                            proof,
+                            scopes,
+                            audience.as_deref(),
+                        )
+                        .with_grant(grant_type, token_params),
+                    ),
                     client,
                 ))
             }

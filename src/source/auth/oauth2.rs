@@ -75,10 +75,7 @@ impl ClientCredentials {
         params: &std::collections::BTreeMap<String, String>,
     ) -> Self {
         self.grant_type = grant_type.to_string();
-        self.extra = params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        self.extra = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         self
     }
 
@@ -289,7 +286,8 @@ mod tests {
 
     #[test]
     fn another_grant_type_and_extra_fields_are_sent() {
-        let params = std::collections::BTreeMap::from([("account_id".to_string(), "A1".to_string())]);
+        let params =
+            std::collections::BTreeMap::from([("account_id".to_string(), "A1".to_string())]);
         let grant = ClientCredentials::new(
             Url::parse("https://idp.example/token").unwrap(),
             "https://idp.example/token",
