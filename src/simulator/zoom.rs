@@ -324,14 +324,11 @@ struct ReportQuery {
     token: Option<String>,
 }
 
-fn parse_query(raw: Option<&str>) -> Result<ReportQuery, Response> {
+fn parse_query(raw: Option<&str>) -> Result<ReportQuery, String> {
     let (mut from, mut to, mut page_size, mut token) = (None, None, DEFAULT_PAGE_SIZE, None);
     let date = |name: &str, value: &str| {
-        NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-            invalid(&format!(
-                "Invalid field: {name}. Use the yyyy-mm-dd format."
-            ))
-        })
+        NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map_err(|_| format!("Invalid field: {name}. Use the yyyy-mm-dd format."))
     };
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -342,23 +339,23 @@ fn parse_query(raw: Option<&str>) -> Result<ReportQuery, Response> {
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                    .ok_or_else(|| invalid("Invalid field: page_size (1 to 300)."))?;
+                    .ok_or_else(|| "Invalid field: page_size (1 to 300).".to_string())?;
             }
             "next_page_token" if !value.is_empty() => token = Some(value.into_owned()),
             "category_type" if value != "all" => {
-                return Err(invalid("category_type other than all is not simulated."))
+                return Err("category_type other than all is not simulated.".to_string())
             }
             _ => {}
         }
     }
     let (Some(from), Some(to)) = (from, to) else {
-        return Err(invalid("from and to are required."));
+        return Err("from and to are required.".to_string());
     };
     if to < from {
-        return Err(invalid("The to date cannot be before the from date."));
+        return Err("The to date cannot be before the from date.".to_string());
     }
     if (to - from).num_days() >= MAX_RANGE_DAYS {
-        return Err(invalid("The date range cannot exceed one month."));
+        return Err("The date range cannot exceed one month.".to_string());
     }
     Ok(ReportQuery {
         from,
@@ -433,9 +430,9 @@ async fn report(
     }
     let query = match parse_query(raw.as_deref()) {
         Ok(query) => query,
-        Err(refusal) => {
+        Err(message) => {
             counters.bad_requests.fetch_add(1, Ordering::Relaxed);
-            return refusal;
+            return invalid(&message);
         }
     };
     let timeline = &app.timeline;

@@ -191,11 +191,12 @@ mod tests {
             }
         );
         // Its last event at 18:00 on day 14: the next window still starts at midnight.
-        let hw = Some(t(14 * day + 18 * 3600));
+        let high = t(14 * day + 18 * 3600);
+        let hw = Some(high);
         assert_eq!(anchor_after_listing(&first, hw, None, &days), t(15 * day));
         // Other formats keep the high-water time.
         let millis = TimeFormat::Rfc3339;
-        assert_eq!(anchor_after_listing(&first, hw, None, &millis), hw.unwrap());
+        assert_eq!(anchor_after_listing(&first, hw, None, &millis), high);
         // A day that ended less than settle_delay ago is not listed yet.
         let early = horizon(t(20 * day + 1800), &config);
         assert_eq!(early, t(19 * day));
