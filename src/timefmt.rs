@@ -45,21 +45,52 @@ pub fn format_param(time: DateTime<Utc>, format: &TimeFormat) -> String {
     }
 }
 
-/// `time` cut down to what `format` can write in a request (whole seconds for epoch seconds
-/// and for strftime layouts without fractions, milliseconds otherwise).
+/// The smallest step `format` can write in a request: a day for a strftime layout that writes
+/// no time of day (`%Y-%m-%d`: an API that takes dates), a second for epoch seconds and for
+/// layouts without fractions, a millisecond otherwise.
+pub fn precision(format: &TimeFormat) -> chrono::Duration {
+    match format {
+        TimeFormat::EpochSeconds => chrono::Duration::seconds(1),
+        TimeFormat::Strftime(layout) if writes_dates_only(layout) => chrono::Duration::days(1),
+        TimeFormat::Strftime(layout) if !layout.contains('f') => chrono::Duration::seconds(1),
+        _ => chrono::Duration::milliseconds(1),
+    }
+}
+
+/// Whether a strftime layout writes no hour, minute or second (nor an epoch count).
+fn writes_dates_only(layout: &str) -> bool {
+    let mut chars = layout.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        // Skip padding and width modifiers (`%-H`, `%_M`, `%3f`) to reach the specifier.
+        let spec = chars
+            .by_ref()
+            .find(|c| !matches!(c, '-' | '_' | '0'..='9' | '.' | ':' | '#'));
+        if matches!(
+            spec,
+            Some('H' | 'k' | 'I' | 'l' | 'M' | 'S' | 'T' | 'R' | 'r' | 'X' | 'c' | 's' | 'f' | '+')
+        ) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `time` cut down to what `format` can write in a request (see [`precision`]); whole days
+/// are UTC days.
 pub fn truncate(time: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
-    let whole_seconds = match format {
-        TimeFormat::EpochSeconds => true,
-        TimeFormat::Strftime(layout) => !layout.contains('f'),
-        _ => false,
-    };
+    let step = precision(format).num_milliseconds();
     let millis = time.timestamp_millis();
-    let cut = if whole_seconds {
-        millis - millis.rem_euclid(1000)
-    } else {
-        millis
-    };
-    DateTime::from_timestamp_millis(cut).unwrap_or(time)
+    DateTime::from_timestamp_millis(millis - millis.rem_euclid(step)).unwrap_or(time)
+}
+
+/// How a window's end is written when the API includes its end bound (`window.end_inclusive`):
+/// the last value before `end` that `format` can write, so that an API taking dates is asked
+/// for `to = <the day before>` for a window that ends at midnight.
+pub fn inclusive_end(end: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
+    end - precision(format)
 }
 
 /// A custom layout: with an offset in it, honoured; without, the time is UTC.
@@ -184,6 +215,33 @@ mod tests {
         assert_eq!(s.timestamp(), -1);
         let half = parse_value(&json!(1_700_000_000.5), &TimeFormat::EpochSeconds).unwrap();
         assert_eq!(half.timestamp_millis(), 1_700_000_000_500);
+    }
+
+    #[test]
+    fn date_layouts_cut_to_whole_days_and_end_the_day_before() {
+        let date = TimeFormat::Strftime("%Y-%m-%d".into());
+        let t = Utc.with_ymd_and_hms(2026, 12, 7, 9, 30, 5).unwrap();
+        let midnight = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
+        assert_eq!(truncate(t, &date), midnight);
+        assert_eq!(
+            format_param(inclusive_end(midnight, &date), &date),
+            "2026-12-06"
+        );
+        // A layout with a time of day keeps whole seconds.
+        let seconds = TimeFormat::Strftime("%Y-%m-%dT%H:%M:%SZ".into());
+        assert_eq!(precision(&seconds), chrono::Duration::seconds(1));
+        assert_eq!(
+            precision(&TimeFormat::Strftime("%d/%m/%Y %-H".into())),
+            chrono::Duration::seconds(1)
+        );
+        assert_eq!(
+            precision(&TimeFormat::Rfc3339),
+            chrono::Duration::milliseconds(1)
+        );
+        assert_eq!(
+            inclusive_end(midnight, &TimeFormat::EpochSeconds),
+            midnight - chrono::Duration::seconds(1)
+        );
     }
 
     #[test]

@@ -788,3 +788,5 @@ mod google_workspace;
 mod late_events;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
+#[path = "presets/zoom.rs"]
+mod zoom;

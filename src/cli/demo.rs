@@ -136,6 +136,20 @@ subject = "admin@acme.example"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "zoom",
+        sim: SimulatorConfig::zoom,
+        settings: r#"account_id = "SimAcct0zoom00000001"
+client_id = "simZoomClient0001"
+# The simulator instead of https://zoom.us and https://api.zoom.us.
+oauth_url = "{base_url}"
+api_url = "{base_url}"
+# The simulator's client secret. A real config reads it from the environment:
+# "${env:ZOOM_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no account-wide budget to share; the preset keeps each report to 10 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

@@ -55,7 +55,11 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     fn simulator_config(&self) -> SimulatorConfig {
-        let mut config = SimulatorConfig::okta(self.events);
+        // Zoom's reports take whole days: its data must lie in days already over.
+        let mut config = match self.vendor {
+            Vendor::Zoom => SimulatorConfig::zoom(self.events),
+            _ => SimulatorConfig::okta(self.events),
+        };
         config.vendor = self.vendor;
         config.seed = self.seed;
         config.default_page_size = self.page_size;
@@ -117,6 +121,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         crate::outln!(
             "{}",
             simulator::entra::credentials_note(&config, &running.base_url())
+        );
+    }
+    if args.vendor == Vendor::Zoom {
+        // Zoom clients need the account id and the app's client id besides the secret.
+        crate::outln!(
+            "{}",
+            simulator::zoom::credentials_note(&config, &running.base_url())
         );
     }
     if args.vendor == Vendor::GoogleWorkspace {

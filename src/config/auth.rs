@@ -82,6 +82,14 @@ pub enum AuthConfig {
         /// `audience` form field, for providers that want one (Auth0 and others).
         #[serde(default)]
         audience: Option<String>,
+        /// The `grant_type` form field; `client_credentials` unless set (Zoom's
+        /// Server-to-Server OAuth apps use `account_credentials`).
+        #[serde(default = "default_grant_type")]
+        grant_type: String,
+        /// Further form fields of the token request, for providers that want more than the
+        /// standard ones (Zoom's `account_id`). They may not repeat a field Sluice sends.
+        #[serde(default)]
+        token_params: std::collections::BTreeMap<String, String>,
         /// How the client proves itself to the token endpoint: `"basic"` (HTTP Basic with the
         /// client id and secret, the default), `"body"` (`client_id` and `client_secret`
         /// form fields) or `"private_key_jwt"` (a JWT signed with `private_key`, RFC 7523).
@@ -147,6 +155,21 @@ pub enum AuthConfig {
         signature_version: DuoSignatureVersion,
     },
 }
+
+fn default_grant_type() -> String {
+    "client_credentials".to_string()
+}
+
+/// Form fields of the token request that Sluice writes itself, so `token_params` cannot.
+const TOKEN_FIELDS: [&str; 7] = [
+    "grant_type",
+    "scope",
+    "audience",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
 
 fn default_bearer_prefix() -> String {
     "Bearer".to_string()
@@ -437,10 +460,13 @@ impl AuthConfig {
                 token_url,
                 client_id,
                 scopes,
+                grant_type,
+                token_params,
                 ..
             } => {
                 check_http_url("token_url", "the token endpoint", token_url)?;
                 check_basic_user("client_id", client_id)?;
+                check_token_fields(grant_type, token_params)?;
                 super::client_key::check_client_proof(self)?;
                 check_scopes(scopes, false)
             }
@@ -611,6 +637,35 @@ fn check_http_url(field: &'static str, what: &str, text: &str) -> Result<(), Aut
             hint,
         }),
     }
+}
+
+fn check_token_fields(
+    grant_type: &str,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Result<(), AuthProblem> {
+    if grant_type.trim().is_empty() {
+        return Err(AuthProblem {
+            field: "grant_type",
+            message: "is empty".into(),
+            hint: "leave it out for client_credentials, or write the grant the provider names \
+                   (e.g. account_credentials for Zoom)"
+                .into(),
+        });
+    }
+    if let Some(name) = params
+        .keys()
+        .find(|name| name.trim().is_empty() || TOKEN_FIELDS.contains(&name.as_str()))
+    {
+        return Err(AuthProblem {
+            field: "token_params",
+            message: format!("cannot set the form field `{name}`"),
+            hint: format!(
+                "Sluice writes {} itself: use grant_type, scopes, audience or client_auth instead",
+                TOKEN_FIELDS.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn check_scopes(scopes: &[String], required: bool) -> Result<(), AuthProblem> {

@@ -238,3 +238,32 @@ fn private_key_jwt_needs_a_usable_key_and_no_secret() {
         assert!(!err.contains("MII"), "{extra}: {err}");
     }
 }
+
+#[test]
+fn token_params_may_not_repeat_the_standard_fields() {
+    let base = "kind = \"oauth2_client_credentials\"\ntoken_url = \"https://zoom.example/oauth/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\ngrant_type = \"account_credentials\"\n";
+    let ok = parse(&format!("{base}token_params = {{ account_id = \"A1\" }}")).unwrap();
+    ok.validate().unwrap();
+    match ok {
+        AuthConfig::Oauth2ClientCredentials {
+            grant_type,
+            token_params,
+            ..
+        } => {
+            assert_eq!(grant_type, "account_credentials");
+            assert_eq!(token_params["account_id"], "A1");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = parse(&format!("{base}token_params = {{ client_secret = \"x\" }}"))
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(
+        err.contains("token_params") && err.contains("client_secret"),
+        "{err}"
+    );
+    let empty = base.replace("account_credentials", " ");
+    let err = parse(&empty).unwrap().validate().unwrap_err();
+    assert!(err.contains("grant_type"), "{err}");
+}

@@ -509,6 +509,10 @@ pub struct WindowConfig {
     /// drop re-served events. Kept in the checkpoint.
     #[serde(default = "default_dedup_capacity")]
     pub dedup_capacity: usize,
+    /// The API includes its end bound: `{end}` is written as the last value before the
+    /// window's end that `format` can write (the day before, for a layout of dates only).
+    #[serde(default)]
+    pub end_inclusive: bool,
 }
 
 impl Default for WindowConfig {
@@ -520,6 +524,7 @@ impl Default for WindowConfig {
             settle_delay: default_settle_delay(),
             overlap: Duration::ZERO,
             dedup_capacity: default_dedup_capacity(),
+            end_inclusive: false,
         }
     }
 }

@@ -543,8 +543,12 @@ impl<'a> Pipeline<'a> {
             self.stage(page, &listing).await?;
             self.pending.window = Some(window);
             if window_done {
-                let mut after =
-                    window::anchor_after(&window, self.pending.high_water, self.pending.anchor);
+                let mut after = window::anchor_after_listing(
+                    &window,
+                    self.pending.high_water,
+                    self.pending.anchor,
+                    &config.window.format,
+                );
                 if let Some((backfill, _)) = &self.backfill_window {
                     // A backfill window lies wholly in the past: once listed to its end it is
                     // finished (no event can still arrive at its high-water time).

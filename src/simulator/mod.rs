@@ -38,6 +38,7 @@ pub mod pagerduty;
 mod rng;
 pub mod slack;
 mod timeline;
+pub mod zoom;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -98,6 +99,9 @@ pub enum Vendor {
     /// Dropbox team log (`POST /2/team_log/get_events` and `/continue`, and the OAuth token
     /// endpoint).
     Dropbox,
+    /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
+    /// server's Server-to-Server token endpoint).
+    Zoom,
 }
 
 impl Vendor {
@@ -114,6 +118,7 @@ impl Vendor {
         Vendor::GoogleWorkspace,
         Vendor::PagerDuty,
         Vendor::Dropbox,
+        Vendor::Zoom,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -130,6 +135,7 @@ impl Vendor {
             Vendor::GoogleWorkspace => "google_workspace",
             Vendor::PagerDuty => "pagerduty",
             Vendor::Dropbox => "dropbox",
+            Vendor::Zoom => "zoom",
         }
     }
 }
@@ -142,7 +148,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -292,6 +298,31 @@ impl SimulatorConfig {
             vendor: Vendor::Entra,
             default_page_size: entra::MAX_TOP,
             max_page_size: entra::MAX_TOP,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Zoom account ([`zoom::ACCOUNT_ID`]) with `events` report records dealt across
+    /// operation logs and sign-in / sign-out activities ([`zoom::Stream::of`]) over the last
+    /// 20 hours of the last day that ended 65 minutes ago, pages of 30 without `page_size` and
+    /// at most 300, and the Server-to-Server OAuth app [`zoom::CLIENT_ID`] whose client
+    /// secret is `token`; otherwise as [`SimulatorConfig::okta`].
+    pub fn zoom(events: u64) -> Self {
+        // Zoom's reports take whole days: the data ends a second before the last day that
+        // ended 65 minutes ago, so it lies wholly in days a run with the preset's hour of
+        // settle delay lists, and (20 hours of it, after 01:05 UTC) in the one day the demo's
+        // lookback reaches.
+        let day = (Utc::now() - chrono::TimeDelta::minutes(65)).date_naive();
+        let anchor = day
+            .and_hms_opt(0, 0, 0)
+            .map_or_else(Utc::now, |t| t.and_utc())
+            - chrono::TimeDelta::seconds(1);
+        Self {
+            vendor: Vendor::Zoom,
+            anchor,
+            span: Duration::from_secs(20 * 3600),
+            default_page_size: zoom::DEFAULT_PAGE_SIZE,
+            max_page_size: zoom::MAX_PAGE_SIZE,
             ..Self::okta(events)
         }
     }
@@ -594,6 +625,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::GoogleWorkspace => google_workspace::routes(),
         Vendor::PagerDuty => pagerduty::routes(),
         Vendor::Dropbox => dropbox::routes(),
+        Vendor::Zoom => zoom::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -646,6 +678,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::GoogleWorkspace => google_workspace::event_id(config, index),
         Vendor::PagerDuty => pagerduty::event_id(config, index),
         Vendor::Dropbox => dropbox::event_id(config, index),
+        Vendor::Zoom => zoom::event_id(config, index),
     }
 }
 
@@ -666,6 +699,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::GoogleWorkspace => google_workspace::event(config, index),
         Vendor::PagerDuty => pagerduty::event(config, index),
         Vendor::Dropbox => dropbox::event(config, index),
+        Vendor::Zoom => zoom::event(config, index),
     }
 }
 
@@ -684,8 +718,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack and Dropbox write whole seconds.
-        Vendor::Slack | Vendor::Dropbox => {
+        // Slack, Dropbox and Zoom write whole seconds.
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -710,7 +744,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Entra
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
-        | Vendor::Dropbox => {
+        | Vendor::Dropbox
+        | Vendor::Zoom => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -735,7 +770,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox => {
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

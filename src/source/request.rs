@@ -165,13 +165,18 @@ impl RequestBuilder {
 
     fn vars(&self, listing: &Window, page: Option<&PageRef>) -> Vars {
         let format = &self.config.window.format;
+        let end = if self.config.window.end_inclusive {
+            crate::timefmt::inclusive_end(listing.end, format)
+        } else {
+            listing.end
+        };
         let first_page = match &self.config.pagination {
             PaginationConfig::PageNumber { first, .. } => Some(*first),
             _ => None,
         };
         Vars {
             start: Some(time_value(format_param(listing.start, format), format)),
-            end: Some(time_value(format_param(listing.end, format), format)),
+            end: Some(time_value(format_param(end, format), format)),
             limit: self.config.page_size,
             cursor: match page {
                 Some(PageRef::Token(token)) => Some(token.clone()),

@@ -54,6 +54,23 @@ pub fn anchor_after(
     }
 }
 
+/// As [`anchor_after`], for a window listed in `format`. An API that takes dates cannot be
+/// asked for part of a day, so a (settled) window of whole days is complete and the next one
+/// starts at its end: starting at the high-water time instead, the request would round back
+/// to that day's start and list the whole day again on every run until the next midnight.
+pub fn anchor_after_listing(
+    window: &Window,
+    high_water: Option<DateTime<Utc>>,
+    anchor: Option<DateTime<Utc>>,
+    format: &TimeFormat,
+) -> DateTime<Utc> {
+    if crate::timefmt::precision(format) >= chrono::Duration::days(1) {
+        window.end
+    } else {
+        anchor_after(window, high_water, anchor)
+    }
+}
+
 /// The first half of `window`, for an API without pagination that answered it with a full
 /// page (there is no way to ask for the rest): the window is listed again in halves until
 /// each answers a short page. What is halved is the part after `anchor` (the overlap before
@@ -82,10 +99,10 @@ pub fn first_part(
         .unwrap_or(window.start);
     let middle = crate::timefmt::truncate(new_from + (window.end - new_from) / 2, format);
     let cut = complete_until.map(|t| crate::timefmt::truncate(t, format));
-    // In whole seconds the middle of a short window may fall back onto its start; the next
-    // whole second may still lie inside it.
+    // In whole seconds (or days) the middle of a short window may fall back onto its start;
+    // the next whole step may still lie inside it.
     cut.into_iter()
-        .chain([middle, middle + chrono::Duration::seconds(1)])
+        .chain([middle, middle + crate::timefmt::precision(format)])
         .find(|end| *end > new_from && *end < window.end)
         .map(|end| Window {
             start: window.start,
@@ -148,6 +165,46 @@ mod tests {
             first_part(&w, None, &seconds, None),
             first_half(&w, None, &seconds)
         );
+    }
+
+    #[test]
+    fn windows_of_whole_days_are_aligned_and_move_on_from_their_end() {
+        let days = TimeFormat::Strftime("%Y-%m-%d".into());
+        let day = 86_400;
+        let config = WindowConfig {
+            format: days.clone(),
+            lookback: Duration::from_secs(7 * day as u64),
+            max_window: Duration::from_secs(2 * day as u64),
+            settle_delay: Duration::from_secs(3600),
+            ..WindowConfig::default()
+        };
+        // 10:00 on day 20: the horizon is the start of day 20 (09:00 is settled).
+        let now = t(20 * day + 10 * 3600);
+        let settled = horizon(now, &config);
+        assert_eq!(settled, t(20 * day));
+        let first = next_window(&Checkpoint::default(), &config, settled).unwrap();
+        assert_eq!(
+            first,
+            Window {
+                start: t(13 * day),
+                end: t(15 * day)
+            }
+        );
+        // Its last event at 18:00 on day 14: the next window still starts at midnight.
+        let high = t(14 * day + 18 * 3600);
+        let hw = Some(high);
+        assert_eq!(anchor_after_listing(&first, hw, None, &days), t(15 * day));
+        // Other formats keep the high-water time.
+        let millis = TimeFormat::Rfc3339;
+        assert_eq!(anchor_after_listing(&first, hw, None, &millis), high);
+        // A day that ended less than settle_delay ago is not listed yet.
+        let early = horizon(t(20 * day + 1800), &config);
+        assert_eq!(early, t(19 * day));
+        let caught_up = Checkpoint {
+            anchor: Some(t(19 * day)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(next_window(&caught_up, &config, early), None);
     }
 
     #[test]

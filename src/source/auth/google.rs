@@ -93,6 +93,7 @@ impl ServiceAccount {
                 ("grant_type", JWT_BEARER.to_string()),
                 ("assertion", assertion),
             ],
+            extra: Vec::new(),
             authorization: None,
         })
     }

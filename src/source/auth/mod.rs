@@ -121,6 +121,8 @@ impl Authenticator {
                 client_id,
                 scopes,
                 audience,
+                grant_type,
+                token_params,
                 ..
             } => {
                 let proof = config
@@ -128,14 +130,17 @@ impl Authenticator {
                     .ok_or_else(|| SourceError::Setup("auth: not an OAuth 2.0 config".into()))?
                     .map_err(|problem| SourceError::Setup(problem.to_string()))?;
                 Scheme::Token(cache(
-                    Grant::ClientCredentials(oauth2::ClientCredentials::new(
-                        parse_url("token_url", token_url)?,
-                        token_url,
-                        client_id,
-                        proof,
-                        scopes,
-                        audience.as_deref(),
-                    )),
+                    Grant::ClientCredentials(
+                        oauth2::ClientCredentials::new(
+                            parse_url("token_url", token_url)?,
+                            token_url,
+                            client_id,
+                            proof,
+                            scopes,
+                            audience.as_deref(),
+                        )
+                        .with_grant(grant_type, token_params),
+                    ),
                     client,
                 ))
             }
@@ -341,6 +346,8 @@ fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
             assertion_audience,
             scopes,
             audience,
+            grant_type,
+            token_params,
             client_auth,
         } => {
             parts.extend([
@@ -348,7 +355,8 @@ fn credential_key(config: &AuthConfig, transport: &str) -> Option<String> {
                 token_url.clone(),
                 client_id.clone(),
                 format!(
-                    "{client_auth:?} {algorithm:?} {key_id:?} {assertion_audience:?} {audience:?}"
+                    "{client_auth:?} {algorithm:?} {key_id:?} {assertion_audience:?} {audience:?} \
+                     {grant_type:?} {token_params:?}"
                 ),
             ]);
             for secret in [client_secret, private_key, certificate] {

@@ -43,6 +43,10 @@ pub(super) struct ClientCredentials {
     /// The refresh token, when the grant is `refresh_token` (RFC 6749 section 6) rather than
     /// `client_credentials`.
     refresh_token: Option<Secret>,
+    /// The `grant_type` field: `client_credentials` unless the provider names another.
+    grant_type: String,
+    /// Further form fields the provider wants (Zoom's `account_id`).
+    extra: Vec<(String, String)>,
 }
 
 impl ClientCredentials {
@@ -62,6 +66,8 @@ impl ClientCredentials {
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
             audience: audience.map(str::to_string),
             refresh_token: None,
+            grant_type: "client_credentials".to_string(),
+            extra: Vec::new(),
         }
     }
 
@@ -71,6 +77,18 @@ impl ClientCredentials {
             refresh_token: Some(refresh_token),
             ..self
         }
+    }
+
+    /// The same grant with another `grant_type` and further form fields (checked at load
+    /// not to repeat the standard ones).
+    pub(super) fn with_grant(
+        mut self,
+        grant_type: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.grant_type = grant_type.to_string();
+        self.extra = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self
     }
 
     pub(super) fn token_url(&self) -> &Url {
@@ -99,7 +117,7 @@ impl ClientCredentials {
                 ("grant_type", "refresh_token".to_string()),
                 ("refresh_token", token.expose().to_string()),
             ],
-            None => vec![("grant_type", "client_credentials".to_string())],
+            None => vec![("grant_type", self.grant_type.clone())],
         };
         if let Some(scope) = &self.scope {
             form.push(("scope", scope.clone()));
@@ -107,6 +125,7 @@ impl ClientCredentials {
         if let Some(audience) = &self.audience {
             form.push(("audience", audience.clone()));
         }
+
         let authorization = match &self.proof {
             ClientProof::Basic(secret) => Some(self.basic_authorization(secret)?),
             ClientProof::Body(secret) => {
@@ -126,6 +145,7 @@ impl ClientCredentials {
         };
         Ok(TokenRequest {
             form,
+            extra: self.extra.clone(),
             authorization,
         })
     }
@@ -325,6 +345,30 @@ mod tests {
             let err = config.validate().unwrap_err();
             assert!(err.starts_with(field), "{err}");
         }
+    }
+
+    #[test]
+    fn another_grant_type_and_extra_fields_are_sent() {
+        let params =
+            std::collections::BTreeMap::from([("account_id".to_string(), "A1".to_string())]);
+        let grant = ClientCredentials::new(
+            Url::parse("https://idp.example/token").unwrap(),
+            "https://idp.example/token",
+            "id",
+            ClientProof::Basic(Secret::new("s")),
+            &[],
+            None,
+        )
+        .with_grant("account_credentials", &params);
+        let request = grant.request().unwrap();
+        assert_eq!(
+            request.form,
+            vec![("grant_type", "account_credentials".to_string())]
+        );
+        assert_eq!(
+            request.extra,
+            vec![("account_id".to_string(), "A1".to_string())]
+        );
     }
 
     #[test]

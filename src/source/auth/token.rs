@@ -37,6 +37,8 @@ pub(super) enum Grant {
 pub(super) struct TokenRequest {
     /// The form fields, in order.
     pub form: Vec<(&'static str, String)>,
+    /// Further form fields from the configuration (`token_params`), sent after `form`.
+    pub extra: Vec<(String, String)>,
     /// `Authorization` for the token endpoint itself (client_secret_basic).
     pub authorization: Option<HeaderValue>,
 }
@@ -160,10 +162,12 @@ impl TokenCache {
         let started = Instant::now();
         let TokenRequest {
             form,
+            extra,
             authorization,
         } = self.grant.request()?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+            .extend_pairs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .finish();
         let mut request = self
             .client
