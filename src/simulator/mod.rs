@@ -355,13 +355,17 @@ impl SimulatorConfig {
     /// A Dropbox team's activity log with `events` events, pages of 1000 without `limit` and
     /// at most 1000, otherwise as [`SimulatorConfig::okta`]. `token` is both the refresh
     /// token and a long-lived access token; the app is [`dropbox::APP_KEY`] /
-    /// [`dropbox::APP_SECRET`].
+    /// [`dropbox::APP_SECRET`]. The newest event is ten minutes old: the preset settles for
+    /// five minutes and writes whole seconds, so with Okta's five minutes the newest second
+    /// would be listed only by a run that starts more than a second later.
     pub fn dropbox(events: u64) -> Self {
+        let base = Self::okta(events);
         Self {
             vendor: Vendor::Dropbox,
             default_page_size: dropbox::MAX_LIMIT,
             max_page_size: dropbox::MAX_LIMIT,
-            ..Self::okta(events)
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
         }
     }
 
