@@ -16,6 +16,7 @@ pub mod cloud;
 pub mod config;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod net;
 pub mod panic_hook;
 pub mod preset;
 pub mod redact;

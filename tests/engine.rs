@@ -831,3 +831,102 @@ async fn a_client_certificate_is_presented_to_an_api_that_requires_one() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("sources[0].http.client_cert"), "{text}");
 }
+
+// ---- one CA bundle, every client ------------------------------------------------------------------------
+
+/// A sink built from its TOML table, as a user writes it.
+fn sink_config<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    toml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// One event for the sinks below.
+fn one_event() -> Vec<sluice::transform::Envelope> {
+    let record = sluice::source::Record {
+        time: Utc::now(),
+        id: "evt-1".into(),
+        data: json!({"n": 1}).into(),
+    };
+    vec![sluice::transform::Envelope::wrap(
+        record,
+        &Arc::from("api"),
+        Utc::now(),
+    )]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_http_client_trusts_every_certificate_of_a_ca_bundle() {
+    use sluice::sink::Sink;
+    // Each server's certificate is signed by the test CA, the SECOND certificate of the
+    // bundle: a client that kept only the first could reach none of them.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    let other = std::fs::read_to_string(tls::fixture("client.pem")).unwrap();
+    let ca = std::fs::read_to_string(tls::fixture("ca.pem")).unwrap();
+    std::fs::write(&bundle, other + &ca).unwrap();
+    let bundle_text = bundle.display().to_string();
+
+    // A source (`http.ca_file`) whose token comes from a Vault behind the same private CA
+    // (`VAULT_CACERT`).
+    let (api_served, api) = tls::start_answering(false, "[]").await;
+    let (vault_served, vault) = tls::start_answering(
+        false,
+        r#"{"data":{"data":{"token":"from-vault"},"metadata":{"version":1}}}"#,
+    )
+    .await;
+    let spec = source(
+        "api",
+        &api,
+        "path = \"/events\"\nquery = { since = \"{start}\" }\npagination = { kind = \"none\" }\nauth = { kind = \"bearer\", token = \"${vault:secret/sluice/api#token}\" }",
+    )
+    .replace(
+        "timeout = \"5s\" }",
+        &format!("timeout = \"5s\", ca_file = \"{bundle_text}\" }}"),
+    );
+    let config = write_config(dir.path(), &[spec]);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config", config.to_str().unwrap()])
+        .env("VAULT_ADDR", &vault)
+        .env("VAULT_TOKEN", "vault-test-token")
+        .env("VAULT_CACERT", &bundle)
+        .output()
+        .await
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("api: ok:"), "{text}");
+    assert!(
+        vault_served.load(Ordering::SeqCst) >= 1,
+        "Vault was reached"
+    );
+    assert!(
+        api_served.load(Ordering::SeqCst) >= 1,
+        "the API was reached"
+    );
+
+    // The HTTP sink.
+    let (http_served, endpoint) = tls::start_answering(false, "{}").await;
+    let config: sluice::config::HttpSinkConfig = sink_config(&format!(
+        "name = \"collector\"\nurl = \"{endpoint}/ingest\"\nca_file = \"{bundle_text}\"\nmax_attempts = 1\n"
+    ));
+    let mut sink = sluice::sink::http::HttpSink::new(&config).unwrap();
+    sink.write(&one_event()).await.unwrap();
+    sink.prepare("b")
+        .await
+        .expect("the HTTP endpoint is trusted");
+    assert_eq!(http_served.load(Ordering::SeqCst), 1);
+
+    // The Elasticsearch sink.
+    let (es_served, cluster) = tls::start_answering(
+        false,
+        r#"{"errors":false,"items":[{"create":{"status":201,"_index":"audit"}}]}"#,
+    )
+    .await;
+    let config: sluice::config::ElasticsearchConfig = sink_config(&format!(
+        "name = \"es\"\nurl = \"{cluster}\"\nindex = \"audit\"\nca_file = \"{bundle_text}\"\nmax_attempts = 1\n"
+    ));
+    let mut sink = sluice::sink::elasticsearch::ElasticsearchSink::new(&config, "api").unwrap();
+    sink.write(&one_event()).await.unwrap();
+    sink.prepare("b").await.expect("the cluster is trusted");
+    assert!(es_served.load(Ordering::SeqCst) >= 1);
+    // (Splunk HEC: tests/hec.rs, every_certificate_of_a_ca_file_bundle_is_trusted.)
+}

@@ -273,9 +273,16 @@ impl Config {
             }
         }
         for sink in &mut self.sinks {
-            if let SinkConfig::Lake(lake) = sink {
-                if lake.path.is_relative() {
-                    lake.path = base.join(&lake.path);
+            let file = match sink {
+                SinkConfig::Lake(lake) => Some(&mut lake.path),
+                SinkConfig::Http(http) => http.ca_file.as_mut(),
+                SinkConfig::SplunkHec(hec) => hec.ca_file.as_mut(),
+                SinkConfig::Elasticsearch(es) => es.ca_file.as_mut(),
+                _ => None,
+            };
+            if let Some(file) = file {
+                if file.is_relative() {
+                    *file = base.join(&*file);
                 }
             }
         }

@@ -61,7 +61,7 @@ impl Client {
             crate::redact::register(token.trim());
         }
         Ok(Client {
-            http: http::client(Vec::new())?,
+            http: http::client(None)?,
             credentials: Credentials {
                 access_key_id: access_key_id.trim().to_string(),
                 secret_access_key: Secret::new(secret_access_key.trim()),

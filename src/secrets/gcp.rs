@@ -48,7 +48,7 @@ fn var(name: &str) -> Option<String> {
 impl Client {
     /// Reads the endpoint and the credentials' location from the environment.
     pub(super) fn from_env() -> Result<Client, String> {
-        let http = http::client(Vec::new())?;
+        let http = http::client(None)?;
         let endpoint = match var("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER") {
             Some(value) => {
                 // `join` below appends to the base only when it ends with a slash.

@@ -11,20 +11,18 @@ const MAX_BODY: usize = 1024 * 1024;
 /// Pauses before the second and third attempt.
 const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
 
-/// An HTTP client for a manager. Redirects are not followed: they could carry a token to
-/// another host.
-pub(super) fn client(roots: Vec<reqwest::Certificate>) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
-    for root in roots {
-        builder = builder.add_root_certificate(root);
-    }
-    builder
-        .build()
-        .map_err(|err| format!("cannot set up the HTTP client for secret managers: {err}"))
+/// An HTTP client for a manager, trusting the certificates of `ca_file` too (a Vault behind a
+/// private CA). Redirects are not followed: they could carry a token to another host.
+pub(super) fn client(ca_file: Option<std::path::PathBuf>) -> Result<reqwest::Client, String> {
+    let mut options = crate::net::ClientOptions::new(Duration::from_secs(20));
+    options.connect_timeout = Duration::from_secs(5);
+    options.ca_file = ca_file;
+    options.build().map_err(|err| match err {
+        crate::net::NetError::Build(_) => {
+            format!("cannot set up the HTTP client for secret managers: {err}")
+        }
+        _ => err.to_string(),
+    })
 }
 
 /// A manager's answer.
@@ -43,7 +41,7 @@ where
     loop {
         let outcome = match make()?.send().await {
             Ok(response) => read(response).await,
-            Err(err) => Err(crate::source::describe_reqwest(&err)),
+            Err(err) => Err(crate::net::describe(&err)),
         };
         let transient = match &outcome {
             Ok(answer) => {
@@ -68,12 +66,11 @@ where
 async fn read(mut response: reqwest::Response) -> Result<Answer, String> {
     let status = response.status();
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|err| {
-        format!(
-            "reading the answer: {}",
-            crate::source::describe_reqwest(&err)
-        )
-    })? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| format!("reading the answer: {}", crate::net::describe(&err)))?
+    {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_BODY {
             return Err(format!(
@@ -96,5 +93,5 @@ pub(super) fn excerpt(text: &str) -> String {
 
 /// A URL without user name and password, for messages.
 pub(super) fn shown(url: &url::Url) -> String {
-    crate::source::display_url(url)
+    crate::net::display_url(url)
 }

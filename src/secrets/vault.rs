@@ -49,19 +49,10 @@ impl Client {
             })?),
             None => None,
         };
-        let roots = match var("VAULT_CACERT") {
-            Some(file) => {
-                let pem = std::fs::read(&file).map_err(|err| {
-                    format!("cannot read VAULT_CACERT file {file}: {err} (hint: point it at a PEM file of CA certificates)")
-                })?;
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                    format!("VAULT_CACERT file {file} holds no PEM certificates: {err}")
-                })?
-            }
-            None => Vec::new(),
-        };
+        let ca_file = var("VAULT_CACERT").map(std::path::PathBuf::from);
+        let http = http::client(ca_file).map_err(|err| format!("VAULT_CACERT: {err}"))?;
         Ok(Client {
-            http: http::client(roots)?,
+            http,
             address,
             token,
             namespace,

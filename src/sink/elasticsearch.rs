@@ -54,7 +54,6 @@ pub mod options;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backon::BackoffBuilder;
 use serde::{Deserialize, Serialize};
 
 pub use options::{
@@ -279,12 +278,7 @@ impl ElasticsearchSink {
     }
 
     fn backoff(&self) -> backon::ExponentialBackoff {
-        backon::ExponentialBuilder::default()
-            .with_min_delay(MIN_BACKOFF.min(self.max_backoff))
-            .with_max_delay(self.max_backoff)
-            .with_jitter()
-            .without_max_times()
-            .build()
+        crate::net::backoff(MIN_BACKOFF, self.max_backoff)
     }
 }
 

@@ -70,14 +70,14 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backon::BackoffBuilder;
 use flate2::write::GzEncoder;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use url::Url;
 
 use self::wire::{AckVerdict, Batch, EncodeError, Metadata, Verdict};
 use super::{Published, Rejected, Sink, SinkError};
 use crate::config::HecConfig;
+use crate::net::ClientOptions;
 use crate::transform::Envelope;
 
 /// Extra requests spent isolating a batch's invalid events before the rest of that batch is
@@ -164,43 +164,14 @@ impl HecSink {
                 fail("`token` contains characters not allowed in an HTTP header (hint: check the secret for stray quotes or line breaks)".into())
             })?;
         authorization.set_sensitive(true);
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the token to another host.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                fail(format!(
-                    "cannot read `ca_file` {}: {e} (hint: the path is relative to the config file)",
-                    path.display()
-                ))
-            })?;
-            // Every certificate of the bundle: a collector's chain may end at any of them.
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                fail(format!(
-                    "`ca_file` {} is not a PEM certificate bundle: {e}",
-                    path.display()
-                ))
-            })?;
-            if certificates.is_empty() {
-                return Err(fail(format!(
-                    "`ca_file` {} holds no PEM certificate (hint: give the CA certificate(s) that signed the collector's, as -----BEGIN CERTIFICATE----- blocks)",
-                    path.display()
-                )));
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
+        let mut options = ClientOptions::new(config.timeout);
+        options.ca_file = config.ca_file.clone();
+        options.insecure_skip_verify = config.insecure_skip_verify;
         if config.insecure_skip_verify {
             tracing::warn!(sink = %config.name, url = %event_url, "TLS certificate verification is OFF for this sink (insecure_skip_verify): anyone on the network path can read its token");
-            builder = builder.danger_accept_invalid_certs(true);
         }
-        let client = builder
-            .build()
-            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
+        // Redirects are not followed: one could carry the token to another host.
+        let client = options.build().map_err(|e| fail(e.to_string()))?;
         let channel = if config.acks {
             let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             // A hyphenated UUID is plain ASCII: always a valid header value.
@@ -383,12 +354,7 @@ impl HecSink {
             HecCompression::None => batch.body().to_vec(),
         };
         let bytes = body.len() as u64;
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(100).min(self.config.max_backoff))
-            .with_max_delay(self.config.max_backoff)
-            .with_jitter()
-            .without_max_times()
-            .build();
+        let mut delays = crate::net::backoff(Duration::from_millis(100), self.config.max_backoff);
         let url = self.event_url.as_str();
         let mut attempt = 1;
         loop {
@@ -405,13 +371,13 @@ impl HecSink {
                 request = request.header(CHANNEL_HEADER, channel.clone());
             }
             let verdict = match request.send().await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers());
-                    match read_capped(response).await {
+                    let retry_after = crate::net::retry_after(response.headers());
+                    match crate::net::read_excerpt(&mut response, MAX_REPLY_BYTES).await {
                         Ok(reply) => wire::classify(status, &reply, retry_after, url),
                         Err(e) => Verdict::Retry {
-                            reason: format!("cannot read the reply: {}", chain(&e)),
+                            reason: format!("cannot read the reply: {e}"),
                             wait: None,
                         },
                     }
@@ -528,13 +494,11 @@ impl HecSink {
             request = request.header(CHANNEL_HEADER, channel.clone());
         }
         match request.send().await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status();
-                match read_capped(response).await {
+                match crate::net::read_excerpt(&mut response, MAX_REPLY_BYTES).await {
                     Ok(reply) => wire::classify_ack(status, &reply, self.ack_url.as_str()),
-                    Err(e) => {
-                        AckVerdict::Transient(format!("cannot read the reply: {}", chain(&e)))
-                    }
+                    Err(e) => AckVerdict::Transient(format!("cannot read the reply: {e}")),
                 }
             }
             Err(e) => AckVerdict::Transient(chain(&e.without_url())),
@@ -670,25 +634,6 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     );
     encoder.write_all(body)?;
     encoder.finish()
-}
-
-/// `Retry-After` in seconds (the form collectors and proxies use).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse().ok().map(Duration::from_secs)
-}
-
-/// Reads a reply body, keeping at most [`MAX_REPLY_BYTES`].
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_REPLY_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_REPLY_BYTES {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// An error and its causes, `a: b: c` (reqwest's own message hides the cause, such as

@@ -8,7 +8,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backon::BackoffBuilder;
 use flate2::write::GzEncoder;
 use reqwest::StatusCode;
 
@@ -16,6 +15,9 @@ use super::{Published, Rejected, Sink, SinkError};
 use crate::config::{BatchFormat, HttpSinkConfig};
 use crate::source::auth::Authenticator;
 use crate::transform::Envelope;
+
+/// The longest pause between two attempts, whatever the endpoint asks.
+const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 /// A [`Sink`] POSTing batches to an HTTP endpoint.
 pub struct HttpSink {
@@ -44,12 +46,9 @@ impl HttpSink {
                 config.url
             ))
         })?;
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
+        let mut options = crate::net::ClientOptions::new(config.timeout);
+        options.ca_file = config.ca_file.clone();
+        let client = options.build().map_err(|e| fail(e.to_string()))?;
         let auth =
             Authenticator::new(&config.auth, client.clone()).map_err(|e| fail(e.to_string()))?;
         Ok(HttpSink {
@@ -111,23 +110,26 @@ impl HttpSink {
             return Ok(());
         }
         let body = self.body()?;
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(30))
-            .with_jitter()
-            .without_max_times()
-            .build();
+        let mut delays = crate::net::backoff(Duration::from_millis(200), MAX_PAUSE);
         let mut attempt = 1;
         let outcome = loop {
             let result = self.send_once(&body).await;
-            let retry = match &result {
-                Ok(status) => *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
-                Err(_) => true,
+            let (retry, asked) = match &result {
+                Ok((status, wait)) => (
+                    *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+                    *wait,
+                ),
+                Err(_) => (true, None),
             };
             if !retry || attempt >= self.config.max_attempts {
-                break result;
+                break result.map(|(status, _)| status);
             }
-            tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(30))).await;
+            // The endpoint's own `Retry-After` first, within the backoff's ceiling.
+            let pause = asked
+                .or_else(|| delays.next())
+                .unwrap_or(MAX_PAUSE)
+                .min(MAX_PAUSE);
+            tokio::time::sleep(pause).await;
             attempt += 1;
         };
         let status = outcome.map_err(|detail| {
@@ -163,7 +165,8 @@ impl HttpSink {
         Ok(())
     }
 
-    async fn send_once(&self, body: &[u8]) -> Result<StatusCode, String> {
+    /// One attempt: the status answered and the `Retry-After` it came with.
+    async fn send_once(&self, body: &[u8]) -> Result<(StatusCode, Option<Duration>), String> {
         let content_type = match self.config.format {
             BatchFormat::Ndjson => "application/x-ndjson",
             BatchFormat::JsonArray => "application/json",
@@ -196,7 +199,10 @@ impl HttpSink {
         if response.status() == StatusCode::UNAUTHORIZED && self.auth.invalidate().await {
             return Err("the access token was rejected; retrying with a new one".into());
         }
-        Ok(response.status())
+        Ok((
+            response.status(),
+            crate::net::retry_after(response.headers()),
+        ))
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use backon::BackoffBuilder;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -23,6 +22,7 @@ use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
 use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};
+use crate::net::{self, BodyError, ClientOptions, NetError};
 
 /// A decoded response: headers for pagination, body as JSON.
 #[derive(Debug)]
@@ -108,40 +108,21 @@ impl HttpClient {
         config: &HttpConfig,
         rate: &RateLimitConfig,
     ) -> Result<Self, SourceError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            // Redirects could carry the Authorization header elsewhere; pagination URLs are
-            // followed explicitly instead, after the origin check.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(ca_file) = &config.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                SourceError::Setup(format!(
-                    "http.ca_file {}: {e} (hint: give the path of a PEM file)",
-                    ca_file.display()
-                ))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SourceError::Setup(format!(
-                    "http.ca_file {}: not PEM certificates: {e}",
-                    ca_file.display()
-                ))
-            })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if let (Some(cert), Some(key)) = (&config.client_cert, &config.client_key) {
-            builder = builder.identity(client_identity(cert, key)?);
-        }
+        let options = ClientOptions {
+            connect_timeout: config.connect_timeout,
+            timeout: config.timeout,
+            ca_file: config.ca_file.clone(),
+            roots: Vec::new(),
+            identity: config.client_cert.clone().zip(config.client_key.clone()),
+            insecure_skip_verify: config.insecure_skip_verify,
+        };
         if config.insecure_skip_verify {
             tracing::warn!(base_url = %base_url, "TLS certificate verification is OFF for this source (http.insecure_skip_verify): anyone on the network path can read its credential");
-            builder = builder.danger_accept_invalid_certs(true);
         }
-        let client = builder
-            .build()
-            .map_err(|err| SourceError::Setup(format!("cannot build the HTTP client: {err}")))?;
+        let client = options.build().map_err(|err| match err {
+            NetError::Build(_) => SourceError::Setup(err.to_string()),
+            _ => SourceError::Setup(format!("http.{err}")),
+        })?;
         // Sources that share a credential and connect alike share its token.
         let transport = format!(
             "ca_file={:?} insecure={} client_cert={:?} client_key={:?}",
@@ -182,12 +163,7 @@ impl HttpClient {
     ) -> Result<PageBody, SourceError> {
         let url = &request.url;
         self.check_origin(url)?;
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(self.config.max_backoff)
-            .with_jitter()
-            .without_max_times()
-            .build();
+        let mut delays = net::backoff(Duration::from_millis(200), self.config.max_backoff);
         let mut attempt = 1;
         let mut refreshed = false;
         loop {
@@ -261,7 +237,7 @@ impl HttpClient {
     /// A URL fit for logs and errors: no user info, no secret query parameters.
     pub fn display(&self, url: &Url) -> String {
         if self.secret_params.is_empty() {
-            return display_url(url);
+            return net::display_url(url);
         }
         let mut shown = url.clone();
         let pairs: Vec<(String, String)> = url
@@ -279,7 +255,7 @@ impl HttpClient {
             })
             .collect();
         shown.query_pairs_mut().clear().extend_pairs(pairs);
-        display_url(&shown)
+        net::display_url(&shown)
     }
 
     /// Waits out a rate-limit pause the API announced, then takes a token from the budget.
@@ -319,7 +295,7 @@ impl HttpClient {
             Attempt::Fatal(SourceError::Setup(format!(
                 "cannot build a request to {}: {} (hint: check header names and values)",
                 self.display(&request.url),
-                describe_reqwest(&err)
+                net::describe(&err)
             )))
         })
     }
@@ -349,7 +325,7 @@ impl HttpClient {
             .map_err(|err| Attempt::Retry {
                 error: SourceError::Transport {
                     url: shown.clone(),
-                    detail: describe_reqwest(&err),
+                    detail: net::describe(&err),
                 },
                 wait: None,
             })?;
@@ -363,7 +339,9 @@ impl HttpClient {
             }));
         }
         if !status.is_success() {
-            let body = read_capped(&mut response, 2048).await.unwrap_or_default();
+            let body = net::read_excerpt(&mut response, 2048)
+                .await
+                .unwrap_or_default();
             let limited = rate_limited(status, response.headers(), &self.rate)
                 || forbidden_by_quota(status, &body, &self.rate);
             // A rate-limit reset tells when a rate limit clears; for a 5xx only Retry-After
@@ -403,15 +381,15 @@ impl HttpClient {
         self.note_remaining(response.headers(), &shown);
         let headers = response.headers().clone();
         let limit = self.config.max_response_size.as_u64() as usize;
-        let body = match read_capped(&mut response, limit).await {
+        let body = match net::read_capped(&mut response, limit).await {
             Ok(body) => body,
-            Err(ReadError::TooLarge) => {
+            Err(BodyError::TooLarge(_)) => {
                 return Err(Attempt::Fatal(SourceError::TooLarge {
                     url: shown,
                     limit: self.config.max_response_size.to_string(),
                 }))
             }
-            Err(ReadError::Transport(detail)) => {
+            Err(BodyError::Transport(detail)) => {
                 return Err(Attempt::Retry {
                     error: SourceError::Transport { url: shown, detail },
                     wait: None,
@@ -464,32 +442,6 @@ impl HttpClient {
     }
 }
 
-/// The client certificate and key for mutual TLS, read from their PEM files.
-fn client_identity(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<reqwest::Identity, SourceError> {
-    let read = |field: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            SourceError::Setup(format!(
-                "http.{field} {}: {e} (hint: give the path of a PEM file)",
-                path.display()
-            ))
-        })
-    };
-    let mut pem = read("client_cert", cert)?;
-    pem.push(b'\n');
-    pem.extend(read("client_key", key)?);
-    reqwest::Identity::from_pem(&pem).map_err(|e| {
-        SourceError::Setup(format!(
-            "http.client_cert {} / http.client_key {}: not a PEM certificate and private key: {} (hint: the certificate file holds BEGIN CERTIFICATE blocks, the key file one BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)",
-            cert.display(),
-            key.display(),
-            describe_reqwest(&e)
-        ))
-    })
-}
-
 /// Where a redirect points, for the error: resolved against the request, without user info,
 /// query or fragment (they may carry tokens).
 fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
@@ -505,7 +457,7 @@ fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
     let had_query = target.query().is_some();
     target.set_query(None);
     target.set_fragment(None);
-    let shown = display_url(&target);
+    let shown = net::display_url(&target);
     if had_query {
         format!("{shown} (query not shown)")
     } else {
@@ -519,69 +471,10 @@ fn retryable(status: StatusCode) -> bool {
         || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
 }
 
-enum ReadError {
-    TooLarge,
-    Transport(String),
-}
-
-/// Reads the body chunk by chunk, stopping as soon as it passes `limit` bytes.
-async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::with_capacity(
-        response
-            .content_length()
-            .map_or(64 * 1024, |n| (n as usize).min(limit)),
-    );
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| ReadError::Transport(describe_reqwest(&err)))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(ReadError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// reqwest's error with its causes, without the URL (callers print their own, redacted).
-/// Shared by every HTTP client in Sluice so transport errors read the same everywhere.
-pub fn describe_reqwest(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        "timed out".to_string()
-    } else if err.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// A URL fit for logs: no user name or password.
-pub fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    // Setting these fails only for URLs that cannot have credentials, which then have none.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn urls_lose_their_credentials_for_display() {
-        let url = Url::parse("https://user:pw@example.com/x?y=1").unwrap();
-        assert_eq!(display_url(&url), "https://example.com/x?y=1");
-    }
 
     #[tokio::test]
     async fn credentials_are_never_sent_to_another_origin() {

@@ -22,7 +22,7 @@ pub mod window;
 
 use url::Url;
 
-pub use http::{describe_reqwest, display_url, RetryWatch};
+pub use http::RetryWatch;
 pub use raw::RawJson;
 pub use records::{lookup, Record};
 

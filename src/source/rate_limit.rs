@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+pub(super) use crate::net::retry_after;
 use reqwest::StatusCode;
 
 use crate::config::{RateLimitConfig, ResetFormat};
@@ -51,22 +53,6 @@ pub(super) fn forbidden_by_quota(status: StatusCode, body: &[u8], rate: &RateLim
 /// configured rate-limit reset header.
 pub(super) fn server_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<Duration> {
     retry_after(headers).or_else(|| reset_wait(headers, rate))
-}
-
-/// `Retry-After`, in seconds or as an HTTP date.
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)?;
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    chrono::DateTime::parse_from_rfc2822(value).ok().map(|at| {
-        (at.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-    })
 }
 
 /// Time until the rate limit resets, from the configured reset header.

@@ -218,13 +218,8 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
                 ))
             }
         };
-        // A relative CA file is read from the config file's directory, like other paths.
-        let ca_file = raw
-            .ca_file
-            .map(|path| match super::super::secret::base_dir() {
-                Some(base) if path.is_relative() => base.join(path),
-                _ => path,
-            });
+        // A relative CA file is made relative to the config file by the loader.
+        let ca_file = raw.ca_file;
         let config = ElasticsearchConfig {
             name: raw.name,
             url,

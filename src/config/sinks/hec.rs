@@ -97,7 +97,7 @@ pub struct HecConfig {
     pub max_backoff: Duration,
     /// PEM file of a CA to trust besides the system's (HEC often runs with Splunk's own
     /// certificate authority); relative to the config file's directory.
-    #[serde(default, deserialize_with = "config_relative_path")]
+    #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification. Dangerous: anyone on the path can read the token.
     #[serde(default)]
@@ -254,17 +254,6 @@ fn check_url(raw: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// A path relative to the config file's directory, like the lake's `path`.
-fn config_relative_path<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<PathBuf>, D::Error> {
-    let path = PathBuf::deserialize(deserializer)?;
-    Ok(Some(match crate::config::secret::base_dir() {
-        Some(base) if path.is_relative() => base.join(path),
-        _ => path,
-    }))
 }
 
 fn default_max_batch_bytes() -> bytesize::ByteSize {

@@ -36,6 +36,10 @@ pub struct HttpSinkConfig {
     /// Time allowed for one request.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// A PEM file of CA certificates (all of them trusted, beside the system's) for an
+    /// endpoint whose certificate a private CA signed; relative to the config file.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Attempts per batch for transport errors, 429 and 5xx.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,

@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::StatusCode;
 use url::Url;
 
 use super::bulk::{self, BulkItem, ItemResult};
 use super::options::{BulkCompression, ElasticsearchAuth};
 use crate::config::ElasticsearchConfig;
+use crate::net::{ClientOptions, NetError};
 use crate::sink::SinkError;
 
 /// Largest response body read. A response lists a few hundred bytes per item at most.
@@ -76,39 +77,17 @@ impl BulkClient {
             fail("the credential cannot be sent in an HTTP header (hint: check api_key, or username and password, for control characters)".into())
         })?;
 
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the credential elsewhere, and a redirected POST may
-            // lose its body: point `url` at the cluster itself instead.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                fail(format!(
-                    "ca_file: cannot read {}: {e} (hint: the path is relative to the config file)",
-                    path.display()
-                ))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                fail(format!(
-                    "ca_file: {} is not a PEM certificate bundle: {e}",
-                    path.display()
-                ))
-            })?;
-            if certificates.is_empty() {
-                return Err(fail(format!(
-                    "ca_file: {} holds no PEM certificate (hint: Elasticsearch 8 writes its CA to config/certs/http_ca.crt)",
-                    path.display()
-                )));
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
+        let mut options = ClientOptions::new(config.timeout);
+        options.connect_timeout = config.connect_timeout;
+        options.ca_file = config.ca_file.clone();
+        // A redirect could carry the credential elsewhere, and a redirected POST may lose its
+        // body: `url` must point at the cluster itself (the client follows none).
+        let http = options.build().map_err(|e| match e {
+            NetError::CaFile { .. } => fail(format!(
+                "{e} (hint: Elasticsearch 8 writes its CA to config/certs/http_ca.crt)"
+            )),
+            _ => fail(e.to_string()),
+        })?;
         Ok(BulkClient {
             http,
             url,
@@ -160,16 +139,16 @@ impl BulkClient {
                 wait: None,
             })?;
         let status = response.status();
-        let wait = retry_after(&response);
+        let wait = crate::net::retry_after(response.headers());
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = read_capped(&mut response)
+        let body = crate::net::read_capped(&mut response, MAX_RESPONSE_BYTES)
             .await
             .map_err(|error| Failure::Retry {
-                error: self.redact(&error),
+                error: self.redact(&error.to_string()),
                 wait: None,
             })?;
         if status.is_success() {
@@ -247,37 +226,10 @@ fn authorization(auth: &ElasticsearchAuth) -> Result<(Option<HeaderValue>, Vec<S
     Ok((Some(header), secrets))
 }
 
-/// `Retry-After` in seconds, when the server (or a proxy) sent one.
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Reads the body chunk by chunk, refusing one past [`MAX_RESPONSE_BYTES`].
-async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe_reqwest(&e))? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(format!(
-                "the response is larger than {MAX_RESPONSE_BYTES} bytes"
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// reqwest's error with its causes (see [`crate::source::describe_reqwest`]), plus what to do
+/// reqwest's error with its causes (see [`crate::net::describe`]), plus what to do
 /// about a timeout on a bulk request.
 fn describe_reqwest(err: &reqwest::Error) -> String {
-    let text = crate::source::describe_reqwest(err);
+    let text = crate::net::describe(err);
     if err.is_timeout() {
         format!("{text} (hint: raise `timeout`, or lower max_batch_bytes)")
     } else {

@@ -113,10 +113,9 @@ mod locked {
                 (None, true) => format!("https://{bucket}.s3.{region}.amazonaws.com"),
                 (None, false) => format!("https://s3.{region}.amazonaws.com/{bucket}"),
             };
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
+            let http = crate::net::ClientOptions::new(Duration::from_secs(60))
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client for Object Lock copies: {e}"))?;
+                .map_err(|e| format!("Object Lock copies: {e}"))?;
             Ok(LockedCopier {
                 s3,
                 http,
@@ -209,17 +208,18 @@ mod locked {
             for (name, value) in request.headers() {
                 send = send.header(name, value);
             }
-            let response = send.send().await.map_err(|e| {
+            let mut response = send.send().await.map_err(|e| {
                 fail(
-                    format!(
-                        "Object Lock copy to {to}: {}",
-                        crate::source::describe_reqwest(&e)
-                    ),
+                    format!("Object Lock copy to {to}: {}", crate::net::describe(&e)),
                     true,
                 )
             })?;
             let status = response.status();
-            let body = response.text().await.unwrap_or_default();
+            // An answer is an XML document of a few hundred bytes; the rest is not read.
+            let body = crate::net::read_excerpt(&mut response, 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
             // CopyObject can fail after a 200 status, with an <Error> body.
             if status.is_success() && !body.contains("<Error>") {
                 return Ok(());

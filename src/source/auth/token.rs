@@ -185,7 +185,7 @@ impl TokenCache {
                 url: shown.clone(),
                 detail: format!(
                     "cannot reach the token endpoint: {}",
-                    crate::source::describe_reqwest(&err)
+                    crate::net::describe(&err)
                 ),
             })?;
         let status = response.status();
@@ -315,7 +315,7 @@ async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<V
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|err| crate::source::describe_reqwest(&err))?
+        .map_err(|err| crate::net::describe(&err))?
     {
         if body.len() + chunk.len() > limit {
             return Err(format!("the answer is larger than {limit} bytes"));

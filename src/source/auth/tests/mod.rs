@@ -29,8 +29,7 @@ async fn serve(router: Router) -> String {
 
 /// A client like the source's: no redirects.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    crate::net::ClientOptions::new(std::time::Duration::from_secs(30))
         .build()
         .unwrap()
 }
