@@ -44,10 +44,10 @@ pub(super) fn lakes(sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String
 async fn tailscale_preset_is_exact_per_log_through_faults_and_kill_9() {
     let sim_config = SimulatorConfig::tailscale(6_000);
     let lakes = lakes(&sim_config);
-    // Tailscale answers a window whole: windows of five minutes over the simulator's six hours
+    // Tailscale answers a window whole: windows of ten minutes over the simulator's six hours
     // make enough requests for faults and kills to land.
     let source = |base_url: &str| {
-        tailscale_source(base_url) + "window = { max_window = \"5m\", lookback = \"7h\" }\n"
+        tailscale_source(base_url) + "window = { max_window = \"10m\", lookback = \"7h\" }\n"
     };
     let (stats, runs) = exact_per_source_through_faults_and_kill_9(
         "tailscale",
