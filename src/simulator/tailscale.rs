@@ -101,7 +101,7 @@ impl Stream {
     /// The log event `index` belongs to: every third event is a configuration change, the
     /// rest are flow logs.
     pub fn of(index: u64) -> Stream {
-        if index % 3 == 0 {
+        if index.is_multiple_of(3) {
             Stream::Configuration
         } else {
             Stream::Network
@@ -141,17 +141,15 @@ pub fn credentials_note(config: &SimulatorConfig, base_url: &str) -> String {
 
 /// Routes of the Tailscale profile.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(TOKEN_PATH, post(token_endpoint))
-        .route(
-            "/api/v2/tailnet/{tailnet}/logging/{log}",
-            get(
-                |state: State<Arc<AppState>>,
-                 path: Path<(String, String)>,
-                 headers: HeaderMap,
-                 query: RawQuery| logs(state, path, headers, query),
-            ),
-        )
+    Router::new().route(TOKEN_PATH, post(token_endpoint)).route(
+        "/api/v2/tailnet/{tailnet}/logging/{log}",
+        get(
+            |state: State<Arc<AppState>>,
+             path: Path<(String, String)>,
+             headers: HeaderMap,
+             query: RawQuery| logs(state, path, headers, query),
+        ),
+    )
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -94,8 +94,15 @@ async fn an_api_access_token_reads_the_configuration_log_by_default() {
         "no network source"
     );
     let stats = sim.stats();
-    assert_eq!((stats.unauthorized, stats.bad_requests), (0, 0), "{stats:?}");
-    assert_eq!(stats.tokens_issued, 0, "an access token needs no token endpoint");
+    assert_eq!(
+        (stats.unauthorized, stats.bad_requests),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.tokens_issued, 0,
+        "an access token needs no token endpoint"
+    );
     sim.shutdown().await;
 }
 

@@ -59,8 +59,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
     let n = 10_000 + index;
     match Stream::of(index) {
         Stream::Configuration => {
-            let (origin, action, target_type, property, _) =
-                *rng.pick_weighted(CHANGES, |c| c.4);
+            let (origin, action, target_type, property, _) = *rng.pick_weighted(CHANGES, |c| c.4);
             let (login, display, user_id) = *rng.pick(ADMINS);
             let actor = if origin == "CONTROL" {
                 json!({ "id": stable_id(&mut rng, "n"), "type": "NODE", "tags": ["tag:server"] })
@@ -68,15 +67,21 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
                 json!({ "id": user_id, "type": "USER", "loginName": login, "displayName": display })
             };
             let target = match target_type {
-                "TAILNET" => json!({ "id": "TSim1234CNTRL", "name": "example.com", "type": "TAILNET" }),
+                "TAILNET" => {
+                    json!({ "id": "TSim1234CNTRL", "name": "example.com", "type": "TAILNET" })
+                }
                 "NODE" => json!({
                     "id": stable_id(&mut rng, "n"),
                     "name": format!("host-{n}.tail1234.ts.net"),
                     "type": "NODE",
                     "isEphemeral": rng.percent(10),
                 }),
-                "USER" => json!({ "id": format!("u{n}CNTRL"), "name": format!("user{n}@example.com"), "type": "USER" }),
-                "API_KEY" => json!({ "id": format!("k{n}CNTRL"), "name": format!("k{n}CNTRL"), "type": "API_KEY" }),
+                "USER" => {
+                    json!({ "id": format!("u{n}CNTRL"), "name": format!("user{n}@example.com"), "type": "USER" })
+                }
+                "API_KEY" => {
+                    json!({ "id": format!("k{n}CNTRL"), "name": format!("k{n}CNTRL"), "type": "API_KEY" })
+                }
                 _ => json!({ "id": format!("s{n}"), "name": "admin console", "type": target_type }),
             };
             let mut record = json!({

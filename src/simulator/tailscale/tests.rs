@@ -73,7 +73,10 @@ async fn each_log_answers_a_window_whole_oldest_first_start_in_end_out() {
                 .map(|r| r[time_key].as_str().unwrap().parse().unwrap())
                 .collect();
             assert!(times.windows(2).all(|w| w[0] <= w[1]), "chronological");
-            assert!(times.iter().all(|t| *t >= from && *t < to), "inside [start, end)");
+            assert!(
+                times.iter().all(|t| *t >= from && *t < to),
+                "inside [start, end)"
+            );
             if stream == Stream::Configuration {
                 assert_eq!(body["version"], "1.1");
                 assert_eq!(body["tailnet"], TAILNET_NAME);
@@ -90,6 +93,27 @@ async fn each_log_answers_a_window_whole_oldest_first_start_in_end_out() {
         assert_eq!(served, expected, "{stream:?}");
     }
     assert_eq!(sim.stats().bad_requests, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_record_at_end_is_left_to_the_window_that_starts_there() {
+    let config = config(300);
+    let sim = start(config.clone()).await;
+    let index = 150; // a configuration record
+    assert_eq!(Stream::of(index), Stream::Configuration);
+    let at = simulator::event_time(&config, index);
+    let record = simulator::event(&config, index);
+    let path = Stream::Configuration.path();
+    let before = window(&rfc(at - TimeDelta::minutes(1)), &rfc(at));
+    let (_, body) = get(&sim, &path, &before).await;
+    assert!(
+        !body["logs"].as_array().unwrap().contains(&record),
+        "end is exclusive"
+    );
+    let after = window(&rfc(at), &rfc(at + TimeDelta::minutes(1)));
+    let (_, body) = get(&sim, &path, &after).await;
+    assert_eq!(body["logs"][0], record, "start is inclusive");
     sim.shutdown().await;
 }
 
@@ -129,7 +153,10 @@ async fn events_not_yet_published_are_not_served() {
         .map(|r| r["eventTime"].as_str().unwrap().parse().unwrap())
         .collect();
     assert!(!times.is_empty());
-    assert!(times.iter().all(|t| *t <= Utc::now()), "nothing from the future");
+    assert!(
+        times.iter().all(|t| *t <= Utc::now()),
+        "nothing from the future"
+    );
     sim.shutdown().await;
 }
 
@@ -141,7 +168,11 @@ async fn requests_tailscale_would_refuse_are_refused_with_a_message() {
     let cases = [
         (path.clone(), "start=2026-11-22T06:00:00Z".to_string(), 400),
         (path.clone(), "end=2026-11-22T06:00:00Z".to_string(), 400),
-        (path.clone(), window("yesterday", "2026-11-22T06:00:00Z"), 400),
+        (
+            path.clone(),
+            window("yesterday", "2026-11-22T06:00:00Z"),
+            400,
+        ),
         (
             path.clone(),
             window("2026-11-22T06:00:00Z", "2026-11-22T05:00:00Z"),
@@ -224,7 +255,10 @@ async fn oauth_clients_get_hour_long_tokens_for_the_logs() {
         .body("grant_type=client_credentials");
     assert_eq!(send(basic).await.0, 200);
     let (status, answer) = send(post(form("wrong", "client_credentials"))).await;
-    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     let (status, answer) = send(post(form("sim-token", "password"))).await;
     assert_eq!(
         (status, answer["error"].as_str()),
