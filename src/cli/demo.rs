@@ -158,7 +158,7 @@ streams = ["configuration", "network"]
 # The simulator instead of https://api.tailscale.com (it also issues the OAuth access tokens).
 api_url = "{base_url}"
 # The simulator's OAuth client. A real config reads the secret from the environment:
-# "${env:TAILSCALE_CLIENT_SECRET}" (or uses an API access token: token = "${env:TAILSCALE_API_TOKEN}").
+# "${env:TAILSCALE_CLIENT_SECRET}" (or uses an API access token: token = "${env:TAILSCALE_TOKEN}").
 client_id = "kSimOAuth11CNTRL"
 client_secret = "sim-token"
 # The simulator has no budget to share; the preset keeps each log to 30 requests a minute.
