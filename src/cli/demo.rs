@@ -150,6 +150,21 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "tailscale",
+        sim: SimulatorConfig::tailscale,
+        settings: r#"tailnet = "TSim1234CNTRL"
+# Both logs (network flow logs are off unless listed: they need a Premium or Enterprise plan).
+streams = ["configuration", "network"]
+# The simulator instead of https://api.tailscale.com (it also issues the OAuth access tokens).
+api_url = "{base_url}"
+# The simulator's OAuth client. A real config reads the secret from the environment:
+# "${env:TAILSCALE_CLIENT_SECRET}" (or uses an API access token: token = "${env:TAILSCALE_TOKEN}").
+client_id = "kSimOAuth11CNTRL"
+client_secret = "sim-token"
+# The simulator has no budget to share; the preset keeps each log to 30 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

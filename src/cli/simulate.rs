@@ -130,6 +130,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             simulator::zoom::credentials_note(&config, &running.base_url())
         );
     }
+    if args.vendor == Vendor::Tailscale {
+        // Tailscale clients use an API access token or an OAuth client, and a tailnet.
+        crate::outln!(
+            "{}",
+            simulator::tailscale::credentials_note(&config, &running.base_url())
+        );
+    }
     if args.vendor == Vendor::GoogleWorkspace {
         // Clients sign their token requests with this (public, simulator-only) key.
         crate::outln!(

@@ -27,6 +27,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("tailscale", include_str!("../../presets/tailscale.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

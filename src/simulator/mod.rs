@@ -37,6 +37,7 @@ pub mod onepassword;
 pub mod pagerduty;
 mod rng;
 pub mod slack;
+pub mod tailscale;
 mod timeline;
 pub mod zoom;
 
@@ -102,6 +103,9 @@ pub enum Vendor {
     /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
     /// server's Server-to-Server token endpoint).
     Zoom,
+    /// Tailscale tailnet logs (`GET /api/v2/tailnet/{tailnet}/logging/{configuration,network}`,
+    /// and the OAuth token endpoint).
+    Tailscale,
 }
 
 impl Vendor {
@@ -119,6 +123,7 @@ impl Vendor {
         Vendor::PagerDuty,
         Vendor::Dropbox,
         Vendor::Zoom,
+        Vendor::Tailscale,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +141,7 @@ impl Vendor {
             Vendor::PagerDuty => "pagerduty",
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
+            Vendor::Tailscale => "tailscale",
         }
     }
 }
@@ -148,7 +154,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -366,6 +372,19 @@ impl SimulatorConfig {
             max_page_size: dropbox::MAX_LIMIT,
             anchor: base.anchor - chrono::TimeDelta::minutes(5),
             ..base
+        }
+    }
+
+    /// A tailnet's configuration audit logs and network flow logs with `events` records dealt
+    /// across them ([`tailscale::Stream::of`]), answered whole (Tailscale does not paginate);
+    /// the API access token and the OAuth client [`tailscale::CLIENT_ID`]'s secret are both
+    /// `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn tailscale(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Tailscale,
+            default_page_size: tailscale::NO_PAGING,
+            max_page_size: tailscale::NO_PAGING,
+            ..Self::okta(events)
         }
     }
 
@@ -630,6 +649,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::PagerDuty => pagerduty::routes(),
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
+        Vendor::Tailscale => tailscale::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -657,7 +677,7 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), and Google Workspace, whose activities are
+/// have no ids either (content ids likewise), Tailscale (content ids likewise), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -683,6 +703,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::PagerDuty => pagerduty::event_id(config, index),
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
+        Vendor::Tailscale => tailscale::event_id(config, index),
     }
 }
 
@@ -704,6 +725,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::PagerDuty => pagerduty::event(config, index),
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
+        Vendor::Tailscale => tailscale::event(config, index),
     }
 }
 
@@ -717,7 +739,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => {
+        | Vendor::PagerDuty
+        | Vendor::Tailscale => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -749,7 +772,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Dropbox
-        | Vendor::Zoom => {
+        | Vendor::Zoom
+        | Vendor::Tailscale => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -772,7 +796,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Duo
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::PagerDuty
+        | Vendor::Tailscale => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
             let ms = timeline::ceil_millis(&t);
