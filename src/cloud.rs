@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// The object stores sluice can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

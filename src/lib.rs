@@ -16,6 +16,7 @@ pub mod cloud;
 pub mod config;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod model;
 pub mod net;
 pub mod panic_hook;
 pub mod preset;
@@ -28,6 +29,5 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod telemetry;
-pub mod timefmt;
-pub mod timemath;
+pub use model::{timefmt, timemath};
 pub mod transform;

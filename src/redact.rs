@@ -1,6 +1,6 @@
 //! The one place secrets are scrubbed from what Sluice prints or stores.
 //!
-//! A [`Secret`](crate::config::Secret) never prints its value, but a value can still travel
+//! A [`Secret`](crate::model::Secret) never prints its value, but a value can still travel
 //! as plain text: an API that answers 401 with `Invalid token provided: SSWS 00abc…` puts the
 //! token in an error message, and from there into logs, the runs table, `sluice status`, the
 //! daemon's status page and dead-letter reasons. So every secret value is registered here when

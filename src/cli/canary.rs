@@ -4,8 +4,8 @@
 use chrono::Utc;
 
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
+use crate::model::schedule::Schedule;
 use crate::runtime::silence::silence;
-use crate::serve::Schedule;
 
 /// Arguments of `sluice canary`.
 #[derive(Debug, clap::Args)]

@@ -96,7 +96,7 @@ mod tests {
             lookback: Duration::from_secs(7 * 86_400),
             max_window: Duration::from_secs(3600),
             settle_delay: Duration::from_secs(60),
-            format: crate::config::TimeFormat::EpochSeconds,
+            format: crate::model::TimeFormat::EpochSeconds,
             ..WindowConfig::default()
         };
         let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:30.500Z")

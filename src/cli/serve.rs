@@ -15,10 +15,16 @@ pub struct ServeArgs {
     listen: Option<SocketAddr>,
 }
 
+/// Runs the daemon; a clean stop exits 0, a config, listen address or state store unusable
+/// at start exits as a config error does for the other commands.
 pub async fn serve(args: ServeArgs) -> u8 {
-    crate::serve::serve(crate::serve::Options {
+    let outcome = crate::serve::serve(crate::serve::Options {
         config: args.config.config,
         listen: args.listen,
     })
-    .await
+    .await;
+    match outcome {
+        crate::serve::Outcome::Stopped => super::EXIT_OK,
+        crate::serve::Outcome::CannotStart => super::EXIT_CONFIG,
+    }
 }

@@ -437,7 +437,7 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
 }
 
 fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), Invalid> {
-    crate::serve::Schedule::from_config(schedule)
+    crate::model::schedule::Schedule::from_config(schedule)
         .map(|_| ())
         .map_err(|p| {
             let key = if p.field.is_empty() {

@@ -2,12 +2,12 @@
 //! (`${aws-sm:...}`, `${gcp-sm:...}`, `${vault:...}`, see [`crate::secrets`]), never printed.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::model::Secret;
 use crate::secrets::{Reference, Session};
 
 /// How secrets are resolved while a config file is being read.
@@ -60,22 +60,7 @@ pub(crate) fn with_context<T>(context: ResolveContext, f: impl FnOnce() -> T) ->
     result
 }
 
-/// A credential. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives the
-/// value, so a secret reaches a log only if someone writes `expose()` into a log call.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
 impl Secret {
-    /// Wraps an already-resolved value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value, for putting on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
     /// Resolves every `${env:NAME}`, `${file:PATH}` and secret manager reference in `raw`.
     /// Text outside references is kept as written, so `Basic ${env:CREDS}` works. Secret
     /// manager references make network requests (see [`crate::secrets`]).
@@ -88,7 +73,7 @@ impl Secret {
         if references == 0 {
             crate::redact::register(&value);
         }
-        Ok(Secret(value))
+        Ok(Secret::new(value))
     }
 
     /// Like [`Secret::resolve`] for a URL holding a secret (a database URL): the resolved
@@ -103,7 +88,7 @@ impl Secret {
                 crate::redact::register(&decoded);
             }
         }
-        Ok(Secret(value))
+        Ok(Secret::new(value))
     }
 }
 
@@ -217,15 +202,32 @@ fn relative_to_config(path: &str) -> PathBuf {
     }
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+/// Readers of a secret that every command needs (the state store's URL and keys), so that its
+/// references are resolved even by commands that otherwise leave secrets alone. Named in
+/// `deserialize_with` by the settings that hold such secrets.
+impl Secret {
+    /// Reads and resolves a secret.
+    pub fn always_resolved<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Secret, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Secret::resolve(&raw).map_err(serde::de::Error::custom)
     }
-}
 
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+    /// As [`Secret::always_resolved`], for a URL holding a secret (see
+    /// [`Secret::resolve_url`]).
+    pub fn always_resolved_url<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Secret, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Secret::resolve_url(&raw).map_err(serde::de::Error::custom)
+    }
+
+    /// As [`Secret::always_resolved`], for an optional secret.
+    pub fn always_resolved_option<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Secret>, D::Error> {
+        Secret::always_resolved(deserializer).map(Some)
     }
 }
 
@@ -234,7 +236,7 @@ impl<'de> Deserialize<'de> for Secret {
         let raw = String::deserialize(deserializer)?;
         if !CONTEXT.with(|c| c.borrow().resolve) {
             register_without_resolving(&raw);
-            return Ok(Secret(raw));
+            return Ok(Secret::new(raw));
         }
         Secret::resolve(&raw).map_err(serde::de::Error::custom)
     }

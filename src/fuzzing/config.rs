@@ -5,7 +5,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::config::{load_str_without_secrets, Config, ConfigError};
-use crate::serve::Schedule;
+use crate::model::schedule::Schedule;
 use crate::source::request::RequestBuilder;
 use crate::source::window::{horizon, next_window};
 use crate::state::{Checkpoint, PageRef, Window};

@@ -7,7 +7,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::{json_value, key, path};
-use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig, TimeFormat};
+use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig};
+use crate::model::TimeFormat;
 use crate::source::http::JsonResponse;
 use crate::source::link_secrets::LinkSecrets;
 use crate::source::page;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{SortOrder, WindowConfig};
+use crate::config::WindowConfig;
+use crate::model::SortOrder;
 use crate::source::window::{anchor_after, horizon, next_window};
 use crate::state::{Checkpoint, Intent};
 

@@ -20,7 +20,8 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::config::{PaginationConfig, SortOrder, SourceConfig};
+use crate::config::{PaginationConfig, SourceConfig};
+use crate::model::SortOrder;
 use crate::source::{Page, Record};
 use crate::state::PageTrail;
 

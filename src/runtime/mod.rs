@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+pub use crate::state::DEFAULT_LEASE_TTL;
 pub use pipeline::{
     backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
-    DEFAULT_LEASE_TTL,
 };
 pub use refusals::{refusal_error, SinkTally};
 pub use workers::{work_source, Plan};

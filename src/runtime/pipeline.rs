@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::SortOrder;
+use crate::model::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
 use crate::source::{window, HttpSource, Page, RetryWatch, SourceError};
 use crate::state::{
@@ -139,7 +139,7 @@ impl<'a> Pipeline<'a> {
             dead_letter: None,
             holder: worker_identity(),
             lease: None,
-            lease_ttl: DEFAULT_LEASE_TTL,
+            lease_ttl: crate::state::DEFAULT_LEASE_TTL,
             renewed: Instant::now(),
             last_commit: Instant::now(),
             staged_since_commit: 0,
@@ -981,9 +981,6 @@ pub fn backfill_step(config: &crate::config::WindowConfig) -> Duration {
 
 /// How often progress through pages without events is committed.
 const IDLE_COMMIT_INTERVAL: Duration = Duration::from_secs(2);
-
-/// How long a lease lasts without renewal, unless the state config says otherwise.
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
 
 /// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
 /// is still a different holder).

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{PaginationConfig, SortOrder, SourceConfig, WindowConfig};
+use crate::config::{PaginationConfig, SourceConfig, WindowConfig};
+use crate::model::SortOrder;
 use crate::source::Record;
 use crate::state::Window;
 

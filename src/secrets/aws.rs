@@ -12,7 +12,7 @@ use url::Url;
 
 use super::http::{self, excerpt, shown};
 use super::sigv4::{self, Credentials, Scope};
-use crate::config::Secret;
+use crate::model::Secret;
 
 const SERVICE: &str = "secretsmanager";
 const TARGET: &str = "secretsmanager.GetSecretValue";

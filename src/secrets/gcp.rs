@@ -13,7 +13,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::http::{self, excerpt, shown};
-use crate::config::{AuthConfig, Secret};
+use crate::model::Secret;
+use crate::source::auth::config::AuthConfig;
 use crate::source::auth::Authenticator;
 
 /// Secret Manager's API base URL.

@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// One secret as a manager stores it: what is fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

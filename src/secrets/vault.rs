@@ -9,7 +9,7 @@ use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::http::{self, excerpt, shown};
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// A Vault client with the environment's address and token.
 pub(super) struct Client {

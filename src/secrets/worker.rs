@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use super::{aws, gcp, vault, Location};
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// A request for one secret, and where to send its value.
 struct Job {

@@ -1,7 +1,7 @@
 //! `sluice serve`: the daemon. It runs every source on its schedule until SIGTERM or
 //! SIGINT, reloads its config on SIGHUP, and answers `/healthz`, `/readyz` and `/metrics`.
 //!
-//! - [`schedule`]: when a source runs (interval or cron, plus jitter);
+//! - when a source runs (interval or cron, plus jitter) is [`crate::model::schedule`];
 //! - `supervisor`: one task per source, rebuilt on reload;
 //! - `signals`: SIGHUP, SIGTERM and SIGINT;
 //! - `http` and `metrics`: the endpoints and the Prometheus recorder;
@@ -15,7 +15,6 @@
 mod http;
 mod listener;
 mod metrics;
-pub mod schedule;
 mod signals;
 mod supervisor;
 
@@ -25,11 +24,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use schedule::{Schedule, ScheduleProblem};
+pub use crate::model::schedule::{Schedule, ScheduleProblem};
 
-// A clean stop exits with `EXIT_OK`; a config, listen address or state store unusable at
-// start with `EXIT_CONFIG`, as for the other commands.
-use crate::cli::{EXIT_CONFIG, EXIT_OK};
 use crate::config::{Config, ConfigError};
 use crate::state::StateStore;
 use signals::{Request, Signals};
@@ -55,21 +51,32 @@ pub struct Generation {
     pub store: Arc<dyn StateStore>,
 }
 
-/// Runs the daemon until it is told to stop; returns the exit code.
-pub async fn serve(options: Options) -> u8 {
+/// How the daemon ended; the command maps it to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Told to stop, it let the runs in flight commit and stopped.
+    Stopped,
+    /// The config, the listen address or the state store was unusable at start (the error
+    /// is logged).
+    CannotStart,
+}
+
+/// Runs the daemon until it is told to stop. (A second stop signal exits the process at once
+/// with [`EXIT_FORCED`], since returning would wait for the runs in flight.)
+pub async fn serve(options: Options) -> Outcome {
     // First, so that an early SIGTERM is handled rather than killing the process outright.
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(err) => {
             crate::errln!("error: cannot install signal handlers: {err}");
-            return EXIT_CONFIG;
+            return Outcome::CannotStart;
         }
     };
     let config = match load_config(&options.config).await {
         Ok(config) => config,
         Err(err) => {
             crate::errln!("error: {err}");
-            return EXIT_CONFIG;
+            return Outcome::CannotStart;
         }
     };
     let listen = match options.listen {
@@ -79,7 +86,7 @@ pub async fn serve(options: Options) -> u8 {
             // The loader checked it; this only guards against that check changing.
             Err(err) => {
                 crate::errln!("error: {}: serve.listen: {err}", options.config.display());
-                return EXIT_CONFIG;
+                return Outcome::CannotStart;
             }
         },
     };
@@ -87,7 +94,7 @@ pub async fn serve(options: Options) -> u8 {
         Ok(listener) => listener,
         Err(err) => {
             crate::errln!("error: cannot listen on {listen}: {err}\n  hint: pick a free address with --listen IP:PORT or [serve] listen");
-            return EXIT_CONFIG;
+            return Outcome::CannotStart;
         }
     };
     let prometheus = match metrics::install() {
@@ -114,7 +121,7 @@ pub async fn serve(options: Options) -> u8 {
         Ok(store) => store,
         Err(err) => {
             crate::errln!("error: {err}");
-            return EXIT_CONFIG;
+            return Outcome::CannotStart;
         }
     };
     let mut generation = Arc::new(Generation { config, store });
@@ -164,7 +171,7 @@ pub async fn serve(options: Options) -> u8 {
         tracing::warn!(error = %err, "HTTP server task ended abnormally");
     }
     tracing::info!("all runs committed; sluice serve stopped");
-    EXIT_OK
+    Outcome::Stopped
 }
 
 /// Gives every source its metric series before its first run ends (see

@@ -14,9 +14,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::schedule::Schedule;
 use super::Generation;
-use crate::config::ScheduleConfig;
+use crate::model::schedule::Schedule;
+use crate::model::schedule::ScheduleConfig;
 use crate::runtime;
 
 /// The running source tasks.

@@ -41,6 +41,30 @@ struct ReadBackData {
 /// The name the dead-letter writer goes by in commit intents (reserved for sinks).
 pub const SINK_NAME: &str = "dead_letter";
 
+/// `[dead_letter]`: a local directory of lake-style objects holding refused events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// Root directory, relative to the config file's directory.
+    pub path: PathBuf,
+}
+
+impl DeadLetterConfig {
+    /// The lake settings the dead-letter writer uses.
+    pub fn as_lake(&self) -> Result<crate::sink::lake::config::LakeConfig, String> {
+        // Built through the same deserializer as a `[[sinks]]` table, so the dead-letter
+        // queue always gets the lake's defaults.
+        let mut table = toml::Table::new();
+        table.insert("name".into(), SINK_NAME.into());
+        table.insert(
+            "path".into(),
+            self.path.to_string_lossy().into_owned().into(),
+        );
+        crate::sink::lake::config::LakeConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| format!("[dead_letter] path {}: {e}", self.path.display()))
+    }
+}
+
 /// Wraps a refused event for the queue.
 pub fn wrap(rejected: Rejected, sink: &str, commit: u64) -> Envelope {
     let Rejected { event, error } = rejected;

@@ -49,6 +49,7 @@
 
 mod bulk;
 mod client;
+pub mod config;
 pub mod options;
 
 use std::time::{Duration, Instant};
@@ -63,7 +64,7 @@ pub use options::{
 use self::bulk::{BulkItem, ItemResult};
 use self::client::{BulkClient, Failure};
 use super::{Published, Rejected, Sink, SinkError};
-use crate::config::ElasticsearchConfig;
+use crate::sink::config::ElasticsearchConfig;
 use crate::transform::Envelope;
 
 /// Shortest wait between attempts.
@@ -108,7 +109,7 @@ pub struct ElasticsearchSink {
     first_write: Option<Instant>,
     counts: CommitCounts,
     rejected: Vec<Rejected>,
-    fail_when_refused: crate::config::Share,
+    fail_when_refused: crate::sink::share::Share,
 }
 
 impl ElasticsearchSink {
@@ -373,7 +374,7 @@ impl Sink for ElasticsearchSink {
         std::mem::take(&mut self.rejected)
     }
 
-    fn fail_when_refused(&self) -> crate::config::Share {
+    fn fail_when_refused(&self) -> crate::sink::share::Share {
         self.fail_when_refused
     }
 

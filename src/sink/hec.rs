@@ -57,6 +57,7 @@
 //! exactly-once does not extend to Splunk. Every event carries its `event_id` as an indexed
 //! field, so duplicates can be removed at search time: `... | dedup event_id`.
 
+pub mod config;
 mod settings;
 mod wire;
 
@@ -76,8 +77,8 @@ use url::Url;
 
 use self::wire::{AckVerdict, Batch, EncodeError, Metadata, Verdict};
 use super::{Published, Rejected, Sink, SinkError};
-use crate::config::HecConfig;
 use crate::net::ClientOptions;
+use crate::sink::config::HecConfig;
 use crate::transform::Envelope;
 
 /// Extra requests spent isolating a batch's invalid events before the rest of that batch is
@@ -593,7 +594,7 @@ impl Sink for HecSink {
         std::mem::take(&mut self.rejected)
     }
 
-    fn fail_when_refused(&self) -> crate::config::Share {
+    fn fail_when_refused(&self) -> crate::sink::share::Share {
         self.config.fail_when_refused
     }
 

@@ -12,9 +12,11 @@ use flate2::write::GzEncoder;
 use reqwest::StatusCode;
 
 use super::{Published, Rejected, Sink, SinkError};
-use crate::config::{BatchFormat, HttpSinkConfig};
+pub mod config;
+
 use crate::source::auth::Authenticator;
 use crate::transform::Envelope;
+use config::{BatchFormat, HttpSinkConfig};
 
 /// The longest pause between two attempts, whatever the endpoint asks.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
@@ -256,7 +258,7 @@ impl Sink for HttpSink {
         std::mem::take(&mut self.rejected)
     }
 
-    fn fail_when_refused(&self) -> crate::config::Share {
+    fn fail_when_refused(&self) -> crate::sink::share::Share {
         self.config.fail_when_refused
     }
 

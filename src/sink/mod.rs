@@ -7,17 +7,19 @@
 //! 3. [`Sink::publish`] makes the batch visible. It is idempotent: after a crash the next
 //!    run calls it again with the recorded payload, then moves the checkpoint.
 
+pub mod config;
 pub mod dead_letter;
 pub mod elasticsearch;
 pub mod hec;
 pub mod http;
 pub mod lake;
+pub mod share;
 pub mod stdout;
 
 use async_trait::async_trait;
 
-use crate::config::SinkConfig;
 use crate::transform::Envelope;
+use config::SinkConfig;
 
 pub use lake::LakeSink;
 
@@ -77,8 +79,8 @@ pub trait Sink: Send {
     }
     /// The share of a run's events whose refusal fails the run (`fail_when_refused`); sinks
     /// that never refuse an event keep the default.
-    fn fail_when_refused(&self) -> crate::config::Share {
-        crate::config::Share::ALL
+    fn fail_when_refused(&self) -> crate::sink::share::Share {
+        crate::sink::share::Share::ALL
     }
 
     /// Where the destination already holds objects this sink published for its source, for

@@ -8,7 +8,7 @@ use std::io::Write;
 use async_trait::async_trait;
 
 use super::{Published, Sink, SinkError};
-use crate::config::StdoutConfig;
+use crate::sink::config::StdoutConfig;
 use crate::transform::Envelope;
 
 /// A [`Sink`] writing NDJSON to standard output.

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::path::JsonPath;
-use crate::config::CursorEncoding;
+use crate::source::config::CursorEncoding;
 
 /// How a structured cursor is sent back.
 #[derive(Debug, Clone, Copy)]

@@ -21,8 +21,9 @@ use super::rate_limit::{
 use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
-use crate::config::{AuthConfig, HttpConfig, HttpMethod, RateLimitConfig};
 use crate::net::{self, BodyError, ClientOptions, NetError};
+use crate::source::auth::config::AuthConfig;
+use crate::source::config::{HttpConfig, HttpMethod, RateLimitConfig};
 
 /// A decoded response: headers for pagination, body as JSON.
 #[derive(Debug)]
@@ -481,7 +482,7 @@ mod tests {
         // Nothing listens on these ports: the refusal must come before any connection.
         let base = Url::parse("http://127.0.0.1:9/api").unwrap();
         let auth = AuthConfig::Bearer {
-            token: crate::config::Secret::new("t"),
+            token: crate::model::Secret::new("t"),
             prefix: "Bearer".into(),
         };
         let client = HttpClient::new(
@@ -552,7 +553,7 @@ mod tests {
     fn a_configured_accept_replaces_the_default() {
         let base = Url::parse("http://127.0.0.1:9/api").unwrap();
         let auth = AuthConfig::Bearer {
-            token: crate::config::Secret::new("t"),
+            token: crate::model::Secret::new("t"),
             prefix: "Bearer".into(),
         };
         let client = HttpClient::new(

@@ -24,7 +24,8 @@
 
 use url::Url;
 
-use crate::config::{AuthConfig, Secret};
+use crate::model::Secret;
+use crate::source::auth::config::AuthConfig;
 
 /// How a placeholder starts; the role and [`PLACEHOLDER_END`] follow.
 pub const PLACEHOLDER_START: &str = "<sluice-secret:";
@@ -212,9 +213,9 @@ mod tests {
     use super::*;
 
     fn api_key(key: &str) -> AuthConfig {
-        AuthConfig::ApiKey(crate::config::ApiKeyConfig {
+        AuthConfig::ApiKey(crate::source::auth::config::ApiKeyConfig {
             key: Secret::new(key),
-            location: crate::config::ApiKeyLocation::Query {
+            location: crate::source::auth::config::ApiKeyLocation::Query {
                 name: "api_key".into(),
             },
         })

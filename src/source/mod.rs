@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod compact;
+pub mod config;
 mod cursor;
 pub(crate) mod http;
 pub mod link_secrets;
@@ -26,8 +27,8 @@ pub use http::RetryWatch;
 pub use raw::RawJson;
 pub use records::{lookup, Record};
 
-use crate::config::{RecordsMissing, SourceConfig};
 use crate::state::{PageRef, Window};
+use config::{RecordsMissing, SourceConfig};
 use http::HttpClient;
 use request::RequestBuilder;
 

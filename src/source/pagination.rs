@@ -7,7 +7,7 @@ use super::cursor::{self, CursorStyle};
 use super::http::JsonResponse;
 use super::link_secrets::LinkSecrets;
 use super::path::{lookup, JsonPath};
-use crate::config::PaginationConfig;
+use crate::source::config::PaginationConfig;
 use crate::state::PageRef;
 
 /// What the pagination logic needs to know about the page just fetched.

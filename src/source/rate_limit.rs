@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 pub(super) use crate::net::retry_after;
 use reqwest::StatusCode;
 
-use crate::config::{RateLimitConfig, ResetFormat};
+use crate::source::config::{RateLimitConfig, ResetFormat};
 
 /// Whether a rate-limit remaining header (`rate_limit.remaining_headers`) says 0.
 pub(super) fn none_remaining(headers: &HeaderMap, rate: &RateLimitConfig) -> bool {

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 pub use super::path::lookup;
 use super::path::JsonPath;
 use super::raw::RawJson;
-use crate::config::{EventIdConfig, EventTimeConfig};
+use crate::source::config::{EventIdConfig, EventTimeConfig};
 
 /// One event as the source read it: its time, its id and the raw record.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +162,7 @@ fn short(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TimeFormat;
+    use crate::model::TimeFormat;
     use serde_json::json;
 
     fn p(text: &str) -> JsonPath {

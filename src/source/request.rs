@@ -5,7 +5,8 @@ use url::Url;
 
 use super::template::{self, Vars};
 use super::SourceError;
-use crate::config::{HttpMethod, PaginationConfig, SourceConfig, TimeFormat};
+use crate::model::TimeFormat;
+use crate::source::config::{HttpMethod, PaginationConfig, SourceConfig};
 use crate::state::{PageRef, Window};
 use crate::timefmt::format_param;
 

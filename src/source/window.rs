@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{TimeFormat, WindowConfig};
+use crate::model::TimeFormat;
+use crate::source::config::WindowConfig;
 use crate::state::{Checkpoint, Window};
 use crate::timemath::{minus, plus};
 
@@ -256,7 +257,7 @@ mod tests {
     #[test]
     fn window_ends_are_cut_to_the_request_format() {
         let config = WindowConfig {
-            format: crate::config::TimeFormat::EpochSeconds,
+            format: crate::model::TimeFormat::EpochSeconds,
             ..cfg()
         };
         let horizon = t(10_000) + chrono::Duration::milliseconds(750);
@@ -270,7 +271,7 @@ mod tests {
     #[test]
     fn the_horizon_is_what_the_request_format_can_write() {
         let config = WindowConfig {
-            format: crate::config::TimeFormat::EpochSeconds,
+            format: crate::model::TimeFormat::EpochSeconds,
             settle_delay: Duration::from_secs(60),
             ..cfg()
         };
@@ -290,7 +291,7 @@ mod tests {
         // Written in whole seconds, a start at 9000.750 would be asked as 9000, and the
         // events of [9000.0, 9000.750) would lie before the source's first window.
         let config = WindowConfig {
-            format: crate::config::TimeFormat::EpochSeconds,
+            format: crate::model::TimeFormat::EpochSeconds,
             ..cfg()
         };
         let horizon = t(10_000) + chrono::Duration::milliseconds(750);

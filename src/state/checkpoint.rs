@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::trail::PageTrail;
-use crate::config::SortOrder;
+use crate::model::SortOrder;
 
 /// A source's committed position.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 mod boxed;
 mod checkpoint;
+pub mod config;
 mod object;
 mod postgres;
 pub mod retry;
@@ -29,7 +30,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use trail::PageTrail;
 
-use crate::config::StateConfig;
+use config::StateConfig;
 
 /// What a store knows about one source when a run starts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,6 +233,9 @@ pub trait StateStore: Send + Sync {
 pub(crate) fn new_store_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
+
+/// How long a lease lasts without renewal, unless the state config says otherwise.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
 
 /// The part of a store id that goes into object names (see [`StateStore::store_id`]): its
 /// first 8 characters, enough to tell stores apart; create-only publishing catches the rest.

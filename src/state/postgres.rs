@@ -37,7 +37,7 @@ use super::{
     Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
     StateStore,
 };
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// Schema migrations, applied in order; `schema_migrations` holds the version of each one
 /// applied. Append only: a released migration is never edited.

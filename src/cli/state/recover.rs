@@ -9,7 +9,8 @@
 //! and with a commit number never used before in this store.
 
 use crate::cli::{ConfigArg, EXIT_CONFIG, EXIT_SOURCE_FAILED};
-use crate::config::{SinkConfig, SortOrder};
+use crate::config::SinkConfig;
+use crate::model::SortOrder;
 use crate::state::{Checkpoint, DedupSet, StateStore};
 use crate::timefmt::rfc3339_millis;
 

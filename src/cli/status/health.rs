@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
+use crate::model::schedule::Schedule;
 use crate::runtime::silence::{silence, Silence};
 use crate::runtime::Parked;
-use crate::serve::Schedule;
 use crate::state::{SourceStatus, StateStore};
 use crate::timefmt::rfc3339_millis;
 

@@ -6,11 +6,12 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::{json, key, path, text};
-use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig, TimeFormat};
+use crate::config::{EventIdConfig, EventTimeConfig, PaginationConfig};
 use crate::fuzzing::{
     check_faults, check_link_header, check_next_page, check_records, check_time, FaultsInput,
     PageInput, RecordsInput,
 };
+use crate::model::TimeFormat;
 use crate::simulator::Faults;
 use crate::source::path::JsonPath;
 use crate::state::PageRef;

@@ -10,8 +10,8 @@ use url::Url;
 
 use super::bulk::{self, BulkItem, ItemResult};
 use super::options::{BulkCompression, ElasticsearchAuth};
-use crate::config::ElasticsearchConfig;
 use crate::net::{ClientOptions, NetError};
+use crate::sink::config::ElasticsearchConfig;
 use crate::sink::SinkError;
 
 /// Largest response body read. A response lists a few hundred bytes per item at most.
@@ -240,7 +240,7 @@ fn describe_reqwest(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::model::Secret;
 
     #[test]
     fn api_keys_are_sent_encoded_and_marked_sensitive() {

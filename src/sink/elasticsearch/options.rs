@@ -8,7 +8,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// The only placeholder an index or data stream template may hold.
 const SOURCE_PLACEHOLDER: &str = "{source}";

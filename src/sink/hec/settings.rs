@@ -1,4 +1,4 @@
-//! Setting types of the HEC sink's config ([`crate::config::HecConfig`]), defined here so they
+//! Setting types of the HEC sink's config ([`crate::sink::config::HecConfig`]), defined here so they
 //! can be named (`sluice::sink::hec::HecCompression`): the config module re-exports only the
 //! config structs themselves.
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::wire::{classify, classify_ack, AckVerdict, Batch, EncodeError, Metadata, Verdict};
 use super::*;
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::source::Record;
 
 fn event(id: &str, millis: i64, data: Value) -> Envelope {

@@ -22,7 +22,7 @@
 use std::fmt::Write as _;
 
 use super::{sanitize, Compression, LakeLocation, ObjectKind, Segment, SegmentKind, StoreScheme};
-use crate::config::LakeConfig;
+use crate::sink::config::LakeConfig;
 
 /// The SQL dialects `sluice lake ddl` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

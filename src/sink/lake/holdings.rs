@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use super::{sanitize, store, KeyTemplate, LakeContents, STAGING_DIR};
-use crate::config::LakeConfig;
+use crate::sink::config::LakeConfig;
 use crate::sink::SinkError;
 
 /// A lake to look into: a local directory or an object store's prefix.

@@ -24,6 +24,7 @@
 //! keeps a second run out, and its fencing refuses the intent or checkpoint of a worker whose
 //! lease lapsed, so a run that took over and cleaned staging never strands a commit.
 
+pub mod config;
 pub mod ddl;
 mod encode;
 mod holdings;
@@ -43,7 +44,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Published, Sink, SinkError};
-use crate::config::LakeConfig;
+use crate::sink::config::LakeConfig;
 use crate::transform::Envelope;
 use encode::{Encoder, Output};
 use layout::RenderCache;

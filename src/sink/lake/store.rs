@@ -26,7 +26,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::{PreparedObject, STAGING_DIR};
-use crate::config::LakeConfig;
+use crate::sink::config::LakeConfig;
 use crate::sink::lake::LakeLocation;
 use crate::sink::{Published, SinkError};
 

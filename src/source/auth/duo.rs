@@ -19,7 +19,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha512};
 use url::Url;
 
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::source::SourceError;
 
 /// Everything but RFC 3986 unreserved characters is percent-encoded (uppercase hex), as Duo

@@ -14,6 +14,8 @@
 //! fields and URLs but never values, and [`Authenticator::secret_query_params`] tells the
 //! caller which query parameters to hide when it prints a URL.
 
+pub mod client_key;
+pub mod config;
 mod duo;
 mod google;
 mod oauth2;
@@ -29,9 +31,11 @@ use base64::Engine as _;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use url::Url;
 
-use crate::config::{AuthConfig, ClientProof, Secret};
+use crate::model::Secret;
 use crate::source::link_secrets::LinkSecrets;
 use crate::source::SourceError;
+use client_key::ClientProof;
+use config::AuthConfig;
 use token::{Grant, TokenCache};
 
 /// Authorizes a source's requests. Cloning is cheap and clones share the token cache.

@@ -8,7 +8,8 @@ use serde::Serialize;
 use url::Url;
 
 use super::token::TokenRequest;
-use crate::config::{ClientKey, ClientProof, Secret};
+use crate::model::Secret;
+use crate::source::auth::client_key::{ClientKey, ClientProof};
 use crate::source::SourceError;
 
 /// `client_assertion_type` of RFC 7523 section 2.2.
@@ -242,7 +243,7 @@ mod tests {
     fn private_key_jwt_sends_a_signed_assertion_instead_of_a_secret() {
         use crate::source::auth::tests::keys;
         use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-        let config: crate::config::AuthConfig = toml::from_str(&format!(
+        let config: crate::source::auth::config::AuthConfig = toml::from_str(&format!(
             "kind = \"oauth2_client_credentials\"\ntoken_url = \"https://idp.example/oauth2/v1/token\"\nclient_id = \"0oa-client\"\nclient_auth = \"private_key_jwt\"\nkey_id = \"k1\"\nprivate_key = '''{}'''\ncertificate = '''{}'''",
             keys::PRIVATE_KEY,
             keys::CERTIFICATE
@@ -304,7 +305,7 @@ mod tests {
 
     #[test]
     fn refresh_token_grant_sends_the_refresh_token_and_the_client_secret() {
-        let config: crate::config::AuthConfig = toml::from_str(
+        let config: crate::source::auth::config::AuthConfig = toml::from_str(
             "kind = \"oauth2_refresh_token\"\ntoken_url = \"https://api.example/oauth2/token\"\nclient_id = \"app\"\nclient_secret = \"s3cret\"\nrefresh_token = \"r-token\"\nclient_auth = \"body\"",
         )
         .unwrap();
@@ -341,7 +342,7 @@ mod tests {
                 "kind = \"oauth2_refresh_token\"\ntoken_url = \"https://api.example/oauth2/token\"\nclient_id = \"app\"\nclient_secret = \"s\"\n{}{bad}",
                 if bad.contains("refresh_token") { "" } else { "refresh_token = \"r\"\n" }
             );
-            let config: crate::config::AuthConfig = toml::from_str(&text).unwrap();
+            let config: crate::source::auth::config::AuthConfig = toml::from_str(&text).unwrap();
             let err = config.validate().unwrap_err();
             assert!(err.starts_with(field), "{err}");
         }

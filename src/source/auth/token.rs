@@ -15,7 +15,7 @@ use url::Url;
 use super::google::ServiceAccount;
 use super::oauth2::ClientCredentials;
 use super::shown_url;
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::source::SourceError;
 
 /// Token endpoints answer with a small JSON object; anything larger is not one.

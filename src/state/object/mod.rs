@@ -65,7 +65,7 @@ use super::{
     StateStore,
 };
 use crate::cloud::StoreLocation;
-use crate::config::ObjectStateConfig;
+use crate::state::config::ObjectStateConfig;
 
 /// Runs kept per key (as in the SQL stores).
 const RUNS_KEPT: usize = 100;

@@ -180,6 +180,8 @@ async fn a_tampered_query_breaks_the_signature() {
 
 #[test]
 fn an_unknown_signature_version_is_refused_when_loading() {
-    let err = toml::from_str::<crate::config::AuthConfig>(&config_text(SKEY, Some(3))).unwrap_err();
+    let err =
+        toml::from_str::<crate::source::auth::config::AuthConfig>(&config_text(SKEY, Some(3)))
+            .unwrap_err();
     assert!(err.to_string().contains("signature_version 3"), "{err}");
 }

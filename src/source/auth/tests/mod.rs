@@ -13,7 +13,7 @@ use axum::Router;
 use reqwest::StatusCode;
 
 use super::Authenticator;
-use crate::config::AuthConfig;
+use crate::source::auth::config::AuthConfig;
 use crate::source::SourceError;
 
 /// Serves `router` on an ephemeral loopback port until the test's runtime ends; returns its

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::Secret;
+use crate::model::Secret;
 // The setting types live with the sink, whose module is public, so they can be named outside
 // the crate (this module is private to the config loader).
 use crate::sink::elasticsearch::options::problem;
@@ -72,7 +72,7 @@ pub struct ElasticsearchConfig {
     pub ca_file: Option<PathBuf>,
     /// The run fails when the sink refused at least this share of the events offered to it
     /// in the run (they are in the dead-letter queue); every one by default.
-    pub fail_when_refused: super::Share,
+    pub fail_when_refused: crate::sink::share::Share,
 }
 
 /// The TOML table as written, before the checks that span keys.
@@ -130,7 +130,7 @@ pub struct RawElasticsearchConfig {
     pub ca_file: Option<PathBuf>,
     /// See [`ElasticsearchConfig::fail_when_refused`].
     #[serde(default)]
-    pub fail_when_refused: super::Share,
+    pub fail_when_refused: crate::sink::share::Share,
 }
 
 fn default_max_batch_bytes() -> bytesize::ByteSize {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::Secret;
+use crate::model::Secret;
 // These live with the sink, where they can be named (`sluice::sink::hec::...`): this module
 // is private to the config module, which re-exports only `HecConfig`.
 use crate::sink::hec::{HecCompression, HecEventFormat, HecProblem};
@@ -106,7 +106,7 @@ pub struct HecConfig {
     /// in the run (they are in the dead-letter queue): `"100%"`, the default, when it refused
     /// every one; `"0%"` on any refusal.
     #[serde(default)]
-    pub fail_when_refused: super::Share,
+    pub fail_when_refused: crate::sink::share::Share,
 }
 
 impl<'de> Deserialize<'de> for HecConfig {
@@ -143,7 +143,7 @@ impl HecConfig {
             max_backoff: default_max_backoff(),
             ca_file: None,
             insecure_skip_verify: false,
-            fail_when_refused: super::Share::ALL,
+            fail_when_refused: crate::sink::share::Share::ALL,
         }
     }
 
@@ -290,7 +290,8 @@ fn default_max_backoff() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, SinkConfig};
+    use crate::config::load_str;
+    use crate::sink::config::SinkConfig;
     use std::path::Path;
 
     const BASE: &str = r#"

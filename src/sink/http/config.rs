@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::AuthConfig;
+use crate::source::auth::config::AuthConfig;
 
 /// Settings of the generic HTTP sink: batches of events POSTed to one URL.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +47,7 @@ pub struct HttpSinkConfig {
     /// in the run (they are in the dead-letter queue): `"100%"`, the default, when it refused
     /// every one; `"0%"` on any refusal.
     #[serde(default)]
-    pub fail_when_refused: super::Share,
+    pub fail_when_refused: crate::sink::share::Share,
 }
 
 /// How the HTTP sink writes a batch.

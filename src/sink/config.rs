@@ -1,18 +1,12 @@
 //! `[[sinks]]`: where events go. One file per kind.
 
-mod elasticsearch;
-mod hec;
-mod http;
-mod lake;
-mod share;
-
 use serde::Deserialize;
 
-pub use elasticsearch::ElasticsearchConfig;
-pub use hec::HecConfig;
-pub use http::{BatchFormat, HttpSinkConfig, StdoutConfig};
-pub use lake::LakeConfig;
-pub use share::Share;
+pub use super::elasticsearch::config::ElasticsearchConfig;
+pub use super::hec::config::HecConfig;
+pub use super::http::config::{BatchFormat, HttpSinkConfig, StdoutConfig};
+pub use super::lake::config::LakeConfig;
+pub use super::share::Share;
 
 /// One `[[sinks]]` entry; `kind` says which.
 #[derive(Debug, Clone, Deserialize)]

@@ -4,7 +4,27 @@
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::config::TimeFormat;
+use serde::Deserialize;
+
+/// A way of writing a point in time, in a record or in a request parameter. Written as a
+/// string (`"epoch_millis"`) or, for a custom layout, `{ strftime = "%Y-%m-%d %H:%M:%S" }`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// RFC 3339, e.g. `2026-11-23T10:00:00.123Z`.
+    #[default]
+    Rfc3339,
+    /// Seconds since the Unix epoch (integer, float or numeric string).
+    EpochSeconds,
+    /// Milliseconds since the Unix epoch.
+    EpochMillis,
+    /// Microseconds since the Unix epoch.
+    EpochMicros,
+    /// Nanoseconds since the Unix epoch (some vulnerability-management APIs).
+    EpochNanos,
+    /// A chrono strftime layout; without an offset (`%z`) the time is taken as UTC.
+    Strftime(String),
+}
 
 /// `2026-11-23T10:00:00.123Z`: the one way Sluice writes times.
 pub fn rfc3339_millis(time: DateTime<Utc>) -> String {

@@ -13,7 +13,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::Secret;
+use super::client_key;
+use crate::model::Secret;
 
 /// `auth`: how requests prove who they are. `kind` picks the scheme; the other keys belong to
 /// that scheme.
@@ -467,7 +468,7 @@ impl AuthConfig {
                 check_http_url("token_url", "the token endpoint", token_url)?;
                 check_basic_user("client_id", client_id)?;
                 check_token_fields(grant_type, token_params)?;
-                super::client_key::check_client_proof(self)?;
+                client_key::check_client_proof(self)?;
                 check_scopes(scopes, false)
             }
             AuthConfig::Oauth2RefreshToken {
@@ -691,5 +692,5 @@ fn check_scopes(scopes: &[String], required: bool) -> Result<(), AuthProblem> {
 }
 
 #[cfg(test)]
-#[path = "auth_tests.rs"]
+#[path = "config_tests.rs"]
 mod tests;

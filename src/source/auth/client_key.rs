@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::auth::check_not_empty;
-use super::{AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth, Secret};
+use super::config::{check_not_empty, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth};
+use crate::model::Secret;
 
 /// A checked client credential.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Tests of `auth` parsing and validation.
 
+use super::super::client_key::ClientProof;
 use super::*;
-use crate::config::ClientProof;
 
 fn parse(text: &str) -> Result<AuthConfig, String> {
     toml::from_str::<AuthConfig>(text).map_err(|err| err.to_string())

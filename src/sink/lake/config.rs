@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cloud::StoreOptions;
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::sink::lake::{
     parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, ObjectLock, StoreScheme,
     DEFAULT_KEY_TEMPLATE,
