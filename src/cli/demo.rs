@@ -88,6 +88,19 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "cloudflare",
+        sim: SimulatorConfig::cloudflare,
+        settings: r#"account_id = "7c5dae5552338874e5053f2534d2767a"
+# The simulator instead of https://api.cloudflare.com.
+base_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment:
+# "${env:CLOUDFLARE_API_TOKEN}".
+token = "sim-token"
+# The simulator has no user-wide budget to share; a Cloudflare user's is 1,200 requests per five
+# minutes, of which the preset uses 120 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

@@ -108,6 +108,11 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             simulator::dropbox::APP_KEY,
             simulator::dropbox::APP_SECRET
         ),
+        simulator::Vendor::Cloudflare => format!(
+            "API token: {}, account id: {}",
+            config.token,
+            simulator::cloudflare::ACCOUNT_ID
+        ),
         _ => format!("token: {}", config.token),
     };
     crate::outln!(

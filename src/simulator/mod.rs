@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod cloudflare;
 pub mod dropbox;
 pub mod duo;
 pub mod entra;
@@ -102,6 +103,8 @@ pub enum Vendor {
     /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
     /// server's Server-to-Server token endpoint).
     Zoom,
+    /// Cloudflare account audit logs, v2 (`GET /client/v4/accounts/{account_id}/logs/audit`).
+    Cloudflare,
 }
 
 impl Vendor {
@@ -119,6 +122,7 @@ impl Vendor {
         Vendor::PagerDuty,
         Vendor::Dropbox,
         Vendor::Zoom,
+        Vendor::Cloudflare,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +140,7 @@ impl Vendor {
             Vendor::PagerDuty => "pagerduty",
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
+            Vendor::Cloudflare => "cloudflare",
         }
     }
 }
@@ -148,7 +153,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, cloudflare)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -366,6 +371,19 @@ impl SimulatorConfig {
             max_page_size: dropbox::MAX_LIMIT,
             anchor: base.anchor - chrono::TimeDelta::minutes(5),
             ..base
+        }
+    }
+
+    /// A Cloudflare account's audit logs (v2) with `events` logs, pages of 100 without `limit`
+    /// and at most 1000 ([`cloudflare::DEFAULT_LIMIT`], [`cloudflare::MAX_LIMIT`]); the API
+    /// token is `token` and the account is [`cloudflare::ACCOUNT_ID`]. Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn cloudflare(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Cloudflare,
+            default_page_size: cloudflare::DEFAULT_LIMIT,
+            max_page_size: cloudflare::MAX_LIMIT,
+            ..Self::okta(events)
         }
     }
 
@@ -630,6 +648,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::PagerDuty => pagerduty::routes(),
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
+        Vendor::Cloudflare => cloudflare::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -683,6 +702,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::PagerDuty => pagerduty::event_id(config, index),
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
+        Vendor::Cloudflare => cloudflare::event_id(config, index),
     }
 }
 
@@ -704,6 +724,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::PagerDuty => pagerduty::event(config, index),
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
+        Vendor::Cloudflare => cloudflare::event(config, index),
     }
 }
 
@@ -722,8 +743,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox and Zoom write whole seconds.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        // Slack, Dropbox, Zoom and Cloudflare write whole seconds.
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -749,7 +770,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Dropbox
-        | Vendor::Zoom => {
+        | Vendor::Zoom
+        | Vendor::Cloudflare => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -774,7 +796,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
