@@ -390,6 +390,14 @@ mod tests {
     }
 
     #[test]
+    fn the_cloudflare_demo_reads_the_simulators_account() {
+        let cloudflare = profile("cloudflare").unwrap();
+        assert!(cloudflare
+            .settings
+            .contains(crate::simulator::cloudflare::ACCOUNT_ID));
+    }
+
+    #[test]
     fn a_connector_without_a_simulator_is_named_with_the_ones_that_have_one() {
         let err = profile("azure").err().unwrap();
         assert!(

@@ -24,7 +24,10 @@ async fn start(config: SimulatorConfig) -> RunningSimulator {
 }
 
 /// GET `url` with `authorization` (left out when `None`): status, headers and JSON body.
-async fn get_with(url: &str, authorization: Option<&str>) -> (u16, HeaderMap, Value) {
+async fn get_with(
+    url: &str,
+    authorization: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut request = client.get(url);
     if let Some(value) = authorization {
