@@ -141,10 +141,8 @@ fn rate_limited() -> Response {
     );
     headers.insert(
         HeaderName::from_static("ratelimit-policy"),
-        HeaderValue::from_str(&format!(
-            "\"default\";q={RATE_LIMIT};w={RATE_WINDOW_SECS}"
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
+        HeaderValue::from_str(&format!("\"default\";q={RATE_LIMIT};w={RATE_WINDOW_SECS}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
     );
     gateway_error(
         StatusCode::TOO_MANY_REQUESTS,

@@ -234,7 +234,10 @@ async fn refusals_look_like_cloudflare() {
     let other = LOGS_ROUTE.replace("{account_id}", "0123456789abcdef0123456789abcdef");
     let (status, _, body) =
         get_with(&format!("{}{other}?{range}", sim.base_url()), Some(KEY)).await;
-    assert_eq!((status, body["errors"][0]["code"].as_u64()), (403, Some(10000)));
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_u64()),
+        (403, Some(10000))
+    );
     let (_, body) = get(&format!("{base}?{range}&limit=1")).await;
     let cursor = body["result_info"]["cursor"].as_str().unwrap().to_string();
     let later = format!(
@@ -276,7 +279,11 @@ async fn a_rate_limited_answer_carries_cloudflares_headers_and_body() {
     cfg.faults.rate_429 = 1.0;
     let sim = start(cfg).await;
     let (status, headers, body) = get_with(
-        &format!("{}{}?since=2026-11-22&before=2026-11-24", sim.base_url(), logs_path()),
+        &format!(
+            "{}{}?since=2026-11-22&before=2026-11-24",
+            sim.base_url(),
+            logs_path()
+        ),
         Some(KEY),
     )
     .await;
