@@ -101,6 +101,30 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "snyk",
+        sim: SimulatorConfig::snyk,
+        settings: r#"org_id = "4a72d1db-b465-4764-99e1-ecedad03b06a"
+# The simulator instead of https://api.snyk.io.
+api_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment: "${env:SNYK_TOKEN}".
+token = "sim-token"
+# The simulator has no key-wide budget to share; a Snyk API key's is 1,620 requests a minute,
+# of which the preset uses 160.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "snyk_group",
+        sim: SimulatorConfig::snyk,
+        settings: r#"group_id = "e661d4ef-5ad5-4cef-ad16-5157cefa83f5"
+# The simulator instead of https://api.snyk.io.
+api_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment: "${env:SNYK_TOKEN}".
+token = "sim-token"
+# The simulator has no key-wide budget to share; a Snyk API key's is 1,620 requests a minute,
+# of which the preset uses 160.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.
@@ -303,7 +327,14 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
             }
         }
     }
-    let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
+    // Snyk's Organization search serves the Organization's items only (the Group's serves all).
+    let expected: HashSet<String> = if name == "snyk" {
+        simulator::snyk::search_ids(&sim_config, simulator::snyk::Level::Org)
+    } else {
+        simulator::event_ids(&sim_config)
+    }
+    .into_iter()
+    .collect();
     let missing = expected.difference(&delivered).count();
     let sum = |f: fn(&crate::runtime::RunReport) -> u64| reports.iter().map(f).sum::<u64>();
     let bytes = sum(|r| r.bytes);
@@ -395,6 +426,14 @@ mod tests {
         assert!(cloudflare
             .settings
             .contains(crate::simulator::cloudflare::ACCOUNT_ID));
+    }
+
+    #[test]
+    fn the_snyk_demos_read_the_simulators_organization_and_group() {
+        let org = profile("snyk").unwrap();
+        assert!(org.settings.contains(crate::simulator::snyk::ORG_ID));
+        let group = profile("snyk_group").unwrap();
+        assert!(group.settings.contains(crate::simulator::snyk::GROUP_ID));
     }
 
     #[test]

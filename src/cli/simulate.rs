@@ -113,6 +113,12 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             config.token,
             simulator::cloudflare::ACCOUNT_ID
         ),
+        simulator::Vendor::Snyk => format!(
+            "API token: {}, organization id: {}, group id: {}",
+            config.token,
+            simulator::snyk::ORG_ID,
+            simulator::snyk::GROUP_ID
+        ),
         _ => format!("token: {}", config.token),
     };
     crate::outln!(

@@ -28,6 +28,8 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("snyk", include_str!("../../presets/snyk.toml")),
+    ("snyk_group", include_str!("../../presets/snyk_group.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

@@ -38,6 +38,7 @@ pub mod onepassword;
 pub mod pagerduty;
 mod rng;
 pub mod slack;
+pub mod snyk;
 mod timeline;
 pub mod zoom;
 
@@ -105,6 +106,8 @@ pub enum Vendor {
     Zoom,
     /// Cloudflare account audit logs, v2 (`GET /client/v4/accounts/{account_id}/logs/audit`).
     Cloudflare,
+    /// Snyk audit logs, REST API (`GET /rest/{orgs,groups}/{id}/audit_logs/search`).
+    Snyk,
 }
 
 impl Vendor {
@@ -123,6 +126,7 @@ impl Vendor {
         Vendor::Dropbox,
         Vendor::Zoom,
         Vendor::Cloudflare,
+        Vendor::Snyk,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -141,6 +145,7 @@ impl Vendor {
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
             Vendor::Cloudflare => "cloudflare",
+            Vendor::Snyk => "snyk",
         }
     }
 }
@@ -153,7 +158,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, cloudflare)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, cloudflare, snyk)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -383,6 +388,19 @@ impl SimulatorConfig {
             vendor: Vendor::Cloudflare,
             default_page_size: cloudflare::DEFAULT_LIMIT,
             max_page_size: cloudflare::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Snyk Group ([`snyk::GROUP_ID`]) and its Organization ([`snyk::ORG_ID`]) with `events`
+    /// audit log items dealt across the two levels ([`snyk::Level::of`]), pages of 100
+    /// without `size` and at most 100 ([`snyk::MAX_SIZE`]); the API token is `token`.
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn snyk(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Snyk,
+            default_page_size: snyk::MAX_SIZE,
+            max_page_size: snyk::MAX_SIZE,
             ..Self::okta(events)
         }
     }
@@ -649,6 +667,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
         Vendor::Cloudflare => cloudflare::routes(),
+        Vendor::Snyk => snyk::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -676,7 +695,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), and Google Workspace, whose activities are
+/// have no ids either (content ids likewise), Snyk (content ids of items that hold their
+/// times), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -703,6 +723,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
         Vendor::Cloudflare => cloudflare::event_id(config, index),
+        Vendor::Snyk => snyk::event_id(config, index),
     }
 }
 
@@ -725,6 +746,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
         Vendor::Cloudflare => cloudflare::event(config, index),
+        Vendor::Snyk => snyk::event(config, index),
     }
 }
 
@@ -738,7 +760,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => {
+        | Vendor::PagerDuty
+        | Vendor::Snyk => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -771,7 +794,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Dropbox
         | Vendor::Zoom
-        | Vendor::Cloudflare => {
+        | Vendor::Cloudflare
+        | Vendor::Snyk => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -794,7 +818,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Duo
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::PagerDuty
+        | Vendor::Snyk => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
             let ms = timeline::ceil_millis(&t);
