@@ -341,6 +341,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
             "tailscale",
             "Tailscale configuration audit logs and network flow logs",
         ),
+        ("cloudflare", "Cloudflare account audit logs"),
+        ("snyk", "Snyk Organization audit logs"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -780,6 +782,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/cloudflare.rs"]
+mod cloudflare;
 #[path = "presets/dropbox.rs"]
 mod dropbox;
 #[path = "presets/duo.rs"]
@@ -792,6 +796,8 @@ mod google_workspace;
 mod late_events;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
+#[path = "presets/snyk.rs"]
+mod snyk;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
 #[path = "presets/zoom.rs"]

@@ -88,6 +88,43 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "cloudflare",
+        sim: SimulatorConfig::cloudflare,
+        settings: r#"account_id = "7c5dae5552338874e5053f2534d2767a"
+# The simulator instead of https://api.cloudflare.com.
+base_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment:
+# "${env:CLOUDFLARE_API_TOKEN}".
+token = "sim-token"
+# The simulator has no user-wide budget to share; a Cloudflare user's is 1,200 requests per five
+# minutes, of which the preset uses 120 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "snyk",
+        sim: SimulatorConfig::snyk,
+        settings: r#"org_id = "4a72d1db-b465-4764-99e1-ecedad03b06a"
+# The simulator instead of https://api.snyk.io.
+api_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment: "${env:SNYK_TOKEN}".
+token = "sim-token"
+# The simulator has no key-wide budget to share; a Snyk API key's is 1,620 requests a minute,
+# of which the preset uses 160.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "snyk_group",
+        sim: SimulatorConfig::snyk,
+        settings: r#"group_id = "e661d4ef-5ad5-4cef-ad16-5157cefa83f5"
+# The simulator instead of https://api.snyk.io.
+api_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment: "${env:SNYK_TOKEN}".
+token = "sim-token"
+# The simulator has no key-wide budget to share; a Snyk API key's is 1,620 requests a minute,
+# of which the preset uses 160.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.
@@ -305,7 +342,14 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
             }
         }
     }
-    let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
+    // Snyk's Organization search serves the Organization's items only (the Group's serves all).
+    let expected: HashSet<String> = if name == "snyk" {
+        simulator::snyk::search_ids(&sim_config, simulator::snyk::Level::Org)
+    } else {
+        simulator::event_ids(&sim_config)
+    }
+    .into_iter()
+    .collect();
     let missing = expected.difference(&delivered).count();
     let sum = |f: fn(&crate::runtime::RunReport) -> u64| reports.iter().map(f).sum::<u64>();
     let bytes = sum(|r| r.bytes);
@@ -389,6 +433,22 @@ mod tests {
         assert!(duo
             .settings
             .contains(crate::simulator::duo::INTEGRATION_KEY));
+    }
+
+    #[test]
+    fn the_cloudflare_demo_reads_the_simulators_account() {
+        let cloudflare = profile("cloudflare").unwrap();
+        assert!(cloudflare
+            .settings
+            .contains(crate::simulator::cloudflare::ACCOUNT_ID));
+    }
+
+    #[test]
+    fn the_snyk_demos_read_the_simulators_organization_and_group() {
+        let org = profile("snyk").unwrap();
+        assert!(org.settings.contains(crate::simulator::snyk::ORG_ID));
+        let group = profile("snyk_group").unwrap();
+        assert!(group.settings.contains(crate::simulator::snyk::GROUP_ID));
     }
 
     #[test]

@@ -108,6 +108,17 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             simulator::dropbox::APP_KEY,
             simulator::dropbox::APP_SECRET
         ),
+        simulator::Vendor::Cloudflare => format!(
+            "API token: {}, account id: {}",
+            config.token,
+            simulator::cloudflare::ACCOUNT_ID
+        ),
+        simulator::Vendor::Snyk => format!(
+            "API token: {}, organization id: {}, group id: {}",
+            config.token,
+            simulator::snyk::ORG_ID,
+            simulator::snyk::GROUP_ID
+        ),
         _ => format!("token: {}", config.token),
     };
     crate::outln!(

@@ -8,6 +8,7 @@ use super::Preset;
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
     ("atlassian", include_str!("../../presets/atlassian.toml")),
+    ("cloudflare", include_str!("../../presets/cloudflare.toml")),
     ("dropbox", include_str!("../../presets/dropbox.toml")),
     ("duo", include_str!("../../presets/duo.toml")),
     ("entra", include_str!("../../presets/entra.toml")),
@@ -27,6 +28,8 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("snyk", include_str!("../../presets/snyk.toml")),
+    ("snyk_group", include_str!("../../presets/snyk_group.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];

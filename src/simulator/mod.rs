@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod cloudflare;
 pub mod dropbox;
 pub mod duo;
 pub mod entra;
@@ -37,6 +38,7 @@ pub mod onepassword;
 pub mod pagerduty;
 mod rng;
 pub mod slack;
+pub mod snyk;
 pub mod tailscale;
 mod timeline;
 pub mod zoom;
@@ -106,6 +108,10 @@ pub enum Vendor {
     /// Tailscale tailnet logs (`GET /api/v2/tailnet/{tailnet}/logging/{configuration,network}`,
     /// and the OAuth token endpoint).
     Tailscale,
+    /// Cloudflare account audit logs, v2 (`GET /client/v4/accounts/{account_id}/logs/audit`).
+    Cloudflare,
+    /// Snyk audit logs, REST API (`GET /rest/{orgs,groups}/{id}/audit_logs/search`).
+    Snyk,
 }
 
 impl Vendor {
@@ -124,6 +130,8 @@ impl Vendor {
         Vendor::Dropbox,
         Vendor::Zoom,
         Vendor::Tailscale,
+        Vendor::Cloudflare,
+        Vendor::Snyk,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -142,6 +150,8 @@ impl Vendor {
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
             Vendor::Tailscale => "tailscale",
+            Vendor::Cloudflare => "cloudflare",
+            Vendor::Snyk => "snyk",
         }
     }
 }
@@ -154,7 +164,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -384,6 +394,32 @@ impl SimulatorConfig {
             vendor: Vendor::Tailscale,
             default_page_size: tailscale::NO_PAGING,
             max_page_size: tailscale::NO_PAGING,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Cloudflare account's audit logs (v2) with `events` logs, pages of 100 without `limit`
+    /// and at most 1000 ([`cloudflare::DEFAULT_LIMIT`], [`cloudflare::MAX_LIMIT`]); the API
+    /// token is `token` and the account is [`cloudflare::ACCOUNT_ID`]. Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn cloudflare(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Cloudflare,
+            default_page_size: cloudflare::DEFAULT_LIMIT,
+            max_page_size: cloudflare::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Snyk Group ([`snyk::GROUP_ID`]) and its Organization ([`snyk::ORG_ID`]) with `events`
+    /// audit log items dealt across the two levels ([`snyk::Level::of`]), pages of 100
+    /// without `size` and at most 100 ([`snyk::MAX_SIZE`]); the API token is `token`.
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn snyk(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Snyk,
+            default_page_size: snyk::MAX_SIZE,
+            max_page_size: snyk::MAX_SIZE,
             ..Self::okta(events)
         }
     }
@@ -650,6 +686,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
         Vendor::Tailscale => tailscale::routes(),
+        Vendor::Cloudflare => cloudflare::routes(),
+        Vendor::Snyk => snyk::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -677,7 +715,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), Tailscale (content ids likewise), and Google Workspace, whose activities are
+/// have no ids either (content ids likewise), Tailscale (content ids likewise), Snyk (content ids of items that hold
+/// their times), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -704,6 +743,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
         Vendor::Tailscale => tailscale::event_id(config, index),
+        Vendor::Cloudflare => cloudflare::event_id(config, index),
+        Vendor::Snyk => snyk::event_id(config, index),
     }
 }
 
@@ -726,6 +767,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
         Vendor::Tailscale => tailscale::event(config, index),
+        Vendor::Cloudflare => cloudflare::event(config, index),
+        Vendor::Snyk => snyk::event(config, index),
     }
 }
 
@@ -740,13 +783,14 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Entra
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
-        | Vendor::Tailscale => {
+        | Vendor::Tailscale
+        | Vendor::Snyk => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox and Zoom write whole seconds.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        // Slack, Dropbox, Zoom and Cloudflare write whole seconds.
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -773,7 +817,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Dropbox
         | Vendor::Zoom
-        | Vendor::Tailscale => {
+        | Vendor::Tailscale
+        | Vendor::Cloudflare
+        | Vendor::Snyk => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -797,9 +843,10 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Entra
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
-        | Vendor::Tailscale => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Tailscale
+        | Vendor::Snyk => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

@@ -229,6 +229,30 @@ async fn tailscale_preset_is_exact_per_log_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudflare_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::cloudflare(1_500);
+    let lakes = every_event("cloudflare");
+    exact_through_late_events(
+        sim_config,
+        super::cloudflare::cloudflare_source,
+        [("CLOUDFLARE_API_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snyk_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::snyk(1_500),
+        super::snyk::snyk_source,
+        [("SNYK_TOKEN", "sim-token")],
+        super::snyk::org_lake,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_workspace_preset_is_exact_per_application_through_late_events() {
     use sluice::simulator::google_workspace::{stream_ids, APPLICATIONS};
     let keys = tempfile::tempdir().unwrap();
