@@ -374,6 +374,11 @@ pub enum PaginationConfig {
         /// How a cursor that is an array or an object is sent back.
         #[serde(default)]
         cursor_encoding: CursorEncoding,
+        /// A page without records ends the window, whatever cursor it carries: for APIs
+        /// that always return a position to go on from and mark the end of a listing only
+        /// by an empty page (Box's `next_stream_position`).
+        #[serde(default)]
+        empty_page_ends: bool,
     },
     /// `{offset}` counts records already listed in the window; `{limit}` is `page_size`.
     Offset {
