@@ -337,6 +337,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("atlassian", "Atlassian organization audit log"),
         ("google_workspace", "Google Workspace audit activities"),
         ("pagerduty", "PagerDuty audit records"),
+        ("box", "Box enterprise events"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -776,6 +777,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/box.rs"]
+mod r#box;
 #[path = "presets/dropbox.rs"]
 mod dropbox;
 #[path = "presets/duo.rs"]

@@ -150,6 +150,19 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "box",
+        sim: SimulatorConfig::r#box,
+        settings: r#"enterprise_id = "987654321"
+client_id = "simboxclient0000000000000000000001"
+# The simulator instead of https://api.box.com (it also issues the access tokens).
+api_url = "{base_url}"
+# The simulator's client secret. A real config reads it from the environment:
+# "${env:BOX_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no Service Account budget to share; the preset keeps to 240 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

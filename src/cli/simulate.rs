@@ -55,9 +55,12 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     fn simulator_config(&self) -> SimulatorConfig {
-        // Zoom's reports take whole days: its data must lie in days already over.
+        // Zoom's reports take whole days: its data must lie in days already over. Box's
+        // preset settles for fifteen minutes: its data ends twenty minutes ago, and its pages
+        // hold at most 500 events.
         let mut config = match self.vendor {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
+            Vendor::Box => SimulatorConfig::r#box(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -128,6 +131,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         crate::outln!(
             "{}",
             simulator::zoom::credentials_note(&config, &running.base_url())
+        );
+    }
+    if args.vendor == Vendor::Box {
+        // Box clients need the enterprise id and the app's client id besides the secret.
+        crate::outln!(
+            "{}",
+            simulator::r#box::credentials_note(&config, &running.base_url())
         );
     }
     if args.vendor == Vendor::GoogleWorkspace {

@@ -8,6 +8,7 @@ use super::Preset;
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
     ("atlassian", include_str!("../../presets/atlassian.toml")),
+    ("box", include_str!("../../presets/box.toml")),
     ("dropbox", include_str!("../../presets/dropbox.toml")),
     ("duo", include_str!("../../presets/duo.toml")),
     ("entra", include_str!("../../presets/entra.toml")),

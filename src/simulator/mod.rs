@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod r#box;
 pub mod dropbox;
 pub mod duo;
 pub mod entra;
@@ -102,6 +103,9 @@ pub enum Vendor {
     /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
     /// server's Server-to-Server token endpoint).
     Zoom,
+    /// Box enterprise events (`GET /2.0/events?stream_type=admin_logs`, behind the Client
+    /// Credentials Grant token endpoint `POST /oauth2/token`).
+    Box,
 }
 
 impl Vendor {
@@ -119,6 +123,7 @@ impl Vendor {
         Vendor::PagerDuty,
         Vendor::Dropbox,
         Vendor::Zoom,
+        Vendor::Box,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +141,7 @@ impl Vendor {
             Vendor::PagerDuty => "pagerduty",
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
+            Vendor::Box => "box",
         }
     }
 }
@@ -148,7 +154,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, box)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -365,6 +371,23 @@ impl SimulatorConfig {
             default_page_size: dropbox::MAX_LIMIT,
             max_page_size: dropbox::MAX_LIMIT,
             anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
+        }
+    }
+
+    /// A Box enterprise's event stream (`admin_logs`) with `events` events, pages of 100
+    /// without `limit` and at most 500 ([`r#box::DEFAULT_LIMIT`], [`r#box::MAX_LIMIT`]), and
+    /// the Client Credentials Grant app [`r#box::CLIENT_ID`] of enterprise
+    /// [`r#box::ENTERPRISE_ID`] whose client secret is `token`; otherwise as
+    /// [`SimulatorConfig::okta`]. The newest event is twenty minutes old: the preset settles
+    /// for fifteen minutes in whole seconds, so a single run right after start lists it.
+    pub fn r#box(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Box,
+            default_page_size: r#box::DEFAULT_LIMIT,
+            max_page_size: r#box::MAX_LIMIT,
+            anchor: base.anchor - chrono::TimeDelta::minutes(15),
             ..base
         }
     }
@@ -630,6 +653,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::PagerDuty => pagerduty::routes(),
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
+        Vendor::Box => r#box::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -683,6 +707,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::PagerDuty => pagerduty::event_id(config, index),
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
+        Vendor::Box => r#box::event_id(config, index),
     }
 }
 
@@ -704,6 +729,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::PagerDuty => pagerduty::event(config, index),
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
+        Vendor::Box => r#box::event(config, index),
     }
 }
 
@@ -722,8 +748,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox and Zoom write whole seconds.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        // Slack, Dropbox, Zoom and Box write whole seconds.
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -749,7 +775,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Dropbox
-        | Vendor::Zoom => {
+        | Vendor::Zoom
+        | Vendor::Box => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -774,7 +801,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
