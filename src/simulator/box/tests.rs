@@ -38,7 +38,8 @@ async fn token_request(sim: &RunningSimulator, fields: &[(&str, &str)]) -> (u16,
         .await
         .unwrap();
     let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap())
+    let bytes = answer.bytes().await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
 }
 
 const GOOD: &[(&str, &str)] = &[
