@@ -202,8 +202,8 @@ fn encode_position(seed: u64, lo: u64, hi: u64, index: u64) -> String {
 fn decode_position(seed: u64, lo: u64, hi: u64, text: &str) -> Option<u64> {
     let value: u64 = text.parse().ok()?;
     let index = value & ((1 << INDEX_BITS) - 1);
-    let valid = value >> INDEX_BITS == position_check(seed, lo, hi, index)
-        && (lo..=hi).contains(&index);
+    let valid =
+        value >> INDEX_BITS == position_check(seed, lo, hi, index) && (lo..=hi).contains(&index);
     valid.then_some(index)
 }
 
@@ -241,7 +241,9 @@ fn parse_query(
     let time = |name: &str, value: &str| {
         DateTime::parse_from_rfc3339(value)
             .map(|t| t.to_utc())
-            .map_err(|_| format!("Invalid value '{value}' for '{name}': expected an RFC 3339 date-time"))
+            .map_err(|_| {
+                format!("Invalid value '{value}' for '{name}': expected an RFC 3339 date-time")
+            })
     };
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -332,7 +334,7 @@ async fn list_events(
     };
     // A quarter of the pages come short, decided by where they start.
     let mut limit = query.limit.min(app.config.max_page_size.max(1));
-    if hash3(seed, domain::CURSOR, start) % 4 == 0 {
+    if hash3(seed, domain::CURSOR, start).is_multiple_of(4) {
         limit = limit.div_ceil(2);
     }
     let listing = Listing::new(timeline, lo..hi, Direction::Ascending);
@@ -379,7 +381,11 @@ async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             .map(|(_, v)| v.as_str())
     };
     if field("grant_type") != Some("client_credentials") {
-        return oauth_error(&app, "unsupported_grant_type", "Grant type is not supported");
+        return oauth_error(
+            &app,
+            "unsupported_grant_type",
+            "Grant type is not supported",
+        );
     }
     let basic = headers
         .get(AUTHORIZATION)
@@ -403,7 +409,11 @@ async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
         "restricted_to": [],
         "token_type": "bearer",
     });
-    json_response(StatusCode::OK, HeaderMap::new(), body.to_string().into_bytes())
+    json_response(
+        StatusCode::OK,
+        HeaderMap::new(),
+        body.to_string().into_bytes(),
+    )
 }
 
 #[cfg(test)]

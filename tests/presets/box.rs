@@ -9,7 +9,9 @@ use sluice::simulator::r#box::{CLIENT_ID, ENTERPRISE_ID};
 use sluice::simulator::SimulatorConfig;
 
 use super::common::{output_text, sluice, start_simulator};
-use super::{exact_through_faults_and_kill_9, preset_source, read_pages, write_config, TEST_BUDGET};
+use super::{
+    exact_through_faults_and_kill_9, preset_source, read_pages, write_config, TEST_BUDGET,
+};
 
 /// The Box preset, the token endpoint and the API both at `base_url`, the client secret from
 /// the environment.
@@ -54,7 +56,9 @@ async fn every_request_is_one_box_accepts() {
     assert!(stats.events_served >= 2_000, "{stats:?}");
     super::common::lake::check_local(&dir.path().join("lake"), "box", sim.config())
         .assert_holds_exactly(
-            &sluice::simulator::event_ids(sim.config()).into_iter().collect(),
+            &sluice::simulator::event_ids(sim.config())
+                .into_iter()
+                .collect(),
             "the lake holds every event",
         );
     sim.shutdown().await;
@@ -73,8 +77,14 @@ async fn a_wrong_client_secret_fails_the_run_with_boxs_error() {
         .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("invalid_client"), "Box's error is shown: {text}");
-    assert!(text.contains("/oauth2/token"), "the endpoint is named: {text}");
+    assert!(
+        text.contains("invalid_client"),
+        "Box's error is shown: {text}"
+    );
+    assert!(
+        text.contains("/oauth2/token"),
+        "the endpoint is named: {text}"
+    );
     assert_eq!(sim.stats().tokens_issued, 0);
     sim.shutdown().await;
 }
@@ -92,8 +102,14 @@ async fn box_preset_sends_what_the_reference_describes() {
         })
     };
     let entries = vec![
-        event("f82c3ba0-3e41-47e8-a760-8363cc6a0390", "2026-12-06T10:53:43-08:00"),
-        event("b9a8e2c1-0d4f-4a1b-9c2e-5f6a7b8c9d0e", "2026-12-06T11:02:10-08:00"),
+        event(
+            "f82c3ba0-3e41-47e8-a760-8363cc6a0390",
+            "2026-12-06T10:53:43-08:00",
+        ),
+        event(
+            "b9a8e2c1-0d4f-4a1b-9c2e-5f6a7b8c9d0e",
+            "2026-12-06T11:02:10-08:00",
+        ),
     ];
     let pages = vec![
         r#"{"access_token": "T9aufA5vYEKBMWLJB2Zc2SUbsoXqzQxm", "expires_in": 3600, "restricted_to": [], "token_type": "bearer"}"#.to_string(),
@@ -116,7 +132,11 @@ async fn box_preset_sends_what_the_reference_describes() {
     }
     assert_eq!(read.stored[0]["event_time"], "2026-12-06T18:53:43.000Z");
     let requests = &read.requests;
-    assert_eq!(requests.len(), 3, "the empty page ends the window: {requests:?}");
+    assert_eq!(
+        requests.len(),
+        3,
+        "the empty page ends the window: {requests:?}"
+    );
     assert_eq!(requests[0], "/oauth2/token");
     let form: Vec<(String, String)> = url::form_urlencoded::parse(read.bodies[0].as_bytes())
         .into_owned()
@@ -133,11 +153,16 @@ async fn box_preset_sends_what_the_reference_describes() {
             "{key} in the token request: {form:?}"
         );
     }
-    assert_eq!(read.authorizations[0], "", "the client goes in the form body");
+    assert_eq!(
+        read.authorizations[0], "",
+        "the client goes in the form body"
+    );
     let query = |n: usize| -> Vec<(String, String)> {
         let (path, query) = requests[n].split_once('?').unwrap();
         assert_eq!(path, "/2.0/events");
-        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
     };
     let first = query(1);
     let value = |q: &[(String, String)], key: &str| {
@@ -152,14 +177,20 @@ async fn box_preset_sends_what_the_reference_describes() {
             time.ends_with("-00:00") && time.len() == 25,
             "{key} in whole seconds, UTC as Box spells it: {time}"
         );
-        assert!(chrono::DateTime::parse_from_rfc3339(&time).is_ok(), "{time}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(&time).is_ok(),
+            "{time}"
+        );
     }
     let second = query(2);
     assert_eq!(
         value(&second, "stream_position").as_deref(),
         Some("1152922976252290886")
     );
-    assert_eq!(value(&second, "created_after"), value(&first, "created_after"));
+    assert_eq!(
+        value(&second, "created_after"),
+        value(&first, "created_after")
+    );
     assert!(read.authorizations[1..]
         .iter()
         .all(|a| a == "Bearer T9aufA5vYEKBMWLJB2Zc2SUbsoXqzQxm"));

@@ -194,7 +194,10 @@ async fn the_end_of_a_listing_is_an_empty_page_whose_position_does_not_move() {
     assert_eq!(status, 200);
     assert_eq!(last["chunk_size"], 0);
     assert_eq!(last["entries"], Value::Array(vec![]));
-    assert_eq!(last["next_stream_position"].as_str(), Some(position.as_str()));
+    assert_eq!(
+        last["next_stream_position"].as_str(),
+        Some(position.as_str())
+    );
     // `now`: an empty answer naming the latest position.
     let (_, _, now) = get(
         &sim,
@@ -203,7 +206,10 @@ async fn the_end_of_a_listing_is_an_empty_page_whose_position_does_not_move() {
     )
     .await;
     assert_eq!(now["chunk_size"], 0);
-    assert_eq!(now["next_stream_position"].as_str(), Some(position.as_str()));
+    assert_eq!(
+        now["next_stream_position"].as_str(),
+        Some(position.as_str())
+    );
     sim.shutdown().await;
 }
 
@@ -224,10 +230,17 @@ async fn tokens_come_from_the_client_credentials_grant_for_the_enterprise() {
         (swap("client_id", "someone-else"), "invalid_client"),
         (swap("box_subject_id", "1"), "invalid_grant"),
         (swap("box_subject_type", "user"), "invalid_grant"),
-        (swap("grant_type", "account_credentials"), "unsupported_grant_type"),
+        (
+            swap("grant_type", "account_credentials"),
+            "unsupported_grant_type",
+        ),
     ] {
         let (status, body) = token_request(&sim, &fields).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some(error)), "{fields:?}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some(error)),
+            "{fields:?}"
+        );
     }
     assert_eq!(sim.stats().tokens_issued, 1);
     assert_eq!(sim.stats().unauthorized, 5);
@@ -269,7 +282,10 @@ async fn requests_box_would_refuse_are_client_errors() {
     };
     // A position from this listing goes on; the same position for another range does not.
     let owned = range(&[("limit", "50")]);
-    let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (_, _, first) = get(&sim, Some(&token), &pairs).await;
     let position = first["next_stream_position"].as_str().unwrap().to_string();
     let bad = [
@@ -279,11 +295,17 @@ async fn requests_box_would_refuse_are_client_errors() {
         range(&[("limit", "0")]),
         range(&[("created_after", "yesterday")]),
         range(&[("event_type", "LOGIN")]),
-        range(&[("created_after", "2026-11-23T10:00:00-00:00"), ("created_before", "2026-11-23T09:00:00-00:00")]),
+        range(&[
+            ("created_after", "2026-11-23T10:00:00-00:00"),
+            ("created_before", "2026-11-23T09:00:00-00:00"),
+        ]),
         range(&[("stream_position", "12345")]),
     ];
     for query in &bad {
-        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let (status, _, body) = get(&sim, Some(&token), &pairs).await;
         assert_eq!(status, 400, "{query:?}: {body}");
         assert_eq!(body["type"], "error");
@@ -293,7 +315,10 @@ async fn requests_box_would_refuse_are_client_errors() {
     let mut moved = range(&[]);
     moved.retain(|(k, _)| k != "created_after");
     moved.push(("stream_position".into(), position.clone()));
-    let pairs: Vec<(&str, &str)> = moved.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = moved
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (status, _, _) = get(&sim, Some(&token), &pairs).await;
     assert_eq!(status, 400, "a position is bound to its range");
     assert_eq!(sim.stats().bad_requests, bad.len() as u64 + 1);
@@ -325,7 +350,12 @@ async fn events_not_yet_visible_are_not_served() {
     cfg.span = std::time::Duration::from_secs(60);
     let sim = start(cfg.clone()).await;
     let token = access_token(&sim).await;
-    let pages = list(&sim, &token, &[("stream_type", "admin_logs"), ("limit", "500")]).await;
+    let pages = list(
+        &sim,
+        &token,
+        &[("stream_type", "admin_logs"), ("limit", "500")],
+    )
+    .await;
     let served: Vec<u64> = pages
         .iter()
         .flatten()
