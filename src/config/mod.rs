@@ -238,9 +238,10 @@ pub struct SourceConfig {
     /// Path of the endpoint, e.g. `/api/v1/logs`.
     pub path: String,
     /// Query parameters; values are templates (see [`crate::source::template`]), e.g.
-    /// `{ since = "{start}", until = "{end}", limit = "{limit}" }`.
+    /// `{ since = "{start}", until = "{end}", limit = "{limit}" }`. An array of templates
+    /// sends the parameter once per element, in order.
     #[serde(default)]
-    pub query: BTreeMap<String, String>,
+    pub query: BTreeMap<String, QueryValue>,
     /// Extra request headers (not secrets: use `auth`); values are templates.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -339,6 +340,33 @@ pub enum SortOrder {
     /// differs is recovery from an expired cursor, which lists the window again only up to the
     /// oldest time already delivered.
     NewestFirst,
+}
+
+/// The value of a `query` parameter: one template, or several, sent as the parameter
+/// repeated in their order (Zendesk takes a range as `filter[created_at][]` given twice).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum QueryValue {
+    /// `key = "template"`: the parameter once.
+    One(String),
+    /// `key = ["template", ...]`: the parameter once per element.
+    Many(Vec<String>),
+}
+
+impl QueryValue {
+    /// The templates, in the order they are sent.
+    pub fn templates(&self) -> &[String] {
+        match self {
+            QueryValue::One(template) => std::slice::from_ref(template),
+            QueryValue::Many(templates) => templates,
+        }
+    }
+}
+
+impl From<&str> for QueryValue {
+    fn from(template: &str) -> Self {
+        QueryValue::One(template.to_string())
+    }
 }
 
 /// `pagination`: how the next page of a window is requested. Kinds that carry a value back
