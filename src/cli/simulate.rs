@@ -61,6 +61,7 @@ impl SimulateArgs {
         let mut config = match self.vendor {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
             Vendor::Box => SimulatorConfig::r#box(self.events),
+            Vendor::Zendesk => SimulatorConfig::zendesk(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -105,6 +106,11 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         simulator::Vendor::GoogleWorkspace => {
             "tokens from POST /token, with the key below".to_string()
         }
+        simulator::Vendor::Zendesk => format!(
+            "API token {} of {} (or the same as an OAuth bearer token)",
+            config.token,
+            simulator::zendesk::ADMIN_EMAIL
+        ),
         simulator::Vendor::Dropbox => format!(
             "access token or refresh token: {}, app key: {}, app secret: {}",
             config.token,

@@ -28,6 +28,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

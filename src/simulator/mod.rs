@@ -39,6 +39,7 @@ pub mod pagerduty;
 mod rng;
 pub mod slack;
 mod timeline;
+pub mod zendesk;
 pub mod zoom;
 
 use std::fmt;
@@ -106,6 +107,8 @@ pub enum Vendor {
     /// Box enterprise events (`GET /2.0/events?stream_type=admin_logs`, behind the Client
     /// Credentials Grant token endpoint `POST /oauth2/token`).
     Box,
+    /// Zendesk Support audit logs (`GET /api/v2/audit_logs`, cursor pagination).
+    Zendesk,
 }
 
 impl Vendor {
@@ -124,6 +127,7 @@ impl Vendor {
         Vendor::Dropbox,
         Vendor::Zoom,
         Vendor::Box,
+        Vendor::Zendesk,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -142,6 +146,7 @@ impl Vendor {
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
             Vendor::Box => "box",
+            Vendor::Zendesk => "zendesk",
         }
     }
 }
@@ -154,7 +159,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, box)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, box, zendesk)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -389,6 +394,18 @@ impl SimulatorConfig {
             max_page_size: r#box::MAX_LIMIT,
             anchor: base.anchor - chrono::TimeDelta::minutes(15),
             ..base
+        }
+    }
+
+    /// A Zendesk account's audit logs with `events` records, pages of at most 100
+    /// ([`zendesk::MAX_PAGE_SIZE`]); the admin [`zendesk::ADMIN_EMAIL`]'s API token (and an
+    /// OAuth token) is `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn zendesk(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Zendesk,
+            default_page_size: zendesk::MAX_PAGE_SIZE,
+            max_page_size: zendesk::MAX_PAGE_SIZE,
+            ..Self::okta(events)
         }
     }
 
@@ -654,6 +671,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
         Vendor::Box => r#box::routes(),
+        Vendor::Zendesk => zendesk::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -708,6 +726,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
         Vendor::Box => r#box::event_id(config, index),
+        Vendor::Zendesk => zendesk::event_id(config, index),
     }
 }
 
@@ -730,6 +749,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
         Vendor::Box => r#box::event(config, index),
+        Vendor::Zendesk => zendesk::event(config, index),
     }
 }
 
@@ -748,8 +768,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom and Box write whole seconds.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box => {
+        // Slack, Dropbox, Zoom, Box and Zendesk write whole seconds.
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box | Vendor::Zendesk => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -776,7 +796,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Dropbox
         | Vendor::Zoom
-        | Vendor::Box => {
+        | Vendor::Box
+        | Vendor::Zendesk => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -801,7 +822,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box => {
+        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Box | Vendor::Zendesk => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
