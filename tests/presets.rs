@@ -338,6 +338,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("google_workspace", "Google Workspace audit activities"),
         ("pagerduty", "PagerDuty audit records"),
         ("box", "Box enterprise events"),
+        ("zendesk", "Zendesk Support audit logs"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -791,5 +792,7 @@ mod google_workspace;
 mod late_events;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
+#[path = "presets/zendesk.rs"]
+mod zendesk;
 #[path = "presets/zoom.rs"]
 mod zoom;
