@@ -57,8 +57,8 @@ use super::rng::{domain, hash3, mix64};
 use super::timeline::Timeline;
 use super::AppState;
 
-pub(crate) use events::{event, event_id};
 pub use events::FIRST_ID;
+pub(crate) use events::{event, event_id};
 
 /// Path of the audit logs.
 pub const AUDIT_LOGS_PATH: &str = "/api/v2/audit_logs";

@@ -9,8 +9,7 @@ use sluice::simulator::SimulatorConfig;
 
 use super::common::{output_text, sluice, start_simulator};
 use super::{
-    exact_through_faults_and_kill_9, fixtures, preset_source, read_pages, write_config,
-    TEST_BUDGET,
+    exact_through_faults_and_kill_9, fixtures, preset_source, read_pages, write_config, TEST_BUDGET,
 };
 
 /// The Zendesk preset with `base_url` pointed at the test server, the API token from the
@@ -108,8 +107,16 @@ async fn zendesk_preset_sends_what_the_reference_describes() {
         .map(|e| e["event_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "{}", read.text);
-    assert!(ids.contains(&"498484") && ids.contains(&"498483"), "{ids:?}");
-    assert_eq!(read.requests.len(), 2, "has_more false ends: {:?}", read.requests);
+    assert!(
+        ids.contains(&"498484") && ids.contains(&"498483"),
+        "{ids:?}"
+    );
+    assert_eq!(
+        read.requests.len(),
+        2,
+        "has_more false ends: {:?}",
+        read.requests
+    );
     let query = |n: usize| -> Vec<(String, String)> {
         let (path, query) = read.requests[n].split_once('?').unwrap();
         assert_eq!(path, "/api/v2/audit_logs");
@@ -137,7 +144,11 @@ async fn zendesk_preset_sends_what_the_reference_describes() {
             format!("{ADMIN_EMAIL}/token:fixture-token")
         )
     );
-    assert!(read.authorizations.iter().all(|a| *a == basic), "{:?}", read.authorizations);
+    assert!(
+        read.authorizations.iter().all(|a| *a == basic),
+        "{:?}",
+        read.authorizations
+    );
 }
 
 #[tokio::test]
@@ -165,6 +176,10 @@ async fn grove_zendesk_pages_are_not_audit_logs_and_are_refused_not_stored() {
         assert_eq!(read.code, Some(1), "{page}: {}", read.text);
         assert!(read.text.contains("audit_logs"), "{page}: {}", read.text);
         assert!(read.stored.is_empty(), "{page}: nothing is stored");
-        assert!(read.requests[0].starts_with("/api/v2/audit_logs?"), "{:?}", read.requests);
+        assert!(
+            read.requests[0].starts_with("/api/v2/audit_logs?"),
+            "{:?}",
+            read.requests
+        );
     }
 }

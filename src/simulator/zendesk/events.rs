@@ -24,10 +24,22 @@ const ACTORS: &[(i64, &str)] = &[
 
 /// Source type, action, and a description template (`{n}` is unique to the record).
 const CHANGES: &[(&str, &str, &str)] = &[
-    ("user", "login", "Successful sign-in using Zendesk password from agent@acme.example"),
-    ("user", "update", "Role changed from End User to Agent (user {n})"),
+    (
+        "user",
+        "login",
+        "Successful sign-in using Zendesk password from agent@acme.example",
+    ),
+    (
+        "user",
+        "update",
+        "Role changed from End User to Agent (user {n})",
+    ),
     ("user", "create", "Created user{n}@acme.example"),
-    ("account_setting", "update", "Agent ticket deletion: turned off (change {n})"),
+    (
+        "account_setting",
+        "update",
+        "Agent ticket deletion: turned off (change {n})",
+    ),
     ("rule", "update", "Trigger {n}: conditions changed"),
     ("rule", "destroy", "Automation {n} deleted"),
     ("api_token", "create", "API token {n} created"),

@@ -87,7 +87,13 @@ fn records_have_the_documented_shape_and_unique_ids() {
                 .format("%Y-%m-%dT%H:%M:%SZ")
                 .to_string()
         );
-        for key in ["action", "actor_name", "change_description", "source_type", "url"] {
+        for key in [
+            "action",
+            "actor_name",
+            "change_description",
+            "source_type",
+            "url",
+        ] {
             assert!(e[key].is_string(), "{key}: {e}");
         }
     }
@@ -110,13 +116,21 @@ async fn a_range_lists_newest_first_or_oldest_first_both_bounds_inclusive() {
         ("filter[created_at][]", b.as_str()),
         ("page[size]", "100"),
     ];
-    let newest: Vec<Value> = list(url(&sim, &range)).await.into_iter().flatten().collect();
+    let newest: Vec<Value> = list(url(&sim, &range))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let mut reversed = expected.clone();
     reversed.reverse();
     assert_eq!(newest, reversed, "the default sort is -created_at");
     let mut ascending = range.to_vec();
     ascending.push(("sort", "created_at"));
-    let oldest: Vec<Value> = list(url(&sim, &ascending)).await.into_iter().flatten().collect();
+    let oldest: Vec<Value> = list(url(&sim, &ascending))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(oldest, expected);
     sim.shutdown().await;
 }
@@ -152,6 +166,9 @@ async fn credentials_and_parameters_are_checked() {
         assert_eq!(body["error"], "InvalidValue");
     }
     let stats = sim.stats();
-    assert_eq!((stats.unauthorized, stats.bad_requests), (3, bad.len() as u64));
+    assert_eq!(
+        (stats.unauthorized, stats.bad_requests),
+        (3, bad.len() as u64)
+    );
     sim.shutdown().await;
 }
