@@ -286,11 +286,21 @@ path = "lake"
             .map(|(k, v)| (k.to_string(), v.to_string()))
         );
         // `{start}` in an element counts: the spec is valid.
-        let text = format!(
-            "[[sources]]\nname = \"z\"\nbase_url = \"https://a.example\"\npath = \"/x\"\nquery = {{ \"r[]\" = [\"{{start}}\", \"{{end}}\"] }}\npagination = {{ kind = \"link_header\" }}\nevent_time = {{ path = \"t\" }}\nsinks = [\"l\"]\n[[sinks]]\nname = \"l\"\nkind = \"lake\"\npath = \"lake\"\n"
-        );
-        crate::config::load_str(&text, std::path::Path::new("s.toml")).unwrap();
-        let bad = text.replace("{{end}}", "{{ned}}").replace("{end}", "{ned}");
+        let text = r#"[[sources]]
+name = "z"
+base_url = "https://a.example"
+path = "/x"
+query = { "r[]" = ["{start}", "{end}"] }
+pagination = { kind = "link_header" }
+event_time = { path = "t" }
+sinks = ["l"]
+[[sinks]]
+name = "l"
+kind = "lake"
+path = "lake"
+"#;
+        crate::config::load_str(text, std::path::Path::new("s.toml")).unwrap();
+        let bad = text.replace("{end}", "{ned}");
         let err = crate::config::load_str(&bad, std::path::Path::new("s.toml"))
             .err()
             .unwrap()
