@@ -343,6 +343,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ),
         ("cloudflare", "Cloudflare account audit logs"),
         ("snyk", "Snyk Organization audit logs"),
+        ("box", "Box enterprise events"),
+        ("zendesk", "Zendesk Support audit logs"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -782,6 +784,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/box.rs"]
+mod r#box;
 #[path = "presets/cloudflare.rs"]
 mod cloudflare;
 #[path = "presets/dropbox.rs"]
@@ -800,5 +804,7 @@ mod pagerduty;
 mod snyk;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
+#[path = "presets/zendesk.rs"]
+mod zendesk;
 #[path = "presets/zoom.rs"]
 mod zoom;

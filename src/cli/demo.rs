@@ -202,6 +202,32 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "box",
+        sim: SimulatorConfig::r#box,
+        settings: r#"enterprise_id = "987654321"
+client_id = "simboxclient0000000000000000000001"
+# The simulator instead of https://api.box.com (it also issues the access tokens).
+api_url = "{base_url}"
+# The simulator's client secret. A real config reads it from the environment:
+# "${env:BOX_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no Service Account budget to share; the preset keeps to 240 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "zendesk",
+        sim: SimulatorConfig::zendesk,
+        settings: r#"subdomain = "acme"
+# The simulator instead of https://acme.zendesk.com.
+base_url = "{base_url}"
+# The simulator's admin and API token. A real config reads the token from the environment:
+# "${env:ZENDESK_API_TOKEN}".
+email = "admin@acme.example"
+api_token = "sim-token"
+# The simulator has no account-wide budget to share; the preset keeps to 100 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

@@ -55,9 +55,13 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     fn simulator_config(&self) -> SimulatorConfig {
-        // Zoom's reports take whole days: its data must lie in days already over.
+        // Zoom's reports take whole days: its data must lie in days already over. Box's
+        // preset settles for fifteen minutes: its data ends twenty minutes ago, and its pages
+        // hold at most 500 events.
         let mut config = match self.vendor {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
+            Vendor::Box => SimulatorConfig::r#box(self.events),
+            Vendor::Zendesk => SimulatorConfig::zendesk(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -102,6 +106,11 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         simulator::Vendor::GoogleWorkspace => {
             "tokens from POST /token, with the key below".to_string()
         }
+        simulator::Vendor::Zendesk => format!(
+            "API token {} of {} (or the same as an OAuth bearer token)",
+            config.token,
+            simulator::zendesk::ADMIN_EMAIL
+        ),
         simulator::Vendor::Dropbox => format!(
             "access token or refresh token: {}, app key: {}, app secret: {}",
             config.token,
@@ -146,6 +155,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         crate::outln!(
             "{}",
             simulator::tailscale::credentials_note(&config, &running.base_url())
+        );
+    }
+    if args.vendor == Vendor::Box {
+        // Box clients need the enterprise id and the app's client id besides the secret.
+        crate::outln!(
+            "{}",
+            simulator::r#box::credentials_note(&config, &running.base_url())
         );
     }
     if args.vendor == Vendor::GoogleWorkspace {

@@ -664,8 +664,17 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
     let problem =
         |field: &'static str, message: String, hint: &str| Err((field, message, hint.to_string()));
     let mut used: Vec<&str> = Vec::new();
-    for (field, values) in [("query", &source.query), ("headers", &source.headers)] {
-        for (name, template) in values {
+    let query = source
+        .query
+        .iter()
+        .flat_map(|(name, value)| value.templates().iter().map(move |t| (name, t)));
+    let headers = source.headers.iter();
+    let sites: Vec<(&'static str, &String, &String)> = query
+        .map(|(name, t)| ("query", name, t))
+        .chain(headers.map(|(name, t)| ("headers", name, t)))
+        .collect();
+    for (field, name, template) in sites {
+        {
             for word in words(template) {
                 if !PLACEHOLDERS.contains(&word) {
                     return problem(

@@ -21,7 +21,8 @@ pub use crate::source::auth::config::{
 };
 pub use crate::source::config::{
     CircuitBreakerConfig, CursorEncoding, EventIdConfig, EventTimeConfig, HttpConfig, HttpMethod,
-    PaginationConfig, RateLimitConfig, RecordsMissing, ResetFormat, SourceConfig, WindowConfig,
+    PaginationConfig, QueryValue, RateLimitConfig, RecordsMissing, ResetFormat, SourceConfig,
+    WindowConfig,
 };
 pub use crate::state::config::{ObjectStateConfig, StateConfig};
 #[cfg(any(test, feature = "fuzzing"))]

@@ -58,6 +58,7 @@ impl<'a> Arbitrary<'a> for PageInput {
                 has_more_path: has_more(u)?,
                 cursor_join: ",".to_string(),
                 cursor_encoding: Default::default(),
+                empty_page_ends: false,
             },
             4 => PaginationConfig::Offset {
                 has_more_path: has_more(u)?,

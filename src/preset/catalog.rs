@@ -8,6 +8,7 @@ use super::Preset;
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
     ("atlassian", include_str!("../../presets/atlassian.toml")),
+    ("box", include_str!("../../presets/box.toml")),
     ("cloudflare", include_str!("../../presets/cloudflare.toml")),
     ("dropbox", include_str!("../../presets/dropbox.toml")),
     ("duo", include_str!("../../presets/duo.toml")),
@@ -31,6 +32,7 @@ const FILES: &[(&str, &str)] = &[
     ("snyk", include_str!("../../presets/snyk.toml")),
     ("snyk_group", include_str!("../../presets/snyk_group.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
+    ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

@@ -328,7 +328,7 @@ fn placeholder_site(config: &SourceConfig, placeholder: &str) -> String {
     let sites: Vec<String> = config
         .query
         .iter()
-        .filter(|(_, value)| value.contains(&needle))
+        .filter(|(_, value)| value.templates().iter().any(|t| t.contains(&needle)))
         .map(|(key, _)| format!("`query.{key}`"))
         .chain(
             config

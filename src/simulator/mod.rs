@@ -23,6 +23,7 @@
 //! `GET /_sim/stats` ([`SimStats`] as JSON); these are never faulted nor authenticated.
 
 pub mod atlassian;
+pub mod r#box;
 pub mod cloudflare;
 pub mod dropbox;
 pub mod duo;
@@ -41,6 +42,7 @@ pub mod slack;
 pub mod snyk;
 pub mod tailscale;
 mod timeline;
+pub mod zendesk;
 pub mod zoom;
 
 use std::fmt;
@@ -112,6 +114,11 @@ pub enum Vendor {
     Cloudflare,
     /// Snyk audit logs, REST API (`GET /rest/{orgs,groups}/{id}/audit_logs/search`).
     Snyk,
+    /// Box enterprise events (`GET /2.0/events?stream_type=admin_logs`, behind the Client
+    /// Credentials Grant token endpoint `POST /oauth2/token`).
+    Box,
+    /// Zendesk Support audit logs (`GET /api/v2/audit_logs`, cursor pagination).
+    Zendesk,
 }
 
 impl Vendor {
@@ -132,6 +139,8 @@ impl Vendor {
         Vendor::Tailscale,
         Vendor::Cloudflare,
         Vendor::Snyk,
+        Vendor::Box,
+        Vendor::Zendesk,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -152,6 +161,8 @@ impl Vendor {
             Vendor::Tailscale => "tailscale",
             Vendor::Cloudflare => "cloudflare",
             Vendor::Snyk => "snyk",
+            Vendor::Box => "box",
+            Vendor::Zendesk => "zendesk",
         }
     }
 }
@@ -164,7 +175,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -421,6 +432,39 @@ impl SimulatorConfig {
             default_page_size: snyk::MAX_SIZE,
             max_page_size: snyk::MAX_SIZE,
             ..Self::okta(events)
+        }
+    }
+
+    /// A Box enterprise's event stream (`admin_logs`) with `events` events, pages of 100
+    /// without `limit` and at most 500 ([`r#box::DEFAULT_LIMIT`], [`r#box::MAX_LIMIT`]), and
+    /// the Client Credentials Grant app [`r#box::CLIENT_ID`] of enterprise
+    /// [`r#box::ENTERPRISE_ID`] whose client secret is `token`; otherwise as
+    /// [`SimulatorConfig::okta`]. The newest event is twenty minutes old: the preset settles
+    /// for fifteen minutes in whole seconds, so a single run right after start lists it.
+    pub fn r#box(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Box,
+            default_page_size: r#box::DEFAULT_LIMIT,
+            max_page_size: r#box::MAX_LIMIT,
+            anchor: base.anchor - chrono::TimeDelta::minutes(15),
+            ..base
+        }
+    }
+
+    /// A Zendesk account's audit logs with `events` records, pages of at most 100
+    /// ([`zendesk::MAX_PAGE_SIZE`]); the admin [`zendesk::ADMIN_EMAIL`]'s API token (and an
+    /// OAuth token) is `token`. Otherwise as [`SimulatorConfig::okta`], but the newest record
+    /// is ten minutes old: the preset settles for five minutes in whole seconds, so a single
+    /// run right after start lists it.
+    pub fn zendesk(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Zendesk,
+            default_page_size: zendesk::MAX_PAGE_SIZE,
+            max_page_size: zendesk::MAX_PAGE_SIZE,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
         }
     }
 
@@ -688,6 +732,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Tailscale => tailscale::routes(),
         Vendor::Cloudflare => cloudflare::routes(),
         Vendor::Snyk => snyk::routes(),
+        Vendor::Box => r#box::routes(),
+        Vendor::Zendesk => zendesk::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -745,6 +791,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Tailscale => tailscale::event_id(config, index),
         Vendor::Cloudflare => cloudflare::event_id(config, index),
         Vendor::Snyk => snyk::event_id(config, index),
+        Vendor::Box => r#box::event_id(config, index),
+        Vendor::Zendesk => zendesk::event_id(config, index),
     }
 }
 
@@ -769,6 +817,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Tailscale => tailscale::event(config, index),
         Vendor::Cloudflare => cloudflare::event(config, index),
         Vendor::Snyk => snyk::event(config, index),
+        Vendor::Box => r#box::event(config, index),
+        Vendor::Zendesk => zendesk::event(config, index),
     }
 }
 
@@ -789,8 +839,13 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom and Cloudflare write whole seconds.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
+        // Slack, Dropbox, Zoom, Cloudflare, Box and Zendesk write whole seconds.
+        Vendor::Slack
+        | Vendor::Dropbox
+        | Vendor::Zoom
+        | Vendor::Cloudflare
+        | Vendor::Box
+        | Vendor::Zendesk => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -819,7 +874,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Zoom
         | Vendor::Tailscale
         | Vendor::Cloudflare
-        | Vendor::Snyk => {
+        | Vendor::Snyk
+        | Vendor::Box
+        | Vendor::Zendesk => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -846,7 +903,12 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tailscale
         | Vendor::Snyk => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
-        Vendor::Slack | Vendor::Dropbox | Vendor::Zoom | Vendor::Cloudflare => {
+        Vendor::Slack
+        | Vendor::Dropbox
+        | Vendor::Zoom
+        | Vendor::Cloudflare
+        | Vendor::Box
+        | Vendor::Zendesk => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

@@ -30,9 +30,10 @@ pub struct SourceConfig {
     /// Path of the endpoint, e.g. `/api/v1/logs`.
     pub path: String,
     /// Query parameters; values are templates (see [`crate::source::template`]), e.g.
-    /// `{ since = "{start}", until = "{end}", limit = "{limit}" }`.
+    /// `{ since = "{start}", until = "{end}", limit = "{limit}" }`. An array of templates
+    /// sends the parameter once per element, in order.
     #[serde(default)]
-    pub query: BTreeMap<String, String>,
+    pub query: BTreeMap<String, QueryValue>,
     /// Extra request headers (not secrets: use `auth`); values are templates.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -120,6 +121,33 @@ pub enum HttpMethod {
     Post,
 }
 
+/// The value of a `query` parameter: one template, or several, sent as the parameter
+/// repeated in their order (Zendesk takes a range as `filter[created_at][]` given twice).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum QueryValue {
+    /// `key = "template"`: the parameter once.
+    One(String),
+    /// `key = ["template", ...]`: the parameter once per element.
+    Many(Vec<String>),
+}
+
+impl QueryValue {
+    /// The templates, in the order they are sent.
+    pub fn templates(&self) -> &[String] {
+        match self {
+            QueryValue::One(template) => std::slice::from_ref(template),
+            QueryValue::Many(templates) => templates,
+        }
+    }
+}
+
+impl From<&str> for QueryValue {
+    fn from(template: &str) -> Self {
+        QueryValue::One(template.to_string())
+    }
+}
+
 /// `pagination`: how the next page of a window is requested. Kinds that carry a value back
 /// (`cursor`, `graphql`, `offset`, `page_number`) send it through the `{cursor}`, `{offset}`
 /// or `{page}` placeholder in `query`, `headers` or `body`.
@@ -153,6 +181,11 @@ pub enum PaginationConfig {
         /// How a cursor that is an array or an object is sent back.
         #[serde(default)]
         cursor_encoding: CursorEncoding,
+        /// A page without records ends the window, whatever cursor it carries: for APIs
+        /// that always return a position to go on from and mark the end of a listing only
+        /// by an empty page (Box's `next_stream_position`).
+        #[serde(default)]
+        empty_page_ends: bool,
     },
     /// `{offset}` counts records already listed in the window; `{limit}` is `page_size`.
     Offset {

@@ -64,9 +64,11 @@ pub fn next_page(
             has_more_path,
             cursor_join,
             cursor_encoding,
+            empty_page_ends,
             ..
         } => match has_more(body, has_more_path.as_ref())? {
             Some(false) => None,
+            _ if *empty_page_ends && fetched.records == 0 => None,
             more => {
                 let style = CursorStyle {
                     join: cursor_join,
@@ -351,6 +353,7 @@ mod tests {
             has_more_path: Some(jp("has_more")),
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         };
         let more = response(&[], json!({"meta": {"next": "t2"}, "has_more": true}));
         assert_eq!(
@@ -369,6 +372,7 @@ mod tests {
             has_more_path: None,
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         };
         for body in [
             json!({"meta": {"next": ""}}),
@@ -386,6 +390,7 @@ mod tests {
             has_more_path: None,
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         }
     }
 
@@ -460,9 +465,42 @@ mod tests {
             has_more_path: Some(jp("more")),
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         };
         let done = response(&[], json!({"next": {}, "more": false}));
         assert_eq!(next(&flagged, &done, None, 5).unwrap(), None);
+    }
+
+    #[test]
+    fn an_empty_page_ends_the_window_when_configured_whatever_its_cursor() {
+        // Box's admin_logs: every answer names a `next_stream_position`, even the empty one
+        // that marks the end of the listing, where it may be the position just sent.
+        let stream = |empty_page_ends| PaginationConfig::Cursor {
+            path: jp("next_stream_position"),
+            param: Some("stream_position".into()),
+            has_more_path: None,
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
+            empty_page_ends,
+        };
+        let at = PageRef::Token("1152922976252290886".into());
+        let end = response(
+            &[],
+            json!({"chunk_size": 0, "entries": [], "next_stream_position": "1152922976252290886"}),
+        );
+        assert_eq!(next(&stream(true), &end, Some(&at), 0).unwrap(), None);
+        assert_eq!(next(&stream(true), &end, None, 0).unwrap(), None);
+        // Without the setting the same answer is a cursor handed back, an error.
+        assert!(next(&stream(false), &end, Some(&at), 0).is_err());
+        // A page with records, however short, goes on.
+        let short = response(
+            &[],
+            json!({"chunk_size": 2, "entries": [{}, {}], "next_stream_position": "1152922976252290999"}),
+        );
+        assert_eq!(
+            next(&stream(true), &short, Some(&at), 2).unwrap(),
+            Some(PageRef::Token("1152922976252290999".into()))
+        );
     }
 
     #[test]
@@ -473,6 +511,7 @@ mod tests {
             has_more_path: None,
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         };
         let same = PageRef::Token("t".into());
         assert!(next(&p, &response(&[], json!({"next": "t"})), Some(&same), 5).is_err());

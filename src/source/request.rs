@@ -143,8 +143,10 @@ impl RequestBuilder {
         {
             let mut query = url.query_pairs_mut();
             for (key, value) in &self.config.query {
-                if let Some(rendered) = template::render_str(value, vars) {
-                    query.append_pair(key, &rendered);
+                for template in value.templates() {
+                    if let Some(rendered) = template::render_str(template, vars) {
+                        query.append_pair(key, &rendered);
+                    }
                 }
             }
             if let (
@@ -262,6 +264,49 @@ path = "lake"
             .build(&window(), Some(&PageRef::Token("abc".into())))
             .unwrap();
         assert_eq!(next.digest(), again.digest(), "same page, same digest");
+    }
+
+    #[test]
+    fn an_array_query_value_sends_the_parameter_once_per_element_in_order() {
+        // Zendesk's audit logs take a range as `filter[created_at][]` given twice.
+        let config = source(
+            "query = { \"filter[created_at][]\" = [\"{start}\", \"{end}\"], sort = \"created_at\" }\npagination = { kind = \"link_header\" }",
+        );
+        let first = RequestBuilder::new(&config)
+            .unwrap()
+            .build(&window(), None)
+            .unwrap();
+        let pairs: Vec<(String, String)> = first.url.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("filter[created_at][]", "2023-11-14T22:13:20.000Z"),
+                ("filter[created_at][]", "2023-11-14T23:13:20.000Z"),
+                ("sort", "created_at"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        // `{start}` in an element counts: the spec is valid.
+        let text = r#"[[sources]]
+name = "z"
+base_url = "https://a.example"
+path = "/x"
+query = { "r[]" = ["{start}", "{end}"] }
+pagination = { kind = "link_header" }
+event_time = { path = "t" }
+sinks = ["l"]
+[[sinks]]
+name = "l"
+kind = "lake"
+path = "lake"
+"#;
+        crate::config::load_str(text, std::path::Path::new("s.toml")).unwrap();
+        let bad = text.replace("{end}", "{ned}");
+        let err = crate::config::load_str(&bad, std::path::Path::new("s.toml"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("{ned}"), "{err}");
     }
 
     #[test]

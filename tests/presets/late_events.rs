@@ -287,6 +287,28 @@ async fn dropbox_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn box_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::r#box(1_500),
+        super::r#box::box_source,
+        [("BOX_CLIENT_SECRET", "sim-token")],
+        every_event("box"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::zendesk(1_500),
+        super::zendesk::zendesk_source,
+        [("ZENDESK_API_TOKEN", "sim-token")],
+        every_event("zendesk"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoom_preset_lists_a_day_only_once_it_has_settled() {
     // Zoom's reports take whole days, so the shared harness (events from 8 s ago to 12 s
     // ahead, a 4 s settle delay) cannot apply: no request can ask for part of today. Instead

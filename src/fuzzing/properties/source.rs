@@ -38,6 +38,7 @@ fn pagination() -> impl Strategy<Value = PaginationConfig> {
             has_more_path,
             cursor_join: ",".to_string(),
             cursor_encoding: Default::default(),
+            empty_page_ends: false,
         }),
         flag().prop_map(|has_more_path| PaginationConfig::Offset { has_more_path }),
         (any::<u64>(), flag()).prop_map(|(first, has_more_path)| PaginationConfig::PageNumber {
