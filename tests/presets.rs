@@ -337,6 +337,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("atlassian", "Atlassian organization audit log"),
         ("google_workspace", "Google Workspace audit activities"),
         ("pagerduty", "PagerDuty audit records"),
+        ("vicarius", "Vicarius vRx incident events"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -788,5 +789,7 @@ mod google_workspace;
 mod late_events;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
+#[path = "presets/vicarius.rs"]
+mod vicarius;
 #[path = "presets/zoom.rs"]
 mod zoom;

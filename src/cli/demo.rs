@@ -88,6 +88,17 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "vicarius",
+        sim: SimulatorConfig::vicarius,
+        settings: r#"dashboard = "acme.vicarius.cloud"
+# The simulator instead of https://acme.vicarius.cloud.
+base_url = "{base_url}"
+# The simulator's API key. A real config reads it from the environment: "${env:VICARIUS_TOKEN}".
+token = "sim-token"
+# The simulator has no budget to share; the preset asks a real dashboard for 60 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

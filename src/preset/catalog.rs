@@ -27,6 +27,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
+    ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

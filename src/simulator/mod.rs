@@ -38,6 +38,7 @@ pub mod pagerduty;
 mod rng;
 pub mod slack;
 mod timeline;
+pub mod vicarius;
 pub mod zoom;
 
 use std::fmt;
@@ -102,6 +103,9 @@ pub enum Vendor {
     /// Zoom account reports (`GET /v2/report/{operationlogs,activities}`, behind the OAuth
     /// server's Server-to-Server token endpoint).
     Zoom,
+    /// Vicarius vRx External Data API incident events
+    /// (`GET /vicarius-external-data-api/incidentEvent/filter`).
+    Vicarius,
 }
 
 impl Vendor {
@@ -119,6 +123,7 @@ impl Vendor {
         Vendor::PagerDuty,
         Vendor::Dropbox,
         Vendor::Zoom,
+        Vendor::Vicarius,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +141,7 @@ impl Vendor {
             Vendor::PagerDuty => "pagerduty",
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
+            Vendor::Vicarius => "vicarius",
         }
     }
 }
@@ -148,7 +154,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, vicarius)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -366,6 +372,18 @@ impl SimulatorConfig {
             max_page_size: dropbox::MAX_LIMIT,
             anchor: base.anchor - chrono::TimeDelta::minutes(5),
             ..base
+        }
+    }
+
+    /// A Vicarius vRx dashboard's incident events with `events` events, pages of 100 without
+    /// `size` and at most 500 ([`vicarius::DEFAULT_SIZE`], [`vicarius::MAX_SIZE`]); the API key
+    /// (`Vicarius-Token`) is `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn vicarius(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Vicarius,
+            default_page_size: vicarius::DEFAULT_SIZE,
+            max_page_size: vicarius::MAX_SIZE,
+            ..Self::okta(events)
         }
     }
 
@@ -630,6 +648,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::PagerDuty => pagerduty::routes(),
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
+        Vendor::Vicarius => vicarius::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -683,6 +702,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::PagerDuty => pagerduty::event_id(config, index),
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
+        Vendor::Vicarius => vicarius::event_id(config, index),
     }
 }
 
@@ -704,6 +724,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::PagerDuty => pagerduty::event(config, index),
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
+        Vendor::Vicarius => vicarius::event(config, index),
     }
 }
 
@@ -727,6 +748,10 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
+        // Nanoseconds.
+        Vendor::Vicarius => {
+            generic::timing_to_datetime(vicarius::time_ns(&timeline_of(config), index))
+        }
         // The administrator log writes whole seconds, the others milliseconds.
         Vendor::Duo => {
             let ms = duo::served_ms(&timeline_of(config), index);
@@ -749,7 +774,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Dropbox
-        | Vendor::Zoom => {
+        | Vendor::Zoom
+        | Vendor::Vicarius => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -781,6 +807,9 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         }
         Vendor::Generic => {
             generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
+        }
+        Vendor::Vicarius => {
+            vicarius::first_at_or_after_ns(&timeline_of(config), generic::timing_to_nanos(&t))
         }
     }
 }

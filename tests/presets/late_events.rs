@@ -218,6 +218,19 @@ async fn pagerduty_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vicarius_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::vicarius(1_500);
+    let lakes = every_event("vicarius");
+    exact_through_late_events(
+        sim_config,
+        super::vicarius::vicarius_source,
+        [("VICARIUS_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_workspace_preset_is_exact_per_application_through_late_events() {
     use sluice::simulator::google_workspace::{stream_ids, APPLICATIONS};
     let keys = tempfile::tempdir().unwrap();
