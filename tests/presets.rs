@@ -338,6 +338,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("google_workspace", "Google Workspace audit activities"),
         ("pagerduty", "PagerDuty audit records"),
         ("vicarius", "Vicarius vRx incident events"),
+        ("jira", "Jira Cloud and Confluence Cloud audit records"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -785,6 +786,8 @@ mod duo;
 mod entra;
 #[path = "presets/google_workspace.rs"]
 mod google_workspace;
+#[path = "presets/jira.rs"]
+mod jira;
 #[path = "presets/late_events.rs"]
 mod late_events;
 #[path = "presets/pagerduty.rs"]

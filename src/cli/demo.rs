@@ -99,6 +99,19 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "jira",
+        sim: SimulatorConfig::jira,
+        settings: r#"site = "acme.atlassian.net"
+# The simulator instead of https://acme.atlassian.net.
+base_url = "{base_url}"
+# The simulator's account and API token. A real config reads the token from the environment:
+# "${env:ATLASSIAN_API_TOKEN}".
+email = "audit-bot@acme.example"
+token = "sim-token"
+# The simulator has no site-wide budget to share; the preset asks a real site for 100 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

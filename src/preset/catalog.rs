@@ -20,6 +20,7 @@ const FILES: &[(&str, &str)] = &[
         "google_workspace",
         include_str!("../../presets/google_workspace.toml"),
     ),
+    ("jira", include_str!("../../presets/jira.toml")),
     ("okta", include_str!("../../presets/okta.toml")),
     (
         "onepassword",

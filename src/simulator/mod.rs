@@ -30,6 +30,7 @@ pub(crate) mod faults;
 pub mod generic;
 pub mod github;
 pub mod google_workspace;
+pub mod jira;
 mod late;
 mod listing;
 pub mod okta;
@@ -106,6 +107,9 @@ pub enum Vendor {
     /// Vicarius vRx External Data API incident events
     /// (`GET /vicarius-external-data-api/incidentEvent/filter`).
     Vicarius,
+    /// Jira Cloud and Confluence Cloud audit records of one site
+    /// (`GET /rest/api/3/auditing/record`, `GET /wiki/rest/api/audit`).
+    Jira,
 }
 
 impl Vendor {
@@ -124,6 +128,7 @@ impl Vendor {
         Vendor::Dropbox,
         Vendor::Zoom,
         Vendor::Vicarius,
+        Vendor::Jira,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -142,6 +147,7 @@ impl Vendor {
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
             Vendor::Vicarius => "vicarius",
+            Vendor::Jira => "jira",
         }
     }
 }
@@ -154,7 +160,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, vicarius)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, vicarius, jira)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -383,6 +389,19 @@ impl SimulatorConfig {
             vendor: Vendor::Vicarius,
             default_page_size: vicarius::DEFAULT_SIZE,
             max_page_size: vicarius::MAX_SIZE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// An Atlassian site's Jira and Confluence audit records with `events` records dealt across
+    /// the two products ([`jira::Product::of`]), pages of at most 1000 ([`jira::MAX_LIMIT`]);
+    /// the account [`jira::EMAIL`]'s API token is `token`. Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn jira(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Jira,
+            default_page_size: jira::MAX_LIMIT,
+            max_page_size: jira::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -649,6 +668,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
         Vendor::Vicarius => vicarius::routes(),
+        Vendor::Jira => jira::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -676,7 +696,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), and Google Workspace, whose activities are
+/// have no ids either (content ids likewise), as do Confluence's audit records (of the `jira`
+/// vendor), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -703,6 +724,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
         Vendor::Vicarius => vicarius::event_id(config, index),
+        Vendor::Jira => jira::event_id(config, index),
     }
 }
 
@@ -725,6 +747,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
         Vendor::Vicarius => vicarius::event(config, index),
+        Vendor::Jira => jira::event(config, index),
     }
 }
 
@@ -738,7 +761,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::OnePassword
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => {
+        | Vendor::PagerDuty
+        | Vendor::Jira => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -775,7 +799,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Dropbox
         | Vendor::Zoom
-        | Vendor::Vicarius => {
+        | Vendor::Vicarius
+        | Vendor::Jira => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -798,7 +823,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Duo
         | Vendor::Entra
         | Vendor::GoogleWorkspace
-        | Vendor::PagerDuty => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::PagerDuty
+        | Vendor::Jira => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
             let ms = timeline::ceil_millis(&t);

@@ -218,6 +218,17 @@ async fn pagerduty_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_preset_is_exact_per_product_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::jira(1_500),
+        super::jira::jira_source,
+        [("ATLASSIAN_API_TOKEN", "sim-token")],
+        super::jira::lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vicarius_preset_is_exact_through_late_events() {
     let sim_config = SimulatorConfig::vicarius(1_500);
     let lakes = every_event("vicarius");
