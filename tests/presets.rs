@@ -345,6 +345,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("snyk", "Snyk Organization audit logs"),
         ("box", "Box enterprise events"),
         ("zendesk", "Zendesk Support audit logs"),
+        ("vicarius", "Vicarius vRx incident events"),
+        ("jira", "Jira Cloud and Confluence Cloud audit records"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -796,6 +798,8 @@ mod duo;
 mod entra;
 #[path = "presets/google_workspace.rs"]
 mod google_workspace;
+#[path = "presets/jira.rs"]
+mod jira;
 #[path = "presets/late_events.rs"]
 mod late_events;
 #[path = "presets/pagerduty.rs"]
@@ -804,6 +808,8 @@ mod pagerduty;
 mod snyk;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
+#[path = "presets/vicarius.rs"]
+mod vicarius;
 #[path = "presets/zendesk.rs"]
 mod zendesk;
 #[path = "presets/zoom.rs"]

@@ -125,6 +125,30 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "vicarius",
+        sim: SimulatorConfig::vicarius,
+        settings: r#"dashboard = "acme.vicarius.cloud"
+# The simulator instead of https://acme.vicarius.cloud.
+base_url = "{base_url}"
+# The simulator's API key. A real config reads it from the environment: "${env:VICARIUS_TOKEN}".
+token = "sim-token"
+# The simulator has no budget to share; the preset asks a real dashboard for 60 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "jira",
+        sim: SimulatorConfig::jira,
+        settings: r#"site = "acme.atlassian.net"
+# The simulator instead of https://acme.atlassian.net.
+base_url = "{base_url}"
+# The simulator's account and API token. A real config reads the token from the environment:
+# "${env:ATLASSIAN_API_TOKEN}".
+email = "audit-bot@acme.example"
+token = "sim-token"
+# The simulator has no site-wide budget to share; the preset asks a real site for 100 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = &[
         "google_workspace",
         include_str!("../../presets/google_workspace.toml"),
     ),
+    ("jira", include_str!("../../presets/jira.toml")),
     ("okta", include_str!("../../presets/okta.toml")),
     (
         "onepassword",
@@ -32,6 +33,7 @@ const FILES: &[(&str, &str)] = &[
     ("snyk", include_str!("../../presets/snyk.toml")),
     ("snyk_group", include_str!("../../presets/snyk_group.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
+    ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];

@@ -32,6 +32,7 @@ pub(crate) mod faults;
 pub mod generic;
 pub mod github;
 pub mod google_workspace;
+pub mod jira;
 mod late;
 mod listing;
 pub mod okta;
@@ -42,6 +43,7 @@ pub mod slack;
 pub mod snyk;
 pub mod tailscale;
 mod timeline;
+pub mod vicarius;
 pub mod zendesk;
 pub mod zoom;
 
@@ -119,6 +121,12 @@ pub enum Vendor {
     Box,
     /// Zendesk Support audit logs (`GET /api/v2/audit_logs`, cursor pagination).
     Zendesk,
+    /// Vicarius vRx External Data API incident events
+    /// (`GET /vicarius-external-data-api/incidentEvent/filter`).
+    Vicarius,
+    /// Jira Cloud and Confluence Cloud audit records of one site
+    /// (`GET /rest/api/3/auditing/record`, `GET /wiki/rest/api/audit`).
+    Jira,
 }
 
 impl Vendor {
@@ -141,6 +149,8 @@ impl Vendor {
         Vendor::Snyk,
         Vendor::Box,
         Vendor::Zendesk,
+        Vendor::Vicarius,
+        Vendor::Jira,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -163,6 +173,8 @@ impl Vendor {
             Vendor::Snyk => "snyk",
             Vendor::Box => "box",
             Vendor::Zendesk => "zendesk",
+            Vendor::Vicarius => "vicarius",
+            Vendor::Jira => "jira",
         }
     }
 }
@@ -175,7 +187,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -409,6 +421,18 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Vicarius vRx dashboard's incident events with `events` events, pages of 100 without
+    /// `size` and at most 500 ([`vicarius::DEFAULT_SIZE`], [`vicarius::MAX_SIZE`]); the API key
+    /// (`Vicarius-Token`) is `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn vicarius(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Vicarius,
+            default_page_size: vicarius::DEFAULT_SIZE,
+            max_page_size: vicarius::MAX_SIZE,
+            ..Self::okta(events)
+        }
+    }
+
     /// A Cloudflare account's audit logs (v2) with `events` logs, pages of 100 without `limit`
     /// and at most 1000 ([`cloudflare::DEFAULT_LIMIT`], [`cloudflare::MAX_LIMIT`]); the API
     /// token is `token` and the account is [`cloudflare::ACCOUNT_ID`]. Otherwise as
@@ -418,6 +442,19 @@ impl SimulatorConfig {
             vendor: Vendor::Cloudflare,
             default_page_size: cloudflare::DEFAULT_LIMIT,
             max_page_size: cloudflare::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// An Atlassian site's Jira and Confluence audit records with `events` records dealt across
+    /// the two products ([`jira::Product::of`]), pages of at most 1000 ([`jira::MAX_LIMIT`]);
+    /// the account [`jira::EMAIL`]'s API token is `token`. Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn jira(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Jira,
+            default_page_size: jira::MAX_LIMIT,
+            max_page_size: jira::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -734,6 +771,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Snyk => snyk::routes(),
         Vendor::Box => r#box::routes(),
         Vendor::Zendesk => zendesk::routes(),
+        Vendor::Vicarius => vicarius::routes(),
+        Vendor::Jira => jira::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -762,7 +801,8 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
 /// have no ids either (content ids likewise), Tailscale (content ids likewise), Snyk (content ids of items that hold
-/// their times), and Google Workspace, whose activities are
+/// their times), Confluence's audit records (of the `jira` vendor; content ids
+/// likewise), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -793,6 +833,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Snyk => snyk::event_id(config, index),
         Vendor::Box => r#box::event_id(config, index),
         Vendor::Zendesk => zendesk::event_id(config, index),
+        Vendor::Vicarius => vicarius::event_id(config, index),
+        Vendor::Jira => jira::event_id(config, index),
     }
 }
 
@@ -819,6 +861,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Snyk => snyk::event(config, index),
         Vendor::Box => r#box::event(config, index),
         Vendor::Zendesk => zendesk::event(config, index),
+        Vendor::Vicarius => vicarius::event(config, index),
+        Vendor::Jira => jira::event(config, index),
     }
 }
 
@@ -834,7 +878,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Tailscale
-        | Vendor::Snyk => {
+        | Vendor::Snyk
+        | Vendor::Jira => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -848,6 +893,10 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Zendesk => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
+        // Nanoseconds.
+        Vendor::Vicarius => {
+            generic::timing_to_datetime(vicarius::time_ns(&timeline_of(config), index))
         }
         // The administrator log writes whole seconds, the others milliseconds.
         Vendor::Duo => {
@@ -876,7 +925,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Cloudflare
         | Vendor::Snyk
         | Vendor::Box
-        | Vendor::Zendesk => {
+        | Vendor::Zendesk
+        | Vendor::Vicarius
+        | Vendor::Jira => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -901,7 +952,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
         | Vendor::Tailscale
-        | Vendor::Snyk => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Snyk
+        | Vendor::Jira => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox
@@ -915,6 +967,9 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         }
         Vendor::Generic => {
             generic::timeline_of(config).first_at_or_after(generic::timing_to_nanos(&t))
+        }
+        Vendor::Vicarius => {
+            vicarius::first_at_or_after_ns(&timeline_of(config), generic::timing_to_nanos(&t))
         }
     }
 }

@@ -229,6 +229,17 @@ async fn tailscale_preset_is_exact_per_log_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_preset_is_exact_per_product_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::jira(1_500),
+        super::jira::jira_source,
+        [("ATLASSIAN_API_TOKEN", "sim-token")],
+        super::jira::lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudflare_preset_is_exact_through_late_events() {
     let sim_config = SimulatorConfig::cloudflare(1_500);
     let lakes = every_event("cloudflare");
@@ -236,6 +247,19 @@ async fn cloudflare_preset_is_exact_through_late_events() {
         sim_config,
         super::cloudflare::cloudflare_source,
         [("CLOUDFLARE_API_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vicarius_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::vicarius(1_500);
+    let lakes = every_event("vicarius");
+    exact_through_late_events(
+        sim_config,
+        super::vicarius::vicarius_source,
+        [("VICARIUS_TOKEN", "sim-token")],
         lakes,
     )
     .await;
