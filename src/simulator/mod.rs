@@ -38,6 +38,7 @@ pub mod pagerduty;
 mod rng;
 pub mod slack;
 pub mod tailscale;
+pub mod workday;
 mod timeline;
 pub mod zoom;
 
@@ -106,6 +107,9 @@ pub enum Vendor {
     /// Tailscale tailnet logs (`GET /api/v2/tailnet/{tailnet}/logging/{configuration,network}`,
     /// and the OAuth token endpoint).
     Tailscale,
+    /// Workday user activity logging (`GET /ccx/api/privacy/v1/{tenant}/activityLogging`, and
+    /// the tenant's OAuth token endpoint).
+    Workday,
 }
 
 impl Vendor {
@@ -124,6 +128,7 @@ impl Vendor {
         Vendor::Dropbox,
         Vendor::Zoom,
         Vendor::Tailscale,
+        Vendor::Workday,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -142,6 +147,7 @@ impl Vendor {
             Vendor::Dropbox => "dropbox",
             Vendor::Zoom => "zoom",
             Vendor::Tailscale => "tailscale",
+            Vendor::Workday => "workday",
         }
     }
 }
@@ -154,7 +160,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, workday)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -384,6 +390,20 @@ impl SimulatorConfig {
             vendor: Vendor::Tailscale,
             default_page_size: tailscale::NO_PAGING,
             max_page_size: tailscale::NO_PAGING,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Workday tenant's ([`workday::TENANT`]) user activity log with `events` entries, 20
+    /// a page without `limit` and at most 1000 ([`workday::DEFAULT_LIMIT`],
+    /// [`workday::MAX_LIMIT`]); `token` is both the refresh token and a long-lived access
+    /// token; the API client is [`workday::CLIENT_ID`] / [`workday::CLIENT_SECRET`].
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn workday(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Workday,
+            default_page_size: workday::DEFAULT_LIMIT,
+            max_page_size: workday::MAX_LIMIT,
             ..Self::okta(events)
         }
     }
@@ -650,6 +670,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Dropbox => dropbox::routes(),
         Vendor::Zoom => zoom::routes(),
         Vendor::Tailscale => tailscale::routes(),
+        Vendor::Workday => workday::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -677,7 +698,7 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), Tailscale (content ids likewise), and Google Workspace, whose activities are
+/// have no ids either (content ids likewise), Tailscale and Workday (content ids likewise), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
 /// `span` and `events` as the server's.
 ///
@@ -704,6 +725,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Dropbox => dropbox::event_id(config, index),
         Vendor::Zoom => zoom::event_id(config, index),
         Vendor::Tailscale => tailscale::event_id(config, index),
+        Vendor::Workday => workday::event_id(config, index),
     }
 }
 
@@ -726,6 +748,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Dropbox => dropbox::event(config, index),
         Vendor::Zoom => zoom::event(config, index),
         Vendor::Tailscale => tailscale::event(config, index),
+        Vendor::Workday => workday::event(config, index),
     }
 }
 
@@ -740,7 +763,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Entra
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
-        | Vendor::Tailscale => {
+        | Vendor::Tailscale
+        | Vendor::Workday => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -773,7 +797,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Dropbox
         | Vendor::Zoom
-        | Vendor::Tailscale => {
+        | Vendor::Tailscale
+        | Vendor::Workday => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -797,7 +822,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Entra
         | Vendor::GoogleWorkspace
         | Vendor::PagerDuty
-        | Vendor::Tailscale => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Tailscale
+        | Vendor::Workday => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack | Vendor::Dropbox | Vendor::Zoom => {
             let ms = timeline::ceil_millis(&t);
