@@ -341,6 +341,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
             "tailscale",
             "Tailscale configuration audit logs and network flow logs",
         ),
+        ("workday", "Workday user activity logging"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -794,5 +795,7 @@ mod late_events;
 mod pagerduty;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
+#[path = "presets/workday.rs"]
+mod workday;
 #[path = "presets/zoom.rs"]
 mod zoom;

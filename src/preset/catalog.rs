@@ -28,6 +28,7 @@ const FILES: &[(&str, &str)] = &[
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
     ("slack", include_str!("../../presets/slack.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
+    ("workday", include_str!("../../presets/workday.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

@@ -398,13 +398,16 @@ impl SimulatorConfig {
     /// a page without `limit` and at most 1000 ([`workday::DEFAULT_LIMIT`],
     /// [`workday::MAX_LIMIT`]); `token` is both the refresh token and a long-lived access
     /// token; the API client is [`workday::CLIENT_ID`] / [`workday::CLIENT_SECRET`].
-    /// Otherwise as [`SimulatorConfig::okta`].
+    /// The newest entry is fifteen minutes old: the preset settles for ten minutes and
+    /// writes whole seconds. Otherwise as [`SimulatorConfig::okta`].
     pub fn workday(events: u64) -> Self {
+        let base = Self::okta(events);
         Self {
             vendor: Vendor::Workday,
             default_page_size: workday::DEFAULT_LIMIT,
             max_page_size: workday::MAX_LIMIT,
-            ..Self::okta(events)
+            anchor: base.anchor - chrono::TimeDelta::minutes(10),
+            ..base
         }
     }
 
