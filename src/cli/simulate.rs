@@ -58,6 +58,8 @@ impl SimulateArgs {
         // Zoom's reports take whole days: its data must lie in days already over.
         let mut config = match self.vendor {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
+            // Workday's preset settles for ten minutes: its newest entry is older.
+            Vendor::Workday => SimulatorConfig::workday(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -107,6 +109,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             config.token,
             simulator::dropbox::APP_KEY,
             simulator::dropbox::APP_SECRET
+        ),
+        simulator::Vendor::Workday => format!(
+            "tenant: {}, refresh token or access token: {}, client id: {}, client secret: {}",
+            simulator::workday::TENANT,
+            config.token,
+            simulator::workday::CLIENT_ID,
+            simulator::workday::CLIENT_SECRET
         ),
         _ => format!("token: {}", config.token),
     };
