@@ -38,8 +38,8 @@ pub mod pagerduty;
 mod rng;
 pub mod slack;
 pub mod tailscale;
-pub mod workday;
 mod timeline;
+pub mod workday;
 pub mod zoom;
 
 use std::fmt;

@@ -163,15 +163,18 @@ struct Query {
     instances: usize,
 }
 
-fn parse_query(raw: Option<&str>) -> Result<Query, Response> {
+/// Why a query is refused: the field and what is wrong with it.
+type Refused = (&'static str, &'static str);
+
+fn parse_query(raw: Option<&str>) -> Result<Query, Refused> {
     let (mut from, mut to) = (None, None);
     let mut limit = DEFAULT_LIMIT;
     let mut offset = 0;
     let mut instances = 1;
-    let time = |field: &str, value: &str| {
+    let time = |field: &'static str, value: &str| {
         DateTime::parse_from_rfc3339(value)
             .map(|t| t.to_utc())
-            .map_err(|_| invalid(field, "not a valid ISO 8601 date-time"))
+            .map_err(|_| (field, "not a valid ISO 8601 date-time"))
     };
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -182,30 +185,30 @@ fn parse_query(raw: Option<&str>) -> Result<Query, Response> {
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| invalid("limit", "must be an integer from 1 to 1000"))?;
+                    .ok_or(("limit", "must be an integer from 1 to 1000"))?;
             }
             "offset" => {
                 offset = value
                     .parse::<usize>()
-                    .map_err(|_| invalid("offset", "must be a non-negative integer"))?;
+                    .map_err(|_| ("offset", "must be a non-negative integer"))?;
             }
             "instancesReturned" => {
                 instances = value
                     .parse::<usize>()
                     .ok()
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| invalid("instancesReturned", "must be a positive integer"))?;
+                    .ok_or(("instancesReturned", "must be a positive integer"))?;
             }
             _ => {}
         }
     }
-    let from = from.ok_or_else(|| invalid("from", "required"))?;
-    let to = to.ok_or_else(|| invalid("to", "required"))?;
+    let from = from.ok_or(("from", "required"))?;
+    let to = to.ok_or(("to", "required"))?;
     if from > to {
-        return Err(invalid("from", "must not be after to"));
+        return Err(("from", "must not be after to"));
     }
     let ceil_ms = |t: DateTime<chrono::Utc>| {
-        t.timestamp_millis() + i64::from(t.timestamp_subsec_nanos() % 1_000_000 != 0)
+        t.timestamp_millis() + i64::from(!t.timestamp_subsec_nanos().is_multiple_of(1_000_000))
     };
     Ok(Query {
         from_ms: ceil_ms(from),
@@ -244,9 +247,9 @@ async fn activity_logging(
     }
     let query = match parse_query(raw_query.as_deref()) {
         Ok(query) => query,
-        Err(refusal) => {
+        Err((field, detail)) => {
             counters.bad_requests.fetch_add(1, Ordering::Relaxed);
-            return refusal;
+            return invalid(field, detail);
         }
     };
     let limit = query.limit.min(app.config.max_page_size.max(1));

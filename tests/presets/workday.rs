@@ -150,7 +150,10 @@ async fn workday_preset_reads_real_shaped_pages() {
     assert!(read.bodies[0].contains("refresh_token=fixture-refresh"));
     let query = |n: usize| -> Vec<(String, String)> {
         let (path, query) = requests[n].split_once('?').unwrap();
-        assert_eq!(path, format!("/ccx/api/privacy/v1/{TENANT}/activityLogging"));
+        assert_eq!(
+            path,
+            format!("/ccx/api/privacy/v1/{TENANT}/activityLogging")
+        );
         url::form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()

@@ -31,7 +31,11 @@ const TASKS: &[(&str, &str, &str)] = &[
     ("My Payslips", "Payslip", "READ"),
     ("Change Job", "Job Change", "WRITE"),
     ("Edit Tenant Setup - Security", "Tenant Setup", "WRITE"),
-    ("Maintain Permissions for Security Group", "Security Group", "WRITE"),
+    (
+        "Maintain Permissions for Security Group",
+        "Security Group",
+        "WRITE",
+    ),
     ("View API Clients", "API Client", "READ"),
     ("Export to Excel", "Report", "DOWNLOAD"),
 ];
@@ -65,10 +69,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
     let mut session_rng = SplitMix64::new(hash3(seed, domain::SESSION, session));
     let account = *session_rng.pick(ACCOUNTS);
     let (device, agent) = *session_rng.pick(DEVICES);
-    let address = format!(
-        "203.0.113.{}",
-        1 + session_rng.below(254)
-    );
+    let address = format!("203.0.113.{}", 1 + session_rng.below(254));
     let session_id = format!("{:08x}", hash3(seed, domain::SESSION, session) as u32);
     let mut rng = SplitMix64::new(hash3(seed, domain::EVENT, index));
     let task = rng.below(TASKS.len() as u64) as usize;

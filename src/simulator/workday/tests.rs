@@ -115,16 +115,11 @@ async fn offsets_walk_the_range_oldest_first_from_inclusive_to_exclusive() {
     let lo = simulator::first_index_at_or_after(&cfg, from);
     let hi = simulator::first_index_at_or_after(&cfg, to);
     let expected: Vec<Value> = (lo..hi).map(|i| event(&cfg, i)).collect();
-    assert_eq!(lo, 100.min(lo));
     assert_eq!(served.len(), expected.len());
     assert_eq!(served, expected, "every entry of [from, to), oldest first");
     // `total` counts the whole range whatever the page.
-    let (_, body) = get(&format!(
-        "{}&limit=5&offset=7",
-        listing_url(&sim, from, to)
-    ))
-    .await;
-    assert_eq!(body["total"], (hi - lo) as u64);
+    let (_, body) = get(&format!("{}&limit=5&offset=7", listing_url(&sim, from, to))).await;
+    assert_eq!(body["total"], hi - lo);
     assert_eq!(body["data"][0], event(&cfg, lo + 7));
     // An empty range is an empty collection.
     let (status, body) = get(&listing_url(&sim, from, from)).await;
@@ -173,13 +168,24 @@ async fn instances_returned_caps_what_a_query_serves() {
     let mut cfg = config(12_000);
     cfg.span = std::time::Duration::from_secs(3600);
     let sim = start(cfg.clone()).await;
-    let url = listing_url(&sim, cfg.anchor - TimeDelta::days(1), cfg.anchor + TimeDelta::hours(1));
+    let url = listing_url(
+        &sim,
+        cfg.anchor - TimeDelta::days(1),
+        cfg.anchor + TimeDelta::hours(1),
+    );
     let (_, body) = get(&format!("{url}&limit=1000&offset=9500&instancesReturned=1")).await;
     assert_eq!(body["total"], 12_000);
-    assert_eq!(body["data"].as_array().unwrap().len(), 500, "only 10,000 entries");
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        500,
+        "only 10,000 entries"
+    );
     let (_, body) = get(&format!("{url}&limit=1000&offset=10000")).await;
     assert_eq!(body["data"].as_array().unwrap().len(), 0);
-    let (_, body) = get(&format!("{url}&limit=1000&offset=10000&instancesReturned=2")).await;
+    let (_, body) = get(&format!(
+        "{url}&limit=1000&offset=10000&instancesReturned=2"
+    ))
+    .await;
     assert_eq!(body["data"].as_array().unwrap().len(), 1000);
     sim.shutdown().await;
 }
@@ -217,9 +223,15 @@ async fn tokens_come_from_the_refresh_token_and_wrong_credentials_are_refused() 
     assert_eq!(status, 200);
 
     let (status, body) = ask(grant("revoked"), Some((CLIENT_ID, CLIENT_SECRET))).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let (status, body) = ask(grant("sim-token"), Some((CLIENT_ID, "wrong"))).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     let (status, body) = get_with(&url, Some("Bearer forged")).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid access token");
@@ -234,7 +246,11 @@ async fn entries_not_yet_visible_are_not_served() {
     let mut cfg = config(400);
     cfg.anchor = Utc::now() + TimeDelta::hours(1);
     let sim = start(cfg.clone()).await;
-    let url = listing_url(&sim, cfg.anchor - TimeDelta::days(2), cfg.anchor + TimeDelta::days(1));
+    let url = listing_url(
+        &sim,
+        cfg.anchor - TimeDelta::days(2),
+        cfg.anchor + TimeDelta::days(1),
+    );
     let served: Vec<Value> = list(&url, 1000).await.into_iter().flatten().collect();
     let now = Utc::now();
     let visible = (0..cfg.events)
