@@ -347,6 +347,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("zendesk", "Zendesk Support audit logs"),
         ("vicarius", "Vicarius vRx incident events"),
         ("jira", "Jira Cloud and Confluence Cloud audit records"),
+        ("workday", "Workday user activity logging"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -802,6 +803,8 @@ mod google_workspace;
 mod jira;
 #[path = "presets/late_events.rs"]
 mod late_events;
+#[path = "presets/matrix.rs"]
+mod matrix;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
 #[path = "presets/snyk.rs"]
@@ -810,6 +813,8 @@ mod snyk;
 mod tailscale;
 #[path = "presets/vicarius.rs"]
 mod vicarius;
+#[path = "presets/workday.rs"]
+mod workday;
 #[path = "presets/zendesk.rs"]
 mod zendesk;
 #[path = "presets/zoom.rs"]

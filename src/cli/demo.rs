@@ -252,6 +252,21 @@ api_token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "workday",
+        sim: SimulatorConfig::workday,
+        settings: r#"tenant = "acme"
+# The simulator instead of your tenant's host, e.g. https://wd5-services1.workday.com (it also
+# issues the access tokens).
+api_url = "{base_url}"
+# The simulator's API client and refresh token. A real config reads the secrets from the
+# environment: "${env:WORKDAY_CLIENT_SECRET}", "${env:WORKDAY_REFRESH_TOKEN}".
+client_id = "sim-workday-client"
+client_secret = "sim-workday-secret"
+refresh_token = "sim-token"
+# The simulator has no tenant-wide budget to share; the preset keeps to 60 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "atlassian",
         sim: SimulatorConfig::atlassian,
         settings: r#"org_id = "a1b2c3d4-0000-4000-8000-0123456789ab"

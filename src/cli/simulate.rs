@@ -62,6 +62,8 @@ impl SimulateArgs {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
             Vendor::Box => SimulatorConfig::r#box(self.events),
             Vendor::Zendesk => SimulatorConfig::zendesk(self.events),
+            // Workday's preset settles for ten minutes: its newest entry is older.
+            Vendor::Workday => SimulatorConfig::workday(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -127,6 +129,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             config.token,
             simulator::snyk::ORG_ID,
             simulator::snyk::GROUP_ID
+        ),
+        simulator::Vendor::Workday => format!(
+            "tenant: {}, refresh token or access token: {}, client id: {}, client secret: {}",
+            simulator::workday::TENANT,
+            config.token,
+            simulator::workday::CLIENT_ID,
+            simulator::workday::CLIENT_SECRET
         ),
         _ => format!("token: {}", config.token),
     };

@@ -35,6 +35,7 @@ const FILES: &[(&str, &str)] = &[
     ("tailscale", include_str!("../../presets/tailscale.toml")),
     ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zendesk", include_str!("../../presets/zendesk.toml")),
+    ("workday", include_str!("../../presets/workday.toml")),
     ("zoom", include_str!("../../presets/zoom.toml")),
 ];
 

@@ -44,6 +44,7 @@ pub mod snyk;
 pub mod tailscale;
 mod timeline;
 pub mod vicarius;
+pub mod workday;
 pub mod zendesk;
 pub mod zoom;
 
@@ -127,6 +128,9 @@ pub enum Vendor {
     /// Jira Cloud and Confluence Cloud audit records of one site
     /// (`GET /rest/api/3/auditing/record`, `GET /wiki/rest/api/audit`).
     Jira,
+    /// Workday user activity logging (`GET /ccx/api/privacy/v1/{tenant}/activityLogging`, and
+    /// the tenant's OAuth token endpoint).
+    Workday,
 }
 
 impl Vendor {
@@ -151,6 +155,7 @@ impl Vendor {
         Vendor::Zendesk,
         Vendor::Vicarius,
         Vendor::Jira,
+        Vendor::Workday,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -175,6 +180,7 @@ impl Vendor {
             Vendor::Zendesk => "zendesk",
             Vendor::Vicarius => "vicarius",
             Vendor::Jira => "jira",
+            Vendor::Workday => "workday",
         }
     }
 }
@@ -187,7 +193,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -505,6 +511,23 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Workday tenant's ([`workday::TENANT`]) user activity log with `events` entries, 20
+    /// a page without `limit` and at most 1000 ([`workday::DEFAULT_LIMIT`],
+    /// [`workday::MAX_LIMIT`]); `token` is both the refresh token and a long-lived access
+    /// token; the API client is [`workday::CLIENT_ID`] / [`workday::CLIENT_SECRET`].
+    /// The newest entry is fifteen minutes old: the preset settles for ten minutes and
+    /// writes whole seconds. Otherwise as [`SimulatorConfig::okta`].
+    pub fn workday(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Workday,
+            default_page_size: workday::DEFAULT_LIMIT,
+            max_page_size: workday::MAX_LIMIT,
+            anchor: base.anchor - chrono::TimeDelta::minutes(10),
+            ..base
+        }
+    }
+
     /// Checks the settings [`start`] would otherwise trip over.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -773,6 +796,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Zendesk => zendesk::routes(),
         Vendor::Vicarius => vicarius::routes(),
         Vendor::Jira => jira::routes(),
+        Vendor::Workday => workday::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -800,7 +824,7 @@ async fn stats_handler(State(state): State<Arc<AppState>>) -> Response {
 /// process with a different anchor, and a smaller dataset's ids are a prefix of a
 /// larger one's. The exceptions are Duo's administrator log, which has no ids (its ids are
 /// Sluice's content ids of the entries, which include their times), Dropbox, whose events
-/// have no ids either (content ids likewise), Tailscale (content ids likewise), Snyk (content ids of items that hold
+/// have no ids either (content ids likewise), Tailscale and Workday (content ids likewise), Snyk (content ids of items that hold
 /// their times), Confluence's audit records (of the `jira` vendor; content ids
 /// likewise), and Google Workspace, whose activities are
 /// identified by their whole `id` object, time included: their ids need the same `anchor`,
@@ -835,6 +859,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Zendesk => zendesk::event_id(config, index),
         Vendor::Vicarius => vicarius::event_id(config, index),
         Vendor::Jira => jira::event_id(config, index),
+        Vendor::Workday => workday::event_id(config, index),
     }
 }
 
@@ -863,6 +888,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Zendesk => zendesk::event(config, index),
         Vendor::Vicarius => vicarius::event(config, index),
         Vendor::Jira => jira::event(config, index),
+        Vendor::Workday => workday::event(config, index),
     }
 }
 
@@ -879,7 +905,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::PagerDuty
         | Vendor::Tailscale
         | Vendor::Snyk
-        | Vendor::Jira => {
+        | Vendor::Jira
+        | Vendor::Workday => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -927,7 +954,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Vicarius
-        | Vendor::Jira => {
+        | Vendor::Jira
+        | Vendor::Workday => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -953,7 +981,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::PagerDuty
         | Vendor::Tailscale
         | Vendor::Snyk
-        | Vendor::Jira => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Jira
+        | Vendor::Workday => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox

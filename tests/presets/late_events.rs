@@ -277,6 +277,17 @@ async fn snyk_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workday_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::workday(1_500),
+        super::workday::workday_source,
+        [("WORKDAY_REFRESH_TOKEN", "sim-token")],
+        super::workday::lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_workspace_preset_is_exact_per_application_through_late_events() {
     use sluice::simulator::google_workspace::{stream_ids, APPLICATIONS};
     let keys = tempfile::tempdir().unwrap();
