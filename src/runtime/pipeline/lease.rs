@@ -1,0 +1,117 @@
+//! The run's lease on its state key: taken (or taken over from a holder that died on this
+//! host) before anything else, renewed while the run goes on, and the fence every write
+//! carries; and who this process is, for holders.
+
+use super::*;
+
+impl<'a> Pipeline<'a> {
+    /// Claims the source for this run. `false` when another worker holds it: this run then
+    /// does nothing and ends cleanly.
+    pub(super) async fn take_lease(&mut self) -> Result<bool, String> {
+        let outcome = self
+            .store
+            .acquire_lease(&self.key, &self.holder, self.lease_ttl)
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome {
+            LeaseOutcome::Acquired(lease) => {
+                self.lease = Some(lease);
+                self.renewed = Instant::now();
+                Ok(true)
+            }
+            LeaseOutcome::HeldBy {
+                holder,
+                token,
+                until,
+            } if holder_is_dead(&holder) => {
+                // A crashed run on this host (kill -9, OOM) left its lease behind: free it
+                // rather than wait out the TTL. Its commits are fenced by the new token.
+                tracing::info!(source = %self.name, holder = %holder, "taking over the lease of a process that no longer runs");
+                let stale = Lease {
+                    source: self.key.clone(),
+                    holder,
+                    token,
+                    expires_at: until,
+                };
+                self.store
+                    .release_lease(&stale)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Box::pin(self.take_lease()).await
+            }
+            LeaseOutcome::HeldBy { holder, until, .. } => {
+                self.report.skipped = Some(format!(
+                    "another worker ({holder}) holds this source until {}",
+                    crate::timefmt::rfc3339_millis(until)
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Renews the lease once a third of its time has passed, so a live worker never loses it
+    /// and a paused one loses it within `lease_ttl`.
+    pub(super) async fn keep_lease(&mut self) -> Result<(), String> {
+        let Some(lease) = &self.lease else {
+            return Ok(());
+        };
+        if self.renewed.elapsed() < self.lease_ttl / 3 {
+            return Ok(());
+        }
+        match self.store.renew_lease(lease, self.lease_ttl).await {
+            Ok(renewed) => {
+                self.lease = Some(renewed);
+                self.renewed = Instant::now();
+                Ok(())
+            }
+            // The lease still runs for a while: try again at the next page. Commits are
+            // fenced, so even a lease lost meanwhile cannot commit over a new owner.
+            Err(err @ StateError::Backend { .. })
+                if self.renewed.elapsed() < self.lease_ttl * 2 / 3 =>
+            {
+                tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    /// The fencing token every state write carries.
+    pub(super) fn fence(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |l| l.token)
+    }
+}
+
+/// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
+/// is still a different holder).
+pub fn worker_identity() -> String {
+    format!(
+        "{}/{}/{:08x}",
+        host_name(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+pub(super) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// Whether a lease holder is a process on this host that has exited. Holders on other hosts,
+/// or whose process may still run, are assumed alive: only their lease's expiry frees them.
+pub(super) fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.split('/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if host != host_name() || pid == std::process::id() {
+        return false;
+    }
+    !std::path::Path::new(&format!("/proc/{pid}")).exists() && cfg!(target_os = "linux")
+}
