@@ -1,0 +1,192 @@
+//! Alerts end to end: the real binary, the simulator as the vendor, and a local receiver as
+//! Slack, PagerDuty and a webhook. Each `sluice run --once` is a separate process, so these
+//! also prove that incidents survive a restart through the state store.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{receiver, start_simulator, TestConfig};
+use sluice::simulator::SimulatorConfig;
+
+const WEBHOOK_KEY: &str = "webhook-signing-key";
+
+/// `[[notifiers]]` pointing at `base` and one `failing` alert over `runs` runs.
+fn alerting(base: &str, runs: u32) -> String {
+    format!(
+        r#"
+[[notifiers]]
+name = "slack"
+kind = "slack"
+webhook_url = "{base}/services/T0/B0/secret"
+attempts = 2
+
+[[notifiers]]
+name = "pd"
+kind = "pagerduty"
+routing_key = "${{env:SLUICE_TEST_PD_KEY}}"
+url = "{base}/pd"
+attempts = 2
+
+[[notifiers]]
+name = "hook"
+kind = "webhook"
+url = "{base}/hook"
+secret = "${{env:SLUICE_TEST_HOOK_KEY}}"
+attempts = 2
+
+[[alerts]]
+rule = "failing"
+runs = {runs}
+notify = ["slack", "pd", "hook"]
+renotify = "1h"
+"#
+    )
+}
+
+/// Runs `sluice run --once` on `config` and returns its exit code and output.
+async fn run_once(config: &std::path::Path) -> (Option<i32>, String) {
+    let out = common::sluice()
+        .args(["run", "--once", "--config"])
+        .arg(config)
+        .env("SLUICE_TEST_PD_KEY", "pd-routing-key")
+        .env("SLUICE_TEST_HOOK_KEY", WEBHOOK_KEY)
+        .output()
+        .await
+        .expect("sluice binary runs");
+    (out.status.code(), common::output_text(&out))
+}
+
+fn write(dir: &std::path::Path, base_url: &str, token: &str, alerts: &str) -> std::path::PathBuf {
+    let mut config = TestConfig::new(base_url);
+    config.token = token;
+    config.write(dir, alerts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let rx = receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = alerting(&rx.base_url, 2);
+
+    // A wrong token: every run fails (401).
+    let broken = write(dir.path(), &sim.base_url(), "wrong-token", &alerts);
+    let (code, out) = run_once(&broken).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(rx.at("/services/T0/B0/secret").await.is_empty(), "one failure is below runs = 2");
+    for _ in 0..3 {
+        let (code, out) = run_once(&broken).await;
+        assert_eq!(code, Some(1), "{out}");
+    }
+    let slack = rx.at("/services/T0/B0/secret").await;
+    assert_eq!(slack.len(), 1, "one message for three runs over the threshold, in three processes");
+    let opened = slack[0].json();
+    assert!(opened["text"].as_str().unwrap().contains("`okta` is failing"), "{opened}");
+    let blocks = opened["blocks"].to_string();
+    assert!(blocks.contains("sluice status"), "{blocks}");
+    assert!(blocks.contains("401"), "the error is shown: {blocks}");
+
+    let pd = rx.at("/pd").await;
+    assert_eq!(pd.len(), 1);
+    let trigger = pd[0].json();
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["routing_key"], "pd-routing-key");
+    let dedup_key = trigger["dedup_key"].as_str().unwrap().to_string();
+
+    let hooks = rx.at("/hook").await;
+    assert_eq!(hooks.len(), 1);
+    let hook = &hooks[0];
+    let timestamp: i64 = hook.header("x-sluice-timestamp").unwrap().parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 300);
+    let signed = hook.header("x-sluice-signature").unwrap();
+    assert_eq!(
+        signed,
+        sluice::notify::signature(WEBHOOK_KEY.as_bytes(), timestamp, &hook.body),
+        "the signature verifies with the key"
+    );
+    assert_ne!(
+        signed,
+        sluice::notify::signature(b"another key", timestamp, &hook.body),
+        "and not with another"
+    );
+    assert_eq!(hook.json()["event"], "opened");
+
+    // Fixed: the next run succeeds and sends one recovery; the one after sends nothing.
+    let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerts);
+    for _ in 0..2 {
+        let (code, out) = run_once(&fixed).await;
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let slack = rx.at("/services/T0/B0/secret").await;
+    assert_eq!(slack.len(), 2, "one recovery message");
+    assert!(slack[1].json()["text"].as_str().unwrap().contains("recovered"));
+    let pd = rx.at("/pd").await;
+    assert_eq!(pd.len(), 2);
+    assert_eq!(pd[1].json()["event_action"], "resolve");
+    assert_eq!(pd[1].json()["dedup_key"], dedup_key.as_str(), "the same incident");
+    assert_eq!(rx.at("/hook").await[1].json()["event"], "resolved");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_notifier_changes_neither_the_exit_code_nor_the_time_much() {
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    // A port nobody listens on: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), &sim.base_url(), "wrong-token", &alerting(&base, 1));
+    let started = Instant::now();
+    let (code, out) = run_once(&config).await;
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "the source's failure, as without alerts: {out}");
+    assert!(out.contains("alert not sent"), "logged: {out}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    // A healthy run with an unreachable notifier still exits 0.
+    let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerting(&base, 1));
+    let (code, out) = run_once(&fixed).await;
+    assert_eq!(code, Some(0), "{out}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_slack_url_an_unknown_rule_and_an_unknown_notifier_fail_at_load_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "http://127.0.0.1:9";
+    let cases = [
+        (
+            alerting(base, 2).replace("/services/T0/B0/secret", "/not-a-webhook"),
+            "is not a Slack incoming webhook URL",
+        ),
+        (
+            alerting(base, 2).replace("rule = \"failing\"", "rule = \"failnig\""),
+            "unknown variant `failnig`",
+        ),
+        (
+            alerting(base, 2).replace("notify = [\"slack\",", "notify = [\"slak\","),
+            "no notifier is named `slak`",
+        ),
+        (
+            alerting(base, 2).replace("renotify = \"1h\"", "renotify = \"0s\""),
+            "renotify",
+        ),
+    ];
+    for (alerts, expected) in cases {
+        let config = write(dir.path(), "http://127.0.0.1:9", "t", &alerts);
+        let out = common::sluice()
+            .args(["check", "--config", config.to_str().unwrap()])
+            .env("SLUICE_TEST_PD_KEY", "k")
+            .env("SLUICE_TEST_HOOK_KEY", "k")
+            .output()
+            .await
+            .unwrap();
+        let text = common::output_text(&out);
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains(expected), "{expected}: {text}");
+        assert!(text.contains("sluice.toml:"), "names file and line: {text}");
+        assert!(text.contains("hint"), "{text}");
+    }
+}
