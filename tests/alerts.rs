@@ -80,6 +80,8 @@ async fn run_once(config: &std::path::Path) -> (Option<i32>, String) {
 fn write(dir: &std::path::Path, base_url: &str, token: &str, alerts: &str) -> std::path::PathBuf {
     let mut config = TestConfig::new(base_url);
     config.token = token;
+    // Every failure is a run (no breaker skips), so runs are easy to count.
+    config.extra_source = "circuit_breaker = { failures = 0 }";
     config.write(dir, alerts)
 }
 
@@ -202,4 +204,66 @@ async fn a_bad_slack_url_an_unknown_rule_and_an_unknown_notifier_fail_at_load_wi
         assert!(text.contains("sluice.toml:"), "names file and line: {text}");
         assert!(text.contains("hint"), "{text}");
     }
+}
+
+/// Starts `sluice serve` on `config`, its log in `log`.
+fn serve(config: &std::path::Path, log: &std::path::Path) -> tokio::process::Child {
+    let log = std::fs::File::create(log).unwrap();
+    common::sluice()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("SLUICE_TEST_PD_KEY", "pd-routing-key")
+        .env("SLUICE_TEST_HOOK_KEY", WEBHOOK_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("sluice serve starts")
+}
+
+/// Waits until `log` has `count` lines containing `needle`.
+async fn wait_for_lines(log: &std::path::Path, needle: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.lines().filter(|l| l.contains(needle)).count() >= count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "waited for {count} × {needle}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_alerts_once_across_a_restart_and_recovers_once() {
+    let sim = start_simulator(SimulatorConfig::okta(20)).await;
+    let rx = receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = format!(
+        "[serve]\nschedule = {{ every = \"1s\", jitter = \"0s\" }}\n{}",
+        alerting(&rx.base_url, 2)
+    );
+    let slack = "/services/T0/B0/secret";
+    let broken = write(dir.path(), &sim.base_url(), "wrong-token", &alerts);
+    let first_log = dir.path().join("first.log");
+    let mut daemon = serve(&broken, &first_log);
+    wait_for_lines(&first_log, "source run failed", 4).await;
+    // A crash (SIGKILL) and a restart: the open incident is remembered.
+    daemon.kill().await.unwrap();
+    let second_log = dir.path().join("second.log");
+    let mut daemon = serve(&broken, &second_log);
+    wait_for_lines(&second_log, "source run failed", 3).await;
+    assert_eq!(rx.at(slack).await.len(), 1, "one alert for 7 failed runs and a restart");
+    daemon.kill().await.unwrap();
+
+    let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerts);
+    let third_log = dir.path().join("third.log");
+    let mut daemon = serve(&fixed, &third_log);
+    wait_for_lines(&third_log, "source run finished", 3).await;
+    // The recovery goes out from the dispatcher's task: give it a moment.
+    wait_for_lines(&third_log, "alert sent", 3).await;
+    daemon.kill().await.unwrap();
+    let sent = rx.at(slack).await;
+    assert_eq!(sent.len(), 2, "one recovery");
+    assert!(sent[1].json()["text"].as_str().unwrap().contains("recovered"));
+    sim.shutdown().await;
 }
