@@ -53,7 +53,10 @@ fn verifies(key: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool {
     };
     let Some(expected) = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
         .collect::<Option<Vec<u8>>>()
     else {
         return false;
@@ -96,15 +99,28 @@ async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
     let broken = write(dir.path(), &sim.base_url(), "wrong-token", &alerts);
     let (code, out) = run_once(&broken).await;
     assert_eq!(code, Some(1), "{out}");
-    assert!(rx.at("/services/T0/B0/secret").await.is_empty(), "one failure is below runs = 2");
+    assert!(
+        rx.at("/services/T0/B0/secret").await.is_empty(),
+        "one failure is below runs = 2"
+    );
     for _ in 0..3 {
         let (code, out) = run_once(&broken).await;
         assert_eq!(code, Some(1), "{out}");
     }
     let slack = rx.at("/services/T0/B0/secret").await;
-    assert_eq!(slack.len(), 1, "one message for three runs over the threshold, in three processes");
+    assert_eq!(
+        slack.len(),
+        1,
+        "one message for three runs over the threshold, in three processes"
+    );
     let opened = slack[0].json();
-    assert!(opened["text"].as_str().unwrap().contains("`okta` is failing"), "{opened}");
+    assert!(
+        opened["text"]
+            .as_str()
+            .unwrap()
+            .contains("`okta` is failing"),
+        "{opened}"
+    );
     let blocks = opened["blocks"].to_string();
     assert!(blocks.contains("sluice status"), "{blocks}");
     assert!(blocks.contains("401"), "the error is shown: {blocks}");
@@ -122,9 +138,18 @@ async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
     let timestamp: i64 = hook.header("x-sluice-timestamp").unwrap().parse().unwrap();
     assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 300);
     let signed = hook.header("x-sluice-signature").unwrap();
-    assert!(verifies(WEBHOOK_KEY.as_bytes(), timestamp, &hook.body, signed), "the signature verifies with the key");
-    assert!(!verifies(b"another key", timestamp, &hook.body, signed), "and not with another");
-    assert!(!verifies(WEBHOOK_KEY.as_bytes(), timestamp - 1, &hook.body, signed), "nor with another timestamp");
+    assert!(
+        verifies(WEBHOOK_KEY.as_bytes(), timestamp, &hook.body, signed),
+        "the signature verifies with the key"
+    );
+    assert!(
+        !verifies(b"another key", timestamp, &hook.body, signed),
+        "and not with another"
+    );
+    assert!(
+        !verifies(WEBHOOK_KEY.as_bytes(), timestamp - 1, &hook.body, signed),
+        "nor with another timestamp"
+    );
     assert_eq!(hook.json()["event"], "opened");
 
     // Fixed: the next run succeeds and sends one recovery; the one after sends nothing.
@@ -135,11 +160,18 @@ async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
     }
     let slack = rx.at("/services/T0/B0/secret").await;
     assert_eq!(slack.len(), 2, "one recovery message");
-    assert!(slack[1].json()["text"].as_str().unwrap().contains("recovered"));
+    assert!(slack[1].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("recovered"));
     let pd = rx.at("/pd").await;
     assert_eq!(pd.len(), 2);
     assert_eq!(pd[1].json()["event_action"], "resolve");
-    assert_eq!(pd[1].json()["dedup_key"], dedup_key.as_str(), "the same incident");
+    assert_eq!(
+        pd[1].json()["dedup_key"],
+        dedup_key.as_str(),
+        "the same incident"
+    );
     assert_eq!(rx.at("/hook").await[1].json()["event"], "resolved");
     sim.shutdown().await;
 }
@@ -152,16 +184,30 @@ async fn an_unreachable_notifier_changes_neither_the_exit_code_nor_the_time_much
     let base = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), &sim.base_url(), "wrong-token", &alerting(&base, 1));
+    let config = write(
+        dir.path(),
+        &sim.base_url(),
+        "wrong-token",
+        &alerting(&base, 1),
+    );
     let started = Instant::now();
     let (code, out) = run_once(&config).await;
     let took = started.elapsed();
-    assert_eq!(code, Some(1), "the source's failure, as without alerts: {out}");
+    assert_eq!(
+        code,
+        Some(1),
+        "the source's failure, as without alerts: {out}"
+    );
     assert!(out.contains("alert not sent"), "logged: {out}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 
     // A healthy run with an unreachable notifier still exits 0.
-    let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerting(&base, 1));
+    let fixed = write(
+        dir.path(),
+        &sim.base_url(),
+        "sim-token",
+        &alerting(&base, 1),
+    );
     let (code, out) = run_once(&fixed).await;
     assert_eq!(code, Some(0), "{out}");
     sim.shutdown().await;
@@ -228,7 +274,10 @@ async fn wait_for_lines(log: &std::path::Path, needle: &str, count: usize) {
         if text.lines().filter(|l| l.contains(needle)).count() >= count {
             return;
         }
-        assert!(Instant::now() < deadline, "waited for {count} × {needle}:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "waited for {count} × {needle}:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -252,7 +301,11 @@ async fn the_daemon_alerts_once_across_a_restart_and_recovers_once() {
     let second_log = dir.path().join("second.log");
     let mut daemon = serve(&broken, &second_log);
     wait_for_lines(&second_log, "source run failed", 3).await;
-    assert_eq!(rx.at(slack).await.len(), 1, "one alert for 7 failed runs and a restart");
+    assert_eq!(
+        rx.at(slack).await.len(),
+        1,
+        "one alert for 7 failed runs and a restart"
+    );
     daemon.kill().await.unwrap();
 
     let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerts);
@@ -264,6 +317,9 @@ async fn the_daemon_alerts_once_across_a_restart_and_recovers_once() {
     daemon.kill().await.unwrap();
     let sent = rx.at(slack).await;
     assert_eq!(sent.len(), 2, "one recovery");
-    assert!(sent[1].json()["text"].as_str().unwrap().contains("recovered"));
+    assert!(sent[1].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("recovered"));
     sim.shutdown().await;
 }

@@ -25,8 +25,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use rand::{Rng, SeedableRng};
 use sluice::config::{ObjectStateConfig, Secret, StateConfig};
 use sluice::state::{
-    Checkpoint, DedupSet, Incident, Intent, Lease, LeaseOutcome, PostgresStore, RunRecord, SinkIntent,
-    SourceState, SqliteStore, StateError, StateStore, Window,
+    Checkpoint, DedupSet, Incident, Intent, Lease, LeaseOutcome, PostgresStore, RunRecord,
+    SinkIntent, SourceState, SqliteStore, StateError, StateStore, Window,
 };
 
 const POSTGRES_URL_VAR: &str = "SLUICE_TEST_POSTGRES_URL";

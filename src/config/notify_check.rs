@@ -35,7 +35,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
             ));
         }
         match notifier {
-            NotifierConfig::Slack(slack) => check_slack_url(&slack.webhook_url, key("webhook_url"))?,
+            NotifierConfig::Slack(slack) => {
+                check_slack_url(&slack.webhook_url, key("webhook_url"))?
+            }
             NotifierConfig::Webhook(hook) => {
                 check_url(&hook.url, key("url"))?;
                 if hook.secret.expose().is_empty() {
@@ -90,7 +92,10 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                 return Err(invalid(
                     key("sources"),
                     format!("no source is named `{name}`"),
-                    known("[[sources]]", config.sources.iter().map(|s| s.name.as_str())),
+                    known(
+                        "[[sources]]",
+                        config.sources.iter().map(|s| s.name.as_str()),
+                    ),
                 ));
             }
         }
@@ -109,7 +114,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                 "write rule = \"failing\" with runs = 3, or leave runs out",
             ));
         }
-        if alert.for_duration.is_some_and(|d| d.is_zero()) || (!failing && alert.for_duration.is_some()) {
+        if alert.for_duration.is_some_and(|d| d.is_zero())
+            || (!failing && alert.for_duration.is_some())
+        {
             return Err(invalid(
                 key("for"),
                 "`for` must be longer than zero, and only the `failing` rule takes it",
@@ -140,7 +147,9 @@ fn parse(secret: &Secret, key: &str) -> Result<Option<Url>, Invalid> {
     }
     // The URL may hold a token: the error names the key, never the value.
     match Url::parse(secret.expose()) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => Ok(Some(url)),
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => {
+            Ok(Some(url))
+        }
         _ => Err(invalid(
             key.to_string(),
             "is not an http(s) URL",

@@ -111,13 +111,20 @@ async fn act(
             (Kind::Reminder, incident)
         }
         Step::Resolve(incident) => {
-            if !store.close_incident(&incident.alert, &incident.source).await? {
+            if !store
+                .close_incident(&incident.alert, &incident.source)
+                .await?
+            {
                 return Ok(());
             }
             (Kind::Resolved, incident)
         }
     };
-    let level = if kind == Kind::Resolved { "resolved" } else { "firing" };
+    let level = if kind == Kind::Resolved {
+        "resolved"
+    } else {
+        "firing"
+    };
     tracing::warn!(alert = %incident.alert, source = %incident.source, state = level, detail = %incident.detail, "alert");
     let message = Arc::new(Message {
         kind,

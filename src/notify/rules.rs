@@ -95,11 +95,7 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
 /// `failing`: the runs failed in a row, newest first, reach `runs`, or the streak is older
 /// than `for`.
 fn failing(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
-    let streak: Vec<&RunRecord> = seen
-        .runs
-        .iter()
-        .take_while(|r| r.error.is_some())
-        .collect();
+    let streak: Vec<&RunRecord> = seen.runs.iter().take_while(|r| r.error.is_some()).collect();
     let (Some(newest), Some(oldest)) = (streak.first(), streak.last()) else {
         return if seen.runs.is_empty() {
             Condition::Unknown
@@ -275,7 +271,10 @@ mod tests {
         assert_eq!((open.alert.as_str(), open.notifications), ("failing", 1));
         // Still firing inside the interval: suppressed.
         let later = t0() + TimeDelta::minutes(59);
-        assert_eq!(step(&rule, "okta", Some(&open), &firing, later), Step::Nothing);
+        assert_eq!(
+            step(&rule, "okta", Some(&open), &firing, later),
+            Step::Nothing
+        );
         let due = t0() + TimeDelta::minutes(60);
         let Step::Renotify(again) = step(&rule, "okta", Some(&open), &firing, due) else {
             panic!("renotifies")
@@ -291,7 +290,10 @@ mod tests {
             step(&rule, "okta", Some(&again), &Condition::Clear, due),
             Step::Resolve(again.clone())
         );
-        assert_eq!(step(&rule, "okta", None, &Condition::Clear, due), Step::Nothing);
+        assert_eq!(
+            step(&rule, "okta", None, &Condition::Clear, due),
+            Step::Nothing
+        );
     }
 
     #[test]
@@ -341,14 +343,19 @@ mod tests {
             first_refusal: Some("HTTP 404".into()),
             fail_when_refused: "100%".parse().unwrap(),
         }];
-        assert!(matches!(observe(&failed), Condition::Firing { detail, .. } if detail.contains("sink `siem`")));
+        assert!(
+            matches!(observe(&failed), Condition::Firing { detail, .. } if detail.contains("sink `siem`"))
+        );
 
         let silence = alert("rule = \"silence\"");
         let quiet = Observation {
             silence: Some(Some("quiet for 7h")),
             ..seen(&[], now)
         };
-        assert!(matches!(condition(&silence, &quiet), Condition::Firing { .. }));
+        assert!(matches!(
+            condition(&silence, &quiet),
+            Condition::Firing { .. }
+        ));
         let heard = Observation {
             silence: Some(None),
             ..seen(&[], now)

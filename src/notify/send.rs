@@ -52,7 +52,9 @@ impl Dispatcher {
         };
         if let Err(err) = self.queue.try_send(job) {
             let job = match err {
-                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => job,
+                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => {
+                    job
+                }
             };
             tracing::error!(notifier = %job.notifier.name(), alert = %job.message.alert, source = %job.message.source, "alert dropped: the notification queue is full (notifiers are too slow or unreachable)");
         }

@@ -227,8 +227,8 @@ async fn index(State(app): State<AppState>) -> Response {
 mod tests {
     use super::*;
     use crate::state::{
-        Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-        StateStore,
+        Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+        StateError, StateStore,
     };
 
     /// A store whose every call fails, as a database that went away does.

@@ -34,8 +34,8 @@ use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, NoTls, Transaction};
 
 use super::{
-    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 use crate::model::Secret;
 

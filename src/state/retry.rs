@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 /// How long a call waits for an unreachable store before it fails.
@@ -153,6 +153,9 @@ impl<S: StateStore> StateStore for Retrying<S> {
     }
 
     async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
-        retry("close_incident", || self.inner.close_incident(alert, source)).await
+        retry("close_incident", || {
+            self.inner.close_incident(alert, source)
+        })
+        .await
     }
 }

@@ -9,8 +9,8 @@ use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 mod open;
@@ -476,7 +476,9 @@ impl StateStore for SqliteStore {
                 .prepare("SELECT source, doc FROM incidents ORDER BY alert, source")
                 .map_err(|e| db(path, e))?;
             let rows = stmt
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
                 .map_err(|e| db(path, e))?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| db(path, e))?;

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sluice::state::{
-    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 /// The calls a plan can fail.

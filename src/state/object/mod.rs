@@ -62,8 +62,8 @@ use backend::{Condition, Found, Objects, PutError};
 use records::{decode, encode, CheckpointDoc, IncidentsDoc, LeaseDoc, Marker, RunsDoc, FORMAT};
 
 use super::{
-    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 use crate::cloud::StoreLocation;
 use crate::state::config::ObjectStateConfig;
@@ -378,7 +378,10 @@ impl ObjectStateStore {
                 return Ok(());
             }
             doc.format = FORMAT;
-            if self.write("incidents", INCIDENTS, &doc, found.as_ref()).await? {
+            if self
+                .write("incidents", INCIDENTS, &doc, found.as_ref())
+                .await?
+            {
                 return Ok(());
             }
         }
