@@ -234,6 +234,13 @@ async fn a_bad_slack_url_an_unknown_rule_and_an_unknown_notifier_fail_at_load_wi
             alerting(base, 2).replace("renotify = \"1h\"", "renotify = \"0s\""),
             "renotify",
         ),
+        (
+            alerting(base, 2).replace(
+                "rule = \"failing\"\nruns = 2",
+                "rule = \"lag\"\nsla = \"0s\"",
+            ),
+            "`sla` must be longer than zero",
+        ),
     ];
     for (alerts, expected) in cases {
         let config = write(dir.path(), "http://127.0.0.1:9", "t", &alerts);

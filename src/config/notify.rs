@@ -132,6 +132,8 @@ pub enum AlertRule {
     Silence,
     /// A run delivered events later than `window.settle_delay` (caught by the overlap).
     LateEvents,
+    /// After a run, the newest delivered event is older than `sla`.
+    Lag,
 }
 
 impl AlertRule {
@@ -143,6 +145,7 @@ impl AlertRule {
             AlertRule::SinkRefusing => "sink_refusing",
             AlertRule::Silence => "silence",
             AlertRule::LateEvents => "late_events",
+            AlertRule::Lag => "lag",
         }
     }
 }
@@ -168,6 +171,9 @@ pub struct AlertConfig {
     /// streak) to open an incident.
     #[serde(default, rename = "for", with = "humantime_serde::option")]
     pub for_duration: Option<Duration>,
+    /// `lag`: the most the newest delivered event may trail the clock.
+    #[serde(default, with = "humantime_serde::option")]
+    pub sla: Option<Duration>,
     /// While an incident stays open, it is sent again this often.
     #[serde(default = "default_renotify", with = "humantime_serde")]
     pub renotify: Duration,

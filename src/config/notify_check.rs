@@ -123,6 +123,24 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                 "write rule = \"failing\" with for = \"30m\", or leave `for` out",
             ));
         }
+        let lag = alert.rule == AlertRule::Lag;
+        match alert.sla {
+            None if lag => {
+                return Err(invalid(
+                    key("rule"),
+                    "the `lag` rule needs an `sla`",
+                    "add sla = \"2h\": how far the newest delivered event may trail the clock (it includes the source's window.settle_delay)",
+                ))
+            }
+            Some(sla) if !lag || sla.is_zero() => {
+                return Err(invalid(
+                    key("sla"),
+                    "`sla` must be longer than zero, and only the `lag` rule takes it",
+                    "write rule = \"lag\" with sla = \"2h\" (more than the source's window.settle_delay plus its schedule's interval)",
+                ))
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -71,6 +71,7 @@ impl Message {
             AlertRule::SinkRefusing => "has a sink refusing its events",
             AlertRule::Silence => "is silent",
             AlertRule::LateEvents => "sees late events",
+            AlertRule::Lag => "lags behind its SLA",
         };
         match self.kind {
             Kind::Opened => format!("sluice: source `{}` {what}", self.source),

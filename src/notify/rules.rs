@@ -89,6 +89,28 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
             Some(report) if report.error.is_none() => Condition::Clear,
             _ => Condition::Unknown,
         },
+        AlertRule::Lag => lag(alert, report, seen.now),
+    }
+}
+
+/// `lag`: the newest delivered event (the committed high-water mark, which a failed run
+/// leaves where it was) trails the clock by more than `sla`.
+fn lag(alert: &AlertConfig, report: Option<&RunReport>, now: DateTime<Utc>) -> Condition {
+    let (Some(sla), Some(newest)) = (alert.sla, report.and_then(|r| r.high_water)) else {
+        return Condition::Unknown;
+    };
+    let behind = (now - newest).to_std().unwrap_or_default();
+    if behind <= sla {
+        return Condition::Clear;
+    }
+    Condition::Firing {
+        detail: format!(
+            "the newest delivered event is from {} ({} behind), over the sla of {} (hint: see the source's last errors with `sluice status`; a backlog catches up faster with more workers)",
+            crate::timefmt::rfc3339_millis(newest),
+            humantime::format_duration(std::time::Duration::from_secs(behind.as_secs())),
+            humantime::format_duration(sla)
+        ),
+        since: newest + chrono::TimeDelta::from_std(sla).unwrap_or_default(),
     }
 }
 
@@ -346,6 +368,28 @@ mod tests {
         assert!(
             matches!(observe(&failed), Condition::Firing { detail, .. } if detail.contains("sink `siem`"))
         );
+
+        let sla = alert("rule = \"lag\"\nsla = \"2h\"");
+        let mut ran = RunReport {
+            high_water: Some(now - TimeDelta::minutes(121)),
+            ..RunReport::default()
+        };
+        let observe = |report: &RunReport| {
+            condition(
+                &sla,
+                &Observation {
+                    report: Some(report),
+                    ..seen(&[], now)
+                },
+            )
+        };
+        assert!(
+            matches!(observe(&ran), Condition::Firing { detail, .. } if detail.contains("2h 1m behind"))
+        );
+        ran.high_water = Some(now - TimeDelta::minutes(119));
+        assert_eq!(observe(&ran), Condition::Clear);
+        ran.high_water = None;
+        assert_eq!(observe(&ran), Condition::Unknown, "nothing delivered yet");
 
         let silence = alert("rule = \"silence\"");
         let quiet = Observation {
