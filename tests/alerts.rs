@@ -330,3 +330,83 @@ async fn the_daemon_alerts_once_across_a_restart_and_recovers_once() {
         .contains("recovered"));
     sim.shutdown().await;
 }
+
+/// A minimal SMTP server on loopback that accepts every message and keeps its DATA.
+async fn fake_smtp() -> (u16, std::sync::Arc<tokio::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&mails);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = std::sync::Arc::clone(&kept);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake ESMTP\r\n").await.ok()?;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().await.push(data.take().unwrap_or_default());
+                            write.write_all(b"250 queued\r\n").await.ok()?;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(answer).await.ok()?;
+                    if verb == "QUIT" {
+                        break;
+                    }
+                }
+                Some(())
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_notifier_sends_the_alert_over_smtp() {
+    let sim = start_simulator(SimulatorConfig::okta(20)).await;
+    let (port, mails) = fake_smtp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = format!(
+        r#"
+[[notifiers]]
+name = "mail"
+kind = "email"
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "Sluice <sluice@example.com>"
+to = ["secops@example.com"]
+
+[[alerts]]
+rule = "failing"
+runs = 1
+notify = ["mail"]
+"#
+    );
+    let config = write(dir.path(), &sim.base_url(), "wrong-token", &alerts);
+    let (code, out) = run_once(&config).await;
+    assert_eq!(code, Some(1), "{out}");
+    let mails = mails.lock().await.clone();
+    assert_eq!(mails.len(), 1, "{out}");
+    assert!(mails[0].contains("secops@example.com"), "{}", mails[0]);
+    assert!(mails[0].contains("is failing"), "{}", mails[0]);
+    assert!(mails[0].contains("sluice status"), "{}", mails[0]);
+    sim.shutdown().await;
+}

@@ -30,8 +30,8 @@ pub use crate::state::config::{ObjectStateConfig, StateConfig};
 pub(crate) use load::load_str_without_secrets;
 pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
 pub use notify::{
-    AlertConfig, AlertRule, NotifierConfig, PagerDutyConfig, SlackConfig, WebhookConfig,
-    PAGERDUTY_EVENTS_URL,
+    AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
+    SmtpSecurity, WebhookConfig, PAGERDUTY_EVENTS_URL,
 };
 pub use serve::ServeConfig;
 

@@ -21,6 +21,8 @@ pub enum NotifierConfig {
     Webhook(WebhookConfig),
     /// PagerDuty Events API v2: `trigger` and `resolve` with a dedup key per incident.
     Pagerduty(PagerDutyConfig),
+    /// Email over SMTP.
+    Email(EmailConfig),
 }
 
 impl NotifierConfig {
@@ -30,6 +32,7 @@ impl NotifierConfig {
             NotifierConfig::Slack(c) => &c.name,
             NotifierConfig::Webhook(c) => &c.name,
             NotifierConfig::Pagerduty(c) => &c.name,
+            NotifierConfig::Email(c) => &c.name,
         }
     }
 
@@ -39,6 +42,7 @@ impl NotifierConfig {
             NotifierConfig::Slack(c) => c.timeout,
             NotifierConfig::Webhook(c) => c.timeout,
             NotifierConfig::Pagerduty(c) => c.timeout,
+            NotifierConfig::Email(c) => c.timeout,
         }
     }
 
@@ -48,6 +52,7 @@ impl NotifierConfig {
             NotifierConfig::Slack(c) => c.attempts,
             NotifierConfig::Webhook(c) => c.attempts,
             NotifierConfig::Pagerduty(c) => c.attempts,
+            NotifierConfig::Email(c) => c.attempts,
         }
     }
 }
@@ -99,6 +104,51 @@ pub struct PagerDutyConfig {
     #[serde(default = "default_pagerduty_url")]
     pub url: String,
     /// Time allowed for one request.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per message.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+}
+
+/// How an email notifier's SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only to a relay on the loopback interface.
+    None,
+}
+
+/// `kind = "email"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Unique name that alerts refer to.
+    pub name: String,
+    /// The SMTP server (relay) to send through.
+    pub host: String,
+    /// Its port: by default 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is protected.
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// The SMTP user, if the server wants a login.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Its password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The sender address.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// Time allowed for one delivery.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// Attempts per message.

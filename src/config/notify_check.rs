@@ -48,6 +48,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                     ));
                 }
             }
+            NotifierConfig::Email(email) => check_email(email, &key)?,
             NotifierConfig::Pagerduty(pd) => {
                 check_url(&Secret::new(pd.url.clone()), key("url"))?;
                 if pd.routing_key.expose().is_empty() {
@@ -141,6 +142,47 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+fn check_email(email: &super::EmailConfig, key: &dyn Fn(&str) -> String) -> Result<(), Invalid> {
+    if email.to.is_empty() {
+        return Err(invalid(
+            key("to"),
+            "names no recipient",
+            "list the addresses to write to, e.g. to = [\"secops@example.com\"]",
+        ));
+    }
+    for (field, address) in
+        std::iter::once(("from", &email.from)).chain(email.to.iter().map(|a| ("to", a)))
+    {
+        if address.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                key(field),
+                format!("`{address}` is not an email address"),
+                "write an address such as \"sluice@example.com\" or \"Sluice <sluice@example.com>\"",
+            ));
+        }
+    }
+    let loopback = email.host == "localhost"
+        || email
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if email.security == super::SmtpSecurity::None && !loopback {
+        return Err(invalid(
+            key("security"),
+            format!("security = \"none\" would send alerts (and any password) to `{}` unencrypted", email.host),
+            "use security = \"starttls\" (port 587) or \"tls\" (port 465); \"none\" is for a relay on 127.0.0.1 only",
+        ));
+    }
+    if email.username.is_some() != email.password.is_some() {
+        return Err(invalid(
+            key(if email.username.is_some() { "password" } else { "username" }),
+            "`username` and `password` go together",
+            "set both (password = \"${env:SMTP_PASSWORD}\"), or neither for a relay that needs no login",
+        ));
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! An incident is recorded before it is sent: a crash between the two loses that one
 //! message rather than sending it twice (the next re-notification still goes out).
 
+mod email;
 pub mod message;
 pub mod rules;
 mod send;

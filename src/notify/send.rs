@@ -123,6 +123,12 @@ fn request(notifier: &NotifierConfig, message: &Message) -> Request {
                 ],
             }
         }
+        // Sent by `email.rs`, never as an HTTP request.
+        NotifierConfig::Email(_) => Request {
+            url: String::new(),
+            body: Vec::new(),
+            headers: Vec::new(),
+        },
         NotifierConfig::Pagerduty(pd) => Request {
             url: pd.url.clone(),
             body: to_vec(message.pagerduty(pd.routing_key.expose())),
@@ -134,6 +140,9 @@ fn request(notifier: &NotifierConfig, message: &Message) -> Request {
 /// Sends one message, trying again as the notifier allows; logs the outcome. The URL is
 /// never logged: Slack's and many webhooks' URLs are credentials.
 async fn deliver(notifier: &NotifierConfig, message: &Message) {
+    if let NotifierConfig::Email(email) = notifier {
+        return super::email::deliver(email, message).await;
+    }
     let name = notifier.name();
     let client = match ClientOptions::new(notifier.timeout()).build() {
         Ok(client) => client,
