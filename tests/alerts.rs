@@ -410,3 +410,47 @@ notify = ["mail"]
     assert!(mails[0].contains("sluice status"), "{}", mails[0]);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_incident_is_repeated_after_renotify_and_a_refusing_notifier_is_tried_once() {
+    let sim = start_simulator(SimulatorConfig::okta(20)).await;
+    let rx = receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = format!(
+        r#"
+[[notifiers]]
+name = "hook"
+kind = "webhook"
+url = "{base}/hook"
+secret = "k"
+
+[[notifiers]]
+name = "refusing"
+kind = "webhook"
+url = "{base}/refuse"
+secret = "k"
+
+[[alerts]]
+rule = "failing"
+runs = 1
+renotify = "2s"
+notify = ["hook", "refusing"]
+"#,
+        base = rx.base_url
+    );
+    let config = write(dir.path(), &sim.base_url(), "wrong-token", &alerts);
+    let (_, out) = run_once(&config).await;
+    assert!(out.contains("alert refused by the notifier"), "{out}");
+    assert!(out.contains("status=403"), "logged with its answer: {out}");
+    assert_eq!(rx.at("/refuse").await.len(), 1, "a 4xx is not tried again");
+    // Inside the interval: suppressed.
+    run_once(&config).await;
+    assert_eq!(rx.at("/hook").await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    run_once(&config).await;
+    let sent = rx.at("/hook").await;
+    assert_eq!(sent.len(), 2, "repeated once the interval passed");
+    assert_eq!(sent[1].json()["event"], "reminder");
+    assert_eq!(sent[1].json()["incident"], sent[0].json()["incident"]);
+    sim.shutdown().await;
+}

@@ -1,5 +1,5 @@
-//! A local alert receiver: answers every POST with 200 and records its path, headers and
-//! body, standing in for Slack, PagerDuty and webhook endpoints.
+//! A local alert receiver: answers every POST with 200 (403 under `/refuse`) and records its
+//! path, headers and body, standing in for Slack, PagerDuty and webhook endpoints.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -84,10 +84,15 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Received>>>>, request: Request)
         .await
         .map(|b| b.to_vec())
         .unwrap_or_default();
+    let refuse = path.starts_with("/refuse");
     seen.lock().await.push(Received {
         path,
         headers,
         body,
     });
-    StatusCode::OK
+    if refuse {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    }
 }
