@@ -184,6 +184,8 @@ pub enum AlertRule {
     LateEvents,
     /// After a run, the newest delivered event is older than `sla`.
     Lag,
+    /// A run put events in the dead-letter queue.
+    DlqGrowing,
 }
 
 impl AlertRule {
@@ -196,6 +198,7 @@ impl AlertRule {
             AlertRule::Silence => "silence",
             AlertRule::LateEvents => "late_events",
             AlertRule::Lag => "lag",
+            AlertRule::DlqGrowing => "dlq_growing",
         }
     }
 }

@@ -72,6 +72,7 @@ impl Message {
             AlertRule::Silence => "is silent",
             AlertRule::LateEvents => "sees late events",
             AlertRule::Lag => "lags behind its SLA",
+            AlertRule::DlqGrowing => "is filling the dead-letter queue",
         };
         match self.kind {
             Kind::Opened => format!("sluice: source `{}` {what}", self.source),

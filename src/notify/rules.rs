@@ -90,6 +90,17 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
             _ => Condition::Unknown,
         },
         AlertRule::Lag => lag(alert, report, seen.now),
+        AlertRule::DlqGrowing => match report {
+            Some(report) if report.dead_lettered > 0 => Condition::Firing {
+                detail: format!(
+                    "the run put {} events in the dead-letter queue (hint: `sluice dlq list --source {}` shows why; fix the sink, then `sluice dlq replay --source {}`)",
+                    report.dead_lettered, seen.source, seen.source
+                ),
+                since: seen.now,
+            },
+            Some(report) if report.error.is_none() => Condition::Clear,
+            _ => Condition::Unknown,
+        },
     }
 }
 
@@ -341,6 +352,25 @@ mod tests {
         assert_eq!(observe(&report), Condition::Clear);
         report.skipped = Some("held by another worker".into());
         assert_eq!(observe(&report), Condition::Unknown);
+
+        let dlq = alert("rule = \"dlq_growing\"");
+        let grew = RunReport {
+            dead_lettered: 3,
+            ..RunReport::default()
+        };
+        let observe = |report: &RunReport| {
+            condition(
+                &dlq,
+                &Observation {
+                    report: Some(report),
+                    ..seen(&[], now)
+                },
+            )
+        };
+        assert!(
+            matches!(observe(&grew), Condition::Firing { detail, .. } if detail.contains("3 events"))
+        );
+        assert_eq!(observe(&RunReport::default()), Condition::Clear);
 
         let refusing = alert("rule = \"sink_refusing\"");
         let mut failed = RunReport {
