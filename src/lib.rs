@@ -18,6 +18,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod panic_hook;
 pub mod preset;
 pub mod redact;

@@ -28,6 +28,8 @@ const LAYERS: &[&[&str]] = &[
     &["preset"],
     &["config"],
     &["runtime"],
+    // Alerts: judged after runs, sent by notifiers.
+    &["notify"],
     &["serve"],
     &["cli"],
     // Test and fuzzing entry points may use everything.

@@ -25,8 +25,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use rand::{Rng, SeedableRng};
 use sluice::config::{ObjectStateConfig, Secret, StateConfig};
 use sluice::state::{
-    Checkpoint, DedupSet, Intent, Lease, LeaseOutcome, PostgresStore, RunRecord, SinkIntent,
-    SourceState, SqliteStore, StateError, StateStore, Window,
+    Checkpoint, DedupSet, Incident, Intent, Lease, LeaseOutcome, PostgresStore, RunRecord,
+    SinkIntent, SourceState, SqliteStore, StateError, StateStore, Window,
 };
 
 const POSTGRES_URL_VAR: &str = "SLUICE_TEST_POSTGRES_URL";
@@ -674,6 +674,55 @@ mod contract {
         ));
     }
 
+    pub async fn incidents_open_once_update_and_close_across_reopen(h: &dyn Harness) {
+        let at = |minute| Utc.with_ymd_and_hms(2026, 12, 7, 12, minute, 0).unwrap();
+        let incident = |alert: &str, source: &str, opened| Incident {
+            alert: alert.into(),
+            source: source.into(),
+            opened_at: at(opened),
+            notified_at: at(opened),
+            notifications: 1,
+            detail: "HTTP 503".into(),
+        };
+        let store = h.open().await.unwrap();
+        assert_eq!(store.incidents().await.unwrap(), []);
+        let first = incident("failing", "okta", 1);
+        assert!(store.open_incident(&first).await.unwrap());
+        // The same call again (a retry whose reply was lost) is still ours; another opening
+        // of the same alert and source is not.
+        assert!(store.open_incident(&first).await.unwrap());
+        assert!(!store
+            .open_incident(&incident("failing", "okta", 2))
+            .await
+            .unwrap());
+        assert!(store
+            .open_incident(&incident("failing", "duo", 3))
+            .await
+            .unwrap());
+        let mut renotified = first.clone();
+        renotified.notified_at = at(30);
+        renotified.notifications = 2;
+        store.update_incident(&renotified).await.unwrap();
+        // Updating a closed incident does not reopen it.
+        store
+            .update_incident(&incident("silence", "okta", 4))
+            .await
+            .unwrap();
+        drop(store);
+
+        let store = h.open().await.unwrap();
+        assert_eq!(
+            store.incidents().await.unwrap(),
+            [incident("failing", "duo", 3), renotified]
+        );
+        assert!(store.close_incident("failing", "okta").await.unwrap());
+        assert!(!store.close_incident("failing", "okta").await.unwrap());
+        assert_eq!(
+            store.incidents().await.unwrap(),
+            [incident("failing", "duo", 3)]
+        );
+    }
+
     pub async fn run_history_is_newest_first_and_pruned(h: &dyn Harness) {
         let store = h.open().await.unwrap();
         store.record_run(&run("other", 1, None)).await.unwrap();
@@ -987,6 +1036,7 @@ contract_suite!(
     writing_with_a_stale_token_is_fenced,
     releasing_lets_the_next_holder_in,
     run_history_is_newest_first_and_pruned,
+    incidents_open_once_update_and_close_across_reopen,
     status_lists_sources_that_only_ran,
     a_corrupt_checkpoint_is_reported_and_left_alone,
     a_newer_schema_is_refused_untouched,

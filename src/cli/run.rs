@@ -6,6 +6,9 @@ use super::{
 };
 use crate::runtime::{self, RunReport};
 
+/// How long `run --once` waits at the end for its alerts to go out.
+const ALERTS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Arguments of `sluice run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -55,6 +58,15 @@ pub async fn run(args: RunArgs) -> u8 {
         });
     }
     let reports = runtime::run_once(&config, &store, cancel).await;
+    if !config.alerts.is_empty() {
+        // Sent after the runs, never holding the exit longer than the bound.
+        let (alerts, sending) = crate::notify::Dispatcher::start();
+        for report in &reports {
+            crate::notify::after_run(&config, store.as_ref(), report, &alerts).await;
+        }
+        drop(alerts);
+        sending.finish(ALERTS_AT_EXIT).await;
+    }
     let code = exit_code(&reports);
     if code == EXIT_MORE_PENDING {
         crate::errln!(

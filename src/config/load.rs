@@ -332,13 +332,13 @@ fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
 }
 
 /// A semantic problem found after parsing.
-struct Invalid {
-    key: String,
-    message: String,
-    hint: String,
+pub(super) struct Invalid {
+    pub(super) key: String,
+    pub(super) message: String,
+    pub(super) hint: String,
 }
 
-fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
+pub(super) fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
     Invalid {
         key,
         message: message.into(),
@@ -407,7 +407,8 @@ fn validate(config: &Config) -> Result<(), Invalid> {
             validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
         }
     }
-    validate_serve(&config.serve)
+    validate_serve(&config.serve)?;
+    super::notify_check::validate(config)
 }
 
 /// `[serve]`: an address to listen on and a usable default schedule.

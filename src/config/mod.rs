@@ -6,6 +6,8 @@
 //! [`Secret`], which never prints its value.
 
 mod load;
+mod notify;
+mod notify_check;
 mod secret;
 mod serve;
 
@@ -28,6 +30,10 @@ pub use crate::state::config::{ObjectStateConfig, StateConfig};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use load::load_str_without_secrets;
 pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
+pub use notify::{
+    AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
+    SmtpSecurity, WebhookConfig, PAGERDUTY_EVENTS_URL,
+};
 pub use serve::ServeConfig;
 
 pub use crate::sink::config::{
@@ -55,12 +61,23 @@ pub struct Config {
     /// Settings of `sluice serve` (ignored by the other commands).
     #[serde(default)]
     pub serve: ServeConfig,
+    /// Where alerts go (`[[notifiers]]`).
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
+    /// When alerts are sent (`[[alerts]]`).
+    #[serde(default)]
+    pub alerts: Vec<AlertConfig>,
 }
 
 impl Config {
     /// The schedule `sluice serve` runs `source` on: its own, else `[serve] schedule`.
     pub fn schedule_of<'a>(&'a self, source: &'a SourceConfig) -> &'a ScheduleConfig {
         source.schedule.as_ref().unwrap_or(&self.serve.schedule)
+    }
+
+    /// The notifier named `name`.
+    pub fn notifier(&self, name: &str) -> Option<&NotifierConfig> {
+        self.notifiers.iter().find(|n| n.name() == name)
     }
 
     /// The sink settings a source refers to, in the order the source lists them.

@@ -227,8 +227,8 @@ async fn index(State(app): State<AppState>) -> Response {
 mod tests {
     use super::*;
     use crate::state::{
-        Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-        StateStore,
+        Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+        StateError, StateStore,
     };
 
     /// A store whose every call fails, as a database that went away does.
@@ -291,6 +291,18 @@ mod tests {
             &self,
             _: &str,
         ) -> Result<Vec<(String, Checkpoint)>, StateError> {
+            Err(down())
+        }
+        async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+            Err(down())
+        }
+        async fn open_incident(&self, _: &Incident) -> Result<bool, StateError> {
+            Err(down())
+        }
+        async fn update_incident(&self, _: &Incident) -> Result<(), StateError> {
+            Err(down())
+        }
+        async fn close_incident(&self, _: &str, _: &str) -> Result<bool, StateError> {
             Err(down())
         }
     }

@@ -34,6 +34,9 @@ use signals::{Request, Signals};
 /// an interrupted command).
 pub const EXIT_FORCED: u8 = 130;
 
+/// How long alerts still queued at exit may take to go out.
+const ALERTS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How the daemon was started.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -128,7 +131,8 @@ pub async fn serve(options: Options) -> Outcome {
     register_series(&generation).await;
     health.set_generation(Arc::clone(&generation));
     let stop = CancellationToken::new();
-    let mut supervisor = supervisor::Supervisor::new(stop.clone());
+    let (alerts, sending) = crate::notify::Dispatcher::start();
+    let mut supervisor = supervisor::Supervisor::new(stop.clone(), alerts);
     supervisor.apply(&generation);
     tracing::info!(
         config = %options.config.display(),
@@ -165,6 +169,9 @@ pub async fn serve(options: Options) -> Outcome {
             },
         }
     }
+    // Every dispatcher handle went with the supervisor: alerts of the last runs go out,
+    // within a bound.
+    sending.finish(ALERTS_AT_EXIT).await;
     // Answers in progress get serve.shutdown_timeout; a client cannot hold the exit longer.
     http_stop.cancel();
     if let Err(err) = server.await {

@@ -26,6 +26,8 @@ pub struct Supervisor {
     tasks: HashMap<String, SourceTask>,
     /// Tasks of removed sources, finishing a run that was in flight, by source name.
     retired: Vec<(String, JoinHandle<()>)>,
+    /// Where alerts judged after each run are queued.
+    alerts: crate::notify::Dispatcher,
 }
 
 struct SourceTask {
@@ -36,12 +38,13 @@ struct SourceTask {
 }
 
 impl Supervisor {
-    /// A supervisor with no sources yet; `stop` ends them all.
-    pub fn new(stop: CancellationToken) -> Self {
+    /// A supervisor with no sources yet; `stop` ends them all; alerts go to `alerts`.
+    pub fn new(stop: CancellationToken, alerts: crate::notify::Dispatcher) -> Self {
         Supervisor {
             stop,
             tasks: HashMap::new(),
             retired: Vec::new(),
+            alerts,
         }
     }
 
@@ -88,6 +91,7 @@ impl Supervisor {
                 receiver,
                 self.stop.clone(),
                 retire.clone(),
+                self.alerts.clone(),
             ));
             tracing::info!(source = %name, "source scheduled");
             self.tasks.insert(
@@ -133,6 +137,7 @@ async fn source_loop(
     mut generations: watch::Receiver<Arc<Generation>>,
     stop: CancellationToken,
     retire: CancellationToken,
+    alerts: crate::notify::Dispatcher,
 ) {
     for handle in previous {
         if let Err(err) = handle.await {
@@ -167,7 +172,7 @@ async fn source_loop(
             _ = sleep_or_forever(wait) => {}
         }
         let Some(started) = plan.take() else { continue };
-        let pending = run(&name, &generation, stop.child_token()).await;
+        let pending = run(&name, &generation, stop.child_token(), &alerts).await;
         last_nominal = Some(started.nominal);
         if pending {
             // Work remains (a page cap): go on at once rather than wait for the schedule.
@@ -222,8 +227,13 @@ async fn sleep_or_forever(wait: Option<std::time::Duration>) {
 
 /// One run of source `name` on `generation`, as a task of its own so that a panic in it is
 /// reported and the schedule goes on (checkpoints move only on commit, so nothing is lost).
-/// Returns whether work is pending.
-async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken) -> bool {
+/// Then judges the source's alerts. Returns whether work is pending.
+async fn run(
+    name: &str,
+    generation: &Arc<Generation>,
+    cancel: CancellationToken,
+    alerts: &crate::notify::Dispatcher,
+) -> bool {
     let generation_for_silence = Arc::clone(generation);
     let generation = Arc::clone(generation);
     let task_name = name.to_string();
@@ -238,6 +248,15 @@ async fn run(name: &str, generation: &Arc<Generation>, cancel: CancellationToken
     match handle.await {
         Ok(Some(report)) => {
             watch_silence(name, &generation_for_silence, &report);
+            // Store reads and a queue push: the sending itself happens on the dispatcher's
+            // task.
+            crate::notify::after_run(
+                &generation_for_silence.config,
+                generation_for_silence.store.as_ref(),
+                &report,
+                alerts,
+            )
+            .await;
             report.more_pending && report.error.is_none() && report.skipped.is_none()
         }
         Ok(None) => false,
@@ -331,7 +350,8 @@ path = "{lake}"
             })
         };
         let stop = CancellationToken::new();
-        let mut supervisor = Supervisor::new(stop.clone());
+        let (alerts, _sending) = crate::notify::Dispatcher::start();
+        let mut supervisor = Supervisor::new(stop.clone(), alerts);
         supervisor.apply(&generation(true));
         while sim.stats().pages_ok < 1 {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 #[async_trait]
@@ -74,5 +74,21 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
         prefix: &str,
     ) -> Result<Vec<(String, Checkpoint)>, StateError> {
         (**self).checkpoints_under(prefix).await
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        (**self).incidents().await
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        (**self).open_incident(incident).await
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        (**self).update_incident(incident).await
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        (**self).close_incident(alert, source).await
     }
 }

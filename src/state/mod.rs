@@ -73,6 +73,24 @@ pub struct SourceStatus {
     pub last_error: Option<RunRecord>,
 }
 
+/// An open alert incident: alert `alert` firing for `source` (see `crate::notify`). Kept in
+/// the store so that a restart neither sends it again nor forgets to resolve it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Incident {
+    /// The alert's name (`[[alerts]] name`, or its rule).
+    pub alert: String,
+    /// The source it fires for.
+    pub source: String,
+    /// When it opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it was last sent (at opening, then at each re-notification).
+    pub notified_at: DateTime<Utc>,
+    /// Times it was sent.
+    pub notifications: u32,
+    /// Why it is open, as last seen (already scrubbed of secrets).
+    pub detail: String,
+}
+
 /// The right to work a source, until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -227,6 +245,21 @@ pub trait StateStore: Send + Sync {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, Checkpoint)>, StateError>;
+
+    /// Every open incident, sorted by alert, then source.
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError>;
+
+    /// Records `incident` as open unless one of the same alert and source already is:
+    /// `true` when it was recorded, so of two processes opening it, one sends it.
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError>;
+
+    /// Replaces the open incident of the same alert and source (a re-notification); does
+    /// nothing when none is open.
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError>;
+
+    /// Closes the incident of `alert` for `source`: `true` when one was open (and this call
+    /// closed it), so of two processes closing it, one sends the recovery.
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError>;
 }
 
 /// A new random store id (see [`StateStore::store_id`]): 16 lowercase hex digits.

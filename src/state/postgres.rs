@@ -34,8 +34,8 @@ use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, NoTls, Transaction};
 
 use super::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 use crate::model::Secret;
 
@@ -84,6 +84,13 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO store_meta (key, value)
         VALUES ('store_id', substr(md5(random()::text || clock_timestamp()::text), 1, 16));",
+    // 3: open alert incidents (see `StateStore::open_incident`).
+    "CREATE TABLE incidents (
+        alert  TEXT NOT NULL,
+        source TEXT NOT NULL,
+        doc    TEXT NOT NULL,
+        PRIMARY KEY (alert, source)
+    );",
 ];
 
 /// Key of the advisory lock held while migrating. One key for the whole database: migrations
@@ -997,6 +1004,69 @@ async fn record_run(client: &mut Client, run: &RunRecord) -> CallResult<()> {
     Ok(())
 }
 
+async fn incidents(client: &Client) -> CallResult<Vec<Incident>> {
+    let rows = client
+        .query(
+            "SELECT source, doc FROM incidents ORDER BY alert COLLATE \"C\", source COLLATE \"C\"",
+            &[],
+        )
+        .await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (source, doc): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        found.push(decode(&source, "incident", &doc)?);
+    }
+    Ok(found)
+}
+
+async fn open_incident(client: &Client, incident: &Incident) -> CallResult<bool> {
+    let doc = encode(&incident.source, incident)?;
+    let inserted = client
+        .execute(
+            "INSERT INTO incidents (alert, source, doc) VALUES ($1, $2, $3)
+             ON CONFLICT (alert, source) DO NOTHING",
+            &[&incident.alert, &incident.source, &doc],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    // Already open: ours if a retried call had recorded it (same opening time).
+    let row = client
+        .query_opt(
+            "SELECT doc FROM incidents WHERE alert = $1 AND source = $2",
+            &[&incident.alert, &incident.source],
+        )
+        .await?;
+    let Some(row) = row else {
+        // Closed in between: another process owns this change; leave it to it.
+        return Ok(false);
+    };
+    let stored: Incident = decode(&incident.source, "incident", &row.try_get::<_, String>(0)?)?;
+    Ok(stored.opened_at == incident.opened_at)
+}
+
+async fn update_incident(client: &Client, incident: &Incident) -> CallResult<()> {
+    let doc = encode(&incident.source, incident)?;
+    client
+        .execute(
+            "UPDATE incidents SET doc = $3 WHERE alert = $1 AND source = $2",
+            &[&incident.alert, &incident.source, &doc],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn close_incident(client: &Client, alert: &str, source: &str) -> CallResult<bool> {
+    let deleted = client
+        .execute(
+            "DELETE FROM incidents WHERE alert = $1 AND source = $2",
+            &[&alert, &source],
+        )
+        .await?;
+    Ok(deleted == 1)
+}
+
 async fn recent_runs(client: &Client, source: &str, limit: usize) -> CallResult<Vec<RunRecord>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = client
@@ -1163,6 +1233,26 @@ impl StateStore for PostgresStore {
 
     async fn status(&self) -> Result<Vec<SourceStatus>, StateError> {
         let result = with_client!(self, client => status(client));
+        self.located(result)
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        let result = with_client!(self, client => incidents(client));
+        self.located(result)
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        let result = with_client!(self, client => open_incident(client, incident));
+        self.located(result)
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        let result = with_client!(self, client => update_incident(client, incident));
+        self.located(result)
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        let result = with_client!(self, client => close_incident(client, alert, source));
         self.located(result)
     }
 }

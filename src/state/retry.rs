@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 /// How long a call waits for an unreachable store before it fails.
@@ -137,5 +137,25 @@ impl<S: StateStore> StateStore for Retrying<S> {
         prefix: &str,
     ) -> Result<Vec<(String, Checkpoint)>, StateError> {
         retry("checkpoints_under", || self.inner.checkpoints_under(prefix)).await
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        retry("incidents", || self.inner.incidents()).await
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        // Safe to repeat: a retried open that had landed finds its own record and says so.
+        retry("open_incident", || self.inner.open_incident(incident)).await
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        retry("update_incident", || self.inner.update_incident(incident)).await
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        retry("close_incident", || {
+            self.inner.close_incident(alert, source)
+        })
+        .await
     }
 }

@@ -9,8 +9,8 @@ use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 mod open;
@@ -466,6 +466,82 @@ impl StateStore for SqliteStore {
                 });
             }
             Ok(statuses)
+        })
+        .await
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        self.with_conn(move |conn, path| {
+            let mut stmt = conn
+                .prepare("SELECT source, doc FROM incidents ORDER BY alert, source")
+                .map_err(|e| db(path, e))?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(|e| db(path, e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| db(path, e))?;
+            rows.iter()
+                .map(|(source, doc)| decode(source, "incident", doc))
+                .collect()
+        })
+        .await
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        let incident = incident.clone();
+        self.with_conn(move |conn, path| {
+            let tx = conn.transaction().map_err(|e| db(path, e))?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO incidents (alert, source, doc) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (alert, source) DO NOTHING",
+                    params![incident.alert, incident.source, encode(&incident)],
+                )
+                .map_err(|e| db(path, e))?;
+            let ours = if inserted == 1 {
+                true
+            } else {
+                let doc: String = tx
+                    .query_row(
+                        "SELECT doc FROM incidents WHERE alert = ?1 AND source = ?2",
+                        params![incident.alert, incident.source],
+                        |row| row.get(0),
+                    )
+                    .map_err(|e| db(path, e))?;
+                let stored: Incident = decode(&incident.source, "incident", &doc)?;
+                stored.opened_at == incident.opened_at
+            };
+            tx.commit().map_err(|e| db(path, e))?;
+            Ok(ours)
+        })
+        .await
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        let incident = incident.clone();
+        self.with_conn(move |conn, path| {
+            conn.execute(
+                "UPDATE incidents SET doc = ?3 WHERE alert = ?1 AND source = ?2",
+                params![incident.alert, incident.source, encode(&incident)],
+            )
+            .map_err(|e| db(path, e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        let (alert, source) = (alert.to_string(), source.to_string());
+        self.with_conn(move |conn, path| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM incidents WHERE alert = ?1 AND source = ?2",
+                    params![alert, source],
+                )
+                .map_err(|e| db(path, e))?;
+            Ok(deleted == 1)
         })
         .await
     }

@@ -15,6 +15,7 @@ pub mod gcs;
 pub mod kill;
 pub mod lake;
 pub mod proxy;
+pub mod receiver;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod skip;

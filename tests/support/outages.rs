@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sluice::state::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 
 /// The calls a plan can fail.
@@ -205,5 +205,21 @@ impl StateStore for Outages {
         prefix: &str,
     ) -> Result<Vec<(String, Checkpoint)>, StateError> {
         self.inner.checkpoints_under(prefix).await
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        self.inner.incidents().await
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        self.inner.open_incident(incident).await
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        self.inner.update_incident(incident).await
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        self.inner.close_incident(alert, source).await
     }
 }

@@ -10,6 +10,7 @@
 //! | `checkpoints/<key>.json` | the key's checkpoint, its commit in flight (intent) and its *fence* |
 //! | `leases/<key>.json` | the lease: holder, expiry, fencing token |
 //! | `runs/<key>.json` | the latest 100 runs, for `sluice status` |
+//! | `incidents.json` | the open alert incidents (few: one per alert and failing source) |
 //!
 //! Keys are source names and backfill windows (`okta@20231114T220000.000Z`); every document
 //! carries a `format` version.
@@ -58,11 +59,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use backend::{Condition, Found, Objects, PutError};
-use records::{decode, encode, CheckpointDoc, LeaseDoc, Marker, RunsDoc, FORMAT};
+use records::{decode, encode, CheckpointDoc, IncidentsDoc, LeaseDoc, Marker, RunsDoc, FORMAT};
 
 use super::{
-    Checkpoint, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus, StateError,
-    StateStore,
+    Checkpoint, Incident, Intent, Lease, LeaseOutcome, RunRecord, SourceState, SourceStatus,
+    StateError, StateStore,
 };
 use crate::cloud::StoreLocation;
 use crate::state::config::ObjectStateConfig;
@@ -76,6 +77,9 @@ const RUNS_KEPT: usize = 100;
 const ATTEMPTS: usize = 20;
 
 const MARKER: &str = "sluice-state.json";
+
+/// The one object that holds every open incident.
+const INCIDENTS: &str = "incidents.json";
 
 /// A [`StateStore`] in an object store or a local directory.
 pub struct ObjectStateStore {
@@ -356,6 +360,34 @@ impl ObjectStateStore {
         ))
     }
 
+    /// Reads `incidents.json`, lets `change` edit it (it says whether it changed anything),
+    /// and writes it back if it is still as read, reading anew after a lost race.
+    async fn change_incidents(
+        &self,
+        mut change: impl FnMut(&mut IncidentsDoc) -> bool,
+    ) -> Result<(), StateError> {
+        for _ in 0..ATTEMPTS {
+            let current = self
+                .read_versioned::<IncidentsDoc>("incidents", INCIDENTS)
+                .await?;
+            let (mut doc, found) = match current {
+                Some((doc, found)) => (doc, Some(found)),
+                None => (IncidentsDoc::default(), None),
+            };
+            if !change(&mut doc) {
+                return Ok(());
+            }
+            doc.format = FORMAT;
+            if self
+                .write("incidents", INCIDENTS, &doc, found.as_ref())
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(self.busy("incidents", "incidents"))
+    }
+
     /// The keys with an object under `dir` (`checkpoints/`, `runs/`).
     async fn keys_in(&self, dir: &str) -> Result<Vec<String>, StateError> {
         let names = self.objects.list(dir).await.map_err(|e| {
@@ -634,6 +666,65 @@ impl StateStore for ObjectStateStore {
             }
         }
         Ok(found)
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StateError> {
+        let doc = self
+            .read::<IncidentsDoc>("incidents", INCIDENTS)
+            .await?
+            .unwrap_or_default();
+        let mut incidents = doc.incidents;
+        incidents.sort_by(|a, b| (&a.alert, &a.source).cmp(&(&b.alert, &b.source)));
+        Ok(incidents)
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<bool, StateError> {
+        let same = |i: &Incident| i.alert == incident.alert && i.source == incident.source;
+        let mut outcome = false;
+        self.change_incidents(|doc| match doc.incidents.iter().find(|i| same(i)) {
+            // Ours if a retried call had recorded it (same opening time).
+            Some(stored) => {
+                outcome = stored.opened_at == incident.opened_at;
+                false
+            }
+            None => {
+                doc.incidents.push(incident.clone());
+                outcome = true;
+                true
+            }
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StateError> {
+        self.change_incidents(|doc| {
+            let stored = doc
+                .incidents
+                .iter_mut()
+                .find(|i| i.alert == incident.alert && i.source == incident.source);
+            match stored {
+                Some(stored) => {
+                    *stored = incident.clone();
+                    true
+                }
+                None => false,
+            }
+        })
+        .await
+    }
+
+    async fn close_incident(&self, alert: &str, source: &str) -> Result<bool, StateError> {
+        let mut closed = false;
+        self.change_incidents(|doc| {
+            let before = doc.incidents.len();
+            doc.incidents
+                .retain(|i| !(i.alert == alert && i.source == source));
+            closed = doc.incidents.len() < before;
+            closed
+        })
+        .await?;
+        Ok(closed)
     }
 }
 

@@ -81,6 +81,13 @@ pub(super) struct RunsDoc {
     pub runs: Vec<RunRecord>,
 }
 
+/// `incidents.json`: the open alert incidents of every source.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct IncidentsDoc {
+    pub format: u64,
+    pub incidents: Vec<super::super::Incident>,
+}
+
 /// Serializes a document. These plain records always serialize (no maps with non-string
 /// keys, no failing custom serializers); an error is still reported, not a panic.
 pub(super) fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, StateError> {

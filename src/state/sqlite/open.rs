@@ -42,6 +42,13 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(8))));",
+    // 4: open alert incidents (see `StateStore::open_incident`).
+    "CREATE TABLE incidents (
+        alert  TEXT NOT NULL,
+        source TEXT NOT NULL,
+        doc    TEXT NOT NULL,
+        PRIMARY KEY (alert, source)
+    );",
 ];
 
 pub(super) fn backend(path: &Path, err: impl std::fmt::Display) -> StateError {
