@@ -108,6 +108,64 @@ async fn exact_through_faults_and_kill_9(
     .await;
 }
 
+/// Every event of `sim_config`, in the one source `name`.
+fn every_event_in(name: &str, sim_config: &SimulatorConfig) -> Vec<(String, HashSet<String>)> {
+    let ids = sluice::simulator::event_ids(sim_config)
+        .into_iter()
+        .collect();
+    vec![(name.to_string(), ids)]
+}
+
+/// Runs the preset `source` (configured as its docs page shows) once with a wrong credential
+/// in `env`, which must fail the run showing each of `refusal` (the vendor's status and
+/// words), then once with the right one (`sim-token`), which must deliver each of `lakes`
+/// exactly, with no request the vendor would refuse. Returns the simulator's statistics for
+/// the vendor's own bounds.
+async fn refuses_a_wrong_credential_then_reads_exactly(
+    sim_config: SimulatorConfig,
+    source: impl Fn(&str) -> String,
+    env: &str,
+    refusal: &[&str],
+    lakes: Vec<(String, HashSet<String>)>,
+) -> sluice::simulator::SimStats {
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &source(&sim.base_url()));
+    let config = config.to_str().unwrap();
+    let wrong = sluice()
+        .args(["run", "--once", "--config", config])
+        .env(env, "not-the-credential")
+        .output()
+        .await
+        .unwrap();
+    let text = output_text(&wrong);
+    assert_eq!(wrong.status.code(), Some(1), "{text}");
+    for words in refusal {
+        assert!(
+            text.contains(words),
+            "the vendor's refusal ({words}) is shown: {text}"
+        );
+    }
+    let out = sluice()
+        .args(["run", "--once", "--config", config])
+        .env(env, "sim-token")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    for (name, expected) in lakes {
+        common::lake::check_local(&dir.path().join("lake"), &name, &sim_config)
+            .assert_holds_exactly(&expected, &format!("lake of `{name}`"));
+    }
+    let stats = sim.stats();
+    assert_eq!(
+        stats.bad_requests, 0,
+        "every request as the vendor documents it: {stats:?}"
+    );
+    sim.shutdown().await;
+    stats
+}
+
 /// As [`exact_through_faults_and_kill_9`] for a preset that expands into several sources
 /// (one per stream): each source's lake must hold exactly its `lakes` ids, once each. Returns
 /// the simulator's statistics at the end and how many runs (processes) were started.

@@ -7,8 +7,6 @@ use std::collections::HashSet;
 use sluice::simulator::duo::{stream_ids, Stream, INTEGRATION_KEY};
 use sluice::simulator::SimulatorConfig;
 
-use super::common::{output_text, sluice, start_simulator};
-
 /// The three logs of the Duo preset, configured as docs/connectors/duo.md shows.
 pub(super) fn duo_source(base_url: &str) -> String {
     let settings = format!(
@@ -52,39 +50,14 @@ async fn duo_preset_is_exact_per_log_through_faults_and_kill_9() {
 #[tokio::test]
 async fn duo_preset_reads_every_log_in_one_run_and_a_wrong_secret_is_refused() {
     let sim_config = SimulatorConfig::duo(4_500);
-    let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = super::write_config(dir.path(), &duo_source(&sim.base_url()));
-    let config = config.to_str().unwrap();
-
-    let wrong = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("DUO_SECRET_KEY", "not-the-secret")
-        .output()
-        .await
-        .unwrap();
-    let text = output_text(&wrong);
-    assert_eq!(wrong.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("HTTP 401") && text.contains("40103"),
-        "Duo's refusal is shown: {text}"
-    );
-
-    let out = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("DUO_SECRET_KEY", "sim-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let lake = dir.path().join("lake");
-    for (source, expected) in lakes(&sim_config) {
-        super::common::lake::check_local(&lake, &source, &sim_config)
-            .assert_holds_exactly(&expected, &format!("lake of `{source}`"));
-    }
-    let stats = sim.stats();
-    assert_eq!(stats.bad_requests, 0, "every request as Duo documents it");
+    let stats = super::refuses_a_wrong_credential_then_reads_exactly(
+        sim_config.clone(),
+        duo_source,
+        "DUO_SECRET_KEY",
+        &["HTTP 401", "40103"],
+        lakes(&sim_config),
+    )
+    .await;
     // 1,500 administrator entries in answers of at most 1000: narrowed, not halved forever.
     assert!(stats.requests < 80, "{stats:?}");
-    sim.shutdown().await;
 }

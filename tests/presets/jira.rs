@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use sluice::simulator::jira::{product_ids, Product, EMAIL};
 use sluice::simulator::SimulatorConfig;
 
-use super::common::{output_text, sluice, start_simulator};
-use super::{exact_per_source_through_faults_and_kill_9, preset_source, write_config, TEST_BUDGET};
+use super::{exact_per_source_through_faults_and_kill_9, preset_source, TEST_BUDGET};
 
 /// Both streams of the Jira preset, the API token from the environment.
 pub(super) fn jira_source(base_url: &str) -> String {
@@ -58,39 +57,12 @@ async fn jira_preset_is_exact_per_product_through_faults_and_kill_9() {
 async fn jira_preset_reads_both_products_and_a_wrong_token_is_refused() {
     // 3,000 records in six hours: a day's window needs two pages of 1000 per product.
     let sim_config = SimulatorConfig::jira(3_000);
-    let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &jira_source(&sim.base_url()));
-    let config = config.to_str().unwrap();
-
-    let wrong = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("ATLASSIAN_API_TOKEN", "not-the-token")
-        .output()
-        .await
-        .unwrap();
-    let text = output_text(&wrong);
-    assert_eq!(wrong.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("HTTP 401") && text.contains("not authenticated"),
-        "Jira's refusal is shown: {text}"
-    );
-
-    let out = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("ATLASSIAN_API_TOKEN", "sim-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    for (name, expected) in lakes(&sim_config) {
-        super::common::lake::check_local(&dir.path().join("lake"), &name, &sim_config)
-            .assert_holds_exactly(&expected, &format!("lake of `{name}`"));
-    }
-    let stats = sim.stats();
-    assert_eq!(
-        stats.bad_requests, 0,
-        "every request as Atlassian documents it"
-    );
-    sim.shutdown().await;
+    let _ = super::refuses_a_wrong_credential_then_reads_exactly(
+        sim_config.clone(),
+        jira_source,
+        "ATLASSIAN_API_TOKEN",
+        &["HTTP 401", "not authenticated"],
+        lakes(&sim_config),
+    )
+    .await;
 }

@@ -4,8 +4,6 @@
 
 use sluice::simulator::SimulatorConfig;
 
-use super::common::{output_text, sluice, start_simulator};
-
 /// The PagerDuty preset, configured as docs/connectors/pagerduty.md shows.
 pub(super) fn pagerduty_source(base_url: &str) -> String {
     let settings = "token = \"${env:PAGERDUTY_TOKEN}\"";
@@ -26,44 +24,16 @@ async fn pagerduty_preset_is_exact_through_faults_and_kill_9() {
 #[tokio::test]
 async fn pagerduty_preset_reads_every_record_and_a_wrong_key_is_refused() {
     let sim_config = SimulatorConfig::pagerduty(1_500);
-    let sim = start_simulator(sim_config.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = super::write_config(dir.path(), &pagerduty_source(&sim.base_url()));
-    let config = config.to_str().unwrap();
-
-    let wrong = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("PAGERDUTY_TOKEN", "not-the-key")
-        .output()
-        .await
-        .unwrap();
-    let text = output_text(&wrong);
-    assert_eq!(wrong.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("HTTP 401") && text.contains("2006"),
-        "PagerDuty's refusal is shown: {text}"
-    );
-
-    let out = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("PAGERDUTY_TOKEN", "sim-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let every = sluice::simulator::event_ids(&sim_config)
-        .into_iter()
-        .collect();
-    super::common::lake::check_local(&dir.path().join("lake"), "pagerduty", &sim_config)
-        .assert_holds_exactly(&every, "lake of `pagerduty`");
-    let stats = sim.stats();
-    assert_eq!(
-        stats.bad_requests, 0,
-        "every request as PagerDuty documents it"
-    );
+    let stats = super::refuses_a_wrong_credential_then_reads_exactly(
+        sim_config.clone(),
+        pagerduty_source,
+        "PAGERDUTY_TOKEN",
+        &["HTTP 401", "2006"],
+        super::every_event_in("pagerduty", &sim_config),
+    )
+    .await;
     // 1,500 records in pages of 100, over the windows of the lookback.
     assert!(stats.requests < 60, "{stats:?}");
-    sim.shutdown().await;
 }
 
 fn read_page(dir: &std::path::Path, name: &str) -> serde_json::Value {

@@ -7,10 +7,7 @@
 use sluice::simulator::zendesk::ADMIN_EMAIL;
 use sluice::simulator::SimulatorConfig;
 
-use super::common::{output_text, sluice, start_simulator};
-use super::{
-    exact_through_faults_and_kill_9, fixtures, preset_source, read_pages, write_config, TEST_BUDGET,
-};
+use super::{exact_through_faults_and_kill_9, fixtures, preset_source, read_pages, TEST_BUDGET};
 
 /// The Zendesk preset with `base_url` pointed at the test server, the API token from the
 /// environment.
@@ -34,39 +31,15 @@ async fn zendesk_preset_is_exact_through_faults_and_kill_9() {
 
 #[tokio::test]
 async fn every_request_is_valid_and_a_wrong_token_is_refused_with_zendesks_error() {
-    let sim = start_simulator(SimulatorConfig::zendesk(1_000)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &zendesk_source(&sim.base_url()));
-    let config = config.to_str().unwrap();
-    let wrong = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("ZENDESK_API_TOKEN", "not-the-token")
-        .output()
-        .await
-        .unwrap();
-    let text = output_text(&wrong);
-    assert_eq!(wrong.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("Couldn't authenticate you"),
-        "Zendesk's error is shown: {text}"
-    );
-    let out = sluice()
-        .args(["run", "--once", "--config", config])
-        .env("ZENDESK_API_TOKEN", "sim-token")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let stats = sim.stats();
-    assert_eq!(stats.bad_requests, 0, "{stats:?}");
-    super::common::lake::check_local(&dir.path().join("lake"), "zendesk", sim.config())
-        .assert_holds_exactly(
-            &sluice::simulator::event_ids(sim.config())
-                .into_iter()
-                .collect(),
-            "the lake holds every record",
-        );
-    sim.shutdown().await;
+    let sim_config = SimulatorConfig::zendesk(1_000);
+    super::refuses_a_wrong_credential_then_reads_exactly(
+        sim_config.clone(),
+        zendesk_source,
+        "ZENDESK_API_TOKEN",
+        &["Couldn't authenticate you"],
+        super::every_event_in("zendesk", &sim_config),
+    )
+    .await;
 }
 
 #[tokio::test]
