@@ -953,10 +953,17 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Snyk
         | Vendor::Box
         | Vendor::Zendesk
-        | Vendor::Vicarius
         | Vendor::Jira
         | Vendor::Workday => {
             let ns = timeline_of(config).visible_at_ns(index);
+            generic::timing_to_datetime(ns)
+        }
+        // Its times carry nanoseconds past the timeline's millisecond: visible no earlier.
+        Vendor::Vicarius => {
+            let timeline = timeline_of(config);
+            let ns = timeline
+                .visible_at_ns(index)
+                .max(vicarius::time_ns(&timeline, index));
             generic::timing_to_datetime(ns)
         }
         Vendor::Generic => {

@@ -78,13 +78,18 @@ fn organization_uid(seed: u64) -> String {
 }
 
 /// The time of event `index` in epoch nanoseconds: its millisecond on the timeline plus a
-/// sub-millisecond part that keeps events of the same millisecond in index order.
+/// sub-millisecond part that keeps events of the same millisecond in index order: the
+/// event's rank in its millisecond as microseconds, with arbitrary nanoseconds, for the first
+/// 999; past them (only a dense test timeline has so many) one nanosecond apart, then equal.
 pub(crate) fn time_ns(timeline: &Timeline, index: u64) -> i128 {
     let ms = timeline.published_ms(index);
     let rank = index - timeline.first_at_or_after(ms).min(index);
-    let micros = rank.min(999);
-    let nanos = hash3(0, domain::SUB_MILLI, index) % 1_000;
-    i128::from(ms) * 1_000_000 + i128::from(micros * 1_000 + nanos)
+    let sub = if rank < 999 {
+        rank * 1_000 + hash3(0, domain::SUB_MILLI, index) % 1_000
+    } else {
+        999_000 + (rank - 999).min(999)
+    };
+    i128::from(ms) * 1_000_000 + i128::from(sub)
 }
 
 /// The first index whose time in nanoseconds is at or after `ns`.
