@@ -6,10 +6,12 @@
 //! [`Secret`], which never prints its value.
 
 mod load;
+mod locate;
 mod notify;
 mod notify_check;
 mod secret;
 mod serve;
+mod validate;
 
 use serde::Deserialize;
 
@@ -29,12 +31,13 @@ pub use crate::source::config::{
 pub use crate::state::config::{ObjectStateConfig, StateConfig};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use load::load_str_without_secrets;
-pub use load::{load, load_str, load_without_secrets, ConfigError, MAX_WORKERS};
+pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use notify::{
     AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
     SmtpSecurity, WebhookConfig, PAGERDUTY_EVENTS_URL,
 };
 pub use serve::ServeConfig;
+pub use validate::MAX_WORKERS;
 
 pub use crate::sink::config::{
     BatchFormat, ElasticsearchConfig, HecConfig, HttpSinkConfig, LakeConfig, Share, SinkConfig,
