@@ -152,6 +152,35 @@ async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
     );
     assert_eq!(hook.json()["event"], "opened");
 
+    // `status` shows the open incident, in both forms.
+    let status = |json: bool| {
+        let config = broken.clone();
+        async move {
+            let mut args = vec!["status", "--config", config.to_str().unwrap()];
+            if json {
+                args.push("--json");
+            }
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+                .args(&args)
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let rows: serde_json::Value = serde_json::from_str(&status(true).await).unwrap();
+    let incidents = &rows[0]["incidents"];
+    assert_eq!(incidents.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(incidents[0]["notifications"], 1, "{rows}");
+    assert!(
+        incidents[0]["detail"].as_str().unwrap().contains("401"),
+        "{rows}"
+    );
+    assert!(
+        status(false).await.contains("  alert        "),
+        "the table shows it"
+    );
+
     // Fixed: the next run succeeds and sends one recovery; the one after sends nothing.
     let fixed = write(dir.path(), &sim.base_url(), "sim-token", &alerts);
     for _ in 0..2 {
@@ -173,6 +202,12 @@ async fn a_failing_source_alerts_once_across_processes_then_recovers_once() {
         "the same incident"
     );
     assert_eq!(rx.at("/hook").await[1].json()["event"], "resolved");
+    let rows: serde_json::Value = serde_json::from_str(&status(true).await).unwrap();
+    assert_eq!(
+        rows[0]["incidents"],
+        serde_json::json!([]),
+        "closed: {rows}"
+    );
     sim.shutdown().await;
 }
 

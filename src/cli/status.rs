@@ -7,7 +7,7 @@ mod health;
 use health::Health;
 
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
-use crate::state::SourceStatus;
+use crate::state::{Incident, SourceStatus};
 use crate::timefmt::rfc3339_millis;
 
 /// Arguments of `sluice status`.
@@ -79,18 +79,29 @@ pub async fn status(args: StatusArgs) -> u8 {
         };
         healths.push(health);
     }
+    // Open alert incidents, by source. Reading them must not hide the rest of the status.
+    let incidents = match store.incidents().await {
+        Ok(incidents) => incidents,
+        Err(err) => {
+            crate::errln!("warning: cannot read the open alert incidents: {err}");
+            Vec::new()
+        }
+    };
+    let open_for = |source: &str| -> Vec<&Incident> {
+        incidents.iter().filter(|i| i.source == source).collect()
+    };
     if args.json {
         let rows: Vec<_> = statuses
             .iter()
             .zip(&healths)
-            .map(|(status, health)| json_row(status, health.as_ref()))
+            .map(|(status, health)| json_row(status, health.as_ref(), &open_for(&status.source)))
             .collect();
         crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        print_table(&statuses, &healths);
+        print_table(&statuses, &healths, &open_for);
     }
     // Loud for scripts and monitors: any source failing, parked or stale is a non-zero exit.
     if healths.iter().flatten().any(Health::is_bad) {
@@ -107,7 +118,11 @@ fn lag_seconds(status: &SourceStatus) -> Option<i64> {
         .map(|hw| (Utc::now() - hw).num_seconds())
 }
 
-fn json_row(status: &SourceStatus, health: Option<&Health>) -> serde_json::Value {
+fn json_row(
+    status: &SourceStatus,
+    health: Option<&Health>,
+    incidents: &[&Incident],
+) -> serde_json::Value {
     serde_json::json!({
         "source": status.source,
         "health": health.map(Health::state),
@@ -132,10 +147,21 @@ fn json_row(status: &SourceStatus, health: Option<&Health>) -> serde_json::Value
         "commit_in_flight": status.commit_in_flight,
         "last_run": status.last_run,
         "last_error": status.last_error,
+        "incidents": incidents.iter().map(|i| serde_json::json!({
+            "alert": i.alert,
+            "opened_at": i.opened_at,
+            "notified_at": i.notified_at,
+            "notifications": i.notifications,
+            "detail": i.detail,
+        })).collect::<Vec<_>>(),
     })
 }
 
-fn print_table(statuses: &[SourceStatus], healths: &[Option<Health>]) {
+fn print_table<'a>(
+    statuses: &[SourceStatus],
+    healths: &[Option<Health>],
+    open_for: &dyn Fn(&str) -> Vec<&'a Incident>,
+) {
     for (s, health) in statuses.iter().zip(healths) {
         let c = &s.checkpoint;
         let time =
@@ -193,6 +219,15 @@ fn print_table(statuses: &[SourceStatus], healths: &[Option<Health>]) {
                 "  last error   {}: {}",
                 rfc3339_millis(run.finished_at),
                 run.error.as_deref().unwrap_or_default()
+            );
+        }
+        for incident in open_for(&s.source) {
+            crate::outln!(
+                "  alert        {} open since {} (sent {} times): {}",
+                incident.alert,
+                rfc3339_millis(incident.opened_at),
+                incident.notifications,
+                incident.detail
             );
         }
     }
