@@ -649,7 +649,14 @@ pub(crate) fn request_base(headers: &axum::http::HeaderMap, app: &AppState) -> S
     format!("http://{authority}")
 }
 
+/// Whether a `Host` header can stand in for the simulator's own address: plausible
+/// characters, and a URL base that parses (`a:b:c` or a stray `[` do not), so that profiles
+/// building links from [`request_base`] never meet an unparseable base.
 fn is_plausible_authority(host: &str) -> bool {
+    is_plausible_host_text(host) && url::Url::parse(&format!("http://{host}/")).is_ok()
+}
+
+fn is_plausible_host_text(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255
         && host
@@ -1013,6 +1020,17 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_header_that_makes_no_url_is_not_taken_as_the_base() {
+        for host in ["127.0.0.1:8080", "localhost", "[::1]:9000", "sim.example_1"] {
+            assert!(is_plausible_authority(host), "{host}");
+        }
+        // Characters the simple check lets through, but no URL base.
+        for host in ["a:b:c", "[", "host:port", ":"] {
+            assert!(!is_plausible_authority(host), "{host}");
+        }
+    }
 
     #[test]
     fn vendor_names_round_trip() {

@@ -293,7 +293,8 @@ async fn list_audit_logs(
     let base = super::request_base(&headers, &app);
     let link = |param: &str, cursor: &Option<String>| -> Value {
         cursor.as_ref().map_or(Value::Null, |cursor| {
-            let mut url = url::Url::parse(&format!("{base}{AUDIT_LOGS_PATH}")).expect("a URL");
+            let mut url = url::Url::parse(&format!("{base}{AUDIT_LOGS_PATH}"))
+                .expect("request_base gives a base that parses as a URL");
             url.query_pairs_mut()
                 .extend_pairs(&query.kept)
                 .append_pair(param, cursor);
