@@ -229,3 +229,64 @@ async fn object_store_waits_out_outages_of_every_call_and_lost_replies_are_not_m
         );
     }
 }
+
+/// Takeovers: another worker takes the lease over at the first checkpoint commit of each of
+/// [`TAKEOVERS`] runs in a row, more than `circuit_breaker.failures`.
+fn takeovers(call: Call, n: u64) -> Option<Fault> {
+    (call == Call::Commit && n <= TAKEOVERS).then_some(Fault::Fenced)
+}
+
+const TAKEOVERS: u64 = 6;
+
+/// A worker whose lease was taken over (paused past it, in a fleet of daemons) stops without
+/// committing: a handover, reported as a skip and never as a failure, so however often it
+/// happens the circuit breaker stays closed and the fleet goes on; the next run delivers
+/// every event exactly once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lease_taken_over_is_a_handover_that_never_opens_the_circuit_breaker() {
+    let sim_config = SimulatorConfig::okta(EVENTS);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = "[state]\nkind = \"sqlite\"\npath = \"state.db\"\n";
+    let config_path = write_config(dir.path(), &sim.base_url(), sqlite);
+    let config = sluice::config::load(&config_path).expect("the test config loads");
+    let record = Arc::new(Mutex::new(Record::default()));
+    let kept = record.clone();
+    let store = sluice::state::open_layered(&config.state, move |inner| {
+        Box::new(Outages::new(inner, takeovers, kept))
+    })
+    .await
+    .expect("the store opens");
+    let source = &config.sources[0];
+    assert!((source.circuit_breaker.failures as u64) < TAKEOVERS);
+
+    for run in 1..=TAKEOVERS {
+        let reports =
+            sluice::runtime::run_once(&config, &store, tokio_util::sync::CancellationToken::new())
+                .await;
+        let report = &reports[0];
+        assert_eq!(report.error, None, "run {run}: a handover is not a failure");
+        assert!(
+            report
+                .skipped
+                .as_deref()
+                .is_some_and(|why| why.contains("taken over")),
+            "run {run} says it was handed over: {report:?}"
+        );
+    }
+    assert_eq!(
+        record.lock().unwrap().injected(Call::Commit, Fault::Fenced),
+        TAKEOVERS
+    );
+    let parked = sluice::runtime::parked(source, store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(parked, None, "handovers never open the circuit breaker");
+
+    let reports =
+        sluice::runtime::run_once(&config, &store, tokio_util::sync::CancellationToken::new())
+            .await;
+    assert_eq!(reports[0].error, None, "{:?}", reports[0]);
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    sim.shutdown().await;
+}

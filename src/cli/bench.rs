@@ -159,7 +159,7 @@ async fn time_run(
         .next()
         .ok_or("the bench config has no source")?;
     if let Some(error) = report.error {
-        return Err(error);
+        return Err(error.to_string());
     }
     let contents = crate::sink::lake::read_lake(&dir.join("lake"), "okta")
         .map_err(|e| format!("cannot read the lake: {e}"))?;

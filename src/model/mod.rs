@@ -1,13 +1,15 @@
 //! The leaf of the crate: plain data every component shares (credentials, time formats and
-//! arithmetic, the order of a listing, schedules, configuration problems). It imports nothing
+//! arithmetic, the order of a listing, schedules, the kinds of failure, configuration problems). It imports nothing
 //! else of the crate, so every other module may use it.
 
+pub mod failure;
 pub mod order;
 pub mod schedule;
 pub mod secret;
 pub mod timefmt;
 pub mod timemath;
 
+pub use failure::FailureKind;
 pub use order::SortOrder;
 pub use secret::Secret;
 pub use timefmt::TimeFormat;

@@ -63,7 +63,7 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
             None => Condition::Unknown,
             Some(report) => match crate::runtime::refusal_error(seen.source, &report.sinks) {
                 Some(error) => Condition::Firing {
-                    detail: error,
+                    detail: error.to_string(),
                     since: seen.now,
                 },
                 None if report.error.is_none() => Condition::Clear,
@@ -375,7 +375,10 @@ mod tests {
         let refusing = alert("rule = \"sink_refusing\"");
         let mut failed = RunReport {
             source: "okta".into(),
-            error: Some("HTTP 500 from the API".into()),
+            error: Some(crate::runtime::RunError::new(
+                crate::runtime::FailureKind::Server,
+                "HTTP 500 from the API",
+            )),
             ..RunReport::default()
         };
         let observe = |report: &RunReport| {

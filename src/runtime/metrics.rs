@@ -136,7 +136,12 @@ pub fn record_run(report: &RunReport) {
     } else {
         "ok"
     };
-    metrics::counter!(RUNS, "source" => source.clone(), "outcome" => outcome).increment(1);
+    match &report.error {
+        // Failed runs say why, so a dashboard tells a revoked token from a full disk.
+        Some(error) => metrics::counter!(RUNS, "source" => source.clone(), "outcome" => outcome, "kind" => error.kind().as_str()),
+        None => metrics::counter!(RUNS, "source" => source.clone(), "outcome" => outcome),
+    }
+    .increment(1);
     metrics::counter!(EVENTS_DELIVERED, "source" => source.clone())
         .increment(report.events.saturating_sub(report.refused_events));
     for tally in &report.sinks {

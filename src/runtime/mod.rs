@@ -4,6 +4,7 @@
 //! Within a source, its live tail and its backfill windows are worked by up to `workers`
 //! pipelines at once (see `workers.rs`).
 
+pub mod error;
 mod listing_guard;
 pub mod metrics;
 mod out_of_range;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::state::DEFAULT_LEASE_TTL;
+pub use error::{FailureKind, RunError};
 pub use pipeline::{
     backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
 };
@@ -56,7 +58,7 @@ pub async fn run_source(
         // Not recorded as a run: the cooldown counts from the last real failure.
         return RunReport {
             source: source.name.clone(),
-            error: Some(open),
+            error: Some(RunError::new(FailureKind::CircuitOpen, open)),
             ..RunReport::default()
         };
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use super::error::{FailureKind, RunError};
 use crate::config::Share;
 use crate::sink::Rejected;
 
@@ -76,18 +77,19 @@ pub(super) fn add(run: &mut Vec<SinkTally>, tally: SinkTally) {
 }
 
 /// The error that fails a run of `source` whose sinks refused too much, if any did.
-pub fn refusal_error(source: &str, tallies: &[SinkTally]) -> Option<String> {
+pub fn refusal_error(source: &str, tallies: &[SinkTally]) -> Option<RunError> {
     let tally = tallies
         .iter()
         .find(|t| t.fail_when_refused.reached_by(t.refused, t.offered))?;
-    Some(format!(
+    let message = format!(
         "sink `{}` refused {} of the {} events offered in this run (first refusal: {}); that reaches its fail_when_refused = \"{}\". The refused events are kept in the dead-letter queue (hint: fix the sink, e.g. its URL, token or index, then `sluice dlq replay --source {source}`)",
         tally.sink,
         tally.refused,
         tally.offered,
         tally.first_refusal.as_deref().unwrap_or("no reason given"),
         tally.fail_when_refused,
-    ))
+    );
+    Some(RunError::new(FailureKind::SinkRefused, message))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::error::{FailureKind, RunError};
 use super::pipeline::{backfill_step, Pipeline, RunReport, SplitPolicy};
 use crate::config::{Config, SourceConfig};
 use crate::sink::{self, Sink};
@@ -67,7 +68,7 @@ pub async fn work_source(
     let started = std::time::Instant::now();
     let http = match HttpSource::new(source) {
         Ok(http) => Arc::new(http),
-        Err(error) => return failed(source, error.to_string()),
+        Err(error) => return failed(source, RunError::source(&error)),
     };
     let shared = Arc::new(Shared {
         config: Arc::new(config.clone()),
@@ -115,7 +116,13 @@ pub async fn work_source(
             Ok(worked) => reports.extend(worked),
             // A worker that panicked committed nothing past its last commit: report it.
             Err(err) => {
-                let failure = failed(source, format!("worker {i} stopped unexpectedly: {err}"));
+                let failure = failed(
+                    source,
+                    RunError::new(
+                        FailureKind::Internal,
+                        format!("worker {i} stopped unexpectedly: {err}"),
+                    ),
+                );
                 if i == 0 && plan.tail {
                     reports.insert(0, failure);
                 } else {
@@ -205,9 +212,9 @@ impl Shared {
     /// before it was taken or found finished by this run. The finished windows are listed
     /// once per run (a year of hourly windows is thousands of checkpoints); a window another
     /// process finishes meanwhile is taken, found finished by its pipeline, and passed.
-    async fn next_window(&self) -> Result<Option<(BackfillWindow, DedupSet)>, String> {
+    async fn next_window(&self) -> Result<Option<(BackfillWindow, DedupSet)>, RunError> {
         let name = &self.source.name;
-        let state = self.store.load(name).await.map_err(|e| e.to_string())?;
+        let state = self.store.load(name).await?;
         if state.checkpoint.backfills.is_empty() {
             return Ok(None);
         }
@@ -235,10 +242,8 @@ impl Shared {
     }
 
     /// Keys of the source's backfill windows that are finished.
-    async fn finished_windows(&self) -> Result<HashSet<String>, String> {
-        crate::state::finished_windows(self.store.as_ref(), &self.source.name)
-            .await
-            .map_err(|e| e.to_string())
+    async fn finished_windows(&self) -> Result<HashSet<String>, RunError> {
+        Ok(crate::state::finished_windows(self.store.as_ref(), &self.source.name).await?)
     }
 
     /// Whether a backfill still has windows to work (after this run's workers stopped).
@@ -260,7 +265,7 @@ impl Shared {
     }
 
     /// The sinks (and dead-letter queue) of one state key.
-    fn sinks(&self, key: &str) -> Result<SinkSet, String> {
+    fn sinks(&self, key: &str) -> Result<SinkSet, RunError> {
         let name = &self.source.name;
         let sinks = self
             .config
@@ -268,14 +273,14 @@ impl Shared {
             .into_iter()
             .map(|sink| sink::build_for_key(sink, name, key))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| RunError::new(FailureKind::Config, e.to_string()))?;
         let dead_letter = match &self.config.dead_letter {
             Some(queue) => {
-                let lake = queue.as_lake()?;
-                Some(
-                    Box::new(sink::LakeSink::for_key(&lake, name, key).map_err(|e| e.to_string())?)
-                        as Box<dyn Sink>,
-                )
+                let setup = |e: String| RunError::new(FailureKind::Config, e);
+                let lake = queue.as_lake().map_err(setup)?;
+                let queue =
+                    sink::LakeSink::for_key(&lake, name, key).map_err(|e| setup(e.to_string()))?;
+                Some(Box::new(queue) as Box<dyn Sink>)
             }
             None => None,
         };
@@ -296,7 +301,7 @@ struct Claims {
 type SinkSet = (Vec<Box<dyn Sink>>, Option<Box<dyn Sink>>);
 
 /// A run that failed before it could start.
-fn failed(source: &SourceConfig, error: String) -> RunReport {
+fn failed(source: &SourceConfig, error: RunError) -> RunReport {
     RunReport {
         source: source.name.clone(),
         error: Some(error),

@@ -21,6 +21,7 @@ use super::rate_limit::{
 use super::raw::RawJson;
 use super::request::PageRequest;
 use super::SourceError;
+use crate::model::FailureKind;
 use crate::net::{self, BodyError, ClientOptions, NetError};
 use crate::source::auth::config::AuthConfig;
 use crate::source::config::{HttpConfig, HttpMethod, RateLimitConfig};
@@ -59,7 +60,7 @@ enum Attempt {
 /// report the outage as a failure, not as work left for later.
 #[derive(Debug, Default)]
 pub struct RetryWatch {
-    failing: Mutex<Option<String>>,
+    failing: Mutex<Option<(FailureKind, String)>>,
 }
 
 impl RetryWatch {
@@ -72,11 +73,12 @@ impl RetryWatch {
         ) {
             return;
         }
-        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((error.failure_kind(), error.to_string()));
     }
 
-    /// The last failure of an attempt that is being retried, if any.
-    pub fn failing(&self) -> Option<String> {
+    /// The last failure of an attempt that is being retried, if any, with its kind.
+    pub fn failing(&self) -> Option<(FailureKind, String)> {
         self.failing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -546,7 +548,7 @@ mod tests {
             status: 503,
             body: "down".into(),
         });
-        assert!(watch.failing().unwrap().contains("HTTP 503"));
+        assert!(watch.failing().unwrap().1.contains("HTTP 503"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub use http::RetryWatch;
 pub use raw::RawJson;
 pub use records::{lookup, Record};
 
+use crate::model::FailureKind;
 use crate::state::{PageRef, Window};
 use config::{RecordsMissing, SourceConfig};
 use http::HttpClient;
@@ -127,6 +128,32 @@ pub enum SourceError {
         /// The last attempt's error.
         last: Box<SourceError>,
     },
+}
+
+impl SourceError {
+    /// What kind of failure this is, for the circuit breaker, metrics and `status`.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            SourceError::Setup(_) | SourceError::Redirect { .. } => FailureKind::Config,
+            SourceError::Transport { .. } | SourceError::TokenEndpoint { .. } => {
+                FailureKind::Network
+            }
+            SourceError::Status { status, .. } => match status {
+                401 => FailureKind::Auth,
+                403 => FailureKind::Permission,
+                429 => FailureKind::RateLimited,
+                500..=599 => FailureKind::Server,
+                // A wrong path (404) or parameters the API refuses (400, 422): the config.
+                _ => FailureKind::Config,
+            },
+            SourceError::RateLimited { .. } => FailureKind::RateLimited,
+            SourceError::NotJson { .. }
+            | SourceError::TooLarge { .. }
+            | SourceError::ForeignOrigin { .. }
+            | SourceError::Shape { .. } => FailureKind::BadResponse,
+            SourceError::GaveUp { last, .. } => last.failure_kind(),
+        }
+    }
 }
 
 fn status_hint(status: u16) -> &'static str {

@@ -38,6 +38,8 @@ pub enum Fault {
     Down,
     /// The call is made, then its reply is lost.
     LostReply,
+    /// The call is refused as fenced: another worker took the lease over.
+    Fenced,
 }
 
 /// Which calls fail: given a call's kind and its number among the calls of that kind
@@ -118,6 +120,11 @@ impl Outages {
                 let _ = made.await;
                 Err(self.outage(call, Fault::LostReply))
             }
+            Some(Fault::Fenced) => Err(StateError::Fenced {
+                source_name: "test store".into(),
+                held: 1,
+                current: 2,
+            }),
             None => made.await,
         }
     }

@@ -7,14 +7,12 @@ impl<'a> Pipeline<'a> {
     /// Moves the frontier of each backfill in progress over its finished windows (dropping
     /// finished backfills), then splits a new backlog into windows if the policy asks for
     /// it; commits the plan.
-    pub(super) async fn plan_backfills(&mut self, horizon: DateTime<Utc>) -> Result<(), String> {
+    pub(super) async fn plan_backfills(&mut self, horizon: DateTime<Utc>) -> Result<(), RunError> {
         let Some(policy) = self.split else {
             return Ok(());
         };
         if !self.pending.backfills.is_empty() {
-            let finished = crate::state::finished_windows(self.store, &self.name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let finished = crate::state::finished_windows(self.store, &self.name).await?;
             let name = self.name.clone();
             for backfill in &mut self.pending.backfills {
                 backfill

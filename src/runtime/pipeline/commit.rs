@@ -5,12 +5,8 @@ use super::*;
 
 impl<'a> Pipeline<'a> {
     /// Finishes a commit a crashed run left half done, then clears leftover staging.
-    pub(super) async fn recover(&mut self) -> Result<(), String> {
-        let state = self
-            .store
-            .load(&self.key)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub(super) async fn recover(&mut self) -> Result<(), RunError> {
+        let state = self.store.load(&self.key).await?;
         if self.backfill_window.is_none() && state.checkpoint.seq == 0 && state.intent.is_none() {
             self.refuse_if_published_before().await?;
         }
@@ -24,7 +20,9 @@ impl<'a> Pipeline<'a> {
             self.committed = intent.next;
         }
         for sink in self.sinks.iter_mut().chain(self.dead_letter.iter_mut()) {
-            sink.discard_staged().await.map_err(|e| e.to_string())?;
+            sink.discard_staged()
+                .await
+                .map_err(|e| RunError::sink(&e))?;
         }
         self.pending = self.committed.clone();
         if let Some((window, seed)) = &self.backfill_window {
@@ -44,14 +42,17 @@ impl<'a> Pipeline<'a> {
     /// holds its objects: that happens when the state store was lost or replaced, and
     /// starting again from the lookback would deliver every event a second time. The run
     /// fails, pointing to `sluice state recover --from-lake`.
-    pub(super) async fn refuse_if_published_before(&mut self) -> Result<(), String> {
+    pub(super) async fn refuse_if_published_before(&mut self) -> Result<(), RunError> {
         for sink in &mut self.sinks {
-            let found = sink.published_before().await.map_err(|e| e.to_string())?;
+            let found = sink
+                .published_before()
+                .await
+                .map_err(|e| RunError::sink(&e))?;
             if let Some(found) = found {
-                return Err(format!(
+                return Err(RunError::new(FailureKind::State, format!(
                     "source `{name}`: the state store has no checkpoint for it, but {found}; starting from the lookback would deliver its events again. If the state store was lost or replaced, rebuild the checkpoint from the lake with `sluice state recover --from-lake --source {name}`, then run again (hint: to deliver everything again on purpose, move the source's objects out of the lake first)",
                     name = self.name
-                ));
+                )));
             }
         }
         Ok(())
@@ -59,7 +60,7 @@ impl<'a> Pipeline<'a> {
 
     /// Commits everything staged: sinks prepare, the intent is recorded, sinks publish, and
     /// only then does the checkpoint move.
-    pub(super) async fn commit(&mut self) -> Result<(), String> {
+    pub(super) async fn commit(&mut self) -> Result<(), RunError> {
         if self.pending == self.committed {
             return Ok(());
         }
@@ -71,7 +72,7 @@ impl<'a> Pipeline<'a> {
         let mut letters = Vec::new();
         let mut refusals = CommitRefusals::default();
         for sink in &mut self.sinks {
-            if let Some(payload) = sink.prepare(&batch).await.map_err(|e| e.to_string())? {
+            if let Some(payload) = sink.prepare(&batch).await.map_err(|e| RunError::sink(&e))? {
                 sinks.push(SinkIntent {
                     sink: sink.name().to_string(),
                     payload,
@@ -99,10 +100,7 @@ impl<'a> Pipeline<'a> {
             // recorded the intent, and keeping staged objects is always safe (the next run
             // publishes them, or cleans them when no intent was recorded).
             self.intent_recorded = true;
-            self.store
-                .prepare(&self.key, &intent, self.fence())
-                .await
-                .map_err(|e| e.to_string())?;
+            self.store.prepare(&self.key, &intent, self.fence()).await?;
             self.publish(&intent).await?;
         }
         self.keep_lease().await?;
@@ -123,31 +121,28 @@ impl<'a> Pipeline<'a> {
     /// Moves the checkpoint to `next`, waiting out a state store that is briefly unreachable.
     /// A write whose reply was lost may have landed: a retry that finds exactly `next`
     /// stored counts as done, so nothing is committed (or published) twice.
-    pub(super) async fn commit_checkpoint(&mut self, next: &Checkpoint) -> Result<(), String> {
+    pub(super) async fn commit_checkpoint(&mut self, next: &Checkpoint) -> Result<(), RunError> {
         let mut delays = crate::state::retry::backoff();
         let mut unsure = false;
         loop {
             match self.store.commit(&self.key, next, self.fence()).await {
                 Ok(()) => return Ok(()),
                 Err(StateError::Conflict { found, .. }) if unsure && found == next.seq => {
-                    let stored = self
-                        .store
-                        .load(&self.key)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let stored = self.store.load(&self.key).await?;
                     if stored.checkpoint == *next && stored.intent.is_none() {
                         return Ok(());
                     }
-                    return Err(format!(
+                    // The other worker owns the source now, as when a lease is taken over.
+                    return Err(RunError::new(FailureKind::HandedOver, format!(
                         "source `{}`: commit {} was made by another worker while the state store was unreachable; this worker stops without committing",
                         self.name, next.seq
-                    ));
+                    )));
                 }
                 Err(err @ StateError::Backend { .. }) => {
                     self.store_pause(err, &mut delays).await?;
                     unsure = true;
                 }
-                Err(err) => return Err(err.to_string()),
+                Err(err) => return Err(err.into()),
             }
         }
     }
@@ -158,12 +153,12 @@ impl<'a> Pipeline<'a> {
         &mut self,
         err: StateError,
         delays: &mut impl Iterator<Item = Duration>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let Some(delay) = delays.next() else {
-            return Err(format!(
+            return Err(RunError::new(FailureKind::State, format!(
                 "{err} (gave up after retrying for {}s; nothing past the last commit was recorded, the next run resumes there)",
                 crate::state::retry::RETRY_FOR.as_secs()
-            ));
+            )));
         };
         tracing::warn!(source = %self.name, error = %err, retry_in_ms = delay.as_millis() as u64, "state store unreachable; commits wait for it");
         tokio::time::sleep(delay).await;
@@ -176,7 +171,7 @@ impl<'a> Pipeline<'a> {
         &mut self,
         letters: &[Envelope],
         batch: &str,
-    ) -> Result<Option<SinkIntent>, String> {
+    ) -> Result<Option<SinkIntent>, RunError> {
         let first = letters
             .first()
             .and_then(|letter| letter.data.to_value().ok())
@@ -185,25 +180,25 @@ impl<'a> Pipeline<'a> {
         let queue = match self.dead_letter.as_mut() {
             Some(queue) => queue,
             None if letters.is_empty() => return Ok(None),
-            None => return Err(format!(
+            None => return Err(RunError::new(FailureKind::SinkRefused, format!(
                 "{} events were refused by a sink (first: {first}) and no [dead_letter] queue is configured; the checkpoint was not moved (hint: add [dead_letter] path = \"dead-letter\" to keep them, then run again)",
                 letters.len()
-            )),
+            ))),
         };
         if !letters.is_empty() {
             tracing::warn!(source = %self.name, events = letters.len(), first_error = %first, "events refused by a sink go to the dead-letter queue");
-            queue.write(letters).await.map_err(|e| e.to_string())?;
+            queue.write(letters).await.map_err(|e| RunError::sink(&e))?;
             self.report.dead_lettered += letters.len() as u64;
         }
         self.letters_staged = 0;
-        let payload = queue.prepare(batch).await.map_err(|e| e.to_string())?;
+        let payload = queue.prepare(batch).await.map_err(|e| RunError::sink(&e))?;
         Ok(payload.map(|payload| SinkIntent {
             sink: dead_letter::SINK_NAME.to_string(),
             payload,
         }))
     }
 
-    pub(super) async fn publish(&mut self, intent: &Intent) -> Result<(), String> {
+    pub(super) async fn publish(&mut self, intent: &Intent) -> Result<(), RunError> {
         for part in &intent.sinks {
             let sink = self
                 .sinks
@@ -211,15 +206,15 @@ impl<'a> Pipeline<'a> {
                 .chain(self.dead_letter.iter_mut())
                 .find(|s| s.name() == part.sink)
                 .ok_or_else(|| {
-                    format!(
+                    RunError::new(FailureKind::Config, format!(
                         "an interrupted commit needs sink `{}`, which the config no longer lists for this source; put it back for one run so the commit can finish",
                         part.sink
-                    )
+                    ))
                 })?;
             let Published { objects, bytes } = sink
                 .publish(&part.payload)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| RunError::sink(&e))?;
             self.report.objects += objects;
             self.report.bytes += bytes;
         }

@@ -7,12 +7,11 @@ use super::*;
 impl<'a> Pipeline<'a> {
     /// Claims the source for this run. `false` when another worker holds it: this run then
     /// does nothing and ends cleanly.
-    pub(super) async fn take_lease(&mut self) -> Result<bool, String> {
+    pub(super) async fn take_lease(&mut self) -> Result<bool, RunError> {
         let outcome = self
             .store
             .acquire_lease(&self.key, &self.holder, self.lease_ttl)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match outcome {
             LeaseOutcome::Acquired(lease) => {
                 self.lease = Some(lease);
@@ -33,10 +32,7 @@ impl<'a> Pipeline<'a> {
                     token,
                     expires_at: until,
                 };
-                self.store
-                    .release_lease(&stale)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.store.release_lease(&stale).await?;
                 Box::pin(self.take_lease()).await
             }
             LeaseOutcome::HeldBy { holder, until, .. } => {
@@ -51,7 +47,7 @@ impl<'a> Pipeline<'a> {
 
     /// Renews the lease once a third of its time has passed, so a live worker never loses it
     /// and a paused one loses it within `lease_ttl`.
-    pub(super) async fn keep_lease(&mut self) -> Result<(), String> {
+    pub(super) async fn keep_lease(&mut self) -> Result<(), RunError> {
         let Some(lease) = &self.lease else {
             return Ok(());
         };
@@ -72,7 +68,7 @@ impl<'a> Pipeline<'a> {
                 tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
                 Ok(())
             }
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(err.into()),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::state::{
 use crate::timemath::{minus, plus};
 use crate::transform::Envelope;
 
+use super::error::{FailureKind, RunError};
 use super::listing_guard::{self, ListingGuard};
 use super::out_of_range;
 use super::refusals::{CommitRefusals, SinkTally};
@@ -74,7 +75,7 @@ pub struct RunReport {
     /// Whether work remains (a page cap or a stop request ended the run early).
     pub more_pending: bool,
     /// The error that stopped the run, if any.
-    pub error: Option<String>,
+    pub error: Option<RunError>,
 }
 
 /// Everything a source run needs.
@@ -218,8 +219,14 @@ impl<'a> Pipeline<'a> {
     pub async fn run(mut self, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
         let result = self.run_inner(&cancel).await;
-        if let Err(error) = result {
-            self.report.error = Some(error);
+        match result {
+            Err(error) if error.kind() == FailureKind::HandedOver => {
+                // Not a failure of the source: the new owner carries on from the last commit.
+                tracing::warn!(source = %self.name, reason = %error, "lease taken over by another worker; this run stops");
+                self.report.skipped = Some(error.to_string());
+            }
+            Err(error) => self.report.error = Some(error),
+            Ok(()) => {}
         }
         if self.report.out_of_range > 0 {
             let kept = if self.dead_letter.is_some() {
@@ -247,7 +254,7 @@ impl<'a> Pipeline<'a> {
         self.report
     }
 
-    async fn run_inner(&mut self, cancel: &CancellationToken) -> Result<(), String> {
+    async fn run_inner(&mut self, cancel: &CancellationToken) -> Result<(), RunError> {
         if !self.take_lease().await? {
             return Ok(());
         }
@@ -269,9 +276,11 @@ impl<'a> Pipeline<'a> {
             Ok(stop) => stop,
             Err(PageError::Source(error)) => {
                 // Pages before the failing one were fully processed: keep them.
-                self.commit().await.map_err(|commit| {
-                    format!("{error}; and committing the pages before it failed: {commit}")
-                })?;
+                if let Err(commit) = self.commit().await {
+                    return Err(error.and(format_args!(
+                        "; and committing the pages before it failed: {commit}"
+                    )));
+                }
                 return Err(error);
             }
             Err(PageError::Sink(error)) if self.intent_recorded => {
@@ -330,9 +339,9 @@ impl<'a> Pipeline<'a> {
                 // Stopped (deadline or signal) while the request was failing and being
                 // retried: that is an outage, and the run reports it.
                 () = cancel.cancelled() => return match watch.failing() {
-                    Some(error) => Err(PageError::Source(format!(
+                    Some((kind, error)) => Err(PageError::Source(RunError::new(kind, format!(
                         "{error} (the run was stopped while this request was being retried; the API is failing, so the run is too)"
-                    ))),
+                    )))),
                     None => Ok(Stop::Cancelled),
                 },
             };
@@ -357,7 +366,7 @@ impl<'a> Pipeline<'a> {
                     relisted = Some(window);
                     continue;
                 }
-                Err(error) => return Err(PageError::Source(error.to_string())),
+                Err(error) => return Err(PageError::Source(RunError::source(&error))),
             };
             self.report.pages += 1;
             if let Some(half) = self.split_if_full(&page, &listing)? {
@@ -430,14 +439,14 @@ impl<'a> Pipeline<'a> {
             &config.window.format,
             split::complete_until(config, &page.records),
         ) else {
-            return Err(PageError::Source(format!(
+            return Err(PageError::Source(RunError::new(FailureKind::BadResponse, format!(
                 "{}: a full page ({} records, page_size = {}) for the window {} .. {}, which is as short as window.format can write; the API holds more events there than one answer carries and has no pagination to ask for the rest (hint: raise page_size and the limit sent, up to the API's maximum)",
                 page.url,
                 page.records.len(),
                 config.page_size.unwrap_or_default(),
                 crate::timefmt::rfc3339_millis(listing.start),
                 crate::timefmt::rfc3339_millis(listing.end),
-            )));
+            ))));
         };
         tracing::info!(
             source = %self.name,
@@ -502,20 +511,22 @@ impl<'a> Pipeline<'a> {
                     if !first_page {
                         self.relist(window, order);
                     }
-                    return Err(PageError::Source(format!(
+                    return Err(PageError::Source(RunError::new(FailureKind::BadResponse, format!(
                         "{}: {error}; the link was not saved, and the next run lists the window again from its time anchor (hint: if the API moved, set base_url to its new origin)",
                         page.url
-                    )));
+                    ))));
                 }
-                Err(error) => return Err(PageError::Source(format!("{}: {error}", page.url))),
+                Err(error) => {
+                    return Err(PageError::Source(
+                        RunError::source(&error).context(format_args!("{}: ", page.url)),
+                    ))
+                }
             },
         };
         guard.check(page, next, order).map_err(|found| {
-            PageError::Source(listing_guard::describe(
-                &found,
-                page,
-                guard.pages() + 1,
-                self.source.config(),
+            PageError::Source(RunError::new(
+                FailureKind::BadResponse,
+                listing_guard::describe(&found, page, guard.pages() + 1, self.source.config()),
             ))
         })
     }
@@ -582,13 +593,13 @@ impl<'a> Pipeline<'a> {
         for sink in &mut self.sinks {
             sink.write(&events)
                 .await
-                .map_err(|e| PageError::Sink(e.to_string()))?;
+                .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
         }
         if let (Some(queue), false) = (self.dead_letter.as_mut(), letters.is_empty()) {
             queue
                 .write(&letters)
                 .await
-                .map_err(|e| PageError::Sink(e.to_string()))?;
+                .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
             self.letters_staged += letters.len() as u64;
             self.report.dead_lettered += letters.len() as u64;
         }
@@ -601,7 +612,7 @@ const IDLE_COMMIT_INTERVAL: Duration = Duration::from_secs(2);
 
 enum PageError {
     /// The API or its data failed: what is staged so far is sound.
-    Source(String),
+    Source(RunError),
     /// A sink failed: what is staged is not.
-    Sink(String),
+    Sink(RunError),
 }
