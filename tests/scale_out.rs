@@ -192,7 +192,9 @@ async fn losing_the_database_mid_run_never_commits_a_page_twice() {
     );
     assert!(
         output_text(&first).contains("waiting for it")
-            || output_text(&first).contains("commits wait")
+            || output_text(&first).contains("commits wait"),
+        "the run said it waited for the database ({terminated} sessions cut):\n{}",
+        output_text(&first)
     );
     run_until_caught_up(&config, 5, &[]).await;
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);

@@ -680,3 +680,103 @@ async fn a_silent_source_is_logged_and_flagged_by_the_daemon() {
     assert_eq!(code, Some(0), "{logs}");
     sim.shutdown().await;
 }
+
+/// The names of the `sluice_*` metrics in `text` (a PromQL expression, or a scrape), with a
+/// histogram's `_bucket`, `_sum` and `_count` series named after the histogram.
+fn sluice_metric_names(text: &str) -> HashSet<String> {
+    let mut names = HashSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("sluice_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        names.insert(base.to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// The Grafana dashboard and the Prometheus alert rules shipped in `deploy/` query only
+/// metrics a daemon exports: each name in them is in a real scrape, after a run through
+/// rate limits and retries, so a renamed metric cannot leave a dashboard panel empty or an
+/// alert silent. With `promtool` on the PATH, the rules file must also pass its check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_dashboard_and_alert_rules_query_metrics_a_daemon_exports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let rules = std::fs::read_to_string(root.join("prometheus/sluice-alerts.yml")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/sluice-dashboard.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let panels = dashboard["panels"]
+        .as_array()
+        .expect("the dashboard has panels");
+    let mut queried = Vec::new();
+    for panel in panels {
+        let targets = panel["targets"].as_array().expect("each panel has targets");
+        for target in targets {
+            let expr = target["expr"].as_str().expect("each target has an expr");
+            queried.push((format!("panel {:?}", panel["title"]), expr.to_string()));
+        }
+    }
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    let exprs: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr: "))
+        .collect();
+    assert!(alerts.len() >= 5, "{alerts:?}");
+    assert_eq!(alerts.len(), exprs.len(), "one expr per alert rule");
+    for (alert, expr) in alerts.iter().zip(&exprs) {
+        queried.push((format!("alert {alert}"), expr.to_string()));
+    }
+
+    let mut sim_config = SimulatorConfig::okta(1_500);
+    // Rate-limit answers, so retries and rate-limit waits are exported too.
+    sim_config.faults.rate_429 = 0.5;
+    sim_config.faults.seed = Some(3);
+    let sim = start_simulator(sim_config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut source = TestConfig::new(&base_url);
+    source.extra_source = "max_silence = \"30d\"\n";
+    let config = write_config(dir.path(), &[source]);
+    let mut daemon = Daemon::start(&config).await;
+    daemon.wait_for_runs("okta", 1).await;
+    let (status, scrape) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    let exported = sluice_metric_names(&scrape);
+    for (what, expr) in &queried {
+        let names = sluice_metric_names(expr);
+        assert!(!names.is_empty(), "{what} queries no sluice metric: {expr}");
+        for name in names {
+            assert!(
+                exported.contains(&name),
+                "{what} queries `{name}`, which the daemon does not export: {expr}\nexported: {exported:?}"
+            );
+        }
+    }
+    daemon.stop().await;
+
+    match std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root.join("prometheus/sluice-alerts.yml"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool check rules: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => eprintln!("note: promtool is not installed; the rules' PromQL was not parsed"),
+    }
+}

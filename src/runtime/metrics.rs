@@ -35,6 +35,35 @@ pub const SILENT: &str = "sluice_silent";
 /// How long runs take.
 pub const RUN_DURATION: &str = "sluice_run_duration_seconds";
 
+/// Events read from the API, before dedup and transforms (events in).
+pub const EVENTS_RECEIVED: &str = "sluice_events_received_total";
+/// Bytes of the objects (or requests) sinks published.
+pub const BYTES_PUBLISHED: &str = "sluice_bytes_published_total";
+/// The delivery-time breakdown, per event: its fetch time minus its event time (the vendor's
+/// publication delay, plus the wait for the next scheduled run).
+pub const FETCH_DELAY: &str = "sluice_event_fetch_delay_seconds";
+/// Per event: the commit that delivered it minus its event time (end to end).
+pub const DELIVERY_DELAY: &str = "sluice_event_delivery_delay_seconds";
+/// Per page: from its answer to its events staged in every sink (dedup, wrap, stage).
+pub const PAGE_PROCESSING: &str = "sluice_page_processing_seconds";
+/// Per commit: sinks prepare, the intent is recorded, sinks publish, the checkpoint moves.
+pub const COMMIT_DURATION: &str = "sluice_commit_duration_seconds";
+/// Per scheduled run (`sluice serve`): how long after its planned time it started.
+pub const SCHEDULE_WAIT: &str = "sluice_schedule_wait_seconds";
+
+/// Buckets of the per-event delays ([`FETCH_DELAY`], [`DELIVERY_DELAY`]), in seconds: from a
+/// second to a day.
+pub const DELAY_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0,
+    86400.0,
+];
+
+/// Buckets of the per-page and per-commit steps ([`PAGE_PROCESSING`], [`COMMIT_DURATION`],
+/// [`SCHEDULE_WAIT`]), in seconds.
+pub const STEP_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
 /// Buckets of [`RUN_DURATION`], in seconds: from a caught-up run's one page to a backfill.
 pub const RUN_DURATION_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
@@ -79,6 +108,41 @@ pub fn describe() {
         "At the end of the last run: now minus the newest delivered event time."
     );
     describe_histogram!(RUN_DURATION, Unit::Seconds, "How long source runs take.");
+    describe_counter!(
+        EVENTS_RECEIVED,
+        "Events read from the source's API, before dedup and transforms."
+    );
+    describe_counter!(
+        BYTES_PUBLISHED,
+        Unit::Bytes,
+        "Bytes of the objects or requests the source's sinks published."
+    );
+    describe_histogram!(
+        FETCH_DELAY,
+        Unit::Seconds,
+        "Per event: fetch time minus event time (the vendor's publication delay plus the wait for the next run)."
+    );
+    describe_histogram!(
+        DELIVERY_DELAY,
+        Unit::Seconds,
+        "Per event: the time of the commit that delivered it minus its event time."
+    );
+    describe_histogram!(
+        PAGE_PROCESSING,
+        Unit::Seconds,
+        "Per page: from the API's answer to its events staged in every sink."
+    );
+    describe_histogram!(
+        COMMIT_DURATION,
+        Unit::Seconds,
+        "Per commit: sinks prepare and publish, then the checkpoint moves."
+    );
+    describe_histogram!(
+        SCHEDULE_WAIT,
+        Unit::Seconds,
+        "Per scheduled run: how long after its planned time it started."
+    );
+    crate::source::metrics::describe();
     describe_gauge!(
         SILENT,
         "1 while the source's newest delivered event is older than its max_silence allows, else 0 (as of its last run)."
@@ -101,6 +165,8 @@ pub fn register_source(source: &str, last_success: Option<chrono::DateTime<Utc>>
         DUPLICATES_DROPPED,
         DEAD_LETTERED,
         RUN_FAILURES,
+        EVENTS_RECEIVED,
+        BYTES_PUBLISHED,
     ] {
         metrics::counter!(name, "source" => source.clone()).increment(0);
     }
@@ -149,6 +215,7 @@ pub fn record_run(report: &RunReport) {
             .increment(tally.refused);
     }
     metrics::counter!(PAGES, "source" => source.clone()).increment(report.pages);
+    metrics::counter!(BYTES_PUBLISHED, "source" => source.clone()).increment(report.bytes);
     metrics::counter!(DUPLICATES_DROPPED, "source" => source.clone())
         .increment(report.duplicates_dropped);
     metrics::counter!(DEAD_LETTERED, "source" => source.clone()).increment(report.dead_lettered);
@@ -169,4 +236,68 @@ pub fn record_run(report: &RunReport) {
         let lag = (now - high_water).num_milliseconds().max(0) as f64 / 1000.0;
         metrics::gauge!(LAG, "source" => source).set(lag);
     }
+}
+
+/// The delivery-time recorders of one pipeline, looked up once rather than per event.
+pub struct Timings {
+    received: metrics::Counter,
+    fetch_delay: metrics::Histogram,
+    delivery_delay: metrics::Histogram,
+    page: metrics::Histogram,
+    commit: metrics::Histogram,
+    /// Event times (Unix ms) staged since the last commit, for [`DELIVERY_DELAY`].
+    staged: Vec<i64>,
+}
+
+impl Timings {
+    /// The recorders of `source`.
+    pub fn new(source: &str) -> Timings {
+        let label = || ("source", source.to_string());
+        let (k, v) = label();
+        Timings {
+            received: metrics::counter!(EVENTS_RECEIVED, k => v.clone()),
+            fetch_delay: metrics::histogram!(FETCH_DELAY, k => v.clone()),
+            delivery_delay: metrics::histogram!(DELIVERY_DELAY, k => v.clone()),
+            page: metrics::histogram!(PAGE_PROCESSING, k => v.clone()),
+            commit: metrics::histogram!(COMMIT_DURATION, k => v),
+            staged: Vec::new(),
+        }
+    }
+
+    /// A page of `records` events answered.
+    pub fn page_received(&self, records: usize) {
+        self.received.increment(records as u64);
+    }
+
+    /// An event of time `event` fetched at `fetched`, staged for the next commit.
+    pub fn event_staged(&mut self, event: chrono::DateTime<Utc>, fetched: chrono::DateTime<Utc>) {
+        self.fetch_delay.record(seconds_between(event, fetched));
+        self.staged.push(event.timestamp_millis());
+    }
+
+    /// A page processed in `took` (from its answer to staged).
+    pub fn page_processed(&self, took: std::time::Duration) {
+        self.page.record(took.as_secs_f64());
+    }
+
+    /// A commit made in `took`, at `now`: the events staged since the last one are delivered.
+    pub fn committed(&mut self, took: std::time::Duration, now: chrono::DateTime<Utc>) {
+        self.commit.record(took.as_secs_f64());
+        let now = now.timestamp_millis();
+        for event in self.staged.drain(..) {
+            self.delivery_delay
+                .record((now - event).max(0) as f64 / 1000.0);
+        }
+    }
+}
+
+/// Seconds from `from` to `to`, never negative (an event stamped ahead of our clock).
+fn seconds_between(from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+/// Records how long after its planned time a scheduled run of `source` started.
+pub fn record_schedule_wait(source: &str, planned: chrono::DateTime<Utc>) {
+    metrics::histogram!(SCHEDULE_WAIT, "source" => source.to_string())
+        .record(seconds_between(planned, Utc::now()));
 }

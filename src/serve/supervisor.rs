@@ -172,6 +172,7 @@ async fn source_loop(
             _ = sleep_or_forever(wait) => {}
         }
         let Some(started) = plan.take() else { continue };
+        runtime::metrics::record_schedule_wait(&name, started.at);
         let pending = run(&name, &generation, stop.child_token(), &alerts).await;
         last_nominal = Some(started.nominal);
         if pending {

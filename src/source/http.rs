@@ -101,6 +101,8 @@ pub struct HttpClient {
     retries_left: AtomicU32,
     /// Set when the API said no requests remain until its reset.
     paused_until: Mutex<Option<Instant>>,
+    /// The source's name, which labels the client's metrics.
+    label: String,
 }
 
 impl HttpClient {
@@ -152,7 +154,15 @@ impl HttpClient {
             limiter,
             retries_left: AtomicU32::new(config.max_retries_per_run),
             paused_until: Mutex::new(None),
+            label: String::new(),
         })
+    }
+
+    /// The same client, its metrics labelled with source `name` (registered at zero).
+    pub fn labelled(mut self, name: &str) -> Self {
+        super::metrics::register(name);
+        self.label = name.to_string();
+        self
     }
 
     /// Sends a page request and decodes its JSON body, finding the records at
@@ -214,6 +224,10 @@ impl HttpClient {
                         None => delays.next().unwrap_or(self.config.max_backoff),
                     };
                     tracing::warn!(url = %self.display(url), attempt, delay_ms = delay.as_millis() as u64, error = %error, "request failed; retrying");
+                    super::metrics::retry(&self.label);
+                    if wait.is_some() {
+                        super::metrics::rate_limit_wait(&self.label, delay);
+                    }
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -263,6 +277,12 @@ impl HttpClient {
 
     /// Waits out a rate-limit pause the API announced, then takes a token from the budget.
     async fn wait_for_budget(&self) {
+        let started = Instant::now();
+        self.wait_for_budget_unmeasured().await;
+        super::metrics::rate_limit_wait(&self.label, started.elapsed());
+    }
+
+    async fn wait_for_budget_unmeasured(&self) {
         let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(until) = pause {
             tokio::time::sleep_until(until.into()).await;
@@ -321,18 +341,18 @@ impl HttpClient {
                     wait: None,
                 },
             })?;
-        let mut response = self
-            .client
-            .execute(built)
-            .await
-            .map_err(|err| Attempt::Retry {
+        let mut response = self.client.execute(built).await.map_err(|err| {
+            super::metrics::request(&self.label, None);
+            Attempt::Retry {
                 error: SourceError::Transport {
                     url: shown.clone(),
                     detail: net::describe(&err),
                 },
                 wait: None,
-            })?;
+            }
+        })?;
         let status = response.status();
+        super::metrics::request(&self.label, Some(status.as_u16()));
         if status.is_redirection() {
             // Not followed: a redirect could carry the credential to another host.
             return Err(Attempt::Fatal(SourceError::Redirect {
@@ -385,7 +405,10 @@ impl HttpClient {
         let headers = response.headers().clone();
         let limit = self.config.max_response_size.as_u64() as usize;
         let body = match net::read_capped(&mut response, limit).await {
-            Ok(body) => body,
+            Ok(body) => {
+                super::metrics::response_bytes(&self.label, body.len());
+                body
+            }
             Err(BodyError::TooLarge(_)) => {
                 return Err(Attempt::Fatal(SourceError::TooLarge {
                     url: shown,

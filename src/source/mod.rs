@@ -10,6 +10,7 @@ pub mod config;
 mod cursor;
 pub(crate) mod http;
 pub mod link_secrets;
+pub mod metrics;
 pub(crate) mod page;
 pub(crate) mod pagination;
 pub mod path;
@@ -192,7 +193,8 @@ impl HttpSource {
     pub fn new(config: &SourceConfig) -> Result<Self, SourceError> {
         let base = Url::parse(&config.base_url)
             .map_err(|err| SourceError::Setup(format!("base_url `{}`: {err}", config.base_url)))?;
-        let client = HttpClient::new(&base, &config.auth, &config.http, &config.rate_limit)?;
+        let client = HttpClient::new(&base, &config.auth, &config.http, &config.rate_limit)?
+            .labelled(&config.name);
         Ok(HttpSource {
             config: config.clone(),
             requests: RequestBuilder::new(config)?,

@@ -64,6 +64,7 @@ impl<'a> Pipeline<'a> {
         if self.pending == self.committed {
             return Ok(());
         }
+        let started = Instant::now();
         let mut next = self.pending.clone();
         next.seq = self.committed.seq + 1;
         next.committed_at = Some(Utc::now());
@@ -115,6 +116,7 @@ impl<'a> Pipeline<'a> {
         self.pending.committed_at = self.committed.committed_at;
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
+        self.timings.committed(started.elapsed(), Utc::now());
         Ok(())
     }
 

@@ -119,6 +119,8 @@ pub struct Pipeline<'a> {
     /// Where the run is: `committed` plus the pages staged since.
     pending: Checkpoint,
     report: RunReport,
+    /// The delivery-time breakdown's recorders.
+    timings: super::metrics::Timings,
 }
 
 /// Why the page loop stopped.
@@ -159,6 +161,7 @@ impl<'a> Pipeline<'a> {
                 source: name.to_string(),
                 ..RunReport::default()
             },
+            timings: super::metrics::Timings::new(&name),
             name,
             committed: Checkpoint::default(),
             pending: Checkpoint::default(),
@@ -369,6 +372,8 @@ impl<'a> Pipeline<'a> {
                 Err(error) => return Err(PageError::Source(RunError::source(&error))),
             };
             self.report.pages += 1;
+            let answered = Instant::now();
+            self.timings.page_received(page.records.len());
             if let Some(half) = self.split_if_full(&page, &listing)? {
                 planning.narrow(&half, self.pending.anchor);
                 continue;
@@ -382,6 +387,7 @@ impl<'a> Pipeline<'a> {
             guard.record(&page, &mut self.pending.trail);
             let window_done = page.next.is_none();
             self.stage(page, &listing).await?;
+            self.timings.page_processed(answered.elapsed());
             self.pending.window = Some(window);
             if window_done {
                 let mut after = window::anchor_after_listing(
@@ -580,6 +586,7 @@ impl<'a> Pipeline<'a> {
                 self.report.late_events += 1;
             }
             self.pending.observe(record.time, &record.id, order);
+            self.timings.event_staged(record.time, parse_time);
             events.push(Envelope::wrap(record, &self.name, parse_time));
         }
         let forgotten = self
