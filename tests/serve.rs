@@ -754,6 +754,21 @@ async fn the_shipped_dashboard_and_alert_rules_query_metrics_a_daemon_exports() 
     let (status, scrape) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
     let exported = sluice_metric_names(&scrape);
+    // Every delivered event is in the delivery-time breakdown once; the 429s were retried.
+    for histogram in [
+        "sluice_event_fetch_delay_seconds_count",
+        "sluice_event_delivery_delay_seconds_count",
+    ] {
+        assert_eq!(
+            metric(&scrape, histogram, &[("source", "okta")]),
+            Some(1_500.0),
+            "{scrape}"
+        );
+    }
+    assert!(
+        metric(&scrape, "sluice_http_retries_total", &[("source", "okta")]) > Some(0.0),
+        "{scrape}"
+    );
     for (what, expr) in &queried {
         let names = sluice_metric_names(expr);
         assert!(!names.is_empty(), "{what} queries no sluice metric: {expr}");
