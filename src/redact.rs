@@ -278,7 +278,28 @@ impl Drop for LineWriter {
     fn drop(&mut self) {
         let text = String::from_utf8_lossy(&self.0);
         // Nowhere to report a failed write to stderr.
-        let _ = std::io::stderr().lock().write_all(scrub(&text).as_bytes());
+        write_stderr(scrub(&text).as_bytes());
+    }
+}
+
+/// Progress bars a command draws on the terminal, if any: stderr lines go above them.
+static BARS: RwLock<Option<indicatif::MultiProgress>> = RwLock::new(None);
+
+/// Sets (or, with `None`, clears) the progress bars that stderr lines are written above.
+pub fn set_progress_bars(bars: Option<indicatif::MultiProgress>) {
+    *BARS.write().unwrap_or_else(|e| e.into_inner()) = bars;
+}
+
+/// Writes `bytes` to stderr, above the progress bars when some are drawn. A failed write
+/// (a closed pipe) is ignored: there is nowhere to report it.
+fn write_stderr(bytes: &[u8]) {
+    let bars = BARS.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let write = || {
+        let _ = std::io::stderr().lock().write_all(bytes);
+    };
+    match bars {
+        Some(bars) => bars.suspend(write),
+        None => write(),
     }
 }
 
@@ -317,17 +338,17 @@ fn json_line(text: &str) -> String {
 pub fn print(stderr: bool, args: std::fmt::Arguments<'_>) {
     let text = args.to_string();
     let text = scrub(&text);
-    let _ = if stderr {
+    if stderr {
         let text = if STDERR_JSON.load(std::sync::atomic::Ordering::Relaxed) {
             std::borrow::Cow::Owned(json_line(&text))
         } else {
             text
         };
-        std::io::stderr().lock().write_all(text.as_bytes())
+        write_stderr(text.as_bytes());
     } else {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).and_then(|()| out.flush())
-    };
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
 }
 
 /// `println!`, scrubbed of secrets (see [`crate::redact`]).

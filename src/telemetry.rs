@@ -13,10 +13,18 @@ pub enum LogFormat {
     Json,
 }
 
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The log format [`init`] installed (human before it was called).
+pub fn format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or(LogFormat::Human)
+}
+
 /// Installs the global subscriber writing to stderr, every line scrubbed of registered
 /// secrets (see [`crate::redact`]). `RUST_LOG` overrides the default level (`info`). Calling
 /// it twice is harmless (the second call is ignored).
 pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

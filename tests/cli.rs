@@ -751,3 +751,57 @@ async fn a_source_silent_past_its_max_silence_fails_the_canary_check() {
     );
     sim.shutdown().await;
 }
+
+/// Outside a terminal (a CI log, a file), a run logs each source's progress at the interval
+/// asked, with its events so far; `--quiet` shows none, and the delivery is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_logs_its_progress_and_quiet_silences_it() {
+    for quiet in [false, true] {
+        let mut sim_config = SimulatorConfig::okta(2_000);
+        // 20 pages at 50 ms: a run long enough for several progress lines at 100 ms.
+        sim_config.latency = std::time::Duration::from_millis(50);
+        let sim = start_simulator(sim_config.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let base_url = sim.base_url();
+        let mut cfg = TestConfig::new(&base_url);
+        cfg.limit = 100;
+        let path = cfg.write(dir.path(), "");
+        let config = path.to_str().unwrap();
+        let mut args = vec![
+            "run",
+            "--once",
+            "--progress-every",
+            "100ms",
+            "--config",
+            config,
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let out = run_sluice(&args).await;
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        let progress: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" progress ") || l.ends_with(" progress"))
+            .collect();
+        if quiet {
+            assert_eq!(progress, Vec::<&str>::new(), "--quiet shows no progress");
+        } else {
+            assert!(progress.len() >= 2, "progress lines while it ran:\n{log}");
+            assert!(
+                progress
+                    .iter()
+                    .all(|l| l.contains("source=okta") && l.contains("events=")),
+                "{progress:?}"
+            );
+            // The count grows while pages are read (the lake commits once, at the end).
+            assert!(
+                progress.iter().any(|l| !l.contains("events=0 ")),
+                "{progress:?}"
+            );
+        }
+        assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+        sim.shutdown().await;
+    }
+}

@@ -169,7 +169,16 @@ async fn losing_the_database_mid_run_never_commits_a_page_twice() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Drop every connection sluice has, again and again, while it works.
+    // Once it works (its backfill windows are planned; on a loaded machine opening the store
+    // can take a while), drop every connection sluice has, again and again.
+    let started = std::time::Instant::now();
+    while window_progress(&db).await.0 == 0 && child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never planned its windows"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut terminated = 0;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(150)).await;

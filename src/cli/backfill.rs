@@ -36,6 +36,8 @@ pub struct BackfillArgs {
     /// Length of each window (default: the source's `window.max_window`).
     #[arg(long, value_parser = humantime::parse_duration)]
     window: Option<Duration>,
+    #[command(flatten)]
+    progress: super::progress::ProgressArgs,
 }
 
 /// How long to wait for a source's lease held by a running worker before giving up.
@@ -86,7 +88,11 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
         workers: args.workers,
         tail: false,
     };
+    let shown = super::progress::show(&args.progress);
     let report = work_source(&config, source, &store, shutdown_token(), plan).await;
+    if let Some(shown) = shown {
+        shown.finish().await;
+    }
     let code = exit_code(std::slice::from_ref(&report));
     if code == super::EXIT_MORE_PENDING {
         crate::errln!(

@@ -20,6 +20,8 @@ pub struct DemoArgs {
     /// The built-in connector to run, against the simulator's emulation of its vendor.
     #[arg(long, default_value = "okta")]
     connector: String,
+    #[command(flatten)]
+    progress: super::progress::ProgressArgs,
 }
 
 /// How the demo runs one built-in connector against the simulator.
@@ -387,7 +389,11 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let store = crate::state::open(&config.state)
         .await
         .map_err(|e| e.to_string())?;
+    let shown = super::progress::show(&args.progress);
     let reports = crate::runtime::run_once(&config, &store, shutdown_token()).await;
+    if let Some(shown) = shown {
+        shown.finish().await;
+    }
     sim.shutdown().await;
     if reports.is_empty() {
         return Err("the demo config has no source".into());

@@ -13,6 +13,7 @@ mod demo;
 mod dlq;
 mod init;
 mod lake;
+mod progress;
 mod run;
 mod serve;
 mod simulate;

@@ -22,6 +22,8 @@ pub struct RunArgs {
     /// remains (for schedulers that kill jobs at a timeout: Lambda, Cloud Run, CronJobs).
     #[arg(long, value_parser = humantime::parse_duration)]
     deadline: Option<std::time::Duration>,
+    #[command(flatten)]
+    progress: super::progress::ProgressArgs,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -57,7 +59,11 @@ pub async fn run(args: RunArgs) -> u8 {
             trigger.cancel();
         });
     }
+    let shown = super::progress::show(&args.progress);
     let reports = runtime::run_once(&config, &store, cancel).await;
+    if let Some(shown) = shown {
+        shown.finish().await;
+    }
     if !config.alerts.is_empty() {
         // Sent after the runs, never holding the exit longer than the bound.
         let (alerts, sending) = crate::notify::Dispatcher::start();

@@ -9,6 +9,7 @@ mod listing_guard;
 pub mod metrics;
 mod out_of_range;
 mod pipeline;
+pub mod progress;
 mod refusals;
 pub mod silence;
 mod split;

@@ -196,6 +196,9 @@ impl Shared {
             };
             let report = self.run(Some(next), |p| p).await;
             let stop = report.error.is_some();
+            if !stop && report.skipped.is_none() && !report.more_pending {
+                super::progress::window_finished(&self.source.name);
+            }
             reports.push(report);
             if stop {
                 // The API or a sink fails: other windows would fail the same way.

@@ -11,8 +11,9 @@ impl<'a> Pipeline<'a> {
         let Some(policy) = self.split else {
             return Ok(());
         };
+        let mut finished = std::collections::HashSet::new();
         if !self.pending.backfills.is_empty() {
-            let finished = crate::state::finished_windows(self.store, &self.name).await?;
+            finished = crate::state::finished_windows(self.store, &self.name).await?;
             let name = self.name.clone();
             for backfill in &mut self.pending.backfills {
                 backfill
@@ -46,6 +47,22 @@ impl<'a> Pipeline<'a> {
                 });
             }
         }
+        let name = self.name.clone();
+        let key = |w: &BackfillWindow| window_key(&name, w.backfill, w.range.start);
+        let total: usize = self
+            .pending
+            .backfills
+            .iter()
+            .map(|b| b.windows().count())
+            .sum();
+        let open: usize = (self.pending.backfills.iter())
+            .map(|b| {
+                b.open_windows()
+                    .filter(|w| !finished.contains(&key(w)))
+                    .count()
+            })
+            .sum();
+        super::super::progress::windows(&self.name, total as u64, (total - open) as u64);
         self.commit().await
     }
 }

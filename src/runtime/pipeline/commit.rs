@@ -109,6 +109,7 @@ impl<'a> Pipeline<'a> {
         self.intent_recorded = false;
         let offered = next.delivered - self.committed.delivered;
         self.report.events += offered;
+        super::super::progress::committed(&self.name, offered, next.high_water);
         self.report.refused_events += refusals.settle(offered, &mut self.report.sinks);
         tracing::debug!(source = %self.name, commit = next.seq, delivered = next.delivered, "checkpoint committed");
         self.committed = next;

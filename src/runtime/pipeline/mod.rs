@@ -597,6 +597,7 @@ impl<'a> Pipeline<'a> {
         }
         self.pending.page = page.next;
         self.staged_since_commit += events.len() as u64;
+        super::progress::staged(&self.name, events.len() as u64);
         for sink in &mut self.sinks {
             sink.write(&events)
                 .await
