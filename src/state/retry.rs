@@ -8,7 +8,8 @@
 //! is harmless) and run records. A checkpoint commit is not: whether a commit whose reply
 //! was lost landed must be checked before trying again, which the runtime does (it knows the
 //! checkpoint it wrote). Lease renewals are not either: the runtime renews well before the
-//! lease ends and tries again at the next page.
+//! lease ends, retries a failed renewal a few times at once and then at the next page, so it
+//! never waits here past the lease it is trying to keep.
 
 use std::time::Duration;
 

@@ -54,21 +54,32 @@ impl<'a> Pipeline<'a> {
         if self.renewed.elapsed() < self.lease_ttl / 3 {
             return Ok(());
         }
-        match self.store.renew_lease(lease, self.lease_ttl).await {
-            Ok(renewed) => {
-                self.lease = Some(renewed);
-                self.renewed = Instant::now();
-                Ok(())
+        let lease = lease.clone();
+        // A dropped connection fails the first call made on it: a few quick tries (renewing
+        // again with the same token is harmless) before leaving it to the next page.
+        let mut quick = RENEW_RETRIES.iter();
+        loop {
+            match self.store.renew_lease(&lease, self.lease_ttl).await {
+                Ok(renewed) => {
+                    self.lease = Some(renewed);
+                    self.renewed = Instant::now();
+                    return Ok(());
+                }
+                // The lease still runs for a while: try again shortly, then at the next page.
+                // Commits are fenced, so even a lease lost meanwhile cannot commit over a new
+                // owner.
+                Err(err @ StateError::Backend { .. })
+                    if self.renewed.elapsed() < self.lease_ttl * 2 / 3 =>
+                {
+                    if let Some(delay) = quick.next() {
+                        tokio::time::sleep(*delay).await;
+                        continue;
+                    }
+                    tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
             }
-            // The lease still runs for a while: try again at the next page. Commits are
-            // fenced, so even a lease lost meanwhile cannot commit over a new owner.
-            Err(err @ StateError::Backend { .. })
-                if self.renewed.elapsed() < self.lease_ttl * 2 / 3 =>
-            {
-                tracing::warn!(source = %self.name, error = %err, "could not renew the lease; retrying at the next page");
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
         }
     }
 
@@ -77,6 +88,13 @@ impl<'a> Pipeline<'a> {
         self.lease.as_ref().map_or(0, |l| l.token)
     }
 }
+
+/// Pauses between quick retries of a lease renewal the state store failed.
+const RENEW_RETRIES: &[Duration] = &[
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
 
 /// This process, for lease holders: `host/pid/random` (a restarted process that reuses a pid
 /// is still a different holder).
