@@ -276,6 +276,13 @@ async fn a_bad_slack_url_an_unknown_rule_and_an_unknown_notifier_fail_at_load_wi
             ),
             "`sla` must be longer than zero",
         ),
+        (
+            alerting(base, 2).replace(
+                "rule = \"failing\"\nruns = 2",
+                "rule = \"volume_low\"\nbelow = 1.5",
+            ),
+            "`below` must be a share between 0 and 1",
+        ),
     ];
     for (alerts, expected) in cases {
         let config = write(dir.path(), "http://127.0.0.1:9", "t", &alerts);

@@ -34,7 +34,7 @@ pub(crate) use load::load_str_without_secrets;
 pub use load::{load, load_str, load_without_secrets, ConfigError};
 pub use notify::{
     AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
-    SmtpSecurity, WebhookConfig, PAGERDUTY_EVENTS_URL,
+    SmtpSecurity, WebhookConfig, DEFAULT_VOLUME_BELOW, PAGERDUTY_EVENTS_URL,
 };
 pub use serve::ServeConfig;
 pub use validate::MAX_WORKERS;

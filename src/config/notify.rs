@@ -186,6 +186,9 @@ pub enum AlertRule {
     Lag,
     /// A run put events in the dead-letter queue.
     DlqGrowing,
+    /// The last complete hour delivered far fewer events than usual for that hour of the
+    /// week (below `below` times its mean over the last weeks).
+    VolumeLow,
 }
 
 impl AlertRule {
@@ -199,6 +202,7 @@ impl AlertRule {
             AlertRule::LateEvents => "late_events",
             AlertRule::Lag => "lag",
             AlertRule::DlqGrowing => "dlq_growing",
+            AlertRule::VolumeLow => "volume_low",
         }
     }
 }
@@ -227,6 +231,10 @@ pub struct AlertConfig {
     /// `lag`: the most the newest delivered event may trail the clock.
     #[serde(default, with = "humantime_serde::option")]
     pub sla: Option<Duration>,
+    /// `volume_low`: the share of the usual volume under which an hour alerts (default
+    /// [`DEFAULT_VOLUME_BELOW`]).
+    #[serde(default)]
+    pub below: Option<f64>,
     /// While an incident stays open, it is sent again this often.
     #[serde(default = "default_renotify", with = "humantime_serde")]
     pub renotify: Duration,
@@ -234,6 +242,9 @@ pub struct AlertConfig {
     #[serde(default = "default_true")]
     pub recovery: bool,
 }
+
+/// `volume_low`'s default `below`: an hour with under a quarter of its usual volume.
+pub const DEFAULT_VOLUME_BELOW: f64 = 0.25;
 
 impl AlertConfig {
     /// The name incidents are kept under.

@@ -73,6 +73,7 @@ impl Message {
             AlertRule::LateEvents => "sees late events",
             AlertRule::Lag => "lags behind its SLA",
             AlertRule::DlqGrowing => "is filling the dead-letter queue",
+            AlertRule::VolumeLow => "delivers far fewer events than usual",
         };
         match self.kind {
             Kind::Opened => format!("sluice: source `{}` {what}", self.source),

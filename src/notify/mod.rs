@@ -20,7 +20,7 @@ use chrono::Utc;
 pub use message::{signature, Kind, Message};
 pub use send::{Dispatcher, Sending};
 
-use crate::config::{AlertConfig, Config, NotifierConfig};
+use crate::config::{AlertConfig, AlertRule, Config, NotifierConfig};
 use crate::model::schedule::Schedule;
 use crate::runtime::RunReport;
 use crate::state::{Incident, StateStore};
@@ -49,6 +49,11 @@ pub async fn after_run(
     let now = Utc::now();
     let looked = async {
         let runs = store.recent_runs(name, HISTORY).await?;
+        let volume = if alerts.iter().any(|a| a.rule == AlertRule::VolumeLow) {
+            store.load(name).await?.checkpoint.volume.last_hour(now)
+        } else {
+            None
+        };
         let parked = crate::runtime::parked(source, store).await?;
         let open: Vec<Incident> = store
             .incidents()
@@ -56,9 +61,9 @@ pub async fn after_run(
             .into_iter()
             .filter(|i| i.source == name)
             .collect();
-        Ok::<_, crate::state::StateError>((runs, parked, open))
+        Ok::<_, crate::state::StateError>((runs, volume, parked, open))
     };
-    let (runs, parked, open) = match looked.await {
+    let (runs, volume, parked, open) = match looked.await {
         Ok(found) => found,
         Err(err) => {
             tracing::warn!(source = %name, error = %err, "alerts not checked: cannot read the state store");
@@ -78,6 +83,7 @@ pub async fn after_run(
         runs: &runs,
         parked: parked.as_ref(),
         silence: silence.as_ref().map(|s| s.as_deref()),
+        volume,
         now,
     };
     for alert in alerts {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{AlertConfig, AlertRule};
 use crate::runtime::{Parked, RunReport};
+use crate::state::volume::{hour_name, HourVolume};
 use crate::state::{Incident, RunRecord};
 
 /// Whether an alert's condition holds for a source.
@@ -39,6 +40,8 @@ pub struct Observation<'a> {
     pub parked: Option<&'a Parked>,
     /// Its silence: `Some(Some(reason))` silent, `Some(None)` not, `None` not checked.
     pub silence: Option<Option<&'a str>>,
+    /// The last complete hour's volume and what is usual for it, if learnt.
+    pub volume: Option<HourVolume>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -90,6 +93,7 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
             _ => Condition::Unknown,
         },
         AlertRule::Lag => lag(alert, report, seen.now),
+        AlertRule::VolumeLow => volume_low(alert, seen.volume),
         AlertRule::DlqGrowing => match report {
             Some(report) if report.dead_lettered > 0 => Condition::Firing {
                 detail: format!(
@@ -122,6 +126,43 @@ fn lag(alert: &AlertConfig, report: Option<&RunReport>, now: DateTime<Utc>) -> C
             humantime::format_duration(sla)
         ),
         since: newest + chrono::TimeDelta::from_std(sla).unwrap_or_default(),
+    }
+}
+
+/// Weeks of history an hour of the week needs before `volume_low` judges it.
+const VOLUME_WEEKS: u16 = 2;
+
+/// Events an hour of the week must usually see for `volume_low` to judge it: quiet hours
+/// (nights, weekends) vary too much to alert on.
+const VOLUME_MIN_USUAL: f64 = 20.0;
+
+/// `volume_low`: the last complete hour delivered under `below` times its usual volume.
+fn volume_low(alert: &AlertConfig, volume: Option<HourVolume>) -> Condition {
+    let Some(HourVolume {
+        start,
+        events,
+        usual: Some(usual),
+    }) = volume
+    else {
+        return Condition::Unknown;
+    };
+    if usual.weeks < VOLUME_WEEKS || usual.mean < VOLUME_MIN_USUAL {
+        return Condition::Unknown;
+    }
+    let below = alert.below.unwrap_or(crate::config::DEFAULT_VOLUME_BELOW);
+    if events as f64 >= below * usual.mean {
+        return Condition::Clear;
+    }
+    Condition::Firing {
+        detail: format!(
+            "the hour from {} ({}) delivered {events} events, under {:.0}% of the usual {:.0} for that hour of the week over the last {} weeks (hint: a credential that lost a scope, a filter, or the vendor's outage; `sluice status` shows the last runs)",
+            crate::timefmt::rfc3339_millis(start),
+            hour_name(start),
+            below * 100.0,
+            usual.mean,
+            usual.weeks
+        ),
+        since: start + chrono::TimeDelta::hours(1),
     }
 }
 
@@ -244,6 +285,7 @@ mod tests {
             runs,
             parked: None,
             silence: None,
+            volume: None,
             now,
         }
     }
@@ -438,5 +480,40 @@ mod tests {
             ..seen(&[], now)
         };
         assert_eq!(condition(&silence, &heard), Condition::Clear);
+    }
+
+    #[test]
+    fn volume_low_fires_on_an_hour_far_under_its_usual_and_waits_for_history() {
+        use crate::state::volume::{HourVolume, Usual};
+        let now = t0();
+        let rule = alert("rule = \"volume_low\"\nbelow = 0.5");
+        let hour = |events: u64, mean: f64, weeks: u16| Observation {
+            volume: Some(HourVolume {
+                start: now - TimeDelta::hours(1),
+                events,
+                usual: Some(Usual { mean, weeks }),
+            }),
+            ..seen(&[], now)
+        };
+        let low = condition(&rule, &hour(100, 1_000.0, 4));
+        assert!(
+            matches!(&low, Condition::Firing { detail, .. } if detail.contains("100 events") && detail.contains("1000")),
+            "{low:?}"
+        );
+        assert_eq!(condition(&rule, &hour(600, 1_000.0, 4)), Condition::Clear);
+        // One week of history, or an hour that is usually quiet: nothing to judge by.
+        assert_eq!(condition(&rule, &hour(0, 1_000.0, 1)), Condition::Unknown);
+        assert_eq!(condition(&rule, &hour(0, 5.0, 4)), Condition::Unknown);
+        assert_eq!(condition(&rule, &seen(&[], now)), Condition::Unknown);
+        // The default share is a quarter.
+        let default = alert("rule = \"volume_low\"");
+        assert_eq!(
+            condition(&default, &hour(300, 1_000.0, 4)),
+            Condition::Clear
+        );
+        assert!(matches!(
+            condition(&default, &hour(200, 1_000.0, 4)),
+            Condition::Firing { .. }
+        ));
     }
 }

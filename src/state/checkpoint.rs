@@ -62,6 +62,13 @@ pub struct Checkpoint {
     pub delivered: u64,
     /// When this checkpoint was committed.
     pub committed_at: Option<DateTime<Utc>>,
+    /// Events delivered per hour of the week, learnt over weeks (the source's own key only),
+    /// for the `volume_low` alert.
+    #[serde(
+        default,
+        skip_serializing_if = "super::volume::VolumeProfile::is_empty"
+    )]
+    pub volume: super::volume::VolumeProfile,
 }
 
 /// A backlog `[from, to)` split into windows of `step` that workers take in parallel. Window

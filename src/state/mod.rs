@@ -13,6 +13,7 @@ mod postgres;
 pub mod retry;
 mod sqlite;
 mod trail;
+pub mod volume;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -68,6 +68,11 @@ impl<'a> Pipeline<'a> {
         let mut next = self.pending.clone();
         next.seq = self.committed.seq + 1;
         next.committed_at = Some(Utc::now());
+        if self.backfill_window.is_none() {
+            // Only the source's own key learns its usual volume: windows deliver the past.
+            next.volume
+                .add(Utc::now(), next.delivered - self.committed.delivered);
+        }
         let batch = batch_name(self.store.store_id(), &self.key, &self.committed);
         let mut sinks = Vec::new();
         let mut letters = Vec::new();
