@@ -144,7 +144,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         }
         let volume = alert.rule == AlertRule::VolumeLow;
         if let Some(below) = alert.below {
-            if !volume || !(below > 0.0 && below < 1.0) {
+            if !(volume && below > 0.0 && below < 1.0) {
                 return Err(invalid(
                     key("below"),
                     "`below` must be a share between 0 and 1, and only the `volume_low` rule takes it",
