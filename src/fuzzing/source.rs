@@ -66,6 +66,7 @@ impl<'a> Arbitrary<'a> for PageInput {
             5 => PaginationConfig::PageNumber {
                 first: u64::arbitrary(u)?,
                 has_more_path: has_more(u)?,
+                next_path: has_more(u)?,
             },
             _ => PaginationConfig::Graphql {
                 page_info_path: path(u)?,
@@ -133,6 +134,14 @@ pub fn check_next_page(input: &PageInput) {
         (PageRef::Offset(next), _, Some(PageRef::Offset(listed))) => {
             assert_eq!(*next, listed + input.records as u64)
         }
+        // The API's own next page number is taken as given.
+        (
+            PageRef::Page(_),
+            PaginationConfig::PageNumber {
+                next_path: Some(_), ..
+            },
+            _,
+        ) => {}
         (PageRef::Page(next), _, Some(PageRef::Page(current)))
         | (PageRef::Page(next), PaginationConfig::PageNumber { first: current, .. }, None) => {
             assert_eq!(*next, current + 1)
