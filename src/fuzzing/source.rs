@@ -134,14 +134,22 @@ pub fn check_next_page(input: &PageInput) {
         (PageRef::Offset(next), _, Some(PageRef::Offset(listed))) => {
             assert_eq!(*next, listed + input.records as u64)
         }
-        // The API's own next page number is taken as given.
+        // The API's own next page number, later than the current page.
         (
-            PageRef::Page(_),
+            PageRef::Page(next),
             PaginationConfig::PageNumber {
-                next_path: Some(_), ..
+                first,
+                next_path: Some(_),
+                ..
             },
-            _,
-        ) => {}
+            current,
+        ) => {
+            let current = match current {
+                Some(PageRef::Page(page)) => *page,
+                _ => *first,
+            };
+            assert!(*next > current, "page {next} does not come after {current}")
+        }
         (PageRef::Page(next), _, Some(PageRef::Page(current)))
         | (PageRef::Page(next), PaginationConfig::PageNumber { first: current, .. }, None) => {
             assert_eq!(*next, current + 1)

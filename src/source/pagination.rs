@@ -103,21 +103,34 @@ pub fn next_page(
             }
         }
         PaginationConfig::PageNumber {
+            first,
             next_path: Some(path),
             ..
         } => match lookup(body, path) {
             None | Some(Value::Null) => None,
-            Some(value) => match value
-                .as_u64()
-                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-            {
-                Some(page) => Some(PageRef::Page(page)),
-                None => {
-                    return Err(format!(
-                        "the next page number at `{path}` is {value}, not a whole number or null"
-                    ))
+            Some(value) => {
+                let current = match fetched.page {
+                    Some(PageRef::Page(page)) => *page,
+                    _ => *first,
+                };
+                match value
+                    .as_u64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                {
+                    Some(page) if page > current => Some(PageRef::Page(page)),
+                    // Going back would list pages again, forever.
+                    Some(page) => {
+                        return Err(format!(
+                            "the next page number at `{path}` is {page}, not after the page just read ({current})"
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "the next page number at `{path}` is {value}, not a whole number or null"
+                        ))
+                    }
                 }
-            },
+            }
         },
         PaginationConfig::PageNumber {
             first,
@@ -595,6 +608,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("pagination.next_page"), "{err}");
+        // A next page that is not after the current one would loop.
+        let back = response(&[], json!({ "pagination": { "next_page": 2 } }));
+        let err = next(&pages, &back, Some(&PageRef::Page(2)), 100).unwrap_err();
+        assert!(err.contains("not after the page just read (2)"), "{err}");
     }
 
     /// Found by the pagination property test: an offset or page number at the top of `u64`
