@@ -66,7 +66,7 @@ impl<'a> Arbitrary<'a> for PageInput {
             5 => PaginationConfig::PageNumber {
                 first: u64::arbitrary(u)?,
                 has_more_path: has_more(u)?,
-                next_path: has_more(u)?,
+                next_page_path: has_more(u)?,
             },
             _ => PaginationConfig::Graphql {
                 page_info_path: path(u)?,
@@ -139,7 +139,7 @@ pub fn check_next_page(input: &PageInput) {
             PageRef::Page(next),
             PaginationConfig::PageNumber {
                 first,
-                next_path: Some(_),
+                next_page_path: Some(_),
                 ..
             },
             current,

@@ -207,7 +207,7 @@ pub enum PaginationConfig {
         /// API, not the length of a page, then says where the window ends (absent or null:
         /// the last page), so a page cut shorter than `page_size` does not end it early.
         #[serde(default)]
-        next_path: Option<JsonPath>,
+        next_page_path: Option<JsonPath>,
     },
     /// GraphQL connections: `pageInfo { endCursor hasNextPage }`; the cursor is `{cursor}`.
     Graphql {

@@ -104,7 +104,7 @@ pub fn next_page(
         }
         PaginationConfig::PageNumber {
             first,
-            next_path: Some(path),
+            next_page_path: Some(path),
             ..
         } => match lookup(body, path) {
             None | Some(Value::Null) => None,
@@ -135,7 +135,7 @@ pub fn next_page(
         PaginationConfig::PageNumber {
             first,
             has_more_path,
-            next_path: None,
+            next_page_path: None,
         } => {
             let done = page_is_last(body, has_more_path.as_ref(), fetched)?;
             let current = match fetched.page {
@@ -569,7 +569,7 @@ mod tests {
         let pages = PaginationConfig::PageNumber {
             first: 1,
             has_more_path: None,
-            next_path: None,
+            next_page_path: None,
         };
         assert_eq!(next(&pages, &r, None, 100).unwrap(), Some(PageRef::Page(2)));
         assert_eq!(next(&pages, &r, Some(&PageRef::Page(2)), 0).unwrap(), None);
@@ -580,7 +580,7 @@ mod tests {
         let pages = PaginationConfig::PageNumber {
             first: 1,
             has_more_path: None,
-            next_path: Some(jp("pagination.next_page")),
+            next_page_path: Some(jp("pagination.next_page")),
         };
         // A page shorter than page_size with a next page (an API serving fewer than asked).
         let more = response(&[], json!({ "pagination": { "next_page": 3 } }));
@@ -628,14 +628,14 @@ mod tests {
         let pages = PaginationConfig::PageNumber {
             first: 1,
             has_more_path: None,
-            next_path: None,
+            next_page_path: None,
         };
         let err = next(&pages, &r, Some(&PageRef::Page(u64::MAX)), 100).unwrap_err();
         assert!(err.contains("page number"), "{err}");
         let from_max = PaginationConfig::PageNumber {
             first: u64::MAX,
             has_more_path: None,
-            next_path: None,
+            next_page_path: None,
         };
         assert!(next(&from_max, &r, None, 100).is_err());
     }
