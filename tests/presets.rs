@@ -406,6 +406,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("vicarius", "Vicarius vRx incident events"),
         ("jira", "Jira Cloud and Confluence Cloud audit records"),
         ("workday", "Workday user activity logging"),
+        ("tfc", "HCP Terraform (Terraform Cloud) audit trails"),
+        ("tines", "Tines audit logs"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -869,6 +871,10 @@ mod pagerduty;
 mod snyk;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
+#[path = "presets/tfc.rs"]
+mod tfc;
+#[path = "presets/tines.rs"]
+mod tines;
 #[path = "presets/vicarius.rs"]
 mod vicarius;
 #[path = "presets/workday.rs"]

@@ -228,6 +228,28 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "tfc",
+        sim: SimulatorConfig::tfc,
+        settings: r#"# The simulator instead of https://app.terraform.io.
+api_url = "{base_url}"
+# The simulator's organization token. A real config reads it from the environment:
+# "${env:TFC_TOKEN}".
+token = "sim-token"
+# The simulator has no per-user budget to share; the preset keeps to 180 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "tines",
+        sim: SimulatorConfig::tines,
+        settings: r#"tenant_domain = "acme-1234.tines.com"
+# The simulator instead of https://acme-1234.tines.com.
+base_url = "{base_url}"
+# The simulator's API key. A real config reads it from the environment: "${env:TINES_API_KEY}".
+token = "sim-token"
+# The simulator has no per-key budget to share; the preset keeps to 500 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "box",
         sim: SimulatorConfig::r#box,
         settings: r#"enterprise_id = "987654321"

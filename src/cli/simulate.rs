@@ -130,6 +130,16 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             simulator::snyk::ORG_ID,
             simulator::snyk::GROUP_ID
         ),
+        simulator::Vendor::Tfc => format!(
+            "organization token: {} (organization {})",
+            config.token,
+            simulator::tfc::ORGANIZATION_ID
+        ),
+        simulator::Vendor::Tines => format!(
+            "API key: {} (tenant {})",
+            config.token,
+            simulator::tines::TENANT_ID
+        ),
         simulator::Vendor::Workday => format!(
             "tenant: {}, refresh token or access token: {}, client id: {}, client secret: {}",
             simulator::workday::TENANT,

@@ -396,6 +396,7 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
             has_more_path: None
         } | PaginationConfig::PageNumber {
             has_more_path: None,
+            next_page_path: None,
             ..
         }
     );

@@ -66,6 +66,7 @@ impl<'a> Arbitrary<'a> for PageInput {
             5 => PaginationConfig::PageNumber {
                 first: u64::arbitrary(u)?,
                 has_more_path: has_more(u)?,
+                next_page_path: has_more(u)?,
             },
             _ => PaginationConfig::Graphql {
                 page_info_path: path(u)?,
@@ -132,6 +133,22 @@ pub fn check_next_page(input: &PageInput) {
         }
         (PageRef::Offset(next), _, Some(PageRef::Offset(listed))) => {
             assert_eq!(*next, listed + input.records as u64)
+        }
+        // The API's own next page number, later than the current page.
+        (
+            PageRef::Page(next),
+            PaginationConfig::PageNumber {
+                first,
+                next_page_path: Some(_),
+                ..
+            },
+            current,
+        ) => {
+            let current = match current {
+                Some(PageRef::Page(page)) => *page,
+                _ => *first,
+            };
+            assert!(*next > current, "page {next} does not come after {current}")
         }
         (PageRef::Page(next), _, Some(PageRef::Page(current)))
         | (PageRef::Page(next), PaginationConfig::PageNumber { first: current, .. }, None) => {

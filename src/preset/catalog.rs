@@ -33,6 +33,8 @@ const FILES: &[(&str, &str)] = &[
     ("snyk", include_str!("../../presets/snyk.toml")),
     ("snyk_group", include_str!("../../presets/snyk_group.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
+    ("tfc", include_str!("../../presets/tfc.toml")),
+    ("tines", include_str!("../../presets/tines.toml")),
     ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("workday", include_str!("../../presets/workday.toml")),

@@ -8,6 +8,13 @@
 //! newest-first). Any of these would otherwise deliver the same events again and again until
 //! the run is killed. The guard fails such a page before anything of it is staged.
 //!
+//! One re-serve is not a loop: APIs that page by counting records (`offset`, `page_number`)
+//! serve a page's last records again on the next page when records were inserted before the
+//! position in between (a new event on top of a newest-first listing that has no end bound,
+//! like Terraform Cloud's audit trail; a late event). Counting never skips a record that way,
+//! it only repeats: such a source's guard ([`ListingGuard::for_source`]) lets a record the
+//! previous page served pass, and the pipeline drops it by id as a re-served event.
+//!
 //! Memory is bounded: digests, never bodies. In memory, per listing, at most
 //! [`PAGES_KEPT`] request digests and as many page digests, and [`IDS_KEPT`] record-id
 //! digests (about 4 MB at most); the oldest are forgotten first, so a loop back to a page
@@ -94,6 +101,14 @@ impl Seen {
         }
     }
 
+    /// As [`Seen::insert`], but a digest already seen takes `page` as its page.
+    fn set(&mut self, digest: u64, page: u64) {
+        match self.pages.get_mut(&digest) {
+            Some(seen) => *seen = page,
+            None => self.insert(digest, page),
+        }
+    }
+
     fn clear(&mut self) {
         self.order.clear();
         self.pages.clear();
@@ -113,6 +128,9 @@ pub struct ListingGuard {
     pages: u64,
     /// Whether the checkpoint's trail was taken in (once per listing and run).
     resumed: bool,
+    /// Pages are found by counting records (offset, page number): a record the previous
+    /// page served may be served again (see the module docs).
+    positional: bool,
 }
 
 impl Default for ListingGuard {
@@ -125,11 +143,24 @@ impl Default for ListingGuard {
             oldest: None,
             pages: 0,
             resumed: false,
+            positional: false,
         }
     }
 }
 
 impl ListingGuard {
+    /// The guard for listings of `config`'s source: shifts tolerated where its pagination
+    /// counts records.
+    pub fn for_source(config: &SourceConfig) -> Self {
+        ListingGuard {
+            positional: matches!(
+                config.pagination,
+                PaginationConfig::Offset { .. } | PaginationConfig::PageNumber { .. }
+            ),
+            ..ListingGuard::default()
+        }
+    }
+
     /// Forgets everything: a new listing starts (a window's first page, or a window listed
     /// again from its time anchor, which legitimately re-serves what it delivered before).
     pub fn reset(&mut self) {
@@ -181,6 +212,11 @@ impl ListingGuard {
             let Some(earlier) = self.ids.get(id_digest(&record.id)) else {
                 continue;
             };
+            // Records inserted before a counted position since the previous page moved its
+            // last records onto this one: a repeat, never a skip.
+            if self.positional && earlier == self.pages {
+                continue;
+            }
             // Records at exactly the time reached may be served again at a page boundary by
             // APIs that page by time; they are dropped by id as re-served events.
             let reached = match order {
@@ -210,7 +246,12 @@ impl ListingGuard {
             trail.push_content(digest);
         }
         for record in &page.records {
-            self.ids.insert(id_digest(&record.id), self.pages);
+            if self.positional {
+                // A record shifted again is still one the previous page served.
+                self.ids.set(id_digest(&record.id), self.pages);
+            } else {
+                self.ids.insert(id_digest(&record.id), self.pages);
+            }
             self.newest = self.newest.max(Some(record.time));
             self.oldest = Some(self.oldest.map_or(record.time, |o| o.min(record.time)));
         }
@@ -485,6 +526,54 @@ mod tests {
             .is_ok());
         assert!(matches!(
             guard.check(&page(2, &[(9, "x")]), Some(3), SortOrder::NewestFirst),
+            Err(Loop::Reserved { .. })
+        ));
+    }
+
+    /// A guard for a source paging with `page[number]`.
+    fn counting() -> ListingGuard {
+        let text = "[[sources]]\nname = \"s\"\nbase_url = \"https://api.example.com\"\npath = \"/e\"\nquery = { since = \"{start}\", page = \"{page}\", size = \"{limit}\" }\npage_size = 2\npagination = { kind = \"page_number\" }\norder = \"newest_first\"\nevent_time = { path = \"t\" }\nsinks = [\"lake\"]\n[[sinks]]\nname = \"lake\"\nkind = \"lake\"\npath = \"lake\"\n";
+        let config = crate::config::load_str(text, std::path::Path::new("t.toml"))
+            .expect("a valid source")
+            .sources
+            .remove(0);
+        ListingGuard::for_source(&config)
+    }
+
+    #[test]
+    fn counted_pages_may_repeat_the_previous_pages_records_after_an_insert_on_top() {
+        let (mut guard, mut trail) = (counting(), PageTrail::default());
+        let order = SortOrder::NewestFirst;
+        let first = page(1, &[(9, "x"), (8, "y")]);
+        guard.check(&first, Some(2), order).unwrap();
+        guard.record(&first, &mut trail);
+        // Two events arrived on top: page 2 now starts with page 1's records.
+        let second = page(2, &[(9, "x"), (8, "y")]);
+        assert!(
+            matches!(
+                guard.check(&second, Some(3), order),
+                Err(Loop::SamePage { .. })
+            ),
+            "a page of nothing but the previous page's records is still a loop"
+        );
+        let second = page(2, &[(8, "y"), (7, "z")]);
+        guard.check(&second, Some(3), order).unwrap();
+        guard.record(&second, &mut trail);
+        // Shifted again: `y` is served a third time, still one page behind.
+        let third = page(3, &[(8, "y"), (6, "w")]);
+        guard.check(&third, Some(4), order).unwrap();
+        guard.record(&third, &mut trail);
+        // A record from further back is no shift: counting moves records by less than a page.
+        assert!(matches!(
+            guard.check(&page(4, &[(9, "x"), (5, "v")]), Some(5), order),
+            Err(Loop::Reserved { earlier: 1, .. })
+        ));
+        // Without counted positions the same repeat is a loop.
+        let (mut cursor, mut trail) = (ListingGuard::default(), PageTrail::default());
+        cursor.check(&first, Some(2), order).unwrap();
+        cursor.record(&first, &mut trail);
+        assert!(matches!(
+            cursor.check(&page(2, &[(9, "x"), (7, "z")]), Some(3), order),
             Err(Loop::Reserved { .. })
         ));
     }

@@ -42,7 +42,9 @@ mod rng;
 pub mod slack;
 pub mod snyk;
 pub mod tailscale;
+pub mod tfc;
 mod timeline;
+pub mod tines;
 pub mod vicarius;
 pub mod workday;
 pub mod zendesk;
@@ -131,6 +133,11 @@ pub enum Vendor {
     /// Workday user activity logging (`GET /ccx/api/privacy/v1/{tenant}/activityLogging`, and
     /// the tenant's OAuth token endpoint).
     Workday,
+    /// HCP Terraform (Terraform Cloud) organization audit trail
+    /// (`GET /api/v2/organization/audit-trail`, page numbers, newest first).
+    Tfc,
+    /// Tines audit logs (`GET /api/v1/audit_logs`, page numbers, newest first).
+    Tines,
 }
 
 impl Vendor {
@@ -156,6 +163,8 @@ impl Vendor {
         Vendor::Vicarius,
         Vendor::Jira,
         Vendor::Workday,
+        Vendor::Tfc,
+        Vendor::Tines,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -181,6 +190,8 @@ impl Vendor {
             Vendor::Vicarius => "vicarius",
             Vendor::Jira => "jira",
             Vendor::Workday => "workday",
+            Vendor::Tfc => "tfc",
+            Vendor::Tines => "tines",
         }
     }
 }
@@ -193,7 +204,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -423,6 +434,30 @@ impl SimulatorConfig {
             vendor: Vendor::Tailscale,
             default_page_size: tailscale::NO_PAGING,
             max_page_size: tailscale::NO_PAGING,
+            ..Self::okta(events)
+        }
+    }
+
+    /// An HCP Terraform organization's audit trail with `events` events, pages of 1000 without
+    /// `page[size]` and at most 1000 ([`tfc::MAX_PAGE_SIZE`]); the organization token is
+    /// `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn tfc(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Tfc,
+            default_page_size: tfc::MAX_PAGE_SIZE,
+            max_page_size: tfc::MAX_PAGE_SIZE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Tines tenant's audit logs with `events` logs, pages of 20 without `per_page` and at
+    /// most 500 ([`tines::DEFAULT_PER_PAGE`], [`tines::MAX_PER_PAGE`]); the API key is
+    /// `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn tines(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Tines,
+            default_page_size: tines::DEFAULT_PER_PAGE,
+            max_page_size: tines::MAX_PER_PAGE,
             ..Self::okta(events)
         }
     }
@@ -804,6 +839,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Vicarius => vicarius::routes(),
         Vendor::Jira => jira::routes(),
         Vendor::Workday => workday::routes(),
+        Vendor::Tfc => tfc::routes(),
+        Vendor::Tines => tines::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -867,6 +904,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Vicarius => vicarius::event_id(config, index),
         Vendor::Jira => jira::event_id(config, index),
         Vendor::Workday => workday::event_id(config, index),
+        Vendor::Tfc => tfc::event_id(config, index),
+        Vendor::Tines => tines::event_id(config, index),
     }
 }
 
@@ -896,6 +935,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Vicarius => vicarius::event(config, index),
         Vendor::Jira => jira::event(config, index),
         Vendor::Workday => workday::event(config, index),
+        Vendor::Tfc => tfc::event(config, index),
+        Vendor::Tines => tines::event(config, index),
     }
 }
 
@@ -913,18 +954,20 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
-        | Vendor::Workday => {
+        | Vendor::Workday
+        | Vendor::Tfc => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom, Cloudflare, Box and Zendesk write whole seconds.
+        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk and Tines write whole seconds.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
         | Vendor::Cloudflare
         | Vendor::Box
-        | Vendor::Zendesk => {
+        | Vendor::Zendesk
+        | Vendor::Tines => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -961,7 +1004,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Jira
-        | Vendor::Workday => {
+        | Vendor::Workday
+        | Vendor::Tfc
+        | Vendor::Tines => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -996,14 +1041,16 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
-        | Vendor::Workday => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Workday
+        | Vendor::Tfc => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
         | Vendor::Cloudflare
         | Vendor::Box
-        | Vendor::Zendesk => {
+        | Vendor::Zendesk
+        | Vendor::Tines => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

@@ -202,6 +202,12 @@ pub enum PaginationConfig {
         /// As for `offset`.
         #[serde(default)]
         has_more_path: Option<JsonPath>,
+        /// Path of the next page's number in the response, for APIs that give it
+        /// (Terraform Cloud's `pagination.next_page`, Tines' `meta.next_page_number`): the
+        /// API, not the length of a page, then says where the window ends (absent or null:
+        /// the last page), so a page cut shorter than `page_size` does not end it early.
+        #[serde(default)]
+        next_page_path: Option<JsonPath>,
     },
     /// GraphQL connections: `pageInfo { endCursor hasNextPage }`; the cursor is `{cursor}`.
     Graphql {

@@ -104,7 +104,38 @@ pub fn next_page(
         }
         PaginationConfig::PageNumber {
             first,
+            next_page_path: Some(path),
+            ..
+        } => match lookup(body, path) {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                let current = match fetched.page {
+                    Some(PageRef::Page(page)) => *page,
+                    _ => *first,
+                };
+                match value
+                    .as_u64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                {
+                    Some(page) if page > current => Some(PageRef::Page(page)),
+                    // Going back would list pages again, forever.
+                    Some(page) => {
+                        return Err(format!(
+                            "the next page number at `{path}` is {page}, not after the page just read ({current})"
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "the next page number at `{path}` is {value}, not a whole number or null"
+                        ))
+                    }
+                }
+            }
+        },
+        PaginationConfig::PageNumber {
+            first,
             has_more_path,
+            next_page_path: None,
         } => {
             let done = page_is_last(body, has_more_path.as_ref(), fetched)?;
             let current = match fetched.page {
@@ -538,9 +569,49 @@ mod tests {
         let pages = PaginationConfig::PageNumber {
             first: 1,
             has_more_path: None,
+            next_page_path: None,
         };
         assert_eq!(next(&pages, &r, None, 100).unwrap(), Some(PageRef::Page(2)));
         assert_eq!(next(&pages, &r, Some(&PageRef::Page(2)), 0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_number_the_api_gives_decides_where_the_window_ends() {
+        let pages = PaginationConfig::PageNumber {
+            first: 1,
+            has_more_path: None,
+            next_page_path: Some(jp("pagination.next_page")),
+        };
+        // A page shorter than page_size with a next page (an API serving fewer than asked).
+        let more = response(&[], json!({ "pagination": { "next_page": 3 } }));
+        assert_eq!(
+            next(&pages, &more, Some(&PageRef::Page(2)), 7).unwrap(),
+            Some(PageRef::Page(3))
+        );
+        let text = response(&[], json!({ "pagination": { "next_page": "2" } }));
+        assert_eq!(
+            next(&pages, &text, None, 7).unwrap(),
+            Some(PageRef::Page(2))
+        );
+        // A full page that is the last.
+        for last in [
+            json!({ "pagination": { "next_page": null } }),
+            json!({ "meta": {} }),
+        ] {
+            assert_eq!(next(&pages, &response(&[], last), None, 100).unwrap(), None);
+        }
+        let err = next(
+            &pages,
+            &response(&[], json!({ "pagination": { "next_page": "two" } })),
+            None,
+            100,
+        )
+        .unwrap_err();
+        assert!(err.contains("pagination.next_page"), "{err}");
+        // A next page that is not after the current one would loop.
+        let back = response(&[], json!({ "pagination": { "next_page": 2 } }));
+        let err = next(&pages, &back, Some(&PageRef::Page(2)), 100).unwrap_err();
+        assert!(err.contains("not after the page just read (2)"), "{err}");
     }
 
     /// Found by the pagination property test: an offset or page number at the top of `u64`
@@ -557,12 +628,14 @@ mod tests {
         let pages = PaginationConfig::PageNumber {
             first: 1,
             has_more_path: None,
+            next_page_path: None,
         };
         let err = next(&pages, &r, Some(&PageRef::Page(u64::MAX)), 100).unwrap_err();
         assert!(err.contains("page number"), "{err}");
         let from_max = PaginationConfig::PageNumber {
             first: u64::MAX,
             has_more_path: None,
+            next_page_path: None,
         };
         assert!(next(&from_max, &r, None, 100).is_err());
     }

@@ -413,3 +413,27 @@ async fn zoom_preset_lists_a_day_only_once_it_has_settled() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tfc_preset_is_exact_through_late_events() {
+    // Newest first with no upper bound: a late event lands below the top of the listing and
+    // pushes the older ones down a page while a run counts pages.
+    exact_through_late_events(
+        SimulatorConfig::tfc(1_500),
+        super::tfc::tfc_source,
+        [("TFC_TOKEN", "sim-token")],
+        every_event("tfc"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tines_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::tines(1_500),
+        super::tines::tines_source,
+        [("TINES_API_KEY", "sim-token")],
+        every_event("tines"),
+    )
+    .await;
+}

@@ -181,6 +181,20 @@ const MATRIX: &[Row] = &[
         lakes: super::tailscale::lakes,
     },
     Row {
+        preset: "tfc",
+        sim: || SimulatorConfig::tfc(EVENTS),
+        source: |_, url| super::tfc::tfc_source(url),
+        env: ("TFC_TOKEN", "sim-token"),
+        lakes: |sim| one_lake("tfc", sim),
+    },
+    Row {
+        preset: "tines",
+        sim: || SimulatorConfig::tines(EVENTS),
+        source: |_, url| super::tines::tines_source(url),
+        env: ("TINES_API_KEY", "sim-token"),
+        lakes: |sim| one_lake("tines", sim),
+    },
+    Row {
         preset: "vicarius",
         sim: || SimulatorConfig::vicarius(EVENTS),
         source: |_, url| super::vicarius::vicarius_source(url),

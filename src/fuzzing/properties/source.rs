@@ -41,9 +41,12 @@ fn pagination() -> impl Strategy<Value = PaginationConfig> {
             empty_page_ends: false,
         }),
         flag().prop_map(|has_more_path| PaginationConfig::Offset { has_more_path }),
-        (any::<u64>(), flag()).prop_map(|(first, has_more_path)| PaginationConfig::PageNumber {
-            first,
-            has_more_path
+        (any::<u64>(), flag(), flag()).prop_map(|(first, has_more_path, next_page_path)| {
+            PaginationConfig::PageNumber {
+                first,
+                has_more_path,
+                next_page_path,
+            }
         }),
         path().prop_map(|page_info_path| PaginationConfig::Graphql { page_info_path }),
     ]

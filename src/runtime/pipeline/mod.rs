@@ -318,7 +318,7 @@ impl<'a> Pipeline<'a> {
         // A window is listed again from its anchor at most once per run: a second rejection
         // is not an expired cursor but a broken request.
         let mut relisted: Option<Window> = None;
-        let mut guard = ListingGuard::default();
+        let mut guard = ListingGuard::for_source(&config);
         // Windows planned in this run: shorter than `max_window` once an API without
         // pagination answered a full page, so later windows do not split all over again.
         let mut planning = split::Planning::new(&config.window);
