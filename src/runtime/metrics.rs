@@ -18,6 +18,11 @@ pub const PAGES: &str = "sluice_pages_total";
 pub const DUPLICATES_DROPPED: &str = "sluice_duplicates_dropped_total";
 /// Events a sink refused, kept in the dead-letter queue.
 pub const DEAD_LETTERED: &str = "sluice_dead_lettered_total";
+/// Events a transform step dropped, by `step`.
+pub const EVENTS_DROPPED: &str = "sluice_events_dropped_total";
+/// Events a transform step failed on (kept in the dead-letter queue when one is
+/// configured), by `step`.
+pub const TRANSFORM_FAILED: &str = "sluice_transform_failed_total";
 /// Runs, labelled with their `outcome`: `ok`, `failed`, `skipped` (another worker held the
 /// source) or `circuit_open` (the circuit breaker skipped it).
 pub const RUNS: &str = "sluice_runs_total";
@@ -88,6 +93,14 @@ pub fn describe() {
     describe_counter!(
         DEAD_LETTERED,
         "Events a sink refused, kept in the dead-letter queue."
+    );
+    describe_counter!(
+        EVENTS_DROPPED,
+        "Events a transform step dropped, by step (a sink's chain: for that sink only)."
+    );
+    describe_counter!(
+        TRANSFORM_FAILED,
+        "Events a transform step failed on, by step; kept in the dead-letter queue when one is configured."
     );
     describe_counter!(
         RUNS,
@@ -219,6 +232,15 @@ pub fn record_run(report: &RunReport) {
     metrics::counter!(DUPLICATES_DROPPED, "source" => source.clone())
         .increment(report.duplicates_dropped);
     metrics::counter!(DEAD_LETTERED, "source" => source.clone()).increment(report.dead_lettered);
+    // Every step of the source's chains is in the report (at zero when it did nothing), so
+    // each series exists from the first run.
+    for tally in &report.steps {
+        let step = tally.step.clone();
+        metrics::counter!(EVENTS_DROPPED, "source" => source.clone(), "step" => step.clone())
+            .increment(tally.dropped);
+        metrics::counter!(TRANSFORM_FAILED, "source" => source.clone(), "step" => step)
+            .increment(tally.failed);
+    }
     // Registered at zero, so an alert on its rate works before the first failure.
     let failures = metrics::counter!(RUN_FAILURES, "source" => source.clone());
     if report.error.is_some() {
