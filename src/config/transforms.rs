@@ -87,3 +87,189 @@ fn check(owner: &str, steps: &[StepConfig], scope: Option<&str>) -> Result<(), I
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{load_str, ConfigError};
+
+    const SOURCE: &str = r#"
+[[sources]]
+name = "okta"
+base_url = "https://acme.okta.com"
+path = "/api/v1/logs"
+sinks = ["lake", "siem"]
+query = { since = "{start}" }
+pagination = { kind = "link_header" }
+event_time = { path = "published" }
+"#;
+
+    const SINKS: &str = r#"
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+
+[[sinks]]
+name = "siem"
+kind = "stdout"
+"#;
+
+    fn load(text: &str) -> Result<crate::config::Config, ConfigError> {
+        load_str(text, Path::new("sluice.toml"))
+    }
+
+    /// The 1-based line of the first line of `text` that starts with `start`.
+    fn line_of(text: &str, start: &str) -> usize {
+        text.lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap()
+            + 1
+    }
+
+    #[test]
+    fn chains_of_sources_and_sinks_are_read_by_their_owners_names() {
+        let text = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"debugContext\"]\n{SINKS}\n[[sinks.transforms]]\nkind = \"redact\"\nfields = [\"client.ipAddress\"]\n"
+        );
+        let config = load(&text).unwrap();
+        let steps = config.transforms_of(&config.sources[0]);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].kind(), "remove");
+        assert!(config.sink_transforms("lake").is_empty());
+        assert_eq!(config.sink_transforms("siem")[0].kind(), "redact");
+    }
+
+    #[test]
+    fn a_source_made_from_a_preset_carries_its_chain() {
+        let text = format!(
+            "[[sources]]\nname = \"okta\"\nconnector = \"okta\"\ndomain = \"acme.okta.com\"\ntoken = \"t\"\nsinks = [\"lake\"]\n\n[[sources.transforms]]\nkind = \"filter\"\naction = \"drop\"\nfield = \"eventType\"\nequals = \"user.session.start\"\n{SINKS}"
+        );
+        let config = load(&text).unwrap();
+        assert_eq!(config.transforms_of(&config.sources[0])[0].kind(), "filter");
+    }
+
+    #[test]
+    fn a_step_that_cannot_work_is_located_at_its_key() {
+        let text = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\n\n[[sources.transforms]]\nkind = \"filter\"\naction = \"drop\"\nfield = \"a\"\nmatches = '^(admin'\n{SINKS}"
+        );
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[1].matches"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "matches")),
+            "{e}"
+        );
+        assert!(e.message.contains("unclosed group"), "{e}");
+        assert!(e.hint.is_some(), "{e}");
+    }
+
+    #[test]
+    fn a_bad_path_in_a_sinks_chain_is_located_at_its_element() {
+        let text = format!(
+            "{SOURCE}{SINKS}\n[[sinks.transforms]]\nkind = \"redact\"\nfields = [\"ok\",\n  \"a..b\"]\n"
+        );
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sinks[1].transforms[0].fields[1]"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "\"a..b\"")),
+            "{e}"
+        );
+        assert!(e.message.contains("segment 2 is empty"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kinds_keys_and_missing_keys_name_the_step() {
+        let unknown_kind = format!("{SOURCE}\n[[sources.transforms]]\nkind = \"renam\"\n{SINKS}");
+        let e = load(&unknown_kind).unwrap_err();
+        assert!(e.message.contains("unknown variant `renam`"), "{e}");
+        assert!(
+            e.key
+                .as_deref()
+                .unwrap()
+                .starts_with("sources[0].transforms[0]"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&unknown_kind, "kind = \"renam\"")),
+            "{e}"
+        );
+
+        let unknown_key = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\nfeilds = 1\n{SINKS}"
+        );
+        let e = load(&unknown_key).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[0].feilds"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&unknown_key, "feilds")),
+            "{e}"
+        );
+
+        let no_key = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"hash\"\nfields = [\"email\"]\n{SINKS}"
+        );
+        let e = load(&no_key).unwrap_err();
+        assert!(e.message.contains("missing field `key`"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].transforms[0]"), "{e}");
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&no_key, "[[sources.transforms]]")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_hash_key_comes_from_a_secret_reference_and_is_checked() {
+        let chain = "\n[[sources.transforms]]\nkind = \"hash\"\nfields = [\"email\"]\nkey = \"${env:SLUICE_TEST_TRANSFORM_KEY}\"\n";
+        let text = format!("{SOURCE}{chain}{SINKS}");
+        std::env::set_var("SLUICE_TEST_TRANSFORM_KEY", "short");
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[0].key"),
+            "{e}"
+        );
+        assert!(e.message.contains("at least 16"), "{e}");
+        assert!(
+            !e.to_string().contains("short"),
+            "the key is never shown: {e}"
+        );
+        std::env::remove_var("SLUICE_TEST_TRANSFORM_KEY");
+        let e = load(&text).unwrap_err();
+        assert!(e.message.contains("SLUICE_TEST_TRANSFORM_KEY"), "{e}");
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "key = ")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn step_names_are_unique_per_chain() {
+        let step = "\n[[sources.transforms]]\nname = \"x\"\nkind = \"remove\"\nfields = [\"a\"]\n";
+        let text = format!("{SOURCE}{step}{step}{SINKS}");
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[1].name"),
+            "{e}"
+        );
+    }
+}

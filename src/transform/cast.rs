@@ -130,8 +130,8 @@ fn convert(value: &Value, to: CastType) -> Option<Value> {
         CastType::Bool => match value {
             Value::Bool(_) => Some(value.clone()),
             Value::Number(n) => match n.as_f64() {
-                Some(x) if x == 1.0 => Some(Value::Bool(true)),
-                Some(x) if x == 0.0 => Some(Value::Bool(false)),
+                Some(1.0) => Some(Value::Bool(true)),
+                Some(0.0) => Some(Value::Bool(false)),
                 _ => None,
             },
             Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
