@@ -323,3 +323,42 @@ pub fn record_schedule_wait(source: &str, planned: chrono::DateTime<Utc>) {
     metrics::histogram!(SCHEDULE_WAIT, "source" => source.to_string())
         .record(seconds_between(planned, Utc::now()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::StepTally;
+
+    #[test]
+    fn every_step_has_its_dropped_and_failed_series() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let report = RunReport {
+            source: "okta".into(),
+            steps: vec![
+                StepTally {
+                    step: "filter#1".into(),
+                    dropped: 3,
+                    ..StepTally::default()
+                },
+                StepTally {
+                    step: "siem/cast#2".into(),
+                    failed: 2,
+                    reason: Some("why".into()),
+                    ..StepTally::default()
+                },
+            ],
+            ..RunReport::default()
+        };
+        metrics::with_local_recorder(&recorder, || record_run(&report));
+        let text = handle.render();
+        for line in [
+            r#"sluice_events_dropped_total{source="okta",step="filter#1"} 3"#,
+            r#"sluice_transform_failed_total{source="okta",step="filter#1"} 0"#,
+            r#"sluice_events_dropped_total{source="okta",step="siem/cast#2"} 0"#,
+            r#"sluice_transform_failed_total{source="okta",step="siem/cast#2"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
+}
