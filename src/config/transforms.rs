@@ -148,6 +148,16 @@ kind = "stdout"
         );
         let config = load(&text).unwrap();
         assert_eq!(config.transforms_of(&config.sources[0])[0].kind(), "filter");
+
+        // Every stream's source of a preset with several runs the chain.
+        let streams = format!(
+            "[[sources]]\nname = \"ts\"\nconnector = \"tailscale\"\ntoken = \"t\"\nstreams = [\"configuration\", \"network\"]\nsinks = [\"lake\"]\n\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\n{SINKS}"
+        );
+        let config = load(&streams).unwrap();
+        assert_eq!(config.sources.len(), 2);
+        for source in &config.sources {
+            assert_eq!(config.transforms_of(source).len(), 1, "{}", source.name);
+        }
     }
 
     #[test]
