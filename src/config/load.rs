@@ -96,48 +96,20 @@ pub(crate) fn load_str_without_secrets(text: &str, file: &Path) -> Result<Config
 
 fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
-    let parsed = match merge_connectors(text, file, &locator)? {
+    let document = merge_connectors(text, file, &locator)?;
+    let parsed = match document.clone() {
         Some(merged) => serde_path_to_error::deserialize(merged),
         None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
     };
-    let config: Config = parsed.map_err(|err| {
-        let mut key = path_string(err.path());
-        let inner = err.into_inner();
-        let (message, hint) = describe_toml_error(&inner);
-        // Tagged tables (auth, pagination...) hide the inner key from serde's path; a secret
-        // or path error quotes the value, which pinpoints it.
-        let secret = locator
-            .find_secret_reference(&message)
-            .or_else(|| locator.find_json_path(&message));
-        if let (Some((_, Some(name))), Some(k)) = (&secret, &mut key) {
-            if !k.ends_with(name.as_str()) {
-                *k = format!("{k}.{name}");
-            }
-        }
-        // Internally tagged tables (`[state]`, auth, pagination, sinks) are buffered by serde
-        // before their variant is read, which loses toml's spans and leaves the unknown key
-        // out of the path: the error would point at the table (or at 1:1). Name the key and
-        // find its own line.
-        let mut unknown_at = None;
-        if let (Some(field), Some(k)) = (unknown_field(&message), &mut key) {
-            if !k.ends_with(&format!(".{field}")) && k != field {
-                *k = format!("{k}.{field}");
-            }
-            unknown_at = locator.find_exact_key(k);
-        }
-        let position = secret
-            .map(|(position, _)| position)
-            .or(unknown_at)
-            .or_else(|| inner.span().map(|span| locator.line_col(span.start)))
-            .or_else(|| key.as_deref().and_then(|k| locator.find_key(k)));
-        ConfigError {
-            file: file.to_path_buf(),
-            position,
-            key,
-            message,
-            hint,
-        }
-    })?;
+    let mut config: Config = parsed.map_err(|err| located(err, file, &locator))?;
+    // The transform chains, in a pass of their own over the same document (see
+    // `transforms.rs`).
+    let steps: super::transforms::Document = match document {
+        Some(merged) => serde_path_to_error::deserialize(merged),
+        None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
+    }
+    .map_err(|err| located(err, file, &locator))?;
+    config.transforms = steps.keyed(&config);
     validate(&config).map_err(|v| ConfigError {
         file: file.to_path_buf(),
         position: locator.find_key(&v.key),
@@ -146,6 +118,50 @@ fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         hint: Some(v.hint),
     })?;
     Ok(config)
+}
+
+/// A serde error of the file, with its key path, position and hint.
+fn located(
+    err: serde_path_to_error::Error<toml::de::Error>,
+    file: &Path,
+    locator: &Locator<'_>,
+) -> ConfigError {
+    let mut key = path_string(err.path());
+    let inner = err.into_inner();
+    let (message, hint) = describe_toml_error(&inner);
+    // Tagged tables (auth, pagination...) hide the inner key from serde's path; a secret
+    // or path error quotes the value, which pinpoints it.
+    let secret = locator
+        .find_secret_reference(&message)
+        .or_else(|| locator.find_json_path(&message));
+    if let (Some((_, Some(name))), Some(k)) = (&secret, &mut key) {
+        if !k.ends_with(name.as_str()) {
+            *k = format!("{k}.{name}");
+        }
+    }
+    // Internally tagged tables (`[state]`, auth, pagination, sinks) are buffered by serde
+    // before their variant is read, which loses toml's spans and leaves the unknown key
+    // out of the path: the error would point at the table (or at 1:1). Name the key and
+    // find its own line.
+    let mut unknown_at = None;
+    if let (Some(field), Some(k)) = (unknown_field(&message), &mut key) {
+        if !k.ends_with(&format!(".{field}")) && k != field {
+            *k = format!("{k}.{field}");
+        }
+        unknown_at = locator.find_exact_key(k);
+    }
+    let position = secret
+        .map(|(position, _)| position)
+        .or(unknown_at)
+        .or_else(|| inner.span().map(|span| locator.line_col(span.start)))
+        .or_else(|| key.as_deref().and_then(|k| locator.find_key(k)));
+    ConfigError {
+        file: file.to_path_buf(),
+        position,
+        key,
+        message,
+        hint,
+    }
 }
 
 /// Sources may name a built-in connector (`connector = "okta"`, see [`crate::preset`]) or a

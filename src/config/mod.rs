@@ -11,6 +11,7 @@ mod notify;
 mod notify_check;
 mod secret;
 mod serve;
+mod transforms;
 mod validate;
 
 use serde::Deserialize;
@@ -37,6 +38,7 @@ pub use notify::{
     SmtpSecurity, WebhookConfig, DEFAULT_VOLUME_BELOW, PAGERDUTY_EVENTS_URL,
 };
 pub use serve::ServeConfig;
+pub use transforms::Transforms;
 pub use validate::MAX_WORKERS;
 
 pub use crate::sink::config::{
@@ -44,6 +46,7 @@ pub use crate::sink::config::{
     StdoutConfig,
 };
 pub use crate::source::path::JsonPath;
+pub use crate::transform::StepConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +73,10 @@ pub struct Config {
     /// When alerts are sent (`[[alerts]]`).
     #[serde(default)]
     pub alerts: Vec<AlertConfig>,
+    /// The transform chains of sources and sinks (their `transforms` keys), read by a pass
+    /// of their own (see `config/transforms.rs`).
+    #[serde(skip)]
+    pub transforms: Transforms,
 }
 
 impl Config {
@@ -81,6 +88,20 @@ impl Config {
     /// The notifier named `name`.
     pub fn notifier(&self, name: &str) -> Option<&NotifierConfig> {
         self.notifiers.iter().find(|n| n.name() == name)
+    }
+
+    /// The steps of `source`'s own transform chain (none when it has no `transforms`).
+    pub fn transforms_of(&self, source: &SourceConfig) -> &[StepConfig] {
+        self.transforms
+            .sources
+            .get(&source.name)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The steps of the chain the sink named `sink` runs on its copy of every source's
+    /// events, after the source's chain (none when it has no `transforms`).
+    pub fn sink_transforms(&self, sink: &str) -> &[StepConfig] {
+        self.transforms.sinks.get(sink).map_or(&[], Vec::as_slice)
     }
 
     /// The sink settings a source refers to, in the order the source lists them.

@@ -70,6 +70,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         }
     }
     validate_serve(&config.serve)?;
+    super::transforms::validate(config)?;
     super::notify_check::validate(config)
 }
 

@@ -2,6 +2,7 @@
 //! arithmetic, the order of a listing, schedules, the kinds of failure, configuration problems). It imports nothing
 //! else of the crate, so every other module may use it.
 
+pub mod deferred;
 pub mod failure;
 pub mod order;
 pub mod schedule;
@@ -9,6 +10,7 @@ pub mod secret;
 pub mod timefmt;
 pub mod timemath;
 
+pub use deferred::Deferred;
 pub use failure::FailureKind;
 pub use order::SortOrder;
 pub use secret::Secret;

@@ -33,6 +33,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "sinks",
     "schedule",
     "max_silence",
+    "transforms",
 ];
 
 /// The user key that selects a multi-stream preset's streams.

@@ -18,6 +18,11 @@ pub const PAGES: &str = "sluice_pages_total";
 pub const DUPLICATES_DROPPED: &str = "sluice_duplicates_dropped_total";
 /// Events a sink refused, kept in the dead-letter queue.
 pub const DEAD_LETTERED: &str = "sluice_dead_lettered_total";
+/// Events a transform step dropped, by `step`.
+pub const EVENTS_DROPPED: &str = "sluice_events_dropped_total";
+/// Events a transform step failed on (kept in the dead-letter queue when one is
+/// configured), by `step`.
+pub const TRANSFORM_FAILED: &str = "sluice_transform_failed_total";
 /// Runs, labelled with their `outcome`: `ok`, `failed`, `skipped` (another worker held the
 /// source) or `circuit_open` (the circuit breaker skipped it).
 pub const RUNS: &str = "sluice_runs_total";
@@ -88,6 +93,14 @@ pub fn describe() {
     describe_counter!(
         DEAD_LETTERED,
         "Events a sink refused, kept in the dead-letter queue."
+    );
+    describe_counter!(
+        EVENTS_DROPPED,
+        "Events a transform step dropped, by step (a sink's chain: for that sink only)."
+    );
+    describe_counter!(
+        TRANSFORM_FAILED,
+        "Events a transform step failed on, by step; kept in the dead-letter queue when one is configured."
     );
     describe_counter!(
         RUNS,
@@ -219,6 +232,15 @@ pub fn record_run(report: &RunReport) {
     metrics::counter!(DUPLICATES_DROPPED, "source" => source.clone())
         .increment(report.duplicates_dropped);
     metrics::counter!(DEAD_LETTERED, "source" => source.clone()).increment(report.dead_lettered);
+    // Every step of the source's chains is in the report (at zero when it did nothing), so
+    // each series exists from the first run.
+    for tally in &report.steps {
+        let step = tally.step.clone();
+        metrics::counter!(EVENTS_DROPPED, "source" => source.clone(), "step" => step.clone())
+            .increment(tally.dropped);
+        metrics::counter!(TRANSFORM_FAILED, "source" => source.clone(), "step" => step)
+            .increment(tally.failed);
+    }
     // Registered at zero, so an alert on its rate works before the first failure.
     let failures = metrics::counter!(RUN_FAILURES, "source" => source.clone());
     if report.error.is_some() {
@@ -300,4 +322,43 @@ fn seconds_between(from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> f6
 pub fn record_schedule_wait(source: &str, planned: chrono::DateTime<Utc>) {
     metrics::histogram!(SCHEDULE_WAIT, "source" => source.to_string())
         .record(seconds_between(planned, Utc::now()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::StepTally;
+
+    #[test]
+    fn every_step_has_its_dropped_and_failed_series() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let report = RunReport {
+            source: "okta".into(),
+            steps: vec![
+                StepTally {
+                    step: "filter#1".into(),
+                    dropped: 3,
+                    ..StepTally::default()
+                },
+                StepTally {
+                    step: "siem/cast#2".into(),
+                    failed: 2,
+                    reason: Some("why".into()),
+                    ..StepTally::default()
+                },
+            ],
+            ..RunReport::default()
+        };
+        metrics::with_local_recorder(&recorder, || record_run(&report));
+        let text = handle.render();
+        for line in [
+            r#"sluice_events_dropped_total{source="okta",step="filter#1"} 3"#,
+            r#"sluice_transform_failed_total{source="okta",step="filter#1"} 0"#,
+            r#"sluice_events_dropped_total{source="okta",step="siem/cast#2"} 0"#,
+            r#"sluice_transform_failed_total{source="okta",step="siem/cast#2"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
 }

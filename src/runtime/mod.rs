@@ -13,6 +13,7 @@ pub mod progress;
 mod refusals;
 pub mod silence;
 mod split;
+pub mod transforms;
 mod workers;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use pipeline::{
     backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
 };
 pub use refusals::{refusal_error, SinkTally};
+pub use transforms::StepTally;
 pub use workers::{work_source, Plan};
 
 use crate::config::{Config, SourceConfig};
@@ -190,6 +192,9 @@ fn log_summary(report: &RunReport) {
             duplicates_dropped = report.duplicates_dropped,
             late_events = report.late_events,
             dead_lettered = report.dead_lettered,
+            transform_dropped = report.transform_dropped,
+            transform_failed = report.transform_failed,
+            transform_steps = %transforms::describe(&report.steps),
             out_of_window = report.out_of_window,
             out_of_range = report.out_of_range,
             relists = report.relists,

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{FailureKind, RunError};
 use super::pipeline::{backfill_step, Pipeline, RunReport, SplitPolicy};
+use super::transforms::Stage;
 use crate::config::{Config, SourceConfig};
 use crate::sink::{self, Sink};
 use crate::source::HttpSource;
@@ -51,6 +52,8 @@ struct Shared {
     config: Arc<Config>,
     source: SourceConfig,
     http: Arc<HttpSource>,
+    /// The transform chains of the source and its sinks, built once for every pipeline.
+    transforms: Option<Arc<Stage>>,
     store: Arc<dyn StateStore>,
     cancel: CancellationToken,
     /// Which windows this run's workers have passed (see [`Claims`]).
@@ -70,10 +73,15 @@ pub async fn work_source(
         Ok(http) => Arc::new(http),
         Err(error) => return failed(source, RunError::source(&error)),
     };
+    let transforms = match Stage::build(config, source) {
+        Ok(stage) => stage.map(Arc::new),
+        Err(error) => return failed(source, RunError::new(FailureKind::Config, error)),
+    };
     let shared = Arc::new(Shared {
         config: Arc::new(config.clone()),
         source: source.clone(),
         http,
+        transforms,
         store: store.clone(),
         cancel,
         claims: tokio::sync::Mutex::new(Claims::default()),
@@ -175,6 +183,9 @@ impl Shared {
             .with_lease_ttl(self.config.state.lease_ttl());
         if let Some(queue) = dead_letter {
             pipeline = pipeline.with_dead_letter(queue);
+        }
+        if let Some(stage) = &self.transforms {
+            pipeline = pipeline.with_transforms(stage.clone());
         }
         if let Some((window, seed)) = window {
             pipeline = pipeline.for_backfill_window(window, seed);
@@ -335,6 +346,11 @@ fn merge(source: &str, reports: Vec<RunReport>, tail: bool) -> RunReport {
         total.objects += report.objects;
         total.bytes += report.bytes;
         total.dead_lettered += report.dead_lettered;
+        total.transform_dropped += report.transform_dropped;
+        total.transform_failed += report.transform_failed;
+        for tally in report.steps {
+            super::transforms::add(&mut total.steps, tally);
+        }
         total.refused_events += report.refused_events;
         for tally in report.sinks {
             super::refusals::add(&mut total.sinks, tally);

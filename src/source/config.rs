@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::config::AuthConfig;
 use super::path::JsonPath;
 use crate::model::schedule::ScheduleConfig;
-use crate::model::{SortOrder, TimeFormat};
+use crate::model::{Deferred, SortOrder, TimeFormat};
 
 /// One `[[sources]]` entry: an HTTP API that serves audit events, described as a connector
 /// spec (request templates, auth, pagination, record layout, order) plus run settings.
@@ -104,6 +104,11 @@ pub struct SourceConfig {
     /// scheduled interval. Unset: never judged silent.
     #[serde(default, with = "humantime_serde::option")]
     pub max_silence: Option<std::time::Duration>,
+    /// `[[sources.transforms]]`: the source's transform chain. Its steps are settings of the
+    /// transform stage, a layer above this one, so the loader reads them in a pass of their
+    /// own into `Config::transforms` (see [`crate::model::deferred`]).
+    #[serde(default)]
+    pub transforms: Deferred,
 }
 
 fn default_workers() -> usize {

@@ -1,8 +1,31 @@
 //! Transforms: what happens to an event between the source and the sinks.
 //!
-//! Today one step: wrapping each record in the lake [`Envelope`]. Normalization (OCSF),
-//! enrichment and filters will slot in here as further steps over the same events.
+//! Every record is wrapped in the lake [`Envelope`]. Before that, a source's chain of steps
+//! ([`Chain`], built from its `transforms` settings) may keep, change, drop or fail each
+//! event, and each sink may run a chain of its own over its copy. Steps run synchronously on
+//! the page being staged, so a page stays one unit of commit; the runtime counts drops and
+//! sends failures to the dead-letter queue (`runtime::transforms`).
+//!
+//! A step kind is one module with its config struct beside its [`Step`], and one arm of
+//! [`StepConfig`]. Later kinds (OCSF mapping, VRL, GeoIP, threat intel) plug in the same way.
 
+mod chain;
+mod config;
 mod envelope;
+pub mod field;
+mod step;
 
+pub mod cast;
+pub mod copy;
+pub mod filter;
+pub mod hash;
+pub mod parse_time;
+pub mod redact;
+pub mod remove;
+pub mod rename;
+pub mod set;
+
+pub use chain::{Chain, ChainProblem, Outcome};
+pub use config::StepConfig;
 pub use envelope::{Envelope, EnvelopeTime};
+pub use step::{Problem, Step, Verdict};

@@ -23,6 +23,7 @@ use super::listing_guard::{self, ListingGuard};
 use super::out_of_range;
 use super::refusals::{CommitRefusals, SinkTally};
 use super::split;
+use super::transforms::{Stage, StepTally};
 
 mod backfill;
 mod commit;
@@ -61,6 +62,13 @@ pub struct RunReport {
     pub bytes: u64,
     /// Events refused by a sink and kept in the dead-letter queue.
     pub dead_lettered: u64,
+    /// Events a transform step dropped (a sink's chain: for that sink only).
+    pub transform_dropped: u64,
+    /// Events a transform step failed on: in the dead-letter queue when one is configured,
+    /// else dropped and logged.
+    pub transform_failed: u64,
+    /// What each transform step dropped and failed on (every step of the source's chains).
+    pub steps: Vec<StepTally>,
     /// What each sink was offered and refused in this run.
     pub sinks: Vec<SinkTally>,
     /// Events that at least one sink refused (they are in the dead-letter queue, not
@@ -95,6 +103,8 @@ pub struct Pipeline<'a> {
     sinks: Vec<Box<dyn Sink>>,
     /// Where events the sinks refuse go, if configured.
     dead_letter: Option<Box<dyn Sink>>,
+    /// The transform chains of the source and its sinks, if any has a step.
+    transforms: Option<Arc<Stage>>,
     /// Who this worker is, for leases.
     holder: String,
     /// The lease on the source while the run works it.
@@ -148,6 +158,7 @@ impl<'a> Pipeline<'a> {
             source,
             sinks,
             dead_letter: None,
+            transforms: None,
             holder: worker_identity(),
             lease: None,
             lease_ttl: crate::state::DEFAULT_LEASE_TTL,
@@ -216,6 +227,13 @@ impl<'a> Pipeline<'a> {
         self
     }
 
+    /// Runs `stage`'s chains over every page before it is staged.
+    pub fn with_transforms(mut self, stage: Arc<Stage>) -> Self {
+        self.report.steps = stage.tallies();
+        self.transforms = Some(stage);
+        self
+    }
+
     /// Runs until the source is caught up to the horizon (`now - settle_delay`), the page cap
     /// is hit, `cancel` fires, or something fails. Never returns an error: failures are in the
     /// report, and whatever was fully processed before a source failure is committed.
@@ -239,6 +257,11 @@ impl<'a> Pipeline<'a> {
             };
             tracing::warn!(source = %self.name, out_of_range = self.report.out_of_range, "records dated where no window of this source will list them (before its first window, or more than a day ahead of the clock): {kept}");
         }
+        super::transforms::warn_failures(
+            &self.name,
+            &self.report.steps,
+            self.dead_letter.is_some(),
+        );
         if let Some(organized) = self.organized.take() {
             // Workers waiting for the plan go on with what is stored, whatever happened here.
             organized.send_replace(true);
@@ -537,7 +560,8 @@ impl<'a> Pipeline<'a> {
         })
     }
 
-    /// Drops re-served and out-of-range events, wraps the rest and stages them in every sink.
+    /// Drops re-served and out-of-range events, wraps the rest, runs the transform chains
+    /// and stages what they keep in every sink.
     async fn stage(&mut self, page: Page, listing: &Window) -> Result<(), PageError> {
         let parse_time = Utc::now();
         let config = self.source.config();
@@ -550,6 +574,7 @@ impl<'a> Pipeline<'a> {
         let relisting = self.pending.listing.is_some();
         let mut events = Vec::with_capacity(page.records.len());
         let mut letters = Vec::new();
+        let commit = self.committed.seq + 1;
         for record in page.records {
             if record.time < listing.start || record.time >= listing.end {
                 match out_of_range::reason(record.time, self.pending.listed_from, parse_time) {
@@ -557,11 +582,7 @@ impl<'a> Pipeline<'a> {
                         self.report.out_of_range += 1;
                         if self.dead_letter.is_some() {
                             letters.push(out_of_range::letter(
-                                record,
-                                &self.name,
-                                reason,
-                                parse_time,
-                                self.committed.seq + 1,
+                                record, &self.name, reason, parse_time, commit,
                             ));
                         }
                     }
@@ -586,8 +607,24 @@ impl<'a> Pipeline<'a> {
                 self.report.late_events += 1;
             }
             self.pending.observe(record.time, &record.id, order);
-            self.timings.event_staged(record.time, parse_time);
             events.push(Envelope::wrap(record, &self.name, parse_time));
+        }
+        let queue = self.dead_letter.is_some();
+        if let Some(stage) = &self.transforms {
+            let before = events.len();
+            events = stage.run_source(
+                events,
+                &mut self.report,
+                queue.then_some(&mut letters),
+                commit,
+            );
+            // What the source's chain dropped or failed on is passed, not delivered.
+            let passed = (before - events.len()) as u64;
+            self.pending.delivered = self.pending.delivered.saturating_sub(passed);
+        }
+        // Only what goes on to the sinks is timed as delivered.
+        for event in &events {
+            self.timings.event_staged(event.event_time.0, parse_time);
         }
         let forgotten = self
             .pending
@@ -598,8 +635,12 @@ impl<'a> Pipeline<'a> {
         self.pending.page = page.next;
         self.staged_since_commit += events.len() as u64;
         super::progress::staged(&self.name, events.len() as u64);
-        for sink in &mut self.sinks {
-            sink.write(&events)
+        for (index, sink) in self.sinks.iter_mut().enumerate() {
+            let own = self.transforms.as_ref().and_then(|stage| {
+                let letters = queue.then_some(&mut letters);
+                stage.run_sink(index, &events, &mut self.report, letters, commit)
+            });
+            sink.write(own.as_deref().unwrap_or(&events))
                 .await
                 .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
         }

@@ -131,6 +131,10 @@ pub struct RawElasticsearchConfig {
     /// See [`ElasticsearchConfig::fail_when_refused`].
     #[serde(default)]
     pub fail_when_refused: crate::sink::share::Share,
+    /// `transforms`: this sink's own transform chain, read by the loader into
+    /// `Config::transforms` (see [`crate::model::deferred`]).
+    #[serde(default)]
+    pub transforms: crate::model::Deferred,
 }
 
 fn default_max_batch_bytes() -> bytesize::ByteSize {

@@ -107,6 +107,10 @@ pub struct HecConfig {
     /// every one; `"0%"` on any refusal.
     #[serde(default)]
     pub fail_when_refused: crate::sink::share::Share,
+    /// `transforms`: this sink's own transform chain, read by the loader into
+    /// `Config::transforms` (see [`crate::model::deferred`]).
+    #[serde(default)]
+    pub transforms: crate::model::Deferred,
 }
 
 impl<'de> Deserialize<'de> for HecConfig {
@@ -144,6 +148,7 @@ impl HecConfig {
             ca_file: None,
             insecure_skip_verify: false,
             fail_when_refused: crate::sink::share::Share::ALL,
+            transforms: crate::model::Deferred,
         }
     }
 

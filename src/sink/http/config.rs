@@ -48,6 +48,10 @@ pub struct HttpSinkConfig {
     /// every one; `"0%"` on any refusal.
     #[serde(default)]
     pub fail_when_refused: crate::sink::share::Share,
+    /// `transforms`: this sink's own transform chain, read by the loader into
+    /// `Config::transforms` (see [`crate::model::deferred`]).
+    #[serde(default)]
+    pub transforms: crate::model::Deferred,
 }
 
 /// How the HTTP sink writes a batch.
@@ -80,4 +84,8 @@ fn default_attempts() -> u32 {
 pub struct StdoutConfig {
     /// Unique name that sources refer to.
     pub name: String,
+    /// `transforms`: this sink's own transform chain, read by the loader into
+    /// `Config::transforms` (see [`crate::model::deferred`]).
+    #[serde(default)]
+    pub transforms: crate::model::Deferred,
 }

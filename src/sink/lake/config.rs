@@ -180,6 +180,9 @@ struct RawLakeConfig {
     max_open_partitions: usize,
     #[serde(default = "default_part_size")]
     part_size: bytesize::ByteSize,
+    /// Read by the loader's transform pass (see [`crate::model::deferred`]).
+    #[serde(default, rename = "transforms")]
+    _transforms: crate::model::Deferred,
 }
 
 impl TryFrom<RawLakeConfig> for LakeConfig {

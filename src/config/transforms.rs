@@ -1,0 +1,285 @@
+//! `transforms`: the transform chains of sources and sinks, read in a pass of their own.
+//!
+//! A chain's steps are settings of the transform stage. The `[[sources]]` table that holds a
+//! source's chain belongs to a layer below the stage and cannot name its types, so source
+//! (and sink) tables take the key as [`crate::model::Deferred`], and this pass reads every
+//! `transforms` key of the same document (after presets are expanded, so a source made from
+//! a preset carries its chain like any other) into [`StepConfig`]s, keyed by their owner's
+//! name. Reading the text itself, not a copy, keeps toml's positions for errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::load::{invalid, Invalid};
+use super::Config;
+use crate::transform::{Chain, StepConfig};
+
+/// Every chain of the config.
+#[derive(Debug, Clone, Default)]
+pub struct Transforms {
+    /// Each source's chain, by source name (sources without one are absent).
+    pub sources: BTreeMap<String, Vec<StepConfig>>,
+    /// Each sink's chain, by sink name: run after the source's, on that sink's copy only.
+    pub sinks: BTreeMap<String, Vec<StepConfig>>,
+}
+
+/// The document seen through its `transforms` keys only (every other key is passed over).
+#[derive(Deserialize)]
+pub(super) struct Document {
+    #[serde(default)]
+    sources: Vec<Owner>,
+    #[serde(default)]
+    sinks: Vec<Owner>,
+}
+
+#[derive(Deserialize)]
+struct Owner {
+    #[serde(default)]
+    transforms: Vec<StepConfig>,
+}
+
+impl Document {
+    /// The chains, keyed by the names of the sources and sinks `config` read from the same
+    /// document (in the same order).
+    pub(super) fn keyed(self, config: &Config) -> Transforms {
+        let by_name = |owners: Vec<Owner>, names: Vec<&str>| {
+            owners
+                .into_iter()
+                .zip(names)
+                .filter(|(owner, _)| !owner.transforms.is_empty())
+                .map(|(owner, name)| (name.to_string(), owner.transforms))
+                .collect()
+        };
+        Transforms {
+            sources: by_name(
+                self.sources,
+                config.sources.iter().map(|s| s.name.as_str()).collect(),
+            ),
+            sinks: by_name(self.sinks, config.sinks.iter().map(|s| s.name()).collect()),
+        }
+    }
+}
+
+/// Every chain builds: paths parse, regular expressions compile, hash keys are long enough,
+/// step names are unique. Skipped when secrets are not resolved (`sluice status`), as the
+/// chains are not run then.
+pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
+    if !super::secret::resolving() {
+        return Ok(());
+    }
+    for (i, source) in config.sources.iter().enumerate() {
+        check(&format!("sources[{i}]"), config.transforms_of(source), None)?;
+    }
+    for (i, sink) in config.sinks.iter().enumerate() {
+        let steps = config.sink_transforms(sink.name());
+        check(&format!("sinks[{i}]"), steps, Some(sink.name()))?;
+    }
+    Ok(())
+}
+
+fn check(owner: &str, steps: &[StepConfig], scope: Option<&str>) -> Result<(), Invalid> {
+    Chain::build(steps, scope).map(|_| ()).map_err(|p| {
+        invalid(
+            format!("{owner}.transforms[{}].{}", p.step, p.field),
+            p.message,
+            p.hint,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{load_str, ConfigError};
+
+    const SOURCE: &str = r#"
+[[sources]]
+name = "okta"
+base_url = "https://acme.okta.com"
+path = "/api/v1/logs"
+sinks = ["lake", "siem"]
+query = { since = "{start}" }
+pagination = { kind = "link_header" }
+event_time = { path = "published" }
+"#;
+
+    const SINKS: &str = r#"
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+
+[[sinks]]
+name = "siem"
+kind = "stdout"
+"#;
+
+    fn load(text: &str) -> Result<crate::config::Config, ConfigError> {
+        load_str(text, Path::new("sluice.toml"))
+    }
+
+    /// The 1-based line of the first line of `text` that starts with `start`.
+    fn line_of(text: &str, start: &str) -> usize {
+        text.lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap()
+            + 1
+    }
+
+    #[test]
+    fn chains_of_sources_and_sinks_are_read_by_their_owners_names() {
+        let text = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"debugContext\"]\n{SINKS}\n[[sinks.transforms]]\nkind = \"redact\"\nfields = [\"client.ipAddress\"]\n"
+        );
+        let config = load(&text).unwrap();
+        let steps = config.transforms_of(&config.sources[0]);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].kind(), "remove");
+        assert!(config.sink_transforms("lake").is_empty());
+        assert_eq!(config.sink_transforms("siem")[0].kind(), "redact");
+    }
+
+    #[test]
+    fn a_source_made_from_a_preset_carries_its_chain() {
+        let text = format!(
+            "[[sources]]\nname = \"okta\"\nconnector = \"okta\"\ndomain = \"acme.okta.com\"\ntoken = \"t\"\nsinks = [\"lake\"]\n\n[[sources.transforms]]\nkind = \"filter\"\naction = \"drop\"\nfield = \"eventType\"\nequals = \"user.session.start\"\n{SINKS}"
+        );
+        let config = load(&text).unwrap();
+        assert_eq!(config.transforms_of(&config.sources[0])[0].kind(), "filter");
+
+        // Every stream's source of a preset with several runs the chain.
+        let streams = format!(
+            "[[sources]]\nname = \"ts\"\nconnector = \"tailscale\"\ntoken = \"t\"\nstreams = [\"configuration\", \"network\"]\nsinks = [\"lake\"]\n\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\n{SINKS}"
+        );
+        let config = load(&streams).unwrap();
+        assert_eq!(config.sources.len(), 2);
+        for source in &config.sources {
+            assert_eq!(config.transforms_of(source).len(), 1, "{}", source.name);
+        }
+    }
+
+    #[test]
+    fn a_step_that_cannot_work_is_located_at_its_key() {
+        let text = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\n\n[[sources.transforms]]\nkind = \"filter\"\naction = \"drop\"\nfield = \"a\"\nmatches = '^(admin'\n{SINKS}"
+        );
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[1].matches"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "matches")),
+            "{e}"
+        );
+        assert!(e.message.contains("unclosed group"), "{e}");
+        assert!(e.hint.is_some(), "{e}");
+    }
+
+    #[test]
+    fn a_bad_path_in_a_sinks_chain_is_located_at_its_element() {
+        let text = format!(
+            "{SOURCE}{SINKS}\n[[sinks.transforms]]\nkind = \"redact\"\nfields = [\"ok\",\n  \"a..b\"]\n"
+        );
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sinks[1].transforms[0].fields[1]"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "\"a..b\"")),
+            "{e}"
+        );
+        assert!(e.message.contains("segment 2 is empty"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kinds_keys_and_missing_keys_name_the_step() {
+        let unknown_kind = format!("{SOURCE}\n[[sources.transforms]]\nkind = \"renam\"\n{SINKS}");
+        let e = load(&unknown_kind).unwrap_err();
+        assert!(e.message.contains("unknown variant `renam`"), "{e}");
+        assert!(
+            e.key
+                .as_deref()
+                .unwrap()
+                .starts_with("sources[0].transforms[0]"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&unknown_kind, "kind = \"renam\"")),
+            "{e}"
+        );
+
+        let unknown_key = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"remove\"\nfields = [\"a\"]\nfeilds = 1\n{SINKS}"
+        );
+        let e = load(&unknown_key).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[0].feilds"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&unknown_key, "feilds")),
+            "{e}"
+        );
+
+        let no_key = format!(
+            "{SOURCE}\n[[sources.transforms]]\nkind = \"hash\"\nfields = [\"email\"]\n{SINKS}"
+        );
+        let e = load(&no_key).unwrap_err();
+        assert!(e.message.contains("missing field `key`"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sources[0].transforms[0]"), "{e}");
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&no_key, "[[sources.transforms]]")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_hash_key_comes_from_a_secret_reference_and_is_checked() {
+        let chain = "\n[[sources.transforms]]\nkind = \"hash\"\nfields = [\"email\"]\nkey = \"${env:SLUICE_TEST_TRANSFORM_KEY}\"\n";
+        let text = format!("{SOURCE}{chain}{SINKS}");
+        std::env::set_var("SLUICE_TEST_TRANSFORM_KEY", "short");
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[0].key"),
+            "{e}"
+        );
+        assert!(e.message.contains("at least 16"), "{e}");
+        assert!(
+            !e.to_string().contains("short"),
+            "the key is never shown: {e}"
+        );
+        std::env::remove_var("SLUICE_TEST_TRANSFORM_KEY");
+        let e = load(&text).unwrap_err();
+        assert!(e.message.contains("SLUICE_TEST_TRANSFORM_KEY"), "{e}");
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "key = ")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn step_names_are_unique_per_chain() {
+        let step = "\n[[sources.transforms]]\nname = \"x\"\nkind = \"remove\"\nfields = [\"a\"]\n";
+        let text = format!("{SOURCE}{step}{step}{SINKS}");
+        let e = load(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[1].name"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! `transforms`: one step of a chain as the config writes it, `kind` saying which.
+
+use serde::Deserialize;
+
+use super::cast::CastConfig;
+use super::copy::CopyConfig;
+use super::filter::FilterConfig;
+use super::hash::HashConfig;
+use super::parse_time::ParseTimeConfig;
+use super::redact::RedactConfig;
+use super::remove::RemoveConfig;
+use super::rename::RenameConfig;
+use super::set::SetConfig;
+use super::step::{Problem, Step};
+
+/// One `[[sources.transforms]]` (or a sink's `transforms`) entry. A new kind is one module
+/// with its config struct and its [`Step`], and one arm here and in each `match` below.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepConfig {
+    /// Move a field.
+    Rename(RenameConfig),
+    /// Copy a field.
+    Copy(CopyConfig),
+    /// Write a fixed value.
+    Set(SetConfig),
+    /// Remove fields.
+    Remove(RemoveConfig),
+    /// Drop events on a condition, or keep only those that meet it.
+    Filter(FilterConfig),
+    /// Replace values with a marker.
+    Redact(RedactConfig),
+    /// Replace values with a keyed pseudonym (HMAC-SHA256).
+    Hash(HashConfig),
+    /// Rewrite a time as RFC 3339 or epoch milliseconds.
+    ParseTime(ParseTimeConfig),
+    /// Convert values to a string, integer, float or bool.
+    Cast(CastConfig),
+}
+
+impl StepConfig {
+    /// The kind, as the config writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepConfig::Rename(_) => "rename",
+            StepConfig::Copy(_) => "copy",
+            StepConfig::Set(_) => "set",
+            StepConfig::Remove(_) => "remove",
+            StepConfig::Filter(_) => "filter",
+            StepConfig::Redact(_) => "redact",
+            StepConfig::Hash(_) => "hash",
+            StepConfig::ParseTime(_) => "parse_time",
+            StepConfig::Cast(_) => "cast",
+        }
+    }
+
+    /// The name the config gives the step, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            StepConfig::Rename(c) => c.name.as_deref(),
+            StepConfig::Copy(c) => c.name.as_deref(),
+            StepConfig::Set(c) => c.name.as_deref(),
+            StepConfig::Remove(c) => c.name.as_deref(),
+            StepConfig::Filter(c) => c.name.as_deref(),
+            StepConfig::Redact(c) => c.name.as_deref(),
+            StepConfig::Hash(c) => c.name.as_deref(),
+            StepConfig::ParseTime(c) => c.name.as_deref(),
+            StepConfig::Cast(c) => c.name.as_deref(),
+        }
+    }
+
+    /// The compiled step: paths parsed, regular expressions compiled, keys checked.
+    pub fn build(&self) -> Result<Box<dyn Step>, Problem> {
+        Ok(match self {
+            StepConfig::Rename(c) => Box::new(c.build()?),
+            StepConfig::Copy(c) => Box::new(c.build()?),
+            StepConfig::Set(c) => Box::new(c.build()?),
+            StepConfig::Remove(c) => Box::new(c.build()?),
+            StepConfig::Filter(c) => Box::new(c.build()?),
+            StepConfig::Redact(c) => Box::new(c.build()?),
+            StepConfig::Hash(c) => Box::new(c.build()?),
+            StepConfig::ParseTime(c) => Box::new(c.build()?),
+            StepConfig::Cast(c) => Box::new(c.build()?),
+        })
+    }
+}
