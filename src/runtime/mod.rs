@@ -11,6 +11,7 @@ mod pipeline;
 mod refusals;
 pub mod silence;
 mod split;
+pub mod status;
 mod workers;
 
 use std::sync::Arc;
