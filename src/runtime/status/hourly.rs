@@ -40,9 +40,9 @@ pub struct Hourly {
 }
 
 impl Hourly {
-    /// The largest hour's count (at least 1, to scale a chart by).
+    /// The largest hour's count.
     pub fn peak(&self) -> u64 {
-        self.hours.iter().map(|h| h.events).max().unwrap_or(0).max(1)
+        self.hours.iter().map(|h| h.events).max().unwrap_or(0)
     }
 
     /// Events in all the hours shown.
@@ -158,7 +158,6 @@ mod tests {
         assert_eq!(known.iter().filter(|k| **k).count(), 2, "{known:?}");
         assert!(day.hours[HOURS - 1].known && day.hours[HOURS - 2].known);
         assert!(!day.hours[HOURS - 3].known);
-        // An empty history shows nothing as known-empty either.
-        assert_eq!(hourly(&[], false, now).peak(), 1);
+        assert_eq!(hourly(&[], false, now).peak(), 0);
     }
 }

@@ -248,7 +248,7 @@ mod tests {
             .await
             .unwrap();
         let source = |name: &str| {
-            format!("[[sources]]\nname = \"{name}\"\nbase_url = \"https://api.example.com\"\npath = \"/e\"\nquery = {{ since = \"{{start}}\" }}\nevent_time = {{ path = \"t\" }}\nsinks = [\"lake\"]\n")
+            format!("[[sources]]\nname = \"{name}\"\nbase_url = \"https://api.example.com\"\npath = \"/e\"\nquery = {{ since = \"{{start}}\" }}\npagination = {{ kind = \"none\" }}\nevent_time = {{ path = \"t\" }}\nsinks = [\"lake\"]\n")
         };
         let text = format!(
             "{}{}[[sinks]]\nname = \"lake\"\nkind = \"lake\"\npath = \"lake\"\n",

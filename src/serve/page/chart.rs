@@ -5,6 +5,7 @@
 
 use maud::{html, Markup};
 
+use super::count;
 use crate::runtime::status::hourly::Hourly;
 use crate::timefmt::rfc3339_millis;
 
@@ -19,6 +20,8 @@ const TICK: u32 = 3;
 pub fn render(hourly: &Hourly) -> Markup {
     let width = SLOT * hourly.hours.len() as u32;
     let peak = hourly.peak();
+    // Bars scale to the busiest hour; with no event at all, nothing is drawn anyway.
+    let scale = peak.max(1) as f64;
     let label = format!(
         "events per hour over the last day: {} in all, at most {} in one hour",
         hourly.total(),
@@ -39,16 +42,16 @@ pub fn render(hourly: &Hourly) -> Markup {
                     "{}: {}",
                     rfc3339_millis(hour.start),
                     if hour.known {
-                        format!("{} events in {} runs ({} failed)", hour.events, hour.runs, hour.failed)
+                        format!("{} in {} ({} failed)", count(hour.events, "event"), count(u64::from(hour.runs), "run"), hour.failed)
                     } else {
-                        format!("{} events in the {} runs still kept; older runs of this hour are pruned", hour.events, hour.runs)
+                        format!("{} in the {} still kept; older runs of this hour are pruned", count(hour.events, "event"), count(u64::from(hour.runs), "run"))
                     }
                 );
                 @if !hour.known {
                     rect class="unknown" x=(x) y="0" width=(SLOT - 2) height=(HEIGHT) { title { (tip) } }
                 } @else if hour.events > 0 {
                     // At least one unit, so that a small hour beside a busy one still shows.
-                    @let h = ((hour.events as f64 / peak as f64) * f64::from(HEIGHT)).ceil().max(1.0) as u32;
+                    @let h = ((hour.events as f64 / scale) * f64::from(HEIGHT)).ceil().max(1.0) as u32;
                     rect class=(if hour.failed > 0 { "bar failed" } else { "bar" })
                         x=(x) y=(HEIGHT - h) width=(SLOT - 2) height=(h) { title { (tip) } }
                 } @else if hour.failed > 0 {
@@ -91,7 +94,7 @@ mod tests {
         ];
         let svg = render(&hourly(&runs, false, now)).into_string();
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 3, "{svg}");
-        assert!(svg.contains("height=\"40\"><title>2026-03-02T10:00:00.000Z: 100 events in 1 runs"), "{svg}");
+        assert!(svg.contains("height=\"40\"><title>2026-03-02T10:00:00.000Z: 100 events in 1 run"), "{svg}");
         assert!(svg.contains("y=\"20\" width=\"8\" height=\"20\""), "half the peak is half the height: {svg}");
         assert!(svg.contains("y=\"39\" width=\"8\" height=\"1\""), "a tiny hour still shows: {svg}");
         assert_eq!(svg.matches("class=\"bar failed\"").count(), 1, "{svg}");

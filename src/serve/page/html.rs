@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{chart, Card, Snapshot, REFRESH};
+use super::{chart, count, Card, Snapshot, REFRESH};
 use crate::runtime::status::{BackfillProgress, Health};
 use crate::timefmt::rfc3339_millis;
 
@@ -21,7 +21,7 @@ body { margin: 0; padding: 1.5rem; font: 14px/1.45 system-ui, -apple-system, "Se
 header.top { display: flex; flex-wrap: wrap; align-items: baseline; gap: .4rem 1rem; margin-bottom: 1rem; }
 header.top h1 { margin: 0; font-size: 1.4rem; }
 header.top p { margin: 0; color: var(--muted); }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 1rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 1rem; align-items: start; }
 .card { background: var(--card); border: 1px solid var(--line); border-top: 4px solid var(--idle); border-radius: 6px; padding: .8rem 1rem; overflow-wrap: anywhere; }
 .card h2 { margin: 0; font-size: 1.1rem; flex: 1; }
 .card > header { display: flex; align-items: center; gap: .5rem; }
@@ -48,7 +48,7 @@ pre.error { margin: 0; padding: .4rem .5rem; background: var(--page); border-rad
 
 /// The page.
 pub fn render(snapshot: &Snapshot) -> String {
-    let count = |state: &str| {
+    let with_state = |state: &str| {
         snapshot
             .cards
             .iter()
@@ -60,15 +60,16 @@ pub fn render(snapshot: &Snapshot) -> String {
         .iter()
         .filter(|c| c.source.health.as_ref().is_some_and(Health::is_bad))
         .count();
-    let title = if bad == 0 {
-        format!("sluice: {} sources ok", snapshot.cards.len())
-    } else {
-        format!("sluice: {bad} of {} sources need attention", snapshot.cards.len())
+    let sources = count(snapshot.cards.len() as u64, "source");
+    let title = match bad {
+        0 => format!("sluice: {sources}, all well"),
+        1 => format!("sluice: 1 of {sources} needs attention"),
+        _ => format!("sluice: {bad} of {sources} need attention"),
     };
     let summary: Vec<String> = ["ok", "failing", "parked", "stale", "silent", "never_ran"]
         .iter()
         .filter_map(|state| {
-            let n = count(state);
+            let n = with_state(state);
             (n > 0).then(|| format!("{n} {}", state.replace('_', " ")))
         })
         .collect();
@@ -86,7 +87,7 @@ pub fn render(snapshot: &Snapshot) -> String {
                 header.top {
                     h1 { "sluice" }
                     p {
-                        (snapshot.cards.len()) " sources"
+                        (sources)
                         @if !summary.is_empty() { ": " (summary.join(", ")) }
                         " · as of " (rfc3339_millis(snapshot.now))
                         " · reloads every " (REFRESH.as_secs()) " s · "
@@ -128,7 +129,10 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                 h2 { (status.source) }
                 span.badge { (state.replace('_', " ")) }
             }
-            @if let Some(reason) = source.health.as_ref().and_then(Health::reason) {
+            @if let (Some(Health::Failing { .. }), Some(_)) = (&source.health, &status.last_error) {
+                // The error itself is below, whole; once is enough on a card.
+                p.reason { "the last run failed; its error is below" }
+            } @else if let Some(reason) = source.health.as_ref().and_then(Health::reason) {
                 p.reason { (shown(&reason)) }
             }
             dl {
@@ -140,18 +144,18 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                         Some(run) => {
                             (rfc3339_millis(run.finished_at)) " ("
                             (if run.error.is_some() { "failed" } else { "ok" })
-                            ", " (run.events) " events, " (run.pages) " pages)"
+                            ", " (count(run.events, "event")) ", " (count(run.pages, "page")) ")"
                         }
                         None => "never",
                     }
                 }
-                dt { "delivered" } dd { (checkpoint.delivered) " events in " (checkpoint.seq) " commits" }
+                dt { "delivered" } dd { (count(checkpoint.delivered, "event")) " in " (count(checkpoint.seq, "commit")) }
                 dt { "breaker" }
                 dd {
                     @match &source.health {
                         Some(Health::Parked(parked)) => {
                             span.open { "open" } " until " (rfc3339_millis(parked.until))
-                            " after " (parked.failures) " failed runs; runs are skipped"
+                            " after " (count(parked.failures as u64, "failed run")) "; runs are skipped"
                         }
                         _ if !card.breaker_on => "off",
                         _ => "closed",
@@ -166,7 +170,11 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                     Ok(hourly) => {
                         (chart::render(hourly))
                         figcaption {
-                            "events per hour, last 24 h: " (hourly.total()) " (peak " (hourly.peak()) "/h)"
+                            @if hourly.total() == 0 {
+                                "events per hour, last 24 h: none"
+                            } @else {
+                                "events per hour, last 24 h: " (hourly.total()) " (busiest hour " (hourly.peak()) ")"
+                            }
                             @if let Some(from) = hourly.history_from {
                                 "; run history kept from " (rfc3339_millis(from))
                             }
@@ -187,7 +195,7 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                     @for incident in &source.incidents {
                         li {
                             strong { (incident.alert) } " since " (rfc3339_millis(incident.opened_at))
-                            " (sent " (incident.notifications) " times): " (shown(&incident.detail))
+                            " (sent " (count(u64::from(incident.notifications), "time")) "): " (shown(&incident.detail))
                         }
                     }
                 }
@@ -269,23 +277,27 @@ mod tests {
         let error = format!("HTTP 401 {HOSTILE}");
         let snapshot = Snapshot {
             now: Utc::now(),
-            cards: vec![card(
-                &format!("evil{HOSTILE}"),
-                Health::Failing {
-                    error: error.clone(),
-                },
-                Some(&error),
-            )],
+            cards: vec![
+                card(
+                    &format!("evil{HOSTILE}"),
+                    Health::Failing {
+                        error: error.clone(),
+                    },
+                    Some(&error),
+                ),
+                // No last error recorded: the reason carries the error text.
+                card("other", Health::Failing { error }, None),
+            ],
             incidents_error: Some(format!("store{HOSTILE}")),
         };
         let page = render(&snapshot);
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(!page.contains("<img"), "{page}");
         assert!(!page.contains("\"'&"), "a raw quote could end an attribute: {page}");
-        // Each text is there, escaped: the name (heading, id, data attribute), the error
-        // (reason and last error), the incident, the store's error.
+        // Each text is there, escaped: the name (heading, id, data attribute), the last error,
+        // the other card's reason, both cards' incidents (alert and detail), the store's error.
         let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;'&amp;";
-        assert!(page.matches(escaped).count() >= 8, "{page}");
+        assert_eq!(page.matches(escaped).count(), 10, "{page}");
         assert!(page.contains(&format!("data-source=\"evil{escaped}\"")), "{page}");
         assert!(page.contains("data-health=\"failing\""), "{page}");
     }
@@ -328,15 +340,15 @@ mod tests {
             "data-health=\"ok\"",
             "<dt>lag</dt>",
             "<dt>last run</dt>",
-            "(ok, 3 events, 1 pages)",
+            "(ok, 3 events, 1 page)",
             "<dt>breaker</dt><dd>closed</dd>",
             "<svg class=\"chart\"",
-            "events per hour, last 24 h: 0",
+            "events per hour, last 24 h: none",
             "<progress value=\"9\" max=\"24\">",
             "9 of 24 windows of 1h done",
             "open alerts",
             "http-equiv=\"refresh\" content=\"15\"",
-            "<title>sluice: 1 sources ok</title>",
+            "<title>sluice: 1 source, all well</title>",
         ] {
             assert!(page.contains(part), "no {part:?} in {page}");
         }

@@ -82,6 +82,15 @@ async fn snapshot(generation: &Generation) -> Result<Snapshot, String> {
     })
 }
 
+/// `n` and `noun`, in the plural unless `n` is 1: "1 run", "3 runs".
+pub(super) fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The forms `/` can answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
