@@ -133,21 +133,38 @@ async fn chromium_shows_every_source_and_marks_the_failing_one() {
     let okta = tag_with(&dom, "data-source=\"okta\"");
     assert!(okta.contains("data-health=\"ok\""), "{okta}\n{dom}");
     let failing = tag_with(&dom, "data-source=\"broken\"");
-    assert!(failing.contains("data-health=\"failing\""), "{failing}\n{dom}");
+    assert!(
+        failing.contains("data-health=\"failing\""),
+        "{failing}\n{dom}"
+    );
     assert_eq!(dom.matches("data-source=").count(), 2, "{dom}");
     let card = &dom[dom.find("data-source=\"broken\"").unwrap()..];
-    assert!(card.contains("HTTP 403"), "the failing card says why: {card}");
+    assert!(
+        card.contains("HTTP 403"),
+        "the failing card says why: {card}"
+    );
     // The healthy card has its chart and its numbers.
-    let okta_card = &dom[dom.find("data-source=\"okta\"").unwrap()..dom.find("data-source=\"broken\"").unwrap()];
+    let okta_card = &dom
+        [dom.find("data-source=\"okta\"").unwrap()..dom.find("data-source=\"broken\"").unwrap()];
     assert!(okta_card.contains("<svg class=\"chart\""), "{okta_card}");
     assert!(okta_card.contains("300 events in"), "{okta_card}");
 
     // The API's markup is shown as text: no element it names exists, no script of it ran.
-    assert_eq!(dom.matches("<h1").count(), 1, "only the page's own heading: {dom}");
+    assert_eq!(
+        dom.matches("<h1").count(),
+        1,
+        "only the page's own heading: {dom}"
+    );
     assert!(!dom.contains("<img"), "{dom}");
-    assert!(dom.contains("&lt;h1 id=\"injected\"&gt;pwned&lt;/h1&gt;"), "{dom}");
+    assert!(
+        dom.contains("&lt;h1 id=\"injected\"&gt;pwned&lt;/h1&gt;"),
+        "{dom}"
+    );
     assert!(!dom.contains("<title>pwned"), "{dom}");
-    assert!(!dom.contains("<script"), "the page carries no script: {dom}");
+    assert!(
+        !dom.contains("<script"),
+        "the page carries no script: {dom}"
+    );
 
     // A screenshot, kept for a person to look at.
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
@@ -165,7 +182,11 @@ async fn chromium_shows_every_source_and_marks_the_failing_one() {
     )
     .await;
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
-    assert!(png.starts_with(b"\x89PNG"), "{} is not a PNG", shot.display());
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "{} is not a PNG",
+        shot.display()
+    );
 
     let (code, logs) = daemon.stop().await;
     assert_eq!(code, Some(0), "{logs}");
@@ -201,7 +222,11 @@ async fn the_token_guards_the_page_and_metrics_but_not_the_probes() {
                 .iter()
                 .map(|v| v.to_str().unwrap_or_default().to_string())
                 .collect();
-            (status, challenges, response.text().await.unwrap_or_default())
+            (
+                status,
+                challenges,
+                response.text().await.unwrap_or_default(),
+            )
         }
     };
     let bearer = Some(format!("Bearer {TOKEN}"));
@@ -213,7 +238,10 @@ async fn the_token_guards_the_page_and_metrics_but_not_the_probes() {
                 && challenges.iter().any(|c| c.starts_with("Bearer")),
             "{path}: {challenges:?}"
         );
-        assert!(body.contains("hint:") && !body.contains("okta"), "{path}: {body}");
+        assert!(
+            body.contains("hint:") && !body.contains("okta"),
+            "{path}: {body}"
+        );
         let (status, _, _) = get(path, Some("Bearer wrong-token-0123456789".into())).await;
         assert_eq!(status, 401, "{path}");
         let (status, _, body) = get(path, bearer.clone()).await;
@@ -247,7 +275,11 @@ async fn the_token_guards_the_page_and_metrics_but_not_the_probes() {
         .wait_for_log(|l| l.contains("config reload refused"))
         .await;
     assert!(refused.contains("serve.token: 0.0.0.0:"), "{refused}");
-    assert!(daemon.logs().contains("hint: set token"), "{}", daemon.logs());
+    assert!(
+        daemon.logs().contains("hint: set token"),
+        "{}",
+        daemon.logs()
+    );
     assert_eq!(get("/", None).await.0, 401);
     assert_eq!(get("/", bearer.clone()).await.0, 200);
 
@@ -267,21 +299,33 @@ async fn listening_beyond_loopback_without_a_token_is_refused_at_start() {
     let shown = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(
-        shown.contains("--listen: 0.0.0.0:0 is reachable from other hosts, but [serve] token is not set"),
+        shown.contains(
+            "--listen: 0.0.0.0:0 is reachable from other hosts, but [serve] token is not set"
+        ),
         "{shown}"
     );
-    assert!(shown.contains("hint: set token = \"${env:SLUICE_SERVE_TOKEN}\""), "{shown}");
+    assert!(
+        shown.contains("hint: set token = \"${env:SLUICE_SERVE_TOKEN}\""),
+        "{shown}"
+    );
 
     // Written in the file, the error names its line.
     let text = std::fs::read_to_string(&config).unwrap();
     let text = text.replace("[serve]\n", "[serve]\nlisten = \"[::]:0\"\n");
     std::fs::write(&config, &text).unwrap();
-    let line = text.lines().position(|l| l.starts_with("listen =")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("listen ="))
+        .unwrap()
+        + 1;
     let out = run_sluice(&["serve", "--config", path]).await;
     let shown = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(shown.contains(&format!("sluice.toml:{line}:")), "{shown}");
-    assert!(shown.contains("serve.listen: [::]:0 is reachable from other hosts"), "{shown}");
+    assert!(
+        shown.contains("serve.listen: [::]:0 is reachable from other hosts"),
+        "{shown}"
+    );
     assert!(shown.contains("hint:"), "{shown}");
 }
 
@@ -300,7 +344,10 @@ async fn curl_gets_text_and_a_browser_html_from_the_same_address() {
             .header("accept", accept);
         async move {
             let response = request.send().await.unwrap();
-            let kind = response.headers()["content-type"].to_str().unwrap().to_string();
+            let kind = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
             let csp = response
                 .headers()
                 .get("content-security-policy")
@@ -310,7 +357,10 @@ async fn curl_gets_text_and_a_browser_html_from_the_same_address() {
     };
     let (kind, _, text) = fetch("*/*", "/").await;
     assert!(kind.starts_with("text/plain"), "{kind}");
-    assert!(text.contains("okta\n  health       ok\n  delivered    20\n"), "{text}");
+    assert!(
+        text.contains("okta\n  health       ok\n  delivered    20\n"),
+        "{text}"
+    );
     let (kind, csp, html) = fetch("text/html,*/*;q=0.8", "/").await;
     assert!(kind.starts_with("text/html"), "{kind}");
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");

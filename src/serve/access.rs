@@ -67,7 +67,8 @@ impl Access {
 /// for its constant-time comparison.
 fn mac(bytes: &[u8]) -> Hmac<Sha256> {
     // HMAC takes a key of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"sluice serve token").expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(b"sluice serve token").expect("HMAC takes any key length");
     mac.update(bytes);
     mac
 }
@@ -173,14 +174,22 @@ mod tests {
 
     #[test]
     fn only_loopback_may_listen_without_a_token() {
-        for open in ["127.0.0.1:9464", "127.0.0.2:1", "[::1]:9464", "[::ffff:127.0.0.1]:1"] {
+        for open in [
+            "127.0.0.1:9464",
+            "127.0.0.2:1",
+            "[::1]:9464",
+            "[::ffff:127.0.0.1]:1",
+        ] {
             let listen: SocketAddr = open.parse().unwrap();
             assert!(check_exposure(listen, None).is_ok(), "{open}");
         }
         for reachable in ["0.0.0.0:9464", "10.0.0.5:9464", "[::]:9464"] {
             let listen: SocketAddr = reachable.parse().unwrap();
             let (message, hint) = check_exposure(listen, None).unwrap_err();
-            assert!(message.contains(reachable) && message.contains("token"), "{message}");
+            assert!(
+                message.contains(reachable) && message.contains("token"),
+                "{message}"
+            );
             assert!(hint.contains("${env:SLUICE_SERVE_TOKEN}"), "{hint}");
             assert!(check_exposure(listen, Some(&Secret::new("t"))).is_ok());
         }

@@ -18,8 +18,8 @@
 mod access;
 mod http;
 mod listener;
-mod page;
 mod metrics;
+mod page;
 mod signals;
 mod supervisor;
 

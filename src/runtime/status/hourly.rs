@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(day.hours[0].start, at("2026-03-01T11:00:00Z"));
         assert_eq!(day.hours[0].events, 2);
         let last = &day.hours[HOURS - 1];
-        assert_eq!((last.start, last.events, last.runs), (at("2026-03-02T10:00:00Z"), 7, 1));
+        assert_eq!(
+            (last.start, last.events, last.runs),
+            (at("2026-03-02T10:00:00Z"), 7, 1)
+        );
         let before = &day.hours[HOURS - 2];
         assert_eq!((before.events, before.runs, before.failed), (8, 2, 1));
         assert_eq!(day.total(), 17);

@@ -94,9 +94,18 @@ mod tests {
         ];
         let svg = render(&hourly(&runs, false, now)).into_string();
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 3, "{svg}");
-        assert!(svg.contains("height=\"40\"><title>2026-03-02T10:00:00.000Z: 100 events in 1 run"), "{svg}");
-        assert!(svg.contains("y=\"20\" width=\"8\" height=\"20\""), "half the peak is half the height: {svg}");
-        assert!(svg.contains("y=\"39\" width=\"8\" height=\"1\""), "a tiny hour still shows: {svg}");
+        assert!(
+            svg.contains("height=\"40\"><title>2026-03-02T10:00:00.000Z: 100 events in 1 run"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("y=\"20\" width=\"8\" height=\"20\""),
+            "half the peak is half the height: {svg}"
+        );
+        assert!(
+            svg.contains("y=\"39\" width=\"8\" height=\"1\""),
+            "a tiny hour still shows: {svg}"
+        );
         assert_eq!(svg.matches("class=\"bar failed\"").count(), 1, "{svg}");
         assert_eq!(svg.matches("class=\"empty\"").count(), 20, "{svg}");
         assert!(!svg.contains("class=\"unknown\""), "{svg}");

@@ -293,12 +293,19 @@ mod tests {
         let page = render(&snapshot);
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(!page.contains("<img"), "{page}");
-        assert!(!page.contains("\"'&"), "a raw quote could end an attribute: {page}");
+        assert!(
+            !page.contains("\"'&"),
+            "a raw quote could end an attribute: {page}"
+        );
         // Each text is there, escaped: the name (heading, id, data attribute), the last error,
         // the other card's reason, both cards' incidents (alert and detail), the store's error.
-        let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;'&amp;";
+        let escaped =
+            "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;'&amp;";
         assert_eq!(page.matches(escaped).count(), 10, "{page}");
-        assert!(page.contains(&format!("data-source=\"evil{escaped}\"")), "{page}");
+        assert!(
+            page.contains(&format!("data-source=\"evil{escaped}\"")),
+            "{page}"
+        );
         assert!(page.contains("data-health=\"failing\""), "{page}");
     }
 
@@ -310,7 +317,13 @@ mod tests {
         let error = format!("HTTP 401 echoed {secret}");
         let snapshot = Snapshot {
             now: Utc::now(),
-            cards: vec![card("okta", Health::Failing { error: error.clone() }, Some(&error))],
+            cards: vec![card(
+                "okta",
+                Health::Failing {
+                    error: error.clone(),
+                },
+                Some(&error),
+            )],
             incidents_error: None,
         };
         let page = render(&snapshot);
