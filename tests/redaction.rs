@@ -381,6 +381,21 @@ async fn echoed_secrets_reach_no_log_store_status_page_or_dead_letter() {
         .unwrap();
     assert!(page.contains("[REDACTED]"), "{page}");
     assert_clean("the daemon's / page", &page);
+    // The same page as a browser gets it, and as JSON: texts are scrubbed before they are
+    // escaped, so no encoding of the page lets a secret through.
+    for (accept, path) in [("text/html", "/"), ("*/*", "/status.json")] {
+        let shown = reqwest::Client::new()
+            .get(format!("http://{address}{path}"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+        assert_clean(&format!("the daemon's {path} as {accept}"), &shown);
+    }
     let metrics = reqwest::get(format!("http://{address}/metrics"))
         .await
         .unwrap()

@@ -9,8 +9,9 @@ use super::ConfigArg;
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArg,
-    /// Address of the HTTP endpoints (/healthz, /readyz, /metrics), e.g. 0.0.0.0:9464;
-    /// overrides `[serve] listen`. Port 0 picks a free port (logged at start).
+    /// Address of the HTTP endpoints (/healthz, /readyz, /metrics, the status page /), e.g.
+    /// 0.0.0.0:9464 (an address beyond loopback needs `[serve] token`); overrides
+    /// `[serve] listen`. Port 0 picks a free port (logged at start).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
 }

@@ -2,12 +2,8 @@
 
 use chrono::Utc;
 
-mod health;
-
-use health::Health;
-
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
-use crate::state::{Incident, SourceStatus};
+use crate::runtime::status::{overview, Health, SourceOverview};
 use crate::timefmt::rfc3339_millis;
 
 /// Arguments of `sluice status`.
@@ -36,133 +32,43 @@ pub async fn status(args: StatusArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let statuses = store.status().await;
-    let (windows, mut statuses): (Vec<_>, Vec<_>) = match statuses {
-        Ok(statuses) => statuses
-            .into_iter()
-            .partition(|s| crate::state::is_window_key(&s.source)),
+    let now = Utc::now();
+    let overview = match overview(&config, store.as_ref(), now).await {
+        Ok(overview) => overview,
         Err(err) => {
             crate::errln!("error: {err}");
             return EXIT_CONFIG;
         }
     };
-    // A source's backfill windows deliver on its behalf: count them in.
-    for window in &windows {
-        let owner = window
-            .source
-            .split(crate::state::WINDOW_KEY_SEPARATOR)
-            .next()
-            .unwrap_or_default();
-        if let Some(status) = statuses.iter_mut().find(|s| s.source == owner) {
-            status.checkpoint.delivered += window.checkpoint.delivered;
-        }
+    // Reading the incidents must not hide the rest of the status.
+    if let Some(err) = &overview.incidents_error {
+        crate::errln!("warning: cannot read the open alert incidents: {err}");
     }
-    // Configured sources that never ran are worth showing too.
-    for source in &config.sources {
-        if !statuses.iter().any(|s| s.source == source.name) {
-            statuses.push(SourceStatus {
-                source: source.name.clone(),
-                checkpoint: Default::default(),
-                commit_in_flight: false,
-                last_run: None,
-                last_error: None,
-            });
-        }
-    }
-    let now = Utc::now();
-    let mut healths = Vec::with_capacity(statuses.len());
-    for status in &statuses {
-        let health = match config.sources.iter().find(|s| s.name == status.source) {
-            Some(source) => Some(health::judge(&config, source, status, store.as_ref(), now).await),
-            // State of a source the config no longer lists: shown, not judged.
-            None => None,
-        };
-        healths.push(health);
-    }
-    // Open alert incidents, by source. Reading them must not hide the rest of the status.
-    let incidents = match store.incidents().await {
-        Ok(incidents) => incidents,
-        Err(err) => {
-            crate::errln!("warning: cannot read the open alert incidents: {err}");
-            Vec::new()
-        }
-    };
-    let open_for = |source: &str| -> Vec<&Incident> {
-        incidents.iter().filter(|i| i.source == source).collect()
-    };
     if args.json {
-        let rows: Vec<_> = statuses
-            .iter()
-            .zip(&healths)
-            .map(|(status, health)| json_row(status, health.as_ref(), &open_for(&status.source)))
-            .collect();
+        let rows: Vec<_> = overview.sources.iter().map(|s| s.to_json(now)).collect();
         crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        print_table(&statuses, &healths, &open_for);
+        print_table(&overview.sources, now);
     }
     // Loud for scripts and monitors: any source failing, parked or stale is a non-zero exit.
-    if healths.iter().flatten().any(Health::is_bad) {
+    if overview
+        .sources
+        .iter()
+        .filter_map(|s| s.health.as_ref())
+        .any(Health::is_bad)
+    {
         EXIT_SOURCE_FAILED
     } else {
         EXIT_OK
     }
 }
 
-fn lag_seconds(status: &SourceStatus) -> Option<i64> {
-    status
-        .checkpoint
-        .high_water
-        .map(|hw| (Utc::now() - hw).num_seconds())
-}
-
-fn json_row(
-    status: &SourceStatus,
-    health: Option<&Health>,
-    incidents: &[&Incident],
-) -> serde_json::Value {
-    serde_json::json!({
-        "source": status.source,
-        "health": health.map(Health::state),
-        "health_reason": health.and_then(Health::reason),
-        "parked_until": match health {
-            Some(Health::Parked(parked)) => Some(parked.until),
-            _ => None,
-        },
-        "window": status.checkpoint.window,
-        "anchor": status.checkpoint.anchor,
-        "frontier": status.checkpoint.frontier(),
-        "backfills": status.checkpoint.backfills.iter().map(|b| serde_json::json!({
-            "from": b.from,
-            "to": b.to,
-            "frontier": b.frontier,
-            "windows": b.windows().count(),
-        })).collect::<Vec<_>>(),
-        "high_water": status.checkpoint.high_water,
-        "lag_seconds": lag_seconds(status),
-        "delivered": status.checkpoint.delivered,
-        "commits": status.checkpoint.seq,
-        "commit_in_flight": status.commit_in_flight,
-        "last_run": status.last_run,
-        "last_error": status.last_error,
-        "incidents": incidents.iter().map(|i| serde_json::json!({
-            "alert": i.alert,
-            "opened_at": i.opened_at,
-            "notified_at": i.notified_at,
-            "notifications": i.notifications,
-            "detail": i.detail,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn print_table<'a>(
-    statuses: &[SourceStatus],
-    healths: &[Option<Health>],
-    open_for: &dyn Fn(&str) -> Vec<&'a Incident>,
-) {
-    for (s, health) in statuses.iter().zip(healths) {
+fn print_table(sources: &[SourceOverview], now: chrono::DateTime<Utc>) {
+    for source in sources {
+        let (s, health) = (&source.status, &source.health);
         let c = &s.checkpoint;
         let time =
             |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339_millis).unwrap_or_else(|| "-".into());
@@ -193,7 +99,7 @@ fn print_table<'a>(
                 humantime::format_duration(b.step)
             );
         }
-        match lag_seconds(s) {
+        match source.lag_seconds(now) {
             Some(lag) => crate::outln!(
                 "  lag          {}",
                 humantime::format_duration(std::time::Duration::from_secs(lag.max(0) as u64))
@@ -221,7 +127,7 @@ fn print_table<'a>(
                 run.error.as_deref().unwrap_or_default()
             );
         }
-        for incident in open_for(&s.source) {
+        for incident in &source.incidents {
             crate::outln!(
                 "  alert        {} open since {} (sent {} times): {}",
                 incident.alert,

@@ -45,6 +45,24 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// An error at `key` of the config file at `path`, for what only a command can judge
+    /// (`sluice serve` checks `serve.listen` against `serve.token`). The file is read again
+    /// for the key's line; when it cannot be, the error names the file and key alone.
+    pub fn at_key(path: &Path, key: &str, message: String, hint: String) -> ConfigError {
+        let position = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| Locator::new(&text).find_key(key));
+        ConfigError {
+            file: path.to_path_buf(),
+            position,
+            key: Some(key.to_string()),
+            message,
+            hint: Some(hint),
+        }
+    }
+}
+
 /// Reads, parses and validates the config file at `path`. Relative paths inside it (state
 /// file, lake root) are taken relative to the file's directory, so a config works the same
 /// from any working directory.

@@ -331,6 +331,12 @@ fn bad_schedules_name_file_line_key_and_hint() {
             2,
             "longer than zero",
         ),
+        (
+            format!("[serve]\nlisten = \"0.0.0.0:9464\"\ntoken = \" \"\n{GOOD}"),
+            "serve.token",
+            3,
+            "empty",
+        ),
     ];
     for (text, key, line, needle) in cases {
         let e = err(&text);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::model::schedule::ScheduleConfig;
+use crate::model::Secret;
 
 /// `[serve]`: where the daemon listens and the schedule of sources that name none.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -32,6 +33,11 @@ pub struct ServeConfig {
     /// committed; connections still open then are closed.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// The bearer token that `/`, `/status.json` and `/metrics` require (`/healthz` and
+    /// `/readyz` stay open to probes). Required when `listen` is not a loopback address, so
+    /// that a daemon reachable from other hosts never shows its sources to anyone who asks.
+    #[serde(default)]
+    pub token: Option<Secret>,
 }
 
 impl Default for ServeConfig {
@@ -42,6 +48,7 @@ impl Default for ServeConfig {
             max_connections: default_max_connections(),
             idle_timeout: default_idle_timeout(),
             shutdown_timeout: default_shutdown_timeout(),
+            token: None,
         }
     }
 }

@@ -97,6 +97,17 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
             "leave it out for the default (10s); a client must have time to send a request",
         ));
     }
+    if serve
+        .token
+        .as_ref()
+        .is_some_and(|t| t.expose().trim().is_empty())
+    {
+        return Err(invalid(
+            "serve.token".into(),
+            "the token is empty, which would let anyone in",
+            "set it to a long random value, e.g. token = \"${env:SLUICE_SERVE_TOKEN}\" with the variable set to the output of `openssl rand -hex 32`",
+        ));
+    }
     validate_schedule("serve.schedule", &serve.schedule)
 }
 

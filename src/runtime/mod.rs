@@ -13,6 +13,7 @@ pub mod progress;
 mod refusals;
 pub mod silence;
 mod split;
+pub mod status;
 pub mod transforms;
 mod workers;
 

@@ -1,17 +1,19 @@
-//! The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` and a status page at `/`.
+//! The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics`, and the status page at `/`
+//! and `/status.json` (see `page`). With `[serve] token` set, the status page and `/metrics`
+//! need it (see `access`).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::access::{require_token, Access};
 use super::Generation;
-use crate::state::is_window_key;
 
 /// How long `/readyz` waits for the state store to answer.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,7 +40,8 @@ impl Health {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn generation(&self) -> Option<Arc<Generation>> {
+    /// The config and store now in use, once the store is open.
+    pub(super) fn generation(&self) -> Option<Arc<Generation>> {
         self.generation
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -101,21 +104,39 @@ fn describe_parked(parked: &crate::runtime::Parked) -> String {
     )
 }
 
+/// What the handlers share.
 #[derive(Clone)]
-struct AppState {
-    health: Arc<Health>,
+pub(super) struct AppState {
+    /// The config and store in use, and whether the daemon is stopping.
+    pub(super) health: Arc<Health>,
     prometheus: Option<PrometheusHandle>,
+    access: Arc<Access>,
 }
 
 /// The router; `prometheus` is `None` when no recorder could be installed (then `/metrics`
-/// answers 503).
-pub fn router(health: Arc<Health>, prometheus: Option<PrometheusHandle>) -> Router {
+/// answers 503). `access` guards `/`, `/status.json` and `/metrics`.
+pub fn router(
+    health: Arc<Health>,
+    prometheus: Option<PrometheusHandle>,
+    access: Arc<Access>,
+) -> Router {
+    let guarded = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/", get(super::page::index))
+        .route("/status.json", get(super::page::status_json))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&access),
+            require_token,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/", get(index))
-        .with_state(AppState { health, prometheus })
+        .merge(guarded)
+        .with_state(AppState {
+            health,
+            prometheus,
+            access,
+        })
 }
 
 /// A plain-text answer, scrubbed of secrets (run errors may quote an API that echoed one).
@@ -134,10 +155,16 @@ async fn healthz() -> Response {
     text(StatusCode::OK, "ok\n".into())
 }
 
-/// 200 once the config is loaded and the store answers; 503 with the reason otherwise.
-async fn readyz(State(app): State<AppState>) -> Response {
+/// 200 once the config is loaded and the store answers; 503 with the reason otherwise. The
+/// reason names sources and quotes their errors: with a token configured, only callers that
+/// send it see it (probes need only the status code).
+async fn readyz(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match app.health.readiness().await {
         Ok(()) => text(StatusCode::OK, "ready\n".into()),
+        Err(_) if !app.access.allows(&headers) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready (send the [serve] token to see why)\n".into(),
+        ),
         Err(reason) => text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {reason}\n"),
@@ -162,65 +189,6 @@ async fn metrics(State(app): State<AppState>) -> Response {
             "metrics are unavailable: another metrics recorder was installed first\n".into(),
         ),
     }
-}
-
-/// A plain-text page per source: position, lag and last run, like `sluice status`.
-async fn index(State(app): State<AppState>) -> Response {
-    let Some(generation) = app.health.generation() else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "starting\n".into());
-    };
-    let statuses = match generation.store.status().await {
-        Ok(statuses) => statuses,
-        Err(err) => {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("state store does not answer: {err}\n"),
-            )
-        }
-    };
-    let now = chrono::Utc::now();
-    let mut page = String::from("sluice serve\n\n");
-    for source in &generation.config.sources {
-        let status = statuses
-            .iter()
-            .find(|s| s.source == source.name && !is_window_key(&s.source));
-        let checkpoint = status.map(|s| &s.checkpoint);
-        let high_water = checkpoint.and_then(|c| c.high_water);
-        let lag = high_water
-            .map(|h| {
-                humantime::format_duration(Duration::from_secs(
-                    (now - h).num_seconds().max(0) as u64
-                ))
-                .to_string()
-            })
-            .unwrap_or_else(|| "-".into());
-        let last_run = status.and_then(|s| s.last_run.as_ref());
-        // A history that cannot be read here shows as closed; the page is a summary.
-        let circuit = match crate::runtime::parked(source, generation.store.as_ref()).await {
-            Ok(Some(parked)) => format!(
-                "open until {} ({} failed runs in a row; runs are skipped)",
-                crate::timefmt::rfc3339_millis(parked.until),
-                parked.failures
-            ),
-            _ => "closed".to_string(),
-        };
-        page.push_str(&format!(
-            "{name}\n  delivered    {delivered}\n  high water   {high}\n  lag          {lag}\n  last run     {last}\n  circuit      {circuit}\n",
-            name = source.name,
-            delivered = checkpoint.map_or(0, |c| c.delivered),
-            high = high_water.map_or_else(|| "-".into(), crate::timefmt::rfc3339_millis),
-            last = last_run.map_or_else(
-                || "never".to_string(),
-                |run| format!(
-                    "{} ({} events{})",
-                    crate::timefmt::rfc3339_millis(run.finished_at),
-                    run.events,
-                    run.error.as_deref().map(|e| format!(", failed: {e}")).unwrap_or_default()
-                )
-            ),
-        ));
-    }
-    text(StatusCode::OK, page)
 }
 
 #[cfg(test)]

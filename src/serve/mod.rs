@@ -1,10 +1,13 @@
 //! `sluice serve`: the daemon. It runs every source on its schedule until SIGTERM or
-//! SIGINT, reloads its config on SIGHUP, and answers `/healthz`, `/readyz` and `/metrics`.
+//! SIGINT, reloads its config on SIGHUP, and answers `/healthz`, `/readyz`, `/metrics` and
+//! its status page (`/`, `/status.json`).
 //!
 //! - when a source runs (interval or cron, plus jitter) is [`crate::model::schedule`];
 //! - `supervisor`: one task per source, rebuilt on reload;
 //! - `signals`: SIGHUP, SIGTERM and SIGINT;
 //! - `http` and `metrics`: the endpoints and the Prometheus recorder;
+//! - `page`: the status page; `access`: its token, and the refusal to listen beyond
+//!   loopback without one;
 //! - `listener`: the HTTP server, with its connection cap and timeouts.
 //!
 //! A reload reads and checks the whole file (secrets included) and opens its state store
@@ -12,9 +15,11 @@
 //! lets in-flight runs commit what they fetched (a request in flight is abandoned); a second stop signal exits at once,
 //! which loses nothing because checkpoints move only on commit.
 
+mod access;
 mod http;
 mod listener;
 mod metrics;
+mod page;
 mod signals;
 mod supervisor;
 
@@ -93,6 +98,17 @@ pub async fn serve(options: Options) -> Outcome {
             }
         },
     };
+    if let Err((message, hint)) = access::check_exposure(listen, config.serve.token.as_ref()) {
+        let err = match options.listen {
+            Some(_) => format!("--listen: {message}\n  hint: {hint}"),
+            None => {
+                crate::config::ConfigError::at_key(&options.config, "serve.listen", message, hint)
+                    .to_string()
+            }
+        };
+        crate::errln!("error: {err}");
+        return Outcome::CannotStart;
+    }
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -108,17 +124,22 @@ pub async fn serve(options: Options) -> Outcome {
         }
     };
     let health = Arc::new(http::Health::default());
+    let access = Arc::new(access::Access::new(config.serve.token.as_ref()));
     let http_stop = CancellationToken::new();
     let address = listener.local_addr().unwrap_or(listen);
     // The limits in force at start stay until a restart, like the address.
     let limits = listener::Limits::of(&config.serve);
     let server = tokio::spawn(listener::serve(
         listener,
-        http::router(Arc::clone(&health), prometheus),
+        http::router(Arc::clone(&health), prometheus, Arc::clone(&access)),
         limits,
         http_stop.clone(),
     ));
-    tracing::info!(listen = %address, "serving /healthz, /readyz, /metrics and / on http://{address}");
+    tracing::info!(
+        listen = %address,
+        token = access.required(),
+        "serving /healthz, /readyz, /metrics and the status page / on http://{address}"
+    );
 
     let store = match crate::state::open(&config.state).await {
         Ok(store) => store,
@@ -142,7 +163,8 @@ pub async fn serve(options: Options) -> Outcome {
 
     // Reloads until a stop signal.
     while let Request::Reload = signals.next().await {
-        if let Some(next) = reload(&options.config, &generation.config).await {
+        if let Some(next) = reload(&options.config, &generation.config, address).await {
+            access.set(next.config.serve.token.as_ref());
             register_series(&next).await;
             health.set_generation(Arc::clone(&next));
             supervisor.apply(&next);
@@ -221,7 +243,7 @@ async fn load_config(path: &Path) -> Result<Config, ConfigError> {
 
 /// The config after SIGHUP, with its store open; `None` (logged) when the file or the store
 /// is unusable, so the daemon keeps the config it has.
-async fn reload(path: &Path, current: &Config) -> Option<Arc<Generation>> {
+async fn reload(path: &Path, current: &Config, listening: SocketAddr) -> Option<Arc<Generation>> {
     tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
     let config = match load_config(path).await {
         Ok(config) => config,
@@ -230,6 +252,12 @@ async fn reload(path: &Path, current: &Config) -> Option<Arc<Generation>> {
             return None;
         }
     };
+    // The address stays until a restart: a reload must not drop the token it needs.
+    if let Err((message, hint)) = access::check_exposure(listening, config.serve.token.as_ref()) {
+        let err = crate::config::ConfigError::at_key(path, "serve.token", message, hint);
+        tracing::error!(error = %err, "config reload refused: the daemon listens beyond loopback and the new config has no token; still running the previous config");
+        return None;
+    }
     let store = match crate::state::open(&config.state).await {
         Ok(store) => store,
         Err(err) => {

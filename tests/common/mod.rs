@@ -9,6 +9,7 @@ use std::process::Output;
 
 use sluice::simulator::{self, RunningSimulator, SimulatorConfig};
 
+pub mod daemon;
 pub mod fixture_server;
 #[cfg(feature = "gcs")]
 pub mod gcs;

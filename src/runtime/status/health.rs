@@ -1,4 +1,5 @@
-//! How `sluice status` judges a source: parked, failing, stale or healthy, and why.
+//! How a source is judged, for `sluice status` and the daemon's status page: parked,
+//! failing, silent, stale or healthy, and why.
 
 use chrono::{DateTime, Utc};
 
