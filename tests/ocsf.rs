@@ -13,9 +13,12 @@ use sluice::transform::ocsf::{Mapping, RawMode, Schema};
 /// Events mapped per preset: past the first few hundred every profile repeats its mix.
 const EVENTS: u64 = 500;
 
+/// A simulator profile's constructor, given the number of events.
+type Profile = fn(u64) -> SimulatorConfig;
+
 /// Every preset and the simulator profile that serves its API. A preset missing here fails
 /// `every_preset_has_a_mapping_and_a_profile`.
-const PROFILES: &[(&str, fn(u64) -> SimulatorConfig)] = &[
+const PROFILES: &[(&str, Profile)] = &[
     ("atlassian", SimulatorConfig::atlassian),
     ("box", SimulatorConfig::r#box),
     ("cloudflare", SimulatorConfig::cloudflare),
@@ -99,4 +102,65 @@ fn every_simulated_event_of_every_preset_is_valid_ocsf() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The validator on a real mapped event: each kind of fault is found, at its path.
+#[test]
+fn the_validator_finds_each_kind_of_fault_in_a_mapped_event() {
+    let Some(schema) = schema() else { return };
+    let mapping = Mapping::for_preset("okta").expect("okta has a mapping");
+    let sim = SimulatorConfig::okta(1);
+    let good = mapping.map(&event(&sim, 0), RawMode::Both).unwrap();
+    assert_eq!(schema.validate(&good), Vec::new());
+    let found = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut bad = good.clone();
+        change(&mut bad);
+        let findings: Vec<String> = schema
+            .validate(&bad)
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        findings
+    };
+    let one = |change: &dyn Fn(&mut serde_json::Value), expected: &str| {
+        let findings = found(change);
+        assert!(
+            findings.len() == 1 && findings[0].starts_with(expected),
+            "expected one finding starting {expected:?}, got {findings:?}"
+        );
+    };
+    one(
+        &|e| e["time"] = "yesterday".into(),
+        "time: expected timestamp_t, found a string",
+    );
+    one(
+        &|e| e["actor"]["user"]["shoe_size"] = 44.into(),
+        "actor.user.shoe_size: attribute not defined",
+    );
+    one(
+        &|e| {
+            e["metadata"].as_object_mut().unwrap().remove("product");
+        },
+        "metadata.product: required attribute missing",
+    );
+    one(
+        &|e| e["severity_id"] = 42.into(),
+        "severity_id: 42 is not among the allowed values",
+    );
+    let type_uid = found(&|e| e["type_uid"] = 300_203.into());
+    assert!(
+        type_uid
+            .iter()
+            .any(|f| f.starts_with("type_uid: 300203, but class_uid * 100 + activity_id is")),
+        "{type_uid:?}"
+    );
+    one(
+        &|e| e["src_endpoint"]["ip"] = "999.1.1.1".into(),
+        "src_endpoint.ip: \"999.1.1.1\" is not an IP address",
+    );
+    let class = found(&|e| e["class_uid"] = 3005.into());
+    assert!(
+        class.iter().any(|f| f.starts_with("type_uid:")),
+        "{class:?}"
+    );
 }

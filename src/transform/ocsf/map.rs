@@ -148,7 +148,7 @@ fn holds(c: &Condition, event: &Value) -> bool {
     }
     let Some(value) = value else { return false };
     let value = text(value);
-    c.is.iter().any(|v| *v == value) || c.prefix.iter().any(|p| value.starts_with(p.as_str()))
+    c.is.contains(&value) || c.prefix.iter().any(|p| value.starts_with(p.as_str()))
 }
 
 /// `severity_id`/`status_id` from the vendor's word; a word the table lacks is 99 (Other),
