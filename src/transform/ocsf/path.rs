@@ -1,7 +1,9 @@
 //! Dotted paths into JSON values: `actor.user.uid`, where a numeric segment indexes an array
 //! (`target.0.id`). The mapping tables name both the vendor's fields and OCSF's this way. A key
 //! that starts with a dot (Dropbox's `.tag`) is written after a double dot:
-//! `event_type..tag` is `.tag` inside `event_type`.
+//! `event_type..tag` is `.tag` inside `event_type`. On the vendor's side a `key=value` segment
+//! picks the first element of an array whose `key` is `value`: Google's
+//! `events.0.parameters.name=doc_id.value`, wherever in the list that parameter is.
 
 use serde_json::{Map, Value};
 
@@ -28,9 +30,22 @@ pub(super) fn get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
         .iter()
         .try_fold(value, |at, segment| match at {
             Value::Object(map) => map.get(segment.as_str()),
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Value::Array(items) => items.get(index(items, segment)?),
             _ => None,
         })
+}
+
+/// Which element of `items` a segment names: a number, or `key=value`.
+fn index(items: &[Value], segment: &str) -> Option<usize> {
+    match segment.split_once('=') {
+        Some((key, wanted)) => items.iter().position(|item| {
+            item.get(key).is_some_and(|v| match v {
+                Value::String(s) => s == wanted,
+                other => other.to_string() == wanted,
+            })
+        }),
+        None => segment.parse().ok(),
+    }
 }
 
 /// Writes `new` at `path`, creating the objects (and, for a numeric segment, the array) on
@@ -86,8 +101,8 @@ pub(super) fn take(value: &mut Value, path: &str) {
             map.remove(last);
         }
         Some(Value::Array(items)) => {
-            if let Some(item) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                *item = Value::Null;
+            if let Some(i) = index(items, last) {
+                items[i] = Value::Null;
             }
         }
         _ => {}
@@ -97,7 +112,10 @@ pub(super) fn take(value: &mut Value, path: &str) {
 fn get_mut<'a>(value: &'a mut Value, keys: &[String]) -> Option<&'a mut Value> {
     keys.iter().try_fold(value, |at, segment| match at {
         Value::Object(map) => map.get_mut(segment.as_str()),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+        Value::Array(items) => {
+            let i = index(items, segment)?;
+            items.get_mut(i)
+        }
         _ => None,
     })
 }
@@ -138,6 +156,19 @@ mod tests {
         assert_eq!(get(&v, "event_type..tag"), Some(&json!("login")));
         take(&mut v, "event_type..tag");
         assert_eq!(v, json!({"event_type": {"description": "d"}}));
+    }
+
+    #[test]
+    fn a_key_value_segment_picks_the_element_wherever_it_is() {
+        let mut v = json!({"p": [{"name": "a", "value": 1}, {"name": "doc_id", "value": "x"}]});
+        assert_eq!(get(&v, "p.name=doc_id.value"), Some(&json!("x")));
+        assert_eq!(get(&v, "p.name=nope.value"), None);
+        take(&mut v, "p.name=doc_id.value");
+        prune(&mut v);
+        assert_eq!(
+            v,
+            json!({"p": [{"name": "a", "value": 1}, {"name": "doc_id"}]})
+        );
     }
 
     #[test]
