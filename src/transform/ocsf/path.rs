@@ -41,7 +41,9 @@ fn index(items: &[Value], segment: &str) -> Option<usize> {
         Some((key, wanted)) => items.iter().position(|item| {
             item.get(key).is_some_and(|v| match v {
                 Value::String(s) => s == wanted,
-                other => other.to_string() == wanted,
+                Value::Number(n) => n.to_string() == wanted,
+                Value::Bool(b) => wanted.parse() == Ok(*b),
+                _ => false,
             })
         }),
         None => segment.parse().ok(),
