@@ -7,12 +7,14 @@
 //! sends failures to the dead-letter queue (`runtime::transforms`).
 //!
 //! A step kind is one module with its config struct beside its [`Step`], and one arm of
-//! [`StepConfig`]. Later kinds (OCSF mapping, VRL, GeoIP, threat intel) plug in the same way.
+//! [`StepConfig`]. The presets' OCSF mappings and their schema validator are in [`ocsf`] (pure functions a
+//! step calls). Later kinds (VRL, GeoIP, threat intel) plug in the same way.
 
 mod chain;
 mod config;
 mod envelope;
 pub mod field;
+pub mod ocsf;
 mod step;
 
 pub mod cast;
