@@ -36,6 +36,8 @@ const PROFILES: &[(&str, Profile)] = &[
     ("snyk", SimulatorConfig::snyk),
     ("snyk_group", SimulatorConfig::snyk),
     ("tailscale", SimulatorConfig::tailscale),
+    ("tfc", SimulatorConfig::tfc),
+    ("tines", SimulatorConfig::tines),
     ("vicarius", SimulatorConfig::vicarius),
     ("workday", SimulatorConfig::workday),
     ("zendesk", SimulatorConfig::zendesk),

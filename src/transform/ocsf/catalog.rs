@@ -52,6 +52,8 @@ const FILES: &[(&str, &str)] = &[
         "tailscale",
         include_str!("../../../presets/ocsf/tailscale.toml"),
     ),
+    ("tfc", include_str!("../../../presets/ocsf/tfc.toml")),
+    ("tines", include_str!("../../../presets/ocsf/tines.toml")),
     (
         "vicarius",
         include_str!("../../../presets/ocsf/vicarius.toml"),
