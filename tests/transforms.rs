@@ -284,6 +284,46 @@ equals = "SUCCESS"
     );
 }
 
+/// The `ocsf` step on a SIEM's chain: the SIEM gets every event in its OCSF 1.7.0 form (the
+/// same as the mapping gives, with the vendor's id in `metadata.uid`), the lake keeps the
+/// vendor's events exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ocsf_step_on_a_sink_gives_that_sink_ocsf_and_the_lake_the_vendor_events() {
+    let sim_config = SimulatorConfig::okta(300);
+    let sim = start_simulator(sim_config.clone()).await;
+    let base_url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let source = TestConfig::new(&base_url)
+        .source_table()
+        .replace("sinks = [\"lake\"]", "sinks = [\"lake\", \"siem\"]");
+    let sinks = format!(
+        "{LAKE}\n{}",
+        r#"
+[[sinks]]
+name = "siem"
+kind = "lake"
+path = "siem"
+transforms = [{ kind = "ocsf", mapping = "okta" }]
+"#
+    );
+    let config = write_config(dir.path(), &source, &sinks);
+    run_until_caught_up(config.to_str().unwrap(), 10, &[]).await;
+
+    assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
+    let all = served(&sim_config);
+    let siem = lake_data(&dir.path().join("siem"), "okta");
+    assert_eq!(ids(&siem), ids(&all), "the siem gets every event");
+    let mapping = sluice::transform::ocsf::Mapping::for_preset("okta").unwrap();
+    for (id, data) in &siem {
+        let expected = mapping
+            .map(&all[id], sluice::transform::ocsf::RawMode::Unmapped)
+            .unwrap();
+        assert_eq!(data, &expected, "{id}");
+        assert_eq!(data["metadata"]["uid"], id.as_str());
+        assert!(data["class_uid"].as_i64().is_some(), "{data}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_email_gives_one_token_in_two_sources() {
     let sim_config = SimulatorConfig::okta(200);

@@ -6,6 +6,7 @@ use super::cast::CastConfig;
 use super::copy::CopyConfig;
 use super::filter::FilterConfig;
 use super::hash::HashConfig;
+use super::ocsf_step::OcsfConfig;
 use super::parse_time::ParseTimeConfig;
 use super::redact::RedactConfig;
 use super::remove::RemoveConfig;
@@ -36,6 +37,8 @@ pub enum StepConfig {
     ParseTime(ParseTimeConfig),
     /// Convert values to a string, integer, float or bool.
     Cast(CastConfig),
+    /// Replace the event with its OCSF 1.7.0 form, by a preset's mapping.
+    Ocsf(OcsfConfig),
 }
 
 impl StepConfig {
@@ -51,6 +54,7 @@ impl StepConfig {
             StepConfig::Hash(_) => "hash",
             StepConfig::ParseTime(_) => "parse_time",
             StepConfig::Cast(_) => "cast",
+            StepConfig::Ocsf(_) => "ocsf",
         }
     }
 
@@ -66,6 +70,7 @@ impl StepConfig {
             StepConfig::Hash(c) => c.name.as_deref(),
             StepConfig::ParseTime(c) => c.name.as_deref(),
             StepConfig::Cast(c) => c.name.as_deref(),
+            StepConfig::Ocsf(c) => c.name.as_deref(),
         }
     }
 
@@ -81,6 +86,7 @@ impl StepConfig {
             StepConfig::Hash(c) => Box::new(c.build()?),
             StepConfig::ParseTime(c) => Box::new(c.build()?),
             StepConfig::Cast(c) => Box::new(c.build()?),
+            StepConfig::Ocsf(c) => Box::new(c.build()?),
         })
     }
 }

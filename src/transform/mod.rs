@@ -15,6 +15,7 @@ mod config;
 mod envelope;
 pub mod field;
 pub mod ocsf;
+pub mod ocsf_step;
 mod step;
 
 pub mod cast;

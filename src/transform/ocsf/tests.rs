@@ -217,7 +217,8 @@ fn a_hostile_value_is_cut_short_in_the_error() {
 #[test]
 fn every_built_in_mapping_parses() {
     assert_eq!(Mapping::broken(), Vec::<(&str, String)>::new());
-    assert_eq!(Mapping::presets().len(), 21);
+    // Every preset has one: tests/ocsf.rs checks the list against the preset catalog.
+    assert!(!Mapping::presets().is_empty());
     for name in Mapping::presets() {
         assert_eq!(Mapping::for_preset(name).map(|m| m.preset()), Some(name));
     }
