@@ -78,6 +78,9 @@ impl<'a> Pipeline<'a> {
                 });
             }
             let name = sink.name().to_string();
+            if let Some(head) = sink.ledger_head() {
+                next.ledger.insert(name.clone(), head);
+            }
             let rejected = sink.take_rejected();
             refusals.note(&name, sink.fail_when_refused(), &rejected);
             letters.extend(
@@ -115,6 +118,7 @@ impl<'a> Pipeline<'a> {
         self.committed = next;
         self.pending.seq = self.committed.seq;
         self.pending.committed_at = self.committed.committed_at;
+        self.pending.ledger = self.committed.ledger.clone();
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
         Ok(())
