@@ -168,7 +168,7 @@ impl LakeSink {
     ) -> Result<PreparedObject, SinkError> {
         let prev = match self.head.clone() {
             Some(head) => head,
-            None => read_head(&self.backend, &self.scope).await?,
+            None => read_head(&self.backend, &self.scope, batch).await?,
         };
         let record = LedgerRecord {
             version: LEDGER_VERSION,
@@ -205,19 +205,32 @@ impl LakeSink {
     }
 }
 
-/// The hash of the newest record of this scope's chain in the lake (records sort by
-/// commit), or `None` when the chain is empty. (A free function: a `&LakeSink` held across
+/// The hash of the record `batch` chains to: the newest record of this scope's chain in
+/// the lake whose name sorts before the batch's (records sort by commit), `None` when there
+/// is none. A batch prepared again from the same checkpoint (its record already published by
+/// an earlier attempt) so gets the same record. (A free function: a `&LakeSink` held across
 /// an await would make `prepare`'s future not `Send`.)
-async fn read_head(backend: &Backend, scope: &str) -> Result<Option<String>, SinkError> {
+async fn read_head(
+    backend: &Backend,
+    scope: &str,
+    batch: &str,
+) -> Result<Option<String>, SinkError> {
     let dir = scope_dir(scope);
+    let mine = format!("{batch}.json");
     let newest = match backend {
-        Backend::Local(local) => local.newest_file(&dir, ".json")?,
+        Backend::Local(local) => local.newest_file(&dir, ".json", &mine)?,
         Backend::Store(store) => {
             let listed = store.list(&dir).await?;
+            let name = |m: &object_store::ObjectMeta| {
+                m.location.filename().unwrap_or_default().to_string()
+            };
             match listed
                 .into_iter()
-                .filter(|m| m.location.as_ref().ends_with(".json"))
-                .max_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()))
+                .filter(|m| {
+                    let name = name(m);
+                    name.ends_with(".json") && name < mine
+                })
+                .max_by_key(|m| name(m))
             {
                 Some(meta) => Some(store.get(&meta.location).await?.to_vec()),
                 None => None,

@@ -100,8 +100,13 @@ impl Local {
     }
 
     /// The bytes of the file under `dir` (relative to the root) whose name ends in `suffix`
-    /// and sorts last; `None` when there is none.
-    pub fn newest_file(&self, dir: &str, suffix: &str) -> Result<Option<Vec<u8>>, SinkError> {
+    /// and sorts last before `before`; `None` when there is none.
+    pub fn newest_file(
+        &self,
+        dir: &str,
+        suffix: &str,
+        before: &str,
+    ) -> Result<Option<Vec<u8>>, SinkError> {
         let dir = self.root.join(dir);
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -112,7 +117,10 @@ impl Local {
         for entry in entries {
             let entry = entry.map_err(|e| self.error("list", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(suffix) && newest.as_ref().is_none_or(|n| name > *n) {
+            if name.ends_with(suffix)
+                && name.as_str() < before
+                && newest.as_ref().is_none_or(|n| name > *n)
+            {
                 newest = Some(name);
             }
         }

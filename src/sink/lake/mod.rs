@@ -431,10 +431,10 @@ impl Sink for LakeSink {
         // On failure the objects not yet sealed will never be: free their uploads.
         Self::abort_uploads(objects).await;
         let (mut prepared, entries) = result?;
-        // The record goes first: publishing follows the list, so no object is visible
-        // without its record.
+        // Listed last (readers of the payload find the objects where they were), published
+        // first (see `publish`).
         let record = self.stage_record(&batch, entries).await?;
-        prepared.insert(0, record);
+        prepared.push(record);
         if let Backend::Local(local) = &self.backend {
             local.sync_staging()?;
         }
@@ -448,6 +448,11 @@ impl Sink for LakeSink {
         let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).map_err(|err| {
             self.error(format!("commit intent is not a lake object list ({err}); was the sink's kind changed while a commit was in flight?"))
         })?;
+        // The ledger record goes first, so no object is visible without its record.
+        let (mut ordered, data): (Vec<PreparedObject>, Vec<PreparedObject>) =
+            objects.into_iter().partition(|o| o.ledger);
+        ordered.extend(data);
+        let objects = ordered;
         let result = match &self.backend {
             Backend::Local(local) => local.publish(&objects),
             Backend::Store(store) => store.publish(&objects, &self.scope).await,

@@ -528,7 +528,8 @@ async fn ledger_records_are_published_first_and_chained() {
     let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
     let all: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
     assert!(
-        all[0].ledger && all[1..].iter().all(|o| !o.ledger),
+        // Listed after the objects, published before them (checked below).
+        all[2].ledger && all[..2].iter().all(|o| !o.ledger),
         "{all:?}"
     );
     // Counted as the objects of the lake only.
@@ -567,14 +568,14 @@ async fn ledger_records_are_published_first_and_chained() {
     let payload = next.prepare("0000000002-abcd").await.unwrap().unwrap();
     let staged: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
     // A publish that fails on the record publishes no object: the record goes first.
-    std::fs::rename(dir.path().join(&staged[0].staged), dir.path().join("aside")).unwrap();
+    std::fs::rename(dir.path().join(&staged[1].staged), dir.path().join("aside")).unwrap();
     let err = next.publish(&payload).await.unwrap_err().to_string();
     assert!(err.contains("neither staged nor published"), "{err}");
     assert!(
-        !dir.path().join(&staged[1].key).exists(),
+        !dir.path().join(&staged[0].key).exists(),
         "published without its record"
     );
-    std::fs::rename(dir.path().join("aside"), dir.path().join(&staged[0].staged)).unwrap();
+    std::fs::rename(dir.path().join("aside"), dir.path().join(&staged[1].staged)).unwrap();
     next.publish(&payload).await.unwrap();
     let second_bytes = std::fs::read(record_at("0000000002-abcd")).unwrap();
     let second: ledger::LedgerRecord = serde_json::from_slice(&second_bytes).unwrap();
