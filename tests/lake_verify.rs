@@ -154,6 +154,22 @@ async fn verify_passes_on_an_intact_lake_and_reports_every_kind_of_tampering() {
     bytes[middle] ^= 0x01;
     std::fs::write(&object, bytes).unwrap();
     assert_found(copy.path(), "modified", &key_of(&lake, &objects[1])).await;
+    // Outside --from/--to no object is re-read (chains and listings are still checked).
+    let config = copy.path().join("sluice.toml");
+    let before_all = common::run_sluice(&[
+        "lake",
+        "verify",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--to",
+        "2000-01-01",
+    ])
+    .await;
+    let text = output_text(&before_all);
+    assert_eq!(before_all.status.code(), Some(0), "{text}");
+    let reports: serde_json::Value = serde_json::from_slice(&before_all.stdout).unwrap();
+    assert_eq!(reports[0]["objects"], 0, "{text}");
 
     // An object deleted.
     let copy = written.copy();

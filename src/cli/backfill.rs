@@ -269,11 +269,23 @@ async fn add_backfill(
     }
     if let Some((start, end)) = delivered_part(&current, (from, to)) {
         if !redeliver {
+            let rest = if start > from {
+                format!(
+                    "backfill only what was not delivered with --to {}",
+                    rfc3339_millis(start)
+                )
+            } else if end < to {
+                format!(
+                    "backfill only what was not delivered with --from {}",
+                    rfc3339_millis(end)
+                )
+            } else {
+                "nothing of this range is new".to_string()
+            };
             return Err(NotRecorded::Refused(format!(
-                "source `{source}` has delivered {} .. {} of this range before; backfilling it again would put a second copy of each of its events in the lake (hint: to deliver it again on purpose, add --redeliver: the lake keeps both copies and the views of `sluice lake ddl` keep the newest; else backfill only what was not delivered, e.g. --to {})",
+                "source `{source}` has delivered {} .. {} of this range before; backfilling it again would put a second copy of each of its events in the lake (hint: to deliver it again on purpose, add --redeliver: the lake keeps both copies and the views of `sluice lake ddl` keep the newest; else {rest})",
                 rfc3339_millis(start),
                 rfc3339_millis(end),
-                rfc3339_millis(start)
             )));
         }
         tracing::warn!(
@@ -325,4 +337,46 @@ fn delivered_part(
         .map_or(from, |listed| listed.max(from));
     let end = anchor.min(to);
     (start < end).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Checkpoint;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2024, 5, 1)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .map(|t| t.and_utc())
+            .expect("a valid time")
+    }
+
+    #[test]
+    fn the_delivered_part_runs_from_the_first_listing_to_the_anchor() {
+        let fresh = Checkpoint::default();
+        assert_eq!(delivered_part(&fresh, (at(1), at(5))), None);
+        let ran = Checkpoint {
+            anchor: Some(at(10)),
+            listed_from: Some(at(4)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(delivered_part(&ran, (at(1), at(5))), Some((at(4), at(5))));
+        assert_eq!(delivered_part(&ran, (at(5), at(12))), Some((at(5), at(10))));
+        assert_eq!(
+            delivered_part(&ran, (at(1), at(4))),
+            None,
+            "before the first listing"
+        );
+        assert_eq!(
+            delivered_part(&ran, (at(10), at(12))),
+            None,
+            "after the anchor"
+        );
+        // Checkpoints from before `listed_from`: everything below the anchor counts.
+        let old = Checkpoint {
+            anchor: Some(at(10)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(delivered_part(&old, (at(1), at(5))), Some((at(1), at(5))));
+    }
 }
