@@ -132,6 +132,8 @@ async fn parallel_windows_survive_repeated_kill_9() {
     assert_lake_exact(&lake, "okta", &sim_config);
     let (total, finished) = windows(&store(dir.path()).await, "okta").await;
     assert_eq!(finished, total);
+    // The tail's and every window's ledger chain is whole, whatever the kills interrupted.
+    common::assert_lake_verifies(&config).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,22 +172,68 @@ async fn backfill_command_pulls_a_past_range_and_the_tail_carries_on_after_it() 
     let source = store.load("okta").await.unwrap().checkpoint;
     assert!(source.backfills.is_empty(), "{:?}", source.backfills);
 
-    // The same range again is a new backfill with windows of its own: it delivers the range
-    // again instead of finding the first backfill's windows finished.
-    let again = run_sluice(&[
-        "backfill",
-        "--config",
-        &config,
-        "--source",
-        "okta",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--workers",
-        "4",
-    ])
-    .await;
+    // The same range again would put a second copy of each event in the lake: refused,
+    // naming the part delivered before and the flag, and nothing is recorded. So is a range
+    // that reaches into what was delivered: the message names only that part.
+    let backfill = |from: &str, to: &str, redeliver: bool| {
+        let mut args = vec![
+            "backfill",
+            "--config",
+            &config,
+            "--source",
+            "okta",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--workers",
+            "4",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+        if redeliver {
+            args.push("--redeliver".into());
+        }
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_sluice(&args).await
+        }
+    };
+    // As the command rounds the range: `--from` down to its second, `--to` up.
+    let shown = |t: chrono::DateTime<chrono::Utc>, up: bool| {
+        let secs = t.timestamp() + i64::from(up && t.timestamp_subsec_nanos() > 0);
+        chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let (range_from, range_to) = (
+        start - chrono::Duration::minutes(10),
+        start + chrono::Duration::hours(4),
+    );
+    let earlier = (start - chrono::Duration::hours(2)).to_rfc3339();
+    let partly_to = start + chrono::Duration::hours(1);
+    for ((from, to), delivered) in [
+        ((from.clone(), to.clone()), (range_from, range_to)),
+        ((earlier, partly_to.to_rfc3339()), (range_from, partly_to)),
+    ] {
+        let refused = backfill(&from, &to, false).await;
+        let text = output_text(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{text}");
+        let part = format!(
+            "{} .. {}",
+            shown(delivered.0, false),
+            shown(delivered.1, true)
+        );
+        for needed in ["source `okta`", &part, "--redeliver", "hint:"] {
+            assert!(text.contains(needed), "{needed}: {text}");
+        }
+        assert_eq!(windows(&store, "okta").await, (9, 9), "nothing recorded");
+    }
+
+    // With --redeliver the same range is a new backfill with windows of its own: it delivers
+    // the range again instead of finding the first backfill's windows finished.
+    let again = backfill(&from, &to, true).await;
     assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
     assert_eq!(windows(&store, "okta").await, (18, 18));
     let counts = common::lake_id_counts(&dir.path().join("lake"), "okta", &sim_config);
@@ -288,4 +336,108 @@ async fn zero_workers_in_the_config_is_refused_with_its_line() {
         "{text}"
     );
     assert!(text.contains("hint:"), "{text}");
+}
+
+/// SHA-256 of every published object of `source` in the local lake at `root`, by key.
+fn object_digests(root: &Path, source: &str) -> std::collections::BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let contents = sluice::sink::lake::read_lake(root, source).unwrap();
+    contents
+        .keys
+        .iter()
+        .map(|key| {
+            let bytes = std::fs::read(root.join(key)).unwrap();
+            (key.clone(), format!("{:x}", Sha256::digest(&bytes)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_killed_with_kill_9_leaves_exactly_two_copies_of_its_range() {
+    const KILLS: usize = 6;
+    const EVENTS: u64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut killer = Killer::new("redeliver kill -9", &dir.path().join("runs"));
+    let mut sim_config = SimulatorConfig::okta(EVENTS);
+    sim_config.latency = Duration::from_millis(30);
+    let sim = start_simulator(sim_config.clone()).await;
+    let config = write_config(dir.path(), &sim.base_url(), 4, "7h");
+    let lake = dir.path().join("lake");
+    run_until_caught_up(&config, 5, &[]).await;
+    assert_lake_exact(&lake, "okta", &sim_config);
+    let before = object_digests(&lake, "okta");
+
+    // Five of the six hours delivered again.
+    let start = sim_config.anchor - chrono::Duration::from_std(sim_config.span).unwrap();
+    // A whole second, so the range the command rounds to is exactly this one.
+    let range_end =
+        chrono::DateTime::from_timestamp((start + chrono::Duration::hours(5)).timestamp(), 0)
+            .unwrap();
+    let (from, to) = (start.to_rfc3339(), range_end.to_rfc3339());
+    let backfill = || {
+        let mut command = sluice();
+        command.args(["backfill", "--config", &config, "--source", "okta"]);
+        command.args([
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--workers",
+            "4",
+            "--redeliver",
+        ]);
+        command
+    };
+    let published = || std::future::ready(common::lake::object_count(&lake, "okta"));
+    let store = store(dir.path()).await;
+    let open_backfills = || async {
+        let checkpoint = store.load("okta").await.unwrap().checkpoint;
+        checkpoint
+            .backfills
+            .iter()
+            .map(|b| b.id)
+            .collect::<Vec<_>>()
+    };
+    // Killed once the redelivery published an object, so it is recorded and unfinished.
+    while !killer
+        .attempt_after_progress(backfill(), published, 0..300)
+        .await
+    {}
+    let recorded = open_backfills().await;
+    assert_eq!(recorded.len(), 1, "recorded, not finished: {recorded:?}");
+    // The same command again resumes it (an unfinished range is never recorded twice).
+    if killer
+        .attempt_after_progress(backfill(), published, 0..300)
+        .await
+    {
+        assert_eq!(open_backfills().await, recorded);
+    }
+    // Scheduled runs work its windows too: killed again and again.
+    let run = || {
+        let mut command = sluice();
+        command.args(["run", "--once", "--config", &config]);
+        command
+    };
+    killer
+        .until_landed(run, KILLS, KILLS * 4, 50..400, published, 0..300)
+        .await;
+    run_until_caught_up(&config, 3, &[]).await;
+    let source = store.load("okta").await.unwrap().checkpoint;
+    assert!(source.backfills.is_empty(), "{:?}", source.backfills);
+
+    // Exact: each event of the range twice (the first delivery and the redelivery), every
+    // other event once, nothing a third time, whatever the kills interrupted.
+    let counts = common::lake_id_counts(&lake, "okta", &sim_config);
+    for (i, id) in sluice::simulator::event_ids(&sim_config).iter().enumerate() {
+        let time = sluice::simulator::event_time(&sim_config, i as u64);
+        let expected = if time < range_end { 2 } else { 1 };
+        assert_eq!(counts.get(id), Some(&expected), "event {id} at {time}");
+    }
+    // No object of the first delivery was replaced or changed.
+    let after = object_digests(&lake, "okta");
+    for (key, digest) in &before {
+        assert_eq!(after.get(key), Some(digest), "{key} changed");
+    }
+    common::assert_lake_verifies(&config).await;
+    sim.shutdown().await;
 }

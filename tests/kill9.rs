@@ -73,5 +73,7 @@ async fn lake_is_exact_after_repeated_kill_9() {
     let again = run_sluice(&["run", "--once", "--config", config]).await;
     assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
     assert_lake_exact(&lake, "okta", &sim_config);
+    // Every object has its ledger record, unbroken chains, heads as the state store has them.
+    common::assert_lake_verifies(config).await;
     sim.shutdown().await;
 }

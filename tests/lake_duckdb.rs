@@ -48,18 +48,26 @@ async fn read_with_duckdb(glob: &str, ddl_file: &Path, table: &str) -> serde_jso
     serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
 }
 
+/// Whether DuckDB can be run; skips (or, with `SLUICE_TEST_DUCKDB` set, fails) without it.
+fn duckdb_ready() -> bool {
+    if duckdb_available() {
+        return true;
+    }
+    assert!(
+        !common::skip::env_flag("SLUICE_TEST_DUCKDB"),
+        "SLUICE_TEST_DUCKDB is set but Python's duckdb is not importable (hint: pip install duckdb)"
+    );
+    common::skip::skip(
+        "DuckDB",
+        "Python's duckdb is not importable",
+        "pip install duckdb",
+    );
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duckdb_reads_exactly_what_sluice_wrote() {
-    if !duckdb_available() {
-        assert!(
-            !common::skip::env_flag("SLUICE_TEST_DUCKDB"),
-            "SLUICE_TEST_DUCKDB is set but Python's duckdb is not importable (hint: pip install duckdb)"
-        );
-        common::skip::skip(
-            "DuckDB",
-            "Python's duckdb is not importable",
-            "pip install duckdb",
-        );
+    if !duckdb_ready() {
         return;
     }
     let sim_config = SimulatorConfig::okta(6_000);
@@ -168,5 +176,85 @@ roll_size = "64KB"
             "the _latest view is latest first"
         );
     }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_range_reads_as_one_copy_through_the_latest_view() {
+    if !duckdb_ready() {
+        return;
+    }
+    let sim_config = SimulatorConfig::okta(3_000);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let mut test_config = TestConfig::new(&base_url);
+    test_config.roll_size = "64KB";
+    let config_path = test_config.write(dir.path(), "");
+    let config = config_path.to_str().unwrap();
+    run_until_caught_up(config, 20, &[]).await;
+    let lake = dir.path().join("lake");
+    assert_lake_exact(&lake, "okta", &sim_config);
+
+    // The first half of the events delivered again, on purpose.
+    let start = sim_config.anchor - chrono::Duration::from_std(sim_config.span).unwrap();
+    let half =
+        chrono::DateTime::from_timestamp((start + chrono::Duration::hours(3)).timestamp(), 0)
+            .unwrap();
+    let again = sluice()
+        .args([
+            "backfill",
+            "--config",
+            config,
+            "--source",
+            "okta",
+            "--redeliver",
+        ])
+        .args(["--from", &start.to_rfc3339(), "--to", &half.to_rfc3339()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        common::output_text(&again)
+    );
+    let twice = (0..sim_config.events)
+        .filter(|i| sluice::simulator::event_time(&sim_config, *i) < half)
+        .count();
+    assert!(twice > 0 && twice < sim_config.events as usize, "{twice}");
+
+    let ddl = sluice()
+        .args(["lake", "ddl", "--dialect", "duckdb", "--source", "okta"])
+        .args(["--config", config])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
+    let ddl_file = dir.path().join("lake.sql");
+    std::fs::write(&ddl_file, &ddl.stdout).unwrap();
+    let glob = format!("{}/source=*/dt=*/hr=*/*.ndjson.gz", lake.display());
+    let seen = read_with_duckdb(&glob, &ddl_file, "okta_events").await;
+    let all = sim_config.events as usize;
+    // The objects hold both copies (none was replaced)...
+    for reader in ["glob", "ddl"] {
+        let facts = &seen[reader];
+        assert_eq!(facts["count"], all + twice, "{reader}: {facts}");
+        assert_eq!(facts["distinct_ids"], all, "{reader}: {facts}");
+    }
+    // ...and the view shows each event once: its newest copy, in its partition.
+    let latest = &seen["ddl_latest"];
+    assert_eq!(latest["count"], all, "{latest}");
+    assert_eq!(latest["distinct_ids"], all, "{latest}");
+    assert_eq!(
+        latest["stale"], 0,
+        "a row with a newer copy was kept: {latest}"
+    );
+    assert_eq!(latest["misplaced"], 0, "{latest}");
     sim.shutdown().await;
 }

@@ -38,6 +38,27 @@ pub struct BackfillArgs {
     window: Option<Duration>,
     #[command(flatten)]
     progress: super::progress::ProgressArgs,
+    /// Deliver a range the source delivered before once more. Without it such a range is
+    /// refused: each event would land in the lake twice. With it the lake keeps both copies
+    /// (published objects are never replaced) and the views `sluice lake ddl` prints keep
+    /// the newest copy of each event id.
+    #[arg(long)]
+    redeliver: bool,
+}
+
+/// Why a backfill was not recorded.
+#[derive(Debug)]
+enum NotRecorded {
+    /// The arguments ask for something the source's state rules out (exit 2).
+    Refused(String),
+    /// The state store failed or the source is busy (exit 1).
+    Failed(String),
+}
+
+impl From<String> for NotRecorded {
+    fn from(message: String) -> Self {
+        NotRecorded::Failed(message)
+    }
 }
 
 /// How long to wait for a source's lease held by a running worker before giving up.
@@ -73,9 +94,16 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    if let Err(message) = record(store.as_ref(), &source.name, range, step).await {
-        crate::errln!("error: {message}");
-        return super::EXIT_SOURCE_FAILED;
+    match record(store.as_ref(), &source.name, range, step, args.redeliver).await {
+        Ok(()) => {}
+        Err(NotRecorded::Refused(message)) => {
+            crate::errln!("error: {message}");
+            return EXIT_CONFIG;
+        }
+        Err(NotRecorded::Failed(message)) => {
+            crate::errln!("error: {message}");
+            return super::EXIT_SOURCE_FAILED;
+        }
     }
     tracing::info!(
         source = %source.name,
@@ -111,7 +139,7 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
 }
 
 /// Parses `2024-05-01T00:00:00Z` (any RFC 3339 offset) or `2024-05-01` (midnight UTC).
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
@@ -168,7 +196,8 @@ async fn record(
     source: &str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     step: Duration,
-) -> Result<(), String> {
+    redeliver: bool,
+) -> Result<(), NotRecorded> {
     let holder = format!("sluice-backfill/{}", std::process::id());
     let waited = std::time::Instant::now();
     let lease = loop {
@@ -180,16 +209,16 @@ async fn record(
             LeaseOutcome::Acquired(lease) => break lease,
             LeaseOutcome::HeldBy { holder, until, .. } => {
                 if waited.elapsed() >= LEASE_PATIENCE {
-                    return Err(format!(
+                    return Err(NotRecorded::Failed(format!(
                         "source `{source}` is being worked by {holder} until {} (hint: retry when that run ends; backfills are recorded between runs)",
                         rfc3339_millis(until)
-                    ));
+                    )));
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     };
-    let result = add_backfill(store, source, lease.token, (from, to), step).await;
+    let result = add_backfill(store, source, lease.token, (from, to), step, redeliver).await;
     if let Err(err) = store.release_lease(&lease).await {
         tracing::warn!(source, error = %err, "could not release the lease; it lapses on its own");
     }
@@ -202,43 +231,78 @@ async fn add_backfill(
     fence: u64,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     step: Duration,
-) -> Result<(), String> {
+    redeliver: bool,
+) -> Result<(), NotRecorded> {
     let state = store.load(source).await.map_err(|e| e.to_string())?;
     if state.intent.is_some() {
-        return Err(format!(
+        return Err(NotRecorded::Failed(format!(
             "source `{source}` has an interrupted commit (hint: run `sluice run --once` first, which finishes it)"
-        ));
+        )));
     }
     let current = state.checkpoint;
+    if current
+        .backfills
+        .iter()
+        .any(|b| !b.is_done() && b.from == from && b.to == to)
+    {
+        // The same range again, after a run that stopped or was killed: work what is left of
+        // the backfill already recorded (its finished windows stay finished).
+        tracing::info!(
+            source,
+            "this backfill is recorded already; working its remaining windows"
+        );
+        return Ok(());
+    }
     if let Some(open) = current
         .backfills
         .iter()
         .find(|b| !b.is_done() && b.from < to && from < b.to)
     {
-        return Err(format!(
-            "source `{source}` already has a backfill over {} .. {} (complete up to {}) that overlaps this range (hint: let it finish — `sluice status` shows it — then backfill what remains)",
+        return Err(NotRecorded::Refused(format!(
+            "source `{source}` already has a backfill over {} .. {} (complete up to {}) that overlaps this range (hint: let it finish — `sluice status` shows it, and `sluice backfill` with exactly its range resumes it — then backfill what remains)",
             rfc3339_millis(open.from),
             rfc3339_millis(open.to),
             rfc3339_millis(open.frontier)
-        ));
+        )));
     }
-    let mut next = current.clone();
-    if let Some(anchor) = current.anchor.filter(|a| *a > from) {
+    let moves_tail = current.anchor.is_none_or(|anchor| anchor < to);
+    if moves_tail && (current.window.is_some() || current.page.is_some()) {
+        return Err(NotRecorded::Refused(format!(
+            "source `{source}` is in the middle of a window below --to {} (hint: run `sluice run --once` to finish it, or end the backfill at {} or earlier)",
+            rfc3339_millis(to),
+            current.anchor.map(rfc3339_millis).unwrap_or_else(|| "its start".into())
+        )));
+    }
+    if let Some((start, end)) = delivered_part(&current, (from, to)) {
+        if !redeliver {
+            let rest = if start > from {
+                format!(
+                    "backfill only what was not delivered with --to {}",
+                    rfc3339_millis(start)
+                )
+            } else if end < to {
+                format!(
+                    "backfill only what was not delivered with --from {}",
+                    rfc3339_millis(end)
+                )
+            } else {
+                "nothing of this range is new".to_string()
+            };
+            return Err(NotRecorded::Refused(format!(
+                "source `{source}` has delivered {} .. {} of this range before; backfilling it again would put a second copy of each of its events in the lake (hint: to deliver it again on purpose, add --redeliver: the lake keeps both copies and the views of `sluice lake ddl` keep the newest; else {rest})",
+                rfc3339_millis(start),
+                rfc3339_millis(end),
+            )));
+        }
         tracing::warn!(
             source,
-            from = %rfc3339_millis(from),
-            to = %rfc3339_millis(anchor.min(to)),
-            "this part of the range was delivered before; its events are delivered again (as new lake objects; sinks keyed by event id drop them)"
+            from = %rfc3339_millis(start),
+            to = %rfc3339_millis(end),
+            "--redeliver: this part of the range is delivered again; the lake keeps both copies, and the views of `sluice lake ddl` keep the newest copy of each event id"
         );
     }
-    if current.anchor.is_none_or(|anchor| anchor < to) {
-        if current.window.is_some() || current.page.is_some() {
-            return Err(format!(
-                "source `{source}` is in the middle of a window below --to {} (hint: run `sluice run --once` to finish it, or end the backfill at {} or earlier)",
-                rfc3339_millis(to),
-                current.anchor.map(rfc3339_millis).unwrap_or_else(|| "its start".into())
-            ));
-        }
+    let mut next = current.clone();
+    if moves_tail {
         // The backfill covers the range up to `to`: the live tail carries on from there.
         next.anchor = Some(to);
         next.floor = Some(to);
@@ -263,5 +327,62 @@ async fn add_backfill(
     store
         .commit(source, &next, fence)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| NotRecorded::Failed(e.to_string()))
+}
+
+/// The part of `[from, to)` the source has delivered: from where its listing started
+/// (`listed_from`; the range's start for checkpoints written before Sluice kept it) to its
+/// anchor. `None` when nothing of the range was delivered.
+fn delivered_part(
+    checkpoint: &crate::state::Checkpoint,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let anchor = checkpoint.anchor?;
+    let start = checkpoint
+        .listed_from
+        .map_or(from, |listed| listed.max(from));
+    let end = anchor.min(to);
+    (start < end).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Checkpoint;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2024, 5, 1)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .map(|t| t.and_utc())
+            .expect("a valid time")
+    }
+
+    #[test]
+    fn the_delivered_part_runs_from_the_first_listing_to_the_anchor() {
+        let fresh = Checkpoint::default();
+        assert_eq!(delivered_part(&fresh, (at(1), at(5))), None);
+        let ran = Checkpoint {
+            anchor: Some(at(10)),
+            listed_from: Some(at(4)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(delivered_part(&ran, (at(1), at(5))), Some((at(4), at(5))));
+        assert_eq!(delivered_part(&ran, (at(5), at(12))), Some((at(5), at(10))));
+        assert_eq!(
+            delivered_part(&ran, (at(1), at(4))),
+            None,
+            "before the first listing"
+        );
+        assert_eq!(
+            delivered_part(&ran, (at(10), at(12))),
+            None,
+            "after the anchor"
+        );
+        // Checkpoints from before `listed_from`: everything below the anchor counts.
+        let old = Checkpoint {
+            anchor: Some(at(10)),
+            ..Checkpoint::default()
+        };
+        assert_eq!(delivered_part(&old, (at(1), at(5))), Some((at(1), at(5))));
+    }
 }

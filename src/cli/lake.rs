@@ -1,4 +1,5 @@
-//! `sluice lake`: helpers for what reads the lake.
+//! `sluice lake`: helpers for what reads the lake, and `sluice lake verify`, which checks it
+//! against its manifest ledger.
 
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK};
 use crate::config::{Config, LakeConfig, SinkConfig};
@@ -15,6 +16,9 @@ pub struct LakeArgs {
 enum LakeCommand {
     /// Print the SQL (table, view, loader) that reads a source's objects in a warehouse.
     Ddl(DdlArgs),
+    /// Re-read a source's objects and ledger records and report modified, missing and
+    /// unlisted objects and broken chains; exits 1 on any finding.
+    Verify(super::lake_verify::VerifyArgs),
 }
 
 /// Arguments of `sluice lake ddl`.
@@ -43,6 +47,7 @@ struct DdlArgs {
 pub async fn lake(args: LakeArgs) -> u8 {
     match args.command {
         LakeCommand::Ddl(args) => print_ddl(&args),
+        LakeCommand::Verify(args) => super::lake_verify::verify(args).await,
     }
 }
 

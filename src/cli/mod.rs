@@ -13,6 +13,7 @@ mod demo;
 mod dlq;
 mod init;
 mod lake;
+mod lake_verify;
 mod progress;
 mod run;
 mod serve;
@@ -66,7 +67,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// List or replay events that sinks refused (the dead-letter queue).
     Dlq(dlq::DlqArgs),
-    /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects.
+    /// Lake helpers: `sluice lake ddl` prints the SQL that reads a source's objects; `sluice
+    /// lake verify` checks them against the manifest ledger.
     Lake(lake::LakeArgs),
     /// Pull a past time range of one source in parallel windows.
     Backfill(backfill::BackfillArgs),

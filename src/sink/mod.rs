@@ -90,6 +90,13 @@ pub trait Sink: Send {
         Ok(None)
     }
 
+    /// The hash of the newest record of the sink's manifest ledger for this state key, once
+    /// known (lakes; see `sink::lake::ledger`). The runtime keeps it in the checkpoint it
+    /// commits, so a ledger cut short shows against the state store.
+    fn ledger_head(&self) -> Option<String> {
+        None
+    }
+
     /// Drops whatever is staged and not prepared (after a failed page, or leftovers of a
     /// crashed run). Called at the start of every run after pending intents are published.
     async fn discard_staged(&mut self) -> Result<(), SinkError>;

@@ -58,6 +58,10 @@ pub struct Checkpoint {
     /// one of them is caught, even by the next run.
     #[serde(default, skip_serializing_if = "PageTrail::is_empty")]
     pub trail: PageTrail,
+    /// Per lake sink name, the hash of the newest record of this key's manifest ledger
+    /// chain (see `sink::lake::ledger`), as of this commit.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ledger: std::collections::BTreeMap<String, String>,
     /// Events delivered over the source's life.
     pub delivered: u64,
     /// When this checkpoint was committed.

@@ -579,3 +579,9 @@ pub async fn assert_a_published_object_is_never_replaced(
     sink.discard_staged().await.unwrap();
     key
 }
+
+/// Whether `key` is a record of the manifest ledger (`_manifest/…`), or one staged
+/// (`…-manifest-….json.partial`), rather than a lake object.
+pub fn is_ledger(key: &str) -> bool {
+    key.contains("_manifest/") || key.contains("-manifest-")
+}

@@ -208,3 +208,18 @@ pub fn summary_total(output: &str, key: &str) -> u64 {
         })
         .sum()
 }
+
+/// Runs `sluice lake verify --json` on `config` and asserts it finds the lake intact: exit 0,
+/// no finding, some ledger records read. Returns the reports.
+pub async fn assert_lake_verifies(config: &str) -> serde_json::Value {
+    let out = run_sluice(&["lake", "verify", "--json", "--config", config]).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "lake verify: {text}");
+    let reports: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    for report in reports.as_array().expect("verify prints a list") {
+        assert_eq!(report["findings"], serde_json::json!([]), "{text}");
+        assert!(report["records"].as_u64() > Some(0), "{text}");
+    }
+    reports
+}

@@ -7,10 +7,12 @@ GLOB is read with read_json_auto(..., hive_partitioning=true), or read_parquet w
 SQL in it (the output of `sluice lake ddl --dialect duckdb`) is executed and TABLE (the view
 it creates) is read too, with its `_latest` view. Prints one JSON object:
 
-    {"glob": FACTS, "ddl": FACTS, "latest": {"event_id": ..., "event_time_ms": ...}}
+    {"glob": FACTS, "ddl": FACTS, "ddl_latest": FACTS + {"stale"},
+     "latest": {"event_id": ..., "event_time_ms": ...}}
 
 where FACTS = {"count", "distinct_ids", "min_ms", "max_ms", "sources", "misplaced"};
-"misplaced" counts rows whose dt/hr partition is not the date/hour of their event time.
+"misplaced" counts rows whose dt/hr partition is not the date/hour of their event time;
+"stale" counts rows of the `_latest` view for which TABLE holds a copy parsed later.
 """
 
 import json
@@ -62,6 +64,19 @@ def main():
         with open(ddl_file, encoding="utf-8") as f:
             con.execute(f.read())
         out["ddl"] = facts(con, table)
+        latest = facts(con, f"{table}_latest")
+        latest["stale"] = con.execute(
+            f"""
+            SELECT count(*) FROM {table}_latest AS kept
+            WHERE EXISTS (
+                SELECT 1 FROM {table} AS other
+                WHERE other.source = kept.source
+                  AND other.event_id = kept.event_id
+                  AND other.parse_time > kept.parse_time
+            )
+            """
+        ).fetchone()[0]
+        out["ddl_latest"] = latest
         event_id, time_ms = con.execute(
             f"SELECT event_id, epoch_ms(event_time) FROM {table}_latest LIMIT 1"
         ).fetchone()

@@ -85,6 +85,9 @@ impl<'a> Pipeline<'a> {
                 });
             }
             let name = sink.name().to_string();
+            if let Some(head) = sink.ledger_head() {
+                next.ledger.insert(name.clone(), head);
+            }
             let rejected = sink.take_rejected();
             refusals.note(&name, sink.fail_when_refused(), &rejected);
             letters.extend(
@@ -120,6 +123,7 @@ impl<'a> Pipeline<'a> {
         self.committed = next;
         self.pending.seq = self.committed.seq;
         self.pending.committed_at = self.committed.committed_at;
+        self.pending.ledger = self.committed.ledger.clone();
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
         self.timings.committed(started.elapsed(), Utc::now());

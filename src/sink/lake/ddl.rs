@@ -18,6 +18,13 @@
 //!
 //! Only the published layout is ever named: stages, tables and globs point at
 //! `<prefix>/<static part of the template>`, which `_staging/` is outside of.
+//!
+//! The table holds every row of every object. The `_latest` view holds one row per
+//! `(source, event_id)`, the copy with the newest `parse_time`: a range delivered again with
+//! `sluice backfill --redeliver` sits in the lake twice (a published object is never
+//! replaced), and the view shows it once. Snowflake, BigQuery and DuckDB keep the first row
+//! of `ROW_NUMBER()` under `QUALIFY`; Athena (Trino has no `QUALIFY`) drops a row when a copy
+//! with a later `parse_time` exists.
 
 use std::fmt::Write as _;
 
@@ -276,6 +283,10 @@ fn identifier(name: &str) -> String {
     ident
 }
 
+/// Keeps one row per event in the `_latest` views: the copy parsed last (see the module docs).
+const NEWEST_COPY: &str =
+    "QUALIFY ROW_NUMBER() OVER (PARTITION BY source, event_id ORDER BY parse_time DESC) = 1";
+
 /// A single-quoted SQL string literal.
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -388,7 +399,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  data\nFROM {}\nORDER BY event_time DESC;",
+        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  data\nFROM {}\n{NEWEST_COPY}\nORDER BY event_time DESC;",
         layout.view, layout.table
     );
 }
@@ -453,7 +464,7 @@ fn bigquery(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW `{}` AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{typed}  {data}\nFROM `{}`\nORDER BY event_time DESC;",
+        "CREATE OR REPLACE VIEW `{}` AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{typed}  {data}\nFROM `{}`\n-- BigQuery has asked for a WHERE beside QUALIFY.\nWHERE TRUE\n{NEWEST_COPY}\nORDER BY event_time DESC;",
         layout.view, layout.table
     );
 }
@@ -559,8 +570,11 @@ fn athena(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  {event_time},\n  {parse_time},\n  source,\n  event_id,\n{typed}  json_parse(data) AS data\nFROM {}\nORDER BY event_time DESC;",
-        layout.view, layout.table
+        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  {event_time},\n  {parse_time},\n  source,\n  event_id,\n{typed}  json_parse(data) AS data\nFROM {table}\n\
+         WHERE NOT EXISTS (\n  SELECT 1\n  FROM {table} AS newer\n  WHERE newer.source = {table}.source\n    AND newer.event_id = {table}.event_id\n    AND newer.parse_time > {table}.parse_time\n)\n\
+         ORDER BY event_time DESC;",
+        layout.view,
+        table = layout.table
     );
 }
 
@@ -628,7 +642,7 @@ fn duckdb(layout: &Layout, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT *\nFROM {}\nORDER BY event_time DESC;",
+        "CREATE OR REPLACE VIEW {} AS\nSELECT *\nFROM {}\n{NEWEST_COPY}\nORDER BY event_time DESC;",
         layout.view, layout.table
     );
 }
@@ -713,6 +727,14 @@ mod tests {
             "{text}"
         );
         assert_columns(&text);
+        // The `_latest` view keeps the newest copy of each event (tests/lake_duckdb.rs runs
+        // it over a range delivered twice).
+        assert!(
+            text.contains(&format!(
+                "CREATE OR REPLACE VIEW okta_events_latest AS\nSELECT *\nFROM okta_events\n{NEWEST_COPY}\n"
+            )),
+            "{text}"
+        );
         let s3 = sql(&lake(Some("s3://b/p")), Dialect::Duckdb);
         assert!(
             s3.contains("'s3://b/p/source=okta/dt=*/hr=*/*.ndjson.gz'"),

@@ -215,6 +215,26 @@ fn view(parsed: &Parsed) -> (String, Vec<String>, String, Vec<String>) {
     (name(&view.name), projection, from, order)
 }
 
+/// How a `_latest` view keeps one copy of each event: its `QUALIFY` and `WHERE` clauses, as
+/// the parser prints them (empty when absent).
+fn newest_copy(parsed: &Parsed) -> (String, String) {
+    let Parsed::Statement(statement) = parsed else {
+        panic!("expected a view, got {parsed:?}")
+    };
+    let Statement::CreateView(view) = statement.as_ref() else {
+        panic!("expected a view, got {statement}")
+    };
+    let SetExpr::Select(select) = view.query.body.as_ref() else {
+        panic!("expected a SELECT: {statement}")
+    };
+    let text = |e: &Option<Expr>| e.as_ref().map(|e| e.to_string()).unwrap_or_default();
+    (text(&select.qualify), text(&select.selection))
+}
+
+/// The `QUALIFY` every dialect with one uses: the newest parse of each event id.
+const QUALIFY: &str =
+    "ROW_NUMBER() OVER (PARTITION BY source, event_id ORDER BY parse_time DESC) = 1";
+
 fn lake(url: &str) -> LakeConfig {
     let mut config = LakeConfig::local("lake", "/data/lake");
     config.url = Some(url::Url::parse(url).expect("a valid test URL"));
@@ -401,6 +421,11 @@ fn snowflake_ddl_parses_into_format_stage_table_pipe_and_view() {
         assert_eq!(columns, expected);
         assert_eq!(from, "okta_events");
         assert_eq!(order, ["ORDER BY event_time DESC"]);
+        // A range delivered twice (`sluice backfill --redeliver`) reads as one copy.
+        assert_eq!(
+            newest_copy(&parsed[4]),
+            (QUALIFY.to_string(), String::new())
+        );
     }
 }
 
@@ -471,6 +496,10 @@ fn bigquery_ddl_parses_into_an_external_table_with_hive_partitions_and_a_view() 
         assert_eq!(projection, expected);
         assert_eq!(from, "`sluice`.`okta_events`");
         assert_eq!(order, ["ORDER BY event_time DESC"]);
+        assert_eq!(
+            newest_copy(&parsed[1]),
+            (QUALIFY.to_string(), "true".to_string())
+        );
     }
 }
 
@@ -585,6 +614,14 @@ fn athena_ddl_parses_into_a_projected_external_table_and_a_view() {
         assert_eq!(projection, expected);
         assert_eq!(from, "okta_events");
         assert_eq!(order, ["ORDER BY event_time DESC"]);
+        // Trino has no QUALIFY: a row goes when a copy parsed later exists.
+        assert_eq!(
+            newest_copy(&parsed[1]),
+            (
+                String::new(),
+                "NOT EXISTS (SELECT 1 FROM okta_events AS newer WHERE newer.source = okta_events.source AND newer.event_id = okta_events.event_id AND newer.parse_time > okta_events.parse_time)".to_string()
+            )
+        );
     }
 }
 

@@ -113,16 +113,31 @@ impl Write for Output {
     }
 }
 
-/// An output and the compressed bytes written to it so far, to roll objects by size.
+/// An output and the compressed bytes written to it so far, to roll objects by size, with
+/// their SHA-256 for the manifest ledger (every byte of an object passes here once, in
+/// order, whether it goes to a file or to an upload's parts).
 pub(crate) struct Counted {
     pub out: Output,
     pub count: u64,
+    pub digest: sha2::Sha256,
+}
+
+impl Counted {
+    fn new(out: Output) -> Counted {
+        Counted {
+            out,
+            count: 0,
+            digest: sha2::Sha256::default(),
+        }
+    }
 }
 
 impl Write for Counted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
         let n = self.out.write(buf)?;
         self.count += n as u64;
+        self.digest.update(&buf[..n]);
         Ok(n)
     }
 
@@ -141,7 +156,7 @@ pub(crate) enum Encoder {
 
 impl Encoder {
     pub fn new(kind: ObjectKind, out: Output) -> io::Result<Encoder> {
-        let counted = Counted { out, count: 0 };
+        let counted = Counted::new(out);
         let compression = match kind {
             ObjectKind::Ndjson(compression) => compression,
             #[cfg(feature = "parquet")]

@@ -109,6 +109,12 @@ impl KeyTemplate {
             if i == 0 && raw == super::STAGING_DIR {
                 return Err("must not start with `_staging`, where sluice stages objects".into());
             }
+            if i == 0 && raw == super::ledger::MANIFEST_DIR {
+                return Err(
+                    "must not start with `_manifest`, where sluice keeps its manifest ledger"
+                        .into(),
+                );
+            }
             let parts = parse_segment(raw)?;
             for part in &parts {
                 if let Part::Time(items) = part {
@@ -529,6 +535,7 @@ mod tests {
             ("source={source}//", "empty"),
             ("source={source}/../", "dot segment"),
             ("_staging/source={source}/", "_staging"),
+            ("_manifest/source={source}/", "_manifest"),
             ("source={source}/x y/", "not allowed"),
             ("source={source}/%c/", "only numeric"),
             ("source={source}/%e/", "only numeric"),

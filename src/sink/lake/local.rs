@@ -83,6 +83,56 @@ impl Local {
         Ok(Output::File(BufWriter::with_capacity(256 * 1024, file)))
     }
 
+    /// Writes `bytes` as the staged file `name` in the scope's staging directory and fsyncs
+    /// it; returns its path relative to the root. (`sync_staging` makes its name durable.)
+    pub fn stage_bytes(&self, name: &str, bytes: &[u8]) -> Result<String, SinkError> {
+        use std::io::Write;
+        self.ensure_locked()?;
+        let dir = self.root.join(&self.staging_rel);
+        fs::create_dir_all(&dir).map_err(|e| self.error("create directory", &dir, e))?;
+        let staged = format!("{}/{name}.partial", self.staging_rel);
+        let path = self.root.join(&staged);
+        let mut file = File::create(&path).map_err(|e| self.error("create", &path, e))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| self.error("write", &path, e))?;
+        Ok(staged)
+    }
+
+    /// The bytes of the file under `dir` (relative to the root) whose name ends in `suffix`
+    /// and sorts last before `before`; `None` when there is none.
+    pub fn newest_file(
+        &self,
+        dir: &str,
+        suffix: &str,
+        before: &str,
+    ) -> Result<Option<Vec<u8>>, SinkError> {
+        let dir = self.root.join(dir);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(self.error("list", &dir, err)),
+        };
+        let mut newest: Option<String> = None;
+        for entry in entries {
+            let entry = entry.map_err(|e| self.error("list", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(suffix)
+                && name.as_str() < before
+                && newest.as_ref().is_none_or(|n| name > *n)
+            {
+                newest = Some(name);
+            }
+        }
+        let Some(name) = newest else {
+            return Ok(None);
+        };
+        let path = dir.join(name);
+        fs::read(&path)
+            .map(Some)
+            .map_err(|e| self.error("read", &path, e))
+    }
+
     /// Flushes and fsyncs a finished staged file.
     pub fn seal(&self, staged: &str, out: Output) -> Result<(), SinkError> {
         let path = self.root.join(staged);

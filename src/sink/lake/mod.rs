@@ -19,6 +19,10 @@
 //! create-only, and finding an object at the key is only accepted when it holds the very
 //! bytes being published (an earlier attempt got that far); anything else fails the commit.
 //!
+//! Every commit also publishes a record of its objects (SHA-256, size, events, times) to the
+//! manifest ledger under `_manifest/`, first, so no object is visible without its record;
+//! see `ledger.rs` and `sluice lake verify` (`verify.rs`).
+//!
 //! Two processes must not write the same source. On a local lake a lock file refuses the
 //! second one. Object stores have no such lock: there the state store's lease on the source
 //! keeps a second run out, and its fencing refuses the intent or checkpoint of a worker whose
@@ -29,12 +33,14 @@ pub mod ddl;
 mod encode;
 mod holdings;
 mod layout;
+pub mod ledger;
 mod local;
 mod location;
 mod object_lock;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod store;
+pub mod verify;
 
 use std::io;
 use std::path::Path;
@@ -103,10 +109,18 @@ struct PreparedObject {
     /// Parts of its multipart upload, 0 when it was put whole (object stores only).
     #[serde(default, skip_serializing_if = "is_zero")]
     parts: u64,
+    /// The commit's manifest ledger record rather than a lake object: published first, and
+    /// not counted among the objects a run published.
+    #[serde(default, skip_serializing_if = "is_false")]
+    ledger: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Where the sink keeps its objects.
@@ -124,6 +138,8 @@ struct OpenObject {
     encoder: Encoder,
     /// Object stores: the multipart upload, once the object outgrew one part.
     upload: Option<store::Upload>,
+    /// Its events and their times, for its ledger entry.
+    tally: ledger::Tally,
 }
 
 /// A [`Sink`] writing one source's events into a lake.
@@ -147,6 +163,9 @@ pub struct LakeSink {
     scratch: String,
     /// Reused buffer for one event's JSON line (see `Encoder::append`).
     line: Vec<u8>,
+    /// The hash of the newest record of this scope's ledger chain: `None` until read back
+    /// from the lake (at the first prepare), then `Some(None)` for an empty chain.
+    head: Option<Option<String>>,
 }
 
 impl LakeSink {
@@ -206,6 +225,7 @@ impl LakeSink {
             cache: RenderCache::default(),
             scratch: String::new(),
             line: Vec::new(),
+            head: None,
         }
     }
 
@@ -251,6 +271,7 @@ impl LakeSink {
             staged,
             encoder,
             upload: None,
+            tally: ledger::Tally::default(),
         });
         Ok(self.open.len() - 1)
     }
@@ -293,15 +314,18 @@ impl LakeSink {
         &mut self,
         objects: &mut Vec<OpenObject>,
         batch: &str,
-    ) -> Result<Vec<PreparedObject>, SinkError> {
+    ) -> Result<(Vec<PreparedObject>, Vec<ledger::LedgerEntry>), SinkError> {
+        use sha2::Digest;
         let extension = self.config.object_kind().extension();
         let mut prepared = Vec::with_capacity(objects.len());
+        let mut entries = Vec::with_capacity(objects.len());
         while let Some(object) = objects.pop() {
             let OpenObject {
                 partition,
                 staged,
                 encoder,
                 upload,
+                tally,
             } = object;
             let counted = encoder.finish().map_err(|e| {
                 self.error(format!(
@@ -309,6 +333,7 @@ impl LakeSink {
                 ))
             })?;
             let bytes = counted.count;
+            let sha256 = ledger::hex(&counted.digest.clone().finalize());
             // Every part but the last is exactly `part_size` (see `WriteMultipart`).
             let parts = match upload {
                 Some(_) => bytes.div_ceil(self.config.part_size.as_u64().max(1)),
@@ -325,19 +350,27 @@ impl LakeSink {
                     )))
                 }
             }
+            let key = format!("{partition}{batch}{extension}");
+            entries.push(ledger::LedgerEntry {
+                key: key.clone(),
+                sha256,
+                bytes,
+                events: tally.events,
+                first_event_time: tally.first,
+                last_event_time: tally.last,
+            });
             prepared.push(PreparedObject {
                 staged,
-                key: format!("{partition}{batch}{extension}"),
+                key,
                 bytes,
                 parts,
+                ledger: false,
             });
-        }
-        if let Backend::Local(local) = &self.backend {
-            local.sync_staging()?;
         }
         // Objects were taken from the end; keep the order they were opened in.
         prepared.reverse();
-        Ok(prepared)
+        entries.reverse();
+        Ok((prepared, entries))
     }
 }
 
@@ -367,6 +400,7 @@ impl Sink for LakeSink {
             }
             let index = self.object_for_scratch()?;
             let object = &mut self.open[index];
+            object.tally.add(event.event_time.0);
             if let Err(err) = object.encoder.append(event, &mut self.line) {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
@@ -396,7 +430,14 @@ impl Sink for LakeSink {
         let result = self.prepare_objects(&mut objects, &batch).await;
         // On failure the objects not yet sealed will never be: free their uploads.
         Self::abort_uploads(objects).await;
-        let prepared = result?;
+        let (mut prepared, entries) = result?;
+        // Listed last (readers of the payload find the objects where they were), published
+        // first (see `publish`).
+        let record = self.stage_record(&batch, entries).await?;
+        prepared.push(record);
+        if let Backend::Local(local) = &self.backend {
+            local.sync_staging()?;
+        }
         self.batch_started = None;
         serde_json::to_value(&prepared)
             .map(Some)
@@ -407,10 +448,26 @@ impl Sink for LakeSink {
         let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).map_err(|err| {
             self.error(format!("commit intent is not a lake object list ({err}); was the sink's kind changed while a commit was in flight?"))
         })?;
-        match &self.backend {
+        // The ledger record goes first, so no object is visible without its record.
+        let (mut ordered, data): (Vec<PreparedObject>, Vec<PreparedObject>) =
+            objects.into_iter().partition(|o| o.ledger);
+        ordered.extend(data);
+        let objects = ordered;
+        let result = match &self.backend {
             Backend::Local(local) => local.publish(&objects),
             Backend::Store(store) => store.publish(&objects, &self.scope).await,
+        };
+        let mut published = result.map_err(|err| ledger::name_batch_objects(err, &objects))?;
+        // Ledger records are bookkeeping, not objects of the lake's layout.
+        for record in objects.iter().filter(|o| o.ledger) {
+            published.objects = published.objects.saturating_sub(1);
+            published.bytes = published.bytes.saturating_sub(record.bytes);
         }
+        Ok(published)
+    }
+
+    fn ledger_head(&self) -> Option<String> {
+        self.head.clone().flatten()
     }
 
     async fn published_before(&mut self) -> Result<Option<String>, SinkError> {

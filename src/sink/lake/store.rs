@@ -370,6 +370,27 @@ impl Store {
         self.get(&path).await
     }
 
+    /// SHA-256 (hex) and size of the object at `rel`, read as a stream (memory stays at
+    /// one chunk whatever its size); `None` when there is no object there.
+    pub async fn digest_rel(&self, rel: &str) -> Result<Option<(String, u64)>, SinkError> {
+        use sha2::Digest;
+        let path = self.path(rel)?;
+        let result = match self.store.get(&path).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(self.error("read", rel, err)),
+        };
+        let mut stream = result.into_stream();
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.error("read", rel, e))?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok(Some((super::ledger::hex(&hasher.finalize()), size)))
+    }
+
     /// A key relative to the prefix, for a listed object.
     pub fn relative<'a>(&self, location: &'a StorePath) -> &'a str {
         let full: &str = location.as_ref();

@@ -185,17 +185,30 @@ async fn zstd_and_a_custom_template_with_hostile_values_stay_inside_the_lake() {
     assert_eq!(outside, vec![std::ffi::OsString::from("lake")]);
 }
 
+/// The lake objects of a prepared payload, without its ledger record.
+fn data_objects(payload: &serde_json::Value) -> Vec<PreparedObject> {
+    let all: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    all.into_iter().filter(|o| !o.ledger).collect()
+}
+
+fn is_ledger(key: &str) -> bool {
+    key.contains("_manifest/") || key.contains("-manifest-")
+}
+
 fn store_config() -> LakeConfig {
     let mut cfg = LakeConfig::local("lake", "/unused");
     cfg.part_size = bytesize::ByteSize::mib(5);
     cfg
 }
 
+/// The store's keys, without the manifest ledger's records (published or staged), which
+/// `ledger_records_are_published_first_and_chained` checks.
 async fn keys(store: &InMemory) -> Vec<String> {
     use futures_util::StreamExt;
     let mut keys: Vec<String> = store
         .list(None)
         .map(|m| m.unwrap().location.to_string())
+        .filter(|k| std::future::ready(!is_ledger(k)))
         .collect()
         .await;
     keys.sort();
@@ -296,7 +309,7 @@ async fn object_store_never_replaces_a_published_object() {
     third.discard_staged().await.unwrap();
     third.write(&[event("d", 3)]).await.unwrap();
     let payload = third.prepare("0000000008-beef").await.unwrap().unwrap();
-    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    let objects = data_objects(&payload);
     memory
         .copy(
             &objects[0].staged.as_str().into(),
@@ -352,7 +365,7 @@ async fn local_lake_never_replaces_a_published_object() {
     third.discard_staged().await.unwrap();
     third.write(&[event("d", 3)]).await.unwrap();
     let payload = third.prepare("0000000008-beef").await.unwrap().unwrap();
-    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    let objects = data_objects(&payload);
     let target = dir.path().join(&objects[0].key);
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::hard_link(dir.path().join(&objects[0].staged), &target).unwrap();
@@ -402,7 +415,7 @@ async fn object_store_streams_large_objects_as_multipart_uploads() {
         assert!(buffer.len() < 6 * 1024 * 1024, "{}", buffer.len());
     }
     let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
-    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    let objects = data_objects(&payload);
     assert_eq!(objects.len(), 1);
     assert!(objects[0].parts >= 2, "{objects:?}");
     assert!(objects[0].bytes > 10 * 1024 * 1024, "{objects:?}");
@@ -486,7 +499,7 @@ async fn parquet_objects_stream_to_object_stores_as_multipart_uploads() {
         assert!(buffer.len() < 6 * 1024 * 1024, "{}", buffer.len());
     }
     let payload = sink.prepare("0000000002-abcd").await.unwrap().unwrap();
-    let objects: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    let objects = data_objects(&payload);
     assert_eq!(objects.len(), 1);
     assert!(objects[0].parts >= 2, "{objects:?}");
     assert_eq!(
@@ -498,4 +511,79 @@ async fn parquet_objects_stream_to_object_stores_as_multipart_uploads() {
     let contents = read_store(&store, &cfg, "okta").await.unwrap();
     assert_eq!(contents.event_ids, ids);
     assert_eq!(contents.bytes, objects[0].bytes);
+}
+
+#[tokio::test]
+async fn ledger_records_are_published_first_and_chained() {
+    let dir = tempfile::tempdir().unwrap();
+    let record_at = |batch: &str| dir.path().join(ledger::record_key("okta", batch));
+    let mut sink = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    sink.write(&[
+        event("a", 1_700_000_000),
+        event("b", 1_700_000_100),
+        event("c", 1_700_003_600),
+    ])
+    .await
+    .unwrap();
+    let payload = sink.prepare("0000000001-abcd").await.unwrap().unwrap();
+    let all: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    assert!(
+        // Listed after the objects, published before them (checked below).
+        all[2].ledger && all[..2].iter().all(|o| !o.ledger),
+        "{all:?}"
+    );
+    // Counted as the objects of the lake only.
+    assert_eq!(sink.publish(&payload).await.unwrap().objects, 2);
+    let first_bytes = std::fs::read(record_at("0000000001-abcd")).unwrap();
+    let first: ledger::LedgerRecord = serde_json::from_slice(&first_bytes).unwrap();
+    assert_eq!((first.commit, first.prev.as_deref()), (1, None));
+    assert_eq!(first.scope, "okta");
+    assert_eq!(first.objects.len(), 2);
+    for entry in &first.objects {
+        let bytes = std::fs::read(dir.path().join(&entry.key)).unwrap();
+        assert_eq!(entry.sha256, ledger::digest(&bytes), "{}", entry.key);
+        assert_eq!(entry.bytes, bytes.len() as u64);
+    }
+    let hour_22 = &first.objects[0];
+    assert_eq!(hour_22.events, 2);
+    assert_eq!(
+        hour_22.first_event_time,
+        Utc.timestamp_opt(1_700_000_000, 0).single()
+    );
+    assert_eq!(
+        hour_22.last_event_time,
+        Utc.timestamp_opt(1_700_000_100, 0).single()
+    );
+    assert_eq!(sink.ledger_head(), Some(ledger::digest(&first_bytes)));
+    drop(sink);
+
+    // The next run reads the head back from the lake and chains to it.
+    let mut next = LakeSink::new(&config(dir.path()), "okta").unwrap();
+    assert_eq!(
+        next.ledger_head(),
+        None,
+        "not read before the first prepare"
+    );
+    next.write(&[event("d", 1_700_003_700)]).await.unwrap();
+    let payload = next.prepare("0000000002-abcd").await.unwrap().unwrap();
+    let staged: Vec<PreparedObject> = serde_json::from_value(payload.clone()).unwrap();
+    // A publish that fails on the record publishes no object: the record goes first.
+    std::fs::rename(dir.path().join(&staged[1].staged), dir.path().join("aside")).unwrap();
+    let err = next.publish(&payload).await.unwrap_err().to_string();
+    assert!(err.contains("neither staged nor published"), "{err}");
+    assert!(
+        !dir.path().join(&staged[0].key).exists(),
+        "published without its record"
+    );
+    std::fs::rename(dir.path().join("aside"), dir.path().join(&staged[1].staged)).unwrap();
+    next.publish(&payload).await.unwrap();
+    let second_bytes = std::fs::read(record_at("0000000002-abcd")).unwrap();
+    let second: ledger::LedgerRecord = serde_json::from_slice(&second_bytes).unwrap();
+    assert_eq!(second.prev, Some(ledger::digest(&first_bytes)));
+    assert_eq!(next.ledger_head(), Some(ledger::digest(&second_bytes)));
+    // Readers of the layout never see the ledger.
+    assert_eq!(
+        read_lake(dir.path(), "okta").unwrap().event_ids,
+        ["a", "b", "c", "d"]
+    );
 }
