@@ -17,7 +17,9 @@ pub(super) fn cloudflare_source(base_url: &str) -> String {
 async fn cloudflare_preset_is_exact_through_faults_and_kill_9() {
     super::exact_through_faults_and_kill_9(
         "cloudflare",
-        SimulatorConfig::cloudflare(8_000),
+        // Pages of 1,000: 24 of them, so runs are still working when the kills land (with
+        // 8,000 the runs sometimes finished the job first).
+        SimulatorConfig::cloudflare(24_000),
         cloudflare_source,
         [("CLOUDFLARE_API_TOKEN", "sim-token")],
     )
