@@ -5,141 +5,17 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sluice::simulator::{self, SimulatorConfig};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use common::{assert_lake_exact, lake_id_counts, run_sluice, start_simulator, TestConfig};
 
 /// Each source runs once at start, then not again during a test.
 const SERVE_TABLE: &str = "\n[serve]\nschedule = { every = \"1h\", jitter = \"0s\" }\n";
 
-/// How long any one thing a test waits for may take before it fails.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A running `sluice serve`, with its stderr collected.
-struct Daemon {
-    child: tokio::process::Child,
-    logs: Arc<Mutex<String>>,
-    /// The task collecting stderr; it ends when the daemon's stderr closes.
-    reader: tokio::task::JoinHandle<()>,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Daemon {
-    /// Starts `sluice serve` on a free port and waits until it listens.
-    async fn start(config: &Path) -> Daemon {
-        let mut child = common::sluice()
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sluice binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&logs);
-        let reader = tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut logs = sink.lock().unwrap();
-                logs.push_str(&line);
-                logs.push('\n');
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            logs,
-            reader,
-            base: String::new(),
-            http: reqwest::Client::new(),
-        };
-        let line = daemon.wait_for_log(|l| l.contains("listen=")).await;
-        let addr = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("listen="))
-            .expect("the listen line names the address");
-        daemon.base = format!("http://{addr}");
-        daemon
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-
-    /// Waits for a log line matching `pred`, and returns it.
-    async fn wait_for_log(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_for_logs(1, pred).await
-    }
-
-    /// Waits until `count` log lines match `pred`, and returns the last.
-    async fn wait_for_logs(&mut self, count: usize, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let logs = self.logs();
-            let matching: Vec<&str> = logs.lines().filter(|l| pred(l)).collect();
-            if matching.len() >= count {
-                return matching[count - 1].to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sluice serve exited ({status}) while waiting; logs:\n{logs}");
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {count} matching log lines; logs:\n{logs}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits until source `name` has finished `count` runs.
-    async fn wait_for_runs(&mut self, name: &str, count: usize) {
-        let needle = format!("source={name} ");
-        self.wait_for_logs(count, |l| {
-            l.contains("source run finished") && l.contains(&needle)
-        })
-        .await;
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}; logs:\n{}", self.logs()));
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().expect("the daemon is running").to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-s", name, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -s {name} {pid} failed");
-    }
-
-    /// Sends SIGTERM and returns the exit code and every line the daemon logged.
-    async fn stop(mut self) -> (Option<i32>, String) {
-        self.signal("TERM");
-        let status = tokio::time::timeout(PATIENCE, self.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("no exit after SIGTERM; logs:\n{}", self.logs()))
-            .expect("wait works");
-        // The reader ends at the end of stderr: after it, the logs are complete.
-        tokio::time::timeout(PATIENCE, &mut self.reader)
-            .await
-            .unwrap_or_else(|_| panic!("stderr stayed open after the exit; logs:\n{}", self.logs()))
-            .expect("the log reader does not panic");
-        (status.code(), self.logs())
-    }
-}
+use common::daemon::{Daemon, PATIENCE};
 
 /// The value of `key=N` in the one "source run finished" line of `logs`.
 fn summary_field(logs: &str, key: &str) -> u64 {
@@ -190,7 +66,7 @@ async fn endpoints_answer_and_metrics_match_the_lake_after_a_scheduled_run() {
     let base_url = sim.base_url();
     let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     assert_eq!(daemon.get("/healthz").await.0, 200);
     daemon.wait_for_runs("okta", 1).await;
     let (status, body) = daemon.get("/readyz").await;
@@ -273,7 +149,7 @@ async fn sigterm_mid_run_commits_what_it_fetched_and_exits_0() {
     let config = write_config(dir.path(), &[source]);
     let config_arg = config.to_str().unwrap();
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     // Stop once the run is well under way (80 pages in all).
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while sim.stats().pages_ok < 10 {
@@ -329,7 +205,7 @@ async fn sighup_with_a_broken_config_keeps_serving_and_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let base_url = sim.base_url();
     let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     daemon.wait_for_runs("okta", 1).await;
 
     let good = std::fs::read_to_string(&config).unwrap();
@@ -371,7 +247,7 @@ async fn sighup_that_adds_a_source_starts_running_it_and_keeps_the_others_schedu
     let base_url = sim.base_url();
     let first = TestConfig::new(&base_url);
     let config = write_config(dir.path(), &[TestConfig::new(&base_url)]);
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     daemon.wait_for_runs("okta", 1).await;
 
     let mut second = TestConfig::new(&base_url);
@@ -436,7 +312,7 @@ async fn a_slow_source_does_not_delay_another() {
     );
     std::fs::write(&config, text).unwrap();
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     // 40 pages at 300 ms: the slow run takes 12 s; the fast source runs again and again.
     daemon.wait_for_runs("fast", 3).await;
     let slow_finished = daemon
@@ -510,7 +386,7 @@ async fn a_second_stop_signal_exits_at_once_and_loses_nothing() {
         + &format!("\n[[sinks]]\nname = \"slow\"\nkind = \"http\"\nurl = \"{endpoint}\"\n");
     std::fs::write(&config, text).unwrap();
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while arrived.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         assert!(
@@ -563,7 +439,7 @@ async fn a_source_parked_by_its_circuit_breaker_makes_readyz_503_naming_it() {
         "circuit_breaker = { failures = 2, cooldown = \"1h\" }\nschedule = { every = \"1s\" }";
     let config = write_config(dir.path(), &[TestConfig::new(&base_url), broken]);
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     daemon.wait_for_runs("okta", 1).await;
     // Two failed runs open the circuit; the third scheduled run is skipped.
     daemon
@@ -650,7 +526,7 @@ async fn a_silent_source_is_logged_and_flagged_by_the_daemon() {
     watched.extra_source = "max_silence = \"1h\"\nschedule = { every = \"1s\" }";
     let config = write_config(dir.path(), &[watched, quiet]);
 
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     daemon
         .wait_for_log(|l| l.contains("source is silent") && l.contains("source=quiet"))
         .await;
@@ -749,7 +625,7 @@ async fn the_shipped_dashboard_and_alert_rules_query_metrics_a_daemon_exports() 
     let mut source = TestConfig::new(&base_url);
     source.extra_source = "max_silence = \"30d\"\n";
     let config = write_config(dir.path(), &[source]);
-    let mut daemon = Daemon::start(&config).await;
+    let mut daemon = Daemon::start(&config, "127.0.0.1:0", &[]).await;
     daemon.wait_for_runs("okta", 1).await;
     let (status, scrape) = daemon.get("/metrics").await;
     assert_eq!(status, 200);

@@ -59,6 +59,15 @@ impl Daemon {
         daemon
     }
 
+    /// `GET path`: the status code and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; logs:\n{}", self.logs()));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     /// Every line logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
