@@ -9,10 +9,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
@@ -52,10 +51,6 @@ impl Vendor {
         }));
     }
 
-    fn set(&self, canary: Canary) {
-        *self.canary.lock().unwrap() = canary;
-    }
-
     fn calls(&self) -> Vec<Option<String>> {
         self.calls.lock().unwrap().clone()
     }
@@ -63,12 +58,17 @@ impl Vendor {
 
 async fn logs(
     State(vendor): State<Vendor>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-) -> Json<Value> {
+    RawQuery(query): RawQuery,
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let bound = |key: &str| {
         query
-            .get(key)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, t)| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
     };
     let (since, until) = (bound("since"), bound("until"));
@@ -83,7 +83,10 @@ async fn logs(
         })
         .cloned()
         .collect();
-    Json(json!({ "events": events }))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "events": events }).to_string(),
+    )
 }
 
 async fn canary(State(vendor): State<Vendor>, headers: HeaderMap) -> (StatusCode, &'static str) {
@@ -361,7 +364,9 @@ async fn a_bad_canary_fails_at_load_with_the_line() {
     );
     assert!(out.contains("shorter than every"), "{out}");
 
-    let text = std::fs::read_to_string(&config).unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("within = \"2h\"", "within = \"10m\"");
     let no_match = text.replace(
         "match = { path = \"actor.alternateId\", equals = \"canary@example.com\" }\n",
         "",
