@@ -87,7 +87,10 @@ mod tests {
     #[test]
     fn sources_that_fail_alike_give_their_code_and_mixed_failures_give_one() {
         let ok = RunReport::default();
-        assert_eq!(failure_code(std::slice::from_ref(&ok), ExitCodes::ByKind), None);
+        assert_eq!(
+            failure_code(std::slice::from_ref(&ok), ExitCodes::ByKind),
+            None
+        );
         let auth = [ok.clone(), failed(FailureKind::Auth)];
         assert_eq!(failure_code(&auth, ExitCodes::Simple), Some(1));
         assert_eq!(failure_code(&auth, ExitCodes::ByKind), Some(77));
