@@ -11,6 +11,7 @@ mod check;
 mod connectors;
 mod demo;
 mod dlq;
+mod exit;
 mod init;
 mod lake;
 mod lake_verify;

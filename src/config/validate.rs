@@ -68,6 +68,11 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         if let Some(schedule) = &source.schedule {
             validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
         }
+        if let Some(canary) = &source.canary {
+            if let Some((key, message, hint)) = crate::source::canary::problem(canary) {
+                return Err(invalid(format!("sources[{i}].canary.{key}"), message, hint));
+            }
+        }
     }
     validate_serve(&config.serve)?;
     super::transforms::validate(config)?;

@@ -104,6 +104,10 @@ pub struct SourceConfig {
     /// scheduled interval. Unset: never judged silent.
     #[serde(default, with = "humantime_serde::option")]
     pub max_silence: Option<std::time::Duration>,
+    /// An active canary: a request that makes the vendor log a known event, and the
+    /// deadline for that event to be delivered (see [`super::canary`]).
+    #[serde(default)]
+    pub canary: Option<super::canary::CanaryConfig>,
     /// `[[sources.transforms]]`: the source's transform chain. Its steps are settings of the
     /// transform stage, a layer above this one, so the loader reads them in a pass of their
     /// own into `Config::transforms` (see [`crate::model::deferred`]).
