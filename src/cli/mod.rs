@@ -13,6 +13,8 @@ mod demo;
 mod dlq;
 mod init;
 mod lake;
+mod lake_replay;
+mod lake_retain;
 mod lake_verify;
 mod progress;
 mod run;

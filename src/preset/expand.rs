@@ -33,6 +33,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "sinks",
     "schedule",
     "max_silence",
+    "retain",
     "transforms",
 ];
 
