@@ -14,6 +14,8 @@ mod dlq;
 mod exit;
 mod init;
 mod lake;
+mod lake_replay;
+mod lake_retain;
 mod lake_verify;
 mod progress;
 mod run;

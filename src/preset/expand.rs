@@ -34,6 +34,7 @@ pub const SOURCE_KEYS: &[&str] = &[
     "schedule",
     "max_silence",
     "canary",
+    "retain",
     "transforms",
 ];
 

@@ -108,6 +108,11 @@ pub struct SourceConfig {
     /// deadline for that event to be delivered (see [`super::canary`]).
     #[serde(default)]
     pub canary: Option<super::canary::CanaryConfig>,
+    /// How long the source's lake objects are kept, e.g. `"400d"`: `sluice lake retain`
+    /// (and the daemon, with `[serve] retain_every`) deletes the objects whose newest event
+    /// is older, recording each deletion in the manifest ledger. Unset: kept forever.
+    #[serde(default, with = "humantime_serde::option")]
+    pub retain: Option<std::time::Duration>,
     /// `[[sources.transforms]]`: the source's transform chain. Its steps are settings of the
     /// transform stage, a layer above this one, so the loader reads them in a pass of their
     /// own into `Config::transforms` (see [`crate::model::deferred`]).

@@ -32,6 +32,7 @@ mod lease;
 
 pub use backfill::{backfill_step, split_backlog, SplitPolicy};
 pub use commit::batch_name;
+pub(crate) use lease::holder_is_dead;
 pub use lease::worker_identity;
 
 /// What a source run did.
