@@ -41,6 +41,8 @@ pub use notify::{
     AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
     SmtpSecurity, WebhookConfig, DEFAULT_VOLUME_BELOW, PAGERDUTY_EVENTS_URL,
 };
+#[cfg(test)]
+pub(crate) use secret::resolved_auth;
 pub use serve::ServeConfig;
 pub use transforms::Transforms;
 pub use validate::MAX_WORKERS;

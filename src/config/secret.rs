@@ -404,3 +404,27 @@ fn register_without_resolving(raw: &str, base: Option<&Path>) {
 #[cfg(test)]
 #[path = "secret_tests.rs"]
 mod tests;
+
+/// For unit tests of the modules below the loader that read an `auth` table on their own:
+/// the table with its secret keys resolved (and registered for scrubbing) as a load does.
+#[cfg(test)]
+pub(crate) fn resolved_auth(text: &str) -> toml::Table {
+    let auth: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+    let mut source = toml::Table::new();
+    source.insert("auth".into(), toml::Value::Table(auth));
+    let mut document = toml::Table::new();
+    document.insert(
+        "sources".into(),
+        toml::Value::Array(vec![toml::Value::Table(source)]),
+    );
+    let resolved = resolve(fields(&document), true, None)
+        .unwrap_or_else(|u| panic!("{}: {}", u.key, u.message));
+    let mut document = super::document::Document::Merged(document);
+    for secret in &resolved {
+        document.set(&secret.steps, &secret.value);
+    }
+    document
+        .plain()
+        .and_then(|d| d["sources"][0]["auth"].as_table().cloned())
+        .unwrap_or_default()
+}
