@@ -805,3 +805,42 @@ async fn a_long_run_logs_its_progress_and_quiet_silences_it() {
         sim.shutdown().await;
     }
 }
+
+/// Relative paths of a config (the state file, the lake, a `${file:PATH}` secret) are taken
+/// from the config file's directory, once, whatever the working directory: run with a
+/// relative `--config` from another directory, everything lands beside the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_paths_are_taken_from_the_config_directory_once() {
+    let sim = start_simulator(SimulatorConfig::okta(50)).await;
+    let work = tempfile::tempdir().unwrap();
+    let conf = work.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(conf.join("token.txt"), "sim-token\n").unwrap();
+    let base_url = sim.base_url();
+    let mut cfg = TestConfig::new(&base_url);
+    cfg.token = "${file:token.txt}";
+    cfg.write(&conf, "");
+    let out = common::sluice()
+        .current_dir(work.path())
+        .args(["run", "--once", "--config", "conf/sluice.toml"])
+        .output()
+        .await
+        .expect("sluice binary runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(conf.join("state.db").is_file(), "{}", text(&out));
+    assert!(
+        conf.join("lake").join("source=okta").is_dir(),
+        "{}",
+        text(&out)
+    );
+    let beside: Vec<String> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(beside, ["conf"], "nothing lands in the working directory");
+    assert!(
+        !conf.join("conf").exists(),
+        "no path is taken from the directory twice"
+    );
+    sim.shutdown().await;
+}

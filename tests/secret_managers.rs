@@ -476,6 +476,66 @@ async fn secret_values_never_reach_the_logs_at_trace() {
     sim.shutdown().await;
 }
 
+/// A config's secrets are fetched in one pass: all of them at once, by one client per
+/// manager (one Google token for the whole load), not one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loads_secrets_are_fetched_together_by_one_client() {
+    const SECRETS: usize = 4;
+    let managers = Managers::start().await;
+    let names: Vec<String> = (0..SECRETS)
+        .map(|i| format!("projects/test-project/secrets/okta-{i}/versions/1"))
+        .collect();
+    managers.gcp.secrets.lock().unwrap().extend(
+        names
+            .iter()
+            .map(|name| (name.clone(), API_TOKEN.to_string())),
+    );
+    // Each access is held until all of them have arrived: a client that asked one at a
+    // time would have only one in flight.
+    managers.gcp.hold_until.store(SECRETS, Ordering::SeqCst);
+    let mut sim_config = SimulatorConfig::okta(100);
+    sim_config.token = API_TOKEN.into();
+    let sim = start_simulator(sim_config).await;
+    let references: Vec<(String, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (format!("okta-{i}"), format!("${{gcp-sm:{name}}}")))
+        .collect();
+    let sources: Vec<(&str, &str)> = references
+        .iter()
+        .map(|(source, reference)| (source.as_str(), reference.as_str()))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url(), &sources);
+    let out = run_with(
+        &["check", "--config", config.to_str().unwrap()],
+        &managers.env(),
+    )
+    .await;
+    let shown = output_text(&out);
+    assert!(out.status.success(), "{shown}");
+    for (source, _) in &references {
+        assert!(
+            shown.contains(&format!("{source}: ok:")),
+            "{source}: {shown}"
+        );
+    }
+    for name in &names {
+        assert_eq!(managers.gcp.accesses_of(name), 1, "{name}");
+    }
+    assert_eq!(
+        managers.gcp.most_in_flight.load(Ordering::SeqCst),
+        SECRETS,
+        "every secret was asked for at once"
+    );
+    assert_eq!(
+        managers.gcp.tokens_granted.load(Ordering::SeqCst),
+        1,
+        "one client, one token for the load"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_asks_no_manager() {
     let managers = Managers::start().await;

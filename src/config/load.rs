@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::preset::merge_tables;
 
+use super::document::{Document, Failure};
 use super::locate::Locator;
 use super::validate::validate;
-use super::{Config, SinkConfig, StateConfig};
+use super::Config;
 
 /// A configuration mistake, located in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +65,11 @@ impl ConfigError {
 }
 
 /// Reads, parses and validates the config file at `path`. Relative paths inside it (state
-/// file, lake root) are taken relative to the file's directory, so a config works the same
-/// from any working directory.
+/// file, lake root, CA files, `${file:PATH}` secrets, connector files) are taken relative to
+/// the file's directory, so a config works the same from any working directory.
+///
+/// Secret manager references are fetched on a thread of their own while this function
+/// waits, so it may be called from async code (though `spawn_blocking` lets other tasks run).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     load_with(path, true)
 }
@@ -85,22 +89,20 @@ fn load_with(path: &Path, resolve: bool) -> Result<Config, ConfigError> {
         hint: Some("pass the right file with --config PATH".to_string()),
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    // A fresh context per load: secret manager references are fetched again on every load,
-    // so a reload picks up rotated secrets.
-    let context = super::secret::ResolveContext::for_load(Some(base.to_path_buf()), resolve);
-    let mut config = super::secret::with_context(context, || load_str(&text, path))?;
-    config.make_paths_relative_to(base);
+    let mut config = parse_and_validate(&text, path, Some(base), resolve)?;
+    super::paths::make_relative(&mut config, base);
     Ok(config)
 }
 
-/// Parses and validates config `text`; `file` is only used to name the file in errors.
+/// Parses and validates config `text`; `file` is only used to name the file in errors, and
+/// relative paths stay as written.
 ///
 /// Secret manager references (`${aws-sm:...}`, `${gcp-sm:...}`, `${vault:...}`) are fetched
 /// here, each secret once, on a thread of their own: this function blocks until they have
 /// answered (or failed), so async callers should run it with `spawn_blocking`, though calling
 /// it directly from a runtime thread is safe.
 pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    super::secret::with_session(|| parse_and_validate(text, file))
+    parse_and_validate(text, file, None, true)
 }
 
 /// Like [`load_str`], but leaves secret references unresolved (as [`load_without_secrets`]):
@@ -108,45 +110,112 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
 /// targets, which must not reach outside the process.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn load_str_without_secrets(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    let context = super::secret::ResolveContext::for_load(None, false);
-    super::secret::with_context(context, || load_str(text, file))
+    parse_and_validate(text, file, None, false)
 }
 
-fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
+/// The load: parse (and merge connectors), read the settings as plain data, resolve the
+/// secrets in one pass and put them in the document, read the settings again with them,
+/// validate. `base` is the config file's directory; `resolve` is `false` for commands that
+/// leave secrets alone.
+fn parse_and_validate(
+    text: &str,
+    file: &Path,
+    base: Option<&Path>,
+    resolve: bool,
+) -> Result<Config, ConfigError> {
     let locator = Locator::new(text);
-    let document = merge_connectors(text, file, &locator)?;
-    let parsed = match document.clone() {
-        Some(merged) => serde_path_to_error::deserialize(merged),
-        None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
-    };
-    let mut config: Config = parsed.map_err(|err| located(err, file, &locator))?;
+    let mut document = parse(text, file, &locator, base)?;
+    let locate = |err| located(err, file, &locator);
+    // The file's shape first: a mistake in it is reported before any secret is read.
+    let mut config: Config = document.deserialize().map_err(locate)?;
     // The transform chains, in a pass of their own over the same document (see
     // `transforms.rs`).
-    let steps: super::transforms::Document = match document {
-        Some(merged) => serde_path_to_error::deserialize(merged),
-        None => serde_path_to_error::deserialize(toml::Deserializer::new(text)),
+    let mut steps: super::transforms::Document = document.deserialize().map_err(locate)?;
+    let fields = document
+        .plain()
+        .map(super::secret::fields)
+        .unwrap_or_default();
+    let resolved = super::secret::resolve(fields, resolve, base)
+        .map_err(|unresolved| unresolved_error(unresolved, file, &locator))?;
+    if !resolved.is_empty() {
+        for secret in &resolved {
+            document.set(&secret.steps, &secret.value);
+        }
+        config = document.deserialize().map_err(locate)?;
+        steps = document.deserialize().map_err(locate)?;
     }
-    .map_err(|err| located(err, file, &locator))?;
     config.transforms = steps.keyed(&config);
-    validate(&config).map_err(|v| ConfigError {
+    validate(&config, resolve).map_err(|problem| ConfigError {
         file: file.to_path_buf(),
-        position: locator.find_key(&v.key),
-        key: Some(v.key),
-        message: v.message,
-        hint: Some(v.hint),
+        position: locator.find_key(&problem.path),
+        key: Some(problem.path),
+        message: problem.message,
+        hint: Some(problem.hint),
     })?;
     Ok(config)
 }
 
-/// A serde error of the file, with its key path, position and hint.
-fn located(
-    err: serde_path_to_error::Error<toml::de::Error>,
+/// The document of `text`, with connectors merged into its sources.
+fn parse<'t>(
+    text: &'t str,
+    file: &Path,
+    locator: &Locator<'_>,
+    base: Option<&Path>,
+) -> Result<Document<'t>, ConfigError> {
+    let (Ok(plain), Ok(tree)) = (
+        text.parse::<toml::Table>(),
+        toml_edit::ImDocument::parse(text),
+    ) else {
+        // Syntax errors are reported by the regular parse, with their position.
+        return Ok(Document::Unparsed(text));
+    };
+    Ok(
+        match merge_connectors(plain.clone(), file, locator, base)? {
+            Some(merged) => Document::Merged(merged),
+            None => Document::Text {
+                tree: tree.into_table(),
+                plain,
+            },
+        },
+    )
+}
+
+/// A secret that could not be resolved, located by the reference it quotes (or its key).
+fn unresolved_error(
+    unresolved: super::secret::Unresolved,
     file: &Path,
     locator: &Locator<'_>,
 ) -> ConfigError {
+    let (message, hint) = split_hint(&unresolved.message);
+    let position = locator
+        .find_secret_reference(&message)
+        .map(|(position, _)| position)
+        .or_else(|| locator.find_key(&unresolved.key));
+    ConfigError {
+        file: file.to_path_buf(),
+        position,
+        key: Some(unresolved.key),
+        message,
+        hint,
+    }
+}
+
+/// `what is wrong (hint: what to do)` → the message and the hint.
+fn split_hint(message: &str) -> (String, Option<String>) {
+    match message.split_once(" (hint: ") {
+        Some((message, hint)) => (
+            message.to_string(),
+            Some(hint.trim_end_matches(')').to_string()),
+        ),
+        None => (message.to_string(), None),
+    }
+}
+
+/// A serde error of the file, with its key path, position and hint.
+fn located(err: Failure, file: &Path, locator: &Locator<'_>) -> ConfigError {
     let mut key = path_string(err.path());
     let inner = err.into_inner();
-    let (message, hint) = describe_toml_error(&inner);
+    let (message, hint) = describe_toml_error(inner.message());
     // Tagged tables (auth, pagination...) hide the inner key from serde's path; a secret
     // or path error quotes the value, which pinpoints it.
     let secret = locator
@@ -188,14 +257,11 @@ fn located(
 /// sources. Returns the merged document, or `None` when no source names a connector (then
 /// errors keep their exact positions).
 fn merge_connectors(
-    text: &str,
+    mut doc: toml::Table,
     file: &Path,
     locator: &Locator<'_>,
-) -> Result<Option<toml::Value>, ConfigError> {
-    let Ok(mut doc) = text.parse::<toml::Table>() else {
-        // Syntax errors are reported by the regular parse, with their position.
-        return Ok(None);
-    };
+    base: Option<&Path>,
+) -> Result<Option<toml::Table>, ConfigError> {
     let Some(toml::Value::Array(sources)) = doc.get_mut("sources") else {
         return Ok(None);
     };
@@ -253,8 +319,7 @@ fn merge_connectors(
                 hint,
             ));
         }
-        let path =
-            super::secret::base_dir().map_or_else(|| PathBuf::from(name), |base| base.join(name));
+        let path = super::paths::from_config_dir(base, Path::new(name));
         let spec_text = std::fs::read_to_string(&path).map_err(|err| {
             error(
                 "connector",
@@ -274,51 +339,7 @@ fn merge_connectors(
         expanded.push(toml::Value::Table(merge_tables(spec, table)));
     }
     *sources = expanded;
-    Ok(merged_any.then_some(toml::Value::Table(doc)))
-}
-
-impl Config {
-    fn make_paths_relative_to(&mut self, base: &Path) {
-        if let StateConfig::Sqlite { path, .. } = &mut self.state {
-            if path.is_relative() {
-                *path = base.join(&*path);
-            }
-        }
-        for source in &mut self.sources {
-            let http = &mut source.http;
-            for file in [
-                &mut http.ca_file,
-                &mut http.client_cert,
-                &mut http.client_key,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if file.is_relative() {
-                    *file = base.join(&*file);
-                }
-            }
-        }
-        if let Some(dead_letter) = &mut self.dead_letter {
-            if dead_letter.path.is_relative() {
-                dead_letter.path = base.join(&dead_letter.path);
-            }
-        }
-        for sink in &mut self.sinks {
-            let file = match sink {
-                SinkConfig::Lake(lake) => Some(&mut lake.path),
-                SinkConfig::Http(http) => http.ca_file.as_mut(),
-                SinkConfig::SplunkHec(hec) => hec.ca_file.as_mut(),
-                SinkConfig::Elasticsearch(es) => es.ca_file.as_mut(),
-                _ => None,
-            };
-            if let Some(file) = file {
-                if file.is_relative() {
-                    *file = base.join(&*file);
-                }
-            }
-        }
-    }
+    Ok(merged_any.then_some(doc))
 }
 
 /// The key an "unknown field `x`, expected ..." message names.
@@ -334,8 +355,8 @@ fn path_string(path: &serde_path_to_error::Path) -> Option<String> {
 }
 
 /// Splits toml's message (which embeds a source excerpt) into a one-line message and a hint.
-fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
-    let message = err.message().trim().to_string();
+fn describe_toml_error(message: &str) -> (String, Option<String>) {
+    let message = message.trim().to_string();
     // toml says nothing when the text ends where a value should follow (`key =` last).
     if message.is_empty() {
         return (
@@ -343,11 +364,8 @@ fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
             Some("give the last key a value, e.g. key = \"value\"".to_string()),
         );
     }
-    if let Some((message, hint)) = message.split_once(" (hint: ") {
-        return (
-            message.to_string(),
-            Some(hint.trim_end_matches(')').to_string()),
-        );
+    if message.contains(" (hint: ") {
+        return split_hint(&message);
     }
     let hint = if message.starts_with("unknown field") {
         Some("remove the key or fix its spelling; docs/configuration.md lists every key".into())
@@ -361,21 +379,6 @@ fn describe_toml_error(err: &toml::de::Error) -> (String, Option<String>) {
         Some("see docs/configuration.md for the expected syntax".into())
     };
     (message, hint)
-}
-
-/// A semantic problem found after parsing.
-pub(super) struct Invalid {
-    pub(super) key: String,
-    pub(super) message: String,
-    pub(super) hint: String,
-}
-
-pub(super) fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
-    Invalid {
-        key,
-        message: message.into(),
-        hint: hint.into(),
-    }
 }
 
 #[cfg(test)]

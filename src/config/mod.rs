@@ -1,14 +1,18 @@
 //! Configuration: the TOML file a user writes, parsed into typed settings.
 //!
 //! [`load`] reads and validates a file; every error it returns names the file, the line and
-//! column, the key path and a hint. Secrets (`${env:NAME}`, `${file:PATH}`, and references to
-//! AWS Secrets Manager, Google Secret Manager and Vault) are resolved at load time into
-//! [`Secret`], which never prints its value.
+//! column, the key path and a hint. A load parses the TOML into a document, resolves every
+//! secret reference in it in one pass (`${env:NAME}`, `${file:PATH}`, and references to AWS
+//! Secrets Manager, Google Secret Manager and Vault; see `secret.rs`), puts the values in the
+//! document, reads the settings from it as plain data (a [`Secret`] never prints its value),
+//! takes relative paths from the file's directory (`paths.rs`) and validates.
 
+mod document;
 mod load;
 mod locate;
 mod notify;
 mod notify_check;
+mod paths;
 mod secret;
 mod serve;
 mod transforms;
@@ -17,12 +21,12 @@ mod validate;
 use serde::Deserialize;
 
 pub use crate::model::schedule::ScheduleConfig;
-pub use crate::model::{Secret, SortOrder, TimeFormat};
+pub use crate::model::{Problem, Secret, SortOrder, TimeFormat};
 pub use crate::sink::dead_letter::DeadLetterConfig;
 pub use crate::source::auth::client_key::{ClientKey, ClientProof};
 pub use crate::source::auth::config::{
-    ApiKeyConfig, ApiKeyLocation, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth,
-    DuoSignatureVersion, ServiceAccountKey,
+    ApiKeyConfig, ApiKeyLocation, AssertionAlgorithm, AuthConfig, ClientAuth, DuoSignatureVersion,
+    ServiceAccountKey,
 };
 pub use crate::source::config::{
     CircuitBreakerConfig, CursorEncoding, EventIdConfig, EventTimeConfig, HttpConfig, HttpMethod,
@@ -37,6 +41,8 @@ pub use notify::{
     AlertConfig, AlertRule, EmailConfig, NotifierConfig, PagerDutyConfig, SlackConfig,
     SmtpSecurity, WebhookConfig, DEFAULT_VOLUME_BELOW, PAGERDUTY_EVENTS_URL,
 };
+#[cfg(test)]
+pub(crate) use secret::resolved_auth;
 pub use serve::ServeConfig;
 pub use transforms::Transforms;
 pub use validate::MAX_WORKERS;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::load::{invalid, Invalid};
 use super::Config;
+use crate::model::Problem;
 use crate::transform::{Chain, StepConfig};
 
 /// Every chain of the config.
@@ -64,8 +64,8 @@ impl Document {
 /// Every chain builds: paths parse, regular expressions compile, hash keys are long enough,
 /// step names are unique. Skipped when secrets are not resolved (`sluice status`), as the
 /// chains are not run then.
-pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
-    if !super::secret::resolving() {
+pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
+    if !resolved {
         return Ok(());
     }
     for (i, source) in config.sources.iter().enumerate() {
@@ -78,9 +78,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn check(owner: &str, steps: &[StepConfig], scope: Option<&str>) -> Result<(), Invalid> {
+fn check(owner: &str, steps: &[StepConfig], scope: Option<&str>) -> Result<(), Problem> {
     Chain::build(steps, scope).map(|_| ()).map_err(|p| {
-        invalid(
+        Problem::new(
             format!("{owner}.transforms[{}].{}", p.step, p.field),
             p.message,
             p.hint,

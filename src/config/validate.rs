@@ -3,12 +3,14 @@
 
 use std::collections::HashSet;
 
-use super::load::{invalid, Invalid};
 use super::{
     Config, HttpMethod, PaginationConfig, SinkConfig, SourceConfig, StateConfig, TimeFormat,
 };
+use crate::model::Problem;
 
-pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
+/// `resolved` is `false` when secrets were left unresolved (`sluice status`): what only
+/// resolved secrets can show is not checked then.
+pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
     if let StateConfig::Object(object) = &config.state {
         object.location().map_err(|problem| {
             // `[state]: what is wrong (hint: what to do)` → message and hint.
@@ -18,21 +20,21 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                 .map_or((problem, "see docs/configuration.md, [state]"), |(m, h)| {
                     (m, h.trim_end_matches(')'))
                 });
-            invalid("state.url".to_string(), message, hint)
+            Problem::new("state.url".to_string(), message, hint)
         })?;
         validate_state_apart_from_lakes(config, object)?;
     }
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
         if sink.name() == crate::sink::dead_letter::SINK_NAME {
-            return Err(invalid(
+            return Err(Problem::new(
                 format!("sinks[{i}].name"),
                 format!("`{}` is reserved for the [dead_letter] queue", sink.name()),
                 "pick another name",
             ));
         }
         if !sink_names.insert(sink.name()) {
-            return Err(invalid(
+            return Err(Problem::new(
                 format!("sinks[{i}].name"),
                 format!("sink name `{}` is used twice", sink.name()),
                 "give every sink its own name",
@@ -40,7 +42,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         }
         if let SinkConfig::Lake(lake) = sink {
             if lake.max_open_partitions == 0 {
-                return Err(invalid(
+                return Err(Problem::new(
                     format!("sinks[{i}].max_open_partitions"),
                     "must be at least 1",
                     "the default is 8",
@@ -51,15 +53,15 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
     let mut source_names = HashSet::new();
     for (i, source) in config.sources.iter().enumerate() {
         if !source_names.insert(source.name.as_str()) {
-            return Err(invalid(
+            return Err(Problem::new(
                 format!("sources[{i}].name"),
                 format!("source name `{}` is used twice", source.name),
                 "give every source its own name: checkpoints are kept by name",
             ));
         }
-        validate_source(i, source, &sink_names)?;
+        validate_source(i, source, &sink_names, resolved)?;
         if source.max_silence.is_some_and(|silence| silence.is_zero()) {
-            return Err(invalid(
+            return Err(Problem::new(
                 format!("sources[{i}].max_silence"),
                 "max_silence = \"0s\" would call the source silent at once",
                 "give the longest time the API may go without an event, e.g. max_silence = \"6h\"; leave it out to watch no silence",
@@ -82,15 +84,15 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         }
     }
     validate_serve(&config.serve)?;
-    super::transforms::validate(config)?;
+    super::transforms::validate(config, resolved)?;
     super::notify_check::validate(config)
 }
 
 /// `[serve]`: an address to listen on and a usable default schedule.
-fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
+fn validate_serve(serve: &super::ServeConfig) -> Result<(), Problem> {
     if let Err(err) = serve.listen.parse::<std::net::SocketAddr>() {
-        return Err(invalid(
-            "serve.listen".into(),
+        return Err(Problem::new(
+            "serve.listen",
             format!("`{}` is not an address to listen on: {err}", serve.listen),
             "write IP:PORT, e.g. \"127.0.0.1:9464\", or \"0.0.0.0:9464\" to be reachable from other hosts (Kubernetes probes, Prometheus)",
         ));
@@ -103,15 +105,15 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
         ));
     }
     if serve.max_connections == 0 {
-        return Err(invalid(
-            "serve.max_connections".into(),
+        return Err(Problem::new(
+            "serve.max_connections",
             "must be at least 1",
             "leave it out for the default (64); probes and Prometheus need one or two",
         ));
     }
     if serve.idle_timeout.is_zero() {
-        return Err(invalid(
-            "serve.idle_timeout".into(),
+        return Err(Problem::new(
+            "serve.idle_timeout",
             "must be longer than zero",
             "leave it out for the default (10s); a client must have time to send a request",
         ));
@@ -121,8 +123,8 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
         .as_ref()
         .is_some_and(|t| t.expose().trim().is_empty())
     {
-        return Err(invalid(
-            "serve.token".into(),
+        return Err(Problem::new(
+            "serve.token",
             "the token is empty, which would let anyone in",
             "set it to a long random value, e.g. token = \"${env:SLUICE_SERVE_TOKEN}\" with the variable set to the output of `openssl rand -hex 32`",
         ));
@@ -130,17 +132,10 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
     validate_schedule("serve.schedule", &serve.schedule)
 }
 
-fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), Invalid> {
+fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), Problem> {
     crate::model::schedule::Schedule::from_config(schedule)
         .map(|_| ())
-        .map_err(|p| {
-            let key = if p.field.is_empty() {
-                key.to_string()
-            } else {
-                format!("{key}.{}", p.field)
-            };
-            invalid(key, p.message, p.hint)
-        })
+        .map_err(|problem| problem.under(key))
 }
 
 /// Object state must not live inside a lake: the lake's readers (`sluice lake ddl` tables,
@@ -148,7 +143,7 @@ fn validate_schedule(key: &str, schedule: &super::ScheduleConfig) -> Result<(), 
 fn validate_state_apart_from_lakes(
     config: &Config,
     object: &super::ObjectStateConfig,
-) -> Result<(), Invalid> {
+) -> Result<(), Problem> {
     use crate::cloud::StoreLocation;
     let Ok(state) = object.location() else {
         return Ok(());
@@ -182,7 +177,7 @@ fn validate_state_apart_from_lakes(
             _ => false,
         };
         if inside {
-            return Err(invalid(
+            return Err(Problem::new(
                 "state.url".to_string(),
                 format!(
                     "`{}` is inside lake `{}` ({}), whose readers would take the state objects for data",
@@ -200,7 +195,12 @@ fn validate_state_apart_from_lakes(
 /// The most windows of one source worked at once.
 pub const MAX_WORKERS: usize = 64;
 
-fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Result<(), Invalid> {
+fn validate_source(
+    i: usize,
+    source: &SourceConfig,
+    sinks: &HashSet<&str>,
+    resolved: bool,
+) -> Result<(), Problem> {
     let key = |field: &str| format!("sources[{i}].{field}");
     if source.name.is_empty()
         || !source
@@ -208,14 +208,14 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(invalid(
+        return Err(Problem::new(
             key("name"),
             format!("source name `{}` is not allowed", source.name),
             "use letters, digits, '-' and '_' only: the name becomes part of lake paths",
         ));
     }
     if source.workers == 0 || source.workers > MAX_WORKERS {
-        return Err(invalid(
+        return Err(Problem::new(
             key("workers"),
             format!("workers = {} is out of range", source.workers),
             format!("use 1 (one window at a time) up to {MAX_WORKERS}"),
@@ -224,14 +224,14 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
     match url::Url::parse(&source.base_url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
         Ok(_) => {
-            return Err(invalid(
+            return Err(Problem::new(
                 key("base_url"),
                 format!("`{}` is not an http(s) URL", source.base_url),
                 "write it like https://acme.okta.com",
             ))
         }
         Err(err) => {
-            return Err(invalid(
+            return Err(Problem::new(
                 key("base_url"),
                 format!("`{}` is not a URL: {err}", source.base_url),
                 "write it like https://acme.okta.com",
@@ -239,37 +239,37 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
         }
     }
     if !source.path.starts_with('/') {
-        return Err(invalid(
+        return Err(Problem::new(
             key("path"),
             format!("`{}` must start with '/'", source.path),
             "write it like /api/v1/logs",
         ));
     }
     if source.event_time.path.is_empty() {
-        return Err(invalid(
+        return Err(Problem::new(
             key("event_time.path"),
             "is empty",
             "name the field that holds each event's time, e.g. \"published\"",
         ));
     }
     // Without resolved secrets (`sluice status`) there is nothing to check in `auth`.
-    if super::secret::resolving() {
+    if resolved {
         source
             .auth
             .problem()
-            .map_err(|p| invalid(key(&format!("auth.{}", p.field)), p.message, p.hint))?;
+            .map_err(|problem| problem.under(&key("auth")))?;
     }
     validate_templates(source)
-        .map_err(|(field, message, hint)| invalid(key(field), message, hint))?;
+        .map_err(|(field, message, hint)| Problem::new(key(field), message, hint))?;
     if source.window.max_window.is_zero() || source.window.dedup_capacity == 0 {
-        return Err(invalid(
+        return Err(Problem::new(
             key("window"),
             "max_window and dedup_capacity must be greater than zero",
             "the defaults are \"1d\" and 10000",
         ));
     }
     if source.window.overlap >= source.window.max_window {
-        return Err(invalid(
+        return Err(Problem::new(
             key("window.overlap"),
             "must be shorter than window.max_window",
             "an overlap of a few minutes is typical; windows must move forward",
@@ -282,7 +282,7 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
             } else {
                 "client_cert"
             };
-            return Err(invalid(
+            return Err(Problem::new(
                 key(&format!("http.{missing}")),
                 "mutual TLS needs both http.client_cert and http.client_key",
                 "give the client certificate and its private key as two PEM files",
@@ -291,14 +291,14 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
         _ => {}
     }
     if source.http.max_attempts == 0 {
-        return Err(invalid(
+        return Err(Problem::new(
             key("http.max_attempts"),
             "must be at least 1",
             "the default is 8",
         ));
     }
     if source.sinks.is_empty() {
-        return Err(invalid(
+        return Err(Problem::new(
             key("sinks"),
             "the source delivers to no sink",
             "list at least one [[sinks]] name, e.g. sinks = [\"lake\"]",
@@ -306,7 +306,7 @@ fn validate_source(i: usize, source: &SourceConfig, sinks: &HashSet<&str>) -> Re
     }
     for (j, name) in source.sinks.iter().enumerate() {
         if !sinks.contains(name.as_str()) {
-            return Err(invalid(
+            return Err(Problem::new(
                 key(&format!("sinks[{j}]")),
                 format!("no sink is named `{name}`"),
                 "add a [[sinks]] table with that name, or fix the spelling",

@@ -5,6 +5,7 @@
 pub mod deferred;
 pub mod failure;
 pub mod order;
+pub mod problem;
 pub mod schedule;
 pub mod secret;
 pub mod timefmt;
@@ -13,5 +14,6 @@ pub mod timemath;
 pub use deferred::Deferred;
 pub use failure::FailureKind;
 pub use order::SortOrder;
+pub use problem::Problem;
 pub use secret::Secret;
 pub use timefmt::TimeFormat;

@@ -13,6 +13,8 @@ use rand::Rng;
 
 use serde::Deserialize;
 
+use super::Problem;
+
 /// `schedule`: when a source runs under `sluice serve`: every `every` (the first run at
 /// start), or at the times of the `cron` expression; each start is delayed by a random
 /// amount up to `jitter`. Exactly one of `every` and `cron` is given; which one is checked
@@ -60,24 +62,10 @@ enum Kind {
     Cron(Box<croner::Cron>),
 }
 
-/// Why a `schedule` table is unusable: the key at fault (relative to the table), what is
-/// wrong and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleProblem {
-    /// `every`, `cron` or `jitter`; empty for the table as a whole.
-    pub field: &'static str,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub hint: String,
-}
-
-fn problem(field: &'static str, message: impl Into<String>, hint: &str) -> ScheduleProblem {
-    ScheduleProblem {
-        field,
-        message: message.into(),
-        hint: hint.to_string(),
-    }
+/// Why a `schedule` table is unusable: the key at fault (`every`, `cron` or `jitter`,
+/// relative to the table; empty for the table as a whole), what is wrong and what to do.
+fn problem(field: &'static str, message: impl Into<String>, hint: &str) -> Problem {
+    Problem::new(field, message, hint)
 }
 
 /// Parses a cron expression the way `schedule.cron` is documented: five fields
@@ -95,7 +83,7 @@ impl Schedule {
     /// Checks a `schedule` table: exactly one of `every` and `cron`, an interval of at least
     /// [`MIN_EVERY`], a cron expression that parses, and a jitter that is shorter than the
     /// interval (otherwise starts could come in any order and bunch up).
-    pub fn from_config(config: &ScheduleConfig) -> Result<Self, ScheduleProblem> {
+    pub fn from_config(config: &ScheduleConfig) -> Result<Self, Problem> {
         let kind = match (&config.every, &config.cron) {
             (Some(_), Some(_)) => {
                 return Err(problem(
@@ -206,7 +194,7 @@ impl Schedule {
 }
 
 impl FromStr for Schedule {
-    type Err = ScheduleProblem;
+    type Err = Problem;
 
     /// A cron schedule without jitter, for tests and examples.
     fn from_str(pattern: &str) -> Result<Self, Self::Err> {
@@ -321,7 +309,7 @@ mod tests {
         for (pattern, next) in cases {
             let schedule: Schedule = pattern
                 .parse()
-                .unwrap_or_else(|e: ScheduleProblem| panic!("{pattern}: {}", e.message));
+                .unwrap_or_else(|e: Problem| panic!("{pattern}: {}", e.message));
             assert_eq!(schedule.first(now), Some(at(next)), "{pattern}");
         }
     }
@@ -370,7 +358,7 @@ mod tests {
         ];
         for (config, field, needle) in cases {
             let err = Schedule::from_config(&config).unwrap_err();
-            assert_eq!(err.field, field, "{config:?}: {err:?}");
+            assert_eq!(err.path, field, "{config:?}: {err:?}");
             assert!(err.message.contains(needle), "{config:?}: {err:?}");
             assert!(!err.hint.is_empty());
         }

@@ -1,11 +1,13 @@
 //! A credential that never prints itself.
 //!
-//! Reading one from the configuration (resolving `${env:…}`, `${file:…}` and secret manager
-//! references, and registering the value for scrubbing) is the config loader's job: its
-//! `secret` module implements `Deserialize` for [`Secret`] (an impl may live anywhere in the
-//! crate), so this leaf stays free of I/O and of the modules above it.
+//! Resolving the `${env:…}`, `${file:…}` and secret manager references of a config file, and
+//! registering the values for scrubbing, is the config loader's job, done on the document
+//! before it is deserialized (`config/secret.rs`). Deserializing a [`Secret`] only takes the
+//! text it is given: plain data, no I/O.
 
 use std::fmt;
+
+use serde::{Deserialize, Deserializer};
 
 /// A credential. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives the
 /// value, so a secret reaches a log only if someone writes `expose()` into a log call.
@@ -33,5 +35,11 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
     }
 }

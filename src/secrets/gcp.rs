@@ -24,22 +24,24 @@ const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The metadata server's name inside Google Cloud.
 const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 
-/// A Secret Manager client with its token source.
+/// A Secret Manager client with its token source. One client serves every `${gcp-sm:…}`
+/// reference of a load, concurrently (`access` takes `&self`).
 pub(super) struct Client {
     http: reqwest::Client,
     endpoint: Url,
     tokens: Tokens,
+    /// Held while a token is obtained, so concurrent accesses wait for the first one's
+    /// token instead of each asking for their own.
+    token_lock: tokio::sync::Mutex<Option<HeaderValue>>,
 }
 
 /// Where access tokens come from.
 enum Tokens {
     /// A service account key file; the authenticator caches its token.
     ServiceAccount { auth: Authenticator, file: String },
-    /// The metadata server; its token is kept for the rest of the load.
-    Metadata {
-        url: Url,
-        current: Option<HeaderValue>,
-    },
+    /// The metadata server; its token is kept for the rest of the load (in
+    /// `Client::token_lock`).
+    Metadata { url: Url },
 }
 
 fn var(name: &str) -> Option<String> {
@@ -70,18 +72,19 @@ impl Client {
                 let url = Url::parse(&text).map_err(|err| {
                     format!("GCE_METADATA_HOST `{host}` does not make a URL: {err} (hint: write a host and port, e.g. 169.254.169.254)")
                 })?;
-                Tokens::Metadata { url, current: None }
+                Tokens::Metadata { url }
             }
         };
         Ok(Client {
             http,
             endpoint,
             tokens,
+            token_lock: tokio::sync::Mutex::new(None),
         })
     }
 
     /// The secret version's payload, as text.
-    pub(super) async fn access(&mut self, name: &str) -> Result<Secret, String> {
+    pub(super) async fn access(&self, name: &str) -> Result<Secret, String> {
         let url = self.endpoint.join(&format!("v1/{name}:access")).map_err(|err| {
             format!("`{name}` does not make a Secret Manager URL: {err} (hint: write projects/PROJECT/secrets/SECRET/versions/VERSION)")
         })?;
@@ -121,9 +124,11 @@ impl Client {
         Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
     }
 
-    /// The `Authorization` value for a request to `url`.
-    async fn authorization(&mut self, url: &Url) -> Result<HeaderValue, String> {
-        match &mut self.tokens {
+    /// The `Authorization` value for a request to `url`. One caller at a time obtains it;
+    /// the others then find it cached (the authenticator's cache, or the metadata token).
+    async fn authorization(&self, url: &Url) -> Result<HeaderValue, String> {
+        let mut current = self.token_lock.lock().await;
+        match &self.tokens {
             Tokens::ServiceAccount { auth, file } => {
                 let mut request =
                     self.http.get(url.clone()).build().map_err(|err| {
@@ -138,8 +143,8 @@ impl Client {
                     .cloned()
                     .ok_or_else(|| "the service account authenticator set no token".to_string())
             }
-            Tokens::Metadata { url, current } => {
-                if let Some(value) = current {
+            Tokens::Metadata { url } => {
+                if let Some(value) = &*current {
                     return Ok(value.clone());
                 }
                 let value = metadata_token(&self.http, url).await?;

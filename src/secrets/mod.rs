@@ -1,15 +1,13 @@
 //! Secrets kept in secret managers: `${aws-sm:NAME#KEY}`, `${gcp-sm:projects/P/secrets/S/
 //! versions/V}` and `${vault:PATH#KEY}` in the config.
 //!
-//! They are fetched while the config is loaded (at start, and again on every reload, which
-//! goes through the same load), so a rotated secret is picked up by a reload. Config parsing
-//! is synchronous and may run inside the async runtime (`sluice check` and the daemon load
-//! from async code), so the requests run on a dedicated thread with its own small runtime
-//! ([`worker`]); the parsing thread waits for the answer. Nothing blocks inside an async
-//! context of the caller's runtime, and no runtime is ever started inside another.
-//!
-//! One [`Session`] covers one load: each secret (an AWS secret, a GCP secret version, a Vault
-//! path) is fetched at most once per load however many references name it or its keys.
+//! The config loader collects every reference of a file, then asks [`fetch_all`] for the
+//! secrets they name, in one pass: each secret (an AWS secret, a GCP secret version, a Vault
+//! path) is fetched once however many references name it or its keys, by one client per
+//! manager (built only when a reference needs it), with at most [`CONCURRENCY`] requests in
+//! flight. Every load (a reload too) fetches afresh, so a rotated secret is picked up.
+//! [`fetch_all_blocking`] runs the same pass on a thread of its own for the synchronous
+//! loader, so that it never nests runtimes when called from async code.
 
 mod aws;
 mod gcp;
@@ -18,11 +16,17 @@ pub(crate) mod sigv4;
 mod vault;
 mod worker;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
+
+use futures_util::StreamExt as _;
 
 use crate::model::Secret;
+
+pub(crate) use worker::fetch_all_blocking;
+
+/// Requests in flight at once during a load: enough for a config's handful of secrets to
+/// arrive together, few enough not to trip a manager's rate limits.
+pub(crate) const CONCURRENCY: usize = 8;
 
 /// One secret as a manager stores it: what is fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -117,69 +121,73 @@ fn parse_vault(target: &str, has_key: bool) -> Result<Location, String> {
     })
 }
 
-/// The secrets fetched during one config load.
-pub(crate) struct Session {
-    /// Each secret's whole value (a Vault secret's `data` as JSON), or why it could not be
-    /// had. Failures are kept too: one load asks each manager once.
-    fetched: RefCell<HashMap<Location, Result<Secret, String>>>,
-    /// Started on the first reference to a manager; stopped when the session is dropped.
-    worker: RefCell<Option<worker::Worker>>,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Names only: the values are secrets.
-        let fetched: Vec<String> = self
-            .fetched
-            .borrow()
-            .keys()
-            .map(|l| format!("{l:?}"))
-            .collect();
-        f.debug_struct("Session")
-            .field("fetched", &fetched)
-            .finish_non_exhaustive()
+impl Reference {
+    /// The value this reference names, out of its secret's `whole` value.
+    pub(crate) fn pick(&self, whole: &Secret) -> Result<String, String> {
+        select(&self.location, whole.expose(), self.key.as_deref())
     }
 }
 
-impl Session {
-    /// A session that has fetched nothing yet.
-    pub(crate) fn new() -> Self {
-        Session {
-            fetched: RefCell::new(HashMap::new()),
-            worker: RefCell::new(None),
+/// What one load fetched: each secret's whole value (a Vault secret's `data` as JSON), or why
+/// it could not be had.
+pub(crate) type Fetched = HashMap<Location, Result<Secret, String>>;
+
+/// Fetches every secret in `locations` once, concurrently (see the module's doc).
+pub(crate) async fn fetch_all(locations: Vec<Location>) -> Fetched {
+    let mut unique: Vec<Location> = Vec::with_capacity(locations.len());
+    for location in locations {
+        if !unique.contains(&location) {
+            unique.push(location);
+        }
+    }
+    let clients = Clients::for_locations(&unique);
+    let clients = &clients;
+    futures_util::stream::iter(unique)
+        .map(|location| async move {
+            let result = clients.fetch(&location).await;
+            (location, result)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// One client per manager, each built once from the environment, and only when a location
+/// needs it (a config that names one manager needs only that manager's environment). A
+/// client that cannot be built is the answer for each of its manager's secrets.
+struct Clients {
+    aws: Option<Result<aws::Client, String>>,
+    gcp: Option<Result<gcp::Client, String>>,
+    vault: Option<Result<vault::Client, String>>,
+}
+
+impl Clients {
+    fn for_locations(locations: &[Location]) -> Clients {
+        let wants = |f: fn(&Location) -> bool| locations.iter().any(f);
+        Clients {
+            aws: wants(|l| matches!(l, Location::Aws { .. })).then(aws::Client::from_env),
+            gcp: wants(|l| matches!(l, Location::Gcp { .. })).then(gcp::Client::from_env),
+            vault: wants(|l| matches!(l, Location::Vault { .. })).then(vault::Client::from_env),
         }
     }
 
-    /// The value `reference` names, fetching its secret unless this session already has.
-    pub(crate) fn resolve(&self, reference: &Reference) -> Result<String, String> {
-        let whole = self.fetch(&reference.location)?;
-        select(
-            &reference.location,
-            whole.expose(),
-            reference.key.as_deref(),
-        )
+    async fn fetch(&self, location: &Location) -> Result<Secret, String> {
+        match location {
+            Location::Aws { secret_id } => built(&self.aws)?.get_secret_value(secret_id).await,
+            Location::Gcp { name } => built(&self.gcp)?.access(name).await,
+            Location::Vault { mount, path } => built(&self.vault)?.read(mount, path).await,
+        }
     }
+}
 
-    fn fetch(&self, location: &Location) -> Result<Secret, String> {
-        if let Some(known) = self.fetched.borrow().get(location) {
-            return known.clone();
-        }
-        let result = self.fetch_now(location);
-        self.fetched
-            .borrow_mut()
-            .insert(location.clone(), result.clone());
-        result
-    }
-
-    fn fetch_now(&self, location: &Location) -> Result<Secret, String> {
-        let mut worker = self.worker.borrow_mut();
-        if worker.is_none() {
-            *worker = Some(worker::Worker::start()?);
-        }
-        match worker.as_ref() {
-            Some(worker) => worker.fetch(location.clone()),
-            None => Err("the secret fetching thread did not start".into()),
-        }
+/// The client `for_locations` built, or why it could not be.
+fn built<T>(client: &Option<Result<T, String>>) -> Result<&T, String> {
+    match client {
+        Some(Ok(client)) => Ok(client),
+        Some(Err(err)) => Err(err.clone()),
+        // Cannot happen (a client is built for every manager a location names); an error
+        // rather than a panic all the same.
+        None => Err("internal error: the secret manager client was not built".into()),
     }
 }
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use crate::model::schedule::{Schedule, ScheduleProblem};
+pub use crate::model::schedule::Schedule;
 
 use crate::config::{Config, ConfigError};
 use crate::state::StateStore;

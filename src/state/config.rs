@@ -26,7 +26,6 @@ pub enum StateConfig {
         /// Connection URL, e.g. `postgres://sluice:${env:PGPASSWORD}@db:5432/sluice?sslmode=require`
         /// (`sslmode=disable` or unset: plain TCP; `require`: TLS with the certificate verified).
         /// Secret references are resolved even for `sluice status`, which needs the store.
-        #[serde(deserialize_with = "Secret::always_resolved_url")]
         url: Secret,
         /// As for `sqlite`.
         #[serde(default = "default_lease_ttl", with = "humantime_serde")]
@@ -54,10 +53,10 @@ pub struct ObjectStateConfig {
     #[serde(default)]
     pub allow_http: bool,
     /// As for a lake sink: S3 access key id (resolved even for `sluice status`).
-    #[serde(default, deserialize_with = "Secret::always_resolved_option")]
+    #[serde(default)]
     pub access_key_id: Option<Secret>,
     /// As for a lake sink: S3 secret access key.
-    #[serde(default, deserialize_with = "Secret::always_resolved_option")]
+    #[serde(default)]
     pub secret_access_key: Option<Secret>,
     /// As for `sqlite`.
     #[serde(default = "default_lease_ttl", with = "humantime_serde")]

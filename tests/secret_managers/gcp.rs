@@ -33,6 +33,36 @@ pub struct State {
     pub metadata_tokens: AtomicUsize,
     /// `:access` calls with a valid token, by name.
     pub accesses: Mutex<HashMap<String, usize>>,
+    /// `:access` calls being answered now, and the most there ever were at once.
+    pub in_flight: AtomicUsize,
+    pub most_in_flight: AtomicUsize,
+    /// When set, each `:access` call is held until this many are in flight (or, so that a
+    /// client asking one at a time is not stuck for good, until a few seconds have passed).
+    pub hold_until: AtomicUsize,
+}
+
+/// An `:access` call in flight; leaving drops it from the count.
+struct InFlight<'a>(&'a State);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl State {
+    async fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let wanted = self.hold_until.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            if self.in_flight.load(Ordering::SeqCst) >= wanted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        InFlight(self)
+    }
 }
 
 impl State {
@@ -70,7 +100,13 @@ pub fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let state = state.clone();
-            async move { handle(&state, method, uri, headers, body) }
+            async move {
+                let _in_flight = match uri.path().ends_with(":access") {
+                    true => Some(state.enter().await),
+                    false => None,
+                };
+                handle(&state, method, uri, headers, body)
+            }
         },
     )
 }

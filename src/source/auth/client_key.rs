@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::config::{check_not_empty, AssertionAlgorithm, AuthConfig, AuthProblem, ClientAuth};
-use crate::model::Secret;
+use super::config::{check_not_empty, AssertionAlgorithm, AuthConfig, ClientAuth};
+use crate::model::{Problem, Secret};
 
 /// A checked client credential.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl ClientKey {
 impl AuthConfig {
     /// For `oauth2_client_credentials`, its checked client credential; `None` for other
     /// kinds.
-    pub fn client_proof(&self) -> Option<Result<ClientProof, AuthProblem>> {
+    pub fn client_proof(&self) -> Option<Result<ClientProof, Problem>> {
         match self {
             AuthConfig::Oauth2ClientCredentials {
                 client_secret,
@@ -95,7 +95,7 @@ impl AuthConfig {
 }
 
 /// Checks the client credential of an `oauth2_client_credentials` config.
-pub(super) fn check_client_proof(config: &AuthConfig) -> Result<(), AuthProblem> {
+pub(super) fn check_client_proof(config: &AuthConfig) -> Result<(), Problem> {
     config.client_proof().transpose().map(|_| ())
 }
 
@@ -108,9 +108,9 @@ struct JwtSettings<'a> {
     audience: Option<&'a str>,
 }
 
-fn problem(field: &'static str, message: impl Into<String>, hint: &str) -> AuthProblem {
-    AuthProblem {
-        field,
+fn problem(field: &'static str, message: impl Into<String>, hint: &str) -> Problem {
+    Problem {
+        path: field.into(),
         message: message.into(),
         hint: hint.to_string(),
     }
@@ -120,7 +120,7 @@ fn proof(
     client_auth: ClientAuth,
     secret: Option<&Secret>,
     jwt: JwtSettings<'_>,
-) -> Result<ClientProof, AuthProblem> {
+) -> Result<ClientProof, Problem> {
     if client_auth != ClientAuth::PrivateKeyJwt {
         let stray = [
             ("private_key", jwt.private_key.is_some()),
@@ -206,7 +206,7 @@ fn proof(
 fn signing_key(
     pem: &Secret,
     algorithm: Option<AssertionAlgorithm>,
-) -> Result<(EncodingKey, Algorithm), AuthProblem> {
+) -> Result<(EncodingKey, Algorithm), Problem> {
     let bytes = pem.expose().as_bytes();
     let rsa = EncodingKey::from_rsa_pem(bytes).ok();
     let ec = EncodingKey::from_ec_pem(bytes).ok();
@@ -236,7 +236,7 @@ fn signing_key(
 }
 
 /// Base64url SHA-1 and SHA-256 thumbprints of the first certificate in a PEM text.
-fn thumbprints(certificate: &Secret) -> Result<(String, String), AuthProblem> {
+fn thumbprints(certificate: &Secret) -> Result<(String, String), Problem> {
     let parsed = pem::parse_many(certificate.expose()).map_err(|_| {
         problem(
             "certificate",

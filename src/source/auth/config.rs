@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::client_key;
-use crate::model::Secret;
+use crate::model::{Problem, Secret};
 
 /// `auth`: how requests prove who they are. `kind` picks the scheme; the other keys belong to
 /// that scheme.
@@ -342,9 +342,9 @@ impl fmt::Debug for ServiceAccountKey {
 
 impl ServiceAccountKey {
     /// Parses the JSON key file text. Errors never quote the text: it holds the private key.
-    pub fn parse(json: &str) -> Result<ServiceAccountKey, AuthProblem> {
-        let problem = |message: String, hint: &str| AuthProblem {
-            field: "credentials",
+    pub fn parse(json: &str) -> Result<ServiceAccountKey, Problem> {
+        let problem = |message: String, hint: &str| Problem {
+            path: "credentials".into(),
             message,
             hint: hint.to_string(),
         };
@@ -393,32 +393,9 @@ impl ServiceAccountKey {
     }
 }
 
-/// A semantic problem in an `auth` table: which field, what is wrong, what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthProblem {
-    /// The key inside `auth`, e.g. `token_url`.
-    pub field: &'static str,
-    /// What is wrong. Never contains a secret.
-    pub message: String,
-    /// What to do about it.
-    pub hint: String,
-}
-
-impl fmt::Display for AuthProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "auth.{}: {} (hint: {})",
-            self.field, self.message, self.hint
-        )
-    }
-}
-
-impl std::error::Error for AuthProblem {}
-
 impl AuthConfig {
     /// For `google_service_account`, its parsed JSON key; `None` for other kinds.
-    pub fn service_account_key(&self) -> Option<Result<ServiceAccountKey, AuthProblem>> {
+    pub fn service_account_key(&self) -> Option<Result<ServiceAccountKey, Problem>> {
         match self {
             AuthConfig::GoogleServiceAccount { credentials, .. } => {
                 Some(ServiceAccountKey::parse(credentials.expose()))
@@ -430,12 +407,13 @@ impl AuthConfig {
     /// Checks what deserialization cannot: URLs, the Google key, values an HTTP header cannot
     /// carry. The message names the field (`auth.token_url: ...`) and ends with a hint.
     pub fn validate(&self) -> Result<(), String> {
-        self.problem().map_err(|problem| problem.to_string())
+        self.problem()
+            .map_err(|problem| problem.under("auth").to_string())
     }
 
     /// [`AuthConfig::validate`] with the field, message and hint kept apart, for loaders
     /// that place each in their own error.
-    pub fn problem(&self) -> Result<(), AuthProblem> {
+    pub fn problem(&self) -> Result<(), Problem> {
         match self {
             AuthConfig::None => Ok(()),
             AuthConfig::Bearer { token, prefix } => {
@@ -448,8 +426,8 @@ impl AuthConfig {
                 if username.contains(':') {
                     // RFC 7617: the first ':' ends the user name, so the server would see a
                     // different user and password.
-                    return Err(AuthProblem {
-                        field: "username",
+                    return Err(Problem {
+                        path: "username".into(),
                         message: "contains ':', which HTTP Basic cannot carry in a user name"
                             .into(),
                         hint: "check the value; if the API wants `user:token` as one secret, put the part after ':' in password".into(),
@@ -482,8 +460,8 @@ impl AuthConfig {
                 check_http_url("token_url", "the token endpoint", token_url)?;
                 check_basic_user("client_id", client_id)?;
                 if *client_auth == ClientAuth::PrivateKeyJwt {
-                    return Err(AuthProblem {
-                        field: "client_auth",
+                    return Err(Problem {
+                        path: "client_auth".into(),
                         message: "private_key_jwt is not supported with a refresh token".into(),
                         hint: "use client_auth = \"basic\" (the default) or \"body\" with client_secret".into(),
                     });
@@ -504,8 +482,8 @@ impl AuthConfig {
                     check_http_url("token_url", "the token endpoint", url)?;
                 }
                 match subject {
-                    Some(subject) if subject.trim().is_empty() => Err(AuthProblem {
-                        field: "subject",
+                    Some(subject) if subject.trim().is_empty() => Err(Problem {
+                        path: "subject".into(),
                         message: "is empty".into(),
                         hint: "name the user to act as, e.g. subject = \"admin@example.com\", or remove the key".into(),
                     }),
@@ -541,12 +519,12 @@ impl ApiKeyConfig {
         }
     }
 
-    fn problem(&self) -> Result<(), AuthProblem> {
+    fn problem(&self) -> Result<(), Problem> {
         match &self.location {
             ApiKeyLocation::Header { name, prefix } => {
                 if name.is_empty() || !name.bytes().all(is_token_byte) {
-                    return Err(AuthProblem {
-                        field: "header",
+                    return Err(Problem {
+                        path: "header".into(),
                         message: format!("`{name}` is not a valid HTTP header name"),
                         hint: "use letters, digits and '-', e.g. header = \"X-API-Key\"".into(),
                     });
@@ -558,8 +536,8 @@ impl ApiKeyConfig {
             }
             ApiKeyLocation::Query { name } => {
                 if name.is_empty() {
-                    return Err(AuthProblem {
-                        field: "query",
+                    return Err(Problem {
+                        path: "query".into(),
                         message: "is empty".into(),
                         hint: "name the query parameter the API reads the key from, e.g. query = \"api_key\"".into(),
                     });
@@ -575,10 +553,10 @@ fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
-pub(super) fn check_not_empty(field: &'static str, secret: &Secret) -> Result<(), AuthProblem> {
+pub(super) fn check_not_empty(field: &'static str, secret: &Secret) -> Result<(), Problem> {
     if secret.expose().trim().is_empty() {
-        return Err(AuthProblem {
-            field,
+        return Err(Problem {
+            path: field.into(),
             message: "is empty".into(),
             hint: "check the environment variable or file it is read from".into(),
         });
@@ -588,21 +566,21 @@ pub(super) fn check_not_empty(field: &'static str, secret: &Secret) -> Result<()
 
 /// A secret that goes into a header: not empty, and no control characters (a trailing newline
 /// from a file is the usual culprit; `${file:..}` strips only the last one).
-fn check_header_secret(field: &'static str, secret: &Secret) -> Result<(), AuthProblem> {
+fn check_header_secret(field: &'static str, secret: &Secret) -> Result<(), Problem> {
     check_not_empty(field, secret)?;
     check_header_text(field, secret.expose(), true)
 }
 
 /// `secret` says whether to keep the value out of the message.
-fn check_header_text(field: &'static str, text: &str, secret: bool) -> Result<(), AuthProblem> {
+fn check_header_text(field: &'static str, text: &str, secret: bool) -> Result<(), Problem> {
     if text.chars().any(|c| c.is_control()) {
         let shown = if secret {
             String::new()
         } else {
             format!(" `{}`", text.escape_debug())
         };
-        return Err(AuthProblem {
-            field,
+        return Err(Problem {
+            path: field.into(),
             message: format!("value{shown} contains a control character (such as a newline), which an HTTP header cannot carry"),
             hint: "check the value, or the file or environment variable it is read from, for a stray line break".into(),
         });
@@ -612,10 +590,10 @@ fn check_header_text(field: &'static str, text: &str, secret: bool) -> Result<()
 
 /// A name that travels in a header (user name, client id, integration key): not empty, no
 /// control characters.
-fn check_basic_user(field: &'static str, user: &str) -> Result<(), AuthProblem> {
+fn check_basic_user(field: &'static str, user: &str) -> Result<(), Problem> {
     if user.trim().is_empty() {
-        return Err(AuthProblem {
-            field,
+        return Err(Problem {
+            path: field.into(),
             message: "is empty".into(),
             hint: "copy it from the application's settings in the vendor's admin console".into(),
         });
@@ -623,17 +601,17 @@ fn check_basic_user(field: &'static str, user: &str) -> Result<(), AuthProblem> 
     check_header_text(field, user, false)
 }
 
-fn check_http_url(field: &'static str, what: &str, text: &str) -> Result<(), AuthProblem> {
+fn check_http_url(field: &'static str, what: &str, text: &str) -> Result<(), Problem> {
     let hint = "write it like https://login.example.com/oauth2/token".to_string();
     match url::Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
-        Ok(_) => Err(AuthProblem {
-            field,
+        Ok(_) => Err(Problem {
+            path: field.into(),
             message: format!("{what} `{text}` is not an http(s) URL"),
             hint,
         }),
-        Err(err) => Err(AuthProblem {
-            field,
+        Err(err) => Err(Problem {
+            path: field.into(),
             message: format!("{what} `{text}` is not a URL: {err}"),
             hint,
         }),
@@ -643,10 +621,10 @@ fn check_http_url(field: &'static str, what: &str, text: &str) -> Result<(), Aut
 fn check_token_fields(
     grant_type: &str,
     params: &std::collections::BTreeMap<String, String>,
-) -> Result<(), AuthProblem> {
+) -> Result<(), Problem> {
     if grant_type.trim().is_empty() {
-        return Err(AuthProblem {
-            field: "grant_type",
+        return Err(Problem {
+            path: "grant_type".into(),
             message: "is empty".into(),
             hint: "leave it out for client_credentials, or write the grant the provider names \
                    (e.g. account_credentials for Zoom)"
@@ -657,8 +635,8 @@ fn check_token_fields(
         .keys()
         .find(|name| name.trim().is_empty() || TOKEN_FIELDS.contains(&name.as_str()))
     {
-        return Err(AuthProblem {
-            field: "token_params",
+        return Err(Problem {
+            path: "token_params".into(),
             message: format!("cannot set the form field `{name}`"),
             hint: format!(
                 "Sluice writes {} itself: use grant_type, scopes, audience or client_auth instead",
@@ -669,10 +647,10 @@ fn check_token_fields(
     Ok(())
 }
 
-fn check_scopes(scopes: &[String], required: bool) -> Result<(), AuthProblem> {
+fn check_scopes(scopes: &[String], required: bool) -> Result<(), Problem> {
     if required && scopes.is_empty() {
-        return Err(AuthProblem {
-            field: "scopes",
+        return Err(Problem {
+            path: "scopes".into(),
             message: "is empty; Google issues no access token without a scope".into(),
             hint:
                 "e.g. scopes = [\"https://www.googleapis.com/auth/admin.reports.audit.readonly\"]"
@@ -680,8 +658,8 @@ fn check_scopes(scopes: &[String], required: bool) -> Result<(), AuthProblem> {
         });
     }
     if let Some(bad) = scopes.iter().find(|s| s.trim().is_empty()) {
-        return Err(AuthProblem {
-            field: "scopes",
+        return Err(Problem {
+            path: "scopes".into(),
             message: format!("contains an empty scope {bad:?}"),
             hint:
                 "list each scope as its own string, e.g. scopes = [\"logs.read\", \"users.read\"]"

@@ -135,7 +135,7 @@ fn service_account_key_parses_and_hides_its_key_from_debug() {
     // A syntactically valid key file whose PEM is not a key: refused, naming the field.
     let json = r#"{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}"#;
     let problem = ServiceAccountKey::parse(json).unwrap_err();
-    assert_eq!(problem.field, "credentials");
+    assert_eq!(problem.path, "credentials");
     assert!(problem.message.contains("private_key"), "{problem}");
     let missing =
         ServiceAccountKey::parse(r#"{"type":"service_account","client_email":"a@b"}"#).unwrap_err();

@@ -34,9 +34,11 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The `auth` table as a user writes it.
+/// The `auth` table as a user writes it, its secrets resolved as the config loader does.
 fn config(toml_text: &str) -> AuthConfig {
-    toml::from_str(toml_text).unwrap_or_else(|err| panic!("{toml_text}\n{err}"))
+    toml::Value::Table(crate::config::resolved_auth(toml_text))
+        .try_into()
+        .unwrap_or_else(|err| panic!("{toml_text}\n{err}"))
 }
 
 fn authenticator(toml_text: &str) -> Authenticator {
