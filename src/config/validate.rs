@@ -68,7 +68,7 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
             ));
         }
         if source.retain.is_some_and(|retain| retain.is_zero()) {
-            return Err(invalid(
+            return Err(Problem::new(
                 format!("sources[{i}].retain"),
                 "retain = \"0s\" would make every lake object expired at once",
                 "give how long objects are kept, e.g. retain = \"400d\"; leave it out to keep them forever",
@@ -79,7 +79,7 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
         }
         if let Some(canary) = &source.canary {
             if let Some((key, message, hint)) = crate::source::canary::problem(canary) {
-                return Err(invalid(format!("sources[{i}].canary.{key}"), message, hint));
+                return Err(Problem::new(format!("sources[{i}].canary.{key}"), message, hint));
             }
         }
     }
@@ -98,8 +98,8 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Problem> {
         ));
     }
     if serve.retain_every.is_some_and(|every| every.is_zero()) {
-        return Err(invalid(
-            "serve.retain_every".into(),
+        return Err(Problem::new(
+            "serve.retain_every",
             "must be longer than zero",
             "write how often the daemon applies each source's `retain`, e.g. retain_every = \"24h\"; leave it out to apply it only with `sluice lake retain --apply`",
         ));
