@@ -25,7 +25,9 @@ pub mod redact;
 pub mod runtime;
 mod secrets;
 pub mod serve;
-pub mod simulator;
+/// The vendor API simulator, a crate of its own (`crates/sluice-simulator`) so it cannot reach
+/// into the product; re-exported so `sluice::simulator::…` paths keep working.
+pub use sluice_simulator as simulator;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -14,8 +14,9 @@ const LAYERS: &[&[&str]] = &[
     // Output scrubbing and the process's logging and panic hooks.
     &["redact"],
     &["panic_hook", "telemetry"],
-    // Transports: HTTP, object stores. The vendor API simulator stands beside them: it may
-    // not reach into the product.
+    // Transports: HTTP, object stores. The vendor API simulator stands beside them: it is a
+    // crate of its own (crates/sluice-simulator, re-exported as `crate::simulator`) that
+    // cannot reach into the product (see the test below).
     &["net", "cloud", "simulator"],
     // Components, in the order a page meets them, the checkpoint store first (sources read
     // its window types).
@@ -224,4 +225,42 @@ fn the_reader_sees_imports_and_skips_comments_and_tests() {
             (10, "net".to_string())
         ]
     );
+}
+
+/// The simulator is a crate of the workspace that depends on nothing of the product: it
+/// emulates vendors as they document their APIs, never through the product's own code.
+#[test]
+fn the_simulator_crate_does_not_depend_on_the_product() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sluice-simulator/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        let Some(deps) = table.get(section).and_then(|d| d.as_table()) else {
+            continue;
+        };
+        for (name, spec) in deps {
+            let package = spec.get("package").and_then(|p| p.as_str()).unwrap_or(name);
+            assert_ne!(
+                package,
+                "sluice",
+                "{}: [{section}] lists the product crate; the simulator must not depend on it",
+                manifest.display()
+            );
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sluice-simulator/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(!files.is_empty(), "no sources under {}", src.display());
+    for file in files {
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        for (number, line) in code.lines().enumerate() {
+            assert!(
+                !line.contains("sluice::"),
+                "{}:{}: the simulator names the product (`sluice::`); it must not depend on it",
+                file.display(),
+                number + 1
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use super::{exact_per_source_through_faults_and_kill_9, preset_source, write_con
 
 /// The simulator's certificate, as a deployment keeps one: a file the config reads.
 fn certificate_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/simulator/entra/sim_cert.pem")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/sluice-simulator/src/entra/sim_cert.pem")
 }
 
 /// Both logs of the Entra preset with the app's certificate (its key from the environment,

@@ -28,6 +28,8 @@ use super::transforms::{Stage, StepTally};
 mod backfill;
 mod canary;
 mod commit;
+#[cfg(test)]
+mod commit_tests;
 mod lease;
 
 pub use backfill::{backfill_step, split_backlog, SplitPolicy};
