@@ -13,6 +13,7 @@ mod demo;
 mod dlq;
 mod init;
 mod lake;
+mod lake_validate;
 mod lake_verify;
 mod progress;
 mod run;
