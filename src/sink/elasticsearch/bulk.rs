@@ -332,28 +332,28 @@ mod tests {
     fn each_payload_makes_its_document() {
         let mut e = event("e1");
         e.ocsf = OcsfForm::Member(json!({"class_uid": 3002}).into());
-        let document = |payload| {
-            let item = BulkItem::new(&e, "i", payload).unwrap();
+        let document = |e: &Envelope, payload| {
+            let item = BulkItem::new(e, "i", payload).unwrap();
             let text = String::from_utf8(item.lines).unwrap();
             text.lines().nth(1).unwrap().to_string()
         };
-        let envelope = document(Payload::Envelope);
+        let envelope = document(&e, Payload::Envelope);
         assert!(envelope.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#), "{envelope}");
         assert_eq!(
-            document(Payload::Ocsf),
+            document(&e, Payload::Ocsf),
             r#"{"@timestamp":"2023-11-14T22:13:20.123Z","class_uid":3002}"#
         );
         assert_eq!(
-            document(Payload::Raw),
+            document(&e, Payload::Raw),
             r#"{"@timestamp":"2023-11-14T22:13:20.123Z","k":"v"}"#
         );
         e.data = json!([1]).into();
         assert_eq!(
-            document(Payload::Raw),
+            document(&e, Payload::Raw),
             r#"{"@timestamp":"2023-11-14T22:13:20.123Z","value":[1]}"#
         );
         e.data = json!({}).into();
-        assert_eq!(document(Payload::Raw), r#"{"@timestamp":"2023-11-14T22:13:20.123Z"}"#);
+        assert_eq!(document(&e, Payload::Raw), r#"{"@timestamp":"2023-11-14T22:13:20.123Z"}"#);
     }
 
     #[test]
