@@ -373,7 +373,7 @@ partition_by_class = true
 
     let types = query_with_duckdb(
         &ddl_file,
-        "SELECT column_name, data_type FROM (DESCRIBE okta_events) \
+        "SELECT column_name, column_type FROM (DESCRIBE okta_events) \
          WHERE column_name IN ('class_uid', 'time', 'actor_user_email_addr', 'class')",
     )
     .await;
