@@ -823,8 +823,14 @@ async fn the_ocsf_demo_fills_a_lake_by_ocsf_class() {
     .await;
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("400 unique events in the lake, 0 missing, 0 duplicated"), "{shown}");
-    let ocsf_line = shown.lines().find(|l| l.starts_with("ocsf ")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        shown.contains("400 unique events in the lake, 0 missing, 0 duplicated"),
+        "{shown}"
+    );
+    let ocsf_line = shown
+        .lines()
+        .find(|l| l.starts_with("ocsf "))
+        .unwrap_or_else(|| panic!("{shown}"));
     assert!(ocsf_line.contains("authentication (3002)"), "{ocsf_line}");
     // The counts per class add up to every event.
     let total: u64 = ocsf_line
@@ -836,6 +842,12 @@ async fn the_ocsf_demo_fills_a_lake_by_ocsf_class() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert!(classes.iter().all(|c| c.starts_with("class=")), "{classes:?}");
-    assert!(classes.contains(&"class=authentication".to_string()), "{classes:?}");
+    assert!(
+        classes.iter().all(|c| c.starts_with("class=")),
+        "{classes:?}"
+    );
+    assert!(
+        classes.contains(&"class=authentication".to_string()),
+        "{classes:?}"
+    );
 }

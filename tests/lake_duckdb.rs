@@ -332,16 +332,21 @@ partition_by_class = true
     let sluice::config::SinkConfig::Lake(lake) = &lake_config.sinks[0] else {
         panic!("the first sink is the NDJSON lake")
     };
-    sluice::sink::lake::scan::scan(lake, "okta", sluice::sink::lake::scan::Part::Member("ocsf"), |l| {
-        let ocsf = l.json.unwrap();
-        scanned += 1;
-        if ocsf["class_uid"] == 3002 {
-            authentications += 1;
-        }
-        if let Some(email) = ocsf["actor"]["user"]["email_addr"].as_str() {
-            with_email.insert(email.to_string());
-        }
-    })
+    sluice::sink::lake::scan::scan(
+        lake,
+        "okta",
+        sluice::sink::lake::scan::Part::Member("ocsf"),
+        |l| {
+            let ocsf = l.json.unwrap();
+            scanned += 1;
+            if ocsf["class_uid"] == 3002 {
+                authentications += 1;
+            }
+            if let Some(email) = ocsf["actor"]["user"]["email_addr"].as_str() {
+                with_email.insert(email.to_string());
+            }
+        },
+    )
     .await
     .unwrap();
     assert_eq!(scanned, 800);
@@ -349,11 +354,16 @@ partition_by_class = true
     let email = with_email.iter().next().unwrap().clone();
     let expected_for_email = {
         let mut n = 0;
-        sluice::sink::lake::scan::scan(lake, "okta", sluice::sink::lake::scan::Part::Member("ocsf"), |l| {
-            if l.json.unwrap()["actor"]["user"]["email_addr"] == email.as_str() {
-                n += 1;
-            }
-        })
+        sluice::sink::lake::scan::scan(
+            lake,
+            "okta",
+            sluice::sink::lake::scan::Part::Member("ocsf"),
+            |l| {
+                if l.json.unwrap()["actor"]["user"]["email_addr"] == email.as_str() {
+                    n += 1;
+                }
+            },
+        )
         .await
         .unwrap();
         n
@@ -365,9 +375,16 @@ partition_by_class = true
         .output()
         .await
         .unwrap();
-    assert!(ddl.status.success(), "{}", String::from_utf8_lossy(&ddl.stderr));
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
     let sql = String::from_utf8(ddl.stdout).unwrap();
-    assert!(sql.contains("class_uid") && sql.contains("class=*"), "{sql}");
+    assert!(
+        sql.contains("class_uid") && sql.contains("class=*"),
+        "{sql}"
+    );
     let ddl_file = dir.path().join("parquet.sql");
     std::fs::write(&ddl_file, &sql).unwrap();
 
@@ -379,7 +396,12 @@ partition_by_class = true
     .await;
     let types: std::collections::BTreeMap<String, String> = types
         .into_iter()
-        .map(|row| (row[0].as_str().unwrap().to_string(), row[1].as_str().unwrap().to_string()))
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(types["class_uid"], "BIGINT", "{types:?}");
     assert_eq!(types["time"], "TIMESTAMP WITH TIME ZONE", "{types:?}");

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use sluice::simulator::SimulatorConfig;
 
-use common::{assert_lake_exact, output_text, run_until_caught_up, sluice, start_simulator, TestConfig};
+use common::{
+    assert_lake_exact, output_text, run_until_caught_up, sluice, start_simulator, TestConfig,
+};
 
 /// The compiled OCSF schema the tests validate against, when the shared folder has it.
 fn schema() -> Option<PathBuf> {
@@ -49,7 +51,11 @@ fn lines(root: &Path) -> Vec<(String, serde_json::Value)> {
         flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap())
             .read_to_string(&mut text)
             .unwrap();
-        let key = file.strip_prefix(root).unwrap().to_string_lossy().to_string();
+        let key = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         for line in text.lines() {
             out.push((key.clone(), serde_json::from_str(line).unwrap()));
         }
@@ -120,7 +126,10 @@ payload = "ocsf"
         assert_eq!(ocsf["metadata"]["uid"], line["data"]["uuid"], "{key}");
         let uid = ocsf["class_uid"].as_i64().unwrap();
         let class = sluice::transform::ocsf::class_name(uid);
-        assert!(key.starts_with(&format!("source=okta/class={class}/dt=")), "{key}");
+        assert!(
+            key.starts_with(&format!("source=okta/class={class}/dt=")),
+            "{key}"
+        );
         classes.insert(class.to_string());
     }
     assert!(classes.len() > 1, "the profile spans classes: {classes:?}");
@@ -128,7 +137,10 @@ payload = "ocsf"
     // `payload = "ocsf"`: each line is the OCSF object, the same one.
     let bare = lines(&dir.path().join("bare"));
     assert_eq!(bare.len(), 600);
-    let mut members: Vec<String> = enveloped.iter().map(|(_, l)| l["ocsf"].to_string()).collect();
+    let mut members: Vec<String> = enveloped
+        .iter()
+        .map(|(_, l)| l["ocsf"].to_string())
+        .collect();
     let mut objects: Vec<String> = bare.iter().map(|(_, l)| l.to_string()).collect();
     members.sort();
     objects.sort();
@@ -174,11 +186,16 @@ payload = "ocsf"
     assert_eq!(problem["line"], 2);
     assert_eq!(problem["event_id"], "planted");
     let findings = problem["findings"].to_string();
-    assert!(findings.contains("type_uid") && findings.contains("not_an_attribute"), "{findings}");
+    assert!(
+        findings.contains("type_uid") && findings.contains("not_an_attribute"),
+        "{findings}"
+    );
 
     // The text form names the object and line too.
     let out = sluice()
-        .args(["lake", "validate", "--ocsf", "--config", config, "--sink", "lake"])
+        .args([
+            "lake", "validate", "--ocsf", "--config", config, "--sink", "lake",
+        ])
         .arg("--schema")
         .arg(&schema)
         .output()
@@ -186,7 +203,10 @@ payload = "ocsf"
         .unwrap();
     let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("planted.ndjson.gz:2 (event planted)"), "{shown}");
+    assert!(
+        shown.contains("planted.ndjson.gz:2 (event planted)"),
+        "{shown}"
+    );
     assert!(shown.contains("1 invalid"), "{shown}");
 }
 
@@ -202,7 +222,11 @@ async fn payload_ocsf_without_an_ocsf_step_is_refused_at_start() {
     let config_path = dir.path().join("sluice.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = config_path.to_str().unwrap();
-    let out = sluice().args(["run", "--once", "--config", config]).output().await.unwrap();
+    let out = sluice()
+        .args(["run", "--once", "--config", config])
+        .output()
+        .await
+        .unwrap();
     let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(shown.contains("payload"), "{shown}");

@@ -528,7 +528,10 @@ async fn show_ocsf(config: &crate::config::Config, lake: &Path) -> Result<(), St
             .await
             .map_err(|e| format!("cannot read the lake: {e}"))?;
     }
-    let classes: Vec<String> = classes.iter().map(|(class, n)| format!("{class} {n}")).collect();
+    let classes: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect();
     crate::outln!("ocsf        {}", classes.join(", "));
     crate::outln!(
         "            under {}/source=*/class=*/; check them: sluice lake validate --ocsf --schema ocsf-1.7.0-schema.json -c {}",
@@ -583,7 +586,12 @@ mod tests {
             let config = crate::config::load_str(&text, Path::new("sluice.toml"))
                 .unwrap_or_else(|e| panic!("{} --ocsf: {e}", profile.connector));
             let into = config.ocsf_for(&config.sources[0], "lake").unwrap();
-            assert_eq!(into, Some(crate::transform::OcsfInto::Member), "{}", profile.connector);
+            assert_eq!(
+                into,
+                Some(crate::transform::OcsfInto::Member),
+                "{}",
+                profile.connector
+            );
             let crate::config::SinkConfig::Lake(lake) = &config.sinks[0] else {
                 panic!("the demo's sink is its lake")
             };

@@ -141,7 +141,11 @@ fn judge(
     let (uid, findings) = match &located.json {
         Ok(event) => {
             let uid = event.get("class_uid").and_then(serde_json::Value::as_i64);
-            let findings: Vec<String> = schema.validate(event).iter().map(ToString::to_string).collect();
+            let findings: Vec<String> = schema
+                .validate(event)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             (uid, findings)
         }
         Err(why) => (None, vec![why.clone()]),
@@ -224,7 +228,9 @@ fn targets<'c>(
 /// Prints one report as lines: each class, its first problems, then a summary.
 fn show(report: &Report) {
     for class in &report.classes {
-        let uid = class.class_uid.map_or_else(|| "-".to_string(), |u| u.to_string());
+        let uid = class
+            .class_uid
+            .map_or_else(|| "-".to_string(), |u| u.to_string());
         crate::outln!(
             "class {uid} {}: {} events, {} invalid",
             class.class_name,

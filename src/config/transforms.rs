@@ -83,8 +83,15 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
 /// Where the OCSF form of `source`'s events is when they reach `sink`: after the source's
 /// chain and the sink's, `None` when no `ocsf` step runs. More than one `ocsf` step on that
 /// way is an error naming the sink (the second would map an OCSF event).
-pub fn ocsf_for(config: &Config, source: &SourceConfig, sink: &str) -> Result<Option<OcsfInto>, String> {
-    let steps = config.transforms_of(source).iter().chain(config.sink_transforms(sink));
+pub fn ocsf_for(
+    config: &Config,
+    source: &SourceConfig,
+    sink: &str,
+) -> Result<Option<OcsfInto>, String> {
+    let steps = config
+        .transforms_of(source)
+        .iter()
+        .chain(config.sink_transforms(sink));
     let mut found: Vec<OcsfInto> = steps.filter_map(StepConfig::ocsf_into).collect();
     match found.len() {
         0 | 1 => Ok(found.pop()),
@@ -102,7 +109,11 @@ fn check_payloads(config: &Config) -> Result<(), Invalid> {
     for (i, sink) in config.sinks.iter().enumerate() {
         let payload = sink.payload();
         let key = format!("sinks[{i}].payload");
-        for source in config.sources.iter().filter(|s| s.sinks.iter().any(|n| n == sink.name())) {
+        for source in config
+            .sources
+            .iter()
+            .filter(|s| s.sinks.iter().any(|n| n == sink.name()))
+        {
             let into = ocsf_for(config, source, sink.name()).map_err(|message| {
                 invalid(format!("sinks[{i}].transforms"), message, "keep one `ocsf` step: on the source for every sink, or on each sink that wants OCSF")
             })?;
@@ -337,9 +348,13 @@ kind = "stdout"
         let e = load(&ocsf_sink).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("sinks[1].payload"), "{e}");
         assert!(e.message.contains("no `ocsf` step"), "{e}");
-        assert!(e.hint.as_deref().unwrap().contains("kind = \"ocsf\""), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap().contains("kind = \"ocsf\""),
+            "{e}"
+        );
 
-        let member = "\n[[sinks.transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\ninto = \"member\"\n";
+        let member =
+            "\n[[sinks.transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\ninto = \"member\"\n";
         let config = load(&format!("{ocsf_sink}{member}")).unwrap();
         assert_eq!(
             config.ocsf_for(&config.sources[0], "siem").unwrap(),
@@ -351,11 +366,18 @@ kind = "stdout"
         let raw = format!("{SOURCE}{SINKS}payload = \"raw\"\n{replace}");
         let e = load(&raw).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("sinks[1].payload"), "{e}");
-        assert!(e.hint.as_deref().unwrap().contains("into = \"member\""), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap().contains("into = \"member\""),
+            "{e}"
+        );
         assert!(load(&format!("{SOURCE}{SINKS}payload = \"raw\"\n{member}")).is_ok());
 
         // The source maps, and the stdout sink maps again.
-        let twice = format!("{SOURCE}{replace}{SINKS}{replace}").replacen("\n[[sinks.transforms]]", "\n[[sources.transforms]]", 1);
+        let twice = format!("{SOURCE}{replace}{SINKS}{replace}").replacen(
+            "\n[[sinks.transforms]]",
+            "\n[[sources.transforms]]",
+            1,
+        );
         let e = load(&twice).unwrap_err();
         assert!(e.message.contains("2 `ocsf` steps"), "{e}");
     }

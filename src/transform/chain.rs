@@ -358,7 +358,10 @@ value = "t1"
         let raw = okta_event();
         let mut envelope = okta_envelope(&raw);
         assert_eq!(chain.apply_envelope(&mut envelope), Applied::Kept);
-        assert_eq!(envelope.data.as_str(), RawJson::parse(&raw).unwrap().as_str());
+        assert_eq!(
+            envelope.data.as_str(),
+            RawJson::parse(&raw).unwrap().as_str()
+        );
         let OcsfForm::Member(ocsf) = &envelope.ocsf else {
             panic!("no member: {:?}", envelope.ocsf)
         };
@@ -369,7 +372,9 @@ value = "t1"
         // A second chain (a sink's) works on the member too.
         let more = "[[transforms]]\nkind = \"remove\"\nfields = [\"metadata.tenant_uid\"]\n";
         assert_eq!(
-            self::chain(more, None).unwrap().apply_envelope(&mut envelope),
+            self::chain(more, None)
+                .unwrap()
+                .apply_envelope(&mut envelope),
             Applied::Kept
         );
         let ocsf = envelope.ocsf().unwrap().to_value().unwrap();
@@ -380,19 +385,27 @@ value = "t1"
     /// `into = "data"` replaces the record and says so.
     #[test]
     fn steps_before_the_fork_change_data_and_into_data_replaces_it() {
-        let before = format!(
-            "[[transforms]]\nkind = \"set\"\nfield = \"marker\"\nvalue = 1\n{MEMBER}"
-        );
+        let before =
+            format!("[[transforms]]\nkind = \"set\"\nfield = \"marker\"\nvalue = 1\n{MEMBER}");
         let mut envelope = okta_envelope(&okta_event());
-        assert_eq!(chain(&before, None).unwrap().apply_envelope(&mut envelope), Applied::Kept);
+        assert_eq!(
+            chain(&before, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
         assert_eq!(envelope.data.to_value().unwrap()["marker"], 1);
         assert!(matches!(envelope.ocsf, OcsfForm::Member(_)));
 
         let replace = "[[transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\n";
         let mut envelope = okta_envelope(&okta_event());
-        assert_eq!(chain(replace, None).unwrap().apply_envelope(&mut envelope), Applied::Kept);
+        assert_eq!(
+            chain(replace, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
         assert_eq!(envelope.ocsf, OcsfForm::InData);
-        assert_eq!(envelope.data.to_value().unwrap()["metadata"]["version"], "1.7.0");
+        assert_eq!(
+            envelope.data.to_value().unwrap()["metadata"]["version"],
+            "1.7.0"
+        );
     }
 
     #[test]
@@ -400,7 +413,10 @@ value = "t1"
         let chain = chain(MEMBER, None).unwrap();
         let mut envelope = okta_envelope(r#"{"uuid":"x"}"#);
         let before = envelope.clone();
-        assert!(matches!(chain.apply_envelope(&mut envelope), Applied::Failed(0, _)));
+        assert!(matches!(
+            chain.apply_envelope(&mut envelope),
+            Applied::Failed(0, _)
+        ));
         assert_eq!(envelope.data, before.data);
         assert_eq!(envelope.ocsf, OcsfForm::Absent);
     }

@@ -182,7 +182,10 @@ mod tests {
         let mut line = Vec::new();
         env.write_json(&mut line);
         let line = String::from_utf8(line).unwrap();
-        assert!(line.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#), "{line}");
+        assert!(
+            line.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#),
+            "{line}"
+        );
         assert_eq!(line, serde_json::to_string(&env).unwrap());
         assert_eq!(env.ocsf().unwrap().as_str(), r#"{"class_uid":3002}"#);
         env.ocsf = OcsfForm::InData;

@@ -338,7 +338,10 @@ mod tests {
             text.lines().nth(1).unwrap().to_string()
         };
         let envelope = document(&e, Payload::Envelope);
-        assert!(envelope.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#), "{envelope}");
+        assert!(
+            envelope.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#),
+            "{envelope}"
+        );
         assert_eq!(
             document(&e, Payload::Ocsf),
             r#"{"@timestamp":"2023-11-14T22:13:20.123Z","class_uid":3002}"#
@@ -353,12 +356,20 @@ mod tests {
             r#"{"@timestamp":"2023-11-14T22:13:20.123Z","value":[1]}"#
         );
         e.data = json!({}).into();
-        assert_eq!(document(&e, Payload::Raw), r#"{"@timestamp":"2023-11-14T22:13:20.123Z"}"#);
+        assert_eq!(
+            document(&e, Payload::Raw),
+            r#"{"@timestamp":"2023-11-14T22:13:20.123Z"}"#
+        );
     }
 
     #[test]
     fn an_item_is_an_action_line_and_a_document_line() {
-        let item = BulkItem::new(&event("e\"1"), "logs-sluice.okta-default", Payload::Envelope).unwrap();
+        let item = BulkItem::new(
+            &event("e\"1"),
+            "logs-sluice.okta-default",
+            Payload::Envelope,
+        )
+        .unwrap();
         let text = String::from_utf8(item.lines).unwrap();
         assert_eq!(
             text,

@@ -198,10 +198,9 @@ impl HecConfig {
                 return problem(key, "is empty", "remove the key to use the default");
             }
         }
-        if self
-            .payload
-            .is_some_and(|p| self.event_format != HecEventFormat::Data && p != self.event_format.into())
-        {
+        if self.payload.is_some_and(|p| {
+            self.event_format != HecEventFormat::Data && p != self.event_format.into()
+        }) {
             return problem(
                 "payload",
                 "disagrees with `event_format`",

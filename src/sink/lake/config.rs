@@ -433,7 +433,10 @@ mod tests {
             "source={source}/class={class}/dt=%Y-%m-%d/hr=%H/"
         );
         let own = "name = \"l\"\npath = \"a\"\npartition_by_class = true\nkey_template = \"c={class}/s={source}/\"";
-        assert_eq!(parse(own).unwrap().key_template.as_str(), "c={class}/s={source}/");
+        assert_eq!(
+            parse(own).unwrap().key_template.as_str(),
+            "c={class}/s={source}/"
+        );
         let config = parse("name = \"l\"\npath = \"a\"\npayload = \"ocsf\"").unwrap();
         assert_eq!(config.payload, crate::sink::Payload::Ocsf);
         let err = parse("name = \"l\"\npath = \"a\"\npayload = \"vendor\"").unwrap_err();

@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(names(&parquet(Payload::Envelope), None), ["data"]);
         let replaced = names(&parquet(Payload::Envelope), Some(OcsfInto::Data));
         assert_eq!(&replaced[..2], ["data", "time"], "the OCSF event is `data`");
-        assert_eq!(&names(&parquet(Payload::Ocsf), member)[..2], ["ocsf", "time"]);
+        assert_eq!(
+            &names(&parquet(Payload::Ocsf), member)[..2],
+            ["ocsf", "time"]
+        );
         assert_eq!(names(&parquet(Payload::Raw), member), ["data"]);
         let mut ndjson = LakeConfig::local("lake", "/data/lake");
         assert_eq!(names(&ndjson, member), ["data", "ocsf"], "no typed columns");
@@ -117,7 +120,14 @@ mod tests {
             (Dialect::Duckdb, "class_uid"),
             (Dialect::Bigquery, "class_uid INT64"),
         ] {
-            let sql = ddl_with_ocsf(&config, dialect, "okta", &Names::default(), Some(OcsfInto::Member)).unwrap();
+            let sql = ddl_with_ocsf(
+                &config,
+                dialect,
+                "okta",
+                &Names::default(),
+                Some(OcsfInto::Member),
+            )
+            .unwrap();
             assert!(sql.contains(typed), "{dialect:?}:\n{sql}");
             assert!(sql.contains("src_endpoint_location_country"), "{sql}");
             assert!(!sql.contains(" data"), "{dialect:?} names data:\n{sql}");
@@ -127,9 +137,19 @@ mod tests {
             (Dialect::Athena, "time timestamp"),
             (Dialect::Snowflake, "actor_user_email_addr VARCHAR"),
         ] {
-            let sql = ddl_with_ocsf(&config, dialect, "okta", &Names::default(), Some(OcsfInto::Member)).unwrap();
+            let sql = ddl_with_ocsf(
+                &config,
+                dialect,
+                "okta",
+                &Names::default(),
+                Some(OcsfInto::Member),
+            )
+            .unwrap();
             assert!(sql.contains(typed), "{dialect:?}:\n{sql}");
-            assert!(sql.contains("json_parse(ocsf)") || dialect != Dialect::Athena, "{sql}");
+            assert!(
+                sql.contains("json_parse(ocsf)") || dialect != Dialect::Athena,
+                "{sql}"
+            );
         }
     }
 }

@@ -204,7 +204,12 @@ impl Encoder {
     /// Adds one event: a JSON line, or a Parquet row. A JSON line is written into `line`
     /// first (by concatenation, the record's bytes copied through), so the compressor gets
     /// one write per event rather than one per JSON token (which halves the CPU per event).
-    pub fn append(&mut self, event: &Envelope, contents: Contents, line: &mut Vec<u8>) -> io::Result<()> {
+    pub fn append(
+        &mut self,
+        event: &Envelope,
+        contents: Contents,
+        line: &mut Vec<u8>,
+    ) -> io::Result<()> {
         fn write_line(
             out: &mut impl Write,
             event: &Envelope,
@@ -300,9 +305,15 @@ mod tests {
     #[test]
     fn both_compressions_round_trip_through_their_decoder() {
         for compression in [Compression::Gzip, Compression::Zstd] {
-            let mut encoder =
-                Encoder::new(ObjectKind::Ndjson(compression), Output::Memory(Vec::new()), Contents::default()).unwrap();
-            encoder.append(&event(), Contents::default(), &mut Vec::new()).unwrap();
+            let mut encoder = Encoder::new(
+                ObjectKind::Ndjson(compression),
+                Output::Memory(Vec::new()),
+                Contents::default(),
+            )
+            .unwrap();
+            encoder
+                .append(&event(), Contents::default(), &mut Vec::new())
+                .unwrap();
             let counted = encoder.finish().unwrap();
             let Output::Memory(bytes) = counted.out else {
                 panic!("memory output")
@@ -334,8 +345,12 @@ mod tests {
     #[test]
     fn parquet_rows_round_trip_across_row_groups() {
         use super::super::parquet::{read_rows, ROW_GROUP_BYTES};
-        let mut encoder =
-            Encoder::new(ObjectKind::Parquet, Output::Memory(Vec::new()), Contents::default()).unwrap();
+        let mut encoder = Encoder::new(
+            ObjectKind::Parquet,
+            Output::Memory(Vec::new()),
+            Contents::default(),
+        )
+        .unwrap();
         // Incompressible padding, so row groups outgrow the writer's buffer.
         let pad_len = 4096;
         // Enough rows for more than two row groups, so rows flow out before `finish`.

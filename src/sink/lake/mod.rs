@@ -414,7 +414,10 @@ impl Sink for LakeSink {
             let index = self.object_for_scratch(event)?;
             let object = &mut self.open[index];
             object.tally.add(event.event_time.0);
-            if let Err(err) = object.encoder.append(event, object.contents, &mut self.line) {
+            if let Err(err) = object
+                .encoder
+                .append(event, object.contents, &mut self.line)
+            {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
                     "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"

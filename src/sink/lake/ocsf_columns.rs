@@ -42,10 +42,26 @@ pub const COLUMNS: &[OcsfColumn] = &[
     column("status_id", &["status_id"], ColumnType::Integer),
     column("severity_id", &["severity_id"], ColumnType::Integer),
     column("metadata_uid", &["metadata", "uid"], ColumnType::Text),
-    column("metadata_product_name", &["metadata", "product", "name"], ColumnType::Text),
-    column("actor_user_uid", &["actor", "user", "uid"], ColumnType::Text),
-    column("actor_user_name", &["actor", "user", "name"], ColumnType::Text),
-    column("actor_user_email_addr", &["actor", "user", "email_addr"], ColumnType::Text),
+    column(
+        "metadata_product_name",
+        &["metadata", "product", "name"],
+        ColumnType::Text,
+    ),
+    column(
+        "actor_user_uid",
+        &["actor", "user", "uid"],
+        ColumnType::Text,
+    ),
+    column(
+        "actor_user_name",
+        &["actor", "user", "name"],
+        ColumnType::Text,
+    ),
+    column(
+        "actor_user_email_addr",
+        &["actor", "user", "email_addr"],
+        ColumnType::Text,
+    ),
     column("src_endpoint_ip", &["src_endpoint", "ip"], ColumnType::Text),
     column(
         "src_endpoint_location_country",
@@ -108,16 +124,20 @@ mod tests {
             "actor": {"user": {"email_addr": "a@example.com", "uid": 42}},
             "src_endpoint": {"location": {"country": "NL"}}
         });
-        let cell = |name: &str| {
-            COLUMNS.iter().find(|c| c.name == name).unwrap().cell(&ocsf)
-        };
+        let cell = |name: &str| COLUMNS.iter().find(|c| c.name == name).unwrap().cell(&ocsf);
         assert_eq!(cell("time"), Cell::Integer(1_700_000_000_123));
         assert_eq!(cell("class_uid"), Cell::Integer(3002));
         assert_eq!(cell("class_name"), Cell::Text("authentication".into()));
         assert_eq!(cell("activity_id"), Cell::Null, "text where a number goes");
-        assert_eq!(cell("actor_user_email_addr"), Cell::Text("a@example.com".into()));
+        assert_eq!(
+            cell("actor_user_email_addr"),
+            Cell::Text("a@example.com".into())
+        );
         assert_eq!(cell("actor_user_uid"), Cell::Text("42".into()));
-        assert_eq!(cell("src_endpoint_location_country"), Cell::Text("NL".into()));
+        assert_eq!(
+            cell("src_endpoint_location_country"),
+            Cell::Text("NL".into())
+        );
         assert_eq!(cell("src_endpoint_ip"), Cell::Null);
         let names: std::collections::BTreeSet<_> = COLUMNS.iter().map(|c| c.name).collect();
         assert_eq!(names.len(), COLUMNS.len(), "names are unique");

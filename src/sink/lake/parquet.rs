@@ -119,17 +119,29 @@ impl Columns {
 /// One column's buffered values (and definition levels, for optional columns: 1 where a row
 /// has a value, 0 where it is null).
 enum Buffer {
-    Int { values: Vec<i64>, defs: Option<Vec<i16>> },
-    Bytes { values: Vec<ByteArray>, defs: Option<Vec<i16>> },
+    Int {
+        values: Vec<i64>,
+        defs: Option<Vec<i16>>,
+    },
+    Bytes {
+        values: Vec<ByteArray>,
+        defs: Option<Vec<i16>>,
+    },
 }
 
 impl Buffer {
     fn int(optional: bool) -> Buffer {
-        Buffer::Int { values: Vec::new(), defs: optional.then(Vec::new) }
+        Buffer::Int {
+            values: Vec::new(),
+            defs: optional.then(Vec::new),
+        }
     }
 
     fn bytes(optional: bool) -> Buffer {
-        Buffer::Bytes { values: Vec::new(), defs: optional.then(Vec::new) }
+        Buffer::Bytes {
+            values: Vec::new(),
+            defs: optional.then(Vec::new),
+        }
     }
 
     fn push_int(&mut self, value: Option<i64>) {
@@ -214,7 +226,11 @@ impl ParquetEncoder {
     /// Buffers one event's row, writing a row group when enough is buffered.
     pub fn append(&mut self, event: &Envelope) -> io::Result<()> {
         let mut buffers = self.pending.iter_mut();
-        let mut next = || buffers.next().ok_or_else(|| io::Error::other("a Parquet column has no buffer"));
+        let mut next = || {
+            buffers
+                .next()
+                .ok_or_else(|| io::Error::other("a Parquet column has no buffer"))
+        };
         next()?.push_int(Some(event.event_time.0.timestamp_micros()));
         next()?.push_int(Some(event.parse_time.0.timestamp_micros()));
         next()?.push_bytes(Some(event.source.as_bytes()));
@@ -273,9 +289,11 @@ impl ParquetEncoder {
         let mut buffers = pending.into_iter();
         while let Some(mut column) = group.next_column().map_err(to_io)? {
             let written = match buffers.next() {
-                Some(Buffer::Int { values, defs }) => column
-                    .typed::<Int64Type>()
-                    .write_batch(&values, defs.as_deref(), None),
+                Some(Buffer::Int { values, defs }) => {
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&values, defs.as_deref(), None)
+                }
                 Some(Buffer::Bytes { values, defs }) => column
                     .typed::<ByteArrayType>()
                     .write_batch(&values, defs.as_deref(), None),
@@ -343,10 +361,12 @@ pub(crate) fn read_column(object: &[u8], name: &str) -> io::Result<Vec<ColumnRow
     let mut rows = Vec::new();
     for row in reader.get_row_iter(None).map_err(to_io)? {
         let row = row.map_err(to_io)?;
-        let text = row.get_column_iter().find_map(|(column, field)| match field {
-            Field::Str(text) if column == name => Some(text.clone()),
-            _ => None,
-        });
+        let text = row
+            .get_column_iter()
+            .find_map(|(column, field)| match field {
+                Field::Str(text) if column == name => Some(text.clone()),
+                _ => None,
+            });
         rows.push(ColumnRow {
             source: row.get_string(2).map_err(to_io)?.clone(),
             event_id: row.get_string(3).map_err(to_io)?.clone(),

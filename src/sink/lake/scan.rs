@@ -50,10 +50,15 @@ pub async fn scan(
         LakeLocation::Directory(root) => {
             let mut files = Vec::new();
             local::collect_objects(&root.join(&prefix), &mut files).map_err(|e| {
-                fail(format!("cannot list {}: {e} (hint: check the lake's path)", root.display()))
+                fail(format!(
+                    "cannot list {}: {e} (hint: check the lake's path)",
+                    root.display()
+                ))
             })?;
-            let mut keyed: Vec<(String, std::path::PathBuf)> =
-                files.into_iter().map(|path| (key_of(&root, &path), path)).collect();
+            let mut keyed: Vec<(String, std::path::PathBuf)> = files
+                .into_iter()
+                .map(|path| (key_of(&root, &path), path))
+                .collect();
             keyed.sort();
             for (key, path) in keyed {
                 let bytes = std::fs::read(&path)
@@ -71,7 +76,8 @@ pub async fn scan(
                 .into_iter()
                 .map(|meta| (store.relative(&meta.location).to_string(), meta))
                 .filter(|(key, _)| {
-                    !key.starts_with(&format!("{STAGING_DIR}/")) && ObjectKind::of_name(key).is_some()
+                    !key.starts_with(&format!("{STAGING_DIR}/"))
+                        && ObjectKind::of_name(key).is_some()
                 })
                 .collect();
             listed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -104,7 +110,9 @@ fn read_object(
     visit: &mut impl FnMut(Located),
 ) -> io::Result<()> {
     match ObjectKind::of_name(key) {
-        Some(ObjectKind::Ndjson(compression)) => read_ndjson(key, bytes, compression, source, part, visit),
+        Some(ObjectKind::Ndjson(compression)) => {
+            read_ndjson(key, bytes, compression, source, part, visit)
+        }
         Some(ObjectKind::Parquet) => read_parquet(key, bytes, source, part, visit),
         None => Ok(()),
     }
@@ -165,12 +173,17 @@ fn read_parquet(
         Part::Member(name) => name,
         Part::Whole => "ocsf",
     };
-    for (index, row) in super::parquet::read_column(bytes, name)?.into_iter().enumerate() {
+    for (index, row) in super::parquet::read_column(bytes, name)?
+        .into_iter()
+        .enumerate()
+    {
         if row.source != source {
             continue;
         }
         let json = match row.text {
-            Some(text) => serde_json::from_str(&text).map_err(|e| format!("`{name}` is not JSON: {e}")),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| format!("`{name}` is not JSON: {e}"))
+            }
             None => Err(format!("the row has no `{name}` value")),
         };
         visit(Located {
