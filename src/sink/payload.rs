@@ -34,7 +34,7 @@ impl Payload {
     /// (`None` for the envelope itself, which is written by [`Envelope::write_json`]). An
     /// event without an OCSF form (a dead letter replayed, which passes no chain) sends its
     /// record under `ocsf`.
-    pub fn part<'e>(self, event: &'e Envelope) -> Option<&'e str> {
+    pub fn part(self, event: &Envelope) -> Option<&str> {
         match self {
             Payload::Envelope => None,
             Payload::Ocsf => Some(event.ocsf().unwrap_or(&event.data).as_str()),
