@@ -260,6 +260,7 @@ async fn a_redelivered_range_reads_as_one_copy_through_the_latest_view() {
 }
 
 /// Runs `query` in DuckDB after the DDL in `ddl_file`; returns its rows.
+#[cfg(feature = "parquet")]
 async fn query_with_duckdb(ddl_file: &Path, query: &str) -> Vec<Vec<serde_json::Value>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/duckdb_query.py");
     let out = tokio::process::Command::new("python3")

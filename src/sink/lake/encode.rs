@@ -170,6 +170,9 @@ impl Encoder {
     /// An encoder of objects of `kind` whose events hold `contents` (Parquet's columns
     /// depend on it).
     pub fn new(kind: ObjectKind, out: Output, contents: Contents) -> io::Result<Encoder> {
+        // Only Parquet's columns depend on it.
+        #[cfg(not(feature = "parquet"))]
+        let _ = contents;
         let counted = Counted::new(out);
         let compression = match kind {
             ObjectKind::Ndjson(compression) => compression,
