@@ -412,6 +412,7 @@ fn intent(base_seq: u64) -> Intent {
 fn run(source: &str, n: u64, error: Option<&str>) -> RunRecord {
     let t = Utc.timestamp_opt(1_700_000_000 + n as i64, 0).unwrap();
     RunRecord {
+        kind: None,
         source: source.into(),
         started_at: t,
         finished_at: t,

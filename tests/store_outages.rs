@@ -290,3 +290,71 @@ async fn a_lease_taken_over_is_a_handover_that_never_opens_the_circuit_breaker()
     assert_lake_exact(&dir.path().join("lake"), "okta", &sim_config);
     sim.shutdown().await;
 }
+
+/// Every checkpoint commit cut: the store is down for good.
+fn commits_down(call: Call, _n: u64) -> Option<Fault> {
+    (call == Call::Commit).then_some(Fault::Down)
+}
+
+/// A stop request (SIGTERM, Ctrl-C, a deadline) while a commit waits for an unreachable store
+/// ends the wait: the run fails as `cancelled` (not after the minutes of retrying that end in
+/// `state`), and its record says so. Nothing past the last commit was recorded.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stop_while_a_commit_waits_for_the_store_ends_the_run_as_cancelled() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = start_simulator(SimulatorConfig::okta(EVENTS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(
+        dir.path(),
+        &sim.base_url(),
+        "[state]\nkind = \"sqlite\"\npath = \"state.db\"\n",
+    );
+    let config = sluice::config::load(&config_path).expect("the test config loads");
+    let record = Arc::new(Mutex::new(Record::default()));
+    let store = sluice::state::open_layered(&config.state, move |inner| {
+        Box::new(Outages::new(inner, commits_down, record))
+    })
+    .await
+    .expect("the store opens");
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let trigger = stop.clone();
+    let watched = captured.clone();
+    tokio::spawn(async move {
+        while !watched
+            .text()
+            .contains("state store unreachable; commits wait for it")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        trigger.cancel();
+    });
+    let reports = sluice::runtime::run_once(&config, &store, stop).await;
+    let log = captured.text();
+    let error = reports[0].error.as_ref().expect("the run failed");
+    assert_eq!(error.kind().as_str(), "cancelled", "{error}\n{log}");
+    assert!(
+        error.message().contains("stopped while its commit waited"),
+        "{error}"
+    );
+    let runs = store.recent_runs("okta", 1).await.unwrap();
+    assert_eq!(
+        runs[0].kind,
+        Some(sluice::model::FailureKind::Cancelled),
+        "{runs:?}"
+    );
+    let stored = store.load("okta").await.unwrap();
+    assert_eq!(stored.checkpoint.seq, 0, "nothing committed");
+    assert!(
+        stored.intent.is_some(),
+        "the intent is kept for the next run"
+    );
+    sim.shutdown().await;
+}

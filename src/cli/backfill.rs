@@ -44,6 +44,10 @@ pub struct BackfillArgs {
     /// the newest copy of each event id.
     #[arg(long)]
     redeliver: bool,
+    /// How a failed backfill maps to an exit code: `simple` (1) or `by-kind` (see
+    /// `sluice run --help`).
+    #[arg(long, value_enum, default_value = "simple")]
+    exit_codes: super::exit::ExitCodes,
 }
 
 /// Why a backfill was not recorded.
@@ -121,7 +125,7 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     if let Some(shown) = shown {
         shown.finish().await;
     }
-    let code = exit_code(std::slice::from_ref(&report));
+    let code = exit_code(std::slice::from_ref(&report), args.exit_codes);
     if code == super::EXIT_MORE_PENDING {
         crate::errln!(
             "backfill windows remain: run `sluice backfill` again with the same range, or let `sluice run`/`sluice serve` finish them (exit code {code})"

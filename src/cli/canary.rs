@@ -1,10 +1,12 @@
-//! `sluice canary check`: whether any source has gone silent past its `max_silence`, as an
-//! exit code for cron and monitors.
+//! `sluice canary check`: whether any source has gone silent past its `max_silence`, or
+//! missed its active canary (the event its canary request causes was not delivered in time,
+//! or the request fails), as an exit code for cron and monitors.
 
 use chrono::Utc;
 
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK, EXIT_SOURCE_FAILED};
 use crate::model::schedule::Schedule;
+use crate::runtime::canary::judge;
 use crate::runtime::silence::silence;
 
 /// Arguments of `sluice canary`.
@@ -17,7 +19,8 @@ pub struct CanaryArgs {
 #[derive(Debug, clap::Subcommand)]
 enum CanaryCommand {
     /// Exit 1 when a source's newest delivered event is older than its `max_silence` allows
-    /// (plus its settle delay and one scheduled interval); 0 when none is.
+    /// (plus its settle delay and one scheduled interval), or its active canary is overdue or
+    /// failing; 0 when none is.
     Check {
         #[command(flatten)]
         config: ConfigArg,
@@ -77,9 +80,38 @@ pub async fn canary(args: CanaryArgs) -> u8 {
         }
         rows.push(serde_json::json!({
             "source": source.name,
+            "check": "silence",
             "state": state,
             "reason": reason,
             "newest_event": high_water,
+        }));
+    }
+    for source in &config.sources {
+        let Some(canary) = &source.canary else {
+            continue;
+        };
+        let state = statuses
+            .iter()
+            .find(|s| s.source == source.name)
+            .map(|s| s.checkpoint.canary.clone())
+            .unwrap_or_default();
+        let judged = judge(canary, &state, now);
+        silent |= judged.is_bad();
+        if !json {
+            crate::outln!(
+                "source {}: canary {}: {}",
+                source.name,
+                judged.state(),
+                judged.reason()
+            );
+        }
+        rows.push(serde_json::json!({
+            "source": source.name,
+            "check": "canary",
+            "state": judged.state(),
+            "reason": judged.reason(),
+            "triggered": state.triggered,
+            "seen": state.seen,
         }));
     }
     if json {
@@ -88,7 +120,7 @@ pub async fn canary(args: CanaryArgs) -> u8 {
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else if rows.is_empty() {
-        crate::outln!("no source sets max_silence; nothing to check");
+        crate::outln!("no source sets max_silence or a canary; nothing to check");
     }
     if silent {
         EXIT_SOURCE_FAILED

@@ -1,5 +1,5 @@
-//! `sluice lake`: helpers for what reads the lake, and `sluice lake verify`, which checks it
-//! against its manifest ledger.
+//! `sluice lake`: helpers for what reads the lake; `sluice lake verify`, which checks it
+//! against its manifest ledger; `retain`, which deletes what is past its retention.
 
 use super::{ConfigArg, EXIT_CONFIG, EXIT_OK};
 use crate::config::{Config, LakeConfig, SinkConfig};
@@ -23,6 +23,12 @@ enum LakeCommand {
     /// counted per class with the first problems located by object and line; exits 1 on any
     /// invalid event.
     Validate(super::lake_validate::ValidateArgs),
+    /// List the partitions older than each source's `retain`; with --apply, delete them
+    /// (each deletion recorded in the manifest ledger, objects under Object Lock skipped).
+    Retain(super::lake_retain::RetainArgs),
+    /// Re-deliver a source's lake events of a time range to a SIEM sink (HEC,
+    /// Elasticsearch, HTTP), with a checkpoint of its own; resumable.
+    Replay(super::lake_replay::ReplayArgs),
 }
 
 /// Arguments of `sluice lake ddl`.
@@ -53,6 +59,8 @@ pub async fn lake(args: LakeArgs) -> u8 {
         LakeCommand::Ddl(args) => print_ddl(&args),
         LakeCommand::Verify(args) => super::lake_verify::verify(args).await,
         LakeCommand::Validate(args) => super::lake_validate::validate(args).await,
+        LakeCommand::Retain(args) => super::lake_retain::retain(args).await,
+        LakeCommand::Replay(args) => super::lake_replay::replay(args).await,
     }
 }
 

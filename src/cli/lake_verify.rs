@@ -32,6 +32,11 @@ pub struct VerifyArgs {
     /// Print the reports as JSON (one array) instead of lines.
     #[arg(long)]
     json: bool,
+    /// The Ed25519 public key to check ledger record signatures with: a file holding it
+    /// (PEM or base64), or the base64 itself (default: the lake's `ledger.public_key`, or
+    /// the public half of its `ledger.signing_key`).
+    #[arg(long)]
+    public_key: Option<String>,
 }
 
 /// Runs `sluice lake verify`: exit 0 when every lake checked is intact, 1 on any finding.
@@ -63,10 +68,18 @@ pub async fn verify(args: VerifyArgs) -> u8 {
                 return EXIT_SOURCE_FAILED;
             }
         };
+        let public_key = match public_key(&args, lake) {
+            Ok(key) => key,
+            Err(message) => {
+                crate::errln!("error: {message}");
+                return EXIT_CONFIG;
+            }
+        };
         let scope = VerifyScope {
             from: args.from,
             to: args.to,
             heads,
+            public_key,
         };
         match verify::verify(lake, &source, &scope).await {
             Ok(report) => reports.push(report),
@@ -88,6 +101,30 @@ pub async fn verify(args: VerifyArgs) -> u8 {
         EXIT_SOURCE_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// The key signatures are checked with: `--public-key`, else the lake's configured one.
+fn public_key(
+    args: &VerifyArgs,
+    lake: &LakeConfig,
+) -> Result<Option<ed25519_dalek::VerifyingKey>, String> {
+    use crate::sink::lake::signing;
+    match &args.public_key {
+        Some(given) => {
+            let path = std::path::Path::new(given);
+            let text = if path.is_file() {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--public-key {given}: cannot read it: {e}"))?
+            } else {
+                given.clone()
+            };
+            signing::verifying_key(&text)
+                .map(Some)
+                .map_err(|e| format!("--public-key: {e}"))
+        }
+        None => signing::configured_public_key(lake)
+            .map_err(|e| format!("sink `{}`: ledger: {e}", lake.name)),
     }
 }
 
@@ -183,8 +220,13 @@ fn show(report: &VerifyReport) {
     } else {
         format!("{} findings", report.findings.len())
     };
+    let deleted = if report.deleted > 0 {
+        format!(", {} deleted by retention as recorded", report.deleted)
+    } else {
+        String::new()
+    };
     crate::outln!(
-        "source `{}`, lake `{}`: {} ledger records, {} objects ({} bytes) re-read: {verdict}",
+        "source `{}`, lake `{}`: {} ledger records, {} objects ({} bytes) re-read{deleted}: {verdict}",
         report.source,
         report.sink,
         report.records,

@@ -1,9 +1,6 @@
 //! `sluice run --once`.
 
-use super::{
-    load_config, shutdown_token, ConfigArg, EXIT_CONFIG, EXIT_MORE_PENDING, EXIT_OK,
-    EXIT_SOURCE_FAILED,
-};
+use super::{load_config, shutdown_token, ConfigArg, EXIT_CONFIG, EXIT_MORE_PENDING, EXIT_OK};
 use crate::runtime::{self, RunReport};
 
 /// How long `run --once` waits at the end for its alerts to go out.
@@ -24,6 +21,10 @@ pub struct RunArgs {
     deadline: Option<std::time::Duration>,
     #[command(flatten)]
     progress: super::progress::ProgressArgs,
+    /// How failures map to exit codes: `simple` (1 for any failed source) or `by-kind`
+    /// (77 credential, 78 config, 75 temporary, 73 sink refused, ...; docs/configuration.md).
+    #[arg(long, value_enum, default_value = "simple")]
+    exit_codes: super::exit::ExitCodes,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -73,7 +74,7 @@ pub async fn run(args: RunArgs) -> u8 {
         drop(alerts);
         sending.finish(ALERTS_AT_EXIT).await;
     }
-    let code = exit_code(&reports);
+    let code = exit_code(&reports, args.exit_codes);
     if code == EXIT_MORE_PENDING {
         crate::errln!(
             "more work is pending: run again to continue (exit code {EXIT_MORE_PENDING})"
@@ -111,8 +112,9 @@ fn check_deadline(
     Ok(())
 }
 
-/// Failure wins over pending work, which wins over success.
-pub fn exit_code(reports: &[RunReport]) -> u8 {
+/// Failure wins over pending work, which wins over success; `codes` says which code a failure
+/// gets.
+pub fn exit_code(reports: &[RunReport], codes: super::exit::ExitCodes) -> u8 {
     let failed: Vec<_> = reports.iter().filter(|r| r.error.is_some()).collect();
     for report in &failed {
         crate::errln!(
@@ -121,8 +123,8 @@ pub fn exit_code(reports: &[RunReport]) -> u8 {
             report.error.as_deref().unwrap_or_default()
         );
     }
-    if !failed.is_empty() {
-        EXIT_SOURCE_FAILED
+    if let Some(code) = super::exit::failure_code(reports, codes) {
+        code
     } else if reports.iter().any(|r| r.more_pending) {
         EXIT_MORE_PENDING
     } else {

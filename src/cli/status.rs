@@ -121,11 +121,16 @@ fn print_table(sources: &[SourceOverview], now: chrono::DateTime<Utc>) {
             None => crate::outln!("  last run     never"),
         }
         if let Some(run) = &s.last_error {
+            // Runs recorded before kinds were stored have none.
+            let kind = run.kind.map(|k| format!(" ({k})")).unwrap_or_default();
             crate::outln!(
-                "  last error   {}: {}",
+                "  last error   {}{kind}: {}",
                 rfc3339_millis(run.finished_at),
                 run.error.as_deref().unwrap_or_default()
             );
+        }
+        if let Some(canary) = &source.canary {
+            crate::outln!("  canary       {}: {}", canary.state(), canary.reason());
         }
         for incident in &source.incidents {
             crate::outln!(

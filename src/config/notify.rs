@@ -180,6 +180,9 @@ pub enum AlertRule {
     SinkRefusing,
     /// The source is silent past its `max_silence`.
     Silence,
+    /// The source's active canary request caused no delivered event within its deadline,
+    /// or the request failed.
+    Canary,
     /// A run delivered events later than `window.settle_delay` (caught by the overlap).
     LateEvents,
     /// After a run, the newest delivered event is older than `sla`.
@@ -199,6 +202,7 @@ impl AlertRule {
             AlertRule::BreakerOpen => "breaker_open",
             AlertRule::SinkRefusing => "sink_refusing",
             AlertRule::Silence => "silence",
+            AlertRule::Canary => "canary",
             AlertRule::LateEvents => "late_events",
             AlertRule::Lag => "lag",
             AlertRule::DlqGrowing => "dlq_growing",

@@ -38,6 +38,11 @@ pub struct ServeConfig {
     /// that a daemon reachable from other hosts never shows its sources to anyone who asks.
     #[serde(default)]
     pub token: Option<Secret>,
+    /// How often the daemon applies every source's `retain` to its lake sinks (as `sluice
+    /// lake retain --apply` does), e.g. `"24h"`; the first time one interval after start.
+    /// Unset: retention runs only when asked.
+    #[serde(default, with = "humantime_serde::option")]
+    pub retain_every: Option<Duration>,
 }
 
 impl Default for ServeConfig {
@@ -49,6 +54,7 @@ impl Default for ServeConfig {
             idle_timeout: default_idle_timeout(),
             shutdown_timeout: default_shutdown_timeout(),
             token: None,
+            retain_every: None,
         }
     }
 }

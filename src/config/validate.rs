@@ -65,8 +65,20 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
                 "give the longest time the API may go without an event, e.g. max_silence = \"6h\"; leave it out to watch no silence",
             ));
         }
+        if source.retain.is_some_and(|retain| retain.is_zero()) {
+            return Err(invalid(
+                format!("sources[{i}].retain"),
+                "retain = \"0s\" would make every lake object expired at once",
+                "give how long objects are kept, e.g. retain = \"400d\"; leave it out to keep them forever",
+            ));
+        }
         if let Some(schedule) = &source.schedule {
             validate_schedule(&format!("sources[{i}].schedule"), schedule)?;
+        }
+        if let Some(canary) = &source.canary {
+            if let Some((key, message, hint)) = crate::source::canary::problem(canary) {
+                return Err(invalid(format!("sources[{i}].canary.{key}"), message, hint));
+            }
         }
     }
     validate_serve(&config.serve)?;
@@ -81,6 +93,13 @@ fn validate_serve(serve: &super::ServeConfig) -> Result<(), Invalid> {
             "serve.listen".into(),
             format!("`{}` is not an address to listen on: {err}", serve.listen),
             "write IP:PORT, e.g. \"127.0.0.1:9464\", or \"0.0.0.0:9464\" to be reachable from other hosts (Kubernetes probes, Prometheus)",
+        ));
+    }
+    if serve.retain_every.is_some_and(|every| every.is_zero()) {
+        return Err(invalid(
+            "serve.retain_every".into(),
+            "must be longer than zero",
+            "write how often the daemon applies each source's `retain`, e.g. retain_every = \"24h\"; leave it out to apply it only with `sluice lake retain --apply`",
         ));
     }
     if serve.max_connections == 0 {

@@ -2,8 +2,9 @@
 //! `status` and logs share. The source classifies its own errors into it
 //! (`SourceError::failure_kind`); the runtime carries it in its `RunError`.
 
-/// What kind of failure stopped a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of failure stopped a run. Stored with each run record (as its `as_str` name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The API refused the credential (401), here or at its token endpoint.
     Auth,
@@ -33,6 +34,9 @@ pub enum FailureKind {
     Internal,
     /// The circuit breaker parks the source after failed runs in a row; the run was skipped.
     CircuitOpen,
+    /// A stop request (SIGTERM, Ctrl-C, `--deadline`) cut the run short before it could
+    /// finish what it had started; it carries on from its last commit next time.
+    Cancelled,
 }
 
 impl FailureKind {
@@ -52,6 +56,7 @@ impl FailureKind {
             FailureKind::HandedOver => "handed_over",
             FailureKind::Internal => "internal",
             FailureKind::CircuitOpen => "circuit_open",
+            FailureKind::Cancelled => "cancelled",
         }
     }
 }

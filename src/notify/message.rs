@@ -70,6 +70,7 @@ impl Message {
             AlertRule::BreakerOpen => "has its circuit breaker open",
             AlertRule::SinkRefusing => "has a sink refusing its events",
             AlertRule::Silence => "is silent",
+            AlertRule::Canary => "missed its canary",
             AlertRule::LateEvents => "sees late events",
             AlertRule::Lag => "lags behind its SLA",
             AlertRule::DlqGrowing => "is filling the dead-letter queue",

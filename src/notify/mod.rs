@@ -77,12 +77,18 @@ pub async fn after_run(
         crate::runtime::silence::silence(source, period, report.high_water, now)
             .map(|s| s.reason(now))
     });
+    let canary = source
+        .canary
+        .as_ref()
+        .zip(report.canary.as_ref())
+        .map(|(config, state)| crate::runtime::canary::judge(config, state, now));
     let seen = Observation {
         source: name,
         report: Some(report),
         runs: &runs,
         parked: parked.as_ref(),
         silence: silence.as_ref().map(|s| s.as_deref()),
+        canary: canary.as_ref(),
         volume,
         now,
     };

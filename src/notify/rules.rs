@@ -40,6 +40,8 @@ pub struct Observation<'a> {
     pub parked: Option<&'a Parked>,
     /// Its silence: `Some(Some(reason))` silent, `Some(None)` not, `None` not checked.
     pub silence: Option<Option<&'a str>>,
+    /// Its active canary, when it has one and the run read it.
+    pub canary: Option<&'a crate::runtime::canary::Canary>,
     /// The last complete hour's volume and what is usual for it, if learnt.
     pub volume: Option<HourVolume>,
     /// Now.
@@ -80,6 +82,16 @@ pub fn condition(alert: &AlertConfig, seen: &Observation<'_>) -> Condition {
             },
             Some(None) => Condition::Clear,
             None => Condition::Unknown,
+        },
+        AlertRule::Canary => match seen.canary {
+            Some(canary) if canary.is_bad() => Condition::Firing {
+                detail: canary.reason(),
+                since: seen.now,
+            },
+            Some(crate::runtime::canary::Canary::Seen { .. }) => Condition::Clear,
+            // Not sent yet, or waiting for the deadline: an open incident stays open until
+            // an event is seen again.
+            _ => Condition::Unknown,
         },
         AlertRule::LateEvents => match report {
             Some(report) if report.late_events > 0 => Condition::Firing {
@@ -263,6 +275,7 @@ mod tests {
     fn run(minute: i64, error: Option<&str>) -> RunRecord {
         let at = t0() + TimeDelta::minutes(minute);
         RunRecord {
+            kind: None,
             source: "okta".into(),
             started_at: at,
             finished_at: at,
@@ -285,6 +298,7 @@ mod tests {
             runs,
             parked: None,
             silence: None,
+            canary: None,
             volume: None,
             now,
         }
@@ -480,6 +494,52 @@ mod tests {
             ..seen(&[], now)
         };
         assert_eq!(condition(&silence, &heard), Condition::Clear);
+    }
+
+    #[test]
+    fn canary_fires_when_overdue_or_failing_and_clears_only_when_seen() {
+        use crate::runtime::canary::Canary;
+        let now = t0();
+        let rule = alert("rule = \"canary\"");
+        let judged = |canary: &Canary| {
+            condition(
+                &rule,
+                &Observation {
+                    canary: Some(canary),
+                    ..seen(&[], now)
+                },
+            )
+        };
+        let overdue = Canary::Overdue {
+            triggered: now - TimeDelta::minutes(20),
+            deadline: now - TimeDelta::minutes(5),
+            last_seen: None,
+        };
+        assert!(
+            matches!(judged(&overdue), Condition::Firing { detail, .. } if detail.contains("caused no delivered event"))
+        );
+        let failed = Canary::Failed(crate::state::canary::CanaryFailure {
+            at: now,
+            error: "POST https://acme.example.com/x: answered HTTP 500".into(),
+        });
+        assert!(
+            matches!(judged(&failed), Condition::Firing { detail, .. } if detail.contains("HTTP 500"))
+        );
+        let waiting = Canary::Waiting {
+            triggered: now,
+            deadline: now + TimeDelta::minutes(15),
+        };
+        assert_eq!(
+            judged(&waiting),
+            Condition::Unknown,
+            "an open incident stays open"
+        );
+        let seen_again = Canary::Seen {
+            triggered: now,
+            seen: now,
+        };
+        assert_eq!(judged(&seen_again), Condition::Clear);
+        assert_eq!(condition(&rule, &seen(&[], now)), Condition::Unknown);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const SOURCE_KEYS: &[&str] = &[
     "sinks",
     "schedule",
     "max_silence",
+    "canary",
+    "retain",
     "transforms",
 ];
 

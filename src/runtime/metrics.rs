@@ -37,6 +37,14 @@ pub const LAG: &str = "sluice_lag_seconds";
 pub const CIRCUIT_OPEN: &str = "sluice_circuit_open";
 /// 1 while the source is silent past its `max_silence`, else 0.
 pub const SILENT: &str = "sluice_silent";
+/// Active canary requests sent, by `outcome` (`ok` or `failed`).
+pub const CANARY_REQUESTS: &str = "sluice_canary_requests_total";
+/// Active canary requests whose event was not delivered by their deadline.
+pub const CANARY_MISSED: &str = "sluice_canary_missed_total";
+/// Unix time of the newest delivered canary event (its event time).
+pub const CANARY_LAST_SEEN: &str = "sluice_canary_last_seen_timestamp_seconds";
+/// 1 while the active canary is overdue or its request fails, else 0.
+pub const CANARY_FAILING: &str = "sluice_canary_failing";
 /// How long runs take.
 pub const RUN_DURATION: &str = "sluice_run_duration_seconds";
 
@@ -160,6 +168,23 @@ pub fn describe() {
         SILENT,
         "1 while the source's newest delivered event is older than its max_silence allows, else 0 (as of its last run)."
     );
+    describe_counter!(
+        CANARY_REQUESTS,
+        "Active canary requests sent, by outcome (ok, failed)."
+    );
+    describe_counter!(
+        CANARY_MISSED,
+        "Active canary requests whose event was not delivered within the canary's `within`."
+    );
+    describe_gauge!(
+        CANARY_LAST_SEEN,
+        Unit::Seconds,
+        "Event time of the newest delivered canary event, as Unix time."
+    );
+    describe_gauge!(
+        CANARY_FAILING,
+        "1 while the active canary is overdue or its request fails, else 0 (as of the source's last run)."
+    );
     describe_gauge!(
         CIRCUIT_OPEN,
         "1 while the source's circuit breaker is open and its runs are skipped, else 0 (as of its last scheduled run)."
@@ -198,6 +223,38 @@ pub fn record_circuit_skip(source: &str) {
 /// Records whether `source` is silent past its `max_silence`.
 pub fn record_silence(source: &str, silent: bool) {
     metrics::gauge!(SILENT, "source" => source.to_string()).set(if silent { 1.0 } else { 0.0 });
+}
+
+/// Records an active canary request of `source` and whether it succeeded.
+pub fn record_canary_request(source: &str, ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    metrics::counter!(CANARY_REQUESTS, "source" => source.to_string(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Records a canary request of `source` whose event missed its deadline.
+pub fn record_canary_missed(source: &str) {
+    metrics::counter!(CANARY_MISSED, "source" => source.to_string()).increment(1);
+}
+
+/// Records where `source`'s active canary stands after a run (`state` as committed).
+pub fn record_canary(
+    source: &str,
+    canary: &super::canary::Canary,
+    state: &crate::state::canary::CanaryState,
+) {
+    let source = source.to_string();
+    // Registered at zero, so a rate alert on a miss works before the first one.
+    metrics::counter!(CANARY_MISSED, "source" => source.clone()).increment(0);
+    if let Some(seen) = state.seen {
+        metrics::gauge!(CANARY_LAST_SEEN, "source" => source.clone())
+            .set(seen.timestamp_millis() as f64 / 1000.0);
+    }
+    metrics::gauge!(CANARY_FAILING, "source" => source).set(if canary.is_bad() {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Records whether `source`'s circuit breaker is open, as found at its scheduled run.

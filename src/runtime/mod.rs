@@ -4,6 +4,7 @@
 //! Within a source, its live tail and its backfill windows are worked by up to `workers`
 //! pipelines at once (see `workers.rs`).
 
+pub mod canary;
 pub mod error;
 mod listing_guard;
 pub mod metrics;
@@ -11,6 +12,9 @@ mod out_of_range;
 mod pipeline;
 pub mod progress;
 mod refusals;
+pub mod replay;
+pub mod retention;
+mod side_lease;
 pub mod silence;
 mod split;
 pub mod status;
@@ -77,6 +81,7 @@ pub async fn run_source(
             .error
             .as_deref()
             .map(|e| crate::redact::scrub(e).into_owned()),
+        kind: report.error.as_ref().map(RunError::kind),
         events: report.events,
         pages: report.pages,
     };
@@ -85,6 +90,13 @@ pub async fn run_source(
     }
     log_summary(&report);
     metrics::record_run(&report);
+    if let (Some(canary), Some(state)) = (&source.canary, &report.canary) {
+        metrics::record_canary(
+            &source.name,
+            &canary::judge(canary, state, chrono::Utc::now()),
+            state,
+        );
+    }
     // This run may have been the one that opened the circuit (an unreadable history leaves
     // the gauge as it was).
     if let Ok(open) = parked(source, store.as_ref()).await {

@@ -97,9 +97,16 @@ pub async fn work_source(
                     workers: plan.workers,
                     step,
                 };
+                let canary = shared.source.canary.clone().map(Arc::new);
                 reports.push(
                     shared
-                        .run(None, |p| p.with_backfill_planning(policy, planned_tx))
+                        .run(None, |p| {
+                            let p = p.with_backfill_planning(policy, planned_tx);
+                            match canary {
+                                Some(canary) => p.with_canary(canary),
+                                None => p,
+                            }
+                        })
                         .await,
                 );
             }
@@ -361,6 +368,7 @@ fn merge(source: &str, reports: Vec<RunReport>, tail: bool) -> RunReport {
         }
         if is_tail {
             total.high_water = report.high_water;
+            total.canary = report.canary;
             if !worked_windows {
                 total.skipped = report.skipped;
             }

@@ -20,6 +20,7 @@ mod http;
 mod listener;
 mod metrics;
 mod page;
+mod retention;
 mod signals;
 mod supervisor;
 
@@ -155,6 +156,8 @@ pub async fn serve(options: Options) -> Outcome {
     let (alerts, sending) = crate::notify::Dispatcher::start();
     let mut supervisor = supervisor::Supervisor::new(stop.clone(), alerts);
     supervisor.apply(&generation);
+    let (retention_generation, watched) = tokio::sync::watch::channel(Arc::clone(&generation));
+    let retention = tokio::spawn(retention::retention_loop(watched, stop.clone()));
     tracing::info!(
         config = %options.config.display(),
         sources = generation.config.sources.len(),
@@ -168,6 +171,8 @@ pub async fn serve(options: Options) -> Outcome {
             register_series(&next).await;
             health.set_generation(Arc::clone(&next));
             supervisor.apply(&next);
+            // Fails only if the retention task has ended, which it does only on stop.
+            let _ = retention_generation.send(Arc::clone(&next));
             generation = next;
         }
     }
@@ -175,7 +180,12 @@ pub async fn serve(options: Options) -> Outcome {
     health.set_stopping();
     stop.cancel();
     tracing::warn!("stop requested: no new runs; runs in flight commit what they fetched and return (a second signal exits at once)");
-    let drained = supervisor.join();
+    let drained = async {
+        supervisor.join().await;
+        if let Err(err) = retention.await {
+            tracing::error!(error = %err, "the retention task ended abnormally");
+        }
+    };
     tokio::pin!(drained);
     loop {
         tokio::select! {

@@ -104,6 +104,15 @@ pub struct SourceConfig {
     /// scheduled interval. Unset: never judged silent.
     #[serde(default, with = "humantime_serde::option")]
     pub max_silence: Option<std::time::Duration>,
+    /// An active canary: a request that makes the vendor log a known event, and the
+    /// deadline for that event to be delivered (see [`super::canary`]).
+    #[serde(default)]
+    pub canary: Option<super::canary::CanaryConfig>,
+    /// How long the source's lake objects are kept, e.g. `"400d"`: `sluice lake retain`
+    /// (and the daemon, with `[serve] retain_every`) deletes the objects whose newest event
+    /// is older, recording each deletion in the manifest ledger. Unset: kept forever.
+    #[serde(default, with = "humantime_serde::option")]
+    pub retain: Option<std::time::Duration>,
     /// `[[sources.transforms]]`: the source's transform chain. Its steps are settings of the
     /// transform stage, a layer above this one, so the loader reads them in a pass of their
     /// own into `Config::transforms` (see [`crate::model::deferred`]).

@@ -5,6 +5,7 @@
 //! position of its own; the runtime owns the checkpoint.
 
 pub mod auth;
+pub mod canary;
 mod compact;
 pub mod config;
 mod cursor;

@@ -73,6 +73,10 @@ pub struct Checkpoint {
         skip_serializing_if = "super::volume::VolumeProfile::is_empty"
     )]
     pub volume: super::volume::VolumeProfile,
+    /// The source's active canary, if it has one: its last request, the newest matching
+    /// event delivered, a failed request. Only the source's own key keeps it.
+    #[serde(default, skip_serializing_if = "super::canary::CanaryState::is_empty")]
+    pub canary: super::canary::CanaryState,
 }
 
 /// A backlog `[from, to)` split into windows of `step` that workers take in parallel. Window

@@ -6,6 +6,7 @@
 //! overwrite each other.
 
 mod boxed;
+pub mod canary;
 mod checkpoint;
 pub mod config;
 mod object;
@@ -53,6 +54,9 @@ pub struct RunRecord {
     pub finished_at: DateTime<Utc>,
     /// The error that stopped it, if any.
     pub error: Option<String>,
+    /// The kind of that error (runs recorded before kinds were stored have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::model::FailureKind>,
     /// Events delivered.
     pub events: u64,
     /// Pages fetched.

@@ -733,6 +733,7 @@ mod tests {
         let (_dir, store) = store().await;
         store.commit("okta", &next(1), 0).await.unwrap();
         let run = |error: Option<&str>| RunRecord {
+            kind: None,
             source: "okta".into(),
             started_at: Utc::now(),
             finished_at: Utc::now(),

@@ -136,6 +136,10 @@ impl<'a> Pipeline<'a> {
     pub(super) async fn commit_checkpoint(&mut self, next: &Checkpoint) -> Result<(), RunError> {
         let mut delays = crate::state::retry::backoff();
         let mut unsure = false;
+        // A commit that starts after the stop request (the run's final commit, in the time a
+        // deadline keeps for it) waits the store out; one that a stop request interrupts
+        // does not.
+        let stoppable = !self.stop.is_cancelled();
         loop {
             match self.store.commit(&self.key, next, self.fence()).await {
                 Ok(()) => return Ok(()),
@@ -151,7 +155,7 @@ impl<'a> Pipeline<'a> {
                     )));
                 }
                 Err(err @ StateError::Backend { .. }) => {
-                    self.store_pause(err, &mut delays).await?;
+                    self.store_pause(err, &mut delays, stoppable).await?;
                     unsure = true;
                 }
                 Err(err) => return Err(err.into()),
@@ -160,11 +164,12 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Waits before retrying a state write that failed because the store is unreachable; an
-    /// error once the retries are used up.
+    /// error once the retries are used up, or when `stoppable` and a stop request arrives.
     pub(super) async fn store_pause(
         &mut self,
         err: StateError,
         delays: &mut impl Iterator<Item = Duration>,
+        stoppable: bool,
     ) -> Result<(), RunError> {
         let Some(delay) = delays.next() else {
             return Err(RunError::new(FailureKind::State, format!(
@@ -173,8 +178,18 @@ impl<'a> Pipeline<'a> {
             )));
         };
         tracing::warn!(source = %self.name, error = %err, retry_in_ms = delay.as_millis() as u64, "state store unreachable; commits wait for it");
-        tokio::time::sleep(delay).await;
-        Ok(())
+        if !stoppable {
+            tokio::time::sleep(delay).await;
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => Ok(()),
+            // A stop request must not wait out the store's outage (minutes): stopping here is
+            // as safe as a crash, and the next run finishes or repeats this commit.
+            () = self.stop.cancelled() => Err(RunError::new(FailureKind::Cancelled, format!(
+                "{err} (the run was stopped while its commit waited for the state store; nothing past the last commit was recorded, the next run resumes there)"
+            ))),
+        }
     }
 
     /// Stages refused events in the dead-letter queue and prepares the queue's batch (with

@@ -116,7 +116,7 @@ pub(super) fn host_name() -> String {
 
 /// Whether a lease holder is a process on this host that has exited. Holders on other hosts,
 /// or whose process may still run, are assumed alive: only their lease's expiry frees them.
-pub(super) fn holder_is_dead(holder: &str) -> bool {
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
     let mut parts = holder.split('/');
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return false;

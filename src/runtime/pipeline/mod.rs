@@ -26,11 +26,13 @@ use super::split;
 use super::transforms::{Stage, StepTally};
 
 mod backfill;
+mod canary;
 mod commit;
 mod lease;
 
 pub use backfill::{backfill_step, split_backlog, SplitPolicy};
 pub use commit::batch_name;
+pub(crate) use lease::holder_is_dead;
 pub use lease::worker_identity;
 
 /// What a source run did.
@@ -84,6 +86,9 @@ pub struct RunReport {
     pub more_pending: bool,
     /// The error that stopped the run, if any.
     pub error: Option<RunError>,
+    /// The active canary's record as committed at the end, for a run of a source's own key
+    /// with a canary.
+    pub canary: Option<crate::state::canary::CanaryState>,
 }
 
 /// Everything a source run needs.
@@ -131,6 +136,11 @@ pub struct Pipeline<'a> {
     report: RunReport,
     /// The delivery-time breakdown's recorders.
     timings: super::metrics::Timings,
+    /// The source's active canary, when this run sends it and watches for its event.
+    canary: Option<Arc<crate::source::canary::CanaryConfig>>,
+    /// The run's stop request (a signal or `--deadline`), for the waits outside the page
+    /// loop.
+    stop: CancellationToken,
 }
 
 /// Why the page loop stopped.
@@ -176,6 +186,8 @@ impl<'a> Pipeline<'a> {
             name,
             committed: Checkpoint::default(),
             pending: Checkpoint::default(),
+            canary: None,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -216,6 +228,13 @@ impl<'a> Pipeline<'a> {
         self
     }
 
+    /// Sends the source's active canary request when it is due, and watches for its event
+    /// (scheduled runs of the source's own key).
+    pub fn with_canary(mut self, canary: Arc<crate::source::canary::CanaryConfig>) -> Self {
+        self.canary = Some(canary);
+        self
+    }
+
     /// The state key this pipeline works.
     pub fn key(&self) -> &str {
         &self.key
@@ -239,6 +258,7 @@ impl<'a> Pipeline<'a> {
     /// report, and whatever was fully processed before a source failure is committed.
     pub async fn run(mut self, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
+        self.stop = cancel.clone();
         let result = self.run_inner(&cancel).await;
         match result {
             Err(error) if error.kind() == FailureKind::HandedOver => {
@@ -277,6 +297,9 @@ impl<'a> Pipeline<'a> {
         }
         self.report.seconds = started.elapsed().as_secs_f64();
         self.report.high_water = self.committed.high_water;
+        if self.canary.is_some() && self.backfill_window.is_none() {
+            self.report.canary = Some(self.committed.canary.clone());
+        }
         self.report
     }
 
@@ -298,7 +321,12 @@ impl<'a> Pipeline<'a> {
         if let Some((window, _)) = &self.backfill_window {
             horizon = horizon.min(window.range.end);
         }
-        let stop = match self.pull(horizon, cancel).await {
+        // After the horizon is fixed, so the event it causes is listed by a later run rather
+        // than appearing behind this run's listing.
+        self.canary_request().await;
+        let pulled = self.pull(horizon, cancel).await;
+        self.canary_check();
+        let stop = match pulled {
             Ok(stop) => stop,
             Err(PageError::Source(error)) => {
                 // Pages before the failing one were fully processed: keep them.
@@ -607,6 +635,7 @@ impl<'a> Pipeline<'a> {
                 self.report.late_events += 1;
             }
             self.pending.observe(record.time, &record.id, order);
+            self.canary_observe(&record);
             events.push(Envelope::wrap(record, &self.name, parse_time));
         }
         let queue = self.dead_letter.is_some();

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
 use crate::model::schedule::Schedule;
+use crate::runtime::canary::{judge as judge_canary, Canary};
 use crate::runtime::silence::{silence, Silence};
 use crate::runtime::Parked;
 use crate::state::{SourceStatus, StateStore};
@@ -29,6 +30,8 @@ pub enum Health {
     Parked(Parked),
     /// Its newest delivered event is older than its `max_silence` allows.
     Silent(Silence),
+    /// Its active canary's event is overdue, or the canary request fails.
+    CanaryMissed(Canary),
     /// It has not run for [`MISSED_RUNS`] of its scheduled runs.
     Stale {
         /// When it last ran.
@@ -47,6 +50,7 @@ impl Health {
             Health::Failing { .. } => "failing",
             Health::Parked(_) => "parked",
             Health::Silent(_) => "silent",
+            Health::CanaryMissed(_) => "canary_missed",
             Health::Stale { .. } => "stale",
         }
     }
@@ -55,7 +59,11 @@ impl Health {
     pub fn is_bad(&self) -> bool {
         matches!(
             self,
-            Health::Failing { .. } | Health::Parked(_) | Health::Silent(_) | Health::Stale { .. }
+            Health::Failing { .. }
+                | Health::Parked(_)
+                | Health::Silent(_)
+                | Health::CanaryMissed(_)
+                | Health::Stale { .. }
         )
     }
 
@@ -67,6 +75,7 @@ impl Health {
             Health::Failing { error } => Some(format!("the last run failed: {error}")),
             Health::Parked(parked) => Some(parked.reason()),
             Health::Silent(silence) => Some(silence.reason(Utc::now())),
+            Health::CanaryMissed(canary) => Some(canary.reason()),
             Health::Stale { last_run, due } => Some(format!(
                 "no run since {}, though {MISSED_RUNS} scheduled runs were due by {} (hint: is `sluice serve` or the cron job running? the schedule is the source's `schedule`, else [serve] schedule)",
                 rfc3339_millis(*last_run),
@@ -110,14 +119,21 @@ pub async fn judge(
             due,
         };
     }
-    match silence(
+    if let Some(silent) = silence(
         source,
         schedule.period(now),
         status.checkpoint.high_water,
         now,
     ) {
-        Some(silent) => Health::Silent(silent),
-        None => Health::Healthy,
+        return Health::Silent(silent);
+    }
+    match source
+        .canary
+        .as_ref()
+        .map(|canary| judge_canary(canary, &status.checkpoint.canary, now))
+    {
+        Some(canary) if canary.is_bad() => Health::CanaryMissed(canary),
+        _ => Health::Healthy,
     }
 }
 

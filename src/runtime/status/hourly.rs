@@ -114,6 +114,7 @@ mod tests {
     fn run(finished: &str, events: u64, failed: bool) -> RunRecord {
         let finished_at = at(finished);
         RunRecord {
+            kind: None,
             source: "okta".into(),
             started_at: finished_at - TimeDelta::seconds(30),
             finished_at,

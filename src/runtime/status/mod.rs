@@ -29,6 +29,8 @@ pub struct SourceOverview {
     pub backfills: Vec<BackfillProgress>,
     /// Its open alert incidents.
     pub incidents: Vec<Incident>,
+    /// Its active canary, when the config gives it one.
+    pub canary: Option<crate::runtime::canary::Canary>,
 }
 
 /// How far one backfill is.
@@ -105,10 +107,14 @@ pub async fn overview(
     };
     let mut sources = Vec::with_capacity(statuses.len());
     for status in statuses {
-        let health = match config.sources.iter().find(|s| s.name == status.source) {
+        let configured = config.sources.iter().find(|s| s.name == status.source);
+        let health = match configured {
             Some(source) => Some(health::judge(config, source, &status, store, now).await),
             None => None,
         };
+        let canary = configured
+            .and_then(|source| source.canary.as_ref())
+            .map(|canary| crate::runtime::canary::judge(canary, &status.checkpoint.canary, now));
         let backfills = status
             .checkpoint
             .backfills
@@ -125,6 +131,7 @@ pub async fn overview(
             health,
             backfills,
             incidents,
+            canary,
         });
     }
     Ok(Overview {
@@ -195,6 +202,12 @@ impl SourceOverview {
             "commit_in_flight": status.commit_in_flight,
             "last_run": status.last_run,
             "last_error": status.last_error,
+            "canary": self.canary.as_ref().map(|canary| serde_json::json!({
+                "state": canary.state(),
+                "reason": canary.reason(),
+                "triggered": status.checkpoint.canary.triggered,
+                "seen": status.checkpoint.canary.seen,
+            })),
             "incidents": self.incidents.iter().map(|i| serde_json::json!({
                 "alert": i.alert,
                 "opened_at": i.opened_at,

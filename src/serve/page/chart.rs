@@ -74,6 +74,7 @@ mod tests {
 
     fn run(finished_at: DateTime<Utc>, events: u64, failed: bool) -> RunRecord {
         RunRecord {
+            kind: None,
             source: "okta".into(),
             started_at: finished_at - TimeDelta::seconds(1),
             finished_at,

@@ -29,7 +29,7 @@ header.top p { margin: 0; color: var(--muted); }
 .health-ok { border-top-color: var(--ok); } .health-ok .badge { background: var(--ok); }
 .health-failing { border-top-color: var(--bad); } .health-failing .badge { background: var(--bad); }
 .health-parked { border-top-color: var(--park); } .health-parked .badge { background: var(--park); }
-.health-stale, .health-silent { border-top-color: var(--warn); } .health-stale .badge, .health-silent .badge { background: var(--warn); }
+.health-stale, .health-silent, .health-canary_missed { border-top-color: var(--warn); } .health-stale .badge, .health-silent .badge, .health-canary_missed .badge { background: var(--warn); }
 .reason { margin: .5rem 0 0; color: var(--muted); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; margin: .6rem 0; }
 dt { color: var(--muted); } dd { margin: 0; }
@@ -161,6 +161,13 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                         _ => "closed",
                     }
                 }
+                @if let Some(canary) = &source.canary {
+                    dt { "canary" }
+                    dd {
+                        @if canary.is_bad() { span.open { (canary.state().replace('_', " ")) } } @else { (canary.state().replace('_', " ")) }
+                        ": " (shown(&canary.reason()))
+                    }
+                }
                 @if status.commit_in_flight {
                     dt { "in flight" } dd { "a commit was interrupted; the next run finishes it" }
                 }
@@ -201,7 +208,10 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                 }
             }
             @if let Some(run) = &status.last_error {
-                h3 { "last error, " (rfc3339_millis(run.finished_at)) }
+                h3 {
+                    "last error, " (rfc3339_millis(run.finished_at))
+                    @if let Some(kind) = run.kind { " (" (kind) ")" }
+                }
                 pre.error { (shown(run.error.as_deref().unwrap_or_default())) }
             }
         }
@@ -240,6 +250,7 @@ mod tests {
     fn card(name: &str, health: Health, error: Option<&str>) -> Card {
         let now = Utc::now();
         let run = RunRecord {
+            kind: None,
             source: name.into(),
             started_at: now,
             finished_at: now,
@@ -266,6 +277,7 @@ mod tests {
                     notifications: 1,
                     detail: format!("detail{HOSTILE}"),
                 }],
+                canary: None,
             },
             hourly: Ok(hourly(&[], false, now)),
             breaker_on: true,

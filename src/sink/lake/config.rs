@@ -85,6 +85,37 @@ pub struct LakeConfig {
     /// Object stores: staged objects bigger than this are uploaded in parts of this size, so
     /// memory per open object stays near one part whatever the object's size.
     pub part_size: bytesize::ByteSize,
+    /// The manifest ledger's settings: signing, and where heads are published.
+    pub ledger: LedgerSettings,
+}
+
+/// `ledger = { signing_key = "${file:ledger.pem}", public_key = "...", heads =
+/// "s3://audit/heads", heads_object_lock = { ... }, heads_every = "1h" }` on a lake sink
+/// (see `signing.rs` and `heads.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// An Ed25519 private key (PKCS#8 PEM or base64 seed) every ledger record is signed with.
+    #[serde(default)]
+    pub signing_key: Option<Secret>,
+    /// The public key `sluice lake verify` checks signatures with (PEM or base64), for hosts
+    /// that verify without holding the private key.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// A write-once location (an `s3://` bucket or prefix with Object Lock, or an absolute
+    /// local path) where each chain's head is published; see `heads.rs`.
+    #[serde(default)]
+    pub heads: Option<String>,
+    /// S3 Object Lock retention set on each published head (`s3://` heads only).
+    #[serde(default)]
+    pub heads_object_lock: Option<ObjectLock>,
+    /// How often a chain's head is published (and at the first commit of every run).
+    #[serde(default = "default_heads_every", with = "humantime_serde")]
+    pub heads_every: Duration,
+}
+
+fn default_heads_every() -> Duration {
+    Duration::from_secs(3600)
 }
 
 impl LakeConfig {
@@ -108,6 +139,10 @@ impl LakeConfig {
             roll_age: default_roll_age(),
             max_open_partitions: default_max_open_partitions(),
             part_size: default_part_size(),
+            ledger: LedgerSettings {
+                heads_every: default_heads_every(),
+                ..LedgerSettings::default()
+            },
         }
     }
 
@@ -190,6 +225,8 @@ struct RawLakeConfig {
     max_open_partitions: usize,
     #[serde(default = "default_part_size")]
     part_size: bytesize::ByteSize,
+    #[serde(default)]
+    ledger: Option<LedgerSettings>,
     /// Read by the loader's transform pass (see [`crate::model::deferred`]).
     #[serde(default, rename = "transforms")]
     _transforms: crate::model::Deferred,
@@ -268,7 +305,12 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 raw.name, raw.part_size
             ));
         }
-        Ok(LakeConfig {
+        let ledger = raw.ledger.take().unwrap_or(LedgerSettings {
+            heads_every: default_heads_every(),
+            ..LedgerSettings::default()
+        });
+        check_ledger(&raw.name, &ledger)?;
+        let config = LakeConfig {
             name: raw.name,
             path,
             url,
@@ -286,7 +328,10 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             roll_age: raw.roll_age,
             max_open_partitions: raw.max_open_partitions,
             part_size: raw.part_size,
-        })
+            ledger,
+        };
+        super::heads::heads_config(&config)?;
+        Ok(config)
     }
 }
 
@@ -300,6 +345,22 @@ impl RawLakeConfig {
             secret_access_key: self.secret_access_key.clone(),
         }
     }
+}
+
+/// Keys that do not read are refused when the config loads, not at the first commit.
+fn check_ledger(name: &str, ledger: &LedgerSettings) -> Result<(), String> {
+    if let Some(key) = &ledger.signing_key {
+        super::signing::signing_key(key.expose())
+            .map_err(|e| format!("lake `{name}`: ledger.signing_key: {e}"))?;
+    }
+    if let Some(key) = &ledger.public_key {
+        super::signing::verifying_key(key)
+            .map_err(|e| format!("lake `{name}`: ledger.public_key: {e}"))?;
+    }
+    if ledger.heads_every.is_zero() {
+        return Err(format!("lake `{name}`: ledger.heads_every must be longer than zero (hint: the default is \"1h\")"));
+    }
+    Ok(())
 }
 
 /// The lake's own store options (Object Lock), which only S3 lakes understand.

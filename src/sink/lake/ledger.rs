@@ -48,6 +48,15 @@ pub struct LedgerRecord {
     pub prev: Option<String>,
     /// The batch's objects.
     pub objects: Vec<LedgerEntry>,
+    /// Retention records only (chain `<source>@retention`, see `retention.rs`): objects
+    /// deleted on purpose, as their own records listed them. Verify counts them as deleted,
+    /// not missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<LedgerEntry>,
+    /// Ed25519 signature (base64) over the record without this field, when the lake has
+    /// `ledger.signing_key` (see `signing.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// One object of a record.
@@ -178,7 +187,11 @@ impl LakeSink {
             commit: commit_of(batch),
             prev,
             objects,
+            deleted: Vec::new(),
+            signature: None,
         };
+        let mut record = record;
+        super::signing::sign_for(&self.config, &mut record)?;
         let bytes = record.encode();
         let staged = match &self.backend {
             Backend::Local(local) => {
@@ -195,6 +208,7 @@ impl LakeSink {
             }
         };
         self.head = Some(Some(digest(&bytes)));
+        self.heads.prepared(record.commit, digest(&bytes));
         Ok(PreparedObject {
             staged,
             key: record_key(&self.scope, batch),
@@ -282,6 +296,8 @@ mod tests {
                 first_event_time: "2023-11-14T22:00:00Z".parse().ok(),
                 last_event_time: "2023-11-14T22:30:00Z".parse().ok(),
             }],
+            deleted: Vec::new(),
+            signature: None,
         }
     }
 

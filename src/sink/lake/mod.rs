@@ -32,6 +32,7 @@ pub mod config;
 pub mod ddl;
 mod ddl_ocsf;
 mod encode;
+pub mod heads;
 mod holdings;
 mod layout;
 pub mod ledger;
@@ -41,7 +42,11 @@ mod object_lock;
 pub mod ocsf_columns;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod reader;
+pub mod replay;
+pub mod retention;
 pub mod scan;
+pub mod signing;
 mod store;
 pub mod verify;
 
@@ -171,6 +176,8 @@ pub struct LakeSink {
     /// The hash of the newest record of this scope's ledger chain: `None` until read back
     /// from the lake (at the first prepare), then `Some(None)` for an empty chain.
     head: Option<Option<String>>,
+    /// When the chain's head was last published to `ledger.heads`.
+    heads: heads::HeadPublisher,
 }
 
 impl LakeSink {
@@ -231,6 +238,7 @@ impl LakeSink {
             scratch: String::new(),
             line: Vec::new(),
             head: None,
+            heads: heads::HeadPublisher::default(),
         }
     }
 
@@ -474,6 +482,9 @@ impl Sink for LakeSink {
             Backend::Store(store) => store.publish(&objects, &self.scope).await,
         };
         let mut published = result.map_err(|err| ledger::name_batch_objects(err, &objects))?;
+        self.heads
+            .after_publish(&self.config, &self.scope, &objects)
+            .await;
         // Ledger records are bookkeeping, not objects of the lake's layout.
         for record in objects.iter().filter(|o| o.ledger) {
             published.objects = published.objects.saturating_sub(1);

@@ -5,26 +5,32 @@
 //! newest record of each chain is checked against the head the state store keeps; every
 //! object a record lists (in the time range asked for) is read again as a stream, its size
 //! and SHA-256 compared; and every object under the source's prefix that no record lists is
-//! reported. Memory holds the ledger's entries (a few hundred bytes per object), never an
-//! object.
+//! reported. With a public key, each record's Ed25519 signature is checked (`signing.rs`);
+//! with `ledger.heads`, the newest head published to the write-once location must be one of
+//! its chain's records (`heads.rs`).
+//!
+//! Records and objects are read [`IN_FLIGHT`] at a time (in order for records, so the chain
+//! is checked as it streams), each object as a stream of chunks: memory holds the ledger's
+//! entries (a few hundred bytes per object) and a read buffer per read in flight, never an
+//! object, whatever the lake's size.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::ledger::{self, LedgerEntry, LedgerRecord, MANIFEST_DIR};
-use super::{sanitize, store, LakeLocation, ObjectKind, STAGING_DIR};
+use super::ledger::{self, LedgerEntry, LedgerRecord};
+use super::reader::Reader;
+use super::{sanitize, ObjectKind, STAGING_DIR};
 use crate::sink::config::LakeConfig;
 use crate::sink::SinkError;
 
 /// What is wrong, one thing at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// `modified`, `missing`, `unlisted`, `broken_chain`, `head_mismatch`, `unreadable` or
-    /// `no_ledger`.
+    /// `modified`, `missing`, `unlisted`, `broken_chain`, `head_mismatch`, `rewritten`,
+    /// `unsigned`, `bad_signature`, `unreadable` or `no_ledger`.
     pub kind: &'static str,
     /// The object or record concerned, relative to the lake root.
     pub key: String,
@@ -45,6 +51,9 @@ pub struct VerifyReport {
     pub objects: u64,
     /// Bytes re-read.
     pub bytes: u64,
+    /// Objects in the range that retention deleted, as its ledger records say (expected,
+    /// not missing).
+    pub deleted: u64,
     /// Everything that does not match; empty when the lake is intact.
     pub findings: Vec<Finding>,
 }
@@ -60,7 +69,13 @@ pub struct VerifyScope {
     /// accepts as its head: the committed one, and a commit's in flight. A chain missing here
     /// is not checked against the state store.
     pub heads: BTreeMap<String, BTreeSet<String>>,
+    /// The key record signatures are checked with; `None`: signatures are not checked.
+    pub public_key: Option<ed25519_dalek::VerifyingKey>,
 }
+
+/// Ledger records and objects read at once: enough to keep an object store's latency
+/// covered (and a local disk's queue full) while memory stays at that many read buffers.
+const IN_FLIGHT: usize = 8;
 
 /// The scope (ledger chain) of state key `key` of `source`: its staging scope.
 pub fn chain_of_key(source: &str, key: &str) -> String {
@@ -74,10 +89,7 @@ pub async fn verify(
     source: &str,
     scope: &VerifyScope,
 ) -> Result<VerifyReport, SinkError> {
-    let lake = match config.location() {
-        LakeLocation::Directory(root) => Reader::Local(root),
-        LakeLocation::Store { .. } => Reader::Store(Box::new(store::Store::build(config)?)),
-    };
+    let lake = Reader::open(config)?;
     let fail = |detail: String| SinkError {
         sink: config.name.clone(),
         detail,
@@ -89,25 +101,7 @@ pub async fn verify(
         ..VerifyReport::default()
     };
     // Every record of the source's chains, by chain, in key (commit) order.
-    let mut chains: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in lake
-        .list(&format!("{MANIFEST_DIR}/"))
-        .await
-        .map_err(&fail)?
-    {
-        let Some((dir, _)) = key
-            .strip_prefix(&format!("{MANIFEST_DIR}/"))
-            .and_then(|rest| rest.split_once('/'))
-        else {
-            continue;
-        };
-        let Some(chain) = ledger::scope_of_dir(dir) else {
-            continue;
-        };
-        if ledger::source_of_scope(chain) == safe && key.ends_with(".json") {
-            chains.entry(chain.to_string()).or_default().push(key);
-        }
-    }
+    let chains = lake.chains(&safe).await.map_err(&fail)?;
     if chains.is_empty() {
         report.findings.push(Finding {
             kind: "no_ledger",
@@ -121,11 +115,21 @@ pub async fn verify(
     }
     let present: BTreeSet<String> = chains.keys().cloned().collect();
     let mut listed: HashMap<String, LedgerEntry> = HashMap::new();
-    for (chain, mut keys) in chains {
-        keys.sort();
+    // Objects retention deleted on purpose (see `retention.rs`).
+    let mut deleted: HashSet<String> = HashSet::new();
+    // The hashes of each chain's records, to find the published heads among.
+    let mut hashes: HashMap<String, HashSet<String>> = HashMap::new();
+    for (chain, keys) in chains {
         let mut prev: Option<String> = None;
-        for key in keys {
-            let bytes = lake.read(&key).await.map_err(&fail)?;
+        // Read ahead in parallel, checked in order.
+        let mut reads = futures_util::stream::iter(keys)
+            .map(|key| {
+                let lake = &lake;
+                async move { (lake.read(&key).await, key) }
+            })
+            .buffered(IN_FLIGHT);
+        while let Some((bytes, key)) = reads.next().await {
+            let bytes = bytes.map_err(&fail)?;
             report.records += 1;
             let hash = ledger::digest(&bytes);
             let record: LedgerRecord = match serde_json::from_slice(&bytes) {
@@ -161,9 +165,17 @@ pub async fn verify(
                     ),
                 });
             }
+            if let Some(key_to_check) = &scope.public_key {
+                check_signature(&record, key_to_check, &key, &mut report);
+            }
             for entry in record.objects {
                 listed.insert(entry.key.clone(), entry);
             }
+            deleted.extend(record.deleted.into_iter().map(|e| e.key));
+            hashes
+                .entry(chain.clone())
+                .or_default()
+                .insert(hash.clone());
             prev = Some(hash);
         }
         if let (Some(accepted), Some(head)) = (scope.heads.get(&chain), &prev) {
@@ -192,15 +204,41 @@ pub async fn verify(
             });
         }
     }
-    // Every listed object in the range, re-read.
-    let mut keys: Vec<&String> = listed.keys().collect();
-    keys.sort();
-    for key in keys {
-        let entry = &listed[key];
-        if !entry.overlaps(scope.from, scope.to) {
-            continue;
+    // Heads published to the write-once location must be records of their chains.
+    for (chain, (key, published)) in super::heads::latest(config, &safe).await? {
+        let known = hashes
+            .get(&chain)
+            .is_some_and(|h| h.contains(&published.head));
+        if !known {
+            report.findings.push(Finding {
+                kind: "rewritten",
+                key,
+                detail: format!(
+                    "the head of chain `{chain}` published to the write-once location at {} (commit {}) hashes to {}, and no record of the chain in the lake does (the chain was rewritten or cut short after it was published)",
+                    crate::timefmt::rfc3339_millis(published.published_at),
+                    published.commit,
+                    published.head
+                ),
+            });
         }
-        match lake.digest(key).await.map_err(&fail)? {
+    }
+    // Every listed object in the range, re-read, several at once.
+    let mut keys: Vec<&String> = listed
+        .iter()
+        .filter(|(_, entry)| entry.overlaps(scope.from, scope.to))
+        .map(|(key, _)| key)
+        .collect();
+    keys.sort();
+    let mut digests = futures_util::stream::iter(keys)
+        .map(|key| {
+            let lake = &lake;
+            async move { (lake.digest(key).await, key) }
+        })
+        .buffered(IN_FLIGHT);
+    while let Some((digest, key)) = digests.next().await {
+        let entry = &listed[key];
+        match digest.map_err(&fail)? {
+            None if deleted.contains(key) => report.deleted += 1,
             None => report.findings.push(Finding {
                 kind: "missing",
                 key: key.clone(),
@@ -225,6 +263,7 @@ pub async fn verify(
             }
         }
     }
+    drop(digests);
     // Objects under the source's prefix that no record lists.
     let prefix = config.key_template.static_prefix(&safe);
     for key in lake.list(&prefix).await.map_err(&fail)? {
@@ -244,99 +283,22 @@ pub async fn verify(
     Ok(report)
 }
 
-/// Reads a lake, local or in an object store.
-enum Reader {
-    Local(std::path::PathBuf),
-    Store(Box<store::Store>),
-}
-
-impl Reader {
-    /// Every file or object under `dir` (relative to the root, ending in `/` or empty),
-    /// recursively, as keys relative to the root.
-    async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
-        match self {
-            Reader::Local(root) => {
-                let mut keys = Vec::new();
-                walk(root, &root.join(dir), &mut keys)
-                    .map_err(|e| format!("cannot list {}{dir}: {e}", root.display()))?;
-                Ok(keys)
-            }
-            Reader::Store(store) => Ok(store
-                .list(dir)
-                .await
-                .map_err(|e| e.detail)?
-                .iter()
-                .map(|meta| store.relative(&meta.location).to_string())
-                .collect()),
-        }
-    }
-
-    /// The whole content of a (small) ledger record.
-    async fn read(&self, key: &str) -> Result<Vec<u8>, String> {
-        match self {
-            Reader::Local(root) => std::fs::read(root.join(key))
-                .map_err(|e| format!("cannot read {}: {e}", root.join(key).display())),
-            Reader::Store(store) => Ok(store.get_rel(key).await.map_err(|e| e.detail)?.to_vec()),
-        }
-    }
-
-    /// SHA-256 and size of an object, streamed; `None` when it is not there.
-    async fn digest(&self, key: &str) -> Result<Option<(String, u64)>, String> {
-        match self {
-            Reader::Local(root) => digest_file(&root.join(key))
-                .map_err(|e| format!("cannot read {}: {e}", root.join(key).display())),
-            Reader::Store(store) => store.digest_rel(key).await.map_err(|e| e.detail),
-        }
-    }
-}
-
-/// Every file under `dir`, as keys relative to `root`.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err),
+/// Reports a record whose signature is missing or not `key`'s.
+fn check_signature(
+    record: &LedgerRecord,
+    key: &ed25519_dalek::VerifyingKey,
+    at: &str,
+    report: &mut VerifyReport,
+) {
+    use super::signing::{check, Checked};
+    let (kind, detail) = match check(record, key) {
+        Checked::Good => return,
+        Checked::Missing => ("unsigned", "the record carries no signature, and a public key was given (signed before `ledger.signing_key` was set, or the signature was stripped)"),
+        Checked::Bad => ("bad_signature", "the record's signature is not the key's over this record (edited, or signed with another key)"),
     };
-    for entry in entries {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            let key = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push(key);
-        }
-    }
-    Ok(())
-}
-
-/// SHA-256 and size of a file, read in chunks; `None` when it does not exist.
-fn digest_file(path: &Path) -> std::io::Result<Option<(String, u64)>> {
-    use sha2::Digest;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    let mut hasher = sha2::Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buffer[..n]);
-                size += n as u64;
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(Some((ledger::hex(&hasher.finalize()), size)))
+    report.findings.push(Finding {
+        kind,
+        key: at.to_string(),
+        detail: detail.into(),
+    });
 }
