@@ -844,3 +844,49 @@ async fn relative_paths_are_taken_from_the_config_directory_once() {
     );
     sim.shutdown().await;
 }
+
+/// `sluice demo --ocsf`: the demo's lake keeps each vendor record with its OCSF event beside
+/// it, filed by class, and the demo says how many events each class holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ocsf_demo_fills_a_lake_by_ocsf_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let out = run_sluice(&[
+        "demo",
+        "--ocsf",
+        "--events",
+        "400",
+        "--dir",
+        demo_dir.to_str().unwrap(),
+    ])
+    .await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("400 unique events in the lake, 0 missing, 0 duplicated"),
+        "{shown}"
+    );
+    let ocsf_line = shown
+        .lines()
+        .find(|l| l.starts_with("ocsf "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(ocsf_line.contains("authentication (3002)"), "{ocsf_line}");
+    // The counts per class add up to every event.
+    let total: u64 = ocsf_line
+        .split(", ")
+        .map(|part| part.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 400, "{ocsf_line}");
+    let classes: Vec<String> = std::fs::read_dir(demo_dir.join("lake/source=okta"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        classes.iter().all(|c| c.starts_with("class=")),
+        "{classes:?}"
+    );
+    assert!(
+        classes.contains(&"class=authentication".to_string()),
+        "{classes:?}"
+    );
+}

@@ -323,6 +323,7 @@ fn event_at(id: &str, time: DateTime<Utc>) -> Envelope {
         source: Arc::from("okta"),
         event_id: id.to_string(),
         data: json!({"uuid": id, "eventType": "user.session.start", "count": 1}).into(),
+        ocsf: Default::default(),
     }
 }
 

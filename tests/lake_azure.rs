@@ -273,6 +273,7 @@ roll_size = "48KB"
                         source: "okta".into(),
                         event_id: id,
                         data: serde_json::json!({ "noise": noise }).into(),
+                        ocsf: Default::default(),
                     }
                 })
                 .collect();

@@ -258,3 +258,174 @@ async fn a_redelivered_range_reads_as_one_copy_through_the_latest_view() {
     assert_eq!(latest["misplaced"], 0, "{latest}");
     sim.shutdown().await;
 }
+
+/// Runs `query` in DuckDB after the DDL in `ddl_file`; returns its rows.
+#[cfg(feature = "parquet")]
+async fn query_with_duckdb(ddl_file: &Path, query: &str) -> Vec<Vec<serde_json::Value>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/duckdb_query.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(ddl_file)
+        .arg(query)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the DuckDB query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the query prints JSON")
+}
+
+/// A Parquet lake with OCSF has typed columns: DuckDB filters on `class_uid` and
+/// `actor_user_email_addr` (no JSON parsing), through the view `sluice lake ddl` prints, and
+/// finds exactly the events whose OCSF member says so.
+#[cfg(feature = "parquet")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_filters_a_parquet_ocsf_lake_on_its_typed_columns() {
+    if !duckdb_ready() {
+        return;
+    }
+    let sim_config = SimulatorConfig::okta(800);
+    let sim = start_simulator(sim_config.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let source = TestConfig::new(&base_url)
+        .source_table()
+        .replace(r#"sinks = ["lake"]"#, r#"sinks = ["lake", "lake_parquet"]"#);
+    let text = format!(
+        r#"
+[state]
+kind = "sqlite"
+path = "state.db"
+{source}
+[[sources.transforms]]
+kind = "ocsf"
+mapping = "okta"
+into = "member"
+
+[[sinks]]
+name = "lake"
+kind = "lake"
+path = "lake"
+
+[[sinks]]
+name = "lake_parquet"
+kind = "lake"
+path = "lake-parquet"
+format = "parquet"
+partition_by_class = true
+"#
+    );
+    let config_path = dir.path().join("sluice.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let config = config_path.to_str().unwrap();
+    run_until_caught_up(config, 20, &[]).await;
+    sim.shutdown().await;
+    assert_lake_exact(&dir.path().join("lake-parquet"), "okta", &sim_config);
+
+    // What the NDJSON lake's OCSF members say, counted by sluice's own reader.
+    let mut authentications = 0;
+    let mut with_email = std::collections::BTreeSet::new();
+    let mut scanned = 0;
+    let lake_config = sluice::config::load(&config_path).unwrap();
+    let sluice::config::SinkConfig::Lake(lake) = &lake_config.sinks[0] else {
+        panic!("the first sink is the NDJSON lake")
+    };
+    sluice::sink::lake::scan::scan(
+        lake,
+        "okta",
+        sluice::sink::lake::scan::Part::Member("ocsf"),
+        |l| {
+            let ocsf = l.json.unwrap();
+            scanned += 1;
+            if ocsf["class_uid"] == 3002 {
+                authentications += 1;
+            }
+            if let Some(email) = ocsf["actor"]["user"]["email_addr"].as_str() {
+                with_email.insert(email.to_string());
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(scanned, 800);
+    assert!(authentications > 0 && !with_email.is_empty());
+    let email = with_email.iter().next().unwrap().clone();
+    let expected_for_email = {
+        let mut n = 0;
+        sluice::sink::lake::scan::scan(
+            lake,
+            "okta",
+            sluice::sink::lake::scan::Part::Member("ocsf"),
+            |l| {
+                if l.json.unwrap()["actor"]["user"]["email_addr"] == email.as_str() {
+                    n += 1;
+                }
+            },
+        )
+        .await
+        .unwrap();
+        n
+    };
+
+    let ddl = sluice()
+        .args(["lake", "ddl", "--dialect", "duckdb", "--source", "okta"])
+        .args(["--config", config, "--sink", "lake_parquet"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
+    let sql = String::from_utf8(ddl.stdout).unwrap();
+    assert!(
+        sql.contains("class_uid") && sql.contains("class=*"),
+        "{sql}"
+    );
+    let ddl_file = dir.path().join("parquet.sql");
+    std::fs::write(&ddl_file, &sql).unwrap();
+
+    let types = query_with_duckdb(
+        &ddl_file,
+        "SELECT column_name, column_type FROM (DESCRIBE okta_events) \
+         WHERE column_name IN ('class_uid', 'time', 'actor_user_email_addr', 'class')",
+    )
+    .await;
+    let types: std::collections::BTreeMap<String, String> = types
+        .into_iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(types["class_uid"], "BIGINT", "{types:?}");
+    assert_eq!(types["time"], "TIMESTAMP WITH TIME ZONE", "{types:?}");
+    assert_eq!(types["actor_user_email_addr"], "VARCHAR", "{types:?}");
+    assert_eq!(types["class"], "VARCHAR", "the class partition: {types:?}");
+
+    let rows = query_with_duckdb(
+        &ddl_file,
+        &format!(
+            "SELECT \
+               count(*) FILTER (WHERE class_uid = 3002 AND class = 'authentication'), \
+               count(*) FILTER (WHERE actor_user_email_addr = '{email}'), \
+               count(*) FILTER (WHERE epoch_ms(time) <> epoch_ms(event_time)), \
+               count(*) FILTER (WHERE type_uid <> class_uid * 100 + activity_id), \
+               count(*) \
+             FROM okta_events"
+        ),
+    )
+    .await;
+    let row = &rows[0];
+    assert_eq!(row[0], authentications, "class_uid = 3002: {row:?}");
+    assert_eq!(row[1], expected_for_email, "by email: {row:?}");
+    assert_eq!(row[2], 0, "OCSF time is the event time: {row:?}");
+    assert_eq!(row[3], 0, "type_uid: {row:?}");
+    assert_eq!(row[4], 800);
+}

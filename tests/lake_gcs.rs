@@ -51,6 +51,7 @@ mod gcs {
             source: Arc::from("okta"),
             event_id: id.to_string(),
             data: data.into(),
+            ocsf: Default::default(),
         }
     }
 

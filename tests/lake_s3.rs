@@ -93,6 +93,7 @@ secret_access_key = "{SECRET_KEY}"
             source: Arc::from("okta"),
             event_id: id.to_string(),
             data: data.into(),
+            ocsf: Default::default(),
         }
     }
 

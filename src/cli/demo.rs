@@ -20,6 +20,10 @@ pub struct DemoArgs {
     /// The built-in connector to run, against the simulator's emulation of its vendor.
     #[arg(long, default_value = "okta")]
     connector: String,
+    /// Map every event to OCSF 1.7.0 on its way (the `ocsf` step, `into = "member"`): the lake
+    /// keeps the vendor record in `data` and the OCSF event beside it, partitioned by class.
+    #[arg(long)]
+    ocsf: bool,
     #[command(flatten)]
     progress: super::progress::ProgressArgs,
 }
@@ -328,7 +332,7 @@ fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
 }
 
 /// The config the demo of `profile` runs, pointed at the simulator on `base_url`.
-fn connector_config(profile: &DemoProfile, base_url: &str, events: u64) -> String {
+fn connector_config(profile: &DemoProfile, base_url: &str, events: u64, ocsf: bool) -> String {
     let connector = profile.connector;
     let vendor = (profile.sim)(0).vendor;
     let settings = profile
@@ -338,6 +342,23 @@ fn connector_config(profile: &DemoProfile, base_url: &str, events: u64) -> Strin
             &simulator::google_workspace::service_account_json(base_url),
         )
         .replace("{base_url}", base_url);
+    let (transforms, by_class) = if ocsf {
+        (
+            format!(
+                r#"
+# Each event mapped to OCSF 1.7.0 (presets/ocsf/{connector}.toml), kept beside the vendor's
+# record as the envelope's `ocsf` member.
+[[sources.transforms]]
+kind = "ocsf"
+mapping = "{connector}"
+into = "member"
+"#
+            ),
+            "\n# source={connector}/class=<OCSF class>/dt=.../hr=.../\npartition_by_class = true",
+        )
+    } else {
+        (String::new(), "")
+    };
     format!(
         r#"# Written by `sluice demo --connector {connector}`. To run the same job by hand, in one shell:
 #   sluice simulate --vendor {vendor} --events {events} --port 8080
@@ -360,13 +381,13 @@ sinks = ["lake"]
 lookback = "1d"
 max_window = "1d"
 settle_delay = "1m"
-
+{transforms}
 [[sinks]]
 name = "lake"
 kind = "lake"
 path = "lake"
 roll_size = "64MB"
-roll_age = "5m"
+roll_age = "5m"{by_class}
 "#
     )
 }
@@ -396,7 +417,7 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let config_path = dir.join("sluice.toml");
     std::fs::write(
         &config_path,
-        connector_config(profile, &sim.base_url(), args.events),
+        connector_config(profile, &sim.base_url(), args.events, args.ocsf),
     )
     .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
     crate::outln!(
@@ -463,6 +484,9 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         missing,
         duplicates
     );
+    if args.ocsf {
+        show_ocsf(&config, &lake).await?;
+    }
     let mut failed = false;
     for (source, report) in config.sources.iter().zip(&reports) {
         if let Some(error) = &report.error {
@@ -478,6 +502,46 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         return Ok(EXIT_SOURCE_FAILED);
     }
     Ok(EXIT_OK)
+}
+
+/// Prints how many of the lake's events carry an OCSF member, by class.
+async fn show_ocsf(config: &crate::config::Config, lake: &Path) -> Result<(), String> {
+    use crate::sink::lake::scan::{self, Part};
+    let crate::config::SinkConfig::Lake(lake_config) = &config.sinks[0] else {
+        return Err("the demo's sink is not its lake".into());
+    };
+    let mut classes: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut without = 0;
+    for source in &config.sources {
+        let count = |located: scan::Located| match located
+            .json
+            .ok()
+            .and_then(|ocsf| ocsf.get("class_uid").and_then(serde_json::Value::as_i64))
+        {
+            Some(uid) => {
+                let name = crate::transform::ocsf::class_name(uid);
+                *classes.entry(format!("{name} ({uid})")).or_default() += 1;
+            }
+            None => without += 1,
+        };
+        scan::scan(lake_config, &source.name, Part::Member("ocsf"), count)
+            .await
+            .map_err(|e| format!("cannot read the lake: {e}"))?;
+    }
+    let classes: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect();
+    crate::outln!("ocsf        {}", classes.join(", "));
+    crate::outln!(
+        "            under {}/source=*/class=*/; check them: sluice lake validate --ocsf --schema ocsf-1.7.0-schema.json -c {}",
+        lake.display(),
+        lake.with_file_name("sluice.toml").display()
+    );
+    if without > 0 {
+        return Err(format!("{without} events in the lake have no OCSF member"));
+    }
+    Ok(())
 }
 
 /// Removes what an earlier demo left (only its own files), so every demo starts fresh.
@@ -512,11 +576,26 @@ mod tests {
     #[test]
     fn every_demo_config_is_a_valid_config() {
         for profile in PROFILES {
-            let text = connector_config(profile, "http://127.0.0.1:1234", 10);
+            let text = connector_config(profile, "http://127.0.0.1:1234", 10, false);
             let config = crate::config::load_str(&text, Path::new("sluice.toml"))
                 .unwrap_or_else(|e| panic!("{}: {e}", profile.connector));
             assert_eq!(config.sources[0].base_url, "http://127.0.0.1:1234");
             assert!(crate::preset::builtin(profile.connector).is_some());
+            // With --ocsf: the preset's mapping, as a member, and the lake by class.
+            let text = connector_config(profile, "http://127.0.0.1:1234", 10, true);
+            let config = crate::config::load_str(&text, Path::new("sluice.toml"))
+                .unwrap_or_else(|e| panic!("{} --ocsf: {e}", profile.connector));
+            let into = config.ocsf_for(&config.sources[0], "lake").unwrap();
+            assert_eq!(
+                into,
+                Some(crate::transform::OcsfInto::Member),
+                "{}",
+                profile.connector
+            );
+            let crate::config::SinkConfig::Lake(lake) = &config.sinks[0] else {
+                panic!("the demo's sink is its lake")
+            };
+            assert!(lake.key_template.as_str().contains("class={class}/"));
         }
     }
 

@@ -19,6 +19,10 @@ enum LakeCommand {
     /// Re-read a source's objects and ledger records and report modified, missing and
     /// unlisted objects and broken chains; exits 1 on any finding.
     Verify(super::lake_verify::VerifyArgs),
+    /// Check every OCSF event a lake holds against the compiled OCSF schema (`--ocsf`),
+    /// counted per class with the first problems located by object and line; exits 1 on any
+    /// invalid event.
+    Validate(super::lake_validate::ValidateArgs),
     /// List the partitions older than each source's `retain`; with --apply, delete them
     /// (each deletion recorded in the manifest ledger, objects under Object Lock skipped).
     Retain(super::lake_retain::RetainArgs),
@@ -54,6 +58,7 @@ pub async fn lake(args: LakeArgs) -> u8 {
     match args.command {
         LakeCommand::Ddl(args) => print_ddl(&args),
         LakeCommand::Verify(args) => super::lake_verify::verify(args).await,
+        LakeCommand::Validate(args) => super::lake_validate::validate(args).await,
         LakeCommand::Retain(args) => super::lake_retain::retain(args).await,
         LakeCommand::Replay(args) => super::lake_replay::replay(args).await,
     }
@@ -79,7 +84,18 @@ fn print_ddl(args: &DdlArgs) -> u8 {
         table: args.table.clone(),
         schema: args.schema.clone(),
     };
-    match ddl::ddl(lake, args.dialect, &args.source, &names) {
+    // `pick_lake` found the source; its chains say whether the lake gets OCSF.
+    let ocsf = match config.sources.iter().find(|s| s.name == args.source) {
+        Some(source) => match config.ocsf_for(source, &lake.name) {
+            Ok(into) => into,
+            Err(err) => {
+                crate::errln!("error: {err}");
+                return EXIT_CONFIG;
+            }
+        },
+        None => None,
+    };
+    match ddl::ddl_with_ocsf(lake, args.dialect, &args.source, &names, ocsf) {
         Ok(text) => {
             crate::out!("{text}");
             EXIT_OK

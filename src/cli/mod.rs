@@ -16,6 +16,7 @@ mod init;
 mod lake;
 mod lake_replay;
 mod lake_retain;
+mod lake_validate;
 mod lake_verify;
 mod progress;
 mod run;

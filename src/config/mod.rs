@@ -110,6 +110,16 @@ impl Config {
         self.transforms.sinks.get(sink).map_or(&[], Vec::as_slice)
     }
 
+    /// Where the OCSF form of `source`'s events is when they reach sink `sink` (after both
+    /// chains): `None` when no `ocsf` step runs on the way; `Err` when two do.
+    pub fn ocsf_for(
+        &self,
+        source: &SourceConfig,
+        sink: &str,
+    ) -> Result<Option<crate::transform::OcsfInto>, String> {
+        transforms::ocsf_for(self, source, sink)
+    }
+
     /// The sink settings a source refers to, in the order the source lists them.
     pub fn sinks_of<'a>(&'a self, source: &SourceConfig) -> Vec<&'a SinkConfig> {
         source

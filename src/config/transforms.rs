@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Config;
+use super::{Config, SourceConfig};
 use crate::model::Problem;
-use crate::transform::{Chain, StepConfig};
+use crate::sink::Payload;
+use crate::transform::{Chain, OcsfInto, StepConfig};
 
 /// Every chain of the config.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +66,7 @@ impl Document {
 /// step names are unique. Skipped when secrets are not resolved (`sluice status`), as the
 /// chains are not run then.
 pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
+    check_payloads(config)?;
     if !resolved {
         return Ok(());
     }
@@ -74,6 +76,61 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
     for (i, sink) in config.sinks.iter().enumerate() {
         let steps = config.sink_transforms(sink.name());
         check(&format!("sinks[{i}]"), steps, Some(sink.name()))?;
+    }
+    Ok(())
+}
+
+/// Where the OCSF form of `source`'s events is when they reach `sink`: after the source's
+/// chain and the sink's, `None` when no `ocsf` step runs. More than one `ocsf` step on that
+/// way is an error naming the sink (the second would map an OCSF event).
+pub fn ocsf_for(
+    config: &Config,
+    source: &SourceConfig,
+    sink: &str,
+) -> Result<Option<OcsfInto>, String> {
+    let steps = config
+        .transforms_of(source)
+        .iter()
+        .chain(config.sink_transforms(sink));
+    let mut found: Vec<OcsfInto> = steps.filter_map(StepConfig::ocsf_into).collect();
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        n => Err(format!(
+            "the events of source `{}` pass {n} `ocsf` steps on their way to sink `{sink}` (the source's chain and the sink's): map them once",
+            source.name
+        )),
+    }
+}
+
+/// Each sink's `payload` can be made from what its chains produce: `ocsf` needs an `ocsf`
+/// step on the way from every source that writes to it, `raw` needs the vendor record kept
+/// (no `ocsf` step with `into = "data"`).
+fn check_payloads(config: &Config) -> Result<(), Problem> {
+    for (i, sink) in config.sinks.iter().enumerate() {
+        let payload = sink.payload();
+        let key = format!("sinks[{i}].payload");
+        for source in config
+            .sources
+            .iter()
+            .filter(|s| s.sinks.iter().any(|n| n == sink.name()))
+        {
+            let into = ocsf_for(config, source, sink.name()).map_err(|message| {
+                Problem::new(format!("sinks[{i}].transforms"), message, "keep one `ocsf` step: on the source for every sink, or on each sink that wants OCSF")
+            })?;
+            match (payload, into) {
+                (Payload::Ocsf, None) => return Err(Problem::new(
+                    key,
+                    format!("is \"ocsf\", but the events of source `{}` pass no `ocsf` step on their way to sink `{}`", source.name, sink.name()),
+                    format!("add {{ kind = \"ocsf\", mapping = \"<preset>\" }} to the transforms of source `{}` or of sink `{}`", source.name, sink.name()),
+                )),
+                (Payload::Raw, Some(OcsfInto::Data)) => return Err(Problem::new(
+                    key,
+                    format!("is \"raw\", but an `ocsf` step replaces the vendor record of source `{}` on its way to sink `{}`", source.name, sink.name()),
+                    "give that step into = \"member\", which keeps the vendor record in `data`",
+                )),
+                _ => {}
+            }
+        }
     }
     Ok(())
 }
@@ -281,5 +338,47 @@ kind = "stdout"
             Some("sources[0].transforms[1].name"),
             "{e}"
         );
+    }
+
+    /// `payload = "ocsf"` needs an `ocsf` step on the way, `raw` needs the vendor record,
+    /// and two `ocsf` steps on one way are refused; each error names the sink's key.
+    #[test]
+    fn payloads_are_checked_against_the_chains() {
+        let ocsf_sink = format!("{SOURCE}{SINKS}payload = \"ocsf\"\n");
+        let e = load(&ocsf_sink).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("sinks[1].payload"), "{e}");
+        assert!(e.message.contains("no `ocsf` step"), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap().contains("kind = \"ocsf\""),
+            "{e}"
+        );
+
+        let member =
+            "\n[[sinks.transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\ninto = \"member\"\n";
+        let config = load(&format!("{ocsf_sink}{member}")).unwrap();
+        assert_eq!(
+            config.ocsf_for(&config.sources[0], "siem").unwrap(),
+            Some(crate::transform::OcsfInto::Member)
+        );
+        assert_eq!(config.ocsf_for(&config.sources[0], "lake").unwrap(), None);
+
+        let replace = "\n[[sinks.transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\n";
+        let raw = format!("{SOURCE}{SINKS}payload = \"raw\"\n{replace}");
+        let e = load(&raw).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("sinks[1].payload"), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap().contains("into = \"member\""),
+            "{e}"
+        );
+        assert!(load(&format!("{SOURCE}{SINKS}payload = \"raw\"\n{member}")).is_ok());
+
+        // The source maps, and the stdout sink maps again.
+        let twice = format!("{SOURCE}{replace}{SINKS}{replace}").replacen(
+            "\n[[sinks.transforms]]",
+            "\n[[sources.transforms]]",
+            1,
+        );
+        let e = load(&twice).unwrap_err();
+        assert!(e.message.contains("2 `ocsf` steps"), "{e}");
     }
 }

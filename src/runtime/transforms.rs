@@ -11,7 +11,7 @@
 
 use crate::config::{Config, SourceConfig};
 use crate::sink::{dead_letter, Rejected};
-use crate::transform::{Chain, Envelope, Outcome};
+use crate::transform::{Applied, Chain, Envelope};
 
 use super::pipeline::RunReport;
 
@@ -140,18 +140,15 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// The event after the chain, or `None` when a step dropped or failed it.
     fn run(&mut self, mut event: Envelope) -> Option<Envelope> {
-        match self.chain.apply(&event.data) {
-            Outcome::Unchanged => Some(event),
-            Outcome::Changed(data) => {
-                event.data = data;
-                Some(event)
-            }
-            Outcome::Dropped(step) => {
+        // On a failure the chain leaves the envelope as it was, for the letter.
+        match self.chain.apply_envelope(&mut event) {
+            Applied::Kept => Some(event),
+            Applied::Dropped(step) => {
                 self.report.transform_dropped += 1;
                 self.tally(step).dropped += 1;
                 None
             }
-            Outcome::Failed(step, reason) => {
+            Applied::Failed(step, reason) => {
                 self.report.transform_failed += 1;
                 let name = self.chain.step_name(step).to_string();
                 let tally = self.tally(step);

@@ -35,4 +35,15 @@ impl SinkConfig {
             SinkConfig::Stdout(c) => &c.name,
         }
     }
+
+    /// What the sink sends of each event (`payload`; HEC's default is `raw`).
+    pub fn payload(&self) -> super::Payload {
+        match self {
+            SinkConfig::Lake(c) => c.payload,
+            SinkConfig::SplunkHec(c) => c.payload(),
+            SinkConfig::Elasticsearch(c) => c.payload,
+            SinkConfig::Http(c) => c.payload,
+            SinkConfig::Stdout(c) => c.payload,
+        }
+    }
 }

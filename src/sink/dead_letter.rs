@@ -81,6 +81,8 @@ pub fn wrap(rejected: Rejected, sink: &str, commit: u64) -> Envelope {
             event: event.data,
             sink,
         }),
+        // A letter holds the vendor record; a replay sends it through no chain.
+        ocsf: Default::default(),
     }
 }
 
@@ -167,6 +169,7 @@ fn parse_letter(line: &str) -> Result<DeadLetter, String> {
             source: Arc::from(text(&value["source"]).ok_or("no source")?.as_str()),
             event_id: text(&value["event_id"]).ok_or("no event_id")?,
             data: record,
+            ocsf: Default::default(),
         },
         sink: text(&data["sink"]).ok_or("no data.sink")?,
         error: text(&data["error"]).unwrap_or_default(),

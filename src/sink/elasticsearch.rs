@@ -110,6 +110,7 @@ pub struct ElasticsearchSink {
     counts: CommitCounts,
     rejected: Vec<Rejected>,
     fail_when_refused: crate::sink::share::Share,
+    payload: crate::sink::Payload,
 }
 
 impl ElasticsearchSink {
@@ -125,6 +126,7 @@ impl ElasticsearchSink {
         Ok(ElasticsearchSink {
             name: config.name.clone(),
             fail_when_refused: config.fail_when_refused,
+            payload: config.payload,
             client: BulkClient::new(config)?,
             namer,
             max_batch_bytes: usize::try_from(config.max_batch_bytes.as_u64()).unwrap_or(usize::MAX),
@@ -308,7 +310,7 @@ impl Sink for ElasticsearchSink {
                     event.event_id
                 ))
             })?;
-            let item = BulkItem::new(event, &index).map_err(|e| {
+            let item = BulkItem::new(event, &index, self.payload).map_err(|e| {
                 self.error(format!("cannot encode event `{}`: {e}", event.event_id))
             })?;
             // A document that does not fit goes into the next batch; one larger than a whole

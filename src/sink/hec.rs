@@ -8,8 +8,8 @@
 //! header is marked sensitive; the token appears in no log or error). Each object is
 //! `{"time", "host"?, "source", "sourcetype", "index"?, "event", "fields": {"event_id"}}`:
 //! `time` is the event time in epoch seconds with milliseconds, `event` is the record as the
-//! API sent it (or the whole envelope with `event_format = "envelope"`), and `event_id` is an
-//! indexed field.
+//! API sent it (or, as `payload` says, the whole envelope or the OCSF object), and `event_id`
+//! is an indexed field.
 //!
 //! # Batching and back-pressure
 //!
@@ -194,7 +194,7 @@ impl HecSink {
                     .clone()
                     .unwrap_or_else(|| format!("sluice:{source}")),
                 index: config.index.clone(),
-                format: config.event_format,
+                format: config.payload(),
             },
             config: config.clone(),
             client,

@@ -219,7 +219,7 @@ impl Sink for HttpSink {
             // Serialized size, to keep requests under max_batch_bytes; sending awaits, which
             // is the back-pressure a slow endpoint puts on the source.
             let mut line = Vec::with_capacity(event.data.as_str().len() + 160);
-            event.write_json(&mut line);
+            self.config.payload.write(event, &mut line);
             if !self.batch.is_empty()
                 && self.batch_bytes + line.len() > self.config.max_batch_bytes.as_u64() as usize
             {

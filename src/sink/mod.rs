@@ -13,6 +13,7 @@ pub mod elasticsearch;
 pub mod hec;
 pub mod http;
 pub mod lake;
+pub mod payload;
 pub mod share;
 pub mod stdout;
 
@@ -22,6 +23,7 @@ use crate::transform::Envelope;
 use config::SinkConfig;
 
 pub use lake::LakeSink;
+pub use payload::Payload;
 
 /// Errors from a sink, naming the sink and the object or URL involved.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! The stdout sink: one envelope per line on standard output, for pipes and debugging.
+//! The stdout sink: one envelope (or the `payload` chosen) per line on standard output, for
+//! pipes and debugging.
 //!
 //! Lines are written as pages arrive and flushed at each commit; stdout cannot take back a
 //! line, so delivery is at least once across crashes.
@@ -14,6 +15,7 @@ use crate::transform::Envelope;
 /// A [`Sink`] writing NDJSON to standard output.
 pub struct StdoutSink {
     name: String,
+    payload: crate::sink::Payload,
     written: Published,
 }
 
@@ -22,6 +24,7 @@ impl StdoutSink {
     pub fn new(config: &StdoutConfig) -> Self {
         StdoutSink {
             name: config.name.clone(),
+            payload: config.payload,
             written: Published::default(),
         }
     }
@@ -43,7 +46,7 @@ impl Sink for StdoutSink {
     async fn write(&mut self, events: &[Envelope]) -> Result<(), SinkError> {
         let mut lines = Vec::with_capacity(events.len() * 512);
         for event in events {
-            event.write_json(&mut lines);
+            self.payload.write(event, &mut lines);
             lines.push(b'\n');
         }
         std::io::stdout()

@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::config::StepConfig;
-use super::step::{Step, Verdict};
+use super::envelope::{Envelope, OcsfForm};
+use super::step::{OcsfInto, Step, Verdict};
 use crate::source::RawJson;
 
 /// The compiled steps of one chain, with their names.
@@ -26,6 +27,17 @@ pub enum Outcome {
     /// Step number `.0` (0-based) dropped it.
     Dropped(usize),
     /// Step number `.0` failed on it, for the reason `.1`.
+    Failed(usize, String),
+}
+
+/// What a chain did to one envelope ([`Chain::apply_envelope`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// Kept, changed or not (a change is in the envelope).
+    Kept,
+    /// Step number `.0` (0-based) dropped it.
+    Dropped(usize),
+    /// Step number `.0` failed on it, for the reason `.1`; the envelope is as it was.
     Failed(usize, String),
 }
 
@@ -105,24 +117,76 @@ impl Chain {
         self.steps.iter().map(|(name, _)| name.as_str())
     }
 
+    /// Runs every step over one envelope, stopping at the first that drops or fails it.
+    ///
+    /// Steps work on `data` until an `ocsf` step with `into = "member"` maps it: from then on
+    /// they work on the envelope's `ocsf` member, and `data` keeps the vendor record as it
+    /// was at that point (its exact bytes, if no earlier step changed it). An envelope that
+    /// reaches the chain with a member already (a sink's chain after its source's) is worked
+    /// on through its member. On a failure the envelope is left as it was.
+    pub fn apply_envelope(&self, envelope: &mut Envelope) -> Applied {
+        if self.steps.is_empty() {
+            return Applied::Kept;
+        }
+        let mut on_member = matches!(envelope.ocsf, OcsfForm::Member(_));
+        let start = match &envelope.ocsf {
+            OcsfForm::Member(ocsf) => ocsf,
+            OcsfForm::Absent | OcsfForm::InData => &envelope.data,
+        };
+        let mut event = match parse_object(start) {
+            Ok(event) => event,
+            Err(reason) => return Applied::Failed(0, reason),
+        };
+        let mut changed = false;
+        let mut in_data = false;
+        // The vendor record as it stood when an `into = "member"` step forked the event, if
+        // earlier steps had changed it.
+        let mut forked_data = None;
+        for (index, (_, step)) in self.steps.iter().enumerate() {
+            let into = step.ocsf_into().filter(|_| !on_member);
+            if into == Some(OcsfInto::Member) && changed {
+                forked_data = Some(RawJson::from_value(&event));
+            }
+            match step.apply(&mut event) {
+                Verdict::Keep => {}
+                Verdict::Changed => {
+                    changed = true;
+                    match into {
+                        Some(OcsfInto::Member) => on_member = true,
+                        Some(OcsfInto::Data) => in_data = true,
+                        None => {}
+                    }
+                }
+                Verdict::Drop => return Applied::Dropped(index),
+                Verdict::Fail(reason) => return Applied::Failed(index, reason),
+            }
+        }
+        if !changed {
+            return Applied::Kept;
+        }
+        let written = RawJson::from_value(&event);
+        if on_member {
+            if let Some(data) = forked_data {
+                envelope.data = data;
+            }
+            envelope.ocsf = OcsfForm::Member(written);
+        } else {
+            envelope.data = written;
+            if in_data {
+                envelope.ocsf = OcsfForm::InData;
+            }
+        }
+        Applied::Kept
+    }
+
     /// Runs every step over `data`, stopping at the first that drops or fails the event.
     pub fn apply(&self, data: &RawJson) -> Outcome {
         if self.steps.is_empty() {
             return Outcome::Unchanged;
         }
-        let mut event = match data.to_value() {
-            Ok(event @ Value::Object(_)) => event,
-            Ok(other) => {
-                return Outcome::Failed(
-                    0,
-                    format!(
-                        "the record is {}, not a JSON object: steps work on fields",
-                        super::field::kind_of(&other)
-                    ),
-                )
-            }
-            // Only a value nested past serde_json's limit gets here.
-            Err(error) => return Outcome::Failed(0, format!("the record cannot be read: {error}")),
+        let mut event = match parse_object(data) {
+            Ok(event) => event,
+            Err(reason) => return Outcome::Failed(0, reason),
         };
         let mut changed = false;
         for (index, (_, step)) in self.steps.iter().enumerate() {
@@ -138,6 +202,19 @@ impl Chain {
         } else {
             Outcome::Unchanged
         }
+    }
+}
+
+/// The event as a tree, or why steps cannot work on it.
+fn parse_object(data: &RawJson) -> Result<Value, String> {
+    match data.to_value() {
+        Ok(event @ Value::Object(_)) => Ok(event),
+        Ok(other) => Err(format!(
+            "the record is {}, not a JSON object: steps work on fields",
+            super::field::kind_of(&other)
+        )),
+        // Only a value nested past serde_json's limit gets here.
+        Err(error) => Err(format!("the record cannot be read: {error}")),
     }
 }
 
@@ -243,5 +320,104 @@ format = "epoch_millis"
         let bad = "[[transforms]]\nkind = \"remove\"\nfields = [\"a\"]\n[[transforms]]\nkind = \"filter\"\naction = \"drop\"\nfield = \"a\"\nmatches = \"(\"\n";
         let problem = chain(bad, None).unwrap_err();
         assert_eq!((problem.step, problem.field.as_str()), (1, "matches"));
+    }
+
+    fn okta_envelope(data: &str) -> Envelope {
+        use chrono::TimeZone;
+        let record = crate::source::Record {
+            time: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            id: "e1".into(),
+            data: RawJson::parse(data).unwrap(),
+        };
+        let epoch = chrono::Utc.timestamp_opt(0, 0).unwrap();
+        Envelope::wrap(record, &std::sync::Arc::from("okta"), epoch)
+    }
+
+    fn okta_event() -> String {
+        let config = crate::simulator::SimulatorConfig::okta(10);
+        serde_json::to_string(&crate::simulator::event(&config, 3)).unwrap()
+    }
+
+    const MEMBER: &str = r#"
+[[transforms]]
+kind = "ocsf"
+mapping = "okta"
+into = "member"
+
+[[transforms]]
+kind = "set"
+field = "metadata.tenant_uid"
+value = "t1"
+"#;
+
+    /// `into = "member"` keeps the vendor record's exact bytes in `data`, adds the OCSF
+    /// event beside it, and later steps change the member, not the record.
+    #[test]
+    fn a_member_ocsf_step_forks_the_event_and_later_steps_work_on_the_member() {
+        let chain = chain(MEMBER, None).unwrap();
+        let raw = okta_event();
+        let mut envelope = okta_envelope(&raw);
+        assert_eq!(chain.apply_envelope(&mut envelope), Applied::Kept);
+        assert_eq!(
+            envelope.data.as_str(),
+            RawJson::parse(&raw).unwrap().as_str()
+        );
+        let OcsfForm::Member(ocsf) = &envelope.ocsf else {
+            panic!("no member: {:?}", envelope.ocsf)
+        };
+        let ocsf = ocsf.to_value().unwrap();
+        assert_eq!(ocsf["metadata"]["version"], "1.7.0");
+        assert_eq!(ocsf["metadata"]["tenant_uid"], "t1");
+        assert!(envelope.data.to_value().unwrap().get("metadata").is_none());
+        // A second chain (a sink's) works on the member too.
+        let more = "[[transforms]]\nkind = \"remove\"\nfields = [\"metadata.tenant_uid\"]\n";
+        assert_eq!(
+            self::chain(more, None)
+                .unwrap()
+                .apply_envelope(&mut envelope),
+            Applied::Kept
+        );
+        let ocsf = envelope.ocsf().unwrap().to_value().unwrap();
+        assert!(ocsf["metadata"].get("tenant_uid").is_none());
+    }
+
+    /// Steps before the fork change the vendor record the envelope keeps; the default
+    /// `into = "data"` replaces the record and says so.
+    #[test]
+    fn steps_before_the_fork_change_data_and_into_data_replaces_it() {
+        let before =
+            format!("[[transforms]]\nkind = \"set\"\nfield = \"marker\"\nvalue = 1\n{MEMBER}");
+        let mut envelope = okta_envelope(&okta_event());
+        assert_eq!(
+            chain(&before, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
+        assert_eq!(envelope.data.to_value().unwrap()["marker"], 1);
+        assert!(matches!(envelope.ocsf, OcsfForm::Member(_)));
+
+        let replace = "[[transforms]]\nkind = \"ocsf\"\nmapping = \"okta\"\n";
+        let mut envelope = okta_envelope(&okta_event());
+        assert_eq!(
+            chain(replace, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
+        assert_eq!(envelope.ocsf, OcsfForm::InData);
+        assert_eq!(
+            envelope.data.to_value().unwrap()["metadata"]["version"],
+            "1.7.0"
+        );
+    }
+
+    #[test]
+    fn a_failed_envelope_is_left_as_it_was() {
+        let chain = chain(MEMBER, None).unwrap();
+        let mut envelope = okta_envelope(r#"{"uuid":"x"}"#);
+        let before = envelope.clone();
+        assert!(matches!(
+            chain.apply_envelope(&mut envelope),
+            Applied::Failed(0, _)
+        ));
+        assert_eq!(envelope.data, before.data);
+        assert_eq!(envelope.ocsf, OcsfForm::Absent);
     }
 }

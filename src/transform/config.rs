@@ -74,6 +74,15 @@ impl StepConfig {
         }
     }
 
+    /// Where the step puts the event's OCSF form, for an `ocsf` step; `None` for the others
+    /// (so the loader can tell, before anything runs, which sinks get OCSF).
+    pub fn ocsf_into(&self) -> Option<super::OcsfInto> {
+        match self {
+            StepConfig::Ocsf(c) => Some(c.into),
+            _ => None,
+        }
+    }
+
     /// The compiled step: paths parsed, regular expressions compiled, keys checked.
     pub fn build(&self) -> Result<Box<dyn Step>, Problem> {
         Ok(match self {

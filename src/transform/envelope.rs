@@ -7,7 +7,8 @@ use serde::{Serialize, Serializer};
 
 use crate::source::{RawJson, Record};
 
-/// `{"event_time", "parse_time", "source", "event_id", "data"}`: one line of the lake.
+/// `{"event_time", "parse_time", "source", "event_id", "data"}`, plus `"ocsf"` when an `ocsf`
+/// step with `into = "member"` ran: one line of the lake.
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
     /// When the event happened, per the API.
@@ -20,6 +21,38 @@ pub struct Envelope {
     pub event_id: String,
     /// The record exactly as the API sent it (whitespace between tokens removed).
     pub data: RawJson,
+    /// Where the event's OCSF form is, if a chain made one.
+    #[serde(rename = "ocsf", skip_serializing_if = "OcsfForm::is_not_member")]
+    pub ocsf: OcsfForm,
+}
+
+/// Whether, and where, an envelope holds its event's OCSF form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum OcsfForm {
+    /// No chain made one.
+    #[default]
+    Absent,
+    /// In the envelope's own `ocsf` member, beside the vendor record in `data`
+    /// (`{ kind = "ocsf", into = "member" }`).
+    Member(RawJson),
+    /// In `data`, which the OCSF event replaced (`{ kind = "ocsf" }`, `into = "data"`).
+    InData,
+}
+
+impl OcsfForm {
+    fn is_not_member(&self) -> bool {
+        !matches!(self, OcsfForm::Member(_))
+    }
+}
+
+impl Serialize for OcsfForm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OcsfForm::Member(ocsf) => ocsf.serialize(serializer),
+            // Skipped by the envelope (`is_not_member`); null if serialized alone.
+            OcsfForm::Absent | OcsfForm::InData => serializer.serialize_none(),
+        }
+    }
 }
 
 /// A time that serializes as RFC 3339 UTC with milliseconds.
@@ -41,6 +74,17 @@ impl Envelope {
             source: Arc::clone(source),
             event_id: record.id,
             data: record.data,
+            ocsf: OcsfForm::Absent,
+        }
+    }
+
+    /// The event's OCSF form: the `ocsf` member, or `data` when the OCSF event replaced it;
+    /// `None` when no chain made one.
+    pub fn ocsf(&self) -> Option<&RawJson> {
+        match &self.ocsf {
+            OcsfForm::Absent => None,
+            OcsfForm::Member(ocsf) => Some(ocsf),
+            OcsfForm::InData => Some(&self.data),
         }
     }
 
@@ -57,6 +101,10 @@ impl Envelope {
         write_json_string(out, &self.event_id);
         out.extend_from_slice(b",\"data\":");
         out.extend_from_slice(self.data.as_str().as_bytes());
+        if let OcsfForm::Member(ocsf) = &self.ocsf {
+            out.extend_from_slice(b",\"ocsf\":");
+            out.extend_from_slice(ocsf.as_str().as_bytes());
+        }
         out.push(b'}');
     }
 }
@@ -117,5 +165,31 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(back["event_id"], "e\"1\\\u{1}é");
         assert_eq!(back["source"], "ok\nta");
+    }
+
+    /// An OCSF member goes after `data`, concatenated and serialized alike; an OCSF event in
+    /// `data` adds nothing.
+    #[test]
+    fn an_ocsf_member_follows_data() {
+        let record = Record {
+            time: Utc.timestamp_millis_opt(0).unwrap(),
+            id: "e1".into(),
+            data: serde_json::json!({"k": "v"}).into(),
+        };
+        let mut env = Envelope::wrap(record, &Arc::from("okta"), Utc.timestamp_opt(0, 0).unwrap());
+        assert_eq!(env.ocsf(), None);
+        env.ocsf = OcsfForm::Member(serde_json::json!({"class_uid": 3002}).into());
+        let mut line = Vec::new();
+        env.write_json(&mut line);
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#),
+            "{line}"
+        );
+        assert_eq!(line, serde_json::to_string(&env).unwrap());
+        assert_eq!(env.ocsf().unwrap().as_str(), r#"{"class_uid":3002}"#);
+        env.ocsf = OcsfForm::InData;
+        assert_eq!(env.ocsf().unwrap().as_str(), r#"{"k":"v"}"#);
+        assert!(!serde_json::to_string(&env).unwrap().contains("ocsf"));
     }
 }

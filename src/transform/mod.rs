@@ -28,7 +28,7 @@ pub mod remove;
 pub mod rename;
 pub mod set;
 
-pub use chain::{Chain, ChainProblem, Outcome};
+pub use chain::{Applied, Chain, ChainProblem, Outcome};
 pub use config::StepConfig;
-pub use envelope::{Envelope, EnvelopeTime};
-pub use step::{Problem, Step, Verdict};
+pub use envelope::{Envelope, EnvelopeTime, OcsfForm};
+pub use step::{OcsfInto, Problem, Step, Verdict};

@@ -1,12 +1,14 @@
-//! `kind = "ocsf"`: replaces the event with its OCSF 1.7.0 form, by a preset's mapping
-//! ([`super::ocsf`]). On a sink's chain, that sink gets OCSF while the others keep the
-//! vendor's events.
+//! `kind = "ocsf"`: maps the event to its OCSF 1.7.0 form, by a preset's mapping
+//! ([`super::ocsf`]). With `into = "data"` (the default) the OCSF event replaces the vendor
+//! record; with `into = "member"` the vendor record stays in `data` and the OCSF event is the
+//! envelope's `ocsf` member (see [`super::Chain::apply_envelope`]). On a sink's chain, that
+//! sink gets OCSF while the others keep the vendor's events.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::ocsf::{Mapping, RawMode};
-use super::step::{Problem, Step, Verdict};
+use super::step::{OcsfInto, Problem, Step, Verdict};
 
 /// `{ kind = "ocsf", mapping = "okta", raw = "unmapped" }`.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,6 +23,10 @@ pub struct OcsfConfig {
     /// `raw_data` (the whole event as JSON text) or `both`.
     #[serde(default)]
     pub raw: RawMode,
+    /// Where the OCSF event goes: `data` (replaces the vendor record, the default) or
+    /// `member` (the envelope's `ocsf` member, beside the vendor record).
+    #[serde(default)]
+    pub into: OcsfInto,
 }
 
 impl OcsfConfig {
@@ -30,6 +36,7 @@ impl OcsfConfig {
             Some(mapping) => Ok(OcsfStep {
                 mapping,
                 raw: self.raw,
+                into: self.into,
             }),
             None => Err(Problem::new(
                 "mapping",
@@ -47,6 +54,7 @@ impl OcsfConfig {
 pub struct OcsfStep {
     mapping: Mapping,
     raw: RawMode,
+    into: OcsfInto,
 }
 
 impl Step for OcsfStep {
@@ -60,6 +68,10 @@ impl Step for OcsfStep {
             Err(error) => Verdict::Fail(error.to_string()),
         }
     }
+
+    fn ocsf_into(&self) -> Option<OcsfInto> {
+        Some(self.into)
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +84,7 @@ mod tests {
             name: None,
             mapping: mapping.into(),
             raw: RawMode::Unmapped,
+            into: OcsfInto::Data,
         }
         .build()
     }

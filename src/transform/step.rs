@@ -13,6 +13,26 @@ pub trait Step: Send + Sync {
     /// What the step does to `event`. On [`Verdict::Fail`] the event may be left half
     /// changed: the chain sets it aside as it was before the chain ran.
     fn apply(&self, event: &mut Value) -> Verdict;
+
+    /// Where the step puts the event's OCSF form, for the one kind that makes it (`ocsf`):
+    /// the chain then knows whether `data` became OCSF or the OCSF form is a member of its
+    /// own beside the vendor record. `None` for every other step.
+    fn ocsf_into(&self) -> Option<OcsfInto> {
+        None
+    }
+}
+
+/// Where an `ocsf` step puts the OCSF event (its `into` key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OcsfInto {
+    /// Replaces the event: `data` becomes the OCSF event (the vendor record is gone, save
+    /// what the mapping keeps in `unmapped` or `raw_data`).
+    #[default]
+    Data,
+    /// Keeps the vendor record in `data` and adds the OCSF event as the envelope's `ocsf`
+    /// member; the chain's later steps work on that member.
+    Member,
 }
 
 /// What a step did to one event.

@@ -533,6 +533,7 @@ pub fn envelope(id: &str, secs: i64, data: serde_json::Value) -> sluice::transfo
         source: std::sync::Arc::from("okta"),
         event_id: id.to_string(),
         data: data.into(),
+        ocsf: Default::default(),
     }
 }
 

@@ -7,6 +7,9 @@
 //! {"@timestamp":"...","event_time":"...","parse_time":"...","source":"okta","event_id":"...","data":{...}}
 //! ```
 //!
+//! (`ocsf` follows `data` when the chain made an OCSF member.) With `payload = "ocsf"` or
+//! `"raw"` the document is that object with `@timestamp` put first.
+//!
 //! The response says `"errors": true` when any item failed, and lists one result per item,
 //! in request order: `{"create": {"status": 201}}`, or a status and an `error` object.
 
@@ -18,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::options::BulkCompression;
-use crate::transform::{Envelope, EnvelopeTime};
+use crate::sink::Payload;
+use crate::transform::{Envelope, EnvelopeTime, OcsfForm};
 
 /// Longest error text kept from a response, so a huge reason cannot flood logs or the
 /// dead-letter queue.
@@ -56,12 +60,14 @@ struct Document<'a> {
     source: &'a str,
     event_id: &'a str,
     data: &'a crate::source::RawJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocsf: Option<&'a crate::source::RawJson>,
 }
 
 impl BulkItem {
     /// Encodes `event` for the index (or data stream) `index`. `create` with the event id as
     /// `_id` is what makes sending twice harmless: the second copy is refused with 409.
-    pub fn new(event: &Envelope, index: &str) -> Result<Self, serde_json::Error> {
+    pub fn new(event: &Envelope, index: &str, payload: Payload) -> Result<Self, serde_json::Error> {
         let mut lines = Vec::with_capacity(256);
         serde_json::to_writer(
             &mut lines,
@@ -73,23 +79,51 @@ impl BulkItem {
             },
         )?;
         lines.push(b'\n');
-        serde_json::to_writer(
-            &mut lines,
-            &Document {
-                timestamp: &event.event_time,
-                event_time: &event.event_time,
-                parse_time: &event.parse_time,
-                source: &event.source,
-                event_id: &event.event_id,
-                data: &event.data,
-            },
-        )?;
+        match payload.part(event) {
+            Some(part) => spliced(&mut lines, &event.event_time, part)?,
+            None => serde_json::to_writer(
+                &mut lines,
+                &Document {
+                    timestamp: &event.event_time,
+                    event_time: &event.event_time,
+                    parse_time: &event.parse_time,
+                    source: &event.source,
+                    event_id: &event.event_id,
+                    data: &event.data,
+                    ocsf: match &event.ocsf {
+                        OcsfForm::Member(ocsf) => Some(ocsf),
+                        OcsfForm::Absent | OcsfForm::InData => None,
+                    },
+                },
+            )?,
+        }
         lines.push(b'\n');
         Ok(BulkItem {
             event: event.clone(),
             lines,
         })
     }
+}
+
+/// Writes `part` (compact JSON) as a document with `@timestamp` first: an object's members
+/// follow it, anything else (a record that is not an object) goes under `value`, as
+/// documents must be objects.
+fn spliced(out: &mut Vec<u8>, time: &EnvelopeTime, part: &str) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"@timestamp\":");
+    serde_json::to_writer(&mut *out, time)?;
+    match part.strip_prefix('{') {
+        Some("}") => out.push(b'}'),
+        Some(members) => {
+            out.push(b',');
+            out.extend_from_slice(members.as_bytes());
+        }
+        None => {
+            out.extend_from_slice(b",\"value\":");
+            out.extend_from_slice(part.as_bytes());
+            out.push(b'}');
+        }
+    }
+    Ok(())
 }
 
 /// The request body for `items`, gzip-compressed if asked.
@@ -292,9 +326,50 @@ mod tests {
         )
     }
 
+    /// The document line each payload makes: the envelope with its OCSF member, the OCSF
+    /// object or the vendor record with `@timestamp` first.
+    #[test]
+    fn each_payload_makes_its_document() {
+        let mut e = event("e1");
+        e.ocsf = OcsfForm::Member(json!({"class_uid": 3002}).into());
+        let document = |e: &Envelope, payload| {
+            let item = BulkItem::new(e, "i", payload).unwrap();
+            let text = String::from_utf8(item.lines).unwrap();
+            text.lines().nth(1).unwrap().to_string()
+        };
+        let envelope = document(&e, Payload::Envelope);
+        assert!(
+            envelope.ends_with(r#""data":{"k":"v"},"ocsf":{"class_uid":3002}}"#),
+            "{envelope}"
+        );
+        assert_eq!(
+            document(&e, Payload::Ocsf),
+            r#"{"@timestamp":"2023-11-14T22:13:20.123Z","class_uid":3002}"#
+        );
+        assert_eq!(
+            document(&e, Payload::Raw),
+            r#"{"@timestamp":"2023-11-14T22:13:20.123Z","k":"v"}"#
+        );
+        e.data = json!([1]).into();
+        assert_eq!(
+            document(&e, Payload::Raw),
+            r#"{"@timestamp":"2023-11-14T22:13:20.123Z","value":[1]}"#
+        );
+        e.data = json!({}).into();
+        assert_eq!(
+            document(&e, Payload::Raw),
+            r#"{"@timestamp":"2023-11-14T22:13:20.123Z"}"#
+        );
+    }
+
     #[test]
     fn an_item_is_an_action_line_and_a_document_line() {
-        let item = BulkItem::new(&event("e\"1"), "logs-sluice.okta-default").unwrap();
+        let item = BulkItem::new(
+            &event("e\"1"),
+            "logs-sluice.okta-default",
+            Payload::Envelope,
+        )
+        .unwrap();
         let text = String::from_utf8(item.lines).unwrap();
         assert_eq!(
             text,
@@ -306,8 +381,8 @@ mod tests {
     #[test]
     fn gzip_bodies_decompress_to_the_ndjson() {
         let items = vec![
-            BulkItem::new(&event("a"), "i").unwrap(),
-            BulkItem::new(&event("b"), "i").unwrap(),
+            BulkItem::new(&event("a"), "i", Payload::Envelope).unwrap(),
+            BulkItem::new(&event("b"), "i", Payload::Envelope).unwrap(),
         ];
         let plain = body(&items, BulkCompression::None).unwrap();
         let zipped = body(&items, BulkCompression::Gzip).unwrap();

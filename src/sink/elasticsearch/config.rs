@@ -73,6 +73,9 @@ pub struct ElasticsearchConfig {
     /// The run fails when the sink refused at least this share of the events offered to it
     /// in the run (they are in the dead-letter queue); every one by default.
     pub fail_when_refused: crate::sink::share::Share,
+    /// What each document holds besides `@timestamp`: the envelope (the default), the OCSF
+    /// object, or the raw vendor record.
+    pub payload: crate::sink::payload::Payload,
 }
 
 /// The TOML table as written, before the checks that span keys.
@@ -131,6 +134,9 @@ pub struct RawElasticsearchConfig {
     /// See [`ElasticsearchConfig::fail_when_refused`].
     #[serde(default)]
     pub fail_when_refused: crate::sink::share::Share,
+    /// See [`ElasticsearchConfig::payload`].
+    #[serde(default)]
+    pub payload: crate::sink::payload::Payload,
     /// `transforms`: this sink's own transform chain, read by the loader into
     /// `Config::transforms` (see [`crate::model::deferred`]).
     #[serde(default)]
@@ -238,6 +244,7 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
             connect_timeout: raw.connect_timeout,
             max_attempts: raw.max_attempts,
             max_backoff: raw.max_backoff,
+            payload: raw.payload,
             ca_file,
             fail_when_refused: raw.fail_when_refused,
         };

@@ -55,6 +55,11 @@ pub struct HecConfig {
     /// What goes into each HEC event's `event` field.
     #[serde(default)]
     pub event_format: HecEventFormat,
+    /// What each HEC event's `event` field holds: `raw` (the vendor record), `envelope` or
+    /// `ocsf`. Unset: what `event_format` says (`raw` by default, as Splunk's sourcetypes
+    /// expect the vendor's own event).
+    #[serde(default)]
+    pub payload: Option<crate::sink::Payload>,
     /// How request bodies are compressed.
     #[serde(default)]
     pub compression: HecCompression,
@@ -133,6 +138,7 @@ impl HecConfig {
             sourcetype: None,
             host: None,
             event_format: HecEventFormat::default(),
+            payload: None,
             compression: HecCompression::default(),
             max_batch_bytes: default_max_batch_bytes(),
             max_batch_events: default_max_batch_events(),
@@ -150,6 +156,11 @@ impl HecConfig {
             fail_when_refused: crate::sink::share::Share::ALL,
             transforms: crate::model::Deferred,
         }
+    }
+
+    /// What each event's `event` field holds: `payload`, else what `event_format` says.
+    pub fn payload(&self) -> crate::sink::Payload {
+        self.payload.unwrap_or(self.event_format.into())
     }
 
     /// The first setting that cannot work, if any.
@@ -186,6 +197,15 @@ impl HecConfig {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 return problem(key, "is empty", "remove the key to use the default");
             }
+        }
+        if self.payload.is_some_and(|p| {
+            self.event_format != HecEventFormat::Data && p != self.event_format.into()
+        }) {
+            return problem(
+                "payload",
+                "disagrees with `event_format`",
+                "keep `payload` (raw, envelope or ocsf) and remove `event_format`, its older spelling",
+            );
         }
         if self.max_batch_bytes.as_u64() == 0 {
             return problem(

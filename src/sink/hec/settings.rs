@@ -4,7 +4,8 @@
 
 use serde::Deserialize;
 
-/// What each HEC event's `event` field holds.
+/// What each HEC event's `event` field holds (the older spelling of `payload`: `data` is
+/// `payload = "raw"`).
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum HecEventFormat {
@@ -13,6 +14,15 @@ pub enum HecEventFormat {
     Data,
     /// The whole envelope: `event_time`, `parse_time`, `source`, `event_id`, `data`.
     Envelope,
+}
+
+impl From<HecEventFormat> for crate::sink::Payload {
+    fn from(format: HecEventFormat) -> Self {
+        match format {
+            HecEventFormat::Data => crate::sink::Payload::Raw,
+            HecEventFormat::Envelope => crate::sink::Payload::Envelope,
+        }
+    }
 }
 
 /// How HEC request bodies are compressed.

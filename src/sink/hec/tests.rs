@@ -31,7 +31,7 @@ fn meta(format: HecEventFormat) -> Metadata {
         source: "okta".into(),
         sourcetype: "sluice:okta".into(),
         index: None,
-        format,
+        format: format.into(),
     }
 }
 
@@ -86,7 +86,7 @@ fn configured_metadata_and_the_envelope_format() {
         source: "okta-prod".into(),
         sourcetype: "okta:system".into(),
         index: Some("audit".into()),
-        format: HecEventFormat::Envelope,
+        format: HecEventFormat::Envelope.into(),
     };
     let value = encode(&m, &event("e1", 1_700_000_000_123, json!({"k": "v"})));
     assert_eq!(value["host"], "sluice-1");
@@ -418,4 +418,20 @@ async fn blank_records_are_rejected_without_a_request_and_publish_reports_the_pa
             bytes: 1234
         }
     );
+}
+
+/// `payload = "ocsf"` sends the OCSF object as `event`; the envelope carries its member.
+#[test]
+fn the_ocsf_payload_is_the_event() {
+    use crate::sink::Payload;
+    use crate::transform::OcsfForm;
+    let mut e = event("e1", 1_700_000_000_123, json!({"k": "v"}));
+    e.ocsf = OcsfForm::Member(json!({"class_uid": 3002}).into());
+    let mut m = meta(HecEventFormat::Data);
+    m.format = Payload::Ocsf;
+    assert_eq!(encode(&m, &e)["event"], json!({"class_uid": 3002}));
+    m.format = Payload::Raw;
+    assert_eq!(encode(&m, &e)["event"], json!({"k": "v"}));
+    m.format = Payload::Envelope;
+    assert_eq!(encode(&m, &e)["event"]["ocsf"], json!({"class_uid": 3002}));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::HecEventFormat;
+use crate::sink::Payload as SinkPayload;
 use crate::transform::Envelope;
 
 /// The metadata every event of one sink carries, and how its `event` field is filled.
@@ -17,7 +17,7 @@ pub(super) struct Metadata {
     pub source: String,
     pub sourcetype: String,
     pub index: Option<String>,
-    pub format: HecEventFormat,
+    pub format: SinkPayload,
 }
 
 /// One HEC event object, as `/services/collector/event` reads it.
@@ -62,18 +62,22 @@ impl Metadata {
     /// Appends `event` as one HEC event object to `out`.
     pub fn encode(&self, event: &Envelope, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let payload = match self.format {
-            HecEventFormat::Data => {
+            SinkPayload::Raw | SinkPayload::Ocsf => {
+                let part = match self.format {
+                    SinkPayload::Ocsf => event.ocsf().unwrap_or(&event.data),
+                    _ => &event.data,
+                };
                 // Only a string is parsed to look inside it; a record is an object.
-                let text = event.data.as_str();
+                let text = part.as_str();
                 let blank = text == "null"
                     || (text.starts_with('"')
                         && serde_json::from_str::<String>(text).is_ok_and(|s| s.trim().is_empty()));
                 if blank {
                     return Err(EncodeError::Blank);
                 }
-                Payload::Data(&event.data)
+                Payload::Data(part)
             }
-            HecEventFormat::Envelope => Payload::Envelope(event),
+            SinkPayload::Envelope => Payload::Envelope(event),
         };
         let hec = HecEvent {
             time: epoch_seconds(event),

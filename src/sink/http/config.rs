@@ -18,6 +18,10 @@ pub struct HttpSinkConfig {
     /// How a batch is written.
     #[serde(default)]
     pub format: BatchFormat,
+    /// What is sent of each event: the envelope (the default), its OCSF object, or the raw
+    /// vendor record.
+    #[serde(default)]
+    pub payload: crate::sink::payload::Payload,
     /// How requests are authenticated (the same kinds as a source's `auth`).
     #[serde(default)]
     pub auth: AuthConfig,
@@ -84,6 +88,10 @@ fn default_attempts() -> u32 {
 pub struct StdoutConfig {
     /// Unique name that sources refer to.
     pub name: String,
+    /// What is written of each event: the envelope (the default), its OCSF object, or the
+    /// raw vendor record.
+    #[serde(default)]
+    pub payload: crate::sink::payload::Payload,
     /// `transforms`: this sink's own transform chain, read by the loader into
     /// `Config::transforms` (see [`crate::model::deferred`]).
     #[serde(default)]

@@ -61,8 +61,13 @@ pub struct LakeConfig {
     pub format: Format,
     /// How NDJSON objects are compressed (Parquet objects compress their pages with zstd).
     pub compression: Compression,
-    /// Where under the lake an event's object goes, from its source and event time.
+    /// Where under the lake an event's object goes, from its source and event time (with
+    /// `class={class}/` after the source's segment when `partition_by_class` is set).
     pub key_template: KeyTemplate,
+    /// What each line (or Parquet row) holds: the envelope, the OCSF object, or the raw
+    /// vendor record. Parquet objects keep the envelope's `event_time`, `parse_time`,
+    /// `source` and `event_id` columns whatever the payload.
+    pub payload: crate::sink::Payload,
     /// A batch is committed once its objects hold this many compressed bytes in total.
     ///
     /// Loaders that ingest each new object (Snowpipe, BigQuery transfers, Athena scans) have a
@@ -129,6 +134,7 @@ impl LakeConfig {
             format: Format::default(),
             compression: Compression::default(),
             key_template: default_key_template(),
+            payload: crate::sink::Payload::default(),
             roll_size: default_roll_size(),
             roll_age: default_roll_age(),
             max_open_partitions: default_max_open_partitions(),
@@ -207,6 +213,10 @@ struct RawLakeConfig {
     compression: Option<Compression>,
     #[serde(default)]
     key_template: Option<String>,
+    #[serde(default)]
+    partition_by_class: bool,
+    #[serde(default)]
+    payload: crate::sink::Payload,
     #[serde(default = "default_roll_size")]
     roll_size: bytesize::ByteSize,
     #[serde(default = "default_roll_age", with = "humantime_serde")]
@@ -257,8 +267,13 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 return Err(format!("lake `{}`: `{key}` applies to object stores only and this lake is a local directory (hint: remove it, or use url = \"s3://bucket/prefix\")", raw.name));
             }
         }
-        let template = raw.key_template.as_deref().unwrap_or(DEFAULT_KEY_TEMPLATE);
-        let key_template = KeyTemplate::parse(template).map_err(|e| {
+        let written = raw.key_template.as_deref().unwrap_or(DEFAULT_KEY_TEMPLATE);
+        let template = if raw.partition_by_class {
+            with_class_segment(written)
+        } else {
+            written.to_string()
+        };
+        let key_template = KeyTemplate::parse(&template).map_err(|e| {
             format!(
                 "lake `{}`: key_template `{template}`: {e} (hint: the default is \"{DEFAULT_KEY_TEMPLATE}\")",
                 raw.name
@@ -308,6 +323,7 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             format: raw.format,
             compression: raw.compression.unwrap_or_default(),
             key_template,
+            payload: raw.payload,
             roll_size: raw.roll_size,
             roll_age: raw.roll_age,
             max_open_partitions: raw.max_open_partitions,
@@ -358,6 +374,24 @@ fn check_lake_options(name: &str, scheme: StoreScheme, raw: &RawLakeConfig) -> R
         }
     }
     Ok(())
+}
+
+/// `template` with a `class={class}/` segment after the first segment that names the source
+/// (`partition_by_class = true`), unless it places `{class}` itself.
+fn with_class_segment(template: &str) -> String {
+    if template.contains("{class}") {
+        return template.to_string();
+    }
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut placed = false;
+    for segment in template.split_inclusive('/') {
+        out.push_str(segment);
+        if !placed && segment.contains("{source}") {
+            out.push_str("class={class}/");
+            placed = true;
+        }
+    }
+    out
 }
 
 fn default_key_template() -> KeyTemplate {
@@ -450,6 +484,24 @@ mod tests {
         assert!(err.contains("{source}"), "{err}");
         let err = parse("name = \"l\"\npath = \"a\"\npart_size = \"1MiB\"").unwrap_err();
         assert!(err.contains("5 MiB"), "{err}");
+    }
+
+    #[test]
+    fn partition_by_class_adds_a_class_segment_after_the_source() {
+        let config = parse("name = \"l\"\npath = \"a\"\npartition_by_class = true").unwrap();
+        assert_eq!(
+            config.key_template.as_str(),
+            "source={source}/class={class}/dt=%Y-%m-%d/hr=%H/"
+        );
+        let own = "name = \"l\"\npath = \"a\"\npartition_by_class = true\nkey_template = \"c={class}/s={source}/\"";
+        assert_eq!(
+            parse(own).unwrap().key_template.as_str(),
+            "c={class}/s={source}/"
+        );
+        let config = parse("name = \"l\"\npath = \"a\"\npayload = \"ocsf\"").unwrap();
+        assert_eq!(config.payload, crate::sink::Payload::Ocsf);
+        let err = parse("name = \"l\"\npath = \"a\"\npayload = \"vendor\"").unwrap_err();
+        assert!(err.contains("envelope"), "{err}");
     }
 
     #[test]

@@ -28,8 +28,10 @@
 
 use std::fmt::Write as _;
 
+use super::ddl_ocsf::{payload_columns, Kind as ColumnKind, PayloadColumn};
 use super::{sanitize, Compression, LakeLocation, ObjectKind, Segment, SegmentKind, StoreScheme};
 use crate::sink::config::LakeConfig;
+use crate::transform::OcsfInto;
 
 /// The SQL dialects `sluice lake ddl` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,6 +78,8 @@ struct Partition {
 struct Layout<'a> {
     config: &'a LakeConfig,
     kind: ObjectKind,
+    /// The columns after the envelope's four: `data`, `ocsf`, the typed OCSF columns.
+    payload: Vec<PayloadColumn>,
     /// Where the source's objects are: the lake root plus the template's static prefix,
     /// as a location for the dialect, ending in `/`.
     base: String,
@@ -95,7 +99,21 @@ pub fn ddl(
     source: &str,
     names: &Names,
 ) -> Result<String, String> {
-    let layout = Layout::new(config, dialect, source, names)?;
+    ddl_with_ocsf(config, dialect, source, names, None)
+}
+
+/// [`ddl`] for a source whose events reach the lake with an OCSF form made by an `ocsf` step
+/// with `into` (`Config::ocsf_for`): the table gains `ocsf` and, in Parquet lakes, the typed
+/// OCSF columns; `payload = "ocsf"` drops `data`.
+pub fn ddl_with_ocsf(
+    config: &LakeConfig,
+    dialect: Dialect,
+    source: &str,
+    names: &Names,
+    ocsf: Option<OcsfInto>,
+) -> Result<String, String> {
+    let mut layout = Layout::new(config, dialect, source, names)?;
+    layout.payload = payload_columns(config, ocsf)?;
     let mut out = String::new();
     // Writing to a String cannot fail; `write!` results are ignored below for that reason.
     let _ = writeln!(
@@ -177,6 +195,7 @@ impl<'a> Layout<'a> {
         Ok(Layout {
             config,
             kind: config.object_kind(),
+            payload: payload_columns(config, None)?,
             base,
             dynamic,
             partitions,
@@ -312,11 +331,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
             ".*[.]parquet",
         ),
     };
-    // Parquet objects hold `data` as JSON text.
-    let data = match layout.kind {
-        ObjectKind::Parquet => "PARSE_JSON($1:data::VARCHAR)",
-        ObjectKind::Ndjson(_) => "$1:data",
-    };
+    let parquet = layout.kind == ObjectKind::Parquet;
     let stage = format!("{ident}_lake_stage");
     let pipe = format!("{ident}_lake_pipe");
     let notify = !layout.base.starts_with("s3://");
@@ -338,8 +353,16 @@ fn snowflake(layout: &Layout, out: &mut String) {
         "  parse_time TIMESTAMP_TZ".to_string(),
         "  source VARCHAR".to_string(),
         "  event_id VARCHAR".to_string(),
-        "  data VARIANT".to_string(),
     ];
+    for c in &layout.payload {
+        let ty = match c.kind {
+            ColumnKind::Json => "VARIANT",
+            ColumnKind::Time => "TIMESTAMP_TZ",
+            ColumnKind::Integer => "NUMBER(19,0)",
+            ColumnKind::Text => "VARCHAR",
+        };
+        columns.push(format!("  {} {ty}", c.name));
+    }
     for p in &layout.partitions {
         let ty = match p.kind {
             SegmentKind::Date => "DATE".to_string(),
@@ -352,7 +375,7 @@ fn snowflake(layout: &Layout, out: &mut String) {
     columns.push("  file_name VARCHAR".to_string());
     let _ = writeln!(out, "{}\n);\n", columns.join(",\n"));
 
-    let mut names = vec!["event_time", "parse_time", "source", "event_id", "data"]
+    let mut names = vec!["event_time", "parse_time", "source", "event_id"]
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();
@@ -361,8 +384,19 @@ fn snowflake(layout: &Layout, out: &mut String) {
         "$1:parse_time::TIMESTAMP_TZ".to_string(),
         "$1:source::VARCHAR".to_string(),
         "$1:event_id::VARCHAR".to_string(),
-        data.to_string(),
     ];
+    for c in &layout.payload {
+        names.push(c.name.to_string());
+        let n = c.name;
+        selects.push(match c.kind {
+            // Parquet objects hold JSON as text.
+            ColumnKind::Json if parquet => format!("PARSE_JSON($1:{n}::VARCHAR)"),
+            ColumnKind::Json => format!("$1:{n}"),
+            ColumnKind::Time => format!("$1:{n}::TIMESTAMP_TZ"),
+            ColumnKind::Integer => format!("$1:{n}::NUMBER(19,0)"),
+            ColumnKind::Text => format!("$1:{n}::VARCHAR"),
+        });
+    }
     for p in &layout.partitions {
         names.push(p.column.clone());
         // The partition value is taken from the object's key, as hive readers do.
@@ -397,10 +431,13 @@ fn snowflake(layout: &Layout, out: &mut String) {
         .iter()
         .map(|p| format!("  {},\n", p.column))
         .collect();
+    let payload: Vec<String> = layout.payload.iter().map(|c| c.name.to_string()).collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  data\nFROM {}\n{NEWEST_COPY}\nORDER BY event_time DESC;",
-        layout.view, layout.table
+        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  event_time,\n  parse_time,\n  source,\n  event_id,\n{partition_columns}  {}\nFROM {}\n{NEWEST_COPY}\nORDER BY event_time DESC;",
+        layout.view,
+        payload.join(",\n  "),
+        layout.table
     );
 }
 
@@ -435,23 +472,39 @@ fn bigquery(layout: &Layout, out: &mut String) {
         format!("WITH PARTITION COLUMNS ({})\n", partitions.join(", "))
     };
     let prefix = layout.base.trim_end_matches('/');
-    // Parquet objects hold `data` as JSON text: a STRING column, parsed by the view.
-    let (data_type, format, data) = match layout.kind {
-        ObjectKind::Parquet => (
-            "STRING",
-            "format = 'PARQUET'",
-            "SAFE.PARSE_JSON(data) AS data",
-        ),
-        ObjectKind::Ndjson(_) => (
-            "JSON",
-            "format = 'NEWLINE_DELIMITED_JSON',\n  compression = 'GZIP'",
-            "data",
-        ),
+    // Parquet objects hold JSON as text: a STRING column, parsed by the view.
+    let parquet = layout.kind == ObjectKind::Parquet;
+    let format = match layout.kind {
+        ObjectKind::Parquet => "format = 'PARQUET'",
+        ObjectKind::Ndjson(_) => "format = 'NEWLINE_DELIMITED_JSON',\n  compression = 'GZIP'",
     };
+    let payload_types: String = layout
+        .payload
+        .iter()
+        .map(|c| {
+            let ty = match c.kind {
+                ColumnKind::Json if parquet => "STRING",
+                ColumnKind::Json => "JSON",
+                ColumnKind::Time => "TIMESTAMP",
+                ColumnKind::Integer => "INT64",
+                ColumnKind::Text => "STRING",
+            };
+            format!(",\n  {} {ty}", c.name)
+        })
+        .collect();
+    let data: Vec<String> = layout
+        .payload
+        .iter()
+        .map(|c| match c.kind {
+            ColumnKind::Json if parquet => format!("SAFE.PARSE_JSON({0}) AS {0}", c.name),
+            _ => c.name.to_string(),
+        })
+        .collect();
+    let data = data.join(",\n  ");
     let _ = writeln!(
         out,
         "-- Objects appear in the table as soon as sluice publishes them; nothing is loaded.\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS `{table}` (\n  event_time TIMESTAMP,\n  parse_time TIMESTAMP,\n  source STRING,\n  event_id STRING,\n  data {data_type}\n)\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS `{table}` (\n  event_time TIMESTAMP,\n  parse_time TIMESTAMP,\n  source STRING,\n  event_id STRING{payload_types}\n)\n\
          {with_partitions}OPTIONS (\n  {format},\n  uris = [{uri}],\n  hive_partition_uri_prefix = {prefix},\n  require_hive_partition_filter = false\n);\n",
         table = layout.table,
         uri = quote(&format!("{}*{}", layout.base, layout.kind.extension())),
@@ -527,6 +580,27 @@ fn athena(layout: &Layout, out: &mut String) {
         .iter()
         .map(|(k, v)| format!("  {} = {}", quote(k), quote(v)))
         .collect();
+    let payload_types: String = layout
+        .payload
+        .iter()
+        .map(|c| {
+            let ty = match c.kind {
+                ColumnKind::Json | ColumnKind::Text => "string",
+                ColumnKind::Time => "timestamp",
+                ColumnKind::Integer => "bigint",
+            };
+            format!(",\n  {} {ty}", c.name)
+        })
+        .collect();
+    let data: Vec<String> = layout
+        .payload
+        .iter()
+        .map(|c| match c.kind {
+            ColumnKind::Json => format!("json_parse({0}) AS {0}", c.name),
+            _ => c.name.to_string(),
+        })
+        .collect();
+    let data = data.join(",\n  ");
     let (time_type, data_note, storage) = match layout.kind {
         ObjectKind::Parquet => ("timestamp", "", "STORED AS PARQUET"),
         ObjectKind::Ndjson(_) => (
@@ -541,8 +615,8 @@ fn athena(layout: &Layout, out: &mut String) {
         out,
         "-- Partition projection: no crawler and no MSCK REPAIR; new objects are queryable at once.\n\
          -- The dt range is relative to today; widen it for older backfills.\n\
-         -- `data` is the event's JSON text{data_note}.\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n  event_time {time_type},\n  parse_time {time_type},\n  source string,\n  event_id string,\n  data string\n)\n\
+         -- `data` (and `ocsf`) is the event's JSON text{data_note}.\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n  event_time {time_type},\n  parse_time {time_type},\n  source string,\n  event_id string{payload_types}\n)\n\
          {partitioned}{storage}\n\
          LOCATION {location}\n\
          TBLPROPERTIES (\n{properties}\n);\n",
@@ -570,7 +644,7 @@ fn athena(layout: &Layout, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  {event_time},\n  {parse_time},\n  source,\n  event_id,\n{typed}  json_parse(data) AS data\nFROM {table}\n\
+        "CREATE OR REPLACE VIEW {} AS\nSELECT\n  {event_time},\n  {parse_time},\n  source,\n  event_id,\n{typed}  {data}\nFROM {table}\n\
          WHERE NOT EXISTS (\n  SELECT 1\n  FROM {table} AS newer\n  WHERE newer.source = {table}.source\n    AND newer.event_id = {table}.event_id\n    AND newer.parse_time > {table}.parse_time\n)\n\
          ORDER BY event_time DESC;",
         layout.view,
@@ -611,24 +685,37 @@ fn duckdb(layout: &Layout, out: &mut String) {
         .map(|p| format!("  {},\n", p.column))
         .collect();
     let glob = quote(&layout.glob());
-    let (data, reader) = match layout.kind {
-        // Parquet's timestamps are UTC-adjusted (TIMESTAMPTZ to DuckDB); `data` is JSON text.
-        ObjectKind::Parquet => (
-            "CAST(data AS JSON) AS data",
-            format!("read_parquet(\n    {glob},\n    hive_partitioning = true{hive_types}\n)"),
-        ),
+    let parquet = layout.kind == ObjectKind::Parquet;
+    let data: Vec<String> = layout
+        .payload
+        .iter()
+        .map(|c| match c.kind {
+            // Parquet objects hold JSON as text.
+            ColumnKind::Json if parquet => format!("CAST({0} AS JSON) AS {0}", c.name),
+            _ => c.name.to_string(),
+        })
+        .collect();
+    let data = data.join(",\n  ");
+    let json_columns: String = layout
+        .payload
+        .iter()
+        .map(|c| format!(", {}: 'JSON'", quote(c.name)))
+        .collect();
+    let reader = match layout.kind {
+        // Parquet's timestamps are UTC-adjusted (TIMESTAMPTZ to DuckDB).
+        ObjectKind::Parquet => {
+            format!("read_parquet(\n    {glob},\n    hive_partitioning = true{hive_types}\n)")
+        }
         ObjectKind::Ndjson(compression) => {
             let compression = match compression {
                 Compression::Gzip => "gzip",
                 Compression::Zstd => "zstd",
             };
-            (
-                "data",
-                format!(
-                    "read_json_auto(\n    {glob},\n    format = 'newline_delimited',\n    compression = {},\n    hive_partitioning = true,\n    \
-                     columns = {{'event_time': 'TIMESTAMPTZ', 'parse_time': 'TIMESTAMPTZ', 'source': 'VARCHAR', 'event_id': 'VARCHAR', 'data': 'JSON'}}{hive_types}\n)",
-                    quote(compression)
-                ),
+            // NDJSON lakes hold JSON columns only (`data`, `ocsf`).
+            format!(
+                "read_json_auto(\n    {glob},\n    format = 'newline_delimited',\n    compression = {},\n    hive_partitioning = true,\n    \
+                 columns = {{'event_time': 'TIMESTAMPTZ', 'parse_time': 'TIMESTAMPTZ', 'source': 'VARCHAR', 'event_id': 'VARCHAR'{json_columns}}}{hive_types}\n)",
+                quote(compression)
             )
         }
     };

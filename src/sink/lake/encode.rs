@@ -7,6 +7,7 @@ use std::io::{self, BufWriter, Read, Write};
 use flate2::write::GzEncoder;
 use serde::Deserialize;
 
+use crate::sink::Payload;
 use crate::transform::Envelope;
 
 /// zstd's own default: most of the ratio for little CPU.
@@ -146,6 +147,17 @@ impl Write for Counted {
     }
 }
 
+/// What an object's lines or rows hold: the sink's `payload`, and whether its events carry
+/// an OCSF form (Parquet then adds the OCSF columns; see `parquet.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Contents {
+    pub payload: Payload,
+    /// The events carry an OCSF form.
+    pub ocsf: bool,
+    /// That form is the envelope's `ocsf` member (not `data`).
+    pub member: bool,
+}
+
 /// An encoder of envelopes into one object, over a [`Counted`] output.
 pub(crate) enum Encoder {
     Gzip(GzEncoder<Counted>),
@@ -155,14 +167,19 @@ pub(crate) enum Encoder {
 }
 
 impl Encoder {
-    pub fn new(kind: ObjectKind, out: Output) -> io::Result<Encoder> {
+    /// An encoder of objects of `kind` whose events hold `contents` (Parquet's columns
+    /// depend on it).
+    pub fn new(kind: ObjectKind, out: Output, contents: Contents) -> io::Result<Encoder> {
+        // Only Parquet's columns depend on it.
+        #[cfg(not(feature = "parquet"))]
+        let _ = contents;
         let counted = Counted::new(out);
         let compression = match kind {
             ObjectKind::Ndjson(compression) => compression,
             #[cfg(feature = "parquet")]
             ObjectKind::Parquet => {
                 return Ok(Encoder::Parquet(Box::new(
-                    super::parquet::ParquetEncoder::new(counted)?,
+                    super::parquet::ParquetEncoder::new(counted, contents)?,
                 )))
             }
             // The config refuses `format = "parquet"` in such builds; this is a backstop.
@@ -190,20 +207,26 @@ impl Encoder {
     /// Adds one event: a JSON line, or a Parquet row. A JSON line is written into `line`
     /// first (by concatenation, the record's bytes copied through), so the compressor gets
     /// one write per event rather than one per JSON token (which halves the CPU per event).
-    pub fn append(&mut self, event: &Envelope, line: &mut Vec<u8>) -> io::Result<()> {
+    pub fn append(
+        &mut self,
+        event: &Envelope,
+        contents: Contents,
+        line: &mut Vec<u8>,
+    ) -> io::Result<()> {
         fn write_line(
             out: &mut impl Write,
             event: &Envelope,
+            payload: Payload,
             line: &mut Vec<u8>,
         ) -> io::Result<()> {
             line.clear();
-            event.write_json(line);
+            payload.write(event, line);
             line.push(b'\n');
             out.write_all(line)
         }
         match self {
-            Encoder::Gzip(e) => write_line(e, event, line),
-            Encoder::Zstd(e) => write_line(e, event, line),
+            Encoder::Gzip(e) => write_line(e, event, contents.payload, line),
+            Encoder::Zstd(e) => write_line(e, event, contents.payload, line),
             #[cfg(feature = "parquet")]
             Encoder::Parquet(e) => e.append(event),
         }
@@ -274,6 +297,7 @@ mod tests {
             source: "okta".into(),
             event_id: id.to_string(),
             data: data.into(),
+            ocsf: Default::default(),
         }
     }
 
@@ -284,9 +308,15 @@ mod tests {
     #[test]
     fn both_compressions_round_trip_through_their_decoder() {
         for compression in [Compression::Gzip, Compression::Zstd] {
-            let mut encoder =
-                Encoder::new(ObjectKind::Ndjson(compression), Output::Memory(Vec::new())).unwrap();
-            encoder.append(&event(), &mut Vec::new()).unwrap();
+            let mut encoder = Encoder::new(
+                ObjectKind::Ndjson(compression),
+                Output::Memory(Vec::new()),
+                Contents::default(),
+            )
+            .unwrap();
+            encoder
+                .append(&event(), Contents::default(), &mut Vec::new())
+                .unwrap();
             let counted = encoder.finish().unwrap();
             let Output::Memory(bytes) = counted.out else {
                 panic!("memory output")
@@ -318,7 +348,12 @@ mod tests {
     #[test]
     fn parquet_rows_round_trip_across_row_groups() {
         use super::super::parquet::{read_rows, ROW_GROUP_BYTES};
-        let mut encoder = Encoder::new(ObjectKind::Parquet, Output::Memory(Vec::new())).unwrap();
+        let mut encoder = Encoder::new(
+            ObjectKind::Parquet,
+            Output::Memory(Vec::new()),
+            Contents::default(),
+        )
+        .unwrap();
         // Incompressible padding, so row groups outgrow the writer's buffer.
         let pad_len = 4096;
         // Enough rows for more than two row groups, so rows flow out before `finish`.
@@ -332,6 +367,7 @@ mod tests {
             encoder
                 .append(
                     &event_at(&format!("e{i}"), base + i as i64 * 1_001, data),
+                    Contents::default(),
                     &mut Vec::new(),
                 )
                 .unwrap();

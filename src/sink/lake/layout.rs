@@ -42,6 +42,8 @@ enum Part {
     Source,
     /// `{data.a.b}`: a value of the event's data, by object keys.
     Field(JsonPath),
+    /// `{class}`: the OCSF class of the event's OCSF form (`authentication`).
+    Class,
     Time(Vec<Item<'static>>),
 }
 
@@ -167,6 +169,7 @@ impl KeyTemplate {
                     Part::Literal(text) => out.push_str(text),
                     Part::Source => out.push_str(source),
                     Part::Field(path) => out.push_str(&sanitize(&field_text(&event.data, path))),
+                    Part::Class => out.push_str(&sanitize(&class_text(event))),
                     Part::Time(_) => {
                         out.push_str(times.next().map(String::as_str).unwrap_or_default())
                     }
@@ -220,6 +223,7 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
         let name = &after[..close];
         match name {
             "source" => parts.push(Part::Source),
+            "class" => parts.push(Part::Class),
             _ => match name.strip_prefix("data.") {
                 Some(path) if !path.is_empty() && path.split('.').all(|k| !k.is_empty()) => {
                     let keys: Vec<String> = path.split('.').map(str::to_string).collect();
@@ -227,7 +231,7 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown placeholder `{{{name}}}` (use {{source}}, {{data.FIELD}} or strftime parts such as %Y)"
+                        "unknown placeholder `{{{name}}}` (use {{source}}, {{class}}, {{data.FIELD}} or strftime parts such as %Y)"
                     ))
                 }
             },
@@ -336,10 +340,22 @@ fn field_text(data: &RawJson, path: &JsonPath) -> String {
     }
 }
 
+/// The OCSF class name of `event` (`authentication`), or empty (the null partition) when it
+/// has no OCSF form or no `class_uid`.
+fn class_text(event: &Envelope) -> String {
+    let uid = event.ocsf().and_then(|ocsf| {
+        let raw = ocsf.lookup(&JsonPath::of_keys(&["class_uid".to_string()]))?;
+        raw.get().parse::<i64>().ok()
+    });
+    uid.map_or_else(String::new, |uid| {
+        crate::transform::ocsf::class_name(uid).into_owned()
+    })
+}
+
 fn describe_segment(raw: &str, parts: &[Part], source: &str) -> Segment {
     let dynamic = parts
         .iter()
-        .any(|p| matches!(p, Part::Time(_) | Part::Field(_)));
+        .any(|p| matches!(p, Part::Time(_) | Part::Field(_) | Part::Class));
     // `name=...` with a literal name (no placeholder, no specifier) is a hive column.
     let column = raw
         .split_once('=')
@@ -353,7 +369,7 @@ fn describe_segment(raw: &str, parts: &[Part], source: &str) -> Segment {
                 Part::Literal(t) => text.push_str(t),
                 Part::Source => text.push_str(source),
                 // `dynamic` is false: no other part is here.
-                Part::Field(_) | Part::Time(_) => {}
+                Part::Field(_) | Part::Class | Part::Time(_) => {}
             }
         }
         SegmentKind::Static(text)

@@ -30,6 +30,7 @@
 
 pub mod config;
 pub mod ddl;
+mod ddl_ocsf;
 mod encode;
 pub mod heads;
 mod holdings;
@@ -38,11 +39,13 @@ pub mod ledger;
 mod local;
 mod location;
 mod object_lock;
+pub mod ocsf_columns;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod reader;
 pub mod replay;
 pub mod retention;
+pub mod scan;
 pub mod signing;
 mod store;
 pub mod verify;
@@ -141,6 +144,8 @@ struct OpenObject {
     /// Staged key relative to the lake root.
     staged: String,
     encoder: Encoder,
+    /// What its lines or rows hold.
+    contents: encode::Contents,
     /// Object stores: the multipart upload, once the object outgrew one part.
     upload: Option<store::Upload>,
     /// Its events and their times, for its ledger entry.
@@ -244,9 +249,9 @@ impl LakeSink {
         }
     }
 
-    /// The index of the open object for the partition in `self.scratch`, opening one if
-    /// needed.
-    fn object_for_scratch(&mut self) -> Result<usize, SinkError> {
+    /// The index of the open object for the partition in `self.scratch`, opening one for
+    /// `event` if needed.
+    fn object_for_scratch(&mut self, event: &Envelope) -> Result<usize, SinkError> {
         if let Some(i) = self.open.iter().position(|o| o.partition == self.scratch) {
             return Ok(i);
         }
@@ -269,7 +274,13 @@ impl LakeSink {
                 (staged, Output::Memory(Vec::new()))
             }
         };
-        let encoder = Encoder::new(kind, output).map_err(|e| {
+        // One source's events pass the same chains: the first says whether all carry OCSF.
+        let contents = encode::Contents {
+            payload: self.config.payload,
+            ocsf: event.ocsf().is_some(),
+            member: matches!(event.ocsf, crate::transform::OcsfForm::Member(_)),
+        };
+        let encoder = Encoder::new(kind, output, contents).map_err(|e| {
             self.error(format!(
                 "cannot start encoding {staged}: {e} (hint: this is a resource problem; check memory)"
             ))
@@ -278,6 +289,7 @@ impl LakeSink {
             partition: self.scratch.clone(),
             staged,
             encoder,
+            contents,
             upload: None,
             tally: ledger::Tally::default(),
         });
@@ -334,6 +346,7 @@ impl LakeSink {
                 encoder,
                 upload,
                 tally,
+                ..
             } = object;
             let counted = encoder.finish().map_err(|e| {
                 self.error(format!(
@@ -406,10 +419,13 @@ impl Sink for LakeSink {
                     event.event_id
                 )));
             }
-            let index = self.object_for_scratch()?;
+            let index = self.object_for_scratch(event)?;
             let object = &mut self.open[index];
             object.tally.add(event.event_time.0);
-            if let Err(err) = object.encoder.append(event, &mut self.line) {
+            if let Err(err) = object
+                .encoder
+                .append(event, object.contents, &mut self.line)
+            {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
                     "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"

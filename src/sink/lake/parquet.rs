@@ -1,12 +1,17 @@
 //! Parquet lake objects (`format = "parquet"`, cargo feature `parquet`).
 //!
-//! One row per event, in five required columns:
+//! One row per event:
 //!
 //! | column | Parquet type |
 //! |---|---|
 //! | `event_time`, `parse_time` | `INT64`, `TIMESTAMP(MICROS, isAdjustedToUTC = true)` |
 //! | `source`, `event_id` | `BYTE_ARRAY`, `STRING` |
-//! | `data` | `BYTE_ARRAY`, `STRING`: the event's JSON text, exactly as NDJSON lakes hold it |
+//! | `data` | `BYTE_ARRAY`, `STRING`: the event's JSON text, exactly as NDJSON lakes hold it; absent with `payload = "ocsf"` |
+//! | `ocsf` | optional `BYTE_ARRAY`, `STRING`: the OCSF event's JSON text, when the chain made an `ocsf` member (or `payload = "ocsf"`) |
+//! | the typed OCSF columns | optional, one per entry of [`ocsf_columns::COLUMNS`] (`time`, `class_uid`, `actor_user_email_addr`, ...), when the events carry OCSF and the payload is not `raw` |
+//!
+//! The envelope's four columns are there whatever the `payload`: the lake's own readers
+//! (`sluice lake verify`, `state recover --from-lake`) find events by them.
 //!
 //! `data` stays JSON text rather than a nested schema: audit events of one API vary in shape,
 //! and every reader (Snowflake `PARSE_JSON`, BigQuery `PARSE_JSON`, Athena `json_parse`,
@@ -18,7 +23,7 @@
 //! NDJSON objects do. Pages are zstd-compressed; the footer is written at `finish`.
 //!
 //! Written with parquet's low-level column writers: the Arrow crates would add much compile
-//! time for five flat columns.
+//! time for a few flat columns.
 
 use std::io;
 use std::sync::Arc;
@@ -32,18 +37,21 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::record::RowAccessor;
 use parquet::schema::parser::parse_message_type;
 
-use super::encode::Counted;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::encode::{Contents, Counted};
+use super::ocsf_columns::{self, Cell, ColumnType};
+use crate::sink::Payload;
 use crate::transform::Envelope;
 
-/// The file's schema; see the module docs.
-const SCHEMA: &str = "
-message sluice_event {
+/// The envelope's columns, always first; see the module docs.
+const ENVELOPE_COLUMNS: &str = "
   REQUIRED INT64 event_time (TIMESTAMP(MICROS, true));
   REQUIRED INT64 parse_time (TIMESTAMP(MICROS, true));
   REQUIRED BYTE_ARRAY source (STRING);
-  REQUIRED BYTE_ARRAY event_id (STRING);
-  REQUIRED BYTE_ARRAY data (STRING);
-}";
+  REQUIRED BYTE_ARRAY event_id (STRING);";
 
 /// Raw bytes of buffered rows that make a row group. Readers prune and parallelise by row
 /// group; a few MiB of raw JSON compresses to row groups of about a MiB, and bounds the
@@ -57,50 +65,208 @@ fn to_io(err: parquet::errors::ParquetError) -> io::Error {
     io::Error::other(err)
 }
 
-/// Rows not yet written, column by column.
-#[derive(Default)]
-struct Pending {
-    event_time: Vec<i64>,
-    parse_time: Vec<i64>,
-    source: Vec<ByteArray>,
-    event_id: Vec<ByteArray>,
-    data: Vec<ByteArray>,
-    bytes: usize,
+/// Which columns after the envelope's an object has (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// `data`: the vendor record (or the OCSF event that replaced it).
+    pub data: bool,
+    /// `ocsf`: the OCSF event's JSON text, when it is not already `data`.
+    pub ocsf: bool,
+    /// The typed OCSF columns ([`ocsf_columns::COLUMNS`]).
+    pub typed: bool,
+}
+
+impl Columns {
+    /// The columns of an object whose events hold `contents`.
+    pub fn of(contents: Contents) -> Columns {
+        let has_ocsf = contents.ocsf && contents.payload != Payload::Raw;
+        Columns {
+            data: contents.payload != Payload::Ocsf,
+            ocsf: has_ocsf && (contents.payload == Payload::Ocsf || contents.member),
+            typed: has_ocsf,
+        }
+    }
+
+    /// The file's schema.
+    pub fn schema(self) -> String {
+        let mut schema = format!("message sluice_event {{{ENVELOPE_COLUMNS}");
+        if self.data {
+            schema.push_str("\n  REQUIRED BYTE_ARRAY data (STRING);");
+        }
+        if self.ocsf {
+            schema.push_str("\n  OPTIONAL BYTE_ARRAY ocsf (STRING);");
+        }
+        if self.typed {
+            for column in ocsf_columns::COLUMNS {
+                let ty = match column.ty {
+                    ColumnType::TimeMillis => "INT64",
+                    ColumnType::Integer => "INT64",
+                    ColumnType::Text => "BYTE_ARRAY",
+                };
+                let logical = match column.ty {
+                    ColumnType::TimeMillis => " (TIMESTAMP(MILLIS, true))",
+                    ColumnType::Integer => "",
+                    ColumnType::Text => " (STRING)",
+                };
+                let _ = write!(schema, "\n  OPTIONAL {ty} {}{logical};", column.name);
+            }
+        }
+        schema.push_str("\n}");
+        schema
+    }
+}
+
+/// One column's buffered values (and definition levels, for optional columns: 1 where a row
+/// has a value, 0 where it is null).
+enum Buffer {
+    Int {
+        values: Vec<i64>,
+        defs: Option<Vec<i16>>,
+    },
+    Bytes {
+        values: Vec<ByteArray>,
+        defs: Option<Vec<i16>>,
+    },
+}
+
+impl Buffer {
+    fn int(optional: bool) -> Buffer {
+        Buffer::Int {
+            values: Vec::new(),
+            defs: optional.then(Vec::new),
+        }
+    }
+
+    fn bytes(optional: bool) -> Buffer {
+        Buffer::Bytes {
+            values: Vec::new(),
+            defs: optional.then(Vec::new),
+        }
+    }
+
+    fn push_int(&mut self, value: Option<i64>) {
+        if let Buffer::Int { values, defs } = self {
+            values.extend(value);
+            if let Some(defs) = defs {
+                defs.push(i16::from(value.is_some()));
+            }
+        }
+    }
+
+    fn push_bytes(&mut self, value: Option<&[u8]>) {
+        if let Buffer::Bytes { values, defs } = self {
+            if let Some(value) = value {
+                values.push(ByteArray::from(value.to_vec()));
+            }
+            if let Some(defs) = defs {
+                defs.push(i16::from(value.is_some()));
+            }
+        }
+    }
 }
 
 /// A Parquet file being written into a [`Counted`] output.
 pub(crate) struct ParquetEncoder {
     writer: SerializedFileWriter<Counted>,
-    pending: Pending,
+    columns: Columns,
+    /// Rows not yet written, column by column, in schema order.
+    pending: Vec<Buffer>,
+    /// Raw bytes buffered.
+    bytes: usize,
+    rows: usize,
 }
 
 impl ParquetEncoder {
-    /// Starts a file (its magic bytes go out with the first row group).
-    pub fn new(out: Counted) -> io::Result<Self> {
-        let schema = Arc::new(parse_message_type(SCHEMA).map_err(to_io)?);
+    /// Starts a file for events holding `contents` (its magic bytes go out with the first
+    /// row group).
+    pub fn new(out: Counted, contents: Contents) -> io::Result<Self> {
+        let columns = Columns::of(contents);
+        let schema = Arc::new(parse_message_type(&columns.schema()).map_err(to_io)?);
         let level = ZstdLevel::try_new(ZSTD_LEVEL).map_err(to_io)?;
         let properties = WriterProperties::builder()
             .set_compression(ParquetCompression::ZSTD(level))
             .set_created_by(format!("sluice {}", env!("CARGO_PKG_VERSION")))
             .build();
         let writer = SerializedFileWriter::new(out, schema, Arc::new(properties)).map_err(to_io)?;
-        Ok(ParquetEncoder {
+        let mut encoder = ParquetEncoder {
             writer,
-            pending: Pending::default(),
-        })
+            columns,
+            pending: Vec::new(),
+            bytes: 0,
+            rows: 0,
+        };
+        encoder.pending = encoder.empty_buffers();
+        Ok(encoder)
+    }
+
+    fn empty_buffers(&self) -> Vec<Buffer> {
+        let mut buffers = vec![
+            Buffer::int(false),
+            Buffer::int(false),
+            Buffer::bytes(false),
+            Buffer::bytes(false),
+        ];
+        if self.columns.data {
+            buffers.push(Buffer::bytes(false));
+        }
+        if self.columns.ocsf {
+            buffers.push(Buffer::bytes(true));
+        }
+        if self.columns.typed {
+            for column in ocsf_columns::COLUMNS {
+                buffers.push(match column.ty {
+                    ColumnType::Text => Buffer::bytes(true),
+                    ColumnType::TimeMillis | ColumnType::Integer => Buffer::int(true),
+                });
+            }
+        }
+        buffers
     }
 
     /// Buffers one event's row, writing a row group when enough is buffered.
     pub fn append(&mut self, event: &Envelope) -> io::Result<()> {
-        let data = event.data.as_str().as_bytes().to_vec();
-        let p = &mut self.pending;
-        p.bytes += data.len() + event.event_id.len() + event.source.len() + 16;
-        p.event_time.push(event.event_time.0.timestamp_micros());
-        p.parse_time.push(event.parse_time.0.timestamp_micros());
-        p.source.push(ByteArray::from(event.source.as_bytes()));
-        p.event_id.push(ByteArray::from(event.event_id.as_bytes()));
-        p.data.push(ByteArray::from(data));
-        if p.bytes >= ROW_GROUP_BYTES {
+        let mut buffers = self.pending.iter_mut();
+        let mut next = || {
+            buffers
+                .next()
+                .ok_or_else(|| io::Error::other("a Parquet column has no buffer"))
+        };
+        next()?.push_int(Some(event.event_time.0.timestamp_micros()));
+        next()?.push_int(Some(event.parse_time.0.timestamp_micros()));
+        next()?.push_bytes(Some(event.source.as_bytes()));
+        next()?.push_bytes(Some(event.event_id.as_bytes()));
+        let mut bytes = event.event_id.len() + event.source.len() + 16;
+        if self.columns.data {
+            next()?.push_bytes(Some(event.data.as_str().as_bytes()));
+            bytes += event.data.as_str().len();
+        }
+        let ocsf = event.ocsf();
+        if self.columns.ocsf {
+            next()?.push_bytes(ocsf.map(|o| o.as_str().as_bytes()));
+            bytes += ocsf.map_or(0, |o| o.as_str().len());
+        }
+        if self.columns.typed {
+            // Parsed once per event, only in lakes that asked for OCSF columns.
+            let tree = ocsf.and_then(|o| o.to_value().ok()).unwrap_or(Value::Null);
+            for column in ocsf_columns::COLUMNS {
+                let buffer = next()?;
+                match column.cell(&tree) {
+                    Cell::Null => {
+                        buffer.push_int(None);
+                        buffer.push_bytes(None);
+                    }
+                    Cell::Integer(n) => buffer.push_int(Some(n)),
+                    Cell::Text(text) => {
+                        bytes += text.len();
+                        buffer.push_bytes(Some(text.as_bytes()));
+                    }
+                }
+                bytes += 8;
+            }
+        }
+        self.bytes += bytes;
+        self.rows += 1;
+        if self.bytes >= ROW_GROUP_BYTES {
             self.flush_row_group()?;
         }
         Ok(())
@@ -108,37 +274,33 @@ impl ParquetEncoder {
 
     /// Raw bytes buffered and not yet encoded.
     pub fn pending_bytes(&self) -> usize {
-        self.pending.bytes
+        self.bytes
     }
 
     fn flush_row_group(&mut self) -> io::Result<()> {
-        if self.pending.event_time.is_empty() {
+        if self.rows == 0 {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending);
+        let fresh = self.empty_buffers();
+        let pending = std::mem::replace(&mut self.pending, fresh);
+        self.bytes = 0;
+        self.rows = 0;
         let mut group = self.writer.next_row_group().map_err(to_io)?;
-        let mut index = 0;
+        let mut buffers = pending.into_iter();
         while let Some(mut column) = group.next_column().map_err(to_io)? {
-            let written = match index {
-                0 => column
-                    .typed::<Int64Type>()
-                    .write_batch(&pending.event_time, None, None),
-                1 => column
-                    .typed::<Int64Type>()
-                    .write_batch(&pending.parse_time, None, None),
-                2 => column
+            let written = match buffers.next() {
+                Some(Buffer::Int { values, defs }) => {
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&values, defs.as_deref(), None)
+                }
+                Some(Buffer::Bytes { values, defs }) => column
                     .typed::<ByteArrayType>()
-                    .write_batch(&pending.source, None, None),
-                3 => column
-                    .typed::<ByteArrayType>()
-                    .write_batch(&pending.event_id, None, None),
-                _ => column
-                    .typed::<ByteArrayType>()
-                    .write_batch(&pending.data, None, None),
+                    .write_batch(&values, defs.as_deref(), None),
+                None => return Err(io::Error::other("a Parquet column has no buffer")),
             };
             written.map_err(to_io)?;
             column.close().map_err(to_io)?;
-            index += 1;
         }
         group.close().map_err(to_io)?;
         Ok(())
@@ -179,6 +341,36 @@ pub(crate) fn read_rows(object: &[u8]) -> io::Result<Vec<ReadRow>> {
             event_time_micros: row.get_timestamp_micros(0).map_err(to_io)?,
             source: row.get_string(2).map_err(to_io)?.clone(),
             event_id: row.get_string(3).map_err(to_io)?.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+/// One row's envelope columns and the text of one other column (`None` when null or absent
+/// from the file), as `sluice lake validate` reads them.
+pub(crate) struct ColumnRow {
+    pub source: String,
+    pub event_id: String,
+    pub text: Option<String>,
+}
+
+/// Every row of a Parquet lake object with the column `name`.
+pub(crate) fn read_column(object: &[u8], name: &str) -> io::Result<Vec<ColumnRow>> {
+    use parquet::record::Field;
+    let reader = SerializedFileReader::new(Bytes::copy_from_slice(object)).map_err(to_io)?;
+    let mut rows = Vec::new();
+    for row in reader.get_row_iter(None).map_err(to_io)? {
+        let row = row.map_err(to_io)?;
+        let text = row
+            .get_column_iter()
+            .find_map(|(column, field)| match field {
+                Field::Str(text) if column == name => Some(text.clone()),
+                _ => None,
+            });
+        rows.push(ColumnRow {
+            source: row.get_string(2).map_err(to_io)?.clone(),
+            event_id: row.get_string(3).map_err(to_io)?.clone(),
+            text,
         });
     }
     Ok(rows)

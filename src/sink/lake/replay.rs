@@ -18,7 +18,7 @@ use super::{sanitize, Compression, ObjectKind};
 use crate::sink::config::LakeConfig;
 use crate::sink::SinkError;
 use crate::source::RawJson;
-use crate::transform::{Envelope, EnvelopeTime};
+use crate::transform::{Envelope, EnvelopeTime, OcsfForm};
 
 /// The objects of `source` in the lake `config` describes that may hold events in
 /// `[from, to)`, in key order (partition time, then batch): the ledger's objects, minus
@@ -77,6 +77,9 @@ struct Line {
     source: String,
     event_id: String,
     data: RawJson,
+    /// The OCSF member, in lakes written by a chain with an `ocsf` step `into = "member"`.
+    #[serde(default)]
+    ocsf: Option<RawJson>,
 }
 
 impl ObjectEvents {
@@ -148,6 +151,7 @@ impl ObjectEvents {
             source: Arc::from(line.source.as_str()),
             event_id: line.event_id,
             data: line.data,
+            ocsf: line.ocsf.map_or(OcsfForm::Absent, OcsfForm::Member),
         }))
     }
 }

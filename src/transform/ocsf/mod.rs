@@ -6,6 +6,7 @@
 //! is pure: the transform stage calls [`Mapping::map`] on each event.
 
 mod catalog;
+mod classes;
 mod map;
 mod path;
 mod spec;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use classes::class_name;
 pub use validate::{Finding, Schema, SchemaError};
 
 /// The OCSF version every mapping targets (`metadata.version`).

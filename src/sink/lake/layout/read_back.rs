@@ -69,7 +69,7 @@ impl KeyTemplate {
                         items.push(Item::OwnedLiteral(literal.clone().into_boxed_str()))
                     }
                     Part::Time(time) => items.extend(time.iter().cloned()),
-                    Part::Source | Part::Field(_) => return None,
+                    Part::Source | Part::Field(_) | Part::Class => return None,
                 }
             }
             parse(&mut parsed, text, items.iter()).ok()?;
