@@ -43,10 +43,22 @@ pub fn run(file: &Path, events: u64, ips: &[String]) -> u8 {
     crate::outln!(
         "{} events, {} build; CPU per event of each prefix of the chain in {}:",
         records.len(),
-        if cfg!(debug_assertions) { "DEBUG (unoptimised)" } else { "release" },
+        if cfg!(debug_assertions) {
+            "DEBUG (unoptimised)"
+        } else {
+            "release"
+        },
         file.display()
     );
-    crate::outln!("{:<40} {:>12} {:>12} {:>10} {:>8} {:>8}", "steps", "cpu us/event", "wall us/event", "changed", "dropped", "failed");
+    crate::outln!(
+        "{:<40} {:>12} {:>12} {:>10} {:>8} {:>8}",
+        "steps",
+        "cpu us/event",
+        "wall us/event",
+        "changed",
+        "dropped",
+        "failed"
+    );
     for len in 1..=chain.len() {
         let prefix = match Chain::build(&chain[..len], None) {
             Ok(prefix) => prefix,
@@ -93,7 +105,8 @@ pub fn run(file: &Path, events: u64, ips: &[String]) -> u8 {
 }
 
 fn read(file: &Path) -> Result<Vec<StepConfig>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read the chain file: {e}"))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read the chain file: {e}"))?;
     let parsed: ChainFile = toml::from_str(&text).map_err(|e| {
         format!("is not a chain file ([[transforms]] steps as a source writes them): {e}")
     })?;
@@ -109,4 +122,51 @@ fn read(file: &Path) -> Result<Vec<StepConfig>, String> {
             step
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_file_is_read_with_its_paths_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("chain.toml");
+        std::fs::write(
+            &file,
+            "[[transforms]]\nkind = \"intel\"\nfields = [\"ip\"]\nfeeds = [{ path = \"feed.txt\" }]\n",
+        )
+        .unwrap();
+        let steps = read(&file).unwrap();
+        let StepConfig::Intel(intel) = &steps[0] else {
+            panic!("an intel step")
+        };
+        assert_eq!(intel.feeds[0].path, dir.path().join("feed.txt"));
+
+        std::fs::write(&file, "transforms = []\n").unwrap();
+        assert!(read(&file).unwrap_err().contains("no [[transforms]] step"));
+        std::fs::write(&file, "[[transforms]]\nkind = \"nope\"\n").unwrap();
+        assert!(read(&file).unwrap_err().contains("not a chain file"));
+        assert!(read(&dir.path().join("gone.toml"))
+            .unwrap_err()
+            .contains("cannot read"));
+    }
+
+    #[test]
+    fn a_chain_that_cannot_be_built_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("chain.toml");
+        std::fs::write(
+            &file,
+            "[[transforms]]\nkind = \"intel\"\nfields = [\"ip\"]\nfeeds = [{ path = \"gone.txt\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(run(&file, 10, &[]), EXIT_CONFIG);
+        std::fs::write(
+            &file,
+            "[[transforms]]\nkind = \"remove\"\nfields = [\"debugContext\"]\n",
+        )
+        .unwrap();
+        assert_eq!(run(&file, 10, &[]), EXIT_OK);
+    }
 }

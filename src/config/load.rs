@@ -134,9 +134,7 @@ fn parse_and_validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         .make_paths_relative_to(file.parent().unwrap_or(Path::new("")));
     validate(&config).map_err(|v| ConfigError {
         file: file.to_path_buf(),
-        position: locator
-            .find_key(&v.key)
-            .map(|at| v.within.map_or(at, |inside| in_string(text, at, inside))),
+        position: locator.find_key(&v.key),
         key: Some(v.key),
         message: v.message,
         hint: Some(v.hint),
@@ -327,28 +325,6 @@ impl Config {
     }
 }
 
-/// The position in `text` of line and column `inside` of the string value that starts at
-/// `at` (both 1-based): after its opening quotes, the newline that may follow a `"""` or
-/// `'''` left out as TOML leaves it out. Escapes before the position are not counted.
-fn in_string(text: &str, at: (usize, usize), inside: (usize, usize)) -> (usize, usize) {
-    let line = text.lines().nth(at.0.saturating_sub(1)).unwrap_or_default();
-    let value: String = line.chars().skip(at.1.saturating_sub(1)).collect();
-    let (start_line, start_column) = if value.starts_with("\"\"\"") || value.starts_with("'''") {
-        if value[3..].trim().is_empty() {
-            (at.0 + 1, 1)
-        } else {
-            (at.0, at.1 + 3)
-        }
-    } else {
-        (at.0, at.1 + 1)
-    };
-    if inside.0 <= 1 {
-        (start_line, start_column + inside.1 - 1)
-    } else {
-        (start_line + inside.0 - 1, inside.1)
-    }
-}
-
 /// The key an "unknown field `x`, expected ..." message names.
 fn unknown_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -396,8 +372,6 @@ pub(super) struct Invalid {
     pub(super) key: String,
     pub(super) message: String,
     pub(super) hint: String,
-    /// Line and column inside the key's string value (an inline VRL program), if known.
-    pub(super) within: Option<(usize, usize)>,
 }
 
 pub(super) fn invalid(key: String, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
@@ -405,7 +379,6 @@ pub(super) fn invalid(key: String, message: impl Into<String>, hint: impl Into<S
         key,
         message: message.into(),
         hint: hint.into(),
-        within: None,
     }
 }
 

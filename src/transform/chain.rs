@@ -40,8 +40,6 @@ pub struct ChainProblem {
     pub message: String,
     /// What to do about it.
     pub hint: String,
-    /// Where in the key's text value (see [`super::Problem::within`]).
-    pub within: Option<(usize, usize)>,
 }
 
 impl Chain {
@@ -56,7 +54,6 @@ impl Chain {
                 field: field.to_string(),
                 message,
                 hint,
-                within: None,
             };
             let own =
                 match config.name() {
@@ -80,10 +77,9 @@ impl Chain {
                     "give each step its own name: counts, metrics and dead letters tell steps apart by it".into(),
                 ));
             }
-            let step = config.build().map_err(|p| ChainProblem {
-                within: p.within,
-                ..problem(&p.field, p.message, p.hint)
-            })?;
+            let step = config
+                .build()
+                .map_err(|p| problem(&p.field, p.message, p.hint))?;
             steps.push((name, step));
         }
         Ok(Chain { steps })

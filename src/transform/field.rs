@@ -165,7 +165,12 @@ pub(crate) fn parent_object<'v>(
             Value::Array(items) => segment.index.and_then(|i| items.get_mut(i)),
             _ => None,
         }
-        .ok_or_else(|| format!("cannot write beside `{}`: the way to it is gone", path.as_str()))?;
+        .ok_or_else(|| {
+            format!(
+                "cannot write beside `{}`: the way to it is gone",
+                path.as_str()
+            )
+        })?;
     }
     match node {
         Value::Object(map) => Ok(map),

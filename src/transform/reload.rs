@@ -48,8 +48,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 /// Every file loaded in this process, by what it was loaded as (its kind, path, settings).
 fn registry() -> &'static Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>> =
-        OnceLock::new();
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>> = OnceLock::new();
     REGISTRY.get_or_init(Default::default)
 }
 
@@ -173,7 +172,10 @@ mod tests {
         let next = dir.path().join("feed.new");
         std::fs::write(&next, "a\nb\nc\n").unwrap();
         std::fs::rename(&next, &path).unwrap();
-        assert!(eventually(|| *file.current() == 3), "the new version was not loaded");
+        assert!(
+            eventually(|| *file.current() == 3),
+            "the new version was not loaded"
+        );
 
         // A version that fails to load is passed over: the old copy stays in use.
         std::fs::write(&next, "a\nbad\n").unwrap();

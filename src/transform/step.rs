@@ -38,10 +38,6 @@ pub struct Problem {
     pub message: String,
     /// What to do about it.
     pub hint: String,
-    /// Where in the key's text value the problem is (1-based line and column): a VRL
-    /// program's compile error in an inline `source`. The loader turns it into the config
-    /// file's line.
-    pub within: Option<(usize, usize)>,
 }
 
 impl Problem {
@@ -51,14 +47,7 @@ impl Problem {
             field: field.to_string(),
             message: message.into(),
             hint: hint.into(),
-            within: None,
         }
-    }
-
-    /// The same problem, at line `line`, column `column` of the key's text value.
-    pub fn within(mut self, line: usize, column: usize) -> Self {
-        self.within = Some((line, column));
-        self
     }
 }
 

@@ -140,10 +140,7 @@ fn location(city: &geoip2::City) -> Map<String, Value> {
     text("city", city.city.names.english);
     text("country", city.country.iso_code);
     text("continent", city.continent.names.english);
-    text(
-        "region",
-        city.subdivisions.first().and_then(|s| s.iso_code),
-    );
+    text("region", city.subdivisions.first().and_then(|s| s.iso_code));
     text("postal_code", city.postal.code);
     for (key, value) in [
         ("lat", city.location.latitude),

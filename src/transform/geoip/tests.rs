@@ -11,7 +11,10 @@ pub(crate) fn mmdb() -> Option<PathBuf> {
     if dir.join("GeoIP2-City-Test.mmdb").exists() {
         Some(dir)
     } else {
-        eprintln!("skipping: the MaxMind test databases {} are absent", dir.display());
+        eprintln!(
+            "skipping: the MaxMind test databases {} are absent",
+            dir.display()
+        );
         None
     }
 }
@@ -32,7 +35,9 @@ fn config(dir: &Path, fields: &[&str]) -> GeoipConfig {
 #[test]
 fn an_ocsf_endpoint_gets_location_autonomous_system_and_anonymous_flags() {
     let Some(dir) = mmdb() else { return };
-    let step = config(&dir, &["src_endpoint.ip", "dst_endpoint.ip"]).build().unwrap();
+    let step = config(&dir, &["src_endpoint.ip", "dst_endpoint.ip"])
+        .build()
+        .unwrap();
     let mut event = json!({
         "src_endpoint": {"ip": "81.2.69.142"},
         "dst_endpoint": {"ip": "216.160.83.56", "location": {"desc": "kept"}},
@@ -47,7 +52,10 @@ fn an_ocsf_endpoint_gets_location_autonomous_system_and_anonymous_flags() {
     assert_eq!(dst["location"]["city"], "Milton");
     assert_eq!(dst["location"]["country"], "US");
     assert_eq!(dst["location"]["region"], "WA");
-    assert_eq!(dst["location"]["desc"], "kept", "merged into what was there");
+    assert_eq!(
+        dst["location"]["desc"], "kept",
+        "merged into what was there"
+    );
     assert_eq!(dst["autonomous_system"], json!({"number": 209}));
     // 81.2.69.142 is flagged in the Anonymous IP test database (a Tor exit, among others).
     let enrichments = event["enrichments"].as_array().unwrap();
@@ -66,7 +74,10 @@ fn a_raw_field_writes_beside_itself_or_where_to_says() {
     let mut event = json!({"client": {"ipAddress": "2001:218::1"}, "ip": "89.160.20.112"});
     assert_eq!(config.build().unwrap().apply(&mut event), Verdict::Changed);
     assert_eq!(event["client"]["location"]["country"], "JP");
-    assert_eq!(event["location"]["city"], "Linköping", "a top-level field: the event");
+    assert_eq!(
+        event["location"]["city"], "Linköping",
+        "a top-level field: the event"
+    );
 
     config.to = vec!["client.geo".into(), "geo".into()];
     let mut event = json!({"client": {"ipAddress": "81.2.69.142"}, "ip": "175.16.199.0"});
@@ -95,8 +106,14 @@ fn a_blocked_destination_fails_the_event_naming_the_field() {
     let Verdict::Fail(reason) = config.build().unwrap().apply(&mut event) else {
         panic!("expected a failure");
     };
-    assert!(reason.contains("`geo`") && reason.contains("a string"), "{reason}");
-    assert!(!reason.contains("81.2.69.142"), "the value is never quoted: {reason}");
+    assert!(
+        reason.contains("`geo`") && reason.contains("a string"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("81.2.69.142"),
+        "the value is never quoted: {reason}"
+    );
 
     let config = self::config(&dir, &["ip"]);
     let mut event = json!({"ip": "81.2.69.142", "enrichments": {"not": "an array"}});
@@ -140,7 +157,10 @@ fn a_missing_or_corrupt_database_is_a_problem_naming_the_file_and_key() {
     text.anonymous_ip = Some(dir.join("README.md"));
     let p = problem(text);
     assert_eq!(p.field, "anonymous_ip");
-    assert!(p.message.contains("README.md") && p.message.contains("not a MaxMind database"), "{p:?}");
+    assert!(
+        p.message.contains("README.md") && p.message.contains("not a MaxMind database"),
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -138,7 +138,12 @@ fn csv_feed(text: &str) -> Result<Index, String> {
         };
         let conf = match confidence.and_then(|c| record.get(c)) {
             None | Some("") => Ok(None),
-            Some(text) => text.parse::<u8>().ok().filter(|c| *c <= 100).map(Some).ok_or(()),
+            Some(text) => text
+                .parse::<u8>()
+                .ok()
+                .filter(|c| *c <= 100)
+                .map(Some)
+                .ok_or(()),
         };
         match (parsed, conf) {
             (Some(i), Ok(confidence)) if typed_ok(&i) => index.add(i, Entry { confidence }),
@@ -152,11 +157,32 @@ fn csv_feed(text: &str) -> Result<Index, String> {
 fn type_agrees(written: &str, kind: IndicatorType) -> bool {
     let written = written.to_ascii_lowercase();
     match kind {
-        IndicatorType::Ip => ["ip", "ipv4", "ipv6", "ip-dst", "ip-src", "ipv4-addr", "ipv6-addr"].contains(&written.as_str()),
-        IndicatorType::Cidr => ["cidr", "network", "ip", "ipv4", "ipv6", "ipv4-addr", "ipv6-addr"].contains(&written.as_str()),
-        IndicatorType::Domain => ["domain", "hostname", "domain-name", "fqdn"].contains(&written.as_str()),
+        IndicatorType::Ip => [
+            "ip",
+            "ipv4",
+            "ipv6",
+            "ip-dst",
+            "ip-src",
+            "ipv4-addr",
+            "ipv6-addr",
+        ]
+        .contains(&written.as_str()),
+        IndicatorType::Cidr => [
+            "cidr",
+            "network",
+            "ip",
+            "ipv4",
+            "ipv6",
+            "ipv4-addr",
+            "ipv6-addr",
+        ]
+        .contains(&written.as_str()),
+        IndicatorType::Domain => {
+            ["domain", "hostname", "domain-name", "fqdn"].contains(&written.as_str())
+        }
         IndicatorType::Url => ["url", "uri"].contains(&written.as_str()),
-        IndicatorType::Hash => ["hash", "md5", "sha1", "sha-1", "sha256", "sha-256", "file"].contains(&written.as_str()),
+        IndicatorType::Hash => ["hash", "md5", "sha1", "sha-1", "sha256", "sha-256", "file"]
+            .contains(&written.as_str()),
     }
 }
 
@@ -315,7 +341,8 @@ fn comparison_indicator(text: &str) -> Option<Indicator> {
         "url:value" => kind == IndicatorType::Url,
         _ => {
             let hash = path.strip_prefix("file:hashes.")?.trim_matches('\'');
-            ["MD5", "SHA-1", "SHA1", "SHA-256", "SHA256"].contains(&hash.to_ascii_uppercase().as_str())
+            ["MD5", "SHA-1", "SHA1", "SHA-256", "SHA256"]
+                .contains(&hash.to_ascii_uppercase().as_str())
                 && kind == IndicatorType::Hash
         }
     };

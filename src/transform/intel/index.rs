@@ -74,7 +74,10 @@ impl Indicator {
                 && scheme
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-            let has_host = rest.split(['/', '?', '#']).next().is_some_and(|h| !h.is_empty());
+            let has_host = rest
+                .split(['/', '?', '#'])
+                .next()
+                .is_some_and(|h| !h.is_empty());
             return (scheme_ok && has_host && !text.contains(char::is_whitespace))
                 .then(|| Indicator::Url(text.to_string()));
         }
@@ -185,12 +188,12 @@ impl Index {
             Indicator::Domain(d) => self.domains.insert(d.into(), entry).is_none(),
             Indicator::Url(u) => self.urls.insert(u.into(), entry).is_none(),
             Indicator::Hash(h) => self.hashes.insert(h.into(), entry).is_none(),
-            Indicator::Net(IpAddr::V4(ip), prefix) => {
-                level(&mut self.v4, prefix).insert(mask4(ip, prefix), entry).is_none()
-            }
-            Indicator::Net(IpAddr::V6(ip), prefix) => {
-                level(&mut self.v6, prefix).insert(mask6(ip, prefix), entry).is_none()
-            }
+            Indicator::Net(IpAddr::V4(ip), prefix) => level(&mut self.v4, prefix)
+                .insert(mask4(ip, prefix), entry)
+                .is_none(),
+            Indicator::Net(IpAddr::V6(ip), prefix) => level(&mut self.v6, prefix)
+                .insert(mask6(ip, prefix), entry)
+                .is_none(),
         };
         if new {
             self.len += 1;
@@ -311,7 +314,12 @@ mod tests {
         let mut index = Index::default();
         for (i, line) in lines.iter().enumerate() {
             match Indicator::parse(line) {
-                Some(indicator) => index.add(indicator, Entry { confidence: Some(i as u8) }),
+                Some(indicator) => index.add(
+                    indicator,
+                    Entry {
+                        confidence: Some(i as u8),
+                    },
+                ),
                 None => index.skip(i + 1),
             }
         }
@@ -329,29 +337,54 @@ mod tests {
             ("Evil.Example.", IndicatorType::Domain),
             ("https://evil.example/x?y=1", IndicatorType::Url),
             ("d41d8cd98f00b204e9800998ecf8427e", IndicatorType::Hash),
-            ("da39a3ee5e6b4b0d3255bfef95601890afd80709", IndicatorType::Hash),
+            (
+                "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                IndicatorType::Hash,
+            ),
             (
                 "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
                 IndicatorType::Hash,
             ),
         ];
         for (text, kind) in cases {
-            assert_eq!(Indicator::parse(text).map(|i| i.kind()), Some(kind), "{text}");
+            assert_eq!(
+                Indicator::parse(text).map(|i| i.kind()),
+                Some(kind),
+                "{text}"
+            );
         }
-        for bad in ["", "nodot", "10.0.0.0/33", "a..b", "http://", "has space.example", "1.2.3.4/x", "-://x"] {
+        for bad in [
+            "",
+            "nodot",
+            "10.0.0.0/33",
+            "a..b",
+            "http://",
+            "has space.example",
+            "1.2.3.4/x",
+            "-://x",
+        ] {
             assert_eq!(Indicator::parse(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn addresses_match_the_most_specific_network() {
-        let index = index(&["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "2001:db8::/32", "0.0.0.0/0"]);
+        let index = index(&[
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.3",
+            "2001:db8::/32",
+            "0.0.0.0/0",
+        ]);
         let hit = |v: &str| index.lookup(v).map(|h| (h.indicator, h.kind.as_str()));
         assert_eq!(hit("10.1.2.3"), Some(("10.1.2.3".into(), "ip")));
         assert_eq!(hit("10.1.9.9"), Some(("10.1.0.0/16".into(), "cidr")));
         assert_eq!(hit("10.200.0.1"), Some(("10.0.0.0/8".into(), "cidr")));
         assert_eq!(hit("::ffff:10.1.2.3"), Some(("10.1.2.3".into(), "ip")));
-        assert_eq!(hit("2001:db8:ffff::1"), Some(("2001:db8::/32".into(), "cidr")));
+        assert_eq!(
+            hit("2001:db8:ffff::1"),
+            Some(("2001:db8::/32".into(), "cidr"))
+        );
         assert_eq!(hit("192.0.2.1"), Some(("0.0.0.0/0".into(), "cidr")));
         assert_eq!(hit("2001:db9::1"), None);
     }
@@ -368,19 +401,37 @@ mod tests {
         assert_eq!(hit("EVIL.example"), Some("evil.example".into()));
         assert_eq!(hit("login.evil.example."), Some("evil.example".into()));
         assert_eq!(hit("notevil.example"), None);
-        assert_eq!(hit("mallory@mail.evil.example"), Some("evil.example".into()));
-        assert_eq!(hit("https://bad.example/payload.exe"), Some("https://bad.example/payload.exe".into()));
+        assert_eq!(
+            hit("mallory@mail.evil.example"),
+            Some("evil.example".into())
+        );
+        assert_eq!(
+            hit("https://bad.example/payload.exe"),
+            Some("https://bad.example/payload.exe".into())
+        );
         assert_eq!(hit("https://bad.example/other"), None);
-        assert_eq!(hit("http://user@www.evil.example:8080/a"), Some("evil.example".into()));
+        assert_eq!(
+            hit("http://user@www.evil.example:8080/a"),
+            Some("evil.example".into())
+        );
         assert_eq!(hit("http://203.0.113.9/x"), Some("203.0.113.0/24".into()));
-        assert_eq!(hit("D41D8CD98F00B204E9800998ECF8427E"), Some("d41d8cd98f00b204e9800998ecf8427e".into()));
+        assert_eq!(
+            hit("D41D8CD98F00B204E9800998ECF8427E"),
+            Some("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
         assert_eq!(hit(""), None);
-        assert_eq!(index.lookup("evil.example").unwrap().entry.confidence, Some(0));
+        assert_eq!(
+            index.lookup("evil.example").unwrap().entry.confidence,
+            Some(0)
+        );
     }
 
     #[test]
     fn malformed_lines_are_counted_with_the_first_line() {
         let index = index(&["evil.example", "not an indicator", "1.2.3.4", "300.1.1.1/8"]);
-        assert_eq!((index.len, index.malformed, index.first_malformed), (2, 2, Some(2)));
+        assert_eq!(
+            (index.len, index.malformed, index.first_malformed),
+            (2, 2, Some(2))
+        );
     }
 }

@@ -104,13 +104,17 @@ impl IntelConfig {
             }
             let name = match &config.name {
                 Some(name) if name.trim().is_empty() => {
-                    return Err(Problem::new(&key("name"), "is empty", "name the feed, or leave `name` out for the file's name"))
+                    return Err(Problem::new(
+                        &key("name"),
+                        "is empty",
+                        "name the feed, or leave `name` out for the file's name",
+                    ))
                 }
                 Some(name) => name.clone(),
-                None => config
-                    .path
-                    .file_stem()
-                    .map_or_else(|| format!("feed{}", i + 1), |s| s.to_string_lossy().into_owned()),
+                None => config.path.file_stem().map_or_else(
+                    || format!("feed{}", i + 1),
+                    |s| s.to_string_lossy().into_owned(),
+                ),
             };
             let format = config.format.unwrap_or_else(|| Format::of(&config.path));
             let index = open(&config.path, format, self.refresh).map_err(|error| {
@@ -136,7 +140,9 @@ impl IntelConfig {
 
 /// Loads (or finds loaded) the feed at `path`.
 pub fn open(path: &Path, format: Format, refresh: Duration) -> Result<Reloading<Index>, String> {
-    Reloading::open(format.as_str(), path, refresh, move |path| feed::load(path, format))
+    Reloading::open(format.as_str(), path, refresh, move |path| {
+        feed::load(path, format)
+    })
 }
 
 /// One loaded feed of a step.

@@ -28,10 +28,17 @@ fn a_match_adds_an_enrichment_naming_indicator_feed_and_confidence() {
     let dir = tempfile::tempdir().unwrap();
     let mut ips = feed(&dir, "scanners.txt", "203.0.113.0/24\n");
     ips.confidence = Some(70);
-    let csv = feed(&dir, "domains.csv", "indicator,confidence\nevil.example,95\n203.0.113.9,20\n");
-    let step = config(&["src_endpoint.ip", "actor.user.email_addr", "urls"], vec![ips, csv])
-        .build()
-        .unwrap();
+    let csv = feed(
+        &dir,
+        "domains.csv",
+        "indicator,confidence\nevil.example,95\n203.0.113.9,20\n",
+    );
+    let step = config(
+        &["src_endpoint.ip", "actor.user.email_addr", "urls"],
+        vec![ips, csv],
+    )
+    .build()
+    .unwrap();
     let mut event = json!({
         "src_endpoint": {"ip": "203.0.113.9"},
         "actor": {"user": {"email_addr": "eve@mail.evil.example"}},
@@ -52,9 +59,15 @@ fn a_match_adds_an_enrichment_naming_indicator_feed_and_confidence() {
             "data": {"feed": "scanners", "indicator": "203.0.113.0/24", "indicator_type": "cidr", "confidence": 70},
         })
     );
-    assert_eq!(blocks[2]["provider"], "domains", "the second feed matches too");
+    assert_eq!(
+        blocks[2]["provider"], "domains",
+        "the second feed matches too"
+    );
     assert_eq!(blocks[2]["data"]["indicator_type"], "ip");
-    assert_eq!(blocks[2]["data"]["confidence"], 20, "the indicator's own confidence");
+    assert_eq!(
+        blocks[2]["data"]["confidence"], 20,
+        "the indicator's own confidence"
+    );
     assert_eq!(blocks[3]["name"], "actor.user.email_addr");
     assert_eq!(blocks[3]["data"]["indicator"], "evil.example");
     assert_eq!(blocks[4]["value"], "https://www.evil.example/x");
@@ -63,7 +76,9 @@ fn a_match_adds_an_enrichment_naming_indicator_feed_and_confidence() {
 #[test]
 fn no_match_keeps_the_event_and_a_blocked_array_fails_it() {
     let dir = tempfile::tempdir().unwrap();
-    let step = config(&["ip"], vec![feed(&dir, "f.txt", "198.51.100.7\n")]).build().unwrap();
+    let step = config(&["ip"], vec![feed(&dir, "f.txt", "198.51.100.7\n")])
+        .build()
+        .unwrap();
     let mut event = json!({"ip": "198.51.100.8", "other": 1});
     assert_eq!(step.apply(&mut event), Verdict::Keep);
     let mut event = json!({"ip": 42});
@@ -72,7 +87,10 @@ fn no_match_keeps_the_event_and_a_blocked_array_fails_it() {
     let Verdict::Fail(reason) = step.apply(&mut event) else {
         panic!("expected a failure")
     };
-    assert!(reason.contains("`enrichments`") && reason.contains("a string"), "{reason}");
+    assert!(
+        reason.contains("`enrichments`") && reason.contains("a string"),
+        "{reason}"
+    );
     assert!(!reason.contains("198.51.100.7"), "{reason}");
 }
 
@@ -91,17 +109,26 @@ fn a_missing_or_malformed_feed_is_a_problem_naming_the_file_and_key() {
     gone.path = dir.path().join("gone.txt");
     let p = problem(config(&["ip"], vec![good.clone(), gone]));
     assert_eq!(p.field, "feeds[1].path");
-    assert!(p.message.contains("gone.txt") && p.message.contains("cannot be read"), "{p:?}");
+    assert!(
+        p.message.contains("gone.txt") && p.message.contains("cannot be read"),
+        "{p:?}"
+    );
 
     let mut csv = feed(&dir, "list.txt", "address\n198.51.100.7\n");
     csv.format = Some(Format::Csv);
     let p = problem(config(&["ip"], vec![csv]));
     assert_eq!(p.field, "feeds[0].path");
-    assert!(p.message.contains("csv feed") && p.message.contains("`indicator` column"), "{p:?}");
+    assert!(
+        p.message.contains("csv feed") && p.message.contains("`indicator` column"),
+        "{p:?}"
+    );
 
     let mut high = good.clone();
     high.confidence = Some(101);
-    assert_eq!(problem(config(&["ip"], vec![high])).field, "feeds[0].confidence");
+    assert_eq!(
+        problem(config(&["ip"], vec![high])).field,
+        "feeds[0].confidence"
+    );
     assert_eq!(problem(config(&["ip"], Vec::new())).field, "feeds");
     assert_eq!(problem(config(&[], vec![good])).field, "fields");
 }

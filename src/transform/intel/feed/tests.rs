@@ -9,7 +9,9 @@ fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn found(index: &Index, value: &str) -> Option<(String, Option<u8>)> {
-    index.lookup(value).map(|hit| (hit.indicator, hit.entry.confidence))
+    index
+        .lookup(value)
+        .map(|hit| (hit.indicator, hit.entry.confidence))
 }
 
 #[test]
@@ -23,8 +25,14 @@ fn a_text_feed_skips_comments_and_counts_malformed_lines() {
     let index = load(&path, Format::Text).unwrap();
     assert_eq!(index.len, 3);
     assert_eq!((index.malformed, index.first_malformed), (2, Some(5)));
-    assert_eq!(found(&index, "203.0.113.9"), Some(("203.0.113.0/24".into(), None)));
-    assert_eq!(found(&index, "www.evil.example"), Some(("evil.example".into(), None)));
+    assert_eq!(
+        found(&index, "203.0.113.9"),
+        Some(("203.0.113.0/24".into(), None))
+    );
+    assert_eq!(
+        found(&index, "www.evil.example"),
+        Some(("evil.example".into(), None))
+    );
 }
 
 #[test]
@@ -38,13 +46,22 @@ fn a_csv_feed_reads_its_columns_by_the_header() {
     let index = load(&path, Format::Csv).unwrap();
     assert_eq!(index.len, 3);
     assert_eq!((index.malformed, index.first_malformed), (2, Some(5)));
-    assert_eq!(found(&index, "198.51.100.7"), Some(("198.51.100.7".into(), Some(90))));
-    assert_eq!(found(&index, "evil.example"), Some(("evil.example".into(), None)));
+    assert_eq!(
+        found(&index, "198.51.100.7"),
+        Some(("198.51.100.7".into(), Some(90)))
+    );
+    assert_eq!(
+        found(&index, "evil.example"),
+        Some(("evil.example".into(), None))
+    );
     assert_eq!(found(&index, "198.51.100.8"), None);
 
     let no_column = file(&dir, "other.csv", "address,score\n198.51.100.7,1\n");
     let error = load(&no_column, Format::Csv).unwrap_err();
-    assert!(error.contains("no `indicator` column") && error.contains("address, score"), "{error}");
+    assert!(
+        error.contains("no `indicator` column") && error.contains("address, score"),
+        "{error}"
+    );
 }
 
 const BUNDLE: &str = r#"{
@@ -74,9 +91,19 @@ fn a_stix_bundle_gives_the_indicators_of_its_patterns() {
     let path = file(&dir, "bundle.json", BUNDLE);
     let index = load(&path, Format::Stix).unwrap();
     assert_eq!(index.len, 4);
-    assert_eq!(found(&index, "198.51.100.20"), Some(("198.51.100.0/24".into(), Some(85))));
-    assert_eq!(found(&index, "evil.example"), Some(("evil.example".into(), Some(85))));
-    assert!(found(&index, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_some());
+    assert_eq!(
+        found(&index, "198.51.100.20"),
+        Some(("198.51.100.0/24".into(), Some(85)))
+    );
+    assert_eq!(
+        found(&index, "evil.example"),
+        Some(("evil.example".into(), Some(85)))
+    );
+    assert!(found(
+        &index,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    .is_some());
     assert!(found(&index, "https://bad.example/a").is_some());
     // AND (a lookup of one value cannot decide it), another pattern language and a value
     // that is no indicator are skipped; revoked and expired ones are left out uncounted.
@@ -93,16 +120,27 @@ fn files_that_cannot_be_feeds_are_errors() {
     assert!(error.contains("cannot be read"), "{error}");
     let binary = dir.path().join("bin.txt");
     std::fs::write(&binary, [0x31, 0x0a, 0xff, 0xfe]).unwrap();
-    assert!(load(&binary, Format::Text).unwrap_err().contains("not UTF-8"));
+    assert!(load(&binary, Format::Text)
+        .unwrap_err()
+        .contains("not UTF-8"));
     let junk = file(&dir, "junk.txt", "hello world\nthis is prose\n");
     let error = load(&junk, Format::Text).unwrap_err();
-    assert!(error.contains("no indicator") && error.contains("line 1"), "{error}");
+    assert!(
+        error.contains("no indicator") && error.contains("line 1"),
+        "{error}"
+    );
     let not_json = file(&dir, "x.json", "{\"type\": \"bundle\",");
-    assert!(load(&not_json, Format::Stix).unwrap_err().contains("not JSON"));
+    assert!(load(&not_json, Format::Stix)
+        .unwrap_err()
+        .contains("not JSON"));
     let not_bundle = file(&dir, "y.json", "{\"type\": \"indicator\"}");
-    assert!(load(&not_bundle, Format::Stix).unwrap_err().contains("not a STIX 2.1 bundle"));
+    assert!(load(&not_bundle, Format::Stix)
+        .unwrap_err()
+        .contains("not a STIX 2.1 bundle"));
     let no_objects = file(&dir, "z.json", "{\"type\": \"bundle\"}");
-    assert!(load(&no_objects, Format::Stix).unwrap_err().contains("`objects`"));
+    assert!(load(&no_objects, Format::Stix)
+        .unwrap_err()
+        .contains("`objects`"));
     // An empty feed is a feed (a list emptied by its publisher).
     let empty = file(&dir, "empty.txt", "# nothing today\n");
     assert_eq!(load(&empty, Format::Text).unwrap().len, 0);
@@ -140,12 +178,19 @@ fn a_million_indicators_load_and_match() {
         "loaded {} indicators in {:?} ({} build)",
         index.len,
         started.elapsed(),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     assert_eq!(index.malformed, 0);
     assert_eq!(index.len, 1_000_000);
     assert!(index.lookup("11.0.0.4").is_some());
-    assert_eq!(index.lookup("100.0.0.77").unwrap().indicator, "100.0.0.76/30");
+    assert_eq!(
+        index.lookup("100.0.0.77").unwrap().indicator,
+        "100.0.0.76/30"
+    );
     assert!(index.lookup("www.host6.bad6.example").is_some());
     assert!(index.lookup(&format!("{:064x}", 3u128 * 7919)).is_some());
     assert!(index.lookup("11.0.0.5").is_none());
