@@ -11,7 +11,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -106,7 +106,7 @@ impl<T: Send + Sync + 'static> Reloading<T> {
 /// The background loop: every `refresh`, loads `path` again if it changed since `last`.
 fn watch<T>(
     shared: &Shared<T>,
-    path: &PathBuf,
+    path: &Path,
     mut last: Option<Stamp>,
     refresh: Duration,
     load: impl Fn(&Path) -> Result<T, String>,

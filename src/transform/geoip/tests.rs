@@ -11,7 +11,7 @@ pub(crate) fn mmdb() -> Option<PathBuf> {
     if dir.join("GeoIP2-City-Test.mmdb").exists() {
         Some(dir)
     } else {
-        eprintln!(
+        crate::errln!(
             "skipping: the MaxMind test databases {} are absent",
             dir.display()
         );

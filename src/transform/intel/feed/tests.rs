@@ -174,7 +174,7 @@ fn a_million_indicators_load_and_match() {
     drop(out);
     let started = std::time::Instant::now();
     let index = load(&path, Format::Text).unwrap();
-    eprintln!(
+    crate::errln!(
         "loaded {} indicators in {:?} ({} build)",
         index.len,
         started.elapsed(),
