@@ -38,6 +38,13 @@ pub struct BenchArgs {
     /// Directory for each run's config, state and lake (emptied first).
     #[arg(long, default_value = "sluice-bench")]
     dir: PathBuf,
+    /// Instead of pulling: the CPU per event of the transform chain in this file
+    /// (`[[transforms]]` steps), over `--events` simulated Okta events.
+    #[arg(long)]
+    transforms: Option<PathBuf>,
+    /// With `--transforms`: addresses the events' `client.ipAddress` cycles through.
+    #[arg(long, value_delimiter = ',')]
+    ips: Vec<String>,
 }
 
 /// One timed run.
@@ -50,6 +57,15 @@ struct Timing {
 }
 
 pub async fn bench(args: BenchArgs) -> u8 {
+    if let Some(file) = &args.transforms {
+        // CPU-bound and synchronous, as the page loop runs a chain.
+        let (file, events, ips) = (file.clone(), args.events, args.ips.clone());
+        return tokio::task::spawn_blocking(move || {
+            super::bench_transforms::run(&file, events, &ips)
+        })
+        .await
+        .unwrap_or(EXIT_SOURCE_FAILED);
+    }
     if args.workers.is_empty()
         || args
             .workers
@@ -257,7 +273,7 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// User plus system CPU seconds of this process so far, where the OS reports them.
-fn cpu_seconds() -> Option<f64> {
+pub(super) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];

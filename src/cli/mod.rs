@@ -6,6 +6,7 @@
 
 mod backfill;
 mod bench;
+mod bench_transforms;
 mod canary;
 mod check;
 mod connectors;

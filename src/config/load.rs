@@ -145,6 +145,12 @@ fn parse_and_validate(
         steps = document.deserialize().map_err(locate)?;
     }
     config.transforms = steps.keyed(&config);
+    // Step files (GeoIP databases, intel feeds) are taken from the config's folder before the
+    // chains are built (and their files opened) to check them; the other paths follow in
+    // `paths::make_relative` once the config is valid.
+    config
+        .transforms
+        .make_paths_relative_to(file.parent().unwrap_or(Path::new("")));
     validate(&config, resolve).map_err(|problem| ConfigError {
         file: file.to_path_buf(),
         position: locator.find_key(&problem.path),

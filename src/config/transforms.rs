@@ -40,6 +40,20 @@ struct Owner {
     transforms: Vec<StepConfig>,
 }
 
+impl Transforms {
+    /// Takes every step's files relative to `base` (the config file's folder).
+    pub(super) fn make_paths_relative_to(&mut self, base: &std::path::Path) {
+        for step in self
+            .sources
+            .values_mut()
+            .chain(self.sinks.values_mut())
+            .flatten()
+        {
+            step.make_paths_relative_to(base);
+        }
+    }
+}
+
 impl Document {
     /// The chains, keyed by the names of the sources and sinks `config` read from the same
     /// document (in the same order).
@@ -380,5 +394,39 @@ kind = "stdout"
         );
         let e = load(&twice).unwrap_err();
         assert!(e.message.contains("2 `ocsf` steps"), "{e}");
+    }
+
+    #[test]
+    fn feed_and_database_files_are_read_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("conf/intel")).unwrap();
+        std::fs::write(dir.path().join("conf/intel/bad.txt"), "198.51.100.7\n").unwrap();
+        let chain = "\n[[sources.transforms]]\nkind = \"intel\"\nfields = [\"ip\"]\nfeeds = [{ path = \"intel/bad.txt\" }]\n";
+        let path = dir.path().join("conf/sluice.toml");
+        std::fs::write(&path, format!("{SOURCE}{chain}{SINKS}")).unwrap();
+        // The working directory is not the config's folder.
+        let config = crate::config::load(&path).unwrap();
+        let crate::transform::StepConfig::Intel(intel) =
+            &config.transforms_of(&config.sources[0])[0]
+        else {
+            panic!("an intel step");
+        };
+        assert_eq!(intel.feeds[0].path, dir.path().join("conf/intel/bad.txt"));
+
+        let missing = chain.replace("bad.txt", "gone.txt");
+        let text = format!("{SOURCE}{missing}{SINKS}");
+        std::fs::write(&path, &text).unwrap();
+        let e = crate::config::load(&path).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("sources[0].transforms[0].feeds[0].path"),
+            "{e}"
+        );
+        assert_eq!(
+            e.position.map(|p| p.0),
+            Some(line_of(&text, "feeds = ")),
+            "{e}"
+        );
+        assert!(e.message.contains("gone.txt"), "{e}");
     }
 }

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use super::cast::CastConfig;
 use super::copy::CopyConfig;
 use super::filter::FilterConfig;
+use super::geoip::GeoipConfig;
 use super::hash::HashConfig;
+use super::intel::IntelConfig;
 use super::ocsf_step::OcsfConfig;
 use super::parse_time::ParseTimeConfig;
 use super::redact::RedactConfig;
@@ -39,6 +41,10 @@ pub enum StepConfig {
     Cast(CastConfig),
     /// Replace the event with its OCSF 1.7.0 form, by a preset's mapping.
     Ocsf(OcsfConfig),
+    /// Add location and autonomous system of IP addresses from MaxMind DB files.
+    Geoip(GeoipConfig),
+    /// Match values against threat intel indicators.
+    Intel(IntelConfig),
 }
 
 impl StepConfig {
@@ -55,6 +61,8 @@ impl StepConfig {
             StepConfig::ParseTime(_) => "parse_time",
             StepConfig::Cast(_) => "cast",
             StepConfig::Ocsf(_) => "ocsf",
+            StepConfig::Geoip(_) => "geoip",
+            StepConfig::Intel(_) => "intel",
         }
     }
 
@@ -71,6 +79,8 @@ impl StepConfig {
             StepConfig::ParseTime(c) => c.name.as_deref(),
             StepConfig::Cast(c) => c.name.as_deref(),
             StepConfig::Ocsf(c) => c.name.as_deref(),
+            StepConfig::Geoip(c) => c.name.as_deref(),
+            StepConfig::Intel(c) => c.name.as_deref(),
         }
     }
 
@@ -96,6 +106,18 @@ impl StepConfig {
             StepConfig::ParseTime(c) => Box::new(c.build()?),
             StepConfig::Cast(c) => Box::new(c.build()?),
             StepConfig::Ocsf(c) => Box::new(c.build()?),
+            StepConfig::Geoip(c) => Box::new(c.build()?),
+            StepConfig::Intel(c) => Box::new(c.build()?),
         })
+    }
+
+    /// Takes the files the step reads (GeoIP databases, intel feeds) relative to `base`, the
+    /// config file's folder, so a config works the same from any working directory.
+    pub fn make_paths_relative_to(&mut self, base: &std::path::Path) {
+        match self {
+            StepConfig::Geoip(c) => c.make_paths_relative_to(base),
+            StepConfig::Intel(c) => c.make_paths_relative_to(base),
+            _ => {}
+        }
     }
 }

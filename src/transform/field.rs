@@ -130,6 +130,78 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// The object at `path`, made (empty, with the objects on the way) when nothing is there.
+/// `Err` names the path when something else is there or the way is blocked.
+pub(crate) fn object_at<'v>(
+    path: &FieldPath,
+    event: &'v mut Value,
+) -> Result<&'v mut Map<String, Value>, String> {
+    if path.get(event).is_none() {
+        path.put(event, Value::Object(Map::new()))?;
+    }
+    match path.get_mut(event) {
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(format!(
+            "cannot write into `{}`: it holds {}, not an object",
+            path.as_str(),
+            kind_of(other)
+        )),
+        None => Err(format!("cannot write into `{}`", path.as_str())),
+    }
+}
+
+/// The object that holds the field at `path` (the event itself for a top-level field).
+/// `Err` when the field sits in an array, or the way to it holds no object.
+pub(crate) fn parent_object<'v>(
+    path: &FieldPath,
+    event: &'v mut Value,
+) -> Result<&'v mut Map<String, Value>, String> {
+    let segments = path.0.segments();
+    let parents = &segments[..segments.len().saturating_sub(1)];
+    let mut node = event;
+    for segment in parents {
+        node = match node {
+            Value::Object(map) => map.get_mut(&segment.key),
+            Value::Array(items) => segment.index.and_then(|i| items.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            format!(
+                "cannot write beside `{}`: the way to it is gone",
+                path.as_str()
+            )
+        })?;
+    }
+    match node {
+        Value::Object(map) => Ok(map),
+        other => Err(format!(
+            "cannot write beside `{}`: it sits in {}, not an object (name an object with `to`)",
+            path.as_str(),
+            kind_of(other)
+        )),
+    }
+}
+
+/// Appends `value` to the array at `path`, made when nothing is there. `Err` names the path
+/// when something other than an array is there.
+pub(crate) fn push(path: &FieldPath, event: &mut Value, value: Value) -> Result<(), String> {
+    if path.get(event).is_none() {
+        path.put(event, Value::Array(Vec::new()))?;
+    }
+    match path.get_mut(event) {
+        Some(Value::Array(items)) => {
+            items.push(value);
+            Ok(())
+        }
+        Some(other) => Err(format!(
+            "cannot add to `{}`: it holds {}, not an array",
+            path.as_str(),
+            kind_of(other)
+        )),
+        None => Err(format!("cannot add to `{}`", path.as_str())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

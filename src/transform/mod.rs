@@ -8,7 +8,8 @@
 //!
 //! A step kind is one module with its config struct beside its [`Step`], and one arm of
 //! [`StepConfig`]. The presets' OCSF mappings and their schema validator are in [`ocsf`] (pure functions a
-//! step calls). Later kinds (VRL, GeoIP, threat intel) plug in the same way.
+//! step calls). `geoip` and `intel` read files loaded once per process and kept fresh by
+//! [`reload`].
 
 mod chain;
 mod config;
@@ -21,9 +22,12 @@ mod step;
 pub mod cast;
 pub mod copy;
 pub mod filter;
+pub mod geoip;
 pub mod hash;
+pub mod intel;
 pub mod parse_time;
 pub mod redact;
+pub mod reload;
 pub mod remove;
 pub mod rename;
 pub mod set;
