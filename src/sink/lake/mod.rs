@@ -36,6 +36,7 @@ mod layout;
 pub mod ledger;
 mod local;
 mod location;
+mod members;
 mod object_lock;
 #[cfg(feature = "parquet")]
 mod parquet;
@@ -261,7 +262,7 @@ impl LakeSink {
                 (staged, Output::Memory(Vec::new()))
             }
         };
-        let encoder = Encoder::new(kind, output).map_err(|e| {
+        let encoder = Encoder::new(kind, self.config.level(), output).map_err(|e| {
             self.error(format!(
                 "cannot start encoding {staged}: {e} (hint: this is a resource problem; check memory)"
             ))
@@ -327,7 +328,7 @@ impl LakeSink {
                 upload,
                 tally,
             } = object;
-            let counted = encoder.finish().map_err(|e| {
+            let counted = encoder.finish().await.map_err(|e| {
                 self.error(format!(
                     "cannot finish {staged}: {e} (hint: check free space and that sluice may write there)"
                 ))
@@ -401,7 +402,12 @@ impl Sink for LakeSink {
             let index = self.object_for_scratch()?;
             let object = &mut self.open[index];
             object.tally.add(event.event_time.0);
-            if let Err(err) = object.encoder.append(event, &mut self.line) {
+            let mut written = object.encoder.append(event, &mut self.line);
+            if written.is_ok() {
+                // Back-pressure: compression may lag reading by a few members, no more.
+                written = object.encoder.settle(members::in_flight_limit()).await;
+            }
+            if let Err(err) = written {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
                     "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"
