@@ -9,7 +9,7 @@
 //! region = "eu-west-1"
 //! format = "ndjson"                        # or "parquet" (cargo feature `parquet`)
 //! compression = "gzip"                      # or "zstd" (NDJSON only)
-//! gzip_level = 1                            # 1 (fastest) to 9 (smallest)
+//! gzip_level = 3                            # 1 (fastest) to 9 (smallest)
 //! key_template = "source={source}/dt=%Y-%m-%d/hr=%H/"
 //! roll_size = "64MiB"
 //! roll_age = "5m"
@@ -29,7 +29,7 @@ use crate::sink::lake::{
 
 /// gzip's level when `gzip_level` is not set: chosen from the measurement of ratio against
 /// speed on Okta-shaped events in docs/benchmarks.md ("Compression").
-pub const DEFAULT_GZIP_LEVEL: u32 = 6;
+pub const DEFAULT_GZIP_LEVEL: u32 = 3;
 
 /// zstd's level when `zstd_level` is not set: zstd's own default, most of its ratio for
 /// little CPU.
