@@ -287,7 +287,7 @@ async fn serve(State(api): State<Api>, uri: Uri, headers: HeaderMap) -> Response
     let mut body = serde_json::to_vec(&body).unwrap();
     if inner.mode == Mode::Compressed {
         // Pages alternate between the two encodings.
-        let (name, encoded) = if (requested_after / limit.max(1)) % 2 == 0 {
+        let (name, encoded) = if (requested_after / limit.max(1)).is_multiple_of(2) {
             ("gzip", gzip(&body))
         } else {
             ("zstd", zstd::encode_all(&body[..], 3).unwrap())

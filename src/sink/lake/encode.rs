@@ -146,7 +146,7 @@ impl Write for Counted {
 /// An encoder of envelopes into one object, over a [`Counted`] output.
 pub(crate) enum Encoder {
     /// Compressed NDJSON, in independent members (see `members.rs`).
-    Lines(Members),
+    Lines(Box<Members>),
     #[cfg(feature = "parquet")]
     Parquet(Box<super::parquet::ParquetEncoder>),
 }
@@ -173,7 +173,11 @@ impl Encoder {
                 ))
             }
         };
-        Ok(Encoder::Lines(Members::new(compression, level, counted)))
+        Ok(Encoder::Lines(Box::new(Members::new(
+            compression,
+            level,
+            counted,
+        ))))
     }
 
     /// Adds one event: a JSON line, or a Parquet row. A JSON line is written into `line`
