@@ -364,6 +364,29 @@ async fn an_endless_body_stops_at_max_response_size() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_body_is_capped_by_its_decoded_size() {
+    // 64 KiB on the wire, 64 MiB decoded: the cap counts what it decodes to.
+    let (_api, base) = Api::new(Mode::GzipBomb, 5).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &base, ", max_response_size = \"1MiB\"", "");
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("response is larger than 1.0 MiB"), "{text}");
+    assert!(text.contains(&format!("{base}/logs?")), "{text}");
+    assert!(lake_ids(dir.path(), "api").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_and_zstd_bodies_are_asked_for_and_read() {
+    let (api, base) = Api::new(Mode::Compressed, 23).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &base, "", "");
+    let (code, text) = run(&config).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(lake_ids(dir.path(), "api"), api.ids());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_not_followed_and_the_hint_names_its_target_without_secrets() {
     let (api, base) = Api::new(Mode::Redirect, 5).start().await;
     let dir = tempfile::tempdir().unwrap();

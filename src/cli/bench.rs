@@ -114,7 +114,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
         match time_run(&args, &sim.base_url(), &dir, workers, &expected).await {
             Ok(timing) => {
                 crate::outln!(
-                    "workers {:>2}: {:>8.1} s, {:>9.0} events/s, {} pages, peak RSS {}, CPU {}",
+                    "workers {:>2}: {:>8.1} s, {:>9.0} events/s, {} pages, peak RSS {}, CPU {} ({} µs/event)",
                     timing.workers,
                     timing.seconds,
                     args.events as f64 / timing.seconds,
@@ -125,6 +125,7 @@ pub async fn bench(args: BenchArgs) -> u8 {
                     timing
                         .cpu_seconds
                         .map_or("-".into(), |s| format!("{s:.1} s")),
+                    per_event(timing.cpu_seconds, args.events),
                 );
                 timings.push(timing);
             }
@@ -242,21 +243,28 @@ fn print_table(args: &BenchArgs, timings: &[Timing]) {
     };
     crate::outln!();
     crate::outln!(
-        "| workers | seconds | events/s | speed-up vs {} | peak RSS | CPU seconds |",
+        "| workers | seconds | events/s | speed-up vs {} | peak RSS | CPU seconds | CPU per event |",
         base.workers
     );
-    crate::outln!("|---:|---:|---:|---:|---:|---:|");
+    crate::outln!("|---:|---:|---:|---:|---:|---:|---:|");
     for t in timings {
         crate::outln!(
-            "| {} | {:.1} | {:.0} | {:.1}× | {} | {} |",
+            "| {} | {:.1} | {:.0} | {:.1}× | {} | {} | {} µs |",
             t.workers,
             t.seconds,
             args.events as f64 / t.seconds,
             base.seconds / t.seconds,
             t.peak_rss_mb.map_or("-".into(), |mb| format!("{mb:.0} MB")),
             t.cpu_seconds.map_or("-".into(), |s| format!("{s:.1}")),
+            per_event(t.cpu_seconds, args.events),
         );
     }
+}
+
+/// CPU microseconds per event (including the in-process simulator), or `-` where the OS
+/// does not report CPU time.
+fn per_event(cpu_seconds: Option<f64>, events: u64) -> String {
+    cpu_seconds.map_or("-".into(), |s| format!("{:.1}", s * 1e6 / events as f64))
 }
 
 /// Resets the resident-set high-water mark (Linux: writing 5 to clear_refs).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -40,6 +40,11 @@ pub enum Mode {
     Down,
     /// `200` with an error object that echoes the request instead of records.
     EchoedError,
+    /// Honest pages, compressed with gzip and zstd in turn (`406` unless the request accepts
+    /// gzip, br and zstd).
+    Compressed,
+    /// A small gzip body that decodes to 64 MiB.
+    GzipBomb,
 }
 
 pub struct Inner {
@@ -110,7 +115,7 @@ pub fn record(id: &str, t: DateTime<Utc>) -> Value {
     json!({ "id": id, "published": rfc3339(t), "actor": "someone" })
 }
 
-async fn serve(State(api): State<Api>, uri: Uri) -> Response {
+async fn serve(State(api): State<Api>, uri: Uri, headers: HeaderMap) -> Response {
     let inner = &api.0;
     inner.requests.fetch_add(1, Ordering::SeqCst);
     let base = inner.base.get().cloned().unwrap_or_default();
@@ -178,6 +183,29 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
                 .header("content-type", "application/json")
                 .body(Body::from_stream(trickle))
                 .unwrap();
+        }
+        Mode::GzipBomb => {
+            let mut body = b"[".to_vec();
+            body.resize(64 << 20, b' ');
+            return Response::builder()
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(Body::from(gzip(&body)))
+                .unwrap();
+        }
+        Mode::Compressed => {
+            let accepted = headers
+                .get("accept-encoding")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !["gzip", "br", "zstd"].iter().all(|e| accepted.contains(e)) {
+                return Response::builder()
+                    .status(StatusCode::NOT_ACCEPTABLE)
+                    .body(Body::from(format!(
+                        "Accept-Encoding {accepted:?} lacks gzip, br or zstd"
+                    )))
+                    .unwrap();
+            }
         }
         Mode::EndlessBody => {
             let chunk = bytes::Bytes::from(
@@ -256,7 +284,23 @@ async fn serve(State(api): State<Api>, uri: Uri) -> Response {
     if let Some(link) = link {
         response = response.header("link", HeaderValue::from_bytes(&link).unwrap());
     }
-    response
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap()
+    let mut body = serde_json::to_vec(&body).unwrap();
+    if inner.mode == Mode::Compressed {
+        // Pages alternate between the two encodings.
+        let (name, encoded) = if (requested_after / limit.max(1)).is_multiple_of(2) {
+            ("gzip", gzip(&body))
+        } else {
+            ("zstd", zstd::encode_all(&body[..], 3).unwrap())
+        };
+        response = response.header("content-encoding", name);
+        body = encoded;
+    }
+    response.body(Body::from(body)).unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
 }

@@ -9,6 +9,7 @@
 //! region = "eu-west-1"
 //! format = "ndjson"                        # or "parquet" (cargo feature `parquet`)
 //! compression = "gzip"                      # or "zstd" (NDJSON only)
+//! gzip_level = 3                            # 1 (fastest) to 9 (smallest)
 //! key_template = "source={source}/dt=%Y-%m-%d/hr=%H/"
 //! roll_size = "64MiB"
 //! roll_age = "5m"
@@ -25,6 +26,14 @@ use crate::sink::lake::{
     parse_url, Compression, Format, KeyTemplate, LakeLocation, ObjectKind, ObjectLock, StoreScheme,
     DEFAULT_KEY_TEMPLATE,
 };
+
+/// gzip's level when `gzip_level` is not set: chosen from the measurement of ratio against
+/// speed on Okta-shaped events in docs/benchmarks.md ("Compression").
+pub const DEFAULT_GZIP_LEVEL: u32 = 3;
+
+/// zstd's level when `zstd_level` is not set: zstd's own default, most of its ratio for
+/// little CPU.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
 /// S3 refuses multipart parts below 5 MiB (except the last one).
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -61,6 +70,10 @@ pub struct LakeConfig {
     pub format: Format,
     /// How NDJSON objects are compressed (Parquet objects compress their pages with zstd).
     pub compression: Compression,
+    /// gzip's level, 1 (fastest) to 9 (smallest); see [`DEFAULT_GZIP_LEVEL`].
+    pub gzip_level: u32,
+    /// zstd's level, 1 (fastest) to 19 (smallest); see [`DEFAULT_ZSTD_LEVEL`].
+    pub zstd_level: i32,
     /// Where under the lake an event's object goes, from its source and event time (with
     /// `class={class}/` after the source's segment when `partition_by_class` is set).
     pub key_template: KeyTemplate,
@@ -133,6 +146,8 @@ impl LakeConfig {
             object_lock: None,
             format: Format::default(),
             compression: Compression::default(),
+            gzip_level: DEFAULT_GZIP_LEVEL,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
             key_template: default_key_template(),
             payload: crate::sink::Payload::default(),
             roll_size: default_roll_size(),
@@ -166,6 +181,15 @@ impl LakeConfig {
             allow_http: self.allow_http,
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
+        }
+    }
+
+    /// The level of the configured compression (NDJSON objects).
+    pub fn level(&self) -> i32 {
+        match self.compression {
+            // At most 9, checked when the config was read.
+            Compression::Gzip => self.gzip_level as i32,
+            Compression::Zstd => self.zstd_level,
         }
     }
 
@@ -211,6 +235,10 @@ struct RawLakeConfig {
     format: Format,
     #[serde(default)]
     compression: Option<Compression>,
+    #[serde(default)]
+    gzip_level: Option<u32>,
+    #[serde(default)]
+    zstd_level: Option<i32>,
     #[serde(default)]
     key_template: Option<String>,
     #[serde(default)]
@@ -299,6 +327,7 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
                 ));
             }
         }
+        check_levels(&raw)?;
         if raw.part_size.as_u64() < MIN_PART_SIZE {
             return Err(format!(
                 "lake `{}`: part_size {} is below 5 MiB, the smallest part S3 accepts (hint: the default is 8MiB)",
@@ -322,6 +351,8 @@ impl TryFrom<RawLakeConfig> for LakeConfig {
             object_lock: raw.object_lock,
             format: raw.format,
             compression: raw.compression.unwrap_or_default(),
+            gzip_level: raw.gzip_level.unwrap_or(DEFAULT_GZIP_LEVEL),
+            zstd_level: raw.zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL),
             key_template,
             payload: raw.payload,
             roll_size: raw.roll_size,
@@ -361,6 +392,41 @@ fn check_ledger(name: &str, ledger: &LedgerSettings) -> Result<(), String> {
         return Err(format!("lake `{name}`: ledger.heads_every must be longer than zero (hint: the default is \"1h\")"));
     }
     Ok(())
+}
+
+/// The compression levels: in range, and each set only with its compression.
+fn check_levels(raw: &RawLakeConfig) -> Result<(), String> {
+    let name = &raw.name;
+    let compression = match raw.format {
+        Format::Parquet => None,
+        Format::Ndjson => Some(raw.compression.unwrap_or_default()),
+    };
+    if let Some(level) = raw.gzip_level {
+        if compression != Some(Compression::Gzip) {
+            return Err(format!("lake `{name}`: `gzip_level` applies to gzip NDJSON objects and this lake writes {} (hint: remove gzip_level, or use zstd_level with compression = \"zstd\")", written(compression)));
+        }
+        if !(1..=9).contains(&level) {
+            return Err(format!("lake `{name}`: gzip_level = {level} is out of range (hint: 1 is the fastest, 9 the smallest; the default is {DEFAULT_GZIP_LEVEL})"));
+        }
+    }
+    if let Some(level) = raw.zstd_level {
+        if compression != Some(Compression::Zstd) {
+            return Err(format!("lake `{name}`: `zstd_level` applies to zstd NDJSON objects and this lake writes {} (hint: set compression = \"zstd\", or remove zstd_level)", written(compression)));
+        }
+        if !(1..=19).contains(&level) {
+            return Err(format!("lake `{name}`: zstd_level = {level} is out of range (hint: 1 is the fastest, 19 the smallest; the default is {DEFAULT_ZSTD_LEVEL})"));
+        }
+    }
+    Ok(())
+}
+
+/// What a lake writes, for messages.
+fn written(compression: Option<Compression>) -> &'static str {
+    match compression {
+        None => "Parquet",
+        Some(Compression::Gzip) => "gzip",
+        Some(Compression::Zstd) => "zstd",
+    }
 }
 
 /// The lake's own store options (Object Lock), which only S3 lakes understand.
@@ -433,6 +499,33 @@ mod tests {
         assert_eq!(config.compression, Compression::Gzip);
         assert_eq!(config.key_template.as_str(), DEFAULT_KEY_TEMPLATE);
         assert_eq!(config.roll_size, bytesize::ByteSize::mib(64));
+    }
+
+    #[test]
+    fn compression_levels_apply_to_their_own_compression_in_range() {
+        let base = "name = \"lake\"\npath = \"lake\"\n";
+        let config = parse(base).unwrap();
+        assert_eq!(config.level(), DEFAULT_GZIP_LEVEL as i32);
+        let config = parse(&format!("{base}gzip_level = 9")).unwrap();
+        assert_eq!((config.compression, config.level()), (Compression::Gzip, 9));
+        let config = parse(&format!("{base}compression = \"zstd\"\nzstd_level = 12")).unwrap();
+        assert_eq!(
+            (config.compression, config.level()),
+            (Compression::Zstd, 12)
+        );
+        let config = parse(&format!("{base}compression = \"zstd\"")).unwrap();
+        assert_eq!(config.level(), DEFAULT_ZSTD_LEVEL);
+        for (extra, wanted) in [
+            ("gzip_level = 0", "gzip_level = 0 is out of range (hint: 1 is the fastest"),
+            ("gzip_level = 10", "gzip_level = 10 is out of range"),
+            ("compression = \"zstd\"\nzstd_level = 20", "zstd_level = 20 is out of range"),
+            ("compression = \"zstd\"\ngzip_level = 5", "`gzip_level` applies to gzip NDJSON objects and this lake writes zstd"),
+            ("zstd_level = 5", "`zstd_level` applies to zstd NDJSON objects and this lake writes gzip (hint: set compression = \"zstd\""),
+        ] {
+            let err = parse(&format!("{base}{extra}")).unwrap_err();
+            assert!(err.contains("lake `lake`: "), "{err}");
+            assert!(err.contains(wanted), "{extra}: {err}");
+        }
     }
 
     #[test]

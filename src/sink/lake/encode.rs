@@ -4,14 +4,11 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 
-use flate2::write::GzEncoder;
 use serde::Deserialize;
 
 use crate::sink::Payload;
+use super::members::Members;
 use crate::transform::Envelope;
-
-/// zstd's own default: most of the ratio for little CPU.
-const ZSTD_LEVEL: i32 = 3;
 
 /// How lake objects are compressed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -124,7 +121,7 @@ pub(crate) struct Counted {
 }
 
 impl Counted {
-    fn new(out: Output) -> Counted {
+    pub(crate) fn new(out: Output) -> Counted {
         Counted {
             out,
             count: 0,
@@ -160,16 +157,22 @@ pub(crate) struct Contents {
 
 /// An encoder of envelopes into one object, over a [`Counted`] output.
 pub(crate) enum Encoder {
-    Gzip(GzEncoder<Counted>),
-    Zstd(zstd::stream::write::Encoder<'static, Counted>),
+    /// Compressed NDJSON, in independent members (see `members.rs`).
+    Lines(Box<Members>),
     #[cfg(feature = "parquet")]
     Parquet(Box<super::parquet::ParquetEncoder>),
 }
 
 impl Encoder {
-    /// An encoder of objects of `kind` whose events hold `contents` (Parquet's columns
-    /// depend on it).
-    pub fn new(kind: ObjectKind, out: Output, contents: Contents) -> io::Result<Encoder> {
+    /// An encoder of `kind` objects into `out` whose events hold `contents` (Parquet's
+    /// columns depend on it); `level` is the compression's level (gzip 1–9, zstd 1–19),
+    /// unused by Parquet.
+    pub fn new(
+        kind: ObjectKind,
+        level: i32,
+        out: Output,
+        contents: Contents,
+    ) -> io::Result<Encoder> {
         // Only Parquet's columns depend on it.
         #[cfg(not(feature = "parquet"))]
         let _ = contents;
@@ -191,17 +194,11 @@ impl Encoder {
                 ))
             }
         };
-        Ok(match compression {
-            Compression::Gzip => {
-                Encoder::Gzip(GzEncoder::new(counted, flate2::Compression::default()))
-            }
-            Compression::Zstd => {
-                let mut encoder = zstd::stream::write::Encoder::new(counted, ZSTD_LEVEL)?;
-                // Readers can then tell a damaged object from a good one.
-                encoder.include_checksum(true)?;
-                Encoder::Zstd(encoder)
-            }
-        })
+        Ok(Encoder::Lines(Box::new(Members::new(
+            compression,
+            level,
+            counted,
+        ))))
     }
 
     /// Adds one event: a JSON line, or a Parquet row. A JSON line is written into `line`
@@ -213,29 +210,22 @@ impl Encoder {
         contents: Contents,
         line: &mut Vec<u8>,
     ) -> io::Result<()> {
-        fn write_line(
-            out: &mut impl Write,
-            event: &Envelope,
-            payload: Payload,
-            line: &mut Vec<u8>,
-        ) -> io::Result<()> {
-            line.clear();
-            payload.write(event, line);
-            line.push(b'\n');
-            out.write_all(line)
-        }
         match self {
-            Encoder::Gzip(e) => write_line(e, event, contents.payload, line),
-            Encoder::Zstd(e) => write_line(e, event, contents.payload, line),
+            Encoder::Lines(e) => {
+                line.clear();
+                contents.payload.write(event, line);
+                line.push(b'\n');
+                e.write_line(line)
+            }
             #[cfg(feature = "parquet")]
             Encoder::Parquet(e) => e.append(event),
         }
     }
 
+    #[cfg(test)]
     pub fn counted(&self) -> &Counted {
         match self {
-            Encoder::Gzip(e) => e.get_ref(),
-            Encoder::Zstd(e) => e.get_ref(),
+            Encoder::Lines(e) => e.counted(),
             #[cfg(feature = "parquet")]
             Encoder::Parquet(e) => e.counted(),
         }
@@ -243,21 +233,31 @@ impl Encoder {
 
     pub fn counted_mut(&mut self) -> &mut Counted {
         match self {
-            Encoder::Gzip(e) => e.get_mut(),
-            Encoder::Zstd(e) => e.get_mut(),
+            Encoder::Lines(e) => e.counted_mut(),
             #[cfg(feature = "parquet")]
             Encoder::Parquet(e) => e.counted_mut(),
         }
     }
 
     /// The object's size so far, to roll by size: encoded bytes, plus the raw bytes of
-    /// Parquet rows not yet encoded (an overestimate, so objects roll early rather than late).
+    /// lines or Parquet rows not yet encoded (an overestimate, so objects roll early rather
+    /// than late).
     pub fn size(&self) -> u64 {
-        #[cfg(feature = "parquet")]
-        if let Encoder::Parquet(e) = self {
-            return e.counted().count + e.pending_bytes() as u64;
+        match self {
+            Encoder::Lines(e) => e.size(),
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(e) => e.counted().count + e.pending_bytes() as u64,
         }
-        self.counted().count
+    }
+
+    /// Waits until at most `limit` members of the object are being compressed (see
+    /// `Members::settle`); Parquet encodes as it goes.
+    pub async fn settle(&mut self, limit: usize) -> io::Result<()> {
+        match self {
+            Encoder::Lines(e) => e.settle(limit).await,
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(_) => Ok(()),
+        }
     }
 
     /// Pushes what the compressor holds to the output (NDJSON only; Parquet writes whole
@@ -265,18 +265,16 @@ impl Encoder {
     #[cfg(test)]
     pub fn flush(&mut self) -> io::Result<()> {
         match self {
-            Encoder::Gzip(e) => e.flush(),
-            Encoder::Zstd(e) => e.flush(),
+            Encoder::Lines(e) => e.flush(),
             #[cfg(feature = "parquet")]
             Encoder::Parquet(_) => Ok(()),
         }
     }
 
     /// Ends the object (compressed stream, or Parquet footer) and returns the output.
-    pub fn finish(self) -> io::Result<Counted> {
+    pub async fn finish(self) -> io::Result<Counted> {
         match self {
-            Encoder::Gzip(e) => e.finish(),
-            Encoder::Zstd(e) => e.finish(),
+            Encoder::Lines(e) => e.finish().await,
             #[cfg(feature = "parquet")]
             Encoder::Parquet(e) => e.finish(),
         }
@@ -305,19 +303,16 @@ mod tests {
         event_at("e1", 1_700_000_000_123_000, serde_json::json!({"a": 1}))
     }
 
-    #[test]
-    fn both_compressions_round_trip_through_their_decoder() {
+    #[tokio::test]
+    async fn both_compressions_round_trip_through_their_decoder() {
         for compression in [Compression::Gzip, Compression::Zstd] {
-            let mut encoder = Encoder::new(
-                ObjectKind::Ndjson(compression),
-                Output::Memory(Vec::new()),
-                Contents::default(),
-            )
-            .unwrap();
+            let kind = ObjectKind::Ndjson(compression);
+            let mut encoder =
+                Encoder::new(kind, 3, Output::Memory(Vec::new()), Contents::default()).unwrap();
             encoder
                 .append(&event(), Contents::default(), &mut Vec::new())
                 .unwrap();
-            let counted = encoder.finish().unwrap();
+            let counted = encoder.finish().await.unwrap();
             let Output::Memory(bytes) = counted.out else {
                 panic!("memory output")
             };
@@ -345,11 +340,12 @@ mod tests {
     }
 
     #[cfg(feature = "parquet")]
-    #[test]
-    fn parquet_rows_round_trip_across_row_groups() {
+    #[tokio::test]
+    async fn parquet_rows_round_trip_across_row_groups() {
         use super::super::parquet::{read_rows, ROW_GROUP_BYTES};
         let mut encoder = Encoder::new(
             ObjectKind::Parquet,
+            0,
             Output::Memory(Vec::new()),
             Contents::default(),
         )
@@ -377,7 +373,7 @@ mod tests {
             "full row groups are written early"
         );
         assert!(encoder.size() > encoder.counted().count);
-        let counted = encoder.finish().unwrap();
+        let counted = encoder.finish().await.unwrap();
         let Output::Memory(bytes) = counted.out else {
             panic!("memory output")
         };

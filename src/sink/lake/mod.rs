@@ -38,6 +38,7 @@ mod layout;
 pub mod ledger;
 mod local;
 mod location;
+mod members;
 mod object_lock;
 pub mod ocsf_columns;
 #[cfg(feature = "parquet")]
@@ -280,7 +281,7 @@ impl LakeSink {
             ocsf: event.ocsf().is_some(),
             member: matches!(event.ocsf, crate::transform::OcsfForm::Member(_)),
         };
-        let encoder = Encoder::new(kind, output, contents).map_err(|e| {
+        let encoder = Encoder::new(kind, self.config.level(), output, contents).map_err(|e| {
             self.error(format!(
                 "cannot start encoding {staged}: {e} (hint: this is a resource problem; check memory)"
             ))
@@ -348,7 +349,7 @@ impl LakeSink {
                 tally,
                 ..
             } = object;
-            let counted = encoder.finish().map_err(|e| {
+            let counted = encoder.finish().await.map_err(|e| {
                 self.error(format!(
                     "cannot finish {staged}: {e} (hint: check free space and that sluice may write there)"
                 ))
@@ -422,10 +423,14 @@ impl Sink for LakeSink {
             let index = self.object_for_scratch(event)?;
             let object = &mut self.open[index];
             object.tally.add(event.event_time.0);
-            if let Err(err) = object
+            let mut written = object
                 .encoder
-                .append(event, object.contents, &mut self.line)
-            {
+                .append(event, object.contents, &mut self.line);
+            if written.is_ok() {
+                // Back-pressure: compression may lag reading by a few members, no more.
+                written = object.encoder.settle(members::in_flight_limit()).await;
+            }
+            if let Err(err) = written {
                 let staged = object.staged.clone();
                 return Err(self.error(format!(
                     "cannot write {staged}: {err} (hint: check free space and that sluice may write there)"
