@@ -39,6 +39,7 @@ pub mod okta;
 pub mod onepassword;
 pub mod pagerduty;
 mod rng;
+pub mod salesforce;
 pub mod slack;
 pub mod snyk;
 pub mod tailscale;
@@ -138,6 +139,9 @@ pub enum Vendor {
     Tfc,
     /// Tines audit logs (`GET /api/v1/audit_logs`, page numbers, newest first).
     Tines,
+    /// Salesforce Setup Audit Trail (`GET /services/data/vXX.X/query` with SOQL, batches
+    /// through `nextRecordsUrl`, and the Client Credentials Flow token endpoint).
+    Salesforce,
 }
 
 impl Vendor {
@@ -165,6 +169,7 @@ impl Vendor {
         Vendor::Workday,
         Vendor::Tfc,
         Vendor::Tines,
+        Vendor::Salesforce,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -192,6 +197,7 @@ impl Vendor {
             Vendor::Workday => "workday",
             Vendor::Tfc => "tfc",
             Vendor::Tines => "tines",
+            Vendor::Salesforce => "salesforce",
         }
     }
 }
@@ -204,7 +210,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
@@ -459,6 +465,22 @@ impl SimulatorConfig {
             default_page_size: tines::DEFAULT_PER_PAGE,
             max_page_size: tines::MAX_PER_PAGE,
             ..Self::okta(events)
+        }
+    }
+
+    /// A Salesforce org's Setup Audit Trail with `events` records, batches of up to 2,000
+    /// ([`salesforce::MAX_BATCH`]); the External Client App [`salesforce::CLIENT_ID`]'s
+    /// consumer secret is `token`. The newest record is ten minutes old: the preset settles
+    /// for five minutes and writes whole seconds (as [`SimulatorConfig::dropbox`]).
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn salesforce(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Salesforce,
+            default_page_size: salesforce::MAX_BATCH,
+            max_page_size: salesforce::MAX_BATCH,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
         }
     }
 
@@ -841,6 +863,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Workday => workday::routes(),
         Vendor::Tfc => tfc::routes(),
         Vendor::Tines => tines::routes(),
+        Vendor::Salesforce => salesforce::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))
@@ -906,6 +929,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Workday => workday::event_id(config, index),
         Vendor::Tfc => tfc::event_id(config, index),
         Vendor::Tines => tines::event_id(config, index),
+        Vendor::Salesforce => salesforce::event_id(config, index),
     }
 }
 
@@ -937,6 +961,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Workday => workday::event(config, index),
         Vendor::Tfc => tfc::event(config, index),
         Vendor::Tines => tines::event(config, index),
+        Vendor::Salesforce => salesforce::event(config, index),
     }
 }
 
@@ -960,14 +985,16 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk and Tines write whole seconds.
+        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines and Salesforce write whole
+        // seconds.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
         | Vendor::Cloudflare
         | Vendor::Box
         | Vendor::Zendesk
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -1006,7 +1033,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Jira
         | Vendor::Workday
         | Vendor::Tfc
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -1050,7 +1078,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Cloudflare
         | Vendor::Box
         | Vendor::Zendesk
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))
