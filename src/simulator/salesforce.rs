@@ -191,29 +191,30 @@ fn token_is_valid(seed: u64, token: &str, now: i64) -> bool {
     check == hash3(seed, domain::TOKEN, expires as u64) as u32 && expires > now
 }
 
-/// 401 unless the request carries a valid access token.
-fn check_session(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 for a request without a valid access token; `None` when it has one.
+fn session_refusal(app: &AppState, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim);
     if bearer.is_some_and(|t| token_is_valid(app.config.seed, t, Utc::now().timestamp())) {
-        return Ok(());
+        return None;
     }
     app.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
-    Err(api_error(
+    Some(api_error(
         StatusCode::UNAUTHORIZED,
         "INVALID_SESSION_ID",
         "Session expired or invalid",
     ))
 }
 
-fn check_version(version: &str) -> Result<(), Response> {
+/// The 404 for an API version this profile does not serve.
+fn version_refusal(version: &str) -> Option<Response> {
     if version == API_VERSION {
-        Ok(())
+        None
     } else {
-        Err(api_error(
+        Some(api_error(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             "The requested resource does not exist",
@@ -517,11 +518,8 @@ async fn query(
         Ok(fault) => fault,
         Err(refused) => return refusal(refused),
     };
-    if let Err(response) = check_version(&version) {
-        return response;
-    }
-    if let Err(response) = check_session(&app, &headers) {
-        return response;
+    if let Some(refused) = version_refusal(&version).or_else(|| session_refusal(&app, &headers)) {
+        return refused;
     }
     let size = match batch_size(&headers) {
         Ok(size) => size,
@@ -564,11 +562,8 @@ async fn query_more(
         Ok(fault) => fault,
         Err(refused) => return refusal(refused),
     };
-    if let Err(response) = check_version(&version) {
-        return response;
-    }
-    if let Err(response) = check_session(&app, &headers) {
-        return response;
+    if let Some(refused) = version_refusal(&version).or_else(|| session_refusal(&app, &headers)) {
+        return refused;
     }
     let size = match batch_size(&headers) {
         Ok(size) => size,
