@@ -32,6 +32,7 @@ const PROFILES: &[(&str, Profile)] = &[
     ("okta", SimulatorConfig::okta),
     ("onepassword", SimulatorConfig::onepassword),
     ("pagerduty", SimulatorConfig::pagerduty),
+    ("salesforce", SimulatorConfig::salesforce),
     ("slack", SimulatorConfig::slack),
     ("snyk", SimulatorConfig::snyk),
     ("snyk_group", SimulatorConfig::snyk),

@@ -408,6 +408,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("workday", "Workday user activity logging"),
         ("tfc", "HCP Terraform (Terraform Cloud) audit trails"),
         ("tines", "Tines audit logs"),
+        ("salesforce", "Salesforce Setup Audit Trail"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -867,6 +868,8 @@ mod late_events;
 mod matrix;
 #[path = "presets/pagerduty.rs"]
 mod pagerduty;
+#[path = "presets/salesforce.rs"]
+mod salesforce;
 #[path = "presets/snyk.rs"]
 mod snyk;
 #[path = "presets/tailscale.rs"]

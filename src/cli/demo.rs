@@ -254,6 +254,18 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "salesforce",
+        sim: SimulatorConfig::salesforce,
+        settings: r#"# The simulator instead of https://acme.my.salesforce.com (it also issues the tokens).
+my_domain_url = "{base_url}"
+client_id = "3MVG9simulatedSalesforceConsumerKey.0000000000000000000001"
+# The simulator's consumer secret. A real config reads it from the environment:
+# "${env:SALESFORCE_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no daily allowance to share; the preset keeps to 30 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "box",
         sim: SimulatorConfig::r#box,
         settings: r#"enterprise_id = "987654321"

@@ -64,6 +64,8 @@ impl SimulateArgs {
             Vendor::Zendesk => SimulatorConfig::zendesk(self.events),
             // Workday's preset settles for ten minutes: its newest entry is older.
             Vendor::Workday => SimulatorConfig::workday(self.events),
+            // Salesforce's preset settles for five minutes on whole seconds: as Workday.
+            Vendor::Salesforce => SimulatorConfig::salesforce(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -134,6 +136,12 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             "organization token: {} (organization {})",
             config.token,
             simulator::tfc::ORGANIZATION_ID
+        ),
+        simulator::Vendor::Salesforce => format!(
+            "consumer key: {}, consumer secret: {} (tokens from POST {})",
+            simulator::salesforce::CLIENT_ID,
+            config.token,
+            simulator::salesforce::TOKEN_PATH
         ),
         simulator::Vendor::Tines => format!(
             "API key: {} (tenant {})",

@@ -35,6 +35,7 @@ const FILES: &[(&str, &str)] = &[
     ("tailscale", include_str!("../../presets/tailscale.toml")),
     ("tfc", include_str!("../../presets/tfc.toml")),
     ("tines", include_str!("../../presets/tines.toml")),
+    ("salesforce", include_str!("../../presets/salesforce.toml")),
     ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("workday", include_str!("../../presets/workday.toml")),

@@ -437,3 +437,16 @@ async fn tines_preset_is_exact_through_late_events() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_preset_is_exact_through_late_events() {
+    // Oldest first through query locators that snapshot the query: a record published late
+    // is not in a locator's later batches, only in a later listing of its window.
+    exact_through_late_events(
+        SimulatorConfig::salesforce(1_500),
+        super::salesforce::salesforce_source,
+        [("SALESFORCE_CLIENT_SECRET", "sim-token")],
+        every_event("salesforce"),
+    )
+    .await;
+}

@@ -153,6 +153,13 @@ const MATRIX: &[Row] = &[
         lakes: |sim| one_lake("pagerduty", sim),
     },
     Row {
+        preset: "salesforce",
+        sim: || SimulatorConfig::salesforce(EVENTS),
+        source: |_, url| super::salesforce::salesforce_source(url),
+        env: ("SALESFORCE_CLIENT_SECRET", "sim-token"),
+        lakes: |sim| one_lake("salesforce", sim),
+    },
+    Row {
         preset: "slack",
         sim: || SimulatorConfig::slack(EVENTS),
         source: |_, url| super::slack_source(url),

@@ -243,6 +243,22 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Salesforce org's Setup Audit Trail with `events` records, batches of up to 2,000
+    /// ([`salesforce::MAX_BATCH`]); the External Client App [`salesforce::CLIENT_ID`]'s
+    /// consumer secret is `token`. The newest record is ten minutes old: the preset settles
+    /// for five minutes and writes whole seconds (as [`SimulatorConfig::dropbox`]).
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn salesforce(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Salesforce,
+            default_page_size: salesforce::MAX_BATCH,
+            max_page_size: salesforce::MAX_BATCH,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
+        }
+    }
+
     /// A Vicarius vRx dashboard's incident events with `events` events, pages of 100 without
     /// `size` and at most 500 ([`vicarius::DEFAULT_SIZE`], [`vicarius::MAX_SIZE`]); the API key
     /// (`Vicarius-Token`) is `token`. Otherwise as [`SimulatorConfig::okta`].

@@ -49,6 +49,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Workday => workday::event_id(config, index),
         Vendor::Tfc => tfc::event_id(config, index),
         Vendor::Tines => tines::event_id(config, index),
+        Vendor::Salesforce => salesforce::event_id(config, index),
     }
 }
 
@@ -80,6 +81,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Workday => workday::event(config, index),
         Vendor::Tfc => tfc::event(config, index),
         Vendor::Tines => tines::event(config, index),
+        Vendor::Salesforce => salesforce::event(config, index),
     }
 }
 
@@ -103,14 +105,16 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk and Tines write whole seconds.
+        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines and Salesforce write whole
+        // seconds.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
         | Vendor::Cloudflare
         | Vendor::Box
         | Vendor::Zendesk
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -149,7 +153,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Jira
         | Vendor::Workday
         | Vendor::Tfc
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -193,7 +198,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Cloudflare
         | Vendor::Box
         | Vendor::Zendesk
-        | Vendor::Tines => {
+        | Vendor::Tines
+        | Vendor::Salesforce => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

@@ -46,6 +46,7 @@ pub mod okta;
 pub mod onepassword;
 pub mod pagerduty;
 mod rng;
+pub mod salesforce;
 pub mod slack;
 pub mod snyk;
 pub mod tailscale;

@@ -270,6 +270,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Workday => workday::routes(),
         Vendor::Tfc => tfc::routes(),
         Vendor::Tines => tines::routes(),
+        Vendor::Salesforce => salesforce::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

@@ -61,6 +61,9 @@ pub enum Vendor {
     Tfc,
     /// Tines audit logs (`GET /api/v1/audit_logs`, page numbers, newest first).
     Tines,
+    /// Salesforce Setup Audit Trail (`GET /services/data/vXX.X/query` with SOQL, batches
+    /// through `nextRecordsUrl`, and the Client Credentials Flow token endpoint).
+    Salesforce,
 }
 
 impl Vendor {
@@ -88,6 +91,7 @@ impl Vendor {
         Vendor::Workday,
         Vendor::Tfc,
         Vendor::Tines,
+        Vendor::Salesforce,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -115,6 +119,7 @@ impl Vendor {
             Vendor::Workday => "workday",
             Vendor::Tfc => "tfc",
             Vendor::Tines => "tines",
+            Vendor::Salesforce => "salesforce",
         }
     }
 }
@@ -127,7 +132,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

@@ -55,6 +55,10 @@ const FILES: &[(&str, &str)] = &[
     ("tfc", include_str!("../../../presets/ocsf/tfc.toml")),
     ("tines", include_str!("../../../presets/ocsf/tines.toml")),
     (
+        "salesforce",
+        include_str!("../../../presets/ocsf/salesforce.toml"),
+    ),
+    (
         "vicarius",
         include_str!("../../../presets/ocsf/vicarius.toml"),
     ),
