@@ -79,7 +79,11 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
         }
         if let Some(canary) = &source.canary {
             if let Some((key, message, hint)) = crate::source::canary::problem(canary) {
-                return Err(Problem::new(format!("sources[{i}].canary.{key}"), message, hint));
+                return Err(Problem::new(
+                    format!("sources[{i}].canary.{key}"),
+                    message,
+                    hint,
+                ));
             }
         }
     }

@@ -6,8 +6,8 @@ use std::io::{self, BufWriter, Read, Write};
 
 use serde::Deserialize;
 
-use crate::sink::Payload;
 use super::members::Members;
+use crate::sink::Payload;
 use crate::transform::Envelope;
 
 /// How lake objects are compressed.
