@@ -109,6 +109,9 @@ const RULES: &[Rule] = &[
     Rule::new("notifiers[]", &["webhook"], &["url", "secret"]),
     Rule::new("notifiers[]", &["pagerduty"], &["routing_key"]),
     Rule::new("notifiers[]", &["email"], &["password"]),
+    Rule::new("sources[].canary.request", &[], &["body"]),
+    Rule::new("sources[].canary.request.headers", &[], &["*"]),
+    Rule::new("sinks[].ledger", &[], &["signing_key"]),
     Rule::new("sources[].transforms[]", &["hash"], &["key"]),
     Rule::new("sinks[].transforms[]", &["hash"], &["key"]),
 ];
@@ -124,7 +127,15 @@ pub(super) fn fields(document: &toml::Table) -> Vec<Field> {
                 continue;
             }
             for name in rule.fields {
-                if let Some(toml::Value::String(raw)) = table.get(*name) {
+                // `*`: every key of the table (a map of secrets, like a request's headers).
+                let named: Vec<(&String, &toml::Value)> = match *name {
+                    "*" => table.iter().collect(),
+                    name => table.get_key_value(name).into_iter().collect(),
+                };
+                for (name, value) in named {
+                    let toml::Value::String(raw) = value else {
+                        continue;
+                    };
                     let mut steps = steps.clone();
                     steps.push(Step::Key(name.to_string()));
                     found.push(Field {

@@ -82,6 +82,7 @@ name = "a"
 query = { q = "${env:NOT_A_SECRET}" }
 auth = { kind = "bearer", token = "${env:TOKEN}" }
 transforms = [{ kind = "hash", key = "${env:HASH}" }, { kind = "set", key = "x" }]
+canary = { request = { url = "https://x/${env:NOT_A_SECRET}", headers = { Authorization = "${env:CANARY}" } } }
 
 [[notifiers]]
 kind = "pagerduty"
@@ -100,6 +101,10 @@ routing_key = "${env:ROUTING}"
             ("state.access_key_id".to_string(), true),
             ("sources[0].auth.token".to_string(), false),
             ("notifiers[0].routing_key".to_string(), false),
+            (
+                "sources[0].canary.request.headers.Authorization".to_string(),
+                false
+            ),
             ("sources[0].transforms[0].key".to_string(), false),
         ]
     );
