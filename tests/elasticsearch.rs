@@ -859,3 +859,79 @@ async fn the_binary_delivers_the_simulator_exactly_once_even_when_replayed() {
     cluster.assert_no_protocol_errors();
     sim.shutdown().await;
 }
+
+/// `sluice lake replay` to an Elasticsearch sink is exactly once: the lake's events of the
+/// range go out as `create` actions with the event id as `_id`, so replaying the same range
+/// again (`--restart`, as after a lost replay checkpoint) sends every event a second time and
+/// stores none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lake_replay_to_elasticsearch_stores_each_event_once_even_when_repeated() {
+    let sim_config = SimulatorConfig::okta(500);
+    let sim = start_simulator(sim_config.clone()).await;
+    let cluster = Cluster::default();
+    let url = start_cluster(&cluster).await;
+    let expected: HashSet<String> = simulator::event_ids(&sim_config).into_iter().collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = sim.base_url();
+    let config_path = TestConfig::new(&base_url).write(dir.path(), "");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    // The source writes to the lake only; the cluster is a replay's target.
+    let es = format!(
+        "\n[[sinks]]\nname = \"es\"\nkind = \"elasticsearch\"\nurl = \"{url}\"\ndata_stream = \"logs-sluice.{{source}}-default\"\nmax_batch_events = 64\nmax_backoff = \"50ms\"\n"
+    );
+    std::fs::write(&config_path, format!("{text}{es}")).unwrap();
+    let config = config_path.to_str().unwrap();
+    let out = common::run_sluice(&["run", "--once", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        cluster.document_count(),
+        0,
+        "the source does not write to the cluster"
+    );
+
+    let replay = |restart: bool| {
+        let mut args = vec![
+            "lake",
+            "replay",
+            "--source",
+            "okta",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--sink",
+            "es",
+            "--quiet",
+            "--config",
+            config,
+        ];
+        if restart {
+            args.push("--restart");
+        }
+        async move { common::run_sluice(&args).await }
+    };
+    let out = replay(false).await;
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let stored = cluster.stored_ids();
+    assert_eq!(stored.keys().cloned().collect::<HashSet<_>>(), expected);
+
+    let out = replay(true).await;
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let stored = cluster.stored_ids();
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "the second replay stored nothing twice"
+    );
+    assert!(stored.values().all(|n| *n == 1));
+    {
+        let state = cluster.state();
+        assert!(
+            expected.iter().all(|id| state.attempts.get(id) == Some(&2)),
+            "every event was sent by both replays"
+        );
+    }
+    cluster.assert_no_protocol_errors();
+    sim.shutdown().await;
+}

@@ -64,7 +64,7 @@ fn lake_events(lake: &std::path::Path) -> Vec<(String, DateTime<Utc>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_delivers_every_event_of_the_range_after_repeated_kill_9() {
-    let sim_config = SimulatorConfig::okta(6_000);
+    let sim_config = SimulatorConfig::okta(24_000);
     let sim = start_simulator(sim_config.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let (url, seen) = receiver().await;
