@@ -206,13 +206,8 @@ fn known<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// A secret left unresolved (`sluice status` loads without secrets) cannot be checked.
-fn unresolved(secret: &Secret) -> bool {
-    secret.expose().contains("${")
-}
-
 fn parse(secret: &Secret, key: &str) -> Result<Option<Url>, Problem> {
-    if unresolved(secret) {
+    if secret.is_unresolved() {
         return Ok(None);
     }
     // The URL may hold a token: the error names the key, never the value.

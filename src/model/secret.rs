@@ -24,6 +24,13 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Still a `${...}` reference: the loader reads the settings once before it resolves
+    /// references (shape errors first), and commands such as `sluice status` never resolve
+    /// them, so a check of the value must wait for (or go without) the resolved text.
+    pub fn is_unresolved(&self) -> bool {
+        self.0.contains("${")
+    }
 }
 
 impl fmt::Debug for Secret {

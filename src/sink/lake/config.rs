@@ -380,13 +380,11 @@ impl RawLakeConfig {
 
 /// Keys that do not read are refused when the config loads, not at the first commit.
 fn check_ledger(name: &str, ledger: &LedgerSettings) -> Result<(), String> {
-    // The loader reads the settings once before it resolves secret references (shape errors
-    // first) and again after; a reference is checked in that second reading, or never, by
-    // commands that leave secrets alone.
+    // A reference is checked once the loader has resolved it (see `Secret::is_unresolved`).
     if let Some(key) = ledger
         .signing_key
         .as_ref()
-        .filter(|key| !key.expose().contains("${"))
+        .filter(|key| !key.is_unresolved())
     {
         super::signing::signing_key(key.expose())
             .map_err(|e| format!("lake `{name}`: ledger.signing_key: {e}"))?;
