@@ -69,38 +69,175 @@ pub enum StoreLocation {
 pub const URL_HINT: &str =
     "hint: write file:///abs/dir, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix";
 
+/// Why an object store location or its options cannot be used, or its client cannot be
+/// built. Every message names the setting (`label`) or the URL, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// A `file://` URL that is not a local absolute path.
+    #[error("url `{url}` is not a local absolute path ({})", URL_HINT)]
+    NotALocalPath {
+        /// The URL as written.
+        url: url::Url,
+    },
+    /// A scheme that is no object store.
+    #[error("url scheme `{scheme}:` is not {what} ({})", URL_HINT)]
+    Scheme {
+        /// The scheme written.
+        scheme: String,
+        /// What the URL is for, e.g. "a lake location".
+        what: String,
+    },
+    /// A store URL without a bucket.
+    #[error("url `{url}` names no bucket ({})", URL_HINT)]
+    NoBucket {
+        /// The URL as written.
+        url: url::Url,
+    },
+    /// A store URL with a query or fragment.
+    #[error(
+        "url `{url}` has a query or fragment, which {what} cannot use ({})",
+        URL_HINT
+    )]
+    QueryOrFragment {
+        /// The URL as written.
+        url: url::Url,
+        /// What the URL is for.
+        what: String,
+    },
+    /// A prefix segment that is no object key (`..`, control characters).
+    #[error(
+        "url `{url}`: prefix segment `{segment}` is not allowed in an object key ({})",
+        URL_HINT
+    )]
+    Segment {
+        /// The URL as written.
+        url: url::Url,
+        /// The segment refused, as written.
+        segment: String,
+    },
+    /// Text that is not a URL.
+    #[error("{label}: url `{text}` is not a URL: {reason} ({})", URL_HINT)]
+    NotAUrl {
+        /// The setting, e.g. "lake `raw`" or "[state]".
+        label: String,
+        /// The text written.
+        text: String,
+        /// The URL parser's complaint.
+        reason: url::ParseError,
+    },
+    /// A URL holding a user name or password (never echoed).
+    #[error("{label}: url must not hold credentials (hint: use access_key_id and secret_access_key with ${{env:...}}, or the store's usual environment variables)")]
+    CredentialsInUrl {
+        /// The setting.
+        label: String,
+    },
+    /// A store whose client this build does not have.
+    #[error("{label}: this build of sluice cannot use {}:// (hint: build it with `cargo build --release --features {}`)", scheme.as_str(), scheme.feature())]
+    NotCompiledIn {
+        /// The setting.
+        label: String,
+        /// The store.
+        scheme: StoreScheme,
+    },
+    /// One of `access_key_id` and `secret_access_key` without the other.
+    #[error("{label}: set access_key_id and secret_access_key together (hint: or neither, to use the environment's credentials)")]
+    KeysApart {
+        /// The setting.
+        label: String,
+    },
+    /// An S3-only option on another store.
+    #[error("{label}: `{key}` applies to s3:// locations only (hint: {}:// stores read their credentials from the environment, see docs/configuration.md)", scheme.as_str())]
+    S3Only {
+        /// The setting.
+        label: String,
+        /// The option's key.
+        key: &'static str,
+        /// The store it was set for.
+        scheme: StoreScheme,
+    },
+    /// An `endpoint` for Google Cloud Storage.
+    #[error("{label}: `endpoint` applies to s3:// and az:// locations only (hint: remove it)")]
+    GcsEndpoint {
+        /// The setting.
+        label: String,
+    },
+    /// An `endpoint` that is not a URL.
+    #[error(
+        "{label}: endpoint `{endpoint}` is not a URL: {reason} (hint: e.g. http://127.0.0.1:9000)"
+    )]
+    BadEndpoint {
+        /// The setting.
+        label: String,
+        /// The endpoint written.
+        endpoint: String,
+        /// The URL parser's complaint.
+        reason: url::ParseError,
+    },
+    /// A plain `http://` endpoint without `allow_http`.
+    #[error("{label}: endpoint `{endpoint}` is plain http (hint: add allow_http = true for a local test server; use https otherwise)")]
+    PlainHttp {
+        /// The setting.
+        label: String,
+        /// The endpoint written.
+        endpoint: String,
+    },
+    /// The store's client could not be built (its configuration or environment).
+    #[error(transparent)]
+    Client(#[from] object_store::Error),
+    /// [`connect`] for a store this build has no client for.
+    #[error("this build has no {}:// support (rebuild with --features {})", scheme.as_str(), scheme.feature())]
+    NoSupport {
+        /// The store.
+        scheme: StoreScheme,
+    },
+}
+
+/// For callers that still report errors as text (`?` into `Result<_, String>`).
+impl From<CloudError> for String {
+    fn from(err: CloudError) -> String {
+        err.to_string()
+    }
+}
+
 /// Reads `file:///abs/dir`, `s3://bucket/prefix`, `gs://…` or `az://…` into a location;
 /// `what` names the setting in errors (e.g. "a lake location").
-pub fn parse_location(url: &url::Url, what: &str) -> Result<StoreLocation, String> {
+pub fn parse_location(url: &url::Url, what: &str) -> Result<StoreLocation, CloudError> {
     let scheme = match url.scheme() {
         "file" => {
             let dir = url
                 .to_file_path()
-                .map_err(|()| format!("url `{url}` is not a local absolute path ({URL_HINT})"))?;
+                .map_err(|()| CloudError::NotALocalPath { url: url.clone() })?;
             return Ok(StoreLocation::Directory(dir));
         }
         "s3" | "s3a" => StoreScheme::S3,
         "gs" => StoreScheme::Gcs,
         "az" | "azure" => StoreScheme::Azure,
-        other => return Err(format!("url scheme `{other}:` is not {what} ({URL_HINT})")),
+        other => {
+            return Err(CloudError::Scheme {
+                scheme: other.to_string(),
+                what: what.to_string(),
+            })
+        }
     };
     let bucket = url.host_str().unwrap_or_default().to_string();
     if bucket.is_empty() {
-        return Err(format!("url `{url}` names no bucket ({URL_HINT})"));
+        return Err(CloudError::NoBucket { url: url.clone() });
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "url `{url}` has a query or fragment, which {what} cannot use ({URL_HINT})"
-        ));
+        return Err(CloudError::QueryOrFragment {
+            url: url.clone(),
+            what: what.to_string(),
+        });
     }
     let mut segments = Vec::new();
     for segment in url.path().split('/').filter(|s| !s.is_empty()) {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
         if decoded == "." || decoded == ".." || decoded.chars().any(|c| c.is_control() || c == '\\')
         {
-            return Err(format!(
-                "url `{url}`: prefix segment `{segment}` is not allowed in an object key ({URL_HINT})"
-            ));
+            return Err(CloudError::Segment {
+                url: url.clone(),
+                segment: segment.to_string(),
+            });
         }
         segments.push(decoded.into_owned());
     }
@@ -113,11 +250,16 @@ pub fn parse_location(url: &url::Url, what: &str) -> Result<StoreLocation, Strin
 
 /// Parses a URL from the config, refusing credentials inside it (never echoing it then).
 /// `label` names the setting, e.g. "lake `raw`" or "[state]".
-pub fn parse_config_url(label: &str, text: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(text)
-        .map_err(|e| format!("{label}: url `{text}` is not a URL: {e} ({URL_HINT})"))?;
+pub fn parse_config_url(label: &str, text: &str) -> Result<url::Url, CloudError> {
+    let parsed = url::Url::parse(text).map_err(|reason| CloudError::NotAUrl {
+        label: label.to_string(),
+        text: text.to_string(),
+        reason,
+    })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("{label}: url must not hold credentials (hint: use access_key_id and secret_access_key with ${{env:...}}, or the store's usual environment variables)"));
+        return Err(CloudError::CredentialsInUrl {
+            label: label.to_string(),
+        });
     }
     Ok(parsed)
 }
@@ -155,16 +297,16 @@ impl StoreOptions {
 
     /// Refuses options that `scheme` does not understand rather than ignoring them, and
     /// checks the endpoint. `label` names the setting in errors.
-    pub fn check(&self, label: &str, scheme: StoreScheme) -> Result<(), String> {
+    pub fn check(&self, label: &str, scheme: StoreScheme) -> Result<(), CloudError> {
+        let label = || label.to_string();
         if !scheme.compiled_in() {
-            return Err(format!(
-                "{label}: this build of sluice cannot use {}:// (hint: build it with `cargo build --release --features {}`)",
-                scheme.as_str(),
-                scheme.feature()
-            ));
+            return Err(CloudError::NotCompiledIn {
+                label: label(),
+                scheme,
+            });
         }
         if self.access_key_id.is_some() != self.secret_access_key.is_some() {
-            return Err(format!("{label}: set access_key_id and secret_access_key together (hint: or neither, to use the environment's credentials)"));
+            return Err(CloudError::KeysApart { label: label() });
         }
         let s3_only = [
             ("region", self.region.is_some()),
@@ -172,20 +314,27 @@ impl StoreOptions {
         ];
         if scheme != StoreScheme::S3 {
             if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
-                return Err(format!("{label}: `{key}` applies to s3:// locations only (hint: {}:// stores read their credentials from the environment, see docs/configuration.md)", scheme.as_str()));
+                return Err(CloudError::S3Only {
+                    label: label(),
+                    key,
+                    scheme,
+                });
             }
         }
         if scheme == StoreScheme::Gcs && self.endpoint.is_some() {
-            return Err(format!(
-                "{label}: `endpoint` applies to s3:// and az:// locations only (hint: remove it)"
-            ));
+            return Err(CloudError::GcsEndpoint { label: label() });
         }
         if let Some(endpoint) = &self.endpoint {
-            let parsed = url::Url::parse(endpoint).map_err(|e| {
-                format!("{label}: endpoint `{endpoint}` is not a URL: {e} (hint: e.g. http://127.0.0.1:9000)")
+            let parsed = url::Url::parse(endpoint).map_err(|reason| CloudError::BadEndpoint {
+                label: label(),
+                endpoint: endpoint.clone(),
+                reason,
             })?;
             if parsed.scheme() == "http" && !self.allow_http {
-                return Err(format!("{label}: endpoint `{endpoint}` is plain http (hint: add allow_http = true for a local test server; use https otherwise)"));
+                return Err(CloudError::PlainHttp {
+                    label: label(),
+                    endpoint: endpoint.clone(),
+                });
             }
         }
         Ok(())
@@ -226,14 +375,10 @@ pub fn connect(
     scheme: StoreScheme,
     bucket: &str,
     options: &StoreOptions,
-) -> Result<Arc<dyn ObjectStore>, String> {
+) -> Result<Arc<dyn ObjectStore>, CloudError> {
     match scheme {
         #[cfg(feature = "s3")]
-        StoreScheme::S3 => Ok(Arc::new(
-            s3_builder(bucket, options)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )),
+        StoreScheme::S3 => Ok(Arc::new(s3_builder(bucket, options).build()?)),
         #[cfg(feature = "gcs")]
         StoreScheme::Gcs => {
             let mut builder =
@@ -242,7 +387,7 @@ pub fn connect(
                 builder = builder
                     .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
             }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+            Ok(Arc::new(builder.build()?))
         }
         #[cfg(feature = "azure")]
         StoreScheme::Azure => {
@@ -254,13 +399,9 @@ pub fn connect(
             if options.allow_http {
                 builder = builder.with_allow_http(true);
             }
-            Ok(Arc::new(builder.build().map_err(|e| e.to_string())?))
+            Ok(Arc::new(builder.build()?))
         }
         #[allow(unreachable_patterns)] // reached only in builds without that store's feature
-        other => Err(format!(
-            "this build has no {}:// support (rebuild with --features {})",
-            other.as_str(),
-            other.feature()
-        )),
+        other => Err(CloudError::NoSupport { scheme: other }),
     }
 }

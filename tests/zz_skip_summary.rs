@@ -1,15 +1,18 @@
 //! One line at the end of a test run saying which tests skipped for a missing service, and
-//! how to run them (see `tests/common/skip.rs`). Named to run last under `cargo test`, which
+//! how to run them (see `tests/it/common/skip.rs`). Named to run last under `cargo test`, which
 //! runs test binaries in name order; `.config/nextest.toml` runs it last and alone under
 //! nextest. With `SLUICE_TEST_REQUIRE_ALL=1` (set by `.ci/run`) any skip fails the run.
 
-mod common;
+// Only the skip records' module of the tests' helpers, not the whole of `tests/it/common/`.
+#[path = "it/common/skip.rs"]
+#[allow(dead_code)] // `skip` itself: this binary reads the records, it writes none
+mod skip;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use common::skip::{env_flag, record_file, records_dir};
+use skip::{env_flag, record_file, records_dir};
 
 /// Record files older than this belong to finished runs and are removed.
 const STALE: Duration = Duration::from_secs(24 * 3600);

@@ -142,8 +142,14 @@ pub async fn backfill(args: BackfillArgs) -> u8 {
     code
 }
 
+/// A time argument that is neither an RFC 3339 time nor a date; clap prints it after
+/// `invalid value '...' for '--from <FROM>'`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a time (hint: write 2024-05-01T00:00:00Z or 2024-05-01)")]
+pub(super) struct BadTime(String);
+
 /// Parses `2024-05-01T00:00:00Z` (any RFC 3339 offset) or `2024-05-01` (midnight UTC).
-pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, BadTime> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
@@ -151,9 +157,7 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!("`{text}` is not a time (hint: write 2024-05-01T00:00:00Z or 2024-05-01)")
-        })
+        .ok_or_else(|| BadTime(text.to_string()))
 }
 
 /// Checks the arguments and returns the range in whole seconds (`from` rounded down, `to`
@@ -163,6 +167,12 @@ fn check_range(
     source: &crate::config::SourceConfig,
     step: Duration,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    if source.window.mode == crate::config::WindowMode::Position {
+        return Err(format!(
+            "source `{}` lists by position (window.mode = \"position\"), and its API takes no time range to backfill (hint: every run already delivers everything after the saved position; to list again from the start, `sluice state reset` the source)",
+            source.name
+        ));
+    }
     if args.workers == 0 || args.workers > MAX_WORKERS {
         return Err(format!(
             "--workers {} is out of range (hint: use 1 up to {MAX_WORKERS}; the API's rate limit is shared by all of them)",

@@ -61,12 +61,20 @@ async fn probe(config: &crate::config::SourceConfig) -> Result<String, String> {
         ),
         _ => String::new(),
     };
+    // A position listing's request has no time range: it is a source's first request.
+    let asked = if config.window.mode == crate::config::WindowMode::Position {
+        "a first request, without a saved position".to_string()
+    } else {
+        format!(
+            "newest settled window {} .. {}",
+            rfc3339_millis(window.start),
+            rfc3339_millis(window.end)
+        )
+    };
     Ok(format!(
-        "{} returned {} records{span} (newest settled window {} .. {}); {}",
+        "{} returned {} records{span} ({asked}); {}",
         page.url,
         page.records.len(),
-        rfc3339_millis(window.start),
-        rfc3339_millis(window.end),
         if page.next.is_some() {
             "more pages follow"
         } else {

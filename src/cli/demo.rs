@@ -24,6 +24,10 @@ pub struct DemoArgs {
     /// keeps the vendor record in `data` and the OCSF event beside it, partitioned by class.
     #[arg(long)]
     ocsf: bool,
+    /// With --ocsf: locate each event's source address (`src_endpoint.ip`) in this MaxMind
+    /// GeoIP2 or GeoLite2 City database (a `geoip` step after the `ocsf` step).
+    #[arg(long, value_name = "PATH", requires = "ocsf")]
+    geoip: Option<PathBuf>,
     #[command(flatten)]
     progress: super::progress::ProgressArgs,
 }
@@ -254,6 +258,18 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "lastpass",
+        sim: SimulatorConfig::lastpass,
+        settings: r#"# The simulator instead of https://lastpass.com.
+api_url = "{base_url}"
+cid = 8771312
+# The simulator's provisioning hash. A real config reads it from the environment:
+# "${env:LASTPASS_PROVHASH}".
+provhash = "sim-token"
+# The simulator has no rate limit to share; the preset keeps to 30 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "salesforce",
         sim: SimulatorConfig::salesforce,
         settings: r#"# The simulator instead of https://acme.my.salesforce.com (it also issues the tokens).
@@ -263,6 +279,19 @@ client_id = "3MVG9simulatedSalesforceConsumerKey.0000000000000000000001"
 # "${env:SALESFORCE_CLIENT_SECRET}".
 client_secret = "sim-token"
 # The simulator has no daily allowance to share; the preset keeps to 30 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "salesforce_event_log",
+        sim: SimulatorConfig::salesforce_event_log,
+        settings: r#"# The simulator instead of https://acme.my.salesforce.com (it also issues the tokens and
+# serves the log files).
+my_domain_url = "{base_url}"
+client_id = "3MVG9simulatedSalesforceConsumerKey.0000000000000000000001"
+# The simulator's consumer secret. A real config reads it from the environment:
+# "${env:SALESFORCE_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no daily allowance to share; the preset keeps to 60 requests a minute.
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
@@ -328,6 +357,19 @@ refresh_token = "sim-token"
 # The simulator has no team-wide budget to share; the preset keeps to 120 requests a minute.
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
+    DemoProfile {
+        connector: "auth0",
+        sim: SimulatorConfig::auth0,
+        settings: r#"domain = "acme.us.auth0.com"
+# The simulator instead of https://acme.us.auth0.com (it also issues the access tokens).
+api_url = "{base_url}"
+client_id = "SimAuth0M2MClient000000000000001"
+# The simulator's client secret. A real config reads it from the environment:
+# "${env:AUTH0_CLIENT_SECRET}".
+client_secret = "sim-token"
+# The simulator has no tenant-wide budget to share; the preset keeps to 60 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
 ];
 
 fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
@@ -344,7 +386,13 @@ fn profile(connector: &str) -> Result<&'static DemoProfile, String> {
 }
 
 /// The config the demo of `profile` runs, pointed at the simulator on `base_url`.
-fn connector_config(profile: &DemoProfile, base_url: &str, events: u64, ocsf: bool) -> String {
+fn connector_config(
+    profile: &DemoProfile,
+    base_url: &str,
+    events: u64,
+    ocsf: bool,
+    geoip: Option<&Path>,
+) -> String {
     let connector = profile.connector;
     let vendor = (profile.sim)(0).vendor;
     let settings = profile
@@ -364,12 +412,19 @@ fn connector_config(profile: &DemoProfile, base_url: &str, events: u64, ocsf: bo
 kind = "ocsf"
 mapping = "{connector}"
 into = "member"
-"#
+{geoip}"#,
+                geoip = geoip.map(super::demo_geoip::step).unwrap_or_default()
             ),
             "\n# source={connector}/class=<OCSF class>/dt=.../hr=.../\npartition_by_class = true",
         )
     } else {
         (String::new(), "")
+    };
+    // A listing by position (Auth0's checkpoint) has no time windows to set.
+    let window = if vendor == simulator::Vendor::Auth0 {
+        ""
+    } else {
+        "\n[sources.window]\nlookback = \"1d\"\nmax_window = \"1d\"\nsettle_delay = \"1m\"\n"
     };
     format!(
         r#"# Written by `sluice demo --connector {connector}`. To run the same job by hand, in one shell:
@@ -388,12 +443,7 @@ name = "{connector}"
 connector = "{connector}"
 {settings}
 sinks = ["lake"]
-
-[sources.window]
-lookback = "1d"
-max_window = "1d"
-settle_delay = "1m"
-{transforms}
+{window}{transforms}
 [[sinks]]
 name = "lake"
 kind = "lake"
@@ -418,6 +468,10 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let profile = profile(&args.connector)?;
     let name = profile.connector;
     let dir = &args.dir;
+    let geoip = match &args.geoip {
+        Some(path) => Some(super::demo_geoip::database(path)?),
+        None => None,
+    };
     reset_demo_dir(dir)?;
     let sim_config = (profile.sim)(args.events);
     let sim = simulator::start(
@@ -429,7 +483,13 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
     let config_path = dir.join("sluice.toml");
     std::fs::write(
         &config_path,
-        connector_config(profile, &sim.base_url(), args.events, args.ocsf),
+        connector_config(
+            profile,
+            &sim.base_url(),
+            args.events,
+            args.ocsf,
+            geoip.as_deref(),
+        ),
     )
     .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
     crate::outln!(
@@ -497,7 +557,7 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
         duplicates
     );
     if args.ocsf {
-        show_ocsf(&config, &lake).await?;
+        show_ocsf(&config, &lake, geoip.as_deref()).await?;
     }
     let mut failed = false;
     for (source, report) in config.sources.iter().zip(&reports) {
@@ -517,24 +577,32 @@ async fn run_demo(args: &DemoArgs) -> Result<u8, String> {
 }
 
 /// Prints how many of the lake's events carry an OCSF member, by class.
-async fn show_ocsf(config: &crate::config::Config, lake: &Path) -> Result<(), String> {
+async fn show_ocsf(
+    config: &crate::config::Config,
+    lake: &Path,
+    geoip: Option<&Path>,
+) -> Result<(), String> {
     use crate::sink::lake::scan::{self, Part};
     let crate::config::SinkConfig::Lake(lake_config) = &config.sinks[0] else {
         return Err("the demo's sink is not its lake".into());
     };
     let mut classes: std::collections::BTreeMap<String, u64> = Default::default();
     let mut without = 0;
+    let (mut with_ip, mut located) = (0u64, 0u64);
     for source in &config.sources {
-        let count = |located: scan::Located| match located
-            .json
-            .ok()
-            .and_then(|ocsf| ocsf.get("class_uid").and_then(serde_json::Value::as_i64))
-        {
-            Some(uid) => {
-                let name = crate::transform::ocsf::class_name(uid);
-                *classes.entry(format!("{name} ({uid})")).or_default() += 1;
+        let count = |event: scan::Located| {
+            let ocsf = event.json.ok();
+            if let Some(ocsf) = &ocsf {
+                with_ip += u64::from(ocsf.pointer("/src_endpoint/ip").is_some());
+                located += u64::from(super::demo_geoip::located(ocsf));
             }
-            None => without += 1,
+            match ocsf.and_then(|o| o.get("class_uid").and_then(serde_json::Value::as_i64)) {
+                Some(uid) => {
+                    let name = crate::transform::ocsf::class_name(uid);
+                    *classes.entry(format!("{name} ({uid})")).or_default() += 1;
+                }
+                None => without += 1,
+            }
         };
         scan::scan(lake_config, &source.name, Part::Member("ocsf"), count)
             .await
@@ -550,6 +618,12 @@ async fn show_ocsf(config: &crate::config::Config, lake: &Path) -> Result<(), St
         lake.display(),
         lake.with_file_name("sluice.toml").display()
     );
+    if let Some(database) = geoip {
+        crate::outln!(
+            "geoip       {located} of {with_ip} events with a source address located by {} (src_endpoint.location)",
+            database.display()
+        );
+    }
     if without > 0 {
         return Err(format!("{without} events in the lake have no OCSF member"));
     }
@@ -588,15 +662,16 @@ mod tests {
     #[test]
     fn every_demo_config_is_a_valid_config() {
         for profile in PROFILES {
-            let text = connector_config(profile, "http://127.0.0.1:1234", 10, false);
+            let text = connector_config(profile, "http://127.0.0.1:1234", 10, false, None);
             let config = crate::config::load_str(&text, Path::new("sluice.toml"))
                 .unwrap_or_else(|e| panic!("{}: {e}", profile.connector));
             assert_eq!(config.sources[0].base_url, "http://127.0.0.1:1234");
             assert!(crate::preset::builtin(profile.connector).is_some());
             // With --ocsf: the preset's mapping, as a member, and the lake by class.
-            let text = connector_config(profile, "http://127.0.0.1:1234", 10, true);
+            let text = connector_config(profile, "http://127.0.0.1:1234", 10, true, None);
             let config = crate::config::load_str(&text, Path::new("sluice.toml"))
                 .unwrap_or_else(|e| panic!("{} --ocsf: {e}", profile.connector));
+            assert!(!text.contains("geoip"), "no geoip step unless asked");
             let into = config.ocsf_for(&config.sources[0], "lake").unwrap();
             assert_eq!(
                 into,

@@ -66,6 +66,8 @@ pub async fn replay(args: ReplayArgs) -> u8 {
         sink,
         restart: args.restart,
         batch_events: usize::try_from(args.batch).unwrap_or(1000),
+        transforms: config.sink_transforms(sink.name()),
+        dead_letter: config.dead_letter.as_ref(),
     };
     let stop = shutdown_token();
     let shown = super::progress::show(&args.progress);
@@ -102,8 +104,23 @@ pub async fn replay(args: ReplayArgs) -> u8 {
     for refusal in &outcome.refusals {
         crate::outln!("refused: {refusal}");
     }
+    let transformed = if outcome.dropped + outcome.failed > 0 {
+        format!(
+            ", sink transforms: {}{}",
+            crate::runtime::transforms::describe(&outcome.steps),
+            if outcome.failed > outcome.dead_lettered {
+                " (failed events not kept: add a [dead_letter] queue)"
+            } else if outcome.dead_lettered > 0 {
+                " (failed events in the dead-letter queue: sluice dlq list)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        String::new()
+    };
     crate::outln!(
-        "source `{}` {range} from lake `{}` to sink `{}`: {} events sent by this run ({} in all), {} objects read{}{}",
+        "source `{}` {range} from lake `{}` to sink `{}`: {} events sent by this run ({} in all), {} objects read{}{transformed}{}",
         args.source,
         lake.name,
         args.sink,

@@ -148,7 +148,7 @@ fn judge(
                 .collect();
             (uid, findings)
         }
-        Err(why) => (None, vec![why.clone()]),
+        Err(why) => (None, vec![why.to_string()]),
     };
     let class = classes.entry(uid).or_insert_with(|| ClassReport {
         class_uid: uid,

@@ -11,6 +11,7 @@ mod canary;
 mod check;
 mod connectors;
 mod demo;
+mod demo_geoip;
 mod dlq;
 mod exit;
 mod init;
@@ -25,6 +26,7 @@ mod serve;
 mod simulate;
 mod state;
 mod status;
+mod vrl;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +88,9 @@ enum Command {
     Connectors(connectors::ConnectorsArgs),
     /// Write a starter config for built-in connectors: `sluice init --connector okta`.
     Init(init::InitArgs),
+    /// VRL programs of `vrl` steps: `sluice vrl test --program F --event E.json` prints what
+    /// one gives for an event.
+    Vrl(vrl::VrlArgs),
 }
 
 /// The config file option shared by commands.
@@ -129,6 +134,7 @@ pub fn main() -> ExitCode {
             Command::State(args) => state::state(args).await,
             Command::Connectors(args) => connectors::connectors(args).await,
             Command::Init(args) => init::init(args).await,
+            Command::Vrl(args) => vrl::vrl(args).await,
         }
     });
     ExitCode::from(code)

@@ -61,11 +61,17 @@ impl SimulateArgs {
         let mut config = match self.vendor {
             Vendor::Zoom => SimulatorConfig::zoom(self.events),
             Vendor::Box => SimulatorConfig::r#box(self.events),
+            // Auth0 serves at most 100 logs a page.
+            Vendor::Auth0 => SimulatorConfig::auth0(self.events),
             Vendor::Zendesk => SimulatorConfig::zendesk(self.events),
             // Workday's preset settles for ten minutes: its newest entry is older.
             Vendor::Workday => SimulatorConfig::workday(self.events),
             // Salesforce's preset settles for five minutes on whole seconds: as Workday.
             Vendor::Salesforce => SimulatorConfig::salesforce(self.events),
+            // Its files are generated every hour: its newest row is two hours old.
+            Vendor::SalesforceEventLog => SimulatorConfig::salesforce_event_log(self.events),
+            // LastPass's preset settles for five minutes on whole seconds: as Workday.
+            Vendor::Lastpass => SimulatorConfig::lastpass(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -137,11 +143,17 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             config.token,
             simulator::tfc::ORGANIZATION_ID
         ),
-        simulator::Vendor::Salesforce => format!(
+        simulator::Vendor::Salesforce | simulator::Vendor::SalesforceEventLog => format!(
             "consumer key: {}, consumer secret: {} (tokens from POST {})",
             simulator::salesforce::CLIENT_ID,
             config.token,
             simulator::salesforce::TOKEN_PATH
+        ),
+        simulator::Vendor::Lastpass => format!(
+            "account number (cid): {}, provisioning hash: {} (POST {})",
+            simulator::lastpass::CID,
+            config.token,
+            simulator::lastpass::PATH
         ),
         simulator::Vendor::Tines => format!(
             "API key: {} (tenant {})",
@@ -182,6 +194,13 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
         crate::outln!(
             "{}",
             simulator::tailscale::credentials_note(&config, &running.base_url())
+        );
+    }
+    if args.vendor == Vendor::Auth0 {
+        // Auth0 clients need the application's client id and the tenant's audience.
+        crate::outln!(
+            "{}",
+            simulator::auth0::credentials_note(&config, &running.base_url())
         );
     }
     if args.vendor == Vendor::Box {

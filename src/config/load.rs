@@ -153,12 +153,25 @@ fn parse_and_validate(
         .make_paths_relative_to(file.parent().unwrap_or(Path::new("")));
     validate(&config, resolve).map_err(|problem| ConfigError {
         file: file.to_path_buf(),
-        position: locator.find_key(&problem.path),
+        position: in_inline_program(&problem, &locator).or_else(|| locator.find_key(&problem.path)),
         key: Some(problem.path),
         message: problem.message,
         hint: Some(problem.hint),
     })?;
     Ok(config)
+}
+
+/// Where an error in an inline VRL program (a `vrl` step's `source`, which the message
+/// places by its own line and column) is in the config file.
+fn in_inline_program(
+    problem: &crate::model::Problem,
+    locator: &Locator<'_>,
+) -> Option<(usize, usize)> {
+    if !problem.path.ends_with(".source") {
+        return None;
+    }
+    let (line, column) = crate::transform::vrl::position_in_source(&problem.message)?;
+    locator.find_in_string(&problem.path, line, column)
 }
 
 /// The document of `text`, with connectors merged into its sources.

@@ -91,6 +91,63 @@ impl<'a> Locator<'a> {
         at.map(|span| self.line_col(span.start))
     }
 
+    /// Position in the file of line `line`, column `column` (1-based, in characters) of the
+    /// text of the string at `key` (an inline program), when the file holds that text as it
+    /// is: a literal string, or a basic one without escapes. `None` otherwise.
+    pub(super) fn find_in_string(
+        &self,
+        key: &str,
+        line: usize,
+        column: usize,
+    ) -> Option<(usize, usize)> {
+        let doc = self.doc.as_ref()?;
+        let mut node = Node::Table(doc.as_table());
+        for segment in parse_key_path(key) {
+            node = match (&node, &segment) {
+                (Node::Table(t), Segment::Key(k)) => t.get(k).and_then(Node::from_item),
+                (Node::Inline(t), Segment::Key(k)) => t.get(k).and_then(Node::from_value),
+                (Node::Tables(a), Segment::Index(i)) => a.get(*i).map(Node::Table),
+                (Node::Array(a), Segment::Index(i)) => a.get(*i).and_then(Node::from_value),
+                _ => None,
+            }?;
+        }
+        let Node::Scalar(value) = node else {
+            return None;
+        };
+        let (text, span) = (value.as_str()?, value.span()?);
+        let raw = self.text.get(span.clone())?;
+        let quotes = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        };
+        let mut start = span.start + quotes;
+        let mut inner = self.text.get(start..span.end.checked_sub(quotes)?)?;
+        // A newline right after a multi-line string's opening quotes is not part of it.
+        if quotes == 3 {
+            for newline in ["\r\n", "\n"] {
+                if let Some(rest) = inner.strip_prefix(newline) {
+                    start += newline.len();
+                    inner = rest;
+                    break;
+                }
+            }
+        }
+        if inner != text {
+            return None;
+        }
+        let line_start = match line {
+            0 => return None,
+            1 => 0,
+            n => text.match_indices('\n').nth(n - 2)?.0 + 1,
+        };
+        let in_line = text[line_start..]
+            .char_indices()
+            .nth(column.checked_sub(1)?)
+            .map_or(text.len() - line_start, |(offset, _)| offset);
+        Some(self.line_col(start + line_start + in_line))
+    }
+
     /// Position of the deepest part of `key` (like `sources[1].auth.token`) that exists.
     pub(super) fn find_key(&self, key: &str) -> Option<(usize, usize)> {
         let doc = self.doc.as_ref()?;

@@ -13,6 +13,7 @@ mod locate;
 mod notify;
 mod notify_check;
 mod paths;
+mod position;
 mod secret;
 mod serve;
 mod transforms;
@@ -31,7 +32,7 @@ pub use crate::source::auth::config::{
 pub use crate::source::config::{
     CircuitBreakerConfig, CursorEncoding, EventIdConfig, EventTimeConfig, HttpConfig, HttpMethod,
     PaginationConfig, QueryValue, RateLimitConfig, RecordsMissing, ResetFormat, SourceConfig,
-    WindowConfig,
+    WindowConfig, WindowMode,
 };
 pub use crate::state::config::{ObjectStateConfig, StateConfig};
 #[cfg(any(test, feature = "fuzzing"))]

@@ -255,7 +255,7 @@ fn target(reference: &str) -> Target {
         Some(("file", path)) => Target::File(path.to_string()),
         Some((scheme, body)) => match Reference::parse(scheme, body) {
             Some(Ok(reference)) => Target::Manager(reference),
-            Some(Err(problem)) => Target::Invalid(problem),
+            Some(Err(problem)) => Target::Invalid(problem.to_string()),
             None => Target::Invalid(unknown(reference)),
         },
         None => Target::Invalid(unknown(reference)),
@@ -364,8 +364,13 @@ fn read(
                 })
         }
         Target::Manager(reference) => match fetched.get(&reference.location) {
-            Some(Ok(whole)) => reference.pick(whole),
-            Some(Err(err)) => Err(err.clone()),
+            Some(Ok(whole)) => reference.pick(whole).map_err(|err| err.to_string()),
+            Some(Err(err)) => {
+                // The kind tells a manager that is down from a reference that is wrong;
+                // the message (the config error) says which.
+                tracing::debug!(kind = %err.failure_kind(), "a secret manager could not give a secret");
+                Err(err.to_string())
+            }
             // Cannot happen: every manager reference's secret was asked for.
             None => Err("internal error: the secret was not fetched".to_string()),
         },

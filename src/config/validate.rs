@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::{
     Config, HttpMethod, PaginationConfig, SinkConfig, SourceConfig, StateConfig, TimeFormat,
+    WindowMode,
 };
 use crate::model::Problem;
 
@@ -14,6 +15,7 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
     if let StateConfig::Object(object) = &config.state {
         object.location().map_err(|problem| {
             // `[state]: what is wrong (hint: what to do)` → message and hint.
+            let problem = problem.to_string();
             let problem = problem.trim_start_matches("[state]: ");
             let (message, hint) = problem
                 .split_once(" (hint: ")
@@ -40,14 +42,9 @@ pub(super) fn validate(config: &Config, resolved: bool) -> Result<(), Problem> {
                 "give every sink its own name",
             ));
         }
-        if let SinkConfig::Lake(lake) = sink {
-            if lake.max_open_partitions == 0 {
-                return Err(Problem::new(
-                    format!("sinks[{i}].max_open_partitions"),
-                    "must be at least 1",
-                    "the default is 8",
-                ));
-            }
+        // Each kind judges its own settings; serde only read them.
+        if let Some(problem) = sink.validate().into_iter().next() {
+            return Err(problem.under(&format!("sinks[{i}]")));
         }
     }
     let mut source_names = HashSet::new();
@@ -256,6 +253,29 @@ fn validate_source(
             "name the field that holds each event's time, e.g. \"published\"",
         ));
     }
+    if let Some(files) = &source.files {
+        if files.url_path.is_empty() {
+            return Err(Problem::new(
+                key("files.url_path"),
+                "is empty",
+                "name the field of each listed record that holds its file's URL, e.g. \"LogFile\"",
+            ));
+        }
+        if files.event_time.path.is_empty() {
+            return Err(Problem::new(
+                key("files.event_time.path"),
+                "is empty",
+                "name the column that holds each row's time, e.g. \"TIMESTAMP_DERIVED\"",
+            ));
+        }
+        if files.max_size.as_u64() == 0 {
+            return Err(Problem::new(
+                key("files.max_size"),
+                "must be greater than zero",
+                "the default is \"512 MiB\"; set it above the largest file the API serves",
+            ));
+        }
+    }
     // Without resolved secrets (`sluice status`) there is nothing to check in `auth`.
     if resolved {
         source
@@ -265,6 +285,8 @@ fn validate_source(
     }
     validate_templates(source)
         .map_err(|(field, message, hint)| Problem::new(key(field), message, hint))?;
+    super::position::validate(source)
+        .map_err(|(field, message, hint)| Problem::new(key(&field), message, hint))?;
     if source.window.max_window.is_zero() || source.window.dedup_capacity == 0 {
         return Err(Problem::new(
             key("window"),
@@ -402,6 +424,23 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
         validate_next_body(source, next_body)?;
         used.push("cursor");
     }
+    if let crate::source::auth::config::AuthConfig::ApiKey(key) = &source.auth {
+        if let Some(field) = key.body_field() {
+            let objects = [source.body.as_deref(), source.next_body.as_deref()]
+                .into_iter()
+                .flatten()
+                .all(|body| {
+                    serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v.is_object())
+                });
+            if source.body.is_none() || !objects {
+                return problem(
+                    "auth.body",
+                    format!("the key goes in JSON body field `{field}`, but the source has no body that is a JSON object"),
+                    "set method = \"POST\" and a body template that is a JSON object, e.g. body = '{\"from\": \"{start}\"}'",
+                );
+            }
+        }
+    }
     if source.next_path.is_some() && !matches!(source.pagination, PaginationConfig::Cursor { .. }) {
         return problem(
             "next_path",
@@ -409,7 +448,15 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
             "use pagination = { kind = \"cursor\", path = \"...\" } or remove next_path",
         );
     }
-    if !used.contains(&"start") {
+    if source.window.mode == WindowMode::Position {
+        if let Some(word) = used.iter().find(|w| matches!(**w, "start" | "end")) {
+            return problem(
+                "query",
+                format!("window.mode = \"position\" lists from a saved position, not a time window, so no request has a {{{word}}}"),
+                "remove the time parameters, or use window.mode = \"time\" for an API that takes a time range",
+            );
+        }
+    } else if !used.contains(&"start") {
         return problem(
             "query",
             "no request parameter carries the window start {start}".into(),
@@ -465,6 +512,13 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
                     "see https://docs.rs/chrono/latest/chrono/format/strftime/".to_string(),
                 )
             })?;
+        }
+        if let Some(problem) = crate::timefmt::zone_problem(format) {
+            return Err((
+                field,
+                problem,
+                "write the time of day too (e.g. \"%Y-%m-%d %H:%M:%S\"), or leave out time_zone to use UTC dates".to_string(),
+            ));
         }
     }
     Ok(())

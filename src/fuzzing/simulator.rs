@@ -148,7 +148,9 @@ pub fn check_timeline(input: &TimelineInput) {
         // its administrator log writes whole seconds, so there the next event of the same
         // log is three indices on.
         let step = if config.vendor == Vendor::Duo { 3 } else { 1 };
-        if index + step < config.events {
+        // LastPass writes New York wall-clock times: an event of the hour repeated in November
+        // reads an hour early, so there times may step back.
+        if index + step < config.events && config.vendor != Vendor::Lastpass {
             let next = event_time(config, index + step);
             assert!(time <= next, "event {index} at {time}, the next at {next}");
         }

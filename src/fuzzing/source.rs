@@ -194,7 +194,12 @@ pub(crate) fn time_format(u: &mut Unstructured<'_>) -> arbitrary::Result<TimeFor
                     layout.push(char::arbitrary(u)?);
                 }
             }
-            TimeFormat::Strftime(layout)
+            // A named zone now and then: local times, daylight saving and its edge hours.
+            let time_zone = u.ratio(1, 4)?.then_some(chrono_tz::America::New_York);
+            TimeFormat::Strftime(crate::timefmt::Layout {
+                pattern: layout,
+                time_zone,
+            })
         }
     })
 }
@@ -270,7 +275,10 @@ impl<'a> Arbitrary<'a> for RecordsInput {
                 path: time_path,
                 format: time_format(u)?,
             },
-            id: EventIdConfig { path: id_path },
+            id: EventIdConfig {
+                path: id_path,
+                ..Default::default()
+            },
             body: json_value(u)?,
         })
     }

@@ -10,6 +10,7 @@ pub mod schedule;
 pub mod secret;
 pub mod timefmt;
 pub mod timemath;
+pub mod zoned;
 
 pub use deferred::Deferred;
 pub use failure::FailureKind;

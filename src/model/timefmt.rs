@@ -1,15 +1,19 @@
 //! Reading and writing points in time in the formats APIs use. Output is always RFC 3339 UTC
 //! with milliseconds.
 
+use std::fmt;
+
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
-use serde::Deserialize;
+pub use super::zoned::{Bound, Layout};
 
 /// A way of writing a point in time, in a record or in a request parameter. Written as a
-/// string (`"epoch_millis"`) or, for a custom layout, `{ strftime = "%Y-%m-%d %H:%M:%S" }`.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+/// string (`"epoch_millis"`) or, for a custom layout, `{ strftime = "%Y-%m-%d %H:%M:%S" }`,
+/// with `time_zone = "America/New_York"` when the API writes local times without an offset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TimeFormat {
     /// RFC 3339, e.g. `2026-11-23T10:00:00.123Z`.
     #[default]
@@ -22,8 +26,68 @@ pub enum TimeFormat {
     EpochMicros,
     /// Nanoseconds since the Unix epoch (some vulnerability-management APIs).
     EpochNanos,
-    /// A chrono strftime layout; without an offset (`%z`) the time is taken as UTC.
-    Strftime(String),
+    /// A chrono strftime layout; without an offset (`%z`) the time is taken as UTC, or as a
+    /// local time of the layout's time zone (see [`super::zoned`] for daylight saving).
+    Strftime(Layout),
+}
+
+/// The names a format is written as in a config file.
+const NAMES: &str = "\"rfc3339\", \"epoch_seconds\", \"epoch_millis\", \"epoch_micros\", \"epoch_nanos\" or { strftime = \"...\", time_zone = \"...\" }";
+
+impl<'de> Deserialize<'de> for TimeFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FormatVisitor)
+    }
+}
+
+struct FormatVisitor;
+
+impl<'de> Visitor<'de> for FormatVisitor {
+    type Value = TimeFormat;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a time format: {NAMES}")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<TimeFormat, E> {
+        Ok(match name {
+            "rfc3339" => TimeFormat::Rfc3339,
+            "epoch_seconds" => TimeFormat::EpochSeconds,
+            "epoch_millis" => TimeFormat::EpochMillis,
+            "epoch_micros" => TimeFormat::EpochMicros,
+            "epoch_nanos" => TimeFormat::EpochNanos,
+            other => {
+                return Err(E::custom(format!(
+                    "unknown time format `{other}`, expected {NAMES}"
+                )))
+            }
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TimeFormat, A::Error> {
+        let (mut pattern, mut zone) = (None::<String>, None::<String>);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "strftime" => pattern = Some(map.next_value()?),
+                "time_zone" => zone = Some(map.next_value()?),
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{other}` in a time format, expected `strftime` and optionally `time_zone`"
+                    )))
+                }
+            }
+        }
+        let pattern = pattern.ok_or_else(|| {
+            de::Error::custom(
+                "a time format table needs `strftime`, e.g. { strftime = \"%Y-%m-%d %H:%M:%S\" }",
+            )
+        })?;
+        let time_zone = zone
+            .map(|name| super::zoned::parse_zone(&name))
+            .transpose()
+            .map_err(de::Error::custom)?;
+        Ok(TimeFormat::Strftime(Layout { pattern, time_zone }))
+    }
 }
 
 /// `2026-11-23T10:00:00.123Z`: the one way Sluice writes times.
@@ -47,7 +111,7 @@ pub fn parse_value(value: &Value, format: &TimeFormat) -> Option<DateTime<Utc>> 
             s.trim().parse::<i64>().ok().map(|n| Utc.timestamp_nanos(n))
         }
         (TimeFormat::EpochNanos, v) => number(v).and_then(|n| from_epoch(n, 1.0)),
-        (TimeFormat::Strftime(layout), Value::String(s)) => parse_strftime(s, layout),
+        (TimeFormat::Strftime(layout), Value::String(s)) => layout.parse(s),
         _ => None,
     }
 }
@@ -61,7 +125,17 @@ pub fn format_param(time: DateTime<Utc>, format: &TimeFormat) -> String {
         TimeFormat::EpochMicros => time.timestamp_micros().to_string(),
         // Out of i64 nanoseconds only after the year 2262.
         TimeFormat::EpochNanos => time.timestamp_nanos_opt().unwrap_or(i64::MAX).to_string(),
-        TimeFormat::Strftime(layout) => time.format(layout).to_string(),
+        TimeFormat::Strftime(layout) => layout.format(time),
+    }
+}
+
+/// Writes a window bound in `format`: as [`format_param`], except that a local time in a
+/// repeated hour (daylight saving ending) moves out of it, away from the window, so the API
+/// answers everything the window keeps (see [`super::zoned`]).
+pub fn format_bound(time: DateTime<Utc>, format: &TimeFormat, bound: Bound) -> String {
+    match format {
+        TimeFormat::Strftime(layout) => layout.format_bound(time, bound),
+        other => format_param(time, other),
     }
 }
 
@@ -74,6 +148,21 @@ pub fn precision(format: &TimeFormat) -> chrono::Duration {
         TimeFormat::Strftime(layout) if writes_dates_only(layout) => chrono::Duration::days(1),
         TimeFormat::Strftime(layout) if !layout.contains('f') => chrono::Duration::seconds(1),
         _ => chrono::Duration::milliseconds(1),
+    }
+}
+
+/// Why `format` cannot work, for the checks that only a whole format allows: a time zone on
+/// a layout of dates only (windows are cut at UTC midnights, which are no local midnights, so
+/// local dates would not tile the windows).
+pub fn zone_problem(format: &TimeFormat) -> Option<String> {
+    match format {
+        TimeFormat::Strftime(layout) if layout.time_zone.is_some() && writes_dates_only(layout) => {
+            Some(format!(
+                "`{}` writes dates only and cannot take a time_zone",
+                layout.pattern
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -111,16 +200,6 @@ pub fn truncate(time: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
 /// for `to = <the day before>` for a window that ends at midnight.
 pub fn inclusive_end(end: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
     end - precision(format)
-}
-
-/// A custom layout: with an offset in it, honoured; without, the time is UTC.
-fn parse_strftime(text: &str, layout: &str) -> Option<DateTime<Utc>> {
-    if let Ok(time) = DateTime::parse_from_str(text, layout) {
-        return Some(time.with_timezone(&Utc));
-    }
-    chrono::NaiveDateTime::parse_from_str(text, layout)
-        .ok()
-        .map(|naive| naive.and_utc())
 }
 
 /// Checks a strftime layout can format a time, so a bad layout fails at load, not mid-run.

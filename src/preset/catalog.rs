@@ -8,6 +8,7 @@ use super::Preset;
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
     ("atlassian", include_str!("../../presets/atlassian.toml")),
+    ("auth0", include_str!("../../presets/auth0.toml")),
     ("box", include_str!("../../presets/box.toml")),
     ("cloudflare", include_str!("../../presets/cloudflare.toml")),
     ("dropbox", include_str!("../../presets/dropbox.toml")),
@@ -36,6 +37,11 @@ const FILES: &[(&str, &str)] = &[
     ("tfc", include_str!("../../presets/tfc.toml")),
     ("tines", include_str!("../../presets/tines.toml")),
     ("salesforce", include_str!("../../presets/salesforce.toml")),
+    (
+        "salesforce_event_log",
+        include_str!("../../presets/salesforce_event_log.toml"),
+    ),
+    ("lastpass", include_str!("../../presets/lastpass.toml")),
     ("vicarius", include_str!("../../presets/vicarius.toml")),
     ("zendesk", include_str!("../../presets/zendesk.toml")),
     ("workday", include_str!("../../presets/workday.toml")),

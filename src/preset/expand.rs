@@ -22,7 +22,9 @@ pub const SOURCE_KEYS: &[&str] = &[
     "pagination",
     "order",
     "records_path",
+    "files",
     "records_missing",
+    "records_shape",
     "event_time",
     "event_id",
     "window",
@@ -139,7 +141,22 @@ pub fn expand(preset: &Preset, mut user: toml::Table) -> Result<Vec<toml::Table>
     let mut values = given;
     for setting in &preset.settings {
         if let (false, Some(default)) = (values.contains_key(&setting.name), &setting.default) {
-            values.insert(setting.name.clone(), default.clone());
+            let mut default = default.clone();
+            // A default may be written from settings listed before it: Auth0's API is at
+            // "https://{{domain}}" unless the user points it elsewhere.
+            if let toml::Value::String(text) = &mut default {
+                *text = interpolate(text, &values, &declared).map_err(|message| {
+                    err(
+                        &setting.name,
+                        format!(
+                            "the built-in {} connector is inconsistent: {message}",
+                            about.name
+                        ),
+                        "this is a defect in Sluice; please report it".into(),
+                    )
+                })?;
+            }
+            values.insert(setting.name.clone(), default);
         }
     }
     let base_name = own

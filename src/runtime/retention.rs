@@ -20,7 +20,62 @@ use chrono::{DateTime, Utc};
 use crate::sink::config::LakeConfig;
 use crate::sink::lake::ledger::{self, LedgerRecord};
 use crate::sink::lake::retention::{self, RetentionPlan};
-use crate::state::{Intent, SinkIntent, StateStore};
+use crate::sink::SinkError;
+use crate::state::{Intent, SinkIntent, StateError, StateStore};
+
+/// Why retention stopped; every message names the source or state key and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// The lease on `<source>@retention` (another retention runs, or the store refused).
+    #[error("{0}")]
+    Lease(String),
+    /// The state store.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Reading, writing or deleting in the lake.
+    #[error(transparent)]
+    Lake(#[from] SinkError),
+    /// The lake's retention chain does not end where the state store says: something
+    /// changed it, and nothing is deleted until verify says what.
+    #[error("sink `{sink}`: the retention chain of source `{source_name}` ends in a record hashing to {lake_head} in the lake, but the state store's head for it is {store_head}; nothing was deleted (hint: run `sluice lake verify --source {source_name}` to see what changed)")]
+    HeadMismatch {
+        /// The lake sink.
+        sink: String,
+        /// The source.
+        source_name: String,
+        /// The newest record's hash in the lake, or `nothing`.
+        lake_head: String,
+        /// The state store's head, or `nothing`.
+        store_head: String,
+    },
+    /// An unfinished retention names a lake sink the config no longer has.
+    #[error("an unfinished retention of `{key}` was for lake sink `{sink}`, which the config no longer has (hint: put the sink back to let retention finish it)")]
+    SinkGone {
+        /// The state key.
+        key: String,
+        /// The lake sink it was for.
+        sink: String,
+    },
+    /// An unfinished retention's intent does not read back.
+    #[error("the unfinished retention intent of `{key}` is unreadable: {source}")]
+    IntentUnreadable {
+        /// The state key.
+        key: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// An unfinished retention's intent holds no ledger record.
+    #[error("the unfinished retention intent of `{key}` holds no record: {source}")]
+    IntentNoRecord {
+        /// The state key.
+        key: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The intent could not be encoded (plain strings: not expected).
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+}
 
 /// What retention found, and did, in one lake.
 #[derive(Debug, Clone)]
@@ -42,13 +97,17 @@ pub async fn retain(
     apply: bool,
     now: DateTime<Utc>,
     holder: &str,
-) -> Result<Vec<RetentionOutcome>, String> {
+) -> Result<Vec<RetentionOutcome>, RetentionError> {
     let cutoff = now
         .checked_sub_signed(chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let key = retention::retention_key(source);
     let lease = if apply {
-        Some(super::side_lease::take(store, &key, holder, crate::state::DEFAULT_LEASE_TTL).await?)
+        Some(
+            super::side_lease::take(store, &key, holder, crate::state::DEFAULT_LEASE_TTL)
+                .await
+                .map_err(RetentionError::Lease)?,
+        )
     } else {
         None
     };
@@ -58,9 +117,7 @@ pub async fn retain(
             if let Some(lease) = &lease {
                 finish_intent(store, &key, lakes, lease.token).await?;
             }
-            let plan = retention::plan(lake, source, cutoff, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let plan = retention::plan(lake, source, cutoff, now).await?;
             if let Some(lease) = &lease {
                 apply_plan(store, &key, lake, &plan, lease.token, now).await?;
             }
@@ -69,7 +126,7 @@ pub async fn retain(
                 applied: apply,
             });
         }
-        Ok::<_, String>(outcomes)
+        Ok::<_, RetentionError>(outcomes)
     }
     .await;
     if let Some(lease) = &lease {
@@ -94,24 +151,20 @@ async fn apply_plan(
     plan: &RetentionPlan,
     fence: u64,
     now: DateTime<Utc>,
-) -> Result<(), String> {
-    let state = store.load(key).await.map_err(|e| e.to_string())?;
+) -> Result<(), RetentionError> {
+    let state = store.load(key).await?;
     let known = state.checkpoint.ledger.get(&lake.name);
     if known != plan.head.as_ref() && known.is_some() {
-        return Err(format!(
-            "sink `{}`: the retention chain of source `{}` ends in a record hashing to {} in the lake, but the state store's head for it is {}; nothing was deleted (hint: run `sluice lake verify --source {}` to see what changed)",
-            lake.name,
-            plan.source,
-            plan.head.as_deref().unwrap_or("nothing"),
-            known.map(String::as_str).unwrap_or("nothing"),
-            plan.source
-        ));
+        return Err(RetentionError::HeadMismatch {
+            sink: lake.name.clone(),
+            source_name: plan.source.clone(),
+            lake_head: plan.head.as_deref().unwrap_or("nothing").to_string(),
+            store_head: known.map(String::as_str).unwrap_or("nothing").to_string(),
+        });
     }
     if plan.expired.is_empty() {
         // Left by a run that stopped between its record and its deletes.
-        return retention::delete(lake, &plan.leftover)
-            .await
-            .map_err(|e| e.to_string());
+        return Ok(retention::delete(lake, &plan.leftover).await?);
     }
     let seq = state.checkpoint.seq;
     let batch = format!(
@@ -120,7 +173,7 @@ async fn apply_plan(
         RETENTION = retention::RETENTION_WINDOW
     );
     let mut record = plan.record(seq, &batch);
-    crate::sink::lake::signing::sign_for(lake, &mut record).map_err(|e| e.to_string())?;
+    crate::sink::lake::signing::sign_for(lake, &mut record)?;
     let bytes = record.encode();
     let mut next = state.checkpoint.clone();
     next.seq += 1;
@@ -137,30 +190,24 @@ async fn apply_plan(
         next: next.clone(),
         sinks: vec![SinkIntent {
             sink: lake.name.clone(),
-            payload: serde_json::to_value(&payload).map_err(|e| e.to_string())?,
+            payload: serde_json::to_value(&payload).map_err(RetentionError::Encode)?,
         }],
     };
-    store
-        .prepare(key, &intent, fence)
-        .await
-        .map_err(|e| e.to_string())?;
+    store.prepare(key, &intent, fence).await?;
     let mut keys: Vec<String> = record.deleted.iter().map(|e| e.key.clone()).collect();
     keys.extend(plan.leftover.iter().cloned());
     publish(lake, &payload, &keys).await?;
-    store
-        .commit(key, &next, fence)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(store.commit(key, &next, fence).await?)
 }
 
 /// Writes the record and deletes what it lists.
-async fn publish(lake: &LakeConfig, payload: &Payload, keys: &[String]) -> Result<(), String> {
-    retention::write_record(lake, &payload.key, payload.record.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    retention::delete(lake, keys)
-        .await
-        .map_err(|e| e.to_string())
+async fn publish(
+    lake: &LakeConfig,
+    payload: &Payload,
+    keys: &[String],
+) -> Result<(), RetentionError> {
+    retention::write_record(lake, &payload.key, payload.record.as_bytes()).await?;
+    Ok(retention::delete(lake, keys).await?)
 }
 
 /// Finishes the intent a stopped run left on `key`, if any.
@@ -169,29 +216,32 @@ async fn finish_intent(
     key: &str,
     lakes: &[&LakeConfig],
     fence: u64,
-) -> Result<(), String> {
-    let state = store.load(key).await.map_err(|e| e.to_string())?;
+) -> Result<(), RetentionError> {
+    let state = store.load(key).await?;
     let Some(intent) = state.intent else {
         return Ok(());
     };
     for part in &intent.sinks {
         let Some(lake) = lakes.iter().find(|l| l.name == part.sink) else {
-            return Err(format!(
-                "an unfinished retention of `{key}` was for lake sink `{}`, which the config no longer has (hint: put the sink back to let retention finish it)",
-                part.sink
-            ));
+            return Err(RetentionError::SinkGone {
+                key: key.to_string(),
+                sink: part.sink.clone(),
+            });
         };
-        let payload: Payload = serde_json::from_value(part.payload.clone()).map_err(|e| {
-            format!("the unfinished retention intent of `{key}` is unreadable: {e}")
+        let payload: Payload = serde_json::from_value(part.payload.clone()).map_err(|source| {
+            RetentionError::IntentUnreadable {
+                key: key.to_string(),
+                source,
+            }
         })?;
-        let record: LedgerRecord = serde_json::from_str(&payload.record).map_err(|e| {
-            format!("the unfinished retention intent of `{key}` holds no record: {e}")
+        let record: LedgerRecord = serde_json::from_str(&payload.record).map_err(|source| {
+            RetentionError::IntentNoRecord {
+                key: key.to_string(),
+                source,
+            }
         })?;
         let keys: Vec<String> = record.deleted.iter().map(|e| e.key.clone()).collect();
         publish(lake, &payload, &keys).await?;
     }
-    store
-        .commit(key, &intent.next, fence)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(store.commit(key, &intent.next, fence).await?)
 }

@@ -129,6 +129,32 @@ impl Stage {
     }
 }
 
+/// Runs `chain` alone over `events` (what `sluice lake replay` does with the target sink's
+/// chain: lake events already went through the source's), counting drops and failures per
+/// step in `report` and, with a queue, making failed events `letters` of commit `commit`,
+/// as a live run does.
+pub(super) fn run_chain(
+    chain: &Chain,
+    events: Vec<Envelope>,
+    report: &mut RunReport,
+    letters: Option<&mut Vec<Envelope>>,
+    commit: u64,
+) -> Vec<Envelope> {
+    if chain.is_empty() {
+        return events;
+    }
+    let mut pass = Pass {
+        chain,
+        report,
+        letters,
+        commit,
+    };
+    events
+        .into_iter()
+        .filter_map(|event| pass.run(event))
+        .collect()
+}
+
 /// One chain's pass over a page.
 struct Pass<'a> {
     chain: &'a Chain,

@@ -298,7 +298,7 @@ impl Shared {
         let dead_letter = match &self.config.dead_letter {
             Some(queue) => {
                 let setup = |e: String| RunError::new(FailureKind::Config, e);
-                let lake = queue.as_lake().map_err(setup)?;
+                let lake = queue.as_lake().map_err(|e| setup(e.to_string()))?;
                 let queue =
                     sink::LakeSink::for_key(&lake, name, key).map_err(|e| setup(e.to_string()))?;
                 Some(Box::new(queue) as Box<dyn Sink>)

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::http::{self, excerpt, shown};
 use super::sigv4::{self, Credentials, Scope};
+use super::SecretError;
 use crate::model::Secret;
 
 const SERVICE: &str = "secretsmanager";
@@ -37,20 +38,20 @@ fn var(name: &str) -> Option<String> {
 
 impl Client {
     /// Reads credentials, region and endpoint from the environment.
-    pub(super) fn from_env() -> Result<Client, String> {
+    pub(super) fn from_env() -> Result<Client, SecretError> {
         let (Some(access_key_id), Some(secret_access_key)) =
             (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
         else {
-            return Err(format!(
+            return Err(SecretError::Setup(format!(
                 "AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed (hint: {CREDENTIALS_HINT})"
-            ));
+            )));
         };
         let endpoint = match ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
             .iter()
             .find_map(|name| var(name).map(|value| (*name, value)))
         {
             Some((name, value)) => Some(Url::parse(value.trim()).map_err(|err| {
-                format!("{name} `{value}` is not a URL: {err} (hint: write it like https://secretsmanager.eu-west-1.amazonaws.com)")
+                SecretError::Setup(format!("{name} `{value}` is not a URL: {err} (hint: write it like https://secretsmanager.eu-west-1.amazonaws.com)"))
             })?),
             None => None,
         };
@@ -73,12 +74,12 @@ impl Client {
     }
 
     /// The secret's `SecretString`.
-    pub(super) async fn get_secret_value(&self, secret_id: &str) -> Result<Secret, String> {
+    pub(super) async fn get_secret_value(&self, secret_id: &str) -> Result<Secret, SecretError> {
         // A secret named by ARN lives in the ARN's region, whatever the environment says.
         let region = region_of_arn(secret_id)
             .or(self.region.clone())
             .ok_or_else(|| {
-                "no AWS region is set (hint: export AWS_REGION=eu-west-1 or the region that holds the secret, or name the secret by its ARN)".to_string()
+                SecretError::Setup("no AWS region is set (hint: export AWS_REGION=eu-west-1 or the region that holds the secret, or name the secret by its ARN)".to_string())
             })?;
         let url = match &self.endpoint {
             Some(url) => url.clone(),
@@ -86,7 +87,7 @@ impl Client {
         };
         let shown_url = shown(&url);
         let host = host_header(&url).ok_or_else(|| {
-            format!("the endpoint {shown_url} has no host (hint: check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL)")
+            SecretError::Setup(format!("the endpoint {shown_url} has no host (hint: check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL)"))
         })?;
         let body = serde_json::json!({ "SecretId": secret_id }).to_string();
         let answer = http::send(|| {
@@ -126,14 +127,14 @@ impl Client {
             Ok(request)
         })
         .await
-        .map_err(|detail| {
+        .map_err(|err| err.map_message(|detail| {
             format!("AWS Secrets Manager at {shown_url}: {detail} (hint: check the network path to the endpoint and the region {region}; AWS_ENDPOINT_URL_SECRETS_MANAGER overrides the endpoint)")
-        })?;
+        }))?;
         if !answer.status.is_success() {
             return Err(refusal(&shown_url, &region, answer.status, &answer.body));
         }
         let value: SecretValue = serde_json::from_slice(&answer.body).map_err(|_| {
-            format!("AWS Secrets Manager at {shown_url} answered HTTP {} with a body that is not a GetSecretValue result (hint: check that the endpoint is Secrets Manager's)", answer.status.as_u16())
+            SecretError::BadResponse(format!("AWS Secrets Manager at {shown_url} answered HTTP {} with a body that is not a GetSecretValue result (hint: check that the endpoint is Secrets Manager's)", answer.status.as_u16()))
         })?;
         match value {
             SecretValue {
@@ -143,8 +144,8 @@ impl Client {
             SecretValue {
                 secret_binary: Some(_),
                 ..
-            } => Err("the secret holds binary data (SecretBinary), not text (hint: store it as a secret string, JSON key/value pairs for #KEY)".into()),
-            _ => Err(format!("AWS Secrets Manager at {shown_url} returned no SecretString (hint: check that the secret has a current value)")),
+            } => Err(SecretError::Unusable("the secret holds binary data (SecretBinary), not text (hint: store it as a secret string, JSON key/value pairs for #KEY)".into())),
+            _ => Err(SecretError::BadResponse(format!("AWS Secrets Manager at {shown_url} returned no SecretString (hint: check that the secret has a current value)"))),
         }
     }
 }
@@ -159,9 +160,9 @@ struct SecretValue {
 }
 
 /// A header value carrying a secret: marked sensitive so that it stays out of debug output.
-fn sensitive(text: &str) -> Result<reqwest::header::HeaderValue, String> {
+fn sensitive(text: &str) -> Result<reqwest::header::HeaderValue, SecretError> {
     let mut value = reqwest::header::HeaderValue::from_str(text).map_err(|_| {
-        "the AWS credentials contain characters not allowed in an HTTP header (hint: check AWS_SESSION_TOKEN and AWS_ACCESS_KEY_ID for stray quotes or newlines)".to_string()
+        SecretError::Setup("the AWS credentials contain characters not allowed in an HTTP header (hint: check AWS_SESSION_TOKEN and AWS_ACCESS_KEY_ID for stray quotes or newlines)".to_string())
     })?;
     value.set_sensitive(true);
     Ok(value)
@@ -178,14 +179,14 @@ fn region_of_arn(secret_id: &str) -> Option<String> {
 }
 
 /// `https://secretsmanager.REGION.amazonaws.com` (`.amazonaws.com.cn` in China).
-fn default_endpoint(region: &str) -> Result<Url, String> {
+fn default_endpoint(region: &str) -> Result<Url, SecretError> {
     let suffix = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
     Url::parse(&format!("https://{SERVICE}.{region}.{suffix}/")).map_err(|err| {
-        format!("region `{region}` does not make an endpoint URL: {err} (hint: check AWS_REGION, e.g. eu-west-1)")
+        SecretError::Setup(format!("region `{region}` does not make an endpoint URL: {err} (hint: check AWS_REGION, e.g. eu-west-1)"))
     })
 }
 
@@ -199,8 +200,9 @@ fn host_header(url: &Url) -> Option<String> {
     })
 }
 
-/// The error for a non-2xx answer: the status, AWS's error type and message, and a hint.
-fn refusal(shown_url: &str, region: &str, status: reqwest::StatusCode, body: &[u8]) -> String {
+/// The error for a non-2xx answer: the status, AWS's error type and message, and a hint;
+/// its variant by AWS's error type (AWS answers 400 for most refusals), else by the status.
+fn refusal(shown_url: &str, region: &str, status: reqwest::StatusCode, body: &[u8]) -> SecretError {
     let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     // `__type` may be namespaced: `com.amazonaws.secretsmanager#ResourceNotFoundException`.
     let kind = parsed["__type"]
@@ -222,15 +224,25 @@ fn refusal(shown_url: &str, region: &str, status: reqwest::StatusCode, body: &[u
         _ if status.is_server_error() || status.as_u16() == 429 => "Secrets Manager is failing or throttling; try again later".into(),
         _ => format!("check the credentials, the region {region} and the secret's name"),
     };
-    let kind = if kind.is_empty() {
+    let shown_kind = if kind.is_empty() {
         String::new()
     } else {
         format!(" {kind}")
     };
-    format!(
-        "AWS Secrets Manager at {shown_url} answered HTTP {}{kind}: {message} (hint: {hint})",
+    let text = format!(
+        "AWS Secrets Manager at {shown_url} answered HTTP {}{shown_kind}: {message} (hint: {hint})",
         status.as_u16()
-    )
+    );
+    match kind.as_str() {
+        "ResourceNotFoundException" | "InvalidRequestException" => SecretError::NotFound(text),
+        "AccessDeniedException" | "DecryptionFailure" => SecretError::Permission(text),
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "IncompleteSignatureException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredTokenException" => SecretError::Auth(text),
+        _ => SecretError::from_status(status, text),
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +285,8 @@ mod tests {
             reqwest::StatusCode::BAD_REQUEST,
             body,
         );
+        assert!(matches!(err, SecretError::Permission(_)), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains(
                 "HTTP 400 AccessDeniedException: User: arn:aws:iam::1:user/x is not authorized"

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use super::SecretError;
+
 /// Secrets are small (64 KiB at most in AWS and Google); anything larger is not an answer.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -13,15 +15,17 @@ const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(
 
 /// An HTTP client for a manager, trusting the certificates of `ca_file` too (a Vault behind a
 /// private CA). Redirects are not followed: they could carry a token to another host.
-pub(super) fn client(ca_file: Option<std::path::PathBuf>) -> Result<reqwest::Client, String> {
+pub(super) fn client(ca_file: Option<std::path::PathBuf>) -> Result<reqwest::Client, SecretError> {
     let mut options = crate::net::ClientOptions::new(Duration::from_secs(20));
     options.connect_timeout = Duration::from_secs(5);
     options.ca_file = ca_file;
-    options.build().map_err(|err| match err {
-        crate::net::NetError::Build(_) => {
-            format!("cannot set up the HTTP client for secret managers: {err}")
-        }
-        _ => err.to_string(),
+    options.build().map_err(|err| {
+        SecretError::Setup(match err {
+            crate::net::NetError::Build(_) => {
+                format!("cannot set up the HTTP client for secret managers: {err}")
+            }
+            _ => err.to_string(),
+        })
     })
 }
 
@@ -32,16 +36,18 @@ pub(super) struct Answer {
 }
 
 /// Sends the request `make` builds, again after a pause when the manager cannot be reached,
-/// answers 5xx or 429 (three attempts in all). `Err` is a transport problem, described.
-pub(super) async fn send<F>(mut make: F) -> Result<Answer, String>
+/// answers 5xx or 429 (three attempts in all). `Err` is `make`'s, or a transport problem,
+/// described: [`SecretError::Unreachable`], or [`SecretError::BadResponse`] for an answer
+/// too large to be a secret. A 5xx or 429 answer is `Ok`: the caller reads its body.
+pub(super) async fn send<F>(mut make: F) -> Result<Answer, SecretError>
 where
-    F: FnMut() -> Result<reqwest::RequestBuilder, String>,
+    F: FnMut() -> Result<reqwest::RequestBuilder, SecretError>,
 {
     let mut attempt = 0;
     loop {
         let outcome = match make()?.send().await {
             Ok(response) => read(response).await,
-            Err(err) => Err(crate::net::describe(&err)),
+            Err(err) => Err(SecretError::Unreachable(crate::net::describe(&err))),
         };
         let transient = match &outcome {
             Ok(answer) => {
@@ -63,19 +69,20 @@ where
     }
 }
 
-async fn read(mut response: reqwest::Response) -> Result<Answer, String> {
+async fn read(mut response: reqwest::Response) -> Result<Answer, SecretError> {
     let status = response.status();
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| format!("reading the answer: {}", crate::net::describe(&err)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|err| {
+        SecretError::Unreachable(format!(
+            "reading the answer: {}",
+            crate::net::describe(&err)
+        ))
+    })? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_BODY {
-            return Err(format!(
+            return Err(SecretError::BadResponse(format!(
                 "the answer is larger than {MAX_BODY} bytes (hint: check that the endpoint is the secret manager's)"
-            ));
+            )));
         }
     }
     Ok(Answer { status, body })

@@ -10,6 +10,7 @@
 //! loader, so that it never nests runtimes when called from async code.
 
 mod aws;
+mod error;
 mod gcp;
 mod http;
 pub(crate) mod sigv4;
@@ -22,6 +23,7 @@ use futures_util::StreamExt as _;
 
 use crate::model::Secret;
 
+pub(crate) use error::SecretError;
 pub(crate) use worker::fetch_all_blocking;
 
 /// Requests in flight at once during a load: enough for a config's handful of secrets to
@@ -50,16 +52,16 @@ pub(crate) struct Reference {
 
 impl Reference {
     /// Parses the part after `scheme:`. `None` when `scheme` is not a manager's.
-    pub(crate) fn parse(scheme: &str, body: &str) -> Option<Result<Reference, String>> {
+    pub(crate) fn parse(scheme: &str, body: &str) -> Option<Result<Reference, SecretError>> {
         let (target, key) = match body.split_once('#') {
             Some((target, key)) => (target, Some(key)),
             None => (body, None),
         };
         let key = match key {
             Some("") => {
-                return Some(Err(format!(
+                return Some(Err(SecretError::Malformed(format!(
                     "`#` is not followed by a key (hint: write ${{{scheme}:{target}#KEY}}, or drop the `#` to use the whole secret)"
-                )))
+                ))))
             }
             other => other.map(str::to_string),
         };
@@ -73,16 +75,16 @@ impl Reference {
     }
 }
 
-fn parse_aws(target: &str) -> Result<Location, String> {
+fn parse_aws(target: &str) -> Result<Location, SecretError> {
     if target.trim().is_empty() {
-        return Err("no secret name (hint: write ${aws-sm:NAME} or ${aws-sm:NAME#KEY}; NAME may be the secret's ARN)".into());
+        return Err(SecretError::Malformed("no secret name (hint: write ${aws-sm:NAME} or ${aws-sm:NAME#KEY}; NAME may be the secret's ARN)".into()));
     }
     Ok(Location::Aws {
         secret_id: target.to_string(),
     })
 }
 
-fn parse_gcp(target: &str) -> Result<Location, String> {
+fn parse_gcp(target: &str) -> Result<Location, SecretError> {
     let parts: Vec<&str> = target.split('/').collect();
     let well_formed = match parts.as_slice() {
         ["projects", p, "secrets", s, "versions", v] => [p, s, v].iter().all(|x| !x.is_empty()),
@@ -92,28 +94,28 @@ fn parse_gcp(target: &str) -> Result<Location, String> {
         _ => false,
     };
     if !well_formed {
-        return Err(format!(
+        return Err(SecretError::Malformed(format!(
             "`{target}` is not a secret version name (hint: write ${{gcp-sm:projects/PROJECT/secrets/SECRET/versions/VERSION}}, VERSION being a number or `latest`)"
-        ));
+        )));
     }
     Ok(Location::Gcp {
         name: target.to_string(),
     })
 }
 
-fn parse_vault(target: &str, has_key: bool) -> Result<Location, String> {
+fn parse_vault(target: &str, has_key: bool) -> Result<Location, SecretError> {
     let (mount, path) = match target.trim_matches('/').split_once('/') {
         Some((mount, path)) if !mount.is_empty() && !path.is_empty() => (mount, path),
         _ => {
-            return Err(format!(
+            return Err(SecretError::Malformed(format!(
                 "`{target}` does not name a mount and a secret (hint: write ${{vault:MOUNT/PATH#KEY}} as for `vault kv get`, e.g. ${{vault:secret/sluice/okta#token}})"
-            ))
+            )))
         }
     };
     if !has_key {
-        return Err(format!(
+        return Err(SecretError::Malformed(format!(
             "no key (hint: a Vault secret holds several keys; write ${{vault:{target}#KEY}})"
-        ));
+        )));
     }
     Ok(Location::Vault {
         mount: mount.to_string(),
@@ -123,14 +125,14 @@ fn parse_vault(target: &str, has_key: bool) -> Result<Location, String> {
 
 impl Reference {
     /// The value this reference names, out of its secret's `whole` value.
-    pub(crate) fn pick(&self, whole: &Secret) -> Result<String, String> {
+    pub(crate) fn pick(&self, whole: &Secret) -> Result<String, SecretError> {
         select(&self.location, whole.expose(), self.key.as_deref())
     }
 }
 
 /// What one load fetched: each secret's whole value (a Vault secret's `data` as JSON), or why
 /// it could not be had.
-pub(crate) type Fetched = HashMap<Location, Result<Secret, String>>;
+pub(crate) type Fetched = HashMap<Location, Result<Secret, SecretError>>;
 
 /// Fetches every secret in `locations` once, concurrently (see the module's doc).
 pub(crate) async fn fetch_all(locations: Vec<Location>) -> Fetched {
@@ -156,9 +158,9 @@ pub(crate) async fn fetch_all(locations: Vec<Location>) -> Fetched {
 /// needs it (a config that names one manager needs only that manager's environment). A
 /// client that cannot be built is the answer for each of its manager's secrets.
 struct Clients {
-    aws: Option<Result<aws::Client, String>>,
-    gcp: Option<Result<gcp::Client, String>>,
-    vault: Option<Result<vault::Client, String>>,
+    aws: Option<Result<aws::Client, SecretError>>,
+    gcp: Option<Result<gcp::Client, SecretError>>,
+    vault: Option<Result<vault::Client, SecretError>>,
 }
 
 impl Clients {
@@ -171,7 +173,7 @@ impl Clients {
         }
     }
 
-    async fn fetch(&self, location: &Location) -> Result<Secret, String> {
+    async fn fetch(&self, location: &Location) -> Result<Secret, SecretError> {
         match location {
             Location::Aws { secret_id } => built(&self.aws)?.get_secret_value(secret_id).await,
             Location::Gcp { name } => built(&self.gcp)?.access(name).await,
@@ -181,18 +183,20 @@ impl Clients {
 }
 
 /// The client `for_locations` built, or why it could not be.
-fn built<T>(client: &Option<Result<T, String>>) -> Result<&T, String> {
+fn built<T>(client: &Option<Result<T, SecretError>>) -> Result<&T, SecretError> {
     match client {
         Some(Ok(client)) => Ok(client),
         Some(Err(err)) => Err(err.clone()),
         // Cannot happen (a client is built for every manager a location names); an error
         // rather than a panic all the same.
-        None => Err("internal error: the secret manager client was not built".into()),
+        None => Err(SecretError::Internal(
+            "internal error: the secret manager client was not built".into(),
+        )),
     }
 }
 
 /// Picks `key` out of a secret's value, or the whole value without a key.
-fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String, String> {
+fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String, SecretError> {
     let Some(key) = key else {
         return Ok(whole.to_string());
     };
@@ -201,9 +205,9 @@ fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String,
     let object = match serde_json::from_str::<serde_json::Value>(whole) {
         Ok(serde_json::Value::Object(object)) => object,
         _ => {
-            return Err(format!(
+            return Err(SecretError::Unusable(format!(
                 "the secret is not a JSON object, so it has no key `{key}` (hint: drop `#{key}` to use the whole value, or store the secret as JSON key/value pairs)"
-            ))
+            )))
         }
     };
     match object.get(key) {
@@ -211,9 +215,9 @@ fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String,
         Some(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
             Ok(value.to_string())
         }
-        Some(_) => Err(format!(
+        Some(_) => Err(SecretError::Unusable(format!(
             "key `{key}` holds a JSON object, array or null, not text (hint: point at a key whose value is a string)"
-        )),
+        ))),
         None => {
             let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
             keys.sort_unstable();
@@ -226,7 +230,9 @@ fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String,
                 Location::Vault { .. } => "fix the key after `#` (keys are case-sensitive); `vault kv get` lists them",
                 _ => "fix the key after `#` (keys are case-sensitive)",
             };
-            Err(format!("the secret has no key `{key}`; {shown} (hint: {hint})"))
+            Err(SecretError::NotFound(format!(
+                "the secret has no key `{key}`; {shown} (hint: {hint})"
+            )))
         }
     }
 }
@@ -235,7 +241,7 @@ fn select(location: &Location, whole: &str, key: Option<&str>) -> Result<String,
 mod tests {
     use super::*;
 
-    fn parse(scheme: &str, body: &str) -> Result<Reference, String> {
+    fn parse(scheme: &str, body: &str) -> Result<Reference, SecretError> {
         Reference::parse(scheme, body).expect("a manager scheme")
     }
 
@@ -285,6 +291,8 @@ mod tests {
             ("vault", "secret/okta", "#KEY"),
         ] {
             let err = parse(scheme, body).unwrap_err();
+            assert!(matches!(err, SecretError::Malformed(_)), "{body}: {err:?}");
+            let err = err.to_string();
             assert!(
                 err.contains("hint:") && err.contains(needle),
                 "{body}: {err}"
@@ -302,12 +310,16 @@ mod tests {
         assert_eq!(select(&aws, whole, Some("password")).unwrap(), "hunter2");
         assert_eq!(select(&aws, whole, Some("port")).unwrap(), "5432");
         let err = select(&aws, whole, Some("pasword")).unwrap_err();
+        assert!(matches!(err, SecretError::NotFound(_)), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains("`pasword`") && err.contains("password, port, user"),
             "{err}"
         );
         assert!(!err.contains("hunter2") && !err.contains("u1"), "{err}");
-        let err = select(&aws, "hunter2-not-json", Some("password")).unwrap_err();
+        let err = select(&aws, "hunter2-not-json", Some("password"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("not a JSON object") && !err.contains("hunter2"),
             "{err}"

@@ -9,6 +9,7 @@ use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::http::{self, excerpt, shown};
+use super::SecretError;
 use crate::model::Secret;
 
 /// A Vault client with the environment's address and token.
@@ -25,13 +26,15 @@ fn var(name: &str) -> Option<String> {
 
 impl Client {
     /// Reads address, token, namespace and CA certificates from the environment.
-    pub(super) fn from_env() -> Result<Client, String> {
+    pub(super) fn from_env() -> Result<Client, SecretError> {
         let address = var("VAULT_ADDR").ok_or_else(|| {
-            "VAULT_ADDR is not set (hint: export VAULT_ADDR=https://vault.example.com:8200)"
-                .to_string()
+            SecretError::Setup(
+                "VAULT_ADDR is not set (hint: export VAULT_ADDR=https://vault.example.com:8200)"
+                    .to_string(),
+            )
         })?;
         let address = Url::parse(address.trim()).map_err(|err| {
-            format!("VAULT_ADDR `{address}` is not a URL: {err} (hint: write it like https://vault.example.com:8200)")
+            SecretError::Setup(format!("VAULT_ADDR `{address}` is not a URL: {err} (hint: write it like https://vault.example.com:8200)"))
         })?;
         let token = match var("VAULT_TOKEN") {
             Some(token) => token,
@@ -40,17 +43,18 @@ impl Client {
         // Sluice's own credential for the manager is scrubbed like the secrets it fetches.
         crate::redact::register(token.trim());
         let mut token = HeaderValue::from_str(token.trim()).map_err(|_| {
-            "the Vault token contains characters not allowed in an HTTP header (hint: check VAULT_TOKEN or ~/.vault-token for stray quotes)".to_string()
+            SecretError::Setup("the Vault token contains characters not allowed in an HTTP header (hint: check VAULT_TOKEN or ~/.vault-token for stray quotes)".to_string())
         })?;
         token.set_sensitive(true);
         let namespace = match var("VAULT_NAMESPACE") {
             Some(ns) => Some(HeaderValue::from_str(ns.trim()).map_err(|_| {
-                format!("VAULT_NAMESPACE `{ns}` is not a valid header value (hint: write the namespace path, e.g. admin/team)")
+                SecretError::Setup(format!("VAULT_NAMESPACE `{ns}` is not a valid header value (hint: write the namespace path, e.g. admin/team)"))
             })?),
             None => None,
         };
         let ca_file = var("VAULT_CACERT").map(std::path::PathBuf::from);
-        let http = http::client(ca_file).map_err(|err| format!("VAULT_CACERT: {err}"))?;
+        let http = http::client(ca_file)
+            .map_err(|err| err.map_message(|e| format!("VAULT_CACERT: {e}")))?;
         Ok(Client {
             http,
             address,
@@ -60,7 +64,7 @@ impl Client {
     }
 
     /// The secret's current version's keys, as a JSON object.
-    pub(super) async fn read(&self, mount: &str, path: &str) -> Result<Secret, String> {
+    pub(super) async fn read(&self, mount: &str, path: &str) -> Result<Secret, SecretError> {
         let url = self.data_url(mount, path)?;
         let shown_url = shown(&url);
         let answer = http::send(|| {
@@ -74,9 +78,9 @@ impl Client {
             Ok(request)
         })
         .await
-        .map_err(|detail| {
+        .map_err(|err| err.map_message(|detail| {
             format!("Vault at {shown_url}: {detail} (hint: check VAULT_ADDR and that Vault is reachable and unsealed; VAULT_CACERT names a CA to trust)")
-        })?;
+        }))?;
         if !answer.status.is_success() {
             return Err(refusal(
                 &shown_url,
@@ -87,22 +91,22 @@ impl Client {
             ));
         }
         let parsed: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| {
-            format!("Vault at {shown_url} answered with a body that is not JSON (hint: check that VAULT_ADDR is Vault's address)")
+            SecretError::BadResponse(format!("Vault at {shown_url} answered with a body that is not JSON (hint: check that VAULT_ADDR is Vault's address)"))
         })?;
         match &parsed["data"]["data"] {
             data @ serde_json::Value::Object(_) => Ok(Secret::new(data.to_string())),
-            _ => Err(format!(
+            _ => Err(SecretError::BadResponse(format!(
                 "Vault at {shown_url} answered without data.data (hint: the mount `{mount}` may be a KV version 1 engine or the secret's current version deleted; sluice reads KV version 2)"
-            )),
+            ))),
         }
     }
 
     /// `<VAULT_ADDR>/v1/<mount>/data/<path>`, each path segment encoded.
-    fn data_url(&self, mount: &str, path: &str) -> Result<Url, String> {
+    fn data_url(&self, mount: &str, path: &str) -> Result<Url, SecretError> {
         let mut url = self.address.clone();
         url.path_segments_mut()
             .map_err(|_| {
-                format!("VAULT_ADDR {} cannot take a path (hint: write it like https://vault.example.com:8200)", shown(&self.address))
+                SecretError::Setup(format!("VAULT_ADDR {} cannot take a path (hint: write it like https://vault.example.com:8200)", shown(&self.address)))
             })?
             .pop_if_empty()
             .extend(["v1", mount, "data"])
@@ -112,21 +116,23 @@ impl Client {
 }
 
 /// The token `vault login` saved in `~/.vault-token`.
-fn token_file() -> Result<String, String> {
-    let missing = "no Vault token: VAULT_TOKEN is not set and ~/.vault-token does not exist (hint: export VAULT_TOKEN, or run `vault login` as the user that runs sluice)";
-    let home = std::env::var_os("HOME").ok_or_else(|| missing.to_string())?;
+fn token_file() -> Result<String, SecretError> {
+    let missing = || {
+        SecretError::Setup("no Vault token: VAULT_TOKEN is not set and ~/.vault-token does not exist (hint: export VAULT_TOKEN, or run `vault login` as the user that runs sluice)".to_string())
+    };
+    let home = std::env::var_os("HOME").ok_or_else(missing)?;
     let file = std::path::Path::new(&home).join(".vault-token");
     match std::fs::read_to_string(&file) {
         Ok(token) if !token.trim().is_empty() => Ok(token),
-        Ok(_) => Err(format!(
+        Ok(_) => Err(SecretError::Setup(format!(
             "{} is empty (hint: export VAULT_TOKEN, or run `vault login` again)",
             file.display()
-        )),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(missing.to_string()),
-        Err(err) => Err(format!(
+        ))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+        Err(err) => Err(SecretError::Setup(format!(
             "cannot read {}: {err} (hint: export VAULT_TOKEN instead)",
             file.display()
-        )),
+        ))),
     }
 }
 
@@ -137,7 +143,7 @@ fn refusal(
     path: &str,
     status: reqwest::StatusCode,
     body: &[u8],
-) -> String {
+) -> SecretError {
     let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let errors: Vec<&str> = parsed["errors"]
         .as_array()
@@ -158,9 +164,14 @@ fn refusal(
         429 | 500..=599 => "Vault is failing; try again later".to_string(),
         _ => "check the path, the token and VAULT_NAMESPACE".to_string(),
     };
-    format!(
-        "Vault at {shown_url} answered HTTP {}: {message} (hint: {hint})",
-        status.as_u16()
+    // Vault answers 403 for a bad or expired token as for a missing policy: both are the
+    // credential's permission, which the hint spells out.
+    SecretError::from_status(
+        status,
+        format!(
+            "Vault at {shown_url} answered HTTP {}: {message} (hint: {hint})",
+            status.as_u16()
+        ),
     )
 }
 
@@ -191,6 +202,8 @@ mod tests {
             reqwest::StatusCode::FORBIDDEN,
             br#"{"errors":["permission denied"]}"#,
         );
+        assert!(matches!(err, SecretError::Permission(_)), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("HTTP 403: permission denied"), "{err}");
         assert!(err.contains("`read` on secret/data/x"), "{err}");
     }

@@ -5,7 +5,7 @@
 //! [`super::fetch_all`] on a thread of its own, with a current-thread runtime created and
 //! dropped on that thread, and waits for it.
 
-use super::{fetch_all, Fetched, Location};
+use super::{fetch_all, Fetched, Location, SecretError};
 
 /// [`fetch_all`], from synchronous code (inside a runtime or not). Nothing is started when
 /// there is nothing to fetch.
@@ -13,7 +13,7 @@ pub(crate) fn fetch_all_blocking(locations: Vec<Location>) -> Fetched {
     if locations.is_empty() {
         return Fetched::new();
     }
-    let failed = |locations: Vec<Location>, why: String| -> Fetched {
+    let failed = |locations: Vec<Location>, why: SecretError| -> Fetched {
         locations
             .into_iter()
             .map(|location| (location, Err(why.clone())))
@@ -30,17 +30,24 @@ pub(crate) fn fetch_all_blocking(locations: Vec<Location>) -> Fetched {
                 Ok(runtime) => runtime.block_on(fetch_all(locations)),
                 Err(err) => failed(
                     locations,
-                    format!("cannot start the runtime that fetches secrets: {err}"),
+                    SecretError::Internal(format!(
+                        "cannot start the runtime that fetches secrets: {err}"
+                    )),
                 ),
             }
         });
     match thread {
         Ok(thread) => thread.join().unwrap_or_else(|_| {
-            failed(kept, "the thread that fetches secrets stopped unexpectedly".into())
+            failed(
+                kept,
+                SecretError::Internal(
+                    "the thread that fetches secrets stopped unexpectedly".into(),
+                ),
+            )
         }),
         Err(err) => failed(
             kept,
-            format!("cannot start the thread that fetches secrets: {err} (hint: the system is out of threads or memory)"),
+            SecretError::Internal(format!("cannot start the thread that fetches secrets: {err} (hint: the system is out of threads or memory)")),
         ),
     }
 }

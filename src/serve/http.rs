@@ -18,6 +18,31 @@ use super::Generation;
 /// How long `/readyz` waits for the state store to answer.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The state store did not answer a read the daemon's pages make.
+#[derive(Debug, thiserror::Error)]
+#[error("state store does not answer: {0}")]
+pub struct StoreDown(#[from] pub crate::state::StateError);
+
+/// Why the daemon is not ready: what `/readyz` answers after `not ready: `.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// The daemon is draining.
+    #[error("shutting down: in-flight runs are finishing their page and committing")]
+    Stopping,
+    /// The state store is not open yet.
+    #[error("starting: the state store is not open yet")]
+    Starting,
+    /// The state store did not answer within the time given.
+    #[error("state store did not answer within {}", humantime::format_duration(*.0))]
+    StoreSlow(Duration),
+    /// The state store answered with an error.
+    #[error(transparent)]
+    Store(#[from] StoreDown),
+    /// Sources parked by their circuit breaker, each described with a hint.
+    #[error("circuit breaker open: {}", .0.join("; "))]
+    CircuitOpen(Vec<String>),
+}
+
 /// What `/readyz` reports on: the config and store in use, and whether the daemon is
 /// stopping.
 #[derive(Default)]
@@ -51,38 +76,30 @@ impl Health {
     /// `Ok` when ready to work, else why not: starting, stopping, a state store that does
     /// not answer, or a source its circuit breaker parks (its runs are skipped until a
     /// time; see [`crate::runtime::parked`]).
-    pub async fn readiness(&self) -> Result<(), String> {
+    pub async fn readiness(&self) -> Result<(), NotReady> {
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(
-                "shutting down: in-flight runs are finishing their page and committing".into(),
-            );
+            return Err(NotReady::Stopping);
         }
         let Some(generation) = self.generation() else {
-            return Err("starting: the state store is not open yet".into());
+            return Err(NotReady::Starting);
         };
         match tokio::time::timeout(STORE_CHECK_TIMEOUT, check(&generation)).await {
             Ok(result) => result,
-            Err(_) => Err(format!(
-                "state store did not answer within {}",
-                humantime::format_duration(STORE_CHECK_TIMEOUT)
-            )),
+            Err(_) => Err(NotReady::StoreSlow(STORE_CHECK_TIMEOUT)),
         }
     }
 }
 
 /// The store answers, and no source is parked by its circuit breaker.
-async fn check(generation: &Generation) -> Result<(), String> {
+async fn check(generation: &Generation) -> Result<(), NotReady> {
     let store = generation.store.as_ref();
     // A cheap read that goes all the way to the store (a query, not a cached value).
-    store
-        .recent_runs("", 1)
-        .await
-        .map_err(|err| format!("state store does not answer: {err}"))?;
+    store.recent_runs("", 1).await.map_err(StoreDown)?;
     let mut parked = Vec::new();
     for source in &generation.config.sources {
         if let Some(p) = crate::runtime::parked(source, store)
             .await
-            .map_err(|err| format!("state store does not answer: {err}"))?
+            .map_err(StoreDown)?
         {
             parked.push(describe_parked(&p));
         }
@@ -90,7 +107,7 @@ async fn check(generation: &Generation) -> Result<(), String> {
     if parked.is_empty() {
         return Ok(());
     }
-    Err(format!("circuit breaker open: {}", parked.join("; ")))
+    Err(NotReady::CircuitOpen(parked))
 }
 
 /// One parked source, for `/readyz` and the status page.
@@ -285,6 +302,8 @@ mod tests {
     async fn readiness_follows_start_store_health_and_shutdown() {
         let health = Health::default();
         let starting = health.readiness().await.unwrap_err();
+        assert!(matches!(starting, NotReady::Starting), "{starting:?}");
+        let starting = starting.to_string();
         assert!(starting.contains("starting"), "{starting}");
 
         let dir = tempfile::tempdir().unwrap();
@@ -292,17 +311,17 @@ mod tests {
             .await
             .unwrap();
         health.set_generation(generation(Arc::new(sqlite)));
-        assert_eq!(health.readiness().await, Ok(()));
+        assert!(health.readiness().await.is_ok());
 
         health.set_generation(generation(Arc::new(DownStore)));
-        let failing = health.readiness().await.unwrap_err();
+        let failing = health.readiness().await.unwrap_err().to_string();
         assert!(
             failing.contains("state store") && failing.contains("connection refused"),
             "{failing}"
         );
 
         health.set_stopping();
-        let stopping = health.readiness().await.unwrap_err();
+        let stopping = health.readiness().await.unwrap_err().to_string();
         assert!(stopping.contains("shutting down"), "{stopping}");
     }
 }

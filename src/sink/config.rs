@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::model::Problem;
+
 pub use super::elasticsearch::config::ElasticsearchConfig;
 pub use super::hec::config::HecConfig;
 pub use super::http::config::{BatchFormat, HttpSinkConfig, StdoutConfig};
@@ -33,6 +35,19 @@ impl SinkConfig {
             SinkConfig::Elasticsearch(c) => &c.name,
             SinkConfig::Http(c) => &c.name,
             SinkConfig::Stdout(c) => &c.name,
+        }
+    }
+
+    /// The settings of this sink that cannot work, each at its key inside the sink's table
+    /// (the config loader puts it under `sinks[i]` and finds its line). Reading the table only
+    /// gave each value its type; the rules that judge the values are the kind's own.
+    pub fn validate(&self) -> Vec<Problem> {
+        match self {
+            SinkConfig::Lake(c) => c.validate(),
+            SinkConfig::SplunkHec(c) => c.validate(),
+            SinkConfig::Elasticsearch(c) => c.validate(),
+            // Their settings are judged when the sink is built (URL, auth).
+            SinkConfig::Http(_) | SinkConfig::Stdout(_) => Vec::new(),
         }
     }
 

@@ -49,9 +49,20 @@ pub struct DeadLetterConfig {
     pub path: PathBuf,
 }
 
+/// The `[dead_letter]` path cannot hold a lake (the lake's refusal says why).
+#[derive(Debug, thiserror::Error)]
+#[error("[dead_letter] path {}: {source}", path.display())]
+pub struct DeadLetterError {
+    /// The configured path.
+    pub path: PathBuf,
+    /// Why the lake settings built from it were refused.
+    #[source]
+    pub source: toml::de::Error,
+}
+
 impl DeadLetterConfig {
     /// The lake settings the dead-letter writer uses.
-    pub fn as_lake(&self) -> Result<crate::sink::lake::config::LakeConfig, String> {
+    pub fn as_lake(&self) -> Result<crate::sink::lake::config::LakeConfig, DeadLetterError> {
         // Built through the same deserializer as a `[[sinks]]` table, so the dead-letter
         // queue always gets the lake's defaults.
         let mut table = toml::Table::new();
@@ -60,8 +71,12 @@ impl DeadLetterConfig {
             "path".into(),
             self.path.to_string_lossy().into_owned().into(),
         );
-        crate::sink::lake::config::LakeConfig::deserialize(toml::Value::Table(table))
-            .map_err(|e| format!("[dead_letter] path {}: {e}", self.path.display()))
+        crate::sink::lake::config::LakeConfig::deserialize(toml::Value::Table(table)).map_err(
+            |source| DeadLetterError {
+                path: self.path.clone(),
+                source,
+            },
+        )
     }
 }
 
@@ -148,8 +163,19 @@ pub fn read(root: &Path, source: Option<&str>) -> std::io::Result<Vec<DeadLetter
     Ok(objects)
 }
 
-fn parse_letter(line: &str) -> Result<DeadLetter, String> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+/// Why a line of a dead-letter object is not a letter (it is reported with the object's path).
+#[derive(Debug, thiserror::Error)]
+enum LetterError {
+    /// Not JSON, or not of a letter's shape.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A field every letter has is missing.
+    #[error("no {0}")]
+    Missing(&'static str),
+}
+
+fn parse_letter(line: &str) -> Result<DeadLetter, LetterError> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
     let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
     let time = |v: &serde_json::Value| {
         v.as_str()
@@ -157,21 +183,24 @@ fn parse_letter(line: &str) -> Result<DeadLetter, String> {
             .map(|t| EnvelopeTime(t.with_timezone(&Utc)))
     };
     let data = &value["data"];
-    let record = serde_json::from_str::<ReadBack>(line)
-        .map_err(|e| e.to_string())?
+    let record = serde_json::from_str::<ReadBack>(line)?
         .data
         .and_then(|data| data.event)
         .unwrap_or_else(|| RawJson::from_value(&serde_json::Value::Null));
     Ok(DeadLetter {
         event: Envelope {
-            event_time: time(&value["event_time"]).ok_or("no event_time")?,
-            parse_time: time(&value["parse_time"]).ok_or("no parse_time")?,
-            source: Arc::from(text(&value["source"]).ok_or("no source")?.as_str()),
-            event_id: text(&value["event_id"]).ok_or("no event_id")?,
+            event_time: time(&value["event_time"]).ok_or(LetterError::Missing("event_time"))?,
+            parse_time: time(&value["parse_time"]).ok_or(LetterError::Missing("parse_time"))?,
+            source: Arc::from(
+                text(&value["source"])
+                    .ok_or(LetterError::Missing("source"))?
+                    .as_str(),
+            ),
+            event_id: text(&value["event_id"]).ok_or(LetterError::Missing("event_id"))?,
             data: record,
             ocsf: Default::default(),
         },
-        sink: text(&data["sink"]).ok_or("no data.sink")?,
+        sink: text(&data["sink"]).ok_or(LetterError::Missing("data.sink"))?,
         error: text(&data["error"]).unwrap_or_default(),
         line: line.to_string(),
     })

@@ -121,7 +121,7 @@ impl ElasticsearchSink {
             sink: config.name.clone(),
             detail: problem.to_string(),
         };
-        config.validate().map_err(invalid)?;
+        config.check().map_err(invalid)?;
         let namer = config.target.compile(source).map_err(invalid)?;
         Ok(ElasticsearchSink {
             name: config.name.clone(),

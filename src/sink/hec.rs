@@ -159,7 +159,8 @@ impl HecSink {
             detail,
         };
         config.check().map_err(|p| fail(p.to_string()))?;
-        let (event_url, ack_url) = endpoints(&config.url).map_err(fail)?;
+        let (event_url, ack_url) = endpoints(&config.url)
+            .map_err(|e| fail(format!("`url` `{}` is not a URL: {e}", config.url)))?;
         let mut authorization = HeaderValue::from_str(&format!("Splunk {}", config.token.expose()))
             .map_err(|_| {
                 fail("`token` contains characters not allowed in an HTTP header (hint: check the secret for stray quotes or line breaks)".into())
@@ -613,8 +614,8 @@ impl Sink for HecSink {
 
 /// The event and acknowledgement endpoints under the configured base URL. A URL that already
 /// names an endpoint is taken back to its base, so either form works.
-fn endpoints(raw: &str) -> Result<(Url, Url), String> {
-    let base = Url::parse(raw).map_err(|e| format!("`url` `{raw}` is not a URL: {e}"))?;
+fn endpoints(raw: &str) -> Result<(Url, Url), url::ParseError> {
+    let base = Url::parse(raw)?;
     let path = base.path().trim_end_matches('/');
     let prefix = path
         .strip_suffix("/services/collector/event")

@@ -168,7 +168,7 @@ impl HttpSink {
     }
 
     /// One attempt: the status answered and the `Retry-After` it came with.
-    async fn send_once(&self, body: &[u8]) -> Result<(StatusCode, Option<Duration>), String> {
+    async fn send_once(&self, body: &[u8]) -> Result<(StatusCode, Option<Duration>), SendError> {
         let content_type = match self.config.format {
             BatchFormat::Ndjson => "application/x-ndjson",
             BatchFormat::JsonArray => "application/json",
@@ -186,26 +186,46 @@ impl HttpSink {
         let mut request = builder
             .body(body.to_vec())
             .build()
-            .map_err(|e| format!("cannot build the request: {e}"))?;
+            .map_err(SendError::Request)?;
         self.auth
             .authorize(&mut request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SendError::Auth(e.to_string()))?;
         let response = self.client.execute(request).await.map_err(|e| {
             if e.is_timeout() {
-                "timed out".to_string()
+                SendError::Timeout
             } else {
-                "cannot connect or send".to_string()
+                SendError::Connect
             }
         })?;
         if response.status() == StatusCode::UNAUTHORIZED && self.auth.invalidate().await {
-            return Err("the access token was rejected; retrying with a new one".into());
+            return Err(SendError::TokenRejected);
         }
         Ok((
             response.status(),
             crate::net::retry_after(response.headers()),
         ))
     }
+}
+
+/// Why one attempt got no answer. The request is never quoted: it holds the credentials.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The request could not be built (a header the settings hold is not valid).
+    #[error("cannot build the request: {0}")]
+    Request(reqwest::Error),
+    /// The sink's auth could not sign the request (its own message, e.g. the token endpoint's).
+    #[error("{0}")]
+    Auth(String),
+    /// The endpoint did not answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// The endpoint could not be reached.
+    #[error("cannot connect or send")]
+    Connect,
+    /// The endpoint refused the access token, which was dropped for a new one.
+    #[error("the access token was rejected; retrying with a new one")]
+    TokenRejected,
 }
 
 #[async_trait]

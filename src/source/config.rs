@@ -71,11 +71,20 @@ pub struct SourceConfig {
     /// that leave the array out when a window is empty, an empty page.
     #[serde(default)]
     pub records_missing: RecordsMissing,
+    /// What the value at `records_path` is: an array of records (the default), or an object
+    /// whose values are the records (LastPass: `{"Event1": {...}, "Event2": {...}}`).
+    #[serde(default)]
+    pub records_shape: RecordsShape,
     /// Where each record keeps its event time.
     pub event_time: EventTimeConfig,
     /// Where each record keeps its unique id.
     #[serde(default)]
     pub event_id: EventIdConfig,
+    /// Each listed record names a file whose rows are the events (Salesforce's event log
+    /// files): the listing's records are files, windows, dedup and the checkpoint work on
+    /// them, and their rows are what is delivered (see [`super::files`]).
+    #[serde(default)]
+    pub files: Option<super::files::FilesConfig>,
     /// How time windows are planned.
     #[serde(default)]
     pub window: WindowConfig,
@@ -277,6 +286,19 @@ pub enum RecordsMissing {
     Empty,
 }
 
+/// `records_shape`: how the records sit at `records_path`.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordsShape {
+    /// An array of records (the default).
+    #[default]
+    Array,
+    /// An object whose values are the records, in the order the body lists them (its keys,
+    /// such as LastPass's `Event1`, `Event2`, are dropped). An array there is taken as the
+    /// records too: PHP writes an empty object as `[]`.
+    ObjectValues,
+}
+
 /// `event_time`: where the event time is and how it is written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -295,12 +317,23 @@ pub struct EventIdConfig {
     /// Path of the id in each record. Without it, the id is a hash of the record's
     /// content, which dedups exact repeats only.
     pub path: Option<JsonPath>,
+    /// Without a `path`: equal records of one page are distinct events (the second and later
+    /// get numbered ids, `<hash>-2`, ...) instead of one event served twice. For APIs without
+    /// ids whose identical events can share an answer (LastPass logs two equal failed logins
+    /// in one second); off by default, as equal records of one page are more often an API
+    /// repeating itself.
+    #[serde(default)]
+    pub distinct_equal_records: bool,
 }
 
 /// `window`: the time range each request covers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {
+    /// How a run decides what to list: time windows (the default), or, for APIs that list
+    /// everything after a position and take no time range, the saved position itself.
+    #[serde(default)]
+    pub mode: WindowMode,
     /// How `{start}` and `{end}` are written in the request.
     #[serde(default)]
     pub format: TimeFormat,
@@ -330,6 +363,7 @@ pub struct WindowConfig {
 impl Default for WindowConfig {
     fn default() -> Self {
         WindowConfig {
+            mode: WindowMode::default(),
             format: TimeFormat::default(),
             lookback: default_lookback(),
             max_window: default_max_window(),
@@ -339,6 +373,20 @@ impl Default for WindowConfig {
             end_inclusive: false,
         }
     }
+}
+
+/// `window.mode`: what a run lists.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowMode {
+    /// Time windows planned from the checkpoint's time anchor (`{start}`, `{end}`).
+    #[default]
+    Time,
+    /// No time range: a run lists on from the saved position (the next-page reference the
+    /// API gave with the last delivered page, committed with that page) until a page without
+    /// records. The first run sends the spec's request without a position. For APIs whose
+    /// export is "everything after this id" (Auth0's logs by checkpoint).
+    Position,
 }
 
 fn default_lookback() -> Duration {

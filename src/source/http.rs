@@ -24,7 +24,7 @@ use super::SourceError;
 use crate::model::FailureKind;
 use crate::net::{self, BodyError, ClientOptions, NetError};
 use crate::source::auth::config::AuthConfig;
-use crate::source::config::{HttpConfig, HttpMethod, RateLimitConfig};
+use crate::source::config::{HttpConfig, HttpMethod, RateLimitConfig, RecordsShape};
 
 /// A decoded response: headers for pagination, body as JSON.
 #[derive(Debug)]
@@ -171,9 +171,53 @@ impl HttpClient {
     pub async fn send(
         &self,
         request: &PageRequest,
-        records_path: &JsonPath,
+        records: (&JsonPath, RecordsShape),
         watch: &RetryWatch,
     ) -> Result<PageBody, SourceError> {
+        let limit = self.config.max_response_size.as_u64();
+        self.send_reading(request, limit, watch, |shown, headers, body| {
+            json_page(shown, headers, body, records)
+        })
+        .await
+    }
+
+    /// Sends a request for a file a listed record names (`files` sources) and returns its
+    /// bytes, read under `limit` (a larger body is [`SourceError::TooLarge`]), with the same
+    /// origin check, credentials, retries and rate-limit waits as a page. A cut body is
+    /// retried like any transport failure: one shorter or longer than `expected` (the length
+    /// its listing gave), or, without one, a body cut in transit.
+    pub async fn fetch_file(
+        &self,
+        request: &PageRequest,
+        limit: u64,
+        expected: Option<u64>,
+        watch: &RetryWatch,
+    ) -> Result<Vec<u8>, SourceError> {
+        self.send_reading(request, limit, watch, |shown, _, body| match expected {
+            Some(length) if body.len() as u64 != length => Err(Attempt::Retry {
+                error: SourceError::Shape {
+                    url: shown,
+                    detail: format!(
+                        "the file came as {} bytes, but its listing gives {length} (files.length_path): cut short in transit?",
+                        body.len()
+                    ),
+                },
+                wait: None,
+            }),
+            _ => Ok(body),
+        })
+        .await
+    }
+
+    /// The retry loop of [`HttpClient::send`] and [`HttpClient::fetch_file`]: `read` turns a
+    /// successful body (read under `limit`) into the answer, or asks for a retry.
+    async fn send_reading<T>(
+        &self,
+        request: &PageRequest,
+        limit: u64,
+        watch: &RetryWatch,
+        read: impl Fn(String, HeaderMap, Vec<u8>) -> Result<T, Attempt>,
+    ) -> Result<T, SourceError> {
         let url = &request.url;
         self.check_origin(url)?;
         let mut delays = net::backoff(Duration::from_millis(200), self.config.max_backoff);
@@ -181,7 +225,7 @@ impl HttpClient {
         let mut refreshed = false;
         loop {
             self.wait_for_budget().await;
-            match self.attempt(request, records_path).await {
+            match self.attempt(request, limit, &read).await {
                 Ok(response) => return Ok(response),
                 // A token the API no longer accepts is replaced exactly once per page.
                 Err(Attempt::Fatal(SourceError::Status { status: 401, .. }))
@@ -323,11 +367,12 @@ impl HttpClient {
         })
     }
 
-    async fn attempt(
+    async fn attempt<T>(
         &self,
         request: &PageRequest,
-        records_path: &JsonPath,
-    ) -> Result<PageBody, Attempt> {
+        limit: u64,
+        read: &impl Fn(String, HeaderMap, Vec<u8>) -> Result<T, Attempt>,
+    ) -> Result<T, Attempt> {
         let shown = self.display(&request.url);
         let mut built = self.build(request)?;
         // Credentials go on last, per attempt: signatures cover the time and the final URL.
@@ -403,8 +448,7 @@ impl HttpClient {
         }
         self.note_remaining(response.headers(), &shown);
         let headers = response.headers().clone();
-        let limit = self.config.max_response_size.as_u64() as usize;
-        let body = match net::read_capped(&mut response, limit).await {
+        let body = match net::read_capped(&mut response, limit as usize).await {
             Ok(body) => {
                 super::metrics::response_bytes(&self.label, body.len());
                 body
@@ -412,7 +456,7 @@ impl HttpClient {
             Err(BodyError::TooLarge(_)) => {
                 return Err(Attempt::Fatal(SourceError::TooLarge {
                     url: shown,
-                    limit: self.config.max_response_size.to_string(),
+                    limit: bytesize::ByteSize::b(limit).to_string(),
                 }))
             }
             Err(BodyError::Transport(detail)) => {
@@ -422,24 +466,7 @@ impl HttpClient {
                 })
             }
         };
-        // A body that is not JSON is retried: truncation in transit looks the same as a
-        // server that answers HTML, and only a retry tells them apart. Nesting deeper than
-        // 128 levels is refused, which caps hostile bodies.
-        let parsed = super::page::parse(body, records_path).map_err(|err| Attempt::Retry {
-            error: SourceError::NotJson {
-                url: shown,
-                detail: err.detail,
-                preview: err.preview,
-            },
-            wait: None,
-        })?;
-        Ok(PageBody {
-            response: JsonResponse {
-                headers,
-                body: parsed.rest,
-            },
-            records: parsed.records,
-        })
+        read(shown, headers, body)
     }
 
     /// When the API says no requests remain, pause until its reset (at most `max_wait`).
@@ -466,6 +493,34 @@ impl HttpClient {
         }
         *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
     }
+}
+
+/// A page's body read as JSON, its records found at `records_path`. A body that is not JSON
+/// is retried: truncation in transit looks the same as a server that answers HTML, and only
+/// a retry tells them apart. Nesting deeper than 128 levels is refused, which caps hostile
+/// bodies.
+fn json_page(
+    shown: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    (records_path, shape): (&JsonPath, RecordsShape),
+) -> Result<PageBody, Attempt> {
+    let parsed =
+        super::page::parse_shaped(body, records_path, shape).map_err(|err| Attempt::Retry {
+            error: SourceError::NotJson {
+                url: shown,
+                detail: err.detail,
+                preview: err.preview,
+            },
+            wait: None,
+        })?;
+    Ok(PageBody {
+        response: JsonResponse {
+            headers,
+            body: parsed.rest,
+        },
+        records: parsed.records,
+    })
 }
 
 /// Where a redirect points, for the error: resolved against the request, without user info,
@@ -529,7 +584,11 @@ mod tests {
                 body: None,
             };
             let err = client
-                .send(&request, &JsonPath::default(), &RetryWatch::default())
+                .send(
+                    &request,
+                    (&JsonPath::default(), RecordsShape::Array),
+                    &RetryWatch::default(),
+                )
                 .await
                 .unwrap_err();
             assert!(

@@ -9,6 +9,7 @@ pub mod canary;
 mod compact;
 pub mod config;
 mod cursor;
+pub mod files;
 pub(crate) mod http;
 pub mod link_secrets;
 pub mod metrics;
@@ -185,6 +186,8 @@ pub struct Page {
 /// A configured HTTP API.
 pub struct HttpSource {
     config: SourceConfig,
+    /// `base_url`, which file locations are taken from.
+    base: Url,
     requests: RequestBuilder,
     client: HttpClient,
 }
@@ -197,6 +200,7 @@ impl HttpSource {
         let client = HttpClient::new(&base, &config.auth, &config.http, &config.rate_limit)?
             .labelled(&config.name);
         Ok(HttpSource {
+            base,
             config: config.clone(),
             requests: RequestBuilder::new(config)?,
             client,
@@ -232,7 +236,11 @@ impl HttpSource {
             records,
         } = self
             .client
-            .send(&request, &self.config.records_path, watch)
+            .send(
+                &request,
+                (&self.config.records_path, self.config.records_shape),
+                watch,
+            )
             .await?;
         let shape = |detail: String| SourceError::Shape {
             url: shown.clone(),
@@ -259,7 +267,7 @@ impl HttpSource {
         };
         let next = pagination::next_page(&self.config.pagination, &fetched)
             .map_err(|detail| shape(format!("{detail} (config: pagination)")))?;
-        let records =
+        let mut records =
             raw.into_iter()
                 .enumerate()
                 .map(|(index, data)| {
@@ -271,12 +279,68 @@ impl HttpSource {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+        if self.config.event_id.path.is_none() && self.config.event_id.distinct_equal_records {
+            records::number_repeats(&mut records);
+        }
         Ok(Page {
             url: shown,
             request: request.digest(),
             records,
             next,
         })
+    }
+
+    /// Fetches the file the listed `file` names (`files` sources): its URL, without
+    /// credentials, and its bytes. Only `base_url`'s origin is asked, with the source's
+    /// credentials, retries and rate limit; a file over `files.max_size` fails.
+    pub async fn fetch_file(
+        &self,
+        file: &Record,
+        watch: &RetryWatch,
+    ) -> Result<(String, Vec<u8>), SourceError> {
+        let Some(files) = &self.config.files else {
+            return Err(SourceError::Setup(format!(
+                "source `{}` lists no files (no `files` key)",
+                self.config.name
+            )));
+        };
+        let shape = |detail: String| SourceError::Shape {
+            url: self.client.display(&self.base),
+            detail,
+        };
+        let location = files::location(file, &files.url_path).map_err(shape)?;
+        let url = self.base.join(&location).map_err(|err| {
+            shape(format!(
+                "record {}: the file location at `{}` is not a URL or path ({err}) (config: files.url_path)",
+                file.id, files.url_path
+            ))
+        })?;
+        let request = request::PageRequest {
+            method: config::HttpMethod::Get,
+            url,
+            headers: vec![("Accept".to_string(), "text/csv, */*".to_string())],
+            body: None,
+        };
+        let expected = match &files.length_path {
+            Some(path) => files::expected_length(file, path).map_err(shape)?,
+            None => None,
+        };
+        let shown = self.client.display(&request.url);
+        match self
+            .client
+            .fetch_file(&request, files.max_size.as_u64(), expected, watch)
+            .await
+        {
+            Ok(body) => Ok((shown, body)),
+            Err(SourceError::TooLarge { url, limit }) => Err(SourceError::Shape {
+                url,
+                detail: format!(
+                    "the file of record {} is larger than files.max_size ({limit}) (hint: raise files.max_size; a run holds one file in memory at a time)",
+                    file.id
+                ),
+            }),
+            Err(error) => Err(error),
+        }
     }
 
     /// The URL of the first page of `listing`, without credentials, for messages.
@@ -312,7 +376,10 @@ fn page_records(
         } else {
             ""
         };
-        format!("{detail} (config: records_path = {records_path:?}){hint}")
+        // What the body holds instead (an API's error document sent with HTTP 200, such as
+        // LastPass's `{"status": "FAIL", "error": [...]}`), short.
+        let held: String = body.to_string().chars().take(200).collect();
+        format!("{detail} (config: records_path = {records_path:?}){hint}; the body holds {held}")
     })?;
     Ok(records.iter().map(RawJson::from_value).collect())
 }

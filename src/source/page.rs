@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::compact;
+use super::config::RecordsShape;
 use super::path::{JsonPath, Segment};
 use super::raw::RawJson;
 use super::raw_path::Key;
@@ -41,13 +42,26 @@ pub struct NotJson {
 }
 
 /// Reads `body`, finding the records at `records_path`. `Err` is what a full parse of the
-/// body reports.
+/// body reports. (Pages go through [`parse_shaped`]; this array-only form serves the tests and
+/// the fuzz targets.)
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse(body: Vec<u8>, records_path: &JsonPath) -> Result<ParsedBody, NotJson> {
+    parse_shaped(body, records_path, RecordsShape::Array)
+}
+
+/// Reads `body`, finding the records at `records_path`, shaped as `shape` says: with
+/// [`RecordsShape::ObjectValues`], the values of the object at the path are the records, in
+/// the order the body lists them (a tree would sort its keys: `Event10` before `Event2`).
+pub fn parse_shaped(
+    body: Vec<u8>,
+    records_path: &JsonPath,
+    shape: RecordsShape,
+) -> Result<ParsedBody, NotJson> {
     let text = match String::from_utf8(body) {
         Ok(text) => Arc::new(text),
         Err(err) => return Err(refusal(err.as_bytes(), None)),
     };
-    let (rest, ranges) = match walk(&text, records_path) {
+    let (rest, ranges) = match walk(&text, records_path, shape) {
         Ok(walked) => walked,
         Err(err) => return Err(refusal(text.as_bytes(), Some(err))),
     };
@@ -158,11 +172,12 @@ impl<'de> Visitor<'de> for CheckedVisitor {
 type Walked = (Value, Option<Vec<Range<usize>>>);
 
 /// Reads `text` as a tree, except for the array at `path`, whose elements are only located.
-fn walk(text: &str, path: &JsonPath) -> Result<Walked, serde_json::Error> {
+fn walk(text: &str, path: &JsonPath, shape: RecordsShape) -> Result<Walked, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let walked = Walk {
         steps: path.segments(),
         body: text,
+        values: shape == RecordsShape::ObjectValues,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -174,6 +189,8 @@ fn walk(text: &str, path: &JsonPath) -> Result<Walked, serde_json::Error> {
 struct Walk<'p, 'b> {
     steps: &'p [Segment],
     body: &'b str,
+    /// The records are the values of an object at the path (or the elements of an array).
+    values: bool,
 }
 
 impl Walk<'_, '_> {
@@ -264,6 +281,15 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Walked, A::Error> {
         let Some((step, rest)) = self.steps.split_first() else {
+            if self.values {
+                // The records object: each value located, in the body's order, none read.
+                let mut ranges = Vec::new();
+                while map.next_key::<de::IgnoredAny>()?.is_some() {
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    ranges.push(self.range_of(raw.get())?);
+                }
+                return Ok((Value::Null, Some(ranges)));
+            }
             let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
             return Ok((value, None));
         };
@@ -333,6 +359,54 @@ mod tests {
         let elsewhere = parse(br#"{"x":[1]}"#.to_vec(), &path("r")).unwrap();
         assert!(elsewhere.records.is_none());
         assert_eq!(elsewhere.rest, json!({"x": [1]}));
+    }
+
+    /// LastPass answers `{"data": {"Event1": {...}, "Event2": {...}}}`: the records are the
+    /// values, in the body's order (not the sorted order of a tree, where `Event10` comes
+    /// before `Event2`), and PHP's empty object, `[]`, is an empty page.
+    #[test]
+    fn object_values_are_the_records_in_body_order() {
+        let body = r#"{"status":"OK","next":"x","data":{"Event2":{"t":2},"Event10":{"t":10},"Event1":{"t": 1}}}"#;
+        let parsed = parse_shaped(
+            body.as_bytes().to_vec(),
+            &path("data"),
+            RecordsShape::ObjectValues,
+        )
+        .unwrap();
+        assert_eq!(
+            records(&parsed),
+            [r#"{"t":2}"#, r#"{"t":10}"#, r#"{"t":1}"#]
+        );
+        assert_eq!(
+            parsed.rest,
+            json!({"status": "OK", "next": "x", "data": null})
+        );
+        for empty in [r#"{"data":[]}"#, r#"{"data":{}}"#] {
+            let parsed = parse_shaped(
+                empty.as_bytes().to_vec(),
+                &path("data"),
+                RecordsShape::ObjectValues,
+            )
+            .unwrap();
+            assert!(records(&parsed).is_empty(), "{empty}");
+        }
+        // An array's elements are records too; an array shape leaves an object as a tree.
+        let array = parse_shaped(
+            br#"{"data":[{"t":1}]}"#.to_vec(),
+            &path("data"),
+            RecordsShape::ObjectValues,
+        )
+        .unwrap();
+        assert_eq!(records(&array), [r#"{"t":1}"#]);
+        let tree = parse(br#"{"data":{"Event1":{"t":1}}}"#.to_vec(), &path("data")).unwrap();
+        assert!(tree.records.is_none());
+        // Bodies that are not JSON are refused as a full parse refuses them.
+        let bad = parse_shaped(
+            br#"{"data":{"Event1":{"t":1},}}"#.to_vec(),
+            &path("data"),
+            RecordsShape::ObjectValues,
+        );
+        assert!(bad.is_err());
     }
 
     /// The records of a page are slices of one buffer, the body's: not copies, not trees.

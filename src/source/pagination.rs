@@ -175,8 +175,14 @@ pub fn next_page(
             }
         }
     };
-    // An API that hands back the page just fetched would keep us here forever.
+    // An API that hands back the page just fetched would keep us here forever. An empty page
+    // whose `Link` names itself says "nothing more yet, ask here again" (Auth0's checkpoint
+    // listing once caught up): the listing ends there. A cursor handed back stays an error
+    // unless the source says empty pages end (`empty_page_ends`, handled above).
     if next.is_some() && next.as_ref() == fetched.page {
+        if fetched.records == 0 && matches!(pagination, PaginationConfig::LinkHeader {}) {
+            return Ok(None);
+        }
         return Err(format!(
             "the response names the page just fetched ({:?}) as the next one",
             fetched.page

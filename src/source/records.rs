@@ -41,6 +41,22 @@ pub fn take_records(body: &mut Value, path: &JsonPath) -> Result<Vec<Value>, Str
     }
 }
 
+/// Gives the second, third, ... record of one page with the same content id (a source without
+/// an id path) the ids `<hash>-2`, `<hash>-3`, ...: two equal records in one answer are two
+/// events (LastPass can log two identical failed logins in one second), not a repeat, which
+/// APIs make across pages and windows only. The first keeps the plain hash, so re-reading the
+/// same answer (an overlap, a retried page) numbers them alike and drops them as delivered.
+pub fn number_repeats(records: &mut [Record]) {
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for record in records.iter_mut() {
+        let count = seen.entry(record.id.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            record.id = format!("{}-{count}", record.id);
+        }
+    }
+}
+
 /// Reads time and id from a raw record, parsing only the two fields. `Err` names the field
 /// and what is wrong with it.
 pub fn to_record(
@@ -161,6 +177,32 @@ fn short(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn equal_records_of_one_page_get_numbered_ids() {
+        let time = EventTimeConfig {
+            path: JsonPath::parse("Time").unwrap(),
+            format: crate::timefmt::TimeFormat::Strftime("%Y-%m-%d %H:%M:%S".into()),
+        };
+        let id = EventIdConfig::default();
+        let read = |text: &str| to_record(RawJson::parse(text).unwrap(), &time, &id).unwrap();
+        let same = r#"{"Time":"2026-11-01 01:30:00","Action":"Failed Login Attempt"}"#;
+        let other = r#"{"Time":"2026-11-01 01:30:00","Action":"Log in"}"#;
+        let mut page = vec![read(same), read(other), read(same), read(same)];
+        let (plain, different) = (page[0].id.clone(), page[1].id.clone());
+        number_repeats(&mut page);
+        let ids: Vec<String> = page.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                plain.clone(),
+                different.clone(),
+                format!("{plain}-2"),
+                format!("{plain}-3")
+            ]
+        );
+        assert_ne!(different, plain);
+    }
+
     use super::*;
     use crate::model::TimeFormat;
     use serde_json::json;
@@ -202,6 +244,7 @@ mod tests {
             &time_cfg("published"),
             &EventIdConfig {
                 path: Some(p("uuid")),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -220,6 +263,7 @@ mod tests {
                 &time_cfg("t"),
                 &EventIdConfig {
                     path: Some(p("id")),
+                    ..Default::default()
                 },
             )
         };

@@ -8,7 +8,7 @@ use super::SourceError;
 use crate::model::TimeFormat;
 use crate::source::config::{HttpMethod, PaginationConfig, SourceConfig};
 use crate::state::{PageRef, Window};
-use crate::timefmt::format_param;
+use crate::timefmt::{format_bound, Bound};
 
 /// A request ready to send (credentials are added by the HTTP client, per attempt).
 #[derive(Debug, Clone, PartialEq)]
@@ -178,8 +178,11 @@ impl RequestBuilder {
             _ => None,
         };
         Vars {
-            start: Some(time_value(format_param(listing.start, format), format)),
-            end: Some(time_value(format_param(end, format), format)),
+            start: Some(time_value(
+                format_bound(listing.start, format, Bound::Start),
+                format,
+            )),
+            end: Some(time_value(format_bound(end, format, Bound::End), format)),
             limit: self.config.page_size,
             cursor: match page {
                 Some(PageRef::Token(token)) => Some(token.clone()),

@@ -63,21 +63,39 @@ pub struct ObjectStateConfig {
     pub lease_ttl: Duration,
 }
 
+/// Why `[state] url` (with the store's options) names no location the store can use. The
+/// message starts with `[state]: ` and ends with a hint.
+#[derive(Debug, thiserror::Error)]
+pub enum LocationError {
+    /// The URL or an option (its message names `[state]` already).
+    #[error(transparent)]
+    Setting(crate::cloud::CloudError),
+    /// The URL parses but is no location a store can be in.
+    #[error("[state]: {0}")]
+    Location(crate::cloud::CloudError),
+    /// An object store option for a local directory.
+    #[error("[state]: `{0}` applies to object stores only and this state store is a local directory (hint: remove it, or use url = \"s3://bucket/prefix/\")")]
+    DirectoryOption(&'static str),
+}
+
 impl ObjectStateConfig {
     /// The store's location; `Err` (with a hint) for a URL the store cannot use.
-    pub fn location(&self) -> Result<crate::cloud::StoreLocation, String> {
+    pub fn location(&self) -> Result<crate::cloud::StoreLocation, LocationError> {
         let label = "[state]";
-        let url = crate::cloud::parse_config_url(label, &self.url)?;
+        let url =
+            crate::cloud::parse_config_url(label, &self.url).map_err(LocationError::Setting)?;
         let location = crate::cloud::parse_location(&url, "a state store location")
-            .map_err(|e| format!("{label}: {e}"))?;
+            .map_err(LocationError::Location)?;
         match &location {
             crate::cloud::StoreLocation::Directory(_) => {
                 if let Some(key) = self.options().first_set() {
-                    return Err(format!("{label}: `{key}` applies to object stores only and this state store is a local directory (hint: remove it, or use url = \"s3://bucket/prefix/\")"));
+                    return Err(LocationError::DirectoryOption(key));
                 }
             }
             crate::cloud::StoreLocation::Store { scheme, .. } => {
-                self.options().check(label, *scheme)?;
+                self.options()
+                    .check(label, *scheme)
+                    .map_err(LocationError::Setting)?;
             }
         }
         Ok(location)

@@ -348,7 +348,7 @@ pub async fn open(config: &StateConfig) -> Result<Arc<dyn StateStore>, StateErro
 }
 
 /// [`open`], with `layer` put around the store itself, under every wrapper a run uses. Tests
-/// pass a layer that makes the store fail on purpose (`tests/store_outages.rs`), so what they
+/// pass a layer that makes the store fail on purpose (`tests/it/store_outages.rs`), so what they
 /// prove holds for the stores exactly as [`open`] builds them.
 pub async fn open_layered(
     config: &StateConfig,

@@ -139,6 +139,9 @@ impl Chain {
         };
         let mut changed = false;
         let mut in_data = false;
+        // A step after the mapping changed the OCSF event: its observables are listed again.
+        let mut ocsf_changed = false;
+        let came_in_data = envelope.ocsf == OcsfForm::InData;
         // The vendor record as it stood when an `into = "member"` step forked the event, if
         // earlier steps had changed it.
         let mut forked_data = None;
@@ -147,10 +150,12 @@ impl Chain {
             if into == Some(OcsfInto::Member) && changed {
                 forked_data = Some(RawJson::from_value(&event));
             }
+            let was_ocsf = on_member || in_data || came_in_data;
             match step.apply(&mut event) {
                 Verdict::Keep => {}
                 Verdict::Changed => {
                     changed = true;
+                    ocsf_changed |= was_ocsf && step.ocsf_into().is_none();
                     match into {
                         Some(OcsfInto::Member) => on_member = true,
                         Some(OcsfInto::Data) => in_data = true,
@@ -163,6 +168,9 @@ impl Chain {
         }
         if !changed {
             return Applied::Kept;
+        }
+        if ocsf_changed {
+            super::ocsf::refresh_observables(&mut event);
         }
         let written = RawJson::from_value(&event);
         if on_member {
@@ -406,6 +414,38 @@ value = "t1"
             envelope.data.to_value().unwrap()["metadata"]["version"],
             "1.7.0"
         );
+    }
+
+    /// A step after the mapping that pseudonymizes an attribute (here in a second chain, a
+    /// sink's) leaves no raw value behind in `observables`.
+    #[test]
+    fn observables_follow_what_later_steps_did_to_the_ocsf_event() {
+        let mut envelope = okta_envelope(&okta_event());
+        assert_eq!(
+            chain(MEMBER, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
+        let email = |envelope: &Envelope| {
+            let ocsf = envelope.ocsf().unwrap().to_value().unwrap();
+            let observed = ocsf["observables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["name"] == "actor.user.email_addr")
+                .map(|o| o["value"].clone());
+            (ocsf["actor"]["user"]["email_addr"].clone(), observed)
+        };
+        let (raw, observed) = email(&envelope);
+        assert!(raw.as_str().unwrap().contains('@'));
+        assert_eq!(observed, Some(raw.clone()));
+        let hash = "[[transforms]]\nkind = \"hash\"\nfields = [\"actor.user.email_addr\", \"actor.user.name\"]\nkey = \"a-chain-test-key-of-32-bytes-ok!!\"\n";
+        assert_eq!(
+            chain(hash, None).unwrap().apply_envelope(&mut envelope),
+            Applied::Kept
+        );
+        let (hashed, observed) = email(&envelope);
+        assert_ne!(hashed, raw);
+        assert_eq!(observed, Some(hashed), "the observable is the hashed value");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::remove::RemoveConfig;
 use super::rename::RenameConfig;
 use super::set::SetConfig;
 use super::step::{Problem, Step};
+use super::vrl::VrlConfig;
 
 /// One `[[sources.transforms]]` (or a sink's `transforms`) entry. A new kind is one module
 /// with its config struct and its [`Step`], and one arm here and in each `match` below.
@@ -45,6 +46,8 @@ pub enum StepConfig {
     Geoip(GeoipConfig),
     /// Match values against threat intel indicators.
     Intel(IntelConfig),
+    /// Run a VRL program (with the cargo feature `vrl`).
+    Vrl(VrlConfig),
 }
 
 impl StepConfig {
@@ -63,6 +66,7 @@ impl StepConfig {
             StepConfig::Ocsf(_) => "ocsf",
             StepConfig::Geoip(_) => "geoip",
             StepConfig::Intel(_) => "intel",
+            StepConfig::Vrl(_) => "vrl",
         }
     }
 
@@ -81,6 +85,7 @@ impl StepConfig {
             StepConfig::Ocsf(c) => c.name.as_deref(),
             StepConfig::Geoip(c) => c.name.as_deref(),
             StepConfig::Intel(c) => c.name.as_deref(),
+            StepConfig::Vrl(c) => c.name.as_deref(),
         }
     }
 
@@ -108,6 +113,7 @@ impl StepConfig {
             StepConfig::Ocsf(c) => Box::new(c.build()?),
             StepConfig::Geoip(c) => Box::new(c.build()?),
             StepConfig::Intel(c) => Box::new(c.build()?),
+            StepConfig::Vrl(c) => c.build()?,
         })
     }
 
@@ -117,6 +123,7 @@ impl StepConfig {
         match self {
             StepConfig::Geoip(c) => c.make_paths_relative_to(base),
             StepConfig::Intel(c) => c.make_paths_relative_to(base),
+            StepConfig::Vrl(c) => c.make_paths_relative_to(base),
             _ => {}
         }
     }

@@ -45,7 +45,7 @@ impl Step for CopyField {
         }
         match self.to.put(event, value) {
             Ok(()) => Verdict::Changed,
-            Err(reason) => Verdict::Fail(reason),
+            Err(reason) => Verdict::Fail(reason.to_string()),
         }
     }
 }

@@ -8,6 +8,72 @@ use serde_json::{Map, Value};
 
 use crate::source::path::JsonPath;
 
+/// Why a field path cannot be used: it is written wrong, or a write along it is blocked by
+/// what the event holds. Messages name the path, never a value (events hold personal data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// The path is not written right; the message quotes it and ends with a hint.
+    #[error("{0}")]
+    Syntax(String),
+    /// The empty path, which names the whole event.
+    #[error("the empty path names the whole event, which a step must keep an object (hint: name a field, e.g. actor.id)")]
+    Empty,
+    /// A write stops on the way: `at` (the event, or a path quoted) holds `found`.
+    #[error("cannot write `{path}`: {at} holds {found}, which has no field `{field}`")]
+    Blocked {
+        /// The path written to.
+        path: String,
+        /// Where the way stops: `the event` or a quoted path.
+        at: String,
+        /// What is there instead, with its article (`a string`, `an array of 2`).
+        found: String,
+        /// The key that could not be reached.
+        field: String,
+    },
+    /// Something other than an object where an object is written into.
+    #[error("cannot write into `{path}`: it holds {found}, not an object")]
+    NotAnObject {
+        /// The path.
+        path: String,
+        /// What is there, with its article.
+        found: &'static str,
+    },
+    /// Nothing to write into at the path, even after making it.
+    #[error("cannot write into `{path}`")]
+    CannotWriteInto {
+        /// The path.
+        path: String,
+    },
+    /// The way to a field is gone, so nothing can be written beside it.
+    #[error("cannot write beside `{path}`: the way to it is gone")]
+    WayGone {
+        /// The path.
+        path: String,
+    },
+    /// A field that sits in something other than an object.
+    #[error("cannot write beside `{path}`: it sits in {found}, not an object (name an object with `to`)")]
+    NotInAnObject {
+        /// The path.
+        path: String,
+        /// What holds it, with its article.
+        found: &'static str,
+    },
+    /// Something other than an array where an element is added.
+    #[error("cannot add to `{path}`: it holds {found}, not an array")]
+    NotAnArray {
+        /// The path.
+        path: String,
+        /// What is there, with its article.
+        found: &'static str,
+    },
+    /// Nothing to add to at the path, even after making it.
+    #[error("cannot add to `{path}`")]
+    CannotAddTo {
+        /// The path.
+        path: String,
+    },
+}
+
 /// A path to one field of an event, parsed when the chain is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldPath(JsonPath);
@@ -15,13 +81,10 @@ pub struct FieldPath(JsonPath);
 impl FieldPath {
     /// Parses `text`; `Err` says what is wrong, quoting the path, with a hint after
     /// ` (hint: `.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let path = JsonPath::parse(text)?;
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let path = JsonPath::parse(text).map_err(FieldError::Syntax)?;
         if path.is_empty() {
-            return Err(
-                "the empty path names the whole event, which a step must keep an object (hint: name a field, e.g. actor.id)"
-                    .to_string(),
-            );
+            return Err(FieldError::Empty);
         }
         Ok(FieldPath(path))
     }
@@ -63,7 +126,7 @@ impl FieldPath {
     /// Writes `value` at the path, replacing what is there and making the objects on the way
     /// that are missing. `Err` when the way is blocked: a value on the way that is neither an
     /// object nor an array, or an array index past the end.
-    pub fn put(&self, event: &mut Value, value: Value) -> Result<(), String> {
+    pub fn put(&self, event: &mut Value, value: Value) -> Result<(), FieldError> {
         let (last, parents) = self
             .0
             .segments()
@@ -102,7 +165,7 @@ impl FieldPath {
     }
 
     /// Why a write stops at segment `depth` (0-based) of the path, which holds `found`.
-    fn blocked(&self, depth: usize, found: &str) -> String {
+    fn blocked(&self, depth: usize, found: &str) -> FieldError {
         let segments = self.0.segments();
         let on_the_way: Vec<&str> = segments[..depth].iter().map(|s| s.key.as_str()).collect();
         let at = if on_the_way.is_empty() {
@@ -110,11 +173,12 @@ impl FieldPath {
         } else {
             format!("`{}`", on_the_way.join("."))
         };
-        format!(
-            "cannot write `{}`: {at} holds {found}, which has no field `{}`",
-            self.as_str(),
-            segments[depth].key
-        )
+        FieldError::Blocked {
+            path: self.as_str().to_string(),
+            at,
+            found: found.to_string(),
+            field: segments[depth].key.clone(),
+        }
     }
 }
 
@@ -135,18 +199,19 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 pub(crate) fn object_at<'v>(
     path: &FieldPath,
     event: &'v mut Value,
-) -> Result<&'v mut Map<String, Value>, String> {
+) -> Result<&'v mut Map<String, Value>, FieldError> {
     if path.get(event).is_none() {
         path.put(event, Value::Object(Map::new()))?;
     }
     match path.get_mut(event) {
         Some(Value::Object(map)) => Ok(map),
-        Some(other) => Err(format!(
-            "cannot write into `{}`: it holds {}, not an object",
-            path.as_str(),
-            kind_of(other)
-        )),
-        None => Err(format!("cannot write into `{}`", path.as_str())),
+        Some(other) => Err(FieldError::NotAnObject {
+            path: path.as_str().to_string(),
+            found: kind_of(other),
+        }),
+        None => Err(FieldError::CannotWriteInto {
+            path: path.as_str().to_string(),
+        }),
     }
 }
 
@@ -155,7 +220,7 @@ pub(crate) fn object_at<'v>(
 pub(crate) fn parent_object<'v>(
     path: &FieldPath,
     event: &'v mut Value,
-) -> Result<&'v mut Map<String, Value>, String> {
+) -> Result<&'v mut Map<String, Value>, FieldError> {
     let segments = path.0.segments();
     let parents = &segments[..segments.len().saturating_sub(1)];
     let mut node = event;
@@ -165,26 +230,22 @@ pub(crate) fn parent_object<'v>(
             Value::Array(items) => segment.index.and_then(|i| items.get_mut(i)),
             _ => None,
         }
-        .ok_or_else(|| {
-            format!(
-                "cannot write beside `{}`: the way to it is gone",
-                path.as_str()
-            )
+        .ok_or_else(|| FieldError::WayGone {
+            path: path.as_str().to_string(),
         })?;
     }
     match node {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "cannot write beside `{}`: it sits in {}, not an object (name an object with `to`)",
-            path.as_str(),
-            kind_of(other)
-        )),
+        other => Err(FieldError::NotInAnObject {
+            path: path.as_str().to_string(),
+            found: kind_of(other),
+        }),
     }
 }
 
 /// Appends `value` to the array at `path`, made when nothing is there. `Err` names the path
 /// when something other than an array is there.
-pub(crate) fn push(path: &FieldPath, event: &mut Value, value: Value) -> Result<(), String> {
+pub(crate) fn push(path: &FieldPath, event: &mut Value, value: Value) -> Result<(), FieldError> {
     if path.get(event).is_none() {
         path.put(event, Value::Array(Vec::new()))?;
     }
@@ -193,12 +254,13 @@ pub(crate) fn push(path: &FieldPath, event: &mut Value, value: Value) -> Result<
             items.push(value);
             Ok(())
         }
-        Some(other) => Err(format!(
-            "cannot add to `{}`: it holds {}, not an array",
-            path.as_str(),
-            kind_of(other)
-        )),
-        None => Err(format!("cannot add to `{}`", path.as_str())),
+        Some(other) => Err(FieldError::NotAnArray {
+            path: path.as_str().to_string(),
+            found: kind_of(other),
+        }),
+        None => Err(FieldError::CannotAddTo {
+            path: path.as_str().to_string(),
+        }),
     }
 }
 
@@ -213,11 +275,11 @@ mod tests {
 
     #[test]
     fn paths_that_cannot_name_a_field_are_refused() {
-        assert!(FieldPath::parse("").unwrap_err().contains("whole event"));
-        assert!(FieldPath::parse("a..b")
-            .unwrap_err()
-            .contains("segment 2 is empty"));
-        assert!(FieldPath::parse("a.").unwrap_err().contains("hint:"));
+        let err = |text: &str| FieldPath::parse(text).unwrap_err().to_string();
+        assert_eq!(FieldPath::parse(""), Err(FieldError::Empty));
+        assert!(err("").contains("whole event"));
+        assert!(err("a..b").contains("segment 2 is empty"));
+        assert!(err("a.").contains("hint:"));
     }
 
     #[test]
@@ -236,10 +298,21 @@ mod tests {
     fn put_says_where_the_way_is_blocked() {
         let mut event = json!({"a": "text", "list": [1]});
         let err = path("a.b").put(&mut event, json!(1)).unwrap_err();
+        assert!(
+            matches!(&err, FieldError::Blocked { field, .. } if field == "b"),
+            "{err:?}"
+        );
+        let err = err.to_string();
         assert!(err.contains("`a` holds a string"), "{err}");
-        let err = path("list.3").put(&mut event, json!(1)).unwrap_err();
+        let err = path("list.3")
+            .put(&mut event, json!(1))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`list` holds an array of 1"), "{err}");
-        let err = path("list.0.x").put(&mut event, json!(1)).unwrap_err();
+        let err = path("list.0.x")
+            .put(&mut event, json!(1))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`list.0` holds a number"), "{err}");
         assert_eq!(event, json!({"a": "text", "list": [1]}), "nothing written");
     }

@@ -31,6 +31,7 @@ pub mod reload;
 pub mod remove;
 pub mod rename;
 pub mod set;
+pub mod vrl;
 
 pub use chain::{Applied, Chain, ChainProblem, Outcome};
 pub use config::StepConfig;

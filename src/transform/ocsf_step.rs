@@ -59,7 +59,9 @@ pub struct OcsfStep {
 
 impl Step for OcsfStep {
     fn apply(&self, event: &mut Value) -> Verdict {
-        match self.mapping.map(event, self.raw) {
+        // Taken, not copied: on a failure the chain sets aside the event as it was before
+        // the chain ran, not what a step left of it (see `Step::apply`).
+        match self.mapping.map_owned(std::mem::take(event), self.raw) {
             Ok(ocsf) => {
                 *event = ocsf;
                 Verdict::Changed

@@ -96,7 +96,7 @@ impl Step for ParseTime {
         }
         match self.target.put(event, written) {
             Ok(()) => Verdict::Changed,
-            Err(reason) => Verdict::Fail(reason),
+            Err(reason) => Verdict::Fail(reason.to_string()),
         }
     }
 }

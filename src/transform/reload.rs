@@ -58,9 +58,10 @@ impl<T: Send + Sync + 'static> Reloading<T> {
     /// `Err` is `load`'s, for a file that is missing or cannot be read as one.
     /// `load` reads a file into its loaded form, `Err` saying what is wrong with it (the
     /// caller names the file and the step's key); the background thread calls it again.
-    pub fn open<F>(key: &str, path: &Path, refresh: Duration, load: F) -> Result<Self, String>
+    pub fn open<F, E>(key: &str, path: &Path, refresh: Duration, load: F) -> Result<Self, E>
     where
-        F: Fn(&Path) -> Result<T, String> + Send + 'static,
+        F: Fn(&Path) -> Result<T, E> + Send + 'static,
+        E: std::fmt::Display + 'static,
     {
         let key = format!(
             "{}\u{0}{key}\u{0}{}\u{0}{}",
@@ -104,12 +105,12 @@ impl<T: Send + Sync + 'static> Reloading<T> {
 }
 
 /// The background loop: every `refresh`, loads `path` again if it changed since `last`.
-fn watch<T>(
+fn watch<T, E: std::fmt::Display>(
     shared: &Shared<T>,
     path: &Path,
     mut last: Option<Stamp>,
     refresh: Duration,
-    load: impl Fn(&Path) -> Result<T, String>,
+    load: impl Fn(&Path) -> Result<T, E>,
 ) {
     loop {
         std::thread::sleep(refresh);

@@ -42,7 +42,7 @@ impl Step for Rename {
         };
         match self.to.put(event, value) {
             Ok(()) => Verdict::Changed,
-            Err(reason) => Verdict::Fail(reason),
+            Err(reason) => Verdict::Fail(reason.to_string()),
         }
     }
 }

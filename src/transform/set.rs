@@ -42,7 +42,7 @@ impl Step for Set {
         }
         match self.field.put(event, self.value.clone()) {
             Ok(()) => Verdict::Changed,
-            Err(reason) => Verdict::Fail(reason),
+            Err(reason) => Verdict::Fail(reason.to_string()),
         }
     }
 }

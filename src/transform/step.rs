@@ -74,6 +74,7 @@ impl Problem {
 /// Parses the path written at the step's key `key`.
 pub(crate) fn field_path(key: &str, text: &str) -> Result<FieldPath, Problem> {
     FieldPath::parse(text).map_err(|error| {
+        let error = error.to_string();
         let (message, hint) = error
             .split_once(" (hint: ")
             .map_or((error.as_str(), "name a field, e.g. actor.id"), |(m, h)| {

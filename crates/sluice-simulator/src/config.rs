@@ -30,6 +30,10 @@ pub struct SimulatorConfig {
     /// How long after its time the API publishes every event (an API's documented buffer,
     /// such as Duo's two minutes); zero by default.
     pub publication_delay: Duration,
+    /// Profiles that publish log files (Salesforce's event log files): a generation of files
+    /// every this long, each holding what became visible since the one before; an hour by
+    /// default, as Salesforce's hourly files.
+    pub log_file_interval: Duration,
     /// How the generic vendor behaves (ignored by the other vendors).
     pub generic: GenericProfile,
 }
@@ -52,6 +56,7 @@ impl SimulatorConfig {
             faults: Faults::none(),
             late: LateEvents::default(),
             publication_delay: Duration::ZERO,
+            log_file_interval: Duration::from_secs(3600),
             generic: GenericProfile::default(),
         }
     }
@@ -254,6 +259,50 @@ impl SimulatorConfig {
             vendor: Vendor::Salesforce,
             default_page_size: salesforce::MAX_BATCH,
             max_page_size: salesforce::MAX_BATCH,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
+        }
+    }
+
+    /// An Auth0 tenant's logs with `events` logs, 50 a page without `take` and at most 100
+    /// ([`auth0::DEFAULT_TAKE`], [`auth0::MAX_TAKE`]), and the machine-to-machine application
+    /// [`auth0::CLIENT_ID`] whose client secret is `token`. Otherwise as
+    /// [`SimulatorConfig::okta`]: a listing by checkpoint has no time range, so the newest log
+    /// is served as soon as it is visible.
+    pub fn auth0(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Auth0,
+            default_page_size: auth0::DEFAULT_TAKE,
+            max_page_size: auth0::MAX_TAKE,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A Salesforce org's event log files holding `events` rows (the rows of hourly files,
+    /// a generation of files every hour), listed in batches of up to 2,000 as
+    /// [`SimulatorConfig::salesforce`]. The newest row is two hours old, so its file,
+    /// created at the next hour plus up to nineteen minutes, is older than the preset's
+    /// fifteen minutes of settling. Otherwise as [`SimulatorConfig::okta`].
+    pub fn salesforce_event_log(events: u64) -> Self {
+        let base = Self::salesforce(events);
+        Self {
+            vendor: Vendor::SalesforceEventLog,
+            anchor: base.anchor - chrono::TimeDelta::minutes(110),
+            ..base
+        }
+    }
+
+    /// A LastPass Business account's event report with `events` events, answers of up to
+    /// 10,000 ([`lastpass::MAX_EVENTS`]); the provisioning hash is `token`, the account number
+    /// [`lastpass::CID`]. The newest event is ten minutes old: the preset settles for five
+    /// minutes and writes whole seconds (as [`SimulatorConfig::salesforce`]). Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn lastpass(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Lastpass,
+            default_page_size: lastpass::MAX_EVENTS,
+            max_page_size: lastpass::MAX_EVENTS,
             anchor: base.anchor - chrono::TimeDelta::minutes(5),
             ..base
         }

@@ -20,6 +20,10 @@ use super::*;
 /// This allocates one string per event; for very large datasets prefer iterating
 /// [`event_id`] over `0..config.events`.
 pub fn event_ids(config: &SimulatorConfig) -> Vec<String> {
+    if config.vendor == Vendor::SalesforceEventLog {
+        // Row numbers within files: counted file by file rather than event by event.
+        return salesforce::event_log::event_ids(config);
+    }
     (0..config.events).map(|i| event_id(config, i)).collect()
 }
 
@@ -50,6 +54,9 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Tfc => tfc::event_id(config, index),
         Vendor::Tines => tines::event_id(config, index),
         Vendor::Salesforce => salesforce::event_id(config, index),
+        Vendor::Auth0 => auth0::event_id(config, index),
+        Vendor::SalesforceEventLog => salesforce::event_log::event_id(config, index),
+        Vendor::Lastpass => lastpass::event_id(config, index),
     }
 }
 
@@ -82,6 +89,9 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Tfc => tfc::event(config, index),
         Vendor::Tines => tines::event(config, index),
         Vendor::Salesforce => salesforce::event(config, index),
+        Vendor::Auth0 => auth0::event(config, index),
+        Vendor::SalesforceEventLog => salesforce::event_log::event(config, index),
+        Vendor::Lastpass => lastpass::event(config, index),
     }
 }
 
@@ -100,7 +110,9 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Snyk
         | Vendor::Jira
         | Vendor::Workday
-        | Vendor::Tfc => {
+        | Vendor::Tfc
+        | Vendor::Auth0
+        | Vendor::SalesforceEventLog => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -118,6 +130,9 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
+        // Whole seconds of New York wall-clock time: an event of the repeated hour in
+        // November shows a time that names two instants, and is read as the earlier one.
+        Vendor::Lastpass => lastpass::shown_time(&timeline_of(config), index),
         // Nanoseconds.
         Vendor::Vicarius => {
             generic::timing_to_datetime(vicarius::time_ns(&timeline_of(config), index))
@@ -154,7 +169,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Tines
-        | Vendor::Salesforce => {
+        | Vendor::Salesforce
+        | Vendor::Auth0
+        | Vendor::Lastpass => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -168,6 +185,10 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         }
         Vendor::Generic => {
             generic::timing_to_datetime(generic::timeline_of(config).visible_at_ns(index))
+        }
+        // When the file holding it is created.
+        Vendor::SalesforceEventLog => {
+            generic::timing_to_datetime(salesforce::event_log::visible_at_ns(config, index))
         }
     }
 }
@@ -190,7 +211,11 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Snyk
         | Vendor::Jira
         | Vendor::Workday
-        | Vendor::Tfc => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::Tfc
+        | Vendor::Auth0
+        | Vendor::SalesforceEventLog => {
+            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
+        }
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox
@@ -199,7 +224,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Tines
-        | Vendor::Salesforce => {
+        | Vendor::Salesforce
+        | Vendor::Lastpass => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

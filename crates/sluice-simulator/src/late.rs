@@ -72,6 +72,15 @@ impl Lateness {
         self.threshold > 0
     }
 
+    /// The longest delay of a late event, in nanoseconds; 0 when none is late.
+    pub(crate) fn max_delay_ns(&self) -> u64 {
+        if self.any() {
+            self.max_delay_ns
+        } else {
+            0
+        }
+    }
+
     /// How long after its time event `index` becomes visible, in nanoseconds.
     pub(crate) fn delay_ns(&self, index: u64) -> u64 {
         if self.threshold == 0

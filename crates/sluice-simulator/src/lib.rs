@@ -29,6 +29,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod atlassian;
+pub mod auth0;
 pub mod r#box;
 pub mod cloudflare;
 pub mod dropbox;
@@ -40,6 +41,7 @@ pub mod generic;
 pub mod github;
 pub mod google_workspace;
 pub mod jira;
+pub mod lastpass;
 mod late;
 mod listing;
 pub mod okta;

@@ -1,6 +1,8 @@
 //! Salesforce profile: an org's Setup Audit Trail through the REST API's SOQL query resource,
 //! `GET /services/data/vXX.X/query?q=SELECT … FROM SetupAuditTrail …`, and the OAuth 2.0
-//! Client Credentials Flow at `POST /services/oauth2/token`.
+//! Client Credentials Flow at `POST /services/oauth2/token`. The `salesforce_event_log`
+//! vendor answers on the same routes with the EventLogFile object instead, and serves each
+//! file's CSV ([`event_log`]).
 //!
 //! Built from Salesforce's references, read 2026-12-07: the Object Reference's
 //! "SetupAuditTrail" (and the Field Reference's), the REST API Developer Guide's "Query" and
@@ -46,6 +48,7 @@
 //!   rate-limit fault is the 403 `REQUEST_LIMIT_EXCEEDED`. Tokens never expire before two
 //!   hours (the default session timeout) and are not tied to a session.
 
+pub mod event_log;
 mod events;
 mod soql;
 
@@ -68,6 +71,7 @@ use super::listing::{Direction, Listing};
 use super::rng::{domain, hash3, mix64};
 use super::{AppState, SimulatorConfig};
 
+use event_log::is_event_log_query as event_log_query;
 pub use events::format_time;
 pub(crate) use events::{event, event_id};
 use soql::parse_soql;
@@ -94,6 +98,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/services/data/{version}/query", get(query))
         .route("/services/data/{version}/query/{locator}", get(query_more))
+        .route(
+            "/services/data/{version}/sobjects/EventLogFile/{id}/LogFile",
+            get(event_log::log_file),
+        )
         .route(TOKEN_PATH, post(token))
 }
 
@@ -359,6 +367,27 @@ async fn query(
             "A query string has to be specified",
         );
     };
+    // The audit trail's profile serves SetupAuditTrail, the event log's EventLogFile: each
+    // timeline is one object's records.
+    let event_log = app.config.vendor == super::Vendor::SalesforceEventLog;
+    if event_log_query(&soql) != event_log {
+        let object = if event_log {
+            "SetupAuditTrail"
+        } else {
+            "EventLogFile"
+        };
+        return bad_request(
+            &app,
+            "INVALID_TYPE",
+            &format!("sObject type '{object}' is not supported by this simulator profile"),
+        );
+    }
+    if event_log {
+        return match event_log::parse(&soql) {
+            Ok(query) => event_log::first_batch(&app, fault, query, size),
+            Err((code, message)) => bad_request(&app, code, &message),
+        };
+    }
     let parsed = match parse_soql(&app.timeline, &soql) {
         Ok(parsed) => parsed,
         Err((code, message)) => return bad_request(&app, code, &message),
@@ -393,6 +422,9 @@ async fn query_more(
         Ok(size) => size,
         Err(message) => return bad_request(&app, "INVALID_QUERY_FILTER_OPERATOR", &message),
     };
+    if app.config.vendor == super::Vendor::SalesforceEventLog {
+        return event_log::next_batch(&app, fault, &text, size);
+    }
     let Some((locator, next)) = Locator::decode(app.config.seed, &text) else {
         return bad_request(&app, "INVALID_QUERY_LOCATOR", "invalid query locator");
     };

@@ -270,7 +270,9 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Workday => workday::routes(),
         Vendor::Tfc => tfc::routes(),
         Vendor::Tines => tines::routes(),
-        Vendor::Salesforce => salesforce::routes(),
+        Vendor::Salesforce | Vendor::SalesforceEventLog => salesforce::routes(),
+        Vendor::Auth0 => auth0::routes(),
+        Vendor::Lastpass => lastpass::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

@@ -87,6 +87,18 @@ impl Timeline {
             + i128::from(self.late.delay_ns(index))
     }
 
+    /// The earliest event `index` can become visible, in nanoseconds since the epoch: its
+    /// time plus the publication delay, before any late delay of its own.
+    pub(crate) fn earliest_visible_ns(&self, index: u64) -> i128 {
+        i128::from(self.published_ms(index)) * 1_000_000 + i128::from(self.publication_delay_ns)
+    }
+
+    /// How much later than [`Timeline::earliest_visible_ns`] any event can become visible,
+    /// in nanoseconds (the longest late delay; 0 without late events).
+    pub(crate) fn max_late_ns(&self) -> u64 {
+        self.late.max_delay_ns()
+    }
+
     /// Whether event `index` is visible at `now_ns`: its time has come and it is not
     /// still held back as a late event.
     pub(crate) fn is_visible(&self, index: u64, now_ns: i128) -> bool {

@@ -64,6 +64,16 @@ pub enum Vendor {
     /// Salesforce Setup Audit Trail (`GET /services/data/vXX.X/query` with SOQL, batches
     /// through `nextRecordsUrl`, and the Client Credentials Flow token endpoint).
     Salesforce,
+    /// Auth0 tenant logs by checkpoint (`GET /api/v2/logs?from=<log_id>&take=<n>`, the next
+    /// request in the `Link` header, and the Client Credentials token endpoint).
+    Auth0,
+    /// Salesforce event log files (EventLogFile listed by SOQL, each file's CSV at
+    /// `/services/data/vXX.X/sobjects/EventLogFile/<Id>/LogFile`), on the Setup Audit
+    /// Trail's routes and token endpoint.
+    SalesforceEventLog,
+    /// LastPass Enterprise API event reporting (`POST /enterpriseapi.php`, `cmd = reporting`,
+    /// US/Eastern local times, events as an object's values, newest first through `next`).
+    Lastpass,
 }
 
 impl Vendor {
@@ -92,6 +102,9 @@ impl Vendor {
         Vendor::Tfc,
         Vendor::Tines,
         Vendor::Salesforce,
+        Vendor::Auth0,
+        Vendor::SalesforceEventLog,
+        Vendor::Lastpass,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -120,6 +133,9 @@ impl Vendor {
             Vendor::Tfc => "tfc",
             Vendor::Tines => "tines",
             Vendor::Salesforce => "salesforce",
+            Vendor::Auth0 => "auth0",
+            Vendor::SalesforceEventLog => "salesforce_event_log",
+            Vendor::Lastpass => "lastpass",
         }
     }
 }
@@ -132,7 +148,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

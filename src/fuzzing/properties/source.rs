@@ -119,7 +119,7 @@ fn time_format() -> impl Strategy<Value = TimeFormat> {
         Just(TimeFormat::EpochMillis),
         Just(TimeFormat::EpochMicros),
         Just(TimeFormat::EpochNanos),
-        prop::collection::vec(piece, 0..8).prop_map(|p| TimeFormat::Strftime(p.concat())),
+        prop::collection::vec(piece, 0..8).prop_map(|p| TimeFormat::Strftime(p.concat().into())),
     ]
 }
 
@@ -184,7 +184,10 @@ proptest! {
             body,
             records_path,
             time: EventTimeConfig { path: time_path, format },
-            id: EventIdConfig { path: id_path },
+            id: EventIdConfig {
+                path: id_path,
+                ..Default::default()
+            },
         });
     }
 

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
+use crate::source::config::WindowMode;
 use crate::source::{window, HttpSource, Page, RetryWatch, SourceError};
 use crate::state::{
     window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, PageTrail,
@@ -31,6 +32,8 @@ mod commit;
 #[cfg(test)]
 mod commit_tests;
 mod lease;
+mod position;
+mod stage;
 
 pub use backfill::{backfill_step, split_backlog, SplitPolicy};
 pub use commit::batch_name;
@@ -326,7 +329,11 @@ impl<'a> Pipeline<'a> {
         // After the horizon is fixed, so the event it causes is listed by a later run rather
         // than appearing behind this run's listing.
         self.canary_request().await;
-        let pulled = self.pull(horizon, cancel).await;
+        let pulled = if self.source.config().window.mode == WindowMode::Position {
+            self.pull_positions(cancel).await
+        } else {
+            self.pull(horizon, cancel).await
+        };
         self.canary_check();
         let stop = match pulled {
             Ok(stop) => stop,
@@ -345,8 +352,8 @@ impl<'a> Pipeline<'a> {
                 // it cleans staging. The checkpoint stays where it was.
                 return Err(error);
             }
-            Err(PageError::Sink(error)) => {
-                // A sink failed mid-page: its staged batch is incomplete, drop it. The
+            Err(PageError::Sink(error) | PageError::Incomplete(error)) => {
+                // A sink failed mid-page (or a file of the page could not be read): its staged batch is incomplete, drop it. The
                 // checkpoint stays where it was and the next run fetches those pages again.
                 for sink in self.sinks.iter_mut().chain(self.dead_letter.iter_mut()) {
                     if let Err(discard) = sink.discard_staged().await {
@@ -589,102 +596,6 @@ impl<'a> Pipeline<'a> {
             ))
         })
     }
-
-    /// Drops re-served and out-of-range events, wraps the rest, runs the transform chains
-    /// and stages what they keep in every sink.
-    async fn stage(&mut self, page: Page, listing: &Window) -> Result<(), PageError> {
-        let parse_time = Utc::now();
-        let config = self.source.config();
-        let (order, overlap, capacity) = (
-            config.order,
-            config.window.overlap,
-            config.window.dedup_capacity,
-        );
-        let frontier = self.pending.high_water;
-        let relisting = self.pending.listing.is_some();
-        let mut events = Vec::with_capacity(page.records.len());
-        let mut letters = Vec::new();
-        let commit = self.committed.seq + 1;
-        for record in page.records {
-            if record.time < listing.start || record.time >= listing.end {
-                match out_of_range::reason(record.time, self.pending.listed_from, parse_time) {
-                    Some(reason) => {
-                        self.report.out_of_range += 1;
-                        if self.dead_letter.is_some() {
-                            letters.push(out_of_range::letter(
-                                record, &self.name, reason, parse_time, commit,
-                            ));
-                        }
-                    }
-                    // Left for the window that lists it.
-                    None => self.report.out_of_window += 1,
-                }
-                continue;
-            }
-            // While a newest-first window is listed again, everything newer than its oldest
-            // delivered time was delivered before the cursor expired.
-            let above_low = relisting
-                && self
-                    .pending
-                    .window_low
-                    .as_ref()
-                    .is_some_and(|low| record.time > low.time);
-            if above_low || self.pending.already_delivered(record.time, &record.id) {
-                self.report.duplicates_dropped += 1;
-                continue;
-            }
-            if order == SortOrder::Ascending && frontier.is_some_and(|hw| record.time < hw) {
-                self.report.late_events += 1;
-            }
-            self.pending.observe(record.time, &record.id, order);
-            self.canary_observe(&record);
-            events.push(Envelope::wrap(record, &self.name, parse_time));
-        }
-        let queue = self.dead_letter.is_some();
-        if let Some(stage) = &self.transforms {
-            let before = events.len();
-            events = stage.run_source(
-                events,
-                &mut self.report,
-                queue.then_some(&mut letters),
-                commit,
-            );
-            // What the source's chain dropped or failed on is passed, not delivered.
-            let passed = (before - events.len()) as u64;
-            self.pending.delivered = self.pending.delivered.saturating_sub(passed);
-        }
-        // Only what goes on to the sinks is timed as delivered.
-        for event in &events {
-            self.timings.event_staged(event.event_time.0, parse_time);
-        }
-        let forgotten = self
-            .pending
-            .prune_recent(overlap, capacity, order, listing.start);
-        if forgotten > 0 {
-            tracing::warn!(source = %self.name, forgotten, capacity, "more events fall in the dedup range than window.dedup_capacity; raise it to keep dedup exact");
-        }
-        self.pending.page = page.next;
-        self.staged_since_commit += events.len() as u64;
-        super::progress::staged(&self.name, events.len() as u64);
-        for (index, sink) in self.sinks.iter_mut().enumerate() {
-            let own = self.transforms.as_ref().and_then(|stage| {
-                let letters = queue.then_some(&mut letters);
-                stage.run_sink(index, &events, &mut self.report, letters, commit)
-            });
-            sink.write(own.as_deref().unwrap_or(&events))
-                .await
-                .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
-        }
-        if let (Some(queue), false) = (self.dead_letter.as_mut(), letters.is_empty()) {
-            queue
-                .write(&letters)
-                .await
-                .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
-            self.letters_staged += letters.len() as u64;
-            self.report.dead_lettered += letters.len() as u64;
-        }
-        Ok(())
-    }
 }
 
 /// How often progress through pages without events is committed.
@@ -695,4 +606,7 @@ enum PageError {
     Source(RunError),
     /// A sink failed: what is staged is not.
     Sink(RunError),
+    /// The API or its data failed part-way through a page whose records name files: what
+    /// is staged holds part of the page, so it is dropped like a sink's failed batch.
+    Incomplete(RunError),
 }

@@ -187,7 +187,7 @@ fn render_card(card: &Card, snapshot: &Snapshot) -> Markup {
                             }
                         }
                     }
-                    Err(err) => figcaption.note { (shown(err)) },
+                    Err(err) => figcaption.note { (shown(&err.to_string())) },
                 }
             }
             @if !source.backfills.is_empty() {

@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use super::http::AppState;
+use super::http::{AppState, StoreDown};
 use super::Generation;
 use crate::runtime::status::hourly::{events_per_hour, Hourly};
 use crate::runtime::status::{overview, SourceOverview};
@@ -39,24 +39,27 @@ pub struct Snapshot {
     pub incidents_error: Option<String>,
 }
 
+/// The run history behind a card's chart could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the run history: {0}")]
+pub struct HistoryUnreadable(#[from] pub crate::state::StateError);
+
 /// One source's card.
 pub struct Card {
     /// Its status and health.
     pub source: SourceOverview,
     /// Its events per hour, or why they could not be read.
-    pub hourly: Result<Hourly, String>,
+    pub hourly: Result<Hourly, HistoryUnreadable>,
     /// Whether its circuit breaker is on (`circuit_breaker.failures` above 0).
     pub breaker_on: bool,
 }
 
 /// Reads the snapshot from the generation's store.
-async fn snapshot(generation: &Generation) -> Result<Snapshot, String> {
+async fn snapshot(generation: &Generation) -> Result<Snapshot, StoreDown> {
     let now = Utc::now();
     let store = generation.store.as_ref();
     let config = &generation.config;
-    let overview = overview(config, store, now)
-        .await
-        .map_err(|err| format!("state store does not answer: {err}"))?;
+    let overview = overview(config, store, now).await?;
     let mut by_name = overview.sources;
     let mut cards = Vec::with_capacity(config.sources.len());
     // Config order, configured sources only: state of sources removed from the config is
@@ -68,7 +71,7 @@ async fn snapshot(generation: &Generation) -> Result<Snapshot, String> {
         let overview = by_name.swap_remove(at);
         let hourly = events_per_hour(store, &source.name, now)
             .await
-            .map_err(|err| format!("cannot read the run history: {err}"));
+            .map_err(HistoryUnreadable);
         cards.push(Card {
             source: overview,
             hourly,

@@ -185,23 +185,50 @@ struct ItemStatus {
     error: Option<Value>,
 }
 
+/// A 2xx answer to `_bulk` that cannot be read as one (a proxy's page, a cut body); the
+/// request is sent again.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BulkResponseError {
+    /// Not the JSON of a bulk response; the start of the body, for the operator.
+    #[error("the response is not a bulk response ({error}): {preview}")]
+    NotBulk {
+        /// The parser's reason.
+        error: serde_json::Error,
+        /// The body's beginning, cut and made printable.
+        preview: String,
+    },
+    /// A different number of items than documents sent.
+    #[error("the response lists {listed} items for {sent} documents sent")]
+    Count {
+        /// Items in the response.
+        listed: usize,
+        /// Documents in the request.
+        sent: usize,
+    },
+    /// An item with no action in it.
+    #[error("the response has an empty item")]
+    EmptyItem,
+}
+
 /// Reads a successful (2xx) response to a request of `sent` items.
-pub(crate) fn parse_response(body: &[u8], sent: usize) -> Result<Vec<ItemResult>, String> {
-    let response: Response = serde_json::from_slice(body).map_err(|err| {
-        format!(
-            "the response is not a bulk response ({err}): {}",
-            preview(body)
-        )
-    })?;
+pub(crate) fn parse_response(
+    body: &[u8],
+    sent: usize,
+) -> Result<Vec<ItemResult>, BulkResponseError> {
+    let response: Response =
+        serde_json::from_slice(body).map_err(|error| BulkResponseError::NotBulk {
+            error,
+            preview: preview(body),
+        })?;
     if !response.errors {
         // Without errors every item was created; items may even be filtered out.
         return Ok(vec![ItemResult::Created; sent]);
     }
     if response.items.len() != sent {
-        return Err(format!(
-            "the response lists {} items for {sent} documents sent",
-            response.items.len()
-        ));
+        return Err(BulkResponseError::Count {
+            listed: response.items.len(),
+            sent,
+        });
     }
     response
         .items
@@ -217,7 +244,7 @@ pub(crate) fn parse_response(body: &[u8], sent: usize) -> Result<Vec<ItemResult>
                         status.error.as_ref(),
                     )
                 })
-                .ok_or_else(|| "the response has an empty item".to_string())
+                .ok_or(BulkResponseError::EmptyItem)
         })
         .collect()
 }
@@ -435,7 +462,10 @@ mod tests {
         assert_eq!(ok, vec![ItemResult::Created; 3]);
         let short = json!({"errors": true, "items": [{"create": {"status": 201}}]});
         assert!(parse_response(short.to_string().as_bytes(), 2).is_err());
-        assert!(parse_response(b"<html>", 1).unwrap_err().contains("<html>"));
+        assert!(parse_response(b"<html>", 1)
+            .unwrap_err()
+            .to_string()
+            .contains("<html>"));
     }
 
     #[test]

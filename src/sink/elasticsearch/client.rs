@@ -155,7 +155,7 @@ impl BulkClient {
             // An unreadable answer is retried: truncation in transit looks the same as a
             // proxy's error page, and resending is harmless (`create` is idempotent).
             return bulk::parse_response(&body, items.len()).map_err(|error| Failure::Retry {
-                error: self.redact(&error),
+                error: self.redact(&error.to_string()),
                 wait: None,
             });
         }

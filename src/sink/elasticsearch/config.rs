@@ -9,11 +9,13 @@
 //! data_stream = "logs-sluice.{source}-default"  # or index = "sluice-{source}-%Y.%m.%d"
 //! ```
 //!
-//! The table is flat and is read through [`RawElasticsearchConfig`], so the rules that span
-//! keys (exactly one of `index` and `data_stream`; `api_key` or `username` + `password`, not
-//! both) are checked while the file loads. Tagged tables hide inner keys from the loader's
-//! key path, so every message here names its key itself and ends with ` (hint: ...)`, which
-//! the loader shows as the hint. [`ElasticsearchConfig::validate`] repeats the checks for
+//! The table is flat and is read through [`RawElasticsearchConfig`], which turns the keys that
+//! only mean something together (exactly one of `index` and `data_stream`; `api_key` or
+//! `username` + `password`, not both) into the target and the auth while the file loads.
+//! Tagged tables hide inner keys from serde's key path, so those messages name their key
+//! themselves and end with ` (hint: ...)`, which the loader shows as the hint. Everything
+//! else is judged by [`ElasticsearchConfig::validate`], which the loader calls once the
+//! settings are read (each problem at its key), and [`ElasticsearchConfig::check`] again for
 //! configs built or changed in code.
 
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::model::Secret;
+use crate::model::{Problem, Secret};
 // The setting types live with the sink, whose module is public, so they can be named outside
 // the crate (this module is private to the config loader).
 use crate::sink::elasticsearch::options::problem;
@@ -30,9 +32,9 @@ use crate::sink::elasticsearch::{
     BulkCompression, ElasticsearchAuth, ElasticsearchProblem, IndexTarget,
 };
 
-/// Settings of the sink. Reading them from TOML checks them; code that changes the fields
-/// afterwards gets the same checks from [`ElasticsearchConfig::validate`], which
-/// [`crate::sink::elasticsearch::ElasticsearchSink::new`] runs again.
+/// Settings of the sink. The loader judges them with [`ElasticsearchConfig::validate`]; code
+/// that changes the fields afterwards gets the same checks from [`ElasticsearchConfig::check`],
+/// which [`crate::sink::elasticsearch::ElasticsearchSink::new`] runs again.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawElasticsearchConfig")]
 pub struct ElasticsearchConfig {
@@ -248,14 +250,30 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
             ca_file,
             fail_when_refused: raw.fail_when_refused,
         };
-        config.validate()?;
         Ok(config)
     }
 }
 
 impl ElasticsearchConfig {
-    /// Checks what the types allow but the sink cannot work with. The problem names its key.
-    pub fn validate(&self) -> Result<(), ElasticsearchProblem> {
+    /// The settings that cannot work, each at its key (the config loader calls it; the
+    /// message names the key too, as the sink's own errors do).
+    pub fn validate(&self) -> Vec<Problem> {
+        self.check()
+            .err()
+            .map(|problem| {
+                Problem::new(
+                    problem.key,
+                    format!("`{}` {}", problem.key, problem.message),
+                    problem.hint,
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// The first setting the types allow but the sink cannot work with. The problem names
+    /// its key.
+    pub fn check(&self) -> Result<(), ElasticsearchProblem> {
         check_url(&self.url)?;
         check_auth(&self.auth)?;
         // A sample source checks the template's own text; the sink checks again with the
@@ -387,9 +405,20 @@ fn check_auth(auth: &ElasticsearchAuth) -> Result<(), ElasticsearchProblem> {
 mod tests {
     use super::*;
 
+    /// The table `text` read and judged as the loader does, or the first mistake as shown.
+    fn read(text: &str) -> Result<ElasticsearchConfig, String> {
+        let config =
+            toml::from_str::<ElasticsearchConfig>(text).map_err(|e| e.message().to_string())?;
+        match config.validate().into_iter().next() {
+            Some(problem) => Err(format!("{} (hint: {})", problem.message, problem.hint)),
+            None => Ok(config),
+        }
+    }
+
     fn parse(extra: &str) -> Result<ElasticsearchConfig, String> {
-        let text = format!("name = \"es\"\nurl = \"https://es.example:9200\"\n{extra}");
-        toml::from_str::<ElasticsearchConfig>(&text).map_err(|e| e.message().to_string())
+        read(&format!(
+            "name = \"es\"\nurl = \"https://es.example:9200\"\n{extra}"
+        ))
     }
 
     #[test]
@@ -445,18 +474,18 @@ mod tests {
             ("https://es.example:9200/?x=1", "query"),
         ] {
             let text = format!("name = \"es\"\nurl = \"{url}\"\nindex = \"a\"");
-            let err = toml::from_str::<ElasticsearchConfig>(&text).unwrap_err();
-            assert!(err.message().contains(expected), "{url}: {err}");
-            assert!(err.message().contains("`url`"), "{url}: {err}");
+            let err = read(&text).unwrap_err();
+            assert!(err.contains(expected), "{url}: {err}");
+            assert!(err.contains("`url`"), "{url}: {err}");
         }
         let text = "name = \"es\"\nurl = \"https://elastic:hunter2@es.example\"\nindex = \"a\"";
-        let err = toml::from_str::<ElasticsearchConfig>(text).unwrap_err();
-        assert!(!err.message().contains("hunter2"), "{err}");
-        assert!(err.message().contains("user name or password"), "{err}");
+        let err = read(text).unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("user name or password"), "{err}");
         let text =
             "name = \"es\"\nurl = \"https://elastic:hunter2@es.example:99999\"\nindex = \"a\"";
-        let err = toml::from_str::<ElasticsearchConfig>(text).unwrap_err();
-        assert!(!err.message().contains("hunter2"), "{err}");
-        assert!(err.message().contains("not a URL"), "{err}");
+        let err = read(text).unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("not a URL"), "{err}");
     }
 }

@@ -10,25 +10,22 @@
 //! acks = true
 //! ```
 //!
-//! Every key is checked when the file is read; a mistake is reported with the key's name and
-//! a hint (the loader adds the file, line and `sinks[i]`).
+//! The table is read as plain data; [`HecConfig::validate`] then judges it, each problem at its
+//! key (the loader adds the file, line and `sinks[i]`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::model::Secret;
+use crate::model::{Problem, Secret};
 // These live with the sink, where they can be named (`sluice::sink::hec::...`): this module
 // is private to the config module, which re-exports only `HecConfig`.
 use crate::sink::hec::{HecCompression, HecEventFormat, HecProblem};
 
 /// Settings of a Splunk HEC sink.
 #[derive(Debug, Clone, Deserialize)]
-// `remote = "Self"` makes serde generate an inherent `HecConfig::deserialize`; the
-// `Deserialize` impl below wraps it with [`HecConfig::check`], so a bad value fails while the
-// file is read, with the key named, without a second copy of every field.
-#[serde(remote = "Self", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct HecConfig {
     /// Unique name that sources refer to.
     pub name: String,
@@ -118,14 +115,6 @@ pub struct HecConfig {
     pub transforms: crate::model::Deferred,
 }
 
-impl<'de> Deserialize<'de> for HecConfig {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let config = HecConfig::deserialize(deserializer)?;
-        config.check().map_err(serde::de::Error::custom)?;
-        Ok(config)
-    }
-}
-
 impl HecConfig {
     /// A config with every default, for `url` and `token`.
     pub fn new(name: impl Into<String>, url: impl Into<String>, token: Secret) -> Self {
@@ -163,7 +152,24 @@ impl HecConfig {
         self.payload.unwrap_or(self.event_format.into())
     }
 
-    /// The first setting that cannot work, if any.
+    /// The settings that cannot work, each at its key (the config loader calls it; the
+    /// message names the key too, as the sink's own errors do).
+    pub fn validate(&self) -> Vec<Problem> {
+        self.check()
+            .err()
+            .map(|problem| {
+                Problem::new(
+                    problem.key,
+                    format!("`{}` {}", problem.key, problem.message),
+                    problem.hint,
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// The first setting that cannot work, if any ([`crate::sink::hec::HecSink::new`] checks
+    /// again, for configs built in code).
     pub fn check(&self) -> Result<(), HecProblem> {
         let problem = |key, message: &str, hint: &str| {
             Err(HecProblem {
@@ -172,7 +178,7 @@ impl HecConfig {
                 hint: hint.to_string(),
             })
         };
-        if let Err(message) = check_url(&self.url) {
+        if let Some(message) = url_problem(&self.url) {
             return problem(
                 "url",
                 &message,
@@ -264,21 +270,24 @@ impl HecConfig {
 }
 
 /// Why `url` cannot be a collector URL, if it cannot.
-fn check_url(raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+fn url_problem(raw: &str) -> Option<String> {
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        Err(e) => return Some(format!("`{raw}` is not a URL: {e}")),
+    };
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("`{raw}` is not an http(s) URL"));
+        return Some(format!("`{raw}` is not an http(s) URL"));
     }
     // Credentials in the URL would be shown wherever the URL is (errors, logs).
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
+        return Some("must not contain a user name or password".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
+        return Some(format!(
             "`{raw}` must not have a query or fragment (the token goes in `token`, never in the URL)"
         ));
     }
-    Ok(())
+    None
 }
 
 fn default_max_batch_bytes() -> bytesize::ByteSize {
@@ -424,11 +433,20 @@ token = "t0k3n"
             ),
         ];
         for (from, to, key) in cases {
-            let err = hec(&BASE.replace(from, to)).unwrap_err();
+            let text = BASE.replace(from, to);
+            let err = hec(&text).unwrap_err();
             let shown = err.to_string();
             assert!(shown.contains(key), "{to}: {shown}");
             assert!(shown.contains("sinks[0]"), "{to}: {shown}");
             assert!(err.hint.is_some(), "{to}: {shown}");
+            // The error is at the key itself, on its own line.
+            let name = key.trim_matches('`');
+            assert_eq!(err.key, Some(format!("sinks[0].{name}")), "{shown}");
+            let line = text
+                .lines()
+                .position(|l| l.starts_with(&format!("{name} =")))
+                .map(|i| i + 1);
+            assert_eq!(err.position.map(|(line, _)| line), line, "{shown}");
         }
         let err = hec(&format!("{BASE}compresion = \"gzip\"\n")).unwrap_err();
         assert!(err.message.contains("unknown field `compresion`"), "{err}");

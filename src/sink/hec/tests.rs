@@ -1,4 +1,4 @@
-//! Unit tests of the HEC sink's pieces; the protocol end to end is in `tests/hec.rs`.
+//! Unit tests of the HEC sink's pieces; the protocol end to end is in `tests/it/hec.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;

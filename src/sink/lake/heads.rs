@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::reader::Reader;
 use super::{LakeLocation, PreparedObject};
 use crate::sink::config::LakeConfig;
+use crate::sink::lake::config::LakeConfigError;
 use crate::sink::SinkError;
 
 /// The directory (or prefix) of the heads location that holds heads.
@@ -48,25 +49,33 @@ pub struct PublishedHead {
 
 /// The lake config of `lake`'s heads location, `None` without `ledger.heads`: the lake's
 /// settings (endpoint, credentials) with the heads' place and Object Lock.
-pub fn heads_config(lake: &LakeConfig) -> Result<Option<LakeConfig>, String> {
+pub fn heads_config(lake: &LakeConfig) -> Result<Option<LakeConfig>, LakeConfigError> {
     let Some(place) = &lake.ledger.heads else {
         return Ok(None);
     };
-    let label = format!("lake `{}`: ledger.heads", lake.name);
+    const KEY: &str = "ledger.heads";
+    let refuse = |message: String, hint: &str| LakeConfigError::new(&lake.name, KEY, message, hint);
     let mut heads = lake.clone();
     heads.name = format!("{} heads", lake.name);
     heads.ledger = Default::default();
     heads.object_lock = lake.ledger.heads_object_lock;
     if place.contains("://") {
-        let url = crate::cloud::parse_config_url(&label, place)?;
-        match super::parse_url(&url).map_err(|e| format!("{label}: {e}"))? {
+        let label = format!("lake `{}`: {KEY}", lake.name);
+        let url = crate::cloud::parse_config_url(&label, place)
+            .map_err(|e| LakeConfigError::labelled(&lake.name, KEY, &e.to_string()))?;
+        let location = super::parse_url(&url)
+            .map_err(|e| LakeConfigError::worded(&lake.name, KEY, &format!("{KEY}: {e}")))?;
+        match location {
             LakeLocation::Directory(dir) => {
                 heads.path = dir;
                 heads.url = None;
             }
             LakeLocation::Store { scheme, .. } => {
                 if heads.object_lock.is_some() && scheme != super::StoreScheme::S3 {
-                    return Err(format!("{label}: heads_object_lock applies to s3:// locations only (hint: remove it)"));
+                    return Err(refuse(
+                        format!("{KEY}: heads_object_lock applies to s3:// locations only"),
+                        "remove it",
+                    ));
                 }
                 heads.url = Some(url);
             }
@@ -75,12 +84,16 @@ pub fn heads_config(lake: &LakeConfig) -> Result<Option<LakeConfig>, String> {
         heads.path = std::path::PathBuf::from(place);
         heads.url = None;
         if !heads.path.is_absolute() {
-            return Err(format!("{label}: `{place}` is not an absolute path or a URL (hint: write /var/lib/sluice/heads, file:///..., or s3://bucket/prefix)"));
+            return Err(refuse(
+                format!("{KEY}: `{place}` is not an absolute path or a URL"),
+                "write /var/lib/sluice/heads, file:///..., or s3://bucket/prefix",
+            ));
         }
     }
     if heads.url.is_none() && heads.object_lock.is_some() {
-        return Err(format!(
-            "{label}: heads_object_lock applies to s3:// locations only (hint: remove it)"
+        return Err(refuse(
+            format!("{KEY}: heads_object_lock applies to s3:// locations only"),
+            "remove it",
         ));
     }
     Ok(Some(heads))
@@ -157,7 +170,7 @@ pub async fn publish(lake: &LakeConfig, head: &PublishedHead) -> Result<bool, Si
         sink: lake.name.clone(),
         detail,
     };
-    let Some(heads) = heads_config(lake).map_err(&fail)? else {
+    let Some(heads) = heads_config(lake).map_err(|e| fail(e.to_string()))? else {
         return Ok(false);
     };
     // Plain strings and numbers: serializing cannot fail.
@@ -174,7 +187,7 @@ pub async fn publish(lake: &LakeConfig, head: &PublishedHead) -> Result<bool, Si
             Reader::open(&heads)?
                 .put_new(&key, &bytes)
                 .await
-                .map_err(&fail)?;
+                .map_err(|e| fail(e.to_string()))?;
         }
         LakeLocation::Store { .. } => {
             // Staged, then copied create-only: with heads_object_lock the copy carries the
@@ -210,7 +223,7 @@ pub async fn latest(
         detail,
     };
     let mut found = std::collections::BTreeMap::new();
-    let Some(heads) = heads_config(lake).map_err(&fail)? else {
+    let Some(heads) = heads_config(lake).map_err(|e| fail(e.to_string()))? else {
         return Ok(found);
     };
     let reader = Reader::open(&heads)?;
@@ -218,7 +231,7 @@ pub async fn latest(
     for key in reader
         .list(&format!("{HEADS_DIR}/lake={}/", lake.name))
         .await
-        .map_err(&fail)?
+        .map_err(|e| fail(e.to_string()))?
     {
         let Some(scope) = key.split('/').nth(2).and_then(super::ledger::scope_of_dir) else {
             continue;
@@ -232,7 +245,7 @@ pub async fn latest(
         }
     }
     for (scope, key) in newest {
-        let bytes = reader.read(&key).await.map_err(&fail)?;
+        let bytes = reader.read(&key).await.map_err(|e| fail(e.to_string()))?;
         let head: PublishedHead = serde_json::from_slice(&bytes)
             .map_err(|e| fail(format!("published head {key} is unreadable: {e}")))?;
         found.insert(scope, (key, head));

@@ -26,6 +26,51 @@ pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// S3's 1024-byte key limit whatever the data holds.
 const MAX_VALUE_LEN: usize = 128;
 
+/// Why a key template cannot be used; each says what is wrong, without a hint (the config
+/// check adds the key and the default).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template does not end in `/`.
+    #[error("must end with `/` (objects are named <template><batch>.ndjson.gz)")]
+    NoTrailingSlash,
+    /// The template starts with `/`.
+    #[error("must not start with `/`")]
+    LeadingSlash,
+    /// No `{source}` placeholder.
+    #[error("must contain `{{source}}`: staging, locks and object names are per source")]
+    NoSource,
+    /// An empty, `.` or `..` segment.
+    #[error("segment `{0}` is empty or a dot segment")]
+    DotSegment(String),
+    /// The first segment is sluice's staging directory.
+    #[error("must not start with `_staging`, where sluice stages objects")]
+    Staging,
+    /// The first segment is the manifest ledger's directory.
+    #[error("must not start with `_manifest`, where sluice keeps its manifest ledger")]
+    Manifest,
+    /// A `{` with no `}` after it, in the segment quoted.
+    #[error("`{{` without `}}` in `{0}`")]
+    Unclosed(String),
+    /// A `}` with no `{` before it, in the text quoted.
+    #[error("`}}` without `{{` in `{0}`")]
+    Unopened(String),
+    /// A placeholder other than `{source}`, `{class}` and `{data.FIELD}`.
+    #[error("unknown placeholder `{{{0}}}` (use {{source}}, {{class}}, {{data.FIELD}} or strftime parts such as %Y)")]
+    Placeholder(String),
+    /// A `%` sequence chrono does not know.
+    #[error("`{0}` has an unknown strftime specifier")]
+    Specifier(String),
+    /// A time part that is not a number, or is padded with spaces.
+    #[error("`{0}`: only numeric date and time parts are allowed (%Y %m %d %H %M %S %j %F ...), without space padding")]
+    NotNumeric(String),
+    /// Literal text with a character keys may not hold.
+    #[error("character {0:?} is not allowed in keys (use letters, digits and - _ . = +)")]
+    Character(char),
+    /// An event time the template's time parts cannot format.
+    #[error("cannot format event time {0} with the key template")]
+    Time(DateTime<Utc>),
+}
+
 /// A checked key template; see the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyTemplate {
@@ -90,32 +135,27 @@ pub(crate) struct RenderCache {
 impl KeyTemplate {
     /// Checks `text` and compiles it. Errors say what is wrong, without a hint (the caller
     /// adds the key and the default).
-    pub fn parse(text: &str) -> Result<KeyTemplate, String> {
+    pub fn parse(text: &str) -> Result<KeyTemplate, TemplateError> {
         if !text.ends_with('/') {
-            return Err("must end with `/` (objects are named <template><batch>.ndjson.gz)".into());
+            return Err(TemplateError::NoTrailingSlash);
         }
         if text.starts_with('/') {
-            return Err("must not start with `/`".into());
+            return Err(TemplateError::LeadingSlash);
         }
         if !text.contains("{source}") {
-            return Err(
-                "must contain `{source}`: staging, locks and object names are per source".into(),
-            );
+            return Err(TemplateError::NoSource);
         }
         let mut segments = Vec::new();
         let mut granularity: Option<i64> = None;
         for (i, raw) in text[..text.len() - 1].split('/').enumerate() {
             if raw.is_empty() || raw == "." || raw == ".." {
-                return Err(format!("segment `{raw}` is empty or a dot segment"));
+                return Err(TemplateError::DotSegment(raw.to_string()));
             }
             if i == 0 && raw == super::STAGING_DIR {
-                return Err("must not start with `_staging`, where sluice stages objects".into());
+                return Err(TemplateError::Staging);
             }
             if i == 0 && raw == super::ledger::MANIFEST_DIR {
-                return Err(
-                    "must not start with `_manifest`, where sluice keeps its manifest ledger"
-                        .into(),
-                );
+                return Err(TemplateError::Manifest);
             }
             let parts = parse_segment(raw)?;
             for part in &parts {
@@ -149,7 +189,7 @@ impl KeyTemplate {
         event: &Envelope,
         cache: &mut RenderCache,
         out: &mut String,
-    ) -> Result<(), String> {
+    ) -> Result<(), TemplateError> {
         out.clear();
         let time = event.event_time.0;
         let bucket = self.granularity.map(|g| time.timestamp().div_euclid(g));
@@ -207,7 +247,7 @@ impl KeyTemplate {
     }
 }
 
-fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
+fn parse_segment(raw: &str) -> Result<Vec<Part>, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = raw;
     while !rest.is_empty() {
@@ -219,7 +259,7 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
         let after = &rest[open + 1..];
         let close = after
             .find('}')
-            .ok_or_else(|| format!("`{{` without `}}` in `{raw}`"))?;
+            .ok_or_else(|| TemplateError::Unclosed(raw.to_string()))?;
         let name = &after[..close];
         match name {
             "source" => parts.push(Part::Source),
@@ -229,11 +269,7 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
                     let keys: Vec<String> = path.split('.').map(str::to_string).collect();
                     parts.push(Part::Field(JsonPath::of_keys(&keys)))
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown placeholder `{{{name}}}` (use {{source}}, {{class}}, {{data.FIELD}} or strftime parts such as %Y)"
-                    ))
-                }
+                _ => return Err(TemplateError::Placeholder(name.to_string())),
             },
         }
         rest = &after[close + 1..];
@@ -242,12 +278,12 @@ fn parse_segment(raw: &str) -> Result<Vec<Part>, String> {
 }
 
 /// Literal text and strftime specifiers between placeholders.
-fn parse_chunk(chunk: &str, parts: &mut Vec<Part>) -> Result<(), String> {
+fn parse_chunk(chunk: &str, parts: &mut Vec<Part>) -> Result<(), TemplateError> {
     if chunk.is_empty() {
         return Ok(());
     }
     if chunk.contains('}') {
-        return Err(format!("`}}` without `{{` in `{chunk}`"));
+        return Err(TemplateError::Unopened(chunk.to_string()));
     }
     if !chunk.contains('%') {
         check_literal(chunk)?;
@@ -256,28 +292,22 @@ fn parse_chunk(chunk: &str, parts: &mut Vec<Part>) -> Result<(), String> {
     }
     let items = StrftimeItems::new(chunk)
         .parse_to_owned()
-        .map_err(|_| format!("`{chunk}` has an unknown strftime specifier"))?;
+        .map_err(|_| TemplateError::Specifier(chunk.to_string()))?;
     for item in &items {
         match item {
             Item::Literal(text) => check_literal(text)?,
             Item::OwnedLiteral(text) => check_literal(text)?,
             Item::Numeric(numeric, pad) if *pad != Pad::Space && numeric_allowed(numeric) => {}
-            _ => {
-                return Err(format!(
-                    "`{chunk}`: only numeric date and time parts are allowed (%Y %m %d %H %M %S %j %F ...), without space padding"
-                ))
-            }
+            _ => return Err(TemplateError::NotNumeric(chunk.to_string())),
         }
     }
     parts.push(Part::Time(items));
     Ok(())
 }
 
-fn check_literal(text: &str) -> Result<(), String> {
+fn check_literal(text: &str) -> Result<(), TemplateError> {
     match text.chars().find(|c| !is_safe_char(*c) && *c != '=') {
-        Some(c) => Err(format!(
-            "character {c:?} is not allowed in keys (use letters, digits and - _ . = +)"
-        )),
+        Some(c) => Err(TemplateError::Character(c)),
         None => Ok(()),
     }
 }
@@ -316,10 +346,10 @@ fn numeric_granularity(numeric: &Numeric) -> i64 {
     }
 }
 
-fn format_time(time: DateTime<Utc>, items: &[Item<'static>]) -> Result<String, String> {
+fn format_time(time: DateTime<Utc>, items: &[Item<'static>]) -> Result<String, TemplateError> {
     let mut out = String::new();
     write!(out, "{}", time.format_with_items(items.iter()))
-        .map_err(|_| format!("cannot format event time {time} with the key template"))?;
+        .map_err(|_| TemplateError::Time(time))?;
     Ok(out)
 }
 
@@ -561,7 +591,7 @@ mod tests {
             ("source={source}/a}/", "without"),
             ("source={source}/{data.x/", "without"),
         ] {
-            let err = KeyTemplate::parse(template).unwrap_err();
+            let err = KeyTemplate::parse(template).unwrap_err().to_string();
             assert!(err.contains(expected), "{template}: {err}");
         }
     }

@@ -99,7 +99,7 @@ mod locked {
             s3: Arc<AmazonS3>,
             bucket: &str,
             lock: ObjectLock,
-        ) -> Result<LockedCopier, String> {
+        ) -> Result<LockedCopier, crate::net::NetError> {
             let value = |key| builder.get_config_value(&key).filter(|v| !v.is_empty());
             let region = value(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
             let virtual_hosted = value(AmazonS3ConfigKey::VirtualHostedStyleRequest)
@@ -113,9 +113,7 @@ mod locked {
                 (None, true) => format!("https://{bucket}.s3.{region}.amazonaws.com"),
                 (None, false) => format!("https://s3.{region}.amazonaws.com/{bucket}"),
             };
-            let http = crate::net::ClientOptions::new(Duration::from_secs(60))
-                .build()
-                .map_err(|e| format!("Object Lock copies: {e}"))?;
+            let http = crate::net::ClientOptions::new(Duration::from_secs(60)).build()?;
             Ok(LockedCopier {
                 s3,
                 http,

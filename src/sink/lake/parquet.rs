@@ -375,3 +375,100 @@ pub(crate) fn read_column(object: &[u8], name: &str) -> io::Result<Vec<ColumnRow
     }
     Ok(rows)
 }
+
+/// A Parquet lake object's rows as the envelopes they were written from, for `sluice lake
+/// replay`: read one row group at a time (a few MiB of raw JSON, [`ROW_GROUP_BYTES`]), so
+/// an object is never held whole.
+///
+/// The envelope comes back as an NDJSON line of the same lake gives it: `data` the same
+/// text, the `ocsf` column as the envelope's `ocsf` member, and the times at the
+/// millisecond (NDJSON lines hold milliseconds). Rows of `payload = "ocsf"` have no `data`:
+/// their OCSF event comes back as `data`, marked as the event's OCSF form.
+pub(crate) struct EnvelopeRows {
+    reader: SerializedFileReader<std::fs::File>,
+    next_group: usize,
+    buffered: std::collections::VecDeque<Envelope>,
+}
+
+impl EnvelopeRows {
+    /// Reads the footer of the Parquet file `file`.
+    pub fn open(file: std::fs::File) -> io::Result<EnvelopeRows> {
+        Ok(EnvelopeRows {
+            reader: SerializedFileReader::new(file).map_err(to_io)?,
+            next_group: 0,
+            buffered: Default::default(),
+        })
+    }
+
+    /// The next row's envelope, `None` after the last; `Err` for a row that is not one the
+    /// lake writes (its position is the caller's to name).
+    pub fn next_envelope(&mut self) -> io::Result<Option<Envelope>> {
+        while self.buffered.is_empty() {
+            if self.next_group >= self.reader.metadata().num_row_groups() {
+                return Ok(None);
+            }
+            let group = self.reader.get_row_group(self.next_group).map_err(to_io)?;
+            self.next_group += 1;
+            for row in group.get_row_iter(None).map_err(to_io)? {
+                self.buffered.push_back(envelope_of(&row.map_err(to_io)?)?);
+            }
+        }
+        Ok(self.buffered.pop_front())
+    }
+}
+
+/// The envelope one row holds (see [`EnvelopeRows`]).
+fn envelope_of(row: &parquet::record::Row) -> io::Result<Envelope> {
+    use crate::source::RawJson;
+    use crate::transform::{EnvelopeTime, OcsfForm};
+    use parquet::record::Field;
+    let (mut event_time, mut parse_time, mut source, mut event_id) = (None, None, None, None);
+    let (mut data, mut ocsf) = (None, None);
+    for (name, field) in row.get_column_iter() {
+        match (name.as_str(), field) {
+            ("event_time", Field::TimestampMicros(v) | Field::Long(v)) => event_time = Some(*v),
+            ("parse_time", Field::TimestampMicros(v) | Field::Long(v)) => parse_time = Some(*v),
+            ("source", Field::Str(text)) => source = Some(text.as_str()),
+            ("event_id", Field::Str(text)) => event_id = Some(text.as_str()),
+            ("data", Field::Str(text)) => data = Some(text.as_str()),
+            ("ocsf", Field::Str(text)) => ocsf = Some(text.as_str()),
+            _ => {}
+        }
+    }
+    let missing = |column: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the row has no `{column}` value"),
+        )
+    };
+    // NDJSON lines keep milliseconds: replay gives the same instants from either format.
+    let time = |micros: Option<i64>, column: &str| {
+        micros
+            .and_then(|m| chrono::DateTime::from_timestamp_millis(m.div_euclid(1000)))
+            .map(EnvelopeTime)
+            .ok_or_else(|| missing(column))
+    };
+    let json = |text: &str, column: &str| {
+        RawJson::parse(text).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{column}` is not JSON: {e}"),
+            )
+        })
+    };
+    let (data, ocsf) = match (data, ocsf) {
+        (Some(data), Some(ocsf)) => (json(data, "data")?, OcsfForm::Member(json(ocsf, "ocsf")?)),
+        (Some(data), None) => (json(data, "data")?, OcsfForm::Absent),
+        // `payload = "ocsf"`: the OCSF event is all the row holds.
+        (None, Some(ocsf)) => (json(ocsf, "ocsf")?, OcsfForm::InData),
+        (None, None) => return Err(missing("data")),
+    };
+    Ok(Envelope {
+        event_time: time(event_time, "event_time")?,
+        parse_time: time(parse_time, "parse_time")?,
+        source: Arc::from(source.ok_or_else(|| missing("source"))?),
+        event_id: event_id.ok_or_else(|| missing("event_id"))?.to_string(),
+        data,
+        ocsf,
+    })
+}

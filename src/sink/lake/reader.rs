@@ -14,6 +14,55 @@ use super::{store, LakeLocation};
 use crate::sink::config::LakeConfig;
 use crate::sink::SinkError;
 
+/// Why reading (or pruning) a lake failed: what was done to which file, or the object
+/// store's own account (which names the URL).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// A local file or directory.
+    #[error("cannot {action} {path}: {source}")]
+    File {
+        /// What was being done: `list`, `read`, `write`, `delete`.
+        action: &'static str,
+        /// The file's path.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The temporary file an object is copied into.
+    #[error("cannot make a temporary file to read {key}: {source}")]
+    TempFile {
+        /// The object's key.
+        key: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// Reading back the temporary copy of an object.
+    #[error("cannot read back {key}: {source}")]
+    ReadBack {
+        /// The object's key.
+        key: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The object store (its detail names the object and says what to do).
+    #[error("{0}")]
+    Store(String),
+}
+
+impl ReadError {
+    fn file(action: &'static str, path: &Path, source: std::io::Error) -> ReadError {
+        ReadError::File {
+            action,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    fn store(err: SinkError) -> ReadError {
+        ReadError::Store(err.detail)
+    }
+}
+
 /// A lake, local or in an object store, read by key relative to its root.
 pub(super) enum Reader {
     Local(PathBuf),
@@ -31,18 +80,21 @@ impl Reader {
 
     /// Every file or object under `dir` (relative to the root, ending in `/` or empty),
     /// recursively, as keys relative to the root.
-    pub async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+    pub async fn list(&self, dir: &str) -> Result<Vec<String>, ReadError> {
         match self {
             Reader::Local(root) => {
                 let mut keys = Vec::new();
-                walk(root, &root.join(dir), &mut keys)
-                    .map_err(|e| format!("cannot list {}{dir}: {e}", root.display()))?;
+                walk(root, &root.join(dir), &mut keys).map_err(|source| ReadError::File {
+                    action: "list",
+                    path: format!("{}{dir}", root.display()),
+                    source,
+                })?;
                 Ok(keys)
             }
             Reader::Store(store) => Ok(store
                 .list(dir)
                 .await
-                .map_err(|e| e.detail)?
+                .map_err(ReadError::store)?
                 .iter()
                 .map(|meta| store.relative(&meta.location).to_string())
                 .collect()),
@@ -50,42 +102,44 @@ impl Reader {
     }
 
     /// The whole content of a (small) ledger record.
-    pub async fn read(&self, key: &str) -> Result<Vec<u8>, String> {
+    pub async fn read(&self, key: &str) -> Result<Vec<u8>, ReadError> {
         match self {
             Reader::Local(root) => std::fs::read(root.join(key))
-                .map_err(|e| format!("cannot read {}: {e}", root.join(key).display())),
-            Reader::Store(store) => Ok(store.get_rel(key).await.map_err(|e| e.detail)?.to_vec()),
+                .map_err(|e| ReadError::file("read", &root.join(key), e)),
+            Reader::Store(store) => {
+                Ok(store.get_rel(key).await.map_err(ReadError::store)?.to_vec())
+            }
         }
     }
 
     /// SHA-256 and size of an object, streamed; `None` when it is not there.
-    pub async fn digest(&self, key: &str) -> Result<Option<(String, u64)>, String> {
+    pub async fn digest(&self, key: &str) -> Result<Option<(String, u64)>, ReadError> {
         match self {
             Reader::Local(root) => {
                 // On a thread of its own, so that several files are read at once.
                 let path = root.join(key);
-                let shown = path.display().to_string();
+                let shown = path.clone();
                 tokio::task::spawn_blocking(move || digest_file(&path))
                     .await
-                    .map_err(|e| format!("cannot read {shown}: {e}"))?
-                    .map_err(|e| format!("cannot read {shown}: {e}"))
+                    .map_err(|e| ReadError::file("read", &shown, std::io::Error::other(e)))?
+                    .map_err(|e| ReadError::file("read", &shown, e))
             }
-            Reader::Store(store) => store.digest_rel(key).await.map_err(|e| e.detail),
+            Reader::Store(store) => store.digest_rel(key).await.map_err(ReadError::store),
         }
     }
 
     /// When the object at `key` was last written; `None` when it is not there.
-    pub async fn modified(&self, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    pub async fn modified(&self, key: &str) -> Result<Option<DateTime<Utc>>, ReadError> {
         match self {
             Reader::Local(root) => match std::fs::metadata(root.join(key)) {
                 Ok(meta) => Ok(meta.modified().ok().map(DateTime::<Utc>::from)),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(err) => Err(format!("cannot read {}: {err}", root.join(key).display())),
+                Err(err) => Err(ReadError::file("read", &root.join(key), err)),
             },
             Reader::Store(store) => Ok(store
                 .head_rel(key)
                 .await
-                .map_err(|e| e.detail)?
+                .map_err(ReadError::store)?
                 .map(|meta| meta.last_modified)),
         }
     }
@@ -93,26 +147,30 @@ impl Reader {
     /// Opens the object at `key` for reading as a stream of its bytes: a local file as it
     /// is, an object copied first into an anonymous temporary file (so memory never holds
     /// it). `None` when it is not there.
-    pub async fn open_object(&self, key: &str) -> Result<Option<std::fs::File>, String> {
+    pub async fn open_object(&self, key: &str) -> Result<Option<std::fs::File>, ReadError> {
         match self {
             Reader::Local(root) => match std::fs::File::open(root.join(key)) {
                 Ok(file) => Ok(Some(file)),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(err) => Err(format!("cannot read {}: {err}", root.join(key).display())),
+                Err(err) => Err(ReadError::file("read", &root.join(key), err)),
             },
             Reader::Store(store) => {
                 use std::io::Seek;
-                let mut file = anonymous_file()
-                    .map_err(|e| format!("cannot make a temporary file to read {key}: {e}"))?;
+                let mut file = anonymous_file().map_err(|source| ReadError::TempFile {
+                    key: key.to_string(),
+                    source,
+                })?;
                 if !store
                     .download_rel(key, &mut file)
                     .await
-                    .map_err(|e| e.detail)?
+                    .map_err(ReadError::store)?
                 {
                     return Ok(None);
                 }
-                file.rewind()
-                    .map_err(|e| format!("cannot read back {key}: {e}"))?;
+                file.rewind().map_err(|source| ReadError::ReadBack {
+                    key: key.to_string(),
+                    source,
+                })?;
                 Ok(Some(file))
             }
         }
@@ -120,32 +178,32 @@ impl Reader {
 
     /// Writes `bytes` at `key` unless something is there: `false` when something is (and
     /// then nothing was written). Local files appear whole (written aside, then linked).
-    pub async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, String> {
+    pub async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, ReadError> {
         match self {
             Reader::Local(root) => put_new_file(root, key, bytes)
-                .map_err(|e| format!("cannot write {}: {e}", root.join(key).display())),
+                .map_err(|e| ReadError::file("write", &root.join(key), e)),
             Reader::Store(store) => store
                 .put_new_rel(key, bytes.to_vec())
                 .await
-                .map_err(|e| e.detail),
+                .map_err(ReadError::store),
         }
     }
 
     /// Deletes the object at `key`; one already gone is no error.
-    pub async fn delete(&self, key: &str) -> Result<(), String> {
+    pub async fn delete(&self, key: &str) -> Result<(), ReadError> {
         match self {
             Reader::Local(root) => match std::fs::remove_file(root.join(key)) {
                 Ok(()) => Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(format!("cannot delete {}: {err}", root.join(key).display())),
+                Err(err) => Err(ReadError::file("delete", &root.join(key), err)),
             },
-            Reader::Store(store) => store.delete_rel(key).await.map_err(|e| e.detail),
+            Reader::Store(store) => store.delete_rel(key).await.map_err(ReadError::store),
         }
     }
 
     /// The ledger records of every chain of source `safe` (sanitized), by chain, each
     /// chain's keys in order (records sort by commit).
-    pub async fn chains(&self, safe: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    pub async fn chains(&self, safe: &str) -> Result<BTreeMap<String, Vec<String>>, ReadError> {
         let mut chains: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for key in self.list(&format!("{MANIFEST_DIR}/")).await? {
             let Some((dir, _)) = key

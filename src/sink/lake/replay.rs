@@ -1,10 +1,13 @@
 //! Reading a source's events back out of the lake, for `sluice lake replay`: which objects
 //! hold events of a time range (from the manifest ledger, so only objects sluice committed,
-//! and never ones retention deleted), and each object's events as a stream of envelopes.
+//! and never ones retention deleted), and each object's events as a stream of envelopes,
+//! from NDJSON lines or Parquet rows alike (see `parquet::EnvelopeRows` for how a row
+//! becomes the envelope its NDJSON line would be).
 //!
 //! Memory: the list holds one ledger entry per object in the range (a few hundred bytes);
-//! an object is read line by line through its decompressor (an object in a store is copied
-//! to a temporary file first), so no object is ever held whole.
+//! an object is read line by line through its decompressor, or a Parquet row group at a
+//! time (an object in a store is copied to a temporary file first), so no object is ever
+//! held whole.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
@@ -34,7 +37,10 @@ pub async fn objects_in_range(
         detail,
     };
     let lake = Reader::open(config)?;
-    let chains = lake.chains(&sanitize(source)).await.map_err(&fail)?;
+    let chains = lake
+        .chains(&sanitize(source))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if chains.is_empty() {
         return Err(fail(format!(
             "lake {} has no manifest ledger for source `{source}`, so replay cannot tell which objects are sluice's (hint: objects committed from now on are recorded; check --source and the sink)",
@@ -44,7 +50,7 @@ pub async fn objects_in_range(
     let mut objects = Vec::new();
     let mut deleted: HashSet<String> = HashSet::new();
     for key in chains.into_values().flatten() {
-        let bytes = lake.read(&key).await.map_err(&fail)?;
+        let bytes = lake.read(&key).await.map_err(|e| fail(e.to_string()))?;
         let record: LedgerRecord = serde_json::from_slice(&bytes).map_err(|e| {
             fail(format!(
                 "ledger record {key} is unreadable ({e}) (hint: run `sluice lake verify --source {source}`)"
@@ -59,14 +65,25 @@ pub async fn objects_in_range(
     Ok(objects)
 }
 
-/// One lake object's events, line by line.
+/// One lake object's events, line by line (NDJSON) or row by row (Parquet).
 pub struct ObjectEvents {
     key: String,
     sink: String,
-    lines: BufReader<Box<dyn Read + Send>>,
-    /// Lines read so far.
+    rows: Rows,
+    /// Lines (or rows) read so far.
     line: u64,
-    buffer: String,
+}
+
+/// Where an object's events come from.
+enum Rows {
+    /// NDJSON lines through their decompressor.
+    Lines {
+        lines: BufReader<Box<dyn Read + Send>>,
+        buffer: String,
+    },
+    /// Parquet rows, a row group at a time.
+    #[cfg(feature = "parquet")]
+    Parquet(Box<super::parquet::EnvelopeRows>),
 }
 
 /// One line of an object as written (`Envelope::write_json`); other fields are ignored.
@@ -89,69 +106,108 @@ impl ObjectEvents {
             sink: config.name.clone(),
             detail,
         };
-        let compression = match ObjectKind::of_name(key) {
-            Some(ObjectKind::Ndjson(compression)) => compression,
-            Some(ObjectKind::Parquet) => {
-                return Err(fail(format!(
-                    "{key} is a Parquet object; replay reads NDJSON objects only (hint: replay a range written with format = \"ndjson\")"
-                )))
-            }
-            None => return Err(fail(format!("{key} is not a lake object"))),
+        let Some(kind) = ObjectKind::of_name(key) else {
+            return Err(fail(format!("{key} is not a lake object")));
         };
         let lake = Reader::open(config)?;
-        let Some(file) = lake.open_object(key).await.map_err(&fail)? else {
+        let Some(file) = lake
+            .open_object(key)
+            .await
+            .map_err(|e| fail(e.to_string()))?
+        else {
             return Ok(None);
         };
-        let decoded: Box<dyn Read + Send> = match compression {
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-            Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::new(file)
-                    .map_err(|e| fail(format!("cannot read {key}: {e}")))?,
-            ),
+        let rows = match kind {
+            ObjectKind::Ndjson(compression) => {
+                let decoded: Box<dyn Read + Send> = match compression {
+                    Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+                    Compression::Zstd => Box::new(
+                        zstd::stream::read::Decoder::new(file)
+                            .map_err(|e| fail(format!("cannot read {key}: {e}")))?,
+                    ),
+                };
+                Rows::Lines {
+                    lines: BufReader::with_capacity(256 * 1024, decoded),
+                    buffer: String::new(),
+                }
+            }
+            #[cfg(feature = "parquet")]
+            ObjectKind::Parquet => Rows::Parquet(Box::new(
+                super::parquet::EnvelopeRows::open(file).map_err(|e| {
+                    fail(format!(
+                        "{key} is not a readable Parquet object: {e} (hint: `sluice lake verify` tells whether the object was changed)"
+                    ))
+                })?,
+            )),
+            #[cfg(not(feature = "parquet"))]
+            ObjectKind::Parquet => {
+                return Err(fail(format!(
+                    "{key} is a Parquet object and this build cannot read Parquet (hint: rebuild with --features parquet)"
+                )))
+            }
         };
         Ok(Some(ObjectEvents {
             key: key.to_string(),
             sink: config.name.clone(),
-            lines: BufReader::with_capacity(256 * 1024, decoded),
+            rows,
             line: 0,
-            buffer: String::new(),
         }))
     }
 
-    /// Lines read so far.
+    /// Lines (or rows) read so far.
     pub fn line(&self) -> u64 {
         self.line
     }
 
-    /// The next event, `None` at the end. An unreadable line fails, naming the object and
-    /// line.
+    /// The next event, `None` at the end. An unreadable line or row fails, naming the
+    /// object and its line or row.
     pub fn next_event(&mut self) -> Result<Option<Envelope>, SinkError> {
-        self.buffer.clear();
-        let read = self
-            .lines
-            .read_line(&mut self.buffer)
-            .map_err(|e| SinkError {
-                sink: self.sink.clone(),
-                detail: format!("cannot read {} after line {}: {e}", self.key, self.line),
-            })?;
-        if read == 0 {
-            return Ok(None);
-        }
-        self.line += 1;
-        let line: Line = serde_json::from_str(self.buffer.trim_end()).map_err(|e| SinkError {
+        let fail = |detail: String| SinkError {
             sink: self.sink.clone(),
-            detail: format!(
-                "{}:{}: not a lake envelope: {e} (hint: `sluice lake verify` tells whether the object was changed)",
-                self.key, self.line
-            ),
-        })?;
-        Ok(Some(Envelope {
-            event_time: EnvelopeTime(line.event_time),
-            parse_time: EnvelopeTime(line.parse_time),
-            source: Arc::from(line.source.as_str()),
-            event_id: line.event_id,
-            data: line.data,
-            ocsf: line.ocsf.map_or(OcsfForm::Absent, OcsfForm::Member),
-        }))
+            detail,
+        };
+        match &mut self.rows {
+            Rows::Lines { lines, buffer } => {
+                buffer.clear();
+                let read = lines.read_line(buffer).map_err(|e| {
+                    fail(format!(
+                        "cannot read {} after line {}: {e}",
+                        self.key, self.line
+                    ))
+                })?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                self.line += 1;
+                let line: Line = serde_json::from_str(buffer.trim_end()).map_err(|e| {
+                    fail(format!(
+                        "{}:{}: not a lake envelope: {e} (hint: `sluice lake verify` tells whether the object was changed)",
+                        self.key, self.line
+                    ))
+                })?;
+                Ok(Some(Envelope {
+                    event_time: EnvelopeTime(line.event_time),
+                    parse_time: EnvelopeTime(line.parse_time),
+                    source: Arc::from(line.source.as_str()),
+                    event_id: line.event_id,
+                    data: line.data,
+                    ocsf: line.ocsf.map_or(OcsfForm::Absent, OcsfForm::Member),
+                }))
+            }
+            #[cfg(feature = "parquet")]
+            Rows::Parquet(rows) => {
+                let row = self.line + 1;
+                let event = rows.next_envelope().map_err(|e| {
+                    fail(format!(
+                        "{} row {row}: not a lake row: {e} (hint: `sluice lake verify` tells whether the object was changed)",
+                        self.key
+                    ))
+                })?;
+                if event.is_some() {
+                    self.line = row;
+                }
+                Ok(event)
+            }
+        }
     }
 }

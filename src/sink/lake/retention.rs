@@ -142,9 +142,9 @@ pub async fn plan(
     };
     let mut candidates: Vec<LedgerEntry> = Vec::new();
     let mut deleted: HashSet<String> = HashSet::new();
-    for (chain, keys) in lake.chains(&safe).await.map_err(&fail)? {
+    for (chain, keys) in lake.chains(&safe).await.map_err(|e| fail(e.to_string()))? {
         for key in keys {
-            let bytes = lake.read(&key).await.map_err(&fail)?;
+            let bytes = lake.read(&key).await.map_err(|e| fail(e.to_string()))?;
             let record: LedgerRecord = serde_json::from_slice(&bytes).map_err(|e| {
                 fail(format!(
                     "ledger record {key} is unreadable ({e}); retention deletes nothing while the ledger is damaged (hint: run `sluice lake verify --source {source}`)"
@@ -166,7 +166,10 @@ pub async fn plan(
     candidates.sort_by(|a, b| a.key.cmp(&b.key));
     candidates.dedup_by(|a, b| a.key == b.key);
     for entry in candidates {
-        let written = lake.modified(&entry.key).await.map_err(&fail)?;
+        let written = lake
+            .modified(&entry.key)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         match written {
             Some(_) if deleted.contains(&entry.key) => plan.leftover.push(entry.key),
             None if deleted.contains(&entry.key) => {}
@@ -200,10 +203,14 @@ pub async fn write_record(config: &LakeConfig, key: &str, bytes: &[u8]) -> Resul
         detail,
     };
     let lake = Reader::open(config)?;
-    if lake.put_new(key, bytes).await.map_err(&fail)? {
+    if lake
+        .put_new(key, bytes)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+    {
         return Ok(());
     }
-    let there = lake.read(key).await.map_err(&fail)?;
+    let there = lake.read(key).await.map_err(|e| fail(e.to_string()))?;
     if there == bytes {
         Ok(())
     } else {
@@ -218,9 +225,9 @@ pub async fn write_record(config: &LakeConfig, key: &str, bytes: &[u8]) -> Resul
 pub async fn delete(config: &LakeConfig, keys: &[String]) -> Result<(), SinkError> {
     let lake = Reader::open(config)?;
     for key in keys {
-        lake.delete(key).await.map_err(|detail| SinkError {
+        lake.delete(key).await.map_err(|e| SinkError {
             sink: config.name.clone(),
-            detail,
+            detail: e.to_string(),
         })?;
     }
     Ok(())

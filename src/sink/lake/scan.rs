@@ -19,6 +19,28 @@ pub enum Part {
     Whole,
 }
 
+/// Why the JSON of one event could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    /// An NDJSON line that does not parse.
+    #[error("the line is not JSON: {0}")]
+    Line(#[source] serde_json::Error),
+    /// An envelope without the member asked for.
+    #[error("the envelope has no `{0}` object")]
+    NoMember(&'static str),
+    /// A Parquet column whose text does not parse.
+    #[error("`{name}` is not JSON: {source}")]
+    Column {
+        /// The column.
+        name: &'static str,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// A Parquet row with the column null or absent.
+    #[error("the row has no `{0}` value")]
+    NoColumn(&'static str),
+}
+
 /// One event read from the lake.
 #[derive(Debug)]
 pub struct Located {
@@ -29,7 +51,7 @@ pub struct Located {
     /// The envelope's `event_id`, when the object holds envelopes.
     pub event_id: Option<String>,
     /// The JSON read, or why there is none.
-    pub json: Result<Value, String>,
+    pub json: Result<Value, Unreadable>,
 }
 
 /// Calls `visit` for each event of `source` in the lake `config` describes, in key order,
@@ -129,34 +151,29 @@ fn read_ndjson(
     let reader = io::BufReader::new(compression.decoder(bytes)?);
     for (index, line) in reader.lines().enumerate() {
         let line = line?;
-        let mut located = Located {
+        let mut event_id = None;
+        let json = match serde_json::from_str::<Value>(&line) {
+            Err(e) => Err(Unreadable::Line(e)),
+            Ok(value) => match part {
+                Part::Whole => Ok(value),
+                Part::Member(name) => {
+                    if value["source"].as_str().is_some_and(|s| s != source) {
+                        continue;
+                    }
+                    event_id = value["event_id"].as_str().map(str::to_string);
+                    match value.get(name) {
+                        Some(member) if member.is_object() => Ok(member.clone()),
+                        _ => Err(Unreadable::NoMember(name)),
+                    }
+                }
+            },
+        };
+        visit(Located {
             key: key.to_string(),
             line: index + 1,
-            event_id: None,
-            json: Err(String::new()),
-        };
-        let value: Value = match serde_json::from_str(&line) {
-            Ok(value) => value,
-            Err(e) => {
-                located.json = Err(format!("the line is not JSON: {e}"));
-                visit(located);
-                continue;
-            }
-        };
-        located.json = match part {
-            Part::Whole => Ok(value),
-            Part::Member(name) => {
-                if value["source"].as_str().is_some_and(|s| s != source) {
-                    continue;
-                }
-                located.event_id = value["event_id"].as_str().map(str::to_string);
-                match value.get(name) {
-                    Some(member) if member.is_object() => Ok(member.clone()),
-                    _ => Err(format!("the envelope has no `{name}` object")),
-                }
-            }
-        };
-        visit(located);
+            event_id,
+            json,
+        });
     }
     Ok(())
 }
@@ -182,9 +199,9 @@ fn read_parquet(
         }
         let json = match row.text {
             Some(text) => {
-                serde_json::from_str(&text).map_err(|e| format!("`{name}` is not JSON: {e}"))
+                serde_json::from_str(&text).map_err(|source| Unreadable::Column { name, source })
             }
-            None => Err(format!("the row has no `{name}` value")),
+            None => Err(Unreadable::NoColumn(name)),
         };
         visit(Located {
             key: key.to_string(),

@@ -21,45 +21,60 @@ use crate::sink::SinkError;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Why a ledger key cannot be read. Each says which forms are understood, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// PEM that is not an Ed25519 private key (the decoder's reason).
+    #[error("not an Ed25519 private key in PKCS#8 PEM ({0}) (hint: make one with `openssl genpkey -algorithm ed25519`)")]
+    PrivatePem(String),
+    /// Neither PEM nor base64.
+    #[error("neither PKCS#8 PEM nor base64 (hint: make a key with `openssl genpkey -algorithm ed25519`)")]
+    PrivateText,
+    /// Base64 of the wrong length (the number of bytes it holds).
+    #[error("the base64 holds {0} bytes, and an Ed25519 private key is 32 (hint: or give the PKCS#8 PEM `openssl genpkey -algorithm ed25519` writes)")]
+    PrivateLength(usize),
+    /// PEM that is not an Ed25519 public key (the decoder's reason).
+    #[error("not an Ed25519 public key in PEM ({0}) (hint: `openssl pkey -in private.pem -pubout` writes one)")]
+    PublicPem(String),
+    /// Neither PEM nor base64.
+    #[error("neither a PEM public key nor base64 (hint: `openssl pkey -in private.pem -pubout` writes one)")]
+    PublicText,
+    /// Base64 of the wrong length (the number of bytes it holds).
+    #[error("the base64 holds {0} bytes, and an Ed25519 public key is 32")]
+    PublicLength(usize),
+    /// 32 bytes that are not a point of the curve (the decoder's reason).
+    #[error("not an Ed25519 public key: {0}")]
+    NotPublicKey(String),
+}
+
 /// Reads a private key: PKCS#8 PEM, or base64 of the 32-byte seed. The error says which
 /// forms are understood, never the key.
-pub fn signing_key(text: &str) -> Result<SigningKey, String> {
+pub fn signing_key(text: &str) -> Result<SigningKey, KeyError> {
     let text = text.trim();
     if text.starts_with("-----BEGIN") {
-        return SigningKey::from_pkcs8_pem(text).map_err(|e| {
-            format!("not an Ed25519 private key in PKCS#8 PEM ({e}) (hint: make one with `openssl genpkey -algorithm ed25519`)")
-        });
+        return SigningKey::from_pkcs8_pem(text).map_err(|e| KeyError::PrivatePem(e.to_string()));
     }
-    let bytes = B64
-        .decode(text)
-        .map_err(|_| "neither PKCS#8 PEM nor base64 (hint: make a key with `openssl genpkey -algorithm ed25519`)".to_string())?;
-    let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-        format!(
-            "the base64 holds {} bytes, and an Ed25519 private key is 32 (hint: or give the PKCS#8 PEM `openssl genpkey -algorithm ed25519` writes)",
-            bytes.len()
-        )
-    })?;
+    let bytes = B64.decode(text).map_err(|_| KeyError::PrivateText)?;
+    let seed: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyError::PrivateLength(bytes.len()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
 /// Reads a public key: SPKI PEM (`-----BEGIN PUBLIC KEY-----`), or base64 of its 32 bytes.
-pub fn verifying_key(text: &str) -> Result<VerifyingKey, String> {
+pub fn verifying_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let text = text.trim();
     if text.starts_with("-----BEGIN") {
-        return VerifyingKey::from_public_key_pem(text).map_err(|e| {
-            format!("not an Ed25519 public key in PEM ({e}) (hint: `openssl pkey -in private.pem -pubout` writes one)")
-        });
+        return VerifyingKey::from_public_key_pem(text)
+            .map_err(|e| KeyError::PublicPem(e.to_string()));
     }
-    let bytes = B64
-        .decode(text)
-        .map_err(|_| "neither a PEM public key nor base64 (hint: `openssl pkey -in private.pem -pubout` writes one)".to_string())?;
-    let raw: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-        format!(
-            "the base64 holds {} bytes, and an Ed25519 public key is 32",
-            bytes.len()
-        )
-    })?;
-    VerifyingKey::from_bytes(&raw).map_err(|e| format!("not an Ed25519 public key: {e}"))
+    let bytes = B64.decode(text).map_err(|_| KeyError::PublicText)?;
+    let raw: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyError::PublicLength(bytes.len()))?;
+    VerifyingKey::from_bytes(&raw).map_err(|e| KeyError::NotPublicKey(e.to_string()))
 }
 
 /// Signs `record` (replacing any signature it has).
@@ -85,7 +100,7 @@ pub fn sign_for(config: &LakeConfig, record: &mut LedgerRecord) -> Result<(), Si
 /// The key `sluice lake verify` checks lake `config`'s signatures with when none is given:
 /// `ledger.public_key`, else the public half of `ledger.signing_key`; `None` when neither
 /// is set (signatures are then not checked).
-pub fn configured_public_key(config: &LakeConfig) -> Result<Option<VerifyingKey>, String> {
+pub fn configured_public_key(config: &LakeConfig) -> Result<Option<VerifyingKey>, KeyError> {
     if let Some(text) = &config.ledger.public_key {
         return verifying_key(text).map(Some);
     }
@@ -171,10 +186,11 @@ mod tests {
         let key = signing_key(SEED_B64).unwrap();
         let public = B64.encode(key.verifying_key().to_bytes());
         assert_eq!(verifying_key(&public).unwrap(), key.verifying_key());
-        let short = signing_key("AAAA").unwrap_err();
+        let short = signing_key("AAAA").unwrap_err().to_string();
         assert!(short.contains("32"), "{short}");
         let pem = signing_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(pem.contains("openssl genpkey"), "{pem}");
     }
 }

@@ -62,7 +62,7 @@ enum CreateCopy {
     /// `copy_opts` passes `CopyMode::Overwrite` as "if not exists", upstream
     /// apache/arrow-rs-object-store#712), so `copy` is the one that sends
     /// `x-goog-if-generation-match: 0` and `copy_if_not_exists` sends no precondition at
-    /// all. `tests/lake_gcs.rs` (a writer racing the copy, against an emulator that honours
+    /// all. `tests/it/lake_gcs.rs` (a writer racing the copy, against an emulator that honours
     /// the precondition) fails when an upgrade swaps them back; use `IfNotExists` then.
     GcsSwapped,
 }
@@ -490,13 +490,26 @@ struct Connected {
     locked: Option<super::object_lock::LockedCopier>,
 }
 
+/// Why a lake's store client could not be set up.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    /// The object-store layer refused the settings.
+    #[error("{0}")]
+    Store(String),
+    /// The client of Object Lock copies could not be built.
+    #[cfg(feature = "s3")]
+    #[error("Object Lock copies: {0}")]
+    Copier(#[from] crate::net::NetError),
+}
+
 /// Builds the client for `scheme` (see [`crate::cloud::connect`]); an S3 lake with Object
 /// Lock also gets what copies into the bucket with retention.
 fn connect(
     config: &LakeConfig,
     scheme: super::StoreScheme,
     bucket: &str,
-) -> Result<Connected, String> {
+) -> Result<Connected, ConnectError> {
+    let store = |e: &dyn std::fmt::Display| ConnectError::Store(e.to_string());
     let options = config.store_options();
     #[cfg(feature = "s3")]
     if let (super::StoreScheme::S3, Some(lock)) = (scheme, config.object_lock) {
@@ -504,7 +517,7 @@ fn connect(
         // retention; see object_lock.rs.
         let builder = crate::cloud::s3_builder(bucket, &options)
             .with_checksum_algorithm(object_store::aws::Checksum::SHA256);
-        let s3 = Arc::new(builder.clone().build().map_err(|e| e.to_string())?);
+        let s3 = Arc::new(builder.clone().build().map_err(|e| store(&e))?);
         let locked =
             super::object_lock::LockedCopier::new(&builder, Arc::clone(&s3), bucket, lock)?;
         return Ok(Connected {
@@ -520,12 +533,12 @@ fn connect(
             object_store::aws::S3CopyIfNotExists::Header("If-None-Match".into(), "*".into()),
         );
         return Ok(Connected {
-            store: Arc::new(builder.build().map_err(|e| e.to_string())?),
+            store: Arc::new(builder.build().map_err(|e| store(&e))?),
             locked: None,
         });
     }
     Ok(Connected {
-        store: crate::cloud::connect(scheme, bucket, &options)?,
+        store: crate::cloud::connect(scheme, bucket, &options).map_err(|e| store(&e))?,
         #[cfg(feature = "s3")]
         locked: None,
     })

@@ -1,8 +1,10 @@
+use super::contents::read_store;
 use super::*;
 use crate::source::Record;
 use chrono::{TimeZone, Utc};
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
+use std::path::Path;
 use std::sync::Arc;
 
 fn config(root: &Path) -> LakeConfig {

@@ -101,7 +101,7 @@ pub async fn verify(
         ..VerifyReport::default()
     };
     // Every record of the source's chains, by chain, in key (commit) order.
-    let chains = lake.chains(&safe).await.map_err(&fail)?;
+    let chains = lake.chains(&safe).await.map_err(|e| fail(e.to_string()))?;
     if chains.is_empty() {
         report.findings.push(Finding {
             kind: "no_ledger",
@@ -129,7 +129,7 @@ pub async fn verify(
             })
             .buffered(IN_FLIGHT);
         while let Some((bytes, key)) = reads.next().await {
-            let bytes = bytes.map_err(&fail)?;
+            let bytes = bytes.map_err(|e| fail(e.to_string()))?;
             report.records += 1;
             let hash = ledger::digest(&bytes);
             let record: LedgerRecord = match serde_json::from_slice(&bytes) {
@@ -237,7 +237,7 @@ pub async fn verify(
         .buffered(IN_FLIGHT);
     while let Some((digest, key)) = digests.next().await {
         let entry = &listed[key];
-        match digest.map_err(&fail)? {
+        match digest.map_err(|e| fail(e.to_string()))? {
             None if deleted.contains(key) => report.deleted += 1,
             None => report.findings.push(Finding {
                 kind: "missing",
@@ -266,7 +266,7 @@ pub async fn verify(
     drop(digests);
     // Objects under the source's prefix that no record lists.
     let prefix = config.key_template.static_prefix(&safe);
-    for key in lake.list(&prefix).await.map_err(&fail)? {
+    for key in lake.list(&prefix).await.map_err(|e| fail(e.to_string()))? {
         let in_staging = key.starts_with(&format!("{STAGING_DIR}/"));
         if !in_staging
             && ObjectKind::of_name(&key).is_some()

@@ -201,6 +201,13 @@ pub enum ApiKeyLocation {
         /// Parameter name, e.g. `api_key`.
         name: String,
     },
+    /// In top-level field `field` of the JSON request body (LastPass's `provhash`), set on
+    /// every attempt just before sending: the body template, logs, digests and checkpoints
+    /// never hold it.
+    Body {
+        /// Field name, e.g. `provhash`.
+        field: String,
+    },
 }
 
 /// `api_key` as written in the file; turned into [`ApiKeyConfig`] once its shape is checked.
@@ -213,6 +220,8 @@ struct RawApiKey {
     header: Option<String>,
     /// Query parameter to send the key in.
     query: Option<String>,
+    /// Top-level JSON body field to send the key in.
+    body: Option<String>,
     /// Word before the key in the header.
     prefix: Option<String>,
 }
@@ -221,6 +230,26 @@ impl TryFrom<RawApiKey> for ApiKeyConfig {
     type Error = String;
 
     fn try_from(raw: RawApiKey) -> Result<Self, String> {
+        if let Some(field) = raw.body {
+            if raw.prefix.is_some() {
+                return Err(
+                    "api_key: `prefix` only applies to a key sent in a `header` \
+                            (hint: remove `prefix`)"
+                        .into(),
+                );
+            }
+            if raw.header.is_some() || raw.query.is_some() {
+                return Err(
+                    "api_key: set one of `header`, `query` or `body`, not several \
+                            (hint: the API's docs say where the key goes)"
+                        .into(),
+                );
+            }
+            return Ok(ApiKeyConfig {
+                key: raw.key,
+                location: ApiKeyLocation::Body { field },
+            });
+        }
         let location = match (raw.header, raw.query, raw.prefix) {
             (Some(name), None, prefix) => ApiKeyLocation::Header { name, prefix },
             (None, Some(name), None) => ApiKeyLocation::Query { name },
@@ -237,8 +266,8 @@ impl TryFrom<RawApiKey> for ApiKeyConfig {
                     .into())
             }
             (None, None, _) => {
-                return Err("api_key: say where the key goes with `header` or `query` \
-                            (hint: e.g. header = \"X-API-Key\" or query = \"api_key\")"
+                return Err("api_key: say where the key goes with `header`, `query` or `body` \
+                            (hint: e.g. header = \"X-API-Key\", query = \"api_key\" or body = \"provhash\")"
                     .into())
             }
         };
@@ -507,7 +536,7 @@ impl ApiKeyConfig {
     pub fn header(&self) -> Option<(&str, Option<&str>)> {
         match &self.location {
             ApiKeyLocation::Header { name, prefix } => Some((name, prefix.as_deref())),
-            ApiKeyLocation::Query { .. } => None,
+            ApiKeyLocation::Query { .. } | ApiKeyLocation::Body { .. } => None,
         }
     }
 
@@ -515,7 +544,15 @@ impl ApiKeyConfig {
     pub fn query(&self) -> Option<&str> {
         match &self.location {
             ApiKeyLocation::Query { name } => Some(name),
-            ApiKeyLocation::Header { .. } => None,
+            ApiKeyLocation::Header { .. } | ApiKeyLocation::Body { .. } => None,
+        }
+    }
+
+    /// The JSON body field, when the key goes in the body.
+    pub fn body_field(&self) -> Option<&str> {
+        match &self.location {
+            ApiKeyLocation::Body { field } => Some(field),
+            ApiKeyLocation::Header { .. } | ApiKeyLocation::Query { .. } => None,
         }
     }
 
@@ -540,6 +577,16 @@ impl ApiKeyConfig {
                         path: "query".into(),
                         message: "is empty".into(),
                         hint: "name the query parameter the API reads the key from, e.g. query = \"api_key\"".into(),
+                    });
+                }
+                check_not_empty("key", &self.key)
+            }
+            ApiKeyLocation::Body { field } => {
+                if field.is_empty() {
+                    return Err(Problem {
+                        path: "body".into(),
+                        message: "is empty".into(),
+                        hint: "name the JSON body field the API reads the key from, e.g. body = \"provhash\"".into(),
                     });
                 }
                 check_not_empty("key", &self.key)

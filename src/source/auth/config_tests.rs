@@ -58,7 +58,18 @@ fn api_key_takes_exactly_one_place() {
         "{both}"
     );
     let neither = parse("kind = \"api_key\"\nkey = \"k\"").unwrap_err();
-    assert!(neither.contains("`header` or `query`"), "{neither}");
+    assert!(neither.contains("`header`, `query` or `body`"), "{neither}");
+    let several =
+        parse("kind = \"api_key\"\nkey = \"k\"\nheader = \"X\"\nbody = \"provhash\"").unwrap_err();
+    assert!(several.contains("not several"), "{several}");
+    let prefixed =
+        parse("kind = \"api_key\"\nkey = \"k\"\nbody = \"provhash\"\nprefix = \"T\"").unwrap_err();
+    assert!(prefixed.contains("prefix"), "{prefixed}");
+    let body = parse("kind = \"api_key\"\nkey = \"k\"\nbody = \"provhash\"").unwrap();
+    let AuthConfig::ApiKey(body) = body else {
+        panic!("not an api_key")
+    };
+    assert_eq!(body.body_field(), Some("provhash"));
     assert!(neither.contains("hint"), "{neither}");
     let prefix =
         parse("kind = \"api_key\"\nkey = \"k\"\nquery = \"q\"\nprefix = \"Token\"").unwrap_err();

@@ -57,6 +57,8 @@ enum Scheme {
     },
     /// Set one query parameter to a fixed value (api_key in the query).
     Query { name: String, value: Secret },
+    /// Set one top-level field of the JSON body (api_key in the body).
+    Body { field: String, value: Secret },
     /// Send the current access token, from a cache that may be shared (see
     /// [`Authenticator::shared`]).
     Token(Arc<TokenCache>),
@@ -113,9 +115,13 @@ impl Authenticator {
                 name: AUTHORIZATION,
                 value: sensitive_value("token", &prefixed(Some(prefix), token.expose()))?,
             },
-            AuthConfig::ApiKey(api_key) => {
-                api_key_scheme(api_key.header(), api_key.query(), &api_key.key)?
-            }
+            AuthConfig::ApiKey(api_key) => match api_key.body_field() {
+                Some(field) => Scheme::Body {
+                    field: field.to_string(),
+                    value: api_key.key.clone(),
+                },
+                None => api_key_scheme(api_key.header(), api_key.query(), &api_key.key)?,
+            },
             AuthConfig::Basic { username, password } => Scheme::Header {
                 name: AUTHORIZATION,
                 value: basic_value(username, password.expose())?,
@@ -204,6 +210,7 @@ impl Authenticator {
             Scheme::None => "none",
             Scheme::Header { .. } => "header",
             Scheme::Query { .. } => "query",
+            Scheme::Body { .. } => "body",
             Scheme::Token(_) => "token",
             Scheme::Duo(_) => "duo_hmac",
         }
@@ -233,6 +240,7 @@ impl Authenticator {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
             Scheme::Query { name, value } => set_query_param(request.url_mut(), name, value),
+            Scheme::Body { field, value } => set_body_field(request, field, value)?,
             Scheme::Token(_) => {
                 if let Some(token) = token {
                     request.headers_mut().insert(AUTHORIZATION, token.header);
@@ -258,7 +266,11 @@ impl Authenticator {
                 cache.invalidate().await;
                 true
             }
-            Scheme::None | Scheme::Header { .. } | Scheme::Query { .. } | Scheme::Duo(_) => false,
+            Scheme::None
+            | Scheme::Header { .. }
+            | Scheme::Query { .. }
+            | Scheme::Body { .. }
+            | Scheme::Duo(_) => false,
         }
     }
 
@@ -468,6 +480,38 @@ fn set_query_param(url: &mut Url, name: &str, value: &Secret) {
         url.query_pairs_mut().clear().extend_pairs(others);
     }
     url.query_pairs_mut().append_pair(name, value.expose());
+}
+
+/// Sets top-level field `field` of the request's JSON body to the secret, replacing an earlier
+/// value so that re-authorizing a request is harmless. The body must be a JSON object: a
+/// request without one, or with another body, cannot carry the key (a config mistake, said at
+/// once rather than sent without the key).
+fn set_body_field(
+    request: &mut reqwest::Request,
+    field: &str,
+    value: &Secret,
+) -> Result<(), SourceError> {
+    let refuse = || {
+        SourceError::Setup(format!(
+            "auth.body: the API key goes in body field `{field}`, but the request has no JSON object body (hint: set method = \"POST\" and a `body` template that is a JSON object)"
+        ))
+    };
+    let bytes = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .ok_or_else(refuse)?;
+    let mut object = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(object)) => object,
+        _ => return Err(refuse()),
+    };
+    object.insert(
+        field.to_string(),
+        serde_json::Value::String(value.expose().to_string()),
+    );
+    // A map of JSON values always serializes.
+    let body = serde_json::to_vec(&object).expect("JSON values serialize");
+    *request.body_mut() = Some(reqwest::Body::from(body));
+    Ok(())
 }
 
 /// A URL fit for messages: no user name or password.

@@ -64,11 +64,36 @@ impl std::fmt::Display for PutError {
     }
 }
 
+/// Why an object could not be read, listed or deleted. The store adds the object's URL and a
+/// hint when it reports one.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ObjectError {
+    /// A name that is no valid key in the store.
+    #[error("`{key}` is not a valid object key: {source}")]
+    Key {
+        key: String,
+        source: object_store::path::Error,
+    },
+    /// The object store failed or refused.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+    /// A file operation in a local directory failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The blocking task doing a file operation stopped unexpectedly.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Objects under one prefix, named by relative names such as `checkpoints/okta.json`.
 #[async_trait]
 pub(super) trait Objects: Send + Sync {
     /// The object `name`, or `None` if there is none.
-    async fn get(&self, name: &str) -> Result<Option<Found>, String>;
+    async fn get(&self, name: &str) -> Result<Option<Found>, ObjectError>;
     /// Writes `bytes` at `name` if `condition` holds, atomically.
     async fn put(
         &self,
@@ -77,9 +102,9 @@ pub(super) trait Objects: Send + Sync {
         condition: Condition<'_>,
     ) -> Result<(), PutError>;
     /// The names of the objects directly under `dir` (ending in `/`), relative to `dir`.
-    async fn list(&self, dir: &str) -> Result<Vec<String>, String>;
+    async fn list(&self, dir: &str) -> Result<Vec<String>, ObjectError>;
     /// Deletes `name` (no error if it is gone). Only the start-up probe deletes.
-    async fn delete(&self, name: &str) -> Result<(), String>;
+    async fn delete(&self, name: &str) -> Result<(), ObjectError>;
     /// The URL of `name`, for messages.
     fn url_of(&self, name: &str) -> String;
 }
@@ -109,26 +134,26 @@ impl Bucket {
         }
     }
 
-    fn path(&self, name: &str) -> Result<StorePath, String> {
+    fn path(&self, name: &str) -> Result<StorePath, ObjectError> {
         let full = format!("{}{name}", self.prefix);
-        StorePath::parse(&full).map_err(|e| format!("`{full}` is not a valid object key: {e}"))
+        StorePath::parse(&full).map_err(|source| ObjectError::Key { key: full, source })
     }
 }
 
 #[async_trait]
 impl Objects for Bucket {
-    async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+    async fn get(&self, name: &str) -> Result<Option<Found>, ObjectError> {
         let path = self.path(name)?;
         let result = match self.store.get(&path).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(err) => return Err(err.to_string()),
+            Err(err) => return Err(err.into()),
         };
         let version = Version {
             e_tag: result.meta.e_tag.clone(),
             version: result.meta.version.clone(),
         };
-        let bytes = result.bytes().await.map_err(|e| e.to_string())?;
+        let bytes = result.bytes().await?;
         Ok(Some(Found {
             bytes: bytes.to_vec(),
             version,
@@ -141,7 +166,9 @@ impl Objects for Bucket {
         bytes: Vec<u8>,
         condition: Condition<'_>,
     ) -> Result<(), PutError> {
-        let path = self.path(name).map_err(PutError::Failed)?;
+        let path = self
+            .path(name)
+            .map_err(|err| PutError::Failed(err.to_string()))?;
         let mode = match condition {
             Condition::Create => PutMode::Create,
             Condition::Match(version) => PutMode::Update(UpdateVersion {
@@ -168,12 +195,12 @@ impl Objects for Bucket {
         }
     }
 
-    async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+    async fn list(&self, dir: &str) -> Result<Vec<String>, ObjectError> {
         let path = self.path(dir.trim_end_matches('/'))?;
         let mut listing = self.store.list(Some(&path));
         let mut names = Vec::new();
         while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(|e| e.to_string())?;
+            let meta = meta?;
             let full: &str = meta.location.as_ref();
             let under = format!("{}{}", self.prefix, dir);
             if let Some(rest) = full.strip_prefix(&under) {
@@ -186,11 +213,11 @@ impl Objects for Bucket {
         Ok(names)
     }
 
-    async fn delete(&self, name: &str) -> Result<(), String> {
+    async fn delete(&self, name: &str) -> Result<(), ObjectError> {
         let path = self.path(name)?;
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -248,7 +275,7 @@ async fn probe_at(objects: &dyn Objects, name: &str) -> Result<(), PutError> {
     let first = objects
         .get(name)
         .await
-        .map_err(PutError::Failed)?
+        .map_err(|err| PutError::Failed(err.to_string()))?
         .ok_or_else(|| {
             PutError::Failed(format!(
                 "{} vanished after it was written",
@@ -284,7 +311,7 @@ mod tests {
 
     #[async_trait]
     impl Objects for Careless {
-        async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+        async fn get(&self, name: &str) -> Result<Option<Found>, ObjectError> {
             self.0.get(name).await
         }
         async fn put(
@@ -296,7 +323,10 @@ mod tests {
             if self.1 && matches!(condition, Condition::Create) {
                 return self.0.put(name, bytes, condition).await;
             }
-            let path = self.0.path(name).map_err(PutError::Failed)?;
+            let path = self
+                .0
+                .path(name)
+                .map_err(|e| PutError::Failed(e.to_string()))?;
             self.0
                 .store
                 .put(&path, PutPayload::from(bytes))
@@ -304,10 +334,10 @@ mod tests {
                 .map(|_| ())
                 .map_err(|e| PutError::Failed(e.to_string()))
         }
-        async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+        async fn list(&self, dir: &str) -> Result<Vec<String>, ObjectError> {
             self.0.list(dir).await
         }
-        async fn delete(&self, name: &str) -> Result<(), String> {
+        async fn delete(&self, name: &str) -> Result<(), ObjectError> {
             self.0.delete(name).await
         }
         fn url_of(&self, name: &str) -> String {

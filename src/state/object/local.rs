@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::backend::{Condition, Found, Objects, PutError, Version};
+use super::backend::{Condition, Found, ObjectError, Objects, PutError, Version};
 
 /// The lock file every writer holds while it checks and writes.
 const LOCK_FILE: &str = ".lock";
@@ -73,7 +73,7 @@ impl Directory {
         self.root.join(name)
     }
 
-    fn read(&self, name: &str) -> Result<Option<Found>, String> {
+    fn read(&self, name: &str) -> Result<Option<Found>, ObjectError> {
         let path = self.file(name);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(Found {
@@ -81,7 +81,11 @@ impl Directory {
                 bytes,
             })),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+            Err(source) => Err(ObjectError::Io {
+                action: "read",
+                path,
+                source,
+            }),
         }
     }
 
@@ -94,7 +98,9 @@ impl Directory {
         std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, e))?;
         // Held until this function returns (dropping the file releases the lock).
         let _lock = self.lock()?;
-        let current = self.read(name).map_err(PutError::Failed)?;
+        let current = self
+            .read(name)
+            .map_err(|err| PutError::Failed(err.to_string()))?;
         let holds = match (condition, &current) {
             (Condition::Create, None) => true,
             (Condition::Match(version), Some(found)) => *version == found.version,
@@ -141,11 +147,9 @@ fn digest(bytes: &[u8]) -> Version {
 
 #[async_trait]
 impl Objects for Directory {
-    async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+    async fn get(&self, name: &str) -> Result<Option<Found>, ObjectError> {
         let (dir, name) = (self.clone_ref(), name.to_string());
-        tokio::task::spawn_blocking(move || dir.read(&name))
-            .await
-            .map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || dir.read(&name)).await?
     }
 
     async fn put(
@@ -170,16 +174,21 @@ impl Objects for Directory {
         .map_err(|e| PutError::Failed(e.to_string()))?
     }
 
-    async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+    async fn list(&self, dir: &str) -> Result<Vec<String>, ObjectError> {
         let path = self.file(dir);
+        let cannot_list = |source| ObjectError::Io {
+            action: "list",
+            path: path.clone(),
+            source,
+        };
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(format!("cannot list {}: {err}", path.display())),
+            Err(err) => return Err(cannot_list(err)),
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot list {}: {e}", path.display()))?;
+            let entry = entry.map_err(cannot_list)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".tmp") && entry.file_type().is_ok_and(|t| t.is_file()) {
                 names.push(name);
@@ -188,11 +197,16 @@ impl Objects for Directory {
         Ok(names)
     }
 
-    async fn delete(&self, name: &str) -> Result<(), String> {
-        match std::fs::remove_file(self.file(name)) {
+    async fn delete(&self, name: &str) -> Result<(), ObjectError> {
+        let path = self.file(name);
+        match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(err) => Err(err.to_string()),
+            Err(source) => Err(ObjectError::Io {
+                action: "delete",
+                path,
+                source,
+            }),
         }
     }
 

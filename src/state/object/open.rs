@@ -24,7 +24,10 @@ impl ObjectStateStore {
             location: config.url.clone(),
             detail,
         };
-        let objects: Box<dyn Objects> = match config.location().map_err(&fail)? {
+        let objects: Box<dyn Objects> = match config
+            .location()
+            .map_err(|err| fail(err.to_string()))?
+        {
             StoreLocation::Directory(dir) => {
                 Box::new(local::Directory::open(&dir).map_err(|err| put_error(&config.url, err))?)
             }

@@ -1,5 +1,5 @@
 //! The object store's own properties, beyond the contract every store meets
-//! (`tests/state_stores.rs`).
+//! (`tests/it/state_stores.rs`).
 
 use super::*;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ struct Interposed {
 
 #[async_trait]
 impl Objects for Interposed {
-    async fn get(&self, name: &str) -> Result<Option<Found>, String> {
+    async fn get(&self, name: &str) -> Result<Option<Found>, backend::ObjectError> {
         self.inner.get(name).await
     }
     async fn put(
@@ -32,10 +32,10 @@ impl Objects for Interposed {
         }
         self.inner.put(name, bytes, condition).await
     }
-    async fn list(&self, dir: &str) -> Result<Vec<String>, String> {
+    async fn list(&self, dir: &str) -> Result<Vec<String>, backend::ObjectError> {
         self.inner.list(dir).await
     }
-    async fn delete(&self, name: &str) -> Result<(), String> {
+    async fn delete(&self, name: &str) -> Result<(), backend::ObjectError> {
         self.inner.delete(name).await
     }
     fn url_of(&self, name: &str) -> String {

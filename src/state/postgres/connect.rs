@@ -41,9 +41,14 @@ pub(super) fn ends_session(err: &tokio_postgres::Error) -> bool {
         || code.starts_with("57P")
 }
 
+/// TLS could not be set up on this machine (no protocol version the crypto provider offers).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up TLS: {0}")]
+pub(super) struct TlsSetupError(#[from] rustls::Error);
+
 /// TLS with certificate and host name verification. Roots: the system's (including the file
 /// `SSL_CERT_FILE` names, for a private CA) and Mozilla's.
-pub(super) fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+pub(super) fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, TlsSetupError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let native = rustls_native_certs::load_native_certs();
@@ -55,8 +60,7 @@ pub(super) fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("cannot set up TLS: {e}"))?
+    .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))

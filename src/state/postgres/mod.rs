@@ -157,7 +157,7 @@ impl PostgresStore {
             config.application_name("sluice");
         }
         let tls = match config.get_ssl_mode() {
-            SslMode::Require => Some(tls_connector().map_err(fail)?),
+            SslMode::Require => Some(tls_connector().map_err(|e| fail(e.to_string()))?),
             _ => {
                 // `prefer` (the default) would try TLS whenever the server offers it, and
                 // fail outright against the self-signed certificate a default server install
@@ -182,14 +182,19 @@ impl PostgresStore {
     }
 
     /// Connects and migrates. A server that cannot be reached at all fails at once (a wrong
-    /// URL should say so now, not in two minutes); once it has answered, a connection lost
-    /// while migrating (a restart, a failover, a session cut) is waited out like any other
-    /// state call ([`super::retry::backoff`]). Migrations run in a transaction under an
-    /// advisory lock, so one cut short is simply run again. Returns the store id.
+    /// URL should say so now, not in two minutes), and so does an error it answers (no schema
+    /// to create the tables in); once it has answered, a connection lost while migrating (a
+    /// restart, a failover, a session cut) is waited out like any other state call
+    /// ([`super::retry::backoff`]). Migrations run in a transaction under an advisory lock,
+    /// so one cut short is simply run again. Returns the store id.
     async fn migrate_waiting_out_outages(&self) -> Result<String, StateError> {
         let mut delays = super::retry::backoff();
         let mut reached = false;
         loop {
+            // Whether the attempt failed for want of a connection. An error the server
+            // answered on a live session (no schema to create the tables in, a statement
+            // refused) is no outage: waiting would only delay the same answer by minutes.
+            let mut lost = true;
             let attempt = async {
                 let mut slot = self.connected().await?;
                 reached = true;
@@ -203,11 +208,14 @@ impl PostgresStore {
                     }
                     None => return Err(self.backend("not connected")),
                 };
-                self.settle(&mut slot, outcome)
+                let settled = self.settle(&mut slot, outcome);
+                // `settle` drops a connection that broke or timed out.
+                lost = slot.is_none();
+                settled
             }
             .await;
             match attempt {
-                Err(err @ StateError::Backend { .. }) if reached => match delays.next() {
+                Err(err @ StateError::Backend { .. }) if reached && lost => match delays.next() {
                     Some(delay) => {
                         tracing::warn!(store = %self.location, error = %err, retry_in_ms = delay.as_millis() as u64, "state store connection lost while migrating; retrying");
                         tokio::time::sleep(delay).await;

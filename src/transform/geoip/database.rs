@@ -39,6 +39,39 @@ impl Kind {
     }
 }
 
+/// Why a database cannot be opened as a kind, or a record in it cannot be read. An open
+/// error leaves the path out and reads on from it (the caller names the file and the key).
+#[derive(Debug, thiserror::Error)]
+pub enum GeoipError {
+    /// The file cannot be read (missing, no permission).
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    /// The file is no MaxMind database.
+    #[error("is not a MaxMind database: {0}")]
+    NotADatabase(#[source] maxminddb::MaxMindDbError),
+    /// The file's search tree or data section is damaged.
+    #[error("is a corrupt MaxMind database: {0}")]
+    Corrupt(#[source] maxminddb::MaxMindDbError),
+    /// A database of another kind (an ASN file given as `city`).
+    #[error("holds a {database_type} database, which has no {wanted} records")]
+    WrongKind {
+        /// The type its metadata says.
+        database_type: String,
+        /// The records the key needs.
+        wanted: &'static str,
+    },
+    /// A record the database cannot decode, met at a lookup.
+    #[error(transparent)]
+    Record(#[from] maxminddb::MaxMindDbError),
+}
+
+/// For callers that report a lookup's error as text (`?` into `Result<_, String>`).
+impl From<GeoipError> for String {
+    fn from(error: GeoipError) -> String {
+        error.to_string()
+    }
+}
+
 /// One opened database.
 pub struct Database {
     reader: Reader<Mmap>,
@@ -49,27 +82,24 @@ pub struct Database {
 /// data section verified (a corrupt file is refused here, not met at the first lookup), and
 /// its type checked against `kind`. `Err` says what is wrong, without the path (the caller
 /// names the file and the key).
-pub fn open(path: &Path, kind: Kind) -> Result<Database, String> {
-    std::fs::metadata(path).map_err(|error| format!("cannot be read: {error}"))?;
+pub fn open(path: &Path, kind: Kind) -> Result<Database, GeoipError> {
+    std::fs::metadata(path).map_err(GeoipError::Unreadable)?;
     // SAFETY: the map is only read. A database changed in place while mapped could be read
     // half old, half new; the docs (configuration.md, geoip) ask for updates by writing a new
     // file and renaming it over the old one, which leaves this map on the old file, and a
     // reload maps the new one.
-    let reader = unsafe { Reader::open_mmap(path) }
-        .map_err(|error| format!("is not a MaxMind database: {error}"))?;
-    reader
-        .verify()
-        .map_err(|error| format!("is a corrupt MaxMind database: {error}"))?;
+    let reader = unsafe { Reader::open_mmap(path) }.map_err(GeoipError::NotADatabase)?;
+    reader.verify().map_err(GeoipError::Corrupt)?;
     let database_type = reader.metadata().database_type.clone();
     if !kind.accepts(&database_type) {
-        return Err(format!(
-            "holds a {database_type} database, which has no {} records",
-            match kind {
+        return Err(GeoipError::WrongKind {
+            database_type,
+            wanted: match kind {
                 Kind::City => "city or country",
                 Kind::Asn => "autonomous system",
                 Kind::AnonymousIp => "anonymous IP",
-            }
-        ));
+            },
+        });
     }
     Ok(Database { reader, kind })
 }
@@ -84,45 +114,36 @@ impl Database {
 
     /// The record of `ip`: an OCSF `location` (city), `autonomous_system` (asn) or the
     /// anonymous IP flags that are set. `Err` for a record the database cannot decode.
-    pub fn lookup(&self, ip: IpAddr) -> Result<Option<Map<String, Value>>, String> {
-        let found = self.reader.lookup(ip).map_err(|e| e.to_string())?;
+    pub fn lookup(&self, ip: IpAddr) -> Result<Option<Map<String, Value>>, GeoipError> {
+        let found = self.reader.lookup(ip)?;
         let map = match self.kind {
-            Kind::City => found
-                .decode::<geoip2::City>()
-                .map_err(|e| e.to_string())?
-                .map(|city| location(&city)),
-            Kind::Asn => found
-                .decode::<geoip2::Asn>()
-                .map_err(|e| e.to_string())?
-                .map(|asn| {
-                    let mut map = Map::new();
-                    if let Some(number) = asn.autonomous_system_number {
-                        map.insert("number".into(), json!(number));
+            Kind::City => found.decode::<geoip2::City>()?.map(|city| location(&city)),
+            Kind::Asn => found.decode::<geoip2::Asn>()?.map(|asn| {
+                let mut map = Map::new();
+                if let Some(number) = asn.autonomous_system_number {
+                    map.insert("number".into(), json!(number));
+                }
+                if let Some(name) = asn.autonomous_system_organization {
+                    map.insert("name".into(), json!(name));
+                }
+                map
+            }),
+            Kind::AnonymousIp => found.decode::<geoip2::AnonymousIp>()?.map(|flags| {
+                let mut map = Map::new();
+                for (name, set) in [
+                    ("is_anonymous", flags.is_anonymous),
+                    ("is_anonymous_vpn", flags.is_anonymous_vpn),
+                    ("is_hosting_provider", flags.is_hosting_provider),
+                    ("is_public_proxy", flags.is_public_proxy),
+                    ("is_residential_proxy", flags.is_residential_proxy),
+                    ("is_tor_exit_node", flags.is_tor_exit_node),
+                ] {
+                    if set == Some(true) {
+                        map.insert(name.into(), Value::Bool(true));
                     }
-                    if let Some(name) = asn.autonomous_system_organization {
-                        map.insert("name".into(), json!(name));
-                    }
-                    map
-                }),
-            Kind::AnonymousIp => found
-                .decode::<geoip2::AnonymousIp>()
-                .map_err(|e| e.to_string())?
-                .map(|flags| {
-                    let mut map = Map::new();
-                    for (name, set) in [
-                        ("is_anonymous", flags.is_anonymous),
-                        ("is_anonymous_vpn", flags.is_anonymous_vpn),
-                        ("is_hosting_provider", flags.is_hosting_provider),
-                        ("is_public_proxy", flags.is_public_proxy),
-                        ("is_residential_proxy", flags.is_residential_proxy),
-                        ("is_tor_exit_node", flags.is_tor_exit_node),
-                    ] {
-                        if set == Some(true) {
-                            map.insert(name.into(), Value::Bool(true));
-                        }
-                    }
-                    map
-                }),
+                }
+                map
+            }),
         };
         Ok(map.filter(|map| !map.is_empty()))
     }

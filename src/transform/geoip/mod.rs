@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub use self::database::GeoipError;
 use self::database::{Database, Kind};
 use super::field::FieldPath;
 use super::reload::Reloading;
@@ -149,7 +150,10 @@ pub struct Geoip {
 }
 
 /// What every database says about one address, keyed by what the step writes.
-pub fn lookup_all(databases: &[Arc<Database>], ip: IpAddr) -> Result<Map<String, Value>, String> {
+pub fn lookup_all(
+    databases: &[Arc<Database>],
+    ip: IpAddr,
+) -> Result<Map<String, Value>, GeoipError> {
     let mut out = Map::new();
     for database in databases {
         if let Some(found) = database.lookup(ip)? {
@@ -203,7 +207,7 @@ impl Step for Geoip {
                     "data": flags,
                 });
                 if let Err(reason) = super::field::push(&self.enrichments, event, enrichment) {
-                    return Verdict::Fail(reason);
+                    return Verdict::Fail(reason.to_string());
                 }
                 changed = true;
             }
@@ -216,7 +220,7 @@ impl Step for Geoip {
             };
             let target = match target {
                 Ok(target) => target,
-                Err(reason) => return Verdict::Fail(reason),
+                Err(reason) => return Verdict::Fail(reason.to_string()),
             };
             for (key, value) in found {
                 // Merged into an object already there (a mapping may have set part of it).

@@ -46,16 +46,56 @@ impl Format {
     }
 }
 
+/// Why a file cannot be a feed. The message leaves the path out and reads on from it (the
+/// caller names the file and the step's key): `... feed.csv has no readable CSV header`.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The file cannot be read (missing, no permission).
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    /// The file is not UTF-8 text; `at` is the byte where it stops being text.
+    #[error("is not UTF-8 text (byte {at}): not a {} feed", format.as_str())]
+    NotText {
+        /// The offset of the first byte that is not UTF-8.
+        at: usize,
+        /// The format the file was read as.
+        format: Format,
+    },
+    /// Every entry is malformed: the feed would match nothing.
+    #[error("holds no indicator: all {malformed} entries are malformed, the first at line {line}")]
+    NoIndicator {
+        /// How many entries were malformed.
+        malformed: usize,
+        /// The line of the first.
+        line: usize,
+    },
+    /// A CSV feed whose header cannot be read.
+    #[error("has no readable CSV header: {0}")]
+    CsvHeader(#[source] csv::Error),
+    /// A CSV feed without an indicator column; `found` lists the header's columns.
+    #[error("has no `indicator` column in its header (found: {found})")]
+    NoIndicatorColumn {
+        /// The header's columns, joined by `, `.
+        found: String,
+    },
+    /// A STIX feed that is not JSON.
+    #[error("is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON that is not a STIX bundle.
+    #[error("is not a STIX 2.1 bundle (no \"type\": \"bundle\" at its top)")]
+    NotABundle,
+    /// A STIX bundle without objects.
+    #[error("is a STIX bundle without an `objects` array")]
+    NoObjects,
+}
+
 /// Loads the feed at `path` written in `format`. `Err` says why the file cannot be a feed
 /// (without the path: the caller names it and the key).
-pub fn load(path: &Path, format: Format) -> Result<Index, String> {
-    let bytes = std::fs::read(path).map_err(|error| format!("cannot be read: {error}"))?;
-    let text = String::from_utf8(bytes).map_err(|error| {
-        format!(
-            "is not UTF-8 text (byte {}): not a {} feed",
-            error.utf8_error().valid_up_to(),
-            format.as_str()
-        )
+pub fn load(path: &Path, format: Format) -> Result<Index, FeedError> {
+    let bytes = std::fs::read(path).map_err(FeedError::Unreadable)?;
+    let text = String::from_utf8(bytes).map_err(|error| FeedError::NotText {
+        at: error.utf8_error().valid_up_to(),
+        format,
     })?;
     let index = match format {
         Format::Text => text_feed(&text),
@@ -64,10 +104,10 @@ pub fn load(path: &Path, format: Format) -> Result<Index, String> {
     };
     if let Some(line) = index.first_malformed {
         if index.len == 0 {
-            return Err(format!(
-                "holds no indicator: all {} entries are malformed, the first at line {line}",
-                index.malformed
-            ));
+            return Err(FeedError::NoIndicator {
+                malformed: index.malformed,
+                line,
+            });
         }
         tracing::warn!(
             "{}:{line}: {} malformed indicator entr{} skipped in this feed (the first is at this line); the rest is loaded",
@@ -95,27 +135,22 @@ fn text_feed(text: &str) -> Index {
     index
 }
 
-fn csv_feed(text: &str) -> Result<Index, String> {
+fn csv_feed(text: &str) -> Result<Index, FeedError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|error| format!("has no readable CSV header: {error}"))?
-        .clone();
+    let headers = reader.headers().map_err(FeedError::CsvHeader)?.clone();
     let column = |names: &[&str]| {
         headers
             .iter()
             .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
     };
-    let indicator = column(&["indicator", "value", "ioc"]).ok_or_else(|| {
-        format!(
-            "has no `indicator` column in its header (found: {})",
-            headers.iter().collect::<Vec<_>>().join(", ")
-        )
-    })?;
+    let indicator =
+        column(&["indicator", "value", "ioc"]).ok_or_else(|| FeedError::NoIndicatorColumn {
+            found: headers.iter().collect::<Vec<_>>().join(", "),
+        })?;
     let kind = column(&["type", "indicator_type"]);
     let confidence = column(&["confidence"]);
     let mut index = Index::default();
@@ -186,16 +221,15 @@ fn type_agrees(written: &str, kind: IndicatorType) -> bool {
     }
 }
 
-fn stix_feed(text: &str) -> Result<Index, String> {
-    let bundle: Value =
-        serde_json::from_str(text).map_err(|error| format!("is not JSON: {error}"))?;
+fn stix_feed(text: &str) -> Result<Index, FeedError> {
+    let bundle: Value = serde_json::from_str(text).map_err(FeedError::NotJson)?;
     if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
-        return Err("is not a STIX 2.1 bundle (no \"type\": \"bundle\" at its top)".into());
+        return Err(FeedError::NotABundle);
     }
     let objects = bundle
         .get("objects")
         .and_then(Value::as_array)
-        .ok_or("is a STIX bundle without an `objects` array")?;
+        .ok_or(FeedError::NoObjects)?;
     let now = chrono::Utc::now();
     let mut index = Index::default();
     for object in objects {

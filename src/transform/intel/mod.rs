@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub use self::feed::FeedError;
 use self::feed::Format;
 use self::index::{Hit, Index};
 use super::field::FieldPath;
@@ -92,44 +93,7 @@ impl IntelConfig {
                 "give how often to look for a changed file, e.g. refresh = \"5m\"",
             ));
         }
-        let mut feeds = Vec::with_capacity(self.feeds.len());
-        for (i, config) in self.feeds.iter().enumerate() {
-            let key = |k: &str| format!("feeds[{i}].{k}");
-            if config.confidence.is_some_and(|c| c > 100) {
-                return Err(Problem::new(
-                    &key("confidence"),
-                    "is over 100",
-                    "give a confidence from 0 to 100",
-                ));
-            }
-            let name = match &config.name {
-                Some(name) if name.trim().is_empty() => {
-                    return Err(Problem::new(
-                        &key("name"),
-                        "is empty",
-                        "name the feed, or leave `name` out for the file's name",
-                    ))
-                }
-                Some(name) => name.clone(),
-                None => config.path.file_stem().map_or_else(
-                    || format!("feed{}", i + 1),
-                    |s| s.to_string_lossy().into_owned(),
-                ),
-            };
-            let format = config.format.unwrap_or_else(|| Format::of(&config.path));
-            let index = open(&config.path, format, self.refresh).map_err(|error| {
-                Problem::new(
-                    &key("path"),
-                    format!("the {} feed {} {error}", format.as_str(), config.path.display()),
-                    "give a feed file: one indicator a line (text), a CSV with an `indicator` column, or a STIX 2.1 bundle (.json); set `format` when the extension does not say which",
-                )
-            })?;
-            feeds.push(Feed {
-                name,
-                confidence: config.confidence,
-                index,
-            });
-        }
+        let feeds = load_feeds(&self.feeds, self.refresh)?;
         Ok(Intel {
             fields,
             feeds,
@@ -138,8 +102,52 @@ impl IntelConfig {
     }
 }
 
+/// The feed files `configs` name, each loaded (or found loaded); a problem names the key
+/// `feeds[i].<key>`. Shared by the `intel` step and the `intel_match` function of `vrl` steps.
+pub fn load_feeds(configs: &[FeedConfig], refresh: Duration) -> Result<Vec<Feed>, Problem> {
+    let mut feeds = Vec::with_capacity(configs.len());
+    for (i, config) in configs.iter().enumerate() {
+        let key = |k: &str| format!("feeds[{i}].{k}");
+        if config.confidence.is_some_and(|c| c > 100) {
+            return Err(Problem::new(
+                &key("confidence"),
+                "is over 100",
+                "give a confidence from 0 to 100",
+            ));
+        }
+        let name = match &config.name {
+            Some(name) if name.trim().is_empty() => {
+                return Err(Problem::new(
+                    &key("name"),
+                    "is empty",
+                    "name the feed, or leave `name` out for the file's name",
+                ))
+            }
+            Some(name) => name.clone(),
+            None => config.path.file_stem().map_or_else(
+                || format!("feed{}", i + 1),
+                |s| s.to_string_lossy().into_owned(),
+            ),
+        };
+        let format = config.format.unwrap_or_else(|| Format::of(&config.path));
+        let index = open(&config.path, format, refresh).map_err(|error| {
+            Problem::new(
+                &key("path"),
+                format!("the {} feed {} {error}", format.as_str(), config.path.display()),
+                "give a feed file: one indicator a line (text), a CSV with an `indicator` column, or a STIX 2.1 bundle (.json); set `format` when the extension does not say which",
+            )
+        })?;
+        feeds.push(Feed {
+            name,
+            confidence: config.confidence,
+            index,
+        });
+    }
+    Ok(feeds)
+}
+
 /// Loads (or finds loaded) the feed at `path`.
-pub fn open(path: &Path, format: Format, refresh: Duration) -> Result<Reloading<Index>, String> {
+pub fn open(path: &Path, format: Format, refresh: Duration) -> Result<Reloading<Index>, FeedError> {
     Reloading::open(format.as_str(), path, refresh, move |path| {
         feed::load(path, format)
     })
@@ -187,18 +195,23 @@ impl Match {
 impl Intel {
     /// Every feed's match for `value`.
     pub fn matches(&self, value: &str) -> Vec<Match> {
-        self.feeds
-            .iter()
-            .filter_map(|feed| {
-                let index: Arc<Index> = feed.index.current();
-                index.lookup(value).map(|hit| Match {
-                    feed: feed.name.clone(),
-                    confidence: hit.entry.confidence.or(feed.confidence),
-                    hit,
-                })
-            })
-            .collect()
+        matches_in(&self.feeds, value)
     }
+}
+
+/// Every match of `value` in `feeds`, one per feed that has it.
+pub fn matches_in(feeds: &[Feed], value: &str) -> Vec<Match> {
+    feeds
+        .iter()
+        .filter_map(|feed| {
+            let index: Arc<Index> = feed.index.current();
+            index.lookup(value).map(|hit| Match {
+                feed: feed.name.clone(),
+                confidence: hit.entry.confidence.or(feed.confidence),
+                hit,
+            })
+        })
+        .collect()
 }
 
 impl Step for Intel {
@@ -227,7 +240,7 @@ impl Step for Intel {
         }
         for block in blocks {
             if let Err(reason) = super::field::push(&self.enrichments, event, block) {
-                return Verdict::Fail(reason);
+                return Verdict::Fail(reason.to_string());
             }
         }
         Verdict::Changed

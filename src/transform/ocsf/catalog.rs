@@ -11,6 +11,7 @@ const FILES: &[(&str, &str)] = &[
         "atlassian",
         include_str!("../../../presets/ocsf/atlassian.toml"),
     ),
+    ("auth0", include_str!("../../../presets/ocsf/auth0.toml")),
     ("box", include_str!("../../../presets/ocsf/box.toml")),
     (
         "cloudflare",
@@ -59,6 +60,14 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../presets/ocsf/salesforce.toml"),
     ),
     (
+        "salesforce_event_log",
+        include_str!("../../../presets/ocsf/salesforce_event_log.toml"),
+    ),
+    (
+        "lastpass",
+        include_str!("../../../presets/ocsf/lastpass.toml"),
+    ),
+    (
         "vicarius",
         include_str!("../../../presets/ocsf/vicarius.toml"),
     ),
@@ -73,7 +82,7 @@ const FILES: &[(&str, &str)] = &[
     ("zoom", include_str!("../../../presets/ocsf/zoom.toml")),
 ];
 
-type Parsed = Vec<(&'static str, Result<Arc<MappingFile>, String>)>;
+type Parsed = Vec<(&'static str, Result<Arc<MappingFile>, toml::de::Error>)>;
 
 fn parsed() -> &'static Parsed {
     static PARSED: OnceLock<Parsed> = OnceLock::new();
@@ -81,9 +90,7 @@ fn parsed() -> &'static Parsed {
         FILES
             .iter()
             .map(|(name, text)| {
-                let file = toml::from_str::<MappingFile>(text)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string());
+                let file = toml::from_str::<MappingFile>(text).map(Arc::new);
                 (*name, file)
             })
             .collect()
@@ -109,6 +116,6 @@ pub(super) fn names() -> Vec<&'static str> {
 pub(super) fn broken() -> Vec<(&'static str, String)> {
     parsed()
         .iter()
-        .filter_map(|(name, file)| file.as_ref().err().map(|e| (*name, e.clone())))
+        .filter_map(|(name, file)| file.as_ref().err().map(|e| (*name, e.to_string())))
         .collect()
 }

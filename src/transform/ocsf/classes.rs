@@ -47,7 +47,7 @@ mod tests {
         assert_eq!(class_name(9999), "class_9999");
     }
 
-    /// Every name agrees with the compiled schema, when it is at hand (`tests/ocsf.rs` says
+    /// Every name agrees with the compiled schema, when it is at hand (`tests/it/ocsf.rs` says
     /// when it is not).
     #[test]
     fn names_are_the_schemas() {

@@ -9,13 +9,38 @@ use super::spec::{Activity, Condition, Conditions, Conv, Copy, CopySpec, Lookup,
 use super::{MapError, MapProblem, RawMode, OCSF_VERSION};
 use crate::model::timefmt;
 
-/// The OCSF event for `event`, per `file`.
+/// The OCSF event for `event`, per `file`. The event is taken, not borrowed: what the mapping
+/// does not move becomes `unmapped` without copying the event first (on an error the caller
+/// still has the event as it was: the transform chain sets aside its own copy).
 pub(super) fn apply(
     preset: &str,
     file: &MappingFile,
-    event: &Value,
+    event: Value,
     raw: RawMode,
 ) -> Result<Value, MapError> {
+    let raw_data = matches!(raw, RawMode::RawData | RawMode::Both).then(|| event.to_string());
+    let (mut out, consumed) = build(preset, file, &event)?;
+    if matches!(raw, RawMode::Unmapped | RawMode::Both) {
+        let mut rest = event;
+        for field in &consumed {
+            path::take(&mut rest, field);
+        }
+        if !path::prune(&mut rest) {
+            out["unmapped"] = rest;
+        }
+    }
+    if let Some(raw_data) = raw_data {
+        out["raw_data"] = Value::String(raw_data);
+    }
+    Ok(out)
+}
+
+/// The OCSF event without `unmapped` and `raw_data`, and the vendor fields it moved.
+fn build<'f>(
+    preset: &str,
+    file: &'f MappingFile,
+    event: &Value,
+) -> Result<(Value, Vec<&'f str>), MapError> {
     let fail = |field: &str, problem| MapError {
         preset: preset.to_string(),
         field: field.to_string(),
@@ -63,11 +88,10 @@ pub(super) fn apply(
         } => match path::get(event, field).filter(|v| !v.is_null()) {
             Some(v) => {
                 consumed.push(field);
-                let word = text(v);
-                map.get(&word).copied().unwrap_or_else(|| {
+                with_text(v, |word| map.get(word).copied()).unwrap_or_else(|| {
                     // OCSF's convention for an activity it has no id for: the source's own
                     // word in `activity_name`.
-                    activity_name = Some(word);
+                    activity_name = Some(text(v));
                     *default
                 })
             }
@@ -111,20 +135,9 @@ pub(super) fn apply(
     copy_all(rule.copy.iter(), event, &mut out, &mut consumed).map_err(|(f, p)| fail(f, p))?;
     set_all(&file.set, &mut out);
     set_all(&rule.set, &mut out);
-
-    if matches!(raw, RawMode::Unmapped | RawMode::Both) {
-        let mut rest = event.clone();
-        for field in &consumed {
-            path::take(&mut rest, field);
-        }
-        if !path::prune(&mut rest) {
-            out["unmapped"] = rest;
-        }
-    }
-    if matches!(raw, RawMode::RawData | RawMode::Both) {
-        out["raw_data"] = Value::String(event.to_string());
-    }
-    Ok(out)
+    // From the OCSF attributes only: before the vendor's leftovers join the event.
+    super::observables::add(&mut out);
+    Ok((out, consumed))
 }
 
 /// Whether every condition holds for `event`.
@@ -147,8 +160,9 @@ fn holds(c: &Condition, event: &Value) -> bool {
         return true;
     }
     let Some(value) = value else { return false };
-    let value = text(value);
-    c.is.contains(&value) || c.prefix.iter().any(|p| value.starts_with(p.as_str()))
+    with_text(value, |value| {
+        c.is.iter().any(|is| is == value) || c.prefix.iter().any(|p| value.starts_with(p.as_str()))
+    })
 }
 
 /// `severity_id`/`status_id` from the vendor's word; a word the table lacks is 99 (Other),
@@ -167,13 +181,12 @@ fn apply_lookup<'a>(
         .and_then(|f| path::get(event, f).filter(|v| !v.is_null()).map(|v| (f, v)));
     match found {
         Some((field, value)) => {
-            let word = text(value);
             consumed.push(field);
-            match lookup.map.get(&word) {
+            match with_text(value, |word| lookup.map.get(word)) {
                 Some(n) => out[&id] = json!(n),
                 None => {
                     out[&id] = json!(99);
-                    out[name] = Value::String(word);
+                    out[name] = Value::String(text(value));
                 }
             }
         }
@@ -192,13 +205,10 @@ fn copy_all<'a>(
     consumed: &mut Vec<&'a str>,
 ) -> Result<(), (&'a str, MapProblem)> {
     for (to, copy) in copies {
-        let (from, spec): (Vec<&str>, Option<&CopySpec>) = match copy {
-            Copy::Path(p) => (vec![p.as_str()], None),
-            Copy::Spec(s) => (s.from.iter().collect(), Some(s)),
+        let (found, spec) = match copy {
+            Copy::Path(p) => (first_present(event, std::iter::once(p.as_str())), None),
+            Copy::Spec(s) => (first_present(event, s.from.iter()), Some(s)),
         };
-        let found = from
-            .into_iter()
-            .find_map(|f| path::get(event, f).filter(|v| !v.is_null()).map(|v| (f, v)));
         let Some((field, value)) = found else {
             if let Some(default) = spec.and_then(|s| s.default.clone()) {
                 path::set(out, to, default);
@@ -217,9 +227,17 @@ fn copy_all<'a>(
     Ok(())
 }
 
+/// The first of `paths` present (and not null) in `event`, with its value.
+fn first_present<'p, 'e>(
+    event: &'e Value,
+    mut paths: impl Iterator<Item = &'p str>,
+) -> Option<(&'p str, &'e Value)> {
+    paths.find_map(|f| path::get(event, f).filter(|v| !v.is_null()).map(|v| (f, v)))
+}
+
 fn convert(spec: &CopySpec, value: &Value) -> Result<Value, MapProblem> {
     if let Some(map) = &spec.map {
-        return match (map.get(&text(value)), &spec.default) {
+        return match (with_text(value, |word| map.get(word)), &spec.default) {
             (Some(v), _) | (None, Some(v)) => Ok(v.clone()),
             (None, None) => Err(MapProblem::NotInMap {
                 value: short(value),
@@ -275,9 +293,14 @@ fn set_all(set: &std::collections::BTreeMap<String, Value>, out: &mut Value) {
 
 /// A value as text: a string as it is, anything else as its JSON.
 fn text(value: &Value) -> String {
+    with_text(value, str::to_string)
+}
+
+/// `f` of the value as text, without copying a string (most tested values are strings).
+fn with_text<R>(value: &Value, f: impl FnOnce(&str) -> R) -> R {
     match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => f(s),
+        other => f(&other.to_string()),
     }
 }
 

@@ -8,6 +8,7 @@
 mod catalog;
 mod classes;
 mod map;
+mod observables;
 mod path;
 mod spec;
 mod validate;
@@ -71,8 +72,22 @@ impl Mapping {
     /// The OCSF event for one vendor event. Fails, naming the vendor field, when the event
     /// has no usable time, no rule matches it, or a value cannot be converted.
     pub fn map(&self, event: &Value, raw: RawMode) -> Result<Value, MapError> {
+        self.map_owned(event.clone(), raw)
+    }
+
+    /// [`Mapping::map`] of an event the caller gives up: its fields that the mapping does
+    /// not move become `unmapped` without a copy of the event being made.
+    pub fn map_owned(&self, event: Value, raw: RawMode) -> Result<Value, MapError> {
         map::apply(self.preset, &self.file, event, raw)
     }
+}
+
+/// Lists a mapped OCSF event's `observables` again from its attributes as they are now: the
+/// chain calls it after later steps changed the event, so a value a step pseudonymized or
+/// redacted does not stay behind in `observables`. An event without `observables` (not
+/// mapped, or with none) is left alone.
+pub fn refresh_observables(event: &mut Value) {
+    observables::refresh(event);
 }
 
 /// Why an event could not be mapped.

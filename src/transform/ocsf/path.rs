@@ -7,32 +7,34 @@
 
 use serde_json::{Map, Value};
 
-/// The keys of `path`, a `..` joining the dot to the key after it.
-fn segments(path: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// The keys of `path`, a `..` joining the dot to the key after it. Each key is a slice of
+/// `path` itself (`.tag` of `event_type..tag` included, as the dot before it is in `path`),
+/// so walking a path allocates nothing: the mappings walk dozens of paths per event.
+fn segments(path: &str) -> impl Iterator<Item = &str> {
     let mut dotted = false;
-    for part in path.split('.') {
+    let mut offset = 0;
+    path.split('.').filter_map(move |part| {
+        let start = offset;
+        offset += part.len() + 1;
         if part.is_empty() {
             dotted = true;
-        } else if dotted {
-            out.push(format!(".{part}"));
-            dotted = false;
+            None
+        } else if std::mem::take(&mut dotted) {
+            // `start >= 1`: an empty part, at least one dot, came before this one.
+            Some(&path[start - 1..start + part.len()])
         } else {
-            out.push(part.to_string());
+            Some(part)
         }
-    }
-    out
+    })
 }
 
 /// The value at `path`, if every step exists.
 pub(super) fn get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    segments(path)
-        .iter()
-        .try_fold(value, |at, segment| match at {
-            Value::Object(map) => map.get(segment.as_str()),
-            Value::Array(items) => items.get(index(items, segment)?),
-            _ => None,
-        })
+    segments(path).try_fold(value, |at, segment| match at {
+        Value::Object(map) => map.get(segment),
+        Value::Array(items) => items.get(index(items, segment)?),
+        _ => None,
+    })
 }
 
 /// Which element of `items` a segment names: a number, or `key=value`.
@@ -81,7 +83,13 @@ pub(super) fn set(target: &mut Value, path: &str, new: Value) {
                 let Value::Object(map) = at else {
                     unreachable!("made an object just above")
                 };
-                map.entry(segment).or_insert(Value::Null)
+                // A lookup before an insert: most steps of a path already exist (`actor`
+                // of `actor.user.uid`), and `entry` would allocate the key for each.
+                if !map.contains_key(segment) {
+                    map.insert(segment.to_string(), Value::Null);
+                }
+                map.get_mut(segment)
+                    .unwrap_or_else(|| unreachable!("inserted just above when missing"))
             }
         };
         if last {
@@ -95,31 +103,36 @@ pub(super) fn set(target: &mut Value, path: &str, new: Value) {
 /// (so the other elements keep their indices for the paths still to remove; [`prune`]
 /// drops the nulls afterwards).
 pub(super) fn take(value: &mut Value, path: &str) {
-    let mut keys = segments(path);
-    let Some(last) = keys.pop() else { return };
-    let last = last.as_str();
-    match get_mut(value, &keys) {
-        Some(Value::Object(map)) => {
-            map.remove(last);
-        }
-        Some(Value::Array(items)) => {
-            if let Some(i) = index(items, last) {
-                items[i] = Value::Null;
+    let mut keys = segments(path).peekable();
+    let mut at = value;
+    while let Some(key) = keys.next() {
+        if keys.peek().is_none() {
+            match at {
+                Value::Object(map) => {
+                    map.remove(key);
+                }
+                Value::Array(items) => {
+                    if let Some(i) = index(items, key) {
+                        items[i] = Value::Null;
+                    }
+                }
+                _ => {}
             }
+            return;
         }
-        _ => {}
+        let next = match at {
+            Value::Object(map) => map.get_mut(key),
+            Value::Array(items) => match index(items, key) {
+                Some(i) => items.get_mut(i),
+                None => None,
+            },
+            _ => None,
+        };
+        match next {
+            Some(next) => at = next,
+            None => return,
+        }
     }
-}
-
-fn get_mut<'a>(value: &'a mut Value, keys: &[String]) -> Option<&'a mut Value> {
-    keys.iter().try_fold(value, |at, segment| match at {
-        Value::Object(map) => map.get_mut(segment.as_str()),
-        Value::Array(items) => {
-            let i = index(items, segment)?;
-            items.get_mut(i)
-        }
-        _ => None,
-    })
 }
 
 /// Drops nulls, and objects and arrays left empty, everywhere in `value`; true when `value`

@@ -1,5 +1,5 @@
 //! The mapper's behaviour on small mapping files, and the validator's findings on a small
-//! schema of the compiled schema's shape (the real schema is exercised by `tests/ocsf.rs`).
+//! schema of the compiled schema's shape (the real schema is exercised by `tests/it/ocsf.rs`).
 
 use std::sync::Arc;
 
@@ -217,7 +217,7 @@ fn a_hostile_value_is_cut_short_in_the_error() {
 #[test]
 fn every_built_in_mapping_parses() {
     assert_eq!(Mapping::broken(), Vec::<(&str, String)>::new());
-    // Every preset has one: tests/ocsf.rs checks the list against the preset catalog.
+    // Every preset has one: tests/it/ocsf.rs checks the list against the preset catalog.
     assert!(!Mapping::presets().is_empty());
     for name in Mapping::presets() {
         assert_eq!(Mapping::for_preset(name).map(|m| m.preset()), Some(name));

@@ -33,7 +33,7 @@ pub(super) struct Soql {
 }
 
 /// A dateTime literal: whole seconds, `Z` or an offset.
-fn literal(text: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn literal(text: &str) -> Result<DateTime<Utc>, String> {
     let parsed = DateTime::parse_from_rfc3339(text)
         .map_err(|_| format!("value of filter criterion for field 'CreatedDate' must be of type dateTime and should not be enclosed in quotes: {text}"))?;
     if text.contains('.') {
@@ -45,7 +45,7 @@ fn literal(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// The words of a query, with comparison operators split from what they touch.
-fn words(soql: &str) -> Vec<String> {
+pub(super) fn words(soql: &str) -> Vec<String> {
     let mut spaced = String::with_capacity(soql.len() + 16);
     let mut chars = soql.chars().peekable();
     while let Some(c) = chars.next() {

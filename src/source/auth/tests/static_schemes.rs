@@ -173,3 +173,41 @@ fn a_token_with_a_newline_is_a_setup_error_without_the_token() {
     assert!(err.contains("auth.token"), "{err}");
     assert!(!err.contains("zq7tok"), "{err}");
 }
+
+/// LastPass reads its provisioning hash from the JSON body: the key is put in the field on
+/// every attempt (once, however often a request is authorized), the template's other fields
+/// untouched; a request without a JSON object body is refused rather than sent keyless.
+#[tokio::test]
+async fn api_key_in_a_json_body_field() {
+    let auth = authenticator("kind = \"api_key\"\nkey = \"hash-7f\"\nbody = \"provhash\"");
+    assert_eq!(auth.kind(), "body");
+    assert!(auth.secret_query_params().is_empty());
+    let mut request = client()
+        .post("https://lastpass.com/enterpriseapi.php")
+        .body(r#"{"cid":8771312,"cmd":"reporting","data":{"from":"2026-11-01 00:00:00"}}"#)
+        .build()
+        .unwrap();
+    auth.authorize(&mut request).await.unwrap();
+    auth.authorize(&mut request).await.unwrap();
+    let sent: serde_json::Value =
+        serde_json::from_slice(request.body().unwrap().as_bytes().unwrap()).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"cid": 8771312, "cmd": "reporting", "provhash": "hash-7f",
+            "data": {"from": "2026-11-01 00:00:00"}})
+    );
+    assert!(!auth.invalidate().await);
+    for body in [None, Some("[1, 2]"), Some("not json")] {
+        let mut builder = client().post("https://lastpass.com/enterpriseapi.php");
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let mut request = builder.build().unwrap();
+        let err = auth.authorize(&mut request).await.unwrap_err().to_string();
+        assert!(
+            err.contains("auth.body") && err.contains("provhash"),
+            "{err}"
+        );
+        assert!(!err.contains("hash-7f"), "{err}");
+    }
+}

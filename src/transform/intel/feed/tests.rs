@@ -59,6 +59,11 @@ fn a_csv_feed_reads_its_columns_by_the_header() {
     let no_column = file(&dir, "other.csv", "address,score\n198.51.100.7,1\n");
     let error = load(&no_column, Format::Csv).unwrap_err();
     assert!(
+        matches!(error, FeedError::NoIndicatorColumn { .. }),
+        "{error:?}"
+    );
+    let error = error.to_string();
+    assert!(
         error.contains("no `indicator` column") && error.contains("address, score"),
         "{error}"
     );
@@ -117,14 +122,17 @@ fn a_stix_bundle_gives_the_indicators_of_its_patterns() {
 fn files_that_cannot_be_feeds_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let error = load(&dir.path().join("gone.txt"), Format::Text).unwrap_err();
+    assert!(matches!(error, FeedError::Unreadable(_)), "{error:?}");
+    let error = error.to_string();
     assert!(error.contains("cannot be read"), "{error}");
     let binary = dir.path().join("bin.txt");
     std::fs::write(&binary, [0x31, 0x0a, 0xff, 0xfe]).unwrap();
     assert!(load(&binary, Format::Text)
         .unwrap_err()
+        .to_string()
         .contains("not UTF-8"));
     let junk = file(&dir, "junk.txt", "hello world\nthis is prose\n");
-    let error = load(&junk, Format::Text).unwrap_err();
+    let error = load(&junk, Format::Text).unwrap_err().to_string();
     assert!(
         error.contains("no indicator") && error.contains("line 1"),
         "{error}"
@@ -132,14 +140,17 @@ fn files_that_cannot_be_feeds_are_errors() {
     let not_json = file(&dir, "x.json", "{\"type\": \"bundle\",");
     assert!(load(&not_json, Format::Stix)
         .unwrap_err()
+        .to_string()
         .contains("not JSON"));
     let not_bundle = file(&dir, "y.json", "{\"type\": \"indicator\"}");
     assert!(load(&not_bundle, Format::Stix)
         .unwrap_err()
+        .to_string()
         .contains("not a STIX 2.1 bundle"));
     let no_objects = file(&dir, "z.json", "{\"type\": \"bundle\"}");
     assert!(load(&no_objects, Format::Stix)
         .unwrap_err()
+        .to_string()
         .contains("`objects`"));
     // An empty feed is a feed (a list emptied by its publisher).
     let empty = file(&dir, "empty.txt", "# nothing today\n");
