@@ -76,7 +76,11 @@ impl Layout {
     pub fn format(&self, time: DateTime<Utc>) -> String {
         match self.time_zone {
             None => time.format(&self.pattern).to_string(),
-            Some(zone) => time.with_timezone(&zone).format(&self.pattern).to_string(),
+            Some(zone) => match in_zone(time, zone) {
+                Some(local) => local.format(&self.pattern).to_string(),
+                // Within a day of chrono's limits no local label exists; UTC's does.
+                None => time.format(&self.pattern).to_string(),
+            },
         }
     }
 
@@ -88,7 +92,10 @@ impl Layout {
         let Some(zone) = self.time_zone else {
             return self.format(time);
         };
-        let label = time.with_timezone(&zone).naive_local();
+        let Some(local) = in_zone(time, zone) else {
+            return self.format(time);
+        };
+        let label = local.naive_local();
         let moved = match zone.from_local_datetime(&label) {
             LocalResult::Ambiguous(one, other) => {
                 let (one, other) = (one.with_timezone(&Utc), other.with_timezone(&Utc));
@@ -104,6 +111,16 @@ impl Layout {
         };
         self.format(moved)
     }
+}
+
+/// `time` in `zone`, unless it lies within a day of what chrono can represent, where its local
+/// wall-clock time would not exist (chrono panics writing it). Hostile event times reach there.
+fn in_zone(time: DateTime<Utc>, zone: Tz) -> Option<DateTime<Tz>> {
+    let day = chrono::TimeDelta::days(1);
+    let naive = time.naive_utc();
+    naive.checked_sub_signed(day)?;
+    naive.checked_add_signed(day)?;
+    Some(time.with_timezone(&zone))
 }
 
 /// Which end of a window a time is.
@@ -190,6 +207,20 @@ mod tests {
 
     fn eastern() -> Layout {
         Layout::in_zone("%Y-%m-%d %H:%M:%S", New_York)
+    }
+
+    #[test]
+    fn times_at_chronos_limits_are_written_without_a_panic() {
+        // An event can claim any time; one at the edge of the calendar has no New York label.
+        for time in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            assert_eq!(
+                eastern().format(time),
+                time.format("%Y-%m-%d %H:%M:%S").to_string()
+            );
+            for bound in [Bound::Start, Bound::End] {
+                assert!(!eastern().format_bound(time, bound).is_empty());
+            }
+        }
     }
 
     #[test]

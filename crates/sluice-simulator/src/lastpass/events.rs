@@ -53,17 +53,34 @@ const SITES: &[&str] = &[
 /// The wall-clock time in New York of event `index`, in whole seconds: what `Time` shows
 /// and what `from` and `to` are compared with.
 pub(crate) fn local_time(timeline: &Timeline, index: u64) -> NaiveDateTime {
+    let time = true_time(timeline, index);
+    if near_limits(time) {
+        return time.naive_utc();
+    }
+    time.with_timezone(&New_York).naive_local()
+}
+
+/// Event `index`'s instant, in whole seconds.
+fn true_time(timeline: &Timeline, index: u64) -> chrono::DateTime<chrono::Utc> {
     let seconds = timeline.published_ms(index).div_euclid(1000);
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .unwrap_or_default()
-        .with_timezone(&New_York)
-        .naive_local()
+    chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// Within a day of chrono's limits a New York label does not exist (chrono panics writing
+/// it). Only the fuzzers draw such timelines; there labels are UTC's and times true.
+fn near_limits(time: chrono::DateTime<chrono::Utc>) -> bool {
+    let day = chrono::TimeDelta::days(1);
+    let utc = time.naive_utc();
+    utc.checked_sub_signed(day).is_none() || utc.checked_add_signed(day).is_none()
 }
 
 /// The instant event `index`'s `Time` names, read as a client reads it: the earlier of the
 /// two in the repeated hour of November (its true time is an hour later for half of them).
 pub(crate) fn shown_time(timeline: &Timeline, index: u64) -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
+    if near_limits(true_time(timeline, index)) {
+        return true_time(timeline, index);
+    }
     let label = local_time(timeline, index);
     match New_York.from_local_datetime(&label) {
         chrono::LocalResult::Single(t) => t.with_timezone(&chrono::Utc),

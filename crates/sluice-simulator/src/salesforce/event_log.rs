@@ -115,7 +115,10 @@ impl<'a> Files<'a> {
             seed: config.seed,
             timeline,
             interval_ms: (config.log_file_interval.as_millis() as i64).max(1000),
-            max_delay_ms: delay.as_millis() as i64 + 1,
+            // Saturating: a configured delay beyond i64 milliseconds is "forever" all the same.
+            max_delay_ms: i64::try_from(delay.as_millis())
+                .unwrap_or(i64::MAX)
+                .saturating_add(1),
         }
     }
 
@@ -140,10 +143,13 @@ impl<'a> Files<'a> {
     /// Indices of events that can be in files of generation `generation`.
     fn candidates(&self, generation: i64) -> std::ops::Range<u64> {
         let end_ms = generation * self.interval_ms;
-        let lo = self
-            .timeline
-            .first_at_or_after(end_ms - self.interval_ms - self.max_delay_ms - 1);
-        let hi = self.timeline.first_at_or_after(end_ms + 1);
+        let lo = self.timeline.first_at_or_after(
+            end_ms
+                .saturating_sub(self.interval_ms)
+                .saturating_sub(self.max_delay_ms)
+                .saturating_sub(1),
+        );
+        let hi = self.timeline.first_at_or_after(end_ms.saturating_add(1));
         lo..hi.max(lo)
     }
 
