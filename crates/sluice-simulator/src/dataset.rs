@@ -218,9 +218,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tfc
         | Vendor::Auth0
         | Vendor::SalesforceEventLog
-        | Vendor::SentinelOne => {
-            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
-        }
+        | Vendor::SentinelOne => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox

@@ -146,12 +146,12 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<ActivitiesQuery, Str
                 from_ms = from_ms.max(parse_micros(&key, &value)?.div_euclid(1000) + 1)
             }
             "createdAt__lt" => to_ms = to_ms.min(ceil_ms(parse_micros(&key, &value)?)),
-            "createdAt__lte" => {
-                to_ms = to_ms.min(parse_micros(&key, &value)?.div_euclid(1000) + 1)
-            }
+            "createdAt__lte" => to_ms = to_ms.min(parse_micros(&key, &value)?.div_euclid(1000) + 1),
             "sortBy" => {
                 if !matches!(value.as_ref(), "createdAt" | "id") {
-                    return Err(format!("the simulator sorts by createdAt or id, not {value:?}"));
+                    return Err(format!(
+                        "the simulator sorts by createdAt or id, not {value:?}"
+                    ));
                 }
             }
             "sortOrder" => {
@@ -217,7 +217,9 @@ fn encode_cursor(seed: u64, position: Position) -> String {
 }
 
 fn decode_cursor(seed: u64, cursor: &str) -> Option<Position> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(cursor).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cursor)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let mut parts = text.split(':');
     let mut number = || u64::from_str_radix(parts.next()?, 16).ok();

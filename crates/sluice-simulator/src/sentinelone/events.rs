@@ -26,9 +26,24 @@ const SITES: &[(&str, &str)] = &[
 
 /// Console users: id, name, role, e-mail.
 const USERS: &[(&str, &str, &str, &str)] = &[
-    ("1393811128742211305", "Alice Admin", "Admin", "alice@acme.example"),
-    ("1393811128901594858", "Bob Analyst", "SOC", "bob@acme.example"),
-    ("1393811129035812587", "Carol Viewer", "Viewer", "carol@acme.example"),
+    (
+        "1393811128742211305",
+        "Alice Admin",
+        "Admin",
+        "alice@acme.example",
+    ),
+    (
+        "1393811128901594858",
+        "Bob Analyst",
+        "SOC",
+        "bob@acme.example",
+    ),
+    (
+        "1393811129035812587",
+        "Carol Viewer",
+        "Viewer",
+        "carol@acme.example",
+    ),
 ];
 
 /// Endpoints with agents: agent id, computer name, OS family.
@@ -85,7 +100,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
     let (file, classification) = *rng.pick(THREATS);
     let ip = format!("203.0.113.{}", rng.below(254) + 1);
     let other = *rng.pick(USERS);
-    let threat_id = format!("{}", 1_500_000_000_000_000_000u64 + rng.below(1 << 50));
+    let threat_id = (1_500_000_000_000_000_000u64 + rng.below(1 << 50)).to_string();
     let sha1 = rng.string(HEX, 40);
     let (primary, data) = match kind {
         Kind::LoggedIn => (

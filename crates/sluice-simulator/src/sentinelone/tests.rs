@@ -83,7 +83,10 @@ fn activities_have_the_documented_shape_and_unique_ids() {
         let activity = event(&cfg, i);
         let id = activity["id"].as_str().unwrap();
         assert_eq!(id, event_id(&cfg, i));
-        assert!(id.len() == 19 && id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+        assert!(
+            id.len() == 19 && id.bytes().all(|b| b.is_ascii_digit()),
+            "{id}"
+        );
         assert_eq!(
             activity["createdAt"],
             time(&cfg, i).to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -182,9 +185,13 @@ async fn refusals_look_like_sentinelone() {
         );
     }
     let (_, body) = get(&format!("{base}?limit=1&sortOrder=asc")).await;
-    let cursor: String =
-        url::form_urlencoded::byte_serialize(body["pagination"]["nextCursor"].as_str().unwrap().as_bytes())
-            .collect();
+    let cursor: String = url::form_urlencoded::byte_serialize(
+        body["pagination"]["nextCursor"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    )
+    .collect();
     for query in [
         "limit=0".to_string(),
         "limit=1001".to_string(),
