@@ -147,12 +147,10 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<ActivitiesQuery, Str
             }
             "createdAt__lt" => to_ms = to_ms.min(ceil_ms(parse_micros(&key, &value)?)),
             "createdAt__lte" => to_ms = to_ms.min(parse_micros(&key, &value)?.div_euclid(1000) + 1),
-            "sortBy" => {
-                if !matches!(value.as_ref(), "createdAt" | "id") {
-                    return Err(format!(
-                        "the simulator sorts by createdAt or id, not {value:?}"
-                    ));
-                }
+            "sortBy" if !matches!(value.as_ref(), "createdAt" | "id") => {
+                return Err(format!(
+                    "the simulator sorts by createdAt or id, not {value:?}"
+                ));
             }
             "sortOrder" => {
                 direction = match value.as_ref() {
