@@ -270,6 +270,17 @@ provhash = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "sentinelone",
+        sim: SimulatorConfig::sentinelone,
+        settings: r#"# The simulator instead of your console (https://usea1-acme.sentinelone.net).
+console_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment:
+# "${env:SENTINELONE_API_TOKEN}".
+token = "sim-token"
+# The simulator has no per-token limit to share; the preset keeps to 60 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "salesforce",
         sim: SimulatorConfig::salesforce,
         settings: r#"# The simulator instead of https://acme.my.salesforce.com (it also issues the tokens).

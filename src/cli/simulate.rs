@@ -72,6 +72,8 @@ impl SimulateArgs {
             Vendor::SalesforceEventLog => SimulatorConfig::salesforce_event_log(self.events),
             // LastPass's preset settles for five minutes on whole seconds: as Workday.
             Vendor::Lastpass => SimulatorConfig::lastpass(self.events),
+            // SentinelOne's pages: 10 without `limit`, at most 1000.
+            Vendor::SentinelOne => SimulatorConfig::sentinelone(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -167,6 +169,7 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             simulator::workday::CLIENT_ID,
             simulator::workday::CLIENT_SECRET
         ),
+        simulator::Vendor::SentinelOne => format!("API token: {} (ApiToken)", config.token),
         _ => format!("token: {}", config.token),
     };
     crate::outln!(

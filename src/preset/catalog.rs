@@ -30,6 +30,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../presets/onepassword.toml"),
     ),
     ("pagerduty", include_str!("../../presets/pagerduty.toml")),
+    (
+        "sentinelone",
+        include_str!("../../presets/sentinelone.toml"),
+    ),
     ("slack", include_str!("../../presets/slack.toml")),
     ("snyk", include_str!("../../presets/snyk.toml")),
     ("snyk_group", include_str!("../../presets/snyk_group.toml")),

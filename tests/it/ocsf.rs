@@ -39,6 +39,7 @@ const PROFILES: &[(&str, Profile)] = &[
         SimulatorConfig::salesforce_event_log,
     ),
     ("lastpass", SimulatorConfig::lastpass),
+    ("sentinelone", SimulatorConfig::sentinelone),
     ("slack", SimulatorConfig::slack),
     ("snyk", SimulatorConfig::snyk),
     ("snyk_group", SimulatorConfig::snyk),

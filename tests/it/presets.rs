@@ -410,6 +410,7 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("tines", "Tines audit logs"),
         ("salesforce", "Salesforce Setup Audit Trail"),
         ("lastpass", "LastPass Enterprise API event reporting"),
+        ("sentinelone", "SentinelOne activities"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -875,6 +876,8 @@ mod matrix;
 mod pagerduty;
 #[path = "presets/salesforce.rs"]
 mod salesforce;
+#[path = "presets/sentinelone.rs"]
+mod sentinelone;
 #[path = "presets/snyk.rs"]
 mod snyk;
 #[path = "presets/tailscale.rs"]

@@ -308,6 +308,18 @@ impl SimulatorConfig {
         }
     }
 
+    /// A SentinelOne console's activities with `events` activities, pages of 10 without
+    /// `limit` and at most 1000 ([`sentinelone::DEFAULT_LIMIT`], [`sentinelone::MAX_LIMIT`]);
+    /// the API token (`ApiToken`) is `token`. Otherwise as [`SimulatorConfig::okta`].
+    pub fn sentinelone(events: u64) -> Self {
+        Self {
+            vendor: Vendor::SentinelOne,
+            default_page_size: sentinelone::DEFAULT_LIMIT,
+            max_page_size: sentinelone::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
     /// A Vicarius vRx dashboard's incident events with `events` events, pages of 100 without
     /// `size` and at most 500 ([`vicarius::DEFAULT_SIZE`], [`vicarius::MAX_SIZE`]); the API key
     /// (`Vicarius-Token`) is `token`. Otherwise as [`SimulatorConfig::okta`].

@@ -57,6 +57,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Auth0 => auth0::event_id(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event_id(config, index),
         Vendor::Lastpass => lastpass::event_id(config, index),
+        Vendor::SentinelOne => sentinelone::event_id(config, index),
     }
 }
 
@@ -92,6 +93,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Auth0 => auth0::event(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event(config, index),
         Vendor::Lastpass => lastpass::event(config, index),
+        Vendor::SentinelOne => sentinelone::event(config, index),
     }
 }
 
@@ -112,7 +114,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
-        | Vendor::SalesforceEventLog => {
+        | Vendor::SalesforceEventLog
+        | Vendor::SentinelOne => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -171,7 +174,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tines
         | Vendor::Salesforce
         | Vendor::Auth0
-        | Vendor::Lastpass => {
+        | Vendor::Lastpass
+        | Vendor::SentinelOne => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -213,9 +217,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
-        | Vendor::SalesforceEventLog => {
-            timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
-        }
+        | Vendor::SalesforceEventLog
+        | Vendor::SentinelOne => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox

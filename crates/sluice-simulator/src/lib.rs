@@ -49,6 +49,7 @@ pub mod onepassword;
 pub mod pagerduty;
 mod rng;
 pub mod salesforce;
+pub mod sentinelone;
 pub mod slack;
 pub mod snyk;
 pub mod tailscale;

@@ -74,6 +74,8 @@ pub enum Vendor {
     /// LastPass Enterprise API event reporting (`POST /enterpriseapi.php`, `cmd = reporting`,
     /// US/Eastern local times, events as an object's values, newest first through `next`).
     Lastpass,
+    /// SentinelOne activities (`GET /web/api/v2.1/activities`, `ApiToken`, cursor pages).
+    SentinelOne,
 }
 
 impl Vendor {
@@ -105,6 +107,7 @@ impl Vendor {
         Vendor::Auth0,
         Vendor::SalesforceEventLog,
         Vendor::Lastpass,
+        Vendor::SentinelOne,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +139,7 @@ impl Vendor {
             Vendor::Auth0 => "auth0",
             Vendor::SalesforceEventLog => "salesforce_event_log",
             Vendor::Lastpass => "lastpass",
+            Vendor::SentinelOne => "sentinelone",
         }
     }
 }
@@ -148,7 +152,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, sentinelone)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

@@ -42,6 +42,10 @@ const FILES: &[(&str, &str)] = &[
         "pagerduty",
         include_str!("../../../presets/ocsf/pagerduty.toml"),
     ),
+    (
+        "sentinelone",
+        include_str!("../../../presets/ocsf/sentinelone.toml"),
+    ),
     ("slack", include_str!("../../../presets/ocsf/slack.toml")),
     ("snyk", include_str!("../../../presets/ocsf/snyk.toml")),
     // Group-level audit logs: the same items as an organization's.

@@ -265,6 +265,19 @@ async fn cloudflare_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinelone_preset_is_exact_through_late_events() {
+    let sim_config = SimulatorConfig::sentinelone(1_500);
+    let lakes = every_event("sentinelone");
+    exact_through_late_events(
+        sim_config,
+        super::sentinelone::sentinelone_source,
+        [("SENTINELONE_API_TOKEN", "sim-token")],
+        lakes,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vicarius_preset_is_exact_through_late_events() {
     let sim_config = SimulatorConfig::vicarius(1_500);
     let lakes = every_event("vicarius");

@@ -181,6 +181,13 @@ const MATRIX: &[Row] = &[
         lakes: |sim| one_lake("salesforce_event_log", sim),
     },
     Row {
+        preset: "sentinelone",
+        sim: || SimulatorConfig::sentinelone(EVENTS),
+        source: |_, url| super::sentinelone::sentinelone_source(url),
+        env: ("SENTINELONE_API_TOKEN", "sim-token"),
+        lakes: |sim| one_lake("sentinelone", sim),
+    },
+    Row {
         preset: "slack",
         sim: || SimulatorConfig::slack(EVENTS),
         source: |_, url| super::slack_source(url),
