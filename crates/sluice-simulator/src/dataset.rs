@@ -57,6 +57,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Auth0 => auth0::event_id(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event_id(config, index),
         Vendor::Lastpass => lastpass::event_id(config, index),
+        Vendor::Stripe => stripe::event_id(config, index),
+        Vendor::Asana => asana::event_id(config, index),
     }
 }
 
@@ -92,6 +94,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Auth0 => auth0::event(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event(config, index),
         Vendor::Lastpass => lastpass::event(config, index),
+        Vendor::Stripe => stripe::event(config, index),
+        Vendor::Asana => asana::event(config, index),
     }
 }
 
@@ -112,13 +116,14 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
+        | Vendor::Asana
         | Vendor::SalesforceEventLog => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines and Salesforce write whole
-        // seconds.
+        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines, Salesforce and Stripe write
+        // whole seconds.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
@@ -126,7 +131,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Tines
-        | Vendor::Salesforce => {
+        | Vendor::Salesforce
+        | Vendor::Stripe => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -171,7 +177,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tines
         | Vendor::Salesforce
         | Vendor::Auth0
-        | Vendor::Lastpass => {
+        | Vendor::Lastpass
+        | Vendor::Stripe
+        | Vendor::Asana => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -213,6 +221,7 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
+        | Vendor::Asana
         | Vendor::SalesforceEventLog => {
             timeline_of(config).first_at_or_after(timeline::ceil_millis(&t))
         }
@@ -225,7 +234,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Zendesk
         | Vendor::Tines
         | Vendor::Salesforce
-        | Vendor::Lastpass => {
+        | Vendor::Lastpass
+        | Vendor::Stripe => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

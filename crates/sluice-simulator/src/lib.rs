@@ -28,6 +28,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod asana;
 pub mod atlassian;
 pub mod auth0;
 pub mod r#box;
@@ -51,6 +52,7 @@ mod rng;
 pub mod salesforce;
 pub mod slack;
 pub mod snyk;
+pub mod stripe;
 pub mod tailscale;
 pub mod tfc;
 mod timeline;

@@ -273,6 +273,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Salesforce | Vendor::SalesforceEventLog => salesforce::routes(),
         Vendor::Auth0 => auth0::routes(),
         Vendor::Lastpass => lastpass::routes(),
+        Vendor::Stripe => stripe::routes(),
+        Vendor::Asana => asana::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

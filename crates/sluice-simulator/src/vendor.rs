@@ -74,6 +74,12 @@ pub enum Vendor {
     /// LastPass Enterprise API event reporting (`POST /enterpriseapi.php`, `cmd = reporting`,
     /// US/Eastern local times, events as an object's values, newest first through `next`).
     Lastpass,
+    /// Stripe events (`GET /v1/events`, newest first, `starting_after=<last id>` while
+    /// `has_more`).
+    Stripe,
+    /// Asana audit log events (`GET /api/1.0/workspaces/{workspace_gid}/audit_log_events`,
+    /// oldest first, an offset token sent on every page).
+    Asana,
 }
 
 impl Vendor {
@@ -105,6 +111,8 @@ impl Vendor {
         Vendor::Auth0,
         Vendor::SalesforceEventLog,
         Vendor::Lastpass,
+        Vendor::Stripe,
+        Vendor::Asana,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -136,6 +144,8 @@ impl Vendor {
             Vendor::Auth0 => "auth0",
             Vendor::SalesforceEventLog => "salesforce_event_log",
             Vendor::Lastpass => "lastpass",
+            Vendor::Stripe => "stripe",
+            Vendor::Asana => "asana",
         }
     }
 }
@@ -148,7 +158,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, stripe, asana)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {
