@@ -410,6 +410,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("tines", "Tines audit logs"),
         ("salesforce", "Salesforce Setup Audit Trail"),
         ("lastpass", "LastPass Enterprise API event reporting"),
+        ("asana", "Asana audit log events"),
+        ("stripe", "Stripe events"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -849,6 +851,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/asana.rs"]
+mod asana;
 #[path = "presets/auth0.rs"]
 mod auth0;
 #[path = "presets/box.rs"]
@@ -877,6 +881,8 @@ mod pagerduty;
 mod salesforce;
 #[path = "presets/snyk.rs"]
 mod snyk;
+#[path = "presets/stripe.rs"]
+mod stripe;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
 #[path = "presets/tfc.rs"]
