@@ -16,8 +16,8 @@ use crate::SimulatorConfig;
 /// The API version events are rendered in.
 pub const API_VERSION: &str = "2026-11-17.acacia";
 
-/// Digits of the index inside an id (base 62: enough for 3.5 trillion events).
-const INDEX_DIGITS: usize = 7;
+/// Digits of the index inside an id (base 62: eleven hold any `u64`).
+const INDEX_DIGITS: usize = 11;
 
 /// Event types: the object they carry and whether an API request made them.
 const TYPES: &[(&str, &str, bool)] = &[
