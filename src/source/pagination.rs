@@ -582,6 +582,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends,
+            from_last_record: false,
         };
         let at = PageRef::Token("1152922976252290886".into());
         let end = response(

@@ -57,8 +57,8 @@ use super::rng::{domain, hash3, mix64};
 use super::timeline::{ceil_millis, Timeline};
 use super::AppState;
 
-pub(crate) use events::{event, event_id};
 pub use events::FIRST_GID;
+pub(crate) use events::{event, event_id};
 
 /// The workspace (organization) the simulator serves.
 pub const WORKSPACE_GID: &str = "1199906290951705";
@@ -152,7 +152,9 @@ fn parse_query(timeline: &Timeline, raw: Option<&str>) -> Result<Query, String> 
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| format!("limit: The value must be between 1 and 100, got {value}"))?;
+                    .ok_or_else(|| {
+                        format!("limit: The value must be between 1 and 100, got {value}")
+                    })?;
             }
             "offset" => {
                 offset = Some(value.into_owned());
@@ -166,7 +168,9 @@ fn parse_query(timeline: &Timeline, raw: Option<&str>) -> Result<Query, String> 
         kept.push((key.into_owned(), value.into_owned()));
     }
     let lo = start.map_or(0, |t| timeline.first_at_or_after(ceil_millis(&t)));
-    let hi = end.map_or(timeline.len(), |t| timeline.first_at_or_after(ceil_millis(&t)));
+    let hi = end.map_or(timeline.len(), |t| {
+        timeline.first_at_or_after(ceil_millis(&t))
+    });
     if let (Some(start), Some(end)) = (start, end) {
         if end < start {
             return Err("end_at: must not be before start_at".into());

@@ -110,7 +110,11 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
         .decode(value.strip_prefix("Basic ")?.trim())
         .ok()?;
     let pair = String::from_utf8(pair).ok()?;
-    Some(pair.split_once(':').map_or(pair.as_str(), |(user, _)| user).to_string())
+    Some(
+        pair.split_once(':')
+            .map_or(pair.as_str(), |(user, _)| user)
+            .to_string(),
+    )
 }
 
 /// A key shown in an error, as Stripe masks it: its first characters and its last four.
@@ -138,19 +142,20 @@ fn first_at_second(timeline: &Timeline, seconds: i64) -> u64 {
     timeline.first_at_or_after(seconds.saturating_mul(1000))
 }
 
-fn parse_query(timeline: &Timeline, raw: Option<&str>, now_ms: i64) -> Result<Query, (String, String)> {
+fn parse_query(
+    timeline: &Timeline,
+    raw: Option<&str>,
+    now_ms: i64,
+) -> Result<Query, (String, String)> {
     let retained = (now_ms.div_euclid(1000) - RETENTION_DAYS * 86_400).max(0);
     let (mut lo, mut hi) = (first_at_second(timeline, retained), timeline.len());
     let mut limit = DEFAULT_LIMIT;
     let mut starting_after = None;
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let seconds = || {
-            value.parse::<i64>().map_err(|_| {
-                (
-                    key.to_string(),
-                    format!("Invalid integer: {value}"),
-                )
-            })
+            value
+                .parse::<i64>()
+                .map_err(|_| (key.to_string(), format!("Invalid integer: {value}")))
         };
         match key.as_ref() {
             "created[gte]" => lo = lo.max(first_at_second(timeline, seconds()?)),
@@ -179,7 +184,10 @@ fn parse_query(timeline: &Timeline, raw: Option<&str>, now_ms: i64) -> Result<Qu
                 return Err((key.to_string(), format!("{key} is not simulated")))
             }
             other => {
-                return Err((other.to_string(), format!("Received unknown parameter: {other}")))
+                return Err((
+                    other.to_string(),
+                    format!("Received unknown parameter: {other}"),
+                ))
             }
         }
     }

@@ -13,8 +13,7 @@ use super::{exact_through_faults_and_kill_9, preset_source, read_pages, TEST_BUD
 /// The Asana preset with `base_url` pointed at the test server, the token from the
 /// environment.
 pub(super) fn asana_source(base_url: &str) -> String {
-    let settings =
-        format!("workspace_gid = \"{WORKSPACE_GID}\"\ntoken = \"${{env:ASANA_TOKEN}}\"");
+    let settings = format!("workspace_gid = \"{WORKSPACE_GID}\"\ntoken = \"${{env:ASANA_TOKEN}}\"");
     preset_source("asana", &settings, "base_url", base_url) + TEST_BUDGET
 }
 
@@ -57,9 +56,7 @@ fn event(gid: &str, created_at: &str) -> serde_json::Value {
 async fn asana_preset_follows_the_offset_until_a_page_without_events() {
     // As the reference describes: oldest first, and `next_page` on every page, the empty one
     // that ends the current events included.
-    let next = |offset: &str| {
-        serde_json::json!({"offset": offset, "path": format!("/workspaces/{WORKSPACE_GID}/audit_log_events?offset={offset}"), "uri": format!("https://app.asana.com/api/1.0/workspaces/{WORKSPACE_GID}/audit_log_events?offset={offset}")})
-    };
+    let next = |offset: &str| serde_json::json!({"offset": offset, "path": format!("/workspaces/{WORKSPACE_GID}/audit_log_events?offset={offset}"), "uri": format!("https://app.asana.com/api/1.0/workspaces/{WORKSPACE_GID}/audit_log_events?offset={offset}")});
     let pages = [
         serde_json::json!({"data": [event("12345", "2026-12-05T11:32:44.000Z"), event("12346", "2026-12-05T11:32:45.120Z")], "next_page": next("eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ9")}),
         serde_json::json!({"data": [event("12347", "2026-12-06T08:00:00.001Z")], "next_page": next("eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ8")}),
@@ -111,8 +108,14 @@ async fn asana_preset_follows_the_offset_until_a_page_without_events() {
         assert_eq!(value("limit"), "100", "{q:?}");
     }
     assert!(!query(0).iter().any(|(k, _)| k == "offset"));
-    assert!(query(1).contains(&("offset".into(), "eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ9".into())));
-    assert!(query(2).contains(&("offset".into(), "eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ8".into())));
+    assert!(query(1).contains(&(
+        "offset".into(),
+        "eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ9".into()
+    )));
+    assert!(query(2).contains(&(
+        "offset".into(),
+        "eyJ0eXAiOJiKV1iQLCJhbGciOiJIUzI1NiJ8".into()
+    )));
     assert!(
         read.authorizations
             .iter()

@@ -135,7 +135,8 @@ async fn stripe_preset_follows_the_last_id_while_has_more() {
 async fn more_pages_promised_after_an_empty_page_fail_the_window_rather_than_end_it() {
     // `has_more` true with no event to go on from: the window cannot be finished, and saying
     // so beats a quiet end that would lose the rest.
-    let page = serde_json::json!({"object": "list", "url": "/v1/events", "has_more": true, "data": []});
+    let page =
+        serde_json::json!({"object": "list", "url": "/v1/events", "has_more": true, "data": []});
     let read = read_pages(
         vec![page.to_string()],
         stripe_source,

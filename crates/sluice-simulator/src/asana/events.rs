@@ -18,9 +18,24 @@ pub const FIRST_GID: u64 = 1_208_000_000_000_000;
 
 /// Actors: type, gid, name, email (Asana's own processes included).
 const ACTORS: &[(&str, &str, &str, &str)] = &[
-    ("user", "1199906290951001", "Ada Lovelace", "ada@acme.example"),
-    ("user", "1199906290951002", "Grace Hopper", "grace@acme.example"),
-    ("user", "1199906290951003", "Alan Turing", "alan@acme.example"),
+    (
+        "user",
+        "1199906290951001",
+        "Ada Lovelace",
+        "ada@acme.example",
+    ),
+    (
+        "user",
+        "1199906290951002",
+        "Grace Hopper",
+        "grace@acme.example",
+    ),
+    (
+        "user",
+        "1199906290951003",
+        "Alan Turing",
+        "alan@acme.example",
+    ),
     ("asana", "", "Asana", ""),
 ];
 
@@ -29,13 +44,28 @@ const KINDS: &[(&str, &str, &str, &str)] = &[
     ("user_login_succeeded", "logins", "user", "default"),
     ("user_login_failed", "logins", "user", "default"),
     ("user_logged_out", "logins", "user", "default"),
-    ("user_deprovisioned", "user_access_control", "user", "default"),
+    (
+        "user_deprovisioned",
+        "user_access_control",
+        "user",
+        "default",
+    ),
     ("user_invited", "user_access_control", "user", "default"),
     ("user_role_changed", "roles", "user", "default"),
     ("task_deleted", "deletion", "task", "default_task"),
     ("project_deleted", "deletion", "project", "default"),
-    ("team_privacy_settings_changed", "access_control", "team", "default"),
-    ("workspace_export_started", "exports", "workspace", "default"),
+    (
+        "team_privacy_settings_changed",
+        "access_control",
+        "team",
+        "default",
+    ),
+    (
+        "workspace_export_started",
+        "exports",
+        "workspace",
+        "default",
+    ),
     ("app_installed", "apps", "app", "default"),
 ];
 

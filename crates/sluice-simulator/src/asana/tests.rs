@@ -39,7 +39,10 @@ async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
     }
     let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 /// Every page from `query` on, following `next_page.offset` until an empty `data`; the
@@ -61,7 +64,10 @@ async fn list(sim: &RunningSimulator, query: &[(&str, String)]) -> (Vec<Value>, 
         all.extend(data.iter().cloned());
         let next = &body["next_page"];
         assert!(next["path"].as_str().unwrap().starts_with("/workspaces/"));
-        assert!(next["uri"].as_str().unwrap().starts_with("https://app.asana.com/api/1.0/"));
+        assert!(next["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://app.asana.com/api/1.0/"));
         offset = Some(next["offset"].as_str().unwrap().to_string());
     }
     panic!("the listing does not end");

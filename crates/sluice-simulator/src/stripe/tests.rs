@@ -36,7 +36,10 @@ async fn get(
     }
     let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
-    (status, serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 /// Every page from `query` on, following `starting_after=<last id>` while `has_more`.
@@ -78,7 +81,10 @@ fn events_have_the_documented_shape_and_ids_that_name_their_index() {
             simulator::event_time(&cfg, i).timestamp()
         );
         assert_eq!(e["object"], "event");
-        assert!(e["type"].is_string() && e["data"]["object"].is_object(), "{e}");
+        assert!(
+            e["type"].is_string() && e["data"]["object"].is_object(),
+            "{e}"
+        );
         assert!(e["request"].is_object(), "{e}");
     }
     // Another seed's ids, or a changed letter, are no event of this account.
@@ -131,7 +137,10 @@ async fn keys_limits_unknown_parameters_and_unknown_events_are_refused_as_stripe
     assert_eq!(body["error"]["type"], "invalid_request_error");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.starts_with("Invalid API Key provided"), "{message}");
-    assert!(message.ends_with("1234") && !message.contains("wrongwrong"), "{message}");
+    assert!(
+        message.ends_with("1234") && !message.contains("wrongwrong"),
+        "{message}"
+    );
     let (status, _) = get(&sim, &[], None).await;
     assert_eq!(status, 401);
     // HTTP Basic with the key as the user name is accepted too.
