@@ -221,6 +221,17 @@ client_secret = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "stripe",
+        sim: SimulatorConfig::stripe,
+        settings: r#"# The simulator instead of https://api.stripe.com.
+base_url = "{base_url}"
+# The simulator's key. A real config reads a restricted key (Read on Events) from the
+# environment: "${env:STRIPE_API_KEY}".
+api_key = "sim-token"
+# The simulator carries no payments to protect; the preset keeps to 300 a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "tailscale",
         sim: SimulatorConfig::tailscale,
         settings: r#"tailnet = "TSim1234CNTRL"
@@ -344,6 +355,18 @@ client_id = "sim-workday-client"
 client_secret = "sim-workday-secret"
 refresh_token = "sim-token"
 # The simulator has no tenant-wide budget to share; the preset keeps to 60 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "asana",
+        sim: SimulatorConfig::asana,
+        settings: r#"workspace_gid = "1199906290951705"
+# The simulator instead of https://app.asana.com.
+base_url = "{base_url}"
+# The simulator's service account token. A real config reads it from the environment:
+# "${env:ASANA_TOKEN}".
+token = "sim-token"
+# The simulator has no per-token budget to share; the preset keeps to 300 a minute.
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {

@@ -74,6 +74,9 @@ impl SimulateArgs {
             Vendor::Lastpass => SimulatorConfig::lastpass(self.events),
             // SentinelOne's pages: 10 without `limit`, at most 1000.
             Vendor::SentinelOne => SimulatorConfig::sentinelone(self.events),
+            // Stripe's preset settles for five minutes on whole seconds; Asana's for five.
+            Vendor::Stripe => SimulatorConfig::stripe(self.events),
+            Vendor::Asana => SimulatorConfig::asana(self.events),
             _ => SimulatorConfig::okta(self.events),
         };
         config.vendor = self.vendor;
@@ -157,6 +160,12 @@ pub async fn simulate(args: SimulateArgs) -> u8 {
             config.token,
             simulator::lastpass::PATH
         ),
+        simulator::Vendor::Asana => format!(
+            "service account token: {} (workspace {})",
+            config.token,
+            simulator::asana::WORKSPACE_GID
+        ),
+        simulator::Vendor::Stripe => format!("secret or restricted key: {}", config.token),
         simulator::Vendor::Tines => format!(
             "API key: {} (tenant {})",
             config.token,

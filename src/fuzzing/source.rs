@@ -59,6 +59,7 @@ impl<'a> Arbitrary<'a> for PageInput {
                 cursor_join: ",".to_string(),
                 cursor_encoding: Default::default(),
                 empty_page_ends: false,
+                from_last_record: false,
             },
             4 => PaginationConfig::Offset {
                 has_more_path: has_more(u)?,
@@ -118,6 +119,7 @@ pub fn check_next_page(input: &PageInput) {
         records: input.records,
         page_size: input.page_size,
         secrets: &LinkSecrets::default(),
+        last_record: None,
     };
     let Ok(Some(next)) = next_page(&input.pagination, &fetched) else {
         return;

@@ -7,6 +7,7 @@ use super::Preset;
 /// Every preset file, by name. Adding a vendor is adding its file here (and its docs page,
 /// simulator profile and test; see docs/contributing.md).
 const FILES: &[(&str, &str)] = &[
+    ("asana", include_str!("../../presets/asana.toml")),
     ("atlassian", include_str!("../../presets/atlassian.toml")),
     ("auth0", include_str!("../../presets/auth0.toml")),
     ("box", include_str!("../../presets/box.toml")),
@@ -37,6 +38,7 @@ const FILES: &[(&str, &str)] = &[
     ("slack", include_str!("../../presets/slack.toml")),
     ("snyk", include_str!("../../presets/snyk.toml")),
     ("snyk_group", include_str!("../../presets/snyk_group.toml")),
+    ("stripe", include_str!("../../presets/stripe.toml")),
     ("tailscale", include_str!("../../presets/tailscale.toml")),
     ("tfc", include_str!("../../presets/tfc.toml")),
     ("tines", include_str!("../../presets/tines.toml")),

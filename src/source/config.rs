@@ -209,6 +209,11 @@ pub enum PaginationConfig {
         /// by an empty page (Box's `next_stream_position`).
         #[serde(default)]
         empty_page_ends: bool,
+        /// `path` is read in the page's last record, not in the body: for APIs whose next
+        /// page starts after the last object listed (Stripe's `starting_after=<id>`). A page
+        /// without records then has no cursor, and `has_more_path` says whether it ends.
+        #[serde(default)]
+        from_last_record: bool,
     },
     /// `{offset}` counts records already listed in the window; `{limit}` is `page_size`.
     Offset {

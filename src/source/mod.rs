@@ -257,6 +257,18 @@ impl HttpSource {
             )
             .map_err(shape)?,
         };
+        // Parsed only when the cursor is read from it (Stripe's `starting_after`).
+        let last_record = match &self.config.pagination {
+            config::PaginationConfig::Cursor {
+                from_last_record: true,
+                ..
+            } => raw
+                .last()
+                .map(|record| record.to_value())
+                .transpose()
+                .map_err(|err| shape(format!("the last record is not JSON: {err}")))?,
+            _ => None,
+        };
         let fetched = pagination::Fetched {
             response: &response,
             url: &request.url,
@@ -264,6 +276,7 @@ impl HttpSource {
             records: raw.len(),
             page_size: self.config.page_size,
             secrets: self.client.link_secrets(),
+            last_record: last_record.as_ref(),
         };
         let next = pagination::next_page(&self.config.pagination, &fetched)
             .map_err(|detail| shape(format!("{detail} (config: pagination)")))?;

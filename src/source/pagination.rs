@@ -22,6 +22,9 @@ pub struct Fetched<'a> {
     pub records: usize,
     /// The configured page size.
     pub page_size: Option<u64>,
+    /// The page's last record, for a cursor read from it (`from_last_record`); `None` when
+    /// the page has none or the cursor is in the body.
+    pub last_record: Option<&'a Value>,
     /// The source's credentials, concealed in a next-page link before it goes anywhere.
     pub secrets: &'a LinkSecrets,
 }
@@ -65,6 +68,7 @@ pub fn next_page(
             cursor_join,
             cursor_encoding,
             empty_page_ends,
+            from_last_record,
             ..
         } => match has_more(body, has_more_path.as_ref())? {
             Some(false) => None,
@@ -74,13 +78,24 @@ pub fn next_page(
                     join: cursor_join,
                     encoding: *cursor_encoding,
                 };
-                match (more, cursor::token(lookup(body, path), path, "cursor", style)?) {
+                let (holder, what) = if *from_last_record {
+                    (fetched.last_record, "cursor in the last record")
+                } else {
+                    (Some(body), "cursor")
+                };
+                let found = holder.and_then(|holder| lookup(holder, path));
+                match (more, cursor::token(found, path, what, style)?) {
                     // "More pages" without a way to ask for them must not end the window
                     // quietly.
                     (Some(true), None) => {
+                        let place = if *from_last_record {
+                            " in the page's last record"
+                        } else {
+                            ""
+                        };
                         return Err(format!(
-                        "the has-more flag says more pages follow but there is no cursor at `{path}`"
-                    ))
+                        "the has-more flag says more pages follow but there is no cursor at `{path}`{place}"
+                    ));
                     }
                     (_, next) => next.map(PageRef::Token),
                 }
@@ -289,6 +304,7 @@ mod tests {
                 records,
                 page_size: Some(100),
                 secrets: &LinkSecrets::default(),
+                last_record: None,
             },
         )
     }
@@ -391,6 +407,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         };
         let more = response(&[], json!({"meta": {"next": "t2"}, "has_more": true}));
         assert_eq!(
@@ -410,6 +427,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         };
         for body in [
             json!({"meta": {"next": ""}}),
@@ -420,6 +438,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_cursor_from_the_last_record_is_its_id_until_has_more_is_false() {
+        // Stripe: the next page is `starting_after=<id of the last object listed>`.
+        let p = PaginationConfig::Cursor {
+            path: jp("id"),
+            param: Some("starting_after".into()),
+            has_more_path: Some(jp("has_more")),
+            cursor_join: ",".into(),
+            cursor_encoding: Default::default(),
+            empty_page_ends: false,
+            from_last_record: true,
+        };
+        let url = Url::parse("https://api.example.com/v1/events").unwrap();
+        let at = |body: serde_json::Value, last: Option<&Value>, records: usize| {
+            next_page(
+                &p,
+                &Fetched {
+                    response: &response(&[], body),
+                    url: &url,
+                    page: None,
+                    records,
+                    page_size: Some(100),
+                    secrets: &LinkSecrets::default(),
+                    last_record: last,
+                },
+            )
+        };
+        let last = json!({"id": "evt_2", "object": "event"});
+        // The body's own `id` (none here) is not what is read.
+        assert_eq!(
+            at(json!({"object": "list", "has_more": true}), Some(&last), 2).unwrap(),
+            Some(PageRef::Token("evt_2".into()))
+        );
+        assert_eq!(
+            at(json!({"has_more": false}), Some(&last), 2).unwrap(),
+            None
+        );
+        // More promised but no record to go on from: an error, not a quiet end.
+        let err = at(json!({"has_more": true}), None, 0).unwrap_err();
+        assert!(err.contains("last record"), "{err}");
+        assert_eq!(at(json!({"has_more": false}), None, 0).unwrap(), None);
+    }
+
     fn cursor_at(path: &str) -> PaginationConfig {
         PaginationConfig::Cursor {
             path: jp(path),
@@ -428,6 +489,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         }
     }
 
@@ -503,6 +565,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         };
         let done = response(&[], json!({"next": {}, "more": false}));
         assert_eq!(next(&flagged, &done, None, 5).unwrap(), None);
@@ -519,6 +582,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends,
+            from_last_record: false,
         };
         let at = PageRef::Token("1152922976252290886".into());
         let end = response(
@@ -549,6 +613,7 @@ mod tests {
             cursor_join: ",".into(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         };
         let same = PageRef::Token("t".into());
         assert!(next(&p, &response(&[], json!({"next": "t"})), Some(&same), 5).is_err());

@@ -19,6 +19,7 @@ type Profile = fn(u64) -> SimulatorConfig;
 /// Every preset and the simulator profile that serves its API. A preset missing here fails
 /// `every_preset_has_a_mapping_and_a_profile`.
 const PROFILES: &[(&str, Profile)] = &[
+    ("asana", SimulatorConfig::asana),
     ("atlassian", SimulatorConfig::atlassian),
     ("auth0", SimulatorConfig::auth0),
     ("box", SimulatorConfig::r#box),
@@ -43,6 +44,7 @@ const PROFILES: &[(&str, Profile)] = &[
     ("slack", SimulatorConfig::slack),
     ("snyk", SimulatorConfig::snyk),
     ("snyk_group", SimulatorConfig::snyk),
+    ("stripe", SimulatorConfig::stripe),
     ("tailscale", SimulatorConfig::tailscale),
     ("tfc", SimulatorConfig::tfc),
     ("tines", SimulatorConfig::tines),

@@ -411,6 +411,8 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("salesforce", "Salesforce Setup Audit Trail"),
         ("lastpass", "LastPass Enterprise API event reporting"),
         ("sentinelone", "SentinelOne activities"),
+        ("asana", "Asana audit log events"),
+        ("stripe", "Stripe events"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -850,6 +852,8 @@ async fn onepassword_preset_reads_real_shaped_pages() {
     }
 }
 
+#[path = "presets/asana.rs"]
+mod asana;
 #[path = "presets/auth0.rs"]
 mod auth0;
 #[path = "presets/box.rs"]
@@ -880,6 +884,8 @@ mod salesforce;
 mod sentinelone;
 #[path = "presets/snyk.rs"]
 mod snyk;
+#[path = "presets/stripe.rs"]
+mod stripe;
 #[path = "presets/tailscale.rs"]
 mod tailscale;
 #[path = "presets/tfc.rs"]

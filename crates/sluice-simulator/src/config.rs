@@ -404,6 +404,37 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Stripe account's events with `events` events, pages of 10 without `limit` and at
+    /// most 100 ([`stripe::DEFAULT_LIMIT`], [`stripe::MAX_LIMIT`]); the secret or restricted
+    /// key is `token`. Otherwise as [`SimulatorConfig::okta`], but the newest event is ten
+    /// minutes old: the preset settles for five minutes in whole seconds, so a single run
+    /// right after start lists it.
+    pub fn stripe(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Stripe,
+            default_page_size: stripe::DEFAULT_LIMIT,
+            max_page_size: stripe::MAX_LIMIT,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
+        }
+    }
+
+    /// An Asana domain's audit log (workspace [`asana::WORKSPACE_GID`]) with `events`
+    /// events, pages of at most 100 ([`asana::MAX_LIMIT`]); the service account token is
+    /// `token`. Otherwise as [`SimulatorConfig::okta`], but the newest event is ten minutes
+    /// old: the preset settles for five minutes, so a single run right after start lists it.
+    pub fn asana(events: u64) -> Self {
+        let base = Self::okta(events);
+        Self {
+            vendor: Vendor::Asana,
+            default_page_size: asana::MAX_LIMIT,
+            max_page_size: asana::MAX_LIMIT,
+            anchor: base.anchor - chrono::TimeDelta::minutes(5),
+            ..base
+        }
+    }
+
     /// A Workday tenant's ([`workday::TENANT`]) user activity log with `events` entries, 20
     /// a page without `limit` and at most 1000 ([`workday::DEFAULT_LIMIT`],
     /// [`workday::MAX_LIMIT`]); `token` is both the refresh token and a long-lived access

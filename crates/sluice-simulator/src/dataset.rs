@@ -58,6 +58,8 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::SalesforceEventLog => salesforce::event_log::event_id(config, index),
         Vendor::Lastpass => lastpass::event_id(config, index),
         Vendor::SentinelOne => sentinelone::event_id(config, index),
+        Vendor::Stripe => stripe::event_id(config, index),
+        Vendor::Asana => asana::event_id(config, index),
     }
 }
 
@@ -94,6 +96,8 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::SalesforceEventLog => salesforce::event_log::event(config, index),
         Vendor::Lastpass => lastpass::event(config, index),
         Vendor::SentinelOne => sentinelone::event(config, index),
+        Vendor::Stripe => stripe::event(config, index),
+        Vendor::Asana => asana::event(config, index),
     }
 }
 
@@ -115,13 +119,14 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tfc
         | Vendor::Auth0
         | Vendor::SalesforceEventLog
-        | Vendor::SentinelOne => {
+        | Vendor::SentinelOne
+        | Vendor::Asana => {
             let ms = timeline_of(config).published_ms(index);
             DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
         Vendor::Generic => generic::timing_to_datetime(generic::timeline_of(config).time_ns(index)),
-        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines and Salesforce write whole
-        // seconds.
+        // Slack, Dropbox, Zoom, Cloudflare, Box, Zendesk, Tines, Salesforce and Stripe write
+        // whole seconds.
         Vendor::Slack
         | Vendor::Dropbox
         | Vendor::Zoom
@@ -129,7 +134,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Tines
-        | Vendor::Salesforce => {
+        | Vendor::Salesforce
+        | Vendor::Stripe => {
             let seconds = timeline_of(config).published_ms(index).div_euclid(1000);
             DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
         }
@@ -175,7 +181,9 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Salesforce
         | Vendor::Auth0
         | Vendor::Lastpass
-        | Vendor::SentinelOne => {
+        | Vendor::SentinelOne
+        | Vendor::Stripe
+        | Vendor::Asana => {
             let ns = timeline_of(config).visible_at_ns(index);
             generic::timing_to_datetime(ns)
         }
@@ -218,7 +226,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tfc
         | Vendor::Auth0
         | Vendor::SalesforceEventLog
-        | Vendor::SentinelOne => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
+        | Vendor::SentinelOne
+        | Vendor::Asana => timeline_of(config).first_at_or_after(timeline::ceil_millis(&t)),
         // The first entry whose whole second is at or after `t`.
         Vendor::Slack
         | Vendor::Dropbox
@@ -228,7 +237,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Zendesk
         | Vendor::Tines
         | Vendor::Salesforce
-        | Vendor::Lastpass => {
+        | Vendor::Lastpass
+        | Vendor::Stripe => {
             let ms = timeline::ceil_millis(&t);
             let second = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
             timeline_of(config).first_at_or_after(second.saturating_mul(1000))

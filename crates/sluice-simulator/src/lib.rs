@@ -28,6 +28,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod asana;
 pub mod atlassian;
 pub mod auth0;
 pub mod r#box;
@@ -52,6 +53,7 @@ pub mod salesforce;
 pub mod sentinelone;
 pub mod slack;
 pub mod snyk;
+pub mod stripe;
 pub mod tailscale;
 pub mod tfc;
 mod timeline;

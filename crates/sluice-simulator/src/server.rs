@@ -274,6 +274,8 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Auth0 => auth0::routes(),
         Vendor::Lastpass => lastpass::routes(),
         Vendor::SentinelOne => sentinelone::routes(),
+        Vendor::Stripe => stripe::routes(),
+        Vendor::Asana => asana::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

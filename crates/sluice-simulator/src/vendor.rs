@@ -76,6 +76,12 @@ pub enum Vendor {
     Lastpass,
     /// SentinelOne activities (`GET /web/api/v2.1/activities`, `ApiToken`, cursor pages).
     SentinelOne,
+    /// Stripe events (`GET /v1/events`, newest first, `starting_after=<last id>` while
+    /// `has_more`).
+    Stripe,
+    /// Asana audit log events (`GET /api/1.0/workspaces/{workspace_gid}/audit_log_events`,
+    /// oldest first, an offset token sent on every page).
+    Asana,
 }
 
 impl Vendor {
@@ -108,6 +114,8 @@ impl Vendor {
         Vendor::SalesforceEventLog,
         Vendor::Lastpass,
         Vendor::SentinelOne,
+        Vendor::Stripe,
+        Vendor::Asana,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -140,6 +148,8 @@ impl Vendor {
             Vendor::SalesforceEventLog => "salesforce_event_log",
             Vendor::Lastpass => "lastpass",
             Vendor::SentinelOne => "sentinelone",
+            Vendor::Stripe => "stripe",
+            Vendor::Asana => "asana",
         }
     }
 }
@@ -152,7 +162,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, sentinelone)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, sentinelone, stripe, asana)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

@@ -39,6 +39,7 @@ fn pagination() -> impl Strategy<Value = PaginationConfig> {
             cursor_join: ",".to_string(),
             cursor_encoding: Default::default(),
             empty_page_ends: false,
+            from_last_record: false,
         }),
         flag().prop_map(|has_more_path| PaginationConfig::Offset { has_more_path }),
         (any::<u64>(), flag(), flag()).prop_map(|(first, has_more_path, next_page_path)| {

@@ -7,6 +7,7 @@ use super::Mapping;
 
 /// Every mapping file, by preset name. A preset without one fails the OCSF test.
 const FILES: &[(&str, &str)] = &[
+    ("asana", include_str!("../../../presets/ocsf/asana.toml")),
     (
         "atlassian",
         include_str!("../../../presets/ocsf/atlassian.toml"),
@@ -53,6 +54,7 @@ const FILES: &[(&str, &str)] = &[
         "snyk_group",
         include_str!("../../../presets/ocsf/snyk.toml"),
     ),
+    ("stripe", include_str!("../../../presets/ocsf/stripe.toml")),
     (
         "tailscale",
         include_str!("../../../presets/ocsf/tailscale.toml"),

@@ -519,3 +519,25 @@ async fn lastpass_preset_is_exact_through_late_events() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asana_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::asana(1_500),
+        super::asana::asana_source,
+        [("ASANA_TOKEN", "sim-token")],
+        every_event("asana"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_preset_is_exact_through_late_events() {
+    exact_through_late_events(
+        SimulatorConfig::stripe(1_500),
+        super::stripe::stripe_source,
+        [("STRIPE_API_KEY", "sim-token")],
+        every_event("stripe"),
+    )
+    .await;
+}

@@ -41,6 +41,13 @@ const EVENTS: u64 = 600;
 /// Every preset. `every_preset_is_in_the_matrix` fails when one is missing.
 const MATRIX: &[Row] = &[
     Row {
+        preset: "asana",
+        sim: || SimulatorConfig::asana(EVENTS),
+        source: |_, url| super::asana::asana_source(url),
+        env: ("ASANA_TOKEN", "sim-token"),
+        lakes: |sim| one_lake("asana", sim),
+    },
+    Row {
         preset: "atlassian",
         sim: || SimulatorConfig::atlassian(EVENTS),
         source: |_, url| super::atlassian_source(url),
@@ -207,6 +214,13 @@ const MATRIX: &[Row] = &[
         source: |_, url| super::snyk::snyk_group_source(url),
         env: ("SNYK_TOKEN", "sim-token"),
         lakes: |sim| one_lake("snyk_group", sim),
+    },
+    Row {
+        preset: "stripe",
+        sim: || SimulatorConfig::stripe(EVENTS),
+        source: |_, url| super::stripe::stripe_source(url),
+        env: ("STRIPE_API_KEY", "sim-token"),
+        lakes: |sim| one_lake("stripe", sim),
     },
     Row {
         preset: "tailscale",
