@@ -143,8 +143,7 @@ pub struct ZoneError(pub String);
 
 /// Parses an IANA time zone name, saying what to write when it is not one.
 pub fn parse_zone(name: &str) -> Result<Tz, ZoneError> {
-    name.parse::<Tz>()
-        .map_err(|_| ZoneError(name.to_string()))
+    name.parse::<Tz>().map_err(|_| ZoneError(name.to_string()))
 }
 
 impl Deref for Layout {

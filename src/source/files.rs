@@ -99,7 +99,9 @@ pub enum FilesError {
         format: String,
     },
     /// The listed record's file location is not a non-empty string.
-    #[error("record {record} has no file location at `{path}`, but {held} (config: files.url_path)")]
+    #[error(
+        "record {record} has no file location at `{path}`, but {held} (config: files.url_path)"
+    )]
     LocationNotText {
         /// The listed record's id.
         record: String,
@@ -135,7 +137,9 @@ pub enum FilesError {
         path: String,
     },
     /// The listed length is not a number.
-    #[error("record {record} has {held} at `{path}`, not a length in bytes (config: files.length_path)")]
+    #[error(
+        "record {record} has {held} at `{path}`, not a length in bytes (config: files.length_path)"
+    )]
     LengthNotNumber {
         /// The listed record's id.
         record: String,
@@ -269,10 +273,7 @@ pub fn location(record: &Record, url_path: &JsonPath) -> Result<String, FilesErr
 
 /// The length in bytes the listed `record` gives its file at `length_path`, if it gives one
 /// (`null` gives none). `Err` says what is there instead.
-pub fn expected_length(
-    record: &Record,
-    length_path: &JsonPath,
-) -> Result<Option<u64>, FilesError> {
+pub fn expected_length(record: &Record, length_path: &JsonPath) -> Result<Option<u64>, FilesError> {
     let raw = record.data.lookup(length_path).map(|raw| raw.get());
     let value = raw.map(serde_json::from_str::<Value>);
     match value {

@@ -157,11 +157,11 @@ impl LinkSecrets {
                 break;
             };
             let role = &after[..close];
-            let value =
-                self.value(role, access_token)
-                    .ok_or_else(|| LinkSecretsError::Gone {
-                        role: role.to_string(),
-                    })?;
+            let value = self
+                .value(role, access_token)
+                .ok_or_else(|| LinkSecretsError::Gone {
+                    role: role.to_string(),
+                })?;
             revealed.push_str(&crate::redact::url_component(value));
             rest = &after[close + end.len()..];
         }

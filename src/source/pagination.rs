@@ -56,7 +56,9 @@ pub enum PaginationError {
         records: usize,
     },
     /// The next page number named by the response goes back.
-    #[error("the next page number at `{path}` is {page}, not after the page just read ({current})")]
+    #[error(
+        "the next page number at `{path}` is {page}, not after the page just read ({current})"
+    )]
     PageNumberBack {
         /// The configured path.
         path: String,
@@ -210,7 +212,10 @@ pub fn next_page(
                     join: cursor_join,
                     encoding: *cursor_encoding,
                 };
-                match (more, cursor::token(lookup(body, path), path, "cursor", style)?) {
+                match (
+                    more,
+                    cursor::token(lookup(body, path), path, "cursor", style)?,
+                ) {
                     // "More pages" without a way to ask for them must not end the window
                     // quietly.
                     (Some(true), None) => {
@@ -294,10 +299,9 @@ pub fn next_page(
             }
         }
         PaginationConfig::Graphql { page_info_path } => {
-            let info =
-                lookup(body, page_info_path).ok_or_else(|| PaginationError::NoPageInfo {
-                    path: page_info_path.to_string(),
-                })?;
+            let info = lookup(body, page_info_path).ok_or_else(|| PaginationError::NoPageInfo {
+                path: page_info_path.to_string(),
+            })?;
             match info.get("hasNextPage") {
                 Some(Value::Bool(true)) => Some(PageRef::Token(
                     cursor::token(
@@ -383,8 +387,8 @@ fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, Pagin
     if joined.trim().is_empty() {
         return Ok(None);
     }
-    let links = parse_link_header::parse(&joined)
-        .map_err(|err| PaginationError::LinkUnparsable {
+    let links =
+        parse_link_header::parse(&joined).map_err(|err| PaginationError::LinkUnparsable {
             detail: err.to_string(),
             joined: joined.clone(),
         })?;
@@ -397,13 +401,14 @@ fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, Pagin
     let Some(next) = next else {
         return Ok(None);
     };
-    let url = fetched
-        .url
-        .join(&next.raw_uri)
-        .map_err(|error| PaginationError::NextLinkInvalid {
-            uri: next.raw_uri.clone(),
-            error,
-        })?;
+    let url =
+        fetched
+            .url
+            .join(&next.raw_uri)
+            .map_err(|error| PaginationError::NextLinkInvalid {
+                uri: next.raw_uri.clone(),
+                error,
+            })?;
     Ok(Some(PageRef::Url(fetched.secrets.conceal(url.as_str())?)))
 }
 

@@ -133,19 +133,16 @@ pub fn to_record(
     paths.extend(id.path.as_ref());
     let mut found = super::raw_path::find(data.as_str(), &paths).into_iter();
     let (raw_time, raw_id) = (found.next().flatten(), found.next().flatten());
-    let field =
-        |raw: Option<&serde_json::value::RawValue>, what: &'static str, path: &JsonPath| {
-            raw.map(|raw| {
-                serde_json::from_str::<Value>(raw.get()).map_err(|err| {
-                    RecordsError::Unreadable {
-                        what,
-                        path: path.to_string(),
-                        detail: err.to_string(),
-                    }
-                })
+    let field = |raw: Option<&serde_json::value::RawValue>, what: &'static str, path: &JsonPath| {
+        raw.map(|raw| {
+            serde_json::from_str::<Value>(raw.get()).map_err(|err| RecordsError::Unreadable {
+                what,
+                path: path.to_string(),
+                detail: err.to_string(),
             })
-            .transpose()
-        };
+        })
+        .transpose()
+    };
     let raw_time =
         field(raw_time, "event time", &time.path)?.ok_or_else(|| RecordsError::NoTime {
             path: time.path.to_string(),
@@ -306,10 +303,13 @@ mod tests {
         assert!(take_records(&mut json!({"d": null}), &p("d"))
             .unwrap()
             .is_empty());
-        let err = take_records(&mut json!({"d": 3}), &p("d")).unwrap_err().to_string();
+        let err = take_records(&mut json!({"d": 3}), &p("d"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a number"), "{err}");
         assert!(take_records(&mut json!({}), &p("items"))
-            .unwrap_err().to_string()
+            .unwrap_err()
+            .to_string()
             .contains("items"));
     }
 
@@ -358,7 +358,9 @@ mod tests {
         let other = id(json!({"t": "2026-01-01T00:00:00Z", "id": {"time": "2026-01-01T00:00:01Z", "uniqueQualifier": "-7", "app": "admin"}}))
             .unwrap();
         assert_ne!(a.id, other.id, "any part of the object tells events apart");
-        let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}})).unwrap_err().to_string();
+        let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}}))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`id`") && err.contains("non-empty object"),
             "{err}"
@@ -372,14 +374,16 @@ mod tests {
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
-        .unwrap_err().to_string();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("`published`"), "{err}");
         let err = to_record(
             json!({"published": "soon"}).into(),
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
-        .unwrap_err().to_string();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("\"soon\""), "{err}");
     }
 

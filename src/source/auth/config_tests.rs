@@ -243,7 +243,11 @@ fn private_key_jwt_needs_a_usable_key_and_no_secret() {
         ),
     ];
     for (extra, field, needle) in bad {
-        let err = parse(&jwt_config(&extra)).unwrap().validate().unwrap_err().to_string();
+        let err = parse(&jwt_config(&extra))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with(field), "{extra}: {err}");
         assert!(err.contains(needle), "{extra}: {err}");
         assert!(err.contains("hint:"), "{extra}: {err}");

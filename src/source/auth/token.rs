@@ -330,7 +330,6 @@ fn parse_token_response(body: &[u8]) -> Result<Granted, TokenError> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,8 +171,8 @@ fn databases(config: &VrlConfig) -> Result<Option<Arc<Databases>>, Problem> {
         (DbKind::AnonymousIp, &table.anonymous_ip),
     ] {
         if let Some(path) = path {
-            let database =
-                crate::transform::geoip::open(kind, path, table.refresh).map_err(|p| p.under("geoip"))?;
+            let database = crate::transform::geoip::open(kind, path, table.refresh)
+                .map_err(|p| p.under("geoip"))?;
             databases.push((kind, database));
         }
     }
@@ -191,8 +191,8 @@ fn feeds(config: &VrlConfig) -> Result<Option<Arc<Feeds>>, Problem> {
     let Some(table) = &config.intel else {
         return Ok(None);
     };
-    let feeds =
-        crate::transform::intel::load_feeds(&table.feeds, table.refresh).map_err(|p| p.under("intel"))?;
+    let feeds = crate::transform::intel::load_feeds(&table.feeds, table.refresh)
+        .map_err(|p| p.under("intel"))?;
     Ok(Some(Arc::new(Feeds(feeds))))
 }
 
