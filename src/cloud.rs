@@ -192,13 +192,6 @@ pub enum CloudError {
     },
 }
 
-/// For callers that still report errors as text (`?` into `Result<_, String>`).
-impl From<CloudError> for String {
-    fn from(err: CloudError) -> String {
-        err.to_string()
-    }
-}
-
 /// Reads `file:///abs/dir`, `s3://bucket/prefix`, `gs://…` or `az://…` into a location;
 /// `what` names the setting in errors (e.g. "a lake location").
 pub fn parse_location(url: &url::Url, what: &str) -> Result<StoreLocation, CloudError> {

@@ -508,7 +508,7 @@ fn validate_templates(source: &SourceConfig) -> Result<(), TemplateProblem> {
             crate::timefmt::check_strftime(layout).map_err(|e| {
                 (
                     field,
-                    e,
+                    e.to_string(),
                     "see https://docs.rs/chrono/latest/chrono/format/strftime/".to_string(),
                 )
             })?;

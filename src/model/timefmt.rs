@@ -202,8 +202,13 @@ pub fn inclusive_end(end: DateTime<Utc>, format: &TimeFormat) -> DateTime<Utc> {
     end - precision(format)
 }
 
+/// A strftime layout chrono cannot format a time with; it holds the layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid strftime layout")]
+pub struct LayoutError(pub String);
+
 /// Checks a strftime layout can format a time, so a bad layout fails at load, not mid-run.
-pub fn check_strftime(layout: &str) -> Result<(), String> {
+pub fn check_strftime(layout: &str) -> Result<(), LayoutError> {
     use std::fmt::Write;
     let mut out = String::new();
     write!(
@@ -214,7 +219,7 @@ pub fn check_strftime(layout: &str) -> Result<(), String> {
             .unwrap_or_default()
             .format(layout)
     )
-    .map_err(|_| format!("`{layout}` is not a valid strftime layout"))
+    .map_err(|_| LayoutError(layout.to_string()))
 }
 
 fn number(value: &Value) -> Option<f64> {

@@ -153,13 +153,14 @@ pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
     }
 }
 
+/// A name that is not an IANA time zone; it holds the name, and says what to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an IANA time zone name (hint: write it like \"America/New_York\", \"Europe/Berlin\" or \"UTC\"; \"US/Eastern\" is an alias of \"America/New_York\")")]
+pub struct ZoneError(pub String);
+
 /// Parses an IANA time zone name, saying what to write when it is not one.
-pub fn parse_zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!(
-            "`{name}` is not an IANA time zone name (hint: write it like \"America/New_York\", \"Europe/Berlin\" or \"UTC\"; \"US/Eastern\" is an alias of \"America/New_York\")"
-        )
-    })
+pub fn parse_zone(name: &str) -> Result<Tz, ZoneError> {
+    name.parse::<Tz>().map_err(|_| ZoneError(name.to_string()))
 }
 
 impl Deref for Layout {
@@ -364,7 +365,7 @@ mod tests {
     #[test]
     fn zone_names_are_checked() {
         assert_eq!(parse_zone("US/Eastern").unwrap().name(), "US/Eastern");
-        let err = parse_zone("America/NewYork").unwrap_err();
+        let err = parse_zone("America/NewYork").unwrap_err().to_string();
         assert!(
             err.contains("America/NewYork") && err.contains("IANA"),
             "{err}"

@@ -122,7 +122,10 @@ impl ElasticsearchSink {
             detail: problem.to_string(),
         };
         config.check().map_err(invalid)?;
-        let namer = config.target.compile(source).map_err(invalid)?;
+        let namer = config
+            .target()
+            .and_then(|target| target.compile(source))
+            .map_err(invalid)?;
         Ok(ElasticsearchSink {
             name: config.name.clone(),
             fail_when_refused: config.fail_when_refused,

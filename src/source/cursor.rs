@@ -27,6 +27,53 @@ impl Default for CursorStyle<'_> {
     }
 }
 
+/// A cursor value that cannot be sent back. `field` names it ("cursor", or "`endCursor` of
+/// the pageInfo") and `at` is its path; each message says what the value held and what to
+/// configure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    /// `{}`: it names no page, yet is not the "no more pages" of an absent or empty value.
+    #[error("{field} at `{at}` is an empty object, which names no page (hint: check that the path names the next page's cursor)")]
+    EmptyObject {
+        /// What the value is.
+        field: String,
+        /// Its path.
+        at: String,
+    },
+    /// An object, without `cursor_encoding = "json"`.
+    #[error("{field} at `{at}` is an object ({held}), which cannot be sent back as text (hint: set pagination.cursor_encoding = \"json\" if the API takes it back as JSON, or point the path at the token inside it)")]
+    Object {
+        /// What the value is.
+        field: String,
+        /// Its path.
+        at: String,
+        /// The value, described and cut short.
+        held: String,
+    },
+    /// A boolean, or anything else that is no cursor.
+    #[error("{field} at `{at}` is {held}, not a cursor (hint: check that the path names the next page's cursor; a has-more flag goes in has_more_path)")]
+    NotACursor {
+        /// What the value is.
+        field: String,
+        /// Its path.
+        at: String,
+        /// The value, described and cut short.
+        held: String,
+    },
+    /// An array with an element that is neither a string nor a number.
+    #[error("{field} at `{at}` is an array whose element {index} is {held}; only strings and numbers can be joined into a cursor (hint: set pagination.cursor_encoding = \"json\" if the API takes it back as JSON)")]
+    Element {
+        /// What the value is.
+        field: String,
+        /// Its path.
+        at: String,
+        /// The element's position, from 0.
+        index: usize,
+        /// The element, described and cut short.
+        held: String,
+    },
+}
+
 /// The token to send for the cursor value found at `at` (`field` names it in errors, e.g.
 /// "cursor"). `Ok(None)` means there is no next page: the value is absent, `null`, `""` or
 /// `[]`. `Err` says what the value held and what to configure.
@@ -35,7 +82,7 @@ pub fn token(
     at: &JsonPath,
     field: &str,
     style: CursorStyle<'_>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, CursorError> {
     let json = style.encoding == CursorEncoding::Json;
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -43,36 +90,46 @@ pub fn token(
         Some(Value::String(text)) => Ok(Some(text.clone())),
         Some(Value::Number(number)) => Ok(Some(number.to_string())),
         Some(Value::Array(items)) if items.is_empty() => Ok(None),
-        Some(Value::Object(map)) if map.is_empty() => Err(format!(
-            "{field} at `{at}` is an empty object, which names no page (hint: check that the path names the next page's cursor)"
-        )),
+        Some(Value::Object(map)) if map.is_empty() => Err(CursorError::EmptyObject {
+            field: field.to_string(),
+            at: at.to_string(),
+        }),
         Some(structured @ (Value::Array(_) | Value::Object(_))) if json => {
             Ok(Some(structured.to_string()))
         }
         Some(Value::Array(items)) => join(items, at, field, style.join).map(Some),
-        Some(object @ Value::Object(_)) => Err(format!(
-            "{field} at `{at}` is an object ({}), which cannot be sent back as text (hint: set pagination.cursor_encoding = \"json\" if the API takes it back as JSON, or point the path at the token inside it)",
-            describe(object)
-        )),
-        Some(other) => Err(format!(
-            "{field} at `{at}` is {}, not a cursor (hint: check that the path names the next page's cursor; a has-more flag goes in has_more_path)",
-            describe(other)
-        )),
+        Some(object @ Value::Object(_)) => Err(CursorError::Object {
+            field: field.to_string(),
+            at: at.to_string(),
+            held: describe(object),
+        }),
+        Some(other) => Err(CursorError::NotACursor {
+            field: field.to_string(),
+            at: at.to_string(),
+            held: describe(other),
+        }),
     }
 }
 
 /// The elements of an array cursor, each a string or a number, joined by `separator`.
-fn join(items: &[Value], at: &JsonPath, field: &str, separator: &str) -> Result<String, String> {
+fn join(
+    items: &[Value],
+    at: &JsonPath,
+    field: &str,
+    separator: &str,
+) -> Result<String, CursorError> {
     let parts = items
         .iter()
         .enumerate()
         .map(|(i, item)| match item {
             Value::String(text) => Ok(text.clone()),
             Value::Number(number) => Ok(number.to_string()),
-            other => Err(format!(
-                "{field} at `{at}` is an array whose element {i} is {}; only strings and numbers can be joined into a cursor (hint: set pagination.cursor_encoding = \"json\" if the API takes it back as JSON)",
-                describe(other)
-            )),
+            other => Err(CursorError::Element {
+                field: field.to_string(),
+                at: at.to_string(),
+                index: i,
+                held: describe(other),
+            }),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(parts.join(separator))
@@ -107,7 +164,7 @@ mod tests {
     }
 
     fn text(value: Value) -> Result<Option<String>, String> {
-        token(Some(&value), &at(), "cursor", CursorStyle::default())
+        token(Some(&value), &at(), "cursor", CursorStyle::default()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -55,6 +55,101 @@ fn default_max_size() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(512)
 }
 
+/// A listed file that cannot be fetched or read as its config says. Each message names the
+/// listed record or the row, and the config key to check; the caller adds the file's URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesError {
+    /// The header row is not CSV.
+    #[error("its header row cannot be read as CSV: {0}")]
+    Header(String),
+    /// The header lacks the event time's column.
+    #[error("its header has no column `{column}` (config: files.event_time.path); the columns are {columns}")]
+    NoTimeColumn {
+        /// The configured column.
+        column: String,
+        /// The columns there are, joined by `, `.
+        columns: String,
+    },
+    /// A row is not CSV.
+    #[error("row {row} cannot be read as CSV: {detail}")]
+    Row {
+        /// The row's number (the header is row 0).
+        row: u64,
+        /// The CSV reader's message.
+        detail: String,
+    },
+    /// A row has no event time.
+    #[error("row {row}: no time in column `{column}` (config: files.event_time)")]
+    NoTime {
+        /// The row's number.
+        row: u64,
+        /// The configured column.
+        column: String,
+    },
+    /// A row's event time does not parse.
+    #[error("row {row}: the time in column `{column}` is {shown:?} and does not parse as {format} (config: files.event_time)")]
+    TimeFormat {
+        /// The row's number.
+        row: u64,
+        /// The configured column.
+        column: String,
+        /// The value, cut short.
+        shown: String,
+        /// The configured format, as the config spells it.
+        format: String,
+    },
+    /// The listed record's file location is not a non-empty string.
+    #[error(
+        "record {record} has no file location at `{path}`, but {held} (config: files.url_path)"
+    )]
+    LocationNotText {
+        /// The listed record's id.
+        record: String,
+        /// `files.url_path`.
+        path: String,
+        /// What is there, cut short.
+        held: String,
+    },
+    /// The listed record names no file.
+    #[error("record {record} has no `{path}` naming its file (config: files.url_path)")]
+    NoLocation {
+        /// The listed record's id.
+        record: String,
+        /// `files.url_path`.
+        path: String,
+    },
+    /// The listed length is a number, but not a whole number of bytes.
+    #[error("record {record} gives its file a length of {length} at `{path}`, not a whole number of bytes (config: files.length_path)")]
+    LengthNotWhole {
+        /// The listed record's id.
+        record: String,
+        /// The number given.
+        length: String,
+        /// `files.length_path`.
+        path: String,
+    },
+    /// The listed record gives no length.
+    #[error("record {record} has no `{path}` giving its file's length (config: files.length_path; remove it if the API does not give lengths)")]
+    NoLength {
+        /// The listed record's id.
+        record: String,
+        /// `files.length_path`.
+        path: String,
+    },
+    /// The listed length is not a number.
+    #[error(
+        "record {record} has {held} at `{path}`, not a length in bytes (config: files.length_path)"
+    )]
+    LengthNotNumber {
+        /// The listed record's id.
+        record: String,
+        /// What is there, cut short.
+        held: String,
+        /// `files.length_path`.
+        path: String,
+    },
+}
+
 /// The rows of one CSV file as events, parsed one at a time from the file's bytes.
 pub struct FileRows<'a> {
     reader: csv::Reader<&'a [u8]>,
@@ -73,7 +168,7 @@ impl<'a> FileRows<'a> {
         body: &'a [u8],
         file_id: &'a str,
         time: &'a EventTimeConfig,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FilesError> {
         // A byte-order mark is not part of the first column's name.
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let mut reader = csv::ReaderBuilder::new()
@@ -82,18 +177,17 @@ impl<'a> FileRows<'a> {
             .from_reader(body);
         let columns: Vec<String> = reader
             .headers()
-            .map_err(|err| format!("its header row cannot be read as CSV: {err}"))?
+            .map_err(|err| FilesError::Header(err.to_string()))?
             .iter()
             .map(str::to_string)
             .collect();
         // An empty file (no header at all) has no rows; a header without the time column
         // cannot give any row a time.
         if !columns.is_empty() && !columns.iter().any(|c| time.path.as_str() == c) {
-            return Err(format!(
-                "its header has no column `{}` (config: files.event_time.path); the columns are {}",
-                time.path,
-                columns.join(", ")
-            ));
+            return Err(FilesError::NoTimeColumn {
+                column: time.path.to_string(),
+                columns: columns.join(", "),
+            });
         }
         Ok(FileRows {
             reader,
@@ -107,28 +201,27 @@ impl<'a> FileRows<'a> {
 
     /// The next row as an event, `None` after the last. `Err` names the row and what is
     /// wrong with it.
-    pub fn next_row(&mut self) -> Option<Result<Record, String>> {
+    pub fn next_row(&mut self) -> Option<Result<Record, FilesError>> {
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
                 self.row += 1;
                 Some(self.to_record())
             }
-            Err(err) => Some(Err(format!(
-                "row {} cannot be read as CSV: {err}",
-                self.row + 1
-            ))),
+            Err(err) => Some(Err(FilesError::Row {
+                row: self.row + 1,
+                detail: err.to_string(),
+            })),
         }
     }
 
-    fn to_record(&self) -> Result<Record, String> {
+    fn to_record(&self) -> Result<Record, FilesError> {
         let mut object = Map::with_capacity(self.columns.len());
         for (column, value) in self.columns.iter().zip(self.record.iter()) {
             object.insert(column.clone(), Value::String(value.to_string()));
         }
         let value = Value::Object(object);
-        let time = row_time(&value, self.time)
-            .map_err(|detail| format!("row {}: {detail} (config: files.event_time)", self.row))?;
+        let time = row_time(&value, self.time, self.row)?;
         Ok(Record {
             time,
             id: format!("{}:{}", self.file_id, self.row),
@@ -137,64 +230,71 @@ impl<'a> FileRows<'a> {
     }
 }
 
-/// The event time of a row, from its column `time.path`.
-fn row_time(row: &Value, time: &EventTimeConfig) -> Result<DateTime<Utc>, String> {
+/// The event time of row number `n`, from its column `time.path`.
+fn row_time(row: &Value, time: &EventTimeConfig, n: u64) -> Result<DateTime<Utc>, FilesError> {
     let column = time.path.as_str();
     let text = match row.get(column) {
         Some(Value::String(text)) if !text.is_empty() => text,
-        _ => return Err(format!("no time in column `{column}`")),
+        _ => {
+            return Err(FilesError::NoTime {
+                row: n,
+                column: column.to_string(),
+            })
+        }
     };
     crate::timefmt::parse_value(&Value::String(text.clone()), &time.format).ok_or_else(|| {
-        let shown: String = text.chars().take(40).collect();
-        format!(
-            "the time in column `{column}` is {shown:?} and does not parse as {:?}",
-            time.format
-        )
+        FilesError::TimeFormat {
+            row: n,
+            column: column.to_string(),
+            shown: text.chars().take(40).collect(),
+            format: format!("{:?}", time.format),
+        }
     })
 }
 
 /// The location of the file that the listed `record` names, at `url_path`. `Err` says what is
 /// there instead.
-pub fn location(record: &Record, url_path: &JsonPath) -> Result<String, String> {
+pub fn location(record: &Record, url_path: &JsonPath) -> Result<String, FilesError> {
     match record.data.lookup(url_path).map(|raw| raw.get()) {
         Some(raw) => match serde_json::from_str::<Value>(raw) {
             Ok(Value::String(text)) if !text.is_empty() => Ok(text),
-            _ => Err(format!(
-                "record {} has no file location at `{url_path}`, but {} (config: files.url_path)",
-                record.id,
-                raw.chars().take(60).collect::<String>()
-            )),
+            _ => Err(FilesError::LocationNotText {
+                record: record.id.clone(),
+                path: url_path.to_string(),
+                held: raw.chars().take(60).collect(),
+            }),
         },
-        None => Err(format!(
-            "record {} has no `{url_path}` naming its file (config: files.url_path)",
-            record.id
-        )),
+        None => Err(FilesError::NoLocation {
+            record: record.id.clone(),
+            path: url_path.to_string(),
+        }),
     }
 }
 
 /// The length in bytes the listed `record` gives its file at `length_path`, if it gives one
 /// (`null` gives none). `Err` says what is there instead.
-pub fn expected_length(record: &Record, length_path: &JsonPath) -> Result<Option<u64>, String> {
+pub fn expected_length(record: &Record, length_path: &JsonPath) -> Result<Option<u64>, FilesError> {
     let raw = record.data.lookup(length_path).map(|raw| raw.get());
     let value = raw.map(serde_json::from_str::<Value>);
     match value {
         Some(Ok(Value::Null)) => Ok(None),
         Some(Ok(Value::Number(n))) => match n.as_f64() {
             Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(Some(f as u64)),
-            _ => Err(format!(
-                "record {} gives its file a length of {n} at `{length_path}`, not a whole number of bytes (config: files.length_path)",
-                record.id
-            )),
+            _ => Err(FilesError::LengthNotWhole {
+                record: record.id.clone(),
+                length: n.to_string(),
+                path: length_path.to_string(),
+            }),
         },
-        None => Err(format!(
-            "record {} has no `{length_path}` giving its file's length (config: files.length_path; remove it if the API does not give lengths)",
-            record.id
-        )),
-        Some(_) => Err(format!(
-            "record {} has {} at `{length_path}`, not a length in bytes (config: files.length_path)",
-            record.id,
-            raw.unwrap_or_default().chars().take(60).collect::<String>()
-        )),
+        None => Err(FilesError::NoLength {
+            record: record.id.clone(),
+            path: length_path.to_string(),
+        }),
+        Some(_) => Err(FilesError::LengthNotNumber {
+            record: record.id.clone(),
+            held: raw.unwrap_or_default().chars().take(60).collect(),
+            path: length_path.to_string(),
+        }),
     }
 }
 
@@ -212,10 +312,10 @@ mod tests {
 
     fn all(body: &[u8]) -> Result<Vec<Record>, String> {
         let time = time();
-        let mut rows = FileRows::csv(body, "0ATx", &time)?;
+        let mut rows = FileRows::csv(body, "0ATx", &time).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         while let Some(row) = rows.next_row() {
-            out.push(row?);
+            out.push(row.map_err(|e| e.to_string())?);
         }
         Ok(out)
     }
@@ -278,7 +378,7 @@ mod tests {
             r#"{"LogFileLength":"9"}"#,
             r#"{}"#,
         ] {
-            let err = of(bad).unwrap_err();
+            let err = of(bad).unwrap_err().to_string();
             assert!(
                 err.contains("0AT1") && err.contains("files.length_path"),
                 "{err}"
@@ -294,7 +394,7 @@ mod tests {
             r#"{"LogFile":""}"#,
             r#"{"Id":"0AT1"}"#,
         ] {
-            let err = location(&record(bad), &path).unwrap_err();
+            let err = location(&record(bad), &path).unwrap_err().to_string();
             assert!(
                 err.contains("0AT1") && err.contains("files.url_path"),
                 "{err}"

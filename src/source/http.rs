@@ -380,7 +380,9 @@ impl HttpClient {
             .authorize(&mut built)
             .await
             .map_err(|error| match error {
-                SourceError::Setup(_) => Attempt::Fatal(error),
+                SourceError::Setup(_) | SourceError::Invalid(_) | SourceError::SavedLink(_) => {
+                    Attempt::Fatal(error)
+                }
                 other => Attempt::Retry {
                     error: other,
                     wait: None,

@@ -36,6 +36,23 @@ pub const PLACEHOLDER_END: &str = ">";
 /// `google_service_account`) obtain at runtime.
 const ACCESS_TOKEN: &str = "access_token";
 
+/// A next-page link that cannot be stored or followed. Messages never hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkSecretsError {
+    /// The link holds a registered secret that is not the source's own.
+    #[error("the next-page link holds a credential that is not this source's own (another source's secret or token, registered for redaction); it is neither followed nor saved (hint: the API hands out links carrying foreign credentials; check base_url and auth, or report it to the API's vendor)")]
+    Foreign,
+    /// A saved link names a credential the source's auth no longer has.
+    #[error("the saved next-page link needs the credential `{role}`, which this source's auth no longer has (hint: auth changed since the link was saved; `sluice state reset` the source, or restore its auth)")]
+    Gone {
+        /// The placeholder's role, such as `auth.key`.
+        role: String,
+    },
+    /// The link with its credentials put back is no URL.
+    #[error("the next-page link with its credential put back does not parse: {0}")]
+    Unparsable(#[source] url::ParseError),
+}
+
 /// The source's credentials that a link may carry, by role.
 #[derive(Clone, Default)]
 pub struct LinkSecrets {
@@ -95,7 +112,7 @@ impl LinkSecrets {
     /// `link` with each of the source's credentials in it replaced by its placeholder. `Err`
     /// (why, without the value) when it still holds a registered secret that is not the
     /// source's own: that one could not be put back, and must not be stored.
-    pub fn conceal(&self, link: &str) -> Result<String, String> {
+    pub fn conceal(&self, link: &str) -> Result<String, LinkSecretsError> {
         let mut concealed = link.to_string();
         for (role, secret) in &self.configured {
             concealed = replace_forms(&concealed, secret.expose(), role);
@@ -108,10 +125,7 @@ impl LinkSecrets {
             }
         }
         if crate::redact::in_url(&without_placeholders(&concealed)) {
-            return Err(
-                "the next-page link holds a credential that is not this source's own (another source's secret or token, registered for redaction); it is neither followed nor saved (hint: the API hands out links carrying foreign credentials; check base_url and auth, or report it to the API's vendor)"
-                    .into(),
-            );
+            return Err(LinkSecretsError::Foreign);
         }
         Ok(concealed)
     }
@@ -120,7 +134,11 @@ impl LinkSecrets {
     /// (as a parsed URL writes it, `%3Csluice-secret:ROLE%3E`). `access_token` is the token
     /// in hand for this request, for token kinds. `Err` names a placeholder whose credential
     /// this source does not have now (its auth kind changed since the link was saved).
-    pub fn reveal(&self, url: &mut Url, access_token: Option<&Secret>) -> Result<(), String> {
+    pub fn reveal(
+        &self,
+        url: &mut Url,
+        access_token: Option<&Secret>,
+    ) -> Result<(), LinkSecretsError> {
         let text = url.as_str();
         let encoded_start = encode(PLACEHOLDER_START);
         if !text.contains(&encoded_start) {
@@ -139,18 +157,16 @@ impl LinkSecrets {
                 break;
             };
             let role = &after[..close];
-            let value = self.value(role, access_token).ok_or_else(|| {
-                format!(
-                    "the saved next-page link needs the credential `{role}`, which this source's auth no longer has (hint: auth changed since the link was saved; `sluice state reset` the source, or restore its auth)"
-                )
-            })?;
+            let value = self
+                .value(role, access_token)
+                .ok_or_else(|| LinkSecretsError::Gone {
+                    role: role.to_string(),
+                })?;
             revealed.push_str(&crate::redact::url_component(value));
             rest = &after[close + end.len()..];
         }
         revealed.push_str(rest);
-        *url = Url::parse(&revealed).map_err(|err| {
-            format!("the next-page link with its credential put back does not parse: {err}")
-        })?;
+        *url = Url::parse(&revealed).map_err(LinkSecretsError::Unparsable)?;
         Ok(())
     }
 
@@ -260,7 +276,8 @@ mod tests {
         let links = LinkSecrets::new(&api_key("link-key-own-2b"));
         let err = links
             .conceal("https://api.example.com/v1/events?other=foreign-secret-5d2e")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not this source's own"), "{err}");
         assert!(!err.contains("foreign-secret-5d2e"), "{err}");
     }
@@ -270,7 +287,7 @@ mod tests {
         let none = LinkSecrets::new(&AuthConfig::None);
         let mut url =
             Url::parse("https://api.example.com/v1?k=<sluice-secret:auth.key>&p=2").unwrap();
-        let err = none.reveal(&mut url, None).unwrap_err();
+        let err = none.reveal(&mut url, None).unwrap_err().to_string();
         assert!(err.contains("`auth.key`") && err.contains("hint:"), "{err}");
     }
 }

@@ -42,6 +42,12 @@ pub enum SourceError {
     /// The source could not be set up from its config.
     #[error("{0}")]
     Setup(String),
+    /// A setting the source's own checks refuse (its `auth` table), at its key path.
+    #[error("{0}")]
+    Invalid(#[from] crate::model::Problem),
+    /// A saved next-page link that cannot be followed with the credentials the source has now.
+    #[error("{0}")]
+    SavedLink(#[from] link_secrets::LinkSecretsError),
     /// The connection failed or timed out.
     #[error("{url}: {detail} (hint: check base_url and that the host is reachable from here)")]
     Transport {
@@ -137,7 +143,10 @@ impl SourceError {
     /// What kind of failure this is, for the circuit breaker, metrics and `status`.
     pub fn failure_kind(&self) -> FailureKind {
         match self {
-            SourceError::Setup(_) | SourceError::Redirect { .. } => FailureKind::Config,
+            SourceError::Setup(_)
+            | SourceError::Invalid(_)
+            | SourceError::SavedLink(_)
+            | SourceError::Redirect { .. } => FailureKind::Config,
             SourceError::Transport { .. } | SourceError::TokenEndpoint { .. } => {
                 FailureKind::Network
             }
@@ -321,7 +330,8 @@ impl HttpSource {
             url: self.client.display(&self.base),
             detail,
         };
-        let location = files::location(file, &files.url_path).map_err(shape)?;
+        let location =
+            files::location(file, &files.url_path).map_err(|error| shape(error.to_string()))?;
         let url = self.base.join(&location).map_err(|err| {
             shape(format!(
                 "record {}: the file location at `{}` is not a URL or path ({err}) (config: files.url_path)",
@@ -335,7 +345,9 @@ impl HttpSource {
             body: None,
         };
         let expected = match &files.length_path {
-            Some(path) => files::expected_length(file, path).map_err(shape)?,
+            Some(path) => {
+                files::expected_length(file, path).map_err(|error| shape(error.to_string()))?
+            }
             None => None,
         };
         let shown = self.client.display(&request.url);
@@ -403,6 +415,7 @@ impl SourceError {
     pub fn names_url(&self) -> bool {
         match self {
             SourceError::Setup(text) => text.contains("://"),
+            SourceError::Invalid(_) | SourceError::SavedLink(_) => false,
             SourceError::GaveUp { last, .. } => last.names_url(),
             _ => true,
         }
@@ -424,6 +437,25 @@ impl SourceError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_auth_setting_or_a_saved_link_the_auth_cannot_fill_is_a_config_failure() {
+        // Not retried, and `status` and the exit code say "config", as before they were
+        // typed; neither names a URL, so `check` adds the source's.
+        let auth = auth::config::AuthConfig::Bearer {
+            token: crate::model::Secret::new(""),
+            prefix: "Bearer".into(),
+        };
+        let invalid = SourceError::from(auth.validate().unwrap_err());
+        assert!(invalid.to_string().starts_with("auth.token: "), "{invalid}");
+        let gone = SourceError::from(link_secrets::LinkSecretsError::Gone {
+            role: "auth.key".into(),
+        });
+        for error in [invalid, gone] {
+            assert_eq!(error.failure_kind(), FailureKind::Config, "{error}");
+            assert!(!error.names_url(), "{error}");
+        }
+    }
 
     #[test]
     fn a_missing_records_array_is_an_empty_page_only_when_configured() {

@@ -3,12 +3,150 @@
 use serde_json::Value;
 use url::Url;
 
-use super::cursor::{self, CursorStyle};
+use super::cursor::{self, CursorError, CursorStyle};
 use super::http::JsonResponse;
-use super::link_secrets::LinkSecrets;
+use super::link_secrets::{LinkSecrets, LinkSecretsError};
 use super::path::{lookup, JsonPath};
 use crate::source::config::PaginationConfig;
 use crate::state::PageRef;
+
+/// A response whose next page cannot be told, or cannot be followed. Each message names the
+/// part of the response (a path, the `Link` header) and what it held; the source shows it
+/// with the page URL and `(config: pagination)`. Ending the window instead would silently
+/// lose the rest of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaginationError {
+    /// The cursor cannot be sent back.
+    #[error(transparent)]
+    Cursor(#[from] CursorError),
+    /// The next link carries a credential that cannot be stored.
+    #[error(transparent)]
+    Link(#[from] LinkSecretsError),
+    /// The next URL at `path` does not resolve against the page's URL.
+    #[error("next URL at `{path}` ({next:?}) is not a URL: {error}")]
+    NextUrlInvalid {
+        /// The configured path.
+        path: String,
+        /// The link as the API sent it.
+        next: String,
+        /// Why it is no URL.
+        #[source]
+        error: url::ParseError,
+    },
+    /// The value at `path` is not a string.
+    #[error("next URL at `{path}` is {held}, not a URL (hint: check that pagination.path names the next page's link)")]
+    NextUrlNotText {
+        /// The configured path.
+        path: String,
+        /// The value, described and cut short.
+        held: String,
+    },
+    /// The has-more flag says more, but there is no cursor.
+    #[error("the has-more flag says more pages follow but there is no cursor at `{path}`{place}")]
+    NoCursor {
+        /// The configured cursor path.
+        path: String,
+        /// Where it was looked for, when not in the body (" in the page's last record").
+        place: &'static str,
+    },
+    /// The next offset overflows (only a damaged checkpoint gets there).
+    #[error("the offset after {listed} plus {records} records does not fit in 64 bits (hint: the saved page may be damaged; `sluice state reset` the source)")]
+    OffsetOverflow {
+        /// The offset listed.
+        listed: u64,
+        /// Records on the page.
+        records: usize,
+    },
+    /// The next page number named by the response goes back.
+    #[error(
+        "the next page number at `{path}` is {page}, not after the page just read ({current})"
+    )]
+    PageNumberBack {
+        /// The configured path.
+        path: String,
+        /// The number the response names.
+        page: u64,
+        /// The page just read.
+        current: u64,
+    },
+    /// The value at `next_page_path` is not a page number.
+    #[error("the next page number at `{path}` is {value}, not a whole number or null")]
+    PageNumberInvalid {
+        /// The configured path.
+        path: String,
+        /// The value as JSON.
+        value: String,
+    },
+    /// The page number overflows.
+    #[error("the page number after {current} does not fit in 64 bits (hint: check pagination.first; a saved page this far may be damaged)")]
+    PageNumberOverflow {
+        /// The page just read.
+        current: u64,
+    },
+    /// The GraphQL `pageInfo` object is missing.
+    #[error("no `{path}` (pageInfo) in the response")]
+    NoPageInfo {
+        /// The configured path.
+        path: String,
+    },
+    /// `hasNextPage` is true without an `endCursor`.
+    #[error("`hasNextPage` in `{path}` is true but `endCursor` is missing")]
+    NoEndCursor {
+        /// The configured path.
+        path: String,
+    },
+    /// `hasNextPage` is not a boolean.
+    #[error("`hasNextPage` in `{path}` is missing or not a boolean")]
+    HasNextPage {
+        /// The configured path.
+        path: String,
+    },
+    /// The response names the page just fetched as its next one.
+    #[error("the response names the page just fetched ({page:?}) as the next one")]
+    SamePage {
+        /// The page reference.
+        page: Option<PageRef>,
+    },
+    /// The configured has-more flag is not a boolean.
+    #[error("has-more flag at `{path}` is {value}, not a boolean")]
+    HasMoreNotBool {
+        /// The configured path.
+        path: String,
+        /// The value as JSON.
+        value: String,
+    },
+    /// The configured has-more flag is missing.
+    #[error("no has-more flag at `{path}` in the response")]
+    NoHasMore {
+        /// The configured path.
+        path: String,
+    },
+    /// A `Link` header field is not text.
+    #[error("the Link header is not readable: byte 0x{byte:02x} at position {at} is not text (hint: the API sent a malformed Link header; links are ASCII URIs)")]
+    LinkNotText {
+        /// The first byte that is not text.
+        byte: u8,
+        /// Its position.
+        at: usize,
+    },
+    /// The `Link` header does not parse.
+    #[error("the Link header does not parse ({detail}): {joined:?}")]
+    LinkUnparsable {
+        /// The parser's message.
+        detail: String,
+        /// The header's fields, joined.
+        joined: String,
+    },
+    /// The `rel="next"` link does not resolve against the page's URL.
+    #[error("next link {uri:?} is not a URL: {error}")]
+    NextLinkInvalid {
+        /// The link as written.
+        uri: String,
+        /// Why it is no URL.
+        #[source]
+        error: url::ParseError,
+    },
+}
 
 /// What the pagination logic needs to know about the page just fetched.
 pub struct Fetched<'a> {
@@ -34,7 +172,7 @@ pub struct Fetched<'a> {
 pub fn next_page(
     pagination: &PaginationConfig,
     fetched: &Fetched<'_>,
-) -> Result<Option<PageRef>, String> {
+) -> Result<Option<PageRef>, PaginationError> {
     let body = &fetched.response.body;
     let next = match pagination {
         PaginationConfig::None {} => None,
@@ -47,8 +185,10 @@ pub fn next_page(
                     fetched
                         .url
                         .join(next)
-                        .map_err(|err| {
-                            format!("next URL at `{path}` ({next:?}) is not a URL: {err}")
+                        .map_err(|error| PaginationError::NextUrlInvalid {
+                            path: path.to_string(),
+                            next: next.clone(),
+                            error,
                         })?
                         .as_str(),
                 )?,
@@ -56,10 +196,10 @@ pub fn next_page(
             // A next page the API names in a form that cannot be followed must not end the
             // window as if there were none.
             Some(other) => {
-                return Err(format!(
-                    "next URL at `{path}` is {}, not a URL (hint: check that pagination.path names the next page's link)",
-                    cursor::describe(other)
-                ))
+                return Err(PaginationError::NextUrlNotText {
+                    path: path.to_string(),
+                    held: cursor::describe(other),
+                })
             }
         },
         PaginationConfig::Cursor {
@@ -88,14 +228,14 @@ pub fn next_page(
                     // "More pages" without a way to ask for them must not end the window
                     // quietly.
                     (Some(true), None) => {
-                        let place = if *from_last_record {
-                            " in the page's last record"
-                        } else {
-                            ""
-                        };
-                        return Err(format!(
-                        "the has-more flag says more pages follow but there is no cursor at `{path}`{place}"
-                    ));
+                        return Err(PaginationError::NoCursor {
+                            path: path.to_string(),
+                            place: if *from_last_record {
+                                " in the page's last record"
+                            } else {
+                                ""
+                            },
+                        })
                     }
                     (_, next) => next.map(PageRef::Token),
                 }
@@ -111,9 +251,12 @@ pub fn next_page(
                 None
             } else {
                 // Only a damaged checkpoint can be this far; wrapping would list page 1 again.
-                let next = listed.checked_add(fetched.records as u64).ok_or_else(|| {
-                    format!("the offset after {listed} plus {} records does not fit in 64 bits (hint: the saved page may be damaged; `sluice state reset` the source)", fetched.records)
-                })?;
+                let next = listed.checked_add(fetched.records as u64).ok_or(
+                    PaginationError::OffsetOverflow {
+                        listed,
+                        records: fetched.records,
+                    },
+                )?;
                 Some(PageRef::Offset(next))
             }
         }
@@ -135,14 +278,17 @@ pub fn next_page(
                     Some(page) if page > current => Some(PageRef::Page(page)),
                     // Going back would list pages again, forever.
                     Some(page) => {
-                        return Err(format!(
-                            "the next page number at `{path}` is {page}, not after the page just read ({current})"
-                        ))
+                        return Err(PaginationError::PageNumberBack {
+                            path: path.to_string(),
+                            page,
+                            current,
+                        })
                     }
                     None => {
-                        return Err(format!(
-                            "the next page number at `{path}` is {value}, not a whole number or null"
-                        ))
+                        return Err(PaginationError::PageNumberInvalid {
+                            path: path.to_string(),
+                            value: value.to_string(),
+                        })
                     }
                 }
             }
@@ -160,15 +306,16 @@ pub fn next_page(
             if done {
                 None
             } else {
-                let next = current.checked_add(1).ok_or_else(|| {
-                    format!("the page number after {current} does not fit in 64 bits (hint: check pagination.first; a saved page this far may be damaged)")
-                })?;
+                let next = current
+                    .checked_add(1)
+                    .ok_or(PaginationError::PageNumberOverflow { current })?;
                 Some(PageRef::Page(next))
             }
         }
         PaginationConfig::Graphql { page_info_path } => {
-            let info = lookup(body, page_info_path)
-                .ok_or_else(|| format!("no `{page_info_path}` (pageInfo) in the response"))?;
+            let info = lookup(body, page_info_path).ok_or_else(|| PaginationError::NoPageInfo {
+                path: page_info_path.to_string(),
+            })?;
             match info.get("hasNextPage") {
                 Some(Value::Bool(true)) => Some(PageRef::Token(
                     cursor::token(
@@ -177,15 +324,15 @@ pub fn next_page(
                         "`endCursor` of the pageInfo",
                         CursorStyle::default(),
                     )?
-                    .ok_or_else(|| {
-                        format!("`hasNextPage` in `{page_info_path}` is true but `endCursor` is missing")
+                    .ok_or_else(|| PaginationError::NoEndCursor {
+                        path: page_info_path.to_string(),
                     })?,
                 )),
                 Some(Value::Bool(false)) => None,
                 _ => {
-                    return Err(format!(
-                        "`hasNextPage` in `{page_info_path}` is missing or not a boolean"
-                    ))
+                    return Err(PaginationError::HasNextPage {
+                        path: page_info_path.to_string(),
+                    })
                 }
             }
         }
@@ -198,24 +345,26 @@ pub fn next_page(
         if fetched.records == 0 && matches!(pagination, PaginationConfig::LinkHeader {}) {
             return Ok(None);
         }
-        return Err(format!(
-            "the response names the page just fetched ({:?}) as the next one",
-            fetched.page
-        ));
+        return Err(PaginationError::SamePage {
+            page: fetched.page.cloned(),
+        });
     }
     Ok(next)
 }
 
 /// The has-more flag, when one is configured. A configured flag that is missing is an error:
 /// guessing "no more" would silently end the window early.
-fn has_more(body: &Value, path: Option<&JsonPath>) -> Result<Option<bool>, String> {
+fn has_more(body: &Value, path: Option<&JsonPath>) -> Result<Option<bool>, PaginationError> {
     let Some(path) = path else { return Ok(None) };
     match lookup(body, path) {
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(other) => Err(format!(
-            "has-more flag at `{path}` is {other}, not a boolean"
-        )),
-        None => Err(format!("no has-more flag at `{path}` in the response")),
+        Some(other) => Err(PaginationError::HasMoreNotBool {
+            path: path.to_string(),
+            value: other.to_string(),
+        }),
+        None => Err(PaginationError::NoHasMore {
+            path: path.to_string(),
+        }),
     }
 }
 
@@ -224,7 +373,7 @@ fn page_is_last(
     body: &Value,
     has_more_path: Option<&JsonPath>,
     fetched: &Fetched<'_>,
-) -> Result<bool, String> {
+) -> Result<bool, PaginationError> {
     if let Some(flag) = has_more(body, has_more_path)? {
         return Ok(!flag);
     }
@@ -234,17 +383,17 @@ fn page_is_last(
             .is_some_and(|size| (fetched.records as u64) < size))
 }
 
-fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, String> {
+fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, PaginationError> {
     // RFC 8288 allows several Link header fields; they mean the same as one joined by commas.
     // A field that is not text is an error: skipping it could end the window silently.
     let mut fields = Vec::new();
     for value in fetched.response.headers.get_all(reqwest::header::LINK) {
         let text = std::str::from_utf8(value.as_bytes()).map_err(|err| {
             let at = err.valid_up_to();
-            format!(
-                "the Link header is not readable: byte 0x{:02x} at position {at} is not text (hint: the API sent a malformed Link header; links are ASCII URIs)",
-                value.as_bytes()[at]
-            )
+            PaginationError::LinkNotText {
+                byte: value.as_bytes()[at],
+                at,
+            }
         })?;
         fields.push(text);
     }
@@ -252,8 +401,11 @@ fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, Strin
     if joined.trim().is_empty() {
         return Ok(None);
     }
-    let links = parse_link_header::parse(&joined)
-        .map_err(|err| format!("the Link header does not parse ({err}): {joined:?}"))?;
+    let links =
+        parse_link_header::parse(&joined).map_err(|err| PaginationError::LinkUnparsable {
+            detail: err.to_string(),
+            joined: joined.clone(),
+        })?;
     // Relation names and parameter names are case-insensitive (RFC 8288 sections 2.1.1, 3).
     let next = links.values().find(|link| {
         link.params
@@ -263,10 +415,14 @@ fn next_from_link_header(fetched: &Fetched<'_>) -> Result<Option<PageRef>, Strin
     let Some(next) = next else {
         return Ok(None);
     };
-    let url = fetched
-        .url
-        .join(&next.raw_uri)
-        .map_err(|err| format!("next link {:?} is not a URL: {err}", next.raw_uri))?;
+    let url =
+        fetched
+            .url
+            .join(&next.raw_uri)
+            .map_err(|error| PaginationError::NextLinkInvalid {
+                uri: next.raw_uri.clone(),
+                error,
+            })?;
     Ok(Some(PageRef::Url(fetched.secrets.conceal(url.as_str())?)))
 }
 
@@ -307,6 +463,7 @@ mod tests {
                 last_record: None,
             },
         )
+        .map_err(|err| err.to_string())
     }
 
     #[test]

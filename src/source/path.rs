@@ -43,6 +43,45 @@ impl Segment {
     }
 }
 
+/// A path that cannot be parsed: the path as written, what is wrong and, always, how to
+/// write one (the ` (hint: ...)` the config loader shows apart).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path `{path}`: {problem} (hint: {})", HINT)]
+pub struct PathError {
+    /// The path as written.
+    pub path: String,
+    /// What is wrong with it.
+    pub problem: PathProblem,
+}
+
+/// What is wrong in a path, naming the segment (counted from 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProblem {
+    /// A JSON Pointer `~` not followed by `0` or `1` (`after` is what follows, if anything).
+    #[error("segment {segment} has `~{after}`; in a JSON Pointer `~` is written `~0` and `/` is written `~1`")]
+    PointerEscape {
+        /// The segment.
+        segment: usize,
+        /// The character after `~`, empty at the end.
+        after: String,
+    },
+    /// A backslash inside quotes before something other than `"` or `\`.
+    #[error("segment {0}: inside quotes, `\\` may only escape `\"` or `\\`")]
+    QuotedEscape(usize),
+    /// An opening quote without its closing one.
+    #[error("segment {0}: the quote is never closed")]
+    Unclosed(usize),
+    /// Text right after a closing quote.
+    #[error("segment {0}: a quoted key must be followed by `.` or the end of the path")]
+    AfterQuote(usize),
+    /// A quote in the middle of a plain key.
+    #[error("segment {0}: a quote may only open a segment (quote the whole key)")]
+    QuoteInside(usize),
+    /// Nothing between two dots, or before the first, or after the last.
+    #[error("segment {0} is empty")]
+    Empty(usize),
+}
+
 /// A parsed path into a JSON value, as written in the config (see the module docs).
 #[derive(Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(try_from = "String")]
@@ -54,13 +93,16 @@ pub struct JsonPath {
 impl JsonPath {
     /// Parses `text`. `Err` says what is wrong, quoting the path, and ends with a hint in the
     /// ` (hint: ...)` form the config loader shows apart.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, PathError> {
         let segments = if let Some(pointer) = text.strip_prefix('/') {
             parse_pointer(pointer)
         } else {
             parse_dotted(text)
         }
-        .map_err(|problem| format!("path `{text}`: {problem} (hint: {HINT})"))?;
+        .map_err(|problem| PathError {
+            path: text.to_string(),
+            problem,
+        })?;
         Ok(JsonPath {
             text: text.to_string(),
             segments,
@@ -140,9 +182,9 @@ pub fn lookup<'v>(value: &'v Value, path: &JsonPath) -> Option<&'v Value> {
 }
 
 impl TryFrom<String> for JsonPath {
-    type Error = String;
+    type Error = PathError;
 
-    fn try_from(text: String) -> Result<Self, String> {
+    fn try_from(text: String) -> Result<Self, PathError> {
         JsonPath::parse(&text)
     }
 }
@@ -161,7 +203,7 @@ impl fmt::Debug for JsonPath {
 
 /// RFC 6901 after the leading `/`: segments split on `/`, then `~1` → `/` and `~0` → `~`
 /// (in that order, so `~01` is `~1`).
-fn parse_pointer(pointer: &str) -> Result<Vec<Segment>, String> {
+fn parse_pointer(pointer: &str) -> Result<Vec<Segment>, PathProblem> {
     pointer
         .split('/')
         .enumerate()
@@ -177,11 +219,10 @@ fn parse_pointer(pointer: &str) -> Result<Vec<Segment>, String> {
                     Some('0') => key.push('~'),
                     Some('1') => key.push('/'),
                     other => {
-                        return Err(format!(
-                            "segment {} has `~{}`; in a JSON Pointer `~` is written `~0` and `/` is written `~1`",
-                            n + 1,
-                            other.map(String::from).unwrap_or_default()
-                        ))
+                        return Err(PathProblem::PointerEscape {
+                            segment: n + 1,
+                            after: other.map(String::from).unwrap_or_default(),
+                        })
                     }
                 }
             }
@@ -191,7 +232,7 @@ fn parse_pointer(pointer: &str) -> Result<Vec<Segment>, String> {
 }
 
 /// Dotted keys, each plain or in double quotes.
-fn parse_dotted(text: &str) -> Result<Vec<Segment>, String> {
+fn parse_dotted(text: &str) -> Result<Vec<Segment>, PathProblem> {
     let mut segments = Vec::new();
     if text.is_empty() {
         return Ok(segments);
@@ -207,23 +248,15 @@ fn parse_dotted(text: &str) -> Result<Vec<Segment>, String> {
                     Some('"') => break,
                     Some('\\') => match chars.next() {
                         Some(c @ ('"' | '\\')) => key.push(c),
-                        _ => {
-                            return Err(format!(
-                                "segment {n}: inside quotes, `\\` may only escape `\"` or `\\`"
-                            ))
-                        }
+                        _ => return Err(PathProblem::QuotedEscape(n)),
                     },
                     Some(c) => key.push(c),
-                    None => return Err(format!("segment {n}: the quote is never closed")),
+                    None => return Err(PathProblem::Unclosed(n)),
                 }
             }
             match chars.peek() {
                 None | Some('.') => {}
-                Some(_) => {
-                    return Err(format!(
-                        "segment {n}: a quoted key must be followed by `.` or the end of the path"
-                    ))
-                }
+                Some(_) => return Err(PathProblem::AfterQuote(n)),
             }
             key
         } else {
@@ -233,15 +266,13 @@ fn parse_dotted(text: &str) -> Result<Vec<Segment>, String> {
                     break;
                 }
                 if c == '"' {
-                    return Err(format!(
-                        "segment {n}: a quote may only open a segment (quote the whole key)"
-                    ));
+                    return Err(PathProblem::QuoteInside(n));
                 }
                 key.push(c);
                 chars.next();
             }
             if key.is_empty() {
-                return Err(format!("segment {n} is empty"));
+                return Err(PathProblem::Empty(n));
             }
             key
         };
@@ -251,7 +282,7 @@ fn parse_dotted(text: &str) -> Result<Vec<Segment>, String> {
             // A trailing dot leaves an empty segment, reported on the next turn.
             Some(_) => {
                 if chars.peek().is_none() {
-                    return Err(format!("segment {} is empty", n + 1));
+                    return Err(PathProblem::Empty(n + 1));
                 }
             }
         }
@@ -321,7 +352,7 @@ mod tests {
             ("/a/~2", "`~2`"),
             ("/a~", "`~`"),
         ] {
-            let err = JsonPath::parse(text).unwrap_err();
+            let err = JsonPath::parse(text).unwrap_err().to_string();
             assert!(err.contains(&format!("path `{text}`")), "{text}: {err}");
             assert!(err.contains(needle), "{text}: {err}");
             assert!(err.contains("(hint: "), "{text}: {err}");

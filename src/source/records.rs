@@ -20,24 +20,89 @@ pub struct Record {
     pub data: RawJson,
 }
 
+/// A response or record that does not have the shape the config describes. Each message
+/// names the configured path and what is there instead (cut short: records hold personal
+/// data); the source adds the page URL and the config keys to check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordsError {
+    /// Nothing at `records_path`.
+    #[error("no `{path}` in the response body")]
+    NoRecords {
+        /// The configured path.
+        path: String,
+    },
+    /// Something other than an array (or null) at `records_path`.
+    #[error("`{at}` is {kind}, not an array of records")]
+    NotAnArray {
+        /// The path, or `the body` for the empty path.
+        at: String,
+        /// What is there, with its article.
+        kind: &'static str,
+    },
+    /// The event time or id is not JSON that can be read.
+    #[error("{what} at `{path}` cannot be read: {detail}")]
+    Unreadable {
+        /// `event time` or `event id`.
+        what: &'static str,
+        /// The configured path.
+        path: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// No event time at its path.
+    #[error("record has no event time at `{path}`")]
+    NoTime {
+        /// The configured path.
+        path: String,
+    },
+    /// The event time does not parse in the configured format.
+    #[error("event time at `{path}` is {held} and does not parse as {format}")]
+    TimeFormat {
+        /// The configured path.
+        path: String,
+        /// The value, cut short.
+        held: String,
+        /// The configured format, as the config spells it.
+        format: String,
+    },
+    /// The event id is of a kind that cannot be an id.
+    #[error("event id at `{path}` is {held}, not a string, number or non-empty object")]
+    BadId {
+        /// The configured path.
+        path: String,
+        /// The value, cut short.
+        held: String,
+    },
+    /// No event id at its path.
+    #[error("record has no event id at `{path}`")]
+    NoId {
+        /// The configured path.
+        path: String,
+    },
+    /// A record without an id path that cannot be parsed to hash its content.
+    #[error("record cannot be read to compute its content id: {0}")]
+    Unhashable(String),
+}
+
 /// Moves the records array out of `body`. `Err` says what was found instead.
-pub fn take_records(body: &mut Value, path: &JsonPath) -> Result<Vec<Value>, String> {
+pub fn take_records(body: &mut Value, path: &JsonPath) -> Result<Vec<Value>, RecordsError> {
     let node = path
         .lookup_mut(body)
-        .ok_or_else(|| format!("no `{path}` in the response body"))?;
+        .ok_or_else(|| RecordsError::NoRecords {
+            path: path.to_string(),
+        })?;
     match node.take() {
         Value::Array(items) => Ok(items),
         // Some APIs omit the array or send null when a window is empty.
         Value::Null => Ok(Vec::new()),
-        other => Err(format!(
-            "`{}` is {}, not an array of records",
-            if path.is_empty() {
-                "the body"
+        other => Err(RecordsError::NotAnArray {
+            at: if path.is_empty() {
+                "the body".to_string()
             } else {
-                path.as_str()
+                path.as_str().to_string()
             },
-            kind(&other)
-        )),
+            kind: kind(&other),
+        }),
     }
 }
 
@@ -63,28 +128,32 @@ pub fn to_record(
     data: RawJson,
     time: &EventTimeConfig,
     id: &EventIdConfig,
-) -> Result<Record, String> {
+) -> Result<Record, RecordsError> {
     let mut paths = vec![&time.path];
     paths.extend(id.path.as_ref());
     let mut found = super::raw_path::find(data.as_str(), &paths).into_iter();
     let (raw_time, raw_id) = (found.next().flatten(), found.next().flatten());
-    let field = |raw: Option<&serde_json::value::RawValue>, what: &str, path: &JsonPath| {
+    let field = |raw: Option<&serde_json::value::RawValue>, what: &'static str, path: &JsonPath| {
         raw.map(|raw| {
-            serde_json::from_str::<Value>(raw.get())
-                .map_err(|err| format!("{what} at `{path}` cannot be read: {err}"))
+            serde_json::from_str::<Value>(raw.get()).map_err(|err| RecordsError::Unreadable {
+                what,
+                path: path.to_string(),
+                detail: err.to_string(),
+            })
         })
         .transpose()
     };
-    let raw_time = field(raw_time, "event time", &time.path)?
-        .ok_or_else(|| format!("record has no event time at `{}`", time.path))?;
+    let raw_time =
+        field(raw_time, "event time", &time.path)?.ok_or_else(|| RecordsError::NoTime {
+            path: time.path.to_string(),
+        })?;
     let raw_time = &raw_time;
     let parsed = crate::timefmt::parse_value(raw_time, &time.format).ok_or_else(|| {
-        format!(
-            "event time at `{}` is {} and does not parse as {:?}",
-            time.path,
-            short(raw_time),
-            time.format
-        )
+        RecordsError::TimeFormat {
+            path: time.path.to_string(),
+            held: short(raw_time),
+            format: format!("{:?}", time.format),
+        }
     })?;
     let id = match &id.path {
         Some(path) => match field(raw_id, "event id", path)? {
@@ -97,12 +166,16 @@ pub fn to_record(
                 canonical(&compound)
             }
             Some(other) => {
-                return Err(format!(
-                    "event id at `{path}` is {}, not a string, number or non-empty object",
-                    short(&other)
-                ))
+                return Err(RecordsError::BadId {
+                    path: path.to_string(),
+                    held: short(&other),
+                })
             }
-            None => return Err(format!("record has no event id at `{path}`")),
+            None => {
+                return Err(RecordsError::NoId {
+                    path: path.to_string(),
+                })
+            }
         },
         None => content_hash(&data)?,
     };
@@ -117,10 +190,10 @@ pub fn to_record(
 /// serde_json keeps object keys sorted (no `preserve_order`), so equal records hash equally
 /// whatever their key order or spelling, and ids stay those earlier versions gave. Only
 /// sources without an id path pay for this parse.
-fn content_hash(data: &RawJson) -> Result<String, String> {
+fn content_hash(data: &RawJson) -> Result<String, RecordsError> {
     let tree = data
         .to_value()
-        .map_err(|err| format!("record cannot be read to compute its content id: {err}"))?;
+        .map_err(|err| RecordsError::Unhashable(err.to_string()))?;
     let digest = Sha256::digest(tree.to_string().as_bytes());
     Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
@@ -230,10 +303,13 @@ mod tests {
         assert!(take_records(&mut json!({"d": null}), &p("d"))
             .unwrap()
             .is_empty());
-        let err = take_records(&mut json!({"d": 3}), &p("d")).unwrap_err();
+        let err = take_records(&mut json!({"d": 3}), &p("d"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a number"), "{err}");
         assert!(take_records(&mut json!({}), &p("items"))
             .unwrap_err()
+            .to_string()
             .contains("items"));
     }
 
@@ -282,7 +358,9 @@ mod tests {
         let other = id(json!({"t": "2026-01-01T00:00:00Z", "id": {"time": "2026-01-01T00:00:01Z", "uniqueQualifier": "-7", "app": "admin"}}))
             .unwrap();
         assert_ne!(a.id, other.id, "any part of the object tells events apart");
-        let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}})).unwrap_err();
+        let err = id(json!({"t": "2026-01-01T00:00:00Z", "id": {}}))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`id`") && err.contains("non-empty object"),
             "{err}"
@@ -296,14 +374,16 @@ mod tests {
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("`published`"), "{err}");
         let err = to_record(
             json!({"published": "soon"}).into(),
             &time_cfg("published"),
             &EventIdConfig::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("\"soon\""), "{err}");
     }
 

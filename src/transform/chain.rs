@@ -91,7 +91,7 @@ impl Chain {
             }
             let step = config
                 .build()
-                .map_err(|p| problem(&p.field, p.message, p.hint))?;
+                .map_err(|p| problem(&p.path, p.message, p.hint))?;
             steps.push((name, step));
         }
         Ok(Chain { steps })

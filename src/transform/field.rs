@@ -6,15 +6,15 @@
 
 use serde_json::{Map, Value};
 
-use crate::source::path::JsonPath;
+use crate::source::path::{JsonPath, PathError};
 
 /// Why a field path cannot be used: it is written wrong, or a write along it is blocked by
 /// what the event holds. Messages name the path, never a value (events hold personal data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
     /// The path is not written right; the message quotes it and ends with a hint.
-    #[error("{0}")]
-    Syntax(String),
+    #[error(transparent)]
+    Syntax(#[from] PathError),
     /// The empty path, which names the whole event.
     #[error("the empty path names the whole event, which a step must keep an object (hint: name a field, e.g. actor.id)")]
     Empty,
@@ -82,7 +82,7 @@ impl FieldPath {
     /// Parses `text`; `Err` says what is wrong, quoting the path, with a hint after
     /// ` (hint: `.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let path = JsonPath::parse(text).map_err(FieldError::Syntax)?;
+        let path = JsonPath::parse(text)?;
         if path.is_empty() {
             return Err(FieldError::Empty);
         }

@@ -218,7 +218,7 @@ mod tests {
         let problem = filter("action = \"drop\"\nfield = \"a\"\nmatches = 'a(b'")
             .err()
             .unwrap();
-        assert_eq!(problem.field, "matches");
+        assert_eq!(problem.path, "matches");
         assert!(problem.message.contains("unclosed group"), "{problem:?}");
         let problem = filter("action = \"drop\"\nfield = \"a\"").err().unwrap();
         assert!(problem.message.contains("no condition"), "{problem:?}");
@@ -229,6 +229,6 @@ mod tests {
         let problem = filter("action = \"keep\"\nfield = \"a\"\none_of = []")
             .err()
             .unwrap();
-        assert_eq!(problem.field, "one_of");
+        assert_eq!(problem.path, "one_of");
     }
 }

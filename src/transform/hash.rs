@@ -182,7 +182,7 @@ mod tests {
         .build()
         .err()
         .unwrap();
-        assert_eq!(problem.field, "key");
+        assert_eq!(problem.path, "key");
         assert!(
             !problem.message.contains("short"),
             "the key is never quoted"

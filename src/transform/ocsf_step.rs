@@ -111,7 +111,7 @@ mod tests {
         let mut event = serde_json::json!({ "uuid": "x" });
         assert!(matches!(okta.apply(&mut event), Verdict::Fail(_)));
         let problem = step("oktta").err().unwrap();
-        assert_eq!(problem.field, "mapping");
+        assert_eq!(problem.path, "mapping");
         assert!(problem.hint.contains("okta"), "{problem:?}");
     }
 }

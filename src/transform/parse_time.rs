@@ -45,7 +45,7 @@ impl ParseTimeConfig {
             crate::timefmt::check_strftime(layout).map_err(|error| {
                 Problem::new(
                     "format",
-                    error,
+                    error.to_string(),
                     "see https://docs.rs/chrono/latest/chrono/format/strftime/",
                 )
             })?;
@@ -180,6 +180,6 @@ mod tests {
                 .build()
                 .err()
                 .unwrap();
-        assert_eq!(problem.field, "format");
+        assert_eq!(problem.path, "format");
     }
 }

@@ -84,6 +84,6 @@ mod tests {
         .build()
         .err()
         .unwrap();
-        assert_eq!(problem.field, "fields");
+        assert_eq!(problem.path, "fields");
     }
 }

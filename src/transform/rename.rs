@@ -101,7 +101,7 @@ mod tests {
         .build()
         .err()
         .unwrap();
-        assert_eq!(problem.field, "to");
+        assert_eq!(problem.path, "to");
         assert!(
             problem.message.contains("segment 2 is empty"),
             "{problem:?}"

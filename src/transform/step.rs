@@ -49,27 +49,10 @@ pub enum Verdict {
     Fail(String),
 }
 
-/// A step's settings that cannot work, found when the chain is built (at config load).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The step's key that is wrong (`from`, `matches`, ...).
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub hint: String,
-}
-
-impl Problem {
-    /// A problem with the step's key `field`.
-    pub fn new(field: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Problem {
-            field: field.to_string(),
-            message: message.into(),
-            hint: hint.into(),
-        }
-    }
-}
+/// A step's settings that cannot work, found when the chain is built (at config load): the
+/// one [`crate::model::Problem`] every component's check gives, its `path` the step's key
+/// that is wrong (`from`, `matches`, `fields[1]`, ...).
+pub use crate::model::Problem;
 
 /// Parses the path written at the step's key `key`.
 pub(crate) fn field_path(key: &str, text: &str) -> Result<FieldPath, Problem> {

@@ -770,6 +770,40 @@ fn config_errors_are_clear_and_name_the_key() {
     }
 }
 
+/// The checks of keys that only mean something together (`index` or `data_stream`, an API key
+/// or a user name and password) and of the URL point at the key's own line, not at the
+/// table's.
+#[test]
+fn mistakes_across_keys_are_shown_at_the_key() {
+    let base = "[[sinks]]\nname = \"es\"\nkind = \"elasticsearch\"\n";
+    let url = "url = \"https://es.example:9200\"\n";
+    let cases = [
+        (
+            format!("{url}index = \"a\"\ndata_stream = \"logs-a-b\"\n"),
+            "sinks[0].index",
+            5,
+        ),
+        (
+            format!("{url}index = \"a\"\nusername = \"u\"\napi_key = \"k\"\n"),
+            "sinks[0].api_key",
+            7,
+        ),
+        (
+            "url = \"not a url\"\nindex = \"a\"\n".to_string(),
+            "sinks[0].url",
+            4,
+        ),
+    ];
+    for (keys, key, line) in cases {
+        let text = format!("{base}{keys}");
+        let err = sluice::config::load_str(&text, std::path::Path::new("sluice.toml")).unwrap_err();
+        let shown = err.to_string();
+        assert_eq!(err.key.as_deref(), Some(key), "{keys}: {shown}");
+        assert_eq!(err.position.map(|(l, _)| l), Some(line), "{keys}: {shown}");
+        assert!(err.hint.is_some(), "{keys}: {shown}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The binary, end to end
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::model::SortOrder;
-use crate::source::files::FileRows;
+use crate::source::files::{FileRows, FilesError};
 use crate::source::{Page, Record, RetryWatch};
 use crate::state::Window;
 use crate::transform::Envelope;
@@ -111,7 +111,7 @@ impl Pipeline<'_> {
                     file.id
                 )))
             })?;
-        let unreadable = |detail: String| {
+        let unreadable = |detail: FilesError| {
             PageError::Incomplete(RunError::new(
                 FailureKind::BadResponse,
                 format!(

@@ -58,7 +58,7 @@ impl BulkClient {
             sink: config.name.clone(),
             detail,
         };
-        let mut base = config.url.clone();
+        let mut base = config.base_url().map_err(|p| fail(p.to_string()))?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
@@ -73,7 +73,8 @@ impl BulkClient {
             url.query_pairs_mut().append_pair("pipeline", pipeline);
         }
 
-        let (authorization, secrets) = authorization(&config.auth).map_err(|()| {
+        let auth = config.auth().map_err(|p| fail(p.to_string()))?;
+        let (authorization, secrets) = authorization(&auth).map_err(|()| {
             fail("the credential cannot be sent in an HTTP header (hint: check api_key, or username and password, for control characters)".into())
         })?;
 

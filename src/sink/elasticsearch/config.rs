@@ -9,14 +9,12 @@
 //! data_stream = "logs-sluice.{source}-default"  # or index = "sluice-{source}-%Y.%m.%d"
 //! ```
 //!
-//! The table is flat and is read through [`RawElasticsearchConfig`], which turns the keys that
-//! only mean something together (exactly one of `index` and `data_stream`; `api_key` or
-//! `username` + `password`, not both) into the target and the auth while the file loads.
-//! Tagged tables hide inner keys from serde's key path, so those messages name their key
-//! themselves and end with ` (hint: ...)`, which the loader shows as the hint. Everything
-//! else is judged by [`ElasticsearchConfig::validate`], which the loader calls once the
-//! settings are read (each problem at its key), and [`ElasticsearchConfig::check`] again for
-//! configs built or changed in code.
+//! The table is flat and read as written. Everything, the keys that only mean something
+//! together included (exactly one of `index` and `data_stream`; `api_key` or `username` +
+//! `password`, not both), is judged by [`ElasticsearchConfig::validate`], which the loader
+//! calls once the settings are read and secrets resolved, each problem at its key's
+//! file:line, and by [`ElasticsearchConfig::check`] again for configs built or changed in
+//! code.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,61 +30,20 @@ use crate::sink::elasticsearch::{
     BulkCompression, ElasticsearchAuth, ElasticsearchProblem, IndexTarget,
 };
 
-/// Settings of the sink. The loader judges them with [`ElasticsearchConfig::validate`]; code
-/// that changes the fields afterwards gets the same checks from [`ElasticsearchConfig::check`],
-/// which [`crate::sink::elasticsearch::ElasticsearchSink::new`] runs again.
+/// Settings of the sink: the table as written. The loader judges them with
+/// [`ElasticsearchConfig::validate`], each problem at its key; code that changes the fields
+/// afterwards gets the same checks from [`ElasticsearchConfig::check`], which
+/// [`crate::sink::elasticsearch::ElasticsearchSink::new`] runs again. The keys that only mean
+/// something together are read through [`ElasticsearchConfig::base_url`],
+/// [`ElasticsearchConfig::auth`] and [`ElasticsearchConfig::target`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "RawElasticsearchConfig")]
+#[serde(deny_unknown_fields)]
 pub struct ElasticsearchConfig {
     /// Unique name that sources refer to.
     pub name: String,
     /// Base URL of the cluster, e.g. `https://es.example:9200`; `_bulk` is appended to its
     /// path, so a cluster behind a path prefix (`https://proxy/es/`) works. It carries no
     /// credentials, query or fragment.
-    pub url: Url,
-    /// How requests authenticate.
-    pub auth: ElasticsearchAuth,
-    /// Where each document goes.
-    pub target: IndexTarget,
-    /// Largest uncompressed NDJSON body of one bulk request; a single larger document is
-    /// sent alone.
-    pub max_batch_bytes: bytesize::ByteSize,
-    /// Most documents in one bulk request.
-    pub max_batch_events: usize,
-    /// A commit is asked for once the first event written since the last one is this old, so
-    /// a partial batch waits at most about this long before it is sent.
-    pub max_batch_age: Duration,
-    /// How request bodies are encoded.
-    pub compression: BulkCompression,
-    /// Ingest pipeline to run on every document (`?pipeline=`).
-    pub pipeline: Option<String>,
-    /// Time allowed for one bulk request, response included.
-    pub timeout: Duration,
-    /// Time allowed to open a connection.
-    pub connect_timeout: Duration,
-    /// Requests of one batch that may fail in a row (nothing accepted) before the sink gives
-    /// up and the run fails.
-    pub max_attempts: u32,
-    /// The longest wait between attempts.
-    pub max_backoff: Duration,
-    /// Extra CA certificates (PEM) to trust, e.g. the `http_ca.crt` a fresh Elasticsearch 8
-    /// install generates; relative to the config file's directory.
-    pub ca_file: Option<PathBuf>,
-    /// The run fails when the sink refused at least this share of the events offered to it
-    /// in the run (they are in the dead-letter queue); every one by default.
-    pub fail_when_refused: crate::sink::share::Share,
-    /// What each document holds besides `@timestamp`: the envelope (the default), the OCSF
-    /// object, or the raw vendor record.
-    pub payload: crate::sink::payload::Payload,
-}
-
-/// The TOML table as written, before the checks that span keys.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawElasticsearchConfig {
-    /// See [`ElasticsearchConfig::name`].
-    pub name: String,
-    /// See [`ElasticsearchConfig::url`].
     pub url: String,
     /// Encoded API key; excludes `username` and `password`.
     #[serde(default)]
@@ -103,40 +60,46 @@ pub struct RawElasticsearchConfig {
     /// Index name template; excludes `data_stream`.
     #[serde(default)]
     pub index: Option<String>,
-    /// See [`ElasticsearchConfig::max_batch_bytes`].
+    /// Largest uncompressed NDJSON body of one bulk request; a single larger document is
+    /// sent alone.
     #[serde(default = "default_max_batch_bytes")]
     pub max_batch_bytes: bytesize::ByteSize,
-    /// See [`ElasticsearchConfig::max_batch_events`].
+    /// Most documents in one bulk request.
     #[serde(default = "default_max_batch_events")]
     pub max_batch_events: usize,
-    /// See [`ElasticsearchConfig::max_batch_age`].
+    /// A commit is asked for once the first event written since the last one is this old, so
+    /// a partial batch waits at most about this long before it is sent.
     #[serde(default = "default_max_batch_age", with = "humantime_serde")]
     pub max_batch_age: Duration,
-    /// See [`ElasticsearchConfig::compression`].
+    /// How request bodies are encoded.
     #[serde(default)]
     pub compression: BulkCompression,
-    /// See [`ElasticsearchConfig::pipeline`].
+    /// Ingest pipeline to run on every document (`?pipeline=`).
     #[serde(default)]
     pub pipeline: Option<String>,
-    /// See [`ElasticsearchConfig::timeout`].
+    /// Time allowed for one bulk request, response included.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// See [`ElasticsearchConfig::connect_timeout`].
+    /// Time allowed to open a connection.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// See [`ElasticsearchConfig::max_attempts`].
+    /// Requests of one batch that may fail in a row (nothing accepted) before the sink gives
+    /// up and the run fails.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// See [`ElasticsearchConfig::max_backoff`].
+    /// The longest wait between attempts.
     #[serde(default = "default_max_backoff", with = "humantime_serde")]
     pub max_backoff: Duration,
-    /// See [`ElasticsearchConfig::ca_file`].
+    /// Extra CA certificates (PEM) to trust, e.g. the `http_ca.crt` a fresh Elasticsearch 8
+    /// install generates; relative to the config file's directory (the loader makes it so).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// See [`ElasticsearchConfig::fail_when_refused`].
+    /// The run fails when the sink refused at least this share of the events offered to it
+    /// in the run (they are in the dead-letter queue); every one by default.
     #[serde(default)]
     pub fail_when_refused: crate::sink::share::Share,
-    /// See [`ElasticsearchConfig::payload`].
+    /// What each document holds besides `@timestamp`: the envelope (the default), the OCSF
+    /// object, or the raw vendor record.
     #[serde(default)]
     pub payload: crate::sink::payload::Payload,
     /// `transforms`: this sink's own transform chain, read by the loader into
@@ -167,16 +130,16 @@ fn default_max_backoff() -> Duration {
     Duration::from_secs(30)
 }
 
-impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
-    type Error = ElasticsearchProblem;
-
-    fn try_from(raw: RawElasticsearchConfig) -> Result<Self, Self::Error> {
-        let url = Url::parse(&raw.url).map_err(|err| {
+impl ElasticsearchConfig {
+    /// `url`, parsed and checked: an http(s) URL with a host, without credentials, query or
+    /// fragment.
+    pub fn base_url(&self) -> Result<Url, ElasticsearchProblem> {
+        let url = Url::parse(&self.url).map_err(|err| {
             // A URL with '@' may hold a password: it is not repeated.
-            let shown = if raw.url.contains('@') {
+            let shown = if self.url.contains('@') {
                 String::new()
             } else {
-                format!(": `{}`", raw.url)
+                format!(": `{}`", self.url)
             };
             problem(
                 "url",
@@ -184,9 +147,16 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
                 "write the cluster's base URL, e.g. https://es.example:9200",
             )
         })?;
-        let auth = match (raw.api_key, raw.username, raw.password) {
+        check_url(&url)?;
+        Ok(url)
+    }
+
+    /// How requests authenticate: `api_key`, or `username` with `password`, or neither;
+    /// each value checked to fit in an HTTP header.
+    pub fn auth(&self) -> Result<ElasticsearchAuth, ElasticsearchProblem> {
+        let auth = match (&self.api_key, &self.username, &self.password) {
             (None, None, None) => ElasticsearchAuth::None,
-            (Some(key), None, None) => ElasticsearchAuth::ApiKey(key),
+            (Some(key), None, None) => ElasticsearchAuth::ApiKey(key.clone()),
             (Some(_), _, _) => {
                 return Err(problem(
                     "api_key",
@@ -194,9 +164,10 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
                     "use either an API key or a user name and password, not both",
                 ))
             }
-            (None, Some(username), Some(password)) => {
-                ElasticsearchAuth::Basic { username, password }
-            }
+            (None, Some(username), Some(password)) => ElasticsearchAuth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            },
             (None, Some(_), None) => {
                 return Err(problem(
                     "password",
@@ -212,49 +183,28 @@ impl TryFrom<RawElasticsearchConfig> for ElasticsearchConfig {
                 ))
             }
         };
-        let target = match (raw.data_stream, raw.index) {
-            (Some(name), None) => IndexTarget::DataStream(name),
-            (None, Some(name)) => IndexTarget::Index(name),
-            (Some(_), Some(_)) => {
-                return Err(problem(
-                    "index",
-                    "and `data_stream` are both set",
-                    "keep one: data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
-                ))
-            }
-            (None, None) => {
-                return Err(problem(
-                    "data_stream",
-                    "is missing: set `data_stream` or `index`",
-                    "e.g. data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
-                ))
-            }
-        };
-        // A relative CA file is made relative to the config file by the loader.
-        let ca_file = raw.ca_file;
-        let config = ElasticsearchConfig {
-            name: raw.name,
-            url,
-            auth,
-            target,
-            max_batch_bytes: raw.max_batch_bytes,
-            max_batch_events: raw.max_batch_events,
-            max_batch_age: raw.max_batch_age,
-            compression: raw.compression,
-            pipeline: raw.pipeline,
-            timeout: raw.timeout,
-            connect_timeout: raw.connect_timeout,
-            max_attempts: raw.max_attempts,
-            max_backoff: raw.max_backoff,
-            payload: raw.payload,
-            ca_file,
-            fail_when_refused: raw.fail_when_refused,
-        };
-        Ok(config)
+        check_auth(&auth)?;
+        Ok(auth)
     }
-}
 
-impl ElasticsearchConfig {
+    /// Where each document goes: exactly one of `data_stream` and `index`.
+    pub fn target(&self) -> Result<IndexTarget, ElasticsearchProblem> {
+        match (&self.data_stream, &self.index) {
+            (Some(name), None) => Ok(IndexTarget::DataStream(name.clone())),
+            (None, Some(name)) => Ok(IndexTarget::Index(name.clone())),
+            (Some(_), Some(_)) => Err(problem(
+                "index",
+                "and `data_stream` are both set",
+                "keep one: data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
+            )),
+            (None, None) => Err(problem(
+                "data_stream",
+                "is missing: set `data_stream` or `index`",
+                "e.g. data_stream = \"logs-sluice.{source}-default\" or index = \"sluice-{source}-%Y.%m.%d\"",
+            )),
+        }
+    }
+
     /// The settings that cannot work, each at its key (the config loader calls it; the
     /// message names the key too, as the sink's own errors do).
     pub fn validate(&self) -> Vec<Problem> {
@@ -274,11 +224,11 @@ impl ElasticsearchConfig {
     /// The first setting the types allow but the sink cannot work with. The problem names
     /// its key.
     pub fn check(&self) -> Result<(), ElasticsearchProblem> {
-        check_url(&self.url)?;
-        check_auth(&self.auth)?;
+        self.base_url()?;
+        self.auth()?;
         // A sample source checks the template's own text; the sink checks again with the
         // real source name when it is built.
-        self.target.compile("source")?;
+        self.target()?.compile("source")?;
         if self.max_batch_bytes.as_u64() == 0 {
             return Err(problem(
                 "max_batch_bytes",
@@ -424,15 +374,21 @@ mod tests {
     #[test]
     fn defaults_and_auth_forms() {
         let config = parse("data_stream = \"logs-sluice.{source}-default\"").unwrap();
-        assert_eq!(config.auth, ElasticsearchAuth::None);
+        assert_eq!(config.auth().unwrap(), ElasticsearchAuth::None);
         assert_eq!(config.max_batch_bytes, bytesize::ByteSize::mib(5));
         assert_eq!(config.max_batch_events, 1000);
         assert_eq!(config.compression, BulkCompression::Gzip);
         let config = parse("index = \"x\"\napi_key = \"abc\"\ncompression = \"none\"").unwrap();
-        assert_eq!(config.auth, ElasticsearchAuth::ApiKey(Secret::new("abc")));
+        assert_eq!(
+            config.auth().unwrap(),
+            ElasticsearchAuth::ApiKey(Secret::new("abc"))
+        );
         assert_eq!(config.compression, BulkCompression::None);
         let config = parse("index = \"x\"\nusername = \"u\"\npassword = \"p\"").unwrap();
-        assert!(matches!(config.auth, ElasticsearchAuth::Basic { .. }));
+        assert!(matches!(
+            config.auth().unwrap(),
+            ElasticsearchAuth::Basic { .. }
+        ));
     }
 
     #[test]

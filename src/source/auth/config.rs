@@ -434,10 +434,10 @@ impl AuthConfig {
     }
 
     /// Checks what deserialization cannot: URLs, the Google key, values an HTTP header cannot
-    /// carry. The message names the field (`auth.token_url: ...`) and ends with a hint.
-    pub fn validate(&self) -> Result<(), String> {
-        self.problem()
-            .map_err(|problem| problem.under("auth").to_string())
+    /// carry. The problem's path is under `auth` (`auth.token_url`), and it shows as
+    /// `auth.token_url: ... (hint: ...)`.
+    pub fn validate(&self) -> Result<(), Problem> {
+        self.problem().map_err(|problem| problem.under("auth"))
     }
 
     /// [`AuthConfig::validate`] with the field, message and hint kept apart, for loaders

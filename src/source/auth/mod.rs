@@ -78,7 +78,7 @@ impl fmt::Debug for Authenticator {
 impl Authenticator {
     /// Builds the authenticator. `client` is the source's reqwest client (rustls, redirects
     /// disabled); token requests use it too. Config problems (see [`AuthConfig::validate`])
-    /// come back as [`SourceError::Setup`]. Its token, if it uses one, is its own.
+    /// come back as [`SourceError::Invalid`]. Its token, if it uses one, is its own.
     pub fn new(config: &AuthConfig, client: reqwest::Client) -> Result<Self, SourceError> {
         Self::build(config, client, None)
     }
@@ -101,7 +101,7 @@ impl Authenticator {
         client: reqwest::Client,
         transport: Option<&str>,
     ) -> Result<Self, SourceError> {
-        config.validate().map_err(SourceError::Setup)?;
+        config.validate()?;
         let cache = |grant: Grant, client: reqwest::Client| {
             let make = || TokenCache::new(grant, client);
             match transport.and_then(|t| credential_key(config, t)) {
@@ -138,7 +138,7 @@ impl Authenticator {
                 let proof = config
                     .client_proof()
                     .ok_or_else(|| SourceError::Setup("auth: not an OAuth 2.0 config".into()))?
-                    .map_err(|problem| SourceError::Setup(problem.to_string()))?;
+                    .map_err(SourceError::Invalid)?;
                 Scheme::Token(cache(
                     Grant::ClientCredentials(
                         oauth2::ClientCredentials::new(
@@ -233,7 +233,7 @@ impl Authenticator {
                 request.url_mut(),
                 token.as_ref().map(|token| &token.access_token),
             )
-            .map_err(SourceError::Setup)?;
+            .map_err(SourceError::SavedLink)?;
         match &*self.scheme {
             Scheme::None => {}
             Scheme::Header { name, value } => {
@@ -326,7 +326,7 @@ fn google_grant(config: &AuthConfig) -> Result<Grant, SourceError> {
             "auth: not a google_service_account config".into(),
         ));
     };
-    let key = parsed.map_err(|problem| SourceError::Setup(problem.to_string()))?;
+    let key = parsed.map_err(SourceError::Invalid)?;
     // The key file is registered whole by the config; its private key alone too, for an
     // echo of just that.
     crate::redact::register(&key.private_key);

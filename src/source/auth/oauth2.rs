@@ -343,7 +343,7 @@ mod tests {
                 if bad.contains("refresh_token") { "" } else { "refresh_token = \"r\"\n" }
             );
             let config: crate::source::auth::config::AuthConfig = toml::from_str(&text).unwrap();
-            let err = config.validate().unwrap_err();
+            let err = config.validate().unwrap_err().to_string();
             assert!(err.starts_with(field), "{err}");
         }
     }

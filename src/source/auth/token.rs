@@ -16,6 +16,7 @@ use super::google::ServiceAccount;
 use super::oauth2::ClientCredentials;
 use super::shown_url;
 use crate::model::Secret;
+use crate::net::BodyError;
 use crate::source::SourceError;
 
 /// Token endpoints answer with a small JSON object; anything larger is not one.
@@ -189,11 +190,18 @@ impl TokenCache {
                 ),
             })?;
         let status = response.status();
-        let body = read_capped(&mut response, MAX_TOKEN_RESPONSE)
+        let body = crate::net::read_capped(&mut response, MAX_TOKEN_RESPONSE)
             .await
-            .map_err(|detail| SourceError::TokenEndpoint {
+            .map_err(|err| SourceError::TokenEndpoint {
                 url: shown.clone(),
-                detail: format!("reading the token endpoint's answer: {detail}"),
+                detail: match err {
+                    BodyError::TooLarge(limit) => format!(
+                        "reading the token endpoint's answer: the answer is larger than {limit} bytes"
+                    ),
+                    BodyError::Transport(detail) => {
+                        format!("reading the token endpoint's answer: {detail}")
+                    }
+                },
             })?;
         if !status.is_success() {
             return Err(self.refusal(&shown, status, &body));
@@ -279,15 +287,28 @@ impl Granted {
     }
 }
 
+/// Why a token endpoint's answer (a success status) gives no token. Messages describe the
+/// shape only, never the body, which may hold a token; they follow "the token endpoint's
+/// answer".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum TokenError {
+    /// The body is not JSON.
+    #[error("is not JSON")]
+    NotJson,
+    /// No `access_token`, or not a non-empty string.
+    #[error("has no `access_token` string")]
+    NoAccessToken,
+}
+
 /// Reads `access_token`, `token_type` and `expires_in`. Errors describe the shape only: the
 /// body may hold a token.
-fn parse_token_response(body: &[u8]) -> Result<Granted, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| "is not JSON".to_string())?;
+fn parse_token_response(body: &[u8]) -> Result<Granted, TokenError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| TokenError::NotJson)?;
     let access_token = value
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or("has no `access_token` string")?
+        .ok_or(TokenError::NoAccessToken)?
         .to_string();
     let token_type = value
         .get("token_type")
@@ -307,22 +328,6 @@ fn parse_token_response(body: &[u8]) -> Result<Granted, String> {
         token_type,
         lifetime,
     })
-}
-
-/// Reads at most `limit` bytes of the body.
-async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| crate::net::describe(&err))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(format!("the answer is larger than {limit} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
@@ -366,11 +371,18 @@ mod tests {
 
     #[test]
     fn token_response_errors_do_not_quote_the_body() {
-        let err = parse_token_response(br#"{"token":"s3cr3t"}"#).unwrap_err();
+        let err = parse_token_response(br#"{"token":"s3cr3t"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("access_token"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
-        assert_eq!(parse_token_response(b"<html>").unwrap_err(), "is not JSON");
-        let err = parse_token_response(br#"{"access_token":""}"#).unwrap_err();
+        assert_eq!(
+            parse_token_response(b"<html>").unwrap_err().to_string(),
+            "is not JSON"
+        );
+        let err = parse_token_response(br#"{"access_token":""}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("access_token"), "{err}");
     }
 }

@@ -65,13 +65,6 @@ pub enum GeoipError {
     Record(#[from] maxminddb::MaxMindDbError),
 }
 
-/// For callers that report a lookup's error as text (`?` into `Result<_, String>`).
-impl From<GeoipError> for String {
-    fn from(error: GeoipError) -> String {
-        error.to_string()
-    }
-}
-
 /// One opened database.
 pub struct Database {
     reader: Reader<Mmap>,

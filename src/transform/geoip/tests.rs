@@ -136,7 +136,7 @@ fn a_missing_or_corrupt_database_is_a_problem_naming_the_file_and_key() {
     let mut missing = config(&dir, &["ip"]);
     missing.asn = Some(dir.join("GeoLite2-ASN-Gone.mmdb"));
     let p = problem(missing);
-    assert_eq!(p.field, "asn");
+    assert_eq!(p.path, "asn");
     assert!(p.message.contains("GeoLite2-ASN-Gone.mmdb"), "{p:?}");
     assert!(p.message.contains("cannot be read"), "{p:?}");
 
@@ -147,7 +147,7 @@ fn a_missing_or_corrupt_database_is_a_problem_naming_the_file_and_key() {
         let mut config = config(&dir, &["ip"]);
         config.city = Some(dir.join(corrupt));
         let p = problem(config);
-        assert_eq!(p.field, "city", "{corrupt}");
+        assert_eq!(p.path, "city", "{corrupt}");
         assert!(p.message.contains(corrupt), "{p:?}");
         assert!(p.message.contains("MaxMind database"), "{p:?}");
     }
@@ -156,7 +156,7 @@ fn a_missing_or_corrupt_database_is_a_problem_naming_the_file_and_key() {
     let mut text = config(&dir, &["ip"]);
     text.anonymous_ip = Some(dir.join("README.md"));
     let p = problem(text);
-    assert_eq!(p.field, "anonymous_ip");
+    assert_eq!(p.path, "anonymous_ip");
     assert!(
         p.message.contains("README.md") && p.message.contains("not a MaxMind database"),
         "{p:?}"
@@ -169,7 +169,7 @@ fn a_database_of_another_kind_is_a_problem() {
     let mut swapped = config(&dir, &["ip"]);
     swapped.city = Some(dir.join("GeoLite2-ASN-Test.mmdb"));
     let p = problem(swapped);
-    assert_eq!(p.field, "city");
+    assert_eq!(p.path, "city");
     assert!(p.message.contains("GeoLite2-ASN database"), "{p:?}");
 }
 
@@ -181,11 +181,11 @@ fn settings_that_cannot_work_are_problems() {
         anonymous_ip: None,
         ..config(Path::new("."), &["ip"])
     };
-    assert_eq!(problem(none).field, "city");
+    assert_eq!(problem(none).path, "city");
     let Some(dir) = mmdb() else { return };
     let mut uneven = config(&dir, &["a", "b"]);
     uneven.to = vec!["x".into()];
-    assert_eq!(problem(uneven).field, "to");
-    assert_eq!(problem(config(&dir, &[])).field, "fields");
-    assert_eq!(problem(config(&dir, &["a..b"])).field, "fields[0]");
+    assert_eq!(problem(uneven).path, "to");
+    assert_eq!(problem(config(&dir, &[])).path, "fields");
+    assert_eq!(problem(config(&dir, &["a..b"])).path, "fields[0]");
 }

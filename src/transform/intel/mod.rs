@@ -110,7 +110,7 @@ pub fn load_feeds(configs: &[FeedConfig], refresh: Duration) -> Result<Vec<Feed>
         let key = |k: &str| format!("feeds[{i}].{k}");
         if config.confidence.is_some_and(|c| c > 100) {
             return Err(Problem::new(
-                &key("confidence"),
+                key("confidence"),
                 "is over 100",
                 "give a confidence from 0 to 100",
             ));
@@ -118,7 +118,7 @@ pub fn load_feeds(configs: &[FeedConfig], refresh: Duration) -> Result<Vec<Feed>
         let name = match &config.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(Problem::new(
-                    &key("name"),
+                    key("name"),
                     "is empty",
                     "name the feed, or leave `name` out for the file's name",
                 ))
@@ -132,7 +132,7 @@ pub fn load_feeds(configs: &[FeedConfig], refresh: Duration) -> Result<Vec<Feed>
         let format = config.format.unwrap_or_else(|| Format::of(&config.path));
         let index = open(&config.path, format, refresh).map_err(|error| {
             Problem::new(
-                &key("path"),
+                key("path"),
                 format!("the {} feed {} {error}", format.as_str(), config.path.display()),
                 "give a feed file: one indicator a line (text), a CSV with an `indicator` column, or a STIX 2.1 bundle (.json); set `format` when the extension does not say which",
             )

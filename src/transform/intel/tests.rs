@@ -108,7 +108,7 @@ fn a_missing_or_malformed_feed_is_a_problem_naming_the_file_and_key() {
     let mut gone = good.clone();
     gone.path = dir.path().join("gone.txt");
     let p = problem(config(&["ip"], vec![good.clone(), gone]));
-    assert_eq!(p.field, "feeds[1].path");
+    assert_eq!(p.path, "feeds[1].path");
     assert!(
         p.message.contains("gone.txt") && p.message.contains("cannot be read"),
         "{p:?}"
@@ -117,7 +117,7 @@ fn a_missing_or_malformed_feed_is_a_problem_naming_the_file_and_key() {
     let mut csv = feed(&dir, "list.txt", "address\n198.51.100.7\n");
     csv.format = Some(Format::Csv);
     let p = problem(config(&["ip"], vec![csv]));
-    assert_eq!(p.field, "feeds[0].path");
+    assert_eq!(p.path, "feeds[0].path");
     assert!(
         p.message.contains("csv feed") && p.message.contains("`indicator` column"),
         "{p:?}"
@@ -126,9 +126,9 @@ fn a_missing_or_malformed_feed_is_a_problem_naming_the_file_and_key() {
     let mut high = good.clone();
     high.confidence = Some(101);
     assert_eq!(
-        problem(config(&["ip"], vec![high])).field,
+        problem(config(&["ip"], vec![high])).path,
         "feeds[0].confidence"
     );
-    assert_eq!(problem(config(&["ip"], Vec::new())).field, "feeds");
-    assert_eq!(problem(config(&[], vec![good])).field, "fields");
+    assert_eq!(problem(config(&["ip"], Vec::new())).path, "feeds");
+    assert_eq!(problem(config(&[], vec![good])).path, "fields");
 }

@@ -261,7 +261,7 @@ mod without_vrl {
         let Err(problem) = config.build() else {
             panic!("built without VRL")
         };
-        assert_eq!(problem.field, "kind");
+        assert_eq!(problem.path, "kind");
         assert!(problem.hint.contains("--features vrl"), "{problem:?}");
     }
 }

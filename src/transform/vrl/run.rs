@@ -171,11 +171,8 @@ fn databases(config: &VrlConfig) -> Result<Option<Arc<Databases>>, Problem> {
         (DbKind::AnonymousIp, &table.anonymous_ip),
     ] {
         if let Some(path) = path {
-            let database =
-                crate::transform::geoip::open(kind, path, table.refresh).map_err(|mut p| {
-                    p.field = format!("geoip.{}", p.field);
-                    p
-                })?;
+            let database = crate::transform::geoip::open(kind, path, table.refresh)
+                .map_err(|p| p.under("geoip"))?;
             databases.push((kind, database));
         }
     }
@@ -194,11 +191,8 @@ fn feeds(config: &VrlConfig) -> Result<Option<Arc<Feeds>>, Problem> {
     let Some(table) = &config.intel else {
         return Ok(None);
     };
-    let feeds =
-        crate::transform::intel::load_feeds(&table.feeds, table.refresh).map_err(|mut p| {
-            p.field = format!("intel.{}", p.field);
-            p
-        })?;
+    let feeds = crate::transform::intel::load_feeds(&table.feeds, table.refresh)
+        .map_err(|p| p.under("intel"))?;
     Ok(Some(Arc::new(Feeds(feeds))))
 }
 
@@ -234,7 +228,7 @@ pub fn test_program(
         },
     };
     let setup =
-        |p: Problem| TestError::Setup(format!("{}: {} (hint: {})", p.field, p.message, p.hint));
+        |p: Problem| TestError::Setup(format!("{}: {} (hint: {})", p.path, p.message, p.hint));
     let origin = Origin::File(program.to_path_buf());
     let own = functions::all(
         databases(&config).map_err(setup)?,

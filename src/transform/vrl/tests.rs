@@ -85,7 +85,7 @@ fn an_event_set_to_something_else_than_an_object_fails() {
     for (program, kind) in [(". = [1, 2]", "an array"), (". = \"text\"", "a string")] {
         match Vrl::build(&inline(program)) {
             // VRL may refuse it at compile time already; then nothing runs.
-            Err(problem) => assert_eq!(problem.field, "source", "{program}"),
+            Err(problem) => assert_eq!(problem.path, "source", "{program}"),
             Ok(step) => {
                 let mut event = json!({"a": 1});
                 let verdict = step.apply(&mut event);
@@ -119,7 +119,7 @@ fn values_json_has_no_form_for_are_written_as_text_or_fail() {
 #[test]
 fn a_compile_error_names_the_line_and_column_of_the_program() {
     let problem = Vrl::build(&inline("x = 1\n.a = parse_json(.b)\n")).unwrap_err();
-    assert_eq!(problem.field, "source");
+    assert_eq!(problem.path, "source");
     assert!(problem.message.contains("does not compile"), "{problem:?}");
     assert!(problem.message.contains("E103"), "{problem:?}");
     assert_eq!(
@@ -138,7 +138,7 @@ fn a_compile_error_names_the_line_and_column_of_the_program() {
         ..inline("")
     };
     let problem = Vrl::build(&config).unwrap_err();
-    assert_eq!(problem.field, "file");
+    assert_eq!(problem.path, "file");
     assert!(
         problem.message.contains(&format!("{}:3:6", file.display())),
         "{problem:?}"
@@ -155,19 +155,19 @@ fn a_step_takes_one_program_from_source_or_file() {
         source: None,
         ..inline("")
     };
-    assert_eq!(Vrl::build(&neither).unwrap_err().field, "source");
+    assert_eq!(Vrl::build(&neither).unwrap_err().path, "source");
     let both = VrlConfig {
         file: Some(PathBuf::from("x.vrl")),
         ..inline(".a = 1")
     };
-    assert_eq!(Vrl::build(&both).unwrap_err().field, "file");
+    assert_eq!(Vrl::build(&both).unwrap_err().path, "file");
     let missing = VrlConfig {
         source: None,
         file: Some(PathBuf::from("/nonexistent/x.vrl")),
         ..inline("")
     };
     let problem = Vrl::build(&missing).unwrap_err();
-    assert_eq!(problem.field, "file");
+    assert_eq!(problem.path, "file");
     assert!(
         problem.message.contains("/nonexistent/x.vrl"),
         "{problem:?}"
