@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{SubsecRound, TimeDelta, Utc};
-use sluice::simulator::{Faults, LateEvents, SimulatorConfig};
+use sluice::simulator::{Faults, LateEvents, SimulatorConfig, Vendor};
 
 use super::common::{output_text, sluice, start_simulator};
 use super::{
@@ -67,8 +67,15 @@ async fn pull_while_late_events_arrive(
     let config_path = write_config(dir.path(), &(source(&sim.base_url()) + window));
     let config = config_path.to_str().unwrap();
 
-    let settled =
-        anchor + TimeDelta::from_std(SETTLE + MAX_LATENESS + Duration::from_secs(1)).unwrap();
+    // Salesforce lists event log files by their creation, up to two file intervals after
+    // their rows are published (the generation ends, then each type's file a little later):
+    // the last late row is listed only once its file exists and has settled.
+    let file_lag = match sim_config.vendor {
+        Vendor::SalesforceEventLog => 2 * sim_config.log_file_interval,
+        _ => Duration::ZERO,
+    };
+    let settled = anchor
+        + TimeDelta::from_std(SETTLE + MAX_LATENESS + file_lag + Duration::from_secs(1)).unwrap();
     let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut runs = 0;
     loop {

@@ -57,12 +57,16 @@ async fn events_created_while_pages_are_counted_are_delivered_once() {
     let mut sim_config = SimulatorConfig::tfc(1_200);
     let anchor = (Utc::now() + TimeDelta::seconds(8)).trunc_subsecs(3);
     sim_config.anchor = anchor;
-    sim_config.span = Duration::from_secs(12);
+    // 50 events a second, 50 a page: events are created while every page is counted, but a
+    // whole page's worth only if one request stalls a second, which a loaded machine can do
+    // to 10-record pages at 100 a second (the guard lets a record of the previous page
+    // repeat, not one of two pages back).
+    sim_config.span = Duration::from_secs(24);
     sim_config.latency = Duration::from_millis(20);
     let sim = start_simulator(sim_config.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let source = tfc_source(&sim.base_url())
-        + "page_size = 10\nwindow = { settle_delay = \"1s\", overlap = \"0s\", lookback = \"1h\" }\n";
+        + "page_size = 50\nwindow = { settle_delay = \"1s\", overlap = \"0s\", lookback = \"1h\" }\n";
     let config_path = write_config(dir.path(), &source);
     let config = config_path.to_str().unwrap();
     let settled = anchor + TimeDelta::seconds(2);
