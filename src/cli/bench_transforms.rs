@@ -103,7 +103,11 @@ pub fn run(file: &Path, events: u64, ips: &[String], digest: bool) -> u8 {
             failed
         );
         if digest {
-            crate::outln!("{:<40} output sha256 {}", "", output_digest(&prefix, &records));
+            crate::outln!(
+                "{:<40} output sha256 {}",
+                "",
+                output_digest(&prefix, &records)
+            );
         }
     }
     EXIT_OK
