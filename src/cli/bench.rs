@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// With `--transforms`: addresses the events' `client.ipAddress` cycles through.
     #[arg(long, value_delimiter = ',')]
     ips: Vec<String>,
+    /// With `--transforms`: after timing each prefix, run it once more, untimed, and print a
+    /// SHA-256 of everything it produced (each event's output bytes, drop or failure), so a
+    /// change meant to make a chain faster is checked to leave its output as it was.
+    #[arg(long)]
+    digest: bool,
 }
 
 /// One timed run.
@@ -59,9 +64,10 @@ struct Timing {
 pub async fn bench(args: BenchArgs) -> u8 {
     if let Some(file) = &args.transforms {
         // CPU-bound and synchronous, as the page loop runs a chain.
-        let (file, events, ips) = (file.clone(), args.events, args.ips.clone());
+        let (file, events, ips, digest) =
+            (file.clone(), args.events, args.ips.clone(), args.digest);
         return tokio::task::spawn_blocking(move || {
-            super::bench_transforms::run(&file, events, &ips)
+            super::bench_transforms::run(&file, events, &ips, digest)
         })
         .await
         .unwrap_or(EXIT_SOURCE_FAILED);

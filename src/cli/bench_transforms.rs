@@ -6,7 +6,9 @@
 //! `--ips` their `client.ipAddress` cycles through the given addresses, so a GeoIP or intel
 //! step meets the addresses its databases hold. Each prefix of the chain is timed over every
 //! event (the first step, the first two, ...), so each step's own cost is the difference. No
-//! chain at all costs nothing per event: the page loop does not even parse the event.
+//! chain at all costs nothing per event: the page loop does not even parse the event. With
+//! `--digest` each prefix is run once more, untimed, and a SHA-256 of what it produced is
+//! printed: the same events give the same digest exactly when the chain's output is the same.
 
 use std::path::Path;
 
@@ -22,7 +24,7 @@ struct ChainFile {
 }
 
 /// Runs the measurement; the exit code.
-pub fn run(file: &Path, events: u64, ips: &[String]) -> u8 {
+pub fn run(file: &Path, events: u64, ips: &[String], digest: bool) -> u8 {
     let chain = match read(file) {
         Ok(chain) => chain,
         Err(error) => {
@@ -100,8 +102,36 @@ pub fn run(file: &Path, events: u64, ips: &[String]) -> u8 {
             dropped,
             failed
         );
+        if digest {
+            crate::outln!(
+                "{:<40} output sha256 {}",
+                "",
+                output_digest(&prefix, &records)
+            );
+        }
     }
     EXIT_OK
+}
+
+/// The SHA-256 of what `chain` makes of each record, in order: the bytes of a changed event,
+/// or which step dropped or failed it (and why).
+fn output_digest(chain: &Chain, records: &[RawJson]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for record in records {
+        match chain.apply(record) {
+            Outcome::Unchanged => hasher.update(b"unchanged"),
+            Outcome::Changed(out) => hasher.update(out.as_str()),
+            Outcome::Dropped(step) => hasher.update(format!("dropped by {step}")),
+            Outcome::Failed(step, reason) => hasher.update(format!("failed at {step}: {reason}")),
+        }
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn read(file: &Path) -> Result<Vec<StepConfig>, String> {
@@ -152,6 +182,28 @@ mod tests {
             .contains("cannot read"));
     }
 
+    /// The digest is the same for the same output and differs for another: what a faster
+    /// chain is checked with.
+    #[test]
+    fn the_output_digest_follows_the_output() {
+        let chain = |value: &str| {
+            let text = format!(
+                "[[transforms]]\nkind = \"set\"\nfield = \"tenant\"\nvalue = \"{value}\"\n"
+            );
+            let table: ChainFile = toml::from_str(&text).unwrap();
+            Chain::build(&table.transforms, None).unwrap()
+        };
+        let records: Vec<RawJson> = ["{\"a\":1}", "{\"a\":2,\"tenant\":\"x\"}"]
+            .iter()
+            .map(|json| RawJson::parse(json).unwrap())
+            .collect();
+        let digest = output_digest(&chain("x"), &records);
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, output_digest(&chain("x"), &records));
+        assert_ne!(digest, output_digest(&chain("y"), &records));
+        assert_ne!(digest, output_digest(&chain("x"), &records[..1]));
+    }
+
     #[test]
     fn a_chain_that_cannot_be_built_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
@@ -161,12 +213,12 @@ mod tests {
             "[[transforms]]\nkind = \"intel\"\nfields = [\"ip\"]\nfeeds = [{ path = \"gone.txt\" }]\n",
         )
         .unwrap();
-        assert_eq!(run(&file, 10, &[]), EXIT_CONFIG);
+        assert_eq!(run(&file, 10, &[], false), EXIT_CONFIG);
         std::fs::write(
             &file,
             "[[transforms]]\nkind = \"remove\"\nfields = [\"debugContext\"]\n",
         )
         .unwrap();
-        assert_eq!(run(&file, 10, &[]), EXIT_OK);
+        assert_eq!(run(&file, 10, &[], true), EXIT_OK);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Mutex;
 
 use maxminddb::{geoip2, Mmap, Reader};
 use serde_json::{json, Map, Value};
@@ -69,6 +70,63 @@ pub enum GeoipError {
 pub struct Database {
     reader: Reader<Mmap>,
     kind: Kind,
+    /// Records already decoded, by where they are in the data section.
+    cache: RecordCache,
+}
+
+/// How many decoded records a database keeps ([`RecordCache`]).
+const CACHE_SLOTS: usize = 1024;
+
+/// What one record decoded to: the JSON the step writes, `None` for a record without any of
+/// the fields used.
+type Decoded = Option<Map<String, Value>>;
+
+/// One slot of the cache: the offset of the record it holds, and what it decoded to.
+type Slot = Mutex<Option<(usize, Decoded)>>;
+
+/// The last records decoded, by their offset in the data section: many addresses share a
+/// record (every address of a network, and every network of a city), and decoding one
+/// (a City record walks names in eight languages for each place) costs many times a copy of
+/// what it decodes to. Direct-mapped: an offset has one slot, and a new record replaces
+/// the one there, so the cache stays bounded without bookkeeping. A slot has its own lock,
+/// so workers mapping events side by side rarely wait on each other. The cache lives in the
+/// [`Database`], so a reloaded file starts with an empty one.
+struct RecordCache {
+    slots: Box<[Slot]>,
+}
+
+impl RecordCache {
+    fn new() -> Self {
+        RecordCache {
+            slots: (0..CACHE_SLOTS).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn slot(&self, offset: usize) -> &Slot {
+        // Records are laid out one after another; a multiplicative hash spreads neighbours.
+        let hash = (offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        &self.slots[hash as usize % CACHE_SLOTS]
+    }
+
+    /// The record at `offset`, decoded by `decode` unless it is in the cache.
+    fn get_or_decode(
+        &self,
+        offset: usize,
+        decode: impl FnOnce() -> Result<Decoded, GeoipError>,
+    ) -> Result<Decoded, GeoipError> {
+        let slot = self.slot(offset);
+        // A poisoned slot still holds a whole entry or none: it is set in one step.
+        if let Some((at, decoded)) = &*slot.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *at == offset {
+                return Ok(decoded.clone());
+            }
+        }
+        // Decoded without the lock held: a decode is the slow part, and two workers
+        // decoding the same record both get the same answer.
+        let decoded = decode()?;
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((offset, decoded.clone()));
+        Ok(decoded)
+    }
 }
 
 /// Opens the file at `path` as a database of `kind`: memory-mapped, its search tree and
@@ -94,7 +152,11 @@ pub fn open(path: &Path, kind: Kind) -> Result<Database, GeoipError> {
             },
         });
     }
-    Ok(Database { reader, kind })
+    Ok(Database {
+        reader,
+        kind,
+        cache: RecordCache::new(),
+    })
 }
 
 /// What one database says about one address, as the JSON the step writes; `None` when the
@@ -109,6 +171,14 @@ impl Database {
     /// anonymous IP flags that are set. `Err` for a record the database cannot decode.
     pub fn lookup(&self, ip: IpAddr) -> Result<Option<Map<String, Value>>, GeoipError> {
         let found = self.reader.lookup(ip)?;
+        let Some(offset) = found.offset() else {
+            return Ok(None);
+        };
+        self.cache.get_or_decode(offset, || self.decode(&found))
+    }
+
+    /// Decodes the record `found` points to into what the step writes.
+    fn decode(&self, found: &maxminddb::LookupResult<'_, Mmap>) -> Result<Decoded, GeoipError> {
         let map = match self.kind {
             Kind::City => found.decode::<geoip2::City>()?.map(|city| location(&city)),
             Kind::Asn => found.decode::<geoip2::Asn>()?.map(|asn| {
@@ -165,4 +235,64 @@ fn location(city: &geoip2::City) -> Map<String, Value> {
         }
     }
     map
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    fn record(city: &str) -> Decoded {
+        let mut map = Map::new();
+        map.insert("city".into(), json!(city));
+        Some(map)
+    }
+
+    /// Two records whose offsets share a slot: each lookup gets its own record, never the
+    /// other's, and a record in the cache is not decoded again.
+    #[test]
+    fn a_cached_record_is_only_ever_the_one_at_its_offset() {
+        let cache = RecordCache::new();
+        let first = 40;
+        let second = (first + 1..)
+            .find(|&o| std::ptr::eq(cache.slot(o), cache.slot(first)))
+            .unwrap();
+        let decode = |city: &'static str| move || Ok::<_, GeoipError>(record(city));
+        assert_eq!(
+            cache.get_or_decode(first, decode("A")).unwrap(),
+            record("A")
+        );
+        let not_again = || -> Result<Decoded, GeoipError> { panic!("decoded again") };
+        assert_eq!(cache.get_or_decode(first, not_again).unwrap(), record("A"));
+        assert_eq!(
+            cache.get_or_decode(second, decode("B")).unwrap(),
+            record("B")
+        );
+        assert_eq!(
+            cache.get_or_decode(first, decode("A")).unwrap(),
+            record("A")
+        );
+        assert_eq!(cache.get_or_decode(7, || Ok(None)).unwrap(), None);
+    }
+
+    /// Addresses that share a record answer alike with the cache warm, and as the first
+    /// lookup did.
+    #[test]
+    fn lookups_through_the_cache_answer_as_the_database_does() {
+        let Some(dir) = super::super::tests::mmdb() else {
+            return;
+        };
+        let city = open(&dir.join("GeoIP2-City-Test.mmdb"), Kind::City).unwrap();
+        for ip in [
+            "81.2.69.142",
+            "81.2.69.143",
+            "216.160.83.56",
+            "2.125.160.216",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let cold = city.decode(&city.reader.lookup(ip).unwrap()).unwrap();
+            assert_eq!(city.lookup(ip).unwrap(), cold, "{ip}");
+            assert_eq!(city.lookup(ip).unwrap(), cold, "{ip}, again");
+        }
+        assert_eq!(city.lookup("10.0.0.1".parse().unwrap()).unwrap(), None);
+    }
 }

@@ -125,10 +125,22 @@ fn build<'f>(
 
     out["severity_id"] = json!(1);
     if let Some(lookup) = &file.severity {
-        apply_lookup(lookup, event, &mut out, "severity", &mut consumed);
+        apply_lookup(
+            lookup,
+            event,
+            &mut out,
+            ("severity", "severity_id"),
+            &mut consumed,
+        );
     }
     if let Some(lookup) = &file.status {
-        apply_lookup(lookup, event, &mut out, "status", &mut consumed);
+        apply_lookup(
+            lookup,
+            event,
+            &mut out,
+            ("status", "status_id"),
+            &mut consumed,
+        );
     }
 
     copy_all(file.copy.iter(), event, &mut out, &mut consumed).map_err(|(f, p)| fail(f, p))?;
@@ -171,10 +183,9 @@ fn apply_lookup<'a>(
     lookup: &'a Lookup,
     event: &Value,
     out: &mut Value,
-    name: &str,
+    (name, id): (&str, &str),
     consumed: &mut Vec<&'a str>,
 ) {
-    let id = format!("{name}_id");
     let found = lookup
         .field
         .as_deref()
@@ -183,16 +194,16 @@ fn apply_lookup<'a>(
         Some((field, value)) => {
             consumed.push(field);
             match with_text(value, |word| lookup.map.get(word)) {
-                Some(n) => out[&id] = json!(n),
+                Some(n) => out[id] = json!(n),
                 None => {
-                    out[&id] = json!(99);
+                    out[id] = json!(99);
                     out[name] = Value::String(text(value));
                 }
             }
         }
         None => {
             if let Some(n) = lookup.default {
-                out[&id] = json!(n);
+                out[id] = json!(n);
             }
         }
     }

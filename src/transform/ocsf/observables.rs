@@ -10,7 +10,7 @@
 //! object (one with an `algorithm_id`). The type ids are the `observable` object's
 //! `type_id` enum.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// At most this many observables per event: a mapped event is small, but a vendor array
 /// copied whole could list thousands of addresses.
@@ -52,21 +52,47 @@ fn type_of(parent: Option<&str>, key: &str) -> Option<(u8, &'static str)> {
     })
 }
 
+/// One observable found, before it becomes its JSON object: the walk compares and collects
+/// these without building a tree per candidate.
+struct Found<'e> {
+    name: String,
+    type_id: u8,
+    caption: &'static str,
+    value: &'e str,
+}
+
 /// Adds `observables` to the mapped OCSF event `event` (after any a mapping set itself);
 /// leaves it without one when it holds no observable value.
 pub(super) fn add(event: &mut Value) {
     let Some(object) = event.as_object() else {
         return;
     };
-    let mut found: Vec<Value> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
+    // One buffer holds the path of the attribute being looked at, grown and cut back as the
+    // walk goes down and up: most attributes are not observables, and formatting a path
+    // for each cost more than the rest of the walk.
+    let mut name = String::new();
     for (key, value) in object {
         if !SKIPPED.contains(&key.as_str()) {
-            walk(None, key, key, value, &mut found);
+            name.clear();
+            name.push_str(key);
+            walk(None, key, &mut name, value, &mut found);
         }
     }
     if found.is_empty() {
         return;
     }
+    let found: Vec<Value> = found
+        .into_iter()
+        .map(|o| {
+            let mut object = Map::new();
+            object.insert("name".into(), Value::String(o.name));
+            object.insert("type".into(), Value::String(o.caption.into()));
+            object.insert("type_id".into(), Value::from(o.type_id));
+            object.insert("value".into(), Value::String(o.value.into()));
+            Value::Object(object)
+        })
+        .collect();
     match event.get_mut("observables") {
         Some(Value::Array(list)) => list.extend(found),
         _ => event["observables"] = Value::Array(found),
@@ -85,8 +111,15 @@ pub(super) fn refresh(event: &mut Value) {
     }
 }
 
-/// Collects the observables of attribute `key` (path `name`, in the object under `parent`).
-fn walk(parent: Option<&str>, key: &str, name: &str, value: &Value, found: &mut Vec<Value>) {
+/// Collects the observables of attribute `key` (its path in `name`, in the object under
+/// `parent`). `name` is left as it was given.
+fn walk<'e>(
+    parent: Option<&str>,
+    key: &str,
+    name: &mut String,
+    value: &'e Value,
+    found: &mut Vec<Found<'e>>,
+) {
     if found.len() >= MAX_OBSERVABLES {
         return;
     }
@@ -98,43 +131,68 @@ fn walk(parent: Option<&str>, key: &str, name: &str, value: &Value, found: &mut 
         }
         Value::Array(items) => {
             // OCSF's notation for any element of an array attribute: `resources[].uid`.
-            let name = format!("{name}[]");
+            let len = name.len();
+            name.push_str("[]");
             for item in items {
-                walk(parent, key, &name, item, found);
+                walk(parent, key, name, item, found);
             }
+            name.truncate(len);
         }
         Value::Object(fields) => object(key, name, fields, found),
         _ => {}
     }
 }
 
-fn object(key: &str, name: &str, fields: &Map<String, Value>, found: &mut Vec<Value>) {
+fn object<'e>(
+    key: &str,
+    name: &mut String,
+    fields: &'e Map<String, Value>,
+    found: &mut Vec<Found<'e>>,
+) {
+    let len = name.len();
     // A fingerprint: `{algorithm_id, value}`, its value a hash.
     if fields.contains_key("algorithm_id") {
         if let Some(Value::String(hash)) = fields.get("value") {
-            push(found, &format!("{name}.value"), 8, "Hash", hash);
+            name.push_str(".value");
+            push(found, name, 8, "Hash", hash);
+            name.truncate(len);
         }
     }
     for (inner, value) in fields {
-        walk(Some(key), inner, &format!("{name}.{inner}"), value, found);
+        name.push('.');
+        name.push_str(inner);
+        walk(Some(key), inner, name, value, found);
+        name.truncate(len);
     }
 }
 
-fn push(found: &mut Vec<Value>, name: &str, type_id: u8, caption: &str, value: &str) {
+fn push<'e>(
+    found: &mut Vec<Found<'e>>,
+    name: &str,
+    type_id: u8,
+    caption: &'static str,
+    value: &'e str,
+) {
     if value.is_empty() || found.len() >= MAX_OBSERVABLES {
         return;
     }
     let seen = found
         .iter()
-        .any(|o| o["name"] == name && o["value"] == value && o["type_id"] == type_id);
+        .any(|o| o.name == name && o.value == value && o.type_id == type_id);
     if !seen {
-        found.push(json!({"name": name, "type_id": type_id, "type": caption, "value": value}));
+        found.push(Found {
+            name: name.to_string(),
+            type_id,
+            caption,
+            value,
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn observables(event: Value) -> Vec<(String, u64, String)> {
         let mut event = event;
