@@ -634,7 +634,7 @@ mod tests {
         );
         // More promised but no record to go on from: an error, not a quiet end.
         let err = at(json!({"has_more": true}), None, 0).unwrap_err();
-        assert!(err.contains("last record"), "{err}");
+        assert!(err.to_string().contains("last record"), "{err}");
         assert_eq!(at(json!({"has_more": false}), None, 0).unwrap(), None);
     }
 
