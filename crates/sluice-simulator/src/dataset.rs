@@ -50,6 +50,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Zendesk => zendesk::event_id(config, index),
         Vendor::Vicarius => vicarius::event_id(config, index),
         Vendor::Jira => jira::event_id(config, index),
+        Vendor::Kandji => kandji::event_id(config, index),
         Vendor::Workday => workday::event_id(config, index),
         Vendor::Tfc => tfc::event_id(config, index),
         Vendor::Tines => tines::event_id(config, index),
@@ -57,6 +58,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Auth0 => auth0::event_id(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event_id(config, index),
         Vendor::Lastpass => lastpass::event_id(config, index),
+        Vendor::LaunchDarkly => launchdarkly::event_id(config, index),
     }
 }
 
@@ -85,6 +87,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Zendesk => zendesk::event(config, index),
         Vendor::Vicarius => vicarius::event(config, index),
         Vendor::Jira => jira::event(config, index),
+        Vendor::Kandji => kandji::event(config, index),
         Vendor::Workday => workday::event(config, index),
         Vendor::Tfc => tfc::event(config, index),
         Vendor::Tines => tines::event(config, index),
@@ -92,6 +95,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Auth0 => auth0::event(config, index),
         Vendor::SalesforceEventLog => salesforce::event_log::event(config, index),
         Vendor::Lastpass => lastpass::event(config, index),
+        Vendor::LaunchDarkly => launchdarkly::event(config, index),
     }
 }
 
@@ -109,6 +113,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
@@ -166,6 +172,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Tines
@@ -210,6 +218,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0

@@ -267,12 +267,14 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Zendesk => zendesk::routes(),
         Vendor::Vicarius => vicarius::routes(),
         Vendor::Jira => jira::routes(),
+        Vendor::Kandji => kandji::routes(),
         Vendor::Workday => workday::routes(),
         Vendor::Tfc => tfc::routes(),
         Vendor::Tines => tines::routes(),
         Vendor::Salesforce | Vendor::SalesforceEventLog => salesforce::routes(),
         Vendor::Auth0 => auth0::routes(),
         Vendor::Lastpass => lastpass::routes(),
+        Vendor::LaunchDarkly => launchdarkly::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

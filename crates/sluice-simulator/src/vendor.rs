@@ -53,6 +53,9 @@ pub enum Vendor {
     /// Jira Cloud and Confluence Cloud audit records of one site
     /// (`GET /rest/api/3/auditing/record`, `GET /wiki/rest/api/audit`).
     Jira,
+    /// Kandji (Iru Endpoint Management) audit log events (`GET /api/v1/audit/events`, the
+    /// next page's absolute URL in `next`, oldest first).
+    Kandji,
     /// Workday user activity logging (`GET /ccx/api/privacy/v1/{tenant}/activityLogging`, and
     /// the tenant's OAuth token endpoint).
     Workday,
@@ -74,6 +77,9 @@ pub enum Vendor {
     /// LastPass Enterprise API event reporting (`POST /enterpriseapi.php`, `cmd = reporting`,
     /// US/Eastern local times, events as an object's values, newest first through `next`).
     Lastpass,
+    /// LaunchDarkly audit log (`GET /api/v2/auditlog`, `after`/`before` in milliseconds, the
+    /// next page in `_links.next.href`, newest first).
+    LaunchDarkly,
 }
 
 impl Vendor {
@@ -98,6 +104,7 @@ impl Vendor {
         Vendor::Zendesk,
         Vendor::Vicarius,
         Vendor::Jira,
+        Vendor::Kandji,
         Vendor::Workday,
         Vendor::Tfc,
         Vendor::Tines,
@@ -105,6 +112,7 @@ impl Vendor {
         Vendor::Auth0,
         Vendor::SalesforceEventLog,
         Vendor::Lastpass,
+        Vendor::LaunchDarkly,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -129,6 +137,7 @@ impl Vendor {
             Vendor::Zendesk => "zendesk",
             Vendor::Vicarius => "vicarius",
             Vendor::Jira => "jira",
+            Vendor::Kandji => "kandji",
             Vendor::Workday => "workday",
             Vendor::Tfc => "tfc",
             Vendor::Tines => "tines",
@@ -136,6 +145,7 @@ impl Vendor {
             Vendor::Auth0 => "auth0",
             Vendor::SalesforceEventLog => "salesforce_event_log",
             Vendor::Lastpass => "lastpass",
+            Vendor::LaunchDarkly => "launchdarkly",
         }
     }
 }
@@ -148,7 +158,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, kandji, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, launchdarkly)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

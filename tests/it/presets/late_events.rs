@@ -465,6 +465,38 @@ async fn tines_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kandji_preset_is_exact_through_late_events() {
+    // Oldest first through cursors: a late event lands behind a listing that moved past it,
+    // and only a later listing of its window finds it.
+    exact_through_late_events(
+        SimulatorConfig::kandji(1_500),
+        super::kandji::kandji_source,
+        [("KANDJI_TOKEN", "sim-token")],
+        every_event("kandji"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launchdarkly_preset_is_exact_through_late_events() {
+    // `after` and `before` are both exclusive: an entry at the very millisecond a window ends
+    // is in neither that window nor one starting there. The preset's overlap is what brings
+    // it back, so the test keeps one (shortened like the settle delay) instead of none.
+    let window = format!(
+        "window = {{ settle_delay = \"{}s\", overlap = \"2s\", lookback = \"1h\" }}\n",
+        SETTLE.as_secs()
+    );
+    pull_while_late_events_arrive(
+        SimulatorConfig::launchdarkly(1_500),
+        super::launchdarkly::launchdarkly_source,
+        [("LAUNCHDARKLY_TOKEN", "sim-token")],
+        every_event("launchdarkly"),
+        &window,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn salesforce_preset_is_exact_through_late_events() {
     // Oldest first through query locators that snapshot the query: a record published late
     // is not in a locator's later batches, only in a later listing of its window.
