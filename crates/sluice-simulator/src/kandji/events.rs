@@ -51,7 +51,6 @@ const APPS: &[&str] = &[
     "Zoom",
     "Slack",
 ];
-const ADMINS: &[&str] = &["ariel@example.com", "grace@example.com", "alan@example.com"];
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// The `id` of event `index`: 26 Crockford base-32 digits of 128 bits, unique per index.
@@ -115,10 +114,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
     let (actor_type, actor) = if rng.percent(10) {
         ("api_token", unique_uuid(seed ^ 0xa91, rng.below(4)))
     } else {
-        (
-            "user",
-            unique_uuid(seed ^ 0xad, rng.below(ADMINS.len() as u64)),
-        )
+        ("user", unique_uuid(seed ^ 0xad, rng.below(3)))
     };
     let metadata = if action == "create" {
         json!({ "source_id": null, "source": null })

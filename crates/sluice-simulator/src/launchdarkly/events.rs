@@ -120,6 +120,11 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
     let (kind, action, verb) = *rng.pick(CHANGES);
     let (spec, name) = resource(kind, &mut rng);
     let id = id(seed, index);
+    let comment = if rng.percent(30) {
+        "Requested in the release review"
+    } else {
+        ""
+    };
     let self_link = json!({ "href": format!("/api/v2/auditlog/{id}"), "type": "application/json" });
     let mut entry = json!({
         "_links": {
@@ -134,7 +139,7 @@ pub(super) fn build(seed: u64, timeline: &Timeline, index: u64) -> Value {
         "name": name,
         "description": format!("- {} `{name}`", capitalized(verb)),
         "shortDescription": format!("{} `{name}`", capitalized(verb)),
-        "comment": if rng.percent(30) { "Requested in the release review" } else { "" },
+        "comment": comment,
         "titleVerb": verb,
     });
     // One change in five is made by a service token, the others by members.

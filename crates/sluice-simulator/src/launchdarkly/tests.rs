@@ -27,7 +27,7 @@ async fn get(
     sim: &RunningSimulator,
     path_and_query: &str,
     authorization: &str,
-) -> (u16, HeaderMap, Value) {
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let answer = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -38,10 +38,7 @@ async fn get(
         .await
         .unwrap();
     let status = answer.status().as_u16();
-    let mut headers = HeaderMap::new();
-    for (name, value) in answer.headers() {
-        headers.insert(name.clone(), value.clone());
-    }
+    let headers = answer.headers().clone();
     let body = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
     (status, headers, body)
 }
