@@ -479,19 +479,13 @@ async fn kandji_preset_is_exact_through_late_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launchdarkly_preset_is_exact_through_late_events() {
-    // `after` and `before` are both exclusive: an entry at the very millisecond a window ends
-    // is in neither that window nor one starting there. The preset's overlap is what brings
-    // it back, so the test keeps one (shortened like the settle delay) instead of none.
-    let window = format!(
-        "window = {{ settle_delay = \"{}s\", overlap = \"2s\", lookback = \"1h\" }}\n",
-        SETTLE.as_secs()
-    );
-    pull_while_late_events_arrive(
+    // Newest first in pages of 20 through `_links.next.href`: a late entry lands above a
+    // listing that moved past it, and only a later listing of its window finds it.
+    exact_through_late_events(
         SimulatorConfig::launchdarkly(1_500),
         super::launchdarkly::launchdarkly_source,
         [("LAUNCHDARKLY_TOKEN", "sim-token")],
         every_event("launchdarkly"),
-        &window,
     )
     .await;
 }
