@@ -159,6 +159,27 @@ token = "sim-token"
 rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
     },
     DemoProfile {
+        connector: "kandji",
+        sim: SimulatorConfig::kandji,
+        settings: r#"# The simulator instead of https://acme.api.kandji.io.
+api_url = "{base_url}"
+# The simulator's API token. A real config reads it from the environment: "${env:KANDJI_TOKEN}".
+token = "sim-token"
+# The simulator has no tenant budget to share; the preset keeps to 80 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
+        connector: "launchdarkly",
+        sim: SimulatorConfig::launchdarkly,
+        settings: r#"# The simulator instead of https://app.launchdarkly.com.
+api_url = "{base_url}"
+# The simulator's access token. A real config reads it from the environment:
+# "${env:LAUNCHDARKLY_TOKEN}".
+token = "sim-token"
+# The simulator has no account budget to share; the preset keeps to 120 requests a minute.
+rate_limit = { requests_per_minute = 60000, burst = 100 }"#,
+    },
+    DemoProfile {
         connector: "onepassword",
         sim: SimulatorConfig::onepassword,
         settings: r#"# The simulator instead of https://events.1password.com.

@@ -25,6 +25,11 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../presets/google_workspace.toml"),
     ),
     ("jira", include_str!("../../presets/jira.toml")),
+    ("kandji", include_str!("../../presets/kandji.toml")),
+    (
+        "launchdarkly",
+        include_str!("../../presets/launchdarkly.toml"),
+    ),
     ("okta", include_str!("../../presets/okta.toml")),
     (
         "onepassword",

@@ -486,6 +486,8 @@ pub enum ResetFormat {
     /// Unix time in seconds when the limit resets (Okta, GitHub).
     #[default]
     EpochSeconds,
+    /// Unix time in milliseconds when the limit resets (LaunchDarkly's `X-Ratelimit-Reset`).
+    EpochMillis,
     /// Seconds from now until the limit resets (IETF draft `RateLimit-Reset`).
     DeltaSeconds,
     /// The UTC time of the reset in ISO 8601, seconds optional: `2026-03-26T16:00:00Z`,

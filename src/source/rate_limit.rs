@@ -62,6 +62,7 @@ pub(super) fn reset_wait(headers: &HeaderMap, rate: &RateLimitConfig) -> Option<
         let now_ms = Utc::now().timestamp_millis() as f64;
         match rate.reset_format {
             ResetFormat::EpochSeconds => Some(text.parse::<f64>().ok()? * 1000.0 - now_ms),
+            ResetFormat::EpochMillis => Some(text.parse::<f64>().ok()? - now_ms),
             ResetFormat::DeltaSeconds => Some(text.parse::<f64>().ok()? * 1000.0),
             ResetFormat::Iso8601 => Some(iso8601(text)?.timestamp_millis() as f64 - now_ms),
         }
@@ -143,6 +144,25 @@ mod tests {
                 "{text}: {wait:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_reset_can_be_an_epoch_time_in_milliseconds() {
+        // LaunchDarkly: "the time at which the current rate limit window resets in epoch
+        // milliseconds". Read as seconds it would be a wait of millennia.
+        let rate = RateLimitConfig {
+            reset_headers: vec!["x-ratelimit-reset".into()],
+            reset_format: ResetFormat::EpochMillis,
+            ..RateLimitConfig::default()
+        };
+        let mut headers = HeaderMap::new();
+        let reset = (Utc::now().timestamp_millis() + 2_500).to_string();
+        headers.insert("x-ratelimit-reset", HeaderValue::from_str(&reset).unwrap());
+        let wait = server_wait(&headers, &rate).unwrap();
+        assert!(
+            wait > Duration::from_millis(1_500) && wait <= Duration::from_millis(2_500),
+            "{wait:?}"
+        );
     }
 
     #[test]

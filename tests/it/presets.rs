@@ -409,10 +409,12 @@ async fn connectors_list_show_and_init_describe_every_preset() {
         ("tfc", "HCP Terraform (Terraform Cloud) audit trails"),
         ("tines", "Tines audit logs"),
         ("salesforce", "Salesforce Setup Audit Trail"),
+        ("kandji", "Kandji (Iru) audit log events"),
         ("lastpass", "LastPass Enterprise API event reporting"),
         ("sentinelone", "SentinelOne activities"),
         ("asana", "Asana audit log events"),
         ("stripe", "Stripe events"),
+        ("launchdarkly", "LaunchDarkly audit log (change history)"),
     ] {
         assert!(text.contains(name) && text.contains(product), "{text}");
         let page = format!("docs/connectors/{name}.md");
@@ -870,10 +872,14 @@ mod entra;
 mod google_workspace;
 #[path = "presets/jira.rs"]
 mod jira;
+#[path = "presets/kandji.rs"]
+mod kandji;
 #[path = "presets/lastpass.rs"]
 mod lastpass;
 #[path = "presets/late_events.rs"]
 mod late_events;
+#[path = "presets/launchdarkly.rs"]
+mod launchdarkly;
 #[path = "presets/matrix.rs"]
 mod matrix;
 #[path = "presets/pagerduty.rs"]

@@ -236,6 +236,31 @@ impl SimulatorConfig {
         }
     }
 
+    /// A Kandji tenant's audit log with `events` events, pages of at most 500
+    /// ([`kandji::MAX_LIMIT`], also the size without `limit`); the API token is `token`.
+    /// Otherwise as [`SimulatorConfig::okta`].
+    pub fn kandji(events: u64) -> Self {
+        Self {
+            vendor: Vendor::Kandji,
+            default_page_size: kandji::MAX_LIMIT,
+            max_page_size: kandji::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
+    /// A LaunchDarkly account's audit log with `events` entries, pages of 10 without `limit`
+    /// and at most 20 ([`launchdarkly::DEFAULT_LIMIT`], [`launchdarkly::MAX_LIMIT`]); the
+    /// access token (the whole `Authorization` header) is `token`. Otherwise as
+    /// [`SimulatorConfig::okta`].
+    pub fn launchdarkly(events: u64) -> Self {
+        Self {
+            vendor: Vendor::LaunchDarkly,
+            default_page_size: launchdarkly::DEFAULT_LIMIT,
+            max_page_size: launchdarkly::MAX_LIMIT,
+            ..Self::okta(events)
+        }
+    }
+
     /// A Tines tenant's audit logs with `events` logs, pages of 20 without `per_page` and at
     /// most 500 ([`tines::DEFAULT_PER_PAGE`], [`tines::MAX_PER_PAGE`]); the API key is
     /// `token`. Otherwise as [`SimulatorConfig::okta`].

@@ -50,6 +50,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::Zendesk => zendesk::event_id(config, index),
         Vendor::Vicarius => vicarius::event_id(config, index),
         Vendor::Jira => jira::event_id(config, index),
+        Vendor::Kandji => kandji::event_id(config, index),
         Vendor::Workday => workday::event_id(config, index),
         Vendor::Tfc => tfc::event_id(config, index),
         Vendor::Tines => tines::event_id(config, index),
@@ -60,6 +61,7 @@ pub fn event_id(config: &SimulatorConfig, index: u64) -> String {
         Vendor::SentinelOne => sentinelone::event_id(config, index),
         Vendor::Stripe => stripe::event_id(config, index),
         Vendor::Asana => asana::event_id(config, index),
+        Vendor::LaunchDarkly => launchdarkly::event_id(config, index),
     }
 }
 
@@ -88,6 +90,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::Zendesk => zendesk::event(config, index),
         Vendor::Vicarius => vicarius::event(config, index),
         Vendor::Jira => jira::event(config, index),
+        Vendor::Kandji => kandji::event(config, index),
         Vendor::Workday => workday::event(config, index),
         Vendor::Tfc => tfc::event(config, index),
         Vendor::Tines => tines::event(config, index),
@@ -98,6 +101,7 @@ pub fn event(config: &SimulatorConfig, index: u64) -> serde_json::Value {
         Vendor::SentinelOne => sentinelone::event(config, index),
         Vendor::Stripe => stripe::event(config, index),
         Vendor::Asana => asana::event(config, index),
+        Vendor::LaunchDarkly => launchdarkly::event(config, index),
     }
 }
 
@@ -115,6 +119,8 @@ pub fn event_time(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0
@@ -175,6 +181,8 @@ pub fn visible_at(config: &SimulatorConfig, index: u64) -> DateTime<Utc> {
         | Vendor::Box
         | Vendor::Zendesk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Tines
@@ -222,6 +230,8 @@ pub fn first_index_at_or_after(config: &SimulatorConfig, t: DateTime<Utc>) -> u6
         | Vendor::Tailscale
         | Vendor::Snyk
         | Vendor::Jira
+        | Vendor::Kandji
+        | Vendor::LaunchDarkly
         | Vendor::Workday
         | Vendor::Tfc
         | Vendor::Auth0

@@ -267,6 +267,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::Zendesk => zendesk::routes(),
         Vendor::Vicarius => vicarius::routes(),
         Vendor::Jira => jira::routes(),
+        Vendor::Kandji => kandji::routes(),
         Vendor::Workday => workday::routes(),
         Vendor::Tfc => tfc::routes(),
         Vendor::Tines => tines::routes(),
@@ -276,6 +277,7 @@ fn router(state: Arc<AppState>) -> Router {
         Vendor::SentinelOne => sentinelone::routes(),
         Vendor::Stripe => stripe::routes(),
         Vendor::Asana => asana::routes(),
+        Vendor::LaunchDarkly => launchdarkly::routes(),
     };
     Router::new()
         .route("/_sim/health", get(|| async { "ok" }))

@@ -53,6 +53,9 @@ pub enum Vendor {
     /// Jira Cloud and Confluence Cloud audit records of one site
     /// (`GET /rest/api/3/auditing/record`, `GET /wiki/rest/api/audit`).
     Jira,
+    /// Kandji (Iru Endpoint Management) audit log events (`GET /api/v1/audit/events`, the
+    /// next page's absolute URL in `next`, oldest first).
+    Kandji,
     /// Workday user activity logging (`GET /ccx/api/privacy/v1/{tenant}/activityLogging`, and
     /// the tenant's OAuth token endpoint).
     Workday,
@@ -82,6 +85,9 @@ pub enum Vendor {
     /// Asana audit log events (`GET /api/1.0/workspaces/{workspace_gid}/audit_log_events`,
     /// oldest first, an offset token sent on every page).
     Asana,
+    /// LaunchDarkly audit log (`GET /api/v2/auditlog`, `after`/`before` in milliseconds, the
+    /// next page in `_links.next.href`, newest first).
+    LaunchDarkly,
 }
 
 impl Vendor {
@@ -106,6 +112,7 @@ impl Vendor {
         Vendor::Zendesk,
         Vendor::Vicarius,
         Vendor::Jira,
+        Vendor::Kandji,
         Vendor::Workday,
         Vendor::Tfc,
         Vendor::Tines,
@@ -116,6 +123,7 @@ impl Vendor {
         Vendor::SentinelOne,
         Vendor::Stripe,
         Vendor::Asana,
+        Vendor::LaunchDarkly,
     ];
 
     /// The lowercase name used in configuration and on the command line.
@@ -140,6 +148,7 @@ impl Vendor {
             Vendor::Zendesk => "zendesk",
             Vendor::Vicarius => "vicarius",
             Vendor::Jira => "jira",
+            Vendor::Kandji => "kandji",
             Vendor::Workday => "workday",
             Vendor::Tfc => "tfc",
             Vendor::Tines => "tines",
@@ -150,6 +159,7 @@ impl Vendor {
             Vendor::SentinelOne => "sentinelone",
             Vendor::Stripe => "stripe",
             Vendor::Asana => "asana",
+            Vendor::LaunchDarkly => "launchdarkly",
         }
     }
 }
@@ -162,7 +172,7 @@ impl fmt::Display for Vendor {
 
 /// Error returned when parsing an unknown vendor name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, sentinelone, stripe, asana)")]
+#[error("unknown simulator vendor `{0}` (supported: okta, generic, github, slack, atlassian, onepassword, duo, entra, google_workspace, pagerduty, dropbox, zoom, tailscale, cloudflare, snyk, box, zendesk, vicarius, jira, kandji, workday, tfc, tines, salesforce, auth0, salesforce_event_log, lastpass, launchdarkly, sentinelone, stripe, asana)")]
 pub struct UnknownVendor(pub String);
 
 impl FromStr for Vendor {

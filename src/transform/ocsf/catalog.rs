@@ -34,6 +34,11 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../presets/ocsf/google_workspace.toml"),
     ),
     ("jira", include_str!("../../../presets/ocsf/jira.toml")),
+    ("kandji", include_str!("../../../presets/ocsf/kandji.toml")),
+    (
+        "launchdarkly",
+        include_str!("../../../presets/ocsf/launchdarkly.toml"),
+    ),
     ("okta", include_str!("../../../presets/ocsf/okta.toml")),
     (
         "onepassword",

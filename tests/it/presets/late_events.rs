@@ -485,6 +485,32 @@ async fn tines_preset_is_exact_through_late_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kandji_preset_is_exact_through_late_events() {
+    // Oldest first through cursors: a late event lands behind a listing that moved past it,
+    // and only a later listing of its window finds it.
+    exact_through_late_events(
+        SimulatorConfig::kandji(1_500),
+        super::kandji::kandji_source,
+        [("KANDJI_TOKEN", "sim-token")],
+        every_event("kandji"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launchdarkly_preset_is_exact_through_late_events() {
+    // Newest first in pages of 20 through `_links.next.href`: a late entry lands above a
+    // listing that moved past it, and only a later listing of its window finds it.
+    exact_through_late_events(
+        SimulatorConfig::launchdarkly(1_500),
+        super::launchdarkly::launchdarkly_source,
+        [("LAUNCHDARKLY_TOKEN", "sim-token")],
+        every_event("launchdarkly"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn salesforce_preset_is_exact_through_late_events() {
     // Oldest first through query locators that snapshot the query: a record published late
     // is not in a locator's later batches, only in a later listing of its window.

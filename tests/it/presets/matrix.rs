@@ -146,11 +146,25 @@ const MATRIX: &[Row] = &[
         lakes: super::jira::lakes,
     },
     Row {
+        preset: "kandji",
+        sim: || SimulatorConfig::kandji(EVENTS),
+        source: |_, url| super::kandji::kandji_source(url),
+        env: ("KANDJI_TOKEN", "sim-token"),
+        lakes: |sim| one_lake("kandji", sim),
+    },
+    Row {
         preset: "lastpass",
         sim: || SimulatorConfig::lastpass(EVENTS),
         source: |_, url| super::lastpass::lastpass_source(url),
         env: ("LASTPASS_PROVHASH", "sim-token"),
         lakes: |sim| one_lake("lastpass", sim),
+    },
+    Row {
+        preset: "launchdarkly",
+        sim: || SimulatorConfig::launchdarkly(EVENTS),
+        source: |_, url| super::launchdarkly::launchdarkly_source(url),
+        env: ("LAUNCHDARKLY_TOKEN", "sim-token"),
+        lakes: |sim| one_lake("launchdarkly", sim),
     },
     Row {
         preset: "okta",
