@@ -6,6 +6,8 @@
 
 mod backfill;
 mod bench;
+mod bench_callgrind;
+mod bench_server;
 mod bench_transforms;
 mod canary;
 mod check;

@@ -24,6 +24,10 @@ pub struct SimulateArgs {
     /// Delay added to every page.
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     latency: Duration,
+    /// Time span the events are spread over, ending a few minutes ago [default: the
+    /// vendor's, 6h for most].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    span: Option<Duration>,
     /// API token clients must send.
     #[arg(long, default_value = "sim-token")]
     token: String,
@@ -83,6 +87,9 @@ impl SimulateArgs {
         config.seed = self.seed;
         config.default_page_size = self.page_size;
         config.latency = self.latency;
+        if let Some(span) = self.span {
+            config.span = span;
+        }
         config.token = self.token.clone();
         config.faults = Faults {
             rate_429: self.fault_429,

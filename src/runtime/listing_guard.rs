@@ -422,6 +422,7 @@ mod tests {
                 })
                 .collect(),
             next: None,
+            parse: std::time::Duration::ZERO,
         }
     }
 

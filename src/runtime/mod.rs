@@ -29,6 +29,7 @@ pub use crate::state::DEFAULT_LEASE_TTL;
 pub use error::{FailureKind, RunError};
 pub use pipeline::{
     backfill_step, batch_name, split_backlog, worker_identity, Pipeline, RunReport, SplitPolicy,
+    StageTimes,
 };
 pub use refusals::{refusal_error, SinkTally};
 pub use transforms::StepTally;

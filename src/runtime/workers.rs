@@ -350,6 +350,7 @@ fn merge(source: &str, reports: Vec<RunReport>, tail: bool) -> RunReport {
         total.out_of_range += report.out_of_range;
         total.relists += report.relists;
         total.pages += report.pages;
+        total.stages.add(&report.stages);
         total.objects += report.objects;
         total.bytes += report.bytes;
         total.dead_lettered += report.dead_lettered;

@@ -42,6 +42,8 @@ pub struct PageBody {
     pub response: JsonResponse,
     /// The records, when the records path holds an array.
     pub records: Option<Vec<RawJson>>,
+    /// How long parsing the body took.
+    pub parsed_in: Duration,
 }
 
 /// What went wrong with one attempt, and whether another may succeed.
@@ -507,6 +509,7 @@ fn json_page(
     body: Vec<u8>,
     (records_path, shape): (&JsonPath, RecordsShape),
 ) -> Result<PageBody, Attempt> {
+    let parsing = Instant::now();
     let parsed =
         super::page::parse_shaped(body, records_path, shape).map_err(|err| Attempt::Retry {
             error: SourceError::NotJson {
@@ -522,6 +525,7 @@ fn json_page(
             body: parsed.rest,
         },
         records: parsed.records,
+        parsed_in: parsing.elapsed(),
     })
 }
 

@@ -190,6 +190,9 @@ pub struct Page {
     pub records: Vec<Record>,
     /// The next page of the window, or `None` when the window is done.
     pub next: Option<PageRef>,
+    /// Time spent reading the body: finding the records and each one's time and id (for
+    /// `sluice bench`'s stage times).
+    pub parse: std::time::Duration,
 }
 
 /// A configured HTTP API.
@@ -243,6 +246,7 @@ impl HttpSource {
         let http::PageBody {
             mut response,
             records,
+            parsed_in,
         } = self
             .client
             .send(
@@ -251,6 +255,7 @@ impl HttpSource {
                 watch,
             )
             .await?;
+        let reading = std::time::Instant::now();
         let shape = |detail: String| SourceError::Shape {
             url: shown.clone(),
             detail,
@@ -309,6 +314,7 @@ impl HttpSource {
             request: request.digest(),
             records,
             next,
+            parse: parsed_in + reading.elapsed(),
         })
     }
 

@@ -377,7 +377,7 @@ async fn a_compressed_body_is_capped_by_its_decoded_size() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gzip_and_zstd_bodies_are_asked_for_and_read() {
+async fn gzip_brotli_and_zstd_bodies_are_asked_for_and_read() {
     let (api, base) = Api::new(Mode::Compressed, 23).start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &base, "", "");

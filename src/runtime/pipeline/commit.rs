@@ -127,6 +127,7 @@ impl<'a> Pipeline<'a> {
         self.last_commit = Instant::now();
         self.staged_since_commit = 0;
         self.timings.committed(started.elapsed(), Utc::now());
+        self.report.stages.commit += started.elapsed();
         Ok(())
     }
 

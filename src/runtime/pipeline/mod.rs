@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::model::SortOrder;
 use crate::sink::{dead_letter, Published, Sink};
 use crate::source::config::WindowMode;
-use crate::source::{window, HttpSource, Page, RetryWatch, SourceError};
+use crate::source::{window, HttpSource, Page, SourceError};
 use crate::state::{
     window_key, Backfill, BackfillWindow, Checkpoint, Intent, Lease, LeaseOutcome, PageTrail,
     SinkIntent, StateError, StateStore, Window,
@@ -33,6 +33,9 @@ mod commit;
 mod commit_tests;
 mod lease;
 mod position;
+mod prefetch;
+#[cfg(test)]
+mod prefetch_tests;
 mod stage;
 
 pub use backfill::{backfill_step, split_backlog, SplitPolicy};
@@ -94,6 +97,40 @@ pub struct RunReport {
     /// The active canary's record as committed at the end, for a run of a source's own key
     /// with a canary.
     pub canary: Option<crate::state::canary::CanaryState>,
+    /// Where the run's time went, stage by stage (`sluice bench` prints it).
+    pub stages: StageTimes,
+}
+
+/// Where a run's time went, summed over its pages and commits: an `Instant` per page and per
+/// commit, never per event. Fetching and parsing the next page overlap the rest (see
+/// `prefetch.rs`), so the stages do not add up to the run's seconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// Time the page loop waited for pages: the part of fetching (and parsing) that
+    /// processing the previous page did not hide.
+    pub fetch_wait: Duration,
+    /// Time spent reading pages: finding the records in the body and each one's time and id
+    /// (on the fetching task, overlapping the rest when the page was prefetched).
+    pub parse: Duration,
+    /// Time spent dropping re-served records, wrapping events and running transform chains.
+    pub transform: Duration,
+    /// Time the sinks took to take the events (a lake encodes lines here and hands full
+    /// members to compression threads).
+    pub encode: Duration,
+    /// Time spent committing: sinks prepare (a lake waits for its compression threads and
+    /// writes its objects), the intent, publishing and the checkpoint.
+    pub commit: Duration,
+}
+
+impl StageTimes {
+    /// Adds `other`'s times to these (the reports of several workers).
+    pub fn add(&mut self, other: &StageTimes) {
+        self.fetch_wait += other.fetch_wait;
+        self.parse += other.parse;
+        self.transform += other.transform;
+        self.encode += other.encode;
+        self.commit += other.commit;
+    }
 }
 
 /// Everything a source run needs.
@@ -382,6 +419,9 @@ impl<'a> Pipeline<'a> {
         // Windows planned in this run: shorter than `max_window` once an API without
         // pagination answered a full page, so later windows do not split all over again.
         let mut planning = split::Planning::new(&config.window);
+        // The next page, being fetched while this one is processed (dropped, and so aborted,
+        // whenever the loop ends).
+        let mut ahead: Option<prefetch::Prefetch> = None;
         loop {
             if cancel.is_cancelled() {
                 return Ok(Stop::Cancelled);
@@ -396,18 +436,20 @@ impl<'a> Pipeline<'a> {
             self.keep_lease().await.map_err(PageError::Sink)?;
             let listing = self.pending.listing.unwrap_or(window);
             let page_ref = self.pending.page.clone();
-            let watch = RetryWatch::default();
-            let fetched = tokio::select! {
-                page = self.source.fetch_watched(&listing, page_ref.as_ref(), &watch) => page,
-                // Stopped (deadline or signal) while the request was failing and being
-                // retried: that is an outage, and the run reports it.
-                () = cancel.cancelled() => return match watch.failing() {
-                    Some((kind, error)) => Err(PageError::Source(RunError::new(kind, format!(
-                        "{error} (the run was stopped while this request was being retried; the API is failing, so the run is too)"
-                    )))),
-                    None => Ok(Stop::Cancelled),
-                },
+            let asked = Instant::now();
+            let fetched = match prefetch::fetch(
+                &self.source,
+                &listing,
+                page_ref.as_ref(),
+                ahead.take(),
+                cancel,
+            )
+            .await
+            {
+                prefetch::Fetch::Answer(page) => page,
+                prefetch::Fetch::Stopped(stop) => return stop,
             };
+            self.report.stages.fetch_wait += asked.elapsed();
             let page = match fetched {
                 Ok(page) => page,
                 Err(error @ SourceError::ForeignOrigin { .. }) if page_ref.is_some() => {
@@ -432,6 +474,7 @@ impl<'a> Pipeline<'a> {
                 Err(error) => return Err(PageError::Source(RunError::source(&error))),
             };
             self.report.pages += 1;
+            self.report.stages.parse += page.parse;
             let answered = Instant::now();
             self.timings.page_received(page.records.len());
             if let Some(half) = self.split_if_full(&page, &listing)? {
@@ -446,7 +489,10 @@ impl<'a> Pipeline<'a> {
             }
             guard.record(&page, &mut self.pending.trail);
             let window_done = page.next.is_none();
-            self.stage(page, &listing).await?;
+            // The next page of this window is asked for while this one is staged; the next
+            // window's first page depends on what this one delivers (its anchor).
+            ahead = self.prefetch(&listing, &page);
+            self.stage_timed(page, &listing).await?;
             self.timings.page_processed(answered.elapsed());
             self.pending.window = Some(window);
             if window_done {
@@ -484,6 +530,18 @@ impl<'a> Pipeline<'a> {
                 return Ok(Stop::CaughtUp);
             }
         }
+    }
+
+    /// Starts fetching the page after `page` of `listing`, when it has one and the page cap
+    /// leaves room for it. Called once `page` is checked (its next link is in the origin and
+    /// does not repeat the listing) and before it is staged.
+    fn prefetch(&self, listing: &Window, page: &Page) -> Option<prefetch::Prefetch> {
+        let max_pages = self.source.config().http.max_pages;
+        if max_pages > 0 && self.report.pages >= max_pages {
+            return None;
+        }
+        let next = page.next.clone()?;
+        Some(prefetch::Prefetch::start(&self.source, *listing, next))
     }
 
     /// An API without pagination has no way to serve the rest of a full page (as many

@@ -15,12 +15,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::source::RetryWatch;
 use crate::state::Window;
 
 use super::super::error::{FailureKind, RunError};
 use super::super::listing_guard::ListingGuard;
-use super::{PageError, Pipeline, Stop, IDLE_COMMIT_INTERVAL};
+use super::{prefetch, PageError, Pipeline, Stop, IDLE_COMMIT_INTERVAL};
 
 /// The "window" a position listing is checked against: all of time, since it has none.
 fn all_of_time() -> Window {
@@ -41,6 +40,8 @@ impl Pipeline<'_> {
         let max_pages = config.http.max_pages;
         let mut guard = ListingGuard::for_source(&config);
         let listing = all_of_time();
+        // The next page, being fetched while this one is processed (see `prefetch.rs`).
+        let mut ahead: Option<prefetch::Prefetch> = None;
         loop {
             if cancel.is_cancelled() {
                 return Ok(Stop::Cancelled);
@@ -50,16 +51,20 @@ impl Pipeline<'_> {
             }
             self.keep_lease().await.map_err(PageError::Sink)?;
             let position = self.pending.page.clone();
-            let watch = RetryWatch::default();
-            let fetched = tokio::select! {
-                page = self.source.fetch_watched(&listing, position.as_ref(), &watch) => page,
-                () = cancel.cancelled() => return match watch.failing() {
-                    Some((kind, error)) => Err(PageError::Source(RunError::new(kind, format!(
-                        "{error} (the run was stopped while this request was being retried; the API is failing, so the run is too)"
-                    )))),
-                    None => Ok(Stop::Cancelled),
-                },
+            let asked = Instant::now();
+            let fetched = match prefetch::fetch(
+                &self.source,
+                &listing,
+                position.as_ref(),
+                ahead.take(),
+                cancel,
+            )
+            .await
+            {
+                prefetch::Fetch::Answer(page) => page,
+                prefetch::Fetch::Stopped(stop) => return stop,
             };
+            self.report.stages.fetch_wait += asked.elapsed();
             let page = match fetched {
                 Ok(page) => page,
                 // No time anchor to fall back on: a position the API refuses is a stop, loud.
@@ -71,6 +76,7 @@ impl Pipeline<'_> {
                 Err(error) => return Err(PageError::Source(RunError::source(&error))),
             };
             self.report.pages += 1;
+            self.report.stages.parse += page.parse;
             let answered = Instant::now();
             self.timings.page_received(page.records.len());
             if page.records.is_empty() {
@@ -99,8 +105,10 @@ impl Pipeline<'_> {
                 return Err(error);
             }
             guard.record(&page, &mut self.pending.trail);
+            // The next position is asked for while this page is staged.
+            ahead = self.prefetch(&listing, &page);
             // Staging sets the pending position to the page's next: committed with the page.
-            self.stage(page, &listing).await?;
+            self.stage_timed(page, &listing).await?;
             self.timings.page_processed(answered.elapsed());
             let idle_progress =
                 self.staged_since_commit == 0 && self.last_commit.elapsed() >= IDLE_COMMIT_INTERVAL;

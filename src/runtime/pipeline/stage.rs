@@ -3,6 +3,7 @@
 //! files (`files`), each new file is fetched and its rows are staged in its place.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -19,6 +20,20 @@ use super::{out_of_range, FailureKind, PageError, Pipeline, RunError};
 const FILE_BATCH: usize = 5_000;
 
 impl Pipeline<'_> {
+    /// [`Pipeline::stage`], its time counted in the report's stages: the sinks' part as
+    /// encoding, the rest as transforming.
+    pub(super) async fn stage_timed(
+        &mut self,
+        page: Page,
+        listing: &Window,
+    ) -> Result<(), PageError> {
+        let (began, encoding) = (Instant::now(), self.report.stages.encode);
+        let staged = self.stage(page, listing).await;
+        let in_sinks = self.report.stages.encode.saturating_sub(encoding);
+        self.report.stages.transform += began.elapsed().saturating_sub(in_sinks);
+        staged
+    }
+
     /// Drops re-served and out-of-range events, wraps the rest, runs the transform chains
     /// and stages what they keep in every sink.
     pub(super) async fn stage(&mut self, page: Page, listing: &Window) -> Result<(), PageError> {
@@ -171,9 +186,10 @@ impl Pipeline<'_> {
                 let letters = queue.then_some(&mut *letters);
                 stage.run_sink(index, &events, &mut self.report, letters, commit)
             });
-            sink.write(own.as_deref().unwrap_or(&events))
-                .await
-                .map_err(|e| PageError::Sink(RunError::sink(&e)))?;
+            let writing = Instant::now();
+            let written = sink.write(own.as_deref().unwrap_or(&events)).await;
+            self.report.stages.encode += writing.elapsed();
+            written.map_err(|e| PageError::Sink(RunError::sink(&e)))?;
         }
         if let (Some(queue), false) = (self.dead_letter.as_mut(), letters.is_empty()) {
             queue

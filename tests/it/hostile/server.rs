@@ -286,11 +286,11 @@ async fn serve(State(api): State<Api>, uri: Uri, headers: HeaderMap) -> Response
     }
     let mut body = serde_json::to_vec(&body).unwrap();
     if inner.mode == Mode::Compressed {
-        // Pages alternate between the two encodings.
-        let (name, encoded) = if (requested_after / limit.max(1)).is_multiple_of(2) {
-            ("gzip", gzip(&body))
-        } else {
-            ("zstd", zstd::encode_all(&body[..], 3).unwrap())
+        // Pages take the three encodings in turn.
+        let (name, encoded) = match (requested_after / limit.max(1)) % 3 {
+            0 => ("gzip", gzip(&body)),
+            1 => ("br", brotli_encode(&body)),
+            _ => ("zstd", zstd::encode_all(&body[..], 3).unwrap()),
         };
         response = response.header("content-encoding", name);
         body = encoded;
@@ -303,4 +303,11 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
+}
+
+fn brotli_encode(bytes: &[u8]) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams::default();
+    brotli::BrotliCompress(&mut &bytes[..], &mut encoded, &params).unwrap();
+    encoded
 }
