@@ -52,14 +52,17 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::faults::{admit, deliver, Refusal};
 use super::listing::{Direction, Listing};
-use super::rng::{domain, hash3, mix64};
 use super::AppState;
+use crate::sealed::{self, Alphabet};
+
+/// Its cursors are standard base64, `+`, `/` and `=` included, which a client must
+/// percent-encode in the query.
+const ALPHABET: Alphabet = Alphabet::Standard;
 
 pub(crate) use events::{event, event_id};
 
@@ -262,49 +265,29 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<LogsQuery, String> {
     })
 }
 
-fn check(seed: u64, position: Position) -> u32 {
-    let mixed = mix64(
-        position.at ^ mix64(position.lo ^ mix64(position.hi ^ u64::from(position.ascending))),
-    );
-    hash3(seed, domain::CURSOR, mixed) as u32
-}
-
-/// The opaque cursor: the position, the query's range and direction, and a check value.
+/// The opaque cursor: the position, the query's range and direction, sealed.
 fn encode_cursor(seed: u64, position: Position) -> String {
-    let text = format!(
-        "{:x}.{:x}.{:x}.{}.{:08x}",
-        position.at,
-        position.lo,
-        position.hi,
-        u8::from(position.ascending),
-        check(seed, position)
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
-fn decode_cursor(seed: u64, cursor: &str) -> Option<Position> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.split('.');
-    let mut number = || u64::from_str_radix(parts.next()?, 16).ok();
-    let at = number()?;
-    let lo = number()?;
-    let hi = number()?;
-    let ascending = match number()? {
-        0 => false,
-        1 => true,
-        _ => return None,
-    };
-    let position = Position {
+    let Position {
         at,
         lo,
         hi,
         ascending,
-    };
-    let given = u32::from_str_radix(parts.next()?, 16).ok()?;
-    (given == check(seed, position) && parts.next().is_none()).then_some(position)
+    } = position;
+    sealed::seal(seed, ALPHABET, &[at, lo, hi, u64::from(ascending)])
+}
+
+fn decode_cursor(seed: u64, cursor: &str) -> Option<Position> {
+    let [at, lo, hi, ascending] = sealed::open(seed, ALPHABET, cursor)?;
+    Some(Position {
+        at,
+        lo,
+        hi,
+        ascending: match ascending {
+            0 => false,
+            1 => true,
+            _ => return None,
+        },
+    })
 }
 
 /// `None` when the request carries the account's token as `Bearer`, else the refusal.

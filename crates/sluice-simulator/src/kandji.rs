@@ -42,14 +42,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::faults::{admit, deliver, Refusal};
 use super::listing::{Direction, Listing};
-use super::rng::{domain, hash3, mix64};
 use super::AppState;
+use crate::sealed::{self, Alphabet};
 
 pub(crate) use events::{event, event_id};
 
@@ -138,34 +137,14 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<Query, String> {
     })
 }
 
-fn check(seed: u64, at: u64, lo: u64, hi: u64, ascending: bool) -> u32 {
-    let mixed = mix64(at ^ mix64(lo ^ mix64(hi ^ mix64(u64::from(ascending)))));
-    hash3(seed, domain::CURSOR, mixed) as u32
-}
-
 fn encode_cursor(seed: u64, at: u64, lo: u64, hi: u64, ascending: bool) -> String {
-    let order = u8::from(ascending);
-    let check = check(seed, at, lo, hi, ascending);
-    let text = format!("{at:x}.{lo:x}.{hi:x}.{order}.{check:08x}");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    sealed::seal(seed, Alphabet::UrlSafe, &[at, lo, hi, u64::from(ascending)])
 }
 
 /// The position a cursor holds, if it is one of ours for this range and order.
 fn decode_cursor(seed: u64, cursor: &str, lo: u64, hi: u64, ascending: bool) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let parts: Vec<&str> = text.split('.').collect();
-    let [at, given_lo, given_hi, order, given_check] = parts.as_slice() else {
-        return None;
-    };
-    let number = |s: &str| u64::from_str_radix(s, 16).ok();
-    let at = number(at)?;
-    let same_listing = (number(given_lo)?, number(given_hi)?, *order)
-        == (lo, hi, if ascending { "1" } else { "0" });
-    let given_check = u32::from_str_radix(given_check, 16).ok()?;
-    (same_listing && given_check == check(seed, at, lo, hi, ascending)).then_some(at)
+    let [at, given_lo, given_hi, order] = sealed::open(seed, Alphabet::UrlSafe, cursor)?;
+    ((given_lo, given_hi, order) == (lo, hi, u64::from(ascending))).then_some(at)
 }
 
 /// The request's URL on `base` with `cursor` replaced.

@@ -43,13 +43,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::faults::{admit, deliver, Refusal};
 use super::listing::{Direction, Listing};
-use super::rng::{domain, hash3, mix64};
+use super::rng::mix64;
 use super::AppState;
+use crate::sealed::{self, Alphabet};
 
 pub(crate) use events::{event, event_id};
 
@@ -137,29 +137,14 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<Query, String> {
     })
 }
 
-fn check(seed: u64, at: u64, lo: u64, hi: u64) -> u32 {
-    hash3(seed, domain::CURSOR, mix64(at ^ mix64(lo ^ mix64(hi)))) as u32
-}
-
 fn encode_cursor(seed: u64, at: u64, lo: u64, hi: u64) -> String {
-    let text = format!("{at:x}.{lo:x}.{hi:x}.{:08x}", check(seed, at, lo, hi));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    sealed::seal(seed, Alphabet::UrlSafe, &[at, lo, hi])
 }
 
 /// The position a cursor holds, if it is one of ours for the range `lo..hi`.
 fn decode_cursor(seed: u64, cursor: &str, lo: u64, hi: u64) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let parts: Vec<&str> = text.split('.').collect();
-    let [at, given_lo, given_hi, given_check] = parts.as_slice() else {
-        return None;
-    };
-    let number = |s: &str| u64::from_str_radix(s, 16).ok();
-    let (at, given_lo, given_hi) = (number(at)?, number(given_lo)?, number(given_hi)?);
-    let given_check = u32::from_str_radix(given_check, 16).ok()?;
-    ((given_lo, given_hi) == (lo, hi) && given_check == check(seed, at, lo, hi)).then_some(at)
+    let [at, given_lo, given_hi] = sealed::open(seed, Alphabet::UrlSafe, cursor)?;
+    ((given_lo, given_hi) == (lo, hi)).then_some(at)
 }
 
 /// The request's path and query with `cursor` set to `cursor` (or left out).

@@ -52,6 +52,7 @@ pub mod onepassword;
 pub mod pagerduty;
 mod rng;
 pub mod salesforce;
+mod sealed;
 pub mod sentinelone;
 pub mod slack;
 pub mod snyk;

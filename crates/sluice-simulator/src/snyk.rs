@@ -50,14 +50,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::faults::{admit, deliver, Refusal};
 use super::listing::{Direction, Listing};
-use super::rng::{domain, hash3, mix64};
 use super::{AppState, SimulatorConfig};
+use crate::sealed::{self, Alphabet};
 
 pub(crate) use events::{event, event_id};
 
@@ -307,44 +306,20 @@ fn parse_query(
     })
 }
 
-fn check(seed: u64, p: Position) -> u32 {
-    let flags = u64::from(p.ascending) | (u64::from(p.group) << 1);
-    let mixed = mix64(p.at ^ mix64(p.lo ^ mix64(p.hi ^ mix64(flags))));
-    hash3(seed, domain::CURSOR, mixed) as u32
-}
-
 fn encode_cursor(seed: u64, p: Position) -> String {
-    let flags = u8::from(p.ascending) | (u8::from(p.group) << 1);
-    let text = format!(
-        "{:x}.{:x}.{:x}.{flags}.{:08x}",
-        p.at,
-        p.lo,
-        p.hi,
-        check(seed, p)
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    let flags = u64::from(p.ascending) | (u64::from(p.group) << 1);
+    sealed::seal(seed, Alphabet::UrlSafe, &[p.at, p.lo, p.hi, flags])
 }
 
 fn decode_cursor(seed: u64, cursor: &str) -> Option<Position> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.split('.');
-    let mut number = || u64::from_str_radix(parts.next()?, 16).ok();
-    let (at, lo, hi, flags) = (number()?, number()?, number()?, number()?);
-    if flags > 3 {
-        return None;
-    }
-    let p = Position {
+    let [at, lo, hi, flags] = sealed::open(seed, Alphabet::UrlSafe, cursor)?;
+    (flags <= 3).then_some(Position {
         at,
         lo,
         hi,
         ascending: flags & 1 == 1,
         group: flags & 2 == 2,
-    };
-    let given = u32::from_str_radix(parts.next()?, 16).ok()?;
-    (given == check(seed, p) && parts.next().is_none()).then_some(p)
+    })
 }
 
 /// `true` when the request carries the API token as `token <API token>`.
