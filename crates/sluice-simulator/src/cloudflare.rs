@@ -58,7 +58,7 @@ use serde_json::{json, Value};
 use super::faults::{admit, deliver, Refusal};
 use super::listing::{Direction, Listing};
 use super::AppState;
-use crate::sealed::{self, Alphabet};
+use crate::sealed::{Alphabet, Position};
 
 /// Its cursors are standard base64, `+`, `/` and `=` included, which a client must
 /// percent-encode in the query.
@@ -97,15 +97,6 @@ struct LogsQuery {
     direction: Direction,
     limit: usize,
     cursor: Option<String>,
-}
-
-/// Where a listing stands, as its cursor carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Position {
-    at: u64,
-    lo: u64,
-    hi: u64,
-    ascending: bool,
 }
 
 fn json_response(status: StatusCode, mut headers: HeaderMap, body: Vec<u8>) -> Response {
@@ -267,27 +258,11 @@ fn parse_query(app: &AppState, raw: Option<&str>) -> Result<LogsQuery, String> {
 
 /// The opaque cursor: the position, the query's range and direction, sealed.
 fn encode_cursor(seed: u64, position: Position) -> String {
-    let Position {
-        at,
-        lo,
-        hi,
-        ascending,
-    } = position;
-    sealed::seal(seed, ALPHABET, &[at, lo, hi, u64::from(ascending)])
+    position.seal(seed, ALPHABET)
 }
 
 fn decode_cursor(seed: u64, cursor: &str) -> Option<Position> {
-    let [at, lo, hi, ascending] = sealed::open(seed, ALPHABET, cursor)?;
-    Some(Position {
-        at,
-        lo,
-        hi,
-        ascending: match ascending {
-            0 => false,
-            1 => true,
-            _ => return None,
-        },
-    })
+    Position::open(seed, ALPHABET, cursor)
 }
 
 /// `None` when the request carries the account's token as `Bearer`, else the refusal.

@@ -64,6 +64,45 @@ pub(crate) fn open<const N: usize>(
     (parts.next().is_none() && given == check(seed, &fields)).then_some(fields)
 }
 
+/// Where a time-ranged listing stands, as its cursor carries it: the next event's index, the
+/// query's range of indices and its direction (the cursor of Cloudflare's and SentinelOne's
+/// profiles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) at: u64,
+    pub(crate) lo: u64,
+    pub(crate) hi: u64,
+    pub(crate) ascending: bool,
+}
+
+impl Position {
+    /// The cursor holding this position.
+    pub(crate) fn seal(self, seed: u64, alphabet: Alphabet) -> String {
+        let Position {
+            at,
+            lo,
+            hi,
+            ascending,
+        } = self;
+        seal(seed, alphabet, &[at, lo, hi, u64::from(ascending)])
+    }
+
+    /// The position `cursor` holds, if [`Position::seal`] wrote it with this seed.
+    pub(crate) fn open(seed: u64, alphabet: Alphabet, cursor: &str) -> Option<Position> {
+        let [at, lo, hi, ascending] = open(seed, alphabet, cursor)?;
+        Some(Position {
+            at,
+            lo,
+            hi,
+            ascending: match ascending {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
